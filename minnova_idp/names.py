@@ -1,0 +1,69 @@
+"""Every name the platform derives from an app name, and the limits they must fit.
+
+The app-name length limit is chosen so that every derived name fits its
+Kubernetes/DNS limit; tests/test_names.py checks that for the longest allowed name.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+
+APP_NAME_MAX = 30  # as Heroku; leaves room for "-pr-<number>", "-<env>" and database suffixes
+ENV_NAME_MAX = 10
+MAX_PR_NUMBER_DIGITS = 7
+DNS_LABEL_MAX = 63
+APP_CONFIG = PurePosixPath(".minnova") / "app.yaml"  # in every app repository
+
+APP_NAME_RE = re.compile(r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
+# No hyphens in environment names: "<app>-<env>" then splits one way only, and can never
+# look like a preview namespace "<app>-pr-<number>".
+ENV_NAME_RE = re.compile(r"^[a-z][a-z0-9]*$")
+RESERVED_ENV_NAMES = frozenset({"preview"})
+DNS_LABEL_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+
+
+def namespace(app: str, environment: str) -> str:
+    return f"{app}-{environment}"
+
+
+def preview_namespace(app: str, pr_number: int) -> str:
+    return f"{app}-pr-{pr_number}"
+
+
+def preview_host(app: str, pr_number: int, preview_domain: str) -> str:
+    return f"{preview_namespace(app, pr_number)}.{preview_domain}"
+
+
+def tls_secret(app: str) -> str:
+    return f"{app}-tls"
+
+
+def component_name(app: str, environment: str) -> str:
+    """Pulumi name of the MinnovaApp for one app environment. Changing it replaces resources."""
+    return f"{app}-{environment}"
+
+
+def check_app_name(name: str) -> str | None:
+    """Returns why `name` is not a valid app name, or None."""
+    if not name:
+        return "must not be empty"
+    if len(name) > APP_NAME_MAX:
+        return f"'{name}' is {len(name)} characters; the limit is {APP_NAME_MAX} so that derived names fit"
+    if not APP_NAME_RE.match(name):
+        lowered = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")
+        suggestion = f"; try '{lowered}'" if lowered and APP_NAME_RE.match(lowered) else ""
+        return (f"'{name}' must be lowercase letters, digits and '-', start with a letter "
+                f"and end with a letter or digit{suggestion}")
+    if "--" in name:
+        return f"'{name}' must not contain '--'"
+    return None
+
+
+def check_environment_name(name: str) -> str | None:
+    if name in RESERVED_ENV_NAMES:
+        return f"'{name}' is reserved for pull-request preview environments"
+    if len(name) > ENV_NAME_MAX or not ENV_NAME_RE.match(name):
+        return (f"'{name}' is not a valid environment name: lowercase letters and digits, "
+                f"starting with a letter, at most {ENV_NAME_MAX} characters (e.g. dev, staging, prod)")
+    return None

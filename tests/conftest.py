@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+DESIGN_DOC_APP_YAML = """\
+name: oracle
+image: {repository: registry.minnova.io/oracle}
+port: 4000
+database: {enabled: true, size: 5Gi}
+environments:
+  dev:  {replicas: 1, host: oracle.dev.minnova.io}
+  prod: {replicas: 3, host: oracle.minnova.io}
+env: {LOG_LEVEL: info}
+"""
+
+
+def git(cwd: Path, *args: str) -> str:
+    """Real git, isolated from the user's config."""
+    result = subprocess.run(
+        ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com", "-c", "init.defaultBranch=main",
+         "-c", "commit.gpgsign=false", *args],
+        cwd=cwd, check=True, capture_output=True, text=True,
+        env={"PATH": "/usr/bin:/bin:/usr/local/bin", "HOME": str(cwd), "GIT_CONFIG_NOSYSTEM": "1"},
+    )
+    return result.stdout.strip()
+
+
+def make_app_repo(path: Path, files: dict[str, str]) -> str:
+    """Creates a git repository holding `files`; returns the commit SHA."""
+    path.mkdir(parents=True, exist_ok=True)
+    git(path, "init", "-q", "-b", "main")
+    for name, content in files.items():
+        target = path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content)
+    git(path, "add", "-A")
+    git(path, "commit", "-q", "-m", "app config")
+    return git(path, "rev-parse", "HEAD")
+
+
+@pytest.fixture
+def project_dir() -> Path:
+    return PROJECT_DIR

@@ -1,0 +1,26 @@
+from decimal import Decimal
+
+import pytest
+
+from minnova_idp.quantity import QuantityError, parse_quantity
+
+
+@pytest.mark.parametrize("text,value", [
+    ("5Gi", Decimal(5 * 2**30)), ("512Mi", Decimal(512 * 2**20)), ("250m", Decimal("0.25")),
+    ("2", Decimal(2)), ("1.5", Decimal("1.5")), ("1e3", Decimal(1000)), ("1k", Decimal(1000)), ("3G", Decimal(3e9)),
+])
+def test_parses_like_kubernetes(text, value):
+    assert parse_quantity(text) == value
+
+
+@pytest.mark.parametrize("text,hint", [("5GB", "5Gi"), ("5gb", "5Gi"), ("100MB", "100Mi"), ("1 Gi", "1Gi"),
+                                       ("5 G", "5Gi")])
+def test_lookalike_units_get_a_suggestion(text, hint):
+    with pytest.raises(QuantityError, match=f"did you mean '{hint}'"):
+        parse_quantity(text)
+
+
+@pytest.mark.parametrize("text", ["", "Gi", "5Gib", "five", "5.5.5Gi", "0x10"])
+def test_rejects_non_quantities(text):
+    with pytest.raises(QuantityError):
+        parse_quantity(text)
