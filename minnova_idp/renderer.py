@@ -1,0 +1,253 @@
+"""What an app looks like in Kubernetes, written once.
+
+Pure functions from (app config, placement, render settings) to plain Kubernetes
+objects (dicts). No Pulumi import: the MinnovaApp component turns these into
+Pulumi resources, and the preview renderer (an Argo CD plugin) prints them as YAML.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import names
+from .models import AppConfig, Resources
+
+Manifest = dict[str, Any]
+
+MANAGED_BY = "minnova-idp"
+CONTAINER_PORT_NAME = "http"
+SERVICE_PORT = 80
+TERMINATION_GRACE_SECONDS = 30
+# Ingress controllers take a few seconds to stop routing to a terminating pod; sleeping
+# before SIGTERM lets in-flight and late-routed requests finish instead of failing.
+PRE_STOP_SLEEP_SECONDS = 5
+_LABEL_VALUE_RE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """The part of the stack settings the renderer needs (previews build it from env vars)."""
+
+    deployment: str
+    ingress_class: str
+    cluster_issuer: str
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where and how one instance of an app runs: an environment of a stack, or a preview."""
+
+    environment: str
+    namespace: str
+    host: str
+    replicas: int
+    image_tag: str
+    env: dict[str, str] = field(default_factory=dict)
+    resources: Resources = Resources()
+    secret_name: str | None = None
+
+    @property
+    def instance(self) -> str:
+        return self.namespace
+
+
+def environment_placement(app: AppConfig, environment: str, image_tag: str,
+                          secret_name: str | None = None) -> Placement:
+    env = app.environments[environment]
+    return Placement(
+        environment=environment,
+        namespace=names.namespace(app.name, environment),
+        host=env.host,
+        replicas=env.replicas,
+        image_tag=image_tag,
+        env={**app.env, **env.env},
+        resources=env.resources or app.resources,
+        secret_name=secret_name,
+    )
+
+
+def render_app(app: AppConfig, placement: Placement, settings: RenderSettings) -> list[Manifest]:
+    """Every object of one app instance, namespace first."""
+    objects = [
+        render_namespace(app, placement, settings),
+        render_deployment(app, placement, settings),
+        render_service(app, placement, settings),
+        render_ingress(app, placement, settings),
+    ]
+    if placement.replicas > 1:
+        objects.append(render_pod_disruption_budget(app, placement, settings))
+    return objects
+
+
+def selector_labels(app: AppConfig, placement: Placement) -> dict[str, str]:
+    return {"app.kubernetes.io/name": app.name, "app.kubernetes.io/instance": placement.instance}
+
+
+def common_labels(app: AppConfig, placement: Placement, settings: RenderSettings) -> dict[str, str]:
+    return {
+        **selector_labels(app, placement),
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+        "app.kubernetes.io/part-of": settings.deployment,
+        "minnova.io/environment": placement.environment,
+    }
+
+
+def image_reference(app: AppConfig, tag: str) -> str:
+    separator = "@" if tag.startswith("sha256:") else ":"
+    return f"{app.image.repository}{separator}{tag}"
+
+
+def render_namespace(app: AppConfig, placement: Placement, settings: RenderSettings) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": placement.namespace,
+            "labels": {
+                **common_labels(app, placement, settings),
+                # Our pods meet the "restricted" Pod Security Standard; enforce it so nothing weaker lands here.
+                "pod-security.kubernetes.io/enforce": "restricted",
+                "pod-security.kubernetes.io/enforce-version": "latest",
+            },
+        },
+    }
+
+
+def _metadata(app: AppConfig, placement: Placement, settings: RenderSettings, **extra: Any) -> dict[str, Any]:
+    return {"name": app.name, "namespace": placement.namespace,
+            "labels": common_labels(app, placement, settings), **extra}
+
+
+def _probe_action(app: AppConfig, http: bool) -> dict[str, Any]:
+    if http and app.health_check is not None:
+        return {"httpGet": {"path": app.health_check.path, "port": CONTAINER_PORT_NAME}}
+    return {"tcpSocket": {"port": CONTAINER_PORT_NAME}}
+
+
+def _resources(resources: Resources) -> dict[str, Any]:
+    out = {}
+    for section in ("requests", "limits"):
+        values = getattr(resources, section).model_dump(exclude_none=True)
+        if values:
+            out[section] = values
+    return out
+
+
+def render_deployment(app: AppConfig, placement: Placement, settings: RenderSettings) -> Manifest:
+    selector = selector_labels(app, placement)
+    pod_labels = dict(common_labels(app, placement, settings))
+    if len(placement.image_tag) <= names.DNS_LABEL_MAX and _LABEL_VALUE_RE.match(placement.image_tag):
+        pod_labels["app.kubernetes.io/version"] = placement.image_tag
+
+    container: dict[str, Any] = {
+        "name": "app",
+        "image": image_reference(app, placement.image_tag),
+        "imagePullPolicy": app.image.pull_policy,
+        "ports": [{"name": CONTAINER_PORT_NAME, "containerPort": app.port, "protocol": "TCP"}],
+        "env": [{"name": "PORT", "value": str(app.port)},
+                *({"name": key, "value": value} for key, value in sorted(placement.env.items()))],
+    }
+    if placement.secret_name:
+        container["envFrom"] = [{"secretRef": {"name": placement.secret_name}}]
+    if app.command:
+        container["command"] = list(app.command)
+    if app.args is not None:
+        container["args"] = list(app.args)
+    container.update({
+        "resources": _resources(placement.resources),
+        # Startup gets up to a minute; liveness only checks the port, so a failing dependency
+        # behind the health path takes pods out of the Service without restarting them all.
+        "startupProbe": {**_probe_action(app, http=True), "periodSeconds": 2, "failureThreshold": 30},
+        "readinessProbe": {**_probe_action(app, http=True), "periodSeconds": 5, "failureThreshold": 3},
+        "livenessProbe": {**_probe_action(app, http=False), "periodSeconds": 10, "failureThreshold": 3},
+        "lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_SLEEP_SECONDS}}},
+        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+    })
+    spread = [
+        {"maxSkew": 1, "topologyKey": key, "whenUnsatisfiable": "ScheduleAnyway",
+         "labelSelector": {"matchLabels": selector}, "matchLabelKeys": ["pod-template-hash"]}
+        for key in ("kubernetes.io/hostname", "topology.kubernetes.io/zone")
+    ]
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _metadata(app, placement, settings),
+        "spec": {
+            "replicas": placement.replicas,
+            "revisionHistoryLimit": 5,
+            "selector": {"matchLabels": selector},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+            "template": {
+                "metadata": {"labels": pod_labels},
+                "spec": {
+                    "automountServiceAccountToken": False,
+                    "enableServiceLinks": False,
+                    "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": app.run_as_user,
+                        "runAsGroup": app.run_as_user,
+                        "fsGroup": app.run_as_user,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "topologySpreadConstraints": spread,
+                    "containers": [container],
+                },
+            },
+        },
+    }
+
+
+def render_service(app: AppConfig, placement: Placement, settings: RenderSettings) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _metadata(app, placement, settings),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector_labels(app, placement),
+            "ports": [{"name": CONTAINER_PORT_NAME, "port": SERVICE_PORT,
+                       "targetPort": CONTAINER_PORT_NAME, "protocol": "TCP"}],
+        },
+    }
+
+
+def render_ingress(app: AppConfig, placement: Placement, settings: RenderSettings) -> Manifest:
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": _metadata(app, placement, settings,
+                              annotations={"cert-manager.io/cluster-issuer": settings.cluster_issuer}),
+        "spec": {
+            "ingressClassName": settings.ingress_class,
+            "tls": [{"hosts": [placement.host], "secretName": names.tls_secret(app.name)}],
+            "rules": [{
+                "host": placement.host,
+                "http": {"paths": [{
+                    "path": "/",
+                    "pathType": "Prefix",
+                    "backend": {"service": {"name": app.name, "port": {"name": CONTAINER_PORT_NAME}}},
+                }]},
+            }],
+        },
+    }
+
+
+def render_pod_disruption_budget(app: AppConfig, placement: Placement, settings: RenderSettings) -> Manifest:
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": _metadata(app, placement, settings),
+        "spec": {
+            "maxUnavailable": 1,
+            "selector": {"matchLabels": selector_labels(app, placement)},
+            # A crash-looping pod must not block node drains.
+            "unhealthyPodEvictionPolicy": "AlwaysAllow",
+        },
+    }
+
+
+def url(placement: Placement) -> str:
+    return f"https://{placement.host}"

@@ -1,0 +1,130 @@
+"""Stack settings from Pulumi config (namespace `minnova`), from a live run or a stack file.
+
+Pulumi hands config to a program as strings, structured values as JSON. Both the real
+program and the offline plan turn their source into that form first, so there is one
+validation path.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from pydantic import ValidationError
+
+from .errors import ConfigError, Problem
+from .models import PLAIN_EXTRA_KEYS, SECRET_KEYS, StackSettings
+from .validation import problems_from
+from .yamlsafe import load_yaml_file
+
+NAMESPACE = "minnova"
+SECRET_PLACEHOLDER = "[secret]"
+
+
+@dataclass(frozen=True)
+class StackSecrets:
+    """Secret config values. repr=False keeps them out of logs and tracebacks."""
+
+    git_token: str | None = field(default=None, repr=False)
+    git_ssh_private_key: str | None = field(default=None, repr=False)
+    kubeconfig: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    settings: StackSettings
+    secrets: StackSecrets
+    git_known_hosts: str | None = None
+
+
+def parse_stack_config(raw: Mapping[str, str], secret_keys: set[str], file: str) -> StackConfig:
+    """`raw` maps full keys ("minnova:baseDomain") to Pulumi's string form of the value."""
+    problems: list[Problem] = []
+    values: dict[str, Any] = {}
+    secrets: dict[str, str] = {}
+    known_hosts = None
+    model_keys = {f.alias or name: f for name, f in StackSettings.model_fields.items()}
+    for full_key, text in sorted(raw.items()):
+        namespace, _, key = full_key.partition(":")
+        if namespace != NAMESPACE:
+            continue
+        shown = full_key
+        if key in SECRET_KEYS:
+            if full_key not in secret_keys:
+                problems.append(Problem(file, shown, "holds a secret but is stored in plain text",
+                                        hint=f"pulumi config set --secret {full_key} ..."))
+            secrets[key] = text
+        elif key in PLAIN_EXTRA_KEYS:
+            known_hosts = text
+        elif key in model_keys:
+            values[key] = text if key in _STRING_SETTINGS else _json(text)
+        else:
+            known = sorted([*model_keys, *SECRET_KEYS, *PLAIN_EXTRA_KEYS])
+            close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+            problems.append(Problem(file, shown, "unknown setting",
+                                    hint=f"did you mean '{NAMESPACE}:{close[0]}'?" if close else None))
+    settings = None
+    try:
+        settings = StackSettings.model_validate(values)
+    except ValidationError as exc:
+        problems.extend(problems_from(exc, StackSettings, file, field_prefix=f"{NAMESPACE}:"))
+    if problems or settings is None:
+        raise ConfigError(problems)
+    return StackConfig(
+        settings=settings,
+        secrets=StackSecrets(git_token=secrets.get("gitToken"), git_ssh_private_key=secrets.get("gitSshPrivateKey"),
+                             kubeconfig=secrets.get("kubeconfig")),
+        git_known_hosts=known_hosts,
+    )
+
+
+# Settings typed as plain strings in the model; everything else arrives as JSON.
+_STRING_SETTINGS = {"deployment", "baseDomain", "registryPath", "ingressClass", "ingressAddress", "clusterIssuer"}
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (TypeError, json.JSONDecodeError):
+        return text  # leave it to the model to say what type it wanted
+
+
+def from_stack_file(project_dir: Path, stack: str) -> tuple[dict[str, str], set[str], str]:
+    """Reads Pulumi.<stack>.yaml into Pulumi's string form; secure values become placeholders."""
+    name = f"Pulumi.{stack}.yaml"
+    path = project_dir / name
+    if not path.exists():
+        available = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
+        raise ConfigError([Problem(name, message="stack file not found",
+                                   hint=f"stacks here: {', '.join(available)}" if available else None)])
+    loaded = load_yaml_file(path, name)
+    document = loaded.data or {}
+    if not isinstance(document, dict):
+        raise ConfigError([Problem(name, message="must be a YAML mapping")])
+    config = document.get("config") or {}
+    if not isinstance(config, dict):
+        raise ConfigError([Problem(name, "config", "must be a mapping", line=loaded.line_of(("config",)))])
+    raw: dict[str, str] = {}
+    secret_keys: set[str] = set()
+    for key, value in config.items():
+        full_key = key if ":" in key else f"{document.get('name', 'minnova-idp')}:{key}"
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            raw[full_key] = SECRET_PLACEHOLDER
+            secret_keys.add(full_key)
+        else:
+            raw[full_key] = value if isinstance(value, str) else json.dumps(value)
+    return raw, secret_keys, name
+
+
+def from_pulumi_runtime() -> tuple[dict[str, str], set[str], str]:
+    """The config of the running Pulumi program (set by the engine through the environment)."""
+    from pulumi import get_stack
+    from pulumi.runtime import config as runtime_config
+
+    raw = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    secret_keys = set(runtime_config.get_config_secret_keys_env()) | set(runtime_config._SECRET_KEYS.get())
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}, secret_keys, \
+        f"Pulumi.{get_stack()}.yaml"
