@@ -1,0 +1,7 @@
+"""Minnova IDP Pulumi program: `pulumi up` on a stack of a client deployment."""
+
+from pathlib import Path
+
+from minnova_idp.program import main
+
+main(Path(__file__).resolve().parent)

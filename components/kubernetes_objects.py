@@ -1,0 +1,36 @@
+"""From rendered Kubernetes objects (plain dicts) to typed pulumi_kubernetes resources."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+_RESOURCE_CLASSES: dict[tuple[str, str], type[pulumi.CustomResource]] = {
+    ("v1", "Namespace"): k8s.core.v1.Namespace,
+    ("v1", "Service"): k8s.core.v1.Service,
+    ("v1", "Secret"): k8s.core.v1.Secret,
+    ("apps/v1", "Deployment"): k8s.apps.v1.Deployment,
+    ("networking.k8s.io/v1", "Ingress"): k8s.networking.v1.Ingress,
+    ("policy/v1", "PodDisruptionBudget"): k8s.policy.v1.PodDisruptionBudget,
+}
+
+
+def resource_name(prefix: str, manifest: dict[str, Any]) -> str:
+    """Pulumi name of an object: unique in the stack, stable while the object keeps its kind and name."""
+    return f"{prefix}-{manifest['kind'].lower()}-{manifest['metadata']['name']}"
+
+
+def create(prefix: str, manifest: dict[str, Any], opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
+    key = (manifest["apiVersion"], manifest["kind"])
+    try:
+        cls = _RESOURCE_CLASSES[key]
+    except KeyError:
+        raise TypeError(f"no typed resource for {key[0]} {key[1]}; add it to _RESOURCE_CLASSES") from None
+    fields = {_snake(name): value for name, value in manifest.items() if name not in ("apiVersion", "kind")}
+    return cls(resource_name(prefix, manifest), opts=opts, **fields)
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)

@@ -1,0 +1,207 @@
+"""The offline plan: run the real program of a stack under Pulumi's mock runtime.
+
+No cluster, no credentials, no Pulumi CLI. Every resource registration is recorded
+as the engine would receive it (type, name, parent, options, inputs), secrets masked,
+and every Kubernetes object is written out exactly as it would be sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+import shutil
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from .errors import ConfigError, Problem
+from .gitsource import GitAuth
+from .program import declare, load_inputs
+from .stackconfig import SECRET_PLACEHOLDER, from_stack_file
+from .yamlsafe import load_yaml_file
+
+_SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"  # Pulumi's wire marker for a secret value
+CLUSTER_SCOPED_DIR = "_cluster"
+
+
+@dataclass(frozen=True)
+class RecordedResource:
+    urn: str
+    type: str
+    name: str
+    parent: str | None
+    custom: bool
+    provider: str | None
+    protect: bool
+    retain_on_delete: bool
+    dependencies: list[str]
+    inputs: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent,
+                "custom": self.custom, "provider": self.provider, "protect": self.protect,
+                "retainOnDelete": self.retain_on_delete, "dependencies": self.dependencies,
+                "inputs": self.inputs}
+
+    @property
+    def is_kubernetes_object(self) -> bool:
+        return self.custom and self.type.startswith("kubernetes:") and "apiVersion" in self.inputs
+
+
+@dataclass
+class Plan:
+    stack: str
+    resources: list[RecordedResource] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def manifests(self) -> list[dict[str, Any]]:
+        return [r.inputs for r in self.resources if r.is_kubernetes_object]
+
+
+def mask_secrets(value: Any) -> Any:
+    if isinstance(value, dict):
+        if value.get(_SECRET_SIG_KEY) is not None and "value" in value:
+            return SECRET_PLACEHOLDER
+        return {key: mask_secrets(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [mask_secrets(item) for item in value]
+    return value
+
+
+def project_name(project_dir: Path) -> str:
+    loaded = load_yaml_file(project_dir / "Pulumi.yaml", "Pulumi.yaml")
+    if not isinstance(loaded.data, dict) or not isinstance(loaded.data.get("name"), str):
+        raise ConfigError([Problem("Pulumi.yaml", "name", "the project name is missing")])
+    return loaded.data["name"]
+
+
+def run_plan(project_dir: Path, stack: str, cache_dir: Path | None = None) -> Plan:
+    """Loads the stack's inputs (no credentials: the plan must not need them), then records the program."""
+    project = project_name(project_dir)
+    raw, secret_keys, file = from_stack_file(project_dir, stack)
+    inputs = load_inputs(project_dir, raw, secret_keys, file, cache_dir=cache_dir, auth=GitAuth())
+    resources, outputs = record(lambda: {"urls": declare(inputs).urls}, project=project, stack=stack,
+                                config=raw, secret_keys=secret_keys)
+    return Plan(stack=stack, resources=resources, outputs={"urls": outputs["urls"] or {}})
+
+
+def record(program: Callable[[], dict[str, Any] | None], project: str = "project", stack: str = "stack",
+           config: dict[str, str] | None = None, secret_keys: set[str] = frozenset()) -> tuple[
+               list[RecordedResource], dict[str, Any]]:
+    """Runs `program` under Pulumi's mock runtime, recording every resource registration.
+
+    `program` may return a dict of Outputs; their resolved values are returned with the
+    resources. Each call gets a fresh context (Pulumi's runtime globals at their defaults)
+    and its own event loop, so calls are independent of each other.
+    """
+    return contextvars.Context().run(_record, program, project, stack, dict(config or {}), set(secret_keys))
+
+
+def _record(program, project: str, stack: str, config: dict[str, str], secret_keys: set[str]):
+    import pulumi
+    from pulumi.runtime import config as runtime_config, rpc
+    from pulumi.runtime.mocks import MockMonitor
+    from pulumi.runtime.stack import run_pulumi_func
+
+    resources: list[RecordedResource] = []
+
+    class Mocks(pulumi.runtime.Mocks):
+        def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+            return f"{args.name}-id", args.inputs
+
+        def call(self, args: pulumi.runtime.MockCallArgs):
+            return {}
+
+    class RecordingMonitor(MockMonitor):
+        def RegisterResource(self, request):
+            response = super().RegisterResource(request)
+            resources.append(RecordedResource(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                parent=request.parent or None,
+                custom=bool(request.custom),
+                provider=request.provider or None,
+                protect=bool(request.protect),
+                retain_on_delete=bool(request.retainOnDelete),
+                dependencies=sorted(request.dependencies),
+                inputs=mask_secrets(rpc.deserialize_properties(request.object)),
+            ))
+            return response
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        runtime_config.set_all_config(config, sorted(secret_keys))
+        mocks = Mocks()
+        pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=True, monitor=RecordingMonitor(mocks))
+        returned: list[dict[str, Any] | None] = []
+        loop.run_until_complete(run_pulumi_func(lambda: returned.append(program())))
+        outputs = {key: loop.run_until_complete(pulumi.Output.from_input(value).future())
+                   for key, value in (returned[0] or {}).items()}
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+    resources.sort(key=lambda r: r.urn)
+    return resources, outputs
+
+
+# ---- presenting a plan -----------------------------------------------------------------------
+
+def render_tree(plan: Plan) -> str:
+    children: dict[str | None, list[RecordedResource]] = defaultdict(list)
+    for resource in plan.resources:
+        children[resource.parent].append(resource)
+    rows: list[tuple[str, str]] = []
+
+    def walk(parent: str | None, prefix: str) -> None:
+        kids = children.get(parent, [])
+        for index, resource in enumerate(kids):
+            last = index == len(kids) - 1
+            branch = "" if parent is None else ("└─ " if last else "├─ ")
+            rows.append((f"{prefix}{branch}{resource.type}", resource.name + _flags(resource)))
+            walk(resource.urn, prefix + ("" if parent is None else ("   " if last else "│  ")))
+
+    walk(None, "")
+    width = max([len(kind) for kind, _ in rows] + [4]) + 2
+    lines = [f"Plan of stack {plan.stack} (offline: Pulumi mock runtime; no cluster or cloud was contacted)", "",
+             f"     {'Type'.ljust(width)}Name"]
+    lines += [f" +   {kind.ljust(width)}{name}" for kind, name in rows]
+    counts = Counter(r.type for r in plan.resources)
+    lines += ["", "Resources:", f"    + {len(plan.resources)} to create"]
+    lines += [f"      {count:>4} {kind}" for kind, count in sorted(counts.items())]
+    if plan.outputs.get("urls"):
+        lines += ["", "Outputs:", "    urls:"]
+        lines += [f"        {name}: {value}" for name, value in sorted(plan.outputs["urls"].items())]
+    return "\n".join(lines)
+
+
+def _flags(resource: RecordedResource) -> str:
+    flags = [flag for flag, on in (("protect", resource.protect), ("retainOnDelete", resource.retain_on_delete)) if on]
+    return f"  [{', '.join(flags)}]" if flags else ""
+
+
+def manifest_path(manifest: dict[str, Any]) -> Path:
+    metadata = manifest.get("metadata", {})
+    return Path(metadata.get("namespace") or CLUSTER_SCOPED_DIR) / f"{manifest['kind'].lower()}-{metadata['name']}.yaml"
+
+
+def write_plan(plan: Plan, out: Path) -> None:
+    """Writes resources.json and manifests/, replacing an earlier plan in `out` (and nothing else)."""
+    if out.exists():
+        entries = {p.name for p in out.iterdir()}
+        if entries and "resources.json" not in entries:
+            raise ConfigError([Problem(str(out), message="exists and does not hold a plan; refusing to overwrite it",
+                                       hint="give an empty or new directory")])
+        shutil.rmtree(out / "manifests", ignore_errors=True)
+    (out / "manifests").mkdir(parents=True, exist_ok=True)
+    document = {"stack": plan.stack, "outputs": plan.outputs, "resources": [r.as_json() for r in plan.resources]}
+    (out / "resources.json").write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    for manifest in plan.manifests():
+        path = out / "manifests" / manifest_path(manifest)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(manifest, sort_keys=True, default_flow_style=False))
