@@ -62,13 +62,20 @@ class Plan:
         return [r.inputs for r in self.resources if r.is_kubernetes_object]
 
 
-def mask_secrets(value: Any) -> Any:
+def as_sent(value: Any) -> Any:
+    """Inputs as the engine hands them on: secrets masked, and integral numbers as integers.
+
+    Numbers cross Pulumi's protobuf wire as doubles (replicas: 3 arrives as 3.0); the engine
+    and providers write integral values back as integers, so a manifest says `replicas: 3`.
+    """
     if isinstance(value, dict):
         if value.get(_SECRET_SIG_KEY) is not None and "value" in value:
             return SECRET_PLACEHOLDER
-        return {key: mask_secrets(item) for key, item in value.items()}
+        return {key: as_sent(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [mask_secrets(item) for item in value]
+        return [as_sent(item) for item in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     return value
 
 
@@ -117,6 +124,15 @@ def _record(program, project: str, stack: str, config: dict[str, str], secret_ke
             return {}
 
     class RecordingMonitor(MockMonitor):
+        def make_urn(self, parent: str, type_: str, name: str) -> str:
+            # As the engine does (pkg/resource/urn.go NewURN), not as the mock does: the parent's
+            # whole qualified type, and nothing for the root stack. So recorded URNs are real ones.
+            if parent:
+                parent_type = parent.split("::")[2]
+                if parent_type != "pulumi:pulumi:Stack":
+                    type_ = f"{parent_type}${type_}"
+            return f"urn:pulumi:{stack}::{project}::{type_}::{name}"
+
         def RegisterResource(self, request):
             response = super().RegisterResource(request)
             resources.append(RecordedResource(
@@ -129,7 +145,7 @@ def _record(program, project: str, stack: str, config: dict[str, str], secret_ke
                 protect=bool(request.protect),
                 retain_on_delete=bool(request.retainOnDelete),
                 dependencies=sorted(request.dependencies),
-                inputs=mask_secrets(rpc.deserialize_properties(request.object)),
+                inputs=as_sent(rpc.deserialize_properties(request.object)),
             ))
             return response
 
