@@ -11,7 +11,7 @@ import ipaddress
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from . import names
@@ -113,14 +113,27 @@ def _http_path(value: str) -> str:
     return value
 
 
-AppName = Annotated[str, AfterValidator(_app_name)]
-EnvironmentName = Annotated[str, AfterValidator(_environment_name)]
-Hostname = Annotated[str, AfterValidator(_hostname)]
-Quantity = Annotated[str, AfterValidator(_quantity)]
-EnvVarName = Annotated[str, AfterValidator(_env_var_name)]
-ImageRepository = Annotated[str, AfterValidator(_image_repository)]
-ImageTag = Annotated[str, AfterValidator(_image_tag)]
-HttpPath = Annotated[str, AfterValidator(_http_path)]
+def _documented(pattern: str, max_length: int | None = None, **extra) -> WithJsonSchema:
+    """What editors check as you type; the validators above are the authority and explain."""
+    schema = {"type": "string", "pattern": pattern, **extra}
+    if max_length:
+        schema["maxLength"] = max_length
+    return WithJsonSchema(schema)
+
+
+AppName = Annotated[str, AfterValidator(_app_name),
+                    _documented(names.APP_NAME_RE.pattern, names.APP_NAME_MAX, examples=["oracle"])]
+EnvironmentName = Annotated[str, AfterValidator(_environment_name),
+                            _documented(names.ENV_NAME_RE.pattern, names.ENV_NAME_MAX)]
+Hostname = Annotated[str, AfterValidator(_hostname), _documented(
+    r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$", 253, examples=["app.example.com"])]
+Quantity = Annotated[str, AfterValidator(_quantity), _documented(
+    r"^(\d+(\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?\d+)?$", examples=["5Gi", "250m"])]
+EnvVarName = Annotated[str, AfterValidator(_env_var_name), _documented(_ENV_VAR_RE.pattern)]
+ImageRepository = Annotated[str, AfterValidator(_image_repository),
+                            _documented(_IMAGE_REPO_RE.pattern, examples=["registry.example.com/team/app"])]
+ImageTag = Annotated[str, AfterValidator(_image_tag), _documented(_IMAGE_TAG_RE.pattern)]
+HttpPath = Annotated[str, AfterValidator(_http_path), _documented(r"^/\S*$", examples=["/healthz"])]
 
 
 # ---- app.yaml ------------------------------------------------------------------------------

@@ -1,0 +1,98 @@
+"""The minnova-idp command as users run it: exit codes, messages, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from minnova_idp.cli import schema_text
+
+from .conftest import DESIGN_DOC_APP_YAML, PROJECT_DIR
+
+
+def run(*args: str, cwd: Path = PROJECT_DIR) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "minnova_idp.cli", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_committed_schema_is_in_sync():
+    """Regenerate with: minnova-idp schema > schema/app.schema.json"""
+    assert (PROJECT_DIR / "schema" / "app.schema.json").read_text() == schema_text()
+
+
+def test_schema_command_prints_a_schema_that_accepts_the_examples_and_catches_mistakes():
+    result = run("schema")
+    assert result.returncode == 0
+    schema = json.loads(result.stdout)
+    validator = jsonschema.Draft202012Validator(schema)
+    validator.check_schema(schema)
+    for example in PROJECT_DIR.glob("examples/*/.minnova/app.yaml"):
+        assert list(validator.iter_errors(yaml.safe_load(example.read_text()))) == [], example
+    bad = yaml.safe_load(DESIGN_DOC_APP_YAML.replace("image:", "imagee:").replace("5Gi", "5GB"))
+    messages = [e.message for e in validator.iter_errors(bad)]
+    assert any("imagee" in m for m in messages) and any("5GB" in m for m in messages)
+
+
+def test_validate_accepts_a_valid_file_and_a_repo_dir(tmp_path):
+    (tmp_path / ".minnova").mkdir()
+    (tmp_path / ".minnova" / "app.yaml").write_text(DESIGN_DOC_APP_YAML)
+    for target in (tmp_path, tmp_path / ".minnova" / "app.yaml"):
+        result = run("validate", str(target))
+        assert result.returncode == 0, result.stderr
+        assert "valid (app oracle; environments dev, prod)" in result.stdout
+
+
+@pytest.mark.parametrize("content,expected", [
+    (DESIGN_DOC_APP_YAML.replace("image:", "imagee:"), ":2: imagee: unknown key 'imagee' (hint: did you mean 'image'?)"),
+    (DESIGN_DOC_APP_YAML.replace("5Gi", "5GB"), ":4: database.size: '5GB' is not a Kubernetes quantity"),
+    (DESIGN_DOC_APP_YAML + "port: 1\n", "duplicate key 'port'"),
+    ("a: &x 1\nb: *x\n", "anchors (&x) are not allowed"),
+    ("\xff", "not UTF-8"),
+])
+def test_validate_rejects_with_file_and_field_and_no_traceback(tmp_path, content, expected):
+    path = tmp_path / "app.yaml"
+    path.write_bytes(content.encode("latin-1") if content == "\xff" else content.encode())
+    result = run("validate", str(path))
+    assert result.returncode == 1
+    assert f"{path}" in result.stderr and expected in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_validate_missing_path(tmp_path):
+    result = run("validate", str(tmp_path))
+    assert result.returncode == 1 and "file not found" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_plan_writes_output(tmp_path):
+    result = run("plan", "--stack", "dev", "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    assert "minnova:index:MinnovaApp" in result.stdout and "to create" in result.stdout
+    assert (tmp_path / "out" / "resources.json").is_file()
+    assert sorted(p.name for p in (tmp_path / "out" / "manifests" / "oracle-dev").iterdir()) == [
+        "deployment-oracle.yaml", "ingress-oracle.yaml", "service-oracle.yaml"]
+
+
+def test_plan_unknown_stack():
+    result = run("plan", "--stack", "staging")
+    assert result.returncode == 1
+    assert "Pulumi.staging.yaml: stack file not found (hint: stacks here: dev, prod)" in result.stderr
+
+
+@pytest.mark.parametrize("command", [[], ["validate"], ["plan"], ["schema"]])
+def test_help_has_examples(command):
+    result = run(*command, "--help")
+    assert result.returncode == 0
+    assert "usage: minnova-idp" in result.stdout
+    if command != ["schema"]:
+        assert "examples:" in result.stdout
+
+
+def test_usage_errors_exit_2():
+    assert run("plan").returncode == 2
+    assert run("frobnicate").returncode == 2
