@@ -93,6 +93,9 @@ def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
             node = node["properties"][part]
         elif isinstance(node.get("additionalProperties"), dict):
             node = node["additionalProperties"]
+        elif node.get("patternProperties"):
+            # Keys of a typed mapping (environment names): any branch describes the value.
+            node = next(iter(node["patternProperties"].values()))
         else:
             return []
     node = _resolve(schema, node)
