@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pulumi
 import pulumi_kubernetes as k8s
 
 from minnova_idp import names
-from minnova_idp.loader import LoadedApp
 from minnova_idp.renderer import RenderSettings, environment_placement
-from minnova_idp.stackconfig import StackConfig
+from minnova_idp.program import ProgramInputs
 
 from .minnova_app import MinnovaApp, MinnovaAppArgs
 
@@ -19,16 +16,10 @@ TYPE = "minnova:index:Platform"
 KUBERNETES_PROVIDER_NAME = "kubernetes"
 
 
-@dataclass(frozen=True)
-class PlatformArgs:
-    stack: StackConfig
-    apps: list[LoadedApp]
-
-
 class Platform(pulumi.ComponentResource):
     urls: pulumi.Output[dict[str, str]]
 
-    def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: ProgramInputs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(TYPE, name, None, opts)
         settings = args.stack.settings
         kubeconfig = args.stack.secrets.kubeconfig

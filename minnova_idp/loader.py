@@ -54,8 +54,8 @@ def load_apps(project_dir: Path, stack: StackConfig, cache_dir: Path | None = No
     registered, problems = read_registry(project_dir, stack.settings.registry_dir)
     remote = [r for r in registered if r.entry.repo is not None]
     specs = [RepoSpec(url=r.entry.repo, ref=r.entry.ref, path=r.entry.path or "") for r in remote]
-    fetched = dict(zip((r.entry.name for r in remote),
-                       fetch_sources(specs, cache_dir or default_cache_dir(), auth or git_auth(stack)) if specs else []))
+    results = fetch_sources(specs, cache_dir or default_cache_dir(), auth or git_auth(stack))
+    fetched = {item.entry.name: result for item, result in zip(remote, results)}
 
     apps: list[LoadedApp] = []
     for item in registered:

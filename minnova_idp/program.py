@@ -20,6 +20,8 @@ STOP_HEADER = "Minnova IDP stopped before registering any resource (so nothing i
 
 @dataclass(frozen=True)
 class ProgramInputs:
+    """Everything the program declares resources from, validated; the Platform's args."""
+
     stack: StackConfig
     apps: list[LoadedApp]
 
@@ -34,9 +36,9 @@ def declare(inputs: ProgramInputs):
     """Registers the resources. Imports Pulumi lazily: validate and render must not pay for it."""
     import pulumi
 
-    from components.platform import Platform, PlatformArgs
+    from components.platform import Platform
 
-    platform = Platform(PLATFORM_NAME, PlatformArgs(stack=inputs.stack, apps=inputs.apps))
+    platform = Platform(PLATFORM_NAME, inputs)
     pulumi.export("urls", platform.urls)
     return platform
 

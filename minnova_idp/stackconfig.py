@@ -21,6 +21,7 @@ from .validation import problems_from
 from .yamlsafe import load_yaml_file
 
 NAMESPACE = "minnova"
+PROJECT_NAMESPACE = "minnova-idp"  # Pulumi.yaml `name`: where un-namespaced keys go
 SECRET_PLACEHOLDER = "[secret]"
 
 
@@ -49,6 +50,10 @@ def parse_stack_config(raw: Mapping[str, str], secret_keys: set[str], file: str)
     model_keys = {f.alias or name: f for name, f in StackSettings.model_fields.items()}
     for full_key, text in sorted(raw.items()):
         namespace, _, key = full_key.partition(":")
+        if namespace == PROJECT_NAMESPACE and (key in model_keys or key in SECRET_KEYS):
+            # `pulumi config set baseDomain x` lands in the project's namespace, where we never look.
+            problems.append(Problem(file, full_key, "is in the project namespace and would be ignored",
+                                    hint=f"set it as {NAMESPACE}:{key}"))
         if namespace != NAMESPACE:
             continue
         shown = full_key
@@ -110,7 +115,7 @@ def from_stack_file(project_dir: Path, stack: str) -> tuple[dict[str, str], set[
     raw: dict[str, str] = {}
     secret_keys: set[str] = set()
     for key, value in config.items():
-        full_key = key if ":" in key else f"{document.get('name', 'minnova-idp')}:{key}"
+        full_key = key if ":" in key else f"{PROJECT_NAMESPACE}:{key}"
         if isinstance(value, dict) and set(value) == {"secure"}:
             raw[full_key] = SECRET_PLACEHOLDER
             secret_keys.add(full_key)

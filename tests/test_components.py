@@ -7,10 +7,11 @@ import json
 import pulumi
 
 from components.minnova_app import MinnovaApp, MinnovaAppArgs
-from components.platform import Platform, PlatformArgs
+from components.platform import Platform
 from minnova_idp.loader import LoadedApp
 from minnova_idp.models import AppConfig, RegistryEntry
 from minnova_idp.plan import record
+from minnova_idp.program import ProgramInputs
 from minnova_idp.renderer import RenderSettings, environment_placement, render_app
 from minnova_idp.stackconfig import StackConfig, StackSecrets, parse_stack_config
 
@@ -73,7 +74,7 @@ def loaded(config: AppConfig, commit: str | None = "c0ffee" * 6 + "abcd") -> Loa
 
 def test_platform_makes_one_app_per_environment_of_the_stack_with_an_explicit_provider():
     stack = stack_config(StackSecrets(kubeconfig="apiVersion: v1 # PLAINTEXT-KUBECONFIG"))
-    resources, outputs = record(lambda: {"urls": Platform("platform", PlatformArgs(
+    resources, outputs = record(lambda: {"urls": Platform("platform", ProgramInputs(
         stack=stack, apps=[loaded(ORACLE), loaded(WORKER)])).urls})
 
     platform = by_type(resources, "minnova:index:Platform")[0]
@@ -93,7 +94,7 @@ def test_platform_makes_one_app_per_environment_of_the_stack_with_an_explicit_pr
 
 def test_platform_image_tag_defaults_to_commit_and_respects_pins():
     commit = "0123456789abcdef0123456789abcdef01234567"
-    resources, _ = record(lambda: Platform("platform", PlatformArgs(
+    resources, _ = record(lambda: Platform("platform", ProgramInputs(
         stack=stack_config(), apps=[loaded(ORACLE, commit), loaded(WORKER, commit)])) and None)
     images = {r.inputs["metadata"]["name"]: r.inputs["spec"]["template"]["spec"]["containers"][0]["image"]
               for r in by_type(resources, "kubernetes:apps/v1:Deployment")}
@@ -101,14 +102,14 @@ def test_platform_image_tag_defaults_to_commit_and_respects_pins():
 
 
 def test_no_kubeconfig_means_ambient_kubeconfig():
-    resources, _ = record(lambda: Platform("platform", PlatformArgs(stack=stack_config(), apps=[])) and None)
+    resources, _ = record(lambda: Platform("platform", ProgramInputs(stack=stack_config(), apps=[])) and None)
     provider = by_type(resources, "pulumi:providers:kubernetes")[0]
     assert "kubeconfig" not in provider.inputs
     assert by_type(resources, "minnova:index:MinnovaApp") == []
 
 
 def test_records_are_independent_between_calls():
-    first, _ = record(lambda: Platform("platform", PlatformArgs(stack=stack_config(), apps=[loaded(ORACLE)])) and None)
+    first, _ = record(lambda: Platform("platform", ProgramInputs(stack=stack_config(), apps=[loaded(ORACLE)])) and None)
     second, _ = record(lambda: pulumi.ComponentResource("test:index:Thing", "x") and None, stack="other")
     assert len(first) > 3
     assert {(r.type, r.name) for r in second} == {("pulumi:pulumi:Stack", "project-other"), ("test:index:Thing", "x")}

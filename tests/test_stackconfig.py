@@ -72,6 +72,12 @@ def test_bad_settings_are_named(extra, expected):
     assert any(expected in p and p.startswith("Pulumi.dev.yaml") for p in found), found
 
 
+def test_setting_in_the_project_namespace_is_not_silently_ignored():
+    found = problems(extra={"minnova-idp:cloudflare": "{}"})
+    assert any("minnova-idp:cloudflare: is in the project namespace and would be ignored "
+               "(hint: set it as minnova:cloudflare)" in p for p in found), found
+
+
 def test_missing_required_setting():
     assert any("minnova:baseDomain: required key is missing" in p for p in problems(drop=["minnova:baseDomain"]))
 
