@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 
+DEPLOYMENT_NAME_MAX = 20
 APP_NAME_MAX = 30  # as Heroku; leaves room for "-pr-<number>", "-<env>" and database suffixes
 ENV_NAME_MAX = 10
 MAX_PR_NUMBER_DIGITS = 7
@@ -37,6 +38,32 @@ def preview_host(app: str, pr_number: int, preview_domain: str) -> str:
 
 def tls_secret(app: str) -> str:
     return f"{app}-tls"
+
+
+def database_cluster(app: str) -> str:
+    """CNPG Cluster. CNPG derives "<cluster>-app" (the app's credentials), "<cluster>-rw" and pod names."""
+    return f"{app}-db"
+
+
+def database_app_secret(app: str) -> str:
+    return f"{database_cluster(app)}-app"
+
+
+def backup_object_store(app: str) -> str:
+    return f"{app}-backups"
+
+
+def backup_credentials_secret(app: str) -> str:
+    return f"{app}-backups-r2"
+
+
+def scheduled_backup(app: str) -> str:
+    return f"{database_cluster(app)}-daily"
+
+
+def backup_bucket(deployment: str, app: str, environment: str) -> str:
+    """R2 bucket: 3-63 lowercase letters, digits and '-'; unique in the Cloudflare account."""
+    return f"{deployment}-{app}-{environment}"
 
 
 def component_name(app: str, environment: str) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import names
+from .database import BackupTarget, DatabasePlacement, database_placement, database_url_env, render_database
 from .models import AppConfig, Resources
 
 Manifest = dict[str, Any]
@@ -47,6 +48,7 @@ class Placement:
     env: dict[str, str] = field(default_factory=dict)
     resources: Resources = Resources()
     secret_name: str | None = None
+    database: DatabasePlacement | None = None
 
     @property
     def instance(self) -> str:
@@ -54,7 +56,7 @@ class Placement:
 
 
 def environment_placement(app: AppConfig, environment: str, image_tag: str,
-                          secret_name: str | None = None) -> Placement:
+                          secret_name: str | None = None, backup: BackupTarget | None = None) -> Placement:
     env = app.environments[environment]
     return Placement(
         environment=environment,
@@ -65,13 +67,17 @@ def environment_placement(app: AppConfig, environment: str, image_tag: str,
         env={**app.env, **env.env},
         resources=env.resources or app.resources,
         secret_name=secret_name,
+        database=database_placement(app, environment, backup),
     )
 
 
 def render_app(app: AppConfig, placement: Placement, settings: RenderSettings) -> list[Manifest]:
-    """Every object of one app instance, namespace first."""
-    objects = [
-        render_namespace(app, placement, settings),
+    """Every object of one app instance, namespace first, then the database, then the workload."""
+    objects = [render_namespace(app, placement, settings)]
+    if placement.database is not None:
+        objects += render_database(app, placement.database, placement.namespace,
+                                   common_labels(app, placement, settings), _resources(placement.database.resources))
+    objects += [
         render_deployment(app, placement, settings),
         render_service(app, placement, settings),
         render_ingress(app, placement, settings),
@@ -147,6 +153,7 @@ def render_deployment(app: AppConfig, placement: Placement, settings: RenderSett
         "imagePullPolicy": app.image.pull_policy,
         "ports": [{"name": CONTAINER_PORT_NAME, "containerPort": app.port, "protocol": "TCP"}],
         "env": [{"name": "PORT", "value": str(app.port)},
+                *([database_url_env(app)] if placement.database is not None else []),
                 *({"name": key, "value": value} for key, value in sorted(placement.env.items()))],
     }
     if placement.secret_name:

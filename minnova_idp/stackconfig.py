@@ -32,6 +32,7 @@ class StackSecrets:
     git_token: str | None = field(default=None, repr=False)
     git_ssh_private_key: str | None = field(default=None, repr=False)
     kubeconfig: str | None = field(default=None, repr=False)
+    cloudflare_api_token: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class StackConfig:
     settings: StackSettings
     secrets: StackSecrets
     git_known_hosts: str | None = None
+    file: str = "Pulumi.<stack>.yaml"  # where the settings came from, for messages
 
 
 def parse_stack_config(raw: Mapping[str, str], secret_keys: set[str], file: str) -> StackConfig:
@@ -81,8 +83,10 @@ def parse_stack_config(raw: Mapping[str, str], secret_keys: set[str], file: str)
     return StackConfig(
         settings=settings,
         secrets=StackSecrets(git_token=secrets.get("gitToken"), git_ssh_private_key=secrets.get("gitSshPrivateKey"),
-                             kubeconfig=secrets.get("kubeconfig")),
+                             kubeconfig=secrets.get("kubeconfig"),
+                             cloudflare_api_token=secrets.get("cloudflareApiToken")),
         git_known_hosts=known_hosts,
+        file=file,
     )
 
 

@@ -21,9 +21,16 @@ def validate_document(model: type[M], loaded: LoadedYaml) -> M:
     if not isinstance(loaded.data, dict):
         raise ConfigError([Problem(loaded.file, message="must be a YAML mapping (key: value lines)", line=1)])
     try:
-        return model.model_validate(loaded.data)
+        result = model.model_validate(loaded.data)
     except ValidationError as exc:
         raise ConfigError(problems_from(exc, model, loaded.file, loaded.line_of)) from None
+    cross_field = getattr(result, "cross_field_problems", None)
+    if cross_field is not None:
+        problems = [Problem(loaded.file, format_path(loc), message, line=loaded.line_of(loc))
+                    for loc, message in cross_field()]
+        if problems:
+            raise ConfigError(problems)
+    return result
 
 
 def problems_from(exc: ValidationError, model: type[BaseModel], file: str, line_of=lambda loc: None,

@@ -1,0 +1,193 @@
+"""What an app's database looks like in Kubernetes: CloudNativePG objects, written once.
+
+Pure functions (no Pulumi import), used by MinnovaApp and by the preview renderer.
+Backups go through the Barman Cloud plugin (CNPG-I); the in-core `barmanObjectStore`
+is deprecated since CNPG 1.26.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from . import names, versions
+from .models import AppConfig, DatabaseRestore, Resources
+
+Manifest = dict[str, Any]
+
+BARMAN_CLOUD_PLUGIN = "barman-cloud.cloudnative-pg.io"
+RECOVERY_SOURCE = "origin"
+# CNPG schedules take six fields, seconds first: every day at 03:00 (cluster time zone, UTC by default).
+DAILY_BACKUP_SCHEDULE = "0 0 3 * * *"
+ACCESS_KEY_ID = "ACCESS_KEY_ID"
+SECRET_ACCESS_KEY = "ACCESS_SECRET_KEY"
+# Current AWS SDKs send checksums R2 does not accept; these restore the old behaviour.
+R2_SIDECAR_ENV = (
+    ("AWS_REQUEST_CHECKSUM_CALCULATION", "when_required"),
+    ("AWS_RESPONSE_CHECKSUM_VALIDATION", "when_required"),
+)
+
+
+@dataclass(frozen=True)
+class BackupTarget:
+    """Where an environment's database archives: an R2 bucket, under a server name."""
+
+    bucket: str
+    endpoint: str
+    retention: str
+    server_name: str
+
+
+@dataclass(frozen=True)
+class DatabasePlacement:
+    instances: int
+    size: str
+    version: int
+    resources: Resources
+    backup: BackupTarget | None = None
+    restore: DatabaseRestore | None = None
+
+
+def r2_endpoint(account_id: str) -> str:
+    return f"https://{account_id}.r2.cloudflarestorage.com"
+
+
+def r2_bucket_resource(account_id: str, bucket: str) -> str:
+    """The API-token resource naming exactly one R2 bucket (jurisdiction "default")."""
+    return f"com.cloudflare.edge.r2.bucket.{account_id}_default_{bucket}"
+
+
+def r2_s3_credentials(token_id: str, token_value: str) -> dict[str, str]:
+    """S3 credentials of an R2 API token, as Cloudflare documents: key id = token id,
+    secret access key = SHA-256 (hex) of the token value."""
+    return {ACCESS_KEY_ID: token_id, SECRET_ACCESS_KEY: hashlib.sha256(token_value.encode()).hexdigest()}
+
+
+def backup_target(app: AppConfig, environment: str, deployment: str, account_id: str) -> BackupTarget:
+    return BackupTarget(
+        bucket=names.backup_bucket(deployment, app.name, environment),
+        endpoint=r2_endpoint(account_id),
+        retention=app.database.backup_retention,
+        server_name=app.backup_name(environment),
+    )
+
+
+def database_placement(app: AppConfig, environment: str, backup: BackupTarget | None) -> DatabasePlacement | None:
+    if not app.database.enabled:
+        return None
+    settings = app.environments[environment].database
+    return DatabasePlacement(
+        instances=app.database_instances(environment),
+        size=app.database.size,
+        version=app.database.version,
+        resources=app.database.resources,
+        backup=backup,
+        restore=settings.restore if settings else None,
+    )
+
+
+def database_url_env(app: AppConfig) -> dict[str, Any]:
+    """DATABASE_URL straight from the secret CNPG generates: its value never passes through Pulumi."""
+    return {"name": "DATABASE_URL",
+            "valueFrom": {"secretKeyRef": {"name": names.database_app_secret(app.name), "key": "uri"}}}
+
+
+def render_database(app: AppConfig, database: DatabasePlacement, namespace: str,
+                    labels: dict[str, str], resources: dict[str, Any]) -> list[Manifest]:
+    """ObjectStore (when backed up), Cluster, ScheduledBackup (when backed up)."""
+    objects = []
+    if database.backup is not None:
+        objects.append(render_object_store(app, database.backup, namespace, labels))
+    objects.append(render_cluster(app, database, namespace, labels, resources))
+    if database.backup is not None:
+        objects.append(render_scheduled_backup(app, namespace, labels))
+    return objects
+
+
+def render_object_store(app: AppConfig, backup: BackupTarget, namespace: str, labels: dict[str, str]) -> Manifest:
+    credentials = names.backup_credentials_secret(app.name)
+    return {
+        "apiVersion": "barmancloud.cnpg.io/v1",
+        "kind": "ObjectStore",
+        "metadata": {"name": names.backup_object_store(app.name), "namespace": namespace, "labels": labels},
+        "spec": {
+            "retentionPolicy": backup.retention,
+            "configuration": {
+                "destinationPath": f"s3://{backup.bucket}/",
+                "endpointURL": backup.endpoint,
+                "s3Credentials": {
+                    "accessKeyId": {"name": credentials, "key": ACCESS_KEY_ID},
+                    "secretAccessKey": {"name": credentials, "key": SECRET_ACCESS_KEY},
+                },
+                "wal": {"compression": "zstd", "maxParallel": 2},
+                "data": {"compression": "gzip", "jobs": 2},
+            },
+            "instanceSidecarConfiguration": {
+                "env": [{"name": name, "value": value} for name, value in R2_SIDECAR_ENV],
+            },
+        },
+    }
+
+
+def render_cluster(app: AppConfig, database: DatabasePlacement, namespace: str, labels: dict[str, str],
+                   resources: dict[str, Any]) -> Manifest:
+    spec: dict[str, Any] = {
+        "instances": database.instances,
+        "imageName": versions.POSTGRES_IMAGES[database.version],
+        "storage": {"size": database.size},
+        "resources": resources,
+        # With one instance a PDB would block every node drain; with more, it keeps the primary up.
+        "enablePDB": database.instances > 1,
+        "primaryUpdateStrategy": "unsupervised",
+        "primaryUpdateMethod": "switchover",
+        "bootstrap": _bootstrap(app, database),
+    }
+    if database.restore is not None:
+        if database.backup is None:
+            raise ValueError(f"{app.name}: a restore needs the environment's backup store")
+        spec["externalClusters"] = [{
+            "name": RECOVERY_SOURCE,
+            "plugin": {"name": BARMAN_CLOUD_PLUGIN, "parameters": {
+                "barmanObjectName": names.backup_object_store(app.name),
+                "serverName": database.restore.from_backup}},
+        }]
+    if database.backup is not None:
+        spec["plugins"] = [{
+            "name": BARMAN_CLOUD_PLUGIN,
+            "isWALArchiver": True,
+            "parameters": {"barmanObjectName": names.backup_object_store(app.name),
+                           "serverName": database.backup.server_name},
+        }]
+    return {
+        "apiVersion": "postgresql.cnpg.io/v1",
+        "kind": "Cluster",
+        "metadata": {"name": names.database_cluster(app.name), "namespace": namespace, "labels": labels},
+        "spec": spec,
+    }
+
+
+def _bootstrap(app: AppConfig, database: DatabasePlacement) -> dict[str, Any]:
+    owner = {"database": app.name, "owner": app.name}
+    if database.restore is None:
+        return {"initdb": owner}
+    recovery: dict[str, Any] = {"source": RECOVERY_SOURCE, **owner}
+    if database.restore.target_time:
+        recovery["recoveryTarget"] = {"targetTime": database.restore.target_time}
+    return {"recovery": recovery}
+
+
+def render_scheduled_backup(app: AppConfig, namespace: str, labels: dict[str, str]) -> Manifest:
+    return {
+        "apiVersion": "postgresql.cnpg.io/v1",
+        "kind": "ScheduledBackup",
+        "metadata": {"name": names.scheduled_backup(app.name), "namespace": namespace, "labels": labels},
+        "spec": {
+            "schedule": DAILY_BACKUP_SCHEDULE,
+            "immediate": True,  # a new database has a base backup at once, not only after the first night
+            "backupOwnerReference": "self",
+            "cluster": {"name": names.database_cluster(app.name)},
+            "method": "plugin",
+            "pluginConfiguration": {"name": BARMAN_CLOUD_PLUGIN},
+        },
+    }

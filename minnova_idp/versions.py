@@ -1,0 +1,39 @@
+"""Every pinned upstream version, in one place.
+
+Checked for this release (upstream, November 2026):
+- CloudNativePG operator 1.30.0: Helm chart `cloudnative-pg` 0.29.0 (appVersion "1.30.0").
+- Barman Cloud plugin v0.14.0: Helm chart `plugin-barman-cloud` 0.7.0; the plugin and sidecar
+  image tags are set explicitly below, so the plugin version does not depend on the chart's default.
+- cert-manager v1.19.5: Helm chart `cert-manager` v1.19.5 (jetstack).
+- PostgreSQL images from ghcr.io/cloudnative-pg/postgresql, "standard" flavour on Debian trixie
+  (backups go through the plugin's sidecar, so the image needs no barman tools).
+The CRDs the tests validate against (../shared/crds) are CNPG 1.30, plugin 0.14, cert-manager 1.21.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class HelmChart:
+    name: str
+    version: str
+    repository: str
+    namespace: str
+
+
+CERT_MANAGER = HelmChart("cert-manager", "v1.19.5", "https://charts.jetstack.io", "cert-manager")
+CLOUDNATIVE_PG = HelmChart("cloudnative-pg", "0.29.0", "https://cloudnative-pg.github.io/charts", "cnpg-system")
+# Must share the operator's namespace: the operator finds plugins there.
+BARMAN_CLOUD_PLUGIN = HelmChart("plugin-barman-cloud", "0.7.0", "https://cloudnative-pg.github.io/charts",
+                                CLOUDNATIVE_PG.namespace)
+BARMAN_CLOUD_PLUGIN_VERSION = "v0.14.0"
+
+POSTGRES_IMAGE_REPOSITORY = "ghcr.io/cloudnative-pg/postgresql"
+POSTGRES_IMAGES = {
+    16: f"{POSTGRES_IMAGE_REPOSITORY}:16.14-standard-trixie",
+    17: f"{POSTGRES_IMAGE_REPOSITORY}:17.10-standard-trixie",
+    18: f"{POSTGRES_IMAGE_REPOSITORY}:18.6-standard-trixie",
+}
+DEFAULT_POSTGRES_VERSION = 17
