@@ -22,13 +22,24 @@ def resource_name(prefix: str, manifest: dict[str, Any]) -> str:
     return f"{prefix}-{manifest['kind'].lower()}-{manifest['metadata']['name']}"
 
 
+# Custom resources we create; anything else is a mistake worth failing on.
+_CUSTOM_RESOURCES = {
+    ("postgresql.cnpg.io/v1", "Cluster"),
+    ("postgresql.cnpg.io/v1", "ScheduledBackup"),
+    ("barmancloud.cnpg.io/v1", "ObjectStore"),
+}
+
+
 def create(prefix: str, manifest: dict[str, Any], opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
     key = (manifest["apiVersion"], manifest["kind"])
+    fields = {_snake(name): value for name, value in manifest.items() if name not in ("apiVersion", "kind")}
+    if key in _CUSTOM_RESOURCES:
+        return k8s.apiextensions.CustomResource(resource_name(prefix, manifest), api_version=key[0], kind=key[1],
+                                                opts=opts, **fields)
     try:
         cls = _RESOURCE_CLASSES[key]
     except KeyError:
-        raise TypeError(f"no typed resource for {key[0]} {key[1]}; add it to _RESOURCE_CLASSES") from None
-    fields = {_snake(name): value for name, value in manifest.items() if name not in ("apiVersion", "kind")}
+        raise TypeError(f"no resource class for {key[0]} {key[1]}; add it to kubernetes_objects.py") from None
     return cls(resource_name(prefix, manifest), opts=opts, **fields)
 
 

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .errors import ConfigError
+from .errors import ConfigError, Problem
 
 EXIT_INVALID = 1
 EXIT_USAGE = 2
@@ -53,7 +53,15 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     from .plan import render_tree, run_plan, write_plan
 
     project_dir = Path(args.project_dir).resolve()
-    plan = run_plan(project_dir, args.stack, cache_dir=Path(args.cache_dir) if args.cache_dir else None)
+    previous = None
+    if args.previous_outputs:
+        try:
+            previous = json.loads(Path(args.previous_outputs).read_text())
+        except (OSError, ValueError) as exc:
+            raise ConfigError([Problem(args.previous_outputs, message=f"cannot read stack outputs: {exc}",
+                                       hint="pulumi stack output --json > FILE")]) from None
+    plan = run_plan(project_dir, args.stack, cache_dir=Path(args.cache_dir) if args.cache_dir else None,
+                    previous_outputs=previous)
     print(render_tree(plan))
     if args.out:
         out = Path(args.out)
@@ -96,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--out", help="write resources.json and manifests/ to this directory")
     plan.add_argument("--project-dir", default=".", help="directory holding Pulumi.yaml (default: .)")
     plan.add_argument("--cache-dir", help="git cache (default: $MINNOVA_IDP_CACHE_DIR or ~/.cache/minnova-idp)")
+    plan.add_argument("--previous-outputs", metavar="FILE",
+                      help="the stack's outputs from its last update (`pulumi stack output --json`), for checks "
+                           "against what is deployed, such as database sizes that must not shrink")
     plan.set_defaults(handler=_cmd_plan)
     return parser
 

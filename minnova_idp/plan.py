@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import inspect
 import json
 import shutil
 from collections import Counter, defaultdict
@@ -20,7 +21,7 @@ import yaml
 
 from .errors import ConfigError, Problem
 from .gitsource import GitAuth
-from .program import declare, load_inputs
+from .program import DATABASE_SIZES_OUTPUT, load_inputs, program
 from .stackconfig import SECRET_PLACEHOLDER, from_stack_file
 from .yamlsafe import load_yaml_file
 
@@ -40,12 +41,13 @@ class RecordedResource:
     retain_on_delete: bool
     dependencies: list[str]
     inputs: dict[str, Any]
+    ignore_changes: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {"urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent,
                 "custom": self.custom, "provider": self.provider, "protect": self.protect,
-                "retainOnDelete": self.retain_on_delete, "dependencies": self.dependencies,
-                "inputs": self.inputs}
+                "retainOnDelete": self.retain_on_delete, "ignoreChanges": self.ignore_changes,
+                "dependencies": self.dependencies, "inputs": self.inputs}
 
     @property
     def is_kubernetes_object(self) -> bool:
@@ -70,13 +72,22 @@ def as_sent(value: Any) -> Any:
     """
     if isinstance(value, dict):
         if value.get(_SECRET_SIG_KEY) is not None and "value" in value:
-            return SECRET_PLACEHOLDER
+            return _masked(value["value"])
         return {key: as_sent(item) for key, item in value.items()}
     if isinstance(value, list):
         return [as_sent(item) for item in value]
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
+
+
+def _masked(value: Any) -> Any:
+    """A secret keeps its shape (a Secret's keys are not secret), every value inside is masked."""
+    if isinstance(value, dict):
+        return {key: _masked(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_masked(item) for item in value]
+    return SECRET_PLACEHOLDER
 
 
 def project_name(project_dir: Path) -> str:
@@ -86,29 +97,42 @@ def project_name(project_dir: Path) -> str:
     return loaded.data["name"]
 
 
-def run_plan(project_dir: Path, stack: str, cache_dir: Path | None = None) -> Plan:
-    """Loads the stack's inputs (no credentials: the plan must not need them), then records the program."""
+def run_plan(project_dir: Path, stack: str, cache_dir: Path | None = None,
+             previous_outputs: dict[str, Any] | None = None) -> Plan:
+    """Loads the stack's inputs (no credentials: the plan must not need them), then records the program.
+
+    `previous_outputs` stands for the stack's outputs from its last update (as printed by
+    `pulumi stack output --json`), for the checks that compare with what is deployed.
+    """
     project = project_name(project_dir)
     raw, secret_keys, file = from_stack_file(project_dir, stack)
     inputs = load_inputs(project_dir, raw, secret_keys, file, cache_dir=cache_dir, auth=GitAuth())
-    resources, outputs = record(lambda: {"urls": declare(inputs).urls}, project=project, stack=stack,
-                                config=raw, secret_keys=secret_keys)
-    return Plan(stack=stack, resources=resources, outputs={"urls": outputs["urls"] or {}})
+
+    async def declared():
+        platform = await program(inputs)
+        return {"urls": platform.urls, DATABASE_SIZES_OUTPUT: platform.database_sizes}
+
+    resources, outputs = record(declared, project=project, stack=stack, config=raw, secret_keys=secret_keys,
+                                stack_outputs=previous_outputs)
+    return Plan(stack=stack, resources=resources, outputs={key: value or {} for key, value in outputs.items()})
 
 
-def record(program: Callable[[], dict[str, Any] | None], project: str = "project", stack: str = "stack",
-           config: dict[str, str] | None = None, secret_keys: set[str] = frozenset()) -> tuple[
-               list[RecordedResource], dict[str, Any]]:
+def record(program: Callable[[], Any], project: str = "project", stack: str = "stack",
+           config: dict[str, str] | None = None, secret_keys: set[str] = frozenset(),
+           stack_outputs: dict[str, Any] | None = None) -> tuple[list[RecordedResource], dict[str, Any]]:
     """Runs `program` under Pulumi's mock runtime, recording every resource registration.
 
-    `program` may return a dict of Outputs; their resolved values are returned with the
-    resources. Each call gets a fresh context (Pulumi's runtime globals at their defaults)
-    and its own event loop, so calls are independent of each other.
+    `program` may be async, and may return a dict of Outputs; their resolved values are
+    returned with the resources. StackReferences read `stack_outputs`. Each call gets a fresh
+    context (Pulumi's runtime globals at their defaults) and its own event loop, so calls are
+    independent of each other.
     """
-    return contextvars.Context().run(_record, program, project, stack, dict(config or {}), set(secret_keys))
+    return contextvars.Context().run(_record, program, project, stack, dict(config or {}), set(secret_keys),
+                                     dict(stack_outputs or {}))
 
 
-def _record(program, project: str, stack: str, config: dict[str, str], secret_keys: set[str]):
+def _record(program, project: str, stack: str, config: dict[str, str], secret_keys: set[str],
+            stack_outputs: dict[str, Any]):
     import pulumi
     from pulumi.runtime import config as runtime_config, rpc
     from pulumi.runtime.mocks import MockMonitor
@@ -118,10 +142,10 @@ def _record(program, project: str, stack: str, config: dict[str, str], secret_ke
 
     class Mocks(pulumi.runtime.Mocks):
         def new_resource(self, args: pulumi.runtime.MockResourceArgs):
-            return f"{args.name}-id", args.inputs
+            return f"{args.name}-id", {**args.inputs, **_mock_outputs(args.typ, args.inputs, stack_outputs)}
 
         def call(self, args: pulumi.runtime.MockCallArgs):
-            return {}
+            return _mock_call(args.token, args.args)
 
     class RecordingMonitor(MockMonitor):
         def make_urn(self, parent: str, type_: str, name: str) -> str:
@@ -146,6 +170,7 @@ def _record(program, project: str, stack: str, config: dict[str, str], secret_ke
                 retain_on_delete=bool(request.retainOnDelete),
                 dependencies=sorted(request.dependencies),
                 inputs=as_sent(rpc.deserialize_properties(request.object)),
+                ignore_changes=list(request.ignoreChanges),
             ))
             return response
 
@@ -156,7 +181,12 @@ def _record(program, project: str, stack: str, config: dict[str, str], secret_ke
         mocks = Mocks()
         pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=True, monitor=RecordingMonitor(mocks))
         returned: list[dict[str, Any] | None] = []
-        loop.run_until_complete(run_pulumi_func(lambda: returned.append(program())))
+
+        async def run() -> None:
+            result = program()
+            returned.append(await result if inspect.isawaitable(result) else result)
+
+        loop.run_until_complete(run_pulumi_func(run))
         outputs = {key: loop.run_until_complete(pulumi.Output.from_input(value).future())
                    for key, value in (returned[0] or {}).items()}
     finally:
@@ -164,6 +194,28 @@ def _record(program, project: str, stack: str, config: dict[str, str], secret_ke
         loop.close()
     resources.sort(key=lambda r: r.urn)
     return resources, outputs
+
+
+_PERMISSION_GROUPS_LIST = ("cloudflare:index/getAccountApiTokenPermissionGroupsList:"
+                           "getAccountApiTokenPermissionGroupsList")
+
+
+def _mock_outputs(type_: str, inputs: dict[str, Any], stack_outputs: dict[str, Any]) -> dict[str, Any]:
+    """Outputs a provider would add to its inputs, as placeholders that say what they stand for."""
+    if type_ == "pulumi:pulumi:StackReference":
+        return {"outputs": stack_outputs, "secretOutputNames": []}
+    if type_ == "cloudflare:index/accountToken:AccountToken":
+        return {"value": "offline-placeholder-token-value"}
+    return {}
+
+
+def _mock_call(token: str, args: dict[str, Any]) -> dict[str, Any]:
+    if token == _PERMISSION_GROUPS_LIST:
+        name = args.get("name", "")
+        # Real IDs are looked up by name at `pulumi up`; the plan shows which name it looks up.
+        return {"results": [{"id": f"<id of {name}>", "name": name, "category": "", "isSelectable": True,
+                             "scopes": ["com.cloudflare.edge.r2.bucket"]}]}
+    return {}
 
 
 # ---- presenting a plan -----------------------------------------------------------------------

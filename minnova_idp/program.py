@@ -1,4 +1,4 @@
-"""The Pulumi program: load everything, then declare the Platform.
+"""The Pulumi program: load and check everything, then declare the Platform.
 
 Loading comes first and is all-or-nothing: a problem anywhere stops the run before
 a single resource is registered (see loader.py for why).
@@ -9,13 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ConfigError
+from . import names
+from .errors import ConfigError, Problem, raise_if_any
 from .gitsource import GitAuth
 from .loader import LoadedApp, load_apps
+from .quantity import parse_quantity
 from .stackconfig import StackConfig, from_pulumi_runtime, parse_stack_config
 
 PLATFORM_NAME = "platform"
 STOP_HEADER = "Minnova IDP stopped before registering any resource (so nothing is deleted):"
+DATABASE_SIZES_OUTPUT = "databaseSizes"
 
 
 @dataclass(frozen=True)
@@ -25,21 +28,61 @@ class ProgramInputs:
     stack: StackConfig
     apps: list[LoadedApp]
 
+    def deployed(self) -> list[tuple[LoadedApp, str]]:
+        """(app, environment) pairs this stack deploys."""
+        return [(app, env) for app in self.apps for env in self.stack.settings.environments
+                if env in app.config.environments]
+
 
 def load_inputs(project_dir: Path, raw: dict[str, str], secret_keys: set[str], file: str,
                 cache_dir: Path | None = None, auth: GitAuth | None = None) -> ProgramInputs:
     stack = parse_stack_config(raw, secret_keys, file)
-    return ProgramInputs(stack=stack, apps=load_apps(project_dir, stack, cache_dir=cache_dir, auth=auth))
+    inputs = ProgramInputs(stack=stack, apps=load_apps(project_dir, stack, cache_dir=cache_dir, auth=auth))
+    raise_if_any(_backup_problems(inputs))
+    return inputs
 
 
-def declare(inputs: ProgramInputs):
+def _backup_problems(inputs: ProgramInputs) -> list[Problem]:
+    if inputs.stack.settings.cloudflare is not None:
+        return []
+    with_database = sorted({app.name for app, _ in inputs.deployed() if app.config.database.enabled})
+    if not with_database:
+        return []
+    return [Problem(inputs.stack.file, "minnova:cloudflare",
+                    f"required: databases are backed up to Cloudflare R2 (apps with a database: "
+                    f"{', '.join(with_database)})", hint="set minnova:cloudflare.accountId and .zoneId")]
+
+
+def storage_shrinks(inputs: ProgramInputs, deployed_sizes: dict[str, str]) -> list[Problem]:
+    """A database volume can grow, never shrink: compare with what this stack last deployed."""
+    problems = []
+    for app, environment in inputs.deployed():
+        size, before = app.config.database.size, deployed_sizes.get(names.component_name(app.name, environment))
+        if app.config.database.enabled and before and parse_quantity(size) < parse_quantity(before):
+            problems.append(Problem(
+                app.config_file, "database.size",
+                f"'{size}' is smaller than the {before} deployed in {environment}; database volumes can grow "
+                "but never shrink", hint=f"keep {before} or more"))
+    return problems
+
+
+async def program(inputs: ProgramInputs):
     """Registers the resources. Imports Pulumi lazily: validate and render must not pay for it."""
     import pulumi
 
     from components.platform import Platform
 
+    settings = inputs.stack.settings
+    if settings.database_storage_guard and any(app.config.database.enabled for app, _ in inputs.deployed()):
+        # This stack's own outputs from its last update: the only record of what was deployed.
+        previous = pulumi.StackReference(
+            f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}")
+        sizes = await previous.get_output(DATABASE_SIZES_OUTPUT).future() or {}
+        raise_if_any(storage_shrinks(inputs, sizes))
+
     platform = Platform(PLATFORM_NAME, inputs)
     pulumi.export("urls", platform.urls)
+    pulumi.export(DATABASE_SIZES_OUTPUT, platform.database_sizes)
     return platform
 
 
@@ -51,4 +94,11 @@ def main(project_dir: Path) -> None:
         inputs = load_inputs(project_dir, *from_pulumi_runtime())
     except ConfigError as exc:
         raise pulumi.RunError(exc.render(STOP_HEADER)) from None
-    declare(inputs)
+
+    async def entrypoint():
+        try:
+            await program(inputs)
+        except ConfigError as exc:
+            raise pulumi.RunError(exc.render(STOP_HEADER)) from None
+
+    pulumi.run(entrypoint)

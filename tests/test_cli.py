@@ -75,7 +75,23 @@ def test_plan_writes_output(tmp_path):
     assert "minnova:index:MinnovaApp" in result.stdout and "to create" in result.stdout
     assert (tmp_path / "out" / "resources.json").is_file()
     assert sorted(p.name for p in (tmp_path / "out" / "manifests" / "oracle-dev").iterdir()) == [
-        "deployment-oracle.yaml", "ingress-oracle.yaml", "service-oracle.yaml"]
+        "cluster-oracle-db.yaml", "deployment-oracle.yaml", "ingress-oracle.yaml", "objectstore-oracle-backups.yaml",
+        "scheduledbackup-oracle-db-daily.yaml", "secret-oracle-backups-r2.yaml", "service-oracle.yaml"]
+
+
+def test_plan_refuses_a_database_shrink_against_previous_outputs(tmp_path):
+    previous = tmp_path / "outputs.json"
+    previous.write_text('{"databaseSizes": {"oracle-prod": "10Gi"}}')
+    result = run("plan", "--stack", "prod", "--previous-outputs", str(previous))
+    assert result.returncode == 1, result.stdout
+    assert ("examples/oracle/.minnova/app.yaml: database.size: '5Gi' is smaller than the 10Gi deployed in prod; "
+            "database volumes can grow but never shrink (hint: keep 10Gi or more)") in result.stderr
+    assert "Traceback" not in result.stderr
+    previous.write_text('{"databaseSizes": {"oracle-prod": "2Gi"}}')
+    assert run("plan", "--stack", "prod", "--previous-outputs", str(previous)).returncode == 0
+    previous.write_text("not json")
+    result = run("plan", "--stack", "prod", "--previous-outputs", str(previous))
+    assert result.returncode == 1 and "cannot read stack outputs" in result.stderr
 
 
 def test_plan_unknown_stack():

@@ -14,6 +14,7 @@ import yaml
 from minnova_idp.errors import ConfigError
 from minnova_idp.plan import manifest_path, record, run_plan, write_plan
 from minnova_idp.program import STOP_HEADER, main
+from unittest.mock import patch
 from minnova_idp.stackconfig import from_stack_file
 
 from .conftest import PROJECT_DIR
@@ -118,27 +119,36 @@ def test_one_broken_app_stops_the_plan(tmp_path):
         "examples/storefront/.minnova/app.yaml:7: port: Input should be greater than or equal to 1"]
 
 
+def run_main(project: Path, stack: str, previous_outputs: dict | None = None):
+    """The real entry point as the engine runs it: config from Pulumi's runtime, then the async program."""
+    raw, secret_keys, _ = from_stack_file(project, stack)
+    entrypoints = []
+
+    async def engine():
+        with patch.object(pulumi, "run", entrypoints.append):
+            main(project)
+        assert len(entrypoints) == 1
+        await entrypoints[0]()
+
+    return record(engine, project="minnova-idp", stack=stack, config=raw, secret_keys=secret_keys,
+                  stack_outputs=previous_outputs)
+
+
 def test_pulumi_program_registers_nothing_when_an_app_is_broken(tmp_path):
-    """The real entry point, reading config from Pulumi's runtime: no resource, so nothing is deleted."""
-    project = broken_copy(tmp_path)
-    raw, secret_keys, _ = from_stack_file(project, "dev")
     errors: list[pulumi.RunError] = []
 
-    def program():
+    def broken_run():
         try:
-            main(project)
+            run_main(broken_copy(tmp_path), "dev")
         except pulumi.RunError as exc:
             errors.append(exc)
 
-    resources, _ = record(program, project="minnova-idp", stack="dev", config=raw, secret_keys=secret_keys)
-    assert [r.type for r in resources] == ["pulumi:pulumi:Stack"]
+    broken_run()
     assert len(errors) == 1 and str(errors[0]).startswith(STOP_HEADER)
     assert "examples/storefront/.minnova/app.yaml:7: port:" in str(errors[0])
 
 
 def test_pulumi_program_reads_runtime_config():
-    raw, secret_keys, _ = from_stack_file(PROJECT_DIR, "prod")
-    resources, _ = record(lambda: main(PROJECT_DIR), project="minnova-idp", stack="prod", config=raw,
-                          secret_keys=secret_keys)
+    resources, _ = run_main(PROJECT_DIR, "prod")
     assert sorted(r.name for r in resources if r.type == "minnova:index:MinnovaApp") == [
         "oracle-prod", "storefront-prod"]
