@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import pulumi
-import pulumi_cloudflare as cloudflare
 
 from minnova_idp import database, names
 from minnova_idp.models import AppConfig
@@ -87,6 +86,8 @@ class MinnovaApp(pulumi.ComponentResource):
 
     def _backup_credentials(self, name: str, args: MinnovaAppArgs, backup: database.BackupTarget,
                             namespace: pulumi.Resource, protect: bool) -> pulumi.CustomResource:
+        import pulumi_cloudflare as cloudflare  # large (seconds to import): only when there are backups
+
         infra = args.backups
         data_options = pulumi.ResourceOptions(parent=self, provider=infra.provider, protect=protect,
                                               retain_on_delete=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pulumi
-import pulumi_cloudflare as cloudflare
 import pulumi_kubernetes as k8s
 
 from minnova_idp import names, versions
@@ -89,6 +88,8 @@ class Platform(pulumi.ComponentResource):
         return [cnpg, plugin]
 
     def _backup_infrastructure(self, args: ProgramInputs) -> BackupInfrastructure:
+        import pulumi_cloudflare as cloudflare  # large (seconds to import): only when there are backups
+
         account_id = args.stack.settings.cloudflare.account_id
         token = args.stack.secrets.cloudflare_api_token
         provider = cloudflare.Provider(

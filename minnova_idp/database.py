@@ -121,7 +121,9 @@ def render_object_store(app: AppConfig, backup: BackupTarget, namespace: str, la
                     "secretAccessKey": {"name": credentials, "key": SECRET_ACCESS_KEY},
                 },
                 "wal": {"compression": "zstd", "maxParallel": 2},
-                "data": {"compression": "gzip", "jobs": 2},
+                # No compression for base backups: R2 rejects multipart uploads whose parts differ
+                # in size, which compressed streams produce (EnterpriseDB/barman#954).
+                "data": {"jobs": 2},
             },
             "instanceSidecarConfiguration": {
                 "env": [{"name": name, "value": value} for name, value in R2_SIDECAR_ENV],

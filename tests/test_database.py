@@ -1,0 +1,395 @@
+"""Databases: CloudNativePG per app and environment, backups to R2, restore, nothing lost by accident."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pytest
+
+from components.minnova_app import CLUSTER_CREATION_ONLY_FIELDS
+from components.platform import Platform, R2_PERMISSION_GROUPS
+from minnova_idp import versions
+from minnova_idp.database import backup_target, r2_s3_credentials
+from minnova_idp.errors import ConfigError
+from minnova_idp.loader import LoadedApp
+from minnova_idp.models import AppConfig, RegistryEntry
+from minnova_idp.plan import record
+from minnova_idp.program import ProgramInputs, load_inputs, storage_shrinks
+from minnova_idp.renderer import RenderSettings, environment_placement, render_app
+from minnova_idp.stackconfig import from_stack_file, parse_stack_config
+from minnova_idp.validation import validate_document
+from minnova_idp.yamlsafe import load_yaml
+
+from .conftest import PROJECT_DIR
+from .k8s_strict import require_crds, validate_objects
+from .test_plan import broken_copy, run_main
+
+ACCOUNT = "0123456789abcdef0123456789abcdef"
+SETTINGS = RenderSettings(deployment="acme", ingress_class="traefik", cluster_issuer="letsencrypt-prod")
+
+
+def oracle(**database) -> AppConfig:
+    return AppConfig.model_validate({
+        "name": "oracle", "image": {"repository": "registry.minnova.io/oracle"}, "port": 4000,
+        "database": {"enabled": True, "size": "5Gi", **database},
+        "environments": {"dev": {"host": "oracle.dev.acme.dev"},
+                         "prod": {"host": "oracle.acme.dev", "replicas": 3, "database": {"instances": 3}}},
+    })
+
+
+def render(app: AppConfig, environment: str = "prod", backups: bool = True) -> dict[str, dict]:
+    backup = backup_target(app, environment, "acme", ACCOUNT) if backups else None
+    objects = render_app(app, environment_placement(app, environment, "abc", backup=backup), SETTINGS)
+    return {obj["kind"]: obj for obj in objects}
+
+
+# ---- renderer -------------------------------------------------------------------------------
+
+def test_cluster():
+    spec = render(oracle())["Cluster"]["spec"]
+    assert render(oracle())["Cluster"]["metadata"] == {
+        "name": "oracle-db", "namespace": "oracle-prod", "labels": render(oracle())["Deployment"]["metadata"]["labels"]}
+    assert spec["instances"] == 3 and spec["storage"] == {"size": "5Gi"}
+    assert spec["imageName"] == versions.POSTGRES_IMAGES[versions.DEFAULT_POSTGRES_VERSION]
+    assert spec["bootstrap"] == {"initdb": {"database": "oracle", "owner": "oracle"}}
+    assert spec["resources"] == {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}}
+    assert spec["enablePDB"] is True
+    assert spec["plugins"] == [{"name": "barman-cloud.cloudnative-pg.io", "isWALArchiver": True,
+                                "parameters": {"barmanObjectName": "oracle-backups", "serverName": "oracle-db"}}]
+    assert "barmanObjectStore" not in json.dumps(spec)  # deprecated in-core backups
+
+
+def test_single_instance_has_no_pdb_so_nodes_can_drain():
+    spec = render(oracle(), "dev")["Cluster"]["spec"]
+    assert spec["instances"] == 1 and spec["enablePDB"] is False
+
+
+@pytest.mark.parametrize("version", [16, 17, 18])
+def test_postgres_version_picks_a_pinned_image(version):
+    image = render(oracle(version=version))["Cluster"]["spec"]["imageName"]
+    assert image == versions.POSTGRES_IMAGES[version]
+    assert image.startswith(f"ghcr.io/cloudnative-pg/postgresql:{version}.") and "latest" not in image
+
+
+def test_object_store_on_r2():
+    store = render(oracle(backupRetention="14d"))["ObjectStore"]
+    assert store["metadata"]["name"] == "oracle-backups"
+    spec = store["spec"]
+    assert spec["retentionPolicy"] == "14d"
+    config = spec["configuration"]
+    assert config["destinationPath"] == "s3://acme-oracle-prod/"
+    assert config["endpointURL"] == f"https://{ACCOUNT}.r2.cloudflarestorage.com"
+    assert config["s3Credentials"] == {
+        "accessKeyId": {"name": "oracle-backups-r2", "key": "ACCESS_KEY_ID"},
+        "secretAccessKey": {"name": "oracle-backups-r2", "key": "ACCESS_SECRET_KEY"}}
+    assert config["wal"]["compression"] == "zstd"
+    assert "compression" not in config["data"]  # R2 and compressed multipart uploads: see database.py
+    assert spec["instanceSidecarConfiguration"]["env"] == [
+        {"name": "AWS_REQUEST_CHECKSUM_CALCULATION", "value": "when_required"},
+        {"name": "AWS_RESPONSE_CHECKSUM_VALIDATION", "value": "when_required"}]
+
+
+def test_default_retention_is_30_days():
+    assert render(oracle())["ObjectStore"]["spec"]["retentionPolicy"] == "30d"
+
+
+def test_daily_scheduled_backup_through_the_plugin():
+    spec = render(oracle())["ScheduledBackup"]["spec"]
+    assert spec["method"] == "plugin" and spec["pluginConfiguration"] == {"name": "barman-cloud.cloudnative-pg.io"}
+    assert spec["cluster"] == {"name": "oracle-db"}
+    seconds, minute, hour, day, month, weekday = spec["schedule"].split()
+    assert (day, month, weekday) == ("*", "*", "*") and hour.isdigit()  # once a day
+
+
+def test_database_url_comes_from_the_cnpg_secret():
+    env = render(oracle())["Deployment"]["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert {"name": "DATABASE_URL", "valueFrom": {"secretKeyRef": {"name": "oracle-db-app", "key": "uri"}}} in env
+
+
+def test_app_without_database_gets_none_of_it():
+    app = AppConfig.model_validate({"name": "web", "image": {"repository": "r.io/web"}, "port": 80,
+                                    "environments": {"prod": {"host": "web.acme.dev"}}})
+    objects = render(app)
+    assert set(objects) == {"Namespace", "Deployment", "Service", "Ingress"}
+    assert "DATABASE_URL" not in json.dumps(objects)
+
+
+def test_without_backups_there_is_no_archive():
+    objects = render(oracle(), backups=False)
+    assert "ObjectStore" not in objects and "ScheduledBackup" not in objects
+    assert "plugins" not in objects["Cluster"]["spec"]
+
+
+def restored(restore: dict, backup_name: str = "oracle-db-2") -> AppConfig:
+    app = oracle()
+    data = app.model_dump(by_alias=True, exclude_none=True)
+    data["environments"]["prod"]["database"] = {"instances": 3, "backupName": backup_name, "restore": restore}
+    return AppConfig.model_validate(data)
+
+
+def test_restore_to_a_point_in_time_archives_under_a_new_name():
+    spec = render(restored({"fromBackup": "oracle-db", "targetTime": "2026-11-20T09:30:00Z"}))["Cluster"]["spec"]
+    assert spec["bootstrap"] == {"recovery": {"source": "origin", "database": "oracle", "owner": "oracle",
+                                              "recoveryTarget": {"targetTime": "2026-11-20T09:30:00Z"}}}
+    assert spec["externalClusters"] == [{"name": "origin", "plugin": {
+        "name": "barman-cloud.cloudnative-pg.io",
+        "parameters": {"barmanObjectName": "oracle-backups", "serverName": "oracle-db"}}}]
+    assert spec["plugins"][0]["parameters"]["serverName"] == "oracle-db-2"
+
+
+def test_restore_without_target_replays_to_the_end():
+    recovery = render(restored({"fromBackup": "oracle-db"}))["Cluster"]["spec"]["bootstrap"]["recovery"]
+    assert "recoveryTarget" not in recovery
+
+
+def test_every_database_object_validates_strictly():
+    require_crds()
+    variants = [oracle(), oracle(version=16), oracle(version=18, backupRetention="6m"),
+                restored({"fromBackup": "oracle-db", "targetTime": "2026-11-20T09:30:00+01:00"})]
+    for app in variants:
+        for environment in ("dev", "prod"):
+            validate_objects(render(app, environment).values())
+    # Without an archive (previews): no ObjectStore, no ScheduledBackup, no plugin entry.
+    validate_objects(render(oracle(), "dev", backups=False).values())
+
+
+def test_a_restore_without_a_backup_store_is_a_bug_not_a_silent_initdb():
+    with pytest.raises(ValueError, match="a restore needs the environment's backup store"):
+        render(restored({"fromBackup": "oracle-db"}), backups=False)
+
+
+# ---- validation ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Bad:
+    id: str
+    yaml: str
+    field: str
+    message: str
+
+
+BASE = """name: oracle
+image: {repository: registry.minnova.io/oracle}
+port: 4000
+database: {enabled: true, size: 5Gi}
+environments:
+  prod: {host: oracle.acme.dev}
+"""
+
+BAD = [
+    Bad("database-url-with-database", BASE + "env: {DATABASE_URL: postgres://x}\n", "env.DATABASE_URL",
+        "is set by the platform"),
+    Bad("database-url-in-environment", BASE.replace("{host: oracle.acme.dev}",
+                                                    "{host: oracle.acme.dev, env: {DATABASE_URL: x}}"),
+        "environments.prod.env.DATABASE_URL", "is set by the platform"),
+    Bad("environment-database-without-database", BASE.replace("enabled: true", "enabled: false").replace(
+        "{host: oracle.acme.dev}", "{host: oracle.acme.dev, database: {instances: 2}}"),
+        "environments.prod.database", "database.enabled is false"),
+    Bad("restore-into-same-archive", BASE.replace(
+        "{host: oracle.acme.dev}", "{host: oracle.acme.dev, database: {restore: {fromBackup: oracle-db}}}"),
+        "environments.prod.database.restore.fromBackup", "set environments.prod.database.backupName to a new name"),
+    Bad("restore-time-without-zone", BASE.replace("{host: oracle.acme.dev}", "{host: oracle.acme.dev, database: "
+                                                  "{backupName: b2, restore: {fromBackup: oracle-db, "
+                                                  "targetTime: '2026-11-20 10:00'}}}"),
+        "environments.prod.database.restore.targetTime", "no time zone"),
+    Bad("restore-time-garbage", BASE.replace("{host: oracle.acme.dev}", "{host: oracle.acme.dev, database: "
+                                             "{backupName: b2, restore: {fromBackup: oracle-db, targetTime: noon}}}"),
+        "environments.prod.database.restore.targetTime", "not an RFC 3339 timestamp"),
+    Bad("version-15", BASE.replace("size: 5Gi}", "size: 5Gi, version: 15}"), "database.version", "16, 17 or 18"),
+    Bad("instances-zero", BASE.replace("{host: oracle.acme.dev}", "{host: oracle.acme.dev, database: {instances: 0}}"),
+        "environments.prod.database.instances", "greater than or equal to 1"),
+    Bad("instances-many", BASE.replace("{host: oracle.acme.dev}", "{host: oracle.acme.dev, database: {instances: 9}}"),
+        "environments.prod.database.instances", "less than or equal to 5"),
+    Bad("retention-days-word", BASE.replace("size: 5Gi}", "size: 5Gi, backupRetention: 30 days}"),
+        "database.backupRetention", "not a retention period"),
+    Bad("backup-name-bad", BASE.replace("{host: oracle.acme.dev}",
+                                        "{host: oracle.acme.dev, database: {backupName: Oracle_DB}}"),
+        "environments.prod.database.backupName", "lowercase letters"),
+]
+
+
+@pytest.mark.parametrize("case", BAD, ids=lambda c: c.id)
+def test_bad_database_config_is_named(case):
+    with pytest.raises(ConfigError) as caught:
+        validate_document(AppConfig, load_yaml(case.yaml, "app.yaml"))
+    found = [str(p) for p in caught.value.problems]
+    assert any(f": {case.field}: " in p and case.message in p for p in found), found
+
+
+# ---- components under mocks -----------------------------------------------------------------
+
+def stack(**settings):
+    raw = {"minnova:deployment": "acme", "minnova:environments": '["dev", "prod"]', "minnova:baseDomain": "acme.dev",
+           "minnova:ingressClass": "traefik", "minnova:ingressAddress": "203.0.113.7",
+           "minnova:git": '{"provider": "github"}',
+           "minnova:cloudflare": json.dumps({"accountId": ACCOUNT, "zoneId": "f" * 32}),
+           **{f"minnova:{k}": v for k, v in settings.items()}}
+    return parse_stack_config(raw, set(), "Pulumi.test.yaml")
+
+
+def loaded(app: AppConfig) -> LoadedApp:
+    return LoadedApp(entry=RegistryEntry(name=app.name, repo=f"https://github.com/acme/{app.name}.git"),
+                     config=app, commit="c" * 40, config_file=f"{app.name}/.minnova/app.yaml")
+
+
+WEB = AppConfig.model_validate({"name": "web", "image": {"repository": "r.io/web"}, "port": 80,
+                                "environments": {"dev": {"host": "web.dev.acme.dev"},
+                                                 "prod": {"host": "web.acme.dev"}}})
+
+
+@pytest.fixture(scope="module")
+def platform_resources():
+    inputs = ProgramInputs(stack=stack(), apps=[loaded(oracle()), loaded(WEB)])
+    resources, outputs = record(lambda: {"sizes": Platform("platform", inputs).database_sizes}, project="minnova-idp",
+                                stack="test")
+    return resources, outputs
+
+
+def one(resources, type_, prefix, suffix=""):
+    found = [r for r in resources if r.type == type_ and r.name.startswith(prefix) and r.name.endswith(suffix)]
+    assert len(found) == 1, (type_, prefix, suffix, [r.name for r in resources if r.type == type_])
+    return found[0]
+
+
+DATA_HOLDERS = [
+    ("cloudflare:index/r2Bucket:R2Bucket", "backups"),
+    ("cloudflare:index/accountToken:AccountToken", "backups"),
+    ("kubernetes:core/v1:Secret", "backups-r2"),
+    ("kubernetes:barmancloud.cnpg.io/v1:ObjectStore", "oracle-backups"),
+    ("kubernetes:postgresql.cnpg.io/v1:Cluster", "oracle-db"),
+    ("kubernetes:core/v1:Namespace", ""),
+]
+
+
+@pytest.mark.parametrize("type_,name_part", DATA_HOLDERS)
+def test_data_holders_are_protected_in_prod_and_retained_everywhere(platform_resources, type_, name_part):
+    resources, _ = platform_resources
+    prod, dev = (one(resources, type_, f"oracle-{env}-", name_part) for env in ("prod", "dev"))
+    assert prod.protect is True and prod.retain_on_delete is True
+    assert dev.protect is False and dev.retain_on_delete is True
+
+
+def test_app_without_database_has_no_database_resources(platform_resources):
+    resources, _ = platform_resources
+    web = [r for r in resources if r.name.startswith("web-")]
+    assert web and not [r for r in web if "cloudflare" in r.type or "cnpg" in r.type or r.type.endswith("Secret")]
+    assert not any(r.protect for r in web)
+
+
+def test_bucket_and_token_scoped_to_that_bucket(platform_resources):
+    resources, _ = platform_resources
+    bucket = one(resources, "cloudflare:index/r2Bucket:R2Bucket", "oracle-prod")
+    assert bucket.inputs == {"accountId": ACCOUNT, "name": "acme-oracle-prod"}
+    token = one(resources, "cloudflare:index/accountToken:AccountToken", "oracle-prod")
+    (policy,) = token.inputs["policies"]
+    assert policy["effect"] == "allow"
+    assert json.loads(policy["resources"]) == {
+        f"com.cloudflare.edge.r2.bucket.{ACCOUNT}_default_acme-oracle-prod": "*"}
+    # IDs come from the lookup by name (the offline plan's mock answers with the name it was asked).
+    assert policy["permissionGroups"] == [{"id": f"<id of {name}>"} for name in R2_PERMISSION_GROUPS]
+    assert bucket.urn in token.dependencies
+
+
+def test_credentials_secret_is_a_pulumi_secret(platform_resources):
+    resources, _ = platform_resources
+    secret = one(resources, "kubernetes:core/v1:Secret", "oracle-prod")
+    assert secret.inputs["stringData"] == {"ACCESS_KEY_ID": "[secret]", "ACCESS_SECRET_KEY": "[secret]"}
+    dump = json.dumps([r.as_json() for r in resources])
+    assert "offline-placeholder-token-value" not in dump
+    assert hashlib.sha256(b"offline-placeholder-token-value").hexdigest() not in dump
+
+
+def test_s3_credentials_follow_cloudflares_recipe():
+    assert r2_s3_credentials("tok-id", "abc") == {
+        "ACCESS_KEY_ID": "tok-id",
+        "ACCESS_SECRET_KEY": "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"}
+
+
+def test_custom_resources_wait_for_the_operators(platform_resources):
+    resources, _ = platform_resources
+    releases = {r.name: r for r in resources if r.type == "kubernetes:helm.sh/v3:Release"}
+    assert set(releases) == {"cert-manager", "cloudnative-pg", "plugin-barman-cloud"}
+    assert {releases["cert-manager"].urn, releases["cloudnative-pg"].urn} <= set(
+        releases["plugin-barman-cloud"].dependencies)
+    for release in releases.values():
+        assert release.protect is True
+        assert release.inputs["version"] and release.inputs["repositoryOpts"]["repo"].startswith("https://")
+    assert releases["plugin-barman-cloud"].inputs["namespace"] == releases["cloudnative-pg"].inputs["namespace"]
+    assert releases["plugin-barman-cloud"].inputs["values"]["image"]["tag"] == versions.BARMAN_CLOUD_PLUGIN_VERSION
+    cluster = one(resources, "kubernetes:postgresql.cnpg.io/v1:Cluster", "oracle-prod")
+    store = one(resources, "kubernetes:barmancloud.cnpg.io/v1:ObjectStore", "oracle-prod")
+    secret = one(resources, "kubernetes:core/v1:Secret", "oracle-prod")
+    assert {releases["cloudnative-pg"].urn, releases["plugin-barman-cloud"].urn, store.urn} <= set(
+        cluster.dependencies)
+    assert {releases["plugin-barman-cloud"].urn, secret.urn} <= set(store.dependencies)
+    backup = one(resources, "kubernetes:postgresql.cnpg.io/v1:ScheduledBackup", "oracle-prod")
+    assert cluster.urn in backup.dependencies
+
+
+def test_cluster_creation_only_fields_are_never_patched(platform_resources):
+    resources, _ = platform_resources
+    cluster = one(resources, "kubernetes:postgresql.cnpg.io/v1:Cluster", "oracle-prod")
+    assert cluster.ignore_changes == CLUSTER_CREATION_ONLY_FIELDS
+
+
+def test_cloudflare_provider_is_explicit(platform_resources):
+    resources, _ = platform_resources
+    provider = one(resources, "pulumi:providers:cloudflare", "cloudflare")
+    for r in resources:
+        if r.type.startswith("cloudflare:"):
+            assert r.provider == f"{provider.urn}::cloudflare-id"
+
+
+def test_platform_reports_database_sizes(platform_resources):
+    _, outputs = platform_resources
+    assert outputs["sizes"] == {"oracle-dev": "5Gi", "oracle-prod": "5Gi"}
+
+
+def test_protected_environments_are_configurable():
+    inputs = ProgramInputs(stack=stack(protectedEnvironments='["dev", "prod"]'), apps=[loaded(oracle())])
+    resources, _ = record(lambda: Platform("platform", inputs) and None)
+    assert one(resources, "kubernetes:postgresql.cnpg.io/v1:Cluster", "oracle-dev").protect is True
+
+
+# ---- the program: checks before anything is registered ----------------------------------
+
+def test_database_needs_cloudflare_settings(tmp_path):
+    project = broken_copy(tmp_path)  # a copy; repair the storefront port it breaks
+    app_yaml = project / "examples" / "storefront" / ".minnova" / "app.yaml"
+    app_yaml.write_text(app_yaml.read_text().replace("port: 0", "port: 3000"))
+    stack_file = project / "Pulumi.dev.yaml"
+    stack_file.write_text(stack_file.read_text().replace("  minnova:cloudflare:\n", "  minnova:cloudflareGone:\n"))
+    raw, secret_keys, file = from_stack_file(project, "dev")
+    raw = {k: v for k, v in raw.items() if k != "minnova:cloudflareGone"}
+    with pytest.raises(ConfigError) as caught:
+        load_inputs(project, raw, secret_keys, file)
+    assert [str(p) for p in caught.value.problems] == [
+        "Pulumi.dev.yaml: minnova:cloudflare: required: databases are backed up to Cloudflare R2 (apps with a "
+        "database: oracle) (hint: set minnova:cloudflare.accountId and .zoneId)"]
+
+
+@pytest.mark.parametrize("before,refused", [("10Gi", True), ("5Gi", False), ("1Gi", False), (None, False)])
+def test_storage_shrink_is_refused_before_any_resource(before, refused):
+    previous = {"databaseSizes": {"oracle-prod": before}} if before else {}
+    if refused:
+        with pytest.raises(pulumi.RunError, match="'5Gi' is smaller than the 10Gi deployed in prod"):
+            run_main(PROJECT_DIR, "prod", previous_outputs=previous)
+    else:
+        resources, _ = run_main(PROJECT_DIR, "prod", previous_outputs=previous)
+        assert any(r.type == "kubernetes:postgresql.cnpg.io/v1:Cluster" for r in resources)
+
+
+def test_storage_guard_can_be_turned_off():
+    inputs = ProgramInputs(stack=stack(databaseStorageGuard="false"), apps=[loaded(oracle())])
+    assert inputs.stack.settings.database_storage_guard is False
+    assert storage_shrinks(inputs, {"oracle-prod": "10Gi"})  # the check itself still finds it
+
+
+def test_example_deployment_has_a_database_app_in_dev_and_prod():
+    for stack_name in ("dev", "prod"):
+        raw, secret_keys, file = from_stack_file(PROJECT_DIR, stack_name)
+        inputs = load_inputs(PROJECT_DIR, raw, secret_keys, file)
+        assert any(app.config.database.enabled for app, _ in inputs.deployed())
