@@ -37,15 +37,47 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    target, config = _load_app(args.path)
+    print(f"{target}: valid (app {config.name}; environments {', '.join(config.environments)})")
+    return 0
+
+
+def _load_app(path_text: str):
     from .models import AppConfig
     from .names import APP_CONFIG
     from .validation import validate_document
     from .yamlsafe import load_yaml_file
 
-    path = Path(args.path)
+    path = Path(path_text)
     target = path / APP_CONFIG if path.is_dir() else path
-    config = validate_document(AppConfig, load_yaml_file(target, str(target)))
-    print(f"{target}: valid (app {config.name}; environments {', '.join(config.environments)})")
+    return target, validate_document(AppConfig, load_yaml_file(target, str(target)))
+
+
+def _cmd_restore_drill(args: argparse.Namespace) -> int:
+    import yaml
+
+    from . import names
+    from .database import render_restore_drill
+    from .errors import Problem
+    from .models import DatabaseRestore
+
+    target, app = _load_app(args.path)
+    if not app.database.enabled:
+        raise ConfigError([Problem(str(target), "database.enabled", "the app has no database")])
+    if args.environment not in app.environments:
+        raise ConfigError([Problem(str(target), "environments", f"no environment '{args.environment}'",
+                                   hint=f"environments: {', '.join(app.environments)}")])
+    if args.target_time:
+        try:
+            DatabaseRestore.model_validate({"fromBackup": "x", "targetTime": args.target_time})
+        except Exception:  # noqa: BLE001 - pydantic's error, reworded for a command-line flag
+            raise ConfigError([Problem("--target-time", message=f"'{args.target_time}' is not an RFC 3339 "
+                                       "timestamp with a zone (e.g. 2026-11-20T09:30:00Z)")]) from None
+    namespace = names.namespace(app.name, args.environment)
+    labels = {"app.kubernetes.io/name": app.name, "app.kubernetes.io/managed-by": "minnova-idp",
+              "minnova.io/restore-drill": "true"}
+    sys.stdout.write(yaml.safe_dump(
+        render_restore_drill(app, args.environment, namespace, labels, args.target_time), sort_keys=False))
     return 0
 
 
@@ -108,6 +140,17 @@ def build_parser() -> argparse.ArgumentParser:
                       help="the stack's outputs from its last update (`pulumi stack output --json`), for checks "
                            "against what is deployed, such as database sizes that must not shrink")
     plan.set_defaults(handler=_cmd_plan)
+    drill = commands.add_parser(
+        "restore-drill", help="print a throwaway Cluster that restores an environment's backups",
+        description="Print a CloudNativePG Cluster <app>-db-drill that recovers the environment's backup archive "
+                    "into its namespace, without ever archiving itself. Apply it, check the data, delete it.",
+        epilog="examples:\n  minnova-idp restore-drill . prod | kubectl apply -f -\n"
+               "  minnova-idp restore-drill . prod --target-time 2026-11-20T09:30:00Z",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    drill.add_argument("path", help="an app.yaml, or an app repository holding .minnova/app.yaml")
+    drill.add_argument("environment", help="the environment whose backups to restore, e.g. prod")
+    drill.add_argument("--target-time", help="recover to this point in time (RFC 3339); default: the end of the WAL")
+    drill.set_defaults(handler=_cmd_restore_drill)
     return parser
 
 

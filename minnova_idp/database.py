@@ -94,12 +94,12 @@ def database_url_env(app: AppConfig) -> dict[str, Any]:
 
 
 def render_database(app: AppConfig, database: DatabasePlacement, namespace: str,
-                    labels: dict[str, str], resources: dict[str, Any]) -> list[Manifest]:
+                    labels: dict[str, str]) -> list[Manifest]:
     """ObjectStore (when backed up), Cluster, ScheduledBackup (when backed up)."""
     objects = []
     if database.backup is not None:
         objects.append(render_object_store(app, database.backup, namespace, labels))
-    objects.append(render_cluster(app, database, namespace, labels, resources))
+    objects.append(render_cluster(app, database, namespace, labels))
     if database.backup is not None:
         objects.append(render_scheduled_backup(app, namespace, labels))
     return objects
@@ -133,12 +133,13 @@ def render_object_store(app: AppConfig, backup: BackupTarget, namespace: str, la
 
 
 def render_cluster(app: AppConfig, database: DatabasePlacement, namespace: str, labels: dict[str, str],
-                   resources: dict[str, Any]) -> Manifest:
+                   recovery_store: str | None = None) -> Manifest:
+    """`recovery_store`: restore from this ObjectStore even though the cluster does not archive (drills)."""
     spec: dict[str, Any] = {
         "instances": database.instances,
         "imageName": versions.POSTGRES_IMAGES[database.version],
         "storage": {"size": database.size},
-        "resources": resources,
+        "resources": database.resources.as_kubernetes(),
         # With one instance a PDB would block every node drain; with more, it keeps the primary up.
         "enablePDB": database.instances > 1,
         "primaryUpdateStrategy": "unsupervised",
@@ -146,12 +147,12 @@ def render_cluster(app: AppConfig, database: DatabasePlacement, namespace: str, 
         "bootstrap": _bootstrap(app, database),
     }
     if database.restore is not None:
-        if database.backup is None:
+        if database.backup is None and recovery_store is None:
             raise ValueError(f"{app.name}: a restore needs the environment's backup store")
         spec["externalClusters"] = [{
             "name": RECOVERY_SOURCE,
             "plugin": {"name": BARMAN_CLOUD_PLUGIN, "parameters": {
-                "barmanObjectName": names.backup_object_store(app.name),
+                "barmanObjectName": recovery_store or names.backup_object_store(app.name),
                 "serverName": database.restore.from_backup}},
         }]
     if database.backup is not None:
@@ -193,3 +194,18 @@ def render_scheduled_backup(app: AppConfig, namespace: str, labels: dict[str, st
             "pluginConfiguration": {"name": BARMAN_CLOUD_PLUGIN},
         },
     }
+
+
+def render_restore_drill(app: AppConfig, environment: str, namespace: str, labels: dict[str, str],
+                         target_time: str | None = None) -> Manifest:
+    """A throwaway Cluster recovering the environment's archive beside the real one.
+
+    It has no `plugins` entry, so it never archives: a drill cannot write into the backups it tests.
+    """
+    drill = DatabasePlacement(
+        instances=1, size=app.database.size, version=app.database.version, resources=app.database.resources,
+        backup=None, restore=DatabaseRestore.model_validate(
+            {"fromBackup": app.backup_name(environment), "targetTime": target_time}))
+    cluster = render_cluster(app, drill, namespace, labels, recovery_store=names.backup_object_store(app.name))
+    cluster["metadata"]["name"] = f"{names.database_cluster(app.name)}-drill"
+    return cluster

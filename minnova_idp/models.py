@@ -154,6 +154,15 @@ class Resources(StrictModel):
     requests: ResourceList = ResourceList(cpu="100m", memory="128Mi")
     limits: ResourceList = ResourceList(memory="256Mi")
 
+    def as_kubernetes(self) -> dict[str, dict[str, str]]:
+        """The `resources` of a Kubernetes container or CNPG Cluster; empty sections left out."""
+        out = {}
+        for section in ("requests", "limits"):
+            values = getattr(self, section).model_dump(exclude_none=True)
+            if values:
+                out[section] = values
+        return out
+
     @model_validator(mode="after")
     def _limits_cover_requests(self) -> "Resources":
         for key in ("cpu", "memory"):

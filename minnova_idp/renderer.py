@@ -75,8 +75,7 @@ def render_app(app: AppConfig, placement: Placement, settings: RenderSettings) -
     """Every object of one app instance, namespace first, then the database, then the workload."""
     objects = [render_namespace(app, placement, settings)]
     if placement.database is not None:
-        objects += render_database(app, placement.database, placement.namespace,
-                                   common_labels(app, placement, settings), _resources(placement.database.resources))
+        objects += render_database(app, placement.database, placement.namespace, common_labels(app, placement, settings))
     objects += [
         render_deployment(app, placement, settings),
         render_service(app, placement, settings),
@@ -132,15 +131,6 @@ def _probe_action(app: AppConfig, http: bool) -> dict[str, Any]:
     return {"tcpSocket": {"port": CONTAINER_PORT_NAME}}
 
 
-def _resources(resources: Resources) -> dict[str, Any]:
-    out = {}
-    for section in ("requests", "limits"):
-        values = getattr(resources, section).model_dump(exclude_none=True)
-        if values:
-            out[section] = values
-    return out
-
-
 def render_deployment(app: AppConfig, placement: Placement, settings: RenderSettings) -> Manifest:
     selector = selector_labels(app, placement)
     pod_labels = dict(common_labels(app, placement, settings))
@@ -163,7 +153,7 @@ def render_deployment(app: AppConfig, placement: Placement, settings: RenderSett
     if app.args is not None:
         container["args"] = list(app.args)
     container.update({
-        "resources": _resources(placement.resources),
+        "resources": placement.resources.as_kubernetes(),
         # Startup gets up to a minute; liveness only checks the port, so a failing dependency
         # behind the health path takes pods out of the Service without restarting them all.
         "startupProbe": {**_probe_action(app, http=True), "periodSeconds": 2, "failureThreshold": 30},

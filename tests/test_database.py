@@ -393,3 +393,40 @@ def test_example_deployment_has_a_database_app_in_dev_and_prod():
         raw, secret_keys, file = from_stack_file(PROJECT_DIR, stack_name)
         inputs = load_inputs(PROJECT_DIR, raw, secret_keys, file)
         assert any(app.config.database.enabled for app, _ in inputs.deployed())
+
+
+# ---- restore drills -------------------------------------------------------------------------
+
+def test_restore_drill_recovers_without_ever_archiving(tmp_path):
+    import subprocess
+    import sys
+
+    import yaml
+
+    result = subprocess.run([sys.executable, "-m", "minnova_idp.cli", "restore-drill", "examples/oracle", "prod",
+                             "--target-time", "2026-11-20T09:30:00Z"], cwd=PROJECT_DIR, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    cluster = yaml.safe_load(result.stdout)
+    assert cluster["metadata"]["name"] == "oracle-db-drill" and cluster["metadata"]["namespace"] == "oracle-prod"
+    spec = cluster["spec"]
+    assert "plugins" not in spec  # a drill must never write into the archive it tests
+    assert spec["bootstrap"]["recovery"]["recoveryTarget"] == {"targetTime": "2026-11-20T09:30:00Z"}
+    assert spec["externalClusters"][0]["plugin"]["parameters"] == {
+        "barmanObjectName": "oracle-backups", "serverName": "oracle-db"}
+    require_crds()
+    validate_objects([cluster])
+
+
+@pytest.mark.parametrize("args,message", [
+    (["examples/storefront", "prod"], "database.enabled: the app has no database"),
+    (["examples/oracle", "staging"], "no environment 'staging' (hint: environments: dev, prod)"),
+    (["examples/oracle", "prod", "--target-time", "noon"], "--target-time: 'noon' is not an RFC 3339 timestamp"),
+])
+def test_restore_drill_errors(args, message):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "minnova_idp.cli", "restore-drill", *args], cwd=PROJECT_DIR,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and message in result.stderr and "Traceback" not in result.stderr
