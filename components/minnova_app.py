@@ -77,6 +77,12 @@ class MinnovaApp(pulumi.ComponentResource):
                 options = {"protect": protect, "retain_on_delete": True, "ignore_changes": CLUSTER_CREATION_ONLY_FIELDS}
             elif kind == "ScheduledBackup":
                 depends_on += [created["Cluster"]]
+            elif kind == "Secret":
+                # Values become Pulumi secrets: encrypted in state, "[secret]" in previews and plans.
+                manifest = {**manifest, **{section: pulumi.Output.secret(manifest[section])
+                                           for section in ("stringData", "data") if section in manifest}}
+            elif kind == "Deployment" and "Secret" in created:
+                depends_on += [created["Secret"]]
             created[kind] = kubernetes_objects.create(
                 name, manifest, pulumi.ResourceOptions(parent=self, depends_on=depends_on, **options))
 

@@ -55,7 +55,7 @@ class Platform(pulumi.ComponentResource):
                     backup = backup_target(app.config, environment, settings.deployment,
                                            settings.cloudflare.account_id)
                 placement = environment_placement(app.config, environment, app.image_tag(environment),
-                                                  backup=backup)
+                                                  secrets=args.secrets.get((app.name, environment)), backup=backup)
                 deployed = MinnovaApp(
                     component,
                     MinnovaAppArgs(app=app.config, placement=placement, settings=render_settings,

@@ -81,6 +81,186 @@ def _cmd_restore_drill(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- secrets -------------------------------------------------------------------------------
+
+def _sops_problem(exc) -> ConfigError:
+    return ConfigError([Problem(exc.file, message=str(exc).removeprefix(f"{exc.file}: "))])
+
+
+def _stack_configs(project_dir: Path, stack: str | None):
+    """(stack name, StackConfig) of the given stack, or of every Pulumi.<stack>.yaml here."""
+    from .stackconfig import from_stack_file, parse_stack_config
+
+    stacks = [stack] if stack else sorted(p.name[len("Pulumi."):-len(".yaml")]
+                                          for p in project_dir.glob("Pulumi.*.yaml"))
+    if not stacks:
+        raise ConfigError([Problem(str(project_dir), message="no Pulumi.<stack>.yaml here",
+                                   hint="run in the infra repository, or pass --project-dir")])
+    return [(name, parse_stack_config(*from_stack_file(project_dir, name))) for name in stacks]
+
+
+def _recipients_by_environment(project_dir: Path, stack: str | None, app: str) -> dict[str, list[str]]:
+    from .secrets import app_key
+
+    found: dict[str, list[str]] = {}
+    for _, config in _stack_configs(project_dir, stack):
+        environments = set(config.settings.secrets_recipients.get(app, {}))
+        if config.settings.secrets_shared_recipient:
+            environments |= {*config.settings.environments, "preview"}
+        for environment in sorted(environments):
+            key = app_key(config, app, environment)
+            if key and key.recipient not in found.setdefault(environment, []):
+                found[environment].append(key.recipient)
+    return found
+
+
+def _check_names(app: str, environment: str | None = None) -> None:
+    from .names import check_app_name, check_environment_name
+
+    problems = [Problem("APP", message=why) for why in [check_app_name(app)] if why]
+    if environment is not None and environment != "preview":
+        problems += [Problem("ENV", message=why) for why in [check_environment_name(environment)] if why]
+    if problems:
+        raise ConfigError(problems)
+
+
+def _cmd_secrets_recipients(args: argparse.Namespace) -> int:
+    _check_names(args.app, args.environment)
+    found = _recipients_by_environment(Path(args.project_dir), args.stack, args.app).get(args.environment)
+    if not found:
+        raise ConfigError([Problem(f"{args.app}/{args.environment}", message="has no age recipient in the stack config",
+                                   hint=f"the platform team runs: minnova-idp secrets new-key {args.app} "
+                                        f"{args.environment}")])
+    print(",".join(found))  # the form `sops --encrypt --age` takes
+    return 0
+
+
+def _cmd_secrets_sops_config(args: argparse.Namespace) -> int:
+    import yaml
+
+    from .secrets import SECRETS_DIR
+
+    _check_names(args.app)
+    found = _recipients_by_environment(Path(args.project_dir), args.stack, args.app)
+    if not found:
+        raise ConfigError([Problem(args.app, message="has no age recipients in the stack config",
+                                   hint=f"the platform team runs: minnova-idp secrets new-key {args.app} <env>")])
+    directory = str(SECRETS_DIR).replace(".", r"\.")
+    rules = [{"path_regex": rf"(^|/){directory}/{environment}\.enc\.ya?ml$",
+              "encrypted_regex": "^(data|stringData)$", "age": ",".join(recipients)}
+             for environment, recipients in sorted(found.items())]
+    print(f"# .sops.yaml for {args.app}, from `minnova-idp secrets sops-config {args.app}`.\n"
+          f"# Encrypt with: sops --encrypt --in-place .minnova/secrets/<env>.enc.yaml")
+    print(yaml.safe_dump({"creation_rules": rules}, sort_keys=False), end="")
+    return 0
+
+
+def _cmd_secrets_new_key(args: argparse.Namespace) -> int:
+    from . import sops
+
+    _check_names(args.app, args.environment)
+    identity = sops.generate_identity()
+    stack = f" --stack {args.stack}" if args.stack else ""
+    print(f"# A new age key for {args.app}/{args.environment}. The secret half is shown once: store it now.\n"
+          f"pulumi config set{stack} --secret --path 'minnova:secretsKeys.{args.app}.{args.environment}' "
+          f"{identity.secret}\n"
+          f"pulumi config set{stack} --path 'minnova:secretsRecipients.{args.app}.{args.environment}' "
+          f"{identity.recipient}\n"
+          f"# App developers encrypt for: {identity.recipient}")
+    return 0
+
+
+def _open_sops_file(args: argparse.Namespace):
+    from . import sops
+
+    path = Path(args.file)
+    try:
+        content = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError([Problem(str(path), message=f"cannot read: {exc.strerror}")]) from None
+    try:
+        identities = sops.identities_from_environment(Path(args.identity) if args.identity else None)
+        return path, sops.recipients(content, str(path)), sops.decrypt(content, identities, str(path))
+    except sops.SopsError as exc:
+        raise _sops_problem(exc) from None
+
+
+def _leaf_paths(value, prefix: str = "") -> list[str]:
+    if isinstance(value, dict):
+        return [path for key, item in value.items() for path in _leaf_paths(item, f"{prefix}.{key}" if prefix else key)]
+    if isinstance(value, list):
+        return [path for index, item in enumerate(value) for path in _leaf_paths(item, f"{prefix}[{index}]")]
+    return [prefix]
+
+
+def _cmd_secrets_check(args: argparse.Namespace) -> int:
+    path, recipients, document = _open_sops_file(args)
+    keys = [p for p in _leaf_paths(document) if p.split(".")[0] in ("data", "stringData")] or _leaf_paths(document)
+    print(f"{path}: decrypts, MAC verified; encrypted for {', '.join(recipients)}")
+    for key in keys:
+        print(f"  {key}")
+    return 0
+
+
+def _cmd_secrets_decrypt(args: argparse.Namespace) -> int:
+    import yaml
+
+    path, _, document = _open_sops_file(args)
+    if path.suffix == ".env":
+        sys.stdout.write("".join(f"{key}={value}\n" for key, value in document.items()))
+    else:
+        sys.stdout.write(yaml.safe_dump(document, sort_keys=False))
+    return 0
+
+
+def _add_secrets_commands(commands) -> None:
+    secrets = commands.add_parser(
+        "secrets", help="age keys and SOPS files of app secrets",
+        description="App secrets live in the app repo as SOPS (age) encrypted Kubernetes Secrets, "
+                    ".minnova/secrets/<env>.enc.yaml, one age key per app and environment.",
+        epilog="examples:\n"
+               "  minnova-idp secrets recipients oracle prod            # what to encrypt for\n"
+               "  minnova-idp secrets sops-config oracle > .sops.yaml   # in the app repo\n"
+               "  minnova-idp secrets new-key oracle prod --stack prod  # platform team\n"
+               "  minnova-idp secrets check .minnova/secrets/prod.enc.yaml --identity key.txt",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = secrets.add_subparsers(dest="secrets_command", metavar="COMMAND", required=True)
+
+    def add(name: str, handler, help_text: str, example: str):
+        command = sub.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:] + ".",
+                                 epilog=f"example:\n  {example}", formatter_class=argparse.RawDescriptionHelpFormatter)
+        command.set_defaults(handler=handler)
+        return command
+
+    def stack_options(command) -> None:
+        command.add_argument("--stack", help="only this stack's config (default: every Pulumi.<stack>.yaml)")
+        command.add_argument("--project-dir", default=".", help="the infra repository (default: .)")
+
+    recipients = add("recipients", _cmd_secrets_recipients, "print the age recipient to encrypt an app's secrets for",
+                     "sops --encrypt --age $(minnova-idp secrets recipients oracle prod) ...")
+    recipients.add_argument("app")
+    recipients.add_argument("environment", metavar="ENV", help="an environment, or preview")
+    stack_options(recipients)
+    sops_config = add("sops-config", _cmd_secrets_sops_config, "print a .sops.yaml with creation rules for an app repo",
+                      "minnova-idp secrets sops-config oracle > .sops.yaml")
+    sops_config.add_argument("app")
+    stack_options(sops_config)
+    new_key = add("new-key", _cmd_secrets_new_key, "generate an age key for an app environment and print the "
+                  "pulumi config commands that store it", "minnova-idp secrets new-key oracle prod --stack prod")
+    new_key.add_argument("app")
+    new_key.add_argument("environment", metavar="ENV", help="an environment, or preview")
+    new_key.add_argument("--stack", help="the stack the commands set the key in")
+    for name, handler, help_text, example in (
+            ("check", _cmd_secrets_check, "check a SOPS file decrypts and its MAC holds; prints key names only",
+             "minnova-idp secrets check .minnova/secrets/prod.enc.yaml --identity key.txt"),
+            ("decrypt", _cmd_secrets_decrypt, "print a SOPS file decrypted, like sops -d (for debugging)",
+             "SOPS_AGE_KEY_FILE=key.txt minnova-idp secrets decrypt .minnova/secrets/prod.enc.yaml")):
+        command = add(name, handler, help_text, example)
+        command.add_argument("file")
+        command.add_argument("--identity", metavar="KEYFILE",
+                             help="age identity file (default: $SOPS_AGE_KEY_FILE, then $SOPS_AGE_KEY)")
+
+
 def _cmd_plan(args: argparse.Namespace) -> int:
     from .plan import render_tree, run_plan, write_plan
 
@@ -92,8 +272,16 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         except (OSError, ValueError) as exc:
             raise ConfigError([Problem(args.previous_outputs, message=f"cannot read stack outputs: {exc}",
                                        hint="pulumi stack output --json > FILE")]) from None
+    identities = None
+    if args.identity:
+        from . import sops
+
+        try:
+            identities = sops.identities_from_environment(Path(args.identity), environ={})
+        except sops.SopsError as exc:
+            raise _sops_problem(exc) from None
     plan = run_plan(project_dir, args.stack, cache_dir=Path(args.cache_dir) if args.cache_dir else None,
-                    previous_outputs=previous)
+                    previous_outputs=previous, identities=identities)
     print(render_tree(plan))
     if args.out:
         out = Path(args.out)
@@ -139,7 +327,11 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--previous-outputs", metavar="FILE",
                       help="the stack's outputs from its last update (`pulumi stack output --json`), for checks "
                            "against what is deployed, such as database sizes that must not shrink")
+    plan.add_argument("--identity", metavar="KEYFILE",
+                      help="age identities to decrypt app secrets with (default: none; the plan shows the names "
+                           "of secret values, checks who the files are encrypted for, and masks every value)")
     plan.set_defaults(handler=_cmd_plan)
+    _add_secrets_commands(commands)
     drill = commands.add_parser(
         "restore-drill", help="print a throwaway Cluster that restores an environment's backups",
         description="Print a CloudNativePG Cluster <app>-db-drill that recovers the environment's backup archive "

@@ -28,10 +28,15 @@ class LoadedApp:
     config: AppConfig
     commit: str | None  # None for local sources
     config_file: str  # where the config came from, as shown to the user
+    directory: Path | None = None  # holds .minnova/ (a snapshot of the commit, or the local source)
 
     @property
     def name(self) -> str:
         return self.config.name
+
+    def shown(self, relative: object) -> str:
+        """A file of the app's source, as shown to the user (like config_file)."""
+        return self.config_file.removesuffix(str(APP_CONFIG)) + str(relative)
 
     def image_tag(self, environment: str) -> str | None:
         env = self.config.environments[environment]
@@ -89,7 +94,7 @@ def _load_one(project_dir: Path, item: Registered, source: FetchedSource | Fetch
     if config.name != entry.name:
         problems.append(Problem(shown, "name", f"'{config.name}' does not match the registry entry '{entry.name}'",
                                 hint=f"registered as {item.file}"))
-    app = LoadedApp(entry=entry, config=config, commit=commit, config_file=shown)
+    app = LoadedApp(entry=entry, config=config, commit=commit, config_file=shown, directory=base)
     for environment in config.environments:
         if app.image_tag(environment) is None:
             problems.append(Problem(shown, f"environments.{environment}.imageTag",

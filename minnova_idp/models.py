@@ -401,6 +401,27 @@ def _object_name(value: str) -> str:
     return value
 
 
+_AGE_RECIPIENT_RE = re.compile(r"^age1[02-9ac-hj-np-z]{58}$")  # bech32 X25519 recipient
+
+
+def _age_recipient(value: str) -> str:
+    if value.startswith("age1pq1"):
+        raise ValueError("post-quantum age recipients (age1pq1...) are not supported yet; use an X25519 key "
+                         "(minnova-idp secrets new-key)")
+    if not _AGE_RECIPIENT_RE.match(value):
+        raise ValueError(f"'{value}' is not an age recipient (age1 followed by 58 characters)")
+    return value
+
+
+def _secrets_environment(value: str) -> str:
+    if value == "preview":  # the key of an app's pull-request previews
+        return value
+    return _environment_name(value)
+
+
+AgeRecipient = Annotated[str, AfterValidator(_age_recipient)]
+SecretsEnvironment = Annotated[str, AfterValidator(_secrets_environment)]
+
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -466,6 +487,10 @@ class StackSettings(StrictModel):
         description="Environments whose databases, buckets and backup credentials are `protect`ed.")
     database_storage_guard: bool = Field(
         default=True, description="Refuse database.size shrinks by comparing with this stack's last outputs.")
+    secrets_recipients: dict[AppName, dict[SecretsEnvironment, AgeRecipient]] = Field(
+        default_factory=dict, description="Public age recipient of each app and environment (and `preview`).")
+    secrets_shared_recipient: AgeRecipient | None = Field(
+        default=None, description="Opt-in: one recipient for every app without its own (small setups).")
 
     @model_validator(mode="after")
     def _environments_unique(self) -> "StackSettings":
@@ -484,5 +509,7 @@ SECRET_KEYS = {
     "gitSshPrivateKey": "SSH private key for fetching app repositories over ssh",
     "kubeconfig": "kubeconfig contents for the cluster (default: the ambient kubeconfig)",
     "cloudflareApiToken": "Cloudflare API token of the platform (default: CLOUDFLARE_API_TOKEN)",
+    "secretsKeys": "age identity of each app and environment: {app: {env: AGE-SECRET-KEY-1...}}",
+    "secretsSharedKey": "opt-in shared age identity for apps without their own key",
 }
 PLAIN_EXTRA_KEYS = {"gitKnownHosts": "known_hosts lines for the git server (ssh)"}

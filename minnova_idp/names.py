@@ -36,6 +36,11 @@ def preview_host(app: str, pr_number: int, preview_domain: str) -> str:
     return f"{preview_namespace(app, pr_number)}.{preview_domain}"
 
 
+def app_secret(app: str) -> str:
+    """The Secret made from the app's SOPS file, mounted with envFrom."""
+    return f"{app}-secrets"
+
+
 def tls_secret(app: str) -> str:
     return f"{app}-tls"
 

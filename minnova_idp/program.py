@@ -6,14 +6,16 @@ a single resource is registered (see loader.py for why).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any, Sequence
 
 from . import names
 from .errors import ConfigError, Problem, raise_if_any
 from .gitsource import GitAuth
 from .loader import LoadedApp, load_apps
 from .quantity import parse_quantity
+from .secrets import SecretValues, app_key, key_problems, load_secret_values, read_secrets_file, secrets_file
 from .stackconfig import StackConfig, from_pulumi_runtime, parse_stack_config
 
 PLATFORM_NAME = "platform"
@@ -27,6 +29,7 @@ class ProgramInputs:
 
     stack: StackConfig
     apps: list[LoadedApp]
+    secrets: dict[tuple[str, str], SecretValues] = field(default_factory=dict)  # (app, environment)
 
     def deployed(self) -> list[tuple[LoadedApp, str]]:
         """(app, environment) pairs this stack deploys."""
@@ -35,11 +38,26 @@ class ProgramInputs:
 
 
 def load_inputs(project_dir: Path, raw: dict[str, str], secret_keys: set[str], file: str,
-                cache_dir: Path | None = None, auth: GitAuth | None = None) -> ProgramInputs:
+                cache_dir: Path | None = None, auth: GitAuth | None = None,
+                identities: Sequence[Any] | None = None) -> ProgramInputs:
+    """`identities`: age identities to open secrets with instead of the stack's (the offline plan's --identity)."""
     stack = parse_stack_config(raw, secret_keys, file)
+    raise_if_any(key_problems(stack))
     inputs = ProgramInputs(stack=stack, apps=load_apps(project_dir, stack, cache_dir=cache_dir, auth=auth))
-    raise_if_any(_backup_problems(inputs))
-    return inputs
+    problems = _backup_problems(inputs)
+    secrets: dict[tuple[str, str], SecretValues] = {}
+    for app, environment in inputs.deployed():
+        content = read_secrets_file(app.directory, environment) if app.directory else None
+        if content is None:
+            continue
+        try:
+            secrets[(app.name, environment)] = load_secret_values(
+                content, app.shown(secrets_file(environment)), app.name, environment,
+                app_key(stack, app.name, environment), stack.file, identities)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    raise_if_any(problems)
+    return replace(inputs, secrets=secrets)
 
 
 def _backup_problems(inputs: ProgramInputs) -> list[Problem]:

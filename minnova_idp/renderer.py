@@ -14,6 +14,7 @@ from typing import Any
 from . import names
 from .database import BackupTarget, DatabasePlacement, database_placement, database_url_env, render_database
 from .models import AppConfig, Resources
+from .secrets import SecretValues
 
 Manifest = dict[str, Any]
 
@@ -47,7 +48,7 @@ class Placement:
     image_tag: str
     env: dict[str, str] = field(default_factory=dict)
     resources: Resources = Resources()
-    secret_name: str | None = None
+    secrets: SecretValues | None = None
     database: DatabasePlacement | None = None
 
     @property
@@ -56,7 +57,7 @@ class Placement:
 
 
 def environment_placement(app: AppConfig, environment: str, image_tag: str,
-                          secret_name: str | None = None, backup: BackupTarget | None = None) -> Placement:
+                          secrets: SecretValues | None = None, backup: BackupTarget | None = None) -> Placement:
     env = app.environments[environment]
     return Placement(
         environment=environment,
@@ -66,7 +67,7 @@ def environment_placement(app: AppConfig, environment: str, image_tag: str,
         image_tag=image_tag,
         env={**app.env, **env.env},
         resources=env.resources or app.resources,
-        secret_name=secret_name,
+        secrets=secrets,
         database=database_placement(app, environment, backup),
     )
 
@@ -76,6 +77,8 @@ def render_app(app: AppConfig, placement: Placement, settings: RenderSettings) -
     objects = [render_namespace(app, placement, settings)]
     if placement.database is not None:
         objects += render_database(app, placement.database, placement.namespace, common_labels(app, placement, settings))
+    if placement.secrets is not None:
+        objects.append(render_secret(app, placement, settings))
     objects += [
         render_deployment(app, placement, settings),
         render_service(app, placement, settings),
@@ -146,8 +149,8 @@ def render_deployment(app: AppConfig, placement: Placement, settings: RenderSett
                 *([database_url_env(app)] if placement.database is not None else []),
                 *({"name": key, "value": value} for key, value in sorted(placement.env.items()))],
     }
-    if placement.secret_name:
-        container["envFrom"] = [{"secretRef": {"name": placement.secret_name}}]
+    if placement.secrets is not None:
+        container["envFrom"] = [{"secretRef": {"name": names.app_secret(app.name)}}]
     if app.command:
         container["command"] = list(app.command)
     if app.args is not None:
@@ -195,6 +198,19 @@ def render_deployment(app: AppConfig, placement: Placement, settings: RenderSett
             },
         },
     }
+
+
+def render_secret(app: AppConfig, placement: Placement, settings: RenderSettings) -> Manifest:
+    """The app's secrets file as a Secret named by the platform, in the placement's namespace."""
+    values = placement.secrets
+    secret: Manifest = {"apiVersion": "v1", "kind": "Secret",
+                        "metadata": {**_metadata(app, placement, settings), "name": names.app_secret(app.name)},
+                        "type": "Opaque"}
+    if values.string_data:
+        secret["stringData"] = dict(values.string_data)
+    if values.data:
+        secret["data"] = dict(values.data)
+    return secret
 
 
 def render_service(app: AppConfig, placement: Placement, settings: RenderSettings) -> Manifest:

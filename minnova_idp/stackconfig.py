@@ -33,6 +33,8 @@ class StackSecrets:
     git_ssh_private_key: str | None = field(default=None, repr=False)
     kubeconfig: str | None = field(default=None, repr=False)
     cloudflare_api_token: str | None = field(default=None, repr=False)
+    secrets_keys: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)  # app -> env -> identity
+    secrets_shared_key: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ def parse_stack_config(raw: Mapping[str, str], secret_keys: set[str], file: str)
             close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
             problems.append(Problem(file, shown, "unknown setting",
                                     hint=f"did you mean '{NAMESPACE}:{close[0]}'?" if close else None))
+    secrets_keys = _secrets_keys(secrets.get("secretsKeys"), file, problems)
     settings = None
     try:
         settings = StackSettings.model_validate(values)
@@ -84,10 +87,25 @@ def parse_stack_config(raw: Mapping[str, str], secret_keys: set[str], file: str)
         settings=settings,
         secrets=StackSecrets(git_token=secrets.get("gitToken"), git_ssh_private_key=secrets.get("gitSshPrivateKey"),
                              kubeconfig=secrets.get("kubeconfig"),
-                             cloudflare_api_token=secrets.get("cloudflareApiToken")),
+                             cloudflare_api_token=secrets.get("cloudflareApiToken"),
+                             secrets_keys=secrets_keys, secrets_shared_key=secrets.get("secretsSharedKey")),
         git_known_hosts=known_hosts,
         file=file,
     )
+
+
+def _secrets_keys(text: str | None, file: str, problems: list[Problem]) -> dict[str, dict[str, str]]:
+    """{app: {env: identity}}; the identities themselves are checked where they are used, never echoed."""
+    if text is None:
+        return {}
+    value = _json(text)
+    field_name = f"{NAMESPACE}:secretsKeys"
+    if not isinstance(value, dict) or not all(
+            isinstance(envs, dict) and all(isinstance(k, str) for k in envs.values()) for envs in value.values()):
+        problems.append(Problem(file, field_name, "must map app names to {environment: age identity}",
+                                hint=f"pulumi config set --secret --path '{field_name}.<app>.<env>' AGE-SECRET-KEY-1..."))
+        return {}
+    return value
 
 
 # Settings typed as plain strings in the model; everything else arrives as JSON.
@@ -120,12 +138,24 @@ def from_stack_file(project_dir: Path, stack: str) -> tuple[dict[str, str], set[
     secret_keys: set[str] = set()
     for key, value in config.items():
         full_key = key if ":" in key else f"{PROJECT_NAMESPACE}:{key}"
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            raw[full_key] = SECRET_PLACEHOLDER
+        masked, had_secret = _mask_secure(value)
+        if had_secret:
             secret_keys.add(full_key)
-        else:
-            raw[full_key] = value if isinstance(value, str) else json.dumps(value)
+        raw[full_key] = masked if isinstance(masked, str) else json.dumps(masked)
     return raw, secret_keys, name
+
+
+def _mask_secure(value: Any) -> tuple[Any, bool]:
+    """Replaces `secure:` values (also nested ones, from `config set --path --secret`) with placeholders."""
+    if isinstance(value, dict):
+        if set(value) == {"secure"}:
+            return SECRET_PLACEHOLDER, True
+        items = {key: _mask_secure(item) for key, item in value.items()}
+        return {key: item for key, (item, _) in items.items()}, any(secret for _, secret in items.values())
+    if isinstance(value, list):
+        items = [_mask_secure(item) for item in value]
+        return [item for item, _ in items], any(secret for _, secret in items)
+    return value, False
 
 
 def from_pulumi_runtime() -> tuple[dict[str, str], set[str], str]:

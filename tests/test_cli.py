@@ -76,7 +76,8 @@ def test_plan_writes_output(tmp_path):
     assert (tmp_path / "out" / "resources.json").is_file()
     assert sorted(p.name for p in (tmp_path / "out" / "manifests" / "oracle-dev").iterdir()) == [
         "cluster-oracle-db.yaml", "deployment-oracle.yaml", "ingress-oracle.yaml", "objectstore-oracle-backups.yaml",
-        "scheduledbackup-oracle-db-daily.yaml", "secret-oracle-backups-r2.yaml", "service-oracle.yaml"]
+        "scheduledbackup-oracle-db-daily.yaml", "secret-oracle-backups-r2.yaml", "secret-oracle-secrets.yaml",
+        "service-oracle.yaml"]
 
 
 def test_plan_refuses_a_database_shrink_against_previous_outputs(tmp_path):

@@ -8,6 +8,7 @@ import pytest
 
 from minnova_idp.models import AppConfig
 from minnova_idp.renderer import RenderSettings, environment_placement, render_app
+from minnova_idp.secrets import SecretValues
 
 from .k8s_strict import validate_objects
 
@@ -27,8 +28,8 @@ def app(**overrides) -> AppConfig:
     return AppConfig.model_validate(data)
 
 
-def render(config: AppConfig, environment: str = "prod", tag: str = "abc123", secret: str | None = None):
-    objects = render_app(config, environment_placement(config, environment, tag, secret_name=secret), SETTINGS)
+def render(config: AppConfig, environment: str = "prod", tag: str = "abc123", secrets: SecretValues | None = None):
+    objects = render_app(config, environment_placement(config, environment, tag, secrets=secrets), SETTINGS)
     return {obj["kind"]: obj for obj in objects}, objects
 
 
@@ -105,9 +106,22 @@ def test_digest_tag_uses_at_sign_and_no_version_label():
     assert "app.kubernetes.io/version" not in objects["Deployment"]["spec"]["template"]["metadata"]["labels"]
 
 
-def test_secret_is_mounted_with_env_from():
-    objects, _ = render(app(), secret="oracle-secrets")
+SECRETS = SecretValues(source="x", string_data={"API_KEY": "k3y"}, data={"CERT": "Y2VydA=="})
+
+
+def test_secret_is_rendered_by_the_platform_and_mounted_with_env_from():
+    objects, ordered = render(app(), secrets=SECRETS)
     assert container(objects)["envFrom"] == [{"secretRef": {"name": "oracle-secrets"}}]
+    secret = objects["Secret"]
+    assert secret["metadata"]["name"] == "oracle-secrets" and secret["metadata"]["namespace"] == "oracle-prod"
+    assert secret["stringData"] == {"API_KEY": "k3y"} and secret["data"] == {"CERT": "Y2VydA=="}
+    kinds = [o["kind"] for o in ordered]
+    assert kinds.index("Secret") < kinds.index("Deployment")
+
+
+def test_no_secrets_file_no_secret():
+    objects, _ = render(app())
+    assert "Secret" not in objects and "envFrom" not in container(objects)
 
 
 def test_probes_tcp_by_default_http_with_health_check():
@@ -153,5 +167,5 @@ def test_service_and_ingress():
 @pytest.mark.parametrize("environment", ["dev", "prod"])
 def test_rendered_objects_pass_strict_validation(environment):
     config = app(healthCheck={"path": "/healthz"}, command=["x"], args=["y"])
-    _, objects = render(config, environment, secret="oracle-secrets")
+    _, objects = render(config, environment, secrets=SECRETS)
     validate_objects(objects)
