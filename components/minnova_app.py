@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import pulumi
 
-from minnova_idp import database, names
+from minnova_idp import database, names, tls
 from minnova_idp.models import AppConfig
 from minnova_idp.renderer import Placement, RenderSettings, common_labels, render_app, url
 
@@ -36,6 +36,16 @@ class BackupInfrastructure:
 
 
 @dataclass(frozen=True)
+class DnsTarget:
+    """Where the Platform points app hosts: the stack's Cloudflare zone and ingress address."""
+
+    provider: pulumi.ProviderResource
+    zone_id: str
+    address: str
+    proxied: bool = False
+
+
+@dataclass(frozen=True)
 class MinnovaAppArgs:
     app: AppConfig
     placement: Placement
@@ -43,6 +53,7 @@ class MinnovaAppArgs:
     protected: bool = False
     operators: Sequence[pulumi.Resource] = field(default_factory=tuple)  # Helm releases installing the CRDs
     backups: BackupInfrastructure | None = None
+    dns: DnsTarget | None = None
 
 
 class MinnovaApp(pulumi.ComponentResource):
@@ -86,9 +97,28 @@ class MinnovaApp(pulumi.ComponentResource):
             created[kind] = kubernetes_objects.create(
                 name, manifest, pulumi.ResourceOptions(parent=self, depends_on=depends_on, **options))
 
+        if args.dns is not None:
+            self._dns_record(name, args)
+
         self.url = pulumi.Output.from_input(url(placement))
         self.namespace = pulumi.Output.from_input(placement.namespace)
         self.register_outputs({"url": self.url, "namespace": self.namespace})
+
+    def _dns_record(self, name: str, args: MinnovaAppArgs) -> None:
+        import pulumi_cloudflare as cloudflare
+
+        dns = args.dns
+        cloudflare.DnsRecord(
+            f"{name}-dns",
+            zone_id=dns.zone_id,
+            name=args.placement.host,
+            type=tls.record_type(dns.address),
+            content=dns.address,
+            ttl=tls.AUTOMATIC_TTL,
+            proxied=dns.proxied,
+            comment=f"minnova-idp {args.settings.deployment}: {name}",
+            opts=pulumi.ResourceOptions(parent=self, provider=dns.provider),
+        )
 
     def _backup_credentials(self, name: str, args: MinnovaAppArgs, backup: database.BackupTarget,
                             namespace: pulumi.Resource, protect: bool) -> pulumi.CustomResource:

@@ -5,18 +5,23 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from minnova_idp import names, versions
+import json
+from dataclasses import dataclass
+from typing import Sequence
+
+from minnova_idp import names, tls, versions
 from minnova_idp.database import backup_target
 from minnova_idp.program import ProgramInputs
 from minnova_idp.renderer import RenderSettings, environment_placement
 
-from .minnova_app import BackupInfrastructure, MinnovaApp, MinnovaAppArgs
+from . import kubernetes_objects
+from .minnova_app import BackupInfrastructure, DnsTarget, MinnovaApp, MinnovaAppArgs
 
 TYPE = "minnova:index:Platform"
 # Renaming a provider would replace every resource it manages: keep these names.
 KUBERNETES_PROVIDER_NAME = "kubernetes"
 CLOUDFLARE_PROVIDER_NAME = "cloudflare"
-# Looked up by name: IDs differ between Cloudflare accounts and API versions.
+PLATFORM_PREFIX = "platform"  # Pulumi names of the Platform's own Kubernetes objects
 R2_PERMISSION_GROUPS = ("Workers R2 Storage Bucket Item Read", "Workers R2 Storage Bucket Item Write")
 
 
@@ -35,8 +40,20 @@ class Platform(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         in_cluster = pulumi.ResourceOptions(parent=self, provider=provider)
-        operators = self._database_operators(in_cluster)
-        backups = self._backup_infrastructure(args) if settings.cloudflare and _any_database(args) else None
+        # Protected: uninstalling it deletes its CRDs, and every issuer and certificate with them.
+        cert_manager = _release(versions.CERT_MANAGER, {"crds": {"enabled": True, "keep": True}},
+                                pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(protect=True)))
+        operators = self._database_operators(in_cluster, cert_manager)
+        cloudflare = self._cloudflare(args) if settings.cloudflare else None
+        dns = None
+        if cloudflare is not None:
+            self._certificates(args, cloudflare, cert_manager, in_cluster)
+            dns = DnsTarget(provider=cloudflare.provider, zone_id=settings.cloudflare.zone_id,
+                            address=settings.ingress_address, proxied=settings.dns_proxied)
+        backups = None
+        if cloudflare is not None and _any_database(args):
+            backups = BackupInfrastructure(provider=cloudflare.provider, account_id=cloudflare.account_id,
+                                           permission_group_ids=cloudflare.permission_groups(R2_PERMISSION_GROUPS))
         render_settings = RenderSettings(
             deployment=settings.deployment,
             ingress_class=settings.ingress_class,
@@ -60,7 +77,7 @@ class Platform(pulumi.ComponentResource):
                     component,
                     MinnovaAppArgs(app=app.config, placement=placement, settings=render_settings,
                                    protected=environment in settings.protected_environments,
-                                   operators=operators, backups=backups),
+                                   operators=operators, backups=backups, dns=dns),
                     opts=pulumi.ResourceOptions(parent=self, providers=[provider]),
                 )
                 urls[component] = deployed.url
@@ -68,15 +85,14 @@ class Platform(pulumi.ComponentResource):
         self.database_sizes = pulumi.Output.from_input(database_sizes)
         self.register_outputs({"urls": self.urls, "databaseSizes": self.database_sizes})
 
-    def _database_operators(self, in_cluster: pulumi.ResourceOptions) -> list[pulumi.Resource]:
-        """cert-manager, the CloudNativePG operator and its Barman Cloud plugin, in that order.
+    def _database_operators(self, in_cluster: pulumi.ResourceOptions,
+                            cert_manager: pulumi.Resource) -> list[pulumi.Resource]:
+        """The CloudNativePG operator and its Barman Cloud plugin (which needs cert-manager).
 
         Protected and retained: uninstalling a chart deletes its CRDs, and with them every
         Cluster (and its volumes) in the cluster.
         """
         keep = pulumi.ResourceOptions(protect=True, retain_on_delete=True)
-        cert_manager = _release(versions.CERT_MANAGER, {"crds": {"enabled": True, "keep": True}},
-                                pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(protect=True)))
         cnpg = _release(versions.CLOUDNATIVE_PG, {"crds": {"create": True}},
                         pulumi.ResourceOptions.merge(in_cluster, keep))
         plugin = _release(
@@ -87,24 +103,83 @@ class Platform(pulumi.ComponentResource):
                 protect=True, retain_on_delete=True, depends_on=[cert_manager, cnpg])))
         return [cnpg, plugin]
 
-    def _backup_infrastructure(self, args: ProgramInputs) -> BackupInfrastructure:
-        import pulumi_cloudflare as cloudflare  # large (seconds to import): only when there are backups
+    def _cloudflare(self, args: ProgramInputs) -> "CloudflareAccount":
+        import pulumi_cloudflare as cloudflare  # large (seconds to import): only for stacks that use Cloudflare
 
-        account_id = args.stack.settings.cloudflare.account_id
         token = args.stack.secrets.cloudflare_api_token
         provider = cloudflare.Provider(
             CLOUDFLARE_PROVIDER_NAME,
             api_token=pulumi.Output.secret(token) if token else None,
             opts=pulumi.ResourceOptions(parent=self),
         )
+        return CloudflareAccount(provider=provider, account_id=args.stack.settings.cloudflare.account_id)
+
+    def _certificates(self, args: ProgramInputs, cloudflare: "CloudflareAccount", cert_manager: pulumi.Resource,
+                      in_cluster: pulumi.ResourceOptions) -> None:
+        """Let's Encrypt issuers answering DNS-01 in Cloudflare; the preview wildcard record and certificate."""
+        import pulumi_cloudflare as cf
+
+        settings = args.stack.settings
+        zone_id = settings.cloudflare.zone_id
+        token = cf.AccountToken(
+            "cert-manager-dns01",
+            account_id=cloudflare.account_id,
+            name=f"minnova-idp {settings.deployment}: cert-manager DNS-01",
+            policies=[cf.AccountTokenPolicyArgs(
+                effect="allow",
+                permission_groups=cloudflare.permission_groups(tls.DNS_PERMISSION_GROUPS).apply(
+                    lambda ids: [{"id": i} for i in ids]),
+                resources=json.dumps({tls.zone_resource(zone_id): "*"}),  # this zone and nothing else
+            )],
+            opts=pulumi.ResourceOptions(parent=self, provider=cloudflare.provider,
+                                        additional_secret_outputs=["value"]),
+        )
+        token_secret = kubernetes_objects.create(PLATFORM_PREFIX, {
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": tls.DNS_TOKEN_SECRET, "namespace": versions.CERT_MANAGER.namespace},
+            "type": "Opaque",
+            "stringData": pulumi.Output.secret(token.value.apply(lambda value: {tls.DNS_TOKEN_KEY: value})),
+        }, pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=[cert_manager])))
+        issuers = [
+            kubernetes_objects.create(PLATFORM_PREFIX, issuer, pulumi.ResourceOptions.merge(
+                in_cluster, pulumi.ResourceOptions(depends_on=[cert_manager, token_secret])))
+            for issuer in tls.render_cluster_issuers(settings, versions.CERT_MANAGER.namespace)
+        ]
+        if settings.preview_domain:
+            cf.DnsRecord(
+                "preview-wildcard",
+                zone_id=zone_id,
+                name=f"*.{settings.preview_domain}",
+                type=tls.record_type(settings.ingress_address),
+                content=settings.ingress_address,
+                ttl=tls.AUTOMATIC_TTL,
+                # Never proxied: Cloudflare's edge certificate does not cover a wildcard this deep.
+                proxied=False,
+                comment=f"minnova-idp {settings.deployment}: pull-request previews",
+                opts=pulumi.ResourceOptions(parent=self, provider=cloudflare.provider),
+            )
+            namespace = kubernetes_objects.create(PLATFORM_PREFIX, tls.render_platform_namespace(), in_cluster)
+            kubernetes_objects.create(PLATFORM_PREFIX, tls.render_preview_certificate(settings),
+                                      pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(
+                                          depends_on=[namespace, *issuers])))
+
+
+@dataclass(frozen=True)
+class CloudflareAccount:
+    provider: pulumi.ProviderResource
+    account_id: str
+
+    def permission_groups(self, names: Sequence[str]) -> pulumi.Output[list[str]]:
+        """IDs of API-token permission groups, looked up by name: IDs differ between accounts and API versions."""
+        import pulumi_cloudflare as cloudflare
+
         lookups = [
             cloudflare.get_account_api_token_permission_groups_list_output(
-                account_id=account_id, name=group, opts=pulumi.InvokeOptions(provider=provider))
-            for group in R2_PERMISSION_GROUPS
+                account_id=self.account_id, name=name, opts=pulumi.InvokeOptions(provider=self.provider))
+            for name in names
         ]
-        ids = pulumi.Output.all(*(lookup.results for lookup in lookups)).apply(
-            lambda results: [_group_id(group, found) for group, found in zip(R2_PERMISSION_GROUPS, results)])
-        return BackupInfrastructure(provider=provider, account_id=account_id, permission_group_ids=ids)
+        return pulumi.Output.all(*(lookup.results for lookup in lookups)).apply(
+            lambda results: [_group_id(name, found) for name, found in zip(names, results)])
 
 
 def _release(chart: versions.HelmChart, values: dict, opts: pulumi.ResourceOptions) -> k8s.helm.v3.Release:

@@ -422,6 +422,12 @@ def _secrets_environment(value: str) -> str:
 AgeRecipient = Annotated[str, AfterValidator(_age_recipient)]
 SecretsEnvironment = Annotated[str, AfterValidator(_secrets_environment)]
 
+def _email(value: str) -> str:
+    if not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", value):
+        raise ValueError(f"'{value}' is not an email address")
+    return value
+
+
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -487,6 +493,11 @@ class StackSettings(StrictModel):
         description="Environments whose databases, buckets and backup credentials are `protect`ed.")
     database_storage_guard: bool = Field(
         default=True, description="Refuse database.size shrinks by comparing with this stack's last outputs.")
+    dns_proxied: bool = Field(default=False, description="Proxy app hosts through Cloudflare (orange cloud).")
+    preview_domain: Hostname | None = Field(
+        default=None, description="Domain of pull-request previews (<app>-pr-<n>.<domain>); wildcard DNS and TLS.")
+    acme_email: Annotated[str, AfterValidator(_email)] | None = Field(
+        default=None, description="Contact address for the Let's Encrypt account (optional).")
     secrets_recipients: dict[AppName, dict[SecretsEnvironment, AgeRecipient]] = Field(
         default_factory=dict, description="Public age recipient of each app and environment (and `preview`).")
     secrets_shared_recipient: AgeRecipient | None = Field(

@@ -17,6 +17,7 @@ from .loader import LoadedApp, load_apps
 from .quantity import parse_quantity
 from .secrets import SecretValues, app_key, key_problems, load_secret_values, read_secrets_file, secrets_file
 from .stackconfig import StackConfig, from_pulumi_runtime, parse_stack_config
+from .tls import ACME_SERVERS, in_zone
 
 PLATFORM_NAME = "platform"
 STOP_HEADER = "Minnova IDP stopped before registering any resource (so nothing is deleted):"
@@ -44,7 +45,7 @@ def load_inputs(project_dir: Path, raw: dict[str, str], secret_keys: set[str], f
     stack = parse_stack_config(raw, secret_keys, file)
     raise_if_any(key_problems(stack))
     inputs = ProgramInputs(stack=stack, apps=load_apps(project_dir, stack, cache_dir=cache_dir, auth=auth))
-    problems = _backup_problems(inputs)
+    problems = _backup_problems(inputs) + _dns_problems(inputs)
     secrets: dict[tuple[str, str], SecretValues] = {}
     for app, environment in inputs.deployed():
         content = read_secrets_file(app.directory, environment) if app.directory else None
@@ -69,6 +70,32 @@ def _backup_problems(inputs: ProgramInputs) -> list[Problem]:
     return [Problem(inputs.stack.file, "minnova:cloudflare",
                     f"required: databases are backed up to Cloudflare R2 (apps with a database: "
                     f"{', '.join(with_database)})", hint="set minnova:cloudflare.accountId and .zoneId")]
+
+
+def _dns_problems(inputs: ProgramInputs) -> list[Problem]:
+    """Hosts must be in the stack's zone (baseDomain): records are made there, certificates issued for it."""
+    settings = inputs.stack.settings
+    zone = settings.base_domain
+    problems = []
+    for app, environment in inputs.deployed():
+        host = app.config.environments[environment].host
+        if not in_zone(host, zone):
+            problems.append(Problem(app.config_file, f"environments.{environment}.host",
+                                    f"'{host}' is outside this stack's zone {zone}",
+                                    hint=f"use a host ending in .{zone}"))
+        elif settings.dns_proxied and host.count(".") > zone.count(".") + 1:
+            problems.append(Problem(app.config_file, f"environments.{environment}.host",
+                                    f"'{host}' is proxied through Cloudflare (minnova:dnsProxied), whose edge "
+                                    f"certificate covers only one level below {zone}",
+                                    hint=f"use a host like {app.name}.{zone}, or turn minnova:dnsProxied off"))
+    if settings.preview_domain and not in_zone(settings.preview_domain, zone):
+        problems.append(Problem(inputs.stack.file, "minnova:previewDomain",
+                                f"'{settings.preview_domain}' is outside this stack's zone {zone}"))
+    if settings.cloudflare is not None and settings.cluster_issuer not in ACME_SERVERS:
+        problems.append(Problem(inputs.stack.file, "minnova:clusterIssuer",
+                                f"'{settings.cluster_issuer}' is not an issuer this stack creates",
+                                hint=f"one of: {', '.join(ACME_SERVERS)}"))
+    return problems
 
 
 def storage_shrinks(inputs: ProgramInputs, deployed_sizes: dict[str, str]) -> list[Problem]:

@@ -109,7 +109,8 @@ def _secrets_keys(text: str | None, file: str, problems: list[Problem]) -> dict[
 
 
 # Settings typed as plain strings in the model; everything else arrives as JSON.
-_STRING_SETTINGS = {"deployment", "baseDomain", "registryPath", "ingressClass", "ingressAddress", "clusterIssuer"}
+_STRING_SETTINGS = {"deployment", "baseDomain", "registryPath", "ingressClass", "ingressAddress", "clusterIssuer",
+                    "previewDomain", "acmeEmail", "secretsSharedRecipient"}
 
 
 def _json(text: str) -> Any:

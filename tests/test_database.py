@@ -275,7 +275,8 @@ def test_data_holders_are_protected_in_prod_and_retained_everywhere(platform_res
 def test_app_without_database_has_no_database_resources(platform_resources):
     resources, _ = platform_resources
     web = [r for r in resources if r.name.startswith("web-")]
-    assert web and not [r for r in web if "cloudflare" in r.type or "cnpg" in r.type or r.type.endswith("Secret")]
+    assert web and not [r for r in web if "r2Bucket" in r.type or "accountToken" in r.type or "cnpg" in r.type
+                        or r.type.endswith("Secret")]
     assert not any(r.protect for r in web)
 
 

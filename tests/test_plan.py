@@ -61,7 +61,8 @@ def test_manifests_are_the_recorded_inputs_and_validate_strictly(written_plan):
 
 def test_prod_has_disruption_budgets_and_dev_does_not(written_plan):
     plan, _ = written_plan
-    kinds = [m["kind"] for m in plan.manifests()]
+    kinds = [m["kind"] for m in plan.manifests() if m["metadata"].get("namespace", m["metadata"]["name"]).endswith(
+        f"-{plan.stack}")]
     assert kinds.count("Namespace") == kinds.count("Deployment") == kinds.count("Ingress") == 2
     assert kinds.count("PodDisruptionBudget") == (2 if plan.stack == "prod" else 0)
 

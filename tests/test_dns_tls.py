@@ -1,0 +1,159 @@
+"""DNS records in Cloudflare and certificates from Let's Encrypt (DNS-01), per stack."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from minnova_idp.errors import ConfigError
+from minnova_idp.plan import run_plan
+from minnova_idp.program import load_inputs
+from minnova_idp.stackconfig import from_stack_file
+from minnova_idp.tls import record_type
+
+from .conftest import PROJECT_DIR
+from .k8s_strict import require_crds, validate_objects
+from .test_secrets import project_copy
+
+ZONE_ID = "fedcba9876543210fedcba9876543210"
+
+
+@pytest.fixture(scope="module")
+def dev_plan():
+    return run_plan(PROJECT_DIR, "dev")
+
+
+def by_name(plan, name):
+    (found,) = [r for r in plan.resources if r.name == name]
+    return found
+
+
+@pytest.mark.parametrize("address,expected", [("203.0.113.10", "A"), ("2001:db8::1", "AAAA"),
+                                              ("lb.example.net", "CNAME")])
+def test_record_type_follows_the_ingress_address(address, expected):
+    assert record_type(address) == expected
+
+
+def test_a_record_per_app_host(dev_plan):
+    records = {r.name: r.inputs for r in dev_plan.resources if r.type == "cloudflare:index/dnsRecord:DnsRecord"}
+    assert records["oracle-dev-dns"] == {
+        "zoneId": ZONE_ID, "name": "oracle.dev.minnova.io", "type": "A", "content": "203.0.113.10", "ttl": 1,
+        "proxied": False, "comment": "minnova-idp minnova: oracle-dev"}
+    assert records["storefront-dev-dns"]["name"] == "shop.dev.minnova.io"
+    assert records["preview-wildcard"]["name"] == "*.preview.minnova.io"
+    assert records["preview-wildcard"]["proxied"] is False
+    assert set(records) == {"oracle-dev-dns", "storefront-dev-dns", "preview-wildcard"}
+
+
+def test_dns01_token_is_scoped_to_the_zone_and_stored_as_a_secret(dev_plan):
+    token = by_name(dev_plan, "cert-manager-dns01")
+    (policy,) = token.inputs["policies"]
+    assert json.loads(policy["resources"]) == {f"com.cloudflare.api.account.zone.{ZONE_ID}": "*"}
+    assert policy["permissionGroups"] == [{"id": "<id of DNS Write>"}, {"id": "<id of Zone Read>"}]
+    secret = by_name(dev_plan, "platform-secret-cloudflare-api-token")
+    assert secret.inputs["metadata"] == {"name": "cloudflare-api-token", "namespace": "cert-manager"}
+    assert secret.inputs["stringData"] == {"api-token": "[secret]"}
+
+
+def test_cluster_issuers_answer_dns01_with_that_token(dev_plan):
+    require_crds()
+    issuers = {r.inputs["metadata"]["name"]: r for r in dev_plan.resources
+               if r.type == "kubernetes:cert-manager.io/v1:ClusterIssuer"}
+    assert set(issuers) == {"letsencrypt-prod", "letsencrypt-staging"}
+    acme = issuers["letsencrypt-prod"].inputs["spec"]["acme"]
+    assert acme["server"] == "https://acme-v02.api.letsencrypt.org/directory"
+    assert "staging" in issuers["letsencrypt-staging"].inputs["spec"]["acme"]["server"]
+    (solver,) = acme["solvers"]
+    assert solver["dns01"] == {"cloudflare": {"apiTokenSecretRef": {"name": "cloudflare-api-token", "key": "api-token"}}}
+    assert solver["selector"] == {"dnsZones": ["minnova.io"]}
+    cert_manager = by_name(dev_plan, "cert-manager")
+    token_secret = by_name(dev_plan, "platform-secret-cloudflare-api-token")
+    for issuer in issuers.values():
+        assert {cert_manager.urn, token_secret.urn} <= set(issuer.dependencies)
+    validate_objects(r.inputs for r in issuers.values())
+
+
+def test_ingresses_name_the_configured_issuer(dev_plan):
+    ingress = by_name(dev_plan, "oracle-dev-ingress-oracle")
+    assert ingress.inputs["metadata"]["annotations"] == {"cert-manager.io/cluster-issuer": "letsencrypt-staging"}
+
+
+def test_preview_wildcard_certificate(dev_plan):
+    require_crds()
+    certificate = by_name(dev_plan, "platform-certificate-preview-wildcard")
+    assert certificate.inputs["spec"]["dnsNames"] == ["*.preview.minnova.io"]
+    assert certificate.inputs["spec"]["issuerRef"]["name"] == "letsencrypt-staging"
+    validate_objects([certificate.inputs])
+
+
+def test_prod_stack_without_preview_domain_has_no_wildcard():
+    names = {r.name for r in run_plan(PROJECT_DIR, "prod").resources}
+    assert "oracle-prod-dns" in names and "preview-wildcard" not in names
+
+
+def problems(project, stack="dev", **settings) -> list[str]:
+    raw, secret_keys, file = from_stack_file(project, stack)
+    raw.update({f"minnova:{key}": value for key, value in settings.items()})
+    with pytest.raises(ConfigError) as caught:
+        load_inputs(project, raw, secret_keys, file)
+    return [str(p) for p in caught.value.problems]
+
+
+def test_host_outside_the_zone_is_refused(tmp_path):
+    project = project_copy(tmp_path)
+    app_yaml = project / "examples/storefront/.minnova/app.yaml"
+    app_yaml.write_text(app_yaml.read_text().replace("shop.dev.minnova.io", "shop.dev.example.org"))
+    assert problems(project) == [
+        "examples/storefront/.minnova/app.yaml: environments.dev.host: 'shop.dev.example.org' is outside this stack's "
+        "zone minnova.io (hint: use a host ending in .minnova.io)"]
+
+
+def test_preview_domain_outside_the_zone_is_refused():
+    assert "minnova:previewDomain: 'preview.example.org' is outside this stack's zone minnova.io" in " ".join(
+        problems(PROJECT_DIR, previewDomain="preview.example.org"))
+
+
+def test_issuer_must_be_one_this_stack_creates():
+    found = problems(PROJECT_DIR, clusterIssuer="my-issuer")
+    assert found == ["Pulumi.dev.yaml: minnova:clusterIssuer: 'my-issuer' is not an issuer this stack creates "
+                     "(hint: one of: letsencrypt-prod, letsencrypt-staging)"]
+
+
+def test_proxied_hosts_must_be_one_level_below_the_zone():
+    found = problems(PROJECT_DIR, dnsProxied="true")
+    assert len(found) == 2 and all("edge certificate covers only one level below minnova.io" in p for p in found)
+
+
+def test_two_apps_claiming_one_host_fail_the_whole_run_naming_both(tmp_path):
+    project = project_copy(tmp_path)
+    app_yaml = project / "examples/storefront/.minnova/app.yaml"
+    app_yaml.write_text(app_yaml.read_text().replace("shop.dev.minnova.io", "oracle.dev.minnova.io"))
+    found = problems(project)
+    assert len(found) == 1
+    assert found[0].startswith("examples/storefront/.minnova/app.yaml:")
+    assert "'oracle.dev.minnova.io' is already the host of app 'oracle' (dev)" in found[0]
+
+
+def test_cname_to_a_load_balancer_host(tmp_path):
+    project = project_copy(tmp_path)
+    stack = project / "Pulumi.prod.yaml"
+    stack.write_text(stack.read_text().replace("203.0.113.20", "lb.eu-west.example.net"))
+    plan = run_plan(project, "prod")
+    record = by_name(plan, "oracle-prod-dns")
+    assert record.inputs["type"] == "CNAME" and record.inputs["content"] == "lb.eu-west.example.net"
+
+
+def test_without_cloudflare_there_are_no_records_or_issuers(tmp_path):
+    project = project_copy(tmp_path)
+    app_yaml = project / "examples/oracle/.minnova/app.yaml"
+    app_yaml.write_text(app_yaml.read_text().replace("database: {enabled: true, size: 5Gi}", "database: {enabled: false}")
+                        .replace("    database: {instances: 3}   # high availability: a primary and two standbys\n", ""))
+    stack = project / "Pulumi.prod.yaml"
+    text = stack.read_text()
+    start = text.index("  minnova:cloudflare:")
+    end = text.index("  minnova:kubernetes:")
+    stack.write_text(text[:start] + text[end:])
+    plan = run_plan(project, "prod")
+    types = {r.type for r in plan.resources}
+    assert not any(t.startswith("cloudflare:") or "ClusterIssuer" in t for t in types)
