@@ -354,8 +354,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    schema = commands.add_parser("schema", help="print the JSON Schema of .minnova/app.yaml",
-                                 description="Print the JSON Schema of .minnova/app.yaml (for editor completion).")
+    schema = commands.add_parser(
+        "schema", help="print the JSON Schema of .minnova/app.yaml",
+        description="Print the JSON Schema of .minnova/app.yaml (for editor completion).",
+        epilog="examples:\n  minnova-idp schema > app.schema.json\n"
+               "  # then, first line of app.yaml: # yaml-language-server: $schema=app.schema.json",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     schema.set_defaults(handler=_cmd_schema)
 
     validate = commands.add_parser(
