@@ -81,6 +81,93 @@ def _cmd_restore_drill(args: argparse.Namespace) -> int:
     return 0
 
 
+PREVIEW_KEYS_DIR = "/var/run/minnova/preview-keys"
+# Parameters the ApplicationSet passes as plugin env (Argo CD prefixes them with ARGOCD_ENV_).
+PREVIEW_PARAMETERS = ("APP_NAME", "PR_NUMBER", "HEAD_SHA", "PREVIEW_DOMAIN", "DEPLOYMENT", "INGRESS_CLASS")
+
+
+def _cmd_render_preview(args: argparse.Namespace) -> int:
+    """Everything is checked and rendered before a byte is written: Argo CD prunes on empty output."""
+    from . import sops
+    from .models import _hostname
+    from .preview import PreviewRequest, check_revision, render_preview, to_yaml
+    from .secrets import AppKey, load_secret_values, read_secrets_file, secrets_file
+
+    flags = {"APP_NAME": args.app, "PR_NUMBER": args.pr, "HEAD_SHA": args.head_sha,
+             "PREVIEW_DOMAIN": args.preview_domain, "DEPLOYMENT": args.deployment,
+             "INGRESS_CLASS": args.ingress_class}
+    values = {name: flags[name] if flags[name] is not None else os.environ.get(f"ARGOCD_ENV_{name}", "")
+              for name in PREVIEW_PARAMETERS}
+    problems = [Problem("render-preview", f"ARGOCD_ENV_{name}", "is not set (Argo CD passes it from the "
+                        "ApplicationSet's plugin env)") for name, value in values.items() if not value]
+    if problems:
+        raise ConfigError(problems)
+    try:
+        pr_number = int(values["PR_NUMBER"])
+    except ValueError:
+        raise ConfigError([Problem("render-preview", "ARGOCD_ENV_PR_NUMBER",
+                                   f"'{values['PR_NUMBER']}' is not a number")]) from None
+    request = PreviewRequest(app=values["APP_NAME"], pr_number=pr_number, head_sha=values["HEAD_SHA"],
+                             preview_domain=values["PREVIEW_DOMAIN"], deployment=values["DEPLOYMENT"],
+                             ingress_class=values["INGRESS_CLASS"])
+    found = request.problems() + check_revision(request.head_sha, os.environ.get("ARGOCD_APP_REVISION"))
+    try:
+        _hostname(request.preview_domain)
+    except ValueError as exc:
+        found.append(("PREVIEW_DOMAIN", str(exc)))
+    if found:
+        raise ConfigError([Problem("render-preview", f"ARGOCD_ENV_{name}" if name in PREVIEW_PARAMETERS else name,
+                                   message) for name, message in found])
+
+    target, app = _load_app(args.directory)
+    if app.name != request.app:
+        raise ConfigError([Problem(str(target), "name", f"'{app.name}' is not the app this preview is for "
+                                   f"('{request.app}')", hint="an app's name cannot change in a pull request")])
+    secrets = None
+    directory = Path(args.directory)
+    content = read_secrets_file(directory, "preview")
+    if content is not None:
+        shown = str(directory / secrets_file("preview"))
+        key_file = Path(args.keys_dir or os.environ.get("MINNOVA_PREVIEW_KEYS_DIR", PREVIEW_KEYS_DIR)) / request.app
+        try:
+            identities = sops.parse_identities(key_file.read_text(), str(key_file))
+        except OSError:
+            raise ConfigError([Problem(shown, message=f"there is no preview key for {request.app} ({key_file})",
+                                       hint=f"the platform team runs: minnova-idp secrets new-key {request.app} "
+                                            "preview")]) from None
+        except sops.SopsError as exc:
+            raise _sops_problem(exc) from None
+        if len(identities) != 1:
+            raise ConfigError([Problem(str(key_file), message="must hold exactly one age identity")])
+        secrets = load_secret_values(content, shown, request.app, "preview", AppKey(identities[0].recipient),
+                                     stack_file=str(key_file), identities=identities)
+    sys.stdout.write(to_yaml(render_preview(app, request, secrets)))
+    return 0
+
+
+def _add_preview_command(commands) -> None:
+    render = commands.add_parser(
+        "render-preview", help="print a pull request's preview environment (the Argo CD plugin)",
+        description="Print the manifests of a pull request's preview environment from the checked-out "
+                    ".minnova/app.yaml, as Argo CD's Config Management Plugin does. Parameters come from "
+                    "ARGOCD_ENV_* variables (the ApplicationSet's plugin env) or the flags below. Prints "
+                    "nothing unless everything is valid.",
+        epilog="examples:\n  cd app-checkout && minnova-idp render-preview --app oracle --pr 123 \\\n"
+               "      --head-sha $(git rev-parse HEAD) --preview-domain preview.minnova.io \\\n"
+               "      --deployment minnova --ingress-class traefik --keys-dir ./keys",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    render.add_argument("directory", nargs="?", default=".", help="the app checkout (default: .)")
+    render.add_argument("--app", help="app name (ARGOCD_ENV_APP_NAME)")
+    render.add_argument("--pr", help="pull request number (ARGOCD_ENV_PR_NUMBER)")
+    render.add_argument("--head-sha", help="head commit SHA (ARGOCD_ENV_HEAD_SHA)")
+    render.add_argument("--preview-domain", help="preview domain (ARGOCD_ENV_PREVIEW_DOMAIN)")
+    render.add_argument("--deployment", help="client deployment (ARGOCD_ENV_DEPLOYMENT)")
+    render.add_argument("--ingress-class", help="IngressClass (ARGOCD_ENV_INGRESS_CLASS)")
+    render.add_argument("--keys-dir", help=f"directory of preview age keys, one file per app "
+                                           f"(MINNOVA_PREVIEW_KEYS_DIR, default {PREVIEW_KEYS_DIR})")
+    render.set_defaults(handler=_cmd_render_preview)
+
+
 def _cmd_init(args: argparse.Namespace) -> int:
     from .onboarding import init_app
 
@@ -389,6 +476,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan.set_defaults(handler=_cmd_plan)
     _add_secrets_commands(commands)
     _add_onboarding_commands(commands)
+    _add_preview_command(commands)
     drill = commands.add_parser(
         "restore-drill", help="print a throwaway Cluster that restores an environment's backups",
         description="Print a CloudNativePG Cluster <app>-db-drill that recovers the environment's backup archive "

@@ -34,7 +34,8 @@ class RenderSettings:
 
     deployment: str
     ingress_class: str
-    cluster_issuer: str
+    # None: no certificate per host; the ingress controller's default (wildcard) certificate serves it.
+    cluster_issuer: str | None
 
 
 @dataclass(frozen=True)
@@ -228,14 +229,19 @@ def render_service(app: AppConfig, placement: Placement, settings: RenderSetting
 
 
 def render_ingress(app: AppConfig, placement: Placement, settings: RenderSettings) -> Manifest:
+    if settings.cluster_issuer:
+        metadata = _metadata(app, placement, settings,
+                             annotations={"cert-manager.io/cluster-issuer": settings.cluster_issuer})
+        tls = {"hosts": [placement.host], "secretName": names.tls_secret(app.name)}
+    else:
+        metadata, tls = _metadata(app, placement, settings), {"hosts": [placement.host]}
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
-        "metadata": _metadata(app, placement, settings,
-                              annotations={"cert-manager.io/cluster-issuer": settings.cluster_issuer}),
+        "metadata": metadata,
         "spec": {
             "ingressClassName": settings.ingress_class,
-            "tls": [{"hosts": [placement.host], "secretName": names.tls_secret(app.name)}],
+            "tls": [tls],
             "rules": [{
                 "host": placement.host,
                 "http": {"paths": [{
