@@ -29,6 +29,8 @@ _CUSTOM_RESOURCES = {
     ("barmancloud.cnpg.io/v1", "ObjectStore"),
     ("cert-manager.io/v1", "ClusterIssuer"),
     ("cert-manager.io/v1", "Certificate"),
+    ("argoproj.io/v1alpha1", "AppProject"),
+    ("argoproj.io/v1alpha1", "ApplicationSet"),
 }
 
 

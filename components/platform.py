@@ -50,6 +50,8 @@ class Platform(pulumi.ComponentResource):
             self._certificates(args, cloudflare, cert_manager, in_cluster)
             dns = DnsTarget(provider=cloudflare.provider, zone_id=settings.cloudflare.zone_id,
                             address=settings.ingress_address, proxied=settings.dns_proxied)
+        if settings.previews is not None:
+            self._previews(args, cloudflare, in_cluster)
         backups = None
         if cloudflare is not None and _any_database(args):
             backups = BackupInfrastructure(provider=cloudflare.provider, account_id=cloudflare.account_id,
@@ -164,6 +166,63 @@ class Platform(pulumi.ComponentResource):
                                           depends_on=[namespace, *issuers])))
 
 
+    def _previews(self, args: ProgramInputs, cloudflare: "CloudflareAccount | None",
+                  in_cluster: pulumi.ResourceOptions) -> None:
+        """Argo CD with this deployment's git credentials, and per app a project and an ApplicationSet."""
+        from minnova_idp import argocd
+        from minnova_idp.program import preview_apps
+
+        settings, secrets = args.stack.settings, args.stack.secrets
+        apps = preview_apps(args)
+
+        def after(*resources: pulumi.Resource) -> pulumi.ResourceOptions:
+            return pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=list(resources)))
+
+        def secret(value: str | None) -> pulumi.Output | None:
+            return pulumi.Output.secret(value) if value else None
+
+        namespace = kubernetes_objects.create(PLATFORM_PREFIX, {
+            "apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": argocd.NAMESPACE, "labels": {"app.kubernetes.io/managed-by": "minnova-idp"}}},
+            in_cluster)
+        # Only preview keys reach the plugin sidecar: never a dev or prod key.
+        preview_keys = {app.name: secrets.secrets_keys[app.name]["preview"] for app in apps
+                        if "preview" in secrets.secrets_keys.get(app.name, {})}
+        keys = kubernetes_objects.create(PLATFORM_PREFIX, {
+            **argocd.preview_keys_secret({}), "stringData": pulumi.Output.secret(preview_keys)}, after(namespace))
+        own_secrets = [keys, kubernetes_objects.create(
+            PLATFORM_PREFIX, argocd.argocd_secret(settings, secret(secrets.webhook_secret)), after(namespace))]
+        github_notifications = settings.git.provider == "github" and bool(secrets.github_app_private_key)
+        if github_notifications:
+            own_secrets.append(kubernetes_objects.create(
+                PLATFORM_PREFIX, argocd.notifications_secret(secret(secrets.github_app_private_key)),
+                after(namespace)))
+        release = _release(versions.ARGO_CD, argocd.chart_values(settings, github_notifications),
+                           after(namespace, *own_secrets))
+
+        def credential(kind: str, app: str | None) -> pulumi.Output:
+            """A credential's value as a Pulumi secret: encrypted in state, [secret] in plans."""
+            value = {"githubAppPrivateKey": secrets.github_app_private_key, "gitToken": secrets.git_token,
+                     "gitlabProjectTokens": secrets.gitlab_project_tokens.get(app or ""),
+                     "gitDeployKeys": secrets.git_deploy_keys.get(app or "")}[kind]
+            return pulumi.Output.secret(value)
+
+        credentials = [kubernetes_objects.create(PLATFORM_PREFIX, manifest, after(release))
+                       for manifest in argocd.credential_secrets(settings, apps, credential)]
+        for app in apps:
+            project = kubernetes_objects.create(PLATFORM_PREFIX, argocd.render_app_project(app), after(release))
+            kubernetes_objects.create(PLATFORM_PREFIX, argocd.render_application_set(app, settings),
+                                      after(release, project, *credentials))
+        if cloudflare is not None and settings.previews.webhook_host:
+            import pulumi_cloudflare as cf
+
+            cf.DnsRecord("argocd-webhook", zone_id=settings.cloudflare.zone_id, name=settings.previews.webhook_host,
+                         type=tls.record_type(settings.ingress_address), content=settings.ingress_address,
+                         ttl=tls.AUTOMATIC_TTL, proxied=settings.dns_proxied,
+                         comment=f"minnova-idp {settings.deployment}: Argo CD webhooks",
+                         opts=pulumi.ResourceOptions(parent=self, provider=cloudflare.provider))
+
+
 @dataclass(frozen=True)
 class CloudflareAccount:
     provider: pulumi.ProviderResource
@@ -184,8 +243,8 @@ class CloudflareAccount:
 
 def _release(chart: versions.HelmChart, values: dict, opts: pulumi.ResourceOptions) -> k8s.helm.v3.Release:
     return k8s.helm.v3.Release(
-        chart.name,
-        name=chart.name,
+        chart.release_name,
+        name=chart.release_name,
         chart=chart.name,
         version=chart.version,
         namespace=chart.namespace,

@@ -57,7 +57,7 @@ def git_auth(stack: StackConfig) -> GitAuth:
 def load_apps(project_dir: Path, stack: StackConfig, cache_dir: Path | None = None,
               auth: GitAuth | None = None) -> list[LoadedApp]:
     registered, problems = read_registry(project_dir, stack.settings.registry_dir)
-    remote = [r for r in registered if r.entry.repo is not None]
+    remote = [r for r in registered if r.entry.local is None]
     specs = [RepoSpec(url=r.entry.repo, ref=r.entry.ref, path=r.entry.path or "") for r in remote]
     results = fetch_sources(specs, cache_dir or default_cache_dir(), auth or git_auth(stack))
     fetched = {item.entry.name: result for item, result in zip(remote, results)}

@@ -360,14 +360,16 @@ class RegistryEntry(StrictModel):
     ref: GitRef | None = Field(default=None, description="Branch, tag or commit SHA; default: the default branch.")
     path: RepoSubpath | None = Field(default=None, description="Directory holding .minnova/ in a monorepo.")
     local: RepoSubpath | None = Field(
-        default=None, description="Instead of repo: a directory of this infra repo holding .minnova/.")
+        default=None, description="Read .minnova/ from this directory of the infra repo instead of fetching "
+                                  "`repo` (bundled examples; apps whose config lives here). Previews still use `repo`.")
+    project_id: int | None = Field(default=None, ge=1, description="GitLab: the numeric project ID (previews).")
 
     @model_validator(mode="after")
     def _one_source(self) -> "RegistryEntry":
-        if (self.repo is None) == (self.local is None):
-            raise ValueError("set exactly one of `repo` (a git URL) or `local` (a directory in this repository)")
-        if self.local is not None and (self.ref is not None or self.path is not None):
-            raise ValueError("`ref` and `path` apply to `repo`; a `local` source is read as it is on disk")
+        if self.repo is None and self.local is None:
+            raise ValueError("set `repo` (a git URL), `local` (a directory in this repository), or both")
+        if self.local is not None and self.ref is not None:
+            raise ValueError("`ref` applies to fetching `repo`; a `local` source is read as it is on disk")
         return self
 
 
@@ -437,6 +439,21 @@ def _cloudflare_id(value: str) -> str:
     return value
 
 
+def _digits(value: str) -> str:
+    if not value.isdigit():
+        raise ValueError(f"'{value}' must be a number (as a string)")
+    return value
+
+
+def _image_reference(value: str) -> str:
+    repository, separator, tag = value.rpartition("@") if "@" in value else value.rpartition(":")
+    if not separator or "/" in tag or tag in ("", "latest"):
+        raise ValueError(f"'{value}' must pin a version: <repository>:<tag> (not latest) or <repository>@sha256:...")
+    _image_repository(repository)
+    _image_tag(tag)
+    return value
+
+
 def _https_base_url(value: str) -> str:
     if not value.startswith("https://"):
         raise ValueError(f"'{value}' must start with https://")
@@ -445,6 +462,10 @@ def _https_base_url(value: str) -> str:
 
 class GitSettings(StrictModel):
     provider: Literal["github", "gitlab", "gitea", "forgejo"]
+    github_app_id: Annotated[str, AfterValidator(_digits)] | None = Field(
+        default=None, description="GitHub App ID (Argo CD checkouts and the pull-request generator).")
+    github_app_installation_id: Annotated[str, AfterValidator(_digits)] | None = Field(
+        default=None, description="The App's installation ID in the organisation.")
     url: Annotated[str, AfterValidator(_https_base_url)] | None = Field(
         default=None, description="Base URL of the git server; default https://github.com/ or https://gitlab.com/.")
     token_username: str | None = Field(
@@ -464,6 +485,21 @@ class GitSettings(StrictModel):
     def username(self) -> str:
         default = {"github": "x-access-token", "gitlab": "oauth2"}.get(self.provider, "git")
         return self.token_username or default
+
+
+class PreviewSettings(StrictModel):
+    """Pull-request previews through Argo CD (README: "Previews")."""
+
+    renderer_image: Annotated[str, AfterValidator(_image_reference)] = Field(
+        description="The minnova-idp image Argo CD's plugin sidecar runs (Dockerfile in this repo), pinned.")
+    label: Annotated[str, Field(min_length=1, max_length=50)] = Field(
+        default="preview", description="Only pull requests with this label get a preview.")
+    requeue_after_seconds: int = Field(
+        default=180, ge=30, le=3600, description="Polling fallback for GitHub/GitLab (webhooks refresh at once).")
+    forge_requeue_after_seconds: int = Field(
+        default=60, ge=15, le=3600, description="Polling for Gitea/Forgejo, whose PR events get no webhook refresh.")
+    webhook_host: Hostname | None = Field(
+        default=None, description="Host of the ApplicationSet webhook (/api/webhook), inside the zone.")
 
 
 class CloudflareSettings(StrictModel):
@@ -494,6 +530,7 @@ class StackSettings(StrictModel):
     database_storage_guard: bool = Field(
         default=True, description="Refuse database.size shrinks by comparing with this stack's last outputs.")
     dns_proxied: bool = Field(default=False, description="Proxy app hosts through Cloudflare (orange cloud).")
+    previews: PreviewSettings | None = Field(default=None, description="Pull-request previews (Argo CD).")
     preview_domain: Hostname | None = Field(
         default=None, description="Domain of pull-request previews (<app>-pr-<n>.<domain>); wildcard DNS and TLS.")
     acme_email: Annotated[str, AfterValidator(_email)] | None = Field(
@@ -522,5 +559,9 @@ SECRET_KEYS = {
     "cloudflareApiToken": "Cloudflare API token of the platform (default: CLOUDFLARE_API_TOKEN)",
     "secretsKeys": "age identity of each app and environment: {app: {env: AGE-SECRET-KEY-1...}}",
     "secretsSharedKey": "opt-in shared age identity for apps without their own key",
+    "githubAppPrivateKey": "private key (PEM) of the GitHub App Argo CD uses",
+    "gitDeployKeys": "Gitea/Forgejo: SSH deploy key of each app repo: {app: private key}",
+    "gitlabProjectTokens": "GitLab: project access token of each app repo: {app: token}",
+    "webhookSecret": "shared secret of the GitHub/GitLab webhooks to Argo CD",
 }
 PLAIN_EXTRA_KEYS = {"gitKnownHosts": "known_hosts lines for the git server (ssh)"}

@@ -17,6 +17,7 @@ from .loader import LoadedApp, load_apps
 from .quantity import parse_quantity
 from .secrets import SecretValues, app_key, key_problems, load_secret_values, read_secrets_file, secrets_file
 from .stackconfig import StackConfig, from_pulumi_runtime, parse_stack_config
+from .argocd import PreviewApp
 from .tls import ACME_SERVERS, in_zone
 
 PLATFORM_NAME = "platform"
@@ -45,7 +46,7 @@ def load_inputs(project_dir: Path, raw: dict[str, str], secret_keys: set[str], f
     stack = parse_stack_config(raw, secret_keys, file)
     raise_if_any(key_problems(stack))
     inputs = ProgramInputs(stack=stack, apps=load_apps(project_dir, stack, cache_dir=cache_dir, auth=auth))
-    problems = _backup_problems(inputs) + _dns_problems(inputs)
+    problems = _backup_problems(inputs) + _dns_problems(inputs) + _preview_problems(inputs)
     secrets: dict[tuple[str, str], SecretValues] = {}
     for app, environment in inputs.deployed():
         content = read_secrets_file(app.directory, environment) if app.directory else None
@@ -95,6 +96,58 @@ def _dns_problems(inputs: ProgramInputs) -> list[Problem]:
         problems.append(Problem(inputs.stack.file, "minnova:clusterIssuer",
                                 f"'{settings.cluster_issuer}' is not an issuer this stack creates",
                                 hint=f"one of: {', '.join(ACME_SERVERS)}"))
+    return problems
+
+
+def preview_apps(inputs: ProgramInputs) -> list[PreviewApp]:
+    """Registered apps with a repository (a `local`-only app has nothing for Argo CD to check out)."""
+    return [PreviewApp(name=app.name, repo=app.entry.repo, path=app.entry.path, project_id=app.entry.project_id)
+            for app in inputs.apps if app.entry.repo]
+
+
+def _preview_problems(inputs: ProgramInputs) -> list[Problem]:
+    stack = inputs.stack
+    settings, secrets, file = stack.settings, stack.secrets, stack.file
+    if settings.previews is None:
+        return []
+    problems = []
+    if not settings.preview_domain:
+        problems.append(Problem(file, "minnova:previewDomain", "is required with minnova:previews",
+                                hint="e.g. preview.<baseDomain>"))
+    host = settings.previews.webhook_host
+    if host and not in_zone(host, settings.base_domain):
+        problems.append(Problem(file, "minnova:previews.webhookHost", f"'{host}' is outside this stack's zone "
+                                f"{settings.base_domain}"))
+    provider = settings.git.provider
+    needed: list[tuple[str, object]] = []
+    if provider == "github":
+        needed += [("minnova:git.githubAppId", settings.git.github_app_id),
+                   ("minnova:git.githubAppInstallationId", settings.git.github_app_installation_id),
+                   ("minnova:githubAppPrivateKey", secrets.github_app_private_key)]
+    if provider in ("gitea", "forgejo"):
+        needed.append(("minnova:gitToken", secrets.git_token))  # the pull-request generator's API token
+    problems += [Problem(file, key, f"is required for previews with provider {provider}")
+                 for key, value in needed if not value]
+    for app in preview_apps(inputs):
+        registry_file = f"{settings.registry_dir}/{app.name}.yaml"
+        if provider == "github" and not app.repo.startswith(settings.git.base_url):
+            problems.append(Problem(registry_file, "repo", f"previews check out over https with the GitHub App: "
+                                    f"use a {settings.git.base_url}<owner>/<repo> URL"))
+        if provider == "gitlab":
+            if app.project_id is None:
+                problems.append(Problem(registry_file, "projectId", "is required for GitLab previews",
+                                        hint="the numeric ID on the project's overview page"))
+            if app.name not in secrets.gitlab_project_tokens:
+                problems.append(Problem(file, f"minnova:gitlabProjectTokens.{app.name}",
+                                        "is required for GitLab previews (a project access token, read_repository "
+                                        "and read_api)"))
+        if provider in ("gitea", "forgejo"):
+            if app.repo.startswith("https://"):
+                problems.append(Problem(registry_file, "repo", "previews check out with a deploy key: use the "
+                                        "ssh URL (git@host:owner/repo.git)"))
+            if app.name not in secrets.git_deploy_keys:
+                problems.append(Problem(file, f"minnova:gitDeployKeys.{app.name}",
+                                        "is required for previews (the repository's read-only deploy key)"))
     return problems
 
 

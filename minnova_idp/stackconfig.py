@@ -35,6 +35,10 @@ class StackSecrets:
     cloudflare_api_token: str | None = field(default=None, repr=False)
     secrets_keys: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)  # app -> env -> identity
     secrets_shared_key: str | None = field(default=None, repr=False)
+    github_app_private_key: str | None = field(default=None, repr=False)
+    git_deploy_keys: dict[str, str] = field(default_factory=dict, repr=False)  # app -> SSH private key
+    gitlab_project_tokens: dict[str, str] = field(default_factory=dict, repr=False)  # app -> token
+    webhook_secret: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -75,7 +79,9 @@ def parse_stack_config(raw: Mapping[str, str], secret_keys: set[str], file: str)
             close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
             problems.append(Problem(file, shown, "unknown setting",
                                     hint=f"did you mean '{NAMESPACE}:{close[0]}'?" if close else None))
-    secrets_keys = _secrets_keys(secrets.get("secretsKeys"), file, problems)
+    secrets_keys = _secret_map(secrets.get("secretsKeys"), "secretsKeys", 2, file, problems)
+    deploy_keys = _secret_map(secrets.get("gitDeployKeys"), "gitDeployKeys", 1, file, problems)
+    project_tokens = _secret_map(secrets.get("gitlabProjectTokens"), "gitlabProjectTokens", 1, file, problems)
     settings = None
     try:
         settings = StackSettings.model_validate(values)
@@ -88,22 +94,34 @@ def parse_stack_config(raw: Mapping[str, str], secret_keys: set[str], file: str)
         secrets=StackSecrets(git_token=secrets.get("gitToken"), git_ssh_private_key=secrets.get("gitSshPrivateKey"),
                              kubeconfig=secrets.get("kubeconfig"),
                              cloudflare_api_token=secrets.get("cloudflareApiToken"),
-                             secrets_keys=secrets_keys, secrets_shared_key=secrets.get("secretsSharedKey")),
+                             secrets_keys=secrets_keys, secrets_shared_key=secrets.get("secretsSharedKey"),
+                             github_app_private_key=secrets.get("githubAppPrivateKey"),
+                             git_deploy_keys=deploy_keys, gitlab_project_tokens=project_tokens,
+                             webhook_secret=secrets.get("webhookSecret")),
         git_known_hosts=known_hosts,
         file=file,
     )
 
 
-def _secrets_keys(text: str | None, file: str, problems: list[Problem]) -> dict[str, dict[str, str]]:
-    """{app: {env: identity}}; the identities themselves are checked where they are used, never echoed."""
+_SECRET_MAP_SHAPES = {1: "{app: value}", 2: "{app: {environment: value}}"}
+
+
+def _secret_map(text: str | None, key: str, depth: int, file: str, problems: list[Problem]) -> dict:
+    """A secret mapping such as {app: {env: identity}}; its values are checked where used, never echoed."""
     if text is None:
         return {}
     value = _json(text)
-    field_name = f"{NAMESPACE}:secretsKeys"
-    if not isinstance(value, dict) or not all(
-            isinstance(envs, dict) and all(isinstance(k, str) for k in envs.values()) for envs in value.values()):
-        problems.append(Problem(file, field_name, "must map app names to {environment: age identity}",
-                                hint=f"pulumi config set --secret --path '{field_name}.<app>.<env>' AGE-SECRET-KEY-1..."))
+
+    def well_formed(node: Any, level: int) -> bool:
+        if level == 0:
+            return isinstance(node, str)
+        return isinstance(node, dict) and all(isinstance(k, str) and well_formed(v, level - 1) for k, v in node.items())
+
+    if not well_formed(value, depth):
+        field_name = f"{NAMESPACE}:{key}"
+        problems.append(Problem(file, field_name, f"must have the shape {_SECRET_MAP_SHAPES[depth]}",
+                                hint=f"pulumi config set --secret --path '{field_name}.<app>"
+                                     f"{'.<env>' if depth == 2 else ''}' ..."))
         return {}
     return value
 

@@ -5,6 +5,7 @@ Checked for this release (upstream, November 2026):
 - Barman Cloud plugin v0.14.0: Helm chart `plugin-barman-cloud` 0.7.0; the plugin and sidecar
   image tags are set explicitly below, so the plugin version does not depend on the chart's default.
 - cert-manager v1.19.5: Helm chart `cert-manager` v1.19.5 (jetstack).
+- Argo CD v3.4.5: Helm chart `argo-cd` 10.2.1 (argo-helm; 10.0.0-10.2.2 ship 3.4.x, 10.2.3 moves to 3.5).
 - PostgreSQL images from ghcr.io/cloudnative-pg/postgresql, "standard" flavour on Debian trixie
   (backups go through the plugin's sidecar, so the image needs no barman tools).
 The CRDs the tests validate against (../shared/crds) are CNPG 1.30, plugin 0.14, cert-manager 1.21.
@@ -21,6 +22,11 @@ class HelmChart:
     version: str
     repository: str
     namespace: str
+    release: str = ""  # Helm release name; default: the chart's name
+
+    @property
+    def release_name(self) -> str:
+        return self.release or self.name
 
 
 CERT_MANAGER = HelmChart("cert-manager", "v1.19.5", "https://charts.jetstack.io", "cert-manager")
@@ -29,6 +35,7 @@ CLOUDNATIVE_PG = HelmChart("cloudnative-pg", "0.29.0", "https://cloudnative-pg.g
 BARMAN_CLOUD_PLUGIN = HelmChart("plugin-barman-cloud", "0.7.0", "https://cloudnative-pg.github.io/charts",
                                 CLOUDNATIVE_PG.namespace)
 BARMAN_CLOUD_PLUGIN_VERSION = "v0.14.0"
+ARGO_CD = HelmChart("argo-cd", "10.2.1", "https://argoproj.github.io/argo-helm", "argocd", release="argocd")
 
 POSTGRES_IMAGE_REPOSITORY = "ghcr.io/cloudnative-pg/postgresql"
 POSTGRES_IMAGES = {

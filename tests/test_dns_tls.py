@@ -43,7 +43,8 @@ def test_a_record_per_app_host(dev_plan):
     assert records["storefront-dev-dns"]["name"] == "shop.dev.minnova.io"
     assert records["preview-wildcard"]["name"] == "*.preview.minnova.io"
     assert records["preview-wildcard"]["proxied"] is False
-    assert set(records) == {"oracle-dev-dns", "storefront-dev-dns", "preview-wildcard"}
+    assert set(records) == {"oracle-dev-dns", "storefront-dev-dns", "preview-wildcard", "argocd-webhook"}
+    assert records["argocd-webhook"]["name"] == "argocd-webhooks.dev.minnova.io"
 
 
 def test_dns01_token_is_scoped_to_the_zone_and_stored_as_a_secret(dev_plan):

@@ -150,8 +150,9 @@ def test_two_apps_claiming_one_host_names_both(project):
     ({"repo": "https://user:token@github.com/acme/oracle.git"}, "embeds credentials"),
     ({"repo": "-uhack"}, "is not a git URL"),
     ({"repo": "ftp://x/y"}, "not supported"),
-    ({}, "set exactly one of `repo`"),
-    ({"repo": "https://github.com/a/b.git", "local": "x"}, "set exactly one of `repo`"),
+    ({}, "set `repo` (a git URL), `local`"),
+    ({"repo": "https://github.com/a/b.git", "local": "x", "ref": "main"}, "`ref` applies to fetching `repo`"),
+    ({"repo": "https://github.com/a/b.git", "projectId": 0}, "greater than or equal to 1"),
     ({"repo": "https://github.com/a/b.git", "ref": "a..b"}, "not a valid git branch"),
     ({"repo": "https://github.com/a/b.git", "path": "../etc"}, "without '..'"),
     ({"repo": "https://github.com/a/b.git", "branch": "main"}, "unknown key 'branch'"),
@@ -160,6 +161,15 @@ def test_bad_registry_entries(project, entry, message):
     project.register("oracle", **entry)
     found = project.problems()
     assert any(p.startswith("deployments/acme/apps/oracle.yaml") and message in p for p in found), found
+
+
+def test_local_config_with_a_repo_for_previews(project):
+    (project.root / "apps" / "oracle" / ".minnova").mkdir(parents=True)
+    (project.root / "apps" / "oracle" / ".minnova" / "app.yaml").write_text(
+        DESIGN_DOC_APP_YAML.replace("registry.minnova.io/oracle}", "registry.minnova.io/oracle, tag: '1'}"))
+    project.register("oracle", local="apps/oracle", repo="https://github.com/acme/oracle.git")
+    (app,) = project.load()
+    assert app.commit is None and app.entry.repo == "https://github.com/acme/oracle.git"  # nothing was fetched
 
 
 def test_local_source_needs_pinned_tags(project):

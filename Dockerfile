@@ -1,0 +1,25 @@
+# The preview renderer: the image of Argo CD's Config Management Plugin sidecar, which runs
+# `minnova-idp render-preview` (deploy/argocd/plugin.yaml). It needs only the library, not the
+# Pulumi SDKs, so they are left out (the runtime dependencies below mirror pyproject.toml;
+# tests/test_argocd.py keeps them in step).
+#   docker build -t ghcr.io/<org>/minnova-idp:<version> .   then set minnova:previews.rendererImage
+FROM python:3.11.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY minnova_idp ./minnova_idp
+COPY components ./components
+RUN pip install --no-deps . \
+ && pip install "pydantic>=2.7,<3" "pyyaml>=6.0,<7" "pyrage>=1.4,<2" "cryptography>=42,<51" \
+ && rm -rf /src
+
+# Argo CD runs plugin sidecars as user 999; /tmp is an emptyDir, the root filesystem read-only.
+USER 999:999
+WORKDIR /tmp
+ENTRYPOINT ["minnova-idp"]
+CMD ["--help"]

@@ -1,0 +1,351 @@
+"""Argo CD for pull-request previews, written once as pure functions (no Pulumi import).
+
+Argo CD renders each preview with `minnova-idp render-preview`, a Config Management Plugin
+(CMP v2 sidecar on the repo server), so previews come from the same renderer as dev and
+prod. Chart keys and Argo CD formats checked against argo-cd 3.4 / argo-helm argo-cd 10.2.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from . import names, versions
+from .models import StackSettings
+
+Manifest = dict[str, Any]
+
+NAMESPACE = versions.ARGO_CD.namespace
+PLUGIN_NAME = "minnova-preview"
+PREVIEW_KEYS_SECRET = "minnova-preview-keys"
+PREVIEW_KEYS_DIR = "/var/run/minnova/preview-keys"
+IN_CLUSTER = "https://kubernetes.default.svc"
+GITHUB_APP_SECRET_PREFIX = "minnova-github-app"
+FORGE_TOKEN_SECRET = "minnova-forge-token"
+NOTIFICATION_LABEL = "minnova/preview"
+PREVIEW_URL_ANNOTATION = "minnova.io/preview-url"
+# Every kind render-preview may output (tests/test_argocd.py keeps this in step with the renderer).
+PREVIEW_KINDS = (("", "Namespace"), ("", "ResourceQuota"), ("", "LimitRange"), ("", "Secret"), ("", "Service"),
+                 ("apps", "Deployment"), ("networking.k8s.io", "Ingress"), ("networking.k8s.io", "NetworkPolicy"),
+                 ("policy", "PodDisruptionBudget"), ("postgresql.cnpg.io", "Cluster"))
+_LABELS = {"app.kubernetes.io/managed-by": "minnova-idp"}
+
+
+@dataclass(frozen=True)
+class PreviewApp:
+    """What Argo CD needs of a registered app."""
+
+    name: str
+    repo: str
+    path: str | None = None
+    project_id: int | None = None  # GitLab
+
+
+# ---- the plugin ------------------------------------------------------------------------------
+
+def plugin_spec() -> dict[str, Any]:
+    """The ConfigManagementPlugin's spec. No `discover`: Applications name the plugin explicitly."""
+    return {"generate": {"command": ["minnova-idp", "render-preview"]}}
+
+
+def plugin_manifest() -> Manifest:
+    """plugin.yaml as a sidecar reads it (deploy/argocd/plugin.yaml is this, for other installs)."""
+    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "ConfigManagementPlugin",
+            "metadata": {"name": PLUGIN_NAME}, "spec": plugin_spec()}
+
+
+def sidecar(image: str) -> dict[str, Any]:
+    """The CMP v2 sidecar, as the Argo CD docs give it, plus the preview keys (read-only)."""
+    return {
+        "name": PLUGIN_NAME,
+        "image": image,
+        "command": ["/var/run/argocd/argocd-cmp-server"],
+        "env": [{"name": "MINNOVA_PREVIEW_KEYS_DIR", "value": PREVIEW_KEYS_DIR}],
+        "securityContext": {"runAsNonRoot": True, "runAsUser": 999, "allowPrivilegeEscalation": False,
+                            "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]},
+                            "seccompProfile": {"type": "RuntimeDefault"}},
+        "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
+        "volumeMounts": [
+            {"mountPath": "/var/run/argocd", "name": "var-files"},
+            {"mountPath": "/home/argocd/cmp-server/plugins", "name": "plugins"},
+            {"mountPath": "/home/argocd/cmp-server/config/plugin.yaml", "subPath": f"{PLUGIN_NAME}.yaml",
+             "name": "argocd-cmp-cm"},
+            # Its own /tmp: never share the repo server's (Argo CD docs, since 2.4).
+            {"mountPath": "/tmp", "name": "minnova-cmp-tmp"},
+            {"mountPath": PREVIEW_KEYS_DIR, "name": PREVIEW_KEYS_SECRET, "readOnly": True},
+        ],
+    }
+
+
+def sidecar_volumes() -> list[dict[str, Any]]:
+    # `var-files` and `plugins` are the chart's own volumes.
+    return [{"name": "argocd-cmp-cm", "configMap": {"name": "argocd-cmp-cm"}},
+            {"name": "minnova-cmp-tmp", "emptyDir": {}},
+            {"name": PREVIEW_KEYS_SECRET, "secret": {"secretName": PREVIEW_KEYS_SECRET}}]
+
+
+# ---- the chart's values ----------------------------------------------------------------------
+
+def chart_values(settings: StackSettings, github_notifications: bool) -> dict:
+    """Values of the argo-cd chart: no secret in them (one would make Pulumi hide all of them).
+
+    `argocd-secret` and `argocd-notifications-secret` are made by the Platform instead (argocd_secret,
+    notifications_secret below), as Pulumi secrets of their own.
+    """
+    previews = settings.previews
+    values: dict[str, Any] = {
+        "configs": {
+            "cmp": {"create": True, "plugins": {PLUGIN_NAME: plugin_spec()}},
+            "params": {"applicationsetcontroller.allowed.scm.providers": api_url(settings)},
+            "secret": {"createSecret": False},
+        },
+        "repoServer": {"extraContainers": [sidecar(previews.renderer_image)], "volumes": sidecar_volumes()},
+    }
+    if previews.webhook_host:
+        values["applicationSet"] = {"ingress": {
+            "enabled": True,
+            "ingressClassName": settings.ingress_class,
+            "hostname": previews.webhook_host,
+            "path": "/api/webhook",
+            "pathType": "Prefix",
+            "annotations": {"cert-manager.io/cluster-issuer": settings.cluster_issuer},
+            "extraTls": [{"hosts": [previews.webhook_host], "secretName": "argocd-applicationset-webhook-tls"}],
+        }}
+    if github_notifications:
+        values["notifications"] = notifications(settings)
+    return values
+
+
+def argocd_secret(settings: StackSettings, webhook_secret: Any) -> Manifest:
+    """Argo CD's own Secret (the chart's is turned off). The API server adds server.secretkey itself."""
+    data = {}
+    if webhook_secret is not None and settings.git.provider in ("github", "gitlab"):
+        # The ApplicationSet controller's /api/webhook checks the same shared secret.
+        data[f"webhook.{settings.git.provider}.secret"] = webhook_secret
+    return {"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "argocd-secret", "namespace": NAMESPACE,
+                         "labels": {"app.kubernetes.io/name": "argocd-secret", "app.kubernetes.io/part-of": "argocd",
+                                    **_LABELS}},
+            "type": "Opaque", "stringData": data}
+
+
+def notifications_secret(github_private_key: Any) -> Manifest:
+    return {"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "argocd-notifications-secret", "namespace": NAMESPACE,
+                         "labels": {"app.kubernetes.io/part-of": "argocd", **_LABELS}},
+            "type": "Opaque", "stringData": {"github-privateKey": github_private_key}}
+
+
+def api_url(settings: StackSettings) -> str:
+    """The API the pull-request generator may call (Argo CD compares it as a string)."""
+    base = settings.git.base_url
+    if settings.git.provider == "github":
+        return "https://api.github.com/" if base == "https://github.com/" else f"{base}api/v3/"
+    return base  # GitLab, Gitea and Forgejo take the server's base URL
+
+
+def notifications(settings: StackSettings) -> dict[str, Any]:
+    """Preview URL and status on the pull request: a commit status and one comment, kept up to date."""
+    url = '{{index .app.metadata.annotations "' + PREVIEW_URL_ANNOTATION + '"}}'
+    github = settings.git
+
+    def template(state: str, text: str) -> str:
+        return (f"message: {text}\n"
+                "github:\n"
+                "  repoURLPath: \"{{.app.spec.source.repoURL}}\"\n"
+                "  revisionPath: \"{{.app.status.operationState.syncResult.revision}}\"\n"
+                "  status:\n"
+                f"    state: {state}\n"
+                f"    label: \"{NOTIFICATION_LABEL}\"\n"
+                f"    targetURL: \"{url}\"\n"
+                "  pullRequestComment:\n"
+                f"    commentTag: \"{NOTIFICATION_LABEL}\"\n"
+                "    content: |\n"
+                f"      {text}\n")
+
+    return {
+        "enabled": True,
+        "secret": {"create": False},  # notifications_secret() instead
+        "notifiers": {"service.github": (f"appID: {github.github_app_id}\n"
+                                         f"installationID: {github.github_app_installation_id}\n"
+                                         "privateKey: $github-privateKey\n")},
+        "templates": {
+            "template.minnova-preview-ready": template("success", f"Preview ready: {url}"),
+            "template.minnova-preview-failed": template(
+                "failure", "Preview failed: {{.app.status.operationState.message}}"),
+        },
+        "triggers": {
+            "trigger.minnova-preview-ready": (
+                "- when: app.status.operationState != nil and app.status.operationState.phase in ['Succeeded'] "
+                "and app.status.health.status == 'Healthy'\n"
+                "  send: [minnova-preview-ready]\n"
+                "  oncePer: app.status.operationState?.syncResult?.revision\n"),
+            "trigger.minnova-preview-failed": (
+                "- when: app.status.operationState != nil and app.status.operationState.phase in ['Error', 'Failed']"
+                " or app.status.health.status == 'Degraded'\n"
+                "  send: [minnova-preview-failed]\n"
+                "  oncePer: app.status.operationState?.syncResult?.revision\n"),
+        },
+    }
+
+
+# ---- per app: project and ApplicationSet -------------------------------------------------------
+
+def project_name(app: str) -> str:
+    return f"{app}-previews"
+
+
+def namespace_pattern(app: str) -> str:
+    """<app>-pr-<digits> only: `oracle-pr-*` would also match the previews of an app named oracle-pr."""
+    return f"{names.preview_namespace(app, 0)[:-1]}[0-9]*"
+
+
+def render_app_project(app: PreviewApp) -> Manifest:
+    """One project per app: its repository only, its preview namespaces only, a short list of kinds."""
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "AppProject",
+        "metadata": {"name": project_name(app.name), "namespace": NAMESPACE, "labels": _LABELS},
+        "spec": {
+            "description": f"Pull-request previews of {app.name} (minnova-idp)",
+            "sourceRepos": [app.repo],
+            "destinations": [{"server": IN_CLUSTER, "namespace": namespace_pattern(app.name)}],
+            "clusterResourceWhitelist": [{"group": group, "kind": kind} for group, kind in PREVIEW_KINDS
+                                         if kind == "Namespace"],
+            "namespaceResourceWhitelist": [{"group": group, "kind": kind} for group, kind in PREVIEW_KINDS
+                                           if kind != "Namespace"],
+        },
+    }
+
+
+def render_application_set(app: PreviewApp, settings: StackSettings) -> Manifest:
+    previews = settings.previews
+    number = "{{.number}}"
+    namespace = f"{app.name}-pr-{number}"
+    env = {"APP_NAME": app.name, "PR_NUMBER": number, "HEAD_SHA": "{{.head_sha}}",
+           "PREVIEW_DOMAIN": settings.preview_domain, "DEPLOYMENT": settings.deployment,
+           "INGRESS_CLASS": settings.ingress_class}
+    annotations = {PREVIEW_URL_ANNOTATION: f"https://{namespace}.{settings.preview_domain}"}
+    if settings.git.provider == "github":
+        for trigger in ("minnova-preview-ready", "minnova-preview-failed"):
+            annotations[f"notifications.argoproj.io/subscribe.{trigger}.github"] = ""
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "ApplicationSet",
+        "metadata": {"name": f"{app.name}-previews", "namespace": NAMESPACE, "labels": _LABELS},
+        "spec": {
+            "goTemplate": True,
+            "goTemplateOptions": ["missingkey=error"],
+            "generators": [{"pullRequest": {**pull_request_source(app, settings),
+                                            "requeueAfterSeconds": requeue_seconds(settings)}}],
+            "template": {
+                "metadata": {
+                    "name": namespace,
+                    "labels": {**_LABELS, "minnova.io/app": app.name, "minnova.io/preview": "true"},
+                    "annotations": annotations,
+                    # Closing the PR deletes the Application, and this finalizer deletes what it made.
+                    "finalizers": ["resources-finalizer.argocd.argoproj.io"],
+                },
+                "spec": {
+                    "project": project_name(app.name),
+                    "source": {
+                        "repoURL": app.repo,
+                        "targetRevision": "{{.head_sha}}",
+                        "path": app.path or ".",
+                        "plugin": {"name": PLUGIN_NAME,
+                                   "env": [{"name": key, "value": value} for key, value in env.items()]},
+                    },
+                    "destination": {"server": IN_CLUSTER, "namespace": namespace},
+                    "syncPolicy": {
+                        # allowEmpty stays false: an empty render never prunes a preview away.
+                        "automated": {"prune": True, "selfHeal": True},
+                        "syncOptions": ["ServerSideApply=true"],
+                    },
+                },
+            },
+        },
+    }
+
+
+def requeue_seconds(settings: StackSettings) -> int:
+    previews = settings.previews
+    if settings.git.provider in ("gitea", "forgejo"):  # no webhook refresh for their PR events upstream
+        return previews.forge_requeue_after_seconds
+    return previews.requeue_after_seconds
+
+
+def pull_request_source(app: PreviewApp, settings: StackSettings) -> dict[str, Any]:
+    provider, labels = settings.git.provider, [settings.previews.label]
+    if provider == "github":
+        owner, repo = owner_and_repo(app.repo)
+        source: dict[str, Any] = {"owner": owner, "repo": repo, "appSecretName": github_app_secret(owner),
+                                  "labels": labels}
+        if settings.git.base_url != "https://github.com/":
+            source["api"] = api_url(settings)
+        return {"github": source}
+    if provider == "gitlab":
+        return {"gitlab": {"api": api_url(settings), "project": str(app.project_id),
+                           "tokenRef": {"secretName": repository_secret(app.name), "key": "password"},
+                           "labels": labels, "pullRequestState": "opened"}}
+    owner, repo = owner_and_repo(app.repo)
+    return {"gitea": {"api": api_url(settings), "owner": owner, "repo": repo,
+                      "tokenRef": {"secretName": FORGE_TOKEN_SECRET, "key": "token"}, "labels": labels}}
+
+
+# ---- credentials -----------------------------------------------------------------------------
+
+def github_app_secret(owner: str) -> str:
+    return f"{GITHUB_APP_SECRET_PREFIX}-{owner.lower()}"
+
+
+def repository_secret(app: str) -> str:
+    return f"minnova-repo-{app}"
+
+
+def credential_secrets(settings: StackSettings, apps: list[PreviewApp], secret: Any) -> list[Manifest]:
+    """Argo CD credential Secrets of this deployment.
+
+    `secret(kind, app)` gives each secret value (kind: the minnova config key it comes from);
+    the Platform passes Pulumi secrets, tests may pass anything.
+    """
+    provider = settings.git.provider
+
+    def argocd_secret(name: str, secret_type: str, data: dict[str, Any]) -> Manifest:
+        return {"apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": name, "namespace": NAMESPACE,
+                             "labels": {**_LABELS, "argocd.argoproj.io/secret-type": secret_type}},
+                "type": "Opaque", "stringData": data}
+
+    if provider == "github":
+        owners = sorted({owner_and_repo(app.repo)[0] for app in apps})
+        return [argocd_secret(github_app_secret(owner), "repo-creds", {
+            "type": "git", "url": f"{settings.git.base_url}{owner}",
+            "githubAppID": settings.git.github_app_id,
+            "githubAppInstallationID": settings.git.github_app_installation_id,
+            "githubAppPrivateKey": secret("githubAppPrivateKey", None)}) for owner in owners]
+    if provider == "gitlab":
+        return [argocd_secret(repository_secret(app.name), "repository", {
+            "type": "git", "url": app.repo, "username": "minnova-idp",
+            "password": secret("gitlabProjectTokens", app.name)}) for app in apps]
+    return [argocd_secret(repository_secret(app.name), "repository", {
+        "type": "git", "url": app.repo, "sshPrivateKey": secret("gitDeployKeys", app.name)}) for app in apps] + [
+        argocd_secret(FORGE_TOKEN_SECRET, "scm-creds", {"token": secret("gitToken", None)})]
+
+
+def preview_keys_secret(keys: dict[str, Any]) -> Manifest:
+    """Each app's preview identity, one file per app in the sidecar: never a dev or prod key."""
+    return {"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": PREVIEW_KEYS_SECRET, "namespace": NAMESPACE, "labels": _LABELS},
+            "type": "Opaque", "stringData": dict(keys)}
+
+
+_OWNER_REPO = re.compile(r"^(?:https://[^/]+/|ssh://[^/]+/|[^@/]+@[^:]+:)(?P<path>.+?)(?:\.git)?/?$")
+
+
+def owner_and_repo(url: str) -> tuple[str, str]:
+    match = _OWNER_REPO.match(url)
+    parts = match["path"].split("/") if match else []
+    if len(parts) < 2:
+        raise ValueError(f"'{url}' does not name an owner and a repository")
+    return "/".join(parts[:-1]), parts[-1]
