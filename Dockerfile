@@ -5,8 +5,10 @@
 #   docker build -t ghcr.io/<org>/minnova-idp:<version> .   then set minnova:previews.rendererImage
 FROM python:3.11.11-slim-bookworm
 
+# PYDANTIC_DISABLE_PLUGINS: no entry-point scan at start (render-preview runs on every refresh).
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
+    PYDANTIC_DISABLE_PLUGINS=__all__ \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 

@@ -88,7 +88,6 @@ PREVIEW_PARAMETERS = ("APP_NAME", "PR_NUMBER", "HEAD_SHA", "PREVIEW_DOMAIN", "DE
 
 def _cmd_render_preview(args: argparse.Namespace) -> int:
     """Everything is checked and rendered before a byte is written: Argo CD prunes on empty output."""
-    from . import sops
     from .models import _hostname
     from .preview import PreviewRequest, check_revision, render_preview, to_yaml
     from .secrets import AppKey, load_secret_values, read_secrets_file, secrets_file
@@ -128,6 +127,8 @@ def _cmd_render_preview(args: argparse.Namespace) -> int:
     content = read_secrets_file(directory, "preview")
     if content is not None:
         shown = str(directory / secrets_file("preview"))
+        from . import sops  # cryptography and age: only for previews that have secrets
+
         key_file = Path(args.keys_dir or os.environ.get("MINNOVA_PREVIEW_KEYS_DIR", PREVIEW_KEYS_DIR)) / request.app
         try:
             identities = sops.parse_identities(key_file.read_text(), str(key_file))
@@ -187,7 +188,7 @@ def _cmd_register(args: argparse.Namespace) -> int:
 
 
 def _add_onboarding_commands(commands) -> None:
-    from .onboarding import SCHEMA_URL
+    from .names import SCHEMA_URL  # not .onboarding: building the parser must not load every model
 
     init = commands.add_parser(
         "init", help="write a commented .minnova/app.yaml for a new app",

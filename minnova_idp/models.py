@@ -19,7 +19,8 @@ from .quantity import QuantityError, parse_quantity
 
 
 class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, alias_generator=to_camel)
+    # defer_build: validators are built on first use, so a command pays only for the models it uses.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, alias_generator=to_camel, defer_build=True)
 
 
 # ---- field types ---------------------------------------------------------------------------

@@ -15,6 +15,8 @@ ENV_NAME_MAX = 10
 MAX_PR_NUMBER_DIGITS = 7
 DNS_LABEL_MAX = 63
 APP_CONFIG = PurePosixPath(".minnova") / "app.yaml"  # in every app repository
+# Where editors fetch the app.yaml schema from (`init --schema-url` overrides it for a fork or mirror).
+SCHEMA_URL = "https://raw.githubusercontent.com/minnova/minnova-idp/main/schema/app.schema.json"
 
 APP_NAME_RE = re.compile(r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
 # No hyphens in environment names: "<app>-<env>" then splits one way only, and can never

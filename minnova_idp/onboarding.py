@@ -11,8 +11,7 @@ from .models import AppConfig, RegistryEntry
 from .validation import validate_document
 from .yamlsafe import load_yaml
 
-# Where editors fetch the schema from; override with `init --schema-url` for a fork or mirror.
-SCHEMA_URL = "https://raw.githubusercontent.com/minnova/minnova-idp/main/schema/app.schema.json"
+SCHEMA_URL = names.SCHEMA_URL
 
 APP_YAML_TEMPLATE = """\
 # yaml-language-server: $schema={schema_url}

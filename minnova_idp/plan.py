@@ -177,6 +177,14 @@ def _record(program, project: str, stack: str, config: dict[str, str], secret_ke
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+    # The SDK walks and encodes the whole Python stack of every registration as its source position
+    # (about a tenth of a plan's time); the mock monitor discards it, so the plan skips it.
+    # Real `pulumi up` runs never go through here.
+    from pulumi.runtime import resource as runtime_resource
+    from pulumi.runtime.proto import source_pb2
+
+    capture_stack = runtime_resource._get_stack_trace
+    runtime_resource._get_stack_trace = source_pb2.StackTrace
     try:
         runtime_config.set_all_config(config, sorted(secret_keys))
         mocks = Mocks()
@@ -191,6 +199,7 @@ def _record(program, project: str, stack: str, config: dict[str, str], secret_ke
         outputs = {key: loop.run_until_complete(pulumi.Output.from_input(value).future())
                    for key, value in (returned[0] or {}).items()}
     finally:
+        runtime_resource._get_stack_trace = capture_stack
         asyncio.set_event_loop(None)
         loop.close()
     resources.sort(key=lambda r: r.urn)
