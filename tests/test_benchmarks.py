@@ -1,0 +1,28 @@
+"""The benchmark script keeps working (on a tiny size). Timings themselves are never asserted here."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+from .conftest import PROJECT_DIR
+
+
+def test_benchmark_script_runs_on_a_tiny_size():
+    result = subprocess.run([sys.executable, "benchmarks/bench.py", "--sizes", "2", "--repos", "2", "--runs", "1",
+                             "--out", "-"], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = result.stdout
+    for section in ("## 1. Program evaluation", "## 2. App-config fetching", "## 3. Preview render cold start",
+                    "## 4. Import cost"):
+        assert section in report
+    (row,) = re.findall(r"^\| 2 \| (\d+) \|", report, re.M)
+    assert int(row) > 2 * 2  # two apps, two environments, several resources each
+
+
+def test_committed_report_describes_the_machine_and_all_sizes():
+    text = (PROJECT_DIR / "docs/benchmarks.md").read_text()
+    assert "Machine:" in text
+    for size in (10, 100, 500):
+        assert re.search(rf"^\| {size} \|", text, re.M), size
