@@ -220,7 +220,6 @@ def render_app_project(app: PreviewApp) -> Manifest:
 
 
 def render_application_set(app: PreviewApp, settings: StackSettings) -> Manifest:
-    previews = settings.previews
     number = "{{.number}}"
     namespace = f"{app.name}-pr-{number}"
     env = {"APP_NAME": app.name, "PR_NUMBER": number, "HEAD_SHA": "{{.head_sha}}",

@@ -425,6 +425,7 @@ def _secrets_environment(value: str) -> str:
 AgeRecipient = Annotated[str, AfterValidator(_age_recipient)]
 SecretsEnvironment = Annotated[str, AfterValidator(_secrets_environment)]
 
+
 def _email(value: str) -> str:
     if not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", value):
         raise ValueError(f"'{value}' is not an email address")

@@ -46,3 +46,16 @@ def make_app_repo(path: Path, files: dict[str, str]) -> str:
 @pytest.fixture
 def project_dir() -> Path:
     return PROJECT_DIR
+
+
+@pytest.fixture(scope="session")
+def dev_plan():
+    """The offline plan of the example dev stack (read-only: shared by the tests of this run)."""
+    from minnova_idp.plan import run_plan
+
+    return run_plan(PROJECT_DIR, "dev")
+
+
+def resource_named(plan, name: str):
+    (found,) = [r for r in plan.resources if r.name == name]
+    return found

@@ -16,25 +16,14 @@ import yaml
 from minnova_idp import argocd, versions
 from minnova_idp.errors import ConfigError
 from minnova_idp.models import AppConfig, StackSettings
-from minnova_idp.plan import run_plan
 from minnova_idp.preview import PreviewRequest, render_preview
 from minnova_idp.program import load_inputs
 from minnova_idp.secrets import SecretValues
 from minnova_idp.stackconfig import from_stack_file
 
-from .conftest import PROJECT_DIR
+from .conftest import PROJECT_DIR, resource_named
 from .k8s_strict import require_crds, validate_objects
 from .test_secrets import project_copy
-
-
-@pytest.fixture(scope="module")
-def dev_plan():
-    return run_plan(PROJECT_DIR, "dev")
-
-
-def named(plan, name):
-    (found,) = [r for r in plan.resources if r.name == name]
-    return found
 
 
 def settings(**overrides) -> StackSettings:
@@ -47,7 +36,7 @@ def settings(**overrides) -> StackSettings:
 
 
 def test_argo_cd_release_is_pinned_and_carries_the_plugin(dev_plan):
-    release = named(dev_plan, "argocd")
+    release = resource_named(dev_plan, "argocd")
     assert release.inputs["chart"] == "argo-cd" and release.inputs["version"] == versions.ARGO_CD.version
     assert release.inputs["repositoryOpts"] == {"repo": "https://argoproj.github.io/argo-helm"}
     assert release.inputs["namespace"] == "argocd"
@@ -69,35 +58,35 @@ def test_argo_cd_release_is_pinned_and_carries_the_plugin(dev_plan):
 
 
 def test_credentials_are_secrets_of_this_deployment(dev_plan):
-    creds = named(dev_plan, "platform-secret-minnova-github-app-minnova")
+    creds = resource_named(dev_plan, "platform-secret-minnova-github-app-minnova")
     assert creds.inputs["metadata"]["labels"]["argocd.argoproj.io/secret-type"] == "repo-creds"
     assert set(creds.inputs["stringData"]) == {"type", "url", "githubAppID", "githubAppInstallationID",
                                                "githubAppPrivateKey"}
     assert set(creds.inputs["stringData"].values()) == {"[secret]"}
-    assert named(dev_plan, "platform-secret-argocd-secret").inputs["stringData"] == {
+    assert resource_named(dev_plan, "platform-secret-argocd-secret").inputs["stringData"] == {
         "webhook.github.secret": "[secret]"}
-    assert named(dev_plan, "platform-secret-argocd-notifications-secret").inputs["stringData"] == {
+    assert resource_named(dev_plan, "platform-secret-argocd-notifications-secret").inputs["stringData"] == {
         "github-privateKey": "[secret]"}
-    keys = named(dev_plan, "platform-secret-minnova-preview-keys")
+    keys = resource_named(dev_plan, "platform-secret-minnova-preview-keys")
     assert keys.inputs["stringData"] == {"oracle": "[secret]"}  # preview keys only
-    release = named(dev_plan, "argocd")
+    release = resource_named(dev_plan, "argocd")
     assert keys.urn in release.dependencies
 
 
 def test_one_project_and_application_set_per_app_after_the_release(dev_plan):
     require_crds()
-    release = named(dev_plan, "argocd")
-    creds = named(dev_plan, "platform-secret-minnova-github-app-minnova")
+    release = resource_named(dev_plan, "argocd")
+    creds = resource_named(dev_plan, "platform-secret-minnova-github-app-minnova")
     for app in ("oracle", "storefront"):
-        project = named(dev_plan, f"platform-appproject-{app}-previews")
-        appset = named(dev_plan, f"platform-applicationset-{app}-previews")
+        project = resource_named(dev_plan, f"platform-appproject-{app}-previews")
+        appset = resource_named(dev_plan, f"platform-applicationset-{app}-previews")
         assert release.urn in project.dependencies
         assert {release.urn, project.urn, creds.urn} <= set(appset.dependencies)
         validate_objects([project.inputs, appset.inputs])
 
 
 def test_application_set_template(dev_plan):
-    spec = named(dev_plan, "platform-applicationset-oracle-previews").inputs["spec"]
+    spec = resource_named(dev_plan, "platform-applicationset-oracle-previews").inputs["spec"]
     assert spec["goTemplate"] is True and spec["goTemplateOptions"] == ["missingkey=error"]
     (generator,) = spec["generators"]
     assert generator["pullRequest"]["github"] == {"owner": "minnova", "repo": "oracle", "labels": ["preview"],
@@ -126,7 +115,7 @@ def test_every_parameter_render_preview_reads_is_passed():
 
 
 def test_project_is_confined_to_the_apps_previews(dev_plan):
-    spec = named(dev_plan, "platform-appproject-oracle-previews").inputs["spec"]
+    spec = resource_named(dev_plan, "platform-appproject-oracle-previews").inputs["spec"]
     assert spec["sourceRepos"] == ["https://github.com/minnova/oracle.git"]
     (destination,) = spec["destinations"]
     pattern = destination["namespace"]

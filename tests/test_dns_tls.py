@@ -12,21 +12,11 @@ from minnova_idp.program import load_inputs
 from minnova_idp.stackconfig import from_stack_file
 from minnova_idp.tls import record_type
 
-from .conftest import PROJECT_DIR
+from .conftest import PROJECT_DIR, resource_named
 from .k8s_strict import require_crds, validate_objects
 from .test_secrets import project_copy
 
 ZONE_ID = "fedcba9876543210fedcba9876543210"
-
-
-@pytest.fixture(scope="module")
-def dev_plan():
-    return run_plan(PROJECT_DIR, "dev")
-
-
-def by_name(plan, name):
-    (found,) = [r for r in plan.resources if r.name == name]
-    return found
 
 
 @pytest.mark.parametrize("address,expected", [("203.0.113.10", "A"), ("2001:db8::1", "AAAA"),
@@ -48,11 +38,11 @@ def test_a_record_per_app_host(dev_plan):
 
 
 def test_dns01_token_is_scoped_to_the_zone_and_stored_as_a_secret(dev_plan):
-    token = by_name(dev_plan, "cert-manager-dns01")
+    token = resource_named(dev_plan, "cert-manager-dns01")
     (policy,) = token.inputs["policies"]
     assert json.loads(policy["resources"]) == {f"com.cloudflare.api.account.zone.{ZONE_ID}": "*"}
     assert policy["permissionGroups"] == [{"id": "<id of DNS Write>"}, {"id": "<id of Zone Read>"}]
-    secret = by_name(dev_plan, "platform-secret-cloudflare-api-token")
+    secret = resource_named(dev_plan, "platform-secret-cloudflare-api-token")
     assert secret.inputs["metadata"] == {"name": "cloudflare-api-token", "namespace": "cert-manager"}
     assert secret.inputs["stringData"] == {"api-token": "[secret]"}
 
@@ -68,21 +58,21 @@ def test_cluster_issuers_answer_dns01_with_that_token(dev_plan):
     (solver,) = acme["solvers"]
     assert solver["dns01"] == {"cloudflare": {"apiTokenSecretRef": {"name": "cloudflare-api-token", "key": "api-token"}}}
     assert solver["selector"] == {"dnsZones": ["minnova.io"]}
-    cert_manager = by_name(dev_plan, "cert-manager")
-    token_secret = by_name(dev_plan, "platform-secret-cloudflare-api-token")
+    cert_manager = resource_named(dev_plan, "cert-manager")
+    token_secret = resource_named(dev_plan, "platform-secret-cloudflare-api-token")
     for issuer in issuers.values():
         assert {cert_manager.urn, token_secret.urn} <= set(issuer.dependencies)
     validate_objects(r.inputs for r in issuers.values())
 
 
 def test_ingresses_name_the_configured_issuer(dev_plan):
-    ingress = by_name(dev_plan, "oracle-dev-ingress-oracle")
+    ingress = resource_named(dev_plan, "oracle-dev-ingress-oracle")
     assert ingress.inputs["metadata"]["annotations"] == {"cert-manager.io/cluster-issuer": "letsencrypt-staging"}
 
 
 def test_preview_wildcard_certificate(dev_plan):
     require_crds()
-    certificate = by_name(dev_plan, "platform-certificate-preview-wildcard")
+    certificate = resource_named(dev_plan, "platform-certificate-preview-wildcard")
     assert certificate.inputs["spec"]["dnsNames"] == ["*.preview.minnova.io"]
     assert certificate.inputs["spec"]["issuerRef"]["name"] == "letsencrypt-staging"
     validate_objects([certificate.inputs])
@@ -141,7 +131,7 @@ def test_cname_to_a_load_balancer_host(tmp_path):
     stack = project / "Pulumi.prod.yaml"
     stack.write_text(stack.read_text().replace("203.0.113.20", "lb.eu-west.example.net"))
     plan = run_plan(project, "prod")
-    record = by_name(plan, "oracle-prod-dns")
+    record = resource_named(plan, "oracle-prod-dns")
     assert record.inputs["type"] == "CNAME" and record.inputs["content"] == "lb.eu-west.example.net"
 
 
