@@ -88,6 +88,7 @@ PREVIEW_PARAMETERS = ("APP_NAME", "PR_NUMBER", "HEAD_SHA", "PREVIEW_DOMAIN", "DE
 
 def _cmd_render_preview(args: argparse.Namespace) -> int:
     """Everything is checked and rendered before a byte is written: Argo CD prunes on empty output."""
+    from . import names
     from .models import _hostname
     from .preview import PreviewRequest, check_revision, render_preview, to_yaml
     from .secrets import AppKey, load_secret_values, read_secrets_file, secrets_file
@@ -118,12 +119,13 @@ def _cmd_render_preview(args: argparse.Namespace) -> int:
         raise ConfigError([Problem("render-preview", f"ARGOCD_ENV_{name}" if name in PREVIEW_PARAMETERS else name,
                                    message) for name, message in found])
 
+    directory = Path(args.directory)
+    _refuse_links(directory, [names.APP_CONFIG, secrets_file("preview")])
     target, app = _load_app(args.directory)
     if app.name != request.app:
         raise ConfigError([Problem(str(target), "name", f"'{app.name}' is not the app this preview is for "
                                    f"('{request.app}')", hint="an app's name cannot change in a pull request")])
     secrets = None
-    directory = Path(args.directory)
     content = read_secrets_file(directory, "preview")
     if content is not None:
         shown = str(directory / secrets_file("preview"))
@@ -144,6 +146,20 @@ def _cmd_render_preview(args: argparse.Namespace) -> int:
                                      stack_file=str(key_file), identities=identities)
     sys.stdout.write(to_yaml(render_preview(app, request, secrets)))
     return 0
+
+
+def _refuse_links(directory: Path, relative_paths) -> None:
+    """A pull request's files are untrusted: a symlink could point the renderer at a key on the sidecar."""
+    problems = []
+    for relative in relative_paths:
+        current = directory
+        for part in relative.parts:  # the file itself or any directory on its way
+            current = current / part
+            if current.is_symlink():
+                problems.append(Problem(str(current), message="is a symbolic link; previews read regular files only"))
+                break
+    if problems:
+        raise ConfigError(problems)
 
 
 def _add_preview_command(commands) -> None:

@@ -167,3 +167,16 @@ def test_longest_app_and_largest_pr_give_valid_names():
     assert len(request.namespace) <= 63 and len(request.host.split(".")[0]) <= 63
     require_crds()
     validate_objects(objects)
+
+
+@pytest.mark.parametrize("link", [".minnova/app.yaml", ".minnova/secrets/preview.enc.yaml", ".minnova/secrets"])
+def test_symlinks_in_the_pull_request_are_refused(checkout, keys_dir, tmp_path, link):
+    """A PR must not point the renderer at the sidecar's keys (or any file outside its checkout)."""
+    repo, head = checkout
+    target = repo / link
+    moved = tmp_path / "elsewhere"
+    shutil.move(str(target), str(moved))
+    target.symlink_to(moved)
+    result = render(repo, argocd_env(head, keys_dir))
+    assert result.returncode == 1 and result.stdout == ""
+    assert "is a symbolic link; previews read regular files only" in result.stderr
