@@ -257,3 +257,26 @@ def test_cli_wrong_key_fails_without_plaintext(tmp_path):
     assert not [value for value in PLAINTEXTS if value in result.stderr + result.stdout]
     no_key = cli("check", "examples/oracle/.minnova/secrets/dev.enc.yaml")
     assert no_key.returncode == 1 and "SOPS_AGE_KEY_FILE" in no_key.stderr
+
+
+def test_secrets_of_an_app_fetched_from_git(tmp_path):
+    """The production path: .minnova/secrets/ comes from the app's repository at the fetched commit."""
+    from .conftest import make_app_repo
+
+    key = sops.generate_identity()
+    doc = {"apiVersion": "v1", "kind": "Secret", "stringData": {"API_TOKEN": "fetched-s3cr3t"}}
+    app_yaml = (PROJECT_DIR / "examples/storefront/.minnova/app.yaml").read_text()
+    commit = make_app_repo(tmp_path / "repos/storefront", {
+        ".minnova/app.yaml": app_yaml, ".minnova/secrets/dev.enc.yaml": sops.encrypt_yaml(doc, [key.recipient])})
+    project = project_copy(tmp_path)
+    url = (tmp_path / "repos/storefront").as_uri()
+    (project / "deployments/minnova/apps/storefront.yaml").write_text(f"name: storefront\nrepo: {url}\n")
+    raw, secret_keys, file = from_stack_file(project, "dev")
+    del raw["minnova:previews"]  # previews need a GitHub URL; this test is about the fetched secrets
+    raw["minnova:secretsRecipients"] = json.dumps({"oracle": {"dev": identities()[0].recipient},
+                                                   "storefront": {"dev": key.recipient}})
+    raw["minnova:secretsKeys"] = json.dumps({"storefront": {"dev": key.secret}})
+    inputs = load_inputs(project, raw, secret_keys | {"minnova:secretsKeys"}, file, cache_dir=tmp_path / "cache")
+    values = inputs.secrets[("storefront", "dev")]
+    assert values.string_data == {"API_TOKEN": "fetched-s3cr3t"}
+    assert values.source == f"{url}@{commit[:12]}:.minnova/secrets/dev.enc.yaml"
