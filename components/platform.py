@@ -145,7 +145,7 @@ class Platform(pulumi.ComponentResource):
         issuers = [
             kubernetes_objects.create(PLATFORM_PREFIX, issuer, pulumi.ResourceOptions.merge(
                 in_cluster, pulumi.ResourceOptions(depends_on=[cert_manager, token_secret])))
-            for issuer in tls.render_cluster_issuers(settings, versions.CERT_MANAGER.namespace)
+            for issuer in tls.render_cluster_issuers(settings)
         ]
         if settings.preview_domain:
             cf.DnsRecord(

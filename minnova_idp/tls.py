@@ -44,9 +44,11 @@ def zone_resource(zone_id: str) -> str:
     return f"com.cloudflare.api.account.zone.{zone_id}"
 
 
-def render_cluster_issuers(settings: StackSettings, cert_manager_namespace: str) -> list[Manifest]:
-    """Let's Encrypt production and staging issuers (Ingresses name one: minnova:clusterIssuer)."""
-    del cert_manager_namespace  # ClusterIssuers read their secrets from cert-manager's own namespace
+def render_cluster_issuers(settings: StackSettings) -> list[Manifest]:
+    """Let's Encrypt production and staging issuers (Ingresses name one: minnova:clusterIssuer).
+
+    The token secret they name lives in cert-manager's own namespace, where ClusterIssuers look.
+    """
     issuers = []
     for name, server in ACME_SERVERS.items():
         acme: dict[str, Any] = {
