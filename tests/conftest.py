@@ -56,6 +56,35 @@ def dev_plan():
     return run_plan(PROJECT_DIR, "dev")
 
 
+def project_copy(tmp_path: Path) -> Path:
+    """A copy of this project to break or change in a test."""
+    import shutil
+
+    project = tmp_path / "project"
+    shutil.copytree(PROJECT_DIR, project, ignore=shutil.ignore_patterns(".venv", ".git", "__pycache__", "plan-*"))
+    return project
+
+
+def load_stack_inputs(project: Path, stack: str = "dev", extra: dict | None = None, secret: set | None = None,
+                      **kwargs):
+    """load_inputs of a stack file, with settings added or replaced (full keys) and extra secret keys."""
+    from minnova_idp.program import load_inputs
+    from minnova_idp.stackconfig import from_stack_file
+
+    raw, secret_keys, file = from_stack_file(project, stack)
+    raw.update(extra or {})
+    return load_inputs(project, raw, secret_keys | (secret or set()), file, **kwargs)
+
+
+def stack_problems(project: Path, stack: str = "dev", **kwargs) -> list[str]:
+    """The problems load_stack_inputs stops with (it must stop)."""
+    from minnova_idp.errors import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        load_stack_inputs(project, stack, **kwargs)
+    return [str(p) for p in caught.value.problems]
+
+
 def resource_named(plan, name: str):
     (found,) = [r for r in plan.resources if r.name == name]
     return found

@@ -21,9 +21,8 @@ from minnova_idp.program import load_inputs
 from minnova_idp.secrets import SecretValues
 from minnova_idp.stackconfig import from_stack_file
 
-from .conftest import PROJECT_DIR, resource_named
+from .conftest import PROJECT_DIR, project_copy, resource_named, stack_problems
 from .k8s_strict import require_crds, validate_objects
-from .test_secrets import project_copy
 
 
 def settings(**overrides) -> StackSettings:
@@ -162,21 +161,13 @@ def test_other_providers(provider, repo, generator_key):
     validate_objects([appset, argocd.render_app_project(app), *secrets])
 
 
-def preview_problems(project: Path, **extra) -> list[str]:
-    raw, secret_keys, file = from_stack_file(project, "dev")
-    raw.update(extra)
-    with pytest.raises(ConfigError) as caught:
-        load_inputs(project, raw, secret_keys, file)
-    return [str(p) for p in caught.value.problems]
-
-
 def test_missing_credentials_are_named(tmp_path):
     project = project_copy(tmp_path)
     stack = project / "Pulumi.dev.yaml"
     text = stack.read_text()
     stack.write_text(text.replace('    githubAppInstallationId: "7654321"\n', "").replace(
         "  minnova:githubAppPrivateKey:\n    secure: v1:EXAMPLE-PLACEHOLDER\n", ""))
-    found = preview_problems(project)
+    found = stack_problems(project)
     assert "Pulumi.dev.yaml: minnova:git.githubAppInstallationId: is required for previews with provider github" in found
     assert "Pulumi.dev.yaml: minnova:githubAppPrivateKey: is required for previews with provider github" in found
 
@@ -186,7 +177,7 @@ def test_github_previews_need_https_repo_urls(tmp_path):
     entry = project / "deployments/minnova/apps/storefront.yaml"
     entry.write_text(entry.read_text().replace("https://github.com/minnova/storefront.git",
                                                "git@github.com:minnova/storefront.git"))
-    assert preview_problems(project) == [
+    assert stack_problems(project) == [
         "deployments/minnova/apps/storefront.yaml: repo: previews check out over https with the GitHub App: "
         "use a https://github.com/<owner>/<repo> URL"]
 

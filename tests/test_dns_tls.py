@@ -6,15 +6,11 @@ import json
 
 import pytest
 
-from minnova_idp.errors import ConfigError
 from minnova_idp.plan import run_plan
-from minnova_idp.program import load_inputs
-from minnova_idp.stackconfig import from_stack_file
 from minnova_idp.tls import record_type
 
-from .conftest import PROJECT_DIR, resource_named
+from .conftest import PROJECT_DIR, project_copy, resource_named, stack_problems
 from .k8s_strict import require_crds, validate_objects
-from .test_secrets import project_copy
 
 ZONE_ID = "fedcba9876543210fedcba9876543210"
 
@@ -83,12 +79,8 @@ def test_prod_stack_without_preview_domain_has_no_wildcard():
     assert "oracle-prod-dns" in names and "preview-wildcard" not in names
 
 
-def problems(project, stack="dev", **settings) -> list[str]:
-    raw, secret_keys, file = from_stack_file(project, stack)
-    raw.update({f"minnova:{key}": value for key, value in settings.items()})
-    with pytest.raises(ConfigError) as caught:
-        load_inputs(project, raw, secret_keys, file)
-    return [str(p) for p in caught.value.problems]
+def problems(project, **settings) -> list[str]:
+    return stack_problems(project, extra={f"minnova:{key}": value for key, value in settings.items()})
 
 
 def test_host_outside_the_zone_is_refused(tmp_path):

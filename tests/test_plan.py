@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pulumi
@@ -17,7 +16,7 @@ from minnova_idp.program import STOP_HEADER, main
 from unittest.mock import patch
 from minnova_idp.stackconfig import from_stack_file
 
-from .conftest import PROJECT_DIR
+from .conftest import PROJECT_DIR, project_copy
 from .k8s_strict import validate_objects
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -106,8 +105,7 @@ def test_replanning_replaces_stale_manifests_but_not_other_directories(tmp_path)
 
 
 def broken_copy(tmp_path: Path) -> Path:
-    project = tmp_path / "project"
-    shutil.copytree(PROJECT_DIR, project, ignore=shutil.ignore_patterns(".venv", ".git", "__pycache__", "plan-*"))
+    project = project_copy(tmp_path)
     app_yaml = project / "examples" / "storefront" / ".minnova" / "app.yaml"
     app_yaml.write_text(app_yaml.read_text().replace("port: 3000", "port: 0"))
     return project

@@ -7,18 +7,16 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import yaml
 
 from minnova_idp import sops
-from minnova_idp.errors import ConfigError
 from minnova_idp.plan import record, run_plan, write_plan
 from minnova_idp.program import load_inputs, program
 from minnova_idp.stackconfig import from_stack_file
 
-from .conftest import PROJECT_DIR
+from .conftest import PROJECT_DIR, load_stack_inputs, project_copy, stack_problems
 
 KEYS_FILE = PROJECT_DIR / "tests" / "fixtures" / "example-age-keys.txt"
 EXAMPLE_KEYS = {line.split(":")[0].removeprefix("# oracle/"): key.secret
@@ -36,26 +34,8 @@ def identities():
     return sops.parse_identities(KEYS_FILE.read_text(), str(KEYS_FILE))
 
 
-def project_copy(tmp_path: Path) -> Path:
-    project = tmp_path / "project"
-    shutil.copytree(PROJECT_DIR, project, ignore=shutil.ignore_patterns(".venv", ".git", "__pycache__", "plan-*"))
-    return project
-
-
-def inputs_of(project: Path, stack: str = "dev", extra: dict | None = None, secret: set | None = None, **kwargs):
-    raw, secret_keys, file = from_stack_file(project, stack)
-    raw.update(extra or {})
-    return load_inputs(project, raw, secret_keys | (secret or set()), file, **kwargs)
-
-
-def problems_of(project: Path, stack: str = "dev", **kwargs) -> list[str]:
-    with pytest.raises(ConfigError) as caught:
-        inputs_of(project, stack, **kwargs)
-    return [str(p) for p in caught.value.problems]
-
-
 def test_keys_decrypt_the_example_and_values_become_strings():
-    inputs = inputs_of(PROJECT_DIR, identities=identities())
+    inputs = load_stack_inputs(PROJECT_DIR, identities=identities())
     values = inputs.secrets[("oracle", "dev")]
     assert values.decrypted and values.string_data == DEV_PLAINTEXT
     assert values.source == "examples/oracle/.minnova/secrets/dev.enc.yaml"
@@ -98,7 +78,7 @@ def test_plan_output_never_holds_plaintext(tmp_path):
 
 
 def test_without_keys_the_plan_shows_names_and_checks_recipients():
-    values = inputs_of(PROJECT_DIR, "prod").secrets[("oracle", "prod")]
+    values = load_stack_inputs(PROJECT_DIR, "prod").secrets[("oracle", "prod")]
     assert not values.decrypted
     assert values.keys == ["SECRET_KEY_BASE", "STRIPE_API_KEY"]
 
@@ -112,19 +92,19 @@ def test_a_file_copied_from_another_app_is_refused(tmp_path):
     extra = {"minnova:secretsRecipients": json.dumps({
         "oracle": {"dev": identities()[0].recipient}, "storefront": {"dev": other.recipient}}),
         "minnova:secretsKeys": json.dumps({"storefront": {"dev": other.secret}})}
-    found = problems_of(project, extra=extra, secret={"minnova:secretsKeys"})
+    found = stack_problems(project, extra=extra, secret={"minnova:secretsKeys"})
     assert found == [f"examples/storefront/.minnova/secrets/dev.enc.yaml: is encrypted for {identities()[0].recipient}, "
                      f"not for storefront/dev's key {other.recipient} (hint: sops --encrypt --age {other.recipient} "
                      "(see: minnova-idp secrets recipients storefront dev))"]
     # Holding oracle's identity changes nothing: only storefront/dev's key is ever used for its file.
-    assert problems_of(project, extra=extra, secret={"minnova:secretsKeys"}, identities=identities()) == found
+    assert stack_problems(project, extra=extra, secret={"minnova:secretsKeys"}, identities=identities()) == found
 
 
 def test_a_file_of_another_environment_is_refused(tmp_path):
     project = project_copy(tmp_path)
     secrets_dir = project / "examples/oracle/.minnova/secrets"
     shutil.copy(secrets_dir / "prod.enc.yaml", secrets_dir / "dev.enc.yaml")
-    found = problems_of(project, identities=identities())
+    found = stack_problems(project, identities=identities())
     assert len(found) == 1 and "not for oracle/dev's key" in found[0]
 
 
@@ -132,7 +112,7 @@ def test_tampered_file_is_refused_when_decrypting(tmp_path):
     project = project_copy(tmp_path)
     path = project / "examples/oracle/.minnova/secrets/dev.enc.yaml"
     path.write_text(path.read_text().replace("name: oracle-secrets", "name: evil-secrets"))
-    found = problems_of(project, identities=identities())
+    found = stack_problems(project, identities=identities())
     assert len(found) == 1 and "MAC mismatch" in found[0] and found[0].startswith(
         "examples/oracle/.minnova/secrets/dev.enc.yaml:")
 
@@ -141,14 +121,14 @@ def test_a_secrets_file_without_a_key_is_an_error(tmp_path):
     project = project_copy(tmp_path)
     (project / "examples/storefront/.minnova/secrets").mkdir()
     (project / "examples/storefront/.minnova/secrets/dev.enc.yaml").write_text("stringData: {A: b}\n")
-    assert problems_of(project) == [
+    assert stack_problems(project) == [
         "examples/storefront/.minnova/secrets/dev.enc.yaml: there is no age key for storefront/dev "
         "(hint: minnova-idp secrets new-key storefront dev)"]
 
 
 def test_identity_must_match_its_public_recipient():
     other = sops.generate_identity()
-    found = problems_of(PROJECT_DIR, extra={"minnova:secretsKeys": json.dumps({"oracle": {"dev": other.secret}})},
+    found = stack_problems(PROJECT_DIR, extra={"minnova:secretsKeys": json.dumps({"oracle": {"dev": other.secret}})},
                         secret={"minnova:secretsKeys"})
     assert found == ["Pulumi.dev.yaml: minnova:secretsKeys.oracle.dev: is not the identity of recipient "
                      f"{identities()[0].recipient} (hint: the secret key and the public recipient must be one key pair)"]
@@ -157,7 +137,7 @@ def test_identity_must_match_its_public_recipient():
 
 def test_identity_without_recipient_is_an_error():
     other = sops.generate_identity()
-    found = problems_of(PROJECT_DIR, extra={"minnova:secretsKeys": json.dumps({"web": {"dev": other.secret}})},
+    found = stack_problems(PROJECT_DIR, extra={"minnova:secretsKeys": json.dumps({"web": {"dev": other.secret}})},
                         secret={"minnova:secretsKeys"})
     assert found == ["Pulumi.dev.yaml: minnova:secretsKeys.web.dev: has no public recipient in "
                      "minnova:secretsRecipients (hint: minnova-idp secrets new-key web dev prints both commands)"]
@@ -171,7 +151,7 @@ def test_shared_key_is_an_explicit_opt_in(tmp_path):
     (project / "examples/storefront/.minnova/secrets/dev.enc.yaml").write_text(
         sops.encrypt_yaml(doc, [shared.recipient]))
     extra = {"minnova:secretsSharedRecipient": shared.recipient, "minnova:secretsSharedKey": shared.secret}
-    inputs = inputs_of(project, extra=extra, secret={"minnova:secretsSharedKey"}, identities=None)
+    inputs = load_stack_inputs(project, extra=extra, secret={"minnova:secretsSharedKey"}, identities=None)
     assert inputs.secrets[("storefront", "dev")].string_data == {"SHARED_TOKEN": "s3cr3t-shared"}
     # oracle keeps its own key: the shared key is not enough for oracle's file.
     assert not inputs.secrets[("oracle", "dev")].decrypted
@@ -187,7 +167,7 @@ def test_secret_values_must_suit_env_from(tmp_path, string_data, message):
     key = identities()[0]
     doc = {"apiVersion": "v1", "kind": "Secret", "stringData": string_data}
     (project / "examples/oracle/.minnova/secrets/dev.enc.yaml").write_text(sops.encrypt_yaml(doc, [key.recipient]))
-    found = problems_of(project, identities=identities())
+    found = stack_problems(project, identities=identities())
     assert any(message in p for p in found), found
 
 
