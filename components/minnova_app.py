@@ -8,17 +8,17 @@ in protected environments: losing it takes an explicit step (see the README).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import pulumi
 
-from minnova_idp import database, names, tls
+from minnova_idp import database, names
 from minnova_idp.models import AppConfig
 from minnova_idp.renderer import Placement, RenderSettings, common_labels, render_app, url
 
 from . import kubernetes_objects
+from .cloudflare import CloudflareAccount, DnsTarget, ingress_record, scoped_token
 
 TYPE = "minnova:index:MinnovaApp"
 # Bootstrap only matters when CNPG creates a cluster; a restore is declared before the
@@ -30,19 +30,8 @@ CLUSTER_CREATION_ONLY_FIELDS = ["spec.bootstrap", "spec.externalClusters"]
 class BackupInfrastructure:
     """What the Platform provides for backups to Cloudflare R2."""
 
-    provider: pulumi.ProviderResource
-    account_id: str
-    permission_group_ids: pulumi.Output[list[str]]  # R2 object read and write
-
-
-@dataclass(frozen=True)
-class DnsTarget:
-    """Where the Platform points app hosts: the stack's Cloudflare zone and ingress address."""
-
-    provider: pulumi.ProviderResource
-    zone_id: str
-    address: str
-    proxied: bool = False
+    account: CloudflareAccount
+    permission_group_ids: pulumi.Output[list[str]]  # R2 object read and write, looked up once per stack
 
 
 @dataclass(frozen=True)
@@ -98,50 +87,26 @@ class MinnovaApp(pulumi.ComponentResource):
                 name, manifest, pulumi.ResourceOptions(parent=self, depends_on=depends_on, **options))
 
         if args.dns is not None:
-            self._dns_record(name, args)
+            ingress_record(f"{name}-dns", args.dns, placement.host,
+                           f"minnova-idp {args.settings.deployment}: {name}", parent=self)
 
         self.url = pulumi.Output.from_input(url(placement))
         self.namespace = pulumi.Output.from_input(placement.namespace)
         self.register_outputs({"url": self.url, "namespace": self.namespace})
 
-    def _dns_record(self, name: str, args: MinnovaAppArgs) -> None:
-        import pulumi_cloudflare as cloudflare
-
-        dns = args.dns
-        cloudflare.DnsRecord(
-            f"{name}-dns",
-            zone_id=dns.zone_id,
-            name=args.placement.host,
-            type=tls.record_type(dns.address),
-            content=dns.address,
-            ttl=tls.AUTOMATIC_TTL,
-            proxied=dns.proxied,
-            comment=f"minnova-idp {args.settings.deployment}: {name}",
-            opts=pulumi.ResourceOptions(parent=self, provider=dns.provider),
-        )
-
     def _backup_credentials(self, name: str, args: MinnovaAppArgs, backup: database.BackupTarget,
                             namespace: pulumi.Resource, protect: bool) -> pulumi.CustomResource:
         import pulumi_cloudflare as cloudflare  # large (seconds to import): only when there are backups
 
-        infra = args.backups
-        data_options = pulumi.ResourceOptions(parent=self, provider=infra.provider, protect=protect,
+        account = args.backups.account
+        data_options = pulumi.ResourceOptions(parent=self, provider=account.provider, protect=protect,
                                               retain_on_delete=True)
-        bucket = cloudflare.R2Bucket(f"{name}-backups", account_id=infra.account_id, name=backup.bucket,
+        bucket = cloudflare.R2Bucket(f"{name}-backups", account_id=account.account_id, name=backup.bucket,
                                      opts=data_options)
-        token = cloudflare.AccountToken(
-            f"{name}-backups",
-            account_id=infra.account_id,
-            name=f"minnova-idp {args.settings.deployment}/{name}: database backups",
-            policies=[cloudflare.AccountTokenPolicyArgs(
-                effect="allow",
-                permission_groups=infra.permission_group_ids.apply(lambda ids: [{"id": i} for i in ids]),
-                # This bucket and nothing else.
-                resources=json.dumps({database.r2_bucket_resource(infra.account_id, backup.bucket): "*"}),
-            )],
-            opts=pulumi.ResourceOptions.merge(data_options, pulumi.ResourceOptions(
-                depends_on=[bucket], additional_secret_outputs=["value"])),
-        )
+        token = scoped_token(
+            f"{name}-backups", account, f"minnova-idp {args.settings.deployment}/{name}: database backups",
+            args.backups.permission_group_ids, database.r2_bucket_resource(account.account_id, backup.bucket),
+            pulumi.ResourceOptions.merge(data_options, pulumi.ResourceOptions(depends_on=[bucket])))
         string_data = pulumi.Output.secret(
             pulumi.Output.all(token.id, token.value).apply(lambda parts: database.r2_s3_credentials(*parts)))
         manifest = {

@@ -5,17 +5,14 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-import json
-from dataclasses import dataclass
-from typing import Sequence
-
 from minnova_idp import names, tls, versions
 from minnova_idp.database import backup_target
 from minnova_idp.program import ProgramInputs
 from minnova_idp.renderer import RenderSettings, environment_placement
 
 from . import kubernetes_objects
-from .minnova_app import BackupInfrastructure, DnsTarget, MinnovaApp, MinnovaAppArgs
+from .cloudflare import CloudflareAccount, DnsTarget, ingress_record, scoped_token
+from .minnova_app import BackupInfrastructure, MinnovaApp, MinnovaAppArgs
 
 TYPE = "minnova:index:Platform"
 # Renaming a provider would replace every resource it manages: keep these names.
@@ -47,14 +44,14 @@ class Platform(pulumi.ComponentResource):
         cloudflare = self._cloudflare(args) if settings.cloudflare else None
         dns = None
         if cloudflare is not None:
-            self._certificates(args, cloudflare, cert_manager, in_cluster)
             dns = DnsTarget(provider=cloudflare.provider, zone_id=settings.cloudflare.zone_id,
                             address=settings.ingress_address, proxied=settings.dns_proxied)
+            self._certificates(args, cloudflare, dns, cert_manager, in_cluster)
         if settings.previews is not None:
-            self._previews(args, cloudflare, in_cluster)
+            self._previews(args, dns, in_cluster)
         backups = None
         if cloudflare is not None and _any_database(args):
-            backups = BackupInfrastructure(provider=cloudflare.provider, account_id=cloudflare.account_id,
+            backups = BackupInfrastructure(account=cloudflare,
                                            permission_group_ids=cloudflare.permission_groups(R2_PERMISSION_GROUPS))
         render_settings = RenderSettings(
             deployment=settings.deployment,
@@ -63,26 +60,22 @@ class Platform(pulumi.ComponentResource):
         )
         urls: dict[str, pulumi.Output[str]] = {}
         database_sizes: dict[str, str] = {}
-        for app in args.apps:
-            for environment in settings.environments:
-                if environment not in app.config.environments:
-                    continue  # the app does not run in this environment (yet)
-                component = names.component_name(app.name, environment)
-                backup = None
-                if app.config.database.enabled:
-                    database_sizes[component] = app.config.database.size
-                    backup = backup_target(app.config, environment, settings.deployment,
-                                           settings.cloudflare.account_id)
-                placement = environment_placement(app.config, environment, app.image_tag(environment),
-                                                  secrets=args.secrets.get((app.name, environment)), backup=backup)
-                deployed = MinnovaApp(
-                    component,
-                    MinnovaAppArgs(app=app.config, placement=placement, settings=render_settings,
-                                   protected=environment in settings.protected_environments,
-                                   operators=operators, backups=backups, dns=dns),
-                    opts=pulumi.ResourceOptions(parent=self, providers=[provider]),
-                )
-                urls[component] = deployed.url
+        for app, environment in args.deployed():
+            component = names.component_name(app.name, environment)
+            backup = None
+            if app.config.database.enabled:
+                database_sizes[component] = app.config.database.size
+                backup = backup_target(app.config, environment, settings.deployment, settings.cloudflare.account_id)
+            placement = environment_placement(app.config, environment, app.image_tag(environment),
+                                              secrets=args.secrets.get((app.name, environment)), backup=backup)
+            deployed = MinnovaApp(
+                component,
+                MinnovaAppArgs(app=app.config, placement=placement, settings=render_settings,
+                               protected=environment in settings.protected_environments,
+                               operators=operators, backups=backups, dns=dns),
+                opts=pulumi.ResourceOptions(parent=self, providers=[provider]),
+            )
+            urls[component] = deployed.url
         self.urls = pulumi.Output.all(**urls) if urls else pulumi.Output.from_input({})
         self.database_sizes = pulumi.Output.from_input(database_sizes)
         self.register_outputs({"urls": self.urls, "databaseSizes": self.database_sizes})
@@ -116,26 +109,13 @@ class Platform(pulumi.ComponentResource):
         )
         return CloudflareAccount(provider=provider, account_id=args.stack.settings.cloudflare.account_id)
 
-    def _certificates(self, args: ProgramInputs, cloudflare: "CloudflareAccount", cert_manager: pulumi.Resource,
-                      in_cluster: pulumi.ResourceOptions) -> None:
+    def _certificates(self, args: ProgramInputs, cloudflare: CloudflareAccount, dns: DnsTarget,
+                      cert_manager: pulumi.Resource, in_cluster: pulumi.ResourceOptions) -> None:
         """Let's Encrypt issuers answering DNS-01 in Cloudflare; the preview wildcard record and certificate."""
-        import pulumi_cloudflare as cf
-
         settings = args.stack.settings
-        zone_id = settings.cloudflare.zone_id
-        token = cf.AccountToken(
-            "cert-manager-dns01",
-            account_id=cloudflare.account_id,
-            name=f"minnova-idp {settings.deployment}: cert-manager DNS-01",
-            policies=[cf.AccountTokenPolicyArgs(
-                effect="allow",
-                permission_groups=cloudflare.permission_groups(tls.DNS_PERMISSION_GROUPS).apply(
-                    lambda ids: [{"id": i} for i in ids]),
-                resources=json.dumps({tls.zone_resource(zone_id): "*"}),  # this zone and nothing else
-            )],
-            opts=pulumi.ResourceOptions(parent=self, provider=cloudflare.provider,
-                                        additional_secret_outputs=["value"]),
-        )
+        token = scoped_token("cert-manager-dns01", cloudflare, f"minnova-idp {settings.deployment}: cert-manager DNS-01",
+                             cloudflare.permission_groups(tls.DNS_PERMISSION_GROUPS), tls.zone_resource(dns.zone_id),
+                             pulumi.ResourceOptions(parent=self))
         token_secret = kubernetes_objects.create(PLATFORM_PREFIX, {
             "apiVersion": "v1", "kind": "Secret",
             "metadata": {"name": tls.DNS_TOKEN_SECRET, "namespace": versions.CERT_MANAGER.namespace},
@@ -148,26 +128,15 @@ class Platform(pulumi.ComponentResource):
             for issuer in tls.render_cluster_issuers(settings)
         ]
         if settings.preview_domain:
-            cf.DnsRecord(
-                "preview-wildcard",
-                zone_id=zone_id,
-                name=f"*.{settings.preview_domain}",
-                type=tls.record_type(settings.ingress_address),
-                content=settings.ingress_address,
-                ttl=tls.AUTOMATIC_TTL,
-                # Never proxied: Cloudflare's edge certificate does not cover a wildcard this deep.
-                proxied=False,
-                comment=f"minnova-idp {settings.deployment}: pull-request previews",
-                opts=pulumi.ResourceOptions(parent=self, provider=cloudflare.provider),
-            )
+            # Never proxied: Cloudflare's edge certificate does not cover a wildcard this deep.
+            ingress_record("preview-wildcard", dns, f"*.{settings.preview_domain}",
+                           f"minnova-idp {settings.deployment}: pull-request previews", parent=self, proxied=False)
             namespace = kubernetes_objects.create(PLATFORM_PREFIX, tls.render_platform_namespace(), in_cluster)
             kubernetes_objects.create(PLATFORM_PREFIX, tls.render_preview_certificate(settings),
                                       pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(
                                           depends_on=[namespace, *issuers])))
 
-
-    def _previews(self, args: ProgramInputs, cloudflare: "CloudflareAccount | None",
-                  in_cluster: pulumi.ResourceOptions) -> None:
+    def _previews(self, args: ProgramInputs, dns: DnsTarget | None, in_cluster: pulumi.ResourceOptions) -> None:
         """Argo CD with this deployment's git credentials, and per app a project and an ApplicationSet."""
         from minnova_idp import argocd
         from minnova_idp.program import preview_apps
@@ -213,32 +182,9 @@ class Platform(pulumi.ComponentResource):
             project = kubernetes_objects.create(PLATFORM_PREFIX, argocd.render_app_project(app), after(release))
             kubernetes_objects.create(PLATFORM_PREFIX, argocd.render_application_set(app, settings),
                                       after(release, project, *credentials))
-        if cloudflare is not None and settings.previews.webhook_host:
-            import pulumi_cloudflare as cf
-
-            cf.DnsRecord("argocd-webhook", zone_id=settings.cloudflare.zone_id, name=settings.previews.webhook_host,
-                         type=tls.record_type(settings.ingress_address), content=settings.ingress_address,
-                         ttl=tls.AUTOMATIC_TTL, proxied=settings.dns_proxied,
-                         comment=f"minnova-idp {settings.deployment}: Argo CD webhooks",
-                         opts=pulumi.ResourceOptions(parent=self, provider=cloudflare.provider))
-
-
-@dataclass(frozen=True)
-class CloudflareAccount:
-    provider: pulumi.ProviderResource
-    account_id: str
-
-    def permission_groups(self, names: Sequence[str]) -> pulumi.Output[list[str]]:
-        """IDs of API-token permission groups, looked up by name: IDs differ between accounts and API versions."""
-        import pulumi_cloudflare as cloudflare
-
-        lookups = [
-            cloudflare.get_account_api_token_permission_groups_list_output(
-                account_id=self.account_id, name=name, opts=pulumi.InvokeOptions(provider=self.provider))
-            for name in names
-        ]
-        return pulumi.Output.all(*(lookup.results for lookup in lookups)).apply(
-            lambda results: [_group_id(name, found) for name, found in zip(names, results)])
+        if dns is not None and settings.previews.webhook_host:
+            ingress_record("argocd-webhook", dns, settings.previews.webhook_host,
+                           f"minnova-idp {settings.deployment}: Argo CD webhooks", parent=self)
 
 
 def _release(chart: versions.HelmChart, values: dict, opts: pulumi.ResourceOptions) -> k8s.helm.v3.Release:
@@ -253,13 +199,6 @@ def _release(chart: versions.HelmChart, values: dict, opts: pulumi.ResourceOptio
         values=values,
         opts=opts,
     )
-
-
-def _group_id(group: str, results) -> str:
-    for result in results or []:
-        if (result["name"] if isinstance(result, dict) else result.name) == group:
-            return result["id"] if isinstance(result, dict) else result.id
-    raise ValueError(f"Cloudflare has no API token permission group named '{group}'")
 
 
 def _any_database(args: ProgramInputs) -> bool:
