@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import difflib
 import json
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -126,9 +128,18 @@ def _secret_map(text: str | None, key: str, depth: int, file: str, problems: lis
     return value
 
 
-# Settings typed as plain strings in the model; everything else arrives as JSON.
-_STRING_SETTINGS = {"deployment", "baseDomain", "registryPath", "ingressClass", "ingressAddress", "clusterIssuer",
-                    "previewDomain", "acmeEmail", "secretsSharedRecipient"}
+def _is_text(annotation: Any) -> bool:
+    """Whether a setting is text (optional or not): Pulumi's string is then the value, not JSON."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _is_text(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return all(_is_text(arg) for arg in typing.get_args(annotation) if arg is not type(None))
+    return annotation is str
+
+
+# Settings typed as text in the model; everything else arrives as JSON ("deployment: 123" stays "123").
+_STRING_SETTINGS = frozenset(f.alias for f in StackSettings.model_fields.values() if _is_text(f.annotation))
 
 
 def _json(text: str) -> Any:

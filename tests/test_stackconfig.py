@@ -96,3 +96,8 @@ def test_stack_file_secure_values_become_placeholders(tmp_path):
 def test_missing_stack_file_lists_stacks(project_dir):
     with pytest.raises(ConfigError, match="stacks here: dev, prod"):
         from_stack_file(project_dir, "staging")
+
+
+def test_text_settings_are_never_json_decoded():
+    """Pulumi hands config over as strings: a path that looks like a number must stay text."""
+    assert parse({"minnova:registryPath": "2026"}).settings.registry_dir == "2026"
