@@ -91,7 +91,7 @@ def load_secret_values(content: bytes, shown: str, app: str, environment: str, k
     from . import sops
 
     if len(content) > MAX_BYTES:
-        raise ConfigError([Problem(shown, message=f"file is {len(content)} bytes; the limit is {MAX_BYTES}")])
+        raise ConfigError([Problem(shown, message=f"file is larger than the limit of {MAX_BYTES} bytes")])
     if key is None:
         raise ConfigError([Problem(shown, message=f"there is no age key for {app}/{environment}",
                                    hint=f"minnova-idp secrets new-key {app} {environment}")])
@@ -199,6 +199,5 @@ def read_secrets_file(directory: Path, environment: str) -> bytes | None:
     path = directory / secrets_file(environment)
     if not path.is_file():
         return None
-    if path.stat().st_size > MAX_BYTES:
-        return path.read_bytes()[: MAX_BYTES + 1]  # enough for the size check to refuse it
-    return path.read_bytes()
+    with path.open("rb") as file:
+        return file.read(MAX_BYTES + 1)  # never more than the size check needs to refuse it

@@ -260,3 +260,11 @@ def test_secrets_of_an_app_fetched_from_git(tmp_path):
     values = inputs.secrets[("storefront", "dev")]
     assert values.string_data == {"API_TOKEN": "fetched-s3cr3t"}
     assert values.source == f"{url}@{commit[:12]}:.minnova/secrets/dev.enc.yaml"
+
+
+def test_an_oversized_secrets_file_is_refused_without_reading_it_all(tmp_path):
+    project = project_copy(tmp_path)
+    path = project / "examples/oracle/.minnova/secrets/dev.enc.yaml"
+    path.write_bytes(b"#" * (4 * 1024 * 1024))
+    assert stack_problems(project) == [
+        "examples/oracle/.minnova/secrets/dev.enc.yaml: file is larger than the limit of 262144 bytes"]
