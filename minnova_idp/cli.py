@@ -245,10 +245,9 @@ def _sops_problem(exc) -> ConfigError:
 
 def _stack_configs(project_dir: Path, stack: str | None):
     """(stack name, StackConfig) of the given stack, or of every Pulumi.<stack>.yaml here."""
-    from .stackconfig import from_stack_file, parse_stack_config
+    from .stackconfig import from_stack_file, parse_stack_config, stack_names
 
-    stacks = [stack] if stack else sorted(p.name[len("Pulumi."):-len(".yaml")]
-                                          for p in project_dir.glob("Pulumi.*.yaml"))
+    stacks = [stack] if stack else stack_names(project_dir)
     if not stacks:
         raise ConfigError([Problem(str(project_dir), message="no Pulumi.<stack>.yaml here",
                                    hint="run in the infra repository, or pass --project-dir")])

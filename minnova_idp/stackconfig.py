@@ -149,12 +149,17 @@ def _json(text: str) -> Any:
         return text  # leave it to the model to say what type it wanted
 
 
+def stack_names(project_dir: Path) -> list[str]:
+    """The stacks with a Pulumi.<stack>.yaml in the project."""
+    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
+
+
 def from_stack_file(project_dir: Path, stack: str) -> tuple[dict[str, str], set[str], str]:
     """Reads Pulumi.<stack>.yaml into Pulumi's string form; secure values become placeholders."""
     name = f"Pulumi.{stack}.yaml"
     path = project_dir / name
     if not path.exists():
-        available = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
+        available = stack_names(project_dir)
         raise ConfigError([Problem(name, message="stack file not found",
                                    hint=f"stacks here: {', '.join(available)}" if available else None)])
     loaded = load_yaml_file(path, name)
