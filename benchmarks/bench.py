@@ -82,7 +82,7 @@ PLAN_CHILD = """
 import json, resource, sys, time
 from pathlib import Path
 start = time.perf_counter()
-from minnova_idp.plan import run_plan
+from minnova_idp.shell.plan import run_plan
 imported = time.perf_counter()
 plan = run_plan(Path(sys.argv[1]), "bench")
 done = time.perf_counter()
@@ -90,7 +90,7 @@ maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 # The fair floor: exactly the recorded resources (same types' names, same inputs) registered flat by a
 # loop, through the same runtime, with the SDKs already imported: no loading, rendering or components.
 import pulumi
-from minnova_idp.plan import record
+from minnova_idp.shell.plan import record
 def flat():
     for r in plan.resources:
         if r.type != "pulumi:pulumi:Stack":
@@ -104,7 +104,7 @@ print(json.dumps({"import": imported - start, "plan": done - imported, "resource
 FLOOR_CHILD = """
 import json, resource, sys, time
 import pulumi
-from minnova_idp.plan import record
+from minnova_idp.shell.plan import record
 count = int(sys.argv[1])
 start = time.perf_counter()
 def program():
@@ -187,7 +187,7 @@ def git_daemon(base: Path):
 
 def bench_fetch(count: int) -> dict:
     sys.path.insert(0, str(ROOT))
-    from minnova_idp.gitsource import RepoSpec, fetch_sources
+    from minnova_idp.core.gitsource import RepoSpec, fetch_sources
 
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "served"
@@ -254,7 +254,7 @@ def top_imports(importtime: str, count: int = 6) -> list[tuple[str, float]]:
 
 def bench_imports(runs: int) -> list[dict]:
     rows = []
-    for module in ("minnova_idp.cli", "minnova_idp.program", "components.platform", "pulumi", "pulumi_kubernetes",
+    for module in ("minnova_idp.cli", "minnova_idp.shell.program", "minnova_idp.shell.platform", "pulumi", "pulumi_kubernetes",
                    "pulumi_cloudflare"):
         times = []
         for _ in range(runs):

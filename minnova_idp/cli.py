@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .errors import ConfigError, Problem
+from .core.errors import ConfigError, Problem
 
 EXIT_INVALID = 1
 EXIT_USAGE = 2
@@ -21,7 +21,7 @@ EXIT_INTERNAL = 70
 
 
 def app_schema() -> dict:
-    from .models import AppConfig
+    from .core.app_config import AppConfig
 
     schema = AppConfig.model_json_schema(by_alias=True)
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
@@ -43,10 +43,10 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _load_app(path_text: str):
-    from .models import AppConfig
-    from .names import APP_CONFIG
-    from .validation import validate_document
-    from .yamlsafe import load_yaml_file
+    from .core.app_config import AppConfig
+    from .core.names import APP_CONFIG
+    from .core.validation import validate_document
+    from .core.yamlsafe import load_yaml_file
 
     path = Path(path_text)
     target = path / APP_CONFIG if path.is_dir() else path
@@ -56,10 +56,10 @@ def _load_app(path_text: str):
 def _cmd_restore_drill(args: argparse.Namespace) -> int:
     import yaml
 
-    from . import names
-    from .database import render_restore_drill
-    from .errors import Problem
-    from .models import DatabaseRestore
+    from .core import names
+    from .core.database import render_restore_drill
+    from .core.errors import Problem
+    from .core.app_config import DatabaseRestore
 
     target, app = _load_app(args.path)
     if not app.database.enabled:
@@ -88,10 +88,10 @@ PREVIEW_PARAMETERS = ("APP_NAME", "PR_NUMBER", "HEAD_SHA", "PREVIEW_DOMAIN", "DE
 
 def _cmd_render_preview(args: argparse.Namespace) -> int:
     """Everything is checked and rendered before a byte is written: Argo CD prunes on empty output."""
-    from . import names
-    from .models import _hostname
-    from .preview import PreviewRequest, check_revision, render_preview, to_yaml
-    from .secrets import AppKey, load_secret_values, read_secrets_file, secrets_file
+    from .core import names
+    from .core.fields import validate_hostname
+    from .core.preview import PreviewRequest, check_revision, render_preview, to_yaml
+    from .core.secrets import AppKey, load_secret_values, read_secrets_file, secrets_file
 
     flags = {"APP_NAME": args.app, "PR_NUMBER": args.pr, "HEAD_SHA": args.head_sha,
              "PREVIEW_DOMAIN": args.preview_domain, "DEPLOYMENT": args.deployment,
@@ -112,7 +112,7 @@ def _cmd_render_preview(args: argparse.Namespace) -> int:
                              ingress_class=values["INGRESS_CLASS"])
     found = request.problems() + check_revision(request.head_sha, os.environ.get("ARGOCD_APP_REVISION"))
     try:
-        _hostname(request.preview_domain)
+        validate_hostname(request.preview_domain)
     except ValueError as exc:
         found.append(("PREVIEW_DOMAIN", str(exc)))
     if found:
@@ -129,7 +129,7 @@ def _cmd_render_preview(args: argparse.Namespace) -> int:
     content = read_secrets_file(directory, "preview")
     if content is not None:
         shown = str(directory / secrets_file("preview"))
-        from . import sops  # cryptography and age: only for previews that have secrets
+        from .core import sops  # cryptography and age: only for previews that have secrets
 
         key_file = Path(args.keys_dir or os.environ.get("MINNOVA_PREVIEW_KEYS_DIR", PREVIEW_KEYS_DIR)) / request.app
         try:
@@ -186,7 +186,7 @@ def _add_preview_command(commands) -> None:
 
 
 def _cmd_init(args: argparse.Namespace) -> int:
-    from .onboarding import init_app
+    from .core.onboarding import init_app
 
     target = init_app(Path(args.directory), args.name, args.port, args.image, args.domain,
                       schema_url=args.schema_url, force=args.force)
@@ -195,7 +195,7 @@ def _cmd_init(args: argparse.Namespace) -> int:
 
 
 def _cmd_register(args: argparse.Namespace) -> int:
-    from .onboarding import register_app
+    from .core.onboarding import register_app
 
     target = register_app(Path(args.project_dir), args.name, args.repo, args.deployment, args.ref, args.path,
                           force=args.force)
@@ -204,7 +204,7 @@ def _cmd_register(args: argparse.Namespace) -> int:
 
 
 def _add_onboarding_commands(commands) -> None:
-    from .names import SCHEMA_URL  # not .onboarding: building the parser must not load every model
+    from .core.names import SCHEMA_URL  # not .onboarding: building the parser must not load every model
 
     init = commands.add_parser(
         "init", help="write a commented .minnova/app.yaml for a new app",
@@ -245,7 +245,7 @@ def _sops_problem(exc) -> ConfigError:
 
 def _stack_configs(project_dir: Path, stack: str | None):
     """(stack name, StackConfig) of the given stack, or of every Pulumi.<stack>.yaml here."""
-    from .stackconfig import from_stack_file, parse_stack_config, stack_names
+    from .core.stackconfig import from_stack_file, parse_stack_config, stack_names
 
     stacks = [stack] if stack else stack_names(project_dir)
     if not stacks:
@@ -255,7 +255,7 @@ def _stack_configs(project_dir: Path, stack: str | None):
 
 
 def _recipients_by_environment(project_dir: Path, stack: str | None, app: str) -> dict[str, list[str]]:
-    from .secrets import app_key
+    from .core.secrets import app_key
 
     found: dict[str, list[str]] = {}
     for _, config in _stack_configs(project_dir, stack):
@@ -270,7 +270,7 @@ def _recipients_by_environment(project_dir: Path, stack: str | None, app: str) -
 
 
 def _check_names(app: str, environment: str | None = None) -> None:
-    from .names import check_app_name, check_environment_name
+    from .core.names import check_app_name, check_environment_name
 
     problems = [Problem("APP", message=why) for why in [check_app_name(app)] if why]
     if environment is not None and environment != "preview":
@@ -293,7 +293,7 @@ def _cmd_secrets_recipients(args: argparse.Namespace) -> int:
 def _cmd_secrets_sops_config(args: argparse.Namespace) -> int:
     import yaml
 
-    from .secrets import SECRETS_DIR
+    from .core.secrets import SECRETS_DIR
 
     _check_names(args.app)
     found = _recipients_by_environment(Path(args.project_dir), args.stack, args.app)
@@ -311,7 +311,7 @@ def _cmd_secrets_sops_config(args: argparse.Namespace) -> int:
 
 
 def _cmd_secrets_new_key(args: argparse.Namespace) -> int:
-    from . import sops
+    from .core import sops
 
     _check_names(args.app, args.environment)
     identity = sops.generate_identity()
@@ -326,7 +326,7 @@ def _cmd_secrets_new_key(args: argparse.Namespace) -> int:
 
 
 def _open_sops_file(args: argparse.Namespace):
-    from . import sops
+    from .core import sops
 
     path = Path(args.file)
     try:
@@ -417,7 +417,7 @@ def _add_secrets_commands(commands) -> None:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
-    from .plan import render_tree, run_plan, write_plan
+    from .shell.plan import render_tree, run_plan, write_plan
 
     project_dir = Path(args.project_dir).resolve()
     previous = None
@@ -429,7 +429,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
                                        hint="pulumi stack output --json > FILE")]) from None
     identities = None
     if args.identity:
-        from . import sops
+        from .core import sops
 
         try:
             identities = sops.identities_from_environment(Path(args.identity), environ={})

@@ -51,7 +51,7 @@ def project_dir() -> Path:
 @pytest.fixture(scope="session")
 def dev_plan():
     """The offline plan of the example dev stack (read-only: shared by the tests of this run)."""
-    from minnova_idp.plan import run_plan
+    from minnova_idp.shell.plan import run_plan
 
     return run_plan(PROJECT_DIR, "dev")
 
@@ -68,8 +68,8 @@ def project_copy(tmp_path: Path) -> Path:
 def load_stack_inputs(project: Path, stack: str = "dev", extra: dict | None = None, secret: set | None = None,
                       **kwargs):
     """load_inputs of a stack file, with settings added or replaced (full keys) and extra secret keys."""
-    from minnova_idp.program import load_inputs
-    from minnova_idp.stackconfig import from_stack_file
+    from minnova_idp.shell.program import load_inputs
+    from minnova_idp.core.stackconfig import from_stack_file
 
     raw, secret_keys, file = from_stack_file(project, stack)
     raw.update(extra or {})
@@ -78,7 +78,7 @@ def load_stack_inputs(project: Path, stack: str = "dev", extra: dict | None = No
 
 def stack_problems(project: Path, stack: str = "dev", **kwargs) -> list[str]:
     """The problems load_stack_inputs stops with (it must stop)."""
-    from minnova_idp.errors import ConfigError
+    from minnova_idp.core.errors import ConfigError
 
     with pytest.raises(ConfigError) as caught:
         load_stack_inputs(project, stack, **kwargs)

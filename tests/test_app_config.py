@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from minnova_idp.errors import ConfigError
-from minnova_idp.models import AppConfig
-from minnova_idp.validation import validate_document
-from minnova_idp.yamlsafe import MAX_BYTES, load_yaml
+from minnova_idp.core.errors import ConfigError
+from minnova_idp.core.app_config import AppConfig
+from minnova_idp.core.validation import validate_document
+from minnova_idp.core.yamlsafe import MAX_BYTES, load_yaml
 
 from .conftest import DESIGN_DOC_APP_YAML
 

@@ -13,13 +13,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from minnova_idp import argocd, versions
-from minnova_idp.errors import ConfigError
-from minnova_idp.models import AppConfig, StackSettings
-from minnova_idp.preview import PreviewRequest, render_preview
-from minnova_idp.program import load_inputs
-from minnova_idp.secrets import SecretValues
-from minnova_idp.stackconfig import from_stack_file
+from minnova_idp.core import argocd, versions
+from minnova_idp.core.errors import ConfigError
+from minnova_idp.core.app_config import AppConfig
+from minnova_idp.core.stack_settings import StackSettings
+from minnova_idp.core.preview import PreviewRequest, render_preview
+from minnova_idp.shell.program import load_inputs
+from minnova_idp.core.secrets import SecretValues
+from minnova_idp.core.stackconfig import from_stack_file
 
 from .conftest import PROJECT_DIR, project_copy, resource_named, stack_problems
 from .k8s_strict import require_crds, validate_objects

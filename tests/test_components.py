@@ -6,14 +6,15 @@ import json
 
 import pulumi
 
-from components.minnova_app import MinnovaApp, MinnovaAppArgs
-from components.platform import Platform
-from minnova_idp.loader import LoadedApp
-from minnova_idp.models import AppConfig, RegistryEntry
-from minnova_idp.plan import record
-from minnova_idp.program import ProgramInputs
-from minnova_idp.renderer import RenderSettings, environment_placement, render_app
-from minnova_idp.stackconfig import StackConfig, StackSecrets, parse_stack_config
+from minnova_idp.shell.minnova_app import MinnovaApp, MinnovaAppArgs
+from minnova_idp.shell.platform import Platform
+from minnova_idp.core.loader import LoadedApp
+from minnova_idp.core.app_config import AppConfig
+from minnova_idp.core.registry import RegistryEntry
+from minnova_idp.shell.plan import record
+from minnova_idp.shell.program import ProgramInputs
+from minnova_idp.core.renderer import RenderSettings, environment_placement, render_app
+from minnova_idp.core.stackconfig import StackConfig, StackSecrets, parse_stack_config
 
 SETTINGS = RenderSettings(deployment="acme", ingress_class="traefik", cluster_issuer="letsencrypt-prod")
 ORACLE = AppConfig.model_validate({

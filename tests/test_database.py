@@ -9,19 +9,20 @@ from dataclasses import dataclass
 import pulumi
 import pytest
 
-from components.minnova_app import CLUSTER_CREATION_ONLY_FIELDS
-from components.platform import Platform, R2_PERMISSION_GROUPS
-from minnova_idp import versions
-from minnova_idp.database import backup_target, r2_s3_credentials
-from minnova_idp.errors import ConfigError
-from minnova_idp.loader import LoadedApp
-from minnova_idp.models import AppConfig, RegistryEntry
-from minnova_idp.plan import record
-from minnova_idp.program import ProgramInputs, load_inputs, storage_shrinks
-from minnova_idp.renderer import RenderSettings, environment_placement, render_app
-from minnova_idp.stackconfig import from_stack_file, parse_stack_config
-from minnova_idp.validation import validate_document
-from minnova_idp.yamlsafe import load_yaml
+from minnova_idp.shell.minnova_app import CLUSTER_CREATION_ONLY_FIELDS
+from minnova_idp.shell.platform import Platform, R2_PERMISSION_GROUPS
+from minnova_idp.core import versions
+from minnova_idp.core.database import backup_target, r2_s3_credentials
+from minnova_idp.core.errors import ConfigError
+from minnova_idp.core.loader import LoadedApp
+from minnova_idp.core.app_config import AppConfig
+from minnova_idp.core.registry import RegistryEntry
+from minnova_idp.shell.plan import record
+from minnova_idp.shell.program import ProgramInputs, load_inputs, storage_shrinks
+from minnova_idp.core.renderer import RenderSettings, environment_placement, render_app
+from minnova_idp.core.stackconfig import from_stack_file, parse_stack_config
+from minnova_idp.core.validation import validate_document
+from minnova_idp.core.yamlsafe import load_yaml
 
 from .conftest import PROJECT_DIR
 from .k8s_strict import require_crds, validate_objects

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from minnova_idp.plan import run_plan
-from minnova_idp.tls import record_type
+from minnova_idp.shell.plan import run_plan
+from minnova_idp.core.tls import record_type
 
 from .conftest import PROJECT_DIR, project_copy, resource_named, stack_problems
 from .k8s_strict import require_crds, validate_objects

@@ -1,4 +1,4 @@
-"""Tests for minnova_idp.gitsource against real git repositories (file://, git://, http://).
+"""Tests for minnova_idp.core.gitsource against real git repositories (file://, git://, http://).
 
 Nothing here mocks git: repositories are built with the git CLI, served over file://, a
 real `git daemon` and a tiny HTTP server that only records what git sends it.
@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from minnova_idp import gitsource
-from minnova_idp.gitsource import (
+from minnova_idp.core import gitsource
+from minnova_idp.core.gitsource import (
     FetchedSource,
     FetchError,
     GitAuth,
@@ -398,7 +398,7 @@ def test_many_repos_concurrently_in_input_order(repos: Path, cache: Path) -> Non
 _CHILD = """
 import sys
 from pathlib import Path
-from minnova_idp.gitsource import FetchedSource, RepoSpec, fetch_sources
+from minnova_idp.core.gitsource import FetchedSource, RepoSpec, fetch_sources
 url, cache = sys.argv[1], Path(sys.argv[2])
 specs = [RepoSpec(url, "main", f"svc{i}") for i in range(6)]
 results = fetch_sources(specs, cache, max_workers=6)

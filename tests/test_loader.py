@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from minnova_idp.errors import ConfigError
-from minnova_idp.loader import load_apps
-from minnova_idp.stackconfig import parse_stack_config
+from minnova_idp.core.errors import ConfigError
+from minnova_idp.core.loader import load_apps
+from minnova_idp.core.stackconfig import parse_stack_config
 
 from .conftest import DESIGN_DOC_APP_YAML, git, make_app_repo
 

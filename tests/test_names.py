@@ -4,9 +4,9 @@ import re
 
 import pytest
 
-from minnova_idp import names
-from minnova_idp.renderer import RenderSettings, environment_placement, render_app
-from minnova_idp.models import AppConfig
+from minnova_idp.core import names
+from minnova_idp.core.renderer import RenderSettings, environment_placement, render_app
+from minnova_idp.core.app_config import AppConfig
 
 LONGEST_APP = "a" * (names.APP_NAME_MAX - 1) + "z"
 LONGEST_ENV = "e" * names.ENV_NAME_MAX

@@ -7,11 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from minnova_idp.models import AppConfig, RegistryEntry
-from minnova_idp.onboarding import SCHEMA_URL
-from minnova_idp.registry import read_registry
-from minnova_idp.validation import validate_document
-from minnova_idp.yamlsafe import load_yaml_file
+from minnova_idp.core.app_config import AppConfig
+from minnova_idp.core.registry import RegistryEntry
+from minnova_idp.core.onboarding import SCHEMA_URL
+from minnova_idp.core.registry import read_registry
+from minnova_idp.core.validation import validate_document
+from minnova_idp.core.yamlsafe import load_yaml_file
 
 from .conftest import PROJECT_DIR
 

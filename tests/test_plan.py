@@ -10,11 +10,11 @@ import pulumi
 import pytest
 import yaml
 
-from minnova_idp.errors import ConfigError
-from minnova_idp.plan import manifest_path, record, run_plan, write_plan
-from minnova_idp.program import STOP_HEADER, main
+from minnova_idp.core.errors import ConfigError
+from minnova_idp.shell.plan import manifest_path, record, run_plan, write_plan
+from minnova_idp.shell.program import STOP_HEADER, main
 from unittest.mock import patch
-from minnova_idp.stackconfig import from_stack_file
+from minnova_idp.core.stackconfig import from_stack_file
 
 from .conftest import PROJECT_DIR, project_copy
 from .k8s_strict import validate_objects

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from minnova_idp.quantity import QuantityError, parse_quantity
+from minnova_idp.core.quantity import QuantityError, parse_quantity
 
 
 @pytest.mark.parametrize("text,value", [

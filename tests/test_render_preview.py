@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from minnova_idp import names
-from minnova_idp.models import AppConfig
-from minnova_idp.preview import PreviewRequest, render_preview
+from minnova_idp.core import names
+from minnova_idp.core.app_config import AppConfig
+from minnova_idp.core.preview import PreviewRequest, render_preview
 
 from .conftest import PROJECT_DIR, git
 from .k8s_strict import require_crds, validate_objects

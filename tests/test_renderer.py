@@ -6,9 +6,9 @@ import sys
 
 import pytest
 
-from minnova_idp.models import AppConfig
-from minnova_idp.renderer import RenderSettings, environment_placement, render_app
-from minnova_idp.secrets import SecretValues
+from minnova_idp.core.app_config import AppConfig
+from minnova_idp.core.renderer import RenderSettings, environment_placement, render_app
+from minnova_idp.core.secrets import SecretValues
 
 from .k8s_strict import validate_objects
 
@@ -39,8 +39,8 @@ def container(objects):
 
 def test_renderer_does_not_import_pulumi():
     assert "pulumi" not in sys.modules or all(
-        not name.startswith("minnova_idp.renderer") for name in sys.modules if "pulumi" in name)
-    import minnova_idp.renderer as renderer_module
+        not name.startswith("minnova_idp.core.renderer") for name in sys.modules if "pulumi" in name)
+    import minnova_idp.core.renderer as renderer_module
     source = open(renderer_module.__file__).read()
     assert "import pulumi" not in source and "from pulumi" not in source
 

@@ -16,8 +16,8 @@ import pytest
 import yaml
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from minnova_idp import sops
-from minnova_idp.sops import AgeIdentity, SopsError
+from minnova_idp.core import sops
+from minnova_idp.core.sops import AgeIdentity, SopsError
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 FIXTURES = Path(os.environ.get("MINNOVA_SOPS_FIXTURES") or PROJECT_DIR.parent / "shared" / "fixtures" / "sops")

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from minnova_idp.errors import ConfigError
-from minnova_idp.stackconfig import SECRET_PLACEHOLDER, from_stack_file, parse_stack_config
+from minnova_idp.core.errors import ConfigError
+from minnova_idp.core.stackconfig import SECRET_PLACEHOLDER, from_stack_file, parse_stack_config
 
 BASE = {
     "minnova:deployment": "acme",

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from minnova_idp.cli import build_parser
-from minnova_idp.yamlsafe import load_yaml_file
+from minnova_idp.core.yamlsafe import load_yaml_file
 
 from .conftest import PROJECT_DIR
 

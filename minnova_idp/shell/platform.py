@@ -5,12 +5,12 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from minnova_idp import names, tls, versions
-from minnova_idp.database import backup_target
-from minnova_idp.program import ProgramInputs
-from minnova_idp.renderer import RenderSettings, environment_placement
+from minnova_idp.core import names, tls, versions
+from minnova_idp.core.database import backup_target
+from minnova_idp.shell.program import ProgramInputs
+from minnova_idp.core.renderer import RenderSettings, environment_placement
 
-from . import kubernetes_objects
+from . import kubernetes
 from .cloudflare import CloudflareAccount, DnsTarget, ingress_record, scoped_token
 from .minnova_app import BackupInfrastructure, MinnovaApp, MinnovaAppArgs
 
@@ -116,14 +116,14 @@ class Platform(pulumi.ComponentResource):
         token = scoped_token("cert-manager-dns01", cloudflare, f"minnova-idp {settings.deployment}: cert-manager DNS-01",
                              cloudflare.permission_groups(tls.DNS_PERMISSION_GROUPS), tls.zone_resource(dns.zone_id),
                              pulumi.ResourceOptions(parent=self))
-        token_secret = kubernetes_objects.create(PLATFORM_PREFIX, {
+        token_secret = kubernetes.create(PLATFORM_PREFIX, {
             "apiVersion": "v1", "kind": "Secret",
             "metadata": {"name": tls.DNS_TOKEN_SECRET, "namespace": versions.CERT_MANAGER.namespace},
             "type": "Opaque",
             "stringData": pulumi.Output.secret(token.value.apply(lambda value: {tls.DNS_TOKEN_KEY: value})),
         }, pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=[cert_manager])))
         issuers = [
-            kubernetes_objects.create(PLATFORM_PREFIX, issuer, pulumi.ResourceOptions.merge(
+            kubernetes.create(PLATFORM_PREFIX, issuer, pulumi.ResourceOptions.merge(
                 in_cluster, pulumi.ResourceOptions(depends_on=[cert_manager, token_secret])))
             for issuer in tls.render_cluster_issuers(settings)
         ]
@@ -131,15 +131,15 @@ class Platform(pulumi.ComponentResource):
             # Never proxied: Cloudflare's edge certificate does not cover a wildcard this deep.
             ingress_record("preview-wildcard", dns, f"*.{settings.preview_domain}",
                            f"minnova-idp {settings.deployment}: pull-request previews", parent=self, proxied=False)
-            namespace = kubernetes_objects.create(PLATFORM_PREFIX, tls.render_platform_namespace(), in_cluster)
-            kubernetes_objects.create(PLATFORM_PREFIX, tls.render_preview_certificate(settings),
+            namespace = kubernetes.create(PLATFORM_PREFIX, tls.render_platform_namespace(), in_cluster)
+            kubernetes.create(PLATFORM_PREFIX, tls.render_preview_certificate(settings),
                                       pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(
                                           depends_on=[namespace, *issuers])))
 
     def _previews(self, args: ProgramInputs, dns: DnsTarget | None, in_cluster: pulumi.ResourceOptions) -> None:
         """Argo CD with this deployment's git credentials, and per app a project and an ApplicationSet."""
-        from minnova_idp import argocd
-        from minnova_idp.program import preview_apps
+        from minnova_idp.core import argocd
+        from minnova_idp.shell.program import preview_apps
 
         settings, secrets = args.stack.settings, args.stack.secrets
         apps = preview_apps(args)
@@ -150,20 +150,20 @@ class Platform(pulumi.ComponentResource):
         def secret(value: str | None) -> pulumi.Output | None:
             return pulumi.Output.secret(value) if value else None
 
-        namespace = kubernetes_objects.create(PLATFORM_PREFIX, {
+        namespace = kubernetes.create(PLATFORM_PREFIX, {
             "apiVersion": "v1", "kind": "Namespace",
             "metadata": {"name": argocd.NAMESPACE, "labels": {"app.kubernetes.io/managed-by": "minnova-idp"}}},
             in_cluster)
         # Only preview keys reach the plugin sidecar: never a dev or prod key.
         preview_keys = {app.name: secrets.secrets_keys[app.name]["preview"] for app in apps
                         if "preview" in secrets.secrets_keys.get(app.name, {})}
-        keys = kubernetes_objects.create(PLATFORM_PREFIX, {
+        keys = kubernetes.create(PLATFORM_PREFIX, {
             **argocd.preview_keys_secret({}), "stringData": pulumi.Output.secret(preview_keys)}, after(namespace))
-        own_secrets = [keys, kubernetes_objects.create(
+        own_secrets = [keys, kubernetes.create(
             PLATFORM_PREFIX, argocd.argocd_secret(settings, secret(secrets.webhook_secret)), after(namespace))]
         github_notifications = settings.git.provider == "github" and bool(secrets.github_app_private_key)
         if github_notifications:
-            own_secrets.append(kubernetes_objects.create(
+            own_secrets.append(kubernetes.create(
                 PLATFORM_PREFIX, argocd.notifications_secret(secret(secrets.github_app_private_key)),
                 after(namespace)))
         release = _release(versions.ARGO_CD, argocd.chart_values(settings, github_notifications),
@@ -176,11 +176,11 @@ class Platform(pulumi.ComponentResource):
                      "gitDeployKeys": secrets.git_deploy_keys.get(app or "")}[kind]
             return pulumi.Output.secret(value)
 
-        credentials = [kubernetes_objects.create(PLATFORM_PREFIX, manifest, after(release))
+        credentials = [kubernetes.create(PLATFORM_PREFIX, manifest, after(release))
                        for manifest in argocd.credential_secrets(settings, apps, credential)]
         for app in apps:
-            project = kubernetes_objects.create(PLATFORM_PREFIX, argocd.render_app_project(app), after(release))
-            kubernetes_objects.create(PLATFORM_PREFIX, argocd.render_application_set(app, settings),
+            project = kubernetes.create(PLATFORM_PREFIX, argocd.render_app_project(app), after(release))
+            kubernetes.create(PLATFORM_PREFIX, argocd.render_application_set(app, settings),
                                       after(release, project, *credentials))
         if dns is not None and settings.previews.webhook_host:
             ingress_record("argocd-webhook", dns, settings.previews.webhook_host,

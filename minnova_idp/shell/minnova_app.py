@@ -1,4 +1,4 @@
-"""MinnovaApp: one app in one environment, as Kubernetes resources rendered by minnova_idp.renderer.
+"""MinnovaApp: one app in one environment, as Kubernetes resources rendered by minnova_idp.core.renderer.
 
 With a database it also owns the database's backup storage: an R2 bucket, an API token
 that can touch that bucket alone, and the S3 credentials derived from the token.
@@ -13,11 +13,11 @@ from typing import Any, Sequence
 
 import pulumi
 
-from minnova_idp import database, names
-from minnova_idp.models import AppConfig
-from minnova_idp.renderer import Placement, RenderSettings, common_labels, render_app, url
+from minnova_idp.core import database, names
+from minnova_idp.core.app_config import AppConfig
+from minnova_idp.core.renderer import Placement, RenderSettings, common_labels, render_app, url
 
-from . import kubernetes_objects
+from . import kubernetes
 from .cloudflare import CloudflareAccount, DnsTarget, ingress_record, scoped_token
 
 TYPE = "minnova:index:MinnovaApp"
@@ -55,7 +55,7 @@ class MinnovaApp(pulumi.ComponentResource):
         protect = args.protected and holds_data
         namespace_manifest, *namespaced = render_app(args.app, placement, args.settings)
         # Deleting a namespace deletes everything in it, retained databases included: never let Pulumi do it.
-        namespace = kubernetes_objects.create(
+        namespace = kubernetes.create(
             name, namespace_manifest, pulumi.ResourceOptions(parent=self, retain_on_delete=True, protect=protect))
 
         credentials = None
@@ -83,7 +83,7 @@ class MinnovaApp(pulumi.ComponentResource):
                                            for section in ("stringData", "data") if section in manifest}}
             elif kind == "Deployment" and "Secret" in created:
                 depends_on += [created["Secret"]]
-            created[kind] = kubernetes_objects.create(
+            created[kind] = kubernetes.create(
                 name, manifest, pulumi.ResourceOptions(parent=self, depends_on=depends_on, **options))
 
         if args.dns is not None:
@@ -118,5 +118,5 @@ class MinnovaApp(pulumi.ComponentResource):
             "type": "Opaque",
             "stringData": string_data,
         }
-        return kubernetes_objects.create(name, manifest, pulumi.ResourceOptions(
+        return kubernetes.create(name, manifest, pulumi.ResourceOptions(
             parent=self, depends_on=[namespace], protect=protect, retain_on_delete=True))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from .models import StackSettings
+from .stack_settings import StackSettings
 
 Manifest = dict[str, Any]
 

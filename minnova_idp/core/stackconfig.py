@@ -18,7 +18,7 @@ from typing import Any, Mapping
 from pydantic import ValidationError
 
 from .errors import ConfigError, Problem
-from .models import PLAIN_EXTRA_KEYS, SECRET_KEYS, StackSettings
+from .stack_settings import PLAIN_EXTRA_KEYS, SECRET_KEYS, StackSettings
 from .validation import problems_from
 from .yamlsafe import load_yaml_file
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from . import names
 from .database import BackupTarget, DatabasePlacement, database_placement, database_url_env, render_database
-from .models import AppConfig, Resources
+from .app_config import AppConfig, Resources
 from .secrets import SecretValues
 
 Manifest = dict[str, Any]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import names, versions
-from .models import AppConfig, DatabaseRestore, Resources
+from .app_config import AppConfig, DatabaseRestore, Resources
 
 Manifest = dict[str, Any]
 

@@ -38,6 +38,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import gitrules
+
 __all__ = [
     "FetchError",
     "FetchedSource",
@@ -144,45 +146,7 @@ def default_cache_dir() -> Path:
 # --------------------------------------------------------------------------- validation
 
 
-def _validate_url(url: str) -> None:
-    if not url:
-        raise ValueError("empty repository URL")
-    if url.startswith("-"):
-        raise ValueError("repository URL must not start with '-'")
-    if any(ord(c) < 0x20 or c == "\x7f" for c in url):
-        raise ValueError("repository URL contains control characters")
-
-
-def _normalize_path(path: str) -> str:
-    """Return the repo-relative directory as 'a/b' ('' for the root), or raise ValueError."""
-    if path.startswith("/"):
-        raise ValueError(f"path {path!r} must be relative to the repository root")
-    if path.startswith("-"):
-        raise ValueError(f"path {path!r} must not start with '-'")
-    if any(ord(c) < 0x20 or c == "\x7f" for c in path):
-        raise ValueError(f"path {path!r} contains control characters")
-    parts = [p for p in path.split("/") if p not in ("", ".")]
-    if ".." in parts:
-        raise ValueError(f"path {path!r} must not contain '..'")
-    if ".git" in parts:
-        raise ValueError(f"path {path!r} must not contain '.git'")
-    return "/".join(parts)
-
-
-_BAD_REF_CHARS = set(" ~^:?*[\\\x7f")
-
-
-def _validate_ref(ref: str) -> None:
-    # A subset of git-check-ref-format: enough to keep refs from being read as
-    # options or ls-remote glob patterns.
-    if not ref:
-        raise ValueError("empty ref")
-    if ref.startswith("-"):
-        raise ValueError(f"ref {ref!r} must not start with '-'")
-    if any(ord(c) < 0x20 or c in _BAD_REF_CHARS for c in ref):
-        raise ValueError(f"ref {ref!r} contains characters not allowed in git refs")
-    if ".." in ref or "@{" in ref or ref.endswith((".", "/", ".lock")) or "//" in ref:
-        raise ValueError(f"ref {ref!r} is not a valid git ref name")
+# The rules live in gitrules.py, shared with the registry models.
 
 
 # --------------------------------------------------------------------------- redaction
@@ -648,9 +612,9 @@ def _url_lock(lock_file: Path) -> Iterator[None]:
 
 def _fetch_one(git: _Git, spec: RepoSpec) -> FetchedSource:
     layout = git.layout
-    path = _normalize_path(spec.path)
+    path = gitrules.normalize_subpath(spec.path, allow_root=True)
     if spec.ref is not None:
-        _validate_ref(spec.ref)
+        gitrules.check_ref(spec.ref)
     if spec.ref is not None and _SHA_RE.fullmatch(spec.ref):
         commit, ref_name = spec.ref.lower(), None
     else:
@@ -679,7 +643,7 @@ def _fetch_one_safely(
     timeout: float,
 ) -> FetchedSource | FetchError:
     try:
-        _validate_url(spec.url)
+        gitrules.check_fetchable_url(spec.url)
         git = _Git(spec.url, auth, layout, ssh_command, timeout)
         return _fetch_one(git, spec)
     except _GitFailed as exc:

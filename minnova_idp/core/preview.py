@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from . import names
 from .database import DatabasePlacement
-from .models import AppConfig, ResourceList, Resources
+from .app_config import AppConfig, ResourceList, Resources
 from .renderer import Manifest, Placement, RenderSettings, common_labels, render_app
 from .secrets import SecretValues
 

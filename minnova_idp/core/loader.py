@@ -13,7 +13,8 @@ from pathlib import Path
 from . import names
 from .errors import ConfigError, Problem
 from .gitsource import FetchedSource, FetchError, GitAuth, RepoSpec, default_cache_dir, fetch_sources
-from .models import AppConfig, RegistryEntry
+from .app_config import AppConfig
+from .registry import RegistryEntry
 from .registry import Registered, read_registry
 from .stackconfig import StackConfig
 from .validation import validate_document

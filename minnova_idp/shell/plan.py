@@ -19,11 +19,11 @@ from typing import Any, Callable
 
 import yaml
 
-from .errors import ConfigError, Problem
-from .gitsource import GitAuth
+from ..core.errors import ConfigError, Problem
+from ..core.gitsource import GitAuth
 from .program import DATABASE_SIZES_OUTPUT, load_inputs, program
-from .stackconfig import SECRET_PLACEHOLDER, from_stack_file
-from .yamlsafe import load_yaml_file
+from ..core.stackconfig import SECRET_PLACEHOLDER, from_stack_file
+from ..core.yamlsafe import load_yaml_file
 
 _SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"  # Pulumi's wire marker for a secret value
 CLUSTER_SCOPED_DIR = "_cluster"

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from . import names
 from .errors import ConfigError, Problem
-from .models import AppConfig, RegistryEntry
+from .app_config import AppConfig
+from .registry import RegistryEntry
 from .validation import validate_document
 from .yamlsafe import load_yaml
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import names, versions
-from .models import StackSettings
+from .stack_settings import StackSettings
 
 Manifest = dict[str, Any]
 

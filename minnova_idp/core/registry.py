@@ -1,14 +1,38 @@
-"""The app registry: one `<name>.yaml` per app under the stack's registry directory."""
+"""The app registry: one `<name>.yaml` per app under the stack's registry directory, written by the platform team."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import Field, model_validator
+
 from .errors import ConfigError, Problem
-from .models import RegistryEntry
+from .fields import AppName, GitRef, GitUrl, RepoSubpath, StrictModel
 from .validation import validate_document
 from .yamlsafe import load_yaml_file
+
+
+class RegistryEntry(StrictModel):
+    """`deployments/<deployment>/apps/<name>.yaml`: where an app's `.minnova/` lives."""
+
+    name: AppName
+    repo: GitUrl | None = Field(default=None, description="The app repository (https or ssh).")
+    ref: GitRef | None = Field(default=None, description="Branch, tag or commit SHA; default: the default branch.")
+    path: RepoSubpath | None = Field(default=None, description="Directory holding .minnova/ in a monorepo.")
+    local: RepoSubpath | None = Field(
+        default=None, description="Read .minnova/ from this directory of the infra repo instead of fetching "
+                                  "`repo` (bundled examples; apps whose config lives here). Previews still use `repo`.")
+    project_id: int | None = Field(default=None, ge=1, description="GitLab: the numeric project ID (previews).")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "RegistryEntry":
+        if self.repo is None and self.local is None:
+            raise ValueError("set `repo` (a git URL), `local` (a directory in this repository), or both")
+        if self.local is not None and self.ref is not None:
+            raise ValueError("`ref` applies to fetching `repo`; a `local` source is read as it is on disk")
+        return self
+
 
 
 @dataclass(frozen=True)

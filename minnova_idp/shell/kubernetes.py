@@ -43,7 +43,7 @@ def create(prefix: str, manifest: dict[str, Any], opts: pulumi.ResourceOptions) 
     try:
         cls = _RESOURCE_CLASSES[key]
     except KeyError:
-        raise TypeError(f"no resource class for {key[0]} {key[1]}; add it to kubernetes_objects.py") from None
+        raise TypeError(f"no resource class for {key[0]} {key[1]}; add it to kubernetes.py") from None
     return cls(resource_name(prefix, manifest), opts=opts, **fields)
 
 

@@ -11,7 +11,7 @@ from typing import Sequence
 
 import pulumi
 
-from minnova_idp import tls
+from minnova_idp.core import tls
 
 
 @dataclass(frozen=True)

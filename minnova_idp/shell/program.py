@@ -10,15 +10,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
-from . import names
-from .errors import ConfigError, Problem, raise_if_any
-from .gitsource import GitAuth
-from .loader import LoadedApp, load_apps
-from .quantity import parse_quantity
-from .secrets import SecretValues, app_key, key_problems, load_secret_values, read_secrets_file, secrets_file
-from .stackconfig import StackConfig, from_pulumi_runtime, parse_stack_config
-from .argocd import PreviewApp
-from .tls import ACME_SERVERS, in_zone
+from ..core import names
+from ..core.errors import ConfigError, Problem, raise_if_any
+from ..core.gitsource import GitAuth
+from ..core.loader import LoadedApp, load_apps
+from ..core.quantity import parse_quantity
+from ..core.secrets import SecretValues, app_key, key_problems, load_secret_values, read_secrets_file, secrets_file
+from ..core.stackconfig import StackConfig, from_pulumi_runtime, parse_stack_config
+from ..core.argocd import PreviewApp
+from ..core.tls import ACME_SERVERS, in_zone
 
 PLATFORM_NAME = "platform"
 STOP_HEADER = "Minnova IDP stopped before registering any resource (so nothing is deleted):"
@@ -168,7 +168,7 @@ async def program(inputs: ProgramInputs):
     """Registers the resources. Imports Pulumi lazily: validate and render must not pay for it."""
     import pulumi
 
-    from components.platform import Platform
+    from minnova_idp.shell.platform import Platform
 
     settings = inputs.stack.settings
     if settings.database_storage_guard and any(app.config.database.enabled for app, _ in inputs.deployed()):

@@ -1,1 +1,0 @@
-"""Pulumi ComponentResources of Minnova IDP."""

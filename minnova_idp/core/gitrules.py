@@ -1,0 +1,77 @@
+"""What a git URL, ref and repository path may be: one set of rules for the models and for fetching.
+
+The registry models apply them to what the platform team writes; gitsource applies them again
+to whatever it is asked to fetch, because a value that reaches `git` must never be read as an
+option (leading '-'), a glob (ls-remote patterns) or a path outside the repository.
+"""
+
+from __future__ import annotations
+
+import re
+
+_SCP_LIKE_RE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:(?!//)[^\s]+$")
+_URL_RE = re.compile(r"^(?P<scheme>[a-z][a-z0-9+.-]*)://(?P<rest>\S+)$")
+# A subset of git-check-ref-format: enough to keep refs from being read as options or
+# ls-remote glob patterns, and to refuse what git itself would refuse.
+_BAD_REF_RE = re.compile(r"(\.\.|[\x00-\x20\x7f~^:?*\[\\]|@\{|//|^[-/.]|[/.]$|\.lock$)")
+REGISTRY_SCHEMES = ("https", "ssh", "file")
+
+
+def _has_control_characters(value: str) -> bool:
+    return any(ord(c) < 0x20 or c == "\x7f" for c in value)
+
+
+def check_fetchable_url(url: str) -> None:
+    """What any URL handed to git must satisfy (gitsource also fetches git:// in tests)."""
+    if not url:
+        raise ValueError("empty repository URL")
+    if url.startswith("-"):
+        raise ValueError(f"'{url}' is not a git URL: it must not start with '-'")
+    if _has_control_characters(url):
+        raise ValueError("repository URL contains control characters")
+
+
+def check_registry_url(value: str) -> str:
+    """A registry entry's `repo`: https, ssh (or scp-like) or file, never with credentials in it."""
+    check_fetchable_url(value)
+    if _SCP_LIKE_RE.match(value):
+        return value
+    match = _URL_RE.match(value)
+    if not match:
+        raise ValueError(f"'{value}' is not a git URL; use https://host/owner/repo.git or git@host:owner/repo.git")
+    scheme, rest = match["scheme"], match["rest"]
+    if scheme == "http":
+        raise ValueError(f"'{value}' uses plain http; use https://")
+    if scheme not in REGISTRY_SCHEMES:
+        raise ValueError(f"'{value}': scheme {scheme}:// is not supported; use https:// or ssh://")
+    authority = rest.split("/", 1)[0]
+    if scheme == "https" and "@" in authority:
+        raise ValueError(f"'{value}' embeds credentials; never put them in the registry, "
+                         "set minnova:gitToken as a Pulumi secret instead")
+    return value
+
+
+def check_ref(value: str) -> str:
+    """A branch, tag or commit SHA."""
+    if value.startswith("-"):
+        raise ValueError(f"'{value}' is not a valid git branch, tag or commit SHA: it must not start with '-'")
+    if not value or _BAD_REF_RE.search(value):
+        raise ValueError(f"'{value}' is not a valid git branch, tag or commit SHA")
+    return value
+
+
+def normalize_subpath(value: str, allow_root: bool = False) -> str:
+    """A directory inside the repository as 'a/b' ('' for the root, where allowed).
+
+    Refused: absolute paths, '.', '..' and '.git' components, empty components, a leading '-'
+    on any component, control characters.
+    """
+    stripped = value.strip("/")
+    if allow_root and stripped == "":
+        return ""
+    parts = stripped.split("/")
+    if value.startswith("/") or _has_control_characters(value) or any(p in ("", ".", "..", ".git") for p in parts):
+        raise ValueError(f"'{value}' must be a relative path inside the repository, without '..' (nor '.', '.git' or empty parts)")
+    if any(part.startswith("-") for part in parts):
+        raise ValueError(f"'{value}': no part of the path may start with '-'")
+    return stripped
