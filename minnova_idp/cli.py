@@ -74,7 +74,7 @@ def _cmd_restore_drill(args: argparse.Namespace) -> int:
             raise ConfigError([Problem("--target-time", message=f"'{args.target_time}' is not an RFC 3339 "
                                        "timestamp with a zone (e.g. 2026-11-20T09:30:00Z)")]) from None
     namespace = names.namespace(app.name, args.environment)
-    labels = {"app.kubernetes.io/name": app.name, "app.kubernetes.io/managed-by": "minnova-idp",
+    labels = {"app.kubernetes.io/name": app.name, names.MANAGED_BY_LABEL: names.MANAGED_BY,
               "minnova.io/restore-drill": "true"}
     sys.stdout.write(yaml.safe_dump(
         render_restore_drill(app, args.environment, namespace, labels, args.target_time), sort_keys=False))

@@ -68,7 +68,7 @@ def project_copy(tmp_path: Path) -> Path:
 def load_stack_inputs(project: Path, stack: str = "dev", extra: dict | None = None, secret: set | None = None,
                       **kwargs):
     """load_inputs of a stack file, with settings added or replaced (full keys) and extra secret keys."""
-    from minnova_idp.shell.program import load_inputs
+    from minnova_idp.core.inputs import load_inputs
     from minnova_idp.core.stackconfig import from_stack_file
 
     raw, secret_keys, file = from_stack_file(project, stack)

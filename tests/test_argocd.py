@@ -18,9 +18,10 @@ from minnova_idp.core.errors import ConfigError
 from minnova_idp.core.app_config import AppConfig
 from minnova_idp.core.stack_settings import StackSettings
 from minnova_idp.core.preview import PreviewRequest, render_preview
-from minnova_idp.shell.program import load_inputs
+from minnova_idp.core.inputs import load_inputs
 from minnova_idp.core.secrets import SecretValues
-from minnova_idp.core.stackconfig import from_stack_file
+from minnova_idp.core.resources import Secret, plain
+from minnova_idp.core.stackconfig import StackSecrets, from_stack_file
 
 from .conftest import PROJECT_DIR, project_copy, resource_named, stack_problems
 from .k8s_strict import require_crds, validate_objects
@@ -155,11 +156,17 @@ def test_other_providers(provider, repo, generator_key):
         assert generator["gitea"]["api"] == "https://git.acme.dev/"
         assert (generator["gitea"]["owner"], generator["gitea"]["repo"]) == ("acme", "oracle")
         assert generator["requeueAfterSeconds"] == 60  # no webhook refresh: poll often
-    secrets = argocd.credential_secrets(stack, [app], lambda kind, name: f"<{kind}:{name}>")
+    credentials = StackSecrets(git_token="forge-token", gitlab_project_tokens={"oracle": "gitlab-token"},
+                               git_deploy_keys={"oracle": "deploy-key"})
+    secrets = argocd.credential_secrets(stack, [app], credentials)
     types = {s["metadata"]["labels"]["argocd.argoproj.io/secret-type"] for s in secrets}
     assert "repository" in types
+    # Every credential is a Secret value (a Pulumi secret), nothing else in these objects is.
+    hidden = [value for s in secrets for value in s["stringData"].values() if isinstance(value, Secret)]
+    assert sorted(h.value for h in hidden) == sorted(
+        ["gitlab-token"] if provider == "gitlab" else ["deploy-key", "forge-token"])
     require_crds()
-    validate_objects([appset, argocd.render_app_project(app), *secrets])
+    validate_objects([appset, argocd.render_app_project(app), *plain(secrets)])
 
 
 def test_missing_credentials_are_named(tmp_path):

@@ -6,14 +6,16 @@ import json
 
 import pulumi
 
-from minnova_idp.shell.minnova_app import MinnovaApp, MinnovaAppArgs
+from minnova_idp.core.declaration import AppInstance
+from minnova_idp.shell.minnova_app import MinnovaApp
+from minnova_idp.shell.resources import ResourceCreator
 from minnova_idp.shell.platform import Platform
 from minnova_idp.core.loader import LoadedApp
 from minnova_idp.core.app_config import AppConfig
 from minnova_idp.core.registry import RegistryEntry
 from minnova_idp.shell.plan import record
-from minnova_idp.shell.program import ProgramInputs
-from minnova_idp.core.renderer import RenderSettings, environment_placement, render_app
+from minnova_idp.core.inputs import ProgramInputs
+from minnova_idp.core.renderer import RenderSettings, app_objects, environment_placement, render_app
 from minnova_idp.core.stackconfig import StackConfig, StackSecrets, parse_stack_config
 
 SETTINGS = RenderSettings(deployment="acme", ingress_class="traefik", cluster_issuer="letsencrypt-prod")
@@ -32,16 +34,29 @@ def by_type(resources, type_):
     return [r for r in resources if r.type == type_]
 
 
+def instance(config: AppConfig, environment: str, tag: str = "abc123") -> AppInstance:
+    placement = environment_placement(config, environment, tag)
+    component = f"{config.name}-{environment}"
+    return AppInstance(component=component, app=config, placement=placement,
+                       resources=tuple(app_objects(config, placement, SETTINGS, component=component)))
+
+
+def create_app(declared: AppInstance) -> MinnovaApp:
+    """A MinnovaApp as the Platform creates it, with its own Kubernetes provider (under `record`)."""
+    import pulumi_kubernetes as k8s
+
+    provider = k8s.Provider("kubernetes")
+    return MinnovaApp(declared, ResourceCreator(provider, None), opts=pulumi.ResourceOptions(providers=[provider]))
+
+
 def test_minnova_app_registers_exactly_the_rendered_objects():
-    placement = environment_placement(ORACLE, "prod", "abc123")
-    resources, outputs = record(lambda: {
-        "url": (app := MinnovaApp("oracle-prod", MinnovaAppArgs(ORACLE, placement, SETTINGS))).url,
-        "namespace": app.namespace})
+    declared = instance(ORACLE, "prod")
+    resources, outputs = record(lambda: {"url": (app := create_app(declared)).url, "namespace": app.namespace})
 
     component = by_type(resources, "minnova:index:MinnovaApp")
     assert [c.name for c in component] == ["oracle-prod"]
     children = [r for r in resources if r.parent == component[0].urn]
-    rendered = render_app(ORACLE, placement, SETTINGS)
+    rendered = render_app(ORACLE, declared.placement, SETTINGS)
     assert sorted((r.inputs["kind"], r.inputs["metadata"]["name"]) for r in children) == sorted(
         (m["kind"], m["metadata"]["name"]) for m in rendered)
     recorded = {r.inputs["kind"]: r.inputs for r in children}
@@ -50,11 +65,25 @@ def test_minnova_app_registers_exactly_the_rendered_objects():
     assert outputs == {"url": "https://oracle.acme.dev", "namespace": "oracle-prod"}
 
 
+def test_minnova_app_creates_each_declared_resource_with_its_lifecycle():
+    """The shell decides nothing: names, dependencies and options are the core's, one for one."""
+    declared = instance(ORACLE, "prod")
+    resources, _ = record(lambda: create_app(declared) and None)
+    by_name = {r.name: r for r in resources}
+    urn_of = {d.key: by_name[d.name].urn for d in declared.resources}
+    for item in declared.resources:
+        recorded = by_name[item.name]
+        assert recorded.dependencies == sorted(urn_of[key] for key in item.lifecycle.depends_on), item.name
+        assert (recorded.protect, recorded.retain_on_delete) == (item.lifecycle.protect,
+                                                                 item.lifecycle.retain_on_delete)
+        assert recorded.ignore_changes == list(item.lifecycle.ignore_changes)
+
+
 def test_namespaced_objects_depend_on_their_namespace():
-    placement = environment_placement(ORACLE, "prod", "abc123")
-    resources, _ = record(lambda: MinnovaApp("oracle-prod", MinnovaAppArgs(ORACLE, placement, SETTINGS)) and None)
+    resources, _ = record(lambda: create_app(instance(ORACLE, "prod")) and None)
     namespace = by_type(resources, "kubernetes:core/v1:Namespace")[0]
-    namespaced = [r for r in resources if r.custom and r.type != "kubernetes:core/v1:Namespace"]
+    namespaced = [r for r in resources if r.custom and r.type.startswith("kubernetes:")
+                  and r.type != "kubernetes:core/v1:Namespace"]
     assert len(namespaced) == 4
     assert all(namespace.urn in r.dependencies for r in namespaced)
 

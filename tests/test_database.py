@@ -9,8 +9,9 @@ from dataclasses import dataclass
 import pulumi
 import pytest
 
-from minnova_idp.shell.minnova_app import CLUSTER_CREATION_ONLY_FIELDS
-from minnova_idp.shell.platform import Platform, R2_PERMISSION_GROUPS
+from minnova_idp.core.database import CLUSTER_CREATION_ONLY_FIELDS
+from minnova_idp.core.database import R2_PERMISSION_GROUPS
+from minnova_idp.shell.platform import Platform
 from minnova_idp.core import versions
 from minnova_idp.core.database import backup_target, r2_s3_credentials
 from minnova_idp.core.errors import ConfigError
@@ -18,7 +19,7 @@ from minnova_idp.core.loader import LoadedApp
 from minnova_idp.core.app_config import AppConfig
 from minnova_idp.core.registry import RegistryEntry
 from minnova_idp.shell.plan import record
-from minnova_idp.shell.program import ProgramInputs, load_inputs, storage_shrinks
+from minnova_idp.core.inputs import ProgramInputs, load_inputs, storage_shrinks
 from minnova_idp.core.renderer import RenderSettings, environment_placement, render_app
 from minnova_idp.core.stackconfig import from_stack_file, parse_stack_config
 from minnova_idp.core.validation import validate_document
@@ -334,7 +335,7 @@ def test_custom_resources_wait_for_the_operators(platform_resources):
 def test_cluster_creation_only_fields_are_never_patched(platform_resources):
     resources, _ = platform_resources
     cluster = one(resources, "kubernetes:postgresql.cnpg.io/v1:Cluster", "oracle-prod")
-    assert cluster.ignore_changes == CLUSTER_CREATION_ONLY_FIELDS
+    assert cluster.ignore_changes == list(CLUSTER_CREATION_ONLY_FIELDS)
 
 
 def test_cloudflare_provider_is_explicit(platform_resources):

@@ -12,7 +12,8 @@ import yaml
 
 from minnova_idp.core.errors import ConfigError
 from minnova_idp.shell.plan import manifest_path, record, run_plan, write_plan
-from minnova_idp.shell.program import STOP_HEADER, main
+from minnova_idp.core.inputs import STOP_HEADER
+from minnova_idp.shell.program import main
 from unittest.mock import patch
 from minnova_idp.core.stackconfig import from_stack_file
 

@@ -13,7 +13,8 @@ import yaml
 
 from minnova_idp.core import sops
 from minnova_idp.shell.plan import record, run_plan, write_plan
-from minnova_idp.shell.program import load_inputs, program
+from minnova_idp.core.inputs import load_inputs
+from minnova_idp.shell.program import program
 from minnova_idp.core.stackconfig import from_stack_file
 
 from .conftest import PROJECT_DIR, load_stack_inputs, project_copy, stack_problems

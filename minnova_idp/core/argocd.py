@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import names, versions
+from .resources import Secret
 from .stack_settings import StackSettings
+from .stackconfig import StackSecrets
 
 Manifest = dict[str, Any]
 
@@ -29,7 +31,7 @@ PREVIEW_URL_ANNOTATION = "minnova.io/preview-url"
 PREVIEW_KINDS = (("", "Namespace"), ("", "ResourceQuota"), ("", "LimitRange"), ("", "Secret"), ("", "Service"),
                  ("apps", "Deployment"), ("networking.k8s.io", "Ingress"), ("networking.k8s.io", "NetworkPolicy"),
                  ("policy", "PodDisruptionBudget"), ("postgresql.cnpg.io", "Cluster"))
-_LABELS = {"app.kubernetes.io/managed-by": "minnova-idp"}
+_LABELS = names.managed_labels()
 
 
 @dataclass(frozen=True)
@@ -117,12 +119,12 @@ def chart_values(settings: StackSettings, github_notifications: bool) -> dict:
     return values
 
 
-def argocd_secret(settings: StackSettings, webhook_secret: Any) -> Manifest:
+def argocd_secret(settings: StackSettings, webhook_secret: str | None) -> Manifest:
     """Argo CD's own Secret (the chart's is turned off). The API server adds server.secretkey itself."""
     data = {}
-    if webhook_secret is not None and settings.git.provider in ("github", "gitlab"):
+    if webhook_secret and settings.git.provider in ("github", "gitlab"):
         # The ApplicationSet controller's /api/webhook checks the same shared secret.
-        data[f"webhook.{settings.git.provider}.secret"] = webhook_secret
+        data[f"webhook.{settings.git.provider}.secret"] = Secret(webhook_secret)
     return {"apiVersion": "v1", "kind": "Secret",
             "metadata": {"name": "argocd-secret", "namespace": NAMESPACE,
                          "labels": {"app.kubernetes.io/name": "argocd-secret", "app.kubernetes.io/part-of": "argocd",
@@ -130,11 +132,11 @@ def argocd_secret(settings: StackSettings, webhook_secret: Any) -> Manifest:
             "type": "Opaque", "stringData": data}
 
 
-def notifications_secret(github_private_key: Any) -> Manifest:
+def notifications_secret(github_private_key: str) -> Manifest:
     return {"apiVersion": "v1", "kind": "Secret",
             "metadata": {"name": "argocd-notifications-secret", "namespace": NAMESPACE,
                          "labels": {"app.kubernetes.io/part-of": "argocd", **_LABELS}},
-            "type": "Opaque", "stringData": {"github-privateKey": github_private_key}}
+            "type": "Opaque", "stringData": {"github-privateKey": Secret(github_private_key)}}
 
 
 def api_url(settings: StackSettings) -> str:
@@ -302,12 +304,8 @@ def repository_secret(app: str) -> str:
     return f"minnova-repo-{app}"
 
 
-def credential_secrets(settings: StackSettings, apps: list[PreviewApp], secret: Any) -> list[Manifest]:
-    """Argo CD credential Secrets of this deployment.
-
-    `secret(kind, app)` gives each secret value (kind: the minnova config key it comes from);
-    the Platform passes Pulumi secrets, tests may pass anything.
-    """
+def credential_secrets(settings: StackSettings, apps: list[PreviewApp], secrets: StackSecrets) -> list[Manifest]:
+    """Argo CD credential Secrets of this deployment; every credential in them is a Secret value."""
     provider = settings.git.provider
 
     def argocd_secret(name: str, secret_type: str, data: dict[str, Any]) -> Manifest:
@@ -322,21 +320,27 @@ def credential_secrets(settings: StackSettings, apps: list[PreviewApp], secret: 
             "type": "git", "url": f"{settings.git.base_url}{owner}",
             "githubAppID": settings.git.github_app_id,
             "githubAppInstallationID": settings.git.github_app_installation_id,
-            "githubAppPrivateKey": secret("githubAppPrivateKey", None)}) for owner in owners]
+            "githubAppPrivateKey": Secret(secrets.github_app_private_key)}) for owner in owners]
     if provider == "gitlab":
         return [argocd_secret(repository_secret(app.name), "repository", {
             "type": "git", "url": app.repo, "username": "minnova-idp",
-            "password": secret("gitlabProjectTokens", app.name)}) for app in apps]
+            "password": Secret(secrets.gitlab_project_tokens.get(app.name))}) for app in apps]
     return [argocd_secret(repository_secret(app.name), "repository", {
-        "type": "git", "url": app.repo, "sshPrivateKey": secret("gitDeployKeys", app.name)}) for app in apps] + [
-        argocd_secret(FORGE_TOKEN_SECRET, "scm-creds", {"token": secret("gitToken", None)})]
+        "type": "git", "url": app.repo, "sshPrivateKey": Secret(secrets.git_deploy_keys.get(app.name))})
+        for app in apps] + [argocd_secret(FORGE_TOKEN_SECRET, "scm-creds", {"token": Secret(secrets.git_token)})]
 
 
-def preview_keys_secret(keys: dict[str, Any]) -> Manifest:
-    """Each app's preview identity, one file per app in the sidecar: never a dev or prod key."""
+def preview_keys_secret(apps: list[PreviewApp], secrets: StackSecrets) -> Manifest:
+    """Each app's preview identity, one file per app in the sidecar: only preview keys, never a dev or prod key."""
+    keys = {app.name: secrets.secrets_keys[app.name][names.PREVIEW_ENVIRONMENT] for app in apps
+            if names.PREVIEW_ENVIRONMENT in secrets.secrets_keys.get(app.name, {})}
     return {"apiVersion": "v1", "kind": "Secret",
             "metadata": {"name": PREVIEW_KEYS_SECRET, "namespace": NAMESPACE, "labels": _LABELS},
-            "type": "Opaque", "stringData": dict(keys)}
+            "type": "Opaque", "stringData": Secret(keys)}
+
+
+def render_namespace() -> Manifest:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE, "labels": dict(_LABELS)}}
 
 
 _OWNER_REPO = re.compile(r"^(?:https://[^/]+/|ssh://[^/]+/|[^@/]+@[^:]+:)(?P<path>.+?)(?:\.git)?/?$")

@@ -8,11 +8,12 @@ is deprecated since CNPG 1.26.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from . import names, versions
 from .app_config import AppConfig, DatabaseRestore, Resources
+from .resources import AccountToken, FromToken, KubernetesObject, Lifecycle, R2Bucket, kubernetes_object
 
 Manifest = dict[str, Any]
 
@@ -34,9 +35,13 @@ class BackupTarget:
     """Where an environment's database archives: an R2 bucket, under a server name."""
 
     bucket: str
-    endpoint: str
+    account_id: str
     retention: str
     server_name: str
+
+    @property
+    def endpoint(self) -> str:
+        return r2_endpoint(self.account_id)
 
 
 @dataclass(frozen=True)
@@ -67,10 +72,34 @@ def r2_s3_credentials(token_id: str, token_value: str) -> dict[str, str]:
 def backup_target(app: AppConfig, environment: str, deployment: str, account_id: str) -> BackupTarget:
     return BackupTarget(
         bucket=names.backup_bucket(deployment, app.name, environment),
-        endpoint=r2_endpoint(account_id),
+        account_id=account_id,
         retention=app.database.backup_retention,
         server_name=app.backup_name(environment),
     )
+
+
+# Object read and write on one bucket: what the Barman Cloud plugin needs to archive and restore.
+R2_PERMISSION_GROUPS = ("Workers R2 Storage Bucket Item Read", "Workers R2 Storage Bucket Item Write")
+
+
+def backup_storage(component: str, app: AppConfig, backup: BackupTarget, namespace: str, labels: dict[str, str],
+                   deployment: str, keep: Lifecycle, after_namespace: tuple[str, ...]
+                   ) -> tuple[R2Bucket, AccountToken, KubernetesObject]:
+    """The bucket a database archives to, a token that can touch that bucket alone, and the S3 credentials
+    derived from the token as a Secret beside the database. `keep`: how data holders are kept."""
+    bucket = R2Bucket(name=f"{component}-backups", bucket=backup.bucket, lifecycle=keep)
+    token = AccountToken(
+        name=f"{component}-backups", display_name=f"minnova-idp {deployment}/{component}: database backups",
+        permission_groups=R2_PERMISSION_GROUPS, resource=r2_bucket_resource(backup.account_id, backup.bucket),
+        lifecycle=replace(keep, depends_on=(bucket.key,)))
+    credentials = kubernetes_object(component, {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": names.backup_credentials_secret(app.name), "namespace": namespace, "labels": labels},
+        "type": "Opaque",
+        "stringData": FromToken(token=token.key, recipe=r2_s3_credentials),
+    }, replace(keep, depends_on=after_namespace))
+    return bucket, token, credentials
 
 
 def database_placement(app: AppConfig, environment: str, backup: BackupTarget | None) -> DatabasePlacement | None:
@@ -93,15 +122,32 @@ def database_url_env(app: AppConfig) -> dict[str, Any]:
             "valueFrom": {"secretKeyRef": {"name": names.database_app_secret(app.name), "key": "uri"}}}
 
 
-def render_database(app: AppConfig, database: DatabasePlacement, namespace: str,
-                    labels: dict[str, str]) -> list[Manifest]:
-    """ObjectStore (when backed up), Cluster, ScheduledBackup (when backed up)."""
+# Bootstrap only matters when CNPG creates a cluster; a restore is declared before the
+# cluster is recreated (README: disaster recovery), never applied to a live one.
+CLUSTER_CREATION_ONLY_FIELDS = ("spec.bootstrap", "spec.externalClusters")
+
+
+def database_objects(prefix: str, app: AppConfig, database: DatabasePlacement, namespace: str,
+                     labels: dict[str, str], keep: Lifecycle, after_namespace: tuple[str, ...],
+                     operators: tuple[str, ...] = (), credentials: str | None = None) -> list[KubernetesObject]:
+    """ObjectStore (when backed up), Cluster, ScheduledBackup (when backed up), each with its lifecycle.
+
+    `keep`: how data holders are kept (retained, and protected where the environment is); `operators`:
+    keys of the Helm releases that install the CRDs; `credentials`: key of the backup credentials Secret.
+    """
     objects = []
+    store = None
     if database.backup is not None:
-        objects.append(render_object_store(app, database.backup, namespace, labels))
-    objects.append(render_cluster(app, database, namespace, labels))
+        store = kubernetes_object(prefix, render_object_store(app, database.backup, namespace, labels),
+                                  replace(keep, depends_on=(*after_namespace, *operators, *filter(None, [credentials]))))
+        objects.append(store)
+    cluster = kubernetes_object(prefix, render_cluster(app, database, namespace, labels), replace(
+        keep, depends_on=(*after_namespace, *operators, *([store.key] if store else [])),
+        ignore_changes=CLUSTER_CREATION_ONLY_FIELDS))
+    objects.append(cluster)
     if database.backup is not None:
-        objects.append(render_scheduled_backup(app, namespace, labels))
+        objects.append(kubernetes_object(prefix, render_scheduled_backup(app, namespace, labels),
+                                         Lifecycle(depends_on=(*after_namespace, cluster.key))))
     return objects
 
 

@@ -22,8 +22,18 @@ APP_NAME_RE = re.compile(r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
 # No hyphens in environment names: "<app>-<env>" then splits one way only, and can never
 # look like a preview namespace "<app>-pr-<number>".
 ENV_NAME_RE = re.compile(r"^[a-z][a-z0-9]*$")
-RESERVED_ENV_NAMES = frozenset({"preview"})
+# The environment name of pull-request previews (their secrets file, key and labels use it).
+PREVIEW_ENVIRONMENT = "preview"
+RESERVED_ENV_NAMES = frozenset({PREVIEW_ENVIRONMENT})
+# Every object the platform creates carries this label; the preview NetworkPolicy tells app
+# namespaces from the rest by it, so it is spelled here only.
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGED_BY = "minnova-idp"
 DNS_LABEL_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+
+
+def managed_labels() -> dict[str, str]:
+    return {MANAGED_BY_LABEL: MANAGED_BY}
 
 
 def namespace(app: str, environment: str) -> str:

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from . import names
 from .database import DatabasePlacement
 from .app_config import AppConfig, ResourceList, Resources
-from .renderer import Manifest, Placement, RenderSettings, common_labels, render_app
+from .renderer import Manifest, Placement, RenderSettings, build_placement, common_labels, render_app
 from .secrets import SecretValues
 
-ENVIRONMENT = "preview"
+ENVIRONMENT = names.PREVIEW_ENVIRONMENT
 MAX_PR_NUMBER = 10 ** names.MAX_PR_NUMBER_DIGITS - 1
 _SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 PREVIEW_DATABASE_SIZE = "1Gi"
@@ -65,17 +65,9 @@ def preview_placement(app: AppConfig, request: PreviewRequest, secrets: SecretVa
         # One small instance and no backups: a preview's data is disposable.
         database = DatabasePlacement(instances=1, size=PREVIEW_DATABASE_SIZE, version=app.database.version,
                                      resources=PREVIEW_DATABASE_RESOURCES)
-    return Placement(
-        environment=ENVIRONMENT,
-        namespace=request.namespace,
-        host=request.host,
-        replicas=1,
-        image_tag=request.head_sha,  # app CI pushes <repository>:<head SHA> for pull requests
-        env=dict(app.env),
-        resources=app.resources,
-        secrets=secrets,
-        database=database,
-    )
+    # app CI pushes <repository>:<head SHA> for pull requests
+    return build_placement(app, ENVIRONMENT, request.namespace, request.host, request.head_sha, secrets=secrets,
+                           database=database)
 
 
 def render_preview(app: AppConfig, request: PreviewRequest, secrets: SecretValues | None) -> list[Manifest]:
@@ -105,7 +97,7 @@ def guard_rails(namespace: str, labels: dict[str, str]) -> list[Manifest]:
                  {"podSelector": {}},  # this preview's own pods (the app and its database)
                  # Every namespace that is not an app's: the ingress controller, operators, monitoring.
                  {"namespaceSelector": {"matchExpressions": [
-                     {"key": "app.kubernetes.io/managed-by", "operator": "NotIn", "values": ["minnova-idp"]}]}},
+                     {"key": names.MANAGED_BY_LABEL, "operator": "NotIn", "values": [names.MANAGED_BY]}]}},
              ]}],
          }},
     ]

@@ -1,8 +1,10 @@
 """What an app looks like in Kubernetes, written once.
 
-Pure functions from (app config, placement, render settings) to plain Kubernetes
-objects (dicts). No Pulumi import: the MinnovaApp component turns these into
-Pulumi resources, and the preview renderer (an Argo CD plugin) prints them as YAML.
+`app_objects` is the one answer: from (app config, placement, render settings) to every
+resource of one app instance (Kubernetes objects, and the Cloudflare pieces of its backups and
+DNS), each with its lifecycle. No Pulumi import: the MinnovaApp component creates what it
+lists, the offline plan prints it, and the preview renderer (an Argo CD plugin) prints its
+Kubernetes objects as YAML (`render_app`).
 """
 
 from __future__ import annotations
@@ -11,14 +13,16 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import names
-from .database import BackupTarget, DatabasePlacement, database_placement, database_url_env, render_database
+from . import names, tls
 from .app_config import AppConfig, Resources
+from .database import (BackupTarget, DatabasePlacement, backup_storage, database_objects, database_placement,
+                       database_url_env)
+from .resources import Declared, DnsRecord, KubernetesObject, Lifecycle, Secret, keys, kubernetes_object, plain
 from .secrets import SecretValues
 
 Manifest = dict[str, Any]
 
-MANAGED_BY = "minnova-idp"
+
 CONTAINER_PORT_NAME = "http"
 SERVICE_PORT = 80
 TERMINATION_GRACE_SECONDS = 30
@@ -57,37 +61,92 @@ class Placement:
         return self.namespace
 
 
-def environment_placement(app: AppConfig, environment: str, image_tag: str,
-                          secrets: SecretValues | None = None, backup: BackupTarget | None = None) -> Placement:
-    env = app.environments[environment]
+@dataclass(frozen=True)
+class DnsTarget:
+    """Where a stack points its hosts: its Cloudflare zone and ingress address."""
+
+    zone_id: str
+    address: str
+    proxied: bool = False
+
+    def record(self, name: str, host: str, comment: str, proxied: bool | None = None,
+               lifecycle: Lifecycle = Lifecycle()) -> DnsRecord:
+        """A record pointing `host` at the ingress: A/AAAA for an address, CNAME for a host name."""
+        return DnsRecord(name=name, zone_id=self.zone_id, host=host, record_type=tls.record_type(self.address), content=self.address,
+                         ttl=tls.AUTOMATIC_TTL, proxied=self.proxied if proxied is None else proxied,
+                         comment=comment, lifecycle=lifecycle)
+
+
+def build_placement(app: AppConfig, environment: str, namespace: str, host: str, image_tag: str, replicas: int = 1,
+              secrets: SecretValues | None = None, database: DatabasePlacement | None = None) -> Placement:
+    """The one builder of placements, for stack environments and previews alike. Env and resources come from
+    the environment's own settings over the app's, when the app defines that environment (previews: not)."""
+    settings = app.environments.get(environment)
     return Placement(
         environment=environment,
-        namespace=names.namespace(app.name, environment),
-        host=env.host,
-        replicas=env.replicas,
+        namespace=namespace,
+        host=host,
+        replicas=replicas,
         image_tag=image_tag,
-        env={**app.env, **env.env},
-        resources=env.resources or app.resources,
+        env={**app.env, **(settings.env if settings else {})},
+        resources=(settings.resources if settings else None) or app.resources,
         secrets=secrets,
-        database=database_placement(app, environment, backup),
+        database=database,
     )
 
 
-def render_app(app: AppConfig, placement: Placement, settings: RenderSettings) -> list[Manifest]:
-    """Every object of one app instance, namespace first, then the database, then the workload."""
-    objects = [render_namespace(app, placement, settings)]
-    if placement.database is not None:
-        objects += render_database(app, placement.database, placement.namespace, common_labels(app, placement, settings))
+def environment_placement(app: AppConfig, environment: str, image_tag: str,
+                          secrets: SecretValues | None = None, backup: BackupTarget | None = None) -> Placement:
+    env = app.environments[environment]
+    return build_placement(app, environment, names.namespace(app.name, environment), env.host, image_tag,
+                     replicas=env.replicas, secrets=secrets, database=database_placement(app, environment, backup))
+
+
+def app_objects(app: AppConfig, placement: Placement, settings: RenderSettings, component: str | None = None,
+                protected: bool = False, operators: tuple[str, ...] = (), dns: DnsTarget | None = None
+                ) -> list[Declared]:
+    """Every resource of one app instance, in creation order, each with its lifecycle.
+
+    `component`: the Pulumi name of the instance (prefix of every resource name; default the namespace);
+    `protected`: whether what holds data is `protect`ed (it is always retained); `operators`: keys of the
+    Helm releases installing the database CRDs; `dns`: where to point the host (none: no record).
+    """
+    prefix = component or placement.instance
+    labels = common_labels(app, placement, settings)
+    database = placement.database
+    # Data holders are never deleted by Pulumi (retained), and in protected environments not even declared away.
+    keep = Lifecycle(retain_on_delete=True, protect=protected and database is not None)
+    # Deleting a namespace deletes everything in it, retained databases included: never let Pulumi do it.
+    namespace = kubernetes_object(prefix, render_namespace(app, placement, settings), keep)
+    in_namespace = keys(namespace)
+    objects: list[Declared] = [namespace]
+    if database is not None:
+        credentials = None
+        if database.backup is not None:
+            *storage, credentials = backup_storage(prefix, app, database.backup, placement.namespace, labels,
+                                                   settings.deployment, keep, in_namespace)
+            objects += [*storage, credentials]
+        objects += database_objects(prefix, app, database, placement.namespace, labels, keep, in_namespace,
+                                    operators, credentials.key if credentials else None)
+    secret = None
     if placement.secrets is not None:
-        objects.append(render_secret(app, placement, settings))
-    objects += [
-        render_deployment(app, placement, settings),
-        render_service(app, placement, settings),
-        render_ingress(app, placement, settings),
-    ]
+        secret = kubernetes_object(prefix, render_secret(app, placement, settings), Lifecycle(depends_on=in_namespace))
+        objects.append(secret)
+    objects.append(kubernetes_object(prefix, render_deployment(app, placement, settings),
+                                     Lifecycle(depends_on=in_namespace + keys(secret))))
+    served = [render_service(app, placement, settings), render_ingress(app, placement, settings)]
     if placement.replicas > 1:
-        objects.append(render_pod_disruption_budget(app, placement, settings))
+        served.append(render_pod_disruption_budget(app, placement, settings))
+    objects += [kubernetes_object(prefix, manifest, Lifecycle(depends_on=in_namespace)) for manifest in served]
+    if dns is not None:
+        objects.append(dns.record(f"{prefix}-dns", placement.host, f"minnova-idp {settings.deployment}: {prefix}"))
     return objects
+
+
+def render_app(app: AppConfig, placement: Placement, settings: RenderSettings) -> list[Manifest]:
+    """The Kubernetes objects of `app_objects`, as plain manifests (secret values in clear): what a preview
+    applies. Namespace first, then the database, then the workload."""
+    return [plain(o.manifest) for o in app_objects(app, placement, settings) if isinstance(o, KubernetesObject)]
 
 
 def selector_labels(app: AppConfig, placement: Placement) -> dict[str, str]:
@@ -97,7 +156,7 @@ def selector_labels(app: AppConfig, placement: Placement) -> dict[str, str]:
 def common_labels(app: AppConfig, placement: Placement, settings: RenderSettings) -> dict[str, str]:
     return {
         **selector_labels(app, placement),
-        "app.kubernetes.io/managed-by": MANAGED_BY,
+        names.MANAGED_BY_LABEL: names.MANAGED_BY,
         "app.kubernetes.io/part-of": settings.deployment,
         "minnova.io/environment": placement.environment,
     }
@@ -207,10 +266,11 @@ def render_secret(app: AppConfig, placement: Placement, settings: RenderSettings
     secret: Manifest = {"apiVersion": "v1", "kind": "Secret",
                         "metadata": {**_metadata(app, placement, settings), "name": names.app_secret(app.name)},
                         "type": "Opaque"}
+    # Values become Pulumi secrets: encrypted in state, "[secret]" in previews and plans.
     if values.string_data:
-        secret["stringData"] = dict(values.string_data)
+        secret["stringData"] = Secret(dict(values.string_data))
     if values.data:
-        secret["data"] = dict(values.data)
+        secret["data"] = Secret(dict(values.data))
     return secret
 
 

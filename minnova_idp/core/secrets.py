@@ -21,7 +21,7 @@ from .stackconfig import SECRET_PLACEHOLDER, StackConfig
 from .yamlsafe import MAX_BYTES, load_yaml
 
 SECRETS_DIR = names.APP_CONFIG.parent / "secrets"
-PREVIEW = "preview"
+PREVIEW = names.PREVIEW_ENVIRONMENT
 _ENV_VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _RESERVED = {"PORT", "DATABASE_URL"}
 _SECRET_DOCUMENT_KEYS = {"apiVersion", "kind", "metadata", "type", "stringData", "data", "sops"}

@@ -54,7 +54,7 @@ def _age_recipient(value: str) -> str:
 
 
 def _secrets_environment(value: str) -> str:
-    if value == "preview":  # the key of an app's pull-request previews
+    if value == names.PREVIEW_ENVIRONMENT:  # the key of an app's pull-request previews
         return value
     return validate_environment_name(value)
 

@@ -18,13 +18,13 @@ from typing import Any, Mapping
 from pydantic import ValidationError
 
 from .errors import ConfigError, Problem
+from .resources import SECRET_PLACEHOLDER
 from .stack_settings import PLAIN_EXTRA_KEYS, SECRET_KEYS, StackSettings
 from .validation import problems_from
 from .yamlsafe import load_yaml_file
 
 NAMESPACE = "minnova"
 PROJECT_NAMESPACE = "minnova-idp"  # Pulumi.yaml `name`: where un-namespaced keys go
-SECRET_PLACEHOLDER = "[secret]"
 
 
 @dataclass(frozen=True)

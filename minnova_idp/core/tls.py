@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+from . import names, versions
 from .stack_settings import StackSettings
 
 Manifest = dict[str, Any]
@@ -44,6 +45,18 @@ def zone_resource(zone_id: str) -> str:
     return f"com.cloudflare.api.account.zone.{zone_id}"
 
 
+def dns_token_data(token_id: str, token_value: str) -> dict[str, str]:
+    """The DNS-01 token as cert-manager's Cloudflare solver reads it (the id is not needed)."""
+    return {DNS_TOKEN_KEY: token_value}
+
+
+def render_dns_token_secret(data: Any) -> Manifest:
+    """Where the ClusterIssuers find the DNS-01 token: cert-manager's own namespace. `data`: its stringData."""
+    return {"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": DNS_TOKEN_SECRET, "namespace": versions.CERT_MANAGER.namespace},
+            "type": "Opaque", "stringData": data}
+
+
 def render_cluster_issuers(settings: StackSettings) -> list[Manifest]:
     """Let's Encrypt production and staging issuers (Ingresses name one: minnova:clusterIssuer).
 
@@ -62,7 +75,7 @@ def render_cluster_issuers(settings: StackSettings) -> list[Manifest]:
         if settings.acme_email:
             acme["email"] = settings.acme_email
         issuers.append({"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer",
-                        "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "minnova-idp"}},
+                        "metadata": {"name": name, "labels": names.managed_labels()},
                         "spec": {"acme": acme}})
     return issuers
 
@@ -77,7 +90,7 @@ def render_preview_certificate(settings: StackSettings) -> Manifest:
         "apiVersion": "cert-manager.io/v1",
         "kind": "Certificate",
         "metadata": {"name": PREVIEW_CERTIFICATE, "namespace": PLATFORM_NAMESPACE,
-                     "labels": {"app.kubernetes.io/managed-by": "minnova-idp"}},
+                     "labels": names.managed_labels()},
         "spec": {
             "secretName": PREVIEW_TLS_SECRET,
             "dnsNames": [f"*.{settings.preview_domain}"],
@@ -88,4 +101,4 @@ def render_preview_certificate(settings: StackSettings) -> Manifest:
 
 def render_platform_namespace() -> Manifest:
     return {"apiVersion": "v1", "kind": "Namespace",
-            "metadata": {"name": PLATFORM_NAMESPACE, "labels": {"app.kubernetes.io/managed-by": "minnova-idp"}}}
+            "metadata": {"name": PLATFORM_NAMESPACE, "labels": names.managed_labels()}}

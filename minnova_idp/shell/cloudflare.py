@@ -1,83 +1,79 @@
-"""Cloudflare pieces the components share: the account, narrowly scoped tokens, records to the ingress.
+"""Declared Cloudflare resources (R2 buckets, scoped tokens, DNS records) as pulumi_cloudflare resources.
 
-pulumi_cloudflare takes seconds to import, so it is imported only when one of these is used.
+pulumi_cloudflare takes seconds to import, so it is imported only when one of these is created.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Sequence
 
 import pulumi
 
-from minnova_idp.core import tls
+from ..core.resources import AccountToken, DnsRecord, R2Bucket
 
 
-@dataclass(frozen=True)
 class CloudflareAccount:
-    provider: pulumi.ProviderResource
-    account_id: str
+    """The stack's Cloudflare provider and account; permission groups looked up once per set of names."""
+
+    def __init__(self, provider: pulumi.ProviderResource, account_id: str):
+        self.provider = provider
+        self.account_id = account_id
+        self._groups: dict[tuple[str, ...], pulumi.Output[list[str]]] = {}
 
     def permission_groups(self, names: Sequence[str]) -> pulumi.Output[list[str]]:
         """IDs of API-token permission groups, looked up by name: IDs differ between accounts and API versions."""
         import pulumi_cloudflare as cloudflare
 
-        lookups = [
-            cloudflare.get_account_api_token_permission_groups_list_output(
-                account_id=self.account_id, name=name, opts=pulumi.InvokeOptions(provider=self.provider))
-            for name in names
-        ]
-        return pulumi.Output.all(*(lookup.results for lookup in lookups)).apply(
-            lambda results: [_group_id(name, found) for name, found in zip(names, results)])
+        names = tuple(names)
+        if names not in self._groups:
+            lookups = [
+                cloudflare.get_account_api_token_permission_groups_list_output(
+                    account_id=self.account_id, name=name, opts=pulumi.InvokeOptions(provider=self.provider))
+                for name in names
+            ]
+            self._groups[names] = pulumi.Output.all(*(lookup.results for lookup in lookups)).apply(
+                lambda results: [_group_id(name, found) for name, found in zip(names, results)])
+        return self._groups[names]
 
+    def bucket(self, declared: R2Bucket, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
+        import pulumi_cloudflare as cloudflare  # large (seconds to import): only when there are backups
 
-@dataclass(frozen=True)
-class DnsTarget:
-    """Where the Platform points hosts: the stack's Cloudflare zone and ingress address."""
+        return cloudflare.R2Bucket(declared.name, account_id=self.account_id, name=declared.bucket,
+                                   opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(provider=self.provider)))
 
-    provider: pulumi.ProviderResource
-    zone_id: str
-    address: str
-    proxied: bool = False
+    def token(self, declared: AccountToken, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
+        """An account token that can do what its groups allow on its resource and nothing else; its value stays secret."""
+        import pulumi_cloudflare as cloudflare
 
+        return cloudflare.AccountToken(
+            declared.name,
+            account_id=self.account_id,
+            name=declared.display_name,
+            policies=[cloudflare.AccountTokenPolicyArgs(
+                effect="allow",
+                permission_groups=self.permission_groups(declared.permission_groups).apply(
+                    lambda ids: [{"id": i} for i in ids]),
+                resources=json.dumps({declared.resource: "*"}),
+            )],
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+                provider=self.provider, additional_secret_outputs=["value"])),
+        )
 
-def scoped_token(resource_name: str, account: CloudflareAccount, display_name: str,
-                 permission_group_ids: pulumi.Output[list[str]], resource: str,
-                 opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
-    """An account token that can do what the groups allow on `resource` and nothing else; its value stays secret."""
-    import pulumi_cloudflare as cloudflare
+    def record(self, declared: DnsRecord, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
+        import pulumi_cloudflare as cloudflare
 
-    return cloudflare.AccountToken(
-        resource_name,
-        account_id=account.account_id,
-        name=display_name,
-        policies=[cloudflare.AccountTokenPolicyArgs(
-            effect="allow",
-            permission_groups=permission_group_ids.apply(lambda ids: [{"id": i} for i in ids]),
-            resources=json.dumps({resource: "*"}),
-        )],
-        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
-            provider=account.provider, additional_secret_outputs=["value"])),
-    )
-
-
-def ingress_record(resource_name: str, target: DnsTarget, host: str, comment: str, parent: pulumi.Resource,
-                   proxied: bool | None = None) -> pulumi.CustomResource:
-    """A record pointing `host` at the ingress: A/AAAA for an address, CNAME for a host name."""
-    import pulumi_cloudflare as cloudflare
-
-    return cloudflare.DnsRecord(
-        resource_name,
-        zone_id=target.zone_id,
-        name=host,
-        type=tls.record_type(target.address),
-        content=target.address,
-        ttl=tls.AUTOMATIC_TTL,
-        proxied=target.proxied if proxied is None else proxied,
-        comment=comment,
-        opts=pulumi.ResourceOptions(parent=parent, provider=target.provider),
-    )
+        return cloudflare.DnsRecord(
+            declared.name,
+            zone_id=declared.zone_id,
+            name=declared.host,
+            type=declared.record_type,
+            content=declared.content,
+            ttl=declared.ttl,
+            proxied=declared.proxied,
+            comment=declared.comment,
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(provider=self.provider)),
+        )
 
 
 def _group_id(group: str, results) -> str:

@@ -1,4 +1,4 @@
-"""From rendered Kubernetes objects (plain dicts) to typed pulumi_kubernetes resources."""
+"""Declared Kubernetes objects and Helm releases as typed pulumi_kubernetes resources."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+
+from ..core.resources import HelmRelease, KubernetesObject
 
 _RESOURCE_CLASSES: dict[tuple[str, str], type[pulumi.CustomResource]] = {
     ("v1", "Namespace"): k8s.core.v1.Namespace,
@@ -15,12 +17,6 @@ _RESOURCE_CLASSES: dict[tuple[str, str], type[pulumi.CustomResource]] = {
     ("networking.k8s.io/v1", "Ingress"): k8s.networking.v1.Ingress,
     ("policy/v1", "PodDisruptionBudget"): k8s.policy.v1.PodDisruptionBudget,
 }
-
-
-def resource_name(prefix: str, manifest: dict[str, Any]) -> str:
-    """Pulumi name of an object: unique in the stack, stable while the object keeps its kind and name."""
-    return f"{prefix}-{manifest['kind'].lower()}-{manifest['metadata']['name']}"
-
 
 # Custom resources we create; anything else is a mistake worth failing on.
 _CUSTOM_RESOURCES = {
@@ -34,17 +30,33 @@ _CUSTOM_RESOURCES = {
 }
 
 
-def create(prefix: str, manifest: dict[str, Any], opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
+def create_object(declared: KubernetesObject, manifest: dict[str, Any],
+                  opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
+    """`manifest`: the declared manifest with its secret values already turned into Pulumi secrets."""
     key = (manifest["apiVersion"], manifest["kind"])
     fields = {_snake(name): value for name, value in manifest.items() if name not in ("apiVersion", "kind")}
     if key in _CUSTOM_RESOURCES:
-        return k8s.apiextensions.CustomResource(resource_name(prefix, manifest), api_version=key[0], kind=key[1],
-                                                opts=opts, **fields)
+        return k8s.apiextensions.CustomResource(declared.name, api_version=key[0], kind=key[1], opts=opts, **fields)
     try:
         cls = _RESOURCE_CLASSES[key]
     except KeyError:
-        raise TypeError(f"no resource class for {key[0]} {key[1]}; add it to kubernetes.py") from None
-    return cls(resource_name(prefix, manifest), opts=opts, **fields)
+        raise TypeError(f"no resource class for {key[0]} {key[1]}; add it to shell/kubernetes.py") from None
+    return cls(declared.name, opts=opts, **fields)
+
+
+def create_release(declared: HelmRelease, opts: pulumi.ResourceOptions) -> k8s.helm.v3.Release:
+    chart = declared.chart
+    return k8s.helm.v3.Release(
+        declared.name,
+        name=chart.release_name,
+        chart=chart.name,
+        version=chart.version,
+        namespace=chart.namespace,
+        create_namespace=True,
+        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repository),
+        values=declared.values,
+        opts=opts,
+    )
 
 
 def _snake(name: str) -> str:

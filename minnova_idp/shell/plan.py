@@ -21,9 +21,10 @@ import yaml
 
 from ..core.errors import ConfigError, Problem
 from ..core.gitsource import GitAuth
-from .program import DATABASE_SIZES_OUTPUT, load_inputs, program
+from ..core.inputs import DATABASE_SIZES_OUTPUT, load_inputs
 from ..core.stackconfig import SECRET_PLACEHOLDER, from_stack_file
 from ..core.yamlsafe import load_yaml_file
+from .program import program
 
 _SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"  # Pulumi's wire marker for a secret value
 CLUSTER_SCOPED_DIR = "_cluster"

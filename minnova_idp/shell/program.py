@@ -1,175 +1,25 @@
-"""The Pulumi program: load and check everything, then declare the Platform.
+"""The Pulumi program: load and check everything (the core), then declare the Platform.
 
 Loading comes first and is all-or-nothing: a problem anywhere stops the run before
-a single resource is registered (see loader.py for why).
+a single resource is registered (see core/loader.py for why).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Sequence
 
-from ..core import names
-from ..core.errors import ConfigError, Problem, raise_if_any
-from ..core.gitsource import GitAuth
-from ..core.loader import LoadedApp, load_apps
-from ..core.quantity import parse_quantity
-from ..core.secrets import SecretValues, app_key, key_problems, load_secret_values, read_secrets_file, secrets_file
-from ..core.stackconfig import StackConfig, from_pulumi_runtime, parse_stack_config
-from ..core.argocd import PreviewApp
-from ..core.tls import ACME_SERVERS, in_zone
+import pulumi
+
+from ..core.errors import ConfigError, raise_if_any
+from ..core.inputs import DATABASE_SIZES_OUTPUT, STOP_HEADER, ProgramInputs, load_inputs, storage_shrinks
+from ..core.stackconfig import from_pulumi_runtime
+from .platform import Platform
 
 PLATFORM_NAME = "platform"
-STOP_HEADER = "Minnova IDP stopped before registering any resource (so nothing is deleted):"
-DATABASE_SIZES_OUTPUT = "databaseSizes"
-
-
-@dataclass(frozen=True)
-class ProgramInputs:
-    """Everything the program declares resources from, validated; the Platform's args."""
-
-    stack: StackConfig
-    apps: list[LoadedApp]
-    secrets: dict[tuple[str, str], SecretValues] = field(default_factory=dict)  # (app, environment)
-
-    def deployed(self) -> list[tuple[LoadedApp, str]]:
-        """(app, environment) pairs this stack deploys."""
-        return [(app, env) for app in self.apps for env in self.stack.settings.environments
-                if env in app.config.environments]
-
-
-def load_inputs(project_dir: Path, raw: dict[str, str], secret_keys: set[str], file: str,
-                cache_dir: Path | None = None, auth: GitAuth | None = None,
-                identities: Sequence[Any] | None = None) -> ProgramInputs:
-    """`identities`: age identities to open secrets with instead of the stack's (the offline plan's --identity)."""
-    stack = parse_stack_config(raw, secret_keys, file)
-    raise_if_any(key_problems(stack))
-    inputs = ProgramInputs(stack=stack, apps=load_apps(project_dir, stack, cache_dir=cache_dir, auth=auth))
-    problems = _backup_problems(inputs) + _dns_problems(inputs) + _preview_problems(inputs)
-    secrets: dict[tuple[str, str], SecretValues] = {}
-    for app, environment in inputs.deployed():
-        content = read_secrets_file(app.directory, environment) if app.directory else None
-        if content is None:
-            continue
-        try:
-            secrets[(app.name, environment)] = load_secret_values(
-                content, app.shown(secrets_file(environment)), app.name, environment,
-                app_key(stack, app.name, environment), stack.file, identities)
-        except ConfigError as exc:
-            problems.extend(exc.problems)
-    raise_if_any(problems)
-    return replace(inputs, secrets=secrets)
-
-
-def _backup_problems(inputs: ProgramInputs) -> list[Problem]:
-    if inputs.stack.settings.cloudflare is not None:
-        return []
-    with_database = sorted({app.name for app, _ in inputs.deployed() if app.config.database.enabled})
-    if not with_database:
-        return []
-    return [Problem(inputs.stack.file, "minnova:cloudflare",
-                    f"required: databases are backed up to Cloudflare R2 (apps with a database: "
-                    f"{', '.join(with_database)})", hint="set minnova:cloudflare.accountId and .zoneId")]
-
-
-def _dns_problems(inputs: ProgramInputs) -> list[Problem]:
-    """Hosts must be in the stack's zone (baseDomain): records are made there, certificates issued for it."""
-    settings = inputs.stack.settings
-    zone = settings.base_domain
-    problems = []
-    for app, environment in inputs.deployed():
-        host = app.config.environments[environment].host
-        if not in_zone(host, zone):
-            problems.append(Problem(app.config_file, f"environments.{environment}.host",
-                                    f"'{host}' is outside this stack's zone {zone}",
-                                    hint=f"use a host ending in .{zone}"))
-        elif settings.dns_proxied and host.count(".") > zone.count(".") + 1:
-            problems.append(Problem(app.config_file, f"environments.{environment}.host",
-                                    f"'{host}' is proxied through Cloudflare (minnova:dnsProxied), whose edge "
-                                    f"certificate covers only one level below {zone}",
-                                    hint=f"use a host like {app.name}.{zone}, or turn minnova:dnsProxied off"))
-    if settings.preview_domain and not in_zone(settings.preview_domain, zone):
-        problems.append(Problem(inputs.stack.file, "minnova:previewDomain",
-                                f"'{settings.preview_domain}' is outside this stack's zone {zone}"))
-    if settings.cloudflare is not None and settings.cluster_issuer not in ACME_SERVERS:
-        problems.append(Problem(inputs.stack.file, "minnova:clusterIssuer",
-                                f"'{settings.cluster_issuer}' is not an issuer this stack creates",
-                                hint=f"one of: {', '.join(ACME_SERVERS)}"))
-    return problems
-
-
-def preview_apps(inputs: ProgramInputs) -> list[PreviewApp]:
-    """Registered apps with a repository (a `local`-only app has nothing for Argo CD to check out)."""
-    return [PreviewApp(name=app.name, repo=app.entry.repo, path=app.entry.path, project_id=app.entry.project_id)
-            for app in inputs.apps if app.entry.repo]
-
-
-def _preview_problems(inputs: ProgramInputs) -> list[Problem]:
-    stack = inputs.stack
-    settings, secrets, file = stack.settings, stack.secrets, stack.file
-    if settings.previews is None:
-        return []
-    problems = []
-    if not settings.preview_domain:
-        problems.append(Problem(file, "minnova:previewDomain", "is required with minnova:previews",
-                                hint="e.g. preview.<baseDomain>"))
-    host = settings.previews.webhook_host
-    if host and not in_zone(host, settings.base_domain):
-        problems.append(Problem(file, "minnova:previews.webhookHost", f"'{host}' is outside this stack's zone "
-                                f"{settings.base_domain}"))
-    provider = settings.git.provider
-    needed: list[tuple[str, object]] = []
-    if provider == "github":
-        needed += [("minnova:git.githubAppId", settings.git.github_app_id),
-                   ("minnova:git.githubAppInstallationId", settings.git.github_app_installation_id),
-                   ("minnova:githubAppPrivateKey", secrets.github_app_private_key)]
-    if provider in ("gitea", "forgejo"):
-        needed.append(("minnova:gitToken", secrets.git_token))  # the pull-request generator's API token
-    problems += [Problem(file, key, f"is required for previews with provider {provider}")
-                 for key, value in needed if not value]
-    for app in preview_apps(inputs):
-        registry_file = f"{settings.registry_dir}/{app.name}.yaml"
-        if provider == "github" and not app.repo.startswith(settings.git.base_url):
-            problems.append(Problem(registry_file, "repo", f"previews check out over https with the GitHub App: "
-                                    f"use a {settings.git.base_url}<owner>/<repo> URL"))
-        if provider == "gitlab":
-            if app.project_id is None:
-                problems.append(Problem(registry_file, "projectId", "is required for GitLab previews",
-                                        hint="the numeric ID on the project's overview page"))
-            if app.name not in secrets.gitlab_project_tokens:
-                problems.append(Problem(file, f"minnova:gitlabProjectTokens.{app.name}",
-                                        "is required for GitLab previews (a project access token, read_repository "
-                                        "and read_api)"))
-        if provider in ("gitea", "forgejo"):
-            if app.repo.startswith("https://"):
-                problems.append(Problem(registry_file, "repo", "previews check out with a deploy key: use the "
-                                        "ssh URL (git@host:owner/repo.git)"))
-            if app.name not in secrets.git_deploy_keys:
-                problems.append(Problem(file, f"minnova:gitDeployKeys.{app.name}",
-                                        "is required for previews (the repository's read-only deploy key)"))
-    return problems
-
-
-def storage_shrinks(inputs: ProgramInputs, deployed_sizes: dict[str, str]) -> list[Problem]:
-    """A database volume can grow, never shrink: compare with what this stack last deployed."""
-    problems = []
-    for app, environment in inputs.deployed():
-        size, before = app.config.database.size, deployed_sizes.get(names.component_name(app.name, environment))
-        if app.config.database.enabled and before and parse_quantity(size) < parse_quantity(before):
-            problems.append(Problem(
-                app.config_file, "database.size",
-                f"'{size}' is smaller than the {before} deployed in {environment}; database volumes can grow "
-                "but never shrink", hint=f"keep {before} or more"))
-    return problems
 
 
 async def program(inputs: ProgramInputs):
-    """Registers the resources. Imports Pulumi lazily: validate and render must not pay for it."""
-    import pulumi
-
-    from minnova_idp.shell.platform import Platform
-
+    """Registers the resources the core declares for `inputs`."""
     settings = inputs.stack.settings
     if settings.database_storage_guard and any(app.config.database.enabled for app, _ in inputs.deployed()):
         # This stack's own outputs from its last update: the only record of what was deployed.
@@ -186,8 +36,6 @@ async def program(inputs: ProgramInputs):
 
 def main(project_dir: Path) -> None:
     """Entry point of `pulumi up` / `pulumi preview` (see __main__.py)."""
-    import pulumi
-
     try:
         inputs = load_inputs(project_dir, *from_pulumi_runtime())
     except ConfigError as exc:
