@@ -15,7 +15,6 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY minnova_idp ./minnova_idp
-COPY components ./components
 RUN pip install --no-deps . \
  && pip install "pydantic>=2.7,<3" "pyyaml>=6.0,<7" "pyrage>=1.4,<2" "cryptography>=42,<51" \
  && rm -rf /src

@@ -20,18 +20,9 @@ EXIT_USAGE = 2
 EXIT_INTERNAL = 70
 
 
-def app_schema() -> dict:
-    from .core.app_config import AppConfig
-
-    schema = AppConfig.model_json_schema(by_alias=True)
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
-
-
-def schema_text() -> str:
-    return json.dumps(app_schema(), indent=2, sort_keys=True) + "\n"
-
-
 def _cmd_schema(args: argparse.Namespace) -> int:
+    from .core.reference import schema_text
+
     sys.stdout.write(schema_text())
     return 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ import jsonschema
 import pytest
 import yaml
 
-from minnova_idp.cli import schema_text
+from minnova_idp.core.reference import schema_text, stale_files
 
 from .conftest import DESIGN_DOC_APP_YAML, PROJECT_DIR
 
@@ -21,9 +22,37 @@ def run(*args: str, cwd: Path = PROJECT_DIR) -> subprocess.CompletedProcess:
                           text=True, timeout=120)
 
 
-def test_committed_schema_is_in_sync():
-    """Regenerate with: minnova-idp schema > schema/app.schema.json"""
+def test_generated_docs_are_in_sync():
+    """The committed schema and the README's app.yaml reference are what the models give.
+
+    Regenerate both with: .venv/bin/python -m minnova_idp.core.reference
+    """
+    assert stale_files(PROJECT_DIR) == {}
     assert (PROJECT_DIR / "schema" / "app.schema.json").read_text() == schema_text()
+
+
+def test_a_field_added_to_the_models_makes_the_docs_stale(tmp_path, monkeypatch):
+    """The sync check can fail: a new documented field shows up as a new row and a schema change."""
+    from pydantic import Field, create_model
+
+    from minnova_idp.core import app_config, reference
+
+    shutil.copy(PROJECT_DIR / "README.md", tmp_path / "README.md")
+    (tmp_path / "schema").mkdir()
+    shutil.copy(PROJECT_DIR / "schema" / "app.schema.json", tmp_path / "schema" / "app.schema.json")
+    assert stale_files(tmp_path) == {}
+    extended = create_model("AppConfig", __base__=app_config.AppConfig,
+                            timezone=(str, Field(default="UTC", description="the app's time zone")))
+    monkeypatch.setattr(reference, "AppConfig", extended)
+    stale = stale_files(tmp_path)
+    assert set(stale) == {tmp_path / "README.md", tmp_path / "schema" / "app.schema.json"}
+    assert "| `timezone` | `UTC` | the app's time zone |" in stale[tmp_path / "README.md"]
+
+
+def test_reference_check_command_reports_stale_docs():
+    result = subprocess.run([sys.executable, "-m", "minnova_idp.core.reference", "--check"], cwd=PROJECT_DIR,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_schema_command_prints_a_schema_that_accepts_the_examples_and_catches_mistakes():

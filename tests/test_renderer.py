@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 
 import pytest
 
@@ -35,14 +34,6 @@ def render(config: AppConfig, environment: str = "prod", tag: str = "abc123", se
 
 def container(objects):
     return objects["Deployment"]["spec"]["template"]["spec"]["containers"][0]
-
-
-def test_renderer_does_not_import_pulumi():
-    assert "pulumi" not in sys.modules or all(
-        not name.startswith("minnova_idp.core.renderer") for name in sys.modules if "pulumi" in name)
-    import minnova_idp.core.renderer as renderer_module
-    source = open(renderer_module.__file__).read()
-    assert "import pulumi" not in source and "from pulumi" not in source
 
 
 def test_objects_and_namespace():

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field, field_validator, model_validator
 
 from . import names, versions
-from .fields import AppName, EnvironmentName, EnvVarName, Hostname, HttpPath, ImageRepository, ImageTag, Quantity, StrictModel
+from .fields import (AppName, EnvironmentName, EnvVarName, Hostname, HttpPath, ImageRepository, ImageTag, Quantity,
+                     StrictModel, default_shown_as)
 from .quantity import parse_quantity
 
 
 class Image(StrictModel):
-    repository: ImageRepository
+    repository: ImageRepository = Field(description="image without tag, e.g. `registry.example.com/team/app`")
     tag: ImageTag | None = Field(
-        default=None, description="Tag for every environment; default: the commit SHA the config was read at.")
-    pull_policy: Literal["IfNotPresent", "Always"] = "IfNotPresent"
+        default=None, json_schema_extra=default_shown_as("the commit SHA"),
+        description="tag (or `sha256:` digest) for every environment; by default the SHA of the commit the config "
+                    "was read at, which is what app CI pushes (`<repository>:<sha>`)")
+    pull_policy: Literal["IfNotPresent", "Always"] = Field(default="IfNotPresent", description="or `Always`")
 
 
 class ResourceList(StrictModel):
@@ -25,6 +28,8 @@ class ResourceList(StrictModel):
 
 
 class Resources(StrictModel):
+    documented_as_one_value: ClassVar[bool] = True  # one row in the README's reference, not one per key
+
     requests: ResourceList = ResourceList(cpu="100m", memory="128Mi")
     limits: ResourceList = ResourceList(memory="256Mi")
 
@@ -77,17 +82,23 @@ BackupName = Annotated[str, AfterValidator(_backup_name)]
 
 
 class Database(StrictModel):
-    enabled: bool = False
-    size: Quantity = Field(default="1Gi", description="Storage per instance, e.g. 5Gi. Can grow, never shrink.")
-    version: Literal[16, 17, 18] = Field(default=versions.DEFAULT_POSTGRES_VERSION,
-                                         description="PostgreSQL major version.")
+    enabled: bool = Field(default=False, description="a PostgreSQL database (CloudNativePG) per environment, backed "
+                                                     "up to Cloudflare R2; the app gets `DATABASE_URL`")
+    size: Quantity = Field(default="1Gi", description="storage per instance, as a Kubernetes quantity (`5Gi`, not "
+                                                      "`5GB`); can grow, never shrink")
+    version: Literal[16, 17, 18] = Field(
+        default=versions.DEFAULT_POSTGRES_VERSION,
+        description="PostgreSQL major version: 16, 17 or 18 (pinned images, see `minnova_idp/core/versions.py`)")
     backup_retention: Annotated[str, AfterValidator(_retention)] = Field(
-        default="30d", description="How long backups are kept, e.g. 30d, 4w, 6m.")
-    resources: Resources = Resources(requests=ResourceList(cpu="100m", memory="256Mi"),
-                                     limits=ResourceList(memory="1Gi"))
+        default="30d", description="how long backups are kept: a number and `d`, `w` or `m`")
+    resources: Resources = Field(default=Resources(requests=ResourceList(cpu="100m", memory="256Mi"),
+                                                   limits=ResourceList(memory="1Gi")),
+                                 description="PostgreSQL's resources")
 
 
 class DatabaseRestore(StrictModel):
+    documented_as_one_value: ClassVar[bool] = True
+
     from_backup: BackupName = Field(
         description="Server name of the backup to restore (the backupName it was archived under, "
                     "by default <app>-db).")
@@ -96,27 +107,38 @@ class DatabaseRestore(StrictModel):
 
 
 class EnvironmentDatabase(StrictModel):
-    instances: int = Field(default=1, ge=1, le=5, description="PostgreSQL instances; 2-3 for high availability.")
+    instances: int = Field(default=1, ge=1, le=5,
+                           description="1–5; 2–3 for high availability (a primary and streaming standbys)")
     backup_name: BackupName | None = Field(
-        default=None, description="Server name this database archives under in its bucket; default <app>-db.")
+        default=None, json_schema_extra=default_shown_as("`<app>-db`"),
+        description="the server name the database archives under in its bucket (change it only when restoring, "
+                    "see README \"Disaster recovery\")")
     restore: DatabaseRestore | None = Field(
-        default=None, description="Create the database from a backup (only when it is created).")
+        default=None, description="`{fromBackup: <server name>, targetTime: <RFC 3339>}`: create the database from "
+                                  "a backup, only when it is created (see README \"Disaster recovery\")")
 
 
 class HealthCheck(StrictModel):
-    path: HttpPath = Field(description="HTTP path answering 2xx/3xx when the app is ready, e.g. /healthz.")
+    path: HttpPath = Field(
+        description="HTTP path for startup and readiness probes (e.g. `/healthz`), answering 2xx/3xx when the app is "
+                    "ready; without it, probes check that the port accepts connections. Liveness always checks only "
+                    "the port, so a failing dependency takes pods out of rotation without restarting them all.")
 
 
 EnvVars = dict[EnvVarName, str]
 
 
 class Environment(StrictModel):
-    replicas: int = Field(default=1, ge=0, le=50)
-    host: Hostname
-    image_tag: ImageTag | None = Field(default=None, description="Overrides image.tag for this environment.")
-    env: EnvVars = Field(default_factory=dict, description="Merged over the top-level env.")
-    resources: Resources | None = Field(default=None, description="Replaces the top-level resources.")
-    database: EnvironmentDatabase | None = Field(default=None, description="Database settings of this environment.")
+    replicas: int = Field(default=1, ge=0, le=50, description="0–50; with more than one, a PodDisruptionBudget keeps "
+                                                             "all but one up during node drains")
+    host: Hostname = Field(description="the environment's host name (a bare FQDN: no scheme, no wildcard); unique "
+                                       "across environments and across all apps")
+    image_tag: ImageTag | None = Field(default=None, json_schema_extra=default_shown_as("`image.tag`"),
+                                       description="pins this environment's tag")
+    env: EnvVars = Field(default_factory=dict, description="merged over the top-level `env`")
+    resources: Resources | None = Field(default=None, json_schema_extra=default_shown_as("top-level `resources`"),
+                                        description="replaces them for this environment")
+    database: EnvironmentDatabase | None = Field(default=None, description="database settings of this environment")
 
 
 class AppConfig(StrictModel):
@@ -124,18 +146,31 @@ class AppConfig(StrictModel):
 
     model_config = ConfigDict(title="Minnova app config (.minnova/app.yaml)")
 
-    name: AppName
+    name: AppName = Field(description=f"DNS label: lowercase letters, digits, `-`; starts with a letter; at most "
+                                      f"{names.APP_NAME_MAX} characters (so `<name>-pr-1234567`, `<name>-<env>` and "
+                                      "database names always fit)")
     image: Image
-    port: int = Field(ge=1, le=65535)
+    port: int = Field(ge=1, le=65535, description="the port the app listens on (1–65535); also given to the app as "
+                                                  "`PORT`")
     database: Database = Database()
-    environments: dict[EnvironmentName, Environment] = Field(min_length=1)
-    env: EnvVars = Field(default_factory=dict)
-    health_check: HealthCheck | None = Field(
-        default=None, description="HTTP health check; without it, probes check that the port accepts connections.")
-    resources: Resources = Resources()
-    command: list[str] | None = Field(default=None, min_length=1, description="Replaces the image's ENTRYPOINT.")
-    args: list[str] | None = Field(default=None, description="Replaces the image's CMD.")
-    run_as_user: int = Field(default=10001, ge=1, le=2**31 - 1, description="Non-root UID the container runs as.")
+    environments: dict[EnvironmentName, Environment] = Field(
+        min_length=1, description=f"environment names: lowercase letters and digits, ≤ {names.ENV_NAME_MAX} "
+                                  f"characters (`dev`, `staging`, `prod`); `{names.PREVIEW_ENVIRONMENT}` is reserved")
+    env: EnvVars = Field(
+        default_factory=dict,
+        description="environment variables; names `[A-Za-z_][A-Za-z0-9_]*`, values strings (quote numbers and "
+                    "booleans: `DEBUG: \"true\"`). `PORT` is set by the platform, and `DATABASE_URL` when the app "
+                    "has a database.")
+    health_check: HealthCheck | None = None
+    resources: Resources = Field(
+        default=Resources(), description="Kubernetes quantities; limits must not be below requests. No CPU limit by "
+                                         "default (throttling hurts latency more than it protects neighbours).")
+    command: list[str] | None = Field(default=None, min_length=1, json_schema_extra=default_shown_as("the image's"),
+                                      description="replaces the image's ENTRYPOINT")
+    args: list[str] | None = Field(default=None, json_schema_extra=default_shown_as("the image's"),
+                                   description="replaces the image's CMD")
+    run_as_user: int = Field(default=10001, ge=1, le=2**31 - 1,
+                             description="non-root UID (and GID, fsGroup) the container runs as")
 
     @field_validator("environments")
     @classmethod

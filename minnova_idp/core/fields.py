@@ -114,6 +114,11 @@ def _http_path(value: str) -> str:
     return value
 
 
+def default_shown_as(text: str) -> dict[str, str]:
+    """For a field whose default is computed (None in the model): how the reference names it."""
+    return {"x-default": text}
+
+
 def _documented(pattern: str, max_length: int | None = None, **extra) -> WithJsonSchema:
     """What editors check as you type; the validators above are the authority and explain."""
     schema = {"type": "string", "pattern": pattern, **extra}
