@@ -73,55 +73,34 @@ def _cmd_restore_drill(args: argparse.Namespace) -> int:
 
 
 PREVIEW_KEYS_DIR = "/var/run/minnova/preview-keys"
-# Parameters the ApplicationSet passes as plugin env (Argo CD prefixes them with ARGOCD_ENV_).
-PREVIEW_PARAMETERS = ("APP_NAME", "PR_NUMBER", "HEAD_SHA", "PREVIEW_DOMAIN", "DEPLOYMENT", "INGRESS_CLASS")
 
 
 def _cmd_render_preview(args: argparse.Namespace) -> int:
     """Everything is checked and rendered before a byte is written: Argo CD prunes on empty output."""
     from .core import names
-    from .core.fields import validate_hostname
-    from .core.preview import PreviewRequest, check_revision, render_preview, to_yaml
+    from .core.preview import checkout_problems, preview_request, render_preview, to_yaml
     from .core.secrets import AppKey, load_secret_values, read_secrets_file, secrets_file
 
-    flags = {"APP_NAME": args.app, "PR_NUMBER": args.pr, "HEAD_SHA": args.head_sha,
-             "PREVIEW_DOMAIN": args.preview_domain, "DEPLOYMENT": args.deployment,
-             "INGRESS_CLASS": args.ingress_class}
-    values = {name: flags[name] if flags[name] is not None else os.environ.get(f"ARGOCD_ENV_{name}", "")
-              for name in PREVIEW_PARAMETERS}
-    problems = [Problem("render-preview", f"ARGOCD_ENV_{name}", "is not set (Argo CD passes it from the "
-                        "ApplicationSet's plugin env)") for name, value in values.items() if not value]
+    flags = {"app": args.app, "pr_number": args.pr, "head_sha": args.head_sha,
+             "preview_domain": args.preview_domain, "deployment": args.deployment,
+             "ingress_class": args.ingress_class}
+    request = preview_request(flags, os.environ)
+    directory = Path(args.directory)
+    problems = checkout_problems(directory)
     if problems:
         raise ConfigError(problems)
-    try:
-        pr_number = int(values["PR_NUMBER"])
-    except ValueError:
-        raise ConfigError([Problem("render-preview", "ARGOCD_ENV_PR_NUMBER",
-                                   f"'{values['PR_NUMBER']}' is not a number")]) from None
-    request = PreviewRequest(app=values["APP_NAME"], pr_number=pr_number, head_sha=values["HEAD_SHA"],
-                             preview_domain=values["PREVIEW_DOMAIN"], deployment=values["DEPLOYMENT"],
-                             ingress_class=values["INGRESS_CLASS"])
-    found = request.problems() + check_revision(request.head_sha, os.environ.get("ARGOCD_APP_REVISION"))
-    try:
-        validate_hostname(request.preview_domain)
-    except ValueError as exc:
-        found.append(("PREVIEW_DOMAIN", str(exc)))
-    if found:
-        raise ConfigError([Problem("render-preview", f"ARGOCD_ENV_{name}" if name in PREVIEW_PARAMETERS else name,
-                                   message) for name, message in found])
-
-    directory = Path(args.directory)
-    _refuse_links(directory, [names.APP_CONFIG, secrets_file("preview")])
+    _refuse_links(directory, [names.APP_CONFIG, secrets_file(names.PREVIEW_ENVIRONMENT)])
     target, app = _load_app(args.directory)
     if app.name != request.app:
         raise ConfigError([Problem(str(target), "name", f"'{app.name}' is not the app this preview is for "
                                    f"('{request.app}')", hint="an app's name cannot change in a pull request")])
     secrets = None
-    content = read_secrets_file(directory, "preview")
+    content = read_secrets_file(directory, names.PREVIEW_ENVIRONMENT)
     if content is not None:
-        shown = str(directory / secrets_file("preview"))
+        shown = str(directory / secrets_file(names.PREVIEW_ENVIRONMENT))
         from .core import sops  # cryptography and age: only for previews that have secrets
 
+        # The key is chosen by the app name from trusted sources only: never by anything in the pull request.
         key_file = Path(args.keys_dir or os.environ.get("MINNOVA_PREVIEW_KEYS_DIR", PREVIEW_KEYS_DIR)) / request.app
         try:
             identities = sops.parse_identities(key_file.read_text(), str(key_file))
@@ -133,8 +112,8 @@ def _cmd_render_preview(args: argparse.Namespace) -> int:
             raise _sops_problem(exc) from None
         if len(identities) != 1:
             raise ConfigError([Problem(str(key_file), message="must hold exactly one age identity")])
-        secrets = load_secret_values(content, shown, request.app, "preview", AppKey(identities[0].recipient),
-                                     stack_file=str(key_file), identities=identities)
+        secrets = load_secret_values(content, shown, request.app, names.PREVIEW_ENVIRONMENT,
+                                     AppKey(identities[0].recipient), stack_file=str(key_file), identities=identities)
     sys.stdout.write(to_yaml(render_preview(app, request, secrets)))
     return 0
 
@@ -157,20 +136,22 @@ def _add_preview_command(commands) -> None:
     render = commands.add_parser(
         "render-preview", help="print a pull request's preview environment (the Argo CD plugin)",
         description="Print the manifests of a pull request's preview environment from the checked-out "
-                    ".minnova/app.yaml, as Argo CD's Config Management Plugin does. Parameters come from "
-                    "ARGOCD_ENV_* variables (the ApplicationSet's plugin env) or the flags below. Prints "
-                    "nothing unless everything is valid.",
+                    ".minnova/app.yaml, as Argo CD's Config Management Plugin does. Under Argo CD the app, pull "
+                    "request and revision come from the Application (ARGOCD_APP_PROJECT_NAME, ARGOCD_APP_NAME, "
+                    "ARGOCD_APP_NAMESPACE, ARGOCD_APP_REVISION) and the deployment's settings from the sidecar's "
+                    "MINNOVA_* environment; ARGOCD_ENV_* (plugin env, which a pull request can rewrite) must agree "
+                    "with them. Prints nothing unless everything is valid.",
         epilog="examples:\n  cd app-checkout && minnova-idp render-preview --app oracle --pr 123 \\\n"
                "      --head-sha $(git rev-parse HEAD) --preview-domain preview.minnova.io \\\n"
                "      --deployment minnova --ingress-class traefik --keys-dir ./keys",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     render.add_argument("directory", nargs="?", default=".", help="the app checkout (default: .)")
-    render.add_argument("--app", help="app name (ARGOCD_ENV_APP_NAME)")
-    render.add_argument("--pr", help="pull request number (ARGOCD_ENV_PR_NUMBER)")
-    render.add_argument("--head-sha", help="head commit SHA (ARGOCD_ENV_HEAD_SHA)")
-    render.add_argument("--preview-domain", help="preview domain (ARGOCD_ENV_PREVIEW_DOMAIN)")
-    render.add_argument("--deployment", help="client deployment (ARGOCD_ENV_DEPLOYMENT)")
-    render.add_argument("--ingress-class", help="IngressClass (ARGOCD_ENV_INGRESS_CLASS)")
+    render.add_argument("--app", help="app name (under Argo CD: from ARGOCD_APP_PROJECT_NAME)")
+    render.add_argument("--pr", help="pull request number (under Argo CD: from ARGOCD_APP_NAME)")
+    render.add_argument("--head-sha", help="head commit SHA (under Argo CD: ARGOCD_APP_REVISION)")
+    render.add_argument("--preview-domain", help="preview domain (MINNOVA_PREVIEW_DOMAIN)")
+    render.add_argument("--deployment", help="client deployment (MINNOVA_DEPLOYMENT)")
+    render.add_argument("--ingress-class", help="IngressClass (MINNOVA_INGRESS_CLASS)")
     render.add_argument("--keys-dir", help=f"directory of preview age keys, one file per app "
                                            f"(MINNOVA_PREVIEW_KEYS_DIR, default {PREVIEW_KEYS_DIR})")
     render.set_defaults(handler=_cmd_render_preview)

@@ -24,6 +24,7 @@ from minnova_idp.core.resources import Secret, plain
 from minnova_idp.core.stackconfig import StackSecrets, from_stack_file
 
 from .conftest import PROJECT_DIR, project_copy, resource_named, stack_problems
+from .helm import go_template, go_yaml, render_chart, require_chart
 from .k8s_strict import require_crds, validate_objects
 
 
@@ -65,7 +66,7 @@ def test_credentials_are_secrets_of_this_deployment(dev_plan):
                                                "githubAppPrivateKey"}
     assert set(creds.inputs["stringData"].values()) == {"[secret]"}
     assert resource_named(dev_plan, "platform-secret-argocd-secret").inputs["stringData"] == {
-        "webhook.github.secret": "[secret]"}
+        "webhook.github.secret": "[secret]", "server.secretkey": "[secret]"}
     assert resource_named(dev_plan, "platform-secret-argocd-notifications-secret").inputs["stringData"] == {
         "github-privateKey": "[secret]"}
     keys = resource_named(dev_plan, "platform-secret-minnova-preview-keys")
@@ -99,20 +100,23 @@ def test_application_set_template(dev_plan):
     source = template["spec"]["source"]
     assert source["targetRevision"] == "{{.head_sha}}" and source["repoURL"] == "https://github.com/minnova/oracle.git"
     env = {e["name"]: e["value"] for e in source["plugin"]["env"]}
-    assert env == {"APP_NAME": "oracle", "PR_NUMBER": "{{.number}}", "HEAD_SHA": "{{.head_sha}}",
-                   "PREVIEW_DOMAIN": "preview.minnova.io", "DEPLOYMENT": "minnova", "INGRESS_CLASS": "traefik"}
+    # Only what render-preview cross-checks against the Application itself: the deployment's settings are the
+    # sidecar's own environment, which a pull request cannot rewrite.
+    assert env == {"APP_NAME": "oracle", "PR_NUMBER": "{{.number}}", "HEAD_SHA": "{{.head_sha}}"}
     assert template["spec"]["destination"]["namespace"] == "oracle-pr-{{.number}}"
     assert template["spec"]["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
     assert template["spec"]["project"] == "oracle-previews"
 
 
-def test_every_parameter_render_preview_reads_is_passed():
-    from minnova_idp.cli import PREVIEW_PARAMETERS
+def test_render_preview_gets_every_setting_from_the_sidecar_and_cross_checks_the_plugin_env():
+    from minnova_idp.core.preview import PLATFORM_SETTINGS, PLUGIN_ENV
 
-    appset = argocd.render_application_set(argocd.PreviewApp("oracle", "https://github.com/a/oracle.git"),
-                                           settings())
-    passed = {e["name"] for e in appset["spec"]["template"]["spec"]["source"]["plugin"]["env"]}
-    assert passed == set(PREVIEW_PARAMETERS)
+    stack = settings()
+    appset = argocd.render_application_set(argocd.PreviewApp("oracle", "https://github.com/a/oracle.git"), stack)
+    passed = {f"ARGOCD_ENV_{e['name']}" for e in appset["spec"]["template"]["spec"]["source"]["plugin"]["env"]}
+    assert passed == {PLUGIN_ENV[field] for field in ("app", "pr_number", "head_sha")}
+    sidecar = {e["name"]: e["value"] for e in argocd.sidecar(stack)["env"]}
+    assert {sidecar[variable] for variable in PLATFORM_SETTINGS.values()} == {"preview.acme.dev", "acme", "traefik"}
 
 
 def test_project_is_confined_to_the_apps_previews(dev_plan):
@@ -120,10 +124,57 @@ def test_project_is_confined_to_the_apps_previews(dev_plan):
     assert spec["sourceRepos"] == ["https://github.com/minnova/oracle.git"]
     (destination,) = spec["destinations"]
     pattern = destination["namespace"]
-    assert fnmatch.fnmatchcase("oracle-pr-123", pattern)
-    for other in ("oracle-dev", "oracle-prod", "storefront-pr-1", "oracle-pr-pr-1", "kube-system"):
-        assert not fnmatch.fnmatchcase(other, pattern), other
-    assert spec["clusterResourceWhitelist"] == [{"group": "", "kind": "Namespace"}]
+    namespaces = [entry for entry in spec["clusterResourceWhitelist"] if entry["kind"] == "Namespace"]
+    assert namespaces and all(entry["name"] for entry in namespaces)  # never "any namespace"
+    for name in ("oracle-pr-1", "oracle-pr-123", "oracle-pr-9999999"):
+        assert gobwas_match(pattern, name), name
+        assert any(filepath_match(entry["name"], name) for entry in namespaces), name
+    for other in ("oracle-dev", "oracle-prod", "storefront-pr-1", "oracle-pr-pr-1", "kube-system", "oracle-pr-1x-prod",
+                  "oracle-pr-", "oracle-pr-12345678", "argocd"):
+        assert not gobwas_match(pattern, other), other
+        assert not any(filepath_match(entry["name"], other) for entry in namespaces), other
+
+
+def _glob_regex(pattern: str, braces: bool, star: str) -> str:
+    """A regex for the glob subset the project writes: *, ?, [classes] with ! or ^ negation, {a,b} (gobwas only)."""
+    out, i = "", 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "*":
+            out += star
+        elif c == "?":
+            out += "."
+        elif c == "[":
+            end = pattern.index("]", i)
+            body = pattern[i + 1:end]
+            out += "[" + ("^" + body[1:] if body[:1] in "!^" and body else body) + "]"
+            i = end
+        elif braces and c == "{":
+            end = pattern.index("}", i)
+            out += "(?:" + "|".join(_glob_regex(alt, False, star) for alt in pattern[i + 1:end].split(",")) + ")"
+            i = end
+        else:
+            out += re.escape(c)
+        i += 1
+    return out
+
+
+def gobwas_match(pattern: str, name: str) -> bool:
+    """gobwas/glob v0.2.3 as AppProject destinations use it: no separators, so * crosses anything."""
+    return re.fullmatch(_glob_regex(pattern, braces=True, star=".*"), name) is not None
+
+
+def filepath_match(pattern: str, name: str) -> bool:
+    """Go's path/filepath.Match, as resource whitelists use it: no braces; * stops at '/'."""
+    return re.fullmatch(_glob_regex(pattern, braces=False, star="[^/]*"), name) is not None
+
+
+def test_the_glob_models_can_fail():
+    # The cases the research ran through the real libraries (gobwas v0.2.3, Go 1.19 path/filepath).
+    assert gobwas_match("oracle-pr-[0-9]*", "oracle-pr-1x-prod")
+    assert not gobwas_match("oracle-pr-{[0-9],[0-9][0-9]}", "oracle-pr-1x")
+    assert not filepath_match("oracle-pr-{1,2}", "oracle-pr-1")
+    assert filepath_match("oracle-pr-[0-9]*", "oracle-pr-1x-prod")
 
 
 def test_project_whitelists_exactly_what_a_preview_renders():
@@ -164,7 +215,12 @@ def test_other_providers(provider, repo, generator_key):
     # Every credential is a Secret value (a Pulumi secret), nothing else in these objects is.
     hidden = [value for s in secrets for value in s["stringData"].values() if isinstance(value, Secret)]
     assert sorted(h.value for h in hidden) == sorted(
-        ["gitlab-token"] if provider == "gitlab" else ["deploy-key", "forge-token"])
+        ["gitlab-token"] * 2 if provider == "gitlab" else ["deploy-key", "forge-token"])
+    # The generator's token is an scm-creds Secret holding the key it names (tokenref strict mode).
+    token_ref = generator[generator_key]["tokenRef"]
+    (referenced,) = [s for s in secrets if s["metadata"]["name"] == token_ref["secretName"]]
+    assert referenced["metadata"]["labels"]["argocd.argoproj.io/secret-type"] == "scm-creds"
+    assert token_ref["key"] in referenced["stringData"]
     require_crds()
     validate_objects([appset, argocd.render_app_project(app), *plain(secrets)])
 
@@ -235,15 +291,88 @@ def test_render_preview_needs_no_pulumi(tmp_path):
     assert "storefront-pr-7" in result.stdout
 
 
-def test_chart_values_render_with_the_real_chart():
-    """Rendering the pinned upstream chart needs its source, which this offline machine cannot fetch."""
-    chart = os.environ.get("MINNOVA_ARGOCD_CHART")
-    if not chart or not Path(chart).is_dir():
-        pytest.skip("set MINNOVA_ARGOCD_CHART to an unpacked argo-cd "
-                    f"{versions.ARGO_CD.version} chart to render the values with it (no network here)")
-    pytest.importorskip("helm", reason="helm-python-sdk is not installed")
-    values_schema = Path(chart) / "values.schema.json"
-    if values_schema.exists():
-        import jsonschema
+KNOWN_HOST = "git.acme.dev ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+CHART_VERSION = "10.1.1"  # ../shared/charts: the nearest to the pinned 10.2.1 (both Argo CD 3.4.x)
 
-        jsonschema.validate(argocd.chart_values(settings(), True), json.loads(values_schema.read_text()))
+
+@pytest.fixture(scope="module")
+def argo_cd_chart():
+    """The real argo-cd chart rendered with the values the Platform gives it (webhook, notifications, known hosts)."""
+    path = require_chart("argo-cd", CHART_VERSION)
+    stack = settings(previews={"rendererImage": "ghcr.io/acme/minnova-idp:1.0", "webhookHost": "hooks.acme.dev"})
+    objects = render_chart(path, argocd.chart_values(stack, True, KNOWN_HOST), "argocd", argocd.NAMESPACE)
+    return stack, {(o["kind"], o["metadata"]["name"]): o for o in objects}
+
+
+def test_the_real_chart_runs_the_plugin_sidecar_with_its_config(argo_cd_chart):
+    stack, objects = argo_cd_chart
+    pod = objects[("Deployment", "argocd-repo-server")]["spec"]["template"]["spec"]
+    (sidecar,) = [c for c in pod["containers"] if c["name"] == argocd.PLUGIN_NAME]
+    assert sidecar["image"] == "ghcr.io/acme/minnova-idp:1.0"
+    assert {e["name"]: e["value"] for e in sidecar["env"]} == argocd.sidecar_environment(stack)
+    volumes = {v["name"] for v in pod["volumes"]}
+    assert {m["name"] for m in sidecar["volumeMounts"]} <= volumes  # the chart's own and ours, all present
+    plugin = yaml.safe_load(objects[("ConfigMap", "argocd-cmp-cm")]["data"][f"{argocd.PLUGIN_NAME}.yaml"])
+    assert plugin["kind"] == "ConfigManagementPlugin" and plugin["spec"] == argocd.plugin_spec()
+    assert KNOWN_HOST in objects[("ConfigMap", "argocd-ssh-known-hosts-cm")]["data"]["ssh_known_hosts"]
+    ingress = objects[("Ingress", "argocd-applicationset-controller")]["spec"]
+    assert ingress["rules"][0]["host"] == "hooks.acme.dev"
+    assert ingress["rules"][0]["http"]["paths"][0]["path"] == "/api/webhook"
+    validate_objects([objects[("Deployment", "argocd-repo-server")], objects[("ConfigMap", "argocd-cmp-cm")],
+                      objects[("Ingress", "argocd-applicationset-controller")]])
+
+
+def test_the_real_chart_writes_notifications_that_go_parses(argo_cd_chart):
+    _, objects = argo_cd_chart
+    data = objects[("ConfigMap", "argocd-notifications-cm")]["data"]
+    templates = {k: v for k, v in data.items() if k.startswith("template.")}
+    triggers = {k: v for k, v in data.items() if k.startswith("trigger.")}
+    assert set(templates) == {f"template.{name}" for name in argocd.TEMPLATES}
+    assert set(triggers) == {f"trigger.{name}" for name in argocd.TRIGGERS}
+    # notifications-engine unmarshals each with sigs.k8s.io/yaml and loads nothing if one fails (pkg/api/config.go).
+    for key, text in {**templates, **triggers, "service.github": data["service.github"]}.items():
+        assert go_yaml(text) == yaml.safe_load(text), key
+    for key, text in triggers.items():
+        for condition in go_yaml(text):
+            assert set(condition) == {"when", "send", "oncePer"}, key
+            assert all(f"template.{name}" in templates for name in condition["send"]), key
+    assert go_yaml(data["service.github"])["privateKey"] == "$github-privateKey"
+
+
+def test_go_parses_what_the_old_templates_got_wrong():
+    """The YAML checks can fail: the templates of the first version are refused by Go's parser."""
+    with pytest.raises(Exception, match="mapping values are not allowed"):
+        go_yaml("message: Preview ready: {{.x}}\n")
+    with pytest.raises(Exception):
+        go_yaml('targetURL: "{{index .app.metadata.annotations "minnova.io/preview-url"}}"\n')
+
+
+def application(**status) -> dict:
+    return {"app": {"metadata": {"name": "oracle-pr-7",
+                                 "annotations": {argocd.PREVIEW_URL_ANNOTATION: "https://oracle-pr-7.preview.acme.dev"}},
+                    "spec": {"source": {"repoURL": "https://github.com/acme/oracle.git", "targetRevision": "a" * 40}},
+                    "status": status}}
+
+
+def test_a_render_failure_is_reported_on_the_pull_request():
+    """render-preview failed: a ComparisonError, sync Unknown, no operation (argo-cd controller/state.go:624-642)."""
+    failed = application(sync={"status": "Unknown"}, conditions=[{
+        "type": "ComparisonError", "message": "Failed to load target state: ... `minnova-idp render-preview` failed "
+        "exit status 1: 1 problem found:\n  - .minnova/app.yaml:8: port: must be at most 65535"}])
+    template = argocd.TEMPLATES["minnova-preview-failed"]
+    comment = go_template(template["github"]["pullRequestComment"]["content"], failed)
+    assert ".minnova/app.yaml:8: port: must be at most 65535" in comment and "a" * 40 in comment
+    assert go_template(template["github"]["revisionPath"], failed) == "a" * 40  # the head SHA, not "<no value>"
+    assert go_template(template["github"]["status"]["targetURL"], failed) == "https://oracle-pr-7.preview.acme.dev"
+    ready = argocd.TEMPLATES["minnova-preview-ready"]
+    assert go_template(ready["message"], application()) == "Preview ready: https://oracle-pr-7.preview.acme.dev"
+
+
+def test_the_failed_trigger_covers_render_errors():
+    """The expressions are expr-lang (not runnable here): check the conditions name what Argo CD sets."""
+    (render_error, sync_error, degraded) = argocd.TRIGGERS["minnova-preview-failed"]
+    assert "app.status.sync.status == 'Unknown'" in render_error["when"]
+    assert "ComparisonError" in render_error["when"] and "?? []" in render_error["when"]  # no error without conditions
+    assert "['Error', 'Failed']" in sync_error["when"] and "Degraded" in degraded["when"]
+    # Once per head SHA: present before any sync, unlike operationState (whose absence gives "<nil>": once ever).
+    assert {c["oncePer"] for c in argocd.TRIGGERS["minnova-preview-failed"]} == {"app.spec.source.targetRevision"}

@@ -13,7 +13,7 @@ import yaml
 
 from minnova_idp.core import names
 from minnova_idp.core.app_config import AppConfig
-from minnova_idp.core.preview import PreviewRequest, render_preview
+from minnova_idp.core.preview import preview_request, render_preview
 
 from .conftest import PROJECT_DIR, git
 from .k8s_strict import require_crds, validate_objects
@@ -43,17 +43,21 @@ def keys_dir(tmp_path) -> Path:
     return directory
 
 
-def argocd_env(head: str, keys_dir: Path, **overrides: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("ARGOCD_", "SOPS_", "MINNOVA_PREVIEW"))}
+def argocd_env(head: str, keys_dir: Path, app: str = "oracle", **overrides: str) -> dict[str, str]:
+    """The environment Argo CD v3.4.4 gives the plugin for Application <app>-pr-123 of the ApplicationSet: the repo
+    server's ARGOCD_APP_* (reposerver/repository/repository.go:1769-1783; ARGOCD_APP_NAMESPACE is the destination
+    namespace), the plugin env as ARGOCD_ENV_*, and the sidecar's own MINNOVA_* set by the platform."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("ARGOCD_", "SOPS_", "MINNOVA_"))}
     env.update({
-        "ARGOCD_APP_NAME": "oracle-pr-123", "ARGOCD_APP_NAMESPACE": "argocd", "ARGOCD_APP_REVISION": head,
-        "ARGOCD_ENV_APP_NAME": "oracle", "ARGOCD_ENV_PR_NUMBER": "123", "ARGOCD_ENV_HEAD_SHA": head,
-        "ARGOCD_ENV_PREVIEW_DOMAIN": "preview.minnova.io", "ARGOCD_ENV_DEPLOYMENT": "minnova",
-        "ARGOCD_ENV_INGRESS_CLASS": "traefik", "MINNOVA_PREVIEW_KEYS_DIR": str(keys_dir),
+        "ARGOCD_APP_NAME": f"{app}-pr-123", "ARGOCD_APP_NAMESPACE": f"{app}-pr-123",
+        "ARGOCD_APP_PROJECT_NAME": f"{app}-previews", "ARGOCD_APP_REVISION": head,
+        "ARGOCD_APP_SOURCE_TARGET_REVISION": head, "ARGOCD_APP_SOURCE_REPO_URL": f"https://github.com/minnova/{app}.git",
+        "ARGOCD_ENV_APP_NAME": app, "ARGOCD_ENV_PR_NUMBER": "123", "ARGOCD_ENV_HEAD_SHA": head,
+        "MINNOVA_PREVIEW_DOMAIN": "preview.minnova.io", "MINNOVA_DEPLOYMENT": "minnova",
+        "MINNOVA_INGRESS_CLASS": "traefik", "MINNOVA_PREVIEW_KEYS_DIR": str(keys_dir),
     })
     env.update(overrides)
-    return env
+    return {key: value for key, value in env.items() if value is not None}
 
 
 def render(cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -88,8 +92,10 @@ def test_preview_of_pr_123(checkout, keys_dir):
 
 def test_network_policy_admits_only_own_pods_and_non_app_namespaces(checkout, keys_dir):
     repo, head = checkout
-    objects = {o["kind"]: o for o in yaml.safe_load_all(render(repo, argocd_env(head, keys_dir)).stdout)}
-    policy = objects["NetworkPolicy"]["spec"]
+    rendered = list(yaml.safe_load_all(render(repo, argocd_env(head, keys_dir)).stdout))
+    objects = {o["kind"]: o for o in rendered}
+    policies = {o["metadata"]["name"]: o["spec"] for o in rendered if o["kind"] == "NetworkPolicy"}
+    policy = policies["deny-other-apps"]
     assert policy["podSelector"] == {} and policy["policyTypes"] == ["Ingress"]
     (rule,) = policy["ingress"]
     assert rule["from"][0] == {"podSelector": {}}
@@ -99,14 +105,53 @@ def test_network_policy_admits_only_own_pods_and_non_app_namespaces(checkout, ke
     assert objects["Namespace"]["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "minnova-idp"
 
 
+def test_egress_of_the_pull_requests_code_is_dns_its_database_and_the_internet(checkout, keys_dir):
+    import ipaddress
+
+    repo, head = checkout
+    rendered = list(yaml.safe_load_all(render(repo, argocd_env(head, keys_dir)).stdout))
+    (policy,) = [o["spec"] for o in rendered if o["metadata"]["name"] == "preview-egress"]
+    (deployment,) = [o for o in rendered if o["kind"] == "Deployment"]
+    # It selects the app's pods (the PR's code), not the database's, which must reach the Kubernetes API.
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert policy["podSelector"]["matchLabels"].items() <= pod_labels.items()
+    assert policy["policyTypes"] == ["Egress"]
+    dns, own, internet = policy["egress"]
+    assert "to" not in dns and {p["port"] for p in dns["ports"]} == {53}
+    assert own == {"to": [{"podSelector": {}}]}
+    blocks = [peer["ipBlock"] for peer in internet["to"]]
+
+    def reachable(address: str) -> bool:
+        ip = ipaddress.ip_address(address)
+        return any(ip in ipaddress.ip_network(b["cidr"]) and not any(ip in ipaddress.ip_network(e) for e in b["except"])
+                   for b in blocks)
+
+    for address in ("1.1.1.1", "140.82.112.3", "2606:4700:4700::1111"):
+        assert reachable(address), address
+    # Cloud metadata, other pods and services, nodes, loopback.
+    for address in ("169.254.169.254", "fd00:ec2::254", "10.96.0.1", "10.244.3.7", "172.17.0.2", "192.168.1.10",
+                    "100.64.0.1", "127.0.0.1", "fe80::1"):
+        assert not reachable(address), address
+
+
 @pytest.mark.parametrize("overrides,message", [
-    ({"ARGOCD_ENV_PR_NUMBER": ""}, "ARGOCD_ENV_PR_NUMBER: is not set"),
-    ({"ARGOCD_ENV_PR_NUMBER": "12a"}, "ARGOCD_ENV_PR_NUMBER: '12a' is not a number"),
-    ({"ARGOCD_ENV_PR_NUMBER": "0"}, "is not a pull request number"),
-    ({"ARGOCD_ENV_HEAD_SHA": "main"}, "ARGOCD_ENV_HEAD_SHA: 'main' is not a full commit SHA"),
+    # What a pull request can set (plugin env, through .argocd-source.yaml) may only repeat the trusted values.
+    ({"ARGOCD_ENV_PR_NUMBER": "124"}, "pr_number: sources disagree: ARGOCD_APP_NAME='123', ARGOCD_ENV_PR_NUMBER='124'"),
+    ({"ARGOCD_ENV_APP_NAME": "sphinx"}, "app: sources disagree"),
+    ({"ARGOCD_ENV_HEAD_SHA": "f" * 40}, "head_sha: sources disagree"),
+    ({"ARGOCD_ENV_PREVIEW_DOMAIN": "evil.example.com"}, "preview_domain: sources disagree"),
+    ({"ARGOCD_ENV_INGRESS_CLASS": "public"}, "ingress_class: sources disagree"),
+    ({"MINNOVA_DEPLOYMENT": None, "ARGOCD_ENV_DEPLOYMENT": "minnova"}, "ARGOCD_ENV_DEPLOYMENT alone is not trusted"),
+    ({"MINNOVA_PREVIEW_DOMAIN": None}, "--preview-domain or MINNOVA_PREVIEW_DOMAIN: is not set"),
+    # What Argo CD itself says of the Application.
+    ({"ARGOCD_APP_PROJECT_NAME": "default"}, "ARGOCD_APP_PROJECT_NAME: 'default' is not a preview project"),
+    ({"ARGOCD_APP_NAMESPACE": "kube-system"}, "is not a preview of oracle"),
+    ({"ARGOCD_APP_NAME": "oracle-pr-0", "ARGOCD_APP_NAMESPACE": "oracle-pr-0"}, "is not a preview of oracle"),
+    ({"ARGOCD_APP_NAME": "oracle-pr-12x", "ARGOCD_APP_NAMESPACE": "oracle-pr-12x"}, "is not a preview of oracle"),
     ({"ARGOCD_APP_REVISION": "f" * 40}, "ARGOCD_APP_REVISION: checked out"),
-    ({"ARGOCD_ENV_APP_NAME": "sphinx"}, "'oracle' is not the app this preview is for ('sphinx')"),
-    ({"ARGOCD_ENV_PREVIEW_DOMAIN": "https://x.io"}, "ARGOCD_ENV_PREVIEW_DOMAIN:"),
+    ({"ARGOCD_APP_REVISION": "main", "ARGOCD_APP_SOURCE_TARGET_REVISION": "main", "ARGOCD_ENV_HEAD_SHA": "main"},
+     "'main' is not a full commit SHA"),
+    ({"MINNOVA_PREVIEW_DOMAIN": "https://x.io"}, "preview_domain: 'https://x.io' must be a bare host name"),
     ({"MINNOVA_PREVIEW_KEYS_DIR": "/nonexistent"}, "there is no preview key for oracle"),
 ])
 def test_any_error_exits_non_zero_with_empty_stdout(checkout, keys_dir, overrides, message):
@@ -149,7 +194,7 @@ def test_app_without_database_or_secrets(tmp_path, keys_dir):
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "head")
     head = git(repo, "rev-parse", "HEAD")
-    result = render(repo, argocd_env(head, keys_dir, ARGOCD_ENV_APP_NAME="storefront"))
+    result = render(repo, argocd_env(head, keys_dir, app="storefront"))
     assert result.returncode == 0, result.stderr
     kinds = [o["kind"] for o in yaml.safe_load_all(result.stdout)]
     assert "Cluster" not in kinds and "Secret" not in kinds and "Deployment" in kinds
@@ -160,9 +205,9 @@ def test_longest_app_and_largest_pr_give_valid_names():
         "name": "a" * names.APP_NAME_MAX, "image": {"repository": "r.io/x"}, "port": 80,
         "database": {"enabled": True},
         "environments": {"dev": {"host": "x.dev.example.com"}}})
-    request = PreviewRequest(app=app.name, pr_number=9_999_999, head_sha="a" * 40,
-                             preview_domain="preview.example.com", deployment="d", ingress_class="traefik")
-    assert request.problems() == []
+    request = preview_request({"app": app.name, "pr_number": "9999999", "head_sha": "a" * 40,
+                               "preview_domain": "preview.example.com", "deployment": "d",
+                               "ingress_class": "traefik"}, {})
     objects = render_preview(app, request, None)
     assert len(request.namespace) <= 63 and len(request.host.split(".")[0]) <= 63
     require_crds()
@@ -180,3 +225,42 @@ def test_symlinks_in_the_pull_request_are_refused(checkout, keys_dir, tmp_path, 
     result = render(repo, argocd_env(head, keys_dir))
     assert result.returncode == 1 and result.stdout == ""
     assert "is a symbolic link; previews read regular files only" in result.stderr
+
+
+@pytest.mark.parametrize("name", [".argocd-source.yaml", ".argocd-source-oracle-pr-123.yaml"])
+def test_argocd_source_files_in_the_pull_request_are_refused(checkout, keys_dir, name):
+    """Argo CD merges these into the Application (plugin env included) before the plugin runs."""
+    repo, head = checkout
+    (repo / name).write_text("plugin:\n  env:\n  - {name: APP_NAME, value: sphinx}\n")
+    result = render(repo, argocd_env(head, keys_dir))
+    assert result.returncode == 1 and result.stdout == ""
+    assert f"{name}: Argo CD merges this file into the preview's Application" in result.stderr
+
+
+def test_a_pull_request_cannot_open_another_apps_key(checkout, keys_dir):
+    """The attack of issue 11: a PR on oracle names itself sphinx (app.yaml and plugin env) to be rendered with
+    sphinx's preview key. The key is chosen by the project Argo CD runs it in, and the sources disagree."""
+    repo, head = checkout
+    app_yaml = repo / ".minnova/app.yaml"
+    app_yaml.write_text(app_yaml.read_text().replace("name: oracle", "name: sphinx"))
+    (keys_dir / "sphinx").write_text("not read\n")
+    (keys_dir / "sphinx").chmod(0)  # reading it would fail loudly
+    result = render(repo, argocd_env(head, keys_dir, ARGOCD_ENV_APP_NAME="sphinx"))
+    assert result.returncode == 1 and result.stdout == ""
+    assert "app: sources disagree: ARGOCD_APP_PROJECT_NAME='oracle', ARGOCD_ENV_APP_NAME='sphinx'" in result.stderr
+    # Without the forged plugin env, the name in the PR's app.yaml is simply not the app being previewed.
+    result = render(repo, argocd_env(head, keys_dir))
+    assert result.returncode == 1 and "'sphinx' is not the app this preview is for ('oracle')" in result.stderr
+
+
+def test_flags_serve_local_runs_and_must_agree_with_argo_cd(checkout, keys_dir):
+    repo, head = checkout
+    flags = ["--app", "oracle", "--pr", "123", "--head-sha", head, "--preview-domain", "preview.minnova.io",
+             "--deployment", "minnova", "--ingress-class", "traefik", "--keys-dir", str(keys_dir)]
+    local = {k: v for k, v in os.environ.items() if not k.startswith(("ARGOCD_", "MINNOVA_"))}
+    result = subprocess.run([sys.executable, "-m", "minnova_idp.cli", "render-preview", *flags], cwd=repo, env=local,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    result = subprocess.run([sys.executable, "-m", "minnova_idp.cli", "render-preview", *flags[:2], "--pr", "9"],
+                            cwd=repo, env=argocd_env(head, keys_dir), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "pr_number: sources disagree: --pr='9', ARGOCD_APP_NAME='123'" in result.stderr

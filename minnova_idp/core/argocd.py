@@ -7,6 +7,8 @@ prod. Chart keys and Argo CD formats checked against argo-cd 3.4 / argo-helm arg
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -57,13 +59,18 @@ def plugin_manifest() -> Manifest:
             "metadata": {"name": PLUGIN_NAME}, "spec": plugin_spec()}
 
 
-def sidecar(image: str) -> dict[str, Any]:
-    """The CMP v2 sidecar, as the Argo CD docs give it, plus the preview keys (read-only)."""
+def sidecar(settings: StackSettings) -> dict[str, Any]:
+    """The CMP v2 sidecar, as the Argo CD docs give it, plus the preview keys (read-only).
+
+    The deployment's settings reach render-preview as the container's own environment: an
+    Application's plugin env can be rewritten by the pull request (`.argocd-source.yaml`), this cannot
+    (argo-cd v3.4.4 cmpserver/plugin/plugin.go:252 appends plugin env, all prefixed ARGOCD_ENV_).
+    """
     return {
         "name": PLUGIN_NAME,
-        "image": image,
+        "image": settings.previews.renderer_image,
         "command": ["/var/run/argocd/argocd-cmp-server"],
-        "env": [{"name": "MINNOVA_PREVIEW_KEYS_DIR", "value": PREVIEW_KEYS_DIR}],
+        "env": [{"name": name, "value": value} for name, value in sidecar_environment(settings).items()],
         "securityContext": {"runAsNonRoot": True, "runAsUser": 999, "allowPrivilegeEscalation": False,
                             "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]},
                             "seccompProfile": {"type": "RuntimeDefault"}},
@@ -80,6 +87,12 @@ def sidecar(image: str) -> dict[str, Any]:
     }
 
 
+def sidecar_environment(settings: StackSettings) -> dict[str, str]:
+    """What render-preview reads from its own container (cli.py: PLATFORM_SETTINGS)."""
+    return {"MINNOVA_PREVIEW_KEYS_DIR": PREVIEW_KEYS_DIR, "MINNOVA_DEPLOYMENT": settings.deployment,
+            "MINNOVA_PREVIEW_DOMAIN": settings.preview_domain or "", "MINNOVA_INGRESS_CLASS": settings.ingress_class}
+
+
 def sidecar_volumes() -> list[dict[str, Any]]:
     # `var-files` and `plugins` are the chart's own volumes.
     return [{"name": "argocd-cmp-cm", "configMap": {"name": "argocd-cmp-cm"}},
@@ -89,11 +102,13 @@ def sidecar_volumes() -> list[dict[str, Any]]:
 
 # ---- the chart's values ----------------------------------------------------------------------
 
-def chart_values(settings: StackSettings, github_notifications: bool) -> dict:
+def chart_values(settings: StackSettings, github_notifications: bool, known_hosts: str | None = None) -> dict:
     """Values of the argo-cd chart: no secret in them (one would make Pulumi hide all of them).
 
     `argocd-secret` and `argocd-notifications-secret` are made by the Platform instead (argocd_secret,
-    notifications_secret below), as Pulumi secrets of their own.
+    notifications_secret below), as Pulumi secrets of their own. `known_hosts`: minnova:gitKnownHosts,
+    added to the chart's known hosts (values `configs.ssh.extraHosts`, mounted into the repo server):
+    Argo CD checks SSH host keys strictly (argo-cd v3.4.4 util/git/creds.go).
     """
     previews = settings.previews
     values: dict[str, Any] = {
@@ -102,8 +117,10 @@ def chart_values(settings: StackSettings, github_notifications: bool) -> dict:
             "params": {"applicationsetcontroller.allowed.scm.providers": api_url(settings)},
             "secret": {"createSecret": False},
         },
-        "repoServer": {"extraContainers": [sidecar(previews.renderer_image)], "volumes": sidecar_volumes()},
+        "repoServer": {"extraContainers": [sidecar(settings)], "volumes": sidecar_volumes()},
     }
+    if known_hosts:
+        values["configs"]["ssh"] = {"extraHosts": known_hosts.strip() + "\n"}
     if previews.webhook_host:
         values["applicationSet"] = {"ingress": {
             "enabled": True,
@@ -125,6 +142,13 @@ def argocd_secret(settings: StackSettings, webhook_secret: str | None) -> Manife
     if webhook_secret and settings.git.provider in ("github", "gitlab"):
         # The ApplicationSet controller's /api/webhook checks the same shared secret.
         data[f"webhook.{settings.git.provider}.secret"] = Secret(webhook_secret)
+        # The ApplicationSet controller reads this Secret once, at start, and runs no webhook server at all
+        # while `server.secretkey` is missing (argo-cd v3.4.4 util/settings/settings.go:1339-1361,1594-1599;
+        # cmd/argocd-applicationset-controller/commands/applicationset_controller.go:226-232), which the API
+        # server only adds later. So it is set here, derived from the webhook secret (HMAC, domain-separated):
+        # stable across runs, and never the webhook secret itself.
+        data["server.secretkey"] = Secret(hmac.new(webhook_secret.encode(), b"minnova-idp argocd server.secretkey",
+                                                   hashlib.sha256).hexdigest())
     return {"apiVersion": "v1", "kind": "Secret",
             "metadata": {"name": "argocd-secret", "namespace": NAMESPACE,
                          "labels": {"app.kubernetes.io/name": "argocd-secret", "app.kubernetes.io/part-of": "argocd",
@@ -147,48 +171,83 @@ def api_url(settings: StackSettings) -> str:
     return base  # GitLab, Gitea and Forgejo take the server's base URL
 
 
+def github_enterprise_url(settings: StackSettings) -> str | None:
+    """GitHub Enterprise Server's API (`https://HOST/api/v3`), or None on github.com.
+
+    Both the repo-creds' `githubAppEnterpriseBaseUrl` (argo-cd v3.4.4 util/db/repository_secrets.go) and the
+    notifications' `enterpriseBaseURL` (notifications-engine pkg/services/github.go:449-457) take it; without it
+    they ask api.github.com for the App's tokens.
+    """
+    if settings.git.provider != "github" or settings.git.base_url == "https://github.com/":
+        return None
+    return f"{settings.git.base_url}api/v3"
+
+
+# Notification templates and triggers are YAML documents inside ConfigMap values: notifications-engine parses every
+# one when it loads its config and, on one error, loads none (pkg/api/config.go:75-143), so they are built as data
+# and dumped here, never written as YAML text by hand. `when`/`oncePer` are expr-lang expressions (v1.17).
+_CONDITIONS = "app.status?.conditions ?? []"
+# The head SHA the ApplicationSet set: present before any sync, unlike operationState (absent when rendering failed).
+_REVISION = "app.spec.source.targetRevision"
+TRIGGERS = {
+    "minnova-preview-ready": [{
+        "when": "app.status.operationState != nil and app.status.operationState.phase in ['Succeeded'] "
+                "and app.status.health.status == 'Healthy'",
+        "send": ["minnova-preview-ready"], "oncePer": _REVISION}],
+    "minnova-preview-failed": [
+        # render-preview failed (invalid app.yaml, missing key): Argo CD records a ComparisonError, sync status
+        # Unknown, and never syncs (argo-cd v3.4.4 controller/state.go:624-642, appcontroller.go:2203-2207).
+        {"when": f"app.status.sync.status == 'Unknown' and any({_CONDITIONS}, {{.type == 'ComparisonError'}})",
+         "send": ["minnova-preview-failed"], "oncePer": _REVISION},
+        {"when": "app.status.operationState != nil and app.status.operationState.phase in ['Error', 'Failed']",
+         "send": ["minnova-preview-failed"], "oncePer": _REVISION},
+        {"when": "app.status.health.status == 'Degraded'", "send": ["minnova-preview-failed"], "oncePer": _REVISION},
+    ],
+}
+_URL = '{{index .app.metadata.annotations "' + PREVIEW_URL_ANNOTATION + '"}}'
+# Why a preview failed: the render error (the plugin's stderr ends the condition's message) or the sync's message.
+_FAILURE = ('{{range .app.status.conditions}}{{if eq .type "ComparisonError"}}{{.message | trunc 3000}}{{end}}{{end}}'
+            '{{with .app.status.operationState}}{{.message | trunc 3000}}{{end}}')
+
+
+def notification_template(state: str, message: str) -> dict[str, Any]:
+    """A commit status on the head SHA and one pull-request comment, edited in place (commentTag)."""
+    return {
+        "message": message,
+        "github": {
+            "repoURLPath": "{{.app.spec.source.repoURL}}",
+            "revisionPath": "{{.app.spec.source.targetRevision}}",
+            "status": {"state": state, "label": NOTIFICATION_LABEL, "targetURL": _URL},
+            "pullRequestComment": {"commentTag": NOTIFICATION_LABEL, "content": message},
+        },
+    }
+
+
+TEMPLATES = {
+    "minnova-preview-ready": notification_template("success", f"Preview ready: {_URL}"),
+    "minnova-preview-failed": notification_template(
+        "failure", f"Preview failed for {{{{.app.spec.source.targetRevision}}}}:\n\n```\n{_FAILURE}\n```\n"),
+}
+
+
 def notifications(settings: StackSettings) -> dict[str, Any]:
     """Preview URL and status on the pull request: a commit status and one comment, kept up to date."""
-    url = '{{index .app.metadata.annotations "' + PREVIEW_URL_ANNOTATION + '"}}'
-    github = settings.git
+    import yaml
 
-    def template(state: str, text: str) -> str:
-        return (f"message: {text}\n"
-                "github:\n"
-                "  repoURLPath: \"{{.app.spec.source.repoURL}}\"\n"
-                "  revisionPath: \"{{.app.status.operationState.syncResult.revision}}\"\n"
-                "  status:\n"
-                f"    state: {state}\n"
-                f"    label: \"{NOTIFICATION_LABEL}\"\n"
-                f"    targetURL: \"{url}\"\n"
-                "  pullRequestComment:\n"
-                f"    commentTag: \"{NOTIFICATION_LABEL}\"\n"
-                "    content: |\n"
-                f"      {text}\n")
+    def document(value: Any) -> str:
+        return yaml.safe_dump(value, sort_keys=False, width=1000)
 
+    github: dict[str, Any] = {"appID": settings.git.github_app_id,
+                              "installationID": settings.git.github_app_installation_id,
+                              "privateKey": "$github-privateKey"}
+    if (enterprise := github_enterprise_url(settings)) is not None:
+        github["enterpriseBaseURL"] = enterprise
     return {
         "enabled": True,
         "secret": {"create": False},  # notifications_secret() instead
-        "notifiers": {"service.github": (f"appID: {github.github_app_id}\n"
-                                         f"installationID: {github.github_app_installation_id}\n"
-                                         "privateKey: $github-privateKey\n")},
-        "templates": {
-            "template.minnova-preview-ready": template("success", f"Preview ready: {url}"),
-            "template.minnova-preview-failed": template(
-                "failure", "Preview failed: {{.app.status.operationState.message}}"),
-        },
-        "triggers": {
-            "trigger.minnova-preview-ready": (
-                "- when: app.status.operationState != nil and app.status.operationState.phase in ['Succeeded'] "
-                "and app.status.health.status == 'Healthy'\n"
-                "  send: [minnova-preview-ready]\n"
-                "  oncePer: app.status.operationState?.syncResult?.revision\n"),
-            "trigger.minnova-preview-failed": (
-                "- when: app.status.operationState != nil and app.status.operationState.phase in ['Error', 'Failed']"
-                " or app.status.health.status == 'Degraded'\n"
-                "  send: [minnova-preview-failed]\n"
-                "  oncePer: app.status.operationState?.syncResult?.revision\n"),
-        },
+        "notifiers": {"service.github": document(github)},
+        "templates": {f"template.{name}": document(body) for name, body in TEMPLATES.items()},
+        "triggers": {f"trigger.{name}": document(body) for name, body in TRIGGERS.items()},
     }
 
 
@@ -198,9 +257,18 @@ def project_name(app: str) -> str:
     return f"{app}-previews"
 
 
+def preview_namespace_globs(app: str) -> list[str]:
+    """`<app>-pr-<1 to 7 digits>`, one pattern per length: neither gobwas/glob (destinations) nor Go's
+    filepath.Match (resource names) has "one or more digits", and `<app>-pr-[0-9]*` would also match
+    `<app>-pr-1x-prod` (argo-cd v3.4.4 pkg/apis/application/v1alpha1/app_project_types.go:507-527 and
+    types.go:3634-3654; both matchers checked with gobwas v0.2.3 and Go's path/filepath)."""
+    prefix = names.preview_namespace(app, 0)[:-1]
+    return [prefix + "[0-9]" * digits for digits in range(1, names.MAX_PR_NUMBER_DIGITS + 1)]
+
+
 def namespace_pattern(app: str) -> str:
-    """<app>-pr-<digits> only: `oracle-pr-*` would also match the previews of an app named oracle-pr."""
-    return f"{names.preview_namespace(app, 0)[:-1]}[0-9]*"
+    """Every preview namespace of `app` as one gobwas glob (`{a,b}` alternatives), for destinations."""
+    return "{" + ",".join(preview_namespace_globs(app)) + "}"
 
 
 def render_app_project(app: PreviewApp) -> Manifest:
@@ -213,8 +281,10 @@ def render_app_project(app: PreviewApp) -> Manifest:
             "description": f"Pull-request previews of {app.name} (minnova-idp)",
             "sourceRepos": [app.repo],
             "destinations": [{"server": IN_CLUSTER, "namespace": namespace_pattern(app.name)}],
-            "clusterResourceWhitelist": [{"group": group, "kind": kind} for group, kind in PREVIEW_KINDS
-                                         if kind == "Namespace"],
+            # Namespaces by name: without one, the project could create or take over any namespace.
+            "clusterResourceWhitelist": [{"group": group, "kind": kind, "name": pattern}
+                                         for group, kind in PREVIEW_KINDS if kind == "Namespace"
+                                         for pattern in preview_namespace_globs(app.name)],
             "namespaceResourceWhitelist": [{"group": group, "kind": kind} for group, kind in PREVIEW_KINDS
                                            if kind != "Namespace"],
         },
@@ -224,9 +294,10 @@ def render_app_project(app: PreviewApp) -> Manifest:
 def render_application_set(app: PreviewApp, settings: StackSettings) -> Manifest:
     number = "{{.number}}"
     namespace = f"{app.name}-pr-{number}"
-    env = {"APP_NAME": app.name, "PR_NUMBER": number, "HEAD_SHA": "{{.head_sha}}",
-           "PREVIEW_DOMAIN": settings.preview_domain, "DEPLOYMENT": settings.deployment,
-           "INGRESS_CLASS": settings.ingress_class}
+    # Shown in Argo CD and cross-checked by render-preview, never trusted: a pull request can rewrite plugin env
+    # (.argocd-source.yaml). What render-preview acts on comes from the project, the Application's own name and
+    # namespace, the checked-out revision and the sidecar's environment (cli.py, preview_request).
+    env = {"APP_NAME": app.name, "PR_NUMBER": number, "HEAD_SHA": "{{.head_sha}}"}
     annotations = {PREVIEW_URL_ANNOTATION: f"https://{namespace}.{settings.preview_domain}"}
     if settings.git.provider == "github":
         for trigger in ("minnova-preview-ready", "minnova-preview-failed"):
@@ -287,7 +358,7 @@ def pull_request_source(app: PreviewApp, settings: StackSettings) -> dict[str, A
         return {"github": source}
     if provider == "gitlab":
         return {"gitlab": {"api": api_url(settings), "project": str(app.project_id),
-                           "tokenRef": {"secretName": repository_secret(app.name), "key": "password"},
+                           "tokenRef": {"secretName": scm_token_secret(app.name), "key": "token"},
                            "labels": labels, "pullRequestState": "opened"}}
     owner, repo = owner_and_repo(app.repo)
     return {"gitea": {"api": api_url(settings), "owner": owner, "repo": repo,
@@ -304,6 +375,10 @@ def repository_secret(app: str) -> str:
     return f"minnova-repo-{app}"
 
 
+def scm_token_secret(app: str) -> str:
+    return f"minnova-scm-{app}"
+
+
 def credential_secrets(settings: StackSettings, apps: list[PreviewApp], secrets: StackSecrets) -> list[Manifest]:
     """Argo CD credential Secrets of this deployment; every credential in them is a Secret value."""
     provider = settings.git.provider
@@ -316,15 +391,26 @@ def credential_secrets(settings: StackSettings, apps: list[PreviewApp], secrets:
 
     if provider == "github":
         owners = sorted({owner_and_repo(app.repo)[0] for app in apps})
+        enterprise = github_enterprise_url(settings)
         return [argocd_secret(github_app_secret(owner), "repo-creds", {
-            "type": "git", "url": f"{settings.git.base_url}{owner}",
+            # The trailing '/': repo-creds match by URL prefix (argo-cd v3.4.4 util/db/repository_secrets.go:591-607),
+            # and without it https://github.com/acme would also lend its App to https://github.com/acme-other/....
+            "type": "git", "url": f"{settings.git.base_url}{owner}/",
             "githubAppID": settings.git.github_app_id,
             "githubAppInstallationID": settings.git.github_app_installation_id,
+            **({"githubAppEnterpriseBaseUrl": enterprise} if enterprise else {}),
             "githubAppPrivateKey": Secret(secrets.github_app_private_key)}) for owner in owners]
     if provider == "gitlab":
-        return [argocd_secret(repository_secret(app.name), "repository", {
-            "type": "git", "url": app.repo, "username": "minnova-idp",
-            "password": Secret(secrets.gitlab_project_tokens.get(app.name))}) for app in apps]
+        # A password makes Argo CD use HTTPS credentials whatever the URL's scheme (argo-cd v3.4.4
+        # pkg/apis/application/v1alpha1/repository_types.go:232-252): GitLab previews are https only
+        # (inputs.py refuses ssh URLs). The generator's token is its own scm-creds Secret, as the
+        # ApplicationSet controller's tokenref strict mode requires (applicationset/utils/kubernetes.go:35-37).
+        return [secret for app in apps for secret in (
+            argocd_secret(repository_secret(app.name), "repository", {
+                "type": "git", "url": app.repo, "username": "minnova-idp",
+                "password": Secret(secrets.gitlab_project_tokens.get(app.name))}),
+            argocd_secret(scm_token_secret(app.name), "scm-creds", {
+                "token": Secret(secrets.gitlab_project_tokens.get(app.name))}))]
     return [argocd_secret(repository_secret(app.name), "repository", {
         "type": "git", "url": app.repo, "sshPrivateKey": Secret(secrets.git_deploy_keys.get(app.name))})
         for app in apps] + [argocd_secret(FORGE_TOKEN_SECRET, "scm-creds", {"token": Secret(secrets.git_token)})]

@@ -146,7 +146,8 @@ def _previews(inputs: ProgramInputs, dns: DnsTarget | None) -> list[Declared]:
     if github_notifications:
         own_secrets.append(kubernetes_object(
             PLATFORM_PREFIX, argocd.notifications_secret(secrets.github_app_private_key), after_namespace))
-    release = HelmRelease(versions.ARGO_CD, argocd.chart_values(settings, github_notifications),
+    release = HelmRelease(versions.ARGO_CD, argocd.chart_values(settings, github_notifications,
+                                                                      inputs.stack.git_known_hosts),
                           Lifecycle(depends_on=keys(namespace, *own_secrets)))
     after_release = Lifecycle(depends_on=keys(release))
     credentials = [kubernetes_object(PLATFORM_PREFIX, manifest, after_release)

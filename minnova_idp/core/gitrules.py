@@ -75,3 +75,41 @@ def normalize_subpath(value: str, allow_root: bool = False) -> str:
     if any(part.startswith("-") for part in parts):
         raise ValueError(f"'{value}': no part of the path may start with '-'")
     return stripped
+
+
+def ssh_known_hosts_name(url: str) -> str | None:
+    """How known_hosts names the server of an SSH URL (`host`, or `[host]:port` off port 22); None if not SSH."""
+    if _SCP_LIKE_RE.match(url):
+        return url.split("@", 1)[1].split(":", 1)[0].lower()
+    match = _URL_RE.match(url)
+    if not match or match["scheme"] != "ssh":
+        return None
+    authority = match["rest"].split("/", 1)[0].rsplit("@", 1)[-1].lower()
+    host, _, port = authority.partition(":")
+    return f"[{host}]:{port}" if port and port != "22" else host
+
+
+def known_hosts_names(text: str, name: str) -> bool:
+    """Whether known_hosts `text` has a key for `name` (plain or hashed `|1|salt|hmac` entries, as ssh-keyscan -H
+    writes them; markers such as @cert-authority are skipped: Argo CD reads plain host keys)."""
+    import base64
+    import hashlib
+    import hmac
+
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) < 3 or fields[0].startswith(("#", "@")):
+            continue
+        for pattern in fields[0].split(","):
+            if pattern.startswith("|1|"):
+                try:
+                    _, _, salt, digest = pattern.split("|")
+                    expected = base64.b64decode(digest)
+                    actual = hmac.new(base64.b64decode(salt), name.encode(), hashlib.sha1).digest()
+                except ValueError:
+                    continue
+                if hmac.compare_digest(expected, actual):
+                    return True
+            elif pattern.lower() == name:
+                return True
+    return False

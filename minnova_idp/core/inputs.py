@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
-from . import names
+from . import gitrules, names
 from .argocd import PreviewApp
 from .errors import ConfigError, Problem, raise_if_any
 from .gitsource import GitAuth
@@ -118,6 +118,16 @@ def _preview_problems(inputs: ProgramInputs) -> list[Problem]:
     if host and not in_zone(host, settings.base_domain):
         problems.append(Problem(file, "minnova:previews.webhookHost", f"'{host}' is outside this stack's zone "
                                 f"{settings.base_domain}"))
+    if host and settings.git.provider in ("gitea", "forgejo"):
+        # The ApplicationSet webhook parses GitHub, GitLab and Azure DevOps events only
+        # (argo-cd v3.4.4 applicationset/webhook/webhook.go:161-173): Gitea/Forgejo previews poll.
+        problems.append(Problem(file, "minnova:previews.webhookHost", f"Argo CD takes no pull-request webhooks from "
+                                f"{settings.git.provider}; previews poll (minnova:previews.forgeRequeueAfterSeconds)",
+                                hint="remove minnova:previews.webhookHost"))
+    elif host and not secrets.webhook_secret:
+        problems.append(Problem(file, "minnova:webhookSecret", "is required with minnova:previews.webhookHost: "
+                                "without it anyone can make Argo CD refresh and poll the git provider",
+                                hint="pulumi config set --secret minnova:webhookSecret \"$(openssl rand -hex 32)\""))
     provider = settings.git.provider
     needed: list[tuple[str, object]] = []
     if provider == "github":
@@ -134,6 +144,12 @@ def _preview_problems(inputs: ProgramInputs) -> list[Problem]:
             problems.append(Problem(registry_file, "repo", f"previews check out over https with the GitHub App: "
                                     f"use a {settings.git.base_url}<owner>/<repo> URL"))
         if provider == "gitlab":
+            if not app.repo.startswith("https://"):
+                # A token makes Argo CD use HTTPS credentials whatever the URL (argo-cd v3.4.4
+                # pkg/apis/application/v1alpha1/repository_types.go:232-252): an ssh URL could never be cloned.
+                problems.append(Problem(registry_file, "repo", "GitLab previews check out over https with the "
+                                        "project's access token: use the https URL",
+                                        hint=f"{settings.git.base_url}<group>/<project>.git"))
             if app.project_id is None:
                 problems.append(Problem(registry_file, "projectId", "is required for GitLab previews",
                                         hint="the numeric ID on the project's overview page"))
@@ -148,7 +164,22 @@ def _preview_problems(inputs: ProgramInputs) -> list[Problem]:
             if app.name not in secrets.git_deploy_keys:
                 problems.append(Problem(file, f"minnova:gitDeployKeys.{app.name}",
                                         "is required for previews (the repository's read-only deploy key)"))
+            server = gitrules.ssh_known_hosts_name(app.repo)
+            if server and not gitrules.known_hosts_names(stack.git_known_hosts or "", server):
+                # Argo CD checks SSH host keys strictly (argo-cd v3.4.4 util/git/creds.go); the chart knows only
+                # GitHub, GitLab.com, Bitbucket and Azure DevOps.
+                problems.append(Problem(file, "minnova:gitKnownHosts", f"has no host key for {server}, which Argo CD "
+                                        f"needs to clone {app.repo} for previews",
+                                        hint=f"pulumi config set minnova:gitKnownHosts \"$({_keyscan(server)})\""))
     return problems
+
+
+def _keyscan(server: str) -> str:
+    """The ssh-keyscan command that prints `server`'s host keys (`[host]:port` means a port other than 22)."""
+    if server.startswith("["):
+        host, port = server[1:].split("]:")
+        return f"ssh-keyscan -p {port} {host}"
+    return f"ssh-keyscan {server}"
 
 
 def storage_shrinks(inputs: ProgramInputs, deployed_sizes: dict[str, str]) -> list[Problem]:

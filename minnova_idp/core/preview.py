@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
 from . import names
 from .database import DatabasePlacement
 from .app_config import AppConfig, ResourceList, Resources
-from .renderer import Manifest, Placement, RenderSettings, build_placement, common_labels, render_app
+from .renderer import (Manifest, Placement, RenderSettings, build_placement, common_labels, render_app,
+                       selector_labels)
+from .errors import ConfigError, Problem
 from .secrets import SecretValues
 
 ENVIRONMENT = names.PREVIEW_ENVIRONMENT
@@ -29,9 +33,28 @@ CONTAINER_DEFAULT_LIMIT = {"memory": "256Mi"}
 CONTAINER_MAX = {"cpu": "2", "memory": "2Gi"}
 
 
+# Where render-preview's parameters may come from (argo-cd v3.4.4; see README "Previews: what a pull request can
+# and cannot choose"). Trusted: the command line, what the repo server sets from the Application itself
+# (reposerver/repository/repository.go:1769-1783 newEnv: computed before `.argocd-source*.yaml` is merged, and
+# ARGOCD_APP_NAME/_NAMESPACE/_PROJECT_NAME come from the controller's request, controller/state.go:313-330), and
+# the sidecar's own container env, set by the platform (argocd.sidecar_environment). Untrusted: ARGOCD_ENV_*, the
+# Application's plugin env, which a pull request rewrites with `.argocd-source.yaml` (mergeSourceParameters,
+# repository.go:1808-1859): it may only repeat what the trusted sources say.
+PLATFORM_SETTINGS = {"preview_domain": "MINNOVA_PREVIEW_DOMAIN", "deployment": "MINNOVA_DEPLOYMENT",
+                     "ingress_class": "MINNOVA_INGRESS_CLASS"}
+PLUGIN_ENV = {"app": "ARGOCD_ENV_APP_NAME", "pr_number": "ARGOCD_ENV_PR_NUMBER", "head_sha": "ARGOCD_ENV_HEAD_SHA",
+              "preview_domain": "ARGOCD_ENV_PREVIEW_DOMAIN", "deployment": "ARGOCD_ENV_DEPLOYMENT",
+              "ingress_class": "ARGOCD_ENV_INGRESS_CLASS"}
+FLAGS = {"app": "--app", "pr_number": "--pr", "head_sha": "--head-sha", "preview_domain": "--preview-domain",
+         "deployment": "--deployment", "ingress_class": "--ingress-class"}
+PROJECT_SUFFIX = "-previews"  # argocd.project_name(app); repeated here so argocd.py can stay out of previews
+ARGOCD_SOURCE_FILES = (".argocd-source.yaml", ".argocd-source-*.yaml")
+WHERE = "render-preview"
+
+
 @dataclass(frozen=True)
 class PreviewRequest:
-    """What the ApplicationSet tells the plugin: trusted, unlike the PR's own files."""
+    """Which preview to render, from trusted sources only (preview_request)."""
 
     app: str
     pr_number: int
@@ -40,16 +63,6 @@ class PreviewRequest:
     deployment: str
     ingress_class: str
 
-    def problems(self) -> list[tuple[str, str]]:
-        found = []
-        if (why := names.check_app_name(self.app)) is not None:
-            found.append(("APP_NAME", why))
-        if not 1 <= self.pr_number <= MAX_PR_NUMBER:
-            found.append(("PR_NUMBER", f"{self.pr_number} is not a pull request number (1-{MAX_PR_NUMBER})"))
-        if not _SHA_RE.match(self.head_sha):
-            found.append(("HEAD_SHA", f"'{self.head_sha}' is not a full commit SHA (40 lowercase hex characters)"))
-        return found
-
     @property
     def namespace(self) -> str:
         return names.preview_namespace(self.app, self.pr_number)
@@ -57,6 +70,106 @@ class PreviewRequest:
     @property
     def host(self) -> str:
         return names.preview_host(self.app, self.pr_number, self.preview_domain)
+
+
+def preview_request(flags: Mapping[str, str | None], environ: Mapping[str, str]) -> PreviewRequest:
+    """The preview to render: every value from a trusted source, agreeing with every other source that gives it.
+
+    `flags`: command-line values by field (None when not given); `environ`: the process environment.
+    """
+    problems: list[Problem] = []
+    trusted: dict[str, list[tuple[str, str]]] = {field: [] for field in PLUGIN_ENV}  # field -> [(source, value)]
+    for field, flag in FLAGS.items():
+        if flags.get(field):
+            trusted[field].append((flag, str(flags[field])))
+    for field, variable in PLATFORM_SETTINGS.items():
+        if environ.get(variable):
+            trusted[field].append((variable, environ[variable]))
+    if environ.get("ARGOCD_APP_NAME"):
+        problems += _from_application(environ, trusted)
+    chosen: dict[str, str] = {}
+    for field, sources in trusted.items():
+        untrusted = environ.get(PLUGIN_ENV[field])
+        if not sources:
+            named = " or ".join([FLAGS[field], *([PLATFORM_SETTINGS[field]] if field in PLATFORM_SETTINGS else [])])
+            hint = (f"{PLUGIN_ENV[field]} alone is not trusted: a pull request can set it" if untrusted else
+                    "Argo CD sets it for the plugin" if field not in PLATFORM_SETTINGS else
+                    "the platform sets it in the plugin sidecar's environment")
+            problems.append(Problem(WHERE, named if field in PLATFORM_SETTINGS else
+                                    f"{named} (or ARGOCD_APP_* from Argo CD)", "is not set", hint=hint))
+            continue
+        values = {value for _, value in sources}
+        if untrusted:
+            sources = [*sources, (PLUGIN_ENV[field], untrusted)]
+            values.add(untrusted)
+        if len(values) > 1:
+            problems.append(Problem(WHERE, field, "sources disagree: " + ", ".join(f"{s}={v!r}" for s, v in sources),
+                                    hint="a pull request cannot choose its app, number, revision or domain"))
+            continue
+        chosen[field] = values.pop()
+    if problems:
+        raise ConfigError(problems)
+    return _checked(chosen)
+
+
+def _from_application(environ: Mapping[str, str], trusted: dict[str, list[tuple[str, str]]]) -> list[Problem]:
+    """What the repo server says of the Application being rendered: its project, name, namespace and revision."""
+    problems = []
+    project = environ.get("ARGOCD_APP_PROJECT_NAME", "")
+    if not project.endswith(PROJECT_SUFFIX):
+        problems.append(Problem(WHERE, "ARGOCD_APP_PROJECT_NAME", f"'{project}' is not a preview project "
+                                f"(<app>{PROJECT_SUFFIX}); this plugin renders previews only"))
+        return problems
+    app = project.removesuffix(PROJECT_SUFFIX)
+    trusted["app"].append(("ARGOCD_APP_PROJECT_NAME", app))
+    name, namespace = environ.get("ARGOCD_APP_NAME", ""), environ.get("ARGOCD_APP_NAMESPACE", "")
+    match = re.fullmatch(re.escape(names.preview_namespace(app, 0)[:-1]) + r"([1-9][0-9]*)", name)
+    if match is None or namespace != name:
+        problems.append(Problem(WHERE, "ARGOCD_APP_NAME", f"the Application '{name}' (namespace '{namespace}') is "
+                                f"not a preview of {app}: both must be {app}-pr-<number>"))
+    else:
+        trusted["pr_number"].append(("ARGOCD_APP_NAME", match[1]))
+    revision = environ.get("ARGOCD_APP_REVISION", "")
+    target = environ.get("ARGOCD_APP_SOURCE_TARGET_REVISION")
+    if target and target != revision:
+        problems.append(Problem(WHERE, "ARGOCD_APP_REVISION", f"checked out {revision}, but the Application asks for "
+                                f"{target}"))
+    elif revision:
+        trusted["head_sha"].append(("ARGOCD_APP_REVISION", revision))
+    return problems
+
+
+def _checked(chosen: dict[str, str]) -> PreviewRequest:
+    from .fields import validate_hostname
+
+    problems = []
+    if (why := names.check_app_name(chosen["app"])) is not None:
+        problems.append(Problem(WHERE, "app", why))
+    number = chosen["pr_number"]
+    if not (number.isdigit() and len(number) <= names.MAX_PR_NUMBER_DIGITS and 1 <= int(number) <= MAX_PR_NUMBER):
+        problems.append(Problem(WHERE, "pr_number", f"'{number[:20]}' is not a pull request number (1-{MAX_PR_NUMBER})"))
+    if not _SHA_RE.match(chosen["head_sha"]):
+        problems.append(Problem(WHERE, "head_sha", f"'{chosen['head_sha'][:80]}' is not a full commit SHA "
+                                "(40 lowercase hex characters)"))
+    try:
+        validate_hostname(chosen["preview_domain"])
+    except ValueError as exc:
+        problems.append(Problem(WHERE, "preview_domain", str(exc)))
+    if (why := names.check_app_name(chosen["deployment"])) is not None:
+        problems.append(Problem(WHERE, "deployment", why))
+    if problems:
+        raise ConfigError(problems)
+    return PreviewRequest(app=chosen["app"], pr_number=int(number), head_sha=chosen["head_sha"],
+                          preview_domain=chosen["preview_domain"], deployment=chosen["deployment"],
+                          ingress_class=chosen["ingress_class"])
+
+
+def checkout_problems(directory: Path) -> list[Problem]:
+    """Files in the pull request's checkout that would have changed what Argo CD asked the plugin for."""
+    found = sorted({path.name for pattern in ARGOCD_SOURCE_FILES for path in directory.glob(pattern)})
+    return [Problem(str(directory / name), message="Argo CD merges this file into the preview's Application "
+                    "(its plugin parameters included); previews refuse it", hint="remove it from the pull request")
+            for name in found]
 
 
 def preview_placement(app: AppConfig, request: PreviewRequest, secrets: SecretValues | None) -> Placement:
@@ -76,10 +189,38 @@ def render_preview(app: AppConfig, request: PreviewRequest, secrets: SecretValue
     namespace, *rest = render_app(app, placement, settings)
     labels = common_labels(app, placement, settings)
     namespace["metadata"]["labels"]["minnova.io/preview"] = "true"
-    return [namespace, *guard_rails(placement.namespace, labels), *rest]
+    return [namespace, *guard_rails(placement.namespace, labels, selector_labels(app, placement)), *rest]
 
 
-def guard_rails(namespace: str, labels: dict[str, str]) -> list[Manifest]:
+# Addresses a preview's app may not reach: private ranges (pods, services, nodes, other apps' databases),
+# carrier-grade NAT, and link-local (cloud metadata at 169.254.169.254, fd00:ec2::254).
+PRIVATE_RANGES = {"0.0.0.0/0": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16",
+                                "127.0.0.0/8"],
+                  "::/0": ["fc00::/7", "fe80::/10", "::1/128"]}
+
+
+def egress_policy(namespace: str, labels: dict[str, str], app_pods: dict[str, str]) -> Manifest:
+    """What a pull request's code may reach: DNS, its own namespace (its database), the internet; not other
+    namespaces, not the cloud metadata address. It selects the app's pods only: the database's pods run the
+    operator's image, not PR code, and must reach the Kubernetes API (a private address)."""
+    return {
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": "preview-egress", "namespace": namespace, "labels": labels},
+        "spec": {
+            "podSelector": {"matchLabels": dict(app_pods)},
+            "policyTypes": ["Egress"],
+            "egress": [
+                # DNS wherever the cluster serves it (kube-dns, or NodeLocal DNSCache on a link-local address).
+                {"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
+                {"to": [{"podSelector": {}}]},  # this preview's own pods: its database
+                {"to": [{"ipBlock": {"cidr": cidr, "except": list(excluded)}}
+                        for cidr, excluded in PRIVATE_RANGES.items()]},
+            ],
+        },
+    }
+
+
+def guard_rails(namespace: str, labels: dict[str, str], app_pods: dict[str, str]) -> list[Manifest]:
     """A preview runs a pull request's code: cap what it can use and who can reach it."""
     metadata = {"namespace": namespace, "labels": labels}
     return [
@@ -100,6 +241,7 @@ def guard_rails(namespace: str, labels: dict[str, str]) -> list[Manifest]:
                      {"key": names.MANAGED_BY_LABEL, "operator": "NotIn", "values": [names.MANAGED_BY]}]}},
              ]}],
          }},
+        egress_policy(namespace, labels, app_pods),
     ]
 
 
@@ -107,11 +249,3 @@ def to_yaml(objects: list[Manifest]) -> str:
     import yaml
 
     return yaml.safe_dump_all(objects, sort_keys=False, explicit_start=True)
-
-
-def check_revision(head_sha: str, revision: str | None) -> list[tuple[str, str]]:
-    """Argo CD checked out ARGOCD_APP_REVISION; it must be the head the preview is for."""
-    if revision and revision != head_sha:
-        return [("ARGOCD_APP_REVISION", f"checked out {revision}, but HEAD_SHA is {head_sha}")]
-    return []
-
