@@ -376,3 +376,134 @@ def test_the_failed_trigger_covers_render_errors():
     assert "['Error', 'Failed']" in sync_error["when"] and "Degraded" in degraded["when"]
     # Once per head SHA: present before any sync, unlike operationState (whose absence gives "<nil>": once ever).
     assert {c["oncePer"] for c in argocd.TRIGGERS["minnova-preview-failed"]} == {"app.spec.source.targetRevision"}
+
+
+# ---- one stack per git provider, planned through the real program ---------------------------------------------
+
+GITHUB_APP = '    provider: github\n    githubAppId: "123456"\n    githubAppInstallationId: "7654321"\n'
+APP_KEY = "  minnova:githubAppPrivateKey:\n    secure: v1:EXAMPLE-PLACEHOLDER\n"
+PLACEHOLDER = "secure: v1:EXAMPLE-PLACEHOLDER"
+GITEA_HOST_KEY = "git.minnova.io ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+
+
+def provider_project(tmp_path: Path, provider: str) -> Path:
+    """The example project with its dev stack moved to another git provider, as a platform team would set it."""
+    project = project_copy(tmp_path)
+    stack = project / "Pulumi.dev.yaml"
+    text = stack.read_text()
+    apps = ("oracle", "storefront")
+    if provider == "github-enterprise":
+        text = text.replace(GITHUB_APP, GITHUB_APP + "    url: https://ghe.minnova.io/\n")
+        base = "https://ghe.minnova.io/minnova/"
+    elif provider == "gitlab":
+        text = text.replace(GITHUB_APP, "    provider: gitlab\n").replace(APP_KEY, "  minnova:gitlabProjectTokens:\n" + "".join(
+            f"    {app}:\n      {PLACEHOLDER}\n" for app in apps))
+        base = "https://gitlab.com/minnova/"
+    else:
+        text = text.replace(GITHUB_APP, f"    provider: {provider}\n    url: https://git.minnova.io/\n").replace(
+            APP_KEY, f"  minnova:gitToken:\n    {PLACEHOLDER}\n  minnova:gitDeployKeys:\n" + "".join(
+                f"    {app}:\n      {PLACEHOLDER}\n" for app in apps) + f"  minnova:gitKnownHosts: {GITEA_HOST_KEY}\n")
+        text = text.replace("    webhookHost: argocd-webhooks.dev.minnova.io\n", "")  # no webhooks from forges
+        base = "git@git.minnova.io:minnova/"
+    stack.write_text(text)
+    for number, app in enumerate(apps, start=11):
+        entry = project / f"deployments/minnova/apps/{app}.yaml"
+        entry.write_text(entry.read_text().replace("https://github.com/minnova/", base)
+                         + (f"projectId: {number}\n" if provider == "gitlab" else ""))
+    return project
+
+
+def planned_secrets(plan) -> dict[str, dict]:
+    return {r.inputs["metadata"]["name"]: r.inputs for r in plan.resources
+            if r.type == "kubernetes:core/v1:Secret" and r.inputs["metadata"]["namespace"] == argocd.NAMESPACE}
+
+
+@pytest.mark.parametrize("provider", ["github-enterprise", "gitlab", "gitea", "forgejo"])
+def test_a_stack_per_provider_plans_with_what_its_argo_cd_needs(tmp_path, provider):
+    from minnova_idp.shell.plan import run_plan
+
+    plan = run_plan(provider_project(tmp_path, provider), "dev", cache_dir=tmp_path / "cache")
+    release = resource_named(plan, "argocd").inputs["values"]
+    appset = resource_named(plan, "platform-applicationset-oracle-previews").inputs["spec"]
+    generator = appset["generators"][0]["pullRequest"]
+    secrets = planned_secrets(plan)
+    if provider == "github-enterprise":
+        assert generator["github"]["api"] == "https://ghe.minnova.io/api/v3/"
+        assert release["configs"]["params"]["applicationsetcontroller.allowed.scm.providers"] == generator["github"]["api"]
+        notifier = yaml.safe_load(release["notifications"]["notifiers"]["service.github"])
+        assert notifier["enterpriseBaseURL"] == "https://ghe.minnova.io/api/v3"
+        enterprise = settings(git={"provider": "github", "githubAppId": "1", "githubAppInstallationId": "2",
+                                   "url": "https://ghe.minnova.io/"})
+        # The plan masks a credential Secret's values: its keys are checked there, its values here.
+        creds = argocd.credential_secrets(enterprise, [argocd.PreviewApp(
+            "oracle", "https://ghe.minnova.io/minnova/oracle.git")], StackSecrets(github_app_private_key="k"))
+        assert creds[0]["stringData"]["githubAppEnterpriseBaseUrl"] == "https://ghe.minnova.io/api/v3"
+        assert creds[0]["stringData"]["url"] == "https://ghe.minnova.io/minnova/"
+        assert set(secrets["minnova-github-app-minnova"]["stringData"]) >= {"githubAppEnterpriseBaseUrl"}
+    elif provider == "gitlab":
+        assert generator["gitlab"]["project"] == "11" and generator["gitlab"]["api"] == "https://gitlab.com/"
+        token = secrets[generator["gitlab"]["tokenRef"]["secretName"]]
+        assert token["metadata"]["labels"]["argocd.argoproj.io/secret-type"] == "scm-creds"
+        assert secrets["minnova-repo-oracle"]["metadata"]["labels"]["argocd.argoproj.io/secret-type"] == "repository"
+        assert "notifications" not in release  # notifications-engine has no GitLab service
+    else:
+        assert generator["gitea"]["api"] == "https://git.minnova.io/" and generator["requeueAfterSeconds"] == 60
+        assert release["configs"]["ssh"]["extraHosts"].strip() == GITEA_HOST_KEY
+        assert "applicationSet" not in release  # no webhook ingress
+        assert set(secrets["minnova-repo-oracle"]["stringData"]) == {"type", "url", "sshPrivateKey"}
+    require_crds()
+    validate_objects(plan.manifests())
+
+
+@pytest.mark.parametrize("provider,change,expected", [
+    ("gitlab", lambda p: _edit(p / "deployments/minnova/apps/oracle.yaml", "https://gitlab.com/minnova/oracle.git",
+                               "git@gitlab.com:minnova/oracle.git"),
+     "deployments/minnova/apps/oracle.yaml: repo: GitLab previews check out over https with the project's access "
+     "token: use the https URL"),
+    ("gitea", lambda p: _edit(p / "Pulumi.dev.yaml", f"  minnova:gitKnownHosts: {GITEA_HOST_KEY}\n", ""),
+     "Pulumi.dev.yaml: minnova:gitKnownHosts: has no host key for git.minnova.io, which Argo CD needs to clone "
+     "git@git.minnova.io:minnova/oracle.git for previews (hint: pulumi config set minnova:gitKnownHosts "
+     "\"$(ssh-keyscan git.minnova.io)\")"),
+    ("forgejo", lambda p: _edit(p / "deployments/minnova/apps/oracle.yaml", "git@git.minnova.io:minnova/oracle.git",
+                                "ssh://git@git.minnova.io:2222/minnova/oracle.git"),
+     "Pulumi.dev.yaml: minnova:gitKnownHosts: has no host key for [git.minnova.io]:2222"),
+    ("gitea", lambda p: _edit(p / "Pulumi.dev.yaml", "  minnova:previews:\n",
+                              "  minnova:previews:\n    webhookHost: hooks.dev.minnova.io\n"),
+     "Pulumi.dev.yaml: minnova:previews.webhookHost: Argo CD takes no pull-request webhooks from gitea"),
+    ("github-enterprise", lambda p: _edit(p / "Pulumi.dev.yaml", "  minnova:webhookSecret:\n    " + PLACEHOLDER + "\n", ""),
+     "Pulumi.dev.yaml: minnova:webhookSecret: is required with minnova:previews.webhookHost"),
+])
+def test_a_misconfigured_provider_stops_naming_the_setting(tmp_path, provider, change, expected):
+    project = provider_project(tmp_path, provider)
+    change(project)
+    found = stack_problems(project, cache_dir=tmp_path / "cache")
+    assert any(problem.startswith(expected) for problem in found), found
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, (path, old)
+    path.write_text(text.replace(old, new))
+
+
+def test_known_hosts_lines_are_matched_as_ssh_does():
+    from minnova_idp.core.gitrules import known_hosts_names, ssh_known_hosts_name
+
+    assert ssh_known_hosts_name("git@git.acme.dev:acme/oracle.git") == "git.acme.dev"
+    assert ssh_known_hosts_name("ssh://git@git.acme.dev:2222/acme/oracle.git") == "[git.acme.dev]:2222"
+    assert ssh_known_hosts_name("ssh://git@git.acme.dev:22/acme/oracle.git") == "git.acme.dev"
+    assert ssh_known_hosts_name("https://git.acme.dev/acme/oracle.git") is None
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+    assert known_hosts_names(f"other.dev,git.acme.dev {key}\n", "git.acme.dev")
+    assert not known_hosts_names(f"# git.acme.dev {key}\n@cert-authority git.acme.dev {key}\n", "git.acme.dev")
+    assert not known_hosts_names(f"git.acme.dev {key}\n", "[git.acme.dev]:2222")
+    # A hashed entry (ssh-keyscan -H): |1|base64(salt)|base64(HMAC-SHA1(salt, name)).
+    import base64
+    import hashlib
+    import hmac
+
+    salt = b"0123456789abcdefghij"
+    hashed = "|1|{}|{}".format(base64.b64encode(salt).decode(), base64.b64encode(
+        hmac.new(salt, b"git.acme.dev", hashlib.sha1).digest()).decode())
+    assert known_hosts_names(f"{hashed} {key}\n", "git.acme.dev")
+    assert not known_hosts_names(f"{hashed} {key}\n", "git.other.dev")
