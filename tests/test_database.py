@@ -7,7 +7,9 @@ import json
 from dataclasses import dataclass
 
 import pulumi
+import pydantic
 import pytest
+import yaml
 
 from minnova_idp.core.database import CLUSTER_CREATION_ONLY_FIELDS
 from minnova_idp.core.database import R2_PERMISSION_GROUPS
@@ -19,13 +21,14 @@ from minnova_idp.core.loader import LoadedApp
 from minnova_idp.core.app_config import AppConfig
 from minnova_idp.core.registry import RegistryEntry
 from minnova_idp.shell.plan import record
-from minnova_idp.core.inputs import ProgramInputs, load_inputs, storage_shrinks
-from minnova_idp.core.renderer import RenderSettings, environment_placement, render_app
+from minnova_idp.core.inputs import ProgramInputs, database_replacements, load_inputs, storage_shrinks
+from minnova_idp.core.renderer import RenderSettings, app_objects, environment_placement, render_app
+from minnova_idp.core.stack_settings import StackSettings
 from minnova_idp.core.stackconfig import from_stack_file, parse_stack_config
 from minnova_idp.core.validation import validate_document
 from minnova_idp.core.yamlsafe import load_yaml
 
-from .conftest import PROJECT_DIR
+from .conftest import PROJECT_DIR, project_copy
 from .k8s_strict import require_crds, validate_objects
 from .test_plan import broken_copy, run_main
 
@@ -43,9 +46,19 @@ def oracle(**database) -> AppConfig:
 
 
 def render(app: AppConfig, environment: str = "prod", backups: bool = True) -> dict[str, dict]:
+    """The objects by kind; with a restore, the Cluster and ScheduledBackup are the restored (app's) ones."""
+    return {obj["kind"]: obj for obj in render_all(app, environment, backups)}
+
+
+def render_all(app: AppConfig, environment: str = "prod", backups: bool = True) -> list[dict]:
     backup = backup_target(app, environment, "acme", ACCOUNT) if backups else None
-    objects = render_app(app, environment_placement(app, environment, "abc", backup=backup), SETTINGS)
-    return {obj["kind"]: obj for obj in objects}
+    return render_app(app, environment_placement(app, environment, "abc", backup=backup), SETTINGS)
+
+
+def declared(app: AppConfig, environment: str = "prod"):
+    placement = environment_placement(app, environment, "abc", backup=backup_target(app, environment, "acme", ACCOUNT))
+    return app_objects(app, placement, SETTINGS, component=f"oracle-{environment}", protected=environment == "prod",
+                       operators=("HelmRelease/cloudnative-pg",))
 
 
 # ---- renderer -------------------------------------------------------------------------------
@@ -53,7 +66,9 @@ def render(app: AppConfig, environment: str = "prod", backups: bool = True) -> d
 def test_cluster():
     spec = render(oracle())["Cluster"]["spec"]
     assert render(oracle())["Cluster"]["metadata"] == {
-        "name": "oracle-db", "namespace": "oracle-prod", "labels": render(oracle())["Deployment"]["metadata"]["labels"]}
+        "name": "oracle-db", "namespace": "oracle-prod", "labels": render(oracle())["Deployment"]["metadata"]["labels"],
+        # Pulumi waits until CNPG says Ready (pulumi-kubernetes >= 4.18), for up to 30 minutes.
+        "annotations": {"pulumi.com/waitFor": "condition=Ready", "pulumi.com/timeoutSeconds": "1800"}}
     assert spec["instances"] == 3 and spec["storage"] == {"size": "5Gi"}
     assert spec["imageName"] == versions.POSTGRES_IMAGES[versions.DEFAULT_POSTGRES_VERSION]
     assert spec["bootstrap"] == {"initdb": {"database": "oracle", "owner": "oracle"}}
@@ -132,14 +147,48 @@ def restored(restore: dict, backup_name: str = "oracle-db-2") -> AppConfig:
     return AppConfig.model_validate(data)
 
 
-def test_restore_to_a_point_in_time_archives_under_a_new_name():
-    spec = render(restored({"fromBackup": "oracle-db", "targetTime": "2026-11-20T09:30:00Z"}))["Cluster"]["spec"]
+def test_restore_to_a_point_in_time_is_a_new_cluster_archiving_under_its_own_name():
+    restored_objects = render(restored({"fromBackup": "oracle-db", "targetTime": "2026-11-20T09:30:00Z"}))
+    cluster = restored_objects["Cluster"]
+    assert cluster["metadata"]["name"] == "oracle-db-2"
+    assert cluster["metadata"]["annotations"]["pulumi.com/timeoutSeconds"] == str(6 * 3600)  # replaying takes long
+    spec = cluster["spec"]
     assert spec["bootstrap"] == {"recovery": {"source": "origin", "database": "oracle", "owner": "oracle",
                                               "recoveryTarget": {"targetTime": "2026-11-20T09:30:00Z"}}}
+    # Reads the old server name, archives under the new one (the empty-archive check passes: nothing is there).
     assert spec["externalClusters"] == [{"name": "origin", "plugin": {
         "name": "barman-cloud.cloudnative-pg.io",
         "parameters": {"barmanObjectName": "oracle-backups", "serverName": "oracle-db"}}}]
     assert spec["plugins"][0]["parameters"]["serverName"] == "oracle-db-2"
+    assert restored_objects["ScheduledBackup"]["spec"]["cluster"] == {"name": "oracle-db-2"}
+    # The app moves to the restored database's credentials: its pod template changes, so it rolls out by itself.
+    env = restored_objects["Deployment"]["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert {"name": "DATABASE_URL", "valueFrom": {"secretKeyRef": {"name": "oracle-db-2-app", "key": "uri"}}} in env
+
+
+def test_declaring_a_restore_changes_nothing_on_the_live_cluster():
+    """The source Cluster stays declared exactly as it was: same Pulumi name, same inputs, same lifecycle."""
+    before = {d.key: d for d in declared(oracle())}
+    after = {d.key: d for d in declared(restored({"fromBackup": "oracle-db"}))}
+    for key in ("KubernetesObject/oracle-prod-cluster-oracle-db", "KubernetesObject/oracle-prod-scheduledbackup-"
+                "oracle-db-daily", "KubernetesObject/oracle-prod-objectstore-oracle-backups"):
+        assert after[key] == before[key], key
+    new = after["KubernetesObject/oracle-prod-cluster-oracle-db-2"]
+    assert (new.lifecycle.protect, new.lifecycle.retain_on_delete) == (True, True)
+    assert new.lifecycle.ignore_changes == ("spec.bootstrap", "spec.externalClusters")
+    deployment = after["KubernetesObject/oracle-prod-deployment-oracle"]
+    assert new.key in deployment.lifecycle.depends_on  # the app waits for the restored database
+    assert "KubernetesObject/oracle-prod-cluster-oracle-db" not in deployment.lifecycle.depends_on
+
+
+def test_the_deployment_waits_for_its_database_and_backups_are_kept():
+    objects = {d.key: d for d in declared(oracle())}
+    deployment = objects["KubernetesObject/oracle-prod-deployment-oracle"]
+    assert "KubernetesObject/oracle-prod-cluster-oracle-db" in deployment.lifecycle.depends_on
+    scheduled = objects["KubernetesObject/oracle-prod-scheduledbackup-oracle-db-daily"]
+    assert (scheduled.lifecycle.protect, scheduled.lifecycle.retain_on_delete) == (True, True)
+    dev = {d.key: d for d in declared(oracle(), "dev")}["KubernetesObject/oracle-dev-scheduledbackup-oracle-db-daily"]
+    assert (dev.lifecycle.protect, dev.lifecycle.retain_on_delete) == (False, True)
 
 
 def test_restore_without_target_replays_to_the_end():
@@ -153,7 +202,7 @@ def test_every_database_object_validates_strictly():
                 restored({"fromBackup": "oracle-db", "targetTime": "2026-11-20T09:30:00+01:00"})]
     for app in variants:
         for environment in ("dev", "prod"):
-            validate_objects(render(app, environment).values())
+            validate_objects(render_all(app, environment))
     # Without an archive (previews): no ObjectStore, no ScheduledBackup, no plugin entry.
     validate_objects(render(oracle(), "dev", backups=False).values())
 
@@ -385,6 +434,35 @@ def test_storage_shrink_is_refused_before_any_resource(before, refused):
         assert any(r.type == "kubernetes:postgresql.cnpg.io/v1:Cluster" for r in resources)
 
 
+@pytest.mark.parametrize("backup_name,restore,refused", [
+    ("oracle-db", None, False),                      # unchanged
+    ("oracle-db-2", None, True),                     # a new, empty database in place of the running one
+    ("oracle-db-2", {"fromBackup": "oracle-db"}, False),   # the restore procedure
+    ("oracle-db-3", {"fromBackup": "oracle-db-2"}, True),  # restoring from a cluster prod does not run
+])
+def test_the_app_keeps_its_database_unless_a_restore_from_it_is_declared(backup_name, restore, refused):
+    app = oracle()
+    data = app.model_dump(by_alias=True, exclude_none=True)
+    data["environments"]["prod"]["database"] = {"backupName": backup_name, **({"restore": restore} if restore else {})}
+    inputs = ProgramInputs(stack=stack(), apps=[loaded(AppConfig.model_validate(data))])
+    found = [str(p) for p in database_replacements(inputs, {"oracle-prod": "oracle-db"})]
+    if refused:
+        assert found == [f"oracle/.minnova/app.yaml: environments.prod.database.backupName: '{backup_name}' would give "
+                         "the app a new, empty database in place of 'oracle-db', which prod runs (hint: keep "
+                         f"backupName: oracle-db, or restore into '{backup_name}' with restore.fromBackup: oracle-db "
+                         "(README: Disaster recovery))"]
+    else:
+        assert found == []
+    assert database_replacements(inputs, {}) == []  # nothing recorded yet: nothing to compare
+
+
+def test_the_cluster_guard_runs_before_any_resource():
+    with pytest.raises(pulumi.RunError, match="would give the app a new, empty database in place of 'oracle-old'"):
+        run_main(PROJECT_DIR, "prod", previous_outputs={"databaseClusters": {"oracle-prod": "oracle-old"}})
+    resources, outputs = run_main(PROJECT_DIR, "prod", previous_outputs={"databaseClusters": {"oracle-prod": "oracle-db"}})
+    assert any(r.type == "kubernetes:postgresql.cnpg.io/v1:Cluster" for r in resources)
+
+
 def test_storage_guard_can_be_turned_off():
     inputs = ProgramInputs(stack=stack(databaseStorageGuard="false"), apps=[loaded(oracle())])
     assert inputs.stack.settings.database_storage_guard is False
@@ -433,3 +511,107 @@ def test_restore_drill_errors(args, message):
     result = subprocess.run([sys.executable, "-m", "minnova_idp.cli", "restore-drill", *args], cwd=PROJECT_DIR,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1 and message in result.stderr and "Traceback" not in result.stderr
+
+
+# The operator's own list of supported PostgreSQL images: cloudnative-pg/cloudnative-pg .github/pg_versions.json
+# (last changed e101f7a1, 2026-08-15), the source of truth for the minor pins in versions.py. Update both together.
+UPSTREAM_PG_VERSIONS = {"18": ["18.6", "18.4"], "17": ["17.11", "17.10"], "16": ["16.15", "16.14"]}
+
+
+def test_postgres_pins_are_the_newest_minor_cnpg_lists():
+    for major, image in versions.POSTGRES_IMAGES.items():
+        newest = UPSTREAM_PG_VERSIONS[str(major)][0]
+        assert image == f"{versions.POSTGRES_IMAGE_REPOSITORY}:{newest}-standard-trixie", major
+
+
+# ---- restore drills, every week -------------------------------------------------------------------------------
+
+def drill(app: AppConfig | None = None, environment: str = "prod", schedule: str = "0 5 * * 0",
+          check: str | None = None) -> dict[str, dict]:
+    app = app or oracle()
+    placement = environment_placement(app, environment, "abc", backup=backup_target(app, environment, "acme", ACCOUNT),
+                                      drill_schedule=schedule, drill_check=check)
+    objects = app_objects(app, placement, SETTINGS, component=f"oracle-{environment}")
+    return {o.manifest["kind"]: o for o in objects
+            if hasattr(o, "manifest") and "minnova.io/restore-drill" in o.manifest["metadata"]["labels"]}
+
+
+def test_a_weekly_drill_restores_the_latest_backup_into_a_throwaway_cluster():
+    objects = drill()
+    assert set(objects) == {"ConfigMap", "ServiceAccount", "Role", "RoleBinding", "CronJob"}
+    cron = objects["CronJob"].manifest["spec"]
+    assert cron["schedule"] == "0 5 * * 0" and cron["timeZone"] == "Etc/UTC" and cron["concurrencyPolicy"] == "Forbid"
+    job = cron["jobTemplate"]["spec"]
+    assert job["backoffLimit"] == 0 and job["activeDeadlineSeconds"] <= 4 * 3600
+    pod = job["template"]["spec"]
+    steps = [c["name"] for c in pod["initContainers"]] + [c["name"] for c in pod["containers"]]
+    assert steps == ["remove-leftover", "restore", "wait-ready", "check", "record", "clean-up"]
+    by_name = {c["name"]: c for c in pod["initContainers"] + pod["containers"]}
+    assert by_name["wait-ready"]["args"][:3] == ["wait", "clusters.postgresql.cnpg.io/oracle-db-drill",
+                                                 "--for=condition=Ready"]
+    assert by_name["clean-up"]["args"][:3] == ["delete", "clusters.postgresql.cnpg.io", "oracle-db-drill"]
+    check = by_name["check"]
+    assert check["env"][0]["valueFrom"]["secretKeyRef"] == {"name": "oracle-db-drill-app", "key": "uri"}
+    assert check["image"] == versions.POSTGRES_IMAGES[versions.DEFAULT_POSTGRES_VERSION]
+    # The restored Cluster: the app's latest backup, one instance, never archiving (no plugins entry).
+    cluster = yaml.safe_load(objects["ConfigMap"].manifest["data"]["cluster.yaml"])
+    assert cluster["metadata"]["name"] == "oracle-db-drill" and cluster["spec"]["instances"] == 1
+    assert "plugins" not in cluster["spec"] and "recoveryTarget" not in cluster["spec"]["bootstrap"]["recovery"]
+    assert cluster["spec"]["externalClusters"][0]["plugin"]["parameters"] == {
+        "barmanObjectName": "oracle-backups", "serverName": "oracle-db"}
+    assert objects["ConfigMap"].manifest["data"]["check.sql"] == "select 1;\n"
+    event = yaml.safe_load(objects["ConfigMap"].manifest["data"]["succeeded.yaml"])
+    assert event["reason"] == "RestoreDrillSucceeded" and event["involvedObject"]["name"] == "oracle-db-drill"
+
+
+def test_the_drill_can_touch_no_database_but_its_own():
+    rules = drill()["Role"].manifest["rules"]
+    named = [r for r in rules if "resourceNames" in r]
+    assert named == [{"apiGroups": ["postgresql.cnpg.io"], "resources": ["clusters"], "resourceNames": ["oracle-db-drill"],
+                      "verbs": ["get", "list", "watch", "delete"]}]
+    unnamed = [r for r in rules if "resourceNames" not in r]
+    assert sorted(v for r in unnamed for v in r["verbs"]) == ["create", "create"]  # clusters, events: nothing else
+    assert not any(r["resources"] in (["secrets"], ["pods/exec"]) for r in rules)
+    binding = drill()["RoleBinding"].manifest
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "oracle-db-drill", "namespace": "oracle-prod"}]
+
+
+def test_the_drill_runs_the_apps_own_check_and_is_strictly_valid():
+    objects = drill(check="select count(*) > 0 from orders;\n")
+    assert objects["ConfigMap"].manifest["data"]["check.sql"] == "select count(*) > 0 from orders;\n"
+    require_crds()
+    validate_objects([o.manifest for o in objects.values()])
+    validate_objects([yaml.safe_load(objects["ConfigMap"].manifest["data"]["cluster.yaml"])])
+
+
+def test_drills_follow_the_stack_and_the_app():
+    assert drill(schedule=None) == {}  # minnova:restoreDrillSchedule: null
+    assert drill(oracle(restoreDrill=False)) == {}
+    assert drill(schedule="@daily")["CronJob"].manifest["spec"]["schedule"] == "@daily"
+    # Previews never get one: they have no backups.
+    from minnova_idp.core.preview import preview_request, render_preview
+
+    request = preview_request({"app": "oracle", "pr_number": "1", "head_sha": "a" * 40,
+                               "preview_domain": "preview.acme.dev", "deployment": "acme", "ingress_class": "t"}, {})
+    assert not any(o["kind"] == "CronJob" for o in render_preview(oracle(), request, None))
+
+
+@pytest.mark.parametrize("schedule", ["weekly", "0 5 * *", "0 5 * * 0 1"])
+def test_a_bad_drill_schedule_is_named(schedule):
+    with pytest.raises(pydantic.ValidationError, match="is not a cron schedule"):
+        StackSettings.model_validate({
+            "deployment": "acme", "environments": ["prod"], "baseDomain": "acme.dev", "ingressClass": "traefik",
+            "ingressAddress": "203.0.113.7", "git": {"provider": "github"}, "restoreDrillSchedule": schedule})
+
+
+def test_the_example_stacks_drill_their_databases(tmp_path):
+    from minnova_idp.shell.plan import run_plan
+
+    project = project_copy(tmp_path)
+    (project / "examples/oracle/.minnova/restore-check.sql").write_text("select count(*) from pg_tables;\n")
+    plan = run_plan(project, "prod", cache_dir=tmp_path / "cache")
+    (config_map,) = [m for m in plan.manifests() if m["kind"] == "ConfigMap"]
+    assert config_map["data"]["check.sql"] == "select count(*) from pg_tables;\n"
+    (project / "examples/oracle/.minnova/restore-check.sql").write_bytes(b"x" * (64 * 1024 + 1))
+    with pytest.raises(ConfigError, match="restore-check.sql: is larger than the limit of 65536 bytes"):
+        run_plan(project, "prod", cache_dir=tmp_path / "cache")

@@ -61,8 +61,9 @@ def _retention(value: str) -> str:
 
 
 def _backup_name(value: str) -> str:
-    if len(value) > names.DNS_LABEL_MAX or not names.DNS_LABEL_RE.match(value):
-        raise ValueError(f"'{value}' must be lowercase letters, digits and '-', at most 63 characters")
+    if len(value) > names.CLUSTER_NAME_MAX or not names.APP_NAME_RE.match(value):
+        raise ValueError(f"'{value}' must be lowercase letters, digits and '-', start with a letter, at most "
+                         f"{names.CLUSTER_NAME_MAX} characters (it names the database Cluster)")
     return value
 
 
@@ -94,6 +95,10 @@ class Database(StrictModel):
     resources: Resources = Field(default=Resources(requests=ResourceList(cpu="100m", memory="256Mi"),
                                                    limits=ResourceList(memory="1Gi")),
                                  description="PostgreSQL's resources")
+    restore_drill: bool = Field(
+        default=True, description="restore the latest backup into a throwaway database on the stack's schedule "
+                                  "(`minnova:restoreDrillSchedule`, weekly by default) and run `.minnova/"
+                                  "restore-check.sql` (default `select 1`) against it; see README \"Restore drills\"")
 
 
 class DatabaseRestore(StrictModel):

@@ -32,12 +32,12 @@ R2_SIDECAR_ENV = (
 
 @dataclass(frozen=True)
 class BackupTarget:
-    """Where an environment's database archives: an R2 bucket, under a server name."""
+    """Where an environment's database archives: an R2 bucket (one per app environment; each Cluster archives
+    under its own name as the server name, so a restored Cluster's timeline never mixes with its source's)."""
 
     bucket: str
     account_id: str
     retention: str
-    server_name: str
 
     @property
     def endpoint(self) -> str:
@@ -52,6 +52,14 @@ class DatabasePlacement:
     resources: Resources
     backup: BackupTarget | None = None
     restore: DatabaseRestore | None = None
+    # The Cluster's name, which is also the server name it archives under: `backupName`, default <app>-db.
+    cluster: str = ""
+    drill_schedule: str | None = None  # when its backups are restored and checked (drill.py); None: never
+    drill_check: str | None = None  # the app's .minnova/restore-check.sql; None: `select 1`
+
+    def __post_init__(self) -> None:
+        if not self.cluster:
+            raise ValueError("a database placement needs its cluster name")
 
 
 def r2_endpoint(account_id: str) -> str:
@@ -74,7 +82,6 @@ def backup_target(app: AppConfig, environment: str, deployment: str, account_id:
         bucket=names.backup_bucket(deployment, app.name, environment),
         account_id=account_id,
         retention=app.database.backup_retention,
-        server_name=app.backup_name(environment),
     )
 
 
@@ -102,7 +109,9 @@ def backup_storage(component: str, app: AppConfig, backup: BackupTarget, namespa
     return bucket, token, credentials
 
 
-def database_placement(app: AppConfig, environment: str, backup: BackupTarget | None) -> DatabasePlacement | None:
+def database_placement(app: AppConfig, environment: str, backup: BackupTarget | None,
+                       drill_schedule: str | None = None, drill_check: str | None = None) -> DatabasePlacement | None:
+    """`drill_schedule`: the stack's restore-drill schedule (kept only for an app with backups and drills on)."""
     if not app.database.enabled:
         return None
     settings = app.environments[environment].database
@@ -113,27 +122,45 @@ def database_placement(app: AppConfig, environment: str, backup: BackupTarget | 
         resources=app.database.resources,
         backup=backup,
         restore=settings.restore if settings else None,
+        cluster=app.backup_name(environment),
+        drill_schedule=drill_schedule if backup is not None and app.database.restore_drill else None,
+        drill_check=drill_check,
     )
 
 
-def database_url_env(app: AppConfig) -> dict[str, Any]:
-    """DATABASE_URL straight from the secret CNPG generates: its value never passes through Pulumi."""
+def database_url_env(database: DatabasePlacement) -> dict[str, Any]:
+    """DATABASE_URL straight from the secret CNPG generates for the Cluster (`<cluster>-app`, key `uri`): its value
+    never passes through Pulumi. A restore declares a new Cluster, so this reference changes with it and the
+    Deployment rolls out onto the restored database's credentials by itself."""
     return {"name": "DATABASE_URL",
-            "valueFrom": {"secretKeyRef": {"name": names.database_app_secret(app.name), "key": "uri"}}}
+            "valueFrom": {"secretKeyRef": {"name": names.cluster_app_secret(database.cluster), "key": "uri"}}}
 
 
-# Bootstrap only matters when CNPG creates a cluster; a restore is declared before the
-# cluster is recreated (README: disaster recovery), never applied to a live one.
+# Bootstrap only matters when CNPG creates a cluster (CNPG 1.30 reads it only while the cluster has no instance,
+# internal/controller/cluster_controller.go:1102-1103); never patch it onto a live one.
 CLUSTER_CREATION_ONLY_FIELDS = ("spec.bootstrap", "spec.externalClusters")
+# Pulumi waits for a custom resource only when asked (pulumi-kubernetes >= 4.18 `pulumi.com/waitFor`, kubectl-wait
+# semantics; provider/pkg/await/condition/custom.go): CNPG sets Ready=True in the "Cluster in healthy state" phase
+# (pkg/resources/status/transactions.go:34-56). The app's Deployment depends on the Cluster, so it is created only
+# once its database (and the `<cluster>-app` Secret) exists, within these limits (default 10 minutes is too short
+# for a recovery, which replays a whole base backup and its WAL).
+WAIT_FOR_READY = {"pulumi.com/waitFor": "condition=Ready"}
+CREATE_TIMEOUT_SECONDS = 30 * 60
+RECOVERY_TIMEOUT_SECONDS = 6 * 60 * 60
 
 
 def database_objects(prefix: str, app: AppConfig, database: DatabasePlacement, namespace: str,
                      labels: dict[str, str], keep: Lifecycle, after_namespace: tuple[str, ...],
-                     operators: tuple[str, ...] = (), credentials: str | None = None) -> list[KubernetesObject]:
-    """ObjectStore (when backed up), Cluster, ScheduledBackup (when backed up), each with its lifecycle.
+                     operators: tuple[str, ...] = (), credentials: str | None = None
+                     ) -> tuple[list[KubernetesObject], KubernetesObject]:
+    """ObjectStore (when backed up), the Cluster, its ScheduledBackup (when backed up), each with its lifecycle;
+    and the Cluster the app uses (what its Deployment waits for).
 
-    `keep`: how data holders are kept (retained, and protected where the environment is); `operators`:
-    keys of the Helm releases that install the CRDs; `credentials`: key of the backup credentials Secret.
+    A restore (README "Disaster recovery") declares a new Cluster named `backupName` that recovers from the
+    source's archive and archives under its own name, and keeps the source Cluster declared exactly as it was
+    (same name, spec and backups: `pulumi up` changes nothing on it) until the restore is removed on purpose.
+    `keep`: how data holders are kept (retained, and protected where the environment is); `operators`: keys of
+    the Helm releases that install the CRDs; `credentials`: key of the backup credentials Secret.
     """
     objects = []
     store = None
@@ -141,14 +168,20 @@ def database_objects(prefix: str, app: AppConfig, database: DatabasePlacement, n
         store = kubernetes_object(prefix, render_object_store(app, database.backup, namespace, labels),
                                   replace(keep, depends_on=(*after_namespace, *operators, *filter(None, [credentials]))))
         objects.append(store)
-    cluster = kubernetes_object(prefix, render_cluster(app, database, namespace, labels), replace(
-        keep, depends_on=(*after_namespace, *operators, *([store.key] if store else [])),
-        ignore_changes=CLUSTER_CREATION_ONLY_FIELDS))
-    objects.append(cluster)
-    if database.backup is not None:
-        objects.append(kubernetes_object(prefix, render_scheduled_backup(app, namespace, labels),
-                                         Lifecycle(depends_on=(*after_namespace, cluster.key))))
-    return objects
+    clusters = [database]
+    if database.restore is not None:
+        # The source, as it runs: it archived under its own name, and its bootstrap is never reapplied.
+        clusters.insert(0, replace(database, restore=None, cluster=database.restore.from_backup))
+    for each in clusters:
+        cluster = kubernetes_object(prefix, render_cluster(app, each, namespace, labels), replace(
+            keep, depends_on=(*after_namespace, *operators, *([store.key] if store else [])),
+            ignore_changes=CLUSTER_CREATION_ONLY_FIELDS))
+        objects.append(cluster)
+        if each.backup is not None:
+            # Retained and protected like the Cluster: with backupOwnerReference `self` its Backup objects go with it.
+            objects.append(kubernetes_object(prefix, render_scheduled_backup(each.cluster, namespace, labels),
+                                             replace(keep, depends_on=(*after_namespace, cluster.key))))
+    return objects, cluster  # the last one declared is the app's
 
 
 def render_object_store(app: AppConfig, backup: BackupTarget, namespace: str, labels: dict[str, str]) -> Manifest:
@@ -205,13 +238,16 @@ def render_cluster(app: AppConfig, database: DatabasePlacement, namespace: str, 
         spec["plugins"] = [{
             "name": BARMAN_CLOUD_PLUGIN,
             "isWALArchiver": True,
-            "parameters": {"barmanObjectName": names.backup_object_store(app.name),
-                           "serverName": database.backup.server_name},
+            # Each Cluster archives under its own name: the plugin reads this on every WAL archive
+            # (plugin-barman-cloud v0.14.0 internal/cnpgi/common/wal.go:196), so it must never change on a live one.
+            "parameters": {"barmanObjectName": names.backup_object_store(app.name), "serverName": database.cluster},
         }]
+    timeout = RECOVERY_TIMEOUT_SECONDS if database.restore is not None else CREATE_TIMEOUT_SECONDS
     return {
         "apiVersion": "postgresql.cnpg.io/v1",
         "kind": "Cluster",
-        "metadata": {"name": names.database_cluster(app.name), "namespace": namespace, "labels": labels},
+        "metadata": {"name": database.cluster, "namespace": namespace, "labels": labels,
+                     "annotations": {**WAIT_FOR_READY, "pulumi.com/timeoutSeconds": str(timeout)}},
         "spec": spec,
     }
 
@@ -226,16 +262,16 @@ def _bootstrap(app: AppConfig, database: DatabasePlacement) -> dict[str, Any]:
     return {"recovery": recovery}
 
 
-def render_scheduled_backup(app: AppConfig, namespace: str, labels: dict[str, str]) -> Manifest:
+def render_scheduled_backup(cluster: str, namespace: str, labels: dict[str, str]) -> Manifest:
     return {
         "apiVersion": "postgresql.cnpg.io/v1",
         "kind": "ScheduledBackup",
-        "metadata": {"name": names.scheduled_backup(app.name), "namespace": namespace, "labels": labels},
+        "metadata": {"name": names.scheduled_backup(cluster), "namespace": namespace, "labels": labels},
         "spec": {
             "schedule": DAILY_BACKUP_SCHEDULE,
             "immediate": True,  # a new database has a base backup at once, not only after the first night
             "backupOwnerReference": "self",
-            "cluster": {"name": names.database_cluster(app.name)},
+            "cluster": {"name": cluster},
             "method": "plugin",
             "pluginConfiguration": {"name": BARMAN_CLOUD_PLUGIN},
         },
@@ -248,10 +284,9 @@ def render_restore_drill(app: AppConfig, environment: str, namespace: str, label
 
     It has no `plugins` entry, so it never archives: a drill cannot write into the backups it tests.
     """
+    source = app.backup_name(environment)
     drill = DatabasePlacement(
         instances=1, size=app.database.size, version=app.database.version, resources=app.database.resources,
-        backup=None, restore=DatabaseRestore.model_validate(
-            {"fromBackup": app.backup_name(environment), "targetTime": target_time}))
-    cluster = render_cluster(app, drill, namespace, labels, recovery_store=names.backup_object_store(app.name))
-    cluster["metadata"]["name"] = f"{names.database_cluster(app.name)}-drill"
-    return cluster
+        backup=None, restore=DatabaseRestore.model_validate({"fromBackup": source, "targetTime": target_time}),
+        cluster=names.drill_cluster(source))
+    return render_cluster(app, drill, namespace, labels, recovery_store=names.backup_object_store(app.name))

@@ -38,6 +38,10 @@ class AppInstance:
     def database_size(self) -> str | None:
         return self.placement.database.size if self.placement.database is not None else None
 
+    @property
+    def database_cluster(self) -> str | None:
+        return self.placement.database.cluster if self.placement.database is not None else None
+
 
 @dataclass(frozen=True)
 class Declaration:
@@ -54,6 +58,12 @@ class Declaration:
         """What each database was declared at: the storage guard compares the next run with it."""
         return {instance.component: instance.database_size for instance in self.apps
                 if instance.database_size is not None}
+
+    @property
+    def database_clusters(self) -> dict[str, str]:
+        """The Cluster each app uses: the next run refuses to swap it for another without a declared restore."""
+        return {instance.component: instance.database_cluster for instance in self.apps
+                if instance.database_cluster is not None}
 
 
 def declare(inputs: ProgramInputs) -> Declaration:
@@ -87,7 +97,9 @@ def _app_instance(inputs: ProgramInputs, app: LoadedApp, environment: str, setti
     if app.config.database.enabled:
         backup = backup_target(app.config, environment, stack.deployment, stack.cloudflare.account_id)
     placement = environment_placement(app.config, environment, app.image_tag(environment),
-                                      secrets=inputs.secrets.get((app.name, environment)), backup=backup)
+                                      secrets=inputs.secrets.get((app.name, environment)), backup=backup,
+                                      drill_schedule=stack.restore_drill_schedule,
+                                      drill_check=inputs.restore_checks.get(app.name))
     resources = app_objects(app.config, placement, settings, component=component,
                             protected=environment in stack.protected_environments, operators=operators, dns=dns)
     return AppInstance(component=component, app=app.config, placement=placement, resources=tuple(resources))

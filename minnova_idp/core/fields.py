@@ -144,3 +144,20 @@ HttpPath = Annotated[str, AfterValidator(_http_path), _documented(r"^/\S*$", exa
 GitUrl = Annotated[str, AfterValidator(gitrules.check_registry_url)]
 GitRef = Annotated[str, AfterValidator(gitrules.check_ref)]
 RepoSubpath = Annotated[str, AfterValidator(gitrules.normalize_subpath)]
+
+
+# Sundays at 05:00 UTC: after the 03:00 daily base backup, so a restore drill restores last night's backup and its WAL.
+DEFAULT_DRILL_SCHEDULE = "0 5 * * 0"
+_CRON_FIELD = r"[0-9*/,\-A-Za-z]+"
+_CRON_RE = re.compile(rf"^(@(yearly|annually|monthly|weekly|daily|hourly)|{_CRON_FIELD}(\s+{_CRON_FIELD}){{4}})$")
+
+
+def _cron_schedule(value: str) -> str:
+    """A CronJob schedule: five cron fields or a @macro (Kubernetes validates the fields themselves)."""
+    if not _CRON_RE.match(value.strip()):
+        raise ValueError(f"'{value}' is not a cron schedule: five fields (minute hour day month weekday), e.g. "
+                         f"'{DEFAULT_DRILL_SCHEDULE}', or @daily / @weekly")
+    return value.strip()
+
+
+CronSchedule = Annotated[str, AfterValidator(_cron_schedule), _documented(_CRON_RE.pattern)]

@@ -13,6 +13,7 @@ from typing import Any, Sequence
 
 from . import gitrules, names
 from .argocd import PreviewApp
+from .drill import CHECK_FILE, MAX_CHECK_BYTES
 from .errors import ConfigError, Problem, raise_if_any
 from .gitsource import GitAuth
 from .loader import LoadedApp, load_apps
@@ -23,6 +24,7 @@ from .tls import ACME_SERVERS, in_zone
 
 STOP_HEADER = "Minnova IDP stopped before registering any resource (so nothing is deleted):"
 DATABASE_SIZES_OUTPUT = "databaseSizes"
+DATABASE_CLUSTERS_OUTPUT = "databaseClusters"
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class ProgramInputs:
     stack: StackConfig
     apps: list[LoadedApp]
     secrets: dict[tuple[str, str], SecretValues] = field(default_factory=dict)  # (app, environment)
+    restore_checks: dict[str, str] = field(default_factory=dict)  # app -> its .minnova/restore-check.sql
 
     def deployed(self) -> list[tuple[LoadedApp, str]]:
         """(app, environment) pairs this stack deploys."""
@@ -58,8 +61,41 @@ def load_inputs(project_dir: Path, raw: dict[str, str], secret_keys: set[str], f
                 app_key(stack, app.name, environment), stack.file, identities)
         except ConfigError as exc:
             problems.extend(exc.problems)
+    restore_checks = {}
+    for app in inputs.apps:
+        try:
+            check = read_restore_check(app)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+            continue
+        if check is not None:
+            restore_checks[app.name] = check
     raise_if_any(problems)
-    return replace(inputs, secrets=secrets)
+    return replace(inputs, secrets=secrets, restore_checks=restore_checks)
+
+
+def read_restore_check(app: LoadedApp) -> str | None:
+    """The app's `.minnova/restore-check.sql`: UTF-8 text, a regular file, at most MAX_CHECK_BYTES."""
+    if app.directory is None or not app.config.database.enabled:
+        return None
+    relative = names.APP_CONFIG.parent / CHECK_FILE
+    path, shown = app.directory / relative, app.shown(relative)
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise ConfigError([Problem(shown, message="must be a regular file")])
+    if not path.exists():
+        return None
+    with path.open("rb") as file:
+        content = file.read(MAX_CHECK_BYTES + 1)
+    if len(content) > MAX_CHECK_BYTES:
+        raise ConfigError([Problem(shown, message=f"is larger than the limit of {MAX_CHECK_BYTES} bytes",
+                                   hint="a restore check is a few queries that prove the data is there")])
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError([Problem(shown, message="is not UTF-8 text")]) from None
+    if not text.strip():
+        raise ConfigError([Problem(shown, message="is empty", hint="remove it to run `select 1`")])
+    return text
 
 
 def _backup_problems(inputs: ProgramInputs) -> list[Problem]:
@@ -180,6 +216,26 @@ def _keyscan(server: str) -> str:
         host, port = server[1:].split("]:")
         return f"ssh-keyscan -p {port} {host}"
     return f"ssh-keyscan {server}"
+
+
+def database_replacements(inputs: ProgramInputs, deployed_clusters: dict[str, str]) -> list[Problem]:
+    """An app's database is the Cluster this stack last deployed for it, unless a restore from that Cluster is
+    declared: a changed `backupName` alone would give the app a new, empty database."""
+    problems = []
+    for app, environment in inputs.deployed():
+        if not app.config.database.enabled:
+            continue
+        before = deployed_clusters.get(names.component_name(app.name, environment))
+        now = app.config.backup_name(environment)
+        settings = app.config.environments[environment].database
+        restore = settings.restore if settings else None
+        if before and now != before and (restore is None or restore.from_backup != before):
+            problems.append(Problem(
+                app.config_file, f"environments.{environment}.database.backupName",
+                f"'{now}' would give the app a new, empty database in place of '{before}', which {environment} runs",
+                hint=f"keep backupName: {before}, or restore into '{now}' with restore.fromBackup: {before} "
+                     "(README: Disaster recovery)"))
+    return problems
 
 
 def storage_shrinks(inputs: ProgramInputs, deployed_sizes: dict[str, str]) -> list[Problem]:

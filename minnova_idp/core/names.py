@@ -58,12 +58,33 @@ def tls_secret(app: str) -> str:
 
 
 def database_cluster(app: str) -> str:
-    """CNPG Cluster. CNPG derives "<cluster>-app" (the app's credentials), "<cluster>-rw" and pod names."""
+    """The default CNPG Cluster name (and server name in the backups): `backupName` overrides it (restores).
+    CNPG derives "<cluster>-app" (the app's credentials), "<cluster>-rw" and pod names from it."""
     return f"{app}-db"
 
 
+# A Cluster's name must leave room for what CNPG and the platform derive from it: "<cluster>-drill-rw" is a
+# Service (a DNS label, at most 63) and "<cluster>-drill" a CronJob (at most 52: its Jobs add a suffix).
+CRONJOB_NAME_MAX = 52
+CLUSTER_NAME_MAX = 40
+
+
+def cluster_app_secret(cluster: str) -> str:
+    return f"{cluster}-app"
+
+
 def database_app_secret(app: str) -> str:
-    return f"{database_cluster(app)}-app"
+    return cluster_app_secret(database_cluster(app))
+
+
+def drill_cluster(cluster: str) -> str:
+    """The throwaway Cluster a restore drill recovers `cluster`'s backups into."""
+    return f"{cluster}-drill"
+
+
+def restore_drill(cluster: str) -> str:
+    """The CronJob (and its ConfigMap, ServiceAccount, Role) of `cluster`'s restore drills."""
+    return f"{cluster}-drill"
 
 
 def backup_object_store(app: str) -> str:
@@ -74,8 +95,8 @@ def backup_credentials_secret(app: str) -> str:
     return f"{app}-backups-r2"
 
 
-def scheduled_backup(app: str) -> str:
-    return f"{database_cluster(app)}-daily"
+def scheduled_backup(cluster: str) -> str:
+    return f"{cluster}-daily"
 
 
 def backup_bucket(deployment: str, app: str, environment: str) -> str:

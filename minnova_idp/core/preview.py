@@ -177,7 +177,7 @@ def preview_placement(app: AppConfig, request: PreviewRequest, secrets: SecretVa
     if app.database.enabled:
         # One small instance and no backups: a preview's data is disposable.
         database = DatabasePlacement(instances=1, size=PREVIEW_DATABASE_SIZE, version=app.database.version,
-                                     resources=PREVIEW_DATABASE_RESOURCES)
+                                     resources=PREVIEW_DATABASE_RESOURCES, cluster=names.database_cluster(app.name))
     # app CI pushes <repository>:<head SHA> for pull requests
     return build_placement(app, ENVIRONMENT, request.namespace, request.host, request.head_sha, secrets=secrets,
                            database=database)

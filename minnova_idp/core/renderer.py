@@ -15,6 +15,7 @@ from typing import Any
 
 from . import names, tls
 from .app_config import AppConfig, Resources
+from .drill import drill_objects
 from .database import (BackupTarget, DatabasePlacement, backup_storage, database_objects, database_placement,
                        database_url_env)
 from .resources import Declared, DnsRecord, KubernetesObject, Lifecycle, Secret, keys, kubernetes_object, plain
@@ -95,11 +96,13 @@ def build_placement(app: AppConfig, environment: str, namespace: str, host: str,
     )
 
 
-def environment_placement(app: AppConfig, environment: str, image_tag: str,
-                          secrets: SecretValues | None = None, backup: BackupTarget | None = None) -> Placement:
+def environment_placement(app: AppConfig, environment: str, image_tag: str, secrets: SecretValues | None = None,
+                          backup: BackupTarget | None = None, drill_schedule: str | None = None,
+                          drill_check: str | None = None) -> Placement:
     env = app.environments[environment]
+    database = database_placement(app, environment, backup, drill_schedule, drill_check)
     return build_placement(app, environment, names.namespace(app.name, environment), env.host, image_tag,
-                     replicas=env.replicas, secrets=secrets, database=database_placement(app, environment, backup))
+                           replicas=env.replicas, secrets=secrets, database=database)
 
 
 def app_objects(app: AppConfig, placement: Placement, settings: RenderSettings, component: str | None = None,
@@ -120,20 +123,26 @@ def app_objects(app: AppConfig, placement: Placement, settings: RenderSettings, 
     namespace = kubernetes_object(prefix, render_namespace(app, placement, settings), keep)
     in_namespace = keys(namespace)
     objects: list[Declared] = [namespace]
+    cluster = None
     if database is not None:
         credentials = None
         if database.backup is not None:
             *storage, credentials = backup_storage(prefix, app, database.backup, placement.namespace, labels,
                                                    settings.deployment, keep, in_namespace)
             objects += [*storage, credentials]
-        objects += database_objects(prefix, app, database, placement.namespace, labels, keep, in_namespace,
-                                    operators, credentials.key if credentials else None)
+        database_declared, cluster = database_objects(prefix, app, database, placement.namespace, labels, keep,
+                                                      in_namespace, operators, credentials.key if credentials else None)
+        objects += database_declared
+        if database.drill_schedule is not None:
+            objects += drill_objects(prefix, app, placement.environment, database, placement.namespace, labels,
+                                     database.drill_schedule, database.drill_check, in_namespace + keys(cluster))
     secret = None
     if placement.secrets is not None:
         secret = kubernetes_object(prefix, render_secret(app, placement, settings), Lifecycle(depends_on=in_namespace))
         objects.append(secret)
+    # The app starts once what it reads exists: its secrets and its database (Ready, with its `-app` Secret).
     objects.append(kubernetes_object(prefix, render_deployment(app, placement, settings),
-                                     Lifecycle(depends_on=in_namespace + keys(secret))))
+                                     Lifecycle(depends_on=in_namespace + keys(secret, cluster))))
     served = [render_service(app, placement, settings), render_ingress(app, placement, settings)]
     if placement.replicas > 1:
         served.append(render_pod_disruption_budget(app, placement, settings))
@@ -206,7 +215,7 @@ def render_deployment(app: AppConfig, placement: Placement, settings: RenderSett
         "imagePullPolicy": app.image.pull_policy,
         "ports": [{"name": CONTAINER_PORT_NAME, "containerPort": app.port, "protocol": "TCP"}],
         "env": [{"name": "PORT", "value": str(app.port)},
-                *([database_url_env(app)] if placement.database is not None else []),
+                *([database_url_env(placement.database)] if placement.database is not None else []),
                 *({"name": key, "value": value} for key, value in sorted(placement.env.items()))],
     }
     if placement.secrets is not None:

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from . import names
-from .fields import (AppName, EnvironmentName, Hostname, RepoSubpath, StrictModel, validate_environment_name, validate_hostname,
+from .fields import (DEFAULT_DRILL_SCHEDULE, AppName, CronSchedule, EnvironmentName, Hostname, RepoSubpath, StrictModel, validate_environment_name, validate_hostname,
                      validate_image_repository, validate_image_tag)
 
 
@@ -169,6 +169,9 @@ class StackSettings(StrictModel):
     database_storage_guard: bool = Field(
         default=True, description="Refuse database.size shrinks by comparing with this stack's last outputs.")
     dns_proxied: bool = Field(default=False, description="Proxy app hosts through Cloudflare (orange cloud).")
+    restore_drill_schedule: CronSchedule | None = Field(
+        default=DEFAULT_DRILL_SCHEDULE, description="When every backed-up database is restored into a throwaway "
+        "Cluster and checked (cron, UTC); null turns drills off for the stack.")
     previews: PreviewSettings | None = Field(default=None, description="Pull-request previews (Argo CD).")
     preview_domain: Hostname | None = Field(
         default=None, description="Domain of pull-request previews (<app>-pr-<n>.<domain>); wildcard DNS and TLS.")

@@ -1,13 +1,17 @@
 """Every pinned upstream version, in one place.
 
-Checked for this release (upstream, November 2026):
+Checked for this release (upstream snapshots read 2026-12-01):
 - CloudNativePG operator 1.30.0: Helm chart `cloudnative-pg` 0.29.0 (appVersion "1.30.0").
 - Barman Cloud plugin v0.14.0: Helm chart `plugin-barman-cloud` 0.7.0; the plugin and sidecar
   image tags are set explicitly below, so the plugin version does not depend on the chart's default.
 - cert-manager v1.19.5: Helm chart `cert-manager` v1.19.5 (jetstack).
 - Argo CD v3.4.5: Helm chart `argo-cd` 10.2.1 (argo-helm; 10.0.0-10.2.2 ship 3.4.x, 10.2.3 moves to 3.5).
 - PostgreSQL images from ghcr.io/cloudnative-pg/postgresql, "standard" flavour on Debian trixie
-  (backups go through the plugin's sidecar, so the image needs no barman tools).
+  (backups go through the plugin's sidecar, so the image needs no barman tools). Minor versions as in
+  cloudnative-pg/cloudnative-pg `.github/pg_versions.json` (the operator's own list of supported images,
+  last changed e101f7a1, 2026-08-15: 18.6, 17.11, 16.15) and the image catalog
+  cloudnative-pg/artifacts image-catalogs/catalog-standard-trixie.yaml (2026-08-17). Nothing newer was
+  visible in the upstream snapshots read on 2026-12-01.
 The CRDs the tests validate against (../shared/crds) are CNPG 1.30, plugin 0.14, cert-manager 1.21.
 """
 
@@ -39,8 +43,12 @@ ARGO_CD = HelmChart("argo-cd", "10.2.1", "https://argoproj.github.io/argo-helm",
 
 POSTGRES_IMAGE_REPOSITORY = "ghcr.io/cloudnative-pg/postgresql"
 POSTGRES_IMAGES = {
-    16: f"{POSTGRES_IMAGE_REPOSITORY}:16.14-standard-trixie",
-    17: f"{POSTGRES_IMAGE_REPOSITORY}:17.10-standard-trixie",
+    16: f"{POSTGRES_IMAGE_REPOSITORY}:16.15-standard-trixie",
+    17: f"{POSTGRES_IMAGE_REPOSITORY}:17.11-standard-trixie",
     18: f"{POSTGRES_IMAGE_REPOSITORY}:18.6-standard-trixie",
 }
 DEFAULT_POSTGRES_VERSION = 17
+# Restore drills run kubectl from the Kubernetes project's own image (registry.k8s.io/kubectl, published since
+# Kubernetes 1.28; distroless, no shell): bitnami/kubectl gets no versioned updates since 2025-08. Pinned by tag
+# here (no registry is reachable from where this was written): mirror it and pin the digest in production.
+KUBECTL_IMAGE = "registry.k8s.io/kubectl:v1.34.1"

@@ -24,6 +24,7 @@ CLOUDFLARE_PROVIDER_NAME = "cloudflare"
 class Platform(pulumi.ComponentResource):
     urls: pulumi.Output[dict[str, str]]
     database_sizes: pulumi.Output[dict[str, str]]
+    database_clusters: pulumi.Output[dict[str, str]]
 
     def __init__(self, name: str, inputs: ProgramInputs, declaration: Declaration | None = None,
                  opts: pulumi.ResourceOptions | None = None):
@@ -49,7 +50,9 @@ class Platform(pulumi.ComponentResource):
             urls[instance.component] = app.url
         self.urls = pulumi.Output.all(**urls) if urls else pulumi.Output.from_input({})
         self.database_sizes = pulumi.Output.from_input(declaration.database_sizes)
-        self.register_outputs({"urls": self.urls, "databaseSizes": self.database_sizes})
+        self.database_clusters = pulumi.Output.from_input(declaration.database_clusters)
+        self.register_outputs({"urls": self.urls, "databaseSizes": self.database_sizes,
+                               "databaseClusters": self.database_clusters})
 
     def _cloudflare_provider(self, inputs: ProgramInputs) -> pulumi.ProviderResource:
         import pulumi_cloudflare as cloudflare  # large (seconds to import): only for stacks that use Cloudflare

@@ -11,7 +11,8 @@ from pathlib import Path
 import pulumi
 
 from ..core.errors import ConfigError, raise_if_any
-from ..core.inputs import DATABASE_SIZES_OUTPUT, STOP_HEADER, ProgramInputs, load_inputs, storage_shrinks
+from ..core.inputs import (DATABASE_CLUSTERS_OUTPUT, DATABASE_SIZES_OUTPUT, STOP_HEADER, ProgramInputs,
+                           database_replacements, load_inputs, storage_shrinks)
 from ..core.stackconfig import from_pulumi_runtime
 from .platform import Platform
 
@@ -26,11 +27,13 @@ async def program(inputs: ProgramInputs):
         previous = pulumi.StackReference(
             f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}")
         sizes = await previous.get_output(DATABASE_SIZES_OUTPUT).future() or {}
-        raise_if_any(storage_shrinks(inputs, sizes))
+        clusters = await previous.get_output(DATABASE_CLUSTERS_OUTPUT).future() or {}
+        raise_if_any(storage_shrinks(inputs, sizes) + database_replacements(inputs, clusters))
 
     platform = Platform(PLATFORM_NAME, inputs)
     pulumi.export("urls", platform.urls)
     pulumi.export(DATABASE_SIZES_OUTPUT, platform.database_sizes)
+    pulumi.export(DATABASE_CLUSTERS_OUTPUT, platform.database_clusters)
     return platform
 
 
