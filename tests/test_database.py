@@ -21,7 +21,8 @@ from minnova_idp.core.loader import LoadedApp
 from minnova_idp.core.app_config import AppConfig
 from minnova_idp.core.registry import RegistryEntry
 from minnova_idp.shell.plan import record
-from minnova_idp.core.inputs import ProgramInputs, database_replacements, load_inputs, storage_shrinks
+from minnova_idp.core.inputs import (ProgramInputs, backup_problems, database_replacements, load_inputs,
+                                    storage_shrinks)
 from minnova_idp.core.renderer import RenderSettings, app_objects, environment_placement, render_app
 from minnova_idp.core.stack_settings import StackSettings
 from minnova_idp.core.stackconfig import from_stack_file, parse_stack_config
@@ -615,3 +616,79 @@ def test_the_example_stacks_drill_their_databases(tmp_path):
     (project / "examples/oracle/.minnova/restore-check.sql").write_bytes(b"x" * (64 * 1024 + 1))
     with pytest.raises(ConfigError, match="restore-check.sql: is larger than the limit of 65536 bytes"):
         run_plan(project, "prod", cache_dir=tmp_path / "cache")
+
+
+# ---- Cloudflare: token quota, one token per app ---------------------------------------------------------------
+
+def cloudflare(**extra) -> str:
+    return json.dumps({"accountId": ACCOUNT, "zoneId": "f" * 32, **extra})
+
+
+def test_one_token_per_app_covers_its_buckets_in_this_stack():
+    inputs = ProgramInputs(stack=stack(cloudflare=cloudflare(backupTokens="perApp")), apps=[loaded(oracle())])
+    resources, _ = record(lambda: Platform("platform", inputs) and None, project="minnova-idp", stack="test")
+    tokens = [r for r in resources if r.type == "cloudflare:index/accountToken:AccountToken"
+              and r.name != "cert-manager-dns01"]
+    (token,) = tokens
+    assert token.name == "oracle-backups" and token.parent.endswith("MinnovaApp::oracle-dev")
+    assert json.loads(token.inputs["policies"][0]["resources"]) == {
+        f"com.cloudflare.edge.r2.bucket.{ACCOUNT}_default_acme-oracle-dev": "*",
+        f"com.cloudflare.edge.r2.bucket.{ACCOUNT}_default_acme-oracle-prod": "*"}
+    credentials = [r for r in resources if r.type == "kubernetes:core/v1:Secret" and r.name.endswith("backups-r2")]
+    assert len(credentials) == 2 and all(token.urn in c.dependencies for c in credentials)
+
+
+@pytest.mark.parametrize("mode,limit,refused", [("perEnvironment", 3, False), ("perEnvironment", 2, True),
+                                                ("perApp", 2, False), ("perApp", 1, True)])
+def test_the_account_token_quota_is_checked_before_anything_is_created(mode, limit, refused):
+    """oracle in dev and prod: 2 backup tokens per environment (1 per app), plus cert-manager's DNS-01 token.
+    load_inputs raises every problem backup_problems finds, before the program registers anything."""
+    inputs = ProgramInputs(stack=stack(cloudflare=cloudflare(backupTokens=mode, maxAccountTokens=limit)),
+                           apps=[loaded(oracle()), loaded(WEB)])
+    found = [str(p) for p in backup_problems(inputs)]
+    if refused:
+        assert found == [f"Pulumi.test.yaml: minnova:cloudflare.maxAccountTokens: this stack would create {limit + 1} "
+                         f"Cloudflare account API tokens (one per backed-up app {'' if mode == 'perApp' else 'environment '}"
+                         f"and cert-manager's), more than the {limit} it may create (hint: "
+                         + ("set minnova:cloudflare.backupTokens to perApp (one token per app for all its buckets in "
+                            "this stack))" if mode == "perEnvironment" else "ask Cloudflare to raise the account's "
+                            "token quota, then raise minnova:cloudflare.maxAccountTokens)")]
+    else:
+        assert found == []
+
+
+def test_the_cloudflare_floor_covers_every_input_the_program_passes(monkeypatch):
+    """Record what a plan passes to pulumi_cloudflare; each must be in SDK_INPUTS_SINCE, no newer than the floor."""
+    import inspect
+    import re as re_module
+    import tomllib
+
+    import pulumi_cloudflare
+
+    from minnova_idp.shell.cloudflare import SDK_INPUTS_SINCE
+    from minnova_idp.shell.plan import run_plan
+
+    passed: set[tuple[str, str]] = set()
+    originals = {}
+    for name in ("Provider", "R2Bucket", "AccountToken", "AccountTokenPolicyArgs", "DnsRecord",
+                 "get_account_api_token_permission_groups_list_output"):
+        original = originals[name] = getattr(pulumi_cloudflare, name)
+
+        def recording(*args, __name=name, __original=original, **kwargs):
+            passed.update((__name, key) for key in kwargs if key != "opts")
+            return __original(*args, **kwargs)
+
+        monkeypatch.setattr(pulumi_cloudflare, name, recording)
+    run_plan(PROJECT_DIR, "dev")
+    run_plan(PROJECT_DIR, "prod")
+    assert passed and passed <= set(SDK_INPUTS_SINCE), passed - set(SDK_INPUTS_SINCE)
+    for (name, key) in passed:  # and the installed SDK has each of them (resources take them in _internal_init)
+        target = originals[name]
+        function = getattr(target, "_internal_init", None) or (target.__init__ if inspect.isclass(target) else target)
+        assert key in inspect.signature(function).parameters, (name, key)
+    floor = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())["project"]["dependencies"]
+    (spec,) = [d for d in floor if d.startswith("pulumi-cloudflare")]
+    minimum = re_module.search(r">=([0-9.]+)", spec)[1]
+    version = lambda text: (tuple(int(part) for part in text.split(".")) + (0, 0))[:3]  # noqa: E731
+    assert version(minimum) >= max(version(SDK_INPUTS_SINCE[item]) for item in passed)
+    assert max(version(SDK_INPUTS_SINCE[item]) for item in passed) == (6, 12, 0)  # policies' resources as JSON

@@ -38,6 +38,11 @@ class BackupTarget:
     bucket: str
     account_id: str
     retention: str
+    # The R2 token the credentials come from: this environment's own (`<component>-backups`), or one per app
+    # (`<app>-backups`, minnova:cloudflare.backupTokens perApp) that the app's first environment in the stack
+    # declares for all its buckets (`token_buckets`; empty where an earlier environment declared it).
+    token_name: str = ""
+    token_buckets: tuple[str, ...] = ()
 
     @property
     def endpoint(self) -> str:
@@ -77,12 +82,18 @@ def r2_s3_credentials(token_id: str, token_value: str) -> dict[str, str]:
     return {ACCESS_KEY_ID: token_id, SECRET_ACCESS_KEY: hashlib.sha256(token_value.encode()).hexdigest()}
 
 
-def backup_target(app: AppConfig, environment: str, deployment: str, account_id: str) -> BackupTarget:
-    return BackupTarget(
-        bucket=names.backup_bucket(deployment, app.name, environment),
-        account_id=account_id,
-        retention=app.database.backup_retention,
-    )
+def backup_target(app: AppConfig, environment: str, deployment: str, account_id: str,
+                  token_per_app: bool = False, stack_environments: tuple[str, ...] = ()) -> BackupTarget:
+    """`token_per_app`: one token for the app's buckets of `stack_environments` (the app's environments that this
+    stack deploys, in order), declared with the first of them."""
+    bucket = names.backup_bucket(deployment, app.name, environment)
+    if not token_per_app:
+        return BackupTarget(bucket=bucket, account_id=account_id, retention=app.database.backup_retention,
+                            token_name=f"{names.component_name(app.name, environment)}-backups", token_buckets=(bucket,))
+    first = stack_environments[0] if stack_environments else environment
+    buckets = tuple(names.backup_bucket(deployment, app.name, env) for env in stack_environments or (environment,))
+    return BackupTarget(bucket=bucket, account_id=account_id, retention=app.database.backup_retention,
+                        token_name=f"{app.name}-backups", token_buckets=buckets if environment == first else ())
 
 
 # Object read and write on one bucket: what the Barman Cloud plugin needs to archive and restore.
@@ -90,23 +101,27 @@ R2_PERMISSION_GROUPS = ("Workers R2 Storage Bucket Item Read", "Workers R2 Stora
 
 
 def backup_storage(component: str, app: AppConfig, backup: BackupTarget, namespace: str, labels: dict[str, str],
-                   deployment: str, keep: Lifecycle, after_namespace: tuple[str, ...]
-                   ) -> tuple[R2Bucket, AccountToken, KubernetesObject]:
-    """The bucket a database archives to, a token that can touch that bucket alone, and the S3 credentials
-    derived from the token as a Secret beside the database. `keep`: how data holders are kept."""
+                   deployment: str, keep: Lifecycle, after_namespace: tuple[str, ...]) -> list:
+    """The bucket a database archives to, the token that can touch that bucket (and, per app, its other
+    environments' buckets) and nothing else, and the S3 credentials derived from the token as a Secret beside
+    the database (last). `keep`: how data holders are kept."""
     bucket = R2Bucket(name=f"{component}-backups", bucket=backup.bucket, lifecycle=keep)
-    token = AccountToken(
-        name=f"{component}-backups", display_name=f"minnova-idp {deployment}/{component}: database backups",
-        permission_groups=R2_PERMISSION_GROUPS, resource=r2_bucket_resource(backup.account_id, backup.bucket),
-        lifecycle=replace(keep, depends_on=(bucket.key,)))
+    declared: list = [bucket]
+    if backup.token_buckets:
+        owner = component if backup.token_buckets == (backup.bucket,) else app.name
+        declared.append(AccountToken(
+            name=backup.token_name, display_name=f"minnova-idp {deployment}/{owner}: database backups",
+            permission_groups=R2_PERMISSION_GROUPS,
+            resources=tuple(r2_bucket_resource(backup.account_id, each) for each in backup.token_buckets),
+            lifecycle=replace(keep, depends_on=(bucket.key,))))
     credentials = kubernetes_object(component, {
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": {"name": names.backup_credentials_secret(app.name), "namespace": namespace, "labels": labels},
         "type": "Opaque",
-        "stringData": FromToken(token=token.key, recipe=r2_s3_credentials),
+        "stringData": FromToken(token=AccountToken.key_for(backup.token_name), recipe=r2_s3_credentials),
     }, replace(keep, depends_on=after_namespace))
-    return bucket, token, credentials
+    return [*declared, credentials]
 
 
 def database_placement(app: AppConfig, environment: str, backup: BackupTarget | None,

@@ -95,7 +95,9 @@ def _app_instance(inputs: ProgramInputs, app: LoadedApp, environment: str, setti
     component = names.component_name(app.name, environment)
     backup = None
     if app.config.database.enabled:
-        backup = backup_target(app.config, environment, stack.deployment, stack.cloudflare.account_id)
+        backup = backup_target(app.config, environment, stack.deployment, stack.cloudflare.account_id,
+                               token_per_app=stack.cloudflare.backup_tokens == "perApp",
+                               stack_environments=inputs.environments_of(app))
     placement = environment_placement(app.config, environment, app.image_tag(environment),
                                       secrets=inputs.secrets.get((app.name, environment)), backup=backup,
                                       drill_schedule=stack.restore_drill_schedule,
@@ -126,7 +128,7 @@ def _certificates(inputs: ProgramInputs, dns: DnsTarget, cert_manager: HelmRelea
     settings = inputs.stack.settings
     token = AccountToken(name="cert-manager-dns01",
                          display_name=f"minnova-idp {settings.deployment}: cert-manager DNS-01",
-                         permission_groups=tls.DNS_PERMISSION_GROUPS, resource=tls.zone_resource(dns.zone_id))
+                         permission_groups=tls.DNS_PERMISSION_GROUPS, resources=(tls.zone_resource(dns.zone_id),))
     token_secret = kubernetes_object(PLATFORM_PREFIX, tls.render_dns_token_secret(FromToken(token.key, tls.dns_token_data)),
                                      Lifecycle(depends_on=keys(cert_manager)))
     issuers = [kubernetes_object(PLATFORM_PREFIX, issuer, Lifecycle(depends_on=keys(cert_manager, token_secret)))

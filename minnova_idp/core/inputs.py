@@ -41,6 +41,10 @@ class ProgramInputs:
         return [(app, env) for app in self.apps for env in self.stack.settings.environments
                 if env in app.config.environments]
 
+    def environments_of(self, app: LoadedApp) -> tuple[str, ...]:
+        """The environments of `app` this stack deploys, in the stack's order."""
+        return tuple(env for env in self.stack.settings.environments if env in app.config.environments)
+
 
 def load_inputs(project_dir: Path, raw: dict[str, str], secret_keys: set[str], file: str,
                 cache_dir: Path | None = None, auth: GitAuth | None = None,
@@ -49,7 +53,7 @@ def load_inputs(project_dir: Path, raw: dict[str, str], secret_keys: set[str], f
     stack = parse_stack_config(raw, secret_keys, file)
     raise_if_any(key_problems(stack))
     inputs = ProgramInputs(stack=stack, apps=load_apps(project_dir, stack, cache_dir=cache_dir, auth=auth))
-    problems = _backup_problems(inputs) + _dns_problems(inputs) + _preview_problems(inputs)
+    problems = backup_problems(inputs) + _dns_problems(inputs) + _preview_problems(inputs)
     secrets: dict[tuple[str, str], SecretValues] = {}
     for app, environment in inputs.deployed():
         content = read_secrets_file(app.directory, environment) if app.directory else None
@@ -98,15 +102,28 @@ def read_restore_check(app: LoadedApp) -> str | None:
     return text
 
 
-def _backup_problems(inputs: ProgramInputs) -> list[Problem]:
-    if inputs.stack.settings.cloudflare is not None:
+def backup_problems(inputs: ProgramInputs) -> list[Problem]:
+    cloudflare = inputs.stack.settings.cloudflare
+    backed_up = [(app, env) for app, env in inputs.deployed() if app.config.database.enabled]
+    if cloudflare is None:
+        if not backed_up:
+            return []
+        return [Problem(inputs.stack.file, "minnova:cloudflare",
+                        f"required: databases are backed up to Cloudflare R2 (apps with a database: "
+                        f"{', '.join(sorted({app.name for app, _ in backed_up}))})",
+                        hint="set minnova:cloudflare.accountId and .zoneId")]
+    # Checked before anything is created: past the account's quota, `pulumi up` would fail half-way through.
+    per_app = cloudflare.backup_tokens == "perApp"
+    tokens = 1 + (len({app.name for app, _ in backed_up}) if per_app else len(backed_up))  # + cert-manager's
+    if tokens <= cloudflare.max_account_tokens:
         return []
-    with_database = sorted({app.name for app, _ in inputs.deployed() if app.config.database.enabled})
-    if not with_database:
-        return []
-    return [Problem(inputs.stack.file, "minnova:cloudflare",
-                    f"required: databases are backed up to Cloudflare R2 (apps with a database: "
-                    f"{', '.join(with_database)})", hint="set minnova:cloudflare.accountId and .zoneId")]
+    return [Problem(inputs.stack.file, "minnova:cloudflare.maxAccountTokens",
+                    f"this stack would create {tokens} Cloudflare account API tokens (one per backed-up app "
+                    f"{'' if per_app else 'environment '}and cert-manager's), more than the "
+                    f"{cloudflare.max_account_tokens} it may create",
+                    hint="set minnova:cloudflare.backupTokens to perApp (one token per app for all its buckets in "
+                         "this stack)" if not per_app else
+                    "ask Cloudflare to raise the account's token quota, then raise minnova:cloudflare.maxAccountTokens")]
 
 
 def _dns_problems(inputs: ProgramInputs) -> list[Problem]:

@@ -81,13 +81,17 @@ class R2Bucket(_Declared):
 
 @dataclass(frozen=True)
 class AccountToken(_Declared):
-    """A Cloudflare account API token allowed `permission_groups` (looked up by name) on `resource` alone."""
+    """A Cloudflare account API token allowed `permission_groups` (looked up by name) on `resources` alone."""
 
     name: str
     display_name: str
     permission_groups: tuple[str, ...]
-    resource: str
+    resources: tuple[str, ...]
     lifecycle: Lifecycle = Lifecycle()
+
+    @staticmethod
+    def key_for(name: str) -> str:
+        return f"AccountToken/{name}"
 
 
 @dataclass(frozen=True)

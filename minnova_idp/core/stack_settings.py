@@ -141,9 +141,21 @@ class PreviewSettings(StrictModel):
         default=None, description="Host of the ApplicationSet webhook (/api/webhook), inside the zone.")
 
 
+# Cloudflare's quota of account API tokens (developers.cloudflare.com fundamentals/api/reference/limits, 2025-03:
+# "Account API token quota 500"; Enterprise accounts can ask for more).
+CLOUDFLARE_ACCOUNT_TOKEN_QUOTA = 500
+
+
 class CloudflareSettings(StrictModel):
     account_id: Annotated[str, AfterValidator(_cloudflare_id)]
     zone_id: Annotated[str, AfterValidator(_cloudflare_id)]
+    backup_tokens: Literal["perEnvironment", "perApp"] = Field(
+        default="perEnvironment", description="One R2 token per backed-up app environment (each can touch one "
+        "bucket), or per app (one token for all of the app's buckets in this stack): fewer tokens, wider scope.")
+    max_account_tokens: int = Field(
+        default=CLOUDFLARE_ACCOUNT_TOKEN_QUOTA, ge=1, le=100_000,
+        description="How many account API tokens this stack may create; the account's quota is shared by every "
+                    "stack and token in it.")
 
 
 class KubernetesSettings(StrictModel):

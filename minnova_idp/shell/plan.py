@@ -222,10 +222,13 @@ def _mock_outputs(type_: str, inputs: dict[str, Any], stack_outputs: dict[str, A
 
 def _mock_call(token: str, args: dict[str, Any]) -> dict[str, Any]:
     if token == _PERMISSION_GROUPS_LIST:
-        name = args.get("name", "")
-        # Real IDs are looked up by name at `pulumi up`; the plan shows which name it looks up.
+        from ..core.database import R2_PERMISSION_GROUPS
+        from ..core.tls import DNS_PERMISSION_GROUPS
+
+        # The account's permission groups, as far as the program uses them. Real IDs are looked up at `pulumi up`;
+        # the plan shows which group each ID stands for.
         return {"results": [{"id": f"<id of {name}>", "name": name, "category": "", "isSelectable": True,
-                             "scopes": ["com.cloudflare.edge.r2.bucket"]}]}
+                             "scopes": []} for name in (*R2_PERMISSION_GROUPS, *DNS_PERMISSION_GROUPS)]}
     return {}
 
 
