@@ -692,3 +692,55 @@ def test_the_cloudflare_floor_covers_every_input_the_program_passes(monkeypatch)
     version = lambda text: (tuple(int(part) for part in text.split(".")) + (0, 0))[:3]  # noqa: E731
     assert version(minimum) >= max(version(SDK_INPUTS_SINCE[item]) for item in passed)
     assert max(version(SDK_INPUTS_SINCE[item]) for item in passed) == (6, 12, 0)  # policies' resources as JSON
+
+
+def test_the_readme_restore_procedure_against_the_plan(tmp_path):
+    """README "Disaster recovery", step by step, on the example prod stack's plans."""
+    from minnova_idp.shell.plan import run_plan
+
+    project = project_copy(tmp_path)
+    app_yaml = project / "examples/oracle/.minnova/app.yaml"
+    original = app_yaml.read_text()
+    cache = tmp_path / "cache"
+
+    def plan(database: str, previous: dict | None = None):
+        app_yaml.write_text(original.replace("database: {instances: 3}", database))
+        found = run_plan(project, "prod", cache_dir=cache, previous_outputs=previous)
+        return {r.urn: r for r in found.resources}, found
+
+    before, before_plan = plan("database: {instances: 3}")
+    assert before_plan.outputs["databaseClusters"] == {"oracle-prod": "oracle-db"}
+    # Step 2: declare the restore into a new name.
+    during, during_plan = plan('database: {instances: 3, backupName: oracle-db-2, '
+                               'restore: {fromBackup: oracle-db, targetTime: "2026-11-20T09:30:00Z"}}',
+                               previous=before_plan.outputs)
+    readme = (PROJECT_DIR / "README.md").read_text()
+    old_cluster = ("urn:pulumi:prod::minnova-idp::minnova:index:Platform$minnova:index:MinnovaApp$"
+                   "kubernetes:postgresql.cnpg.io/v1:Cluster::oracle-prod-cluster-oracle-db")
+    assert old_cluster in readme  # the URN the README tells you to unprotect is the real one
+    changed = {urn for urn in before if urn in during and before[urn].as_json() != during[urn].as_json()}
+    assert changed == {"urn:pulumi:prod::minnova-idp::minnova:index:Platform$minnova:index:MinnovaApp$"
+                       "kubernetes:apps/v1:Deployment::oracle-prod-deployment-oracle"}  # only the app moves
+    # Nothing holding data is removed: the old Cluster and its backups stay as they were. Only the weekly drill
+    # moves to the database the app now uses (it holds nothing: a throwaway Cluster, created and deleted per run).
+    assert {before[urn].name for urn in set(before) - set(during)} == {
+        f"oracle-prod-{kind}-oracle-db-drill" for kind in ("configmap", "cronjob", "role", "rolebinding",
+                                                           "serviceaccount")}
+    new = during[old_cluster + "-2"].inputs
+    assert new["spec"]["externalClusters"][0]["plugin"]["parameters"]["serverName"] == "oracle-db"
+    assert new["spec"]["plugins"][0]["parameters"]["serverName"] == "oracle-db-2"
+    assert during[old_cluster + "-2"].protect and during[old_cluster + "-2"].retain_on_delete
+    deployment = during["urn:pulumi:prod::minnova-idp::minnova:index:Platform$minnova:index:MinnovaApp$"
+                        "kubernetes:apps/v1:Deployment::oracle-prod-deployment-oracle"]
+    assert old_cluster + "-2" in deployment.dependencies
+    assert "oracle-db-2-app" in json.dumps(deployment.inputs)
+    # Step 5: remove `restore`, keep backupName: the old Cluster is no longer declared; the guard agrees.
+    after, after_plan = plan("database: {instances: 3, backupName: oracle-db-2}", previous=during_plan.outputs)
+    assert old_cluster not in after and old_cluster + "-2" in after
+    kept, declared_during = after[old_cluster + "-2"].inputs, during[old_cluster + "-2"].inputs
+    # What differs once `restore` is gone: bootstrap and externalClusters (ignored on a live Cluster) and how long
+    # Pulumi would wait for a recovery (an annotation only Pulumi reads).
+    assert {key for key in kept["spec"] if kept["spec"].get(key) != declared_during["spec"].get(key)} | {
+        key for key in declared_during["spec"] if key not in kept["spec"]} == {"bootstrap", "externalClusters"}
+    assert {**kept["metadata"], "annotations": None} == {**declared_during["metadata"], "annotations": None}
+    assert after_plan.outputs["databaseClusters"] == {"oracle-prod": "oracle-db-2"}

@@ -21,7 +21,7 @@ import yaml
 
 from ..core.errors import ConfigError, Problem
 from ..core.gitsource import GitAuth
-from ..core.inputs import DATABASE_SIZES_OUTPUT, load_inputs
+from ..core.inputs import DATABASE_CLUSTERS_OUTPUT, DATABASE_SIZES_OUTPUT, load_inputs
 from ..core.stackconfig import SECRET_PLACEHOLDER, from_stack_file
 from ..core.yamlsafe import load_yaml_file
 from .program import program
@@ -112,7 +112,8 @@ def run_plan(project_dir: Path, stack: str, cache_dir: Path | None = None,
 
     async def declared():
         platform = await program(inputs)
-        return {"urls": platform.urls, DATABASE_SIZES_OUTPUT: platform.database_sizes}
+        return {"urls": platform.urls, DATABASE_SIZES_OUTPUT: platform.database_sizes,
+                DATABASE_CLUSTERS_OUTPUT: platform.database_clusters}
 
     resources, outputs = record(declared, project=project, stack=stack, config=raw, secret_keys=secret_keys,
                                 stack_outputs=previous_outputs)
