@@ -189,3 +189,35 @@ def test_missing_registry_directory(tmp_path):
 def test_registry_path_setting(tmp_path):
     (tmp_path / "apps").mkdir()
     assert load_apps(tmp_path, stack({"minnova:registryPath": "apps"}), cache_dir=tmp_path / "cache") == []
+
+
+@pytest.mark.parametrize("repo", [
+    "https://bot:ghp_SUPERSECRET123@github.com/acme/oracle.git",
+    "https://ghp_SUPERSECRET123@github.com/acme/oracle.git",
+    "ssh://git:SUPERSECRET123@git.acme.dev/acme/oracle.git",
+    "https://gitlab.com/acme/oracle.git?private_token=SUPERSECRET123",
+    "git@github.com:acme/oracle.git?token=SUPERSECRET123",
+])
+def test_credentials_in_a_repo_url_are_refused_and_never_echoed(project, repo):
+    project.register("oracle", repo=repo)
+    found = project.problems()
+    assert any(p.startswith("deployments/acme/apps/oracle.yaml") and "repo: " in p and "embeds " in p
+               for p in found), found
+    assert "SUPERSECRET123" not in "\n".join(found)
+
+
+def test_an_age_secret_key_where_a_recipient_belongs_is_refused_and_never_echoed():
+    from minnova_idp.core.errors import ConfigError
+    from minnova_idp.core.stackconfig import parse_stack_config
+
+    secret = "AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ"
+    raw = {"minnova:deployment": "acme", "minnova:environments": '["dev"]', "minnova:baseDomain": "acme.dev",
+           "minnova:ingressClass": "traefik", "minnova:ingressAddress": "203.0.113.7",
+           "minnova:git": '{"provider": "gitea", "url": "https://bot:SUPERSECRET123@git.acme.dev/"}',
+           "minnova:secretsRecipients": '{"oracle": {"dev": "%s"}}' % secret}
+    with pytest.raises(ConfigError) as caught:
+        parse_stack_config(raw, set(), "Pulumi.dev.yaml")
+    found = [str(p) for p in caught.value.problems]
+    assert any("minnova:secretsRecipients.oracle.dev: is an age secret key" in p for p in found), found
+    assert any("minnova:git.url: 'https://***@git.acme.dev/' embeds credentials" in p for p in found), found
+    assert secret not in "\n".join(found) and "SUPERSECRET123" not in "\n".join(found)

@@ -31,23 +31,48 @@ def check_fetchable_url(url: str) -> None:
         raise ValueError("repository URL contains control characters")
 
 
+# Query parameters git URLs never need, but tokens travel in (GitLab's ?private_token=, presigned URLs).
+_CREDENTIAL_HINT = "never put credentials in the registry: set minnova:gitToken (or gitSshPrivateKey) as a Pulumi secret"
+
+
+def redact_url(value: str) -> str:
+    """`value` safe to print: no user info, no query, no fragment (where credentials hide)."""
+    match = _URL_RE.match(value)
+    if match:
+        rest = re.split(r"[?#]", match["rest"], maxsplit=1)[0]
+        authority, slash, path = rest.partition("/")
+        host = authority.rsplit("@", 1)[-1]
+        return f"{match['scheme']}://{'***@' if '@' in authority else ''}{host}{slash}{path}"
+    if _SCP_LIKE_RE.match(value):
+        return re.split(r"[?#]", value, maxsplit=1)[0]
+    return "<not a URL>"
+
+
 def check_registry_url(value: str) -> str:
-    """A registry entry's `repo`: https, ssh (or scp-like) or file, never with credentials in it."""
+    """A registry entry's `repo`: https, ssh (or scp-like) or file, never with credentials in it.
+
+    Errors never print credentials: a URL with a password, an https user or a query is shown redacted.
+    """
     check_fetchable_url(value)
     if _SCP_LIKE_RE.match(value):
+        if re.search(r"[?#]", value):
+            raise ValueError(f"'{redact_url(value)}' embeds a query (not shown); {_CREDENTIAL_HINT}. If it was "
+                             "pushed, revoke that credential.")
         return value
     match = _URL_RE.match(value)
     if not match:
-        raise ValueError(f"'{value}' is not a git URL; use https://host/owner/repo.git or git@host:owner/repo.git")
+        raise ValueError(f"'{redact_url(value)}' is not a git URL; use https://host/owner/repo.git or "
+                         "git@host:owner/repo.git")
     scheme, rest = match["scheme"], match["rest"]
+    authority = rest.split("/", 1)[0]
+    userinfo = authority.rsplit("@", 1)[0] if "@" in authority else ""
+    if ":" in userinfo or (scheme in ("https", "http") and userinfo) or re.search(r"[?#]", rest):
+        raise ValueError(f"'{redact_url(value)}' embeds credentials (a password, a user or a query; not shown "
+                         f"here); {_CREDENTIAL_HINT}. If it was pushed, revoke that credential.")
     if scheme == "http":
         raise ValueError(f"'{value}' uses plain http; use https://")
     if scheme not in REGISTRY_SCHEMES:
-        raise ValueError(f"'{value}': scheme {scheme}:// is not supported; use https:// or ssh://")
-    authority = rest.split("/", 1)[0]
-    if scheme == "https" and "@" in authority:
-        raise ValueError(f"'{value}' embeds credentials; never put them in the registry, "
-                         "set minnova:gitToken as a Pulumi secret instead")
+        raise ValueError(f"'{redact_url(value)}': scheme {scheme}:// is not supported; use https:// or ssh://")
     return value
 
 

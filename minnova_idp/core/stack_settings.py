@@ -45,11 +45,16 @@ _AGE_RECIPIENT_RE = re.compile(r"^age1[02-9ac-hj-np-z]{58}$")  # bech32 X25519 r
 
 
 def _age_recipient(value: str) -> str:
+    """A public age recipient. Never echoes what it got: a secret key pasted here must not reach a CI log."""
+    if value.strip().upper().startswith("AGE-SECRET-KEY-"):
+        raise ValueError("is an age secret key (AGE-SECRET-KEY-..., not shown), not a recipient: it is now in plain "
+                         "text in the stack file and its history; create a new key (minnova-idp secrets new-key) and "
+                         "store its secret half with `pulumi config set --secret minnova:secretsKeys...`")
     if value.startswith("age1pq1"):
         raise ValueError("post-quantum age recipients (age1pq1...) are not supported yet; use an X25519 key "
                          "(minnova-idp secrets new-key)")
     if not _AGE_RECIPIENT_RE.match(value):
-        raise ValueError(f"'{value}' is not an age recipient (age1 followed by 58 characters)")
+        raise ValueError("is not an age recipient (age1 followed by 58 characters; the value is not shown)")
     return value
 
 
@@ -94,8 +99,13 @@ def _image_reference(value: str) -> str:
 
 
 def _https_base_url(value: str) -> str:
+    from .gitrules import redact_url
+
     if not value.startswith("https://"):
-        raise ValueError(f"'{value}' must start with https://")
+        raise ValueError(f"'{redact_url(value)}' must start with https://")
+    if redact_url(value) != value.split("#", 1)[0].split("?", 1)[0] or "?" in value or "#" in value:
+        raise ValueError(f"'{redact_url(value)}' embeds credentials (not shown); set minnova:gitToken as a Pulumi "
+                         "secret instead, and revoke the one written here")
     return value if value.endswith("/") else value + "/"
 
 
