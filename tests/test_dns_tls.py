@@ -9,7 +9,7 @@ import pytest
 from minnova_idp.shell.plan import run_plan
 from minnova_idp.core.tls import record_type
 
-from .conftest import PROJECT_DIR, project_copy, resource_named, stack_problems
+from .conftest import load_stack_inputs, PROJECT_DIR, project_copy, resource_named, stack_problems
 from .k8s_strict import require_crds, validate_objects
 
 ZONE_ID = "fedcba9876543210fedcba9876543210"
@@ -140,3 +140,48 @@ def test_without_cloudflare_there_are_no_records_or_issuers(tmp_path):
     plan = run_plan(project, "prod")
     types = {r.type for r in plan.resources}
     assert not any(t.startswith("cloudflare:") or "ClusterIssuer" in t for t in types)
+
+
+@pytest.mark.parametrize("host,message", [
+    ("minnova.io", "'minnova.io' is the zone apex (minnova:baseDomain); apps cannot use it"),
+    ("argocd-webhooks.dev.minnova.io", "is the Argo CD webhook host (minnova:previews.webhookHost)"),
+    ("oracle-pr-7.preview.minnova.io", "is in the preview domain (minnova:previewDomain preview.minnova.io)"),
+    ("www.minnova.io", "is not a host app 'storefront' may use (its registry entry's `hosts`: shop.minnova.io, "
+                       "shop.dev.minnova.io) (hint: the platform team adds it to `hosts` in "
+                       "deployments/minnova/apps/storefront.yaml)"),
+    ("login.minnova.io", "is not a host app 'storefront' may use"),
+])
+def test_an_app_can_claim_only_its_own_hosts(tmp_path, host, message):
+    project = project_copy(tmp_path)
+    app_yaml = project / "examples/storefront/.minnova/app.yaml"
+    app_yaml.write_text(app_yaml.read_text().replace("shop.dev.minnova.io", host))
+    found = problems(project)
+    assert len(found) == 1 and found[0].startswith("examples/storefront/.minnova/app.yaml: environments.dev.host: ")
+    assert message in found[0], found
+
+
+def test_without_hosts_an_app_may_use_its_own_name_and_reserved_hosts_win(tmp_path):
+    project = project_copy(tmp_path)
+    entry = project / "deployments/minnova/apps/storefront.yaml"
+    entry.write_text(entry.read_text().split("# Hosts outside")[0])
+    found = problems(project)
+    assert [p.split(": ", 2)[1] for p in found] == ["environments.dev.host"]
+    assert ("'shop.dev.minnova.io' is not a host app 'storefront' may use (the default for its name: "
+            "storefront.minnova.io, storefront.*.minnova.io, *.storefront.minnova.io)") in found[0]
+    app_yaml = project / "examples/storefront/.minnova/app.yaml"
+    app_yaml.write_text(app_yaml.read_text().replace("shop.dev.minnova.io", "storefront.dev.minnova.io"))
+    assert load_stack_inputs(project).apps  # loads: no problem
+    assert problems(project, reservedHosts='["*.dev.minnova.io"]') == [
+        "examples/oracle/.minnova/app.yaml: environments.dev.host: 'oracle.dev.minnova.io' is reserved (Pulumi.dev.yaml: "
+        "minnova:reservedHosts *.dev.minnova.io); apps cannot use it",
+        "examples/storefront/.minnova/app.yaml: environments.dev.host: 'storefront.dev.minnova.io' is reserved "
+        "(Pulumi.dev.yaml: minnova:reservedHosts *.dev.minnova.io); apps cannot use it"]
+
+
+def test_host_patterns():
+    from minnova_idp.core.fields import host_matches
+
+    assert host_matches("*.oracle.acme.io", "api.oracle.acme.io")
+    assert not host_matches("*.oracle.acme.io", "oracle.acme.io")
+    assert not host_matches("*.oracle.acme.io", "a.b.oracle.acme.io")
+    assert host_matches("oracle.*.acme.io", "oracle.dev.acme.io") and not host_matches("oracle.*.acme.io", "oracle.acme.io")

@@ -161,3 +161,25 @@ def _cron_schedule(value: str) -> str:
 
 
 CronSchedule = Annotated[str, AfterValidator(_cron_schedule), _documented(_CRON_RE.pattern)]
+
+
+def _host_pattern(value: str) -> str:
+    """A host name, or one with `*` standing for exactly one DNS label (`*.oracle.example.com`, `oracle.*.example.com`)."""
+    if "*" in value:
+        labels = value.split(".")
+        if any("*" in label and label != "*" for label in labels) or len(labels) < 3:
+            raise ValueError(f"'{value}': `*` stands for one whole label (e.g. *.app.example.com), below a domain")
+        validate_hostname(".".join("x" if label == "*" else label for label in labels))
+        return value
+    return validate_hostname(value)
+
+
+def host_matches(pattern: str, host: str) -> bool:
+    """`*` matches exactly one label: `*.a.io` matches `x.a.io`, not `a.io` nor `y.x.a.io`."""
+    wanted, labels = pattern.split("."), host.split(".")
+    return len(wanted) == len(labels) and all(w in ("*", label) for w, label in zip(wanted, labels))
+
+
+HostPattern = Annotated[str, AfterValidator(_host_pattern), _documented(
+    r"^(\*|[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.(\*|[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?))+$",
+    253, examples=["shop.example.com", "shop.*.example.com"])]

@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import Field, model_validator
 
 from .errors import ConfigError, Problem
-from .fields import AppName, GitRef, GitUrl, RepoSubpath, StrictModel
+from .fields import AppName, GitRef, GitUrl, HostPattern, RepoSubpath, StrictModel
 from .validation import validate_document
 from .yamlsafe import load_yaml_file
 
@@ -24,6 +24,10 @@ class RegistryEntry(StrictModel):
         default=None, description="Read .minnova/ from this directory of the infra repo instead of fetching "
                                   "`repo` (bundled examples; apps whose config lives here). Previews still use `repo`.")
     project_id: int | None = Field(default=None, ge=1, description="GitLab: the numeric project ID (previews).")
+    hosts: list[HostPattern] | None = Field(
+        default=None, min_length=1, max_length=50,
+        description="Hosts the app may use, reviewed here by the platform team (`*` = one label); default: "
+                    "<name>.<zone>, <name>.*.<zone> and *.<name>.<zone>.")
 
     @model_validator(mode="after")
     def _one_source(self) -> "RegistryEntry":

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from . import names
-from .fields import (DEFAULT_DRILL_SCHEDULE, AppName, CronSchedule, EnvironmentName, Hostname, RepoSubpath, StrictModel, validate_environment_name, validate_hostname,
+from .fields import (DEFAULT_DRILL_SCHEDULE, AppName, CronSchedule, HostPattern, EnvironmentName, Hostname, RepoSubpath, StrictModel, validate_environment_name, validate_hostname,
                      validate_image_repository, validate_image_tag)
 
 
@@ -191,6 +191,9 @@ class StackSettings(StrictModel):
     database_storage_guard: bool = Field(
         default=True, description="Refuse database.size shrinks by comparing with this stack's last outputs.")
     dns_proxied: bool = Field(default=False, description="Proxy app hosts through Cloudflare (orange cloud).")
+    reserved_hosts: list[HostPattern] = Field(
+        default_factory=list, max_length=200,
+        description="Hosts no app may use (`*` = one label), besides the apex, the preview domain and the webhook host.")
     restore_drill_schedule: CronSchedule | None = Field(
         default=DEFAULT_DRILL_SCHEDULE, description="When every backed-up database is restored into a throwaway "
         "Cluster and checked (cron, UTC); null turns drills off for the stack.")
