@@ -251,7 +251,7 @@ def test_secrets_of_an_app_fetched_from_git(tmp_path):
         ".minnova/app.yaml": app_yaml, ".minnova/secrets/dev.enc.yaml": sops.encrypt_yaml(doc, [key.recipient])})
     project = project_copy(tmp_path)
     url = (tmp_path / "repos/storefront").as_uri()
-    (project / "deployments/minnova/apps/storefront.yaml").write_text(f"name: storefront\nrepo: {url}\n")
+    (project / "deployments/minnova/apps/storefront.yaml").write_text(f"name: storefront\nrepo: {url}\nhosts: [shop.minnova.io, shop.dev.minnova.io]\n")
     raw, secret_keys, file = from_stack_file(project, "dev")
     del raw["minnova:previews"]  # previews need a GitHub URL; this test is about the fetched secrets
     raw["minnova:secretsRecipients"] = json.dumps({"oracle": {"dev": identities()[0].recipient},

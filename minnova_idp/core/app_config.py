@@ -27,6 +27,12 @@ class ResourceList(StrictModel):
     memory: Quantity | None = None
 
 
+# Sanity bounds per container, whatever a stack allows: a typo (500 CPUs) is an error, not a pending pod.
+CONTAINER_MAX_TEXT = {"cpu": "64", "memory": "512Gi"}
+CONTAINER_MAX = {key: parse_quantity(value) for key, value in CONTAINER_MAX_TEXT.items()}
+DATABASE_SIZE_MAX = "64Ti"
+
+
 class Resources(StrictModel):
     documented_as_one_value: ClassVar[bool] = True  # one row in the README's reference, not one per key
 
@@ -48,6 +54,10 @@ class Resources(StrictModel):
             request, limit = getattr(self.requests, key), getattr(self.limits, key)
             if request and limit and parse_quantity(limit) < parse_quantity(request):
                 raise ValueError(f"limits.{key} ({limit}) is below requests.{key} ({request})")
+            for section, value in (("requests", request), ("limits", limit)):
+                if value and parse_quantity(value) > CONTAINER_MAX[key]:
+                    raise ValueError(f"{section}.{key} ({value}) is more than one container may have "
+                                     f"({CONTAINER_MAX_TEXT[key]}); the stack's namespace quota caps the total")
         return self
 
 
@@ -82,11 +92,18 @@ def _timestamp(value: str) -> str:
 BackupName = Annotated[str, AfterValidator(_backup_name)]
 
 
+def _database_size(value: str) -> str:
+    if parse_quantity(value) > parse_quantity(DATABASE_SIZE_MAX):
+        raise ValueError(f"'{value}' is more than a database volume may be ({DATABASE_SIZE_MAX})")
+    return value
+
+
 class Database(StrictModel):
     enabled: bool = Field(default=False, description="a PostgreSQL database (CloudNativePG) per environment, backed "
                                                      "up to Cloudflare R2; the app gets `DATABASE_URL`")
-    size: Quantity = Field(default="1Gi", description="storage per instance, as a Kubernetes quantity (`5Gi`, not "
-                                                      "`5GB`); can grow, never shrink")
+    size: Annotated[Quantity, AfterValidator(_database_size)] = Field(
+        default="1Gi", description="storage per instance, as a Kubernetes quantity (`5Gi`, not `5GB`); can grow, "
+                                   f"never shrink; at most {DATABASE_SIZE_MAX}")
     version: Literal[16, 17, 18] = Field(
         default=versions.DEFAULT_POSTGRES_VERSION,
         description="PostgreSQL major version: 16, 17 or 18 (pinned images, see `minnova_idp/core/versions.py`)")

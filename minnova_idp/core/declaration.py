@@ -81,8 +81,12 @@ def declare(inputs: ProgramInputs) -> Declaration:
         declared += _certificates(inputs, dns, cert_manager)
     if settings.previews is not None:
         declared += _previews(inputs, dns)
-    render_settings = RenderSettings(deployment=settings.deployment, ingress_class=settings.ingress_class,
-                                     cluster_issuer=settings.cluster_issuer)
+    quota = settings.namespace_quota
+    render_settings = RenderSettings(
+        deployment=settings.deployment, ingress_class=settings.ingress_class, cluster_issuer=settings.cluster_issuer,
+        network_policies=settings.network_policies,
+        ingress_namespaces=tuple(settings.ingress_namespaces) if settings.ingress_namespaces is not None else None,
+        quota=tuple(quota.as_hard().items()) if quota is not None else None)
     instances = tuple(_app_instance(inputs, app, environment, render_settings, keys(*operators), dns)
                       for app, environment in inputs.deployed())
     return Declaration(platform=tuple(declared), apps=instances,

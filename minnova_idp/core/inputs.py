@@ -54,7 +54,7 @@ def load_inputs(project_dir: Path, raw: dict[str, str], secret_keys: set[str], f
     stack = parse_stack_config(raw, secret_keys, file)
     raise_if_any(key_problems(stack))
     inputs = ProgramInputs(stack=stack, apps=load_apps(project_dir, stack, cache_dir=cache_dir, auth=auth))
-    problems = backup_problems(inputs) + _dns_problems(inputs) + _preview_problems(inputs)
+    problems = backup_problems(inputs) + _dns_problems(inputs) + _preview_problems(inputs) + quota_problems(inputs)
     secrets: dict[tuple[str, str], SecretValues] = {}
     for app, environment in inputs.deployed():
         content = read_secrets_file(app.directory, environment) if app.directory else None
@@ -152,6 +152,56 @@ def _dns_problems(inputs: ProgramInputs) -> list[Problem]:
                                 f"'{settings.cluster_issuer}' is not an issuer this stack creates",
                                 hint=f"one of: {', '.join(ACME_SERVERS)}"))
     return problems
+
+
+def quota_problems(inputs: ProgramInputs) -> list[Problem]:
+    """What each app environment asks for must fit its namespace's quota, with room for a rollout's extra pod and a
+    restore drill's extra database instance: pods over the quota are refused by Kubernetes at admission, long after
+    `pulumi up` said yes."""
+    from .renderer import DEFAULT_CONTAINER_REQUEST
+
+    quota = inputs.stack.settings.namespace_quota
+    if quota is None:
+        return []
+    problems = []
+    default = {key: parse_quantity(value) for key, value in DEFAULT_CONTAINER_REQUEST.items()}
+    for app, environment in inputs.deployed():
+        config, env = app.config, app.config.environments[environment]
+        requests = (env.resources or config.resources).requests
+        need = {"cpu": (env.replicas + 1) * _quantity_or(requests.cpu, default["cpu"]),
+                "memory": (env.replicas + 1) * _quantity_or(requests.memory, default["memory"]),
+                "storage": parse_quantity("0"), "pods": env.replicas + 1}
+        if config.database.enabled:
+            instances = config.database_instances(environment) + 1  # the restore drill's
+            settings = env.database
+            if settings is not None and settings.restore is not None:
+                instances += config.database_instances(environment)  # the source Cluster stays until retired
+            db = config.database.resources.requests
+            # Each instance also runs the backup plugin's sidecar, which gets the namespace's default request.
+            need["cpu"] += instances * (_quantity_or(db.cpu, default["cpu"]) + default["cpu"])
+            need["memory"] += instances * (_quantity_or(db.memory, default["memory"]) + default["memory"])
+            need["storage"] += instances * parse_quantity(config.database.size)
+            need["pods"] += instances + 1  # and the drill's Job
+        limits = {"cpu": quota.cpu, "memory": quota.memory, "storage": quota.storage, "pods": str(quota.pods)}
+        for key, needed in need.items():
+            if needed > parse_quantity(limits[key]):
+                problems.append(Problem(
+                    app.config_file, f"environments.{environment}",
+                    f"asks for about {_shown(needed, key)} {key} in its namespace (replicas + 1 for rollouts"
+                    f"{', database instances + 1 for the restore drill' if config.database.enabled else ''}), more "
+                    f"than the {limits[key]} its quota allows ({inputs.stack.file}: minnova:namespaceQuota.{key})",
+                    hint="ask for less, or the platform team raises the stack's minnova:namespaceQuota"))
+    return problems
+
+
+def _quantity_or(value: str | None, default):
+    return parse_quantity(value) if value else default
+
+
+def _shown(amount, key: str) -> str:
+    if key == "memory" or key == "storage":
+        return f"{amount / 2**30:.1f}Gi"
+    return f"{amount.normalize():f}" if hasattr(amount, "normalize") else str(amount)
 
 
 def default_host_patterns(app: str, zone: str) -> list[str]:

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
-from . import names
+from . import isolation, names
 from .database import DatabasePlacement
 from .app_config import AppConfig, ResourceList, Resources
 from .renderer import (Manifest, Placement, RenderSettings, build_placement, common_labels, render_app,
@@ -192,56 +192,14 @@ def render_preview(app: AppConfig, request: PreviewRequest, secrets: SecretValue
     return [namespace, *guard_rails(placement.namespace, labels, selector_labels(app, placement)), *rest]
 
 
-# Addresses a preview's app may not reach: private ranges (pods, services, nodes, other apps' databases),
-# carrier-grade NAT, and link-local (cloud metadata at 169.254.169.254, fd00:ec2::254).
-PRIVATE_RANGES = {"0.0.0.0/0": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16",
-                                "127.0.0.0/8"],
-                  "::/0": ["fc00::/7", "fe80::/10", "::1/128"]}
-
-
-def egress_policy(namespace: str, labels: dict[str, str], app_pods: dict[str, str]) -> Manifest:
-    """What a pull request's code may reach: DNS, its own namespace (its database), the internet; not other
-    namespaces, not the cloud metadata address. It selects the app's pods only: the database's pods run the
-    operator's image, not PR code, and must reach the Kubernetes API (a private address)."""
-    return {
-        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-        "metadata": {"name": "preview-egress", "namespace": namespace, "labels": labels},
-        "spec": {
-            "podSelector": {"matchLabels": dict(app_pods)},
-            "policyTypes": ["Egress"],
-            "egress": [
-                # DNS wherever the cluster serves it (kube-dns, or NodeLocal DNSCache on a link-local address).
-                {"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
-                {"to": [{"podSelector": {}}]},  # this preview's own pods: its database
-                {"to": [{"ipBlock": {"cidr": cidr, "except": list(excluded)}}
-                        for cidr, excluded in PRIVATE_RANGES.items()]},
-            ],
-        },
-    }
-
-
 def guard_rails(namespace: str, labels: dict[str, str], app_pods: dict[str, str]) -> list[Manifest]:
-    """A preview runs a pull request's code: cap what it can use and who can reach it."""
-    metadata = {"namespace": namespace, "labels": labels}
+    """A preview runs a pull request's code: cap what it can use and who can reach it, and what it can reach."""
     return [
-        {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "preview-quota", **metadata},
-         "spec": {"hard": dict(QUOTA)}},
-        {"apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "preview-limits", **metadata},
-         "spec": {"limits": [{"type": "Container", "defaultRequest": dict(CONTAINER_DEFAULT_REQUEST),
-                              "default": dict(CONTAINER_DEFAULT_LIMIT), "max": dict(CONTAINER_MAX)}]}},
-        {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-         "metadata": {"name": "deny-other-apps", **metadata},
-         "spec": {
-             "podSelector": {},
-             "policyTypes": ["Ingress"],
-             "ingress": [{"from": [
-                 {"podSelector": {}},  # this preview's own pods (the app and its database)
-                 # Every namespace that is not an app's: the ingress controller, operators, monitoring.
-                 {"namespaceSelector": {"matchExpressions": [
-                     {"key": names.MANAGED_BY_LABEL, "operator": "NotIn", "values": [names.MANAGED_BY]}]}},
-             ]}],
-         }},
-        egress_policy(namespace, labels, app_pods),
+        isolation.resource_quota(namespace, labels, "preview-quota", QUOTA),
+        isolation.limit_range(namespace, labels, "preview-limits", CONTAINER_DEFAULT_REQUEST, CONTAINER_DEFAULT_LIMIT,
+                              CONTAINER_MAX),
+        isolation.ingress_policy(namespace, labels),
+        isolation.egress_policy(namespace, labels, app_pods, "preview-egress"),
     ]
 
 

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import names, tls
+from . import isolation, names, tls, versions
 from .app_config import AppConfig, Resources
 from .drill import drill_objects
 from .database import (BackupTarget, DatabasePlacement, backup_storage, database_objects, database_placement,
@@ -41,6 +41,10 @@ class RenderSettings:
     ingress_class: str
     # None: no certificate per host; the ingress controller's default (wildcard) certificate serves it.
     cluster_issuer: str | None
+    # Isolation of the namespace (isolation.py); previews add their own guard rails instead.
+    network_policies: bool = False
+    ingress_namespaces: tuple[str, ...] | None = None  # None: every namespace that is not an app's
+    quota: tuple[tuple[str, str], ...] | None = None  # ResourceQuota `hard`, as pairs (hashable)
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,8 @@ def app_objects(app: AppConfig, placement: Placement, settings: RenderSettings, 
     namespace = kubernetes_object(prefix, render_namespace(app, placement, settings), keep)
     in_namespace = keys(namespace)
     objects: list[Declared] = [namespace]
+    objects += [kubernetes_object(prefix, manifest, Lifecycle(depends_on=in_namespace))
+                for manifest in render_isolation(app, placement, settings)]
     cluster = None
     if database is not None:
         credentials = None
@@ -149,6 +155,30 @@ def app_objects(app: AppConfig, placement: Placement, settings: RenderSettings, 
     objects += [kubernetes_object(prefix, manifest, Lifecycle(depends_on=in_namespace)) for manifest in served]
     if dns is not None:
         objects.append(dns.record(f"{prefix}-dns", placement.host, f"minnova-idp {settings.deployment}: {prefix}"))
+    return objects
+
+
+# What a container that declares nothing (an operator's sidecar) requests, within the namespace's quota.
+DEFAULT_CONTAINER_REQUEST = {"cpu": "50m", "memory": "64Mi"}
+DEFAULT_CONTAINER_LIMIT = {"memory": "256Mi"}
+
+
+def render_isolation(app: AppConfig, placement: Placement, settings: RenderSettings) -> list[Manifest]:
+    """The namespace's quota, container defaults and network policies, as the stack sets them."""
+    labels = common_labels(app, placement, settings)
+    objects = []
+    if settings.quota is not None:
+        objects += [isolation.resource_quota(placement.namespace, labels, "app-quota", dict(settings.quota)),
+                    isolation.limit_range(placement.namespace, labels, "app-defaults", DEFAULT_CONTAINER_REQUEST,
+                                          DEFAULT_CONTAINER_LIMIT)]
+    if settings.network_policies:
+        allowed = None
+        if settings.ingress_namespaces is not None:
+            # The operator connects to its instances (status, switchover): always let it in.
+            allowed = sorted({*settings.ingress_namespaces, versions.CLOUDNATIVE_PG.namespace})
+        objects += [isolation.ingress_policy(placement.namespace, labels, allowed),
+                    isolation.egress_policy(placement.namespace, labels, selector_labels(app, placement),
+                                            "app-egress")]
     return objects
 
 

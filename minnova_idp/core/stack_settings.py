@@ -9,8 +9,14 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from . import names
-from .fields import (DEFAULT_DRILL_SCHEDULE, AppName, CronSchedule, HostPattern, EnvironmentName, Hostname, RepoSubpath, StrictModel, validate_environment_name, validate_hostname,
+from .fields import (DEFAULT_DRILL_SCHEDULE, AppName, CronSchedule, HostPattern, Quantity, EnvironmentName, Hostname, RepoSubpath, StrictModel, validate_environment_name, validate_hostname,
                      validate_image_repository, validate_image_tag)
+
+
+def _dns_label_63(value: str) -> str:
+    if len(value) > names.DNS_LABEL_MAX or not names.DNS_LABEL_RE.match(value):
+        raise ValueError(f"'{value}' is not a namespace name (a DNS label: lowercase letters, digits, '-')")
+    return value
 
 
 def _ingress_address(value: str) -> str:
@@ -156,6 +162,21 @@ class PreviewSettings(StrictModel):
 CLOUDFLARE_ACCOUNT_TOKEN_QUOTA = 500
 
 
+class NamespaceQuota(StrictModel):
+    """What one app environment's namespace may request in all (a ResourceQuota)."""
+
+    cpu: Quantity = Field(default="16", description="requests.cpu")
+    memory: Quantity = Field(default="32Gi", description="requests.memory")
+    memory_limit: Quantity = Field(default="64Gi", description="limits.memory")
+    storage: Quantity = Field(default="1Ti", description="requests.storage (database volumes)")
+    pods: int = Field(default=100, ge=1, le=10_000)
+
+    def as_hard(self) -> dict[str, str]:
+        return {"requests.cpu": self.cpu, "requests.memory": self.memory, "limits.memory": self.memory_limit,
+                "requests.storage": self.storage, "pods": str(self.pods), "services.loadbalancers": "0",
+                "services.nodeports": "0"}
+
+
 class CloudflareSettings(StrictModel):
     account_id: Annotated[str, AfterValidator(_cloudflare_id)]
     zone_id: Annotated[str, AfterValidator(_cloudflare_id)]
@@ -191,6 +212,14 @@ class StackSettings(StrictModel):
     database_storage_guard: bool = Field(
         default=True, description="Refuse database.size shrinks by comparing with this stack's last outputs.")
     dns_proxied: bool = Field(default=False, description="Proxy app hosts through Cloudflare (orange cloud).")
+    network_policies: bool = Field(
+        default=True, description="NetworkPolicies in every app namespace: ingress from its own pods and non-app "
+        "namespaces only; the app's egress to DNS, its database and public addresses only.")
+    ingress_namespaces: list[Annotated[str, AfterValidator(_dns_label_63)]] | None = Field(
+        default=None, max_length=50, description="Namespaces allowed to connect to apps (the ingress controller's, "
+        "monitoring); default: every namespace that is not an app's. The CloudNativePG operator's is always added.")
+    namespace_quota: NamespaceQuota | None = Field(
+        default=NamespaceQuota(), description="ResourceQuota of every app environment namespace; null: none.")
     reserved_hosts: list[HostPattern] = Field(
         default_factory=list, max_length=200,
         description="Hosts no app may use (`*` = one label), besides the apex, the preview domain and the webhook host.")
