@@ -3,7 +3,11 @@
 # Pulumi SDKs, so they are left out (the runtime dependencies below mirror pyproject.toml;
 # tests/test_argocd.py keeps them in step).
 #   docker build -t ghcr.io/<org>/minnova-idp:<version> .   then set minnova:previews.rendererImage
-FROM python:3.11.11-slim-bookworm
+# Base image by digest (a tag can be re-pushed, a digest cannot); the tag stays for humans and is ignored
+# by the pull. The digest is the one public projects pin for this tag (it could not be checked against
+# Docker Hub from here): check it, and re-pin after a version bump, with
+#   docker buildx imagetools inspect python:<version>-slim-bookworm   (the "Digest:" of the index)
+FROM python:3.11.11-slim-bookworm@sha256:081075da77b2b55c23c088251026fb69a7b2bf92471e491ff5fd75c192fd38e5
 
 # PYDANTIC_DISABLE_PLUGINS: no entry-point scan at start (render-preview runs on every refresh).
 ENV PYTHONDONTWRITEBYTECODE=1 \

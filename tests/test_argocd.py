@@ -268,7 +268,9 @@ def test_shipped_plugin_definition_is_the_installed_one():
 
 def test_dockerfile_installs_what_render_preview_needs():
     dockerfile = (PROJECT_DIR / "Dockerfile").read_text()
-    assert re.search(r"^FROM python:\d+\.\d+\.\d+-slim-\w+$", dockerfile, re.M)  # pinned base image
+    # pinned base image: a version tag for humans, and the digest the pull actually uses
+    assert re.search(r"^FROM python:\d+\.\d+\.\d+-slim-\w+@sha256:[0-9a-f]{64}$", dockerfile, re.M)
+    assert len(re.findall(r"^FROM ", dockerfile, re.M)) == 1
     assert "USER 999:999" in dockerfile
     pyproject = (PROJECT_DIR / "pyproject.toml").read_text()
     runtime = re.findall(r'"((?:pydantic|pyyaml|pyrage|cryptography)[^"]*)"', pyproject)
