@@ -30,12 +30,14 @@ def charts_dir() -> pathlib.Path:
     return pathlib.Path(override).expanduser().resolve() if override else (REPO_ROOT.parent / "shared" / "charts")
 
 
-def require_chart(name: str, version: str) -> pathlib.Path:
-    path = charts_dir() / f"{name}-{version}.tgz"
-    if not path.is_file():
-        pytest.skip(f"chart {path.name} not found in {charts_dir()}; set {CHARTS_DIR_ENV} to the upstream charts "
-                    "(../shared/charts)")
-    return path
+def require_chart(name: str, *versions: str) -> pathlib.Path:
+    """The first of `versions` of the chart found, or skip the calling test with the reason."""
+    for version in versions:
+        path = charts_dir() / f"{name}-{version}.tgz"
+        if path.is_file():
+            return path
+    pytest.skip(f"chart {name} {' or '.join(versions)} not found in {charts_dir()}; set {CHARTS_DIR_ENV} to the "
+                "upstream charts (../shared/charts, or scripts/fetch_upstream.py)")
 
 
 def render_chart(path: pathlib.Path, values: dict[str, Any], release: str, namespace: str) -> list[dict[str, Any]]:

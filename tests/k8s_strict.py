@@ -365,11 +365,19 @@ def validate_object(obj: dict[str, Any]) -> None:
 
 
 def validate_objects(objs: Iterable[dict[str, Any]]) -> None:
-    """Validate every object; raise one StrictValidationError listing all problems."""
+    """Validate every object; raise one StrictValidationError listing all problems.
+
+    Without the upstream CRDs (a fresh clone has no ../shared), the built-in kinds are still validated and the
+    calling test is then skipped with the reason: custom resources cannot be checked, and that is no failure.
+    """
     problems: list[str] = []
     failed = total = 0
+    unchecked = []
     for obj in objs:
         total += 1
+        if crds_dir() is None and isinstance(obj, Mapping) and is_custom_resource(dict(obj)):
+            unchecked.append(_label(obj))
+            continue
         try:
             validate_object(obj)
         except StrictValidationError as error:
@@ -379,3 +387,6 @@ def validate_objects(objs: Iterable[dict[str, Any]]) -> None:
         raise StrictValidationError(
             problems, header=f"{failed} of {total} Kubernetes objects failed strict validation:"
         )
+    if unchecked:
+        pytest.skip(f"built-in kinds valid; {len(unchecked)} custom resources not checked: CRDs not found at "
+                    f"{_crds_dir_candidate()} (set {CRDS_DIR_ENV} to the upstream CRDs, ../shared/crds)")

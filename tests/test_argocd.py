@@ -294,13 +294,15 @@ def test_render_preview_needs_no_pulumi(tmp_path):
 
 
 KNOWN_HOST = "git.acme.dev ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
-CHART_VERSION = "10.1.1"  # ../shared/charts: the nearest to the pinned 10.2.1 (both Argo CD 3.4.x)
+# The pinned chart (scripts/fetch_upstream.py fetches it), else 10.1.1, the nearest one in ../shared/charts
+# (both ship Argo CD 3.4.x).
+CHART_VERSIONS = (versions.ARGO_CD.version, "10.1.1")
 
 
 @pytest.fixture(scope="module")
 def argo_cd_chart():
     """The real argo-cd chart rendered with the values the Platform gives it (webhook, notifications, known hosts)."""
-    path = require_chart("argo-cd", CHART_VERSION)
+    path = require_chart("argo-cd", *CHART_VERSIONS)
     stack = settings(previews={"rendererImage": "ghcr.io/acme/minnova-idp:1.0", "webhookHost": "hooks.acme.dev"})
     objects = render_chart(path, argocd.chart_values(stack, True, KNOWN_HOST), "argocd", argocd.NAMESPACE)
     return stack, {(o["kind"], o["metadata"]["name"]): o for o in objects}

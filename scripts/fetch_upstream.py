@@ -1,0 +1,61 @@
+"""Download the pinned upstream CRDs and Helm charts the strict tests use (for machines with network access).
+
+    .venv/bin/python scripts/fetch_upstream.py [DEST]        # default DEST: ../shared (beside the checkout)
+
+Writes DEST/crds/*.yaml and DEST/charts/<chart>-<version>.tgz, the layout the tests read through
+MINNOVA_CRDS_DIR / MINNOVA_CHARTS_DIR (default ../shared/crds and ../shared/charts). Versions are the ones pinned
+in minnova_idp/core/versions.py (charts) and below (CRDs, from each project's release tag). Charts come through
+helm-python-sdk (Helm's own pull, from each chart's repository index), CRDs from the tagged sources. Nothing
+here runs in the tests: a fresh clone without DEST skips those tests with a reason.
+"""
+
+from __future__ import annotations
+
+import sys
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from minnova_idp.core import versions  # noqa: E402
+
+GITHUB_RAW = "https://raw.githubusercontent.com"
+CRDS = {
+    # Argo CD v3.4.4 (the chart's appVersion): manifests/crds in the tagged source.
+    **{f"argoproj.io_{kind}s.yaml": f"{GITHUB_RAW}/argoproj/argo-cd/v3.4.4/manifests/crds/{kind}-crd.yaml"
+       for kind in ("application", "applicationset", "appproject")},
+    # CloudNativePG 1.30.0: config/crd/bases in the tagged source.
+    **{f"postgresql.cnpg.io_{kind}.yaml":
+       f"{GITHUB_RAW}/cloudnative-pg/cloudnative-pg/v1.30.0/config/crd/bases/postgresql.cnpg.io_{kind}.yaml"
+       for kind in ("clusters", "scheduledbackups", "backups", "databases", "poolers")},
+    # Barman Cloud plugin (the pinned plugin version).
+    "barmancloud.cnpg.io_objectstores.yaml": f"{GITHUB_RAW}/cloudnative-pg/plugin-barman-cloud/"
+                                             f"{versions.BARMAN_CLOUD_PLUGIN_VERSION}/config/crd/bases/"
+                                             "barmancloud.cnpg.io_objectstores.yaml",
+    # cert-manager: the CRDs its release publishes as one file.
+    "cert-manager.crds.yaml": f"https://github.com/cert-manager/cert-manager/releases/download/"
+                              f"{versions.CERT_MANAGER.version}/cert-manager.crds.yaml",
+}
+CHARTS = (versions.ARGO_CD, versions.CERT_MANAGER, versions.CLOUDNATIVE_PG, versions.BARMAN_CLOUD_PLUGIN)
+
+
+def main(argv: list[str]) -> int:
+    destination = Path(argv[0]) if argv else ROOT.parent / "shared"
+    crds, charts = destination / "crds", destination / "charts"
+    crds.mkdir(parents=True, exist_ok=True)
+    charts.mkdir(parents=True, exist_ok=True)
+    for name, url in CRDS.items():
+        with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 - fixed https URLs above
+            (crds / name).write_bytes(response.read())
+        print(f"crd   {crds / name}  <- {url}")
+    import helm_python
+
+    for chart in CHARTS:
+        helm_python.registry.pull(chart.name, version=chart.version, repo_url=chart.repository, destination=charts)
+        print(f"chart {charts}/{chart.name}-{chart.version.lstrip('v')}.tgz  <- {chart.repository}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
