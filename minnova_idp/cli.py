@@ -28,8 +28,99 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    target, config = _load_app(args.path)
-    print(f"{target}: valid (app {config.name}; environments {', '.join(config.environments)})")
+    """An app config, a registry entry or a stack file: each by its own model, as the program reads it."""
+    path = Path(args.path)
+    if path.is_file() and path.name.startswith("Pulumi.") and path.suffix == ".yaml" and path.name.count(".") == 2:
+        from .core.stackconfig import from_stack_file, parse_stack_config
+
+        stack = path.name[len("Pulumi."):-len(".yaml")]
+        config = parse_stack_config(*from_stack_file(path.parent, stack))
+        summary = {"kind": "stack", "file": str(path), "stack": stack, "deployment": config.settings.deployment,
+                   "environments": list(config.settings.environments)}
+        text = f"{path}: valid (stack {stack}; deployment {config.settings.deployment}; environments " \
+               f"{', '.join(config.settings.environments)})"
+    elif path.is_file() and path.parent.name == "apps" and path.suffix in (".yaml", ".yml"):
+        from .core.registry import RegistryEntry
+        from .core.validation import validate_document
+        from .core.yamlsafe import load_yaml_file
+
+        entry = validate_document(RegistryEntry, load_yaml_file(path, str(path)))
+        if entry.name != path.stem:
+            raise ConfigError([Problem(str(path), "name", f"'{entry.name}' does not match the file name",
+                                       hint=f"rename the file to {entry.name}.yaml")])
+        summary = {"kind": "registry entry", "file": str(path), "app": entry.name, "repo": entry.repo,
+                   "local": entry.local}
+        text = f"{path}: valid (registry entry of app {entry.name})"
+    else:
+        target, config = _load_app(args.path)
+        summary = {"kind": "app", "file": str(target), "app": config.name, "environments": list(config.environments)}
+        text = f"{target}: valid (app {config.name}; environments {', '.join(config.environments)})"
+    print(json.dumps({**summary, "valid": True}, indent=2) if args.json else text)
+    return 0
+
+
+def _cmd_rollback(args: argparse.Namespace) -> int:
+    from .core.rollback import pinned, rollback_target, with_pins
+    from .core.stackconfig import from_stack_file, parse_stack_config
+
+    project_dir = Path(args.project_dir).resolve()
+    stack_file = project_dir / f"Pulumi.{args.stack}.yaml"
+    parse_stack_config(*from_stack_file(project_dir, args.stack))  # the file is valid before it is touched
+    pins = pinned(stack_file)
+    if args.clear:
+        if args.environment not in pins.get(args.app, {}):
+            raise ConfigError([Problem(stack_file.name, f"minnova:imagePins.{args.app}.{args.environment}",
+                                       "is not set: nothing to clear")])
+        del pins[args.app][args.environment]
+        message = f"Cleared the pin of {args.app}/{args.environment}: app.yaml decides its tag again."
+    else:
+        previous = _read_previous_outputs(args.previous_outputs) if args.previous_outputs else None
+        tag = rollback_target(args.app, args.environment, previous, args.to)
+        pins.setdefault(args.app, {})[args.environment] = tag
+        message = f"Pinned {args.app}/{args.environment} to {tag} (minnova:imagePins in {stack_file.name})."
+    text = with_pins(stack_file.read_text(), pins)
+    # The edited file must load as a stack file, with exactly these pins: never leave a broken one behind.
+    config = parse_stack_config(*_stack_file_raw(text, stack_file.name))
+    if {app: envs for app, envs in config.settings.image_pins.items() if envs} != {
+            app: envs for app, envs in pins.items() if envs}:
+        raise ConfigError([Problem(stack_file.name, "minnova:imagePins", "could not be rewritten in place",
+                                   hint="set it with: pulumi config set --path 'minnova:imagePins.<app>.<env>' TAG")])
+    stack_file.write_text(text)
+    print(f"{message}\nCommit it and deploy (pulumi up --stack {args.stack}); `minnova-idp status --stack "
+          f"{args.stack}` shows it.")
+    return 0
+
+
+def _stack_file_raw(text: str, shown: str):
+    """Config of a stack file's text, as from_stack_file reads a file (which it takes from a directory)."""
+    import tempfile
+
+    from .core.stackconfig import from_stack_file
+
+    with tempfile.TemporaryDirectory() as directory:
+        (Path(directory) / "Pulumi.candidate.yaml").write_text(text)
+        raw, secret_keys, _ = from_stack_file(Path(directory), "candidate")
+    return raw, secret_keys, shown
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from .core.gitsource import GitAuth
+    from .core.inputs import load_inputs
+    from .core.stackconfig import from_stack_file
+    from .core.status import as_json, as_table, stack_status
+
+    project_dir = Path(args.project_dir).resolve()
+    raw, secret_keys, file = from_stack_file(project_dir, args.stack)
+    # Like the offline plan: no credentials, so app repos must be readable without them (or cached).
+    inputs = load_inputs(project_dir, raw, secret_keys, file,
+                         cache_dir=Path(args.cache_dir) if args.cache_dir else None, auth=GitAuth())
+    rows = stack_status(inputs)
+    if args.json:
+        print(json.dumps({"stack": args.stack, "deployment": inputs.stack.settings.deployment, "apps": as_json(rows)},
+                         indent=2))
+    else:
+        print(f"Stack {args.stack} (deployment {inputs.stack.settings.deployment}), from config and the registry:\n")
+        print(as_table(rows) if rows else "no app is deployed by this stack")
     return 0
 
 
@@ -114,7 +205,10 @@ def _cmd_render_preview(args: argparse.Namespace) -> int:
             raise ConfigError([Problem(str(key_file), message="must hold exactly one age identity")])
         secrets = load_secret_values(content, shown, request.app, names.PREVIEW_ENVIRONMENT,
                                      AppKey(identities[0].recipient), stack_file=str(key_file), identities=identities)
-    sys.stdout.write(to_yaml(render_preview(app, request, secrets)))
+    from .core.seed import read_seed
+
+    seed = read_seed(app, directory, f"{directory}/") if app.database.enabled else ()
+    sys.stdout.write(to_yaml(render_preview(app, request, secrets, seed)))
     return 0
 
 
@@ -170,7 +264,7 @@ def _cmd_register(args: argparse.Namespace) -> int:
     from .core.onboarding import register_app
 
     target = register_app(Path(args.project_dir), args.name, args.repo, args.deployment, args.ref, args.path,
-                          force=args.force)
+                          force=args.force, new=args.new)
     print(f"Wrote {target}. Open a pull request with it; the platform team reviews and merges it.")
     return 0
 
@@ -197,11 +291,16 @@ def _add_onboarding_commands(commands) -> None:
         "register", help="write an app's registry entry (the pull request to the infra repo)",
         description="Write deployments/<deployment>/apps/<NAME>.yaml, the registry entry that deploys an app.",
         epilog="examples:\n  minnova-idp register oracle https://github.com/acme/oracle.git\n"
-               "  minnova-idp register api git@github.com:acme/mono.git --path services/api --deployment acme",
+               "  minnova-idp register api git@github.com:acme/mono.git --path services/api --deployment acme\n"
+               "  minnova-idp register shop https://github.com/globex/shop.git --deployment globex --new",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     register.add_argument("name", help="the app's name (as in its .minnova/app.yaml)")
     register.add_argument("repo", help="the app repository: https://... or git@host:owner/repo.git")
-    register.add_argument("--deployment", help="client deployment (default: the only one under deployments/)")
+    register.add_argument("--deployment", help="client deployment: an existing deployments/<DEPLOYMENT>/apps "
+                                               "(default: the only one under deployments/)")
+    register.add_argument("--new", action="store_true",
+                          help="start a new deployment: create deployments/<DEPLOYMENT>/apps (without it, a "
+                               "deployment that does not exist is an error)")
     register.add_argument("--ref", help="branch, tag or commit (default: the default branch)")
     register.add_argument("--path", help="directory holding .minnova/ in a monorepo")
     register.add_argument("--project-dir", default=".", help="the infra repository (default: .)")
@@ -392,13 +491,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     from .shell.plan import render_tree, run_plan, write_plan
 
     project_dir = Path(args.project_dir).resolve()
-    previous = None
-    if args.previous_outputs:
-        try:
-            previous = json.loads(Path(args.previous_outputs).read_text())
-        except (OSError, ValueError) as exc:
-            raise ConfigError([Problem(args.previous_outputs, message=f"cannot read stack outputs: {exc}",
-                                       hint="pulumi stack output --json > FILE")]) from None
+    previous = _read_previous_outputs(args.previous_outputs) if args.previous_outputs else None
     identities = None
     if args.identity:
         from .core import sops
@@ -408,13 +501,81 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         except sops.SopsError as exc:
             raise _sops_problem(exc) from None
     plan = run_plan(project_dir, args.stack, cache_dir=Path(args.cache_dir) if args.cache_dir else None,
-                    previous_outputs=previous, identities=identities)
+                    previous_outputs=previous, identities=identities, only_app=args.app)
+    if args.out:
+        write_plan(plan, Path(args.out))
+    if args.json:
+        from collections import Counter
+
+        print(json.dumps({"stack": plan.stack, "app": args.app, "resources": len(plan.resources),
+                          "byType": dict(sorted(Counter(r.type for r in plan.resources).items())),
+                          "outputs": plan.outputs, "out": args.out}, indent=2, sort_keys=True))
+        return 0
     print(render_tree(plan))
     if args.out:
         out = Path(args.out)
-        write_plan(plan, out)
         print(f"\nWrote {out / 'resources.json'} and {len(plan.manifests())} manifests under {out / 'manifests'}")
     return 0
+
+
+MAX_OUTPUTS_BYTES = 4 * 1024 * 1024
+_OUTPUTS_HINT = "pulumi stack output --json > FILE"
+
+
+def _read_previous_outputs(file: str) -> dict:
+    """`plan --previous-outputs`: a bounded regular file (never a FIFO that blocks or a device that never ends)
+    holding a JSON object; the outputs the plan checks against are checked here, each error naming its key."""
+    from .core.inputs import DATABASE_CLUSTERS_OUTPUT, DATABASE_SIZES_OUTPUT
+    from .core.quantity import QuantityError, parse_quantity
+    from .core.yamlsafe import FileRefused, read_regular_file
+
+    def refused(message: str, field: str = "") -> ConfigError:
+        return ConfigError([Problem(file, field, f"cannot read stack outputs: {message}", hint=_OUTPUTS_HINT)])
+
+    try:
+        content = read_regular_file(file, MAX_OUTPUTS_BYTES)
+    except FileRefused as exc:
+        raise refused(exc.reason) from None
+    try:
+        document = json.loads(content.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise refused("not UTF-8 text") from None
+    except json.JSONDecodeError as exc:  # its message quotes no content, only where
+        raise refused(f"not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    except (ValueError, RecursionError):  # a number too long to convert, nesting too deep
+        raise refused("not JSON this command can read (a number too long, or nesting too deep)") from None
+    if not isinstance(document, dict):
+        raise refused("must be a JSON object of output names to values")
+    problems = []
+    for output, check in ((DATABASE_SIZES_OUTPUT, parse_quantity), (DATABASE_CLUSTERS_OUTPUT, None)):
+        value = document.get(output)
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            problems.append(Problem(file, output, "must be an object of app environments to values",
+                                    hint=_OUTPUTS_HINT))
+            continue
+        for key, item in value.items():
+            field = f"{output}.{key}" if key.isprintable() and len(key) <= 80 else f"{output}[{key[:80]!r}]"
+            if not isinstance(item, str):
+                problems.append(Problem(file, field, "must be a string", hint=_OUTPUTS_HINT))
+            elif check is not None:
+                try:
+                    check(item)
+                except QuantityError as exc:
+                    problems.append(Problem(file, field, str(exc), hint=_OUTPUTS_HINT))
+    if problems:
+        raise ConfigError(problems)
+    return document
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("minnova-idp")
+    except PackageNotFoundError:  # run from a checkout without installing
+        return "unknown (not installed)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -427,6 +588,7 @@ def build_parser() -> argparse.ArgumentParser:
                "  minnova-idp plan --stack dev --out plan-dev  # what `pulumi up` would create, offline\n"
                "  minnova-idp schema > app.schema.json         # JSON Schema for editors",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     schema = commands.add_parser(
@@ -442,8 +604,43 @@ def build_parser() -> argparse.ArgumentParser:
         description="Check an app config: exit 0 when valid, 1 with every problem otherwise.",
         epilog="examples:\n  minnova-idp validate .minnova/app.yaml\n  minnova-idp validate path/to/app-repo",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    validate.add_argument("path", help="an app.yaml, or an app repository holding .minnova/app.yaml")
+    validate.add_argument("path", help="an app.yaml, an app repository holding .minnova/app.yaml, a registry "
+                                       "entry (deployments/<deployment>/apps/<app>.yaml) or a stack file "
+                                       "(Pulumi.<stack>.yaml)")
+    validate.add_argument("--json", action="store_true", help="print the result as JSON")
     validate.set_defaults(handler=_cmd_validate)
+
+    status = commands.add_parser(
+        "status", help="list a stack's apps, environments, URLs, image tags and databases",
+        description="What a stack deploys, from its config and the registry alone (no cluster, no credentials): "
+                    "apps, environments, URLs, image tags and where each comes from, databases, previews.",
+        epilog="examples:\n  minnova-idp status --stack prod\n  minnova-idp status --stack dev --json | jq '.apps[].url'",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    status.add_argument("--stack", required=True, help="stack name (reads Pulumi.<STACK>.yaml)")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    status.add_argument("--project-dir", default=".", help="directory holding Pulumi.yaml (default: .)")
+    status.add_argument("--cache-dir", help="git cache (default: $MINNOVA_IDP_CACHE_DIR or ~/.cache/minnova-idp)")
+    status.set_defaults(handler=_cmd_status)
+
+    rollback = commands.add_parser(
+        "rollback", help="pin an app environment to the tag it ran before (or --to TAG); --clear to undo",
+        description="Roll an app environment back in one step: writes minnova:imagePins.<APP>.<ENV> into "
+                    "Pulumi.<STACK>.yaml (a block this command owns; the rest of the file is kept), which wins over "
+                    "app.yaml until cleared. Without --to, the tag deployed before the current one, from the "
+                    "stack's imageTags output.",
+        epilog="examples:\n  pulumi stack output --json --stack prod > outputs.json\n"
+               "  minnova-idp rollback oracle prod --stack prod --previous-outputs outputs.json\n"
+               "  minnova-idp rollback oracle prod --stack prod --to 1.4.1\n"
+               "  minnova-idp rollback oracle prod --stack prod --clear",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    rollback.add_argument("app")
+    rollback.add_argument("environment", metavar="ENV")
+    rollback.add_argument("--stack", required=True, help="stack name (edits Pulumi.<STACK>.yaml)")
+    rollback.add_argument("--to", help="the tag to pin (default: the one deployed before the current one)")
+    rollback.add_argument("--clear", action="store_true", help="remove the pin")
+    rollback.add_argument("--previous-outputs", metavar="FILE", help="the stack's outputs (pulumi stack output --json)")
+    rollback.add_argument("--project-dir", default=".", help="directory holding Pulumi.yaml (default: .)")
+    rollback.set_defaults(handler=_cmd_rollback)
 
     plan = commands.add_parser(
         "plan", help="run a stack's program offline and show what it would create",
@@ -458,6 +655,8 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--previous-outputs", metavar="FILE",
                       help="the stack's outputs from its last update (`pulumi stack output --json`), for checks "
                            "against what is deployed, such as database sizes that must not shrink")
+    plan.add_argument("--app", help="show only this app (every app is still loaded and checked)")
+    plan.add_argument("--json", action="store_true", help="print a JSON summary instead of the tree")
     plan.add_argument("--identity", metavar="KEYFILE",
                       help="age identities to decrypt app secrets with (default: none; the plan shows the names "
                            "of secret values, checks who the files are encrypted for, and masks every value)")
@@ -489,6 +688,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INVALID
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `minnova-idp status | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
         if os.environ.get("MINNOVA_IDP_DEBUG") == "1":
             raise

@@ -181,7 +181,8 @@ def test_project_whitelists_exactly_what_a_preview_renders():
     app = AppConfig.model_validate({"name": "oracle", "image": {"repository": "r.io/o"}, "port": 80,
                                     "database": {"enabled": True}, "environments": {"dev": {"host": "o.acme.dev"}}})
     request = PreviewRequest("oracle", 1, "a" * 40, "preview.acme.dev", "acme", "traefik")
-    rendered = render_preview(app, request, SecretValues(source="x", string_data={"A": "b"}))
+    rendered = render_preview(app, request, SecretValues(source="x", string_data={"A": "b"}),
+                              seed=(("schema.sql", "create table t (id int);"),))
     kinds = {(obj["apiVersion"].rpartition("/")[0], obj["kind"]) for obj in rendered}
     allowed = set(argocd.PREVIEW_KINDS)
     assert kinds <= allowed
@@ -511,3 +512,13 @@ def test_known_hosts_lines_are_matched_as_ssh_does():
         hmac.new(salt, b"git.acme.dev", hashlib.sha1).digest()).decode())
     assert known_hosts_names(f"{hashed} {key}\n", "git.acme.dev")
     assert not known_hosts_names(f"{hashed} {key}\n", "git.other.dev")
+
+
+def test_the_stack_caps_how_many_previews_run_at_once(dev_plan):
+    cap = resource_named(dev_plan, "platform-resourcequota-preview-applications")
+    assert cap.inputs["metadata"]["namespace"] == "argocd"
+    assert cap.inputs["spec"]["hard"] == {"count/applications.argoproj.io": "50"}  # minnova:previews.maxTotal
+    validate_objects([cap.inputs])
+    stack = settings(previews={"rendererImage": "ghcr.io/acme/minnova-idp:1.0", "maxTotal": 3, "maxPerApp": 2})
+    assert argocd.render_preview_cap(stack.previews.max_total)["spec"]["hard"] == {
+        "count/applications.argoproj.io": "3"}

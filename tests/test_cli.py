@@ -158,3 +158,50 @@ def test_help_has_examples(command):
 def test_usage_errors_exit_2():
     assert run("plan").returncode == 2
     assert run("frobnicate").returncode == 2
+
+
+def test_version():
+    result = run("--version")
+    assert result.returncode == 0 and result.stdout.startswith("minnova-idp ")
+
+
+def test_status_lists_what_a_stack_deploys_without_a_cluster():
+    result = run("status", "--stack", "prod")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("oracle") and "https://oracle.minnova.io" in line and "5Gi x3" in line
+               and "registry.minnova.io/oracle:1.4.2 (image.tag)" in line for line in lines), result.stdout
+    document = json.loads(run("status", "--stack", "dev", "--json").stdout)
+    by_app = {row["app"]: row for row in document["apps"]}
+    assert by_app["oracle"]["tag"] == "1.5.0-rc.1" and by_app["oracle"]["tag_source"] == "imageTag"
+    assert by_app["oracle"]["previews"] is True and by_app["storefront"]["database"] is None
+    assert run("status", "--stack", "nope").returncode == 1
+
+
+@pytest.mark.parametrize("path,kind", [("Pulumi.dev.yaml", "stack"),
+                                       ("deployments/minnova/apps/oracle.yaml", "registry entry"),
+                                       ("examples/oracle", "app")])
+def test_validate_takes_each_kind_of_file(path, kind):
+    result = run("validate", path, "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["kind"] == kind
+
+
+def test_validate_names_the_field_of_a_bad_stack_file_or_registry_entry(tmp_path):
+    stack = tmp_path / "Pulumi.bad.yaml"
+    stack.write_text("config:\n  minnova:deployment: acme\n  minnova:baseDomian: acme.io\n")
+    result = run("validate", str(stack))
+    assert result.returncode == 1 and "minnova:baseDomian" in result.stderr and "Traceback" not in result.stderr
+    entry = tmp_path / "deployments" / "acme" / "apps" / "web.yaml"
+    entry.parent.mkdir(parents=True)
+    entry.write_text("name: web\nrepo: http://github.com/acme/web.git\n")
+    result = run("validate", str(entry))
+    assert result.returncode == 1 and "repo: 'http://github.com/acme/web.git' uses plain http" in result.stderr
+
+
+def test_plan_of_one_app_still_checks_all(tmp_path):
+    document = json.loads(run("plan", "--stack", "prod", "--app", "storefront", "--json").stdout)
+    assert document["outputs"]["urls"] == {"storefront-prod": "https://shop.minnova.io"}
+    assert "kubernetes:postgresql.cnpg.io/v1:Cluster" not in document["byType"]
+    result = run("plan", "--stack", "prod", "--app", "nope")
+    assert result.returncode == 1 and "--app: no app 'nope' in this stack's registry" in result.stderr

@@ -744,3 +744,39 @@ def test_the_readme_restore_procedure_against_the_plan(tmp_path):
         key for key in declared_during["spec"] if key not in kept["spec"]} == {"bootstrap", "externalClusters"}
     assert {**kept["metadata"], "annotations": None} == {**declared_during["metadata"], "annotations": None}
     assert after_plan.outputs["databaseClusters"] == {"oracle-prod": "oracle-db-2"}
+
+
+# ---- seed data --------------------------------------------------------------------------------------------------
+
+def test_dev_can_be_seeded_too_and_prod_never_is_unless_asked(tmp_path):
+    from minnova_idp.shell.plan import run_plan
+
+    project = project_copy(tmp_path)
+    (project / "examples/oracle/.minnova/seed").mkdir()
+    (project / "examples/oracle/.minnova/seed/demo.sql").write_text("select 1;\n")
+    app_yaml = project / "examples/oracle/.minnova/app.yaml"
+    app_yaml.write_text(app_yaml.read_text().replace(
+        "database: {enabled: true, size: 5Gi}",
+        "database: {enabled: true, size: 5Gi, seed: {files: [seed/demo.sql], environments: [dev]}}"))
+    dev = {(m["kind"], m["metadata"]["name"]): m for m in run_plan(project, "dev", cache_dir=tmp_path / "c").manifests()}
+    assert dev[("ConfigMap", "oracle-db-seed")]["data"] == {"demo.sql": "select 1;\n"}
+    assert dev[("Cluster", "oracle-db")]["spec"]["bootstrap"]["initdb"]["postInitApplicationSQLRefs"] == {
+        "configMapRefs": [{"name": "oracle-db-seed", "key": "demo.sql"}]}
+    prod = {(m["kind"], m["metadata"]["name"]) for m in run_plan(project, "prod", cache_dir=tmp_path / "c").manifests()}
+    assert ("ConfigMap", "oracle-db-seed") not in prod
+
+
+@pytest.mark.parametrize("seed,message", [
+    ("{files: [schema.sql]}", "database.seed.files[0]: 'schema.sql' must be a .sql file in .minnova/seed/"),
+    ("{files: [seed/../../etc/x.sql]}", "must be a .sql file in .minnova/seed/"),
+    ("{files: [seed/a.sql], environments: [staging]}", "database.seed.environments[0]: 'staging' is not one of"),
+    ("{files: []}", "database.seed.files: List should have at least 1 item"),
+])
+def test_bad_seed_config_is_named(seed, message):
+    from minnova_idp.core.errors import ConfigError
+
+    text = BASE.replace("database: {enabled: true, size: 5Gi}", f"database: {{enabled: true, size: 5Gi, seed: {seed}}}")
+    assert "seed" in text
+    with pytest.raises(ConfigError) as caught:
+        validate_document(AppConfig, load_yaml(text, "app.yaml"))
+    assert any(message in str(p) for p in caught.value.problems), [str(p) for p in caught.value.problems]

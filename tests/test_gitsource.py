@@ -251,6 +251,142 @@ def test_symlinks_in_minnova_are_not_materialised(repos: Path, cache: Path) -> N
     assert not (result.directory / ".minnova" / "secret.yaml").is_symlink()
 
 
+# --------------------------------------------------------------------------- sizes
+
+
+@pytest.fixture
+def scratch_objects(monkeypatch: pytest.MonkeyPatch) -> set[str]:
+    """Every blob that reached the throwaway repository the .minnova blobs are fetched into."""
+    seen: set[str] = set()
+    real = gitsource._object_sizes
+
+    def spy(git_runner, repo):
+        sizes = real(git_runner, repo)
+        seen.update(sizes)
+        return sizes
+
+    monkeypatch.setattr(gitsource, "_object_sizes", spy)
+    return seen
+
+
+def test_oversized_files_under_minnova_are_refused_and_never_downloaded(
+    repos: Path, cache: Path, scratch_objects: set[str]
+) -> None:
+    """Before: a 400 MB blob under .minnova was fetched whole and read into memory (1.2 GB RSS)."""
+    repo = make_repo(repos, "app", {
+        ".minnova/app.yaml": "name: app\n",
+        ".minnova/dump.sql": "x" * (gitsource.MAX_FILE_BYTES + 1),
+    })
+    big = repo.blob("HEAD:.minnova/dump.sql")
+
+    [result] = fetch_sources([RepoSpec(repo.url, None)], cache)
+
+    assert isinstance(result, FetchError), result
+    assert result.reason == (".minnova/dump.sql: larger than the limit of 262144 bytes per file, so not fetched "
+                             "(.minnova/ is for config, secrets and SQL only)")
+    assert repo.blob("HEAD:.minnova/app.yaml") in scratch_objects  # the small one came, the big one never did
+    assert big not in scratch_objects
+    assert big not in local_objects(fetch_repo_dir(cache, repo.url))
+    assert not list((cache / "repos").glob(".blobs-*"))  # the throwaway repository is gone
+    assert not list((cache / "snapshots").rglob(".minnova"))  # nothing partial
+
+
+def test_a_file_at_the_limit_is_fetched(repos: Path, cache: Path) -> None:
+    content = "y" * gitsource.MAX_FILE_BYTES
+    repo = make_repo(repos, "app", {".minnova/app.yaml": "name: app\n", ".minnova/check.sql": content})
+
+    [result] = fetch_sources([RepoSpec(repo.url, None)], cache)
+
+    assert isinstance(result, FetchedSource), result
+    assert (result.directory / ".minnova" / "check.sql").read_text() == content
+
+
+def test_monorepo_oversized_file_names_its_path(repos: Path, cache: Path, scratch_objects: set[str]) -> None:
+    repo = make_repo(repos, "mono", {
+        "svc/api/.minnova/app.yaml": "name: api\n",
+        "svc/api/.minnova/secrets/big.enc.yaml": "z" * (gitsource.MAX_FILE_BYTES + 10),
+        "svc/web/.minnova/app.yaml": "name: web\n",
+    })
+    api, web = fetch_sources([RepoSpec(repo.url, "main", "svc/api"), RepoSpec(repo.url, "main", "svc/web")], cache)
+    assert isinstance(api, FetchError) and api.reason.startswith("svc/api/.minnova/secrets/big.enc.yaml: larger")
+    assert app_yaml(web) == "name: web\n"  # one repo's problem stays in its slot
+    assert repo.blob("HEAD:svc/api/.minnova/secrets/big.enc.yaml") not in scratch_objects
+
+
+def test_total_size_and_number_of_files_are_bounded(repos: Path, cache: Path) -> None:
+    per_file = gitsource.MAX_FILE_BYTES - 1000
+    count = gitsource.MAX_TOTAL_BYTES // per_file + 1
+    heavy = make_repo(repos, "heavy", {f".minnova/part{i}.sql": f"{i}" * per_file for i in range(count)})
+    many = make_repo(repos, "many", {f".minnova/f{i}.yaml": "a: 1\n" for i in range(gitsource.MAX_FILES + 1)})
+    enough = make_repo(repos, "enough", {f".minnova/f{i}.yaml": f"a: {i}\n" for i in range(gitsource.MAX_FILES)})
+
+    heavy_result, many_result, enough_result = fetch_sources(
+        [RepoSpec(heavy.url, None), RepoSpec(many.url, None), RepoSpec(enough.url, None)], cache)
+
+    assert isinstance(heavy_result, FetchError)
+    assert heavy_result.reason.startswith(f"the files under .minnova/ add up to {count * per_file} bytes; the limit "
+                                          f"is {gitsource.MAX_TOTAL_BYTES}")
+    assert isinstance(many_result, FetchError)
+    assert many_result.reason.startswith(f".minnova/ holds {gitsource.MAX_FILES + 1} files; the limit is "
+                                         f"{gitsource.MAX_FILES}")
+    assert isinstance(enough_result, FetchedSource), enough_result
+
+
+def test_protocol_v0_fallback_bounds_sizes_too(
+    repos: Path, cache: Path, monkeypatch: pytest.MonkeyPatch, scratch_objects: set[str]
+) -> None:
+    """A v0 server refuses a tree wanted by id: the commit is fetched by name, with the same blob filter."""
+    monkeypatch.setattr(gitsource, "_BASE_CONFIG", (*gitsource._BASE_CONFIG, ("protocol.version", "0")))
+    repo = make_repo(repos, "app", {".minnova/app.yaml": "name: app\n", "README.md": "r\n"})
+    [ok] = fetch_sources([RepoSpec(repo.url, "main")], cache)
+    assert app_yaml(ok) == "name: app\n"
+    repo.commit({".minnova/big.yaml": "b" * (gitsource.MAX_FILE_BYTES + 1)})
+
+    [result] = fetch_sources([RepoSpec(repo.url, "main")], cache)
+
+    assert isinstance(result, FetchError) and result.reason.startswith(".minnova/big.yaml: larger than the limit")
+    assert repo.blob("HEAD:.minnova/big.yaml") not in scratch_objects
+
+
+def test_why_sizes_are_not_asked_with_ls_tree(repos: Path, tmp_path: Path) -> None:
+    """What this design rests on, for the git on this machine (2.39): in a blobless clone `ls-tree -l` downloads
+    the blobs to print their sizes, and a blob wanted by id (without "have" lines, as git's lazy fetch asks) is
+    sent whatever `--filter=blob:limit` says; a tree wanted by id into a repository without it is filtered. If git
+    changes this, the design can be simpler."""
+    repo = make_repo(repos, "app", {".minnova/big.bin": "q" * 300_000})
+    git(repo.path, "config", "uploadpack.allowAnySHA1InWant", "true")
+    big = repo.blob("HEAD:.minnova/big.bin")
+    tree = repo.blob("HEAD:.minnova")
+
+    def clone(name: str) -> Path:
+        target = tmp_path / name
+        git(tmp_path, "-c", "protocol.version=2", "clone", "-q", "--bare", "--filter=blob:none", "--depth", "1",
+            repo.url, str(target))
+        assert big not in local_objects(target)
+        return target
+
+    listed = clone("listed")
+    git(listed, "--git-dir", str(listed), "ls-tree", "-l", "-r", "HEAD")
+    assert big in local_objects(listed)
+
+    def fetch(target: Path, oid: str) -> None:
+        # As git's own lazy fetch and gitsource ask: no "have" lines (noop negotiation).
+        subprocess.run(["git", f"--git-dir={target}", "-c", "protocol.version=2", "-c",
+                        "fetch.negotiationAlgorithm=noop", "fetch", "-q",
+                        "--filter=blob:limit=1000", "--stdin", "origin"], input=f"{oid}\n", text=True,
+                       env=_git_env(target), check=True, capture_output=True)
+
+    by_blob = clone("by-blob")
+    fetch(by_blob, big)
+    assert big in local_objects(by_blob)
+
+    by_tree = tmp_path / "by-tree"
+    git(tmp_path, "init", "-q", "--bare", str(by_tree))
+    git(by_tree, "--git-dir", str(by_tree), "remote", "add", "origin", repo.url)
+    fetch(by_tree, tree)
+    assert tree in local_objects(by_tree) and big not in local_objects(by_tree)
+
+
 # --------------------------------------------------------------------------- cache
 
 

@@ -221,3 +221,25 @@ def test_an_age_secret_key_where_a_recipient_belongs_is_refused_and_never_echoed
     assert any("minnova:secretsRecipients.oracle.dev: is an age secret key" in p for p in found), found
     assert any("minnova:git.url: 'https://***@git.acme.dev/' embeds credentials" in p for p in found), found
     assert secret not in "\n".join(found) and "SUPERSECRET123" not in "\n".join(found)
+
+
+def test_an_oversized_file_under_minnova_stops_the_app_with_its_registry_entry_named(project):
+    url, commit = project.repo("oracle", {".minnova/app.yaml": DESIGN_DOC_APP_YAML,
+                                          ".minnova/restore-check.sql": "-- x\n" * 70_000})
+    project.register("oracle", repo=url)
+    assert project.problems() == [
+        f"deployments/acme/apps/oracle.yaml: repo: cannot fetch {url}: .minnova/restore-check.sql: larger than the "
+        "limit of 262144 bytes per file, so not fetched (.minnova/ is for config, secrets and SQL only)"]
+
+
+def test_registry_links_and_directories_stop_the_run_without_being_read(project, tmp_path):
+    """(FIFOs and devices: tests/test_hostile_inputs.py, where a hang fails instead of blocking the suite.)"""
+    url, _ = project.repo("shop", {".minnova/app.yaml": STOREFRONT_YAML})
+    outside = tmp_path / "outside.yaml"
+    outside.write_text(f"name: storefront\nrepo: {url}\n")
+    (project.registry / "storefront.yaml").symlink_to(outside)
+    (project.registry / "oracle.yaml").mkdir()
+    assert project.problems() == [
+        "deployments/acme/apps/oracle.yaml: is a directory, expected a file",
+        "deployments/acme/apps/storefront.yaml: is a symbolic link; only regular files are read here "
+        "(hint: commit the entry itself: a link could point outside the repository)"]

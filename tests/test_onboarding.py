@@ -75,3 +75,78 @@ def test_register_errors(tmp_path):
               cwd=tmp_path)
     assert bad.returncode == 1 and "uses plain http" in bad.stderr and "Traceback" not in bad.stderr
     assert not (project / "deployments/a/apps/ledger.yaml").exists()
+
+
+def test_register_deployment_is_a_dns_label_never_a_path(tmp_path):
+    """Before: `--deployment ../../escape` wrote tmp/escape/apps/ledger.yaml, outside the infra repo."""
+    project = tmp_path / "infra"
+    (project / "deployments/minnova/apps").mkdir(parents=True)
+    for bad in ("../../escape", "/etc", "a/b", "Acme", "a" * 21, "-x", "."):
+        result = cli("register", "ledger", "https://github.com/x/y.git", f"--deployment={bad}", "--new",
+                     "--project-dir", str(project), cwd=tmp_path)
+        assert result.returncode == 1 and "Traceback" not in result.stderr, (bad, result.stderr)
+        assert "  - --deployment: " in result.stderr and "is not a deployment name: a DNS label" in result.stderr
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == [
+        "infra", "infra/deployments", "infra/deployments/minnova", "infra/deployments/minnova/apps"]
+
+
+def test_register_a_typo_in_the_deployment_is_an_error_and_new_starts_one(tmp_path):
+    """Before: a typo'd deployment was silently created."""
+    project = tmp_path / "infra"
+    (project / "deployments/minnova/apps").mkdir(parents=True)
+    typo = cli("register", "ledger", "https://github.com/x/y.git", "--deployment", "minova",
+               "--project-dir", str(project), cwd=tmp_path)
+    assert typo.returncode == 1 and "Traceback" not in typo.stderr
+    assert ("--deployment: there is no deployment 'minova' (no deployments/minova/apps directory); there are: minnova "
+            "(hint: check the spelling, or pass --new to start the deployment 'minova')") in typo.stderr
+    assert not (project / "deployments/minova").exists()
+    started = cli("register", "ledger", "https://github.com/x/y.git", "--deployment", "globex", "--new",
+                  "--project-dir", str(project), cwd=tmp_path)
+    assert started.returncode == 0, started.stderr
+    registered, problems = read_registry(project, "deployments/globex/apps")
+    assert not problems and [r.entry.name for r in registered] == ["ledger"]
+    lonely = cli("register", "ledger", "https://github.com/x/y.git", "--new", "--project-dir", str(project),
+                 cwd=tmp_path)
+    assert lonely.returncode == 1 and "--new: needs --deployment NAME" in lonely.stderr
+
+
+def test_register_errors_name_the_flag_and_nothing_is_written(tmp_path):
+    project = tmp_path / "infra"
+    (project / "deployments/minnova/apps").mkdir(parents=True)
+    result = cli("register", "Bad_Name", "http://github.com/x/y.git", "--ref=-x", "--path", "../up",
+                 "--deployment", "a/b", "--project-dir", str(project), cwd=tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[0] == "5 problems found:"
+    assert [line.split(":")[0] for line in lines[1:]] == [
+        "  - NAME", "  - REPO", "  - --ref", "  - --path", "  - --deployment"]
+    assert "deployments/" not in result.stderr.replace("deployments/<", "")  # no file that was never written
+    assert list((project / "deployments/minnova/apps").iterdir()) == []
+
+
+def test_register_values_read_back_exactly_as_given(tmp_path):
+    """Values YAML would read as numbers, booleans or as the end of a quoted string are quoted safely."""
+    project = tmp_path / "infra"
+    (project / "deployments/minnova/apps").mkdir(parents=True)
+    for name, ref, path in (("one", "1.0", "2024"), ("two", "yes", "on/off"), ("three", 'rel"ease', "svc/a b")):
+        result = cli("register", name, 'https://github.com/x/"y.git', "--ref", ref, "--path", path,
+                     "--project-dir", str(project), cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        entry = validate_document(RegistryEntry, load_yaml_file(project / f"deployments/minnova/apps/{name}.yaml"))
+        assert (entry.repo, entry.ref, entry.path) == ('https://github.com/x/"y.git', ref, path)
+
+
+def test_register_force_replaces_a_symlink_and_never_writes_through_it(tmp_path):
+    project = tmp_path / "infra"
+    apps = project / "deployments/minnova/apps"
+    apps.mkdir(parents=True)
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not yours\n")
+    (apps / "ledger.yaml").symlink_to(outside)
+    args = ("register", "ledger", "https://github.com/x/y.git", "--project-dir", str(project))
+    kept = cli(*args, cwd=tmp_path)
+    assert kept.returncode == 1 and "deployments/minnova/apps/ledger.yaml: already exists" in kept.stderr
+    assert cli(*args, "--force", cwd=tmp_path).returncode == 0
+    assert outside.read_text() == "not yours\n"
+    assert not (apps / "ledger.yaml").is_symlink() and "name: ledger" in (apps / "ledger.yaml").read_text()
+    assert sorted(p.name for p in apps.iterdir()) == ["ledger.yaml"]  # no temporary file left

@@ -24,3 +24,24 @@ def test_lookalike_units_get_a_suggestion(text, hint):
 def test_rejects_non_quantities(text):
     with pytest.raises(QuantityError):
         parse_quantity(text)
+
+
+@pytest.mark.parametrize("text,message", [
+    ("1e99999999", "the exponent is out of range"),  # Decimal overflow (exit 70) before
+    ("1e-99999999", "the exponent is out of range"),
+    ("9.3e18", "larger than any Kubernetes quantity"),
+    ("1e19", "the exponent is out of range"),
+    ("8Ei", "larger than any Kubernetes quantity"),  # 2^63: Kubernetes caps at 2^63-1
+    ("1" + "0" * 64, "a quantity of 65 characters"),  # accepted before, however long
+    (5, "int value is not a Kubernetes quantity"),  # a number from JSON: TypeError before
+])
+def test_absurd_quantities_are_refused_before_any_arithmetic(text, message):
+    with pytest.raises(QuantityError, match=message):
+        parse_quantity(text)
+
+
+def test_the_largest_quantities_still_parse():
+    assert parse_quantity("7Ei") == Decimal(7 * 2**60)
+    assert parse_quantity("1e18") == Decimal(10**18)
+    assert parse_quantity("1e-18") == Decimal("1e-18")
+    assert parse_quantity("9" * 18) == Decimal("9" * 18)

@@ -264,3 +264,42 @@ def test_flags_serve_local_runs_and_must_agree_with_argo_cd(checkout, keys_dir):
     result = subprocess.run([sys.executable, "-m", "minnova_idp.cli", "render-preview", *flags[:2], "--pr", "9"],
                             cwd=repo, env=argocd_env(head, keys_dir), capture_output=True, text=True, timeout=60)
     assert result.returncode == 1 and "pr_number: sources disagree: --pr='9', ARGOCD_APP_NAME='123'" in result.stderr
+
+
+def test_a_preview_database_is_seeded_from_the_pull_requests_own_files(checkout, keys_dir):
+    repo, head = checkout
+    (repo / ".minnova/seed").mkdir()
+    (repo / ".minnova/seed/schema.sql").write_text("create table orders (id serial primary key);\n")
+    (repo / ".minnova/seed/demo.sql").write_text("insert into orders default values;\n")
+    app_yaml = repo / ".minnova/app.yaml"
+    app_yaml.write_text(app_yaml.read_text().replace(
+        "database: {enabled: true, size: 5Gi}",
+        "database: {enabled: true, size: 5Gi, seed: {files: [seed/schema.sql, seed/demo.sql]}}"))
+    result = render(repo, argocd_env(head, keys_dir))
+    assert result.returncode == 0, result.stderr
+    objects = {(o["kind"], o["metadata"]["name"]): o for o in yaml.safe_load_all(result.stdout)}
+    seed = objects[("ConfigMap", "oracle-db-seed")]
+    assert seed["data"] == {"schema.sql": "create table orders (id serial primary key);\n",
+                            "demo.sql": "insert into orders default values;\n"}
+    initdb = objects[("Cluster", "oracle-db")]["spec"]["bootstrap"]["initdb"]
+    assert initdb["postInitApplicationSQLRefs"] == {"configMapRefs": [
+        {"name": "oracle-db-seed", "key": "schema.sql"}, {"name": "oracle-db-seed", "key": "demo.sql"}]}
+    require_crds()
+    validate_objects(list(objects.values()))
+
+
+@pytest.mark.parametrize("setup,message", [
+    (lambda repo: None, ".minnova/seed/schema.sql: does not exist (hint: named by database.seed.files[0]"),
+    (lambda repo: (repo / ".minnova/seed").mkdir() or (repo / ".minnova/seed/schema.sql").write_bytes(b"x" * 300_000),
+     ".minnova/seed/schema.sql: is larger than 256 KiB, the limit for a seed file"),
+    (lambda repo: (repo / ".minnova/seed").mkdir() or (repo / ".minnova/seed/schema.sql").symlink_to("/etc/passwd"),
+     ".minnova/seed/schema.sql: must be a regular file"),
+])
+def test_bad_seed_files_are_named_and_nothing_is_rendered(checkout, keys_dir, setup, message):
+    repo, head = checkout
+    setup(repo)
+    app_yaml = repo / ".minnova/app.yaml"
+    app_yaml.write_text(app_yaml.read_text().replace(
+        "database: {enabled: true, size: 5Gi}", "database: {enabled: true, size: 5Gi, seed: {files: [seed/schema.sql]}}"))
+    result = render(repo, argocd_env(head, keys_dir))
+    assert result.returncode == 1 and result.stdout == "" and message in result.stderr, result.stderr

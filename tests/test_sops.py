@@ -451,3 +451,65 @@ def test_identities_from_the_environment_decrypt_a_fixture():
     # Several identities: the one that fits is found.
     both = key("age.key.txt") + key("global.key.txt")
     assert sops.decrypt(fixture_path("global.enc.yaml").read_bytes(), both, "global.enc.yaml") == document
+
+
+# --- values no key protects (issue 13) --------------------------------------------------------------------------
+
+
+def test_an_added_empty_value_passes_the_mac_and_is_reported_unauthenticated(tmp_path):
+    """sops's MAC is SHA-512 over the values' bytes, and "" has none; aes/cipher.go passes "" through
+    unencrypted. So an empty value added to a real sops file verifies: `unauthenticated_values` finds it."""
+    copy = tampered(tmp_path, "age.enc.yaml", "stringData:\n", 'stringData:\n  NODE_OPTIONS: ""\n  EMPTY:\n')
+    content = copy.read_bytes()
+    assert sops.decrypt(content, key("age.key.txt"), "age.enc.yaml")["stringData"] == {
+        "NODE_OPTIONS": "", "EMPTY": None, "key": "value"}
+    found = sops.unauthenticated_values(content, "age.enc.yaml", sections=("stringData", "data"))
+    assert [path for path, _ in found] == ["stringData.NODE_OPTIONS", "stringData.EMPTY"]
+    assert all(why.startswith("is empty; sops neither encrypts nor authenticates") for _, why in found)
+    # Every clear value of the untouched fixture (apiVersion, kind, metadata.name) is reported without `sections`.
+    original = fixture_path("age.enc.yaml").read_bytes()
+    assert sops.unauthenticated_values(original, "age.enc.yaml", sections=("stringData", "data")) == []
+    assert [p for p, _ in sops.unauthenticated_values(original, "age.enc.yaml")] == [
+        "apiVersion", "kind", "metadata.name"]
+
+
+def test_an_added_empty_dotenv_value_is_reported_unauthenticated(tmp_path):
+    content = fixture_path("env.enc.env").read_text() + "NODE_OPTIONS=\n"
+    assert sops.decrypt(content, key("age.key.txt"), "env.enc.env") == {"key": "value", "NODE_OPTIONS": ""}
+    assert [p for p, _ in sops.unauthenticated_values(content, "env.enc.env")] == ["NODE_OPTIONS"]
+
+
+def test_clear_values_where_the_rules_say_clear_or_where_an_enc_value_belongs_are_reported():
+    identity = sops.generate_identity()
+    text = sops.encrypt_yaml({"stringData": {"A": "x", "B_unencrypted": "y"}}, [identity.recipient],
+                             encrypted_regex=None)
+    assert sops.unauthenticated_values(text, "x.yaml") == [
+        ("stringData.B_unencrypted", "is not encrypted (the file's encryption rules leave it in clear), so anyone "
+                                     "could have changed it")]
+    replaced = re.sub(r"A: ENC\[[^\]]*\]", "A: plain", text)
+    assert [p for p, _ in sops.unauthenticated_values(replaced, "x.yaml")][0] == "stringData.A"
+
+
+def test_an_age_key_file_is_read_bounded_and_regular_only(tmp_path):
+    from .test_hostile_inputs import within  # a FIFO that blocks fails the test instead of hanging it
+
+    # /dev/null, not /dev/zero: were the check gone, this fails on its message instead of eating memory.
+    refused(lambda: sops.identities_from_environment(Path("/dev/null"), {}),
+            "cannot read the age key file: is a character device")
+    fifo = tmp_path / "key.fifo"
+    os.mkfifo(fifo)
+    refused(lambda: within(5, lambda: sops.identities_from_environment(fifo, {}), fifo),
+            r"cannot read the age key file: is a named pipe")
+    big = tmp_path / "big.txt"
+    big.write_text("#" * (sops.MAX_KEY_FILE_BYTES + 1))
+    refused(lambda: sops.identities_from_environment(big, {}), "cannot read the age key file: file is")
+    link = tmp_path / "link.txt"  # Kubernetes mounts secret files as symlinks: followed
+    (tmp_path / "real.txt").write_text(fixture_path("age.key.txt").read_text())
+    link.symlink_to(tmp_path / "real.txt")
+    assert sops.identities_from_environment(link, {}) == key("age.key.txt")
+
+
+def test_an_empty_section_is_not_an_unauthenticated_value():
+    identity = sops.generate_identity()
+    text = sops.encrypt_yaml({"kind": "Secret", "stringData": {"A": "x"}, "data": None}, [identity.recipient])
+    assert sops.unauthenticated_values(text, "x.yaml", sections=("stringData", "data")) == []

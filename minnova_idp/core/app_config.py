@@ -98,6 +98,33 @@ def _database_size(value: str) -> str:
     return value
 
 
+_SEED_FILE_RE = re.compile(r"^seed/[A-Za-z0-9][A-Za-z0-9._-]{0,99}\.sql$")
+
+
+def _seed_file(value: str) -> str:
+    if not _SEED_FILE_RE.match(value) or ".." in value:
+        raise ValueError(f"'{value}' must be a .sql file in .minnova/seed/, written relative to .minnova/ "
+                         "(e.g. seed/schema.sql)")
+    return value
+
+
+class DatabaseSeed(StrictModel):
+    documented_as_one_value: ClassVar[bool] = True
+
+    files: list[Annotated[str, AfterValidator(_seed_file)]] = Field(
+        min_length=1, max_length=20, description="SQL files in .minnova/seed/, applied in order")
+    environments: list[EnvironmentName] = Field(
+        default_factory=list, description="environments seeded too when their database is created (e.g. [dev])")
+
+    @field_validator("files")
+    @classmethod
+    def _distinct_names(cls, files: list[str]) -> list[str]:
+        names_seen = [f.rsplit("/", 1)[-1] for f in files]
+        if len(set(names_seen)) != len(names_seen):
+            raise ValueError("each seed file may be listed once")
+        return files
+
+
 class Database(StrictModel):
     enabled: bool = Field(default=False, description="a PostgreSQL database (CloudNativePG) per environment, backed "
                                                      "up to Cloudflare R2; the app gets `DATABASE_URL`")
@@ -112,6 +139,10 @@ class Database(StrictModel):
     resources: Resources = Field(default=Resources(requests=ResourceList(cpu="100m", memory="256Mi"),
                                                    limits=ResourceList(memory="1Gi")),
                                  description="PostgreSQL's resources")
+    seed: DatabaseSeed | None = Field(
+        default=None, description="`{files: [seed/schema.sql, seed/demo.sql], environments: [dev]}`: SQL run once when a "
+        "preview's database is created (and in `environments`), from the pull request's own files; at most 256 KiB "
+        "a file, 900 KiB in all; see README \"Seed data\"")
     restore_drill: bool = Field(
         default=True, description="restore the latest backup into a throwaway database on the stack's schedule "
                                   "(`minnova:restoreDrillSchedule`, weekly by default) and run `.minnova/"
@@ -225,6 +256,14 @@ class AppConfig(StrictModel):
                     f"'{restore.from_backup}' is also the name this database archives under; restoring into the "
                     f"same name would mix two timelines in one archive: set environments.{env_name}.database."
                     f"backupName to a new name (e.g. {self.name}-db-2)"))
+        seed = self.database.seed
+        if seed is not None:
+            if not self.database.enabled:
+                problems.append((("database", "seed"), "is set but the app has no database (database.enabled is false)"))
+            for index, env_name in enumerate(seed.environments):
+                if env_name not in self.environments:
+                    problems.append((("database", "seed", "environments", index),
+                                     f"'{env_name}' is not one of this app's environments"))
         return sorted(set(problems))
 
     def database_instances(self, environment: str) -> int:

@@ -31,6 +31,7 @@ NOTIFICATION_LABEL = "minnova/preview"
 PREVIEW_URL_ANNOTATION = "minnova.io/preview-url"
 # Every kind render-preview may output (tests/test_argocd.py keeps this in step with the renderer).
 PREVIEW_KINDS = (("", "Namespace"), ("", "ResourceQuota"), ("", "LimitRange"), ("", "Secret"), ("", "Service"),
+                 ("", "ConfigMap"),
                  ("apps", "Deployment"), ("networking.k8s.io", "Ingress"), ("networking.k8s.io", "NetworkPolicy"),
                  ("policy", "PodDisruptionBudget"), ("postgresql.cnpg.io", "Cluster"))
 _LABELS = names.managed_labels()
@@ -423,6 +424,15 @@ def preview_keys_secret(apps: list[PreviewApp], secrets: StackSecrets) -> Manife
     return {"apiVersion": "v1", "kind": "Secret",
             "metadata": {"name": PREVIEW_KEYS_SECRET, "namespace": NAMESPACE, "labels": _LABELS},
             "type": "Opaque", "stringData": Secret(keys)}
+
+
+def render_preview_cap(max_total: int) -> Manifest:
+    """At most `max_total` previews at once: Argo CD Applications in its namespace are previews only (the Platform
+    makes ApplicationSets and AppProjects there), and Kubernetes counts custom resources in a quota
+    (`count/<resource>.<group>`). Past it, the ApplicationSet controller's create is refused and its status says so."""
+    return {"apiVersion": "v1", "kind": "ResourceQuota",
+            "metadata": {"name": "preview-applications", "namespace": NAMESPACE, "labels": dict(_LABELS)},
+            "spec": {"hard": {"count/applications.argoproj.io": str(max_total)}}}
 
 
 def render_namespace() -> Manifest:

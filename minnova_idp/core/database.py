@@ -61,6 +61,7 @@ class DatabasePlacement:
     cluster: str = ""
     drill_schedule: str | None = None  # when its backups are restored and checked (drill.py); None: never
     drill_check: str | None = None  # the app's .minnova/restore-check.sql; None: `select 1`
+    seed: tuple[tuple[str, str], ...] = ()  # (file name, SQL) run once when the Cluster is created (seed.py)
 
     def __post_init__(self) -> None:
         if not self.cluster:
@@ -125,7 +126,8 @@ def backup_storage(component: str, app: AppConfig, backup: BackupTarget, namespa
 
 
 def database_placement(app: AppConfig, environment: str, backup: BackupTarget | None,
-                       drill_schedule: str | None = None, drill_check: str | None = None) -> DatabasePlacement | None:
+                       drill_schedule: str | None = None, drill_check: str | None = None,
+                       seed: tuple[tuple[str, str], ...] = ()) -> DatabasePlacement | None:
     """`drill_schedule`: the stack's restore-drill schedule (kept only for an app with backups and drills on)."""
     if not app.database.enabled:
         return None
@@ -140,6 +142,7 @@ def database_placement(app: AppConfig, environment: str, backup: BackupTarget | 
         cluster=app.backup_name(environment),
         drill_schedule=drill_schedule if backup is not None and app.database.restore_drill else None,
         drill_check=drill_check,
+        seed=seed,
     )
 
 
@@ -187,9 +190,14 @@ def database_objects(prefix: str, app: AppConfig, database: DatabasePlacement, n
     if database.restore is not None:
         # The source, as it runs: it archived under its own name, and its bootstrap is never reapplied.
         clusters.insert(0, replace(database, restore=None, cluster=database.restore.from_backup))
+    seed = None
+    if database.seed and database.restore is None:
+        seed = kubernetes_object(prefix, render_seed(database, namespace, labels), Lifecycle(depends_on=after_namespace))
+        objects.append(seed)
     for each in clusters:
         cluster = kubernetes_object(prefix, render_cluster(app, each, namespace, labels), replace(
-            keep, depends_on=(*after_namespace, *operators, *([store.key] if store else [])),
+            keep, depends_on=(*after_namespace, *operators, *([store.key] if store else []),
+                              *([seed.key] if seed is not None and each is database else [])),
             ignore_changes=CLUSTER_CREATION_ONLY_FIELDS))
         objects.append(cluster)
         if each.backup is not None:
@@ -267,9 +275,19 @@ def render_cluster(app: AppConfig, database: DatabasePlacement, namespace: str, 
     }
 
 
+def render_seed(database: DatabasePlacement, namespace: str, labels: dict[str, str]) -> Manifest:
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": names.seed_config_map(database.cluster), "namespace": namespace, "labels": labels},
+            "data": dict(database.seed)}
+
+
 def _bootstrap(app: AppConfig, database: DatabasePlacement) -> dict[str, Any]:
     owner = {"database": app.name, "owner": app.name}
     if database.restore is None:
+        if database.seed:
+            # Run once, as a superuser in the app's database, right after creation (CNPG initdb), in file order.
+            return {"initdb": {**owner, "postInitApplicationSQLRefs": {"configMapRefs": [
+                {"name": names.seed_config_map(database.cluster), "key": key} for key, _ in database.seed]}}}
         return {"initdb": owner}
     recovery: dict[str, Any] = {"source": RECOVERY_SOURCE, **owner}
     if database.restore.target_time:

@@ -102,10 +102,11 @@ def _app_instance(inputs: ProgramInputs, app: LoadedApp, environment: str, setti
         backup = backup_target(app.config, environment, stack.deployment, stack.cloudflare.account_id,
                                token_per_app=stack.cloudflare.backup_tokens == "perApp",
                                stack_environments=inputs.environments_of(app))
-    placement = environment_placement(app.config, environment, app.image_tag(environment),
+    placement = environment_placement(app.config, environment, inputs.image_tag(app, environment)[0],
                                       secrets=inputs.secrets.get((app.name, environment)), backup=backup,
                                       drill_schedule=stack.restore_drill_schedule,
-                                      drill_check=inputs.restore_checks.get(app.name))
+                                      drill_check=inputs.restore_checks.get(app.name),
+                                      seed=inputs.seeds.get(app.name, ()))
     resources = app_objects(app.config, placement, settings, component=component,
                             protected=environment in stack.protected_environments, operators=operators, dns=dns)
     return AppInstance(component=component, app=app.config, placement=placement, resources=tuple(resources))
@@ -157,6 +158,7 @@ def _previews(inputs: ProgramInputs, dns: DnsTarget | None) -> list[Declared]:
     apps = preview_apps(inputs)
     namespace = kubernetes_object(PLATFORM_PREFIX, argocd.render_namespace())
     after_namespace = Lifecycle(depends_on=keys(namespace))
+    cap = kubernetes_object(PLATFORM_PREFIX, argocd.render_preview_cap(settings.previews.max_total), after_namespace)
     own_secrets = [kubernetes_object(PLATFORM_PREFIX, argocd.preview_keys_secret(apps, secrets), after_namespace),
                    kubernetes_object(PLATFORM_PREFIX, argocd.argocd_secret(settings, secrets.webhook_secret),
                                      after_namespace)]
@@ -170,7 +172,7 @@ def _previews(inputs: ProgramInputs, dns: DnsTarget | None) -> list[Declared]:
     after_release = Lifecycle(depends_on=keys(release))
     credentials = [kubernetes_object(PLATFORM_PREFIX, manifest, after_release)
                    for manifest in argocd.credential_secrets(settings, apps, secrets)]
-    declared: list[Declared] = [namespace, *own_secrets, release, *credentials]
+    declared: list[Declared] = [namespace, cap, *own_secrets, release, *credentials]
     for app in apps:
         project = kubernetes_object(PLATFORM_PREFIX, argocd.render_app_project(app), after_release)
         declared += [project, kubernetes_object(PLATFORM_PREFIX, argocd.render_application_set(app, settings),

@@ -11,6 +11,14 @@ snapshot directory keyed by URL, commit and path::
 
 Warm path: one ``git ls-remote`` (none at all for a 40-hex ref) and no fetch.
 
+Sizes are bounded before anything is downloaded whole: the ``.minnova`` tree is fetched into a
+throwaway repository with ``--filter=blob:limit=<MAX_FILE_BYTES + 1>``, so a blob over the limit
+never leaves the server; it is reported as too large. (With git 2.39 there is no way to learn a
+blob's size without downloading it: ``ls-tree -l`` in a blobless clone fetches the blob, and a
+blob wanted by id the way git's lazy fetch asks for it is sent whatever the filter; the blobs of a
+tree wanted by id are filtered. tests/test_gitsource.py checks both.) The number of files and their
+total size are bounded too, and sizes are checked again before a byte is read.
+
 Credentials never reach argv or any file in a repository: the https token travels in
 ``GIT_CONFIG_*`` environment variables as an ``http.<prefix>.extraHeader``; the SSH key
 is a 0600 file in a private temp dir that lives only as long as one ``fetch_sources``
@@ -39,6 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import gitrules
+from .yamlsafe import MAX_BYTES
 
 __all__ = [
     "FetchError",
@@ -57,6 +66,11 @@ _MARKER = ".snapshot-complete"
 _SHA_RE = re.compile(r"[0-9a-fA-F]{40}")
 _URL_CREDENTIALS_RE = re.compile(r"(://[^/@:\s]+):[^/@\s]+@")
 _MAX_REASON = 300
+# `.minnova/` holds config, secrets and SQL: every file the platform reads is bounded by
+# yamlsafe.MAX_BYTES, so nothing bigger is ever fetched.
+MAX_FILE_BYTES = MAX_BYTES
+MAX_FILES = 64
+MAX_TOTAL_BYTES = 1024 * 1024
 
 # Config that applies to every git call, passed as GIT_CONFIG_* (command scope, so it
 # beats any repo config). Module-level so tests can add e.g. protocol.version=0.
@@ -444,24 +458,24 @@ def _has_commit(git: _Git, repo: Path, sha: str) -> bool:
 
 
 def _fetch_commit(
-    git: _Git, repo: Path, sha: str, ref_name: str | None, *, blobless: bool
+    git: _Git, repo: Path, sha: str, ref_name: str | None, *, filter_spec: str
 ) -> None:
     """Depth-1 fetch of `sha`; fall back to its ref name for servers refusing wants by id.
 
     Protocol v0 servers without uploadpack.allow*SHA1InWant only serve advertised tips,
     and a peeled tag's commit is not one of them.
     """
-    options = ["fetch", "--quiet", "--depth", "1", "--no-tags", "--recurse-submodules=no"]
-    options.append("--filter=blob:none" if blobless else "--no-filter")
+    options = ["fetch", "--quiet", "--depth", "1", "--no-tags", "--recurse-submodules=no",
+               f"--filter={filter_spec}"]
     try:
-        git.run([*options, "--", "origin", sha], git_dir=repo)
+        git.run([*options, "--", "origin", sha], git_dir=repo, config=_FETCH_CONFIG)
         return
     except _GitFailed as exc:
         if exc.timed_out or ref_name is None:
             raise
         first_error = exc
     try:
-        git.run([*options, "--", "origin", ref_name], git_dir=repo)
+        git.run([*options, "--", "origin", ref_name], git_dir=repo, config=_FETCH_CONFIG)
     except _GitFailed:
         raise first_error from None
     fetched = git.run(["rev-parse", "--verify", "FETCH_HEAD^{commit}"], git_dir=repo)
@@ -479,16 +493,27 @@ class _Entry:
     relpath: str  # below the .minnova dir
 
 
-def _list_config_files(git: _Git, repo: Path, sha: str, path: str) -> list[_Entry]:
-    """Regular files under <path>/.minnova at `sha` (trees only, no blob downloads)."""
-    config_dir = f"{path}/{CONFIG_DIR_NAME}" if path else CONFIG_DIR_NAME
-    out = git.run(["ls-tree", "-r", "-z", "--full-tree", sha, "--", config_dir], git_dir=repo)
+# index-pack streams blobs over this size instead of inflating them in memory (default 512m).
+_FETCH_CONFIG: tuple[tuple[str, str], ...] = (("core.bigFileThreshold", "1m"),)
+
+
+def _config_dir(path: str) -> str:
+    return f"{path}/{CONFIG_DIR_NAME}" if path else CONFIG_DIR_NAME
+
+
+def _list_config_files(git: _Git, repo: Path, sha: str, path: str) -> tuple[str | None, list[_Entry]]:
+    """The `<path>/.minnova` tree's id and its regular files at `sha` (trees only, no blob downloads)."""
+    config_dir = _config_dir(path)
+    out = git.run(["ls-tree", "-r", "-t", "-z", "--full-tree", sha, "--", config_dir], git_dir=repo)
+    tree: str | None = None
     entries: list[_Entry] = []
     for record in out.decode("utf-8", errors="surrogateescape").split("\0"):
         if not record:
             continue
         meta, _, name = record.partition("\t")
         mode, kind, oid = meta.split(" ")
+        if kind == "tree" and name == config_dir:
+            tree = oid
         # Skip symlinks (could point outside the snapshot) and submodules; a file
         # literally named .minnova does not start with "<dir>/".
         if kind != "blob" or mode not in ("100644", "100755"):
@@ -499,39 +524,80 @@ def _list_config_files(git: _Git, repo: Path, sha: str, path: str) -> list[_Entr
         if any(p in ("", ".", "..", ".git") for p in relpath.split("/")):
             raise LookupError(f"unsafe file name in tree: {name!r}")
         entries.append(_Entry(mode, oid, relpath))
-    return entries
+    if len(entries) > MAX_FILES:
+        raise LookupError(f"{config_dir}/ holds {len(entries)} files; the limit is {MAX_FILES} "
+                          "(it is for config, secrets and SQL only)")
+    return tree, entries
 
 
-def _ensure_blobs(
-    git: _Git, repo: Path, sha: str, ref_name: str | None, entries: list[_Entry]
-) -> None:
-    """Download exactly the listed blobs in one round trip (no-op if all present)."""
+def _shown_name(name: str) -> str:
+    printable = name.isprintable() and len(name) <= 80
+    return name if printable else repr(name[:80])
+
+
+def _fetch_config_blobs(
+    git: _Git, sha: str, ref_name: str | None, path: str, tree: str | None, entries: list[_Entry]
+) -> dict[str, bytes]:
+    """The listed blobs, none of them over MAX_FILE_BYTES, all of them together at most MAX_TOTAL_BYTES.
+
+    They are fetched into a throwaway repository that holds none of the wanted objects yet: the
+    `.minnova` tree is wanted by id with `--filter=blob:limit`, so the server sends its subtrees and
+    only the blobs under the limit. (Blobs wanted by id, without "have" lines, are sent whatever the
+    filter, and with them the fetch fails; a tree the fetch repo already has is not fetched at all.)
+    A server that cannot serve wants by id gets the commit by name with the same filter; one that
+    ignores filters sends everything, and the sizes below still stop us before we read a byte.
+    """
     if not entries:
-        return
-    oids = "".join(f"{e.oid}\n" for e in entries).encode()
+        return {}
+    config_dir = _config_dir(path)
+    blob_filter = f"blob:limit={MAX_FILE_BYTES + 1}"  # omits blobs of MAX_FILE_BYTES + 1 bytes and more
+    scratch = Path(tempfile.mkdtemp(dir=git.layout.root / "repos", prefix=".blobs-"))
     try:
-        # Same command git's own lazy fetch uses; quick-fetch skips the network
-        # when the objects are already local (e.g. the server ignored the filter).
-        git.run(
-            [
-                "fetch",
-                "--quiet",
-                "--no-tags",
-                "--no-write-fetch-head",
-                "--recurse-submodules=no",
-                "--filter=blob:none",
-                "--stdin",
-                "origin",
-            ],
-            git_dir=repo,
-            stdin=oids,
-            config=[("fetch.negotiationAlgorithm", "noop")],
-        )
-    except _GitFailed as exc:
-        if exc.timed_out:
-            raise
-        # A v0 server may filter but refuse wants for blob ids: take the whole commit.
-        _fetch_commit(git, repo, sha, ref_name, blobless=False)
+        git.run(["init", "--bare", "--quiet", str(scratch)])
+        fetched = False
+        if tree is not None:
+            try:
+                git.run(
+                    ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--recurse-submodules=no",
+                     f"--filter={blob_filter}", "--stdin", "origin"],
+                    git_dir=scratch,
+                    stdin=f"{tree}\n".encode(),
+                    config=[("fetch.negotiationAlgorithm", "noop"), *_FETCH_CONFIG],
+                )
+                fetched = True
+            except _GitFailed as exc:
+                if exc.timed_out:
+                    raise
+        if not fetched:
+            # A v0 server may refuse wants for a tree id: take the commit, with the same filter.
+            _fetch_commit(git, scratch, sha, ref_name, filter_spec=blob_filter)
+        sizes = _object_sizes(git, scratch)
+        too_large = sorted({e.relpath for e in entries if sizes.get(e.oid, MAX_FILE_BYTES + 1) > MAX_FILE_BYTES})
+        if too_large:
+            shown = ", ".join(_shown_name(f"{config_dir}/{name}") for name in too_large[:3])
+            more = f" and {len(too_large) - 3} more" if len(too_large) > 3 else ""
+            raise LookupError(f"{shown}{more}: larger than the limit of {MAX_FILE_BYTES} bytes per file, "
+                              f"so not fetched ({CONFIG_DIR_NAME}/ is for config, secrets and SQL only)")
+        total = sum(sizes[oid] for oid in {e.oid for e in entries})
+        if total > MAX_TOTAL_BYTES:
+            raise LookupError(f"the files under {config_dir}/ add up to {total} bytes; the limit is "
+                              f"{MAX_TOTAL_BYTES} ({CONFIG_DIR_NAME}/ is for config, secrets and SQL only)")
+        return _read_blobs(git, scratch, sorted({e.oid for e in entries}))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _object_sizes(git: _Git, repo: Path) -> dict[str, int]:
+    """Size of every blob on disk in `repo`. --batch-all-objects never lazy-fetches a missing one."""
+    out = git.run(
+        ["cat-file", "--batch-all-objects", "--batch-check=%(objectname) %(objecttype) %(objectsize)"], git_dir=repo
+    )
+    sizes: dict[str, int] = {}
+    for line in out.decode(errors="replace").splitlines():
+        oid, kind, size = line.split(" ")
+        if kind == "blob":
+            sizes[oid] = int(size)
+    return sizes
 
 
 def _read_blobs(git: _Git, repo: Path, oids: list[str]) -> dict[str, bytes]:
@@ -627,10 +693,9 @@ def _fetch_one(git: _Git, spec: RepoSpec) -> FetchedSource:
             repo = layout.repo(spec.url)
             _ensure_repo(git, repo)
             if not _has_commit(git, repo, commit):
-                _fetch_commit(git, repo, commit, ref_name, blobless=True)
-            entries = _list_config_files(git, repo, commit, path)
-            _ensure_blobs(git, repo, commit, ref_name, entries)
-            blobs = _read_blobs(git, repo, [e.oid for e in entries]) if entries else {}
+                _fetch_commit(git, repo, commit, ref_name, filter_spec="blob:none")
+            tree, entries = _list_config_files(git, repo, commit, path)
+            blobs = _fetch_config_blobs(git, commit, ref_name, path, tree, entries)
             _write_snapshot(snapshot, commit, path, entries, blobs)
     return FetchedSource(spec, commit, snapshot)
 

@@ -14,6 +14,7 @@ from typing import Any, Sequence
 from . import gitrules, names
 from .argocd import PreviewApp
 from .drill import CHECK_FILE, MAX_CHECK_BYTES
+from .seed import read_seed
 from .errors import ConfigError, Problem, raise_if_any
 from .fields import host_matches
 from .gitsource import GitAuth
@@ -26,6 +27,8 @@ from .tls import ACME_SERVERS, in_zone
 STOP_HEADER = "Minnova IDP stopped before registering any resource (so nothing is deleted):"
 DATABASE_SIZES_OUTPUT = "databaseSizes"
 DATABASE_CLUSTERS_OUTPUT = "databaseClusters"
+IMAGE_TAGS_OUTPUT = "imageTags"  # component -> the tags it deployed, newest first (rollbacks)
+IMAGE_TAG_HISTORY = 5
 
 
 @dataclass(frozen=True)
@@ -36,11 +39,21 @@ class ProgramInputs:
     apps: list[LoadedApp]
     secrets: dict[tuple[str, str], SecretValues] = field(default_factory=dict)  # (app, environment)
     restore_checks: dict[str, str] = field(default_factory=dict)  # app -> its .minnova/restore-check.sql
+    seeds: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)  # app -> its seed files
 
     def deployed(self) -> list[tuple[LoadedApp, str]]:
         """(app, environment) pairs this stack deploys."""
         return [(app, env) for app in self.apps for env in self.stack.settings.environments
                 if env in app.config.environments]
+
+    def image_tag(self, app: LoadedApp, environment: str) -> tuple[str | None, str]:
+        """The tag an app environment deploys, and why: a rollback pin (minnova:imagePins) wins over app.yaml."""
+        pinned = self.stack.settings.image_pins.get(app.name, {}).get(environment)
+        if pinned:
+            return pinned, "rollback pin (minnova:imagePins)"
+        env = app.config.environments[environment]
+        source = "imageTag" if env.image_tag else "image.tag" if app.config.image.tag else "commit"
+        return app.image_tag(environment), source
 
     def environments_of(self, app: LoadedApp) -> tuple[str, ...]:
         """The environments of `app` this stack deploys, in the stack's order."""
@@ -75,8 +88,17 @@ def load_inputs(project_dir: Path, raw: dict[str, str], secret_keys: set[str], f
             continue
         if check is not None:
             restore_checks[app.name] = check
+    seeds = {}
+    for app in inputs.apps:
+        seed = app.config.database.seed
+        if seed is None or app.directory is None or not set(seed.environments) & set(inputs.environments_of(app)):
+            continue  # seeded only where this stack creates a seeded environment's database
+        try:
+            seeds[app.name] = read_seed(app.config, app.directory, app.shown(""))
+        except ConfigError as exc:
+            problems.extend(exc.problems)
     raise_if_any(problems)
-    return replace(inputs, secrets=secrets, restore_checks=restore_checks)
+    return replace(inputs, secrets=secrets, restore_checks=restore_checks, seeds=seeds)
 
 
 def read_restore_check(app: LoadedApp) -> str | None:
@@ -152,6 +174,17 @@ def _dns_problems(inputs: ProgramInputs) -> list[Problem]:
                                 f"'{settings.cluster_issuer}' is not an issuer this stack creates",
                                 hint=f"one of: {', '.join(ACME_SERVERS)}"))
     return problems
+
+
+def image_tag_history(inputs: ProgramInputs, previous: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Each app environment's deployed tags, newest first: this run's, then what the stack recorded before."""
+    history = {}
+    for app, environment in inputs.deployed():
+        component = names.component_name(app.name, environment)
+        tag, _ = inputs.image_tag(app, environment)
+        before = [t for t in previous.get(component, []) if isinstance(t, str) and t != tag]
+        history[component] = [tag, *before][:IMAGE_TAG_HISTORY]
+    return history
 
 
 def quota_problems(inputs: ProgramInputs) -> list[Problem]:

@@ -82,6 +82,11 @@ def drill_cluster(cluster: str) -> str:
     return f"{cluster}-drill"
 
 
+def seed_config_map(cluster: str) -> str:
+    """The ConfigMap carrying the app's seed SQL to the Cluster's initdb."""
+    return f"{cluster}-seed"
+
+
 def restore_drill(cluster: str) -> str:
     """The CronJob (and its ConfigMap, ServiceAccount, Role) of `cluster`'s restore drills."""
     return f"{cluster}-drill"

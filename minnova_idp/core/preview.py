@@ -172,19 +172,22 @@ def checkout_problems(directory: Path) -> list[Problem]:
             for name in found]
 
 
-def preview_placement(app: AppConfig, request: PreviewRequest, secrets: SecretValues | None) -> Placement:
+def preview_placement(app: AppConfig, request: PreviewRequest, secrets: SecretValues | None,
+                      seed: tuple[tuple[str, str], ...] = ()) -> Placement:
     database = None
     if app.database.enabled:
-        # One small instance and no backups: a preview's data is disposable.
+        # One small instance and no backups: a preview's data is disposable. Seeded from the PR's own files.
         database = DatabasePlacement(instances=1, size=PREVIEW_DATABASE_SIZE, version=app.database.version,
-                                     resources=PREVIEW_DATABASE_RESOURCES, cluster=names.database_cluster(app.name))
+                                     resources=PREVIEW_DATABASE_RESOURCES, cluster=names.database_cluster(app.name),
+                                     seed=seed)
     # app CI pushes <repository>:<head SHA> for pull requests
     return build_placement(app, ENVIRONMENT, request.namespace, request.host, request.head_sha, secrets=secrets,
                            database=database)
 
 
-def render_preview(app: AppConfig, request: PreviewRequest, secrets: SecretValues | None) -> list[Manifest]:
-    placement = preview_placement(app, request, secrets)
+def render_preview(app: AppConfig, request: PreviewRequest, secrets: SecretValues | None,
+                   seed: tuple[tuple[str, str], ...] = ()) -> list[Manifest]:
+    placement = preview_placement(app, request, secrets, seed)
     settings = RenderSettings(deployment=request.deployment, ingress_class=request.ingress_class, cluster_issuer=None)
     namespace, *rest = render_app(app, placement, settings)
     labels = common_labels(app, placement, settings)

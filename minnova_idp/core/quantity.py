@@ -15,24 +15,45 @@ _LOOKALIKES = {"KB": "k", "MB": "M", "GB": "G", "TB": "T", "KIB": "Ki", "MIB": "
                "K": "Ki", "KI": "Ki", "MI": "Mi", "GI": "Gi", "TI": "Ti", "G": "Gi", "T": "Ti"}
 
 
+# Bounds checked on the text, before any arithmetic: `1e99999999` would overflow Decimal and a
+# 100000-digit number would be accepted. Kubernetes itself caps quantities at 2^63-1.
+MAX_CHARACTERS = 64
+MAX_EXPONENT = 18  # `1e18` = `1E`, the largest suffix; beyond it only absurd values remain
+MAX_VALUE = Decimal(2**63 - 1)
+
+
 class QuantityError(ValueError):
     pass
 
 
 def parse_quantity(text: str) -> Decimal:
+    if not isinstance(text, str):
+        raise QuantityError(f"{type(text).__name__} value is not a Kubernetes quantity; write it as a string "
+                            "such as '5Gi'")
+    if len(text) > MAX_CHARACTERS:
+        raise QuantityError(f"a quantity of {len(text)} characters is not a Kubernetes quantity "
+                            f"(the limit is {MAX_CHARACTERS}); examples: 512Mi, 5Gi, 250m, 2")
     match = _QUANTITY.match(text)
     if not match:
         raise QuantityError(f"'{text}' is not a Kubernetes quantity{_suggest(text)}")
+    suffix = match["suffix"] or ""
+    exponent = suffix and suffix not in _BINARY and suffix not in _DECIMAL  # 1e3, 5E-2
+    if exponent and abs(int(suffix[1:])) > MAX_EXPONENT:
+        raise QuantityError(f"'{text}': the exponent is out of range (at most e{MAX_EXPONENT}, at least "
+                            f"e-{MAX_EXPONENT})")
     try:
         number = Decimal(match["number"])
     except InvalidOperation:  # pragma: no cover - the regex admits only decimals
         raise QuantityError(f"'{text}' is not a Kubernetes quantity") from None
-    suffix = match["suffix"] or ""
     if suffix in _BINARY:
-        return number * _BINARY[suffix]
-    if suffix in _DECIMAL:
-        return number * _DECIMAL[suffix]
-    return number * (Decimal(10) ** int(suffix[1:]))
+        value = number * _BINARY[suffix]
+    elif suffix in _DECIMAL:
+        value = number * _DECIMAL[suffix]
+    else:
+        value = number * (Decimal(10) ** int(suffix[1:]))
+    if abs(value) > MAX_VALUE:
+        raise QuantityError(f"'{text}' is larger than any Kubernetes quantity (at most 2^63-1, just under 8Ei)")
+    return value
 
 
 def _suggest(text: str) -> str:

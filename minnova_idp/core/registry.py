@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 from .errors import ConfigError, Problem
 from .fields import AppName, GitRef, GitUrl, HostPattern, RepoSubpath, StrictModel
 from .validation import validate_document
-from .yamlsafe import load_yaml_file
+from .yamlsafe import FileRefused, load_yaml, read_regular_file
 
 
 class RegistryEntry(StrictModel):
@@ -46,7 +46,11 @@ class Registered:
 
 
 def read_registry(project_dir: Path, registry_dir: str) -> tuple[list[Registered], list[Problem]]:
-    """Every valid entry, and every problem; the caller decides to stop (it must, if any)."""
+    """Every valid entry, and every problem; the caller decides to stop (it must, if any).
+
+    Entries are read as regular files only, never through a symlink (it could point outside the
+    repository, at /dev/zero or at a FIFO that would block the run forever), and with a size bound.
+    """
     directory = project_dir / registry_dir
     if not directory.is_dir():
         return [], [Problem(registry_dir, message="registry directory not found",
@@ -61,7 +65,12 @@ def read_registry(project_dir: Path, registry_dir: str) -> tuple[list[Registered
         if path.suffix != ".yaml" or path.name.startswith("."):
             continue
         try:
-            entry = validate_document(RegistryEntry, load_yaml_file(path, shown))
+            content = read_regular_file(path, follow_symlinks=False)
+        except FileRefused as exc:
+            problems.append(Problem(shown, message=exc.reason, hint=_LINK_HINT if exc.kind == "symlink" else None))
+            continue
+        try:
+            entry = validate_document(RegistryEntry, load_yaml(content, shown))
         except ConfigError as exc:
             problems.extend(exc.problems)
             continue
@@ -71,3 +80,6 @@ def read_registry(project_dir: Path, registry_dir: str) -> tuple[list[Registered
             continue
         entries.append(Registered(entry, shown))
     return entries, problems
+
+
+_LINK_HINT = "commit the entry itself: a link could point outside the repository"

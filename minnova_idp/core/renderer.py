@@ -102,9 +102,11 @@ def build_placement(app: AppConfig, environment: str, namespace: str, host: str,
 
 def environment_placement(app: AppConfig, environment: str, image_tag: str, secrets: SecretValues | None = None,
                           backup: BackupTarget | None = None, drill_schedule: str | None = None,
-                          drill_check: str | None = None) -> Placement:
+                          drill_check: str | None = None, seed: tuple[tuple[str, str], ...] = ()) -> Placement:
+    """`seed`: the app's seed files, used when this environment is among `database.seed.environments`."""
     env = app.environments[environment]
-    database = database_placement(app, environment, backup, drill_schedule, drill_check)
+    seeded = app.database.seed is not None and environment in app.database.seed.environments
+    database = database_placement(app, environment, backup, drill_schedule, drill_check, seed if seeded else ())
     return build_placement(app, environment, names.namespace(app.name, environment), env.host, image_tag,
                            replicas=env.replicas, secrets=secrets, database=database)
 

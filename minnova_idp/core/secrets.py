@@ -18,7 +18,7 @@ from typing import Any, Sequence
 from . import names
 from .errors import ConfigError, Problem
 from .stackconfig import SECRET_PLACEHOLDER, StackConfig
-from .yamlsafe import MAX_BYTES, load_yaml
+from .yamlsafe import MAX_BYTES, FileRefused, load_yaml, read_regular_file
 
 SECRETS_DIR = names.APP_CONFIG.parent / "secrets"
 PREVIEW = names.PREVIEW_ENVIRONMENT
@@ -105,6 +105,7 @@ def load_secret_values(content: bytes, shown: str, app: str, environment: str, k
             shown, message=f"is encrypted for {', '.join(encrypted_for) or 'no age recipient'}, not for {whose} "
                            f"{key.recipient}",
             hint=f"sops --encrypt --age {key.recipient} (see: minnova-idp secrets recipients {app} {environment})")])
+    _refuse_unauthenticated(content, shown)
 
     if identities is not None:
         usable = [identity for identity in identities if identity.recipient == key.recipient]
@@ -126,6 +127,26 @@ def load_secret_values(content: bytes, shown: str, app: str, environment: str, k
     except sops.SopsError as exc:
         raise ConfigError([Problem(shown, message=exc.reason)]) from None
     return secret_values(document, shown)
+
+
+def _refuse_unauthenticated(content: bytes, shown: str) -> None:
+    """Every value given to the app must be one the key holder encrypted: sops's MAC does not cover an
+    empty value (nor one its rules leave in clear), so anyone who can push to the app repo could add
+    `NODE_OPTIONS: ""` to a file that still decrypts and verifies. Checked before decrypting, so an offline
+    plan without the key refuses it too. Messages name the key, never a value."""
+    from . import sops
+
+    try:
+        found = sops.unauthenticated_values(content, shown, sections=_VALUE_SECTIONS)
+    except sops.SopsError as exc:
+        raise ConfigError([Problem(shown, message=exc.reason)]) from None
+    if found:
+        raise ConfigError([Problem(shown, path, why, hint="remove it, or give it a value and encrypt the file "
+                                                       "again with sops (values are encrypted under stringData "
+                                                       "and data)") for path, why in found])
+
+
+_VALUE_SECTIONS = ("stringData", "data")
 
 
 def secret_values(document: Any, shown: str) -> SecretValues:
@@ -156,6 +177,9 @@ def secret_values(document: Any, shown: str) -> SecretValues:
                 problems.append(Problem(shown, field_name, "is defined in both stringData and data"))
             elif isinstance(value, (dict, list)) or value is None:
                 problems.append(Problem(shown, field_name, "must be a single value"))
+            elif value == "":
+                problems.append(Problem(shown, field_name, "is empty; sops neither encrypts nor authenticates empty "
+                                        "values, so anyone could have added it", hint="remove it or give it a value"))
             elif section == "data":
                 if not _is_base64(value):
                     problems.append(Problem(shown, field_name, "is not base64 (use stringData for plain values)"))
@@ -196,8 +220,12 @@ def _names_only(content: bytes, shown: str) -> SecretValues:
 
 
 def read_secrets_file(directory: Path, environment: str) -> bytes | None:
+    """The file's bytes, None when there is none; a symlink, FIFO, device or directory is refused (never
+    opened or followed), and at most MAX_BYTES + 1 bytes are read (load_secret_values refuses more)."""
     path = directory / secrets_file(environment)
-    if not path.is_file():
-        return None
-    with path.open("rb") as file:
-        return file.read(MAX_BYTES + 1)  # never more than the size check needs to refuse it
+    try:
+        return read_regular_file(path, MAX_BYTES, follow_symlinks=False, truncate=True)
+    except FileRefused as exc:
+        if exc.missing:
+            return None
+        raise ConfigError([Problem(str(path), message=exc.reason)]) from None

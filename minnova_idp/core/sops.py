@@ -12,6 +12,11 @@ real ``sops`` CLI (getsops/sops) writes, for the two formats we need: YAML and d
   and values left in clear alike (only encrypted ones with ``mac_only_encrypted``), as uppercase
   hex, stored encrypted with ``sops.lastmodified`` as additional data. It catches changed clear
   values, reordered or removed values and values copied from another file with the same key.
+- It does not catch an added empty string: sops leaves "" unencrypted (aes/cipher.go Encrypt and
+  Decrypt return "" for "") and "" adds no bytes to the hash (sops.go Tree.Decrypt writes
+  ToBytes(v), which is empty). Nor nulls, clear key names, or bytes moved between adjacent clear
+  values (there is no separator). `unauthenticated_values` finds such values so callers can
+  refuse them; `decrypt` itself stays compatible with sops.
 
 age itself comes from ``pyrage`` (rage); AES-GCM from ``cryptography``.
 """
@@ -39,7 +44,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from .errors import ConfigError
-from .yamlsafe import MAX_BYTES, load_yaml
+from .yamlsafe import MAX_BYTES, FileRefused, load_yaml, read_regular_file
 
 __all__ = [
     "AgeIdentity",
@@ -50,10 +55,12 @@ __all__ = [
     "identities_from_environment",
     "parse_identities",
     "recipients",
+    "unauthenticated_values",
 ]
 
 SOPS_VERSION = "3.10.2"  # written into files we encrypt; the layout matches what 3.10.2 writes
 DEFAULT_UNENCRYPTED_SUFFIX = "_unencrypted"
+MAX_KEY_FILE_BYTES = 64 * 1024  # an age identity is 74 characters; a key file holds a few
 _MAC_MISMATCH = "MAC mismatch: the file was changed after it was encrypted"
 # sops seeds the hash with sha256("sops") when mac_only_encrypted is on, so that a MAC computed
 # with the setting can never equal one computed without it (sops.go MACOnlyEncryptedInitialization).
@@ -144,13 +151,16 @@ def identities_from_environment(identity_file: Path | None = None,
 
 
 def _identities_from_file(path: Path) -> list[AgeIdentity]:
+    # Bounded and regular files only (a FIFO would block, /dev/zero never end); symlinks are
+    # followed: Kubernetes mounts secret files as links.
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SopsError(str(path), "age key file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise SopsError(str(path), f"cannot read the age key file: {reason}") from None
+        text = read_regular_file(path, MAX_KEY_FILE_BYTES).decode("utf-8")
+    except FileRefused as exc:
+        if exc.missing:
+            raise SopsError(str(path), "age key file not found") from None
+        raise SopsError(str(path), f"cannot read the age key file: {exc.reason}") from None
+    except UnicodeDecodeError:
+        raise SopsError(str(path), "cannot read the age key file: not UTF-8 text") from None
     return _non_empty(parse_identities(text, str(path)), str(path))
 
 
@@ -226,6 +236,32 @@ def recipients(content: bytes | str, file: str) -> tuple[str, ...]:
     """The age recipients a sops file is encrypted for, from its metadata (nothing is decrypted)."""
     parsed = _parse(content, file, _format_for(file, None))
     return _metadata(parsed.metadata, file).recipients
+
+
+def unauthenticated_values(content: bytes | str, file: str, sections: Sequence[str] | None = None,
+                           format: str | None = None) -> list[tuple[str, str]]:
+    """Values no key protects, as (path, why), in document order; nothing is decrypted.
+
+    Checked on the file as written, so it works without a key (an offline plan): a value is
+    unauthenticated when it is empty or null (sops neither encrypts nor MACs those: anyone can add
+    one), or when the file's encryption rules leave it in clear or it is not an ENC[...] value.
+    `sections`: only values under these top-level keys (e.g. stringData, data); None: every value.
+    """
+    parsed = _parse(content, file, _format_for(file, format))
+    meta = _metadata(parsed.metadata, file)
+    found: list[tuple[str, str]] = []
+    for leaf in parsed.leaves:
+        if sections is not None and (leaf.keys[0] not in sections or len(leaf.keys) < 2):
+            continue  # `stringData:` left empty holds no value; one that is not a mapping is the caller's to refuse
+        if leaf.value is None or leaf.value == "":
+            found.append((leaf.shown, "is empty; sops neither encrypts nor authenticates empty values, so anyone "
+                                      "could have added it"))
+        elif not meta.rules.encrypts(leaf.keys):
+            found.append((leaf.shown, "is not encrypted (the file's encryption rules leave it in clear), so anyone "
+                                      "could have changed it"))
+        elif not (isinstance(leaf.value, str) and _ENC_RE.match(leaf.value)):
+            found.append((leaf.shown, "is not encrypted (not a sops ENC[...] value), so anyone could have changed it"))
+    return found
 
 
 def decrypt(content: bytes | str, identities: Sequence[AgeIdentity], file: str,

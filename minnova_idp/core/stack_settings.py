@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from . import names
-from .fields import (DEFAULT_DRILL_SCHEDULE, AppName, CronSchedule, HostPattern, Quantity, EnvironmentName, Hostname, RepoSubpath, StrictModel, validate_environment_name, validate_hostname,
+from .fields import (DEFAULT_DRILL_SCHEDULE, AppName, CronSchedule, HostPattern, ImageTag, Quantity, EnvironmentName, Hostname, RepoSubpath, StrictModel, validate_environment_name, validate_hostname,
                      validate_image_repository, validate_image_tag)
 
 
@@ -155,6 +155,12 @@ class PreviewSettings(StrictModel):
         default=60, ge=15, le=3600, description="Polling for Gitea/Forgejo, whose PR events get no webhook refresh.")
     webhook_host: Hostname | None = Field(
         default=None, description="Host of the ApplicationSet webhook (/api/webhook), inside the zone.")
+    max_per_app: int = Field(
+        default=5, ge=1, le=100, description="Previews one app may run at once: the app-repo workflow "
+        "(minnova-preview-auto.yml, MINNOVA_PREVIEW_MAX) refuses the label past it; keep both equal.")
+    max_total: int = Field(
+        default=50, ge=1, le=10_000, description="Previews the stack runs at once, all apps together: a "
+        "ResourceQuota on Argo CD Applications in its namespace.")
 
 
 # Cloudflare's quota of account API tokens (developers.cloudflare.com fundamentals/api/reference/limits, 2025-03:
@@ -220,6 +226,9 @@ class StackSettings(StrictModel):
         "monitoring); default: every namespace that is not an app's. The CloudNativePG operator's is always added.")
     namespace_quota: NamespaceQuota | None = Field(
         default=NamespaceQuota(), description="ResourceQuota of every app environment namespace; null: none.")
+    image_pins: dict[AppName, dict[EnvironmentName, ImageTag]] = Field(
+        default_factory=dict, description="Platform-team override of an app environment's image tag (rollbacks: "
+        "minnova-idp rollback); wins over app.yaml until cleared.")
     reserved_hosts: list[HostPattern] = Field(
         default_factory=list, max_length=200,
         description="Hosts no app may use (`*` = one label), besides the apex, the preview domain and the webhook host.")

@@ -2,11 +2,19 @@
 
 App configs come from app repositories, so they are untrusted input. We refuse
 aliases and anchors (alias bombs), duplicate keys (the later value would silently
-win), custom tags, deep nesting and oversized files.
+win), custom tags, deep nesting, oversized files and numbers too long to be meant
+(a 5000-digit port would otherwise end in an unhandled error).
+
+Every file the core reads goes through `read_regular_file`: regular files only (never
+a FIFO that would block forever, nor a device such as /dev/zero that never ends),
+opened without blocking, read with a bound, and optionally never through a symlink.
 """
 
 from __future__ import annotations
 
+import math
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +25,12 @@ from .errors import ConfigError, Problem
 
 MAX_BYTES = 256 * 1024
 MAX_DEPTH = 40
+# No setting needs more: a replica count, a port or a size in bytes all fit in 18 digits, and
+# Python refuses to convert integers of more than 4300 digits at all.
+MAX_NUMBER_DIGITS = 18
+MAX_FLOAT_CHARACTERS = 32
+_INT_TAG = "tag:yaml.org,2002:int"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
 
 FieldPath = tuple[str | int, ...]
 _PLAIN_COLLECTION_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
@@ -38,10 +52,19 @@ class LoadedYaml:
 
 
 class _Refused(Exception):
-    def __init__(self, message: str, mark: yaml.Mark | None):
+    def __init__(self, message: str, mark: yaml.Mark | None, path: FieldPath = ()):
         super().__init__(message)
         self.message = message
         self.line = mark.line + 1 if mark is not None else None
+        self.field = _format_path(path)
+
+
+def _format_path(path: FieldPath) -> str:
+    """As validation.format_path (which imports this module): `a.b[0].c`."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -82,7 +105,7 @@ def load_yaml(content: str | bytes, file: str) -> LoadedYaml:
         if node is not None:
             loaded.data = _build(loader, node, (), loaded.lines)
     except _Refused as exc:
-        raise ConfigError([Problem(file, message=exc.message, line=exc.line)]) from None
+        raise ConfigError([Problem(file, exc.field, message=exc.message, line=exc.line)]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         message = " ".join(part for part in (exc.context, exc.problem) if part)
@@ -96,20 +119,94 @@ def load_yaml(content: str | bytes, file: str) -> LoadedYaml:
     return loaded
 
 
-def load_yaml_file(path: Path, display: str | None = None) -> LoadedYaml:
+def load_yaml_file(path: Path, display: str | None = None, *, follow_symlinks: bool = True) -> LoadedYaml:
+    """A YAML file read with `read_file` (regular, bounded); `follow_symlinks=False` refuses a symlink."""
     shown = display or str(path)
+    return load_yaml(read_file(path, shown, follow_symlinks=follow_symlinks), shown)
+
+
+class FileRefused(Exception):
+    """A file that is not read: `reason` says why, without the file's name (the caller shows it)."""
+
+    def __init__(self, reason: str, kind: str = "unreadable"):
+        super().__init__(reason)
+        self.reason = reason
+        self.kind = kind  # missing, symlink, special (not a regular file), too-large, unreadable
+
+    @property
+    def missing(self) -> bool:
+        return self.kind == "missing"
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISLNK, "a symbolic link")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def read_regular_file(path: Path | str, limit: int = MAX_BYTES, *, follow_symlinks: bool = True,
+                      truncate: bool = False) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes, or FileRefused.
+
+    Checked before opening (lstat/stat: a FIFO, device, socket or directory is never opened), opened
+    with O_NONBLOCK (a FIFO swapped in meanwhile cannot block us) and O_NOFOLLOW when symlinks are
+    refused, checked again on the open descriptor (same file, still regular), and read with a bound.
+    `truncate`: a larger file gives its first `limit` + 1 bytes instead (for a caller that refuses it).
+    """
     try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise ConfigError([Problem(shown, message=f"file is {size} bytes; the limit is {MAX_BYTES}")])
-        content = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError([Problem(shown, message="file not found")]) from None
-    except IsADirectoryError:
-        raise ConfigError([Problem(shown, message="is a directory, expected a YAML file")]) from None
+        before = os.stat(path, follow_symlinks=follow_symlinks)
+    except (FileNotFoundError, NotADirectoryError):
+        raise FileRefused("file not found", "missing") from None
     except OSError as exc:
-        raise ConfigError([Problem(shown, message=f"cannot read: {exc.strerror}")]) from None
-    return load_yaml(content, shown)
+        raise FileRefused(f"cannot read: {exc.strerror}") from None
+    if stat.S_ISLNK(before.st_mode):
+        raise FileRefused("is a symbolic link; only regular files are read here", "symlink")
+    if stat.S_ISDIR(before.st_mode):
+        raise FileRefused("is a directory, expected a file", "special")
+    if not stat.S_ISREG(before.st_mode):
+        raise FileRefused(f"is {_kind(before.st_mode)}, not a regular file; only regular files are read", "special")
+    if before.st_size > limit and not truncate:
+        raise FileRefused(f"file is {before.st_size} bytes; the limit is {limit}", "too-large")
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    if not follow_symlinks:
+        flags |= os.O_NOFOLLOW
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise FileRefused("file not found", "missing") from None
+    except OSError as exc:
+        if not follow_symlinks and os.path.islink(path):  # ELOOP: replaced by a symlink after the check
+            raise FileRefused("is a symbolic link; only regular files are read here", "symlink") from None
+        raise FileRefused(f"cannot read: {exc.strerror}") from None
+    try:
+        opened = os.fstat(fd)
+        if not stat.S_ISREG(opened.st_mode) or (opened.st_dev, opened.st_ino) != (before.st_dev, before.st_ino):
+            raise FileRefused("changed while it was being opened; only regular files are read", "special")
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, min(65536, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        raise FileRefused(f"cannot read: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    if size > limit and not truncate:
+        raise FileRefused(f"file is larger than the limit of {limit} bytes", "too-large")
+    return b"".join(chunks)
+
+
+def read_file(path: Path | str, shown: str, limit: int = MAX_BYTES, *, follow_symlinks: bool = True) -> bytes:
+    """`read_regular_file`, with a refusal as a ConfigError naming the file as `shown`."""
+    try:
+        return read_regular_file(path, limit, follow_symlinks=follow_symlinks)
+    except FileRefused as exc:
+        raise ConfigError([Problem(shown, message=exc.reason)]) from None
 
 
 def _build(loader: _StrictLoader, node: yaml.Node, path: FieldPath, lines: dict[FieldPath, int]) -> Any:
@@ -131,7 +228,28 @@ def _build(loader: _StrictLoader, node: yaml.Node, path: FieldPath, lines: dict[
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_build(loader, item, (*path, index), lines) for index, item in enumerate(node.value)]
+    _check_number(node, path)
     try:
-        return loader.construct_object(node, deep=True)
+        value = loader.construct_object(node, deep=True)
     except yaml.constructor.ConstructorError as exc:
-        raise _Refused(f"unsupported YAML value: {exc.problem}", node.start_mark) from None
+        raise _Refused(f"unsupported YAML value: {exc.problem}", node.start_mark, path) from None
+    except (ValueError, OverflowError) as exc:  # what the resolver admits but Python cannot build: 2024-13-45
+        raise _Refused(f"unsupported YAML value ({str(exc)[:80]}); quote it to make it a string", node.start_mark,
+                       path) from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _Refused("numbers must be finite (no .inf, .nan, or a float too large to represent)",
+                       node.start_mark, path)
+    return value
+
+
+def _check_number(node: yaml.Node, path: FieldPath) -> None:
+    """Bound numbers by their text, before anything converts them."""
+    if node.tag == _INT_TAG:
+        digits = sum(1 for c in node.value.lower().removeprefix("-").removeprefix("+")
+                     .removeprefix("0x").removeprefix("0o").removeprefix("0b") if c.isalnum())
+        if digits > MAX_NUMBER_DIGITS:
+            raise _Refused(f"a number of {digits} digits; the limit is {MAX_NUMBER_DIGITS} digits",
+                           node.start_mark, path)
+    elif node.tag == _FLOAT_TAG and len(node.value) > MAX_FLOAT_CHARACTERS:
+        raise _Refused(f"a number of {len(node.value)} characters; the limit is {MAX_FLOAT_CHARACTERS}",
+                       node.start_mark, path)

@@ -13,7 +13,7 @@ import inspect
 import json
 import shutil
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -21,7 +21,7 @@ import yaml
 
 from ..core.errors import ConfigError, Problem
 from ..core.gitsource import GitAuth
-from ..core.inputs import DATABASE_CLUSTERS_OUTPUT, DATABASE_SIZES_OUTPUT, load_inputs
+from ..core.inputs import load_inputs
 from ..core.stackconfig import SECRET_PLACEHOLDER, from_stack_file
 from ..core.yamlsafe import load_yaml_file
 from .program import program
@@ -99,7 +99,8 @@ def project_name(project_dir: Path) -> str:
 
 
 def run_plan(project_dir: Path, stack: str, cache_dir: Path | None = None,
-             previous_outputs: dict[str, Any] | None = None, identities: list[Any] | None = None) -> Plan:
+             previous_outputs: dict[str, Any] | None = None, identities: list[Any] | None = None,
+             only_app: str | None = None) -> Plan:
     """Loads the stack's inputs (no credentials: the plan must not need them), then records the program.
 
     `previous_outputs` stands for the stack's outputs from its last update (as printed by
@@ -109,11 +110,16 @@ def run_plan(project_dir: Path, stack: str, cache_dir: Path | None = None,
     raw, secret_keys, file = from_stack_file(project_dir, stack)
     inputs = load_inputs(project_dir, raw, secret_keys, file, cache_dir=cache_dir, auth=GitAuth(),
                          identities=identities)
+    if only_app is not None:
+        # Every app was loaded and checked (all or nothing, as `pulumi up`); only this one is declared. A plan,
+        # never a program: Pulumi would delete the other apps.
+        if only_app not in {app.name for app in inputs.apps}:
+            raise ConfigError([Problem("--app", message=f"no app '{only_app}' in this stack's registry",
+                                       hint=", ".join(sorted(app.name for app in inputs.apps)) or "it is empty")])
+        inputs = replace(inputs, apps=[app for app in inputs.apps if app.name == only_app])
 
     async def declared():
-        platform = await program(inputs)
-        return {"urls": platform.urls, DATABASE_SIZES_OUTPUT: platform.database_sizes,
-                DATABASE_CLUSTERS_OUTPUT: platform.database_clusters}
+        return await program(inputs)
 
     resources, outputs = record(declared, project=project, stack=stack, config=raw, secret_keys=secret_keys,
                                 stack_outputs=previous_outputs)

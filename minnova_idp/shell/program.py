@@ -11,30 +11,36 @@ from pathlib import Path
 import pulumi
 
 from ..core.errors import ConfigError, raise_if_any
-from ..core.inputs import (DATABASE_CLUSTERS_OUTPUT, DATABASE_SIZES_OUTPUT, STOP_HEADER, ProgramInputs,
-                           database_replacements, load_inputs, storage_shrinks)
+from ..core.inputs import (DATABASE_CLUSTERS_OUTPUT, DATABASE_SIZES_OUTPUT, IMAGE_TAGS_OUTPUT, STOP_HEADER,
+                           ProgramInputs, database_replacements, image_tag_history, load_inputs, storage_shrinks)
 from ..core.stackconfig import from_pulumi_runtime
 from .platform import Platform
 
 PLATFORM_NAME = "platform"
 
 
-async def program(inputs: ProgramInputs):
-    """Registers the resources the core declares for `inputs`."""
+async def program(inputs: ProgramInputs) -> dict[str, pulumi.Output]:
+    """Registers the resources the core declares for `inputs`; returns the stack's outputs (also exported)."""
     settings = inputs.stack.settings
-    if settings.database_storage_guard and any(app.config.database.enabled for app, _ in inputs.deployed()):
+    previous_tags: dict = {}
+    if settings.database_storage_guard:
         # This stack's own outputs from its last update: the only record of what was deployed.
         previous = pulumi.StackReference(
             f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}")
-        sizes = await previous.get_output(DATABASE_SIZES_OUTPUT).future() or {}
-        clusters = await previous.get_output(DATABASE_CLUSTERS_OUTPUT).future() or {}
-        raise_if_any(storage_shrinks(inputs, sizes) + database_replacements(inputs, clusters))
+        if any(app.config.database.enabled for app, _ in inputs.deployed()):
+            sizes = await previous.get_output(DATABASE_SIZES_OUTPUT).future() or {}
+            clusters = await previous.get_output(DATABASE_CLUSTERS_OUTPUT).future() or {}
+            raise_if_any(storage_shrinks(inputs, sizes) + database_replacements(inputs, clusters))
+        previous_tags = await previous.get_output(IMAGE_TAGS_OUTPUT).future() or {}
 
     platform = Platform(PLATFORM_NAME, inputs)
-    pulumi.export("urls", platform.urls)
-    pulumi.export(DATABASE_SIZES_OUTPUT, platform.database_sizes)
-    pulumi.export(DATABASE_CLUSTERS_OUTPUT, platform.database_clusters)
-    return platform
+    outputs = {"urls": platform.urls, DATABASE_SIZES_OUTPUT: platform.database_sizes,
+               DATABASE_CLUSTERS_OUTPUT: platform.database_clusters,
+               # What each app environment deployed, newest first: `minnova-idp rollback` goes back to the second.
+               IMAGE_TAGS_OUTPUT: pulumi.Output.from_input(image_tag_history(inputs, previous_tags))}
+    for name, value in outputs.items():
+        pulumi.export(name, value)
+    return outputs
 
 
 def main(project_dir: Path) -> None:
