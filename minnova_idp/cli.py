@@ -192,10 +192,13 @@ def _cmd_render_preview(args: argparse.Namespace) -> int:
         from .core import sops  # cryptography and age: only for previews that have secrets
 
         # The key is chosen by the app name from trusted sources only: never by anything in the pull request.
+        from .core.yamlsafe import FileRefused, read_regular_file
+
         key_file = Path(args.keys_dir or os.environ.get("MINNOVA_PREVIEW_KEYS_DIR", PREVIEW_KEYS_DIR)) / request.app
         try:
-            identities = sops.parse_identities(key_file.read_text(), str(key_file))
-        except OSError:
+            identities = sops.parse_identities(read_regular_file(key_file, 64 * 1024).decode("utf-8", "replace"),
+                                               str(key_file))
+        except FileRefused:
             raise ConfigError([Problem(shown, message=f"there is no preview key for {request.app} ({key_file})",
                                        hint=f"the platform team runs: minnova-idp secrets new-key {request.app} "
                                             "preview")]) from None
@@ -399,16 +402,24 @@ def _cmd_secrets_new_key(args: argparse.Namespace) -> int:
 def _open_sops_file(args: argparse.Namespace):
     from .core import sops
 
+    from .core.yamlsafe import FileRefused, read_regular_file
+
     path = Path(args.file)
     try:
-        content = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError([Problem(str(path), message=f"cannot read: {exc.strerror}")]) from None
+        content = read_regular_file(path)
+    except FileRefused as exc:
+        raise ConfigError([Problem(str(path), message=exc.reason)]) from None
     try:
         identities = sops.identities_from_environment(Path(args.identity) if args.identity else None)
-        return path, sops.recipients(content, str(path)), sops.decrypt(content, identities, str(path))
+        result = path, sops.recipients(content, str(path)), sops.decrypt(content, identities, str(path))
+        # sops decrypts and verifies an empty or clear value (its MAC cannot see it): the platform refuses those,
+        # so the debugging commands say so too.
+        unprotected = sops.unauthenticated_values(content, str(path), sections=("stringData", "data"))
     except sops.SopsError as exc:
         raise _sops_problem(exc) from None
+    if unprotected:
+        raise ConfigError([Problem(str(path), key, f"{why}; the platform refuses this file") for key, why in unprotected])
+    return result
 
 
 def _leaf_paths(value, prefix: str = "") -> list[str]:

@@ -313,3 +313,27 @@ def test_a_secrets_file_that_is_a_link_or_a_fifo_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="dev.enc.yaml: is a named pipe"):
         within(5, lambda: read_secrets_file(directory, "dev"), secrets_dir / "dev.enc.yaml")
     assert read_secrets_file(directory, "prod") is None
+
+
+def test_secrets_check_refuses_what_the_platform_refuses(tmp_path):
+    """sops decrypts and verifies a file with an injected empty value: `secrets check` must not call it fine."""
+    import subprocess
+    import sys
+
+    from minnova_idp.core import sops
+
+    identity = sops.generate_identity()
+    document = {"apiVersion": "v1", "kind": "Secret", "stringData": {"API_KEY": "s3cret"}}
+    encrypted = sops.encrypt_yaml(document, [identity.recipient])
+    injected = encrypted.replace("stringData:\n", 'stringData:\n  NODE_OPTIONS: ""\n', 1)
+    assert injected != encrypted
+    file, key = tmp_path / "prod.enc.yaml", tmp_path / "key.txt"
+    file.write_text(injected)
+    key.write_text(identity.secret + "\n")
+    result = subprocess.run([sys.executable, "-m", "minnova_idp.cli", "secrets", "check", str(file), "--identity",
+                             str(key)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "stringData.NODE_OPTIONS" in result.stderr and "s3cret" not in result.stderr
+    file.write_text(encrypted)
+    result = subprocess.run([sys.executable, "-m", "minnova_idp.cli", "secrets", "check", str(file), "--identity",
+                             str(key)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "MAC verified" in result.stdout

@@ -23,6 +23,7 @@ from .quantity import parse_quantity
 from .secrets import SecretValues, app_key, key_problems, load_secret_values, read_secrets_file, secrets_file
 from .stackconfig import StackConfig, parse_stack_config
 from .tls import ACME_SERVERS, in_zone
+from .yamlsafe import FileRefused, read_regular_file
 
 STOP_HEADER = "Minnova IDP stopped before registering any resource (so nothing is deleted):"
 DATABASE_SIZES_OUTPUT = "databaseSizes"
@@ -107,12 +108,12 @@ def read_restore_check(app: LoadedApp) -> str | None:
         return None
     relative = names.APP_CONFIG.parent / CHECK_FILE
     path, shown = app.directory / relative, app.shown(relative)
-    if path.is_symlink() or (path.exists() and not path.is_file()):
-        raise ConfigError([Problem(shown, message="must be a regular file")])
-    if not path.exists():
-        return None
-    with path.open("rb") as file:
-        content = file.read(MAX_CHECK_BYTES + 1)
+    try:
+        content = read_regular_file(path, MAX_CHECK_BYTES, follow_symlinks=False, truncate=True)
+    except FileRefused as exc:
+        if exc.kind == "missing":
+            return None
+        raise ConfigError([Problem(shown, message=exc.reason)]) from None
     if len(content) > MAX_CHECK_BYTES:
         raise ConfigError([Problem(shown, message=f"is larger than the limit of {MAX_CHECK_BYTES} bytes",
                                    hint="a restore check is a few queries that prove the data is there")])

@@ -13,6 +13,7 @@ from pathlib import Path
 from .app_config import AppConfig
 from .errors import ConfigError, Problem
 from .names import APP_CONFIG
+from .yamlsafe import FileRefused, read_regular_file
 
 MAX_FILE_BYTES = 256 * 1024
 MAX_TOTAL_BYTES = 900 * 1024  # one ConfigMap holds at most 1 MiB
@@ -28,15 +29,16 @@ def read_seed(app: AppConfig, directory: Path, shown: str) -> tuple[tuple[str, s
         path = directory / APP_CONFIG.parent / relative
         where = f"{shown}{APP_CONFIG.parent}/{relative}"
         field = f"database.seed.files[{index}]"
-        if any(part.is_symlink() for part in (path, *path.parents) if part.is_relative_to(directory)) \
-                or (path.exists() and not path.is_file()):
+        if any(part.is_symlink() for part in path.parents if part.is_relative_to(directory)):
             problems.append(Problem(where, message="must be a regular file", hint=f"named by {field}"))
             continue
-        if not path.exists():
-            problems.append(Problem(where, message="does not exist", hint=f"named by {field} in {APP_CONFIG}"))
+        try:
+            content = read_regular_file(path, MAX_FILE_BYTES, follow_symlinks=False, truncate=True)
+        except FileRefused as exc:
+            problems.append(Problem(where, message="does not exist" if exc.kind == "missing" else
+                                    "must be a regular file" if exc.kind in ("symlink", "special") else exc.reason,
+                                    hint=f"named by {field} in {APP_CONFIG}"))
             continue
-        with path.open("rb") as file:
-            content = file.read(MAX_FILE_BYTES + 1)
         if len(content) > MAX_FILE_BYTES:
             problems.append(Problem(where, message=f"is larger than {MAX_FILE_BYTES // 1024} KiB, the limit for a "
                                     "seed file", hint="seed a little realistic data; load bulk data another way"))
