@@ -3,9 +3,14 @@ credential where untrusted code runs (pull requests), only inside reviewer-gated
 
 from __future__ import annotations
 
+import json
+import math
+import os
 import re
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +26,8 @@ APP_WORKFLOWS = sorted((PROJECT_DIR / "templates").rglob("*.yml"))
 ALL = INFRA_WORKFLOWS + APP_WORKFLOWS
 APPROVAL = PROJECT_DIR / "templates/app-repo/.github/workflows/minnova-preview-approval.yml"
 APP_CI = PROJECT_DIR / "templates/app-repo/.github/workflows/minnova.yml"
+AUTO = PROJECT_DIR / "templates/app-repo/.github/workflows/minnova-preview-auto.yml"
+EXPIRY = PROJECT_DIR / "templates/app-repo/.github/workflows/minnova-preview-expiry.yml"
 RENDERER = PROJECT_DIR / ".github/workflows/renderer-image.yml"
 OFFLINE_PLAN = PROJECT_DIR / ".github/workflows/preview.yml"
 PULUMI_PREVIEW = PROJECT_DIR / ".github/workflows/pulumi-preview.yml"
@@ -139,6 +146,8 @@ def test_there_are_workflows_for_the_infra_repo_and_app_repos():
                                                  "renderer-image.yml"}
     assert [p.relative_to(PROJECT_DIR).as_posix() for p in APP_WORKFLOWS] == [
         "templates/app-repo/.github/workflows/minnova-preview-approval.yml",
+        "templates/app-repo/.github/workflows/minnova-preview-auto.yml",
+        "templates/app-repo/.github/workflows/minnova-preview-expiry.yml",
         "templates/app-repo/.github/workflows/minnova.yml"]
 
 
@@ -335,7 +344,8 @@ def test_the_pull_request_jobs_are_the_expected_ones():
     """The check above is not vacuous: it sees every job pull requests run, and only those."""
     found = {(path.name, name) for path in ALL for name in untrusted_jobs(workflow(path))}
     assert found == {("preview.yml", "plan"), ("tests.yml", "tests"), ("minnova.yml", "validate"),
-                     ("minnova.yml", "image"), ("minnova-preview-approval.yml", "revoke-preview")}
+                     ("minnova.yml", "image"), ("minnova-preview-approval.yml", "revoke-preview"),
+                     ("minnova-preview-auto.yml", "preview-label")}
 
 
 @pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
@@ -579,3 +589,668 @@ def test_stack_selection_script(requested, app, expected, code):
     else:
         assert expected in result.stderr and result.stdout == ""
         assert app == "" or app not in result.stderr  # a refused label is not echoed
+
+
+# --- Automatic, capped and expiring previews (minnova-preview-auto.yml, minnova-preview-expiry.yml) ---------
+# The workflows are run here as GitHub would: their `if` expressions evaluated against event payloads, their bash
+# scripts run with `bash -eo pipefail` and a fake `gh` on PATH that keeps pull requests, labels, comments and
+# events in a JSON file (jq filters are applied by the real jq, as gh's --jq would).
+
+REPO = "acme/web"
+MAX_PREVIEWS = 5  # issue 17's default for minnova:previews.maxPerApp
+
+
+class Expression:
+    """The subset of GitHub's expression language the app workflows use: literals, property access, `!`, `==`,
+    `!=`, `&&`, `||`, parentheses and startsWith/endsWith/contains. Comparisons follow GitHub's rules: strings
+    ignore case, other mixed types compare as numbers (so `null == false`)."""
+
+    TOKEN = re.compile(r"\s*(?:(?P<string>'(?:[^']|'')*')|(?P<number>\d+(?:\.\d+)?)|(?P<op>==|!=|&&|\|\||[!().,])"
+                       r"|(?P<name>[A-Za-z_][\w-]*))")
+
+    def __init__(self, text: str):
+        text = text.strip()
+        if text.startswith("${{") and text.endswith("}}"):
+            text = text[3:-2]
+        self.tokens, position = [], 0
+        while text[position:].strip():
+            match = self.TOKEN.match(text, position)
+            if not match:
+                raise ValueError(f"cannot read {text[position:]!r}")
+            kind = match.lastgroup
+            self.tokens.append((kind, match.group(kind)))
+            position = match.end()
+
+    def evaluate(self, context: dict):
+        self.context, self.position = context, 0
+        value = self._or()
+        if self.position != len(self.tokens):
+            raise ValueError(f"unexpected {self.tokens[self.position]}")
+        return value
+
+    def _peek(self):
+        return self.tokens[self.position][1] if self.position < len(self.tokens) else None
+
+    def _take(self, expected=None):
+        kind, value = self.tokens[self.position]
+        if expected is not None and value != expected:
+            raise ValueError(f"expected {expected!r}, got {value!r}")
+        self.position += 1
+        return kind, value
+
+    def _or(self):
+        value = self._and()
+        while self._peek() == "||":
+            self._take()
+            right = self._and()
+            value = value if truthy(value) else right
+        return value
+
+    def _and(self):
+        value = self._comparison()
+        while self._peek() == "&&":
+            self._take()
+            right = self._comparison()
+            value = right if truthy(value) else value
+        return value
+
+    def _comparison(self):
+        value = self._unary()
+        if self._peek() in ("==", "!="):
+            operator = self._take()[1]
+            equal = loose_equal(value, self._unary())
+            return equal if operator == "==" else not equal
+        return value
+
+    def _unary(self):
+        if self._peek() == "!":
+            self._take()
+            return not truthy(self._unary())
+        return self._primary()
+
+    def _primary(self):
+        kind, value = self._take()
+        if kind == "string":
+            return value[1:-1].replace("''", "'")
+        if kind == "number":
+            return float(value)
+        if value == "(":
+            inner = self._or()
+            self._take(")")
+            return inner
+        if kind != "name":
+            raise ValueError(f"unexpected {value!r}")
+        if value in ("true", "false", "null"):
+            return {"true": True, "false": False, "null": None}[value]
+        if self._peek() == "(":
+            self._take("(")
+            args = [self._or()]
+            while self._peek() == ",":
+                self._take()
+                args.append(self._or())
+            self._take(")")
+            return call(value, args)
+        result = self.context.get(value)
+        while self._peek() == ".":
+            self._take()
+            name = self._take()[1]
+            result = result.get(name) if isinstance(result, dict) else None
+        return result
+
+
+def truthy(value) -> bool:
+    if value is None or value is False:
+        return False
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value != 0 and not math.isnan(value)
+    return value != ""
+
+
+def as_number(value) -> float:
+    if value is None:
+        return 0.0
+    if isinstance(value, (bool, int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value) if value.strip() else 0.0
+        except ValueError:
+            return math.nan
+    return math.nan
+
+
+def loose_equal(left, right) -> bool:
+    if isinstance(left, str) and isinstance(right, str):
+        return left.casefold() == right.casefold()
+    if type(left) is type(right):
+        return left == right
+    return as_number(left) == as_number(right)
+
+
+def as_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def call(name: str, args: list):
+    functions = {"startsWith": lambda s, p: s.casefold().startswith(p.casefold()),
+                 "endsWith": lambda s, p: s.casefold().endswith(p.casefold()),
+                 "contains": lambda s, p: p.casefold() in s.casefold()}
+    if name not in functions:
+        raise ValueError(f"function {name} is not in the evaluated subset")
+    return functions[name](as_text(args[0]), as_text(args[1]))
+
+
+def evaluate(text: str, context: dict):
+    return Expression(str(text)).evaluate(context)
+
+
+def render(text: str, context: dict) -> str:
+    return re.sub(r"\$\{\{(.*?)\}\}", lambda match: as_text(evaluate(match.group(1), context)), str(text))
+
+
+@pytest.mark.parametrize("expression,expected", [
+    ("'Acme/Web' == 'acme/web'", True), ("null == false", True), ("'' == false", True),
+    ("!endsWith('x[bot]', '[BOT]')", False),
+    ("github.event.missing.deeper == 'x'", False), ("true && (false || 'yes')", "yes"), ("1 != 2", True),
+])
+def test_the_expression_evaluator_itself(expression, expected):
+    assert evaluate(expression, {"github": {"event": {}}}) == expected
+
+
+FAKE_GH = r'''
+import json, os, subprocess, sys, urllib.parse
+
+state_path = os.environ["FAKE_GH_STATE"]
+with open(state_path) as handle:
+    state = json.load(handle)
+
+
+def save():
+    with open(state_path, "w") as handle:
+        json.dump(state, handle)
+
+
+def fail(message, status=404):
+    save()
+    print(f"gh: {message} (HTTP {status})", file=sys.stderr)
+    sys.exit(1)
+
+
+args = sys.argv[1:]
+if not args or args[0] != "api":
+    sys.exit(f"fake gh: only `gh api` is faked, not {args}")
+method, jq, fields, path, i = None, None, {}, None, 1
+while i < len(args):
+    arg = args[i]
+    if arg == "--paginate":
+        pass
+    elif arg == "-X":
+        method, i = args[i + 1], i + 1
+    elif arg == "--jq":
+        jq, i = args[i + 1], i + 1
+    elif arg in ("-f", "--raw-field"):
+        key, _, value = args[i + 1].partition("=")
+        fields.setdefault(key, []).append(value)
+        i += 1
+    elif arg.startswith("-") or path is not None:
+        sys.exit(f"fake gh: unexpected argument {arg}")
+    else:
+        path = arg
+    i += 1
+method = method or ("POST" if fields else "GET")  # as gh api: fields make a POST
+state["calls"].append([method, path, fields])
+url = urllib.parse.urlsplit(path)
+query = urllib.parse.parse_qs(url.query)
+parts = url.path.split("/")
+if parts[:3] != ["repos", *state["repo"].split("/")]:
+    fail("Not Found")
+rest = parts[3:]
+
+
+def pull(number):
+    for candidate in state["pulls"]:
+        if str(candidate["number"]) == number:
+            return candidate
+    fail("Not Found")
+
+
+if method == "GET" and rest == ["pulls"]:
+    assert query.get("state") == ["open"], query
+    body = [p for p in state["pulls"] if p.get("state", "open") == "open"]
+elif rest[:1] == ["issues"] and len(rest) >= 3:
+    number, what = rest[1], rest[2]
+    p = pull(number)
+    names = [label["name"] for label in p["labels"]]
+    if what == "labels" and len(rest) == 3 and method == "GET":
+        body = p["labels"]
+    elif what == "labels" and len(rest) == 3 and method == "POST":
+        for name in fields["labels[]"]:
+            if name not in names:
+                p["labels"].append({"name": name})
+                state["events"].setdefault(number, []).append(
+                    {"event": "labeled", "label": {"name": name}, "created_at": "2099-01-01T00:00:00Z",
+                     "actor": {"login": "github-actions[bot]", "type": "Bot"}})
+        body = p["labels"]
+    elif what == "labels" and len(rest) == 4 and method == "DELETE":
+        name = urllib.parse.unquote(rest[3])
+        if name not in names:
+            fail("Label does not exist")
+        p["labels"] = [label for label in p["labels"] if label["name"] != name]
+        body = p["labels"]
+    elif what == "comments" and len(rest) == 3 and method == "GET":
+        body = [{"body": text} for text in state["comments"].get(number, [])]
+    elif what == "comments" and len(rest) == 3 and method == "POST":
+        state["comments"].setdefault(number, []).append(fields["body"][0])
+        body = {"id": 1}
+    elif what == "events" and len(rest) == 3 and method == "GET":
+        body = state["events"].get(number, [])
+    else:
+        fail("fake gh: no such route", 405)
+elif method == "GET" and len(rest) == 3 and rest[0] == "collaborators" and rest[2] == "permission":
+    body = {"permission": state["permissions"].get(rest[1], "none"), "user": {"login": rest[1]}}
+elif method == "GET" and len(rest) == 2 and rest[0] == "commits":
+    if rest[1] not in state["commits"]:
+        fail("No commit found for SHA", 422)
+    body = {"sha": rest[1], "commit": {"committer": {"date": state["commits"][rest[1]]}}}
+else:
+    fail("fake gh: no such route", 405)
+save()
+text = json.dumps(body)
+if jq is not None:
+    text = subprocess.run(["jq", "-r", jq], input=text, capture_output=True, text=True, check=True).stdout
+    sys.stdout.write(text)
+else:
+    print(text)
+'''
+
+needs_jq_and_gnu_date = pytest.mark.skipif(
+    shutil.which("jq") is None or subprocess.run(["date", "-u", "-d", "2024-01-01T00:00:00Z", "+%s"],
+                                                 capture_output=True).returncode != 0,
+    reason="jq and GNU date (both on GitHub's ubuntu runners) are needed to run the workflow scripts")
+
+
+class FakeGitHub:
+    """A repository's pull requests as the fake `gh` sees them, in a JSON file."""
+
+    def __init__(self, directory: Path, pulls=(), permissions=None, commits=None, events=None, comments=None):
+        self.directory = directory
+        (directory / "bin").mkdir(exist_ok=True)
+        gh = directory / "bin" / "gh"
+        gh.write_text(f"#!{sys.executable}\n{FAKE_GH}")
+        gh.chmod(0o755)
+        self.path = directory / "gh-state.json"
+        self.path.write_text(json.dumps({
+            "repo": REPO, "pulls": list(pulls), "permissions": permissions or {}, "commits": commits or {},
+            "events": {str(k): v for k, v in (events or {}).items()},
+            "comments": {str(k): v for k, v in (comments or {}).items()}, "calls": []}))
+
+    @property
+    def state(self) -> dict:
+        return json.loads(self.path.read_text())
+
+    def labels(self, number: int) -> list[str]:
+        (pull,) = [p for p in self.state["pulls"] if p["number"] == number]
+        return [label["name"] for label in pull["labels"]]
+
+    def comments(self, number: int) -> list[str]:
+        return self.state["comments"].get(str(number), [])
+
+    def writes(self) -> list:
+        return [call for call in self.state["calls"] if call[0] != "GET"]
+
+    def run(self, script: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+        script_path = self.directory / "step.sh"
+        script_path.write_text(script)
+        output = self.directory / "github-output"
+        output.write_text("")
+        tools = os.pathsep.join(dict.fromkeys([str(self.directory / "bin"), os.path.dirname(shutil.which("jq")),
+                                               "/usr/bin", "/bin"]))
+        full_env = {"PATH": tools, "HOME": str(self.directory), "LC_ALL": "C", "FAKE_GH_STATE": str(self.path),
+                    "GITHUB_OUTPUT": str(output), **env}
+        # `shell: bash` on GitHub runs `bash --noprofile --norc -eo pipefail {0}`.
+        return subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script_path)],
+                              env=full_env, capture_output=True, text=True, timeout=60)
+
+
+def pull_request(number: int, labels=(), sha=None, **extra) -> dict:
+    return {"number": number, "state": "open", "labels": [{"name": name} for name in labels],
+            "head": {"sha": sha or f"{number:040x}"}, **extra}
+
+
+def pr_event(action="opened", number=7, author="alice", author_type="User", head_repo=REPO, draft=False,
+             label=None, state="open") -> dict:
+    event = {"action": action, "number": number,
+             "pull_request": {"number": number, "state": state, "draft": draft,
+                              "user": {"login": author, "type": author_type},
+                              "head": {"sha": "a" * 40, "repo": {"full_name": head_repo} if head_repo else None},
+                              "base": {"repo": {"full_name": REPO}}},
+             "repository": {"full_name": REPO}}
+    if label is not None:
+        event["label"] = {"name": label}
+    return event
+
+
+def github_context(event: dict, event_name="pull_request_target") -> dict:
+    return {"github": {"token": "ghs_fake", "repository": REPO, "event_name": event_name, "event": event,
+                       "action": event.get("action")}, "steps": {}}
+
+
+def run_workflow(path: Path, gh: FakeGitHub, event: dict, event_name="pull_request_target",
+                 settings: dict[str, str] | None = None, check=True) -> list[subprocess.CompletedProcess]:
+    """Run the workflow's single job as GitHub would for this event: job and step `if`s, env, outputs."""
+    document = workflow(path)
+    (job,) = document["jobs"].values()
+    context = github_context(event, event_name)
+    results = []
+    if not truthy(evaluate(job.get("if", "true"), context)):
+        return results
+    for step in job["steps"]:
+        if "if" in step and not truthy(evaluate(step["if"], context)):
+            continue
+        env = {**{k: str(v) for k, v in document.get("env", {}).items()}, **(settings or {}),
+               **{k: render(v, context) for k, v in step.get("env", {}).items()}}
+        result = gh.run(step["run"], env)
+        results.append(result)
+        if check:
+            assert result.returncode == 0, result.stdout + result.stderr
+        outputs = dict(line.split("=", 1) for line in (gh.directory / "github-output").read_text().splitlines()
+                       if "=" in line)
+        if "id" in step:
+            context["steps"][step["id"]] = {"outputs": outputs, "outcome": "success"}
+    return results
+
+
+def step_by_id(path: Path, step_id: str) -> dict:
+    (step,) = [s for s in steps(workflow(path)) if s.get("id") == step_id]
+    return step
+
+
+# Who is labelled automatically: the `if` on the step, evaluated against event payloads.
+@pytest.mark.parametrize("event,expected", [
+    (pr_event("opened"), True),
+    (pr_event("reopened"), True),
+    (pr_event("ready_for_review"), True),
+    (pr_event("synchronize"), True),
+    (pr_event("opened", head_repo="mallory/web"), False),  # a fork
+    (pr_event("synchronize", head_repo="mallory/web"), False),
+    (pr_event("opened", head_repo=None), False),  # the fork was deleted
+    (pr_event("opened", author="dependabot[bot]", author_type="Bot"), False),
+    (pr_event("opened", author="renovate[bot]", author_type="User"), False),  # a bot however its type reads
+    (pr_event("opened", author="ci-app", author_type="Bot"), False),
+    (pr_event("opened", draft=True), False),
+    (pr_event("labeled", label="preview"), False),  # the cap step's event, not this one's
+])
+def test_only_same_repository_non_draft_human_pull_requests_reach_the_auto_label_step(event, expected):
+    assert truthy(evaluate(step_by_id(AUTO, "auto")["if"], github_context(event))) is expected
+
+
+@pytest.mark.parametrize("event,expected", [
+    (pr_event("labeled", label="preview"), True), (pr_event("labeled", label="preview", head_repo="mallory/web"), True),
+    (pr_event("opened"), False), (pr_event("synchronize"), False)])
+def test_the_cap_step_runs_on_every_labelling_and_after_an_automatic_one(event, expected):
+    assert truthy(evaluate(step_by_id(AUTO, "cap")["if"], github_context(event))) is expected
+    context = github_context(pr_event("opened"))
+    context["steps"]["auto"] = {"outputs": {"added": "true"}}
+    assert truthy(evaluate(step_by_id(AUTO, "cap")["if"], context))
+
+
+def test_preview_auto_runs_on_pull_request_events_with_a_token_for_pull_requests_only():
+    document = workflow(AUTO)
+    assert document["on"] == {"pull_request_target": {
+        "types": ["opened", "reopened", "ready_for_review", "synchronize", "labeled"]}}
+    assert document["permissions"] == {}
+    (job,) = document["jobs"].values()
+    assert job["permissions"] == {"pull-requests": "write"}
+    for step in job["steps"]:
+        assert "uses" not in step and step["shell"] == "bash"
+        assert step["env"]["GH_TOKEN"] == "${{ github.token }}"
+
+
+def test_preview_settings_match_the_stack_settings():
+    for path in (AUTO, EXPIRY):
+        assert workflow(path)["env"]["PREVIEW_LABEL"] == PreviewSettings.model_fields["label"].default
+        assert "must match the stack setting minnova:previews.label" in path.read_text()
+    stack_max = PreviewSettings.model_fields["max_per_app"].default
+    assert stack_max == MAX_PREVIEWS and workflow(AUTO)["env"]["MINNOVA_PREVIEW_MAX"] == str(stack_max)
+    assert "must match the stack setting minnova:previews.maxPerApp" in AUTO.read_text()
+    assert workflow(EXPIRY)["env"]["MINNOVA_PREVIEW_TTL_DAYS"] == "7"
+
+
+@needs_jq_and_gnu_date
+@pytest.mark.parametrize("action", ["opened", "reopened", "ready_for_review", "synchronize"])
+@pytest.mark.parametrize("permission", ["admin", "write"])
+def test_a_trusted_pull_request_is_labelled(tmp_path, action, permission):
+    gh = FakeGitHub(tmp_path, pulls=[pull_request(7)], permissions={"alice": permission})
+    run_workflow(AUTO, gh, pr_event(action))
+    assert gh.labels(7) == ["preview"]
+    assert ["GET", f"repos/{REPO}/collaborators/alice/permission", {}] in gh.state["calls"]
+    assert gh.comments(7) == []
+
+
+@needs_jq_and_gnu_date
+@pytest.mark.parametrize("permission", ["read", "none", "triage", "maintain"])
+def test_authors_without_the_configured_access_are_not_labelled(tmp_path, permission):
+    """GitHub reports triage as read and maintain as write; a value it never sends must not match either."""
+    gh = FakeGitHub(tmp_path, pulls=[pull_request(7)], permissions={"alice": permission})
+    run_workflow(AUTO, gh, pr_event("opened"))
+    assert gh.labels(7) == [] and gh.writes() == []
+
+
+@needs_jq_and_gnu_date
+def test_the_access_needed_is_configurable(tmp_path):
+    gh = FakeGitHub(tmp_path, pulls=[pull_request(7)], permissions={"alice": "write"})
+    run_workflow(AUTO, gh, pr_event("opened"), settings={"MINNOVA_AUTO_PREVIEW_PERMISSIONS": "admin"})
+    assert gh.labels(7) == []
+    run_workflow(AUTO, gh, pr_event("opened"), settings={"MINNOVA_AUTO_PREVIEW": "false"})
+    assert gh.labels(7) == []
+    run_workflow(AUTO, gh, pr_event("opened"))
+    assert gh.labels(7) == ["preview"]
+
+
+@needs_jq_and_gnu_date
+@pytest.mark.parametrize("event", [
+    pr_event("opened", head_repo="mallory/web", author="mallory"), pr_event("synchronize", head_repo=None),
+    pr_event("opened", author="dependabot[bot]", author_type="Bot"),
+    pr_event("opened", author="renovate[bot]", author_type="User"), pr_event("opened", author="app", author_type="Bot"),
+    pr_event("opened", author="org", author_type="Organization"), pr_event("opened", draft=True)])
+def test_forks_bots_and_drafts_are_never_labelled(tmp_path, event):
+    """The workflow skips them, and its script refuses them on its own too (run here without the `if`), before
+    any call to GitHub, even for an author with admin access."""
+    gh = FakeGitHub(tmp_path, pulls=[pull_request(7)],
+                    permissions={"alice": "admin", "mallory": "admin", "dependabot[bot]": "admin", "app": "admin",
+                                 "renovate[bot]": "admin", "org": "admin"})
+    run_workflow(AUTO, gh, event)
+    assert gh.labels(7) == [] and gh.state["calls"] == []
+    step = step_by_id(AUTO, "auto")
+    context = github_context(event)
+    env = {**{k: str(v) for k, v in workflow(AUTO)["env"].items()},
+           **{k: render(v, context) for k, v in step["env"].items()}}
+    result = gh.run(step["run"], env)
+    assert result.returncode == 0, result.stderr
+    assert gh.labels(7) == [] and gh.state["calls"] == []
+
+
+@needs_jq_and_gnu_date
+def test_a_label_removed_by_hand_is_not_added_again_but_one_removed_by_a_workflow_is(tmp_path):
+    by_hand = {"event": "unlabeled", "label": {"name": "preview"}, "actor": {"login": "bob", "type": "User"},
+               "created_at": "2024-01-02T00:00:00Z"}
+    by_expiry = {"event": "unlabeled", "label": {"name": "preview"},
+                 "actor": {"login": "github-actions[bot]", "type": "Bot"}, "created_at": "2024-01-03T00:00:00Z"}
+    labelled = {"event": "labeled", "label": {"name": "preview"}, "actor": {"login": "bob", "type": "User"},
+                "created_at": "2024-01-01T00:00:00Z"}
+    gh = FakeGitHub(tmp_path, pulls=[pull_request(7), pull_request(8)], permissions={"alice": "write"},
+                    events={7: [labelled, by_hand], 8: [labelled, by_hand, by_expiry]})
+    run_workflow(AUTO, gh, pr_event("synchronize", number=7))
+    run_workflow(AUTO, gh, pr_event("synchronize", number=8))
+    assert gh.labels(7) == [] and gh.labels(8) == ["preview"]
+
+
+# The cap: N previews allowed, the N+1th refused, whether the label comes from this workflow or from a person.
+@needs_jq_and_gnu_date
+@pytest.mark.parametrize("maximum", [MAX_PREVIEWS, 2])
+def test_the_cap_on_automatic_labels_at_the_boundary(tmp_path, maximum):
+    settings = {"MINNOVA_PREVIEW_MAX": str(maximum)} if maximum != MAX_PREVIEWS else None
+    others = [pull_request(n, labels=["preview"]) for n in range(1, maximum)]  # N-1 running
+    gh = FakeGitHub(tmp_path, pulls=[*others, pull_request(7), pull_request(8), pull_request(99, labels=["bug"])],
+                    permissions={"alice": "write"})
+    run_workflow(AUTO, gh, pr_event("opened", number=7), settings=settings)
+    assert gh.labels(7) == ["preview"] and gh.comments(7) == []  # the Nth preview
+    for _ in range(2):  # the N+1th, opened then pushed to: refused, and told once
+        run_workflow(AUTO, gh, pr_event("synchronize", number=8), settings=settings)
+    assert gh.labels(8) == []
+    (comment,) = gh.comments(8)
+    assert f"At most {maximum} previews run at once for this app" in comment
+    assert "Close or unlabel another pull request" in comment
+    assert sum(1 for p in gh.state["pulls"] if "preview" in [label["name"] for label in p["labels"]]) == maximum
+
+
+@needs_jq_and_gnu_date
+@pytest.mark.parametrize("running,kept", [(MAX_PREVIEWS - 1, True), (MAX_PREVIEWS, False)])
+def test_the_cap_on_labels_added_by_hand_at_the_boundary(tmp_path, running, kept):
+    """A maintainer labels #7 (a fork's, reviewed) while `running` other previews run."""
+    others = [pull_request(n, labels=["preview"]) for n in range(1, running + 1)]
+    gh = FakeGitHub(tmp_path, pulls=[*others, pull_request(7, labels=["preview"])])
+    run_workflow(AUTO, gh, pr_event("labeled", number=7, label="preview", head_repo="mallory/web", author="mallory"))
+    if kept:
+        assert gh.labels(7) == ["preview"] and gh.comments(7) == [] and gh.writes() == []
+    else:
+        assert gh.labels(7) == []
+        (comment,) = gh.comments(7)
+        assert f"At most {MAX_PREVIEWS} previews run at once for this app" in comment
+        assert f"{running} other open pull requests carry the `preview` label" in comment
+    assert all(gh.labels(n) == ["preview"] for n in range(1, running + 1))  # the older ones keep theirs
+
+
+@needs_jq_and_gnu_date
+def test_the_cap_counts_the_labelled_pull_request_even_before_the_listing_shows_it(tmp_path):
+    others = [pull_request(n, labels=["preview"]) for n in range(1, MAX_PREVIEWS + 1)]
+    gh = FakeGitHub(tmp_path, pulls=[*others, pull_request(7)])  # the listing lags: #7 shows no label yet
+    run_workflow(AUTO, gh, pr_event("labeled", number=7, label="preview"))
+    assert len(gh.comments(7)) == 1  # its DELETE got a 404 ("already removed"), the refusal is still explained
+
+
+@needs_jq_and_gnu_date
+@pytest.mark.parametrize("event", [pr_event("labeled", number=7, label="bug"),
+                                   pr_event("labeled", number=7, label="preview", state="closed")])
+def test_the_cap_ignores_other_labels_and_closed_pull_requests(tmp_path, event):
+    others = [pull_request(n, labels=["preview"]) for n in range(1, MAX_PREVIEWS + 1)]
+    gh = FakeGitHub(tmp_path, pulls=[*others, pull_request(7, labels=["preview", "bug"])])
+    run_workflow(AUTO, gh, event)
+    assert gh.state["calls"] == []
+
+
+# Expiry.
+def iso(seconds_ago: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - seconds_ago))
+
+
+DAY = 86400
+
+
+def labelled_event(seconds_ago: float, name="preview") -> dict:
+    return {"event": "labeled", "label": {"name": name}, "actor": {"login": "bob", "type": "User"},
+            "created_at": iso(seconds_ago)}
+
+
+def expiry_repository(tmp_path: Path) -> FakeGitHub:
+    pulls = {  # number: (labels, committed seconds ago, label events)
+        1: (["preview"], 8 * DAY, [labelled_event(8 * DAY)]),  # stale
+        2: (["preview"], 6 * DAY, [labelled_event(6 * DAY)]),  # fresh
+        3: (["preview"], 30 * DAY, [labelled_event(30 * DAY), labelled_event(1 * DAY)]),  # old commit, labelled again
+        4: (["bug"], 30 * DAY, []),  # no preview: untouched
+        5: (["preview"], 7 * DAY + 3600, [labelled_event(7 * DAY + 3600, name="bug")]),  # just over 7 days
+        6: (["preview"], 7 * DAY - 3600, []),  # just under 7 days
+    }
+    return FakeGitHub(tmp_path, pulls=[pull_request(n, labels) for n, (labels, _, _) in pulls.items()],
+                      commits={f"{n:040x}": iso(ago) for n, (_, ago, _) in pulls.items()},
+                      events={n: events for n, (_, _, events) in pulls.items()})
+
+
+def test_preview_expiry_runs_daily_or_on_demand_with_a_read_and_label_token():
+    document = workflow(EXPIRY)
+    assert set(document["on"]) == {"schedule", "workflow_dispatch"}
+    (schedule,) = document["on"]["schedule"]
+    minute, hour, *rest = schedule["cron"].split()
+    assert minute.isdigit() and hour.isdigit() and rest == ["*", "*", "*"]  # once a day
+    assert document["permissions"] == {}
+    (job,) = document["jobs"].values()
+    assert job["permissions"] == {"contents": "read", "pull-requests": "write"}
+    (step,) = job["steps"]
+    assert "uses" not in step
+    assert step["env"] == {"GH_TOKEN": "${{ github.token }}", "GH_REPO": "${{ github.repository }}"}
+    assert 'gh api "repos/$GH_REPO/commits/$sha" --jq .commit.committer.date' in step["run"]
+    assert "updated_at" not in step["run"]
+
+
+@needs_jq_and_gnu_date
+def test_stale_pull_requests_lose_the_label(tmp_path):
+    gh = expiry_repository(tmp_path)
+    run_workflow(EXPIRY, gh, {}, event_name="schedule")
+    assert {n: gh.labels(n) for n in range(1, 7)} == {
+        1: [], 2: ["preview"], 3: ["preview"], 4: ["bug"], 5: [], 6: ["preview"]}
+    assert set(gh.state["comments"]) == {"1", "5"}
+    (comment,) = gh.comments(1)
+    assert "No new commit and no new `preview` label for more than 7 days (the last on " in comment
+    assert iso(8 * DAY)[:10] in comment and f"{1:040x}" in comment
+    assert "add the `preview` label again, or push a commit" in comment
+    # Nothing was looked up for the pull request without a preview.
+    assert not [call for call in gh.state["calls"] if "/issues/4/" in call[1] or f"{4:040x}" in call[1]]
+
+
+@needs_jq_and_gnu_date
+def test_the_time_to_live_is_configurable(tmp_path):
+    gh = expiry_repository(tmp_path)
+    run_workflow(EXPIRY, gh, {}, event_name="workflow_dispatch", settings={"MINNOVA_PREVIEW_TTL_DAYS": "3"})
+    assert {n: gh.labels(n) for n in (1, 2, 3, 5, 6)} == {1: [], 2: [], 3: ["preview"], 5: [], 6: []}
+
+
+@needs_jq_and_gnu_date
+@pytest.mark.parametrize("ttl", ["0", "seven", "-1", ""])
+def test_a_bad_time_to_live_is_refused_before_anything_changes(tmp_path, ttl):
+    gh = expiry_repository(tmp_path)
+    (result,) = run_workflow(EXPIRY, gh, {}, event_name="schedule", settings={"MINNOVA_PREVIEW_TTL_DAYS": ttl},
+                             check=False)
+    assert result.returncode != 0 and "MINNOVA_PREVIEW_TTL_DAYS" in result.stderr
+    assert gh.state["calls"] == []
+
+
+@needs_jq_and_gnu_date
+def test_expiry_carries_on_past_a_pull_request_it_cannot_read_and_then_fails(tmp_path):
+    gh = expiry_repository(tmp_path)
+    state = gh.state
+    del state["commits"][f"{1:040x}"]
+    gh.path.write_text(json.dumps(state))
+    (result,) = run_workflow(EXPIRY, gh, {}, event_name="schedule", check=False)
+    assert result.returncode == 1 and "#1: could not read commit" in result.stderr
+    assert gh.labels(1) == ["preview"] and gh.labels(5) == []
+
+
+# No privileged job runs the pull request's code.
+PRIVILEGED_APP_WORKFLOWS = [APPROVAL, AUTO, EXPIRY]
+RUNS_A_FILE = re.compile(r"(?:^|[\s;&|(`])(?:\.{1,2}/|\.\s+\S|source\s|(?:ba|z)?sh\s+(?!-)\S|python3?\s|node\s|npm\s"
+                         r"|npx\s|make\b|pip3?\s|docker\s|git\s|go\s+run|cargo\s)|GITHUB_WORKSPACE", re.M)
+
+
+@pytest.mark.parametrize("script,runs", [
+    ("bash ./deploy.sh", True), ("./run", True), ("source .env", True), (". ./env", True), ("python3 x.py", True),
+    ("cd \"$GITHUB_WORKSPACE\"", True), ("make test", True), ("npm ci", True), ("git checkout $SHA", True),
+    ('gh api "repos/$GH_REPO/pulls" --jq .x', False), ('echo "push again."', False), ("bash -c 'echo'", False)])
+def test_the_workspace_file_check_itself(script, runs):
+    assert bool(RUNS_A_FILE.search(script)) is runs
+
+
+@pytest.mark.parametrize("path", PRIVILEGED_APP_WORKFLOWS, ids=lambda p: p.name)
+def test_privileged_preview_workflows_run_no_code_but_their_own(path):
+    """These hold a token that can write labels and comments (pull_request_target, schedule): no action (so no
+    checkout of anything), no file of the workspace run, only gh and jq on GitHub's API."""
+    document = workflow(path)
+    assert set(document["on"]) <= {"pull_request_target", "schedule", "workflow_dispatch"}
+    for step in steps(document):
+        assert set(step) <= {"id", "name", "if", "shell", "env", "run"}, step.get("name")
+        assert not RUNS_A_FILE.search(step["run"]), step.get("name")
