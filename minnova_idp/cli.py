@@ -105,15 +105,17 @@ def _stack_file_raw(text: str, shown: str):
 
 def _cmd_status(args: argparse.Namespace) -> int:
     from .core.gitsource import GitAuth
-    from .core.inputs import load_inputs
+    from .core.inputs import FetchProgress, load_inputs
     from .core.stackconfig import from_stack_file
     from .core.status import as_json, as_table, stack_status
 
     project_dir = Path(args.project_dir).resolve()
     raw, secret_keys, file = from_stack_file(project_dir, args.stack)
     # Like the offline plan: no credentials, so app repos must be readable without them (or cached).
+    progress = FetchProgress(sys.stderr)
     inputs = load_inputs(project_dir, raw, secret_keys, file,
-                         cache_dir=Path(args.cache_dir) if args.cache_dir else None, auth=GitAuth())
+                         cache_dir=Path(args.cache_dir) if args.cache_dir else None, auth=GitAuth(), progress=progress)
+    progress.finish()
     rows = stack_status(inputs)
     if args.json:
         print(json.dumps({"stack": args.stack, "deployment": inputs.stack.settings.deployment, "apps": as_json(rows)},
@@ -499,6 +501,7 @@ def _add_secrets_commands(commands) -> None:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
+    from .core.inputs import FetchProgress
     from .shell.plan import render_tree, run_plan, write_plan
 
     project_dir = Path(args.project_dir).resolve()
@@ -511,8 +514,19 @@ def _cmd_plan(args: argparse.Namespace) -> int:
             identities = sops.identities_from_environment(Path(args.identity), environ={})
         except sops.SopsError as exc:
             raise _sops_problem(exc) from None
-    plan = run_plan(project_dir, args.stack, cache_dir=Path(args.cache_dir) if args.cache_dir else None,
-                    previous_outputs=previous, identities=identities, only_app=args.app)
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        _check_out_dir(out)  # before any work: a long plan must not end in "cannot write there"
+    progress = FetchProgress(sys.stderr)
+    try:
+        plan = run_plan(project_dir, args.stack, cache_dir=Path(args.cache_dir) if args.cache_dir else None,
+                        previous_outputs=previous, identities=identities, only_app=args.app, progress=progress)
+    except BaseException:
+        if out is not None:
+            _remove_plan(out)  # a failed run leaves no earlier plan behind to be mistaken for this one
+        raise
+    finally:
+        progress.finish()
     if args.out:
         write_plan(plan, Path(args.out))
     if args.json:
@@ -527,6 +541,31 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         out = Path(args.out)
         print(f"\nWrote {out / 'resources.json'} and {len(plan.manifests())} manifests under {out / 'manifests'}")
     return 0
+
+
+def _check_out_dir(out: Path) -> None:
+    """`--out` must be a directory that is new, empty or holds an earlier plan (which it replaces)."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError([Problem("--out", message=f"{out} exists and is not a directory",
+                                   hint="give a new or empty directory")])
+    if out.is_dir() and any(out.iterdir()) and not (out / "resources.json").is_file():
+        raise ConfigError([Problem("--out", message=f"{out} exists and does not hold a plan; refusing to overwrite it",
+                                   hint="give a new or empty directory")])
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".minnova-idp-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError([Problem("--out", message=f"cannot write to {out}: {exc.strerror or exc}")]) from None
+
+
+def _remove_plan(out: Path) -> None:
+    import shutil
+
+    if (out / "resources.json").is_file():
+        (out / "resources.json").unlink()
+        shutil.rmtree(out / "manifests", ignore_errors=True)
 
 
 MAX_OUTPUTS_BYTES = 4 * 1024 * 1024

@@ -205,3 +205,21 @@ def test_plan_of_one_app_still_checks_all(tmp_path):
     assert "kubernetes:postgresql.cnpg.io/v1:Cluster" not in document["byType"]
     result = run("plan", "--stack", "prod", "--app", "nope")
     assert result.returncode == 1 and "--app: no app 'nope' in this stack's registry" in result.stderr
+
+
+def test_plan_out_is_checked_before_work_and_a_failed_plan_leaves_no_stale_one(tmp_path):
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("x")
+    result = run("plan", "--stack", "dev", "--out", str(not_a_dir))
+    assert result.returncode == 1 and "--out: " in result.stderr and "is not a directory" in result.stderr
+    assert "Plan of stack" not in result.stdout  # refused before planning
+    out = tmp_path / "plan"
+    assert run("plan", "--stack", "dev", "--out", str(out)).returncode == 0
+    assert (out / "resources.json").is_file()
+    broken = tmp_path / "project"
+    shutil.copytree(PROJECT_DIR, broken, ignore=shutil.ignore_patterns(".venv", ".git", "__pycache__", "plan-*"))
+    app_yaml = broken / "examples/oracle/.minnova/app.yaml"
+    app_yaml.write_text(app_yaml.read_text().replace("port: 4000", "port: 0"))
+    result = run("plan", "--stack", "dev", "--out", str(out), cwd=broken)
+    assert result.returncode == 1 and "port" in result.stderr
+    assert not (out / "resources.json").exists() and not (out / "manifests").exists()

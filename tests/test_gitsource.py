@@ -832,3 +832,47 @@ def test_fetch_error_is_readable_and_redacted() -> None:
     error = FetchError(RepoSpec("https://user:pw@example.com/r.git", None), "boom")
     assert str(error) == "https://user:***@example.com/r.git: boom"
     assert error.reason == "boom" and error.spec.ref is None
+
+
+def test_progress_hears_of_every_repository_as_it_finishes(repos: Path, cache: Path) -> None:
+    good = make_repo(repos, "good", {".minnova/app.yaml": "v: 1\n"})
+    specs = [RepoSpec(good.url, None), RepoSpec((repos / "missing").as_uri(), None)]
+    heard: list = []
+    results = fetch_sources(specs, cache, progress=heard.append)
+    assert sorted(id(r) for r in heard) == sorted(id(r) for r in results)  # each once, as it ended
+    assert {type(r).__name__ for r in heard} == {"FetchedSource", "FetchError"}
+
+
+def test_a_corrupted_cache_repository_is_fetched_afresh(repos: Path, cache: Path) -> None:
+    repo = make_repo(repos, "app", {".minnova/app.yaml": "v: 1\n"})
+    assert isinstance(fetch_sources([RepoSpec(repo.url, None)], cache)[0], FetchedSource)
+    git_dir = fetch_repo_dir(cache, repo.url)
+    shutil.rmtree(cache / "snapshots")  # force the next run to use the cached repository
+    (git_dir / "HEAD").write_text("garbage\n")  # a killed run, a full disk
+    for child in (git_dir / "objects").iterdir():
+        if child.is_dir() and len(child.name) == 2:
+            shutil.rmtree(child)
+    result = fetch_sources([RepoSpec(repo.url, None)], cache)[0]
+    assert isinstance(result, FetchedSource), result
+    assert app_yaml(result) == "v: 1\n"
+
+
+def test_an_unusable_cache_dir_and_a_bad_timeout_are_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess as sp
+    import sys
+
+    from .conftest import PROJECT_DIR
+
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    project = tmp_path / "project"
+    shutil.copytree(PROJECT_DIR, project, ignore=shutil.ignore_patterns(".venv", ".git", "__pycache__", "plan-*"))
+    entry = project / "deployments/minnova/apps/storefront.yaml"
+    entry.write_text(entry.read_text().replace("local: examples/storefront\n", "") + "")
+    result = sp.run([sys.executable, "-m", "minnova_idp.cli", "plan", "--stack", "dev", "--cache-dir", str(blocker)],
+                    cwd=project, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "--cache-dir: the git cache cannot be used" in result.stderr, result.stderr
+    env = {**__import__("os").environ, "MINNOVA_IDP_GIT_TIMEOUT": "soon"}
+    result = sp.run([sys.executable, "-m", "minnova_idp.cli", "plan", "--stack", "dev"], cwd=project, env=env,
+                    capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "MINNOVA_IDP_GIT_TIMEOUT: 'soon' is not a number of seconds" in result.stderr

@@ -41,8 +41,8 @@ import signal
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,6 +50,9 @@ from . import gitrules
 from .yamlsafe import MAX_BYTES
 
 __all__ = [
+    "CacheDirError",
+    "DEFAULT_TIMEOUT",
+    "TIMEOUT_ENV",
     "FetchError",
     "FetchedSource",
     "GitAuth",
@@ -710,7 +713,17 @@ def _fetch_one_safely(
     try:
         gitrules.check_fetchable_url(spec.url)
         git = _Git(spec.url, auth, layout, ssh_command, timeout)
-        return _fetch_one(git, spec)
+        try:
+            return _fetch_one(git, spec)
+        except _GitFailed as exc:
+            # A cache repository left corrupt (a killed run, a full disk) would fail every run until deleted by
+            # hand: start it afresh once. Not after a timeout (the remote hangs) nor when the remote refused
+            # (ls-remote runs before the cache is touched).
+            if exc.timed_out or exc.command.startswith("ls-remote") or not layout.repo(spec.url).exists():
+                raise
+            with _url_lock(layout.lock_file(spec.url)):
+                shutil.rmtree(layout.repo(spec.url), ignore_errors=True)
+            return _fetch_one(git, spec)
     except _GitFailed as exc:
         return FetchError(spec, exc.reason())
     except (ValueError, LookupError) as exc:
@@ -719,22 +732,34 @@ def _fetch_one_safely(
         return FetchError(spec, _redact(f"{type(exc).__name__}: {exc}", auth)[:_MAX_REASON])
 
 
+DEFAULT_TIMEOUT = 120.0
+TIMEOUT_ENV = "MINNOVA_IDP_GIT_TIMEOUT"
+
+
+class CacheDirError(Exception):
+    """The cache directory cannot be used (not a directory, not writable): the caller names its setting."""
+
+
 def fetch_sources(
     specs: Sequence[RepoSpec],
     cache_dir: Path,
     auth: GitAuth = GitAuth(),
     max_workers: int = 8,
-    timeout: float = 120.0,
+    timeout: float = DEFAULT_TIMEOUT,
+    progress: Callable[[FetchedSource | FetchError], None] | None = None,
 ) -> list[FetchedSource | FetchError]:
     """Fetch every spec's `.minnova/` concurrently; results in the order of `specs`.
 
-    Never raises for a single repository: its slot holds a FetchError instead.
-    `timeout` bounds each git call (seconds).
+    Never raises for a single repository: its slot holds a FetchError instead (a hung one says it timed out).
+    `timeout` bounds each git call (seconds); `progress` hears of each repository as it finishes.
     """
     if not specs:
         return []
     layout = _Layout(Path(cache_dir).expanduser().absolute())
-    layout.prepare()
+    try:
+        layout.prepare()
+    except OSError as exc:
+        raise CacheDirError(f"{layout.root}: {exc.strerror or exc}") from None
     with ssh_command_for(auth) as ssh_command:
         workers = max(1, max_workers)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gitsource") as pool:
@@ -742,5 +767,8 @@ def fetch_sources(
                 pool.submit(_fetch_one_safely, spec, layout, auth, ssh_command, timeout)
                 for spec in specs
             ]
+            if progress is not None:
+                for future in as_completed(futures):
+                    progress(future.result())
             results = [future.result() for future in futures]
     return results

@@ -63,11 +63,13 @@ class ProgramInputs:
 
 def load_inputs(project_dir: Path, raw: dict[str, str], secret_keys: set[str], file: str,
                 cache_dir: Path | None = None, auth: GitAuth | None = None,
-                identities: Sequence[Any] | None = None) -> ProgramInputs:
-    """`identities`: age identities to open secrets with instead of the stack's (the offline plan's --identity)."""
+                identities: Sequence[Any] | None = None, progress=None) -> ProgramInputs:
+    """`identities`: age identities to open secrets with instead of the stack's (the offline plan's --identity);
+    `progress`: told of each app repository as its fetch ends (loader.load_apps)."""
     stack = parse_stack_config(raw, secret_keys, file)
     raise_if_any(key_problems(stack))
-    inputs = ProgramInputs(stack=stack, apps=load_apps(project_dir, stack, cache_dir=cache_dir, auth=auth))
+    inputs = ProgramInputs(stack=stack, apps=load_apps(project_dir, stack, cache_dir=cache_dir, auth=auth,
+                                                       progress=progress))
     problems = backup_problems(inputs) + _dns_problems(inputs) + _preview_problems(inputs) + quota_problems(inputs)
     secrets: dict[tuple[str, str], SecretValues] = {}
     for app, environment in inputs.deployed():
@@ -348,6 +350,38 @@ def _preview_problems(inputs: ProgramInputs) -> list[Problem]:
                                         f"needs to clone {app.repo} for previews",
                                         hint=f"pulumi config set minnova:gitKnownHosts \"$({_keyscan(server)})\""))
     return problems
+
+
+class FetchProgress:
+    """One line per app repository as its fetch ends, on a stream (stderr): a line each in CI and logs, one line
+    rewritten in place on a terminal. Long fetches are never silent, and a hung repository is named when its
+    timeout (MINNOVA_IDP_GIT_TIMEOUT) expires."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self.done = 0
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+
+    def __call__(self, result) -> None:
+        from .gitrules import redact_url
+        from .gitsource import FetchError
+
+        self.done += 1
+        url = redact_url(result.spec.url)
+        if isinstance(result, FetchError):
+            line = f"[{self.done}] {url}: failed: {result.reason}"
+        else:
+            line = f"[{self.done}] {url}@{result.commit[:12]}"
+        if self.tty and not isinstance(result, FetchError):
+            self.stream.write(f"\r\x1b[2Kfetched {line}")
+        else:
+            self.stream.write(("\r\x1b[2K" if self.tty else "") + f"fetched {line}\n")
+        self.stream.flush()
+
+    def finish(self) -> None:
+        if self.tty and self.done:
+            self.stream.write("\r\x1b[2K")
+            self.stream.flush()
 
 
 def _keyscan(server: str) -> str:

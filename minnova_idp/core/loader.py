@@ -7,12 +7,14 @@ stops the run before a single resource is registered, listing every problem.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import names
 from .errors import ConfigError, Problem
-from .gitsource import FetchedSource, FetchError, GitAuth, RepoSpec, default_cache_dir, fetch_sources
+from .gitsource import (DEFAULT_TIMEOUT, TIMEOUT_ENV, CacheDirError, FetchedSource, FetchError, GitAuth, RepoSpec,
+                        default_cache_dir, fetch_sources)
 from .app_config import AppConfig
 from .registry import RegistryEntry
 from .registry import Registered, read_registry
@@ -55,12 +57,32 @@ def git_auth(stack: StackConfig) -> GitAuth:
     )
 
 
+def git_timeout(environ=None) -> float:
+    """Seconds one git call may take: MINNOVA_IDP_GIT_TIMEOUT, default 120."""
+    text = (os.environ if environ is None else environ).get(TIMEOUT_ENV)
+    if not text:
+        return DEFAULT_TIMEOUT
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 1 <= value <= 3600:
+        raise ConfigError([Problem(TIMEOUT_ENV, message=f"'{text[:20]}' is not a number of seconds from 1 to 3600")])
+    return value
+
+
 def load_apps(project_dir: Path, stack: StackConfig, cache_dir: Path | None = None,
-              auth: GitAuth | None = None) -> list[LoadedApp]:
+              auth: GitAuth | None = None, progress=None) -> list[LoadedApp]:
+    """`progress(result)`: told of each repository as its fetch ends (FetchedSource or FetchError)."""
     registered, problems = read_registry(project_dir, stack.settings.registry_dir)
     remote = [r for r in registered if r.entry.local is None]
     specs = [RepoSpec(url=r.entry.repo, ref=r.entry.ref, path=r.entry.path or "") for r in remote]
-    results = fetch_sources(specs, cache_dir or default_cache_dir(), auth or git_auth(stack))
+    cache = cache_dir or default_cache_dir()
+    try:
+        results = fetch_sources(specs, cache, auth or git_auth(stack), timeout=git_timeout(), progress=progress)
+    except CacheDirError as exc:
+        raise ConfigError([Problem("--cache-dir" if cache_dir else "MINNOVA_IDP_CACHE_DIR", message=f"the git cache "
+                                   f"cannot be used: {exc}", hint="point it at a writable directory")]) from None
     fetched = {item.entry.name: result for item, result in zip(remote, results)}
 
     apps: list[LoadedApp] = []

@@ -100,7 +100,7 @@ def project_name(project_dir: Path) -> str:
 
 def run_plan(project_dir: Path, stack: str, cache_dir: Path | None = None,
              previous_outputs: dict[str, Any] | None = None, identities: list[Any] | None = None,
-             only_app: str | None = None) -> Plan:
+             only_app: str | None = None, progress=None) -> Plan:
     """Loads the stack's inputs (no credentials: the plan must not need them), then records the program.
 
     `previous_outputs` stands for the stack's outputs from its last update (as printed by
@@ -109,7 +109,7 @@ def run_plan(project_dir: Path, stack: str, cache_dir: Path | None = None,
     project = project_name(project_dir)
     raw, secret_keys, file = from_stack_file(project_dir, stack)
     inputs = load_inputs(project_dir, raw, secret_keys, file, cache_dir=cache_dir, auth=GitAuth(),
-                         identities=identities)
+                         identities=identities, progress=progress)
     if only_app is not None:
         # Every app was loaded and checked (all or nothing, as `pulumi up`); only this one is declared. A plan,
         # never a program: Pulumi would delete the other apps.

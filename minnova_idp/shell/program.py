@@ -6,12 +6,13 @@ a single resource is registered (see core/loader.py for why).
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pulumi
 
 from ..core.errors import ConfigError, raise_if_any
-from ..core.inputs import (DATABASE_CLUSTERS_OUTPUT, DATABASE_SIZES_OUTPUT, IMAGE_TAGS_OUTPUT, STOP_HEADER,
+from ..core.inputs import (DATABASE_CLUSTERS_OUTPUT, FetchProgress, DATABASE_SIZES_OUTPUT, IMAGE_TAGS_OUTPUT, STOP_HEADER,
                            ProgramInputs, database_replacements, image_tag_history, load_inputs, storage_shrinks)
 from ..core.stackconfig import from_pulumi_runtime
 from .platform import Platform
@@ -46,7 +47,8 @@ async def program(inputs: ProgramInputs) -> dict[str, pulumi.Output]:
 def main(project_dir: Path) -> None:
     """Entry point of `pulumi up` / `pulumi preview` (see __main__.py)."""
     try:
-        inputs = load_inputs(project_dir, *from_pulumi_runtime())
+        # `pulumi up` shows what the program writes to stderr: a line per app repository as it is fetched.
+        inputs = load_inputs(project_dir, *from_pulumi_runtime(), progress=FetchProgress(sys.stderr))
     except ConfigError as exc:
         raise pulumi.RunError(exc.render(STOP_HEADER)) from None
 
