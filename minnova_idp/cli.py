@@ -103,6 +103,46 @@ def _stack_file_raw(text: str, shown: str):
     return raw, secret_keys, shown
 
 
+EXIT_DRILLS_FAILING = 4
+
+
+def _cmd_drills(args: argparse.Namespace) -> int:
+    """Restore drills as the cluster reports them: kubectl with the caller's kubeconfig, read-only."""
+    import shutil
+    import subprocess
+    from datetime import datetime, timezone
+
+    from .core.drill import drill_report
+
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        raise ConfigError([Problem("kubectl", message="is not on PATH; this command asks the cluster",
+                                   hint="install kubectl and point it at the cluster (KUBECONFIG, --context)")])
+    scope = ["-n", args.namespace] if args.namespace else ["-A"]
+    context = ["--context", args.context] if args.context else []
+    lists = {}
+    for kind in ("cronjobs", "jobs"):
+        command = [kubectl, *context, "get", kind, "-o", "json", "-l", "minnova.io/restore-drill=true", *scope]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        if result.returncode != 0:
+            raise ConfigError([Problem("kubectl", message=f"get {kind} failed: {result.stderr.strip()[:300]}")])
+        try:
+            lists[kind] = json.loads(result.stdout)
+        except json.JSONDecodeError:
+            raise ConfigError([Problem("kubectl", message=f"get {kind} did not print JSON")]) from None
+    rows = drill_report(lists["cronjobs"], lists["jobs"], datetime.now(timezone.utc))
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for row in rows:
+            state = "ok" if row["healthy"] else "FAILING" if row["latestRun"] == "failed" else "OVERDUE"
+            print(f"{state:8} {row['namespace']}/{row['drill']}: last passed {row['lastPassed'] or 'never'}, "
+                  f"latest run {row['latestRun']}{' (' + row['latestJob'] + ')' if row['latestJob'] else ''}")
+        if not rows:
+            print("no restore drills found")
+    return 0 if all(row["healthy"] for row in rows) else EXIT_DRILLS_FAILING
+
+
 def _cmd_status(args: argparse.Namespace) -> int:
     from .core.gitsource import GitAuth
     from .core.inputs import FetchProgress, load_inputs
@@ -671,6 +711,17 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--project-dir", default=".", help="directory holding Pulumi.yaml (default: .)")
     status.add_argument("--cache-dir", help="git cache (default: $MINNOVA_IDP_CACHE_DIR or ~/.cache/minnova-idp)")
     status.set_defaults(handler=_cmd_status)
+
+    drills = commands.add_parser(
+        "drills", help="how the weekly restore drills went (asks the cluster with kubectl)",
+        description="Every restore drill's CronJob: when it last passed and how its latest run ended. Exit 0 when "
+                    f"all are healthy, {EXIT_DRILLS_FAILING} when one failed or has not passed for 8 days.",
+        epilog="examples:\n  minnova-idp drills\n  minnova-idp drills --namespace oracle-prod --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    drills.add_argument("--namespace", help="one namespace (default: all)")
+    drills.add_argument("--context", help="kubeconfig context (default: the current one)")
+    drills.add_argument("--json", action="store_true", help="print JSON")
+    drills.set_defaults(handler=_cmd_drills)
 
     rollback = commands.add_parser(
         "rollback", help="pin an app environment to the tag it ran before (or --to TAG); --clear to undo",

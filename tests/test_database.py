@@ -780,3 +780,43 @@ def test_bad_seed_config_is_named(seed, message):
     with pytest.raises(ConfigError) as caught:
         validate_document(AppConfig, load_yaml(text, "app.yaml"))
     assert any(message in str(p) for p in caught.value.problems), [str(p) for p in caught.value.problems]
+
+
+def test_the_drill_outcome_is_readable_from_the_cli(tmp_path):
+    """`minnova-idp drills` reads the CronJobs and Jobs with kubectl (a fake here, printing what a cluster would)."""
+    import os
+    import subprocess
+    import sys
+    from datetime import datetime, timedelta, timezone
+
+    now = datetime.now(timezone.utc)
+    stamp = lambda days: (now - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
+    cron_jobs = {"items": [
+        {"metadata": {"namespace": "oracle-prod", "name": "oracle-db-drill"}, "status": {"lastSuccessfulTime": stamp(6)}},
+        {"metadata": {"namespace": "shop-prod", "name": "shop-db-drill"}, "status": {"lastSuccessfulTime": stamp(20)}},
+        {"metadata": {"namespace": "api-prod", "name": "api-db-drill"}, "status": {"lastSuccessfulTime": stamp(1)}}]}
+    job = lambda ns, cron, name, days, kind: {  # noqa: E731
+        "metadata": {"namespace": ns, "name": name, "ownerReferences": [{"kind": "CronJob", "name": cron}]},
+        "status": {"startTime": stamp(days), "conditions": [{"type": kind, "status": "True"}]}}
+    jobs = {"items": [job("oracle-prod", "oracle-db-drill", "oracle-db-drill-1", 6, "Complete"),
+                      job("api-prod", "api-db-drill", "api-db-drill-1", 1, "Complete"),
+                      job("api-prod", "api-db-drill", "api-db-drill-2", 0, "Failed")]}
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (tmp_path / "cronjobs.json").write_text(json.dumps(cron_jobs))
+    (tmp_path / "jobs.json").write_text(json.dumps(jobs))
+    (bin_dir / "kubectl").write_text(f"#!/bin/sh\ncase \"$*\" in *cronjobs*) cat {tmp_path}/cronjobs.json;; "
+                                     f"*) cat {tmp_path}/jobs.json;; esac\n")
+    (bin_dir / "kubectl").chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    result = subprocess.run([sys.executable, "-m", "minnova_idp.cli", "drills", "--json"], env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 4, result.stderr  # one failed, one overdue
+    rows = {row["drill"]: row for row in json.loads(result.stdout)}
+    assert rows["oracle-db-drill"]["healthy"] and rows["oracle-db-drill"]["latestRun"] == "passed"
+    assert not rows["shop-db-drill"]["healthy"] and rows["shop-db-drill"]["latestRun"] == "never run"
+    assert not rows["api-db-drill"]["healthy"] and rows["api-db-drill"]["latestRun"] == "failed"
+    assert rows["api-db-drill"]["latestJob"] == "api-db-drill-2"
+    text = subprocess.run([sys.executable, "-m", "minnova_idp.cli", "drills"], env=env, capture_output=True, text=True,
+                          timeout=60).stdout
+    assert "FAILING  api-prod/api-db-drill" in text and "OVERDUE  shop-prod/shop-db-drill" in text

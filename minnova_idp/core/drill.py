@@ -140,3 +140,40 @@ def _cron_job_spec(base: str, drill: str, database: DatabasePlacement, schedule:
             },
         }},
     }
+
+
+# ---- reading the outcome (minnova-idp drills) --------------------------------------------------------------------
+
+OVERDUE_AFTER_DAYS = 8  # weekly drills: a week and a day without a success is overdue
+
+
+def drill_report(cron_jobs: dict[str, Any], jobs: dict[str, Any], now) -> list[dict[str, Any]]:
+    """One row per drill CronJob from `kubectl get cronjobs,jobs -o json` lists: when it last passed, how its
+    latest run ended, and whether it is failing or overdue. Pure: the caller runs kubectl."""
+    from datetime import datetime, timedelta
+
+    def when(text: str | None):
+        return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for job in jobs.get("items", []):
+        meta = job.get("metadata", {})
+        owner = next((ref.get("name") for ref in meta.get("ownerReferences", []) if ref.get("kind") == "CronJob"), None)
+        key = (meta.get("namespace", ""), owner or "")
+        started = when(job.get("status", {}).get("startTime")) or when(meta.get("creationTimestamp"))
+        if started is not None and (key not in latest or latest[key]["started"] < started):
+            conditions = {c.get("type"): c.get("status") for c in job.get("status", {}).get("conditions", [])}
+            outcome = ("passed" if conditions.get("Complete") == "True" else
+                       "failed" if conditions.get("Failed") == "True" else "running")
+            latest[key] = {"started": started, "outcome": outcome, "job": meta.get("name")}
+    rows = []
+    for cron in cron_jobs.get("items", []):
+        meta, status = cron.get("metadata", {}), cron.get("status", {})
+        key = (meta.get("namespace", ""), meta.get("name", ""))
+        passed = when(status.get("lastSuccessfulTime"))
+        last = latest.get(key)
+        overdue = passed is None or now - passed > timedelta(days=OVERDUE_AFTER_DAYS)
+        rows.append({"namespace": key[0], "drill": key[1], "lastPassed": passed.isoformat() if passed else None,
+                     "latestRun": last["outcome"] if last else "never run", "latestJob": last["job"] if last else None,
+                     "healthy": not overdue and (last is None or last["outcome"] != "failed")})
+    return sorted(rows, key=lambda row: (row["namespace"], row["drill"]))
