@@ -150,3 +150,16 @@ def test_register_force_replaces_a_symlink_and_never_writes_through_it(tmp_path)
     assert outside.read_text() == "not yours\n"
     assert not (apps / "ledger.yaml").is_symlink() and "name: ledger" in (apps / "ledger.yaml").read_text()
     assert sorted(p.name for p in apps.iterdir()) == ["ledger.yaml"]  # no temporary file left
+
+
+def test_init_errors_name_the_flag_and_write_nothing(tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "minnova_idp.cli", "init", str(tmp_path), "--name", "BAD_name",
+                             "--port", "99999", "--image", "ghcr.io/A/b:tag", "--domain", "https://x"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    lines = [line.strip() for line in result.stderr.splitlines()[1:]]
+    assert [line.split(":")[0] for line in lines] == ["- --name", "- --port", "- --image", "- --domain"]
+    assert not (tmp_path / ".minnova").exists()

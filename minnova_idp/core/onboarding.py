@@ -60,6 +60,7 @@ def default_name(directory: Path) -> str:
 def init_app(directory: Path, name: str | None, port: int, image: str | None, domain: str,
              schema_url: str = SCHEMA_URL, force: bool = False) -> Path:
     name = name or default_name(directory)
+    _check_init_flags(name, port, image, domain)  # errors name the flag, not a file that was never written
     text = APP_YAML_TEMPLATE.format(schema_url=schema_url, name=name, image=image or f"ghcr.io/your-org/{name}",
                                     port=port, domain=domain)
     target = directory / names.APP_CONFIG
@@ -69,6 +70,24 @@ def init_app(directory: Path, name: str | None, port: int, image: str | None, do
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text)
     return target
+
+
+def _check_init_flags(name: str, port: int, image: str | None, domain: str) -> None:
+    from .fields import validate_hostname, validate_image_repository
+
+    problems = []
+    if (why := names.check_app_name(name)) is not None:
+        problems.append(Problem("--name", message=why, hint="or name the directory after the app"))
+    if not 1 <= port <= 65535:
+        problems.append(Problem("--port", message=f"{port} is not a port (1-65535)"))
+    for flag, value, check in (("--image", image, validate_image_repository), ("--domain", domain, validate_hostname)):
+        if value is not None:
+            try:
+                check(value)
+            except ValueError as exc:
+                problems.append(Problem(flag, message=str(exc)))
+    if problems:
+        raise ConfigError(problems)
 
 
 def register_app(project_dir: Path, name: str, repo: str, deployment: str | None, ref: str | None,
