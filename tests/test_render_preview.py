@@ -111,7 +111,7 @@ def test_egress_of_the_pull_requests_code_is_dns_its_database_and_the_internet(c
     repo, head = checkout
     rendered = list(yaml.safe_load_all(render(repo, argocd_env(head, keys_dir)).stdout))
     (policy,) = [o["spec"] for o in rendered if o["metadata"]["name"] == "preview-egress"]
-    (deployment,) = [o for o in rendered if o["kind"] == "Deployment"]
+    (deployment,) = [o for o in rendered if o["kind"] == "Deployment" and o["metadata"]["name"] == "oracle"]
     # It selects the app's pods (the PR's code), not the database's, which must reach the Kubernetes API.
     pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
     assert policy["podSelector"]["matchLabels"].items() <= pod_labels.items()
@@ -183,8 +183,9 @@ def test_pr_config_changes_are_previewed(checkout, keys_dir):
     repo, head = checkout
     app_yaml = repo / ".minnova/app.yaml"
     app_yaml.write_text(app_yaml.read_text().replace("port: 4000", "port: 4100"))
-    objects = {o["kind"]: o for o in yaml.safe_load_all(render(repo, argocd_env(head, keys_dir)).stdout)}
-    assert objects["Deployment"]["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"] == 4100
+    objects = {(o["kind"], o["metadata"]["name"]): o for o in yaml.safe_load_all(render(repo, argocd_env(head, keys_dir)).stdout)}
+    container = objects[("Deployment", "oracle")]["spec"]["template"]["spec"]["containers"][0]
+    assert container["ports"][0]["containerPort"] == 4100
 
 
 def test_app_without_database_or_secrets(tmp_path, keys_dir):

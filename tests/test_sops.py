@@ -513,3 +513,87 @@ def test_an_empty_section_is_not_an_unauthenticated_value():
     identity = sops.generate_identity()
     text = sops.encrypt_yaml({"kind": "Secret", "stringData": {"A": "x"}, "data": None}, [identity.recipient])
     assert sops.unauthenticated_values(text, "x.yaml", sections=("stringData", "data")) == []
+
+
+# --- re-encrypting and plaintext (secrets encrypt / edit / rotate, issue 15) ----------------------------------
+
+
+def test_reencrypt_a_real_file_keeps_its_data_key_rules_and_recipients():
+    identities = key("age.key.txt")
+    original = fixture_path("age.enc.yaml").read_text()
+    document = sops.decrypt(original, identities, "age.enc.yaml")
+    document["stringData"]["key"] = "hunter2-token"
+    text = sops.reencrypt(original, document, identities, "age.enc.yaml", now=NOW)
+    assert sops.decrypt(text, identities, "age.enc.yaml") == document
+    written, real = yaml.safe_load(text)["sops"], yaml.safe_load(original)["sops"]
+    assert written["age"] == real["age"]  # same stanza: same data key, as `sops edit`
+    assert written["encrypted_regex"] == real["encrypted_regex"] and written["lastmodified"] == "2025-01-02T03:04:05Z"
+    assert "hunter2-token" not in text
+    # a fresh data key (rotate): a new stanza, still opened by the same identity
+    rotated = sops.reencrypt(original, document, identities, "age.enc.yaml", fresh_key=True)
+    assert yaml.safe_load(rotated)["sops"]["age"][0]["enc"] != real["age"][0]["enc"]
+    assert sops.decrypt(rotated, identities, "age.enc.yaml") == document
+
+
+def test_reencrypt_for_other_recipients_always_uses_a_new_data_key():
+    identities = key("age.key.txt")
+    original = fixture_path("age.enc.yaml").read_text()
+    document = sops.decrypt(original, identities, "age.enc.yaml")
+    new = sops.generate_identity()
+    text = sops.reencrypt(original, document, identities, "age.enc.yaml", recipients=[new.recipient])
+    assert sops.recipients(text, "x.yaml") == (new.recipient,)
+    assert sops.decrypt(text, [new], "x.yaml") == document
+    refused(lambda: sops.decrypt(text, identities, "x.yaml"), "none of the given age identities")
+    # without an identity that opens the original, nothing is written for anyone
+    refused(lambda: sops.reencrypt(original, document, [new], "age.enc.yaml", recipients=[new.recipient]),
+            "none of the given age identities")
+
+
+def test_reencrypt_keeps_mac_only_encrypted_and_other_rules():
+    identity = sops.generate_identity()
+    document = {"metadata": {"name": "app"}, "stringData": {"token": "hunter2-token"}}
+    original = sops._encrypt_yaml(document, [identity.recipient], "^stringData$", NOW, mac_only_encrypted=True)
+    changed = {**document, "stringData": {"token": "sekrit"}}
+    text = sops.reencrypt(original, changed, [identity], "x.yaml")
+    loaded = yaml.safe_load(text)["sops"]
+    assert loaded["mac_only_encrypted"] is True and loaded["encrypted_regex"] == "^stringData$"
+    assert sops.decrypt(text, [identity], "x.yaml") == changed
+
+
+def test_our_dotenv_files_are_laid_out_as_sops_writes_them():
+    identities = key("age.key.txt")
+    real = fixture_path("env.enc.env").read_text()
+    ours = sops.encrypt_dotenv({"key": "value"}, [identities[0].recipient])
+    assert [line.split("=", 1)[0] for line in ours.splitlines()] == [line.split("=", 1)[0] for line in real.splitlines()]
+    assert sops.decrypt(ours, identities, "x.env") == sops.decrypt(real, identities, "env.enc.env") == {"key": "value"}
+    multi = sops.encrypt_dotenv({"PEM": "line1\nline2", "plain_unencrypted": "a\nb"}, [identities[0].recipient])
+    assert len(multi.splitlines()) == 2 + 6 and "plain_unencrypted=a\\nb" in multi
+    assert sops.decrypt(multi, identities, "x.env") == {"PEM": "line1\nline2", "plain_unencrypted": "a\nb"}
+    refused(lambda: sops.encrypt_dotenv({"A": "back\\nslash"}, [identities[0].recipient]), "backslash followed by 'n'")
+    refused(lambda: sops.encrypt_dotenv({"A=B": "x"}, [identities[0].recipient]), "cannot be a dotenv key")
+    refused(lambda: sops.encrypt_dotenv({"A": 1}, [identities[0].recipient]), "dotenv values are strings")
+
+
+def test_plaintext_is_read_as_sops_reads_it():
+    assert sops.plaintext_yaml("stringData:\n  A: yes\n  B: 2024-01-01\n  C: 0o17\n  D: '5'\n  E: ~\n", "p.yaml") == {
+        "stringData": {"A": "yes", "B": "2024-01-01", "C": 15, "D": "5", "E": None}}
+    document = {"stringData": {"A": "yes", "B": "0o17", "C": 15, "D": True, "E": "multi\nline", "F": 0.5}}
+    assert sops.plaintext_yaml(sops.dump_plaintext_yaml(document), "p.yaml") == document
+    refused(lambda: sops.plaintext_yaml("stringData: {A: b}\nsops: {}\n", "p.yaml"), "is already encrypted")
+    # keys are the text written, as for sops (and then refused by name where they are not env-var names)
+    assert sops.plaintext_yaml("stringData:\n  1: b\n  yes: c\n", "p.yaml") == {"stringData": {"1": "b", "yes": "c"}}
+    with pytest.raises(sops.ConfigError, match="duplicate key"):
+        sops.plaintext_yaml("a: 1\na: 2\n", "p.yaml")
+    assert sops.plaintext_dotenv("# c\nA=b=c\nB=\"q\"\nC=x\\ny\n", "p.env") == {"A": "b=c", "B": '"q"', "C": "x\ny"}
+    refused(lambda: sops.plaintext_dotenv("A=1\nsops_mac=x\n", "p.env"), "is already encrypted")
+    refused(lambda: sops.plaintext_dotenv("JUSTTEXT\n", "p.env"), "line 1 is not KEY=VALUE")
+
+
+def test_plaintext_length_and_is_encrypted_read_no_key():
+    identity = sops.generate_identity()
+    text = sops.encrypt_yaml({"stringData": {"A": "x" * 1000, "B": "väl"}}, [identity.recipient])
+    values = yaml.safe_load(text)["stringData"]
+    assert sops.plaintext_length(values["A"]) == 1000 and sops.plaintext_length(values["B"]) == len("väl".encode())
+    assert sops.plaintext_length("plain") is None and sops.plaintext_length(5) is None
+    assert sops.is_encrypted(text) and sops.is_encrypted(fixture_path("env.enc.env").read_bytes())
+    assert not sops.is_encrypted("stringData:\n  sops: x\n") and not sops.is_encrypted("A=b\n")

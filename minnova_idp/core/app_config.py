@@ -8,7 +8,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import AfterValidator, ConfigDict, Field, field_validator, model_validator
 
 from . import names, versions
-from .fields import (AppName, EnvironmentName, EnvVarName, Hostname, HttpPath, ImageRepository, ImageTag, Quantity,
+from .fields import (AppName, CronSchedule, EnvironmentName, EnvVarName, Hostname, HttpPath, ImageRepository, ImageTag, Quantity,
                      StrictModel, default_shown_as)
 from .quantity import parse_quantity
 
@@ -180,6 +180,88 @@ class HealthCheck(StrictModel):
 
 EnvVars = dict[EnvVarName, str]
 
+_PROCESS_NAME_RE = re.compile(r"^[a-z]([a-z0-9-]{0,18}[a-z0-9])?$")
+RESERVED_PROCESS_NAMES = frozenset({"web", "release", "db", "drill", "seed"})
+
+
+def _process_name(value: str) -> str:
+    if not _PROCESS_NAME_RE.match(value) or "--" in value:
+        raise ValueError(f"'{value}' must be lowercase letters, digits and '-', start with a letter, at most 20 "
+                         "characters (it names Kubernetes objects)")
+    if value in RESERVED_PROCESS_NAMES:
+        raise ValueError(f"'{value}' is reserved; pick another name")
+    return value
+
+
+ProcessName = Annotated[str, AfterValidator(_process_name)]
+_TIME_ZONE_RE = re.compile(r"^(UTC|Etc/[A-Za-z0-9+-]+|[A-Z][A-Za-z_]+(/[A-Za-z0-9_+-]+){1,2})$")
+
+
+def _time_zone(value: str) -> str:
+    """Kubernetes checks CronJob time zones against the tz database: so do we, where the system has one."""
+    import zoneinfo
+
+    known = zoneinfo.available_timezones()
+    if not _TIME_ZONE_RE.match(value) or (known and value not in known):
+        raise ValueError(f"'{value}' is not an IANA time zone name (e.g. Etc/UTC, Europe/Madrid)")
+    return value
+
+
+class Process(StrictModel):
+    """A process beside the web one (a worker): same image, env, secrets and database; no port, no Service."""
+
+    documented_as_one_value: ClassVar[bool] = True
+
+    command: list[str] = Field(min_length=1, description="what it runs")
+    args: list[str] | None = None
+    replicas: int = Field(default=1, ge=0, le=50, description="default for every environment")
+    resources: Resources | None = Field(default=None, description="default: the app's resources")
+
+
+class CronJobConfig(StrictModel):
+    documented_as_one_value: ClassVar[bool] = True
+
+    schedule: CronSchedule
+    command: list[str] = Field(min_length=1)
+    args: list[str] | None = None
+    time_zone: Annotated[str, AfterValidator(_time_zone)] = "Etc/UTC"
+    concurrency_policy: Literal["Forbid", "Allow", "Replace"] = "Forbid"
+    active_deadline_seconds: int = Field(default=3600, ge=30, le=86_400)
+    successful_jobs_history_limit: int = Field(default=3, ge=0, le=10)
+    failed_jobs_history_limit: int = Field(default=3, ge=0, le=10)
+    environments: list[EnvironmentName] | None = Field(default=None, description="default: every environment")
+    previews: bool = False
+    resources: Resources | None = None
+
+
+class Release(StrictModel):
+    documented_as_one_value: ClassVar[bool] = True
+
+    command: list[str] = Field(min_length=1)
+    args: list[str] | None = None
+    active_deadline_seconds: int = Field(default=900, ge=30, le=14_400)
+    resources: Resources | None = None
+
+
+class Autoscale(StrictModel):
+    documented_as_one_value: ClassVar[bool] = True
+
+    min: int = Field(ge=1, le=50)
+    max: int = Field(ge=1, le=100)
+    cpu: int = Field(default=70, ge=10, le=100, description="target CPU use, percent of requests.cpu")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Autoscale":
+        if self.max < self.min:
+            raise ValueError(f"max ({self.max}) is below min ({self.min})")
+        return self
+
+
+class EnvironmentProcess(StrictModel):
+    documented_as_one_value: ClassVar[bool] = True
+
+    replicas: int = Field(ge=0, le=50)
+
 
 class Environment(StrictModel):
     replicas: int = Field(default=1, ge=0, le=50, description="0–50; with more than one, a PodDisruptionBudget keeps "
@@ -192,6 +274,11 @@ class Environment(StrictModel):
     resources: Resources | None = Field(default=None, json_schema_extra=default_shown_as("top-level `resources`"),
                                         description="replaces them for this environment")
     database: EnvironmentDatabase | None = Field(default=None, description="database settings of this environment")
+    autoscale: Autoscale | None = Field(
+        default=None, description="`{min, max, cpu: 70}`: a HorizontalPodAutoscaler scales the web process between "
+        "min and max replicas on CPU (percent of requests.cpu, which must be set); replaces `replicas`")
+    processes: dict[ProcessName, EnvironmentProcess] = Field(
+        default_factory=dict, description="`{<process>: {replicas: N}}`: this environment's replicas of a process")
 
 
 class AppConfig(StrictModel):
@@ -224,6 +311,19 @@ class AppConfig(StrictModel):
                                    description="replaces the image's CMD")
     run_as_user: int = Field(default=10001, ge=1, le=2**31 - 1,
                              description="non-root UID (and GID, fsGroup) the container runs as")
+    processes: dict[ProcessName, Process] = Field(
+        default_factory=dict, max_length=10,
+        description="other processes (workers): `{worker: {command: [...], args, replicas, resources}}`, each a "
+                    "Deployment `<app>-<process>` with the app's image, env, secrets and database, no Service")
+    cron: dict[ProcessName, CronJobConfig] = Field(
+        default_factory=dict, max_length=20,
+        description="scheduled jobs: `{nightly: {schedule: \"0 2 * * *\", command: [...], timeZone, "
+                    "concurrencyPolicy: Forbid, activeDeadlineSeconds: 3600, environments, previews: false}}`, each "
+                    "a CronJob `<app>-<name>` with the app's image, env, secrets and database")
+    release: Release | None = Field(
+        default=None, description="`{command: [bin/migrate], activeDeadlineSeconds: 900}`: runs once per new version, "
+        "with the app's env, secrets and database, before any pod of that version starts (a Job the Deployment "
+        "waits for); a failed release leaves the running version untouched")
 
     @field_validator("environments")
     @classmethod
@@ -256,6 +356,19 @@ class AppConfig(StrictModel):
                     f"'{restore.from_backup}' is also the name this database archives under; restoring into the "
                     f"same name would mix two timelines in one archive: set environments.{env_name}.database."
                     f"backupName to a new name (e.g. {self.name}-db-2)"))
+        for env_name, environment in self.environments.items():
+            for name in environment.processes:
+                if name not in self.processes:
+                    problems.append((("environments", env_name, "processes", name),
+                                     f"is not one of the app's processes ({', '.join(self.processes) or 'none'})"))
+            if environment.autoscale is not None and not (environment.resources or self.resources).requests.cpu:
+                problems.append((("environments", env_name, "autoscale"),
+                                 "scales on CPU use relative to requests.cpu, which this environment does not set"))
+        for name, job in self.cron.items():
+            for index, env_name in enumerate(job.environments or []):
+                if env_name not in self.environments:
+                    problems.append((("cron", name, "environments", index),
+                                     f"'{env_name}' is not one of this app's environments"))
         seed = self.database.seed
         if seed is not None:
             if not self.database.enabled:

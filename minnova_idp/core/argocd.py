@@ -24,6 +24,7 @@ NAMESPACE = versions.ARGO_CD.namespace
 PLUGIN_NAME = "minnova-preview"
 PREVIEW_KEYS_SECRET = "minnova-preview-keys"
 PREVIEW_KEYS_DIR = "/var/run/minnova/preview-keys"
+PREVIEW_PULL_CREDENTIALS = "registry-credentials.json"  # in PREVIEW_KEYS_DIR, when the stack has any
 IN_CLUSTER = "https://kubernetes.default.svc"
 GITHUB_APP_SECRET_PREFIX = "minnova-github-app"
 FORGE_TOKEN_SECRET = "minnova-forge-token"
@@ -421,6 +422,9 @@ def preview_keys_secret(apps: list[PreviewApp], secrets: StackSecrets) -> Manife
     """Each app's preview identity, one file per app in the sidecar: only preview keys, never a dev or prod key."""
     keys = {app.name: secrets.secrets_keys[app.name][names.PREVIEW_ENVIRONMENT] for app in apps
             if names.PREVIEW_ENVIRONMENT in secrets.secrets_keys.get(app.name, {})}
+    if secrets.registry_credentials:
+        # Read-only pull credentials for previews' private images ('.' keeps it apart from any app's key file).
+        keys[PREVIEW_PULL_CREDENTIALS] = secrets.registry_credentials
     return {"apiVersion": "v1", "kind": "Secret",
             "metadata": {"name": PREVIEW_KEYS_SECRET, "namespace": NAMESPACE, "labels": _LABELS},
             "type": "Opaque", "stringData": Secret(keys)}

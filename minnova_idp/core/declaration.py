@@ -16,7 +16,7 @@ from .database import backup_target
 from .inputs import ProgramInputs, preview_apps
 from .loader import LoadedApp
 from .renderer import DnsTarget, Placement, RenderSettings, app_objects, environment_placement, url
-from .resources import AccountToken, Declared, FromToken, HelmRelease, Lifecycle, keys, kubernetes_object
+from .resources import AccountToken, Declared, FromToken, HelmRelease, Lifecycle, Secret, keys, kubernetes_object
 
 PLATFORM_PREFIX = "platform"  # Pulumi names of the Platform's own Kubernetes objects
 
@@ -106,9 +106,12 @@ def _app_instance(inputs: ProgramInputs, app: LoadedApp, environment: str, setti
                                       secrets=inputs.secrets.get((app.name, environment)), backup=backup,
                                       drill_schedule=stack.restore_drill_schedule,
                                       drill_check=inputs.restore_checks.get(app.name),
-                                      seed=inputs.seeds.get(app.name, ()))
+                                      seed=inputs.seeds.get(app.name, ()),
+                                      pull_secret=bool(inputs.stack.secrets.registry_credentials))
+    pull = inputs.stack.secrets.registry_credentials
     resources = app_objects(app.config, placement, settings, component=component,
-                            protected=environment in stack.protected_environments, operators=operators, dns=dns)
+                            protected=environment in stack.protected_environments, operators=operators, dns=dns,
+                            pull_credentials=Secret(pull) if pull else None)
     return AppInstance(component=component, app=app.config, placement=placement, resources=tuple(resources))
 
 

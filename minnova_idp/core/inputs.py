@@ -20,7 +20,8 @@ from .fields import host_matches
 from .gitsource import GitAuth
 from .loader import LoadedApp, load_apps
 from .quantity import parse_quantity
-from .secrets import SecretValues, app_key, key_problems, load_secret_values, read_secrets_file, secrets_file
+from .secrets import (SecretValues, app_key, key_problems, load_secret_values, loaded_app_secrets_problems,
+                      read_secrets_file, secrets_file)
 from .stackconfig import StackConfig, parse_stack_config
 from .tls import ACME_SERVERS, in_zone
 from .yamlsafe import FileRefused, read_regular_file
@@ -71,6 +72,7 @@ def load_inputs(project_dir: Path, raw: dict[str, str], secret_keys: set[str], f
     inputs = ProgramInputs(stack=stack, apps=load_apps(project_dir, stack, cache_dir=cache_dir, auth=auth,
                                                        progress=progress))
     problems = backup_problems(inputs) + _dns_problems(inputs) + _preview_problems(inputs) + quota_problems(inputs)
+    problems.extend(loaded_app_secrets_problems(inputs.apps, stack))  # misnamed files: checked without keys
     secrets: dict[tuple[str, str], SecretValues] = {}
     for app, environment in inputs.deployed():
         content = read_secrets_file(app.directory, environment) if app.directory else None
@@ -79,7 +81,8 @@ def load_inputs(project_dir: Path, raw: dict[str, str], secret_keys: set[str], f
         try:
             secrets[(app.name, environment)] = load_secret_values(
                 content, app.shown(secrets_file(environment)), app.name, environment,
-                app_key(stack, app.name, environment), stack.file, identities)
+                app_key(stack, app.name, environment), stack.file, identities,
+                database=app.config.database.enabled)
         except ConfigError as exc:
             problems.extend(exc.problems)
     restore_checks = {}
@@ -204,9 +207,16 @@ def quota_problems(inputs: ProgramInputs) -> list[Problem]:
     for app, environment in inputs.deployed():
         config, env = app.config, app.config.environments[environment]
         requests = (env.resources or config.resources).requests
-        need = {"cpu": (env.replicas + 1) * _quantity_or(requests.cpu, default["cpu"]),
-                "memory": (env.replicas + 1) * _quantity_or(requests.memory, default["memory"]),
-                "storage": parse_quantity("0"), "pods": env.replicas + 1}
+        web = (env.autoscale.max if env.autoscale else env.replicas) + 1
+        need = {"cpu": web * _quantity_or(requests.cpu, default["cpu"]),
+                "memory": web * _quantity_or(requests.memory, default["memory"]),
+                "storage": parse_quantity("0"), "pods": web}
+        for name, process in config.processes.items():  # workers, with a rollout's extra pod each
+            count = (env.processes[name].replicas if name in env.processes else process.replicas) + 1
+            wanted = (process.resources or env.resources or config.resources).requests
+            need["cpu"] += count * _quantity_or(wanted.cpu, default["cpu"])
+            need["memory"] += count * _quantity_or(wanted.memory, default["memory"])
+            need["pods"] += count
         if config.database.enabled:
             instances = config.database_instances(environment) + 1  # the restore drill's
             settings = env.database

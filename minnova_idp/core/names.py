@@ -48,6 +48,15 @@ def preview_host(app: str, pr_number: int, preview_domain: str) -> str:
     return f"{preview_namespace(app, pr_number)}.{preview_domain}"
 
 
+# The stack's registry credentials in every app namespace that pulls private images.
+PULL_SECRET = "registry-credentials"
+
+
+def process(app: str, name: str) -> str:
+    """A worker's Deployment or a cron job's CronJob (names at most 30 + 1 + 20 = 51: a CronJob takes 52)."""
+    return f"{app}-{name}"
+
+
 def app_secret(app: str) -> str:
     """The Secret made from the app's SOPS file, mounted with envFrom."""
     return f"{app}-secrets"

@@ -13,8 +13,8 @@ from typing import Mapping
 from . import isolation, names
 from .database import DatabasePlacement
 from .app_config import AppConfig, ResourceList, Resources
-from .renderer import (Manifest, Placement, RenderSettings, build_placement, common_labels, render_app,
-                       selector_labels)
+from .renderer import (Manifest, Placement, RenderSettings, app_code_pods, build_placement, common_labels,
+                       render_app)
 from .errors import ConfigError, Problem
 from .secrets import SecretValues
 
@@ -173,7 +173,7 @@ def checkout_problems(directory: Path) -> list[Problem]:
 
 
 def preview_placement(app: AppConfig, request: PreviewRequest, secrets: SecretValues | None,
-                      seed: tuple[tuple[str, str], ...] = ()) -> Placement:
+                      seed: tuple[tuple[str, str], ...] = (), pull_secret: bool = False) -> Placement:
     database = None
     if app.database.enabled:
         # One small instance and no backups: a preview's data is disposable. Seeded from the PR's own files.
@@ -182,17 +182,18 @@ def preview_placement(app: AppConfig, request: PreviewRequest, secrets: SecretVa
                                      seed=seed)
     # app CI pushes <repository>:<head SHA> for pull requests
     return build_placement(app, ENVIRONMENT, request.namespace, request.host, request.head_sha, secrets=secrets,
-                           database=database)
+                           database=database, pull_secret=pull_secret)
 
 
 def render_preview(app: AppConfig, request: PreviewRequest, secrets: SecretValues | None,
-                   seed: tuple[tuple[str, str], ...] = ()) -> list[Manifest]:
-    placement = preview_placement(app, request, secrets, seed)
+                   seed: tuple[tuple[str, str], ...] = (), pull_credentials: str | None = None) -> list[Manifest]:
+    """`pull_credentials`: the stack's read-only registry credentials (the sidecar's copy), for private images."""
+    placement = preview_placement(app, request, secrets, seed, pull_secret=pull_credentials is not None)
     settings = RenderSettings(deployment=request.deployment, ingress_class=request.ingress_class, cluster_issuer=None)
-    namespace, *rest = render_app(app, placement, settings)
+    namespace, *rest = render_app(app, placement, settings, pull_credentials)
     labels = common_labels(app, placement, settings)
     namespace["metadata"]["labels"]["minnova.io/preview"] = "true"
-    return [namespace, *guard_rails(placement.namespace, labels, selector_labels(app, placement)), *rest]
+    return [namespace, *guard_rails(placement.namespace, labels, app_code_pods(app)), *rest]
 
 
 def guard_rails(namespace: str, labels: dict[str, str], app_pods: dict[str, str]) -> list[Manifest]:

@@ -48,7 +48,8 @@ def _rows(model: type[BaseModel], prefix: str, parent_optional: bool) -> list[tu
         optional = parent_optional or not info.is_required()
         if mapping and nested is not None:
             rows.append((f"{key}.<{_key_name(key)}>", _default(info, parent_optional), info.description or ""))
-            rows += _rows(nested, f"{key}.<{_key_name(key)}>.", optional)
+            if not getattr(nested, "documented_as_one_value", False):
+                rows += _rows(nested, f"{key}.<{_key_name(key)}>.", optional)
         elif nested is not None and not getattr(nested, "documented_as_one_value", False):
             if info.description:
                 rows.append((key, _default(info, parent_optional), info.description))

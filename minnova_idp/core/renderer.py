@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import isolation, names, tls, versions
-from .app_config import AppConfig, Resources
+from .app_config import AppConfig, Autoscale, Resources
 from .drill import drill_objects
 from .database import (BackupTarget, DatabasePlacement, backup_storage, database_objects, database_placement,
                        database_url_env)
@@ -60,6 +60,8 @@ class Placement:
     resources: Resources = Resources()
     secrets: SecretValues | None = None
     database: DatabasePlacement | None = None
+    autoscale: Autoscale | None = None  # then `replicas` is its minimum (PDB, quota)
+    pull_secret: bool = False  # pods pull with the stack's registry credentials (Secret registry-credentials)
 
     @property
     def instance(self) -> str:
@@ -83,37 +85,42 @@ class DnsTarget:
 
 
 def build_placement(app: AppConfig, environment: str, namespace: str, host: str, image_tag: str, replicas: int = 1,
-              secrets: SecretValues | None = None, database: DatabasePlacement | None = None) -> Placement:
+                    secrets: SecretValues | None = None, database: DatabasePlacement | None = None,
+                    pull_secret: bool = False) -> Placement:
     """The one builder of placements, for stack environments and previews alike. Env and resources come from
     the environment's own settings over the app's, when the app defines that environment (previews: not)."""
     settings = app.environments.get(environment)
+    autoscale = settings.autoscale if settings else None
     return Placement(
         environment=environment,
         namespace=namespace,
         host=host,
-        replicas=replicas,
+        replicas=autoscale.min if autoscale else replicas,
         image_tag=image_tag,
         env={**app.env, **(settings.env if settings else {})},
         resources=(settings.resources if settings else None) or app.resources,
         secrets=secrets,
         database=database,
+        autoscale=autoscale,
+        pull_secret=pull_secret,
     )
 
 
 def environment_placement(app: AppConfig, environment: str, image_tag: str, secrets: SecretValues | None = None,
                           backup: BackupTarget | None = None, drill_schedule: str | None = None,
-                          drill_check: str | None = None, seed: tuple[tuple[str, str], ...] = ()) -> Placement:
+                          drill_check: str | None = None, seed: tuple[tuple[str, str], ...] = (),
+                          pull_secret: bool = False) -> Placement:
     """`seed`: the app's seed files, used when this environment is among `database.seed.environments`."""
     env = app.environments[environment]
     seeded = app.database.seed is not None and environment in app.database.seed.environments
     database = database_placement(app, environment, backup, drill_schedule, drill_check, seed if seeded else ())
     return build_placement(app, environment, names.namespace(app.name, environment), env.host, image_tag,
-                           replicas=env.replicas, secrets=secrets, database=database)
+                           replicas=env.replicas, secrets=secrets, database=database, pull_secret=pull_secret)
 
 
 def app_objects(app: AppConfig, placement: Placement, settings: RenderSettings, component: str | None = None,
-                protected: bool = False, operators: tuple[str, ...] = (), dns: DnsTarget | None = None
-                ) -> list[Declared]:
+                protected: bool = False, operators: tuple[str, ...] = (), dns: DnsTarget | None = None,
+                pull_credentials: Any = None) -> list[Declared]:
     """Every resource of one app instance, in creation order, each with its lifecycle.
 
     `component`: the Pulumi name of the instance (prefix of every resource name; default the namespace);
@@ -148,10 +155,30 @@ def app_objects(app: AppConfig, placement: Placement, settings: RenderSettings, 
     if placement.secrets is not None:
         secret = kubernetes_object(prefix, render_secret(app, placement, settings), Lifecycle(depends_on=in_namespace))
         objects.append(secret)
-    # The app starts once what it reads exists: its secrets and its database (Ready, with its `-app` Secret).
+    pull = None
+    if placement.pull_secret and pull_credentials is not None:
+        pull = kubernetes_object(prefix, render_pull_secret(app, placement, settings, pull_credentials),
+                                 Lifecycle(depends_on=in_namespace))
+        objects.append(pull)
+    # Every process starts once what it reads exists: its secrets and its database (Ready, with its `-app` Secret).
+    ready = in_namespace + keys(secret, cluster, pull)
+    preview = placement.environment == names.PREVIEW_ENVIRONMENT
+    release = None
+    if app.release is not None:
+        release = kubernetes_object(prefix, render_release(app, placement, settings, preview), Lifecycle(depends_on=ready))
+        objects.append(release)
+    # The new version's pods start only after its release phase succeeded.
+    after_release = ready + keys(release)
     objects.append(kubernetes_object(prefix, render_deployment(app, placement, settings),
-                                     Lifecycle(depends_on=in_namespace + keys(secret, cluster))))
+                                     Lifecycle(depends_on=after_release)))
+    objects += [kubernetes_object(prefix, render_process(app, placement, settings, name),
+                                  Lifecycle(depends_on=after_release)) for name in app.processes]
+    objects += [kubernetes_object(prefix, render_cron_job(app, placement, settings, name), Lifecycle(depends_on=ready))
+                for name, job in app.cron.items()
+                if (job.previews if preview else job.environments is None or placement.environment in job.environments)]
     served = [render_service(app, placement, settings), render_ingress(app, placement, settings)]
+    if placement.autoscale is not None:
+        served.append(render_autoscaler(app, placement, settings))
     if placement.replicas > 1:
         served.append(render_pod_disruption_budget(app, placement, settings))
     objects += [kubernetes_object(prefix, manifest, Lifecycle(depends_on=in_namespace)) for manifest in served]
@@ -179,15 +206,21 @@ def render_isolation(app: AppConfig, placement: Placement, settings: RenderSetti
             # The operator connects to its instances (status, switchover): always let it in.
             allowed = sorted({*settings.ingress_namespaces, versions.CLOUDNATIVE_PG.namespace})
         objects += [isolation.ingress_policy(placement.namespace, labels, allowed),
-                    isolation.egress_policy(placement.namespace, labels, selector_labels(app, placement),
-                                            "app-egress")]
+                    isolation.egress_policy(placement.namespace, labels, app_code_pods(app), "app-egress")]
     return objects
 
 
-def render_app(app: AppConfig, placement: Placement, settings: RenderSettings) -> list[Manifest]:
+def render_app(app: AppConfig, placement: Placement, settings: RenderSettings,
+               pull_credentials: str | None = None) -> list[Manifest]:
     """The Kubernetes objects of `app_objects`, as plain manifests (secret values in clear): what a preview
     applies. Namespace first, then the database, then the workload."""
-    return [plain(o.manifest) for o in app_objects(app, placement, settings) if isinstance(o, KubernetesObject)]
+    return [plain(o.manifest) for o in app_objects(app, placement, settings, pull_credentials=pull_credentials)
+            if isinstance(o, KubernetesObject)]
+
+
+def app_code_pods(app: AppConfig) -> dict[str, str]:
+    """Every pod that runs the app's code (web, workers, cron jobs, release): not the database's, not the drill's."""
+    return {"app.kubernetes.io/name": app.name}
 
 
 def selector_labels(app: AppConfig, placement: Placement) -> dict[str, str]:
@@ -235,70 +268,205 @@ def _probe_action(app: AppConfig, http: bool) -> dict[str, Any]:
     return {"tcpSocket": {"port": CONTAINER_PORT_NAME}}
 
 
-def render_deployment(app: AppConfig, placement: Placement, settings: RenderSettings) -> Manifest:
-    selector = selector_labels(app, placement)
-    pod_labels = dict(common_labels(app, placement, settings))
-    if len(placement.image_tag) <= names.DNS_LABEL_MAX and _LABEL_VALUE_RE.match(placement.image_tag):
-        pod_labels["app.kubernetes.io/version"] = placement.image_tag
-
+def _container(app: AppConfig, placement: Placement, name: str, command: list[str] | None, args: list[str] | None,
+               resources: Resources) -> dict[str, Any]:
+    """What every process of the app shares: its image, env, secrets, database URL, resources and hardening."""
     container: dict[str, Any] = {
-        "name": "app",
+        "name": name,
         "image": image_reference(app, placement.image_tag),
         "imagePullPolicy": app.image.pull_policy,
-        "ports": [{"name": CONTAINER_PORT_NAME, "containerPort": app.port, "protocol": "TCP"}],
         "env": [{"name": "PORT", "value": str(app.port)},
                 *([database_url_env(placement.database)] if placement.database is not None else []),
                 *({"name": key, "value": value} for key, value in sorted(placement.env.items()))],
     }
     if placement.secrets is not None:
         container["envFrom"] = [{"secretRef": {"name": names.app_secret(app.name)}}]
-    if app.command:
-        container["command"] = list(app.command)
-    if app.args is not None:
-        container["args"] = list(app.args)
+    if command:
+        container["command"] = list(command)
+    if args is not None:
+        container["args"] = list(args)
+    container["resources"] = resources.as_kubernetes()
+    return container
+
+
+_CONTAINER_SECURITY = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+
+
+def _pod_spec(app: AppConfig, placement: Placement, containers: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        **extra,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": app.run_as_user,
+            "runAsGroup": app.run_as_user,
+            "fsGroup": app.run_as_user,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+    }
+    if placement.pull_secret:
+        spec["imagePullSecrets"] = [{"name": names.PULL_SECRET}]
+    spec["containers"] = containers
+    return spec
+
+
+def _pod_labels(app: AppConfig, placement: Placement, settings: RenderSettings,
+                selector: dict[str, str]) -> dict[str, str]:
+    labels = {**common_labels(app, placement, settings), **selector}
+    if len(placement.image_tag) <= names.DNS_LABEL_MAX and _LABEL_VALUE_RE.match(placement.image_tag):
+        labels["app.kubernetes.io/version"] = placement.image_tag
+    return labels
+
+
+def render_deployment(app: AppConfig, placement: Placement, settings: RenderSettings) -> Manifest:
+    selector = selector_labels(app, placement)
+    container = _container(app, placement, "app", app.command, app.args, placement.resources)
+    container["ports"] = [{"name": CONTAINER_PORT_NAME, "containerPort": app.port, "protocol": "TCP"}]
     container.update({
-        "resources": placement.resources.as_kubernetes(),
         # Startup gets up to a minute; liveness only checks the port, so a failing dependency
         # behind the health path takes pods out of the Service without restarting them all.
         "startupProbe": {**_probe_action(app, http=True), "periodSeconds": 2, "failureThreshold": 30},
         "readinessProbe": {**_probe_action(app, http=True), "periodSeconds": 5, "failureThreshold": 3},
         "livenessProbe": {**_probe_action(app, http=False), "periodSeconds": 10, "failureThreshold": 3},
         "lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_SLEEP_SECONDS}}},
-        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+        "securityContext": dict(_CONTAINER_SECURITY),
     })
+    return _deployment(app, placement, settings, app.name, selector, container,
+                       replicas=None if placement.autoscale is not None else placement.replicas)
+
+
+def _deployment(app: AppConfig, placement: Placement, settings: RenderSettings, name: str,
+                selector: dict[str, str], container: dict[str, Any], replicas: int | None) -> Manifest:
     spread = [
         {"maxSkew": 1, "topologyKey": key, "whenUnsatisfiable": "ScheduleAnyway",
          "labelSelector": {"matchLabels": selector}, "matchLabelKeys": ["pod-template-hash"]}
         for key in ("kubernetes.io/hostname", "topology.kubernetes.io/zone")
     ]
+    spec: dict[str, Any] = {}
+    if replicas is not None:  # with an autoscaler, replicas are the HPA's: Pulumi leaves the field alone
+        spec["replicas"] = replicas
+    spec.update({
+        "revisionHistoryLimit": 5,
+        "selector": {"matchLabels": selector},
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+        "template": {
+            "metadata": {"labels": _pod_labels(app, placement, settings, selector)},
+            "spec": _pod_spec(app, placement, [container], terminationGracePeriodSeconds=TERMINATION_GRACE_SECONDS,
+                              topologySpreadConstraints=spread),
+        },
+    })
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {**_metadata(app, placement, settings), "name": name}, "spec": spec}
+
+
+def process_selector(app: AppConfig, placement: Placement, process: str) -> dict[str, str]:
+    """A process's own pods: never the web Deployment's (its selector is name + instance, immutable)."""
+    return {"app.kubernetes.io/name": app.name, "app.kubernetes.io/instance": f"{placement.instance}-{process}"}
+
+
+def render_process(app: AppConfig, placement: Placement, settings: RenderSettings, process: str) -> Manifest:
+    """A worker: the app's image, env, secrets and database; no port, so no probes; a graceful stop."""
+    config = app.processes[process]
+    env = app.environments.get(placement.environment)
+    override = env.processes.get(process) if env is not None else None
+    replicas = override.replicas if override is not None else (config.replicas if env is not None else 1)
+    container = _container(app, placement, process, config.command, config.args,
+                           config.resources or placement.resources)
+    container["securityContext"] = dict(_CONTAINER_SECURITY)
+    return _deployment(app, placement, settings, names.process(app.name, process),
+                       process_selector(app, placement, process), container, replicas)
+
+
+def render_cron_job(app: AppConfig, placement: Placement, settings: RenderSettings, name: str) -> Manifest:
+    job = app.cron[name]
+    container = _container(app, placement, name, job.command, job.args, job.resources or placement.resources)
+    container["securityContext"] = dict(_CONTAINER_SECURITY)
+    selector = process_selector(app, placement, name)
     return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": _metadata(app, placement, settings),
+        "apiVersion": "batch/v1", "kind": "CronJob",
+        "metadata": {**_metadata(app, placement, settings), "name": names.process(app.name, name)},
         "spec": {
-            "replicas": placement.replicas,
-            "revisionHistoryLimit": 5,
-            "selector": {"matchLabels": selector},
-            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
-            "template": {
-                "metadata": {"labels": pod_labels},
-                "spec": {
-                    "automountServiceAccountToken": False,
-                    "enableServiceLinks": False,
-                    "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
-                    "securityContext": {
-                        "runAsNonRoot": True,
-                        "runAsUser": app.run_as_user,
-                        "runAsGroup": app.run_as_user,
-                        "fsGroup": app.run_as_user,
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
-                    "topologySpreadConstraints": spread,
-                    "containers": [container],
+            "schedule": job.schedule,
+            "timeZone": job.time_zone,
+            "concurrencyPolicy": job.concurrency_policy,
+            "startingDeadlineSeconds": 300,
+            "successfulJobsHistoryLimit": job.successful_jobs_history_limit,
+            "failedJobsHistoryLimit": job.failed_jobs_history_limit,
+            "jobTemplate": {"spec": {
+                "backoffLimit": 1,
+                "activeDeadlineSeconds": job.active_deadline_seconds,
+                "template": {
+                    "metadata": {"labels": _pod_labels(app, placement, settings, selector)},
+                    "spec": _pod_spec(app, placement, [container], restartPolicy="Never"),
                 },
+            }},
+        },
+    }
+
+
+def release_name(app: AppConfig, placement: Placement) -> str:
+    """One Job per version (image tag), release command and database: a new version (or a restored database) runs
+    it again, nothing else does. A Job's pod template is immutable: a new name instead of a replaced Job."""
+    import hashlib
+
+    release = app.release
+    database = placement.database.cluster if placement.database is not None else None
+    digest = hashlib.sha256(repr((placement.image_tag, release.command, release.args, database)).encode()
+                            ).hexdigest()[:10]
+    return f"{app.name}-release-{digest}"
+
+
+def render_release(app: AppConfig, placement: Placement, settings: RenderSettings, preview: bool = False) -> Manifest:
+    """The release phase (migrations): runs to completion before the new version's pods start. Under Pulumi the
+    Deployment depends on it, and pulumi-kubernetes waits for a Job to complete and fails on a failed one
+    (provider/pkg/await/job.go), so a failed release stops the update before the running version is touched."""
+    release = app.release
+    container = _container(app, placement, "release", release.command, release.args,
+                           release.resources or placement.resources)
+    container["securityContext"] = dict(_CONTAINER_SECURITY)
+    metadata: dict[str, Any] = {**_metadata(app, placement, settings), "name": release_name(app, placement)}
+    if preview:
+        # Argo CD: a Sync hook in the wave before the app (sync waves wait for the hook to finish); not PreSync,
+        # which would run before the preview's database exists. Replaced for each new commit.
+        metadata["annotations"] = {"argocd.argoproj.io/hook": "Sync",
+                                   "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation",
+                                   "argocd.argoproj.io/sync-wave": "-1"}
+    selector = process_selector(app, placement, "release")
+    return {
+        "apiVersion": "batch/v1", "kind": "Job", "metadata": metadata,
+        "spec": {
+            # Retries ride out a database that is still starting (previews create both in one sync).
+            "backoffLimit": 6 if preview else 2,
+            "activeDeadlineSeconds": release.active_deadline_seconds,
+            "template": {
+                "metadata": {"labels": _pod_labels(app, placement, settings, selector)},
+                "spec": _pod_spec(app, placement, [container], restartPolicy="Never"),
             },
         },
     }
+
+
+def render_autoscaler(app: AppConfig, placement: Placement, settings: RenderSettings) -> Manifest:
+    scale = placement.autoscale
+    return {
+        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+        "metadata": _metadata(app, placement, settings),
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": app.name},
+            "minReplicas": scale.min,
+            "maxReplicas": scale.max,
+            "metrics": [{"type": "Resource", "resource": {
+                "name": "cpu", "target": {"type": "Utilization", "averageUtilization": scale.cpu}}}],
+        },
+    }
+
+
+def render_pull_secret(app: AppConfig, placement: Placement, settings: RenderSettings, dockerconfig: Any) -> Manifest:
+    """The stack's registry credentials in the app's namespace (a Pulumi secret; `[secret]` in plans)."""
+    return {"apiVersion": "v1", "kind": "Secret",
+            "metadata": {**_metadata(app, placement, settings), "name": names.PULL_SECRET},
+            "type": "kubernetes.io/dockerconfigjson", "stringData": {".dockerconfigjson": dockerconfig}}
 
 
 def render_secret(app: AppConfig, placement: Placement, settings: RenderSettings) -> Manifest:

@@ -50,11 +50,18 @@ __all__ = [
     "AgeIdentity",
     "SopsError",
     "decrypt",
+    "dump_plaintext_yaml",
+    "encrypt_dotenv",
     "encrypt_yaml",
     "generate_identity",
     "identities_from_environment",
+    "is_encrypted",
     "parse_identities",
+    "plaintext_dotenv",
+    "plaintext_length",
+    "plaintext_yaml",
     "recipients",
+    "reencrypt",
     "unauthenticated_values",
 ]
 
@@ -721,61 +728,227 @@ def encrypt_yaml(document: dict, recipients: Sequence[str], encrypted_regex: str
 
 def _encrypt_yaml(document: dict, recipients: Sequence[str], encrypted_regex: str | None,
                   now: datetime | None, mac_only_encrypted: bool = False) -> str:
+    if encrypted_regex is not None:
+        try:
+            re.compile(encrypted_regex)
+        except re.error:
+            raise SopsError("<document>", "encrypted_regex is not a valid regular expression") from None
+        rules = _Rules(encrypted_regex=encrypted_regex)
+    else:
+        rules = _Rules(unencrypted_suffix=DEFAULT_UNENCRYPTED_SUFFIX)  # sops's default without a rule
+    return _write_yaml(document, recipients, rules, now, mac_only_encrypted)
+
+
+def encrypt_dotenv(values: Mapping[str, str], recipients: Sequence[str], now: datetime | None = None) -> str:
+    """A sops dotenv file for `recipients`, as `sops --encrypt --age ... x.env` writes it (every value a string;
+    sops's default rule: keys ending in `_unencrypted` stay in clear)."""
+    return _write_dotenv(values, recipients, _Rules(unencrypted_suffix=DEFAULT_UNENCRYPTED_SUFFIX), now, False)
+
+
+def reencrypt(original: bytes | str, document: Mapping[str, Any], identities: Sequence[AgeIdentity], file: str, *,
+              recipients: Sequence[str] | None = None, fresh_key: bool = False, format: str | None = None,
+              now: datetime | None = None) -> str:
+    """`document` written as the sops file `original` is: same format, encryption rules and mac_only_encrypted.
+
+    The caller must be able to open `original` (its data key is checked with `identities` either way). With the
+    same recipients and without `fresh_key`, the data key and its age stanzas are kept, as `sops edit` does;
+    otherwise a new data key is encrypted for `recipients` (default: the original's), as `sops --rotate` and
+    `sops updatekeys` do, so a removed recipient cannot open what is written from now on.
+    """
+    fmt = _format_for(file, format)
+    meta = _metadata(_parse(original, file, fmt).metadata, file)
+    data_key = _open_data_key(meta, identities, file)
+    wanted = list(dict.fromkeys(recipients)) if recipients is not None else list(meta.recipients)
+    keep = not fresh_key and wanted == list(meta.recipients)
+    writer = _write_dotenv if fmt == "dotenv" else _write_yaml
+    return writer(document, wanted, meta.rules, now, meta.mac_only_encrypted,
+                  data_key if keep else None, meta.age if keep else None)
+
+
+class _Sealer:
+    """Encrypts values with one data key and hashes them into the MAC, in document order (sops.go Encrypt)."""
+
+    def __init__(self, rules: _Rules, mac_only_encrypted: bool, data_key: bytes | None):
+        self.rules = rules
+        self.mac_only_encrypted = mac_only_encrypted
+        self.data_key = data_key or os.urandom(32)
+        self.digest = hashlib.sha512()
+        if mac_only_encrypted:
+            self.digest.update(_MAC_ONLY_ENCRYPTED_SEED)
+
+    def seal(self, value: Any, keys: tuple[str, ...], shown: str) -> Any:
+        if isinstance(value, dict):
+            sealed: dict[str, Any] = {}
+            for key, child in value.items():
+                if not isinstance(key, str):
+                    raise SopsError("<document>", f"{shown or '<root>'}: keys must be strings")
+                sealed[key] = self.seal(child, (*keys, key), f"{shown}.{key}" if shown else key)
+            return sealed
+        if isinstance(value, list):
+            return [self.seal(item, keys, f"{shown}[{index}]") for index, item in enumerate(value)]
+        if value is None:
+            return None
+        _check_encryptable(value, shown)
+        encrypted = self.rules.encrypts(keys)
+        if encrypted or not self.mac_only_encrypted:
+            self.digest.update(_mac_bytes(value, "<document>", shown))
+        return _seal_value(value, self.data_key, ":".join(keys) + ":") if encrypted else value
+
+    def metadata(self, recipients: Sequence[str], age_keys: Sequence[_AgeKey] | None,
+                 now: datetime | None) -> dict[str, Any]:
+        """sops metadata in the order sops 3.10 writes it."""
+        if age_keys is None:
+            age = [{"recipient": str(recipient), "enc": pyrage.encrypt(self.data_key, [recipient], armored=True).decode()}
+                   for recipient in _age_recipients(recipients)]
+        else:
+            age = [{"recipient": key.recipient, "enc": key.enc} for key in age_keys]
+        lastmodified = _utc_stamp(now)
+        metadata: dict[str, Any] = {"age": age, "lastmodified": lastmodified,
+                                    "mac": _seal_value(self.digest.hexdigest().upper(), self.data_key, lastmodified)}
+        for name in ("unencrypted_suffix", "encrypted_suffix", "unencrypted_regex", "encrypted_regex"):
+            if getattr(self.rules, name):
+                metadata[name] = getattr(self.rules, name)
+        if self.mac_only_encrypted:
+            metadata["mac_only_encrypted"] = True
+        metadata["version"] = SOPS_VERSION
+        return metadata
+
+
+def _write_yaml(document: Mapping[str, Any], recipients: Sequence[str], rules: _Rules, now: datetime | None,
+                mac_only_encrypted: bool, data_key: bytes | None = None,
+                age_keys: Sequence[_AgeKey] | None = None) -> str:
     where = "<document>"
     if not isinstance(document, dict):
         raise SopsError(where, "a sops YAML document must be a mapping")
     if "sops" in document:
         raise SopsError(where, "the document already has a top-level `sops` key")
-    age_recipients = _age_recipients(recipients)
-    if encrypted_regex is not None:
-        try:
-            re.compile(encrypted_regex)
-        except re.error:
-            raise SopsError(where, "encrypted_regex is not a valid regular expression") from None
-        rules = _Rules(encrypted_regex=encrypted_regex)
-    else:
-        rules = _Rules(unencrypted_suffix=DEFAULT_UNENCRYPTED_SUFFIX)  # sops's default without a rule
-
-    data_key = os.urandom(32)
-    digest = hashlib.sha512()
-    if mac_only_encrypted:
-        digest.update(_MAC_ONLY_ENCRYPTED_SEED)
-
-    def seal(value: Any, keys: tuple[str, ...], shown: str) -> Any:
-        if isinstance(value, dict):
-            sealed: dict[str, Any] = {}
-            for key, child in value.items():
-                if not isinstance(key, str):
-                    raise SopsError(where, f"{shown or '<root>'}: keys must be strings")
-                sealed[key] = seal(child, (*keys, key), f"{shown}.{key}" if shown else key)
-            return sealed
-        if isinstance(value, list):
-            return [seal(item, keys, f"{shown}[{index}]") for index, item in enumerate(value)]
-        if value is None:
-            return None
-        _check_encryptable(value, shown)
-        encrypted = rules.encrypts(keys)
-        if encrypted or not mac_only_encrypted:
-            digest.update(_mac_bytes(value, where, shown))
-        return _seal_value(value, data_key, ":".join(keys) + ":") if encrypted else value
-
-    body = seal(document, (), "")
-    lastmodified = _utc_stamp(now)
-    metadata: dict[str, Any] = {
-        "age": [{"recipient": str(recipient), "enc": pyrage.encrypt(data_key, [recipient], armored=True).decode()}
-                for recipient in age_recipients],
-        "lastmodified": lastmodified,
-        "mac": _seal_value(digest.hexdigest().upper(), data_key, lastmodified),
-    }
-    if rules.encrypted_regex:
-        metadata["encrypted_regex"] = rules.encrypted_regex
-    else:
-        metadata["unencrypted_suffix"] = rules.unencrypted_suffix
-    if mac_only_encrypted:
-        metadata["mac_only_encrypted"] = True
-    metadata["version"] = SOPS_VERSION
+    if age_keys is None:
+        _age_recipients(recipients)  # refused before anything is encrypted
+    sealer = _Sealer(rules, mac_only_encrypted, data_key)
+    body = sealer.seal(document, (), "")
+    metadata = sealer.metadata(recipients, age_keys, now)
     return yaml.dump({**body, "sops": metadata}, Dumper=_SopsDumper, sort_keys=False, allow_unicode=True,
                      default_flow_style=False, width=2**30)
+
+
+def _write_dotenv(values: Mapping[str, Any], recipients: Sequence[str], rules: _Rules, now: datetime | None,
+                  mac_only_encrypted: bool, data_key: bytes | None = None,
+                  age_keys: Sequence[_AgeKey] | None = None) -> str:
+    """stores/dotenv: KEY=VALUE lines in order, then the metadata flattened to sorted `sops_*` keys."""
+    where = "<document>"
+    if not isinstance(values, Mapping):
+        raise SopsError(where, "a dotenv document is a mapping of names to strings")
+    for key, value in values.items():
+        if not isinstance(key, str) or not key or "=" in key or "\n" in key or key.startswith(("#", "sops_")):
+            raise SopsError(where, f"{key!r} cannot be a dotenv key (no '=', newline, leading '#' or sops_ prefix)")
+        if not isinstance(value, str):
+            raise SopsError(where, f"{key}: dotenv values are strings")
+        if "\\n" in value:
+            raise SopsError(where, f"{key}: holds a backslash followed by 'n', which sops's dotenv format reads back "
+                                   "as a newline")
+    if age_keys is None:
+        _age_recipients(recipients)
+    sealer = _Sealer(rules, mac_only_encrypted, data_key)
+    lines = [f"{key}={sealer.seal(value, (key,), key)}" for key, value in values.items()]
+    flat = _flatten(sealer.metadata(recipients, age_keys, now))
+    lines += [f"sops_{key}={flat[key]}" for key in sorted(flat)]
+    return "".join(line.replace("\n", "\\n") + "\n" for line in lines)
+
+
+def _flatten(node: Any, prefix: str = "") -> dict[str, str]:
+    """stores/flatten.go FlattenMetadata, the inverse of `_unflatten`."""
+    if isinstance(node, dict):
+        out: dict[str, str] = {}
+        for key, value in node.items():
+            out.update(_flatten(value, f"{prefix}__map_{key}" if prefix else key))
+        return out
+    if isinstance(node, list):
+        out = {}
+        for index, value in enumerate(node):
+            out.update(_flatten(value, f"{prefix}__list_{index}"))
+        return out
+    if isinstance(node, bool):
+        return {prefix: "true" if node else "false"}
+    return {prefix: str(node)}
+
+
+# --- plaintext (before encrypting, and in `secrets edit`) ----------------------------------------
+
+
+def is_encrypted(content: bytes | str) -> bool:
+    """Whether a file carries sops metadata (YAML `sops:`, dotenv `sops_mac=`, JSON `"sops":`); nothing is parsed."""
+    raw = content.encode("utf-8", "replace") if isinstance(content, str) else content
+    return bool(re.search(rb"(?m)^(sops:[ \t]*$|sops_mac=|\s*\"sops\"\s*:)", raw))
+
+
+def plaintext_yaml(content: bytes | str, file: str) -> Any:
+    """A plaintext YAML document with every scalar as sops (Go, yaml.v3) reads it: `yes` and `2024-01-01` stay
+    strings, as they would in `sops edit`. Strict like every file here (duplicate keys, aliases, tags, size)."""
+    loaded = load_yaml(content, file)  # ConfigError names the file and line
+    document = loaded.data
+    if not isinstance(document, dict):
+        return document
+    if "sops" in document:
+        raise SopsError(file, "is already encrypted (it has sops metadata)")
+    _string_keys(document, file, "")
+    loader = yaml.SafeLoader(content)
+    try:
+        root = loader.get_single_node()
+    finally:
+        loader.dispose()
+    leaves: list[_Leaf] = []
+    for key_node, value_node in root.value:
+        _collect(loader, value_node, document, key_node.value, (key_node.value,), key_node.value, leaves, file)
+    for leaf in leaves:
+        leaf.store(leaf.value)
+    return document
+
+
+def _string_keys(node: Any, file: str, shown: str) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if not isinstance(key, str):
+                raise SopsError(file, f"{shown or '<root>'}: keys must be strings (quote the key)")
+            _string_keys(value, file, f"{shown}.{key}" if shown else key)
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            _string_keys(value, file, f"{shown}[{index}]")
+
+
+def dump_plaintext_yaml(document: Any) -> str:
+    """YAML that `plaintext_yaml` (and sops) read back to the same values."""
+    return yaml.dump(document, Dumper=_SopsDumper, sort_keys=False, allow_unicode=True, default_flow_style=False,
+                     width=2**30)
+
+
+def plaintext_dotenv(content: bytes | str, file: str) -> dict[str, str]:
+    """KEY=VALUE lines as sops reads a dotenv file: `#` comments and empty lines skipped, values taken
+    literally (no quotes removed), `\\n` read as a newline."""
+    text = _text(content, file)
+    values: dict[str, str] = {}
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep:
+            raise SopsError(file, f"line {number} is not KEY=VALUE")
+        if key.startswith("sops_"):
+            raise SopsError(file, "is already encrypted (it has sops metadata)")
+        if key in values:
+            raise SopsError(file, f"line {number}: duplicate key {key!r}")
+        values[key] = value.replace("\\n", "\n")
+    return values
+
+
+def plaintext_length(value: Any) -> int | None:
+    """Bytes of plaintext in a sops ENC[...] value (AES-GCM adds none), read without a key; None otherwise."""
+    match = _ENC_RE.match(value) if isinstance(value, str) else None
+    if match is None:
+        return None
+    try:
+        return len(base64.b64decode(match.group(1), validate=True))
+    except (binascii.Error, ValueError):
+        return None
 
 
 def _age_recipients(recipients: Sequence[str]) -> list[pyrage.x25519.Recipient]:

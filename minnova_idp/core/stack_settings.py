@@ -268,5 +268,7 @@ SECRET_KEYS = {
     "gitDeployKeys": "Gitea/Forgejo: SSH deploy key of each app repo: {app: private key}",
     "gitlabProjectTokens": "GitLab: project access token of each app repo: {app: token}",
     "webhookSecret": "shared secret of the GitHub/GitLab webhooks to Argo CD",
+    "registryCredentials": "image pull credentials (a .dockerconfigjson: {\"auths\": {host: {auth}}}) for private "
+                           "images, read-only",
 }
 PLAIN_EXTRA_KEYS = {"gitKnownHosts": "known_hosts lines for the git server (ssh)"}

@@ -41,6 +41,7 @@ class StackSecrets:
     git_deploy_keys: dict[str, str] = field(default_factory=dict, repr=False)  # app -> SSH private key
     gitlab_project_tokens: dict[str, str] = field(default_factory=dict, repr=False)  # app -> token
     webhook_secret: str | None = field(default=None, repr=False)
+    registry_credentials: str | None = field(default=None, repr=False)  # a .dockerconfigjson
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,8 @@ def parse_stack_config(raw: Mapping[str, str], secret_keys: set[str], file: str)
                              secrets_keys=secrets_keys, secrets_shared_key=secrets.get("secretsSharedKey"),
                              github_app_private_key=secrets.get("githubAppPrivateKey"),
                              git_deploy_keys=deploy_keys, gitlab_project_tokens=project_tokens,
-                             webhook_secret=secrets.get("webhookSecret")),
+                             webhook_secret=secrets.get("webhookSecret"),
+                             registry_credentials=secrets.get("registryCredentials")),
         git_known_hosts=known_hosts,
         file=file,
     )

@@ -24,6 +24,8 @@ _RESOURCE_CLASSES: dict[tuple[str, str], type[pulumi.CustomResource]] = {
     ("v1", "ResourceQuota"): k8s.core.v1.ResourceQuota,
     ("v1", "LimitRange"): k8s.core.v1.LimitRange,
     ("networking.k8s.io/v1", "NetworkPolicy"): k8s.networking.v1.NetworkPolicy,
+    ("batch/v1", "Job"): k8s.batch.v1.Job,
+    ("autoscaling/v2", "HorizontalPodAutoscaler"): k8s.autoscaling.v2.HorizontalPodAutoscaler,
 }
 
 # Custom resources we create; anything else is a mistake worth failing on.
