@@ -43,6 +43,15 @@ def make_app_repo(path: Path, files: dict[str, str]) -> str:
     return git(path, "rev-parse", "HEAD")
 
 
+@pytest.fixture(autouse=True)
+def offline_registry(monkeypatch):
+    """`pulumi up` asks image registries whether new tags exist (the image gate); tests reach no registry: here every
+    image exists. tests/test_imagegate.py checks the gate itself, against a real registry on 127.0.0.1."""
+    from minnova_idp.shell import program
+
+    monkeypatch.setattr(program, "registry_check", lambda checks, credentials: {check.key: True for check in checks})
+
+
 @pytest.fixture
 def project_dir() -> Path:
     return PROJECT_DIR

@@ -42,6 +42,7 @@ class ProgramInputs:
     secrets: dict[tuple[str, str], SecretValues] = field(default_factory=dict)  # (app, environment)
     restore_checks: dict[str, str] = field(default_factory=dict)  # app -> its .minnova/restore-check.sql
     seeds: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)  # app -> its seed files
+    kept_tags: dict[str, str] = field(default_factory=dict)  # component -> the tag the image gate kept
 
     def deployed(self) -> list[tuple[LoadedApp, str]]:
         """(app, environment) pairs this stack deploys."""
@@ -49,7 +50,11 @@ class ProgramInputs:
                 if env in app.config.environments]
 
     def image_tag(self, app: LoadedApp, environment: str) -> tuple[str | None, str]:
-        """The tag an app environment deploys, and why: a rollback pin (minnova:imagePins) wins over app.yaml."""
+        """The tag an app environment deploys, and why: the image gate's kept tag (the new image is not built yet),
+        else a rollback pin (minnova:imagePins), else app.yaml."""
+        kept = self.kept_tags.get(names.component_name(app.name, environment))
+        if kept:
+            return kept, "kept: new image not built yet (minnova:imageGate)"
         pinned = self.stack.settings.image_pins.get(app.name, {}).get(environment)
         if pinned:
             return pinned, "rollback pin (minnova:imagePins)"
@@ -180,6 +185,13 @@ def _dns_problems(inputs: ProgramInputs) -> list[Problem]:
                                 f"'{settings.cluster_issuer}' is not an issuer this stack creates",
                                 hint=f"one of: {', '.join(ACME_SERVERS)}"))
     return problems
+
+
+def requested_images(inputs: ProgramInputs) -> dict[str, tuple[str, str]]:
+    """component -> (repository, tag) each app environment asks to deploy (before the image gate)."""
+    return {names.component_name(app.name, environment): (app.config.image.repository,
+                                                          inputs.image_tag(app, environment)[0])
+            for app, environment in inputs.deployed()}
 
 
 def image_tag_history(inputs: ProgramInputs, previous: dict[str, list[str]]) -> dict[str, list[str]]:

@@ -215,6 +215,10 @@ class StackSettings(StrictModel):
     protected_environments: list[EnvironmentName] = Field(
         default_factory=lambda: ["prod"],
         description="Environments whose databases, buckets and backup credentials are `protect`ed.")
+    image_gate: Literal["wait", "keep", "off"] = Field(
+        default="keep", description="Before a new image tag is deployed, check its registry has it (HEAD "
+        "/v2/<name>/manifests/<tag>): keep the tag deployed last when it does not (a first deploy stops); wait: stop "
+        "the run; off: no check. An unreachable registry always stops the run.")
     database_storage_guard: bool = Field(
         default=True, description="Refuse database.size shrinks by comparing with this stack's last outputs.")
     dns_proxied: bool = Field(default=False, description="Proxy app hosts through Cloudflare (orange cloud).")

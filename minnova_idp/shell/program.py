@@ -6,33 +6,43 @@ a single resource is registered (see core/loader.py for why).
 
 from __future__ import annotations
 
+import asyncio
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pulumi
 
-from ..core.errors import ConfigError, raise_if_any
+from ..core import imagegate
+from ..core.errors import ConfigError, Problem, raise_if_any
 from ..core.inputs import (DATABASE_CLUSTERS_OUTPUT, FetchProgress, DATABASE_SIZES_OUTPUT, IMAGE_TAGS_OUTPUT, STOP_HEADER,
-                           ProgramInputs, database_replacements, image_tag_history, load_inputs, storage_shrinks)
+                           ProgramInputs, database_replacements, image_tag_history, load_inputs, requested_images,
+                           storage_shrinks)
 from ..core.stackconfig import from_pulumi_runtime
 from .platform import Platform
 
 PLATFORM_NAME = "platform"
 
 
-async def program(inputs: ProgramInputs) -> dict[str, pulumi.Output]:
-    """Registers the resources the core declares for `inputs`; returns the stack's outputs (also exported)."""
+async def program(inputs: ProgramInputs, check_images=None) -> dict[str, pulumi.Output]:
+    """Registers the resources the core declares for `inputs`; returns the stack's outputs (also exported).
+
+    `check_images`: imagegate.check_images under `pulumi up`/`preview`; the offline plan passes none (it contacts no
+    registry: it reports what would be checked).
+    """
     settings = inputs.stack.settings
     previous_tags: dict = {}
-    if settings.database_storage_guard:
+    if settings.database_storage_guard or settings.image_gate != "off":
         # This stack's own outputs from its last update: the only record of what was deployed.
         previous = pulumi.StackReference(
             f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}")
-        if any(app.config.database.enabled for app, _ in inputs.deployed()):
+        if settings.database_storage_guard and any(app.config.database.enabled for app, _ in inputs.deployed()):
             sizes = await previous.get_output(DATABASE_SIZES_OUTPUT).future() or {}
             clusters = await previous.get_output(DATABASE_CLUSTERS_OUTPUT).future() or {}
             raise_if_any(storage_shrinks(inputs, sizes) + database_replacements(inputs, clusters))
         previous_tags = await previous.get_output(IMAGE_TAGS_OUTPUT).future() or {}
+    if settings.image_gate != "off" and check_images is not None:
+        inputs = await _image_gate(inputs, previous_tags, check_images)
 
     platform = Platform(PLATFORM_NAME, inputs)
     outputs = {"urls": platform.urls, DATABASE_SIZES_OUTPUT: platform.database_sizes,
@@ -42,6 +52,31 @@ async def program(inputs: ProgramInputs) -> dict[str, pulumi.Output]:
     for name, value in outputs.items():
         pulumi.export(name, value)
     return outputs
+
+
+async def _image_gate(inputs: ProgramInputs, previous_tags: dict, check_images) -> ProgramInputs:
+    """Deploy only what CI built (core/imagegate.py): a missing new image keeps the last tag, or stops the run."""
+    settings = inputs.stack.settings
+    requested = requested_images(inputs)
+    checks = imagegate.checks_for(settings.image_gate, requested, previous_tags)
+    credentials = None
+    if inputs.stack.secrets.registry_credentials:
+        try:
+            credentials = imagegate.credentials_from_dockerconfigjson(inputs.stack.secrets.registry_credentials)
+        except imagegate.CredentialsError as exc:
+            raise ConfigError([Problem(inputs.stack.file, "minnova:registryCredentials", str(exc))]) from None
+    results = await asyncio.to_thread(check_images, checks, credentials) if checks else {}
+    outcome = imagegate.gate(settings.image_gate, requested, previous_tags, results)
+    raise_if_any(Problem(inputs.stack.file, "minnova:imageGate", problem) for problem in outcome.problems)
+    for note in outcome.notes:
+        pulumi.log.warn(note)
+    return replace(inputs, kept_tags={component: tag for component, tag in outcome.tags_to_deploy.items()
+                                      if tag != requested[component][1]})
+
+
+def registry_check(checks, credentials):
+    """The image gate's question to the registries (tests stand in for it: they reach no registry)."""
+    return imagegate.check_images(checks, credentials)
 
 
 def main(project_dir: Path) -> None:
@@ -54,7 +89,7 @@ def main(project_dir: Path) -> None:
 
     async def entrypoint():
         try:
-            await program(inputs)
+            await program(inputs, check_images=registry_check)
         except ConfigError as exc:
             raise pulumi.RunError(exc.render(STOP_HEADER)) from None
 
