@@ -617,7 +617,13 @@ def _parse_yaml(content: bytes | str, file: str) -> _Parsed:
         raise SopsError(file, "not a sops file (no top-level `sops` metadata)")
     document = loaded.data
     raw_metadata = document.pop("sops")
-    loader = yaml.SafeLoader(content)  # the same text again, for the scalars' source form
+    return _Parsed(document, _source_leaves(content, document, file), raw_metadata)
+
+
+def _source_leaves(content: bytes | str, document: dict, file: str) -> list[_Leaf]:
+    """Every scalar of `document` (loaded from `content`) with its source form, read again from the text;
+    the top-level `sops` metadata is not a value."""
+    loader = yaml.SafeLoader(content)
     try:
         root = loader.get_single_node()
     finally:
@@ -626,7 +632,7 @@ def _parse_yaml(content: bytes | str, file: str) -> _Parsed:
     for key_node, value_node in root.value:
         if key_node.value != "sops":
             _collect(loader, value_node, document, key_node.value, (key_node.value,), key_node.value, leaves, file)
-    return _Parsed(document, leaves, raw_metadata)
+    return leaves
 
 
 def _problem_text(problem: Any) -> str:
@@ -891,15 +897,7 @@ def plaintext_yaml(content: bytes | str, file: str) -> Any:
     if "sops" in document:
         raise SopsError(file, "is already encrypted (it has sops metadata)")
     _string_keys(document, file, "")
-    loader = yaml.SafeLoader(content)
-    try:
-        root = loader.get_single_node()
-    finally:
-        loader.dispose()
-    leaves: list[_Leaf] = []
-    for key_node, value_node in root.value:
-        _collect(loader, value_node, document, key_node.value, (key_node.value,), key_node.value, leaves, file)
-    for leaf in leaves:
+    for leaf in _source_leaves(content, document, file):
         leaf.store(leaf.value)
     return document
 
