@@ -163,3 +163,19 @@ def test_init_errors_name_the_flag_and_write_nothing(tmp_path):
     lines = [line.strip() for line in result.stderr.splitlines()[1:]]
     assert [line.split(":")[0] for line in lines] == ["- --name", "- --port", "- --image", "- --domain"]
     assert not (tmp_path / ".minnova").exists()
+
+
+def test_init_scaffolds_workers_cron_jobs_and_a_release_phase_as_comments_that_validate(tmp_path):
+    """Uncommenting the scaffolded blocks gives a valid config: the template cannot drift from the models."""
+    from minnova_idp.core.app_config import AppConfig
+    from minnova_idp.core.onboarding import init_app
+    from minnova_idp.core.validation import validate_document
+    from minnova_idp.core.yamlsafe import load_yaml
+
+    target = init_app(tmp_path, "demo", 8080, None, "example.com")
+    text = target.read_text()
+    for block in ("# processes:", "#   worker:", "# cron:", "#   nightly:", "# release:", "#   command:"):
+        assert block in text, block
+        text = text.replace(block, block.replace("# ", "", 1) if block.startswith("# ") else block.replace("#", " ", 1))
+    config = validate_document(AppConfig, load_yaml(text, "app.yaml"))
+    assert set(config.processes) == {"worker"} and set(config.cron) == {"nightly"} and config.release is not None

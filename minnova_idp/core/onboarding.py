@@ -44,8 +44,17 @@ environments:
     replicas: 2                # more than one: rolling updates without downtime, a PodDisruptionBudget
     host: {name}.{domain}
 
+    # autoscale: {{min: 2, max: 6, cpu: 70}}   # an HPA owns the replicas (needs resources.requests.cpu)
+
 env:                           # plain settings; secrets go in .minnova/secrets/<env>.enc.yaml (SOPS)
   LOG_LEVEL: info
+
+# processes:                   # workers: same image, env, secrets and database; no port
+#   worker: {{command: [bin/worker], replicas: 1}}
+# cron:                        # scheduled jobs (UTC unless timeZone), never in previews unless previews: true
+#   nightly: {{schedule: "0 2 * * *", command: [bin/nightly]}}
+# release:                     # once per new version, before it takes traffic (migrations)
+#   command: [bin/migrate]
 """
 
 
