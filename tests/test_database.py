@@ -764,9 +764,10 @@ def test_dev_can_be_seeded_too_and_prod_never_is_unless_asked(tmp_path):
         "database: {enabled: true, size: 5Gi}",
         "database: {enabled: true, size: 5Gi, seed: {files: [seed/demo.sql], environments: [dev]}}"))
     dev = {(m["kind"], m["metadata"]["name"]): m for m in run_plan(project, "dev", cache_dir=tmp_path / "c").manifests()}
-    assert dev[("ConfigMap", "oracle-db-seed")]["data"] == {"demo.sql": "select 1;\n"}
-    assert dev[("Cluster", "oracle-db")]["spec"]["bootstrap"]["initdb"]["postInitApplicationSQLRefs"] == {
-        "configMapRefs": [{"name": "oracle-db-seed", "key": "demo.sql"}]}
+    assert dev[("ConfigMap", "oracle-db-seed")]["data"]["demo.sql"] == "select 1;\n"
+    assert dev[("Job", "oracle-db-seed")]["spec"]["template"]["spec"]["containers"][0]["command"][-2:] == [
+        "-f", "/seed/minnova-seed.psql"]
+    assert "annotations" not in dev[("Job", "oracle-db-seed")]["metadata"]  # sync waves are for previews only
     prod = {(m["kind"], m["metadata"]["name"]) for m in run_plan(project, "prod", cache_dir=tmp_path / "c").manifests()}
     assert ("ConfigMap", "oracle-db-seed") not in prod
 

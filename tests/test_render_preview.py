@@ -14,6 +14,7 @@ import yaml
 from minnova_idp.core import names
 from minnova_idp.core.app_config import AppConfig
 from minnova_idp.core.preview import preview_request, render_preview
+from minnova_idp.core.renderer import app_code_pods
 
 from .conftest import PROJECT_DIR, git
 from .k8s_strict import require_crds, validate_objects
@@ -280,11 +281,34 @@ def test_a_preview_database_is_seeded_from_the_pull_requests_own_files(checkout,
     assert result.returncode == 0, result.stderr
     objects = {(o["kind"], o["metadata"]["name"]): o for o in yaml.safe_load_all(result.stdout)}
     seed = objects[("ConfigMap", "oracle-db-seed")]
-    assert seed["data"] == {"schema.sql": "create table orders (id serial primary key);\n",
-                            "demo.sql": "insert into orders default values;\n"}
-    initdb = objects[("Cluster", "oracle-db")]["spec"]["bootstrap"]["initdb"]
-    assert initdb["postInitApplicationSQLRefs"] == {"configMapRefs": [
-        {"name": "oracle-db-seed", "key": "schema.sql"}, {"name": "oracle-db-seed", "key": "demo.sql"}]}
+    assert {k: v for k, v in seed["data"].items() if k.endswith(".sql")} == {
+        "schema.sql": "create table orders (id serial primary key);\n", "demo.sql": "insert into orders default values;\n"}
+    # Run by a Job as the database owner, never as a superuser in initdb (COPY ... FROM PROGRAM would run
+    # commands in the database's pod).
+    assert "postInitApplicationSQLRefs" not in objects[("Cluster", "oracle-db")]["spec"]["bootstrap"]["initdb"]
+    job = objects[("Job", "oracle-db-seed")]
+    waves = {(o["kind"], o["metadata"]["name"]): int(o["metadata"].get("annotations", {}).get(
+        "argocd.argoproj.io/sync-wave", 0)) for o in objects.values()}
+    # Argo CD applies wave by wave, each once the one before is healthy: the database (0), then the seed, then
+    # the app (a Cluster or Namespace in a later wave would leave the seed waiting for a database never applied).
+    assert waves[("Cluster", "oracle-db")] == 0 and waves[("Namespace", "oracle-pr-123")] == 0
+    assert waves[("Cluster", "oracle-db")] < waves[("Job", "oracle-db-seed")] < waves[("Deployment", "oracle")]
+    pod = job["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert container["command"] == ["psql", "$(DATABASE_URL)", "--no-psqlrc", "-v", "ON_ERROR_STOP=1",
+                                    "--single-transaction", "-f", "/seed/minnova-seed.psql"]
+    # The script includes the files in the order database.seed.files names them (run for real: test_seed_psql.py).
+    script = seed["data"]["minnova-seed.psql"]
+    assert script.index("\\ir schema.sql") < script.index("\\ir demo.sql")
+    assert container["env"][0]["valueFrom"] == {"secretKeyRef": {"name": "oracle-db-app", "key": "uri"}}
+    assert pod["volumes"][0] == {"name": "seed", "configMap": {"name": "oracle-db-seed"}}
+    assert pod["automountServiceAccountToken"] is False
+    # Not one of the web pods (the Service selects name + instance), but under the app's egress policy (name).
+    service = objects[("Service", "oracle")]["spec"]["selector"]
+    labels = job["spec"]["template"]["metadata"]["labels"]
+    assert any(labels.get(k) != v for k, v in service.items())
+    app_config = AppConfig.model_validate(yaml.safe_load(app_yaml.read_text()))
+    assert all(labels.get(k) == v for k, v in app_code_pods(app_config).items())
     require_crds()
     validate_objects(list(objects.values()))
 

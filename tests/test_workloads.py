@@ -102,9 +102,19 @@ def test_in_previews_the_release_is_an_argo_cd_sync_hook_before_the_app():
     app = AppConfig.model_validate(load_yaml(APP, "app.yaml").data)
     request = preview_request({"app": "shop", "pr_number": "4", "head_sha": "a" * 40, "preview_domain": "p.acme.dev",
                                "deployment": "acme", "ingress_class": "traefik"}, {})
-    (job,) = [o for o in render_preview(app, request, None) if o["kind"] == "Job"]
+    rendered = render_preview(app, request, None)
+    (job,) = [o for o in rendered if o["kind"] == "Job"]
     assert job["metadata"]["annotations"]["argocd.argoproj.io/hook"] == "Sync"
-    assert job["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] == "-1"
+
+    def wave(o):
+        return int(o["metadata"].get("annotations", {}).get("argocd.argoproj.io/sync-wave", 0))
+    # Argo CD waits for each wave to be healthy: the database (and all else) first, the release after it, every
+    # process and cron job after the release (a release in a wave before the Cluster would wait for it forever).
+    # (tests/test_render_preview.py checks the database's wave with a seeded preview)
+    assert all(wave(o) == 0 for o in rendered if o["kind"] not in ("Job", "Deployment", "CronJob",
+                                                                    "HorizontalPodAutoscaler"))
+    later = [o for o in rendered if o["kind"] in ("Deployment", "CronJob", "HorizontalPodAutoscaler")]
+    assert later and all(wave(o) > wave(job) > 0 for o in later), [(o["kind"], wave(o)) for o in later]
 
 
 def test_autoscaling_owns_the_replicas_and_the_budget_follows_its_minimum():

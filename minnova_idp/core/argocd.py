@@ -32,7 +32,7 @@ NOTIFICATION_LABEL = "minnova/preview"
 PREVIEW_URL_ANNOTATION = "minnova.io/preview-url"
 # Every kind render-preview may output (tests/test_argocd.py keeps this in step with the renderer).
 PREVIEW_KINDS = (("", "Namespace"), ("", "ResourceQuota"), ("", "LimitRange"), ("", "Secret"), ("", "Service"),
-                 ("", "ConfigMap"),
+                 ("", "ConfigMap"), ("batch", "Job"), ("batch", "CronJob"),
                  ("apps", "Deployment"), ("networking.k8s.io", "Ingress"), ("networking.k8s.io", "NetworkPolicy"),
                  ("policy", "PodDisruptionBudget"), ("postgresql.cnpg.io", "Cluster"))
 _LABELS = names.managed_labels()

@@ -167,9 +167,17 @@ CREATE_TIMEOUT_SECONDS = 30 * 60
 RECOVERY_TIMEOUT_SECONDS = 6 * 60 * 60
 
 
+# A preview is applied by Argo CD in sync waves: each wave once the one before is healthy (argo-cd v3.4.4
+# docs/user-guide/sync-waves.md, "How does it work"), a CNPG Cluster healthy when CNPG says so
+# (resource_customizations/postgresql.cnpg.io/Cluster/health.lua, in Argo CD since v3.1). Everything is wave 0
+# (the database with it), then the seed, then the release phase, then the app's processes.
+SYNC_WAVE_ANNOTATION = "argocd.argoproj.io/sync-wave"
+SEED_SYNC_WAVE, RELEASE_SYNC_WAVE, PROCESS_SYNC_WAVE = 1, 2, 3
+
+
 def database_objects(prefix: str, app: AppConfig, database: DatabasePlacement, namespace: str,
                      labels: dict[str, str], keep: Lifecycle, after_namespace: tuple[str, ...],
-                     operators: tuple[str, ...] = (), credentials: str | None = None
+                     operators: tuple[str, ...] = (), credentials: str | None = None, preview: bool = False
                      ) -> tuple[list[KubernetesObject], KubernetesObject]:
     """ObjectStore (when backed up), the Cluster, its ScheduledBackup (when backed up), each with its lifecycle;
     and the Cluster the app uses (what its Deployment waits for).
@@ -190,21 +198,22 @@ def database_objects(prefix: str, app: AppConfig, database: DatabasePlacement, n
     if database.restore is not None:
         # The source, as it runs: it archived under its own name, and its bootstrap is never reapplied.
         clusters.insert(0, replace(database, restore=None, cluster=database.restore.from_backup))
-    seed = None
-    if database.seed and database.restore is None:
-        seed = kubernetes_object(prefix, render_seed(database, namespace, labels), Lifecycle(depends_on=after_namespace))
-        objects.append(seed)
     for each in clusters:
         cluster = kubernetes_object(prefix, render_cluster(app, each, namespace, labels), replace(
-            keep, depends_on=(*after_namespace, *operators, *([store.key] if store else []),
-                              *([seed.key] if seed is not None and each is database else [])),
+            keep, depends_on=(*after_namespace, *operators, *([store.key] if store else [])),
             ignore_changes=CLUSTER_CREATION_ONLY_FIELDS))
         objects.append(cluster)
         if each.backup is not None:
             # Retained and protected like the Cluster: with backupOwnerReference `self` its Backup objects go with it.
             objects.append(kubernetes_object(prefix, render_scheduled_backup(each.cluster, namespace, labels),
                                              replace(keep, depends_on=(*after_namespace, cluster.key))))
-    return objects, cluster  # the last one declared is the app's
+    ready = cluster  # the last one declared is the app's
+    if database.seed and database.restore is None:
+        seed = kubernetes_object(prefix, render_seed(database, namespace, labels), Lifecycle(depends_on=after_namespace))
+        ready = kubernetes_object(prefix, render_seed_job(app, database, namespace, labels, preview),
+                                  Lifecycle(depends_on=(*after_namespace, seed.key, cluster.key)))
+        objects += [seed, ready]
+    return objects, ready  # what the app's processes wait for: the database (seeded, when it is)
 
 
 def render_object_store(app: AppConfig, backup: BackupTarget, namespace: str, labels: dict[str, str]) -> Manifest:
@@ -275,19 +284,83 @@ def render_cluster(app: AppConfig, database: DatabasePlacement, namespace: str, 
     }
 
 
+# The script the seed Job runs (a key no seed file can have: those end in .sql). It seeds only a database that
+# holds no tables yet, so a seed added to an environment whose database exists, or a Job recreated because its
+# files changed, never runs twice: psql `\gset` and `\if` (PostgreSQL 10+; `t` is a unique prefix of `true`),
+# `\ir` relative to this file's directory. File names are `seed/[A-Za-z0-9][A-Za-z0-9._-]*.sql` (app_config.py).
+SEED_SCRIPT_KEY = "minnova-seed.psql"
+_SEED_EMPTY_CHECK = (
+    "SELECT NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+    " AND n.nspname NOT LIKE 'pg\\_%') AS minnova_seed_empty \\gset")
+
+
+def seed_script(files: tuple[str, ...]) -> str:
+    return "\n".join(["-- minnova-idp: the seed files, in order, into a database without tables of its own.",
+                      _SEED_EMPTY_CHECK, "\\if :minnova_seed_empty", *(f"\\ir {name}" for name in files),
+                      "\\else", "\\echo 'minnova-idp: the database already holds tables; not seeded'", "\\endif",
+                      ""])
+
+
 def render_seed(database: DatabasePlacement, namespace: str, labels: dict[str, str]) -> Manifest:
     return {"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": names.seed_config_map(database.cluster), "namespace": namespace, "labels": labels},
-            "data": dict(database.seed)}
+            "data": {**dict(database.seed), SEED_SCRIPT_KEY: seed_script(tuple(key for key, _ in database.seed))}}
+
+
+def render_seed_job(app: AppConfig, database: DatabasePlacement, namespace: str, labels: dict[str, str],
+                    preview: bool) -> Manifest:
+    """The seed files, run once per database with the app's own credentials (`<cluster>-app`: the database owner,
+    not a superuser). Not CNPG's initdb postInit SQL, which runs as the superuser `postgres` (cloudnative-pg v1.30.0
+    docs/src/bootstrap.md:362 and :382): a superuser can run programs in
+    the database's pod (`COPY ... FROM PROGRAM`), whose egress is not the app's and whose service account talks to
+    the Kubernetes API; a seed is the app's (or a pull request's) own SQL. The Job's spec does not depend on the
+    files (the ConfigMap does), and its script seeds only a database without tables."""
+    metadata: dict[str, Any] = {"name": names.seed_job(database.cluster), "namespace": namespace, "labels": labels}
+    if preview:
+        # Argo CD applies it once the database is healthy (wave 0), and the release phase and processes after it.
+        metadata["annotations"] = {SYNC_WAVE_ANNOTATION: str(SEED_SYNC_WAVE)}
+    # Its own instance label (`seed` is a reserved process name): the app's Service and PDB select
+    # name + instance, and must not pick up this pod; the app's egress policy (name only) still applies.
+    pod_labels = {**labels, "app.kubernetes.io/instance": f"{labels['app.kubernetes.io/instance']}-seed"}
+    return {
+        "apiVersion": "batch/v1", "kind": "Job", "metadata": metadata,
+        "spec": {
+            "backoffLimit": 10,  # the database may still be starting: retried with backoff
+            "activeDeadlineSeconds": 1800,
+            "template": {
+                "metadata": {"labels": pod_labels},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "automountServiceAccountToken": False,
+                    "enableServiceLinks": False,
+                    "securityContext": {"runAsNonRoot": True, "runAsUser": app.run_as_user,
+                                        "runAsGroup": app.run_as_user, "seccompProfile": {"type": "RuntimeDefault"}},
+                    "volumes": [{"name": "seed", "configMap": {"name": names.seed_config_map(database.cluster)}},
+                                {"name": "tmp", "emptyDir": {}}],
+                    "containers": [{
+                        "name": "seed",
+                        "image": versions.POSTGRES_IMAGES[database.version],
+                        "command": ["psql", "$(DATABASE_URL)", "--no-psqlrc", "-v", "ON_ERROR_STOP=1",
+                                    "--single-transaction", "-f", f"/seed/{SEED_SCRIPT_KEY}"],
+                        "env": [{"name": "DATABASE_URL", "valueFrom": {"secretKeyRef": {
+                                    "name": names.cluster_app_secret(database.cluster), "key": "uri"}}},
+                                {"name": "HOME", "value": "/tmp"}],
+                        "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                                            "capabilities": {"drop": ["ALL"]}},
+                        "volumeMounts": [{"name": "seed", "mountPath": "/seed", "readOnly": True},
+                                         {"name": "tmp", "mountPath": "/tmp"}],
+                        "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+                    }],
+                },
+            },
+        },
+    }
 
 
 def _bootstrap(app: AppConfig, database: DatabasePlacement) -> dict[str, Any]:
     owner = {"database": app.name, "owner": app.name}
     if database.restore is None:
-        if database.seed:
-            # Run once, as a superuser in the app's database, right after creation (CNPG initdb), in file order.
-            return {"initdb": {**owner, "postInitApplicationSQLRefs": {"configMapRefs": [
-                {"name": names.seed_config_map(database.cluster), "key": key} for key, _ in database.seed]}}}
         return {"initdb": owner}
     recovery: dict[str, Any] = {"source": RECOVERY_SOURCE, **owner}
     if database.restore.target_time:

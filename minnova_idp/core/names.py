@@ -96,6 +96,11 @@ def seed_config_map(cluster: str) -> str:
     return f"{cluster}-seed"
 
 
+def seed_job(cluster: str) -> str:
+    """The Job that runs the seed files once per database."""
+    return f"{cluster}-seed"
+
+
 def restore_drill(cluster: str) -> str:
     """The CronJob (and its ConfigMap, ServiceAccount, Role) of `cluster`'s restore drills."""
     return f"{cluster}-drill"

@@ -16,8 +16,8 @@ from typing import Any
 from . import isolation, names, tls, versions
 from .app_config import AppConfig, Autoscale, Resources
 from .drill import drill_objects
-from .database import (BackupTarget, DatabasePlacement, backup_storage, database_objects, database_placement,
-                       database_url_env)
+from .database import (PROCESS_SYNC_WAVE, RELEASE_SYNC_WAVE, SYNC_WAVE_ANNOTATION, BackupTarget, DatabasePlacement,
+                       backup_storage, database_objects, database_placement, database_url_env)
 from .resources import Declared, DnsRecord, KubernetesObject, Lifecycle, Secret, keys, kubernetes_object, plain
 from .secrets import SecretValues
 
@@ -146,7 +146,8 @@ def app_objects(app: AppConfig, placement: Placement, settings: RenderSettings, 
                                                    settings.deployment, keep, in_namespace)
             objects += [*storage, credentials]
         database_declared, cluster = database_objects(prefix, app, database, placement.namespace, labels, keep,
-                                                      in_namespace, operators, credentials.key if credentials else None)
+                                                      in_namespace, operators, credentials.key if credentials else None,
+                                                      preview=placement.environment == names.PREVIEW_ENVIRONMENT)
         objects += database_declared
         if database.drill_schedule is not None:
             objects += drill_objects(prefix, app, placement.environment, database, placement.namespace, labels,
@@ -179,12 +180,28 @@ def app_objects(app: AppConfig, placement: Placement, settings: RenderSettings, 
     served = [render_service(app, placement, settings), render_ingress(app, placement, settings)]
     if placement.autoscale is not None:
         served.append(render_autoscaler(app, placement, settings))
+    if preview:
+        for declared in objects:
+            if isinstance(declared, KubernetesObject) and declared.manifest["kind"] in PROCESS_KINDS:
+                _in_wave(declared.manifest, PROCESS_SYNC_WAVE)
+        for manifest in served:
+            if manifest["kind"] == "HorizontalPodAutoscaler":  # its target exists from that wave on
+                _in_wave(manifest, PROCESS_SYNC_WAVE)
     if placement.replicas > 1:
         served.append(render_pod_disruption_budget(app, placement, settings))
     objects += [kubernetes_object(prefix, manifest, Lifecycle(depends_on=in_namespace)) for manifest in served]
     if dns is not None:
         objects.append(dns.record(f"{prefix}-dns", placement.host, f"minnova-idp {settings.deployment}: {prefix}"))
     return objects
+
+
+PROCESS_KINDS = frozenset({"Deployment", "CronJob"})  # what runs the app's code (the release phase aside)
+
+
+def _in_wave(manifest: Manifest, wave: int) -> None:
+    """Argo CD applies `manifest` in sync wave `wave` of a preview (see core/database.py SYNC_WAVE_ANNOTATION)."""
+    manifest["metadata"]["annotations"] = {**manifest["metadata"].get("annotations", {}),
+                                           SYNC_WAVE_ANNOTATION: str(wave)}
 
 
 # What a container that declares nothing (an operator's sidecar) requests, within the namespace's quota.
@@ -427,11 +444,12 @@ def render_release(app: AppConfig, placement: Placement, settings: RenderSetting
     container["securityContext"] = dict(_CONTAINER_SECURITY)
     metadata: dict[str, Any] = {**_metadata(app, placement, settings), "name": release_name(app, placement)}
     if preview:
-        # Argo CD: a Sync hook in the wave before the app (sync waves wait for the hook to finish); not PreSync,
-        # which would run before the preview's database exists. Replaced for each new commit.
+        # Argo CD: a Sync hook in the wave after the database (healthy) and its seed, before the app's processes
+        # (sync waves wait for the hook to finish); not PreSync, which would run before the preview's database
+        # exists. Replaced for each new commit.
         metadata["annotations"] = {"argocd.argoproj.io/hook": "Sync",
                                    "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation",
-                                   "argocd.argoproj.io/sync-wave": "-1"}
+                                   SYNC_WAVE_ANNOTATION: str(RELEASE_SYNC_WAVE)}
     selector = process_selector(app, placement, "release")
     return {
         "apiVersion": "batch/v1", "kind": "Job", "metadata": metadata,

@@ -1,9 +1,10 @@
 """Seed data: an app's own SQL files, run once when a preview's (or a chosen environment's) database is created.
 
 They come from the commit being deployed (for a preview, the pull request's own files, so a PR can change its
-seed) and reach PostgreSQL through a ConfigMap the Cluster's `initdb` names (CloudNativePG
-`bootstrap.initdb.postInitApplicationSQLRefs`: run as a superuser in the application database right after the
-cluster is created, never again). Read as untrusted files: regular files only, bounded, UTF-8.
+seed) and reach PostgreSQL through a ConfigMap a Job runs with psql as the database owner (`<cluster>-app`), in
+one transaction, once per database (core/database.py `render_seed_job`). Not CloudNativePG's initdb
+`postInitApplicationSQLRefs`: that runs as a superuser, and a superuser's `COPY ... FROM PROGRAM` runs commands
+in the database's pod. Read as untrusted files: regular files only, bounded, UTF-8.
 """
 
 from __future__ import annotations

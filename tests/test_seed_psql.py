@@ -1,0 +1,112 @@
+"""The seed Job's script, run by real psql against a real PostgreSQL on 127.0.0.1 (what the Job does in the
+cluster: `psql $DATABASE_URL --single-transaction -f /seed/minnova-seed.psql`, the files as the ConfigMap mounts
+them). Skips, saying why, where PostgreSQL's server binaries are not installed (.ci/run installs them as root)."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from minnova_idp.core.database import SEED_SCRIPT_KEY, render_seed_job, seed_script
+from minnova_idp.core.app_config import AppConfig
+from minnova_idp.core.database import DatabasePlacement
+
+
+def _binary(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return candidates[-1] if candidates else None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def database_url():
+    initdb, pg_ctl, psql = _binary("initdb"), _binary("pg_ctl"), _binary("psql")
+    if not (initdb and pg_ctl and psql):
+        pytest.skip("PostgreSQL (initdb, pg_ctl, psql) is not installed: apt-get install postgresql")
+    # PostgreSQL refuses to run as root: as root, run the server as `nobody`.
+    run_as: list[str] = []
+    if os.geteuid() == 0:
+        runuser = shutil.which("runuser")
+        if not runuser:
+            pytest.skip("running as root without runuser: PostgreSQL will not start as root")
+        run_as = [runuser, "-u", "nobody", "--"]
+    home = Path(tempfile.mkdtemp(prefix="minnova-pg-"))
+    home.chmod(0o777)
+    data, port = home / "data", _free_port()
+    subprocess.run([*run_as, initdb, "-D", str(data), "-A", "trust", "-U", "app", "--no-sync", "-E", "UTF8"],
+                   check=True, capture_output=True, timeout=120)
+    subprocess.run([*run_as, pg_ctl, "-D", str(data), "-l", str(home / "log"), "-w", "-t", "60", "-o",
+                    f"-k {home} -h 127.0.0.1 -p {port} -c fsync=off", "start"],
+                   check=True, capture_output=True, timeout=120)
+    try:
+        yield f"postgresql://app@127.0.0.1:{port}", psql
+    finally:
+        subprocess.run([*run_as, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True, timeout=60)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _seed_dir(tmp_path: Path, files: dict[str, str]) -> Path:
+    seed = tmp_path / "seed"
+    seed.mkdir(parents=True)
+    for name, sql in files.items():
+        (seed / name).write_text(sql)
+    (seed / SEED_SCRIPT_KEY).write_text(seed_script(tuple(files)))
+    return seed
+
+
+def _run(database_url, tmp_path: Path, database: str, files: dict[str, str]) -> subprocess.CompletedProcess:
+    base, psql = database_url
+    subprocess.run([psql, f"{base}/postgres", "-Xqc", f'create database "{database}"'], capture_output=True)
+    seed = _seed_dir(tmp_path, files)
+    app = AppConfig.model_validate({"name": "oracle", "image": {"repository": "r.io/o"}, "port": 80,
+                                    "database": {"enabled": True}, "environments": {"dev": {"host": "o.acme.dev"}}})
+    placement = DatabasePlacement(instances=1, size="1Gi", version=app.database.version, resources=None,
+                                  cluster="oracle-db", seed=tuple(files.items()))
+    job = render_seed_job(app, placement, "oracle-dev", {"app.kubernetes.io/instance": "oracle-dev"}, False)
+    command = job["spec"]["template"]["spec"]["containers"][0]["command"]
+    # What the kubelet runs: $(DATABASE_URL) expanded from the env, the ConfigMap mounted at /seed.
+    argv = [psql if arg == "psql" else f"{base}/{database}" if arg == "$(DATABASE_URL)"
+            else arg.replace("/seed/", f"{seed}/") for arg in command]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60)
+
+
+def _query(database_url, database: str, sql: str) -> str:
+    base, psql = database_url
+    return subprocess.run([psql, f"{base}/{database}", "-XAtc", sql], capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def test_the_seed_runs_in_order_once_and_never_into_a_database_with_tables(database_url, tmp_path):
+    files = {"schema.sql": "create table orders (id serial primary key, note text);\n",
+             "demo.sql": "insert into orders (note) values ('first'), ('second');\n"}
+    first = _run(database_url, tmp_path / "a", "seeded", files)
+    assert first.returncode == 0, first.stderr
+    assert _query(database_url, "seeded", "select count(*) from orders") == "2"
+    # The Job again (recreated, or a seed added to an environment whose database exists): nothing is applied.
+    again = _run(database_url, tmp_path / "b", "seeded", files)
+    assert again.returncode == 0, again.stderr
+    assert "already holds tables; not seeded" in again.stdout
+    assert _query(database_url, "seeded", "select count(*) from orders") == "2"
+
+
+def test_a_failing_seed_fails_the_job_and_leaves_nothing_half_applied(database_url, tmp_path):
+    files = {"schema.sql": "create table orders (id int);\n", "demo.sql": "insert into orders values ('x');\n"}
+    result = _run(database_url, tmp_path, "broken", files)
+    assert result.returncode != 0
+    assert "invalid input syntax" in result.stderr
+    assert _query(database_url, "broken", "select to_regclass('public.orders') is null") == "t"
