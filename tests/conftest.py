@@ -74,6 +74,15 @@ def project_copy(tmp_path: Path) -> Path:
     return project
 
 
+def project_without_a_database(tmp_path: Path) -> Path:
+    """A project copy whose example app `oracle` has no database (nor prod's database settings)."""
+    project = project_copy(tmp_path)
+    app_yaml = project / "examples/oracle/.minnova/app.yaml"
+    app_yaml.write_text(app_yaml.read_text().replace("database: {enabled: true, size: 5Gi}", "database: {enabled: false}")
+                        .replace("    database: {instances: 3}   # high availability: a primary and two standbys\n", ""))
+    return project
+
+
 def load_stack_inputs(project: Path, stack: str = "dev", extra: dict | None = None, secret: set | None = None,
                       **kwargs):
     """load_inputs of a stack file, with settings added or replaced (full keys) and extra secret keys."""

@@ -25,10 +25,10 @@ from minnova_idp.core.secrets import (MAX_ARG_STRLEN, AppKey, check_encrypted, l
                                       loaded_app_secrets_problems, secrets_directory_problems, sops_config_text)
 
 from .conftest import PROJECT_DIR, load_stack_inputs, project_copy, stack_problems
+from .sops_fixtures import sops_fixture
 
 KEYS_FILE = PROJECT_DIR / "tests" / "fixtures" / "example-age-keys.txt"
 DEV, PROD, PREVIEW = sops.parse_identities(KEYS_FILE.read_text(), str(KEYS_FILE))  # oracle's, in file order
-SOPS_FIXTURES = Path(os.environ.get("MINNOVA_SOPS_FIXTURES") or PROJECT_DIR.parent / "shared" / "fixtures" / "sops")
 SECRET = "s3cr3t-never-shown-7f3a"  # a plaintext that must never reach an error message or a temp file
 SECRETS_REL = ".minnova/secrets"
 
@@ -389,14 +389,6 @@ def test_edit_without_the_key_says_so(app_repo, encrypted_prod, private_tmp):
 
 
 # ---- round trips with files the real sops CLI wrote ---------------------------------------------------------
-
-
-def sops_fixture(name: str) -> Path:
-    path = SOPS_FIXTURES / name
-    if not path.is_file():
-        pytest.skip(f"sops fixture {name} not found in {SOPS_FIXTURES} (set MINNOVA_SOPS_FIXTURES to the "
-                    "fixtures directory)")
-    return path
 
 
 def test_edit_a_real_sops_yaml_file(tmp_path, private_tmp):

@@ -9,7 +9,8 @@ import pytest
 from minnova_idp.shell.plan import run_plan
 from minnova_idp.core.tls import record_type
 
-from .conftest import load_stack_inputs, PROJECT_DIR, project_copy, resource_named, stack_problems
+from .conftest import (PROJECT_DIR, load_stack_inputs, project_copy, project_without_a_database, resource_named,
+                       stack_problems)
 from .k8s_strict import require_crds, validate_objects
 
 ZONE_ID = "fedcba9876543210fedcba9876543210"
@@ -128,10 +129,7 @@ def test_cname_to_a_load_balancer_host(tmp_path):
 
 
 def test_without_cloudflare_there_are_no_records_or_issuers(tmp_path):
-    project = project_copy(tmp_path)
-    app_yaml = project / "examples/oracle/.minnova/app.yaml"
-    app_yaml.write_text(app_yaml.read_text().replace("database: {enabled: true, size: 5Gi}", "database: {enabled: false}")
-                        .replace("    database: {instances: 3}   # high availability: a primary and two standbys\n", ""))
+    project = project_without_a_database(tmp_path)
     stack = project / "Pulumi.prod.yaml"
     text = stack.read_text()
     start = text.index("  minnova:cloudflare:")

@@ -23,9 +23,9 @@ from minnova_idp.core.secrets import AppKey, load_secret_values, read_secrets_fi
 from minnova_idp.core.yamlsafe import FileRefused, load_yaml, read_regular_file
 
 from .conftest import DESIGN_DOC_APP_YAML, PROJECT_DIR, project_copy, stack_problems
+from .sops_fixtures import sops_fixture
 
 KEYS_FILE = PROJECT_DIR / "tests" / "fixtures" / "example-age-keys.txt"
-SOPS_FIXTURES = Path(os.environ.get("MINNOVA_SOPS_FIXTURES") or PROJECT_DIR.parent / "shared" / "fixtures" / "sops")
 REGISTRY = "deployments/minnova/apps"
 SECRETS = "examples/oracle/.minnova/secrets/dev.enc.yaml"
 
@@ -232,14 +232,6 @@ def test_number_bounds_are_exact():
 
 
 # --- SOPS: nothing unauthenticated reaches a container --------------------------------------------------------
-
-
-def sops_fixture(name: str) -> Path:
-    path = SOPS_FIXTURES / name
-    if not path.is_file():
-        pytest.skip(f"sops fixture {name} not found in {SOPS_FIXTURES} (set MINNOVA_SOPS_FIXTURES to the "
-                    "fixtures directory)")
-    return path
 
 
 def test_an_empty_value_added_to_a_real_sops_file_passes_the_mac_but_is_refused():

@@ -23,7 +23,7 @@ from minnova_idp.shell.program import main
 from unittest.mock import patch
 from minnova_idp.core.stackconfig import from_stack_file
 
-from .conftest import PROJECT_DIR, project_copy
+from .conftest import PROJECT_DIR, project_copy, project_without_a_database
 from .k8s_strict import validate_objects
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -186,10 +186,7 @@ def test_strings_libyaml_would_fold_differently_are_written_by_pyyaml(text):
 
 def test_a_stack_without_cloudflare_never_imports_its_sdk(tmp_path):
     """pulumi_cloudflare takes seconds and over 100 MiB to import: only stacks that declare Cloudflare pay it."""
-    project = project_copy(tmp_path)
-    app_yaml = project / "examples/oracle/.minnova/app.yaml"
-    app_yaml.write_text(app_yaml.read_text().replace("database: {enabled: true, size: 5Gi}", "database: {enabled: false}")
-                        .replace("    database: {instances: 3}   # high availability: a primary and two standbys\n", ""))
+    project = project_without_a_database(tmp_path)
     stack = project / "Pulumi.prod.yaml"
     text = stack.read_text()
     stack.write_text(text[:text.index("  minnova:cloudflare:")] + text[text.index("  minnova:kubernetes:"):])

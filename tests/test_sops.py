@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from minnova_idp.core import sops
 from minnova_idp.core.sops import AgeIdentity, SopsError
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-FIXTURES = Path(os.environ.get("MINNOVA_SOPS_FIXTURES") or PROJECT_DIR.parent / "shared" / "fixtures" / "sops")
+from .sops_fixtures import sops_fixture
+
 NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 
 AGE_RECIPIENT = "age1l44xcng8dqj32nlv6d930qvvrny05hglzcv9qpc7kxjc6902ma4qufys29"
@@ -41,15 +41,10 @@ GOLDEN = {
 }
 
 
-def fixture_path(name: str) -> Path:
-    path = FIXTURES / name
-    if not path.is_file():
-        pytest.skip(f"sops fixture {name} not found in {FIXTURES} (set MINNOVA_SOPS_FIXTURES to the fixtures directory)")
-    return path
 
 
 def key(name: str) -> list[AgeIdentity]:
-    return sops.parse_identities(fixture_path(name).read_text(), name)
+    return sops.parse_identities(sops_fixture(name).read_text(), name)
 
 
 def refused(call: Callable[[], Any], match: str) -> SopsError:
@@ -65,7 +60,7 @@ def refused(call: Callable[[], Any], match: str) -> SopsError:
 
 def tampered(tmp_path: Path, fixture: str, old: str, new: str) -> Path:
     """A copy of a fixture with the first `old` replaced by `new`."""
-    text = fixture_path(fixture).read_text()
+    text = sops_fixture(fixture).read_text()
     assert old in text, f"{old!r} not in {fixture}"
     copy = tmp_path / fixture
     copy.write_text(text.replace(old, new, 1))
@@ -107,7 +102,7 @@ def secret_doc() -> dict[str, Any]:
 def test_fixture_decrypts_to_the_expected_plaintext(name):
     key_file, expected = GOLDEN[name]
     identities = key(key_file)
-    content = fixture_path(name).read_bytes()
+    content = sops_fixture(name).read_bytes()
     document = sops.decrypt(content, identities, name)
     assert document == expected
     assert list(document) == list(expected)  # document order, and no `sops` key
@@ -118,7 +113,7 @@ def test_fixture_decrypts_to_the_expected_plaintext(name):
 
 def test_dotenv_fixture_decrypts():
     identities = key("age.key.txt")
-    content = fixture_path("env.enc.env").read_text()
+    content = sops_fixture("env.enc.env").read_text()
     assert sops.decrypt(content, identities, "env.enc.env") == {"key": "value"}
     # The format can be forced when the name does not say it.
     assert sops.decrypt(content, identities, "secret.txt", format="dotenv") == {"key": "value"}
@@ -132,7 +127,7 @@ def test_dotenv_value_is_bound_to_its_key(tmp_path):
 
 
 def test_wrong_key_names_the_recipient_and_no_plaintext():
-    error = refused(lambda: sops.decrypt(fixture_path("global.enc.yaml").read_bytes(), key("age.key.txt"), "global.enc.yaml"),
+    error = refused(lambda: sops.decrypt(sops_fixture("global.enc.yaml").read_bytes(), key("age.key.txt"), "global.enc.yaml"),
                     "none of the given age identities can decrypt this file")
     assert error.file == "global.enc.yaml"
     assert error.recipients == (GLOBAL_RECIPIENT,)
@@ -145,12 +140,12 @@ def test_post_quantum_recipient_is_refused_clearly():
     # Recipient (hybrid tags for hardware tokens, nothing to decrypt with); plugin identities need an
     # external age-plugin binary. So no identity type can open the file's mlkem768x25519 stanza.
     # The next assertion fails once pyrage learns post-quantum keys: then support them instead.
-    pq_secret = next(line for line in fixture_path("age-pq.key.txt").read_text().splitlines()
+    pq_secret = next(line for line in sops_fixture("age-pq.key.txt").read_text().splitlines()
                      if line.startswith("AGE-SECRET-KEY-PQ-1"))
     with pytest.raises(pyrage.IdentityError):
         pyrage.x25519.Identity.from_str(pq_secret)
 
-    content = fixture_path("age-pq.enc.yaml").read_bytes()
+    content = sops_fixture("age-pq.enc.yaml").read_bytes()
     refused(lambda: sops.decrypt(content, key("age-pq.key.txt"), "age-pq.enc.yaml"),
             r"age-pq\.key\.txt: line 3 is a post-quantum age identity: post-quantum age recipients .* are not "
             r"supported by the installed pyrage version .*X25519 \(age1…\) recipient")
@@ -165,7 +160,7 @@ def test_post_quantum_recipient_is_refused_clearly():
 
 
 def test_changed_encrypted_value_is_refused_with_its_path(tmp_path):
-    text = fixture_path("age.enc.yaml").read_text()
+    text = sops_fixture("age.enc.yaml").read_text()
     copy = tampered(tmp_path, "age.enc.yaml", *flip_data(text, "key"))
     refused(lambda: sops.decrypt(copy.read_bytes(), key("age.key.txt"), "age.enc.yaml"),
             r"^age\.enc\.yaml: stringData\.key: value cannot be decrypted")
@@ -184,7 +179,7 @@ def test_renamed_key_is_refused(tmp_path):
 
 
 def test_changed_mac_is_refused(tmp_path):
-    text = fixture_path("age.enc.yaml").read_text()
+    text = sops_fixture("age.enc.yaml").read_text()
     copy = tampered(tmp_path, "age.enc.yaml", *flip_data(text, "mac"))
     refused(lambda: sops.decrypt(copy.read_bytes(), key("age.key.txt"), "age.enc.yaml"), "MAC mismatch")
 
@@ -196,8 +191,8 @@ def test_changed_lastmodified_is_refused(tmp_path):
 
 def test_mac_from_another_file_with_the_same_key_is_refused(tmp_path):
     # merge1 and merge2 have the same lastmodified but different data keys: the MAC cannot be moved.
-    merge2_mac = re.search(r"mac: (ENC\[.*\])", fixture_path("merge2.enc.yaml").read_text()).group(1)
-    merge1_mac = re.search(r"mac: (ENC\[.*\])", fixture_path("merge1.enc.yaml").read_text()).group(1)
+    merge2_mac = re.search(r"mac: (ENC\[.*\])", sops_fixture("merge2.enc.yaml").read_text()).group(1)
+    merge1_mac = re.search(r"mac: (ENC\[.*\])", sops_fixture("merge1.enc.yaml").read_text()).group(1)
     copy = tampered(tmp_path, "merge1.enc.yaml", merge1_mac, merge2_mac)
     refused(lambda: sops.decrypt(copy.read_bytes(), key("age.key.txt"), "merge1.enc.yaml"), "MAC mismatch")
 
@@ -217,7 +212,7 @@ def test_what_the_sops_mac_does_not_cover(tmp_path, old, new):
 
 
 def test_plaintext_in_place_of_an_encrypted_value_is_refused(tmp_path):
-    text = fixture_path("age.enc.yaml").read_text()
+    text = sops_fixture("age.enc.yaml").read_text()
     enc = re.search(r"key: (ENC\[.*\])", text).group(1)
     copy = tampered(tmp_path, "age.enc.yaml", enc, "sekrit")
     refused(lambda: sops.decrypt(copy.read_bytes(), key("age.key.txt"), "age.enc.yaml"),
@@ -444,13 +439,13 @@ def test_identities_from_environment_several_keys_and_errors(tmp_path):
 
 
 def test_identities_from_the_environment_decrypt_a_fixture():
-    environ = {"SOPS_AGE_KEY_FILE": str(fixture_path("global.key.txt"))}
-    document = sops.decrypt(fixture_path("global.enc.yaml").read_bytes(),
+    environ = {"SOPS_AGE_KEY_FILE": str(sops_fixture("global.key.txt"))}
+    document = sops.decrypt(sops_fixture("global.enc.yaml").read_bytes(),
                             sops.identities_from_environment(environ=environ), "global.enc.yaml")
     assert document["stringData"] == {"key": "global-value"}
     # Several identities: the one that fits is found.
     both = key("age.key.txt") + key("global.key.txt")
-    assert sops.decrypt(fixture_path("global.enc.yaml").read_bytes(), both, "global.enc.yaml") == document
+    assert sops.decrypt(sops_fixture("global.enc.yaml").read_bytes(), both, "global.enc.yaml") == document
 
 
 # --- values no key protects (issue 13) --------------------------------------------------------------------------
@@ -467,14 +462,14 @@ def test_an_added_empty_value_passes_the_mac_and_is_reported_unauthenticated(tmp
     assert [path for path, _ in found] == ["stringData.NODE_OPTIONS", "stringData.EMPTY"]
     assert all(why.startswith("is empty; sops neither encrypts nor authenticates") for _, why in found)
     # Every clear value of the untouched fixture (apiVersion, kind, metadata.name) is reported without `sections`.
-    original = fixture_path("age.enc.yaml").read_bytes()
+    original = sops_fixture("age.enc.yaml").read_bytes()
     assert sops.unauthenticated_values(original, "age.enc.yaml", sections=("stringData", "data")) == []
     assert [p for p, _ in sops.unauthenticated_values(original, "age.enc.yaml")] == [
         "apiVersion", "kind", "metadata.name"]
 
 
 def test_an_added_empty_dotenv_value_is_reported_unauthenticated(tmp_path):
-    content = fixture_path("env.enc.env").read_text() + "NODE_OPTIONS=\n"
+    content = sops_fixture("env.enc.env").read_text() + "NODE_OPTIONS=\n"
     assert sops.decrypt(content, key("age.key.txt"), "env.enc.env") == {"key": "value", "NODE_OPTIONS": ""}
     assert [p for p, _ in sops.unauthenticated_values(content, "env.enc.env")] == ["NODE_OPTIONS"]
 
@@ -504,7 +499,7 @@ def test_an_age_key_file_is_read_bounded_and_regular_only(tmp_path):
     big.write_text("#" * (sops.MAX_KEY_FILE_BYTES + 1))
     refused(lambda: sops.identities_from_environment(big, {}), "cannot read the age key file: file is")
     link = tmp_path / "link.txt"  # Kubernetes mounts secret files as symlinks: followed
-    (tmp_path / "real.txt").write_text(fixture_path("age.key.txt").read_text())
+    (tmp_path / "real.txt").write_text(sops_fixture("age.key.txt").read_text())
     link.symlink_to(tmp_path / "real.txt")
     assert sops.identities_from_environment(link, {}) == key("age.key.txt")
 
@@ -520,7 +515,7 @@ def test_an_empty_section_is_not_an_unauthenticated_value():
 
 def test_reencrypt_a_real_file_keeps_its_data_key_rules_and_recipients():
     identities = key("age.key.txt")
-    original = fixture_path("age.enc.yaml").read_text()
+    original = sops_fixture("age.enc.yaml").read_text()
     document = sops.decrypt(original, identities, "age.enc.yaml")
     document["stringData"]["key"] = "hunter2-token"
     text = sops.reencrypt(original, document, identities, "age.enc.yaml", now=NOW)
@@ -537,7 +532,7 @@ def test_reencrypt_a_real_file_keeps_its_data_key_rules_and_recipients():
 
 def test_reencrypt_for_other_recipients_always_uses_a_new_data_key():
     identities = key("age.key.txt")
-    original = fixture_path("age.enc.yaml").read_text()
+    original = sops_fixture("age.enc.yaml").read_text()
     document = sops.decrypt(original, identities, "age.enc.yaml")
     new = sops.generate_identity()
     text = sops.reencrypt(original, document, identities, "age.enc.yaml", recipients=[new.recipient])
@@ -562,7 +557,7 @@ def test_reencrypt_keeps_mac_only_encrypted_and_other_rules():
 
 def test_our_dotenv_files_are_laid_out_as_sops_writes_them():
     identities = key("age.key.txt")
-    real = fixture_path("env.enc.env").read_text()
+    real = sops_fixture("env.enc.env").read_text()
     ours = sops.encrypt_dotenv({"key": "value"}, [identities[0].recipient])
     assert [line.split("=", 1)[0] for line in ours.splitlines()] == [line.split("=", 1)[0] for line in real.splitlines()]
     assert sops.decrypt(ours, identities, "x.env") == sops.decrypt(real, identities, "env.enc.env") == {"key": "value"}
@@ -595,5 +590,5 @@ def test_plaintext_length_and_is_encrypted_read_no_key():
     values = yaml.safe_load(text)["stringData"]
     assert sops.plaintext_length(values["A"]) == 1000 and sops.plaintext_length(values["B"]) == len("väl".encode())
     assert sops.plaintext_length("plain") is None and sops.plaintext_length(5) is None
-    assert sops.is_encrypted(text) and sops.is_encrypted(fixture_path("env.enc.env").read_bytes())
+    assert sops.is_encrypted(text) and sops.is_encrypted(sops_fixture("env.enc.env").read_bytes())
     assert not sops.is_encrypted("stringData:\n  sops: x\n") and not sops.is_encrypted("A=b\n")
