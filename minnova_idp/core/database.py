@@ -304,7 +304,7 @@ def seed_script(files: tuple[str, ...]) -> str:
 
 def render_seed(database: DatabasePlacement, namespace: str, labels: dict[str, str]) -> Manifest:
     return {"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": names.seed_config_map(database.cluster), "namespace": namespace, "labels": labels},
+            "metadata": {"name": names.seed(database.cluster), "namespace": namespace, "labels": labels},
             "data": {**dict(database.seed), SEED_SCRIPT_KEY: seed_script(tuple(key for key, _ in database.seed))}}
 
 
@@ -316,7 +316,7 @@ def render_seed_job(app: AppConfig, database: DatabasePlacement, namespace: str,
     the database's pod (`COPY ... FROM PROGRAM`), whose egress is not the app's and whose service account talks to
     the Kubernetes API; a seed is the app's (or a pull request's) own SQL. The Job's spec does not depend on the
     files (the ConfigMap does), and its script seeds only a database without tables."""
-    metadata: dict[str, Any] = {"name": names.seed_job(database.cluster), "namespace": namespace, "labels": labels}
+    metadata: dict[str, Any] = {"name": names.seed(database.cluster), "namespace": namespace, "labels": labels}
     if preview:
         # Argo CD applies it once the database is healthy (wave 0), and the release phase and processes after it.
         metadata["annotations"] = {SYNC_WAVE_ANNOTATION: str(SEED_SYNC_WAVE)}
@@ -336,25 +336,40 @@ def render_seed_job(app: AppConfig, database: DatabasePlacement, namespace: str,
                     "enableServiceLinks": False,
                     "securityContext": {"runAsNonRoot": True, "runAsUser": app.run_as_user,
                                         "runAsGroup": app.run_as_user, "seccompProfile": {"type": "RuntimeDefault"}},
-                    "volumes": [{"name": "seed", "configMap": {"name": names.seed_config_map(database.cluster)}},
+                    "volumes": [{"name": "seed", "configMap": {"name": names.seed(database.cluster)}},
                                 {"name": "tmp", "emptyDir": {}}],
-                    "containers": [{
-                        "name": "seed",
-                        "image": versions.POSTGRES_IMAGES[database.version],
-                        "command": ["psql", "$(DATABASE_URL)", "--no-psqlrc", "-v", "ON_ERROR_STOP=1",
-                                    "--single-transaction", "-f", f"/seed/{SEED_SCRIPT_KEY}"],
-                        "env": [{"name": "DATABASE_URL", "valueFrom": {"secretKeyRef": {
-                                    "name": names.cluster_app_secret(database.cluster), "key": "uri"}}},
-                                {"name": "HOME", "value": "/tmp"}],
-                        "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-                                            "capabilities": {"drop": ["ALL"]}},
-                        "volumeMounts": [{"name": "seed", "mountPath": "/seed", "readOnly": True},
-                                         {"name": "tmp", "mountPath": "/tmp"}],
-                        "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
-                    }],
+                    "containers": [psql_container(
+                        "seed", database.version, database.cluster, "seed", SEED_SCRIPT_KEY,
+                        {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+                        "--single-transaction")],
                 },
             },
         },
+    }
+
+
+def hardened_container_security() -> dict[str, Any]:
+    """A platform container's securityContext (the psql and kubectl ones): nothing to escalate, nothing to write."""
+    return {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}}
+
+
+def psql_container(name: str, version: int, cluster: str, volume: str, script: str, resources: dict[str, Any],
+                   *options: str) -> dict[str, Any]:
+    """A hardened container that runs `script` (a key of the ConfigMap volume `volume`, mounted at /<volume>) with
+    psql as `cluster`'s owner (its `-app` Secret), stopping at the first error. Its image is the database's own
+    PostgreSQL image: psql of the same major version. The pod needs the volume `volume` and an emptyDir `tmp`."""
+    return {
+        "name": name,
+        "image": versions.POSTGRES_IMAGES[version],
+        "command": ["psql", "$(DATABASE_URL)", "--no-psqlrc", "-v", "ON_ERROR_STOP=1", *options,
+                    "-f", f"/{volume}/{script}"],
+        "env": [{"name": "DATABASE_URL", "valueFrom": {"secretKeyRef": {"name": names.cluster_app_secret(cluster),
+                                                                        "key": "uri"}}},
+                {"name": "HOME", "value": "/tmp"}],
+        "securityContext": hardened_container_security(),
+        "volumeMounts": [{"name": volume, "mountPath": f"/{volume}", "readOnly": True},
+                         {"name": "tmp", "mountPath": "/tmp"}],
+        "resources": resources,
     }
 
 

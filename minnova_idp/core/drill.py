@@ -19,7 +19,7 @@ import yaml
 
 from . import names, versions
 from .app_config import AppConfig
-from .database import DatabasePlacement, render_restore_drill
+from .database import DatabasePlacement, hardened_container_security, psql_container, render_restore_drill
 from .resources import KubernetesObject, Lifecycle, kubernetes_object
 
 CHECK_FILE = "restore-check.sql"  # in the app's .minnova/: what the drill runs against the restored database
@@ -29,12 +29,13 @@ WAIT_TIMEOUT = "3h"  # recovering a large database replays its whole base backup
 DELETE_TIMEOUT = "15m"
 # Non-root in a namespace enforcing the "restricted" Pod Security Standard. 65532 is distroless's nonroot user.
 RUN_AS_USER = 65532
+
+
 def drill_objects(prefix: str, app: AppConfig, environment: str, database: DatabasePlacement, namespace: str,
                   labels: dict[str, str], schedule: str, check_sql: str | None, depends_on: tuple[str, ...]
                   ) -> list[KubernetesObject]:
     """ConfigMap, ServiceAccount, Role, RoleBinding and CronJob of one database's weekly drill."""
-    drill = names.drill_cluster(database.cluster)
-    base = names.restore_drill(database.cluster)
+    drill = base = names.drill_cluster(database.cluster)  # the Cluster and every object of its drill
     metadata = {"namespace": namespace, "labels": {**labels, "minnova.io/restore-drill": "true"}}
     cluster = render_restore_drill(app, environment, namespace, metadata["labels"])
     cluster["metadata"].pop("annotations", None)  # only Pulumi reads those; kubectl creates this one
@@ -76,14 +77,10 @@ def drill_objects(prefix: str, app: AppConfig, environment: str, database: Datab
 
 def _kubectl(name: str, *args: str, mounts: bool = False) -> dict[str, Any]:
     container: dict[str, Any] = {"name": name, "image": versions.KUBECTL_IMAGE, "args": list(args),
-                                 "securityContext": _container_security(), "resources": _small()}
+                                 "securityContext": hardened_container_security(), "resources": _small()}
     if mounts:
         container["volumeMounts"] = [{"name": "drill", "mountPath": "/drill", "readOnly": True}]
     return container
-
-
-def _container_security() -> dict[str, Any]:
-    return {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}}
 
 
 def _small() -> dict[str, Any]:
@@ -91,19 +88,7 @@ def _small() -> dict[str, Any]:
 
 
 def _cron_job_spec(base: str, drill: str, database: DatabasePlacement, schedule: str) -> dict[str, Any]:
-    query = {
-        "name": "check",
-        # The same PostgreSQL image as the database: psql of the same major version.
-        "image": versions.POSTGRES_IMAGES[database.version],
-        "command": ["psql", "$(DATABASE_URL)", "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-f", "/drill/check.sql"],
-        "env": [{"name": "DATABASE_URL", "valueFrom": {"secretKeyRef": {"name": names.cluster_app_secret(drill),
-                                                                        "key": "uri"}}},
-                {"name": "HOME", "value": "/tmp"}],
-        "securityContext": _container_security(),
-        "volumeMounts": [{"name": "drill", "mountPath": "/drill", "readOnly": True},
-                         {"name": "tmp", "mountPath": "/tmp"}],
-        "resources": _small(),
-    }
+    query = psql_container("check", database.version, drill, "drill", "check.sql", _small())
     return {
         "schedule": schedule,
         "timeZone": "Etc/UTC",

@@ -87,23 +87,14 @@ def database_app_secret(app: str) -> str:
 
 
 def drill_cluster(cluster: str) -> str:
-    """The throwaway Cluster a restore drill recovers `cluster`'s backups into."""
+    """The throwaway Cluster a restore drill recovers `cluster`'s backups into, and the drill's CronJob,
+    ConfigMap, ServiceAccount and Role."""
     return f"{cluster}-drill"
 
 
-def seed_config_map(cluster: str) -> str:
-    """The ConfigMap carrying the app's seed SQL to the Cluster's initdb."""
+def seed(cluster: str) -> str:
+    """The ConfigMap carrying the app's seed SQL, and the Job that runs it into `cluster`."""
     return f"{cluster}-seed"
-
-
-def seed_job(cluster: str) -> str:
-    """The Job that runs the seed files once per database."""
-    return f"{cluster}-seed"
-
-
-def restore_drill(cluster: str) -> str:
-    """The CronJob (and its ConfigMap, ServiceAccount, Role) of `cluster`'s restore drills."""
-    return f"{cluster}-drill"
 
 
 def backup_object_store(app: str) -> str:
