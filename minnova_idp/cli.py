@@ -229,6 +229,7 @@ def _cmd_render_preview(args: argparse.Namespace) -> int:
         raise ConfigError([Problem(str(target), "name", f"'{app.name}' is not the app this preview is for "
                                    f"('{request.app}')", hint="an app's name cannot change in a pull request")])
     secrets = None
+    keys_dir = Path(args.keys_dir or os.environ.get("MINNOVA_PREVIEW_KEYS_DIR", PREVIEW_KEYS_DIR))
     content = read_secrets_file(directory, names.PREVIEW_ENVIRONMENT)
     if content is not None:
         shown = str(directory / secrets_file(names.PREVIEW_ENVIRONMENT))
@@ -237,7 +238,7 @@ def _cmd_render_preview(args: argparse.Namespace) -> int:
         # The key is chosen by the app name from trusted sources only: never by anything in the pull request.
         from .core.yamlsafe import FileRefused, read_regular_file
 
-        key_file = Path(args.keys_dir or os.environ.get("MINNOVA_PREVIEW_KEYS_DIR", PREVIEW_KEYS_DIR)) / request.app
+        key_file = keys_dir / request.app
         try:
             identities = sops.parse_identities(read_regular_file(key_file, 64 * 1024).decode("utf-8", "replace"),
                                                str(key_file))
@@ -255,7 +256,7 @@ def _cmd_render_preview(args: argparse.Namespace) -> int:
     from .core.seed import read_seed
 
     seed = read_seed(app, directory, f"{directory}/") if app.database.enabled else ()
-    pull = _preview_pull_credentials(Path(args.keys_dir or os.environ.get("MINNOVA_PREVIEW_KEYS_DIR", PREVIEW_KEYS_DIR)))
+    pull = _preview_pull_credentials(keys_dir)
     sys.stdout.write(to_yaml(render_preview(app, request, secrets, seed, pull)))
     return 0
 
@@ -1143,8 +1144,8 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         raise
     finally:
         progress.finish()
-    if args.out:
-        write_plan(plan, Path(args.out))
+    if out is not None:
+        write_plan(plan, out)
     if args.json:
         from collections import Counter
 
@@ -1153,8 +1154,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
                           "outputs": plan.outputs, "out": args.out}, indent=2, sort_keys=True))
         return 0
     print(render_tree(plan))
-    if args.out:
-        out = Path(args.out)
+    if out is not None:
         print(f"\nWrote {out / 'resources.json'} and {len(plan.manifests())} manifests under {out / 'manifests'}")
     return 0
 

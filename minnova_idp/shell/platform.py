@@ -9,7 +9,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from ..core.declaration import Declaration, declare
+from ..core.declaration import declare
 from ..core.inputs import ProgramInputs
 from .cloudflare import CloudflareAccount
 from .minnova_app import MinnovaApp
@@ -26,11 +26,9 @@ class Platform(pulumi.ComponentResource):
     database_sizes: pulumi.Output[dict[str, str]]
     database_clusters: pulumi.Output[dict[str, str]]
 
-    def __init__(self, name: str, inputs: ProgramInputs, declaration: Declaration | None = None,
-                 opts: pulumi.ResourceOptions | None = None):
-        """`declaration`: what `declare(inputs)` gives (the default); the program passes it in."""
+    def __init__(self, name: str, inputs: ProgramInputs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(TYPE, name, None, opts)
-        declaration = declaration or declare(inputs)
+        declaration = declare(inputs)
         kubeconfig = inputs.stack.secrets.kubeconfig
         provider = k8s.Provider(
             KUBERNETES_PROVIDER_NAME,
