@@ -388,12 +388,12 @@ def _stack_configs(project_dir: Path, stacks: str | Sequence[str] | None):
     return [(name, parse_stack_config(*from_stack_file(project_dir, name))) for name in wanted]
 
 
-def _recipients_by_environment(project_dir: Path, stacks: str | Sequence[str] | None,
-                               app: str) -> dict[str, list[str]]:
+def _recipients_by_environment(configs, app: str) -> dict[str, list[str]]:
+    """`app`'s public recipients per environment in the stack configs `_stack_configs` gave."""
     from .core.secrets import app_key
 
     found: dict[str, list[str]] = {}
-    for _, config in _stack_configs(project_dir, stacks):
+    for _, config in configs:
         environments = set(config.settings.secrets_recipients.get(app, {}))
         if config.settings.secrets_shared_recipient:
             environments |= {*config.settings.environments, "preview"}
@@ -456,14 +456,14 @@ def _recipient_source(args: argparse.Namespace, app: str) -> tuple[str, dict[str
 
     project_dir, app_dir = Path(args.project_dir), Path(args.app_dir)
     if args.stack:
-        return "the stack config", _recipients_by_environment(project_dir, args.stack, app)
+        return "the stack config", _recipients_by_environment(_stack_configs(project_dir, args.stack), app)
     problems, published = published_problems(app_dir, app)
     if problems:
         raise ConfigError(problems)
     if published is not None:
         return str(app_dir / RECIPIENTS_FILE), {env: published.for_environment(env) for env in published.recipients}
     if stack_names(project_dir):
-        return "the stack config", _recipients_by_environment(project_dir, None, app)
+        return "the stack config", _recipients_by_environment(_stack_configs(project_dir, None), app)
     raise ConfigError([Problem(str(app_dir / RECIPIENTS_FILE), message=f"not found, and there is no "
                                f"Pulumi.<stack>.yaml in {project_dir} either",
                                hint=f"in the app repository, commit the file the platform team prints with "
@@ -552,7 +552,7 @@ def _cmd_secrets_publish(args: argparse.Namespace) -> int:
     if args.out:
         _check_writable("--out", Path(args.out))
     configs = _stack_configs(Path(args.project_dir), args.stack)
-    found = _recipients_by_environment(Path(args.project_dir), [name for name, _ in configs], args.app)
+    found = _recipients_by_environment(configs, args.app)
     if not found:
         raise ConfigError([Problem(args.app, message="has no age recipients in the stack config",
                                    hint=f"minnova-idp secrets new-key {args.app} <env> --stack <stack>")])
