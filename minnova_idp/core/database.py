@@ -169,7 +169,8 @@ RECOVERY_TIMEOUT_SECONDS = 6 * 60 * 60
 
 # A preview is applied by Argo CD in sync waves: each wave once the one before is healthy (argo-cd v3.4.4
 # docs/user-guide/sync-waves.md, "How does it work"), a CNPG Cluster healthy when CNPG says so
-# (resource_customizations/postgresql.cnpg.io/Cluster/health.lua, in Argo CD since v3.1). Everything is wave 0
+# (resource_customizations/postgresql.cnpg.io/Cluster/health.lua, in Argo CD since v3.1), a Job healthy once
+# complete (gitops-engine/pkg/health/health_job.go: Progressing until then). Everything is wave 0
 # (the database with it), then the seed, then the release phase, then the app's processes.
 SYNC_WAVE_ANNOTATION = "argocd.argoproj.io/sync-wave"
 SEED_SYNC_WAVE, RELEASE_SYNC_WAVE, PROCESS_SYNC_WAVE = 1, 2, 3
