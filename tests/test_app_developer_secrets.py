@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -33,11 +34,17 @@ SECRET = "s3cr3t-never-shown-7f3a"  # a plaintext that must never reach an error
 SECRETS_REL = ".minnova/secrets"
 
 
+def _as_at_a_terminal() -> None:
+    # Ctrl-C interrupts the CLI as it would at a terminal, even when the suite itself was started as a background
+    # job of a non-interactive shell, which starts it with SIGINT ignored (and Python keeps an ignored SIGINT).
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def cli(*args: str, cwd: Path, env: dict | None = None, stdin: str | None = None) -> subprocess.CompletedProcess:
     environment = {key: value for key, value in os.environ.items()
                    if not key.startswith(("SOPS_", "MINNOVA_IDP_DEBUG")) and key not in ("EDITOR", "VISUAL")}
     return subprocess.run([sys.executable, "-m", "minnova_idp.cli", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=60, env={**environment, **(env or {})}, input=stdin)
+                          timeout=60, env={**environment, **(env or {})}, input=stdin, preexec_fn=_as_at_a_terminal)
 
 
 def refused(result: subprocess.CompletedProcess, *secrets: str) -> str:
