@@ -340,6 +340,7 @@ def bench_render_preview(runs: int) -> dict:
     pycache = Path(tempfile.mkdtemp())
     lines = (ROOT / "tests/fixtures/example-age-keys.txt").read_text().splitlines()
     keys.joinpath("oracle").write_text(lines[lines.index(next(l for l in lines if l.startswith("# oracle/preview"))) + 1])
+    keys.joinpath("preview-passwords.key").write_text("0" * 64)  # the example has a Redis (argocd.PREVIEW_PASSWORD_KEY)
     command = [PYTHON, "-m", "minnova_idp.cli", "render-preview", "--app", "oracle", "--pr", "123", "--head-sha", SHA,
                "--preview-domain", "preview.minnova.io", "--deployment", "minnova", "--ingress-class", "traefik",
                "--keys-dir", str(keys)]

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .core.errors import ConfigError, Problem
+from .core.errors import ConfigError, Problem, raise_if_any
 
 EXIT_INVALID = 1
 EXIT_USAGE = 2
@@ -213,7 +213,7 @@ def _cmd_render_preview(args: argparse.Namespace) -> int:
     """Everything is checked and rendered before a byte is written: Argo CD prunes on empty output."""
     from .core import names
     from .core.preview import checkout_problems, preview_request, render_preview, to_yaml
-    from .core.secrets import AppKey, load_secret_values, read_secrets_file, secrets_file
+    from .core.secrets import AppKey, load_secret_values, read_secrets_file, redis_url_problems, secrets_file
 
     flags = {"app": args.app, "pr_number": args.pr, "head_sha": args.head_sha,
              "preview_domain": args.preview_domain, "deployment": args.deployment,
@@ -253,25 +253,29 @@ def _cmd_render_preview(args: argparse.Namespace) -> int:
         secrets = load_secret_values(content, shown, request.app, names.PREVIEW_ENVIRONMENT,
                                      AppKey(identities[0].recipient), stack_file=str(key_file), identities=identities,
                                      database=app.database.enabled)
+        raise_if_any(redis_url_problems(secrets, app.redis.enabled))
     from .core.seed import read_seed
 
     seed = read_seed(app, directory, f"{directory}/") if app.database.enabled else ()
-    pull = _preview_pull_credentials(keys_dir)
-    sys.stdout.write(to_yaml(render_preview(app, request, secrets, seed, pull)))
+    from .core.argocd import PREVIEW_PASSWORD_KEY, PREVIEW_PULL_CREDENTIALS
+
+    pull = _sidecar_file(keys_dir, PREVIEW_PULL_CREDENTIALS)
+    password_key = _sidecar_file(keys_dir, PREVIEW_PASSWORD_KEY) if app.redis.enabled else None
+    sys.stdout.write(to_yaml(render_preview(app, request, secrets, seed, pull, password_key)))
     return 0
 
 
-def _preview_pull_credentials(keys_dir: Path) -> str | None:
-    """The stack's read-only pull credentials, if the platform gave the sidecar any (argocd.PREVIEW_PULL_CREDENTIALS)."""
-    from .core.argocd import PREVIEW_PULL_CREDENTIALS
+def _sidecar_file(keys_dir: Path, name: str) -> str | None:
+    """A file the platform gave the plugin sidecar (argocd.preview_keys_secret), if it gave it: the stack's read-only
+    pull credentials, the preview password key."""
     from .core.yamlsafe import FileRefused, read_regular_file
 
     try:
-        return read_regular_file(keys_dir / PREVIEW_PULL_CREDENTIALS, 64 * 1024).decode("utf-8")
+        return read_regular_file(keys_dir / name, 64 * 1024).decode("utf-8")
     except FileRefused as exc:
         if exc.kind == "missing":
             return None
-        raise ConfigError([Problem(str(keys_dir / PREVIEW_PULL_CREDENTIALS), message=exc.reason)]) from None
+        raise ConfigError([Problem(str(keys_dir / name), message=exc.reason)]) from None
 
 
 def _refuse_links(directory: Path, relative_paths) -> None:

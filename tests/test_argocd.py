@@ -70,8 +70,10 @@ def test_credentials_are_secrets_of_this_deployment(dev_plan):
     assert resource_named(dev_plan, "platform-secret-argocd-notifications-secret").inputs["stringData"] == {
         "github-privateKey": "[secret]"}
     keys = resource_named(dev_plan, "platform-secret-minnova-preview-keys")
-    # Preview keys only (and the stack's read-only pull credentials for previews' private images).
-    assert keys.inputs["stringData"] == {"oracle": "[secret]", "registry-credentials.json": "[secret]"}
+    # Preview keys only (and the stack's read-only pull credentials for previews' private images, and the key
+    # previews' Redis passwords derive from).
+    assert keys.inputs["stringData"] == {"oracle": "[secret]", "registry-credentials.json": "[secret]",
+                                         "preview-passwords.key": "[secret]"}
     release = resource_named(dev_plan, "argocd")
     assert keys.urn in release.dependencies
 

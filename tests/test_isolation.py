@@ -23,7 +23,11 @@ def prod_manifests():
 def test_every_app_namespace_admits_only_its_own_pods_and_non_app_namespaces(prod_manifests):
     for namespace in ("oracle-prod", "storefront-prod"):
         policy = prod_manifests[("NetworkPolicy", namespace, "deny-other-apps")]["spec"]
-        assert policy["podSelector"] == {} and policy["policyTypes"] == ["Ingress"]
+        # oracle has a Redis: its Valkey pod is left to a stricter policy of its own (test_redis.py).
+        assert policy["podSelector"] == ({"matchExpressions": [{"key": "app.kubernetes.io/component",
+                                                                "operator": "NotIn", "values": ["redis"]}]}
+                                         if namespace == "oracle-prod" else {})
+        assert policy["policyTypes"] == ["Ingress"]
         assert policy["ingress"] == [{"from": [{"podSelector": {}}, {"namespaceSelector": {"matchExpressions": [
             {"key": "app.kubernetes.io/managed-by", "operator": "NotIn", "values": ["minnova-idp"]}]}}]}]
         # ...and the namespace carries the label that keeps other apps out.
@@ -81,7 +85,11 @@ def test_isolation_is_configurable_per_stack(tmp_path):
     off = load_stack_inputs(PROJECT_DIR, "dev", extra={"minnova:networkPolicies": "false",
                                                        "minnova:namespaceQuota": "null"})
     kinds = {o.manifest["kind"] for instance in declare(off).apps for o in instance.resources if hasattr(o, "manifest")}
-    assert not kinds & {"NetworkPolicy", "ResourceQuota", "LimitRange"}
+    # The stack's isolation is off; what remains is the Valkey's own policy, which is part of having a Redis.
+    policies = [o.manifest["metadata"]["name"] for instance in declare(off).apps for o in instance.resources
+                if hasattr(o, "manifest") and o.manifest["kind"] == "NetworkPolicy"]
+    assert policies == ["oracle-redis"]
+    assert not kinds & {"ResourceQuota", "LimitRange"}
 
 
 def test_an_app_asking_for_more_than_its_namespace_quota_is_refused(tmp_path):

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from minnova_idp.core import names
+from minnova_idp.core.argocd import PREVIEW_PASSWORD_KEY
 from minnova_idp.core.app_config import AppConfig
 from minnova_idp.core.preview import preview_request, render_preview
 from minnova_idp.core.renderer import app_code_pods
@@ -23,6 +24,7 @@ KEYS = (PROJECT_DIR / "tests/fixtures/example-age-keys.txt").read_text().splitli
 PREVIEW_KEY = KEYS[KEYS.index(next(line for line in KEYS if line.startswith("# oracle/preview"))) + 1]
 PREVIEW_SECRET_VALUE = "example-preview-secret-key-base-22aa"
 PROD_SECRET_VALUE = "example-prod-secret-key-base-d41b"
+SIDECAR_PASSWORD_KEY = "0" * 64
 
 
 @pytest.fixture
@@ -41,6 +43,7 @@ def keys_dir(tmp_path) -> Path:
     directory = tmp_path / "preview-keys"
     directory.mkdir()
     (directory / "oracle").write_text(PREVIEW_KEY + "\n")
+    (directory / PREVIEW_PASSWORD_KEY).write_text(SIDECAR_PASSWORD_KEY)  # what argocd.preview_keys_secret gives it
     return directory
 
 
@@ -75,16 +78,19 @@ def test_preview_of_pr_123(checkout, keys_dir):
     assert objects[0] == by_kind["Namespace"] and by_kind["Namespace"]["metadata"]["name"] == "oracle-pr-123"
     for obj in objects[1:]:
         assert obj["metadata"]["namespace"] == "oracle-pr-123"
-    container = by_kind["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+    deployments = {obj["metadata"]["name"]: obj for obj in objects if obj["kind"] == "Deployment"}
+    assert set(deployments) == {"oracle", "oracle-worker", "oracle-redis"}
+    container = deployments["oracle"]["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == f"registry.minnova.io/oracle:{head}"  # head SHA, not the pinned tag
-    assert by_kind["Deployment"]["spec"]["replicas"] == 1
+    assert deployments["oracle"]["spec"]["replicas"] == 1
     assert by_kind["Ingress"]["spec"]["rules"][0]["host"] == "oracle-pr-123.preview.minnova.io"
     assert by_kind["Ingress"]["spec"]["tls"] == [{"hosts": ["oracle-pr-123.preview.minnova.io"]}]
     assert "annotations" not in by_kind["Ingress"]["metadata"]  # the wildcard certificate serves it
     cluster = by_kind["Cluster"]["spec"]
     assert cluster["instances"] == 1 and cluster["storage"]["size"] == "1Gi"
     assert "plugins" not in cluster and "ObjectStore" not in by_kind and "ScheduledBackup" not in by_kind
-    assert by_kind["Secret"]["stringData"]["SECRET_KEY_BASE"] == PREVIEW_SECRET_VALUE
+    secrets = {obj["metadata"]["name"]: obj for obj in objects if obj["kind"] == "Secret"}
+    assert secrets["oracle-secrets"]["stringData"]["SECRET_KEY_BASE"] == PREVIEW_SECRET_VALUE
     assert {"ResourceQuota", "LimitRange", "NetworkPolicy"} <= set(by_kind)
     assert "PodDisruptionBudget" not in by_kind
     require_crds()
@@ -97,7 +103,10 @@ def test_network_policy_admits_only_own_pods_and_non_app_namespaces(checkout, ke
     objects = {o["kind"]: o for o in rendered}
     policies = {o["metadata"]["name"]: o["spec"] for o in rendered if o["kind"] == "NetworkPolicy"}
     policy = policies["deny-other-apps"]
-    assert policy["podSelector"] == {} and policy["policyTypes"] == ["Ingress"]
+    # Every pod but Valkey, which a policy of its own confines to the app's pods.
+    assert policy["podSelector"] == {"matchExpressions": [
+        {"key": "app.kubernetes.io/component", "operator": "NotIn", "values": ["redis"]}]}
+    assert policy["policyTypes"] == ["Ingress"]
     (rule,) = policy["ingress"]
     assert rule["from"][0] == {"podSelector": {}}
     assert rule["from"][1]["namespaceSelector"]["matchExpressions"] == [

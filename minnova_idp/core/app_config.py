@@ -149,6 +149,44 @@ class Database(StrictModel):
                                   "restore-check.sql` (default `select 1`) against it; see README \"Restore drills\"")
 
 
+REDIS_SIZE_MAX = "64Gi"
+
+
+def _redis_size(value: str) -> str:
+    if parse_quantity(value) > parse_quantity(REDIS_SIZE_MAX):
+        raise ValueError(f"'{value}' is more than a Redis volume may be ({REDIS_SIZE_MAX})")
+    return value
+
+
+class RedisPersistence(StrictModel):
+    documented_as_one_value: ClassVar[bool] = True
+
+    enabled: bool = True
+    size: Annotated[Quantity, AfterValidator(_redis_size)] = "1Gi"
+
+
+class Redis(StrictModel):
+    enabled: bool = Field(default=False, description="a Redis-compatible server (Valkey) per environment, reachable "
+                                                     "only from the app's pods; the app gets `REDIS_URL`")
+    version: Literal[8, 9] = Field(
+        default=versions.DEFAULT_VALKEY_VERSION,
+        description="Valkey major version: 8 or 9 (pinned images, see `minnova_idp/core/versions.py`)")
+    persistence: RedisPersistence = Field(
+        default=RedisPersistence(), description="`{enabled: true, size: 1Gi}`: an append-only file on a volume "
+        "that survives restarts (can grow, never shrink); `enabled: false`: memory only (a cache). Previews are "
+        "always memory only")
+    resources: Resources = Field(default=Resources(requests=ResourceList(cpu="50m", memory="64Mi"),
+                                                   limits=ResourceList(memory="256Mi")),
+                                 description="Valkey's resources; `maxmemory` is 80% of limits.memory (which must "
+                                             "be set), and writes past it fail (noeviction)")
+
+    @model_validator(mode="after")
+    def _memory_limit(self) -> "Redis":
+        if self.enabled and not self.resources.limits.memory:
+            raise ValueError("resources.limits.memory is required: Valkey's maxmemory is derived from it")
+        return self
+
+
 class DatabaseRestore(StrictModel):
     documented_as_one_value: ClassVar[bool] = True
 
@@ -181,7 +219,7 @@ class HealthCheck(StrictModel):
 EnvVars = dict[EnvVarName, str]
 
 _PROCESS_NAME_RE = re.compile(r"^[a-z]([a-z0-9-]{0,18}[a-z0-9])?$")
-RESERVED_PROCESS_NAMES = frozenset({"web", "release", "db", "drill", "seed"})
+RESERVED_PROCESS_NAMES = frozenset({"web", "release", "db", "drill", "seed", "redis"})
 
 
 def _process_name(value: str) -> str:
@@ -293,6 +331,7 @@ class AppConfig(StrictModel):
     port: int = Field(ge=1, le=65535, description="the port the app listens on (1–65535); also given to the app as "
                                                   "`PORT`")
     database: Database = Database()
+    redis: Redis = Redis()
     environments: dict[EnvironmentName, Environment] = Field(
         min_length=1, description=f"environment names: lowercase letters and digits, ≤ {names.ENV_NAME_MAX} "
                                   f"characters (`dev`, `staging`, `prod`); `{names.PREVIEW_ENVIRONMENT}` is reserved")
@@ -369,6 +408,13 @@ class AppConfig(StrictModel):
                 if env_name not in self.environments:
                     problems.append((("cron", name, "environments", index),
                                      f"'{env_name}' is not one of this app's environments"))
+        if self.redis.enabled:
+            for env_name, environment in self.environments.items():
+                for where in (("env",), ("environments", env_name, "env")):
+                    values = self.env if where == ("env",) else environment.env
+                    if "REDIS_URL" in values:
+                        problems.append(((*where, "REDIS_URL"), "is set by the platform from the app's Redis "
+                                         "(redis.enabled is true); remove it"))
         seed = self.database.seed
         if seed is not None:
             if not self.database.enabled:

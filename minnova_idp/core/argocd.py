@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import names, versions
+from .redis import preview_password_key
 from .resources import Secret
 from .stack_settings import StackSettings
 from .stackconfig import StackSecrets
@@ -25,6 +26,7 @@ PLUGIN_NAME = "minnova-preview"
 PREVIEW_KEYS_SECRET = "minnova-preview-keys"
 PREVIEW_KEYS_DIR = "/var/run/minnova/preview-keys"
 PREVIEW_PULL_CREDENTIALS = "registry-credentials.json"  # in PREVIEW_KEYS_DIR, when the stack has any
+PREVIEW_PASSWORD_KEY = "preview-passwords.key"  # in PREVIEW_KEYS_DIR, when the stack has minnova:passwordKey
 IN_CLUSTER = "https://kubernetes.default.svc"
 GITHUB_APP_SECRET_PREFIX = "minnova-github-app"
 FORGE_TOKEN_SECRET = "minnova-forge-token"
@@ -422,6 +424,9 @@ def preview_keys_secret(apps: list[PreviewApp], secrets: StackSecrets) -> Manife
     """Each app's preview identity, one file per app in the sidecar: only preview keys, never a dev or prod key."""
     keys = {app.name: secrets.secrets_keys[app.name][names.PREVIEW_ENVIRONMENT] for app in apps
             if names.PREVIEW_ENVIRONMENT in secrets.secrets_keys.get(app.name, {})}
+    if secrets.password_key:
+        # Previews' Redis passwords derive from this (redis.py): a key for previews only, not the stack's own.
+        keys[PREVIEW_PASSWORD_KEY] = preview_password_key(secrets.password_key)
     if secrets.registry_credentials:
         # Read-only pull credentials for previews' private images ('.' keeps it apart from any app's key file).
         keys[PREVIEW_PULL_CREDENTIALS] = secrets.registry_credentials

@@ -107,7 +107,8 @@ def _app_instance(inputs: ProgramInputs, app: LoadedApp, environment: str, setti
                                       drill_schedule=stack.restore_drill_schedule,
                                       drill_check=inputs.restore_checks.get(app.name),
                                       seed=inputs.seeds.get(app.name, ()),
-                                      pull_secret=bool(inputs.stack.secrets.registry_credentials))
+                                      pull_secret=bool(inputs.stack.secrets.registry_credentials),
+                                      password_key=inputs.stack.secrets.password_key)
     pull = inputs.stack.secrets.registry_credentials
     resources = app_objects(app.config, placement, settings, component=component,
                             protected=environment in stack.protected_environments, operators=operators, dns=dns,

@@ -21,7 +21,7 @@ from .gitsource import GitAuth
 from .loader import LoadedApp, load_apps
 from .quantity import parse_quantity
 from .secrets import (SecretValues, app_key, key_problems, load_secret_values, loaded_app_secrets_problems,
-                      read_secrets_file, secrets_file)
+                      read_secrets_file, redis_url_problems, secrets_file)
 from .stackconfig import StackConfig, parse_stack_config
 from .tls import ACME_SERVERS, in_zone
 from .yamlsafe import FileRefused, read_regular_file
@@ -76,7 +76,8 @@ def load_inputs(project_dir: Path, raw: dict[str, str], secret_keys: set[str], f
     raise_if_any(key_problems(stack))
     inputs = ProgramInputs(stack=stack, apps=load_apps(project_dir, stack, cache_dir=cache_dir, auth=auth,
                                                        progress=progress))
-    problems = backup_problems(inputs) + _dns_problems(inputs) + _preview_problems(inputs) + quota_problems(inputs)
+    problems = (backup_problems(inputs) + _dns_problems(inputs) + _preview_problems(inputs) + quota_problems(inputs)
+                + password_key_problems(inputs))
     problems.extend(loaded_app_secrets_problems(inputs.apps, stack))  # misnamed files: checked without keys
     secrets: dict[tuple[str, str], SecretValues] = {}
     for app, environment in inputs.deployed():
@@ -88,6 +89,7 @@ def load_inputs(project_dir: Path, raw: dict[str, str], secret_keys: set[str], f
                 content, app.shown(secrets_file(environment)), app.name, environment,
                 app_key(stack, app.name, environment), stack.file, identities,
                 database=app.config.database.enabled)
+            problems += redis_url_problems(secrets[(app.name, environment)], app.config.redis.enabled)
         except ConfigError as exc:
             problems.extend(exc.problems)
     restore_checks = {}
@@ -297,6 +299,27 @@ def host_ownership_problems(inputs: ProgramInputs) -> list[Problem]:
                                     hint=f"the platform team adds it to `hosts` in {settings.registry_dir}/"
                                          f"{app.name}.yaml"))
     return problems
+
+
+PASSWORD_KEY_MIN_CHARACTERS = 32
+
+
+def password_key_problems(inputs: ProgramInputs) -> list[Problem]:
+    """A stack whose apps (or previews) have a Redis needs the key their passwords derive from (redis.py)."""
+    from .resources import SECRET_PLACEHOLDER
+
+    key, file = inputs.stack.secrets.password_key, inputs.stack.file
+    hint = 'pulumi config set --secret minnova:passwordKey "$(openssl rand -hex 32)"'
+    if key is None:
+        users = sorted({app.name for app, _ in inputs.deployed() if app.config.redis.enabled})
+        if not users:
+            return []
+        return [Problem(file, "minnova:passwordKey", f"is required: the Redis passwords of {', '.join(users)} derive "
+                        "from it", hint=hint)]
+    if key != SECRET_PLACEHOLDER and len(key.strip()) < PASSWORD_KEY_MIN_CHARACTERS:
+        return [Problem(file, "minnova:passwordKey", f"is shorter than {PASSWORD_KEY_MIN_CHARACTERS} characters "
+                        "(not shown): every generated password is only as strong as it", hint=hint)]
+    return []
 
 
 def preview_apps(inputs: ProgramInputs) -> list[PreviewApp]:

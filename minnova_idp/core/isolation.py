@@ -22,9 +22,12 @@ PRIVATE_RANGES = {"0.0.0.0/0": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set by Kubernetes on every namespace (1.21+)
 
 
-def ingress_policy(namespace: str, labels: dict[str, str], from_namespaces: list[str] | None = None) -> Manifest:
+def ingress_policy(namespace: str, labels: dict[str, str], from_namespaces: list[str] | None = None,
+                   own_policy: tuple[str, str] | None = None) -> Manifest:
     """Who may connect to anything in `namespace`: its own pods, and namespaces that are not apps' (or exactly
-    `from_namespaces`). Every app namespace carries the managed-by label this tells them apart by."""
+    `from_namespaces`). Every app namespace carries the managed-by label this tells them apart by.
+    `own_policy`: (label, value) of pods left out, which a stricter policy of their own confines (NetworkPolicies
+    add up, so this one selecting them too would let in everything it lets in)."""
     if from_namespaces is None:
         others = {"namespaceSelector": {"matchExpressions": [
             {"key": names.MANAGED_BY_LABEL, "operator": "NotIn", "values": [names.MANAGED_BY]}]}}
@@ -33,7 +36,9 @@ def ingress_policy(namespace: str, labels: dict[str, str], from_namespaces: list
             {"key": NAMESPACE_NAME_LABEL, "operator": "In", "values": sorted(from_namespaces)}]}}
     return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
             "metadata": {"name": "deny-other-apps", "namespace": namespace, "labels": labels},
-            "spec": {"podSelector": {}, "policyTypes": ["Ingress"],
+            "spec": {"podSelector": ({"matchExpressions": [{"key": own_policy[0], "operator": "NotIn",
+                                                             "values": [own_policy[1]]}]} if own_policy else {}),
+                     "policyTypes": ["Ingress"],
                      "ingress": [{"from": [{"podSelector": {}}, others]}]}}
 
 

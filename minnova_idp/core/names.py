@@ -97,6 +97,12 @@ def seed(cluster: str) -> str:
     return f"{cluster}-seed"
 
 
+def redis(app: str) -> str:
+    """The app's Valkey: its Deployment, Service, Secret, volume claim and NetworkPolicy (`redis` is a reserved
+    process name, so no worker or cron job takes it)."""
+    return f"{app}-redis"
+
+
 def backup_object_store(app: str) -> str:
     return f"{app}-backups"
 

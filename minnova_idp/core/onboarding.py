@@ -36,6 +36,10 @@ database:
   enabled: false               # true: a PostgreSQL database per environment, DATABASE_URL in the app's env
   # size: 5Gi                  # storage; can grow, never shrink
 
+# redis:                       # Valkey (Redis-compatible) per environment, REDIS_URL in the app's env
+#   enabled: true
+#   persistence: {{enabled: true, size: 1Gi}}   # enabled: false for a cache (memory only)
+
 environments:
   dev:
     replicas: 1

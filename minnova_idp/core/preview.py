@@ -13,8 +13,9 @@ from typing import Mapping
 from . import isolation, names
 from .database import DatabasePlacement
 from .app_config import AppConfig, ResourceList, Resources
+from .redis import RedisPlacement, redis_password
 from .renderer import (Manifest, Placement, RenderSettings, app_code_pods, build_placement, common_labels,
-                       render_app)
+                       redis_pods_label, render_app)
 from .errors import ConfigError, Problem
 from .secrets import SecretValues
 
@@ -28,6 +29,8 @@ PREVIEW_DATABASE_RESOURCES = Resources(requests=ResourceList(cpu="50m", memory="
 QUOTA = {"requests.cpu": "2", "requests.memory": "4Gi", "limits.memory": "8Gi", "pods": "20",
          "persistentvolumeclaims": "4", "requests.storage": "10Gi", "services.loadbalancers": "0",
          "services.nodeports": "0"}
+PREVIEW_REDIS_RESOURCES = Resources(requests=ResourceList(cpu="25m", memory="32Mi"),
+                                    limits=ResourceList(memory="128Mi"))
 CONTAINER_DEFAULT_REQUEST = {"cpu": "50m", "memory": "64Mi"}
 CONTAINER_DEFAULT_LIMIT = {"memory": "256Mi"}
 CONTAINER_MAX = {"cpu": "2", "memory": "2Gi"}
@@ -173,36 +176,53 @@ def checkout_problems(directory: Path) -> list[Problem]:
 
 
 def preview_placement(app: AppConfig, request: PreviewRequest, secrets: SecretValues | None,
-                      seed: tuple[tuple[str, str], ...] = (), pull_secret: bool = False) -> Placement:
+                      seed: tuple[tuple[str, str], ...] = (), pull_secret: bool = False,
+                      password_key: str | None = None) -> Placement:
+    """`password_key`: the sidecar's preview password key (redis.preview_password_key), for an app with Redis."""
     database = None
     if app.database.enabled:
         # One small instance and no backups: a preview's data is disposable. Seeded from the PR's own files.
         database = DatabasePlacement(instances=1, size=PREVIEW_DATABASE_SIZE, version=app.database.version,
                                      resources=PREVIEW_DATABASE_RESOURCES, cluster=names.database_cluster(app.name),
                                      seed=seed)
+    redis = None
+    if app.redis.enabled:
+        if not password_key:
+            raise ConfigError([Problem(WHERE, "redis.enabled", "the preview needs a Redis password, and the plugin "
+                                       "sidecar has no preview password key",
+                                       hint="the platform team sets minnova:passwordKey in the stack (pulumi config "
+                                            "set --secret minnova:passwordKey \"$(openssl rand -hex 32)\")")])
+        # Memory only and small: a preview's data is disposable. The password is the same on every re-render.
+        redis = RedisPlacement(version=app.redis.version, resources=PREVIEW_REDIS_RESOURCES,
+                               password=redis_password(password_key, request.namespace))
     # app CI pushes <repository>:<head SHA> for pull requests
     return build_placement(app, ENVIRONMENT, request.namespace, request.host, request.head_sha, secrets=secrets,
-                           database=database, pull_secret=pull_secret)
+                           database=database, pull_secret=pull_secret, redis=redis)
 
 
 def render_preview(app: AppConfig, request: PreviewRequest, secrets: SecretValues | None,
-                   seed: tuple[tuple[str, str], ...] = (), pull_credentials: str | None = None) -> list[Manifest]:
-    """`pull_credentials`: the stack's read-only registry credentials (the sidecar's copy), for private images."""
-    placement = preview_placement(app, request, secrets, seed, pull_secret=pull_credentials is not None)
+                   seed: tuple[tuple[str, str], ...] = (), pull_credentials: str | None = None,
+                   password_key: str | None = None) -> list[Manifest]:
+    """`pull_credentials`: the stack's read-only registry credentials (the sidecar's copy), for private images;
+    `password_key`: the sidecar's preview password key, for an app with Redis."""
+    placement = preview_placement(app, request, secrets, seed, pull_secret=pull_credentials is not None,
+                                  password_key=password_key)
     settings = RenderSettings(deployment=request.deployment, ingress_class=request.ingress_class, cluster_issuer=None)
     namespace, *rest = render_app(app, placement, settings, pull_credentials)
     labels = common_labels(app, placement, settings)
     namespace["metadata"]["labels"]["minnova.io/preview"] = "true"
-    return [namespace, *guard_rails(placement.namespace, labels, app_code_pods(app)), *rest]
+    return [namespace, *guard_rails(placement.namespace, labels, app_code_pods(app), redis_pods_label(placement)),
+            *rest]
 
 
-def guard_rails(namespace: str, labels: dict[str, str], app_pods: dict[str, str]) -> list[Manifest]:
+def guard_rails(namespace: str, labels: dict[str, str], app_pods: dict[str, str],
+                own_policy: tuple[str, str] | None = None) -> list[Manifest]:
     """A preview runs a pull request's code: cap what it can use and who can reach it, and what it can reach."""
     return [
         isolation.resource_quota(namespace, labels, "preview-quota", QUOTA),
         isolation.limit_range(namespace, labels, "preview-limits", CONTAINER_DEFAULT_REQUEST, CONTAINER_DEFAULT_LIMIT,
                               CONTAINER_MAX),
-        isolation.ingress_policy(namespace, labels),
+        isolation.ingress_policy(namespace, labels, own_policy=own_policy),
         isolation.egress_policy(namespace, labels, app_pods, "preview-egress"),
     ]
 

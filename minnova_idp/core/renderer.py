@@ -16,6 +16,7 @@ from typing import Any
 from . import isolation, names, tls, versions
 from .app_config import AppConfig, Autoscale, Resources
 from .drill import drill_objects
+from .redis import COMPONENT as REDIS_COMPONENT, COMPONENT_LABEL, RedisPlacement, redis_objects, redis_password, redis_url_env
 from .database import (PROCESS_SYNC_WAVE, RELEASE_SYNC_WAVE, SYNC_WAVE_ANNOTATION, BackupTarget, DatabasePlacement,
                        backup_storage, database_objects, database_placement, database_url_env)
 from .resources import Declared, DnsRecord, KubernetesObject, Lifecycle, Secret, keys, kubernetes_object, plain
@@ -62,6 +63,7 @@ class Placement:
     database: DatabasePlacement | None = None
     autoscale: Autoscale | None = None  # then `replicas` is its minimum (PDB, quota)
     pull_secret: bool = False  # pods pull with the stack's registry credentials (Secret registry-credentials)
+    redis: RedisPlacement | None = None
 
     @property
     def instance(self) -> str:
@@ -86,7 +88,7 @@ class DnsTarget:
 
 def build_placement(app: AppConfig, environment: str, namespace: str, host: str, image_tag: str, replicas: int = 1,
                     secrets: SecretValues | None = None, database: DatabasePlacement | None = None,
-                    pull_secret: bool = False) -> Placement:
+                    pull_secret: bool = False, redis: RedisPlacement | None = None) -> Placement:
     """The one builder of placements, for stack environments and previews alike. Env and resources come from
     the environment's own settings over the app's, when the app defines that environment (previews: not)."""
     settings = app.environments.get(environment)
@@ -103,19 +105,30 @@ def build_placement(app: AppConfig, environment: str, namespace: str, host: str,
         database=database,
         autoscale=autoscale,
         pull_secret=pull_secret,
+        redis=redis,
     )
 
 
 def environment_placement(app: AppConfig, environment: str, image_tag: str, secrets: SecretValues | None = None,
                           backup: BackupTarget | None = None, drill_schedule: str | None = None,
                           drill_check: str | None = None, seed: tuple[tuple[str, str], ...] = (),
-                          pull_secret: bool = False) -> Placement:
-    """`seed`: the app's seed files, used when this environment is among `database.seed.environments`."""
+                          pull_secret: bool = False, password_key: str | None = None) -> Placement:
+    """`seed`: the app's seed files, used when this environment is among `database.seed.environments`;
+    `password_key`: the stack's minnova:passwordKey, which the app's Redis password is derived from."""
     env = app.environments[environment]
     seeded = app.database.seed is not None and environment in app.database.seed.environments
     database = database_placement(app, environment, backup, drill_schedule, drill_check, seed if seeded else ())
-    return build_placement(app, environment, names.namespace(app.name, environment), env.host, image_tag,
-                           replicas=env.replicas, secrets=secrets, database=database, pull_secret=pull_secret)
+    namespace = names.namespace(app.name, environment)
+    redis = None
+    if app.redis.enabled:
+        if not password_key:
+            raise ValueError(f"{app.name}: a Redis needs the stack's password key")
+        persistence = app.redis.persistence
+        redis = RedisPlacement(version=app.redis.version, resources=app.redis.resources,
+                               password=redis_password(password_key, namespace),
+                               size=persistence.size if persistence.enabled else None)
+    return build_placement(app, environment, namespace, env.host, image_tag, replicas=env.replicas, secrets=secrets,
+                           database=database, pull_secret=pull_secret, redis=redis)
 
 
 def app_objects(app: AppConfig, placement: Placement, settings: RenderSettings, component: str | None = None,
@@ -161,9 +174,17 @@ def app_objects(app: AppConfig, placement: Placement, settings: RenderSettings, 
         pull = kubernetes_object(prefix, render_pull_secret(app, placement, settings, pull_credentials),
                                  Lifecycle(depends_on=in_namespace))
         objects.append(pull)
-    # Every process starts once what it reads exists: its secrets and its database (Ready, with its `-app` Secret).
-    ready = in_namespace + keys(secret, cluster, pull)
     preview = placement.environment == names.PREVIEW_ENVIRONMENT
+    redis: list[Declared] = []
+    if placement.redis is not None:
+        # Its volume is data: retained always, protected where the environment is (like the database).
+        redis = redis_objects(prefix, app, placement.redis, placement.namespace, labels,
+                              Lifecycle(retain_on_delete=True, protect=protected), in_namespace, app_code_pods(app),
+                              preview=preview)
+        objects += redis
+    # Every process starts once what it reads exists: its secrets, its database (Ready, with its `-app` Secret) and
+    # its Redis (its Deployment available, its Secret with REDIS_URL).
+    ready = in_namespace + keys(secret, cluster, pull, *redis)
     release = None
     if app.release is not None:
         release = kubernetes_object(prefix, render_release(app, placement, settings, preview), Lifecycle(depends_on=ready))
@@ -182,7 +203,8 @@ def app_objects(app: AppConfig, placement: Placement, settings: RenderSettings, 
         served.append(render_autoscaler(app, placement, settings))
     if preview:
         for declared in objects:
-            if isinstance(declared, KubernetesObject) and declared.manifest["kind"] in PROCESS_KINDS:
+            if (isinstance(declared, KubernetesObject) and declared.manifest["kind"] in PROCESS_KINDS
+                    and declared not in redis):  # Valkey comes up with the database, in wave 0
                 _in_wave(declared.manifest, PROCESS_SYNC_WAVE)
         for manifest in served:
             if manifest["kind"] == "HorizontalPodAutoscaler":  # its target exists from that wave on
@@ -222,9 +244,14 @@ def render_isolation(app: AppConfig, placement: Placement, settings: RenderSetti
         if settings.ingress_namespaces is not None:
             # The operator connects to its instances (status, switchover): always let it in.
             allowed = sorted({*settings.ingress_namespaces, versions.CLOUDNATIVE_PG.namespace})
-        objects += [isolation.ingress_policy(placement.namespace, labels, allowed),
+        objects += [isolation.ingress_policy(placement.namespace, labels, allowed, own_policy=redis_pods_label(placement)),
                     isolation.egress_policy(placement.namespace, labels, app_code_pods(app), "app-egress")]
     return objects
+
+
+def redis_pods_label(placement: Placement) -> tuple[str, str] | None:
+    """The label of the pods the namespace-wide ingress policy leaves to a policy of their own: Valkey's."""
+    return (COMPONENT_LABEL, REDIS_COMPONENT) if placement.redis is not None else None
 
 
 def render_app(app: AppConfig, placement: Placement, settings: RenderSettings,
@@ -294,6 +321,7 @@ def _container(app: AppConfig, placement: Placement, name: str, command: list[st
         "imagePullPolicy": app.image.pull_policy,
         "env": [{"name": "PORT", "value": str(app.port)},
                 *([database_url_env(placement.database)] if placement.database is not None else []),
+                *([redis_url_env(app)] if placement.redis is not None else []),
                 *({"name": key, "value": value} for key, value in sorted(placement.env.items()))],
     }
     if placement.secrets is not None:

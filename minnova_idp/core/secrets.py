@@ -50,6 +50,15 @@ def reserved_names(database: bool | None) -> dict[str, str]:
     return reserved
 
 
+def redis_url_problems(values: "SecretValues", redis: bool) -> list[Problem]:
+    """With the app's own Redis, REDIS_URL is the platform's: Kubernetes lets a container's `env` win over `envFrom`,
+    so a secret of that name would be silently ignored."""
+    if not redis or "REDIS_URL" not in values.keys:
+        return []
+    return [Problem(values.source, "REDIS_URL", "is set by the platform (the app has redis.enabled)",
+                    hint="remove it, or turn redis off to use a Redis of your own")]
+
+
 @dataclass(frozen=True)
 class SecretValues:
     """The decrypted values of one secrets file (repr hides them)."""

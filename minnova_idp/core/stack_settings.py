@@ -272,6 +272,8 @@ SECRET_KEYS = {
     "gitDeployKeys": "Gitea/Forgejo: SSH deploy key of each app repo: {app: private key}",
     "gitlabProjectTokens": "GitLab: project access token of each app repo: {app: token}",
     "webhookSecret": "shared secret of the GitHub/GitLab webhooks to Argo CD",
+    "passwordKey": "random key the passwords the platform generates are derived from (each app environment's Redis; "
+                   "previews get a key derived from it): `openssl rand -hex 32`; changing it changes them all",
     "registryCredentials": "image pull credentials (a .dockerconfigjson: {\"auths\": {host: {auth}}}) for private "
                            "images, read-only",
 }

@@ -42,6 +42,7 @@ class StackSecrets:
     gitlab_project_tokens: dict[str, str] = field(default_factory=dict, repr=False)  # app -> token
     webhook_secret: str | None = field(default=None, repr=False)
     registry_credentials: str | None = field(default=None, repr=False)  # a .dockerconfigjson
+    password_key: str | None = field(default=None, repr=False)  # generated passwords derive from it (redis.py)
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,8 @@ def parse_stack_config(raw: Mapping[str, str], secret_keys: set[str], file: str)
                              github_app_private_key=secrets.get("githubAppPrivateKey"),
                              git_deploy_keys=deploy_keys, gitlab_project_tokens=project_tokens,
                              webhook_secret=secrets.get("webhookSecret"),
-                             registry_credentials=secrets.get("registryCredentials")),
+                             registry_credentials=secrets.get("registryCredentials"),
+                             password_key=secrets.get("passwordKey")),
         git_known_hosts=known_hosts,
         file=file,
     )

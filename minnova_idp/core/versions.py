@@ -48,6 +48,17 @@ POSTGRES_IMAGES = {
     18: f"{POSTGRES_IMAGE_REPOSITORY}:18.6-standard-trixie",
 }
 DEFAULT_POSTGRES_VERSION = 17
+# Valkey, the Linux Foundation's BSD-3-Clause continuation of Redis (valkey COPYING:3-5; Redis itself is RSALv2 or
+# SSPLv1 from 7.4, redis LICENSE.txt:1-5): the project's own image (valkey-container README.md:1; there is no Docker
+# library image), the Debian variant, whose `valkey` user is uid and gid 999 (Dockerfile.template:15-17; Alpine's
+# group is 1000). Exact tags, newest patch of each major line that valkey-container versions.json (00a2b21) builds:
+# `8`, `9` and `latest` have moved between lines over time. Pin the digest in production (no registry reachable here).
+VALKEY_IMAGE_REPOSITORY = "docker.io/valkey/valkey"
+VALKEY_IMAGES = {
+    8: f"{VALKEY_IMAGE_REPOSITORY}:8.1.8",
+    9: f"{VALKEY_IMAGE_REPOSITORY}:9.0.4",
+}
+DEFAULT_VALKEY_VERSION = 9
 # Restore drills run kubectl from the Kubernetes project's own image (registry.k8s.io/kubectl, published since
 # Kubernetes 1.28; distroless, no shell): bitnami/kubectl gets no versioned updates since 2025-08. Pinned by tag
 # here (no registry is reachable from where this was written): mirror it and pin the digest in production.

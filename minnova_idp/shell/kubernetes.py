@@ -30,6 +30,7 @@ BUILT_IN: dict[tuple[str, str], tuple[str, ...]] = {
     ("networking.k8s.io/v1", "Ingress"): ("extensions/v1beta1", "networking.k8s.io/v1beta1"),
     ("policy/v1", "PodDisruptionBudget"): ("policy/v1beta1",),
     ("v1", "ConfigMap"): (),
+    ("v1", "PersistentVolumeClaim"): (),
     ("v1", "ServiceAccount"): (),
     ("rbac.authorization.k8s.io/v1", "Role"): ("rbac.authorization.k8s.io/v1alpha1", "rbac.authorization.k8s.io/v1beta1"),
     ("rbac.authorization.k8s.io/v1", "RoleBinding"): ("rbac.authorization.k8s.io/v1alpha1",
