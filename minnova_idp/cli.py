@@ -1155,7 +1155,8 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
         print(json.dumps({"stack": plan.stack, "app": args.app, "resources": len(plan.resources),
                           "byType": dict(sorted(Counter(r.type for r in plan.resources).items())),
-                          "outputs": plan.outputs, "out": args.out}, indent=2, sort_keys=True))
+                          "outputs": plan.outputs, "imageGate": plan.image_gate, "out": args.out},
+                         indent=2, sort_keys=True))
         return 0
     print(render_tree(plan))
     if out is not None:

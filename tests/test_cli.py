@@ -227,3 +227,22 @@ def test_plan_out_is_checked_before_work_and_a_failed_plan_leaves_no_stale_one(t
     result = run("plan", "--stack", "dev", "--out", str(out), cwd=broken)
     assert result.returncode == 1 and "port" in result.stderr
     assert not (out / "resources.json").exists() and not (out / "manifests").exists()
+
+
+def test_plan_reports_what_the_image_gate_would_check(tmp_path):
+    """The offline plan asks no registry; it says which images `pulumi up` would ask for, and what a missing one
+    would do, given what the stack deployed before (--previous-outputs)."""
+    first = run("plan", "--stack", "dev")
+    assert first.returncode == 0, first.stderr
+    images = first.stdout.split("\nImages:\n", 1)[1].splitlines()
+    assert images[0].strip() == ("image gate keep (minnova:imageGate): `pulumi up` checks 2 images first "
+                                 "(offline: not checked)")
+    assert ("oracle-dev: HEAD https://registry.minnova.io/v2/oracle/manifests/1.5.0-rc.1 (if missing: stops "
+            "(nothing deployed before))") in images[1]
+    previous = tmp_path / "outputs.json"
+    previous.write_text(json.dumps({"imageTags": {"oracle-dev": ["1.5.0-rc.1"], "storefront-dev": ["1.9.0"]}}))
+    result = run("plan", "--stack", "dev", "--previous-outputs", str(previous), "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["imageGate"] == [
+        "image gate keep (minnova:imageGate): `pulumi up` checks 1 image first (offline: not checked)",
+        "  storefront-dev: HEAD https://registry.minnova.io/v2/storefront/manifests/2.0.1 (if missing: keeps 1.9.0)"]

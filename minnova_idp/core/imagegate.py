@@ -493,8 +493,7 @@ def offline_report(mode: str, requested: Mapping[str, tuple[str, str]],
             missing = "stops"
         else:
             missing = f"keeps {current}" if current else "stops (nothing deployed before)"
-        lines.append(f"  {check.key}: HEAD {registry.scheme}://{registry.host}/v2/{registry.name}/manifests/"
-                     f"{check.tag} (if missing: {missing})")
+        lines.append(f"  {check.key}: HEAD {registry.manifest_url(check.tag)} (if missing: {missing})")
     return lines
 
 

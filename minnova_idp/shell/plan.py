@@ -21,9 +21,10 @@ from typing import Any, Callable
 
 import yaml
 
+from ..core import imagegate
 from ..core.errors import ConfigError, Problem
 from ..core.gitsource import GitAuth
-from ..core.inputs import load_inputs
+from ..core.inputs import IMAGE_TAGS_OUTPUT, load_inputs, requested_images
 from ..core.stackconfig import SECRET_PLACEHOLDER, from_stack_file
 from ..core.yamlsafe import load_yaml_file
 from .program import program
@@ -62,6 +63,8 @@ class Plan:
     stack: str
     resources: list[RecordedResource] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
+    # What `pulumi up` would ask the registries first (imagegate.offline_report): the plan asks none.
+    image_gate: list[str] = field(default_factory=list)
 
     def manifests(self) -> list[dict[str, Any]]:
         return [r.inputs for r in self.resources if r.is_kubernetes_object]
@@ -193,7 +196,10 @@ def run_plan(project_dir: Path, stack: str, cache_dir: Path | None = None,
 
     resources, outputs = record(declared, project=project, stack=stack, config=raw, secret_keys=secret_keys,
                                 stack_outputs=previous_outputs)
-    return Plan(stack=stack, resources=resources, outputs={key: value or {} for key, value in outputs.items()})
+    image_gate = imagegate.offline_report(inputs.stack.settings.image_gate, requested_images(inputs),
+                                          (previous_outputs or {}).get(IMAGE_TAGS_OUTPUT))
+    return Plan(stack=stack, resources=resources, outputs={key: value or {} for key, value in outputs.items()},
+                image_gate=image_gate)
 
 
 def record(program: Callable[[], Any], project: str = "project", stack: str = "stack",
@@ -392,6 +398,8 @@ def render_tree(plan: Plan) -> str:
     if plan.outputs.get("urls"):
         lines += ["", "Outputs:", "    urls:"]
         lines += [f"        {name}: {value}" for name, value in sorted(plan.outputs["urls"].items())]
+    if plan.image_gate:
+        lines += ["", "Images:", *(f"    {line}" for line in plan.image_gate)]
     return "\n".join(lines)
 
 
