@@ -54,6 +54,11 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     else:
         target, config = _load_app(args.path)
         _check_app_secrets(target, config)  # .minnova/secrets/* and recipients.yaml, offline (issue 15)
+        if config.database.enabled and config.preview.database is not None:
+            from .core.origin import read_mask  # required before any preview copies real data: say so now
+
+            root = target.parent.parent
+            read_mask(root, f"{root}/" if str(root) != "." else "")
         summary = {"kind": "app", "file": str(target), "app": config.name, "environments": list(config.environments)}
         text = f"{target}: valid (app {config.name}; environments {', '.join(config.environments)})"
     print(json.dumps({**summary, "valid": True}, indent=2) if args.json else text)
@@ -261,8 +266,30 @@ def _cmd_render_preview(args: argparse.Namespace) -> int:
 
     pull = _sidecar_file(keys_dir, PREVIEW_PULL_CREDENTIALS)
     password_key = _sidecar_file(keys_dir, PREVIEW_PASSWORD_KEY) if app.redis.enabled else None
-    sys.stdout.write(to_yaml(render_preview(app, request, secrets, seed, pull, password_key)))
+    origin = mask = None
+    if app.database.enabled and app.preview.database is not None:
+        origin, mask = _preview_origin(app, directory, keys_dir)
+    sys.stdout.write(to_yaml(render_preview(app, request, secrets, seed, pull, password_key, origin, mask)))
     return 0
+
+
+def _preview_origin(app, directory: Path, keys_dir: Path):
+    """`preview.database.from`: what the platform allows this app's previews to copy (never what the pull request
+    says), and the app's masking SQL, without which there is no preview."""
+    from .core import names
+    from .core.origin import MASK_FILE, origin_file, parse_origin, read_mask
+
+    environment = app.preview.database.from_
+    text = _sidecar_file(keys_dir, origin_file(app.name))
+    if text is None:
+        raise ConfigError([Problem("preview.database.from", message=f"the platform does not let {app.name}'s previews "
+                                   f"copy {environment}'s database (no {keys_dir / origin_file(app.name)})",
+                                   hint=f"the stack that deploys {app.name}'s {environment} and runs previews must see "
+                                        "preview.database.from in the app's registered branch; until then, remove it "
+                                        "from the pull request")])
+    origin = parse_origin(text, str(keys_dir / origin_file(app.name)), environment)
+    _refuse_links(directory, [names.APP_CONFIG.parent / MASK_FILE])
+    return origin, read_mask(directory, f"{directory}/")
 
 
 def _sidecar_file(keys_dir: Path, name: str) -> str | None:

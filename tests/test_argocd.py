@@ -16,6 +16,7 @@ import yaml
 from minnova_idp.core import argocd, versions
 from minnova_idp.core.errors import ConfigError
 from minnova_idp.core.app_config import AppConfig
+from minnova_idp.core.origin import Origin
 from minnova_idp.core.stack_settings import StackSettings
 from minnova_idp.core.preview import PreviewRequest, render_preview
 from minnova_idp.core.inputs import load_inputs
@@ -181,15 +182,20 @@ def test_the_glob_models_can_fail():
 
 
 def test_project_whitelists_exactly_what_a_preview_renders():
-    # Everything a preview can hold: a seeded database, a release phase, a worker, a cron job that runs in previews.
-    app = AppConfig.model_validate({"name": "oracle", "image": {"repository": "r.io/o"}, "port": 80,
-                                    "database": {"enabled": True, "seed": {"files": ["seed/schema.sql"]}},
-                                    "release": {"command": ["migrate"]}, "processes": {"worker": {"command": ["w"]}},
-                                    "cron": {"nightly": {"schedule": "0 3 * * *", "command": ["n"], "previews": True}},
-                                    "environments": {"dev": {"host": "o.acme.dev"}}})
+    # Everything a preview can hold: a seeded database, a release phase, a worker, a cron job that runs in previews,
+    # a Redis; and a database copied from dev (its read-only origin).
+    config = {"name": "oracle", "image": {"repository": "r.io/o"}, "port": 80,
+              "database": {"enabled": True, "seed": {"files": ["seed/schema.sql"]}},
+              "release": {"command": ["migrate"]}, "processes": {"worker": {"command": ["w"]}},
+              "cron": {"nightly": {"schedule": "0 3 * * *", "command": ["n"], "previews": True}},
+              "redis": {"enabled": True}, "environments": {"dev": {"host": "o.acme.dev"}}}
+    app = AppConfig.model_validate(config)
     request = PreviewRequest("oracle", 1, "a" * 40, "preview.acme.dev", "acme", "traefik")
     rendered = render_preview(app, request, SecretValues(source="x", string_data={"A": "b"}),
-                              seed=(("schema.sql", "create table t (id int);"),))
+                              seed=(("schema.sql", "create table t (id int);"),), password_key="k" * 64)
+    copied = AppConfig.model_validate({**config, "preview": {"database": {"from": "dev"}}})
+    origin = Origin("dev", "oracle-db", "acme-oracle-dev", "https://x.r2.cloudflarestorage.com", "id", "secret")
+    rendered += render_preview(copied, request, None, password_key="k" * 64, origin=origin, mask="update t set a = 1;")
     kinds = {(obj["apiVersion"].rpartition("/")[0], obj["kind"]) for obj in rendered}
     allowed = set(argocd.PREVIEW_KINDS)
     assert kinds <= allowed

@@ -110,3 +110,49 @@ def test_a_failing_seed_fails_the_job_and_leaves_nothing_half_applied(database_u
     assert result.returncode != 0
     assert "invalid input syntax" in result.stderr
     assert _query(database_url, "broken", "select to_regclass('public.orders') is null") == "t"
+
+
+def _run_mask(database_url, tmp_path: Path, database: str, mask: str) -> subprocess.CompletedProcess:
+    """The mask Job's command (database.render_mask_job), its ConfigMap mounted at /mask."""
+    from minnova_idp.core.database import MASK_KEY, render_mask_job
+
+    base, psql = database_url
+    directory = tmp_path / "mask"
+    directory.mkdir(parents=True)
+    (directory / MASK_KEY).write_text(mask)
+    app = AppConfig.model_validate({"name": "oracle", "image": {"repository": "r.io/o"}, "port": 80,
+                                    "database": {"enabled": True}, "environments": {"dev": {"host": "o.acme.dev"}}})
+    placement = DatabasePlacement(instances=1, size="1Gi", version=app.database.version, resources=None,
+                                  cluster="oracle-db", mask=mask)
+    job = render_mask_job(app, placement, "oracle-pr-1", {"app.kubernetes.io/instance": "oracle-pr-1"}, True)
+    command = job["spec"]["template"]["spec"]["containers"][0]["command"]
+    argv = [psql if arg == "psql" else f"{base}/{database}" if arg == "$(DATABASE_URL)"
+            else arg.replace("/mask/", f"{directory}/") for arg in command]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60)
+
+
+def _copy_of_dev(database_url, database: str) -> None:
+    base, psql = database_url
+    subprocess.run([psql, f"{base}/postgres", "-Xqc", f'create database "{database}"'], capture_output=True)
+    subprocess.run([psql, f"{base}/{database}", "-Xqc", "create table users (id int primary key, email text, name text);"
+                    " insert into users values (1, 'ada@real.example', 'Ada'), (2, 'alan@real.example', 'Alan');"],
+                   check=True, capture_output=True)
+
+
+def test_the_mask_rewrites_the_copy_in_one_transaction(database_url, tmp_path):
+    _copy_of_dev(database_url, "copied")
+    mask = ("update users set email = 'user' || id || '@example.invalid';\n"
+            "update users set name = 'User ' || id;\n")
+    result = _run_mask(database_url, tmp_path, "copied", mask)
+    assert result.returncode == 0, result.stderr
+    assert _query(database_url, "copied", "select string_agg(email || '/' || name, ',' order by id) from users") == (
+        "user1@example.invalid/User 1,user2@example.invalid/User 2")
+
+
+def test_a_failing_mask_fails_the_job_and_masks_nothing_half_way(database_url, tmp_path):
+    """Fail closed: the Job fails (Argo CD stops the sync before the app's wave) and no row is half masked."""
+    _copy_of_dev(database_url, "half")
+    result = _run_mask(database_url, tmp_path, "half", "update users set email = 'x@example.invalid';\n"
+                                                        "update users set nme = 'x';\n")
+    assert result.returncode != 0 and "nme" in result.stderr
+    assert _query(database_url, "half", "select count(*) from users where email like '%@real.example'") == "2"

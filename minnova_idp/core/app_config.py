@@ -187,6 +187,20 @@ class Redis(StrictModel):
         return self
 
 
+class PreviewDatabase(StrictModel):
+    documented_as_one_value: ClassVar[bool] = True
+
+    from_: EnvironmentName = Field(
+        alias="from", description="the environment whose latest backup each preview's database is recovered from")
+
+
+class PreviewConfig(StrictModel):
+    database: PreviewDatabase | None = Field(
+        default=None, description="`{from: dev}`: each preview's database is a copy of dev's latest backup, masked "
+        "by `.minnova/seed/mask.sql` (required) before the app starts; opt-in, and the stack must agree (see README "
+        "\"A masked copy of dev\")")
+
+
 class DatabaseRestore(StrictModel):
     documented_as_one_value: ClassVar[bool] = True
 
@@ -219,7 +233,7 @@ class HealthCheck(StrictModel):
 EnvVars = dict[EnvVarName, str]
 
 _PROCESS_NAME_RE = re.compile(r"^[a-z]([a-z0-9-]{0,18}[a-z0-9])?$")
-RESERVED_PROCESS_NAMES = frozenset({"web", "release", "db", "drill", "seed", "redis"})
+RESERVED_PROCESS_NAMES = frozenset({"web", "release", "db", "drill", "seed", "mask", "redis"})
 
 
 def _process_name(value: str) -> str:
@@ -332,6 +346,7 @@ class AppConfig(StrictModel):
                                                   "`PORT`")
     database: Database = Database()
     redis: Redis = Redis()
+    preview: PreviewConfig = Field(default=PreviewConfig(), description="what pull-request previews get")
     environments: dict[EnvironmentName, Environment] = Field(
         min_length=1, description=f"environment names: lowercase letters and digits, ≤ {names.ENV_NAME_MAX} "
                                   f"characters (`dev`, `staging`, `prod`); `{names.PREVIEW_ENVIRONMENT}` is reserved")
@@ -415,6 +430,14 @@ class AppConfig(StrictModel):
                     if "REDIS_URL" in values:
                         problems.append(((*where, "REDIS_URL"), "is set by the platform from the app's Redis "
                                          "(redis.enabled is true); remove it"))
+        origin = self.preview.database
+        if origin is not None:
+            if not self.database.enabled:
+                problems.append((("preview", "database"), "is set but the app has no database (database.enabled "
+                                 "is false)"))
+            if origin.from_ not in self.environments:
+                problems.append((("preview", "database", "from"),
+                                 f"'{origin.from_}' is not one of this app's environments"))
         seed = self.database.seed
         if seed is not None:
             if not self.database.enabled:

@@ -36,7 +36,8 @@ PREVIEW_URL_ANNOTATION = "minnova.io/preview-url"
 PREVIEW_KINDS = (("", "Namespace"), ("", "ResourceQuota"), ("", "LimitRange"), ("", "Secret"), ("", "Service"),
                  ("", "ConfigMap"), ("batch", "Job"), ("batch", "CronJob"),
                  ("apps", "Deployment"), ("networking.k8s.io", "Ingress"), ("networking.k8s.io", "NetworkPolicy"),
-                 ("policy", "PodDisruptionBudget"), ("postgresql.cnpg.io", "Cluster"))
+                 ("policy", "PodDisruptionBudget"), ("postgresql.cnpg.io", "Cluster"),
+                 ("barmancloud.cnpg.io", "ObjectStore"))  # the read-only origin of a copied database (origin.py)
 _LABELS = names.managed_labels()
 
 
@@ -48,6 +49,7 @@ class PreviewApp:
     repo: str
     path: str | None = None
     project_id: int | None = None  # GitLab
+    copies_database: bool = False  # its previews recover another environment's backups (origin.py)
 
 
 # ---- the plugin ------------------------------------------------------------------------------
@@ -97,16 +99,27 @@ def sidecar_environment(settings: StackSettings) -> dict[str, str]:
             "MINNOVA_PREVIEW_DOMAIN": settings.preview_domain or "", "MINNOVA_INGRESS_CLASS": settings.ingress_class}
 
 
-def sidecar_volumes() -> list[dict[str, Any]]:
+def sidecar_volumes(origin_apps: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """`origin_apps`: apps whose previews copy an environment's database: each one's origin file (origin.py) joins the
+    keys directory as `<app>.origin.json`, from a Secret its environment makes (optional: the sidecar starts before
+    the environment has made it, and the file appears once it has)."""
+    from .origin import ORIGIN_KEY, origin_file, origin_secret
+
+    keys: dict[str, Any] = {"secret": {"secretName": PREVIEW_KEYS_SECRET}}
+    if origin_apps:
+        keys = {"projected": {"sources": [{"secret": {"name": PREVIEW_KEYS_SECRET}}, *(
+            {"secret": {"name": origin_secret(app), "optional": True,
+                        "items": [{"key": ORIGIN_KEY, "path": origin_file(app)}]}} for app in origin_apps)]}}
     # `var-files` and `plugins` are the chart's own volumes.
     return [{"name": "argocd-cmp-cm", "configMap": {"name": "argocd-cmp-cm"}},
             {"name": "minnova-cmp-tmp", "emptyDir": {}},
-            {"name": PREVIEW_KEYS_SECRET, "secret": {"secretName": PREVIEW_KEYS_SECRET}}]
+            {"name": PREVIEW_KEYS_SECRET, **keys}]
 
 
 # ---- the chart's values ----------------------------------------------------------------------
 
-def chart_values(settings: StackSettings, github_notifications: bool, known_hosts: str | None = None) -> dict:
+def chart_values(settings: StackSettings, github_notifications: bool, known_hosts: str | None = None,
+                 origin_apps: tuple[str, ...] = ()) -> dict:
     """Values of the argo-cd chart: no secret in them (one would make Pulumi hide all of them).
 
     `argocd-secret` and `argocd-notifications-secret` are made by the Platform instead (argocd_secret,
@@ -121,7 +134,7 @@ def chart_values(settings: StackSettings, github_notifications: bool, known_host
             "params": {"applicationsetcontroller.allowed.scm.providers": api_url(settings)},
             "secret": {"createSecret": False},
         },
-        "repoServer": {"extraContainers": [sidecar(settings)], "volumes": sidecar_volumes()},
+        "repoServer": {"extraContainers": [sidecar(settings)], "volumes": sidecar_volumes(origin_apps)},
     }
     if known_hosts:
         values["configs"]["ssh"] = {"extraHosts": known_hosts.strip() + "\n"}
@@ -290,7 +303,7 @@ def render_app_project(app: PreviewApp) -> Manifest:
                                          for group, kind in PREVIEW_KINDS if kind == "Namespace"
                                          for pattern in preview_namespace_globs(app.name)],
             "namespaceResourceWhitelist": [{"group": group, "kind": kind} for group, kind in PREVIEW_KINDS
-                                           if kind != "Namespace"],
+                                           if kind != "Namespace" and (kind != "ObjectStore" or app.copies_database)],
         },
     }
 

@@ -8,7 +8,7 @@ is deprecated since CNPG 1.26.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import names, versions
@@ -50,6 +50,18 @@ class BackupTarget:
 
 
 @dataclass(frozen=True)
+class Origin:
+    """Where a preview's database is copied from: an environment's archive, and read-only credentials to it."""
+
+    environment: str
+    server_name: str  # the Cluster name the environment archives under (its backupName)
+    bucket: str
+    endpoint: str
+    access_key_id: str = field(repr=False)
+    secret_access_key: str = field(repr=False)
+
+
+@dataclass(frozen=True)
 class DatabasePlacement:
     instances: int
     size: str
@@ -62,6 +74,10 @@ class DatabasePlacement:
     drill_schedule: str | None = None  # when its backups are restored and checked (drill.py); None: never
     drill_check: str | None = None  # the app's .minnova/restore-check.sql; None: `select 1`
     seed: tuple[tuple[str, str], ...] = ()  # (file name, SQL) run once when the Cluster is created (seed.py)
+    # A preview's copy of another environment (origin.py): recovered from its archive (`restore` names its server),
+    # then masked with this SQL before anything of the app runs.
+    origin: Origin | None = None
+    mask: str | None = None
 
     def __post_init__(self) -> None:
         if not self.cluster:
@@ -195,12 +211,19 @@ def database_objects(prefix: str, app: AppConfig, database: DatabasePlacement, n
         store = kubernetes_object(prefix, render_object_store(app, database.backup, namespace, labels),
                                   replace(keep, depends_on=(*after_namespace, *operators, *filter(None, [credentials]))))
         objects.append(store)
+    if database.origin is not None:
+        origin_credentials, origin_store = (kubernetes_object(prefix, manifest, Lifecycle(depends_on=after_namespace))
+                                            for manifest in origin_objects(app.name, database.origin, namespace, labels))
+        store = kubernetes_object(prefix, origin_store.manifest, Lifecycle(
+            depends_on=(*after_namespace, *operators, origin_credentials.key)))
+        objects += [origin_credentials, store]
     clusters = [database]
-    if database.restore is not None:
+    if database.restore is not None and database.origin is None:
         # The source, as it runs: it archived under its own name, and its bootstrap is never reapplied.
         clusters.insert(0, replace(database, restore=None, cluster=database.restore.from_backup))
     for each in clusters:
-        cluster = kubernetes_object(prefix, render_cluster(app, each, namespace, labels), replace(
+        recovery_store = names.preview_origin(app.name) if each.origin is not None else None
+        cluster = kubernetes_object(prefix, render_cluster(app, each, namespace, labels, recovery_store), replace(
             keep, depends_on=(*after_namespace, *operators, *([store.key] if store else [])),
             ignore_changes=CLUSTER_CREATION_ONLY_FIELDS))
         objects.append(cluster)
@@ -209,7 +232,12 @@ def database_objects(prefix: str, app: AppConfig, database: DatabasePlacement, n
             objects.append(kubernetes_object(prefix, render_scheduled_backup(each.cluster, namespace, labels),
                                              replace(keep, depends_on=(*after_namespace, cluster.key))))
     ready = cluster  # the last one declared is the app's
-    if database.seed and database.restore is None:
+    if database.mask is not None:
+        mask = kubernetes_object(prefix, render_mask(database, namespace, labels), Lifecycle(depends_on=after_namespace))
+        ready = kubernetes_object(prefix, render_mask_job(app, database, namespace, labels, preview),
+                                  Lifecycle(depends_on=(*after_namespace, mask.key, cluster.key)))
+        objects += [mask, ready]
+    elif database.seed and database.restore is None:
         seed = kubernetes_object(prefix, render_seed(database, namespace, labels), Lifecycle(depends_on=after_namespace))
         ready = kubernetes_object(prefix, render_seed_job(app, database, namespace, labels, preview),
                                   Lifecycle(depends_on=(*after_namespace, seed.key, cluster.key)))
@@ -317,13 +345,38 @@ def render_seed_job(app: AppConfig, database: DatabasePlacement, namespace: str,
     the database's pod (`COPY ... FROM PROGRAM`), whose egress is not the app's and whose service account talks to
     the Kubernetes API; a seed is the app's (or a pull request's) own SQL. The Job's spec does not depend on the
     files (the ConfigMap does), and its script seeds only a database without tables."""
-    metadata: dict[str, Any] = {"name": names.seed(database.cluster), "namespace": namespace, "labels": labels}
+    return _sql_job(app, database, namespace, labels, preview, "seed", names.seed(database.cluster), SEED_SCRIPT_KEY)
+
+
+MASK_KEY = "mask.sql"
+
+
+def render_mask(database: DatabasePlacement, namespace: str, labels: dict[str, str]) -> Manifest:
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": names.mask(database.cluster), "namespace": namespace, "labels": labels},
+            "data": {MASK_KEY: database.mask}}
+
+
+def render_mask_job(app: AppConfig, database: DatabasePlacement, namespace: str, labels: dict[str, str],
+                    preview: bool) -> Manifest:
+    """The app's masking SQL over a preview's copy of another environment, in one transaction, as the database owner
+    (as the seed, for the same reason: it is a pull request's SQL). It runs once, when Argo CD first applies it: the
+    Job is not recreated for later commits. In the seed's sync wave, so the release phase and the app's processes
+    (later waves) start only once it succeeded; a failing mask stops the sync there and the app never starts."""
+    return _sql_job(app, database, namespace, labels, preview, "mask", names.mask(database.cluster), MASK_KEY)
+
+
+def _sql_job(app: AppConfig, database: DatabasePlacement, namespace: str, labels: dict[str, str], preview: bool,
+             role: str, name: str, script: str) -> Manifest:
+    """A Job running `script` from the ConfigMap `name` with psql as the database owner; `role` (seed, mask) names
+    its container, volume and pod instance."""
+    metadata: dict[str, Any] = {"name": name, "namespace": namespace, "labels": labels}
     if preview:
         # Argo CD applies it once the database is healthy (wave 0), and the release phase and processes after it.
         metadata["annotations"] = {SYNC_WAVE_ANNOTATION: str(SEED_SYNC_WAVE)}
     # Its own instance label (`seed` is a reserved process name): the app's Service and PDB select
     # name + instance, and must not pick up this pod; the app's egress policy (name only) still applies.
-    pod_labels = {**labels, "app.kubernetes.io/instance": f"{labels['app.kubernetes.io/instance']}-seed"}
+    pod_labels = {**labels, "app.kubernetes.io/instance": f"{labels['app.kubernetes.io/instance']}-{role}"}
     return {
         "apiVersion": "batch/v1", "kind": "Job", "metadata": metadata,
         "spec": {
@@ -337,10 +390,10 @@ def render_seed_job(app: AppConfig, database: DatabasePlacement, namespace: str,
                     "enableServiceLinks": False,
                     "securityContext": {"runAsNonRoot": True, "runAsUser": app.run_as_user,
                                         "runAsGroup": app.run_as_user, "seccompProfile": {"type": "RuntimeDefault"}},
-                    "volumes": [{"name": "seed", "configMap": {"name": names.seed(database.cluster)}},
+                    "volumes": [{"name": role, "configMap": {"name": name}},
                                 {"name": "tmp", "emptyDir": {}}],
                     "containers": [psql_container(
-                        "seed", database.version, database.cluster, "seed", SEED_SCRIPT_KEY,
+                        role, database.version, database.cluster, role, script,
                         {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
                         "--single-transaction")],
                 },
@@ -412,3 +465,38 @@ def render_restore_drill(app: AppConfig, environment: str, namespace: str, label
         backup=None, restore=DatabaseRestore.model_validate({"fromBackup": source, "targetTime": target_time}),
         cluster=names.drill_cluster(source))
     return render_cluster(app, drill, namespace, labels, recovery_store=names.backup_object_store(app.name))
+
+
+# ---- a preview's copy of another environment (origin.py decides when) ----
+
+def render_origin_credentials(app: str, origin: Origin, namespace: str, labels: dict[str, str]) -> Manifest:
+    return {"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": f"{names.preview_origin(app)}-r2", "namespace": namespace, "labels": labels},
+            "type": "Opaque",
+            "stringData": {ACCESS_KEY_ID: origin.access_key_id, SECRET_ACCESS_KEY: origin.secret_access_key}}
+
+
+def render_origin_store(app: str, origin: Origin, namespace: str, labels: dict[str, str]) -> Manifest:
+    """The origin's archive, read through the read-only credentials. No retentionPolicy: retention is enforced
+    only for a store a Cluster archives to (plugin-barman-cloud v0.14.0 internal/cnpgi/instance/retention.go:93-105),
+    and this one is never archived to."""
+    credentials = f"{names.preview_origin(app)}-r2"
+    return {
+        "apiVersion": "barmancloud.cnpg.io/v1", "kind": "ObjectStore",
+        "metadata": {"name": names.preview_origin(app), "namespace": namespace, "labels": labels},
+        "spec": {
+            "configuration": {
+                "destinationPath": f"s3://{origin.bucket}/",
+                "endpointURL": origin.endpoint,
+                "s3Credentials": {"accessKeyId": {"name": credentials, "key": ACCESS_KEY_ID},
+                                  "secretAccessKey": {"name": credentials, "key": SECRET_ACCESS_KEY}},
+                "wal": {"maxParallel": 2},
+            },
+            "instanceSidecarConfiguration": {"env": [{"name": n, "value": v} for n, v in R2_SIDECAR_ENV]},
+        },
+    }
+
+
+def origin_objects(app: str, origin: Origin, namespace: str, labels: dict[str, str]) -> list[Manifest]:
+    return [render_origin_credentials(app, origin, namespace, labels),
+            render_origin_store(app, origin, namespace, labels)]

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from . import argocd, names, tls, versions
 from .app_config import AppConfig
 from .database import backup_target
-from .inputs import ProgramInputs, preview_apps
+from .inputs import ProgramInputs, preview_apps, preview_origins
+from .origin import origin_offer
 from .loader import LoadedApp
 from .renderer import DnsTarget, Placement, RenderSettings, app_objects, environment_placement, url
-from .resources import AccountToken, Declared, FromToken, HelmRelease, Lifecycle, Secret, keys, kubernetes_object
+from .resources import AccountToken, Declared, FromToken, HelmRelease, Lifecycle, R2Bucket, Secret, keys, kubernetes_object
 
 PLATFORM_PREFIX = "platform"  # Pulumi names of the Platform's own Kubernetes objects
 
@@ -113,6 +114,13 @@ def _app_instance(inputs: ProgramInputs, app: LoadedApp, environment: str, setti
     resources = app_objects(app.config, placement, settings, component=component,
                             protected=environment in stack.protected_environments, operators=operators, dns=dns,
                             pull_credentials=Secret(pull) if pull else None)
+    if (app, environment) in preview_origins(inputs):
+        # This environment's backups are what the app's previews copy: a read-only token for them, for the sidecar.
+        bucket = next(r for r in resources if isinstance(r, R2Bucket))
+        argocd_namespace = kubernetes_object(PLATFORM_PREFIX, argocd.render_namespace())
+        resources += origin_offer(component, app.name, environment, app.config.backup_name(environment),
+                                  bucket.bucket, bucket.key, stack.deployment, stack.cloudflare.account_id,
+                                  argocd.NAMESPACE, keys(argocd_namespace))
     return AppInstance(component=component, app=app.config, placement=placement, resources=tuple(resources))
 
 
@@ -170,8 +178,9 @@ def _previews(inputs: ProgramInputs, dns: DnsTarget | None) -> list[Declared]:
     if github_notifications:
         own_secrets.append(kubernetes_object(
             PLATFORM_PREFIX, argocd.notifications_secret(secrets.github_app_private_key), after_namespace))
+    origin_apps = tuple(app.name for app, _ in preview_origins(inputs))
     release = HelmRelease(versions.ARGO_CD, argocd.chart_values(settings, github_notifications,
-                                                                      inputs.stack.git_known_hosts),
+                                                                      inputs.stack.git_known_hosts, origin_apps),
                           Lifecycle(depends_on=keys(namespace, *own_secrets)))
     after_release = Lifecycle(depends_on=keys(release))
     credentials = [kubernetes_object(PLATFORM_PREFIX, manifest, after_release)

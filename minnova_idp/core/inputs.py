@@ -77,7 +77,7 @@ def load_inputs(project_dir: Path, raw: dict[str, str], secret_keys: set[str], f
     inputs = ProgramInputs(stack=stack, apps=load_apps(project_dir, stack, cache_dir=cache_dir, auth=auth,
                                                        progress=progress))
     problems = (backup_problems(inputs) + _dns_problems(inputs) + _preview_problems(inputs) + quota_problems(inputs)
-                + password_key_problems(inputs))
+                + password_key_problems(inputs) + _origin_problems(inputs))
     problems.extend(loaded_app_secrets_problems(inputs.apps, stack))  # misnamed files: checked without keys
     secrets: dict[tuple[str, str], SecretValues] = {}
     for app, environment in inputs.deployed():
@@ -150,7 +150,8 @@ def backup_problems(inputs: ProgramInputs) -> list[Problem]:
                         hint="set minnova:cloudflare.accountId and .zoneId")]
     # Checked before anything is created: past the account's quota, `pulumi up` would fail half-way through.
     per_app = cloudflare.backup_tokens == "perApp"
-    tokens = 1 + (len({app.name for app, _ in backed_up}) if per_app else len(backed_up))  # + cert-manager's
+    tokens = (1 + (len({app.name for app, _ in backed_up}) if per_app else len(backed_up))  # + cert-manager's
+              + len(preview_origins(inputs)))  # + one read-only token per app whose previews copy an environment
     if tokens <= cloudflare.max_account_tokens:
         return []
     return [Problem(inputs.stack.file, "minnova:cloudflare.maxAccountTokens",
@@ -322,9 +323,36 @@ def password_key_problems(inputs: ProgramInputs) -> list[Problem]:
     return []
 
 
+def preview_origins(inputs: ProgramInputs) -> list[tuple[LoadedApp, str]]:
+    """(app, environment) whose backups this stack lets the app's previews copy (preview.database.from, origin.py):
+    only a stack that runs previews and deploys that environment (it owns the bucket)."""
+    if inputs.stack.settings.previews is None or inputs.stack.settings.cloudflare is None:
+        return []
+    return [(app, app.config.preview.database.from_) for app in inputs.apps
+            if app.entry.repo and app.config.database.enabled and app.config.preview.database is not None
+            and app.config.preview.database.from_ in inputs.environments_of(app)]
+
+
+def _origin_problems(inputs: ProgramInputs) -> list[Problem]:
+    if inputs.stack.settings.previews is None:
+        return []
+    problems = []
+    for app in inputs.apps:
+        origin = app.config.preview.database
+        if app.entry.repo and origin is not None and origin.from_ not in inputs.environments_of(app):
+            problems.append(Problem(app.config_file, "preview.database.from", f"'{origin.from_}' is not deployed by "
+                                    f"this stack ({inputs.stack.file}), which runs {app.name}'s previews: only the "
+                                    "stack that owns an environment's backups can let previews read them",
+                                    hint=f"run previews from the stack that deploys {origin.from_}, or remove "
+                                         "preview.database"))
+    return problems
+
+
 def preview_apps(inputs: ProgramInputs) -> list[PreviewApp]:
     """Registered apps with a repository (a `local`-only app has nothing for Argo CD to check out)."""
-    return [PreviewApp(name=app.name, repo=app.entry.repo, path=app.entry.path, project_id=app.entry.project_id)
+    copying = {app.name for app, _ in preview_origins(inputs)}
+    return [PreviewApp(name=app.name, repo=app.entry.repo, path=app.entry.path, project_id=app.entry.project_id,
+                       copies_database=app.name in copying)
             for app in inputs.apps if app.entry.repo]
 
 

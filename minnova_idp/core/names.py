@@ -103,6 +103,17 @@ def redis(app: str) -> str:
     return f"{app}-redis"
 
 
+def mask(cluster: str) -> str:
+    """The ConfigMap carrying the app's masking SQL, and the Job that runs it into a preview's copy of `cluster`."""
+    return f"{cluster}-mask"
+
+
+def preview_origin(app: str) -> str:
+    """In a preview's namespace: the ObjectStore (and, with `-r2`, the read-only credentials) its database is
+    recovered from, another environment's backups."""
+    return f"{app}-origin"
+
+
 def backup_object_store(app: str) -> str:
     return f"{app}-backups"
 

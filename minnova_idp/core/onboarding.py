@@ -35,6 +35,8 @@ port: {port}                   # the port the app listens on (also given to it a
 database:
   enabled: false               # true: a PostgreSQL database per environment, DATABASE_URL in the app's env
   # size: 5Gi                  # storage; can grow, never shrink
+# preview:                    # previews' database: a copy of dev's latest backup, masked by
+#   database: {{from: dev}}      # .minnova/seed/mask.sql (required) before the app starts
 
 # redis:                       # Valkey (Redis-compatible) per environment, REDIS_URL in the app's env
 #   enabled: true
