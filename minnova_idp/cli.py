@@ -57,8 +57,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         if config.database.enabled and config.preview.database is not None:
             from .core.origin import read_mask  # required before any preview copies real data: say so now
 
-            root = target.parent.parent
-            read_mask(root, f"{root}/" if str(root) != "." else "")
+            root = target.resolve().parent.parent
+            read_mask(root, f"{root}/")
         summary = {"kind": "app", "file": str(target), "app": config.name, "environments": list(config.environments)}
         text = f"{target}: valid (app {config.name}; environments {', '.join(config.environments)})"
     print(json.dumps({**summary, "valid": True}, indent=2) if args.json else text)
@@ -266,18 +266,17 @@ def _cmd_render_preview(args: argparse.Namespace) -> int:
 
     pull = _sidecar_file(keys_dir, PREVIEW_PULL_CREDENTIALS)
     password_key = _sidecar_file(keys_dir, PREVIEW_PASSWORD_KEY) if app.redis.enabled else None
-    origin = mask = None
+    origin = None
     if app.database.enabled and app.preview.database is not None:
-        origin, mask = _preview_origin(app, directory, keys_dir)
-    sys.stdout.write(to_yaml(render_preview(app, request, secrets, seed, pull, password_key, origin, mask)))
+        origin = _preview_origin(app, keys_dir)
+    sys.stdout.write(to_yaml(render_preview(app, request, secrets, seed, pull, password_key, origin)))
     return 0
 
 
-def _preview_origin(app, directory: Path, keys_dir: Path):
-    """`preview.database.from`: what the platform allows this app's previews to copy (never what the pull request
-    says), and the app's masking SQL, without which there is no preview."""
-    from .core import names
-    from .core.origin import MASK_FILE, origin_file, parse_origin, read_mask
+def _preview_origin(app, keys_dir: Path):
+    """`preview.database.from`: what the platform allows this app's previews to copy, with the masking SQL of the
+    app's registered branch (never what the pull request says)."""
+    from .core.origin import origin_file, parse_origin
 
     environment = app.preview.database.from_
     text = _sidecar_file(keys_dir, origin_file(app.name))
@@ -287,9 +286,7 @@ def _preview_origin(app, directory: Path, keys_dir: Path):
                                    hint=f"the stack that deploys {app.name}'s {environment} and runs previews must see "
                                         "preview.database.from in the app's registered branch; until then, remove it "
                                         "from the pull request")])
-    origin = parse_origin(text, str(keys_dir / origin_file(app.name)), environment)
-    _refuse_links(directory, [names.APP_CONFIG.parent / MASK_FILE])
-    return origin, read_mask(directory, f"{directory}/")
+    return parse_origin(text, str(keys_dir / origin_file(app.name)), environment)
 
 
 def _sidecar_file(keys_dir: Path, name: str) -> str | None:
@@ -303,6 +300,8 @@ def _sidecar_file(keys_dir: Path, name: str) -> str | None:
         if exc.kind == "missing":
             return None
         raise ConfigError([Problem(str(keys_dir / name), message=exc.reason)]) from None
+    except UnicodeDecodeError:
+        raise ConfigError([Problem(str(keys_dir / name), message="is not UTF-8 text (the platform writes text)")]) from None
 
 
 def _refuse_links(directory: Path, relative_paths) -> None:
@@ -1223,7 +1222,7 @@ _OUTPUTS_HINT = "pulumi stack output --json > FILE"
 def _read_previous_outputs(file: str) -> dict:
     """`plan --previous-outputs`: a bounded regular file (never a FIFO that blocks or a device that never ends)
     holding a JSON object; the outputs the plan checks against are checked here, each error naming its key."""
-    from .core.inputs import DATABASE_CLUSTERS_OUTPUT, DATABASE_SIZES_OUTPUT
+    from .core.inputs import DATABASE_CLUSTERS_OUTPUT, DATABASE_SIZES_OUTPUT, IMAGE_TAGS_OUTPUT
     from .core.quantity import QuantityError, parse_quantity
     from .core.yamlsafe import FileRefused, read_regular_file
 
@@ -1262,6 +1261,16 @@ def _read_previous_outputs(file: str) -> dict:
                     check(item)
                 except QuantityError as exc:
                     problems.append(Problem(file, field, str(exc), hint=_OUTPUTS_HINT))
+    tags = document.get(IMAGE_TAGS_OUTPUT)
+    if tags is not None:  # component -> tags deployed, newest first (the image gate's and rollback's record)
+        if not isinstance(tags, dict):
+            problems.append(Problem(file, IMAGE_TAGS_OUTPUT, "must be an object of app environments to lists of tags",
+                                    hint=_OUTPUTS_HINT))
+        else:
+            problems += [Problem(file, f"{IMAGE_TAGS_OUTPUT}.{component}"[:120], "must be a list of tags, newest "
+                                 "first", hint=_OUTPUTS_HINT)
+                         for component, item in tags.items()
+                         if not (isinstance(item, list) and all(isinstance(tag, str) for tag in item))]
     if problems:
         raise ConfigError(problems)
     return document

@@ -194,8 +194,9 @@ def test_project_whitelists_exactly_what_a_preview_renders():
     rendered = render_preview(app, request, SecretValues(source="x", string_data={"A": "b"}),
                               seed=(("schema.sql", "create table t (id int);"),), password_key="k" * 64)
     copied = AppConfig.model_validate({**config, "preview": {"database": {"from": "dev"}}})
-    origin = Origin("dev", "oracle-db", "acme-oracle-dev", "https://x.r2.cloudflarestorage.com", "id", "secret")
-    rendered += render_preview(copied, request, None, password_key="k" * 64, origin=origin, mask="update t set a = 1;")
+    origin = Origin("dev", "oracle-db", "acme-oracle-dev", "https://x.r2.cloudflarestorage.com", "id", "secret",
+                    mask="update t set a = 1;")
+    rendered += render_preview(copied, request, None, password_key="k" * 64, origin=origin)
     kinds = {(obj["apiVersion"].rpartition("/")[0], obj["kind"]) for obj in rendered}
     allowed = set(argocd.PREVIEW_KINDS)
     assert kinds <= allowed

@@ -22,9 +22,12 @@ COPY = "preview:\n  database: {from: dev}\n"
 MASK = "update users set email = 'user' || id || '@example.invalid';\n"
 
 
-def with_copy(project: Path, environment: str = "dev") -> Path:
+def with_copy(project: Path, environment: str = "dev", mask: str | None = MASK) -> Path:
     app_yaml = project / "examples/oracle/.minnova/app.yaml"
     app_yaml.write_text(app_yaml.read_text() + COPY.replace("dev", environment))
+    if mask is not None:  # on the app's registered branch (here: the example's local source)
+        (app_yaml.parent / "seed").mkdir(exist_ok=True)
+        (app_yaml.parent / "seed/mask.sql").write_text(mask)
     return project
 
 
@@ -48,12 +51,12 @@ def test_the_environment_offers_a_token_that_can_only_read_its_own_bucket(copyin
     assert token.urn in secret.dependencies
 
 
-def test_the_origin_file_holds_the_s3_credentials_of_that_token():
-    recipe = origin_module.origin_recipe("dev", "oracle-db", "minnova-oracle-dev", "0" * 32)
+def test_the_origin_file_holds_the_s3_credentials_of_that_token_and_the_registered_mask():
+    recipe = origin_module.origin_recipe("dev", "oracle-db", "minnova-oracle-dev", "0" * 32, MASK)
     document = json.loads(recipe("token-id", "token-value")[origin_module.ORIGIN_KEY])
     assert document == {"environment": "dev", "serverName": "oracle-db", "bucket": "minnova-oracle-dev",
                         "endpointURL": f"https://{'0' * 32}.r2.cloudflarestorage.com", "accessKeyId": "token-id",
-                        "secretAccessKey": hashlib.sha256(b"token-value").hexdigest()}
+                        "secretAccessKey": hashlib.sha256(b"token-value").hexdigest(), "mask": MASK}
     parsed = origin_module.parse_origin(json.dumps(document), "oracle.origin.json", "dev")
     assert "token-value" not in repr(parsed) and hashlib.sha256(b"token-value").hexdigest() not in repr(parsed)
 
@@ -77,16 +80,34 @@ def test_a_stack_without_previews_offers_nothing(tmp_path):
 
 
 def test_previews_cannot_copy_an_environment_their_stack_does_not_own(tmp_path):
-    problems = stack_problems(with_copy(project_copy(tmp_path), "prod"), "dev")
-    assert any("examples/oracle/.minnova/app.yaml: preview.database.from: 'prod' is not deployed by this stack "
+    project = with_copy(project_copy(tmp_path), "staging")
+    app_yaml = project / "examples/oracle/.minnova/app.yaml"
+    app_yaml.write_text(app_yaml.read_text().replace("environments:\n", "environments:\n  staging: {host: "
+                                                     "oracle.staging.minnova.io}\n", 1))
+    problems = stack_problems(project, "dev")
+    assert any("examples/oracle/.minnova/app.yaml: preview.database.from: 'staging' is not deployed by this stack "
                "(Pulumi.dev.yaml)" in p for p in problems), problems
+
+
+def test_previews_never_copy_a_protected_environment(tmp_path):
+    problems = stack_problems(with_copy(project_copy(tmp_path), "prod"), "dev")
+    assert any("preview.database.from: 'prod' is a protected environment (Pulumi.dev.yaml: "
+               "minnova:protectedEnvironments)" in p for p in problems), problems
+
+
+def test_the_stack_refuses_a_copy_without_a_mask_on_the_registered_branch(tmp_path):
+    problems = stack_problems(with_copy(project_copy(tmp_path), mask=None), "dev")
+    assert any("examples/oracle/.minnova/seed/mask.sql: is required with preview.database.from" in p
+               for p in problems), problems
+    problems = stack_problems(with_copy(project_copy(tmp_path / "blank"), mask="\n \n"), "dev")
+    assert any("examples/oracle/.minnova/seed/mask.sql: is empty" in p for p in problems), problems
 
 
 # ---- render-preview ------------------------------------------------------------------------------------------
 
 ORIGIN = {"environment": "dev", "serverName": "oracle-db", "bucket": "minnova-oracle-dev",
           "endpointURL": "https://0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com",
-          "accessKeyId": "read-only-id", "secretAccessKey": "read-only-secret"}
+          "accessKeyId": "read-only-id", "secretAccessKey": "read-only-secret", "mask": MASK}
 
 
 def copying_checkout(checkout, mask: str | None = MASK, environment: str = "dev"):  # noqa: F811
@@ -102,13 +123,14 @@ def copying_checkout(checkout, mask: str | None = MASK, environment: str = "dev"
     return repo, git(repo, "rev-parse", "HEAD")
 
 
-def offered(keys: Path) -> Path:
-    (keys / "oracle.origin.json").write_text(json.dumps(ORIGIN))
+def offered(keys: Path, **changes) -> Path:
+    (keys / "oracle.origin.json").write_text(json.dumps({**ORIGIN, **changes}))
     return keys
 
 
 def test_a_copy_recovers_from_devs_archive_read_only_and_is_masked_before_the_app_starts(checkout, keys_dir):  # noqa: F811
-    repo, head = copying_checkout(checkout)
+    # The pull request's own mask.sql is ignored: it could weaken the mask or copy the data aside first.
+    repo, head = copying_checkout(checkout, mask="create table stolen as select * from users;\n")
     result = render(repo, argocd_env(head, offered(keys_dir)))
     assert result.returncode == 0, result.stderr
     objects = list(yaml.safe_load_all(result.stdout))
@@ -130,8 +152,8 @@ def test_a_copy_recovers_from_devs_archive_read_only_and_is_masked_before_the_ap
     for obj in objects:
         if obj["kind"] in ("Deployment", "CronJob", "Job"):
             assert "oracle-origin-r2" not in json.dumps(obj), obj["metadata"]["name"]
-    # The mask: the PR's mask.sql, in one transaction as the database owner, in the wave after the database...
-    assert by_name[("ConfigMap", "oracle-db-mask")]["data"] == {"mask.sql": MASK}
+    # The mask, in one transaction as the database owner, in the wave after the database...
+    assert by_name[("ConfigMap", "oracle-db-mask")]["data"] == {"mask.sql": MASK}  # the registered branch's
     job = by_name[("Job", "oracle-db-mask")]
     (container,) = job["spec"]["template"]["spec"]["containers"]
     assert "--single-transaction" in container["command"] and container["command"][-1] == "/mask/mask.sql"
@@ -146,35 +168,37 @@ def test_a_copy_recovers_from_devs_archive_read_only_and_is_masked_before_the_ap
 
 
 @pytest.mark.parametrize("case,expected", [
-    ("no mask", ".minnova/seed/mask.sql: is required with preview.database.from"),
-    ("empty mask", ".minnova/seed/mask.sql: is empty"),
     ("not offered", "preview.database.from: the platform does not let oracle's previews copy dev's database"),
     ("other environment", "preview.database.from: 'prod' is not the environment this app's previews may copy ('dev'"),
+    ("no mask", "oracle.origin.json: is not the origin the platform writes"),
+    ("server name too long", "oracle.origin.json: names a server, bucket or endpoint the platform never writes"),
+    ("not a string", "oracle.origin.json: is not the origin the platform writes"),
+    ("not json", "oracle.origin.json: is not the origin the platform writes"),
+    ("not utf-8", "oracle.origin.json: is not UTF-8 text"),
 ])
-def test_a_copy_is_refused_unless_the_platform_offers_it_and_the_app_masks_it(checkout, keys_dir, case, expected):  # noqa: F811
-    mask = {"no mask": None, "empty mask": "\n"}.get(case, MASK)
-    if case == "other environment":
-        repo, _ = checkout
-        app_yaml = repo / ".minnova/app.yaml"
-        app_yaml.write_text(app_yaml.read_text().replace("environments:\n", "environments:\n  staging: {host: "
-                                                         "oracle.staging.minnova.io}\n", 1))
-    repo, head = copying_checkout(checkout, mask, "prod" if case == "other environment" else "dev")
-    keys = keys_dir if case == "not offered" else offered(keys_dir)
+def test_a_copy_is_refused_unless_the_platform_offers_it_with_a_mask(checkout, keys_dir, case, expected):  # noqa: F811
+    repo, head = copying_checkout(checkout, MASK, "prod" if case == "other environment" else "dev")
+    changes = {"no mask": {"mask": ""}, "server name too long": {"serverName": "a" * 41},
+               "not a string": {"endpointURL": 42}}.get(case, {})
+    keys = keys_dir if case == "not offered" else offered(keys_dir, **changes)
+    if case == "not json":
+        (keys / "oracle.origin.json").write_text("{")
+    if case == "not utf-8":
+        (keys / "oracle.origin.json").write_bytes(b"\xff\xfe")
     result = render(repo, argocd_env(head, keys))
     assert result.returncode == 1 and result.stdout == ""
     assert expected in result.stderr, result.stderr
     assert "read-only-secret" not in result.stderr
 
 
-def test_a_symlinked_mask_is_refused(checkout, keys_dir, tmp_path):  # noqa: F811
-    secret = tmp_path / "outside.sql"
-    secret.write_text("select 1;\n")
-    repo, _ = checkout
-    (repo / ".minnova/seed").mkdir()
-    (repo / ".minnova/seed/mask.sql").symlink_to(secret)
-    repo, head = copying_checkout((repo, None), mask=None)
-    result = render(repo, argocd_env(head, offered(keys_dir)))
-    assert result.returncode == 1 and "symbolic link" in result.stderr
+def test_a_symlinked_mask_on_the_registered_branch_is_refused(tmp_path):
+    project = with_copy(project_copy(tmp_path), mask=None)
+    outside = tmp_path / "outside.sql"
+    outside.write_text("select 1;\n")
+    (project / "examples/oracle/.minnova/seed").mkdir()
+    (project / "examples/oracle/.minnova/seed/mask.sql").symlink_to(outside)
+    problems = stack_problems(project, "dev")
+    assert any("mask.sql" in p and "symbolic link" in p for p in problems), problems
 
 
 def test_validate_says_a_copy_needs_its_mask(checkout):  # noqa: F811

@@ -253,12 +253,15 @@ def _command(sock: socket.socket, *words: str) -> bytes:
     return reply
 
 
-def test_the_rendered_config_runs_on_a_real_server_and_only_the_urls_password_opens_it():
+@pytest.mark.parametrize("where", ["preview", "dev"])
+def test_the_rendered_config_runs_on_a_real_server_and_only_the_urls_password_opens_it(where):
+    """The preview's config (memory only) and dev's (an append-only file), each run with the container's command.
+    Only the listening address and port differ: a test server listens on 127.0.0.1 alone."""
     import tempfile
 
     server = _server()
     tmp_path = Path(tempfile.mkdtemp(prefix="minnova-valkey-"))  # not under pytest's root-only directory
-    objects = preview()
+    objects = preview() if where == "preview" else {key: plain(o.manifest) for key, o in declared().items()}
     data = objects[("Secret", "shop-redis")]["stringData"]
     (container,) = objects[("Deployment", "shop-redis")]["spec"]["template"]["spec"]["containers"]
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
@@ -300,8 +303,15 @@ def test_the_rendered_config_runs_on_a_real_server_and_only_the_urls_password_op
             assert _command(sock, "AUTH", password) == b"+OK\r\n"
             assert _command(sock, "SET", "k", "v") == b"+OK\r\n"
             maxmemory = _command(sock, "CONFIG", "GET", "maxmemory")
-            assert str(int(128 * 1024 * 1024 * 0.8)).encode() in maxmemory
+            limit = 128 if where == "preview" else 100
+            assert str(limit * 1024 * 1024 * 80 // 100).encode() in maxmemory
             assert b"noeviction" in _command(sock, "CONFIG", "GET", "maxmemory-policy")
+            appendonly = _command(sock, "CONFIG", "GET", "appendonly")
+            assert (b"yes" if where == "dev" else b"no") in appendonly
+            deadline = time.monotonic() + 10
+            while where == "dev" and not any(data_dir.iterdir()) and time.monotonic() < deadline:
+                time.sleep(0.1)  # the append-only file is created in the data directory
+            assert any(data_dir.iterdir()) == (where == "dev")
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -316,3 +326,19 @@ def test_a_secret_named_redis_url_is_refused_only_beside_the_apps_own_redis():
     assert str(problem).startswith(".minnova/secrets/dev.enc.yaml: REDIS_URL: is set by the platform")
     assert "elsewhere" not in str(problem)
     assert redis_url_problems(values, redis=False) == []  # an outside Redis of the app's own: its secret
+
+
+def test_a_new_password_rolls_the_apps_long_running_processes_too():
+    """Valkey restarts on a new config; the app's Deployments read REDIS_URL at start, so they must roll too."""
+    def templates(key: str) -> dict:
+        app = config()
+        placement = environment_placement(app, "dev", "1.0.0", password_key=key)
+        return {o.manifest["metadata"]["name"]: o.manifest["spec"]["template"]["metadata"].get("annotations", {})
+                for o in app_objects(app, placement, SETTINGS)
+                if isinstance(o, KubernetesObject) and o.manifest["kind"] == "Deployment"}
+
+    before, after = templates(KEY), templates("z" * 64)
+    assert set(before) == {"shop", "shop-mailer", "shop-redis"}
+    for name in before:
+        assert before[name] and before[name] != after[name], name
+    assert before == templates(KEY)  # nothing rolls while the key stays

@@ -197,7 +197,8 @@ class PreviewDatabase(StrictModel):
 class PreviewConfig(StrictModel):
     database: PreviewDatabase | None = Field(
         default=None, description="`{from: dev}`: each preview's database is a copy of dev's latest backup, masked "
-        "by `.minnova/seed/mask.sql` (required) before the app starts; opt-in, and the stack must agree (see README "
+        "by `.minnova/seed/mask.sql` of the registered branch (required) before the app starts; never a protected "
+        "environment; the stack deploying it must run the previews (see README "
         "\"A masked copy of dev\")")
 
 

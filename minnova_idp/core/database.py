@@ -59,6 +59,9 @@ class Origin:
     endpoint: str
     access_key_id: str = field(repr=False)
     secret_access_key: str = field(repr=False)
+    # The app's .minnova/seed/mask.sql as the stack read it from the app's registered branch: never the pull
+    # request's, which could weaken it or copy the data aside before it runs.
+    mask: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
@@ -359,8 +362,8 @@ def render_mask(database: DatabasePlacement, namespace: str, labels: dict[str, s
 
 def render_mask_job(app: AppConfig, database: DatabasePlacement, namespace: str, labels: dict[str, str],
                     preview: bool) -> Manifest:
-    """The app's masking SQL over a preview's copy of another environment, in one transaction, as the database owner
-    (as the seed, for the same reason: it is a pull request's SQL). It runs once, when Argo CD first applies it: the
+    """The app's masking SQL (from its registered branch, origin.py) over a preview's copy of another environment,
+    in one transaction, as the database owner (not a superuser, as the seed). It runs once, when Argo CD first applies it: the
     Job is not recreated for later commits. In the seed's sync wave, so the release phase and the app's processes
     (later waves) start only once it succeeded; a failing mask stops the sync there and the app never starts."""
     return _sql_job(app, database, namespace, labels, preview, "mask", names.mask(database.cluster), MASK_KEY)

@@ -120,7 +120,7 @@ def _app_instance(inputs: ProgramInputs, app: LoadedApp, environment: str, setti
         argocd_namespace = kubernetes_object(PLATFORM_PREFIX, argocd.render_namespace())
         resources += origin_offer(component, app.name, environment, app.config.backup_name(environment),
                                   bucket.bucket, bucket.key, stack.deployment, stack.cloudflare.account_id,
-                                  argocd.NAMESPACE, keys(argocd_namespace))
+                                  argocd.NAMESPACE, keys(argocd_namespace), inputs.masks[app.name])
     return AppInstance(component=component, app=app.config, placement=placement, resources=tuple(resources))
 
 

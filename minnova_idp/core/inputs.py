@@ -14,6 +14,7 @@ from typing import Any, Sequence
 from . import gitrules, names
 from .argocd import PreviewApp
 from .drill import CHECK_FILE, MAX_CHECK_BYTES
+from .origin import read_mask
 from .seed import read_seed
 from .errors import ConfigError, Problem, raise_if_any
 from .fields import host_matches
@@ -42,6 +43,7 @@ class ProgramInputs:
     secrets: dict[tuple[str, str], SecretValues] = field(default_factory=dict)  # (app, environment)
     restore_checks: dict[str, str] = field(default_factory=dict)  # app -> its .minnova/restore-check.sql
     seeds: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)  # app -> its seed files
+    masks: dict[str, str] = field(default_factory=dict)  # app -> its .minnova/seed/mask.sql (preview copies)
     kept_tags: dict[str, str] = field(default_factory=dict)  # component -> the tag the image gate kept
 
     def deployed(self) -> list[tuple[LoadedApp, str]]:
@@ -110,8 +112,19 @@ def load_inputs(project_dir: Path, raw: dict[str, str], secret_keys: set[str], f
             seeds[app.name] = read_seed(app.config, app.directory, app.shown(""))
         except ConfigError as exc:
             problems.extend(exc.problems)
+    masks = {}
+    for app, _ in preview_origins(inputs):
+        # From the registered branch, as the stack read it: what every preview copy of this app is masked with.
+        if app.directory is None:
+            problems.append(Problem(app.config_file, "preview.database", "the app's files were not read, so its "
+                                    "mask.sql cannot be: previews would copy unmasked data"))
+            continue
+        try:
+            masks[app.name] = read_mask(app.directory, app.shown(""))
+        except ConfigError as exc:
+            problems.extend(exc.problems)
     raise_if_any(problems)
-    return replace(inputs, secrets=secrets, restore_checks=restore_checks, seeds=seeds)
+    return replace(inputs, secrets=secrets, restore_checks=restore_checks, seeds=seeds, masks=masks)
 
 
 def read_restore_check(app: LoadedApp) -> str | None:
@@ -243,6 +256,13 @@ def quota_problems(inputs: ProgramInputs) -> list[Problem]:
             need["memory"] += instances * (_quantity_or(db.memory, default["memory"]) + default["memory"])
             need["storage"] += instances * parse_quantity(config.database.size)
             need["pods"] += instances + 1  # and the drill's Job
+        if config.redis.enabled:  # one Valkey pod (Recreate: never two), and its volume
+            valkey = config.redis.resources.requests
+            need["cpu"] += _quantity_or(valkey.cpu, default["cpu"])
+            need["memory"] += _quantity_or(valkey.memory, default["memory"])
+            need["pods"] += 1
+            if config.redis.persistence.enabled:
+                need["storage"] += parse_quantity(config.redis.persistence.size)
         limits = {"cpu": quota.cpu, "memory": quota.memory, "storage": quota.storage, "pods": str(quota.pods)}
         for key, needed in need.items():
             if needed > parse_quantity(limits[key]):
@@ -330,7 +350,8 @@ def preview_origins(inputs: ProgramInputs) -> list[tuple[LoadedApp, str]]:
         return []
     return [(app, app.config.preview.database.from_) for app in inputs.apps
             if app.entry.repo and app.config.database.enabled and app.config.preview.database is not None
-            and app.config.preview.database.from_ in inputs.environments_of(app)]
+            and app.config.preview.database.from_ in inputs.environments_of(app)
+            and app.config.preview.database.from_ not in inputs.stack.settings.protected_environments]
 
 
 def _origin_problems(inputs: ProgramInputs) -> list[Problem]:
@@ -339,7 +360,12 @@ def _origin_problems(inputs: ProgramInputs) -> list[Problem]:
     problems = []
     for app in inputs.apps:
         origin = app.config.preview.database
-        if app.entry.repo and origin is not None and origin.from_ not in inputs.environments_of(app):
+        if app.entry.repo and origin is not None and origin.from_ in inputs.stack.settings.protected_environments:
+            problems.append(Problem(app.config_file, "preview.database.from", f"'{origin.from_}' is a protected "
+                                    f"environment ({inputs.stack.file}: minnova:protectedEnvironments): previews, which "
+                                    "run any approved pull request's code, never get a copy of its data",
+                                    hint="copy an environment whose data every approved PR author may see (dev)"))
+        elif app.entry.repo and origin is not None and origin.from_ not in inputs.environments_of(app):
             problems.append(Problem(app.config_file, "preview.database.from", f"'{origin.from_}' is not deployed by "
                                     f"this stack ({inputs.stack.file}), which runs {app.name}'s previews: only the "
                                     "stack that owns an environment's backups can let previews read them",

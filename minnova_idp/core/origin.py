@@ -10,9 +10,11 @@ is written to dev's archive: recovery only lists and downloads (plugin-barman-cl
 internal/cnpgi/restore/restore.go:101-242; its one write-side check, barman-cloud-check-wal-archive, runs only for
 a store the Cluster archives to, :105-120), and the token could not write anyway.
 
-The app's masking SQL (`.minnova/seed/mask.sql`, required: without it there is no preview) runs in a Job as the
-database owner in the sync wave after the database is healthy, before the release phase and the app's processes:
-the app's code never runs against unmasked data.
+The app's masking SQL (`.minnova/seed/mask.sql`, required: without it there is no preview) is read by the stack from
+the app's registered branch and travels in the origin file: a pull request's own mask.sql is never used (it could
+skip a column, or copy the rows aside before masking). It runs in a Job as the database owner in the sync wave after
+the database is healthy, before the release phase and the app's processes: the pull request's code never runs
+against unmasked data. A protected environment is never offered (inputs.preview_origins).
 """
 
 from __future__ import annotations
@@ -49,22 +51,23 @@ def origin_token(app: str, deployment: str, account_id: str, bucket: str) -> Acc
                         resources=(r2_bucket_resource(account_id, bucket),))
 
 
-def _origin_document(environment: str, server_name: str, bucket: str, endpoint: str, token_id: str,
+def _origin_document(environment: str, server_name: str, bucket: str, endpoint: str, mask: str, token_id: str,
                      token_value: str) -> dict[str, str]:
     credentials = r2_s3_credentials(token_id, token_value)
     return {ORIGIN_KEY: json.dumps({
         "environment": environment, "serverName": server_name, "bucket": bucket, "endpointURL": endpoint,
-        "accessKeyId": credentials[ACCESS_KEY_ID], "secretAccessKey": credentials[SECRET_ACCESS_KEY]},
+        "accessKeyId": credentials[ACCESS_KEY_ID], "secretAccessKey": credentials[SECRET_ACCESS_KEY], "mask": mask},
         sort_keys=True)}
 
 
-def origin_recipe(environment: str, server_name: str, bucket: str, account_id: str):
-    """FromToken recipe: the sidecar's `<app>.origin.json` from the read-only token's id and value."""
-    return partial(_origin_document, environment, server_name, bucket, r2_endpoint(account_id))
+def origin_recipe(environment: str, server_name: str, bucket: str, account_id: str, mask: str):
+    """FromToken recipe: the sidecar's `<app>.origin.json` from the read-only token's id and value; `mask`: the
+    app's mask.sql from its registered branch."""
+    return partial(_origin_document, environment, server_name, bucket, r2_endpoint(account_id), mask)
 
 
 def origin_offer(component: str, app: str, environment: str, server_name: str, bucket: str, bucket_key: str,
-                 deployment: str, account_id: str, namespace: str, after: tuple[str, ...]) -> list:
+                 deployment: str, account_id: str, namespace: str, after: tuple[str, ...], mask: str) -> list:
     """What an environment declares when the app's previews copy it: a token that can only read its bucket, and the
     sidecar's origin file made from it, as a Secret in Argo CD's `namespace` (each app its own, so each preview's
     namespace gets credentials to its own app's archive only)."""
@@ -78,23 +81,29 @@ def origin_offer(component: str, app: str, environment: str, server_name: str, b
         "metadata": {"name": origin_secret(app), "namespace": namespace,
                      "labels": {**names.managed_labels(), "minnova.io/app": app}},
         "type": "Opaque",
-        "stringData": FromToken(token=token.key, recipe=origin_recipe(environment, server_name, bucket, account_id)),
+        "stringData": FromToken(token=token.key,
+                                recipe=origin_recipe(environment, server_name, bucket, account_id, mask)),
     }, Lifecycle(depends_on=(*after, token.key)))
     return [token, secret]
 
 
 def parse_origin(text: str, shown: str, environment: str) -> Origin:
     """The sidecar's origin file, checked against what the pull request's app.yaml asks for (`environment`)."""
+    fields = {"environment": "environment", "server_name": "serverName", "bucket": "bucket",
+              "endpoint": "endpointURL", "access_key_id": "accessKeyId", "secret_access_key": "secretAccessKey",
+              "mask": "mask"}
     try:
         document = json.loads(text)
-        origin = Origin(environment=document["environment"], server_name=document["serverName"],
-                        bucket=document["bucket"], endpoint=document["endpointURL"],
-                        access_key_id=document["accessKeyId"], secret_access_key=document["secretAccessKey"])
-    except (ValueError, KeyError, TypeError):
+        values = {name: document[key] for name, key in fields.items()}
+    except (ValueError, KeyError, TypeError, RecursionError):
+        values = None
+    if values is None or not all(isinstance(value, str) and value for value in values.values()):
         raise ConfigError([Problem(shown, message="is not the origin the platform writes (JSON with environment, "
-                                   "serverName, bucket, endpointURL and credentials)")]) from None
-    if not (names.APP_NAME_RE.match(origin.server_name) and names.DNS_LABEL_RE.match(origin.bucket)
-            and origin.endpoint.startswith("https://")):
+                                   "serverName, bucket, endpointURL, credentials and mask)",
+                                   hint="the stack that deploys the environment writes it: run its `pulumi up`")])
+    origin = Origin(**values)
+    if not (len(origin.server_name) <= names.CLUSTER_NAME_MAX and names.APP_NAME_RE.match(origin.server_name)
+            and names.DNS_LABEL_RE.match(origin.bucket) and origin.endpoint.startswith("https://")):
         raise ConfigError([Problem(shown, message="names a server, bucket or endpoint the platform never writes")])
     if origin.environment != environment:
         raise ConfigError([Problem("preview.database.from", message=f"'{environment}' is not the environment this "

@@ -180,13 +180,13 @@ def checkout_problems(directory: Path) -> list[Problem]:
 def preview_placement(app: AppConfig, request: PreviewRequest, secrets: SecretValues | None,
                       seed: tuple[tuple[str, str], ...] = (), pull_secret: bool = False,
                       password_key: str | None = None, origin: Origin | None = None,
-                      mask: str | None = None) -> Placement:
+                      ) -> Placement:
     """`password_key`: the sidecar's preview password key (redis.preview_password_key), for an app with Redis;
-    `origin` and `mask`: for `preview.database.from`, the archive the platform lets this app's previews copy (the
-    sidecar's) and the app's masking SQL (origin.py)."""
+    `origin`: for `preview.database.from`, the archive the platform lets this app's previews copy and the masking
+    SQL from the app's registered branch (the sidecar's origin file, origin.py)."""
     database = None
     if app.database.enabled and app.preview.database is not None:
-        if origin is None or mask is None:
+        if origin is None or not origin.mask:
             raise ValueError(f"{app.name}: a preview copying {app.preview.database.from_} needs its origin and mask")
         # A physical copy: the origin's whole data directory, so its size, within what a preview may use.
         if parse_quantity(app.database.size) > parse_quantity(QUOTA["requests.storage"]):
@@ -196,7 +196,7 @@ def preview_placement(app: AppConfig, request: PreviewRequest, secrets: SecretVa
                                        hint="remove preview.database (previews then start empty or seeded)")])
         database = DatabasePlacement(
             instances=1, size=app.database.size, version=app.database.version, resources=PREVIEW_DATABASE_RESOURCES,
-            cluster=names.database_cluster(app.name), seed=(), origin=origin, mask=mask,
+            cluster=names.database_cluster(app.name), seed=(), origin=origin, mask=origin.mask,
             restore=DatabaseRestore.model_validate({"fromBackup": origin.server_name}))
     elif app.database.enabled:
         # One small instance and no backups: a preview's data is disposable. Seeded from the PR's own files.
@@ -221,12 +221,11 @@ def preview_placement(app: AppConfig, request: PreviewRequest, secrets: SecretVa
 def render_preview(app: AppConfig, request: PreviewRequest, secrets: SecretValues | None,
                    seed: tuple[tuple[str, str], ...] = (), pull_credentials: str | None = None,
                    password_key: str | None = None, origin: Origin | None = None,
-                   mask: str | None = None) -> list[Manifest]:
+                   ) -> list[Manifest]:
     """`pull_credentials`: the stack's read-only registry credentials (the sidecar's copy), for private images;
-    `password_key`: the sidecar's preview password key, for an app with Redis; `origin`, `mask`: see
-    preview_placement."""
+    `password_key`: the sidecar's preview password key, for an app with Redis; `origin`: see preview_placement."""
     placement = preview_placement(app, request, secrets, seed, pull_secret=pull_credentials is not None,
-                                  password_key=password_key, origin=origin, mask=mask)
+                                  password_key=password_key, origin=origin)
     settings = RenderSettings(deployment=request.deployment, ingress_class=request.ingress_class, cluster_issuer=None)
     namespace, *rest = render_app(app, placement, settings, pull_credentials)
     labels = common_labels(app, placement, settings)

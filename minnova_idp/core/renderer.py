@@ -16,7 +16,8 @@ from typing import Any
 from . import isolation, names, tls, versions
 from .app_config import AppConfig, Autoscale, Resources
 from .drill import drill_objects
-from .redis import COMPONENT as REDIS_COMPONENT, COMPONENT_LABEL, RedisPlacement, redis_objects, redis_password, redis_url_env
+from .redis import (COMPONENT as REDIS_COMPONENT, COMPONENT_LABEL, RedisPlacement, redis_objects, redis_password,
+                    redis_url, redis_url_env)
 from .database import (PROCESS_SYNC_WAVE, RELEASE_SYNC_WAVE, SYNC_WAVE_ANNOTATION, BackupTarget, DatabasePlacement,
                        backup_storage, database_objects, database_placement, database_url_env)
 from .resources import Declared, DnsRecord, KubernetesObject, Lifecycle, Secret, keys, kubernetes_object, plain
@@ -396,13 +397,23 @@ def _deployment(app: AppConfig, placement: Placement, settings: RenderSettings, 
         "selector": {"matchLabels": selector},
         "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
         "template": {
-            "metadata": {"labels": _pod_labels(app, placement, settings, selector)},
+            "metadata": {"labels": _pod_labels(app, placement, settings, selector),
+                         **({"annotations": redis_restart_annotation(app, placement)} if placement.redis else {})},
             "spec": _pod_spec(app, placement, [container], terminationGracePeriodSeconds=TERMINATION_GRACE_SECONDS,
                               topologySpreadConstraints=spread),
         },
     })
     return {"apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {**_metadata(app, placement, settings), "name": name}, "spec": spec}
+
+
+def redis_restart_annotation(app: AppConfig, placement: Placement) -> dict[str, str]:
+    """Long-running processes read REDIS_URL when they start: a new password (minnova:passwordKey rotated) rolls
+    them, as it rolls Valkey. A hash of a URL holding a 256-bit password tells nothing about it."""
+    import hashlib
+
+    url = redis_url(app, placement.namespace, placement.redis.password)
+    return {"minnova.io/redis-url-sha256": hashlib.sha256(url.encode()).hexdigest()[:16]}
 
 
 def process_selector(app: AppConfig, placement: Placement, process: str) -> dict[str, str]:
