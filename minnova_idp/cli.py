@@ -1222,7 +1222,7 @@ _OUTPUTS_HINT = "pulumi stack output --json > FILE"
 def _read_previous_outputs(file: str) -> dict:
     """`plan --previous-outputs`: a bounded regular file (never a FIFO that blocks or a device that never ends)
     holding a JSON object; the outputs the plan checks against are checked here, each error naming its key."""
-    from .core.inputs import DATABASE_CLUSTERS_OUTPUT, DATABASE_SIZES_OUTPUT, IMAGE_TAGS_OUTPUT
+    from .core.inputs import DATABASE_CLUSTERS_OUTPUT, DATABASE_SIZES_OUTPUT, IMAGE_TAGS_OUTPUT, REDIS_SIZES_OUTPUT
     from .core.quantity import QuantityError, parse_quantity
     from .core.yamlsafe import FileRefused, read_regular_file
 
@@ -1244,7 +1244,8 @@ def _read_previous_outputs(file: str) -> dict:
     if not isinstance(document, dict):
         raise refused("must be a JSON object of output names to values")
     problems = []
-    for output, check in ((DATABASE_SIZES_OUTPUT, parse_quantity), (DATABASE_CLUSTERS_OUTPUT, None)):
+    for output, check in ((DATABASE_SIZES_OUTPUT, parse_quantity), (DATABASE_CLUSTERS_OUTPUT, None),
+                          (REDIS_SIZES_OUTPUT, parse_quantity)):
         value = document.get(output)
         if value is None:
             continue

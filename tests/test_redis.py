@@ -342,3 +342,15 @@ def test_a_new_password_rolls_the_apps_long_running_processes_too():
     for name in before:
         assert before[name] and before[name] != after[name], name
     assert before == templates(KEY)  # nothing rolls while the key stays
+
+
+def test_a_smaller_redis_volume_than_deployed_is_refused_before_anything_registers():
+    from minnova_idp.core.errors import ConfigError as Stop
+
+    with pytest.raises(Stop) as caught:
+        run_plan(PROJECT_DIR, "dev", previous_outputs={"redisSizes": {"oracle-dev": "5Gi"}})
+    assert [str(p) for p in caught.value.problems] == [
+        "examples/oracle/.minnova/app.yaml: redis.persistence.size: '2Gi' is smaller than the 5Gi deployed in dev; "
+        "Redis volumes can grow but never shrink (hint: keep 5Gi or more)"]
+    plan = run_plan(PROJECT_DIR, "dev", previous_outputs={"redisSizes": {"oracle-dev": "1Gi"}})  # growing is fine
+    assert plan.outputs["redisSizes"] == {"oracle-dev": "2Gi"}

@@ -61,6 +61,12 @@ class Declaration:
                 if instance.database_size is not None}
 
     @property
+    def redis_sizes(self) -> dict[str, str]:
+        """What each Valkey volume was declared at: the storage guard compares the next run with it."""
+        return {instance.component: instance.placement.redis.size for instance in self.apps
+                if instance.placement.redis is not None and instance.placement.redis.size is not None}
+
+    @property
     def database_clusters(self) -> dict[str, str]:
         """The Cluster each app uses: the next run refuses to swap it for another without a declared restore."""
         return {instance.component: instance.database_cluster for instance in self.apps

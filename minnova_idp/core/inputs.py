@@ -30,6 +30,7 @@ from .yamlsafe import FileRefused, read_regular_file
 STOP_HEADER = "Minnova IDP stopped before registering any resource (so nothing is deleted):"
 DATABASE_SIZES_OUTPUT = "databaseSizes"
 DATABASE_CLUSTERS_OUTPUT = "databaseClusters"
+REDIS_SIZES_OUTPUT = "redisSizes"  # component -> the size of its Valkey volume, as declared last
 IMAGE_TAGS_OUTPUT = "imageTags"  # component -> the tags it deployed, newest first (rollbacks)
 IMAGE_TAG_HISTORY = 5
 
@@ -508,6 +509,20 @@ def database_replacements(inputs: ProgramInputs, deployed_clusters: dict[str, st
                 f"'{now}' would give the app a new, empty database in place of '{before}', which {environment} runs",
                 hint=f"keep backupName: {before}, or restore into '{now}' with restore.fromBackup: {before} "
                      "(README: Disaster recovery)"))
+    return problems
+
+
+def redis_shrinks(inputs: ProgramInputs, deployed_sizes: dict[str, str]) -> list[Problem]:
+    """A Valkey volume can grow, never shrink (Kubernetes refuses a smaller claim, half-way through an update)."""
+    problems = []
+    for app, environment in inputs.deployed():
+        redis = app.config.redis
+        size, before = redis.persistence.size, deployed_sizes.get(names.component_name(app.name, environment))
+        if redis.enabled and redis.persistence.enabled and before and parse_quantity(size) < parse_quantity(before):
+            problems.append(Problem(
+                app.config_file, "redis.persistence.size",
+                f"'{size}' is smaller than the {before} deployed in {environment}; Redis volumes can grow but never "
+                "shrink", hint=f"keep {before} or more"))
     return problems
 
 

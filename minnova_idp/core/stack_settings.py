@@ -220,7 +220,8 @@ class StackSettings(StrictModel):
         "/v2/<name>/manifests/<tag>): keep the tag deployed last when it does not (a first deploy stops); wait: stop "
         "the run; off: no check. An unreachable registry always stops the run.")
     database_storage_guard: bool = Field(
-        default=True, description="Refuse database.size shrinks by comparing with this stack's last outputs.")
+        default=True, description="Refuse database.size (and redis.persistence.size) shrinks by comparing with this "
+                                  "stack's last outputs.")
     dns_proxied: bool = Field(default=False, description="Proxy app hosts through Cloudflare (orange cloud).")
     network_policies: bool = Field(
         default=True, description="NetworkPolicies in every app namespace: ingress from its own pods and non-app "

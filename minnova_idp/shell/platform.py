@@ -25,6 +25,7 @@ class Platform(pulumi.ComponentResource):
     urls: pulumi.Output[dict[str, str]]
     database_sizes: pulumi.Output[dict[str, str]]
     database_clusters: pulumi.Output[dict[str, str]]
+    redis_sizes: pulumi.Output[dict[str, str]]
 
     def __init__(self, name: str, inputs: ProgramInputs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(TYPE, name, None, opts)
@@ -49,8 +50,9 @@ class Platform(pulumi.ComponentResource):
         self.urls = pulumi.Output.all(**urls) if urls else pulumi.Output.from_input({})
         self.database_sizes = pulumi.Output.from_input(declaration.database_sizes)
         self.database_clusters = pulumi.Output.from_input(declaration.database_clusters)
+        self.redis_sizes = pulumi.Output.from_input(declaration.redis_sizes)
         self.register_outputs({"urls": self.urls, "databaseSizes": self.database_sizes,
-                               "databaseClusters": self.database_clusters})
+                               "databaseClusters": self.database_clusters, "redisSizes": self.redis_sizes})
 
     def _cloudflare_provider(self, inputs: ProgramInputs) -> pulumi.ProviderResource:
         import pulumi_cloudflare as cloudflare  # large (seconds to import): only for stacks that use Cloudflare

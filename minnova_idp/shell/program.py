@@ -15,7 +15,8 @@ import pulumi
 
 from ..core import imagegate
 from ..core.errors import ConfigError, Problem, raise_if_any
-from ..core.inputs import (DATABASE_CLUSTERS_OUTPUT, FetchProgress, DATABASE_SIZES_OUTPUT, IMAGE_TAGS_OUTPUT, STOP_HEADER,
+from ..core.inputs import (DATABASE_CLUSTERS_OUTPUT, FetchProgress, DATABASE_SIZES_OUTPUT, IMAGE_TAGS_OUTPUT,
+                           REDIS_SIZES_OUTPUT, STOP_HEADER, redis_shrinks,
                            ProgramInputs, database_replacements, image_tag_history, load_inputs, requested_images,
                            storage_shrinks)
 from ..core.stackconfig import from_pulumi_runtime
@@ -40,13 +41,16 @@ async def program(inputs: ProgramInputs, check_images=None) -> dict[str, pulumi.
             sizes = await previous.get_output(DATABASE_SIZES_OUTPUT).future() or {}
             clusters = await previous.get_output(DATABASE_CLUSTERS_OUTPUT).future() or {}
             raise_if_any(storage_shrinks(inputs, sizes) + database_replacements(inputs, clusters))
+        if settings.database_storage_guard and any(app.config.redis.enabled and app.config.redis.persistence.enabled
+                                                   for app, _ in inputs.deployed()):
+            raise_if_any(redis_shrinks(inputs, await previous.get_output(REDIS_SIZES_OUTPUT).future() or {}))
         previous_tags = await previous.get_output(IMAGE_TAGS_OUTPUT).future() or {}
     if settings.image_gate != "off" and check_images is not None:
         inputs = await _image_gate(inputs, previous_tags, check_images)
 
     platform = Platform(PLATFORM_NAME, inputs)
     outputs = {"urls": platform.urls, DATABASE_SIZES_OUTPUT: platform.database_sizes,
-               DATABASE_CLUSTERS_OUTPUT: platform.database_clusters,
+               DATABASE_CLUSTERS_OUTPUT: platform.database_clusters, REDIS_SIZES_OUTPUT: platform.redis_sizes,
                # What each app environment deployed, newest first: `minnova-idp rollback` goes back to the second.
                IMAGE_TAGS_OUTPUT: pulumi.Output.from_input(image_tag_history(inputs, previous_tags))}
     for name, value in outputs.items():
