@@ -126,16 +126,22 @@ def _run_mask(database_url, tmp_path: Path, database: str, mask: str) -> subproc
                                   cluster="oracle-db", mask=mask)
     job = render_mask_job(app, placement, "oracle-pr-1", {"app.kubernetes.io/instance": "oracle-pr-1"}, True)
     command = job["spec"]["template"]["spec"]["containers"][0]["command"]
-    argv = [psql if arg == "psql" else f"{base}/{database}" if arg == "$(DATABASE_URL)"
+    # As CNPG's `<cluster>-app` uri connects: the database's owner, not a superuser.
+    owner = base.replace("//app@", "//oracle@")
+    argv = [psql if arg == "psql" else f"{owner}/{database}" if arg == "$(DATABASE_URL)"
             else arg.replace("/mask/", f"{directory}/") for arg in command]
     return subprocess.run(argv, capture_output=True, text=True, timeout=60)
 
 
 def _copy_of_dev(database_url, database: str) -> None:
+    """A database as a recovery of dev leaves it: owned by the app's role (`oracle`, no superuser), its tables too."""
     base, psql = database_url
-    subprocess.run([psql, f"{base}/postgres", "-Xqc", f'create database "{database}"'], capture_output=True)
-    subprocess.run([psql, f"{base}/{database}", "-Xqc", "create table users (id int primary key, email text, name text);"
-                    " insert into users values (1, 'ada@real.example', 'Ada'), (2, 'alan@real.example', 'Alan');"],
+    subprocess.run([psql, f"{base}/postgres", "-Xqc", "create role oracle login nosuperuser"], capture_output=True)
+    subprocess.run([psql, f"{base}/postgres", "-Xqc", f'create database "{database}" owner oracle'],
+                   check=True, capture_output=True)
+    owner = base.replace("//app@", "//oracle@")
+    subprocess.run([psql, f"{owner}/{database}", "-Xqc", "create table users (id int primary key, email text, name "
+                    "text); insert into users values (1, 'ada@real.example', 'Ada'), (2, 'alan@real.example', 'Alan');"],
                    check=True, capture_output=True)
 
 
@@ -156,3 +162,11 @@ def test_a_failing_mask_fails_the_job_and_masks_nothing_half_way(database_url, t
                                                         "update users set nme = 'x';\n")
     assert result.returncode != 0 and "nme" in result.stderr
     assert _query(database_url, "half", "select count(*) from users where email like '%@real.example'") == "2"
+
+
+def test_the_mask_runs_without_superuser_powers(database_url, tmp_path):
+    """What the mask can do is what the app's own role can: not run programs on the database server."""
+    _copy_of_dev(database_url, "nosuper")
+    result = _run_mask(database_url, tmp_path, "nosuper", "copy users to program 'cat > /tmp/minnova-leak';\n")
+    assert result.returncode != 0
+    assert "permission denied" in result.stderr or "must be superuser" in result.stderr, result.stderr
