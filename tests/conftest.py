@@ -103,6 +103,20 @@ def stack_problems(project: Path, stack: str = "dev", **kwargs) -> list[str]:
     return [str(p) for p in caught.value.problems]
 
 
+def app_config_problems(extra: str) -> list[str]:
+    """The problems a minimal app.yaml with `extra` lines appended is refused with (it must be refused)."""
+    from minnova_idp.core.app_config import AppConfig
+    from minnova_idp.core.errors import ConfigError
+    from minnova_idp.core.validation import validate_document
+    from minnova_idp.core.yamlsafe import load_yaml
+
+    text = ("name: shop\nimage: {repository: ghcr.io/acme/shop}\nport: 8080\n"
+            "environments: {dev: {host: shop.dev.acme.dev}}\n") + extra
+    with pytest.raises(ConfigError) as caught:
+        validate_document(AppConfig, load_yaml(text, "app.yaml"))
+    return [str(p) for p in caught.value.problems]
+
+
 def resource_named(plan, name: str):
     (found,) = [r for r in plan.resources if r.name == name]
     return found

@@ -39,13 +39,24 @@ def test_preview_host_first_label_fits():
 
 
 def test_rendered_names_of_longest_app_fit():
-    app = AppConfig.model_validate({
-        "name": LONGEST_APP, "image": {"repository": "r.io/x", "tag": "1"}, "port": 80,
-        "environments": {LONGEST_ENV: {"replicas": 2, "host": f"{LONGEST_APP}.example.com"}}})
-    placement = environment_placement(app, LONGEST_ENV, "1")
-    for obj in render_app(app, placement, RenderSettings("d", "traefik", "le")):
+    from minnova_idp.core.database import Origin
+    from minnova_idp.core.preview import PreviewRequest, render_preview
+
+    config = {"name": LONGEST_APP, "image": {"repository": "r.io/x", "tag": "1"}, "port": 80,
+              "database": {"enabled": True}, "redis": {"enabled": True},
+              "environments": {LONGEST_ENV: {"replicas": 2, "host": f"{LONGEST_APP}.example.com"}}}
+    app = AppConfig.model_validate(config)
+    placement = environment_placement(app, LONGEST_ENV, "1", password_key="k" * 64)
+    copying = AppConfig.model_validate({**config, "preview": {"database": {"from": LONGEST_ENV}}})
+    origin = Origin(LONGEST_ENV, names.database_cluster(LONGEST_APP), "b", "https://e", "i", "s", mask="select 1;")
+    request = PreviewRequest(LONGEST_APP, LARGEST_PR, "a" * 40, "preview.example.com", "d", "traefik")
+    objects = [*render_app(app, placement, RenderSettings("d", "traefik", "le")),
+               *render_preview(copying, request, None, password_key="k" * 64, origin=origin)]
+    assert {"Deployment", "Job", "ObjectStore", "Cluster"} <= {obj["kind"] for obj in objects}
+    for obj in objects:
         assert DNS_1035_LABEL.match(obj["metadata"]["name"]) and len(obj["metadata"]["name"]) <= 63
-        for value in obj["metadata"].get("labels", {}).values():
+        template = obj.get("spec", {}).get("template", {}).get("metadata", {})
+        for value in [*obj["metadata"].get("labels", {}).values(), *template.get("labels", {}).values()]:
             assert len(value) <= 63, value
 
 

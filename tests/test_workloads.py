@@ -14,7 +14,7 @@ from minnova_idp.core.validation import validate_document
 from minnova_idp.core.yamlsafe import load_yaml
 from minnova_idp.shell.plan import run_plan
 
-from .conftest import PROJECT_DIR, resource_named
+from .conftest import PROJECT_DIR, app_config_problems, resource_named
 from .k8s_strict import require_crds, validate_objects
 
 SETTINGS = RenderSettings(deployment="acme", ingress_class="traefik", cluster_issuer="letsencrypt-prod")
@@ -167,12 +167,8 @@ def test_the_example_plans_show_every_feature_and_mask_the_pull_credentials():
      "is not an IANA time zone"),
 ])
 def test_bad_workload_config_is_named(change, field, message):
-    text = ("name: shop\nimage: {repository: ghcr.io/acme/shop}\nport: 8080\n"
-            "environments: {dev: {host: shop.dev.acme.dev}}\n") + change
-    with pytest.raises(ConfigError) as caught:
-        validate_document(AppConfig, load_yaml(text, "app.yaml"))
-    assert any(f"{field}: " in str(p) and message in str(p) for p in caught.value.problems), \
-        [str(p) for p in caught.value.problems]
+    problems = app_config_problems(change)
+    assert any(f"{field}: " in p and message in p for p in problems), problems
 
 
 def test_autoscaling_needs_a_cpu_request_and_an_ordered_range():

@@ -474,7 +474,7 @@ def render_restore_drill(app: AppConfig, environment: str, namespace: str, label
 
 def render_origin_credentials(app: str, origin: Origin, namespace: str, labels: dict[str, str]) -> Manifest:
     return {"apiVersion": "v1", "kind": "Secret",
-            "metadata": {"name": f"{names.preview_origin(app)}-r2", "namespace": namespace, "labels": labels},
+            "metadata": {"name": names.preview_origin_credentials(app), "namespace": namespace, "labels": labels},
             "type": "Opaque",
             "stringData": {ACCESS_KEY_ID: origin.access_key_id, SECRET_ACCESS_KEY: origin.secret_access_key}}
 
@@ -483,7 +483,7 @@ def render_origin_store(app: str, origin: Origin, namespace: str, labels: dict[s
     """The origin's archive, read through the read-only credentials. No retentionPolicy: retention is enforced
     only for a store a Cluster archives to (plugin-barman-cloud v0.14.0 internal/cnpgi/instance/retention.go:93-105),
     and this one is never archived to."""
-    credentials = f"{names.preview_origin(app)}-r2"
+    credentials = names.preview_origin_credentials(app)
     return {
         "apiVersion": "barmancloud.cnpg.io/v1", "kind": "ObjectStore",
         "metadata": {"name": names.preview_origin(app), "namespace": namespace, "labels": labels},

@@ -109,9 +109,13 @@ def mask(cluster: str) -> str:
 
 
 def preview_origin(app: str) -> str:
-    """In a preview's namespace: the ObjectStore (and, with `-r2`, the read-only credentials) its database is
-    recovered from, another environment's backups."""
+    """In a preview's namespace: the ObjectStore its database is recovered from, another environment's backups."""
     return f"{app}-origin"
+
+
+def preview_origin_credentials(app: str) -> str:
+    """In a preview's namespace: the read-only S3 credentials of preview_origin(app)."""
+    return f"{preview_origin(app)}-r2"
 
 
 def backup_object_store(app: str) -> str:
