@@ -232,9 +232,9 @@ def test_plan_out_is_checked_before_work_and_a_failed_plan_leaves_no_stale_one(t
 def test_plan_reports_what_the_image_gate_would_check(tmp_path):
     """The offline plan asks no registry; it says which images `pulumi up` would ask for, and what a missing one
     would do, given what the stack deployed before (--previous-outputs)."""
-    first = run("plan", "--stack", "dev")
-    assert first.returncode == 0, first.stderr
-    images = first.stdout.split("\nImages:\n", 1)[1].splitlines()
+    from minnova_idp.shell.plan import render_tree, run_plan
+
+    images = render_tree(run_plan(PROJECT_DIR, "dev")).split("\nImages:\n", 1)[1].splitlines()
     assert images[0].strip() == ("image gate keep (minnova:imageGate): `pulumi up` checks 2 images first "
                                  "(offline: not checked)")
     assert ("oracle-dev: HEAD https://registry.minnova.io/v2/oracle/manifests/1.5.0-rc.1 (if missing: stops "
