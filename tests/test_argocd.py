@@ -341,6 +341,20 @@ def test_the_real_chart_runs_the_plugin_sidecar_with_its_config(argo_cd_chart):
                       objects[("Ingress", "argocd-applicationset-controller")]])
 
 
+def test_the_real_chart_projects_an_apps_origin_into_the_sidecars_keys(argo_cd_chart):
+    """With an app whose previews copy an environment (origin.py), the keys volume is a projected one: the chart
+    must carry it through, and Kubernetes accept it."""
+    stack, _ = argo_cd_chart
+    path = require_chart("argo-cd", *CHART_VERSIONS)
+    objects = render_chart(path, argocd.chart_values(stack, True, KNOWN_HOST, ("oracle",)), "argocd", argocd.NAMESPACE)
+    (server,) = [o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "argocd-repo-server"]
+    (keys,) = [v for v in server["spec"]["template"]["spec"]["volumes"] if v["name"] == argocd.PREVIEW_KEYS_SECRET]
+    assert keys["projected"]["sources"][1] == {"secret": {"name": "minnova-preview-origin-oracle", "optional": True,
+                                                          "items": [{"key": "origin.json",
+                                                                     "path": "oracle.origin.json"}]}}
+    validate_objects([server])
+
+
 def test_the_real_chart_writes_notifications_that_go_parses(argo_cd_chart):
     _, objects = argo_cd_chart
     data = objects[("ConfigMap", "argocd-notifications-cm")]["data"]
