@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .core.errors import ConfigError, Problem, raise_if_any
+from .core.errors import ConfigError, Problem
 
 EXIT_INVALID = 1
 EXIT_USAGE = 2
@@ -218,7 +218,7 @@ def _cmd_render_preview(args: argparse.Namespace) -> int:
     """Everything is checked and rendered before a byte is written: Argo CD prunes on empty output."""
     from .core import names
     from .core.preview import checkout_problems, preview_request, render_preview, to_yaml
-    from .core.secrets import AppKey, load_secret_values, read_secrets_file, redis_url_problems, secrets_file
+    from .core.secrets import AppKey, load_secret_values, read_secrets_file, secrets_file
 
     flags = {"app": args.app, "pr_number": args.pr, "head_sha": args.head_sha,
              "preview_domain": args.preview_domain, "deployment": args.deployment,
@@ -257,8 +257,7 @@ def _cmd_render_preview(args: argparse.Namespace) -> int:
             raise ConfigError([Problem(str(key_file), message="must hold exactly one age identity")])
         secrets = load_secret_values(content, shown, request.app, names.PREVIEW_ENVIRONMENT,
                                      AppKey(identities[0].recipient), stack_file=str(key_file), identities=identities,
-                                     database=app.database.enabled)
-        raise_if_any(redis_url_problems(secrets, app.redis.enabled))
+                                     database=app.database.enabled, redis=app.redis.enabled)
     from .core.seed import read_seed
 
     seed = read_seed(app, directory, f"{directory}/") if app.database.enabled else ()
@@ -276,10 +275,10 @@ def _cmd_render_preview(args: argparse.Namespace) -> int:
 def _preview_origin(app, keys_dir: Path):
     """`preview.database.from`: what the platform allows this app's previews to copy, with the masking SQL of the
     app's registered branch (never what the pull request says)."""
-    from .core.origin import origin_file, parse_origin
+    from .core.origin import ORIGIN_FILE_MAX_BYTES, origin_file, parse_origin
 
     environment = app.preview.database.from_
-    text = _sidecar_file(keys_dir, origin_file(app.name))
+    text = _sidecar_file(keys_dir, origin_file(app.name), ORIGIN_FILE_MAX_BYTES)
     if text is None:
         raise ConfigError([Problem("preview.database.from", message=f"the platform does not let {app.name}'s previews "
                                    f"copy {environment}'s database (no {keys_dir / origin_file(app.name)})",
@@ -289,13 +288,13 @@ def _preview_origin(app, keys_dir: Path):
     return parse_origin(text, str(keys_dir / origin_file(app.name)), environment)
 
 
-def _sidecar_file(keys_dir: Path, name: str) -> str | None:
+def _sidecar_file(keys_dir: Path, name: str, limit: int = 64 * 1024) -> str | None:
     """A file the platform gave the plugin sidecar (argocd.preview_keys_secret), if it gave it: the stack's read-only
     pull credentials, the preview password key."""
     from .core.yamlsafe import FileRefused, read_regular_file
 
     try:
-        return read_regular_file(keys_dir / name, 64 * 1024).decode("utf-8")
+        return read_regular_file(keys_dir / name, limit).decode("utf-8")
     except FileRefused as exc:
         if exc.kind == "missing":
             return None
@@ -655,6 +654,10 @@ class _SecretsTarget:
     def database(self) -> bool | None:
         return self.config.database.enabled if self.config is not None else None
 
+    @property
+    def redis(self) -> bool:
+        return self.config is not None and self.config.redis.enabled
+
     def check_name(self) -> None:
         """Inside .minnova/secrets/, only a name the platform reads (before any work is done)."""
         from .core.secrets import PREVIEW, file_name_problem
@@ -716,7 +719,7 @@ def _parse_plaintext(content: bytes, shown: str, dotenv: bool):
         raise _sops_problem(exc) from None
 
 
-def _plaintext_problems(document, shown: str, dotenv: bool, database: bool | None) -> None:
+def _plaintext_problems(document, shown: str, dotenv: bool, database: bool | None, redis: bool = False) -> None:
     """The platform's checks of the values, before they are encrypted (names never values in messages)."""
     from .core.secrets import secret_values
 
@@ -724,7 +727,7 @@ def _plaintext_problems(document, shown: str, dotenv: bool, database: bool | Non
         if not isinstance(document, dict):
             raise ConfigError([Problem(shown, message="is not a dotenv file")])
         document = {"stringData": document}
-    secret_values(document, shown, database=database)
+    secret_values(document, shown, database=database, redis=redis)
 
 
 def _dotenv_text(values: dict) -> str:
@@ -746,7 +749,8 @@ def _self_check(text: str, target: "_SecretsTarget", recipients: Sequence[str], 
 
     if dotenv:
         return
-    problems = check_encrypted(text.encode("utf-8"), target.shown, database=target.database, recipients=recipients,
+    problems = check_encrypted(text.encode("utf-8"), target.shown, database=target.database, redis=target.redis,
+                               recipients=recipients,
                                recipients_from="the recipients it was encrypted for")
     if problems:
         raise ConfigError(problems)
@@ -792,7 +796,7 @@ def _cmd_secrets_encrypt(args: argparse.Namespace) -> int:
     elif output_dotenv and not input_dotenv:
         raise ConfigError([Problem("--out", message=f"{target_path} is a dotenv name; a YAML Secret is written to "
                                    "a .yaml file", hint="e.g. --out .minnova/secrets/prod.enc.yaml")])
-    _plaintext_problems(document, shown, output_dotenv, target.database)
+    _plaintext_problems(document, shown, output_dotenv, target.database, target.redis)
     text = _encrypt_document(document, recipients, output_dotenv)
     _self_check(text, target, recipients, output_dotenv)
     _make_secrets_dir(target_path)
@@ -870,7 +874,7 @@ def _cmd_secrets_edit(args: argparse.Namespace) -> int:
     if not dotenv and document is None:
         raise ConfigError([Problem(shown, message="is empty: nothing was written",
                                    hint=f"to remove the secrets, delete {path}")])
-    _plaintext_problems(document, shown, dotenv, target.database)
+    _plaintext_problems(document, shown, dotenv, target.database, target.redis)
     if content is None:
         text = _encrypt_document(document, recipients, dotenv)
     else:
@@ -1259,7 +1263,8 @@ def _read_previous_outputs(file: str) -> dict:
                 problems.append(Problem(file, field, "must be a string", hint=_OUTPUTS_HINT))
             elif check is not None:
                 try:
-                    check(item)
+                    if check(item) <= 0:  # a volume size: a zero or negative one would make the shrink check moot
+                        problems.append(Problem(file, field, f"'{item[:40]}' is not a volume size", hint=_OUTPUTS_HINT))
                 except QuantityError as exc:
                     problems.append(Problem(file, field, str(exc), hint=_OUTPUTS_HINT))
     tags = document.get(IMAGE_TAGS_OUTPUT)
@@ -1271,10 +1276,19 @@ def _read_previous_outputs(file: str) -> dict:
             problems += [Problem(file, f"{IMAGE_TAGS_OUTPUT}.{component}"[:120], "must be a list of tags, newest "
                                  "first", hint=_OUTPUTS_HINT)
                          for component, item in tags.items()
-                         if not (isinstance(item, list) and all(isinstance(tag, str) for tag in item))]
+                         if not (isinstance(item, list) and all(_is_image_tag(tag) for tag in item))]
     if problems:
         raise ConfigError(problems)
     return document
+
+
+def _is_image_tag(value) -> bool:
+    from .core.fields import validate_image_tag
+
+    try:
+        return isinstance(value, str) and validate_image_tag(value) == value
+    except ValueError:
+        return False
 
 
 def _version() -> str:

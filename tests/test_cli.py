@@ -246,3 +246,16 @@ def test_plan_reports_what_the_image_gate_would_check(tmp_path):
     assert json.loads(result.stdout)["imageGate"] == [
         "image gate keep (minnova:imageGate): `pulumi up` checks 1 image first (offline: not checked)",
         "  storefront-dev: HEAD https://registry.minnova.io/v2/storefront/manifests/2.0.1 (if missing: keeps 1.9.0)"]
+
+
+@pytest.mark.parametrize("outputs,message", [
+    ({"redisSizes": {"oracle-dev": "-5Gi"}}, "redisSizes.oracle-dev: '-5Gi' is not a volume size"),
+    ({"databaseSizes": {"oracle-dev": "0"}}, "databaseSizes.oracle-dev: '0' is not a volume size"),
+    ({"imageTags": {"oracle-dev": ["a b"]}}, "imageTags.oracle-dev: must be a list of tags"),
+    ({"imageTags": ["1.0"]}, "imageTags: must be an object of app environments to lists of tags"),
+])
+def test_previous_outputs_that_no_stack_writes_are_refused(tmp_path, outputs, message):
+    previous = tmp_path / "outputs.json"
+    previous.write_text(json.dumps(outputs))
+    result = run("plan", "--stack", "dev", "--previous-outputs", str(previous))
+    assert result.returncode == 1 and message in result.stderr, result.stderr

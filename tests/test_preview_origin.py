@@ -75,8 +75,16 @@ def test_the_sidecar_sees_the_origin_and_only_that_apps_project_may_hold_an_obje
 
 
 def test_a_stack_without_previews_offers_nothing(tmp_path):
-    plan = run_plan(with_copy(project_copy(tmp_path)), "prod")
-    assert not [r for r in plan.resources if "preview-origin" in r.name]
+    """The dev stack deploys dev; without minnova:previews nothing reads its backups: no token, no origin Secret."""
+    project = with_copy(project_copy(tmp_path))
+    stack = project / "Pulumi.dev.yaml"
+    text = stack.read_text()
+    start = text.index("  minnova:previews:\n")
+    end = text.index("\n  minnova:", start + 1) + 1
+    stack.write_text(text[:start] + text[end:])
+    plan = run_plan(project, "dev")
+    assert any(r.name == "oracle-dev-backups" for r in plan.resources)  # dev's backups are there...
+    assert not [r for r in plan.resources if "preview-origin" in r.name]  # ...and offered to no one
 
 
 def test_previews_cannot_copy_an_environment_their_stack_does_not_own(tmp_path):
@@ -214,3 +222,27 @@ def test_validate_says_a_copy_needs_its_mask(checkout):  # noqa: F811
     (repo / ".minnova/seed/mask.sql").write_text(MASK)
     result = subprocess.run(command, cwd=repo, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_symlinked_seed_directory_on_the_registered_branch_is_refused(tmp_path):
+    project = with_copy(project_copy(tmp_path), mask=None)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "mask.sql").write_text("select 1;\n")
+    (project / "examples/oracle/.minnova/seed").symlink_to(outside, target_is_directory=True)
+    problems = stack_problems(project, "dev")
+    assert any("mask.sql: is reached through a symbolic link" in p for p in problems), problems
+
+
+def test_the_largest_mask_reaches_the_renderer_whole(checkout, keys_dir):  # noqa: F811
+    """A mask at the limit, in a language with accents, survives the origin file's JSON and the sidecar's reader."""
+    mask = "-- " + "é" * ((origin_module.MASK_MAX_BYTES - 8) // 2) + "\n"
+    assert len(mask.encode()) <= origin_module.MASK_MAX_BYTES
+    recipe = origin_module.origin_recipe("dev", "oracle-db", "minnova-oracle-dev", "0" * 32, mask)
+    repo, head = copying_checkout(checkout)
+    (keys_dir / "oracle.origin.json").write_text(recipe("id", "value")[origin_module.ORIGIN_KEY])
+    result = render(repo, argocd_env(head, keys_dir))
+    assert result.returncode == 0, result.stderr[-500:]
+    (config_map,) = [o for o in yaml.safe_load_all(result.stdout) if o["metadata"]["name"] == "oracle-db-mask"
+                     and o["kind"] == "ConfigMap"]
+    assert config_map["data"]["mask.sql"] == mask

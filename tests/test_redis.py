@@ -315,13 +315,28 @@ def test_the_rendered_config_runs_on_a_real_server_and_only_the_urls_password_op
 
 
 def test_a_secret_named_redis_url_is_refused_only_beside_the_apps_own_redis():
-    from minnova_idp.core.secrets import SecretValues, redis_url_problems
+    """Kubernetes lets `env` win over `envFrom`: with the app's own Redis, a REDIS_URL secret would be ignored. The
+    same check runs wherever a secrets file is checked (validate, secrets encrypt, the stack, render-preview)."""
+    from minnova_idp.core.secrets import document_problems
 
-    values = SecretValues(source=".minnova/secrets/dev.enc.yaml", string_data={"REDIS_URL": "rediss://elsewhere"})
-    (problem,) = redis_url_problems(values, redis=True)
-    assert str(problem).startswith(".minnova/secrets/dev.enc.yaml: REDIS_URL: is set by the platform")
+    document = {"apiVersion": "v1", "kind": "Secret", "stringData": {"REDIS_URL": "rediss://elsewhere"}}
+    (problem,) = document_problems(document, ".minnova/secrets/dev.enc.yaml", database=False, redis=True)
+    assert str(problem).startswith(".minnova/secrets/dev.enc.yaml: stringData.REDIS_URL: is set by the platform")
     assert "elsewhere" not in str(problem)
-    assert redis_url_problems(values, redis=False) == []  # an outside Redis of the app's own: its secret
+    assert document_problems(document, "x", database=False, redis=False) == []  # an outside Redis of the app's own
+
+
+def test_validate_refuses_redis_url_in_the_secrets_of_an_app_with_redis(tmp_path):
+    """validate checks encrypted files without keys: the names are readable in a sops file."""
+    import sys
+
+    repo = tmp_path / "app"
+    shutil.copytree(PROJECT_DIR / "examples/oracle", repo)
+    secrets = repo / ".minnova/secrets/dev.enc.yaml"
+    secrets.write_text(secrets.read_text().replace("  SECRET_KEY_BASE: ENC[", "  REDIS_URL: ENC[", 1))
+    result = subprocess.run([sys.executable, "-m", "minnova_idp.cli", "validate", str(repo)], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 1 and "REDIS_URL: is set by the platform (the app has redis.enabled)" in result.stderr
 
 
 def test_a_new_password_rolls_the_apps_long_running_processes_too():

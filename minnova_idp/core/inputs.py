@@ -22,7 +22,7 @@ from .gitsource import GitAuth
 from .loader import LoadedApp, load_apps
 from .quantity import parse_quantity
 from .secrets import (SecretValues, app_key, key_problems, load_secret_values, loaded_app_secrets_problems,
-                      read_secrets_file, redis_url_problems, secrets_file)
+                      read_secrets_file, secrets_file)
 from .stackconfig import StackConfig, parse_stack_config
 from .tls import ACME_SERVERS, in_zone
 from .yamlsafe import FileRefused, read_regular_file
@@ -91,8 +91,7 @@ def load_inputs(project_dir: Path, raw: dict[str, str], secret_keys: set[str], f
             secrets[(app.name, environment)] = load_secret_values(
                 content, app.shown(secrets_file(environment)), app.name, environment,
                 app_key(stack, app.name, environment), stack.file, identities,
-                database=app.config.database.enabled)
-            problems += redis_url_problems(secrets[(app.name, environment)], app.config.redis.enabled)
+                database=app.config.database.enabled, redis=app.config.redis.enabled)
         except ConfigError as exc:
             problems.extend(exc.problems)
     restore_checks = {}

@@ -34,6 +34,9 @@ ORIGIN_KEY = "origin.json"  # in the stack's Secret of an app's origin
 ORIGIN_FILE_SUFFIX = ".origin.json"  # in the sidecar's keys directory: <app>.origin.json
 MASK_FILE = PurePosixPath("seed") / "mask.sql"  # under .minnova/
 MASK_MAX_BYTES = 256 * 1024
+# The origin file holds the mask as a JSON string (UTF-8 kept as is, at most two bytes per byte escaped) and
+# the rest in well under 16 KiB; a Secret holds at most 1 MiB.
+ORIGIN_FILE_MAX_BYTES = 2 * MASK_MAX_BYTES + 16 * 1024
 
 
 def origin_file(app: str) -> str:
@@ -57,7 +60,7 @@ def _origin_document(environment: str, server_name: str, bucket: str, endpoint: 
     return {ORIGIN_KEY: json.dumps({
         "environment": environment, "serverName": server_name, "bucket": bucket, "endpointURL": endpoint,
         "accessKeyId": credentials[ACCESS_KEY_ID], "secretAccessKey": credentials[SECRET_ACCESS_KEY], "mask": mask},
-        sort_keys=True)}
+        sort_keys=True, ensure_ascii=False)}
 
 
 def origin_recipe(environment: str, server_name: str, bucket: str, account_id: str, mask: str):
@@ -118,6 +121,10 @@ def read_mask(directory: Path, shown_root: str) -> str:
 
     relative = names.APP_CONFIG.parent / MASK_FILE
     shown = f"{shown_root}{relative}"
+    path = directory / relative
+    if any(part.is_symlink() for part in path.parents if part.is_relative_to(directory)):  # as seed.read_seed
+        raise ConfigError([Problem(shown, message="is reached through a symbolic link; the mask must be a regular "
+                                   "file of the app's repository")])
     try:
         content = read_regular_file(directory / relative, MASK_MAX_BYTES, follow_symlinks=False, truncate=True)
     except FileRefused as exc:

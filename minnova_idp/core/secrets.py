@@ -41,22 +41,17 @@ def secrets_file(environment: str) -> PurePosixPath:
     return SECRETS_DIR / f"{environment}{SECRETS_SUFFIX}"
 
 
-def reserved_names(database: bool | None) -> dict[str, str]:
-    """Names the platform sets in every container, with why. `database=None` (not known): DATABASE_URL too."""
+def reserved_names(database: bool | None, redis: bool = False) -> dict[str, str]:
+    """Names the platform sets in every container, with why. `database=None` (not known): DATABASE_URL too.
+    `redis`: the app has its own Redis (REDIS_URL is then the platform's; otherwise a secret may name an outside
+    one). Kubernetes lets a container's `env` win over `envFrom`: a secret of a reserved name would be ignored."""
     reserved = {"PORT": "is set by the platform (to the app's `port:`)"}
+    if redis:
+        reserved["REDIS_URL"] = "is set by the platform (the app has redis.enabled)"
     if database is not False:
         reserved["DATABASE_URL"] = ("is set by the platform (from the app's database)" if database else
                                     "is set by the platform when the app has a database")
     return reserved
-
-
-def redis_url_problems(values: "SecretValues", redis: bool) -> list[Problem]:
-    """With the app's own Redis, REDIS_URL is the platform's: Kubernetes lets a container's `env` win over `envFrom`,
-    so a secret of that name would be silently ignored."""
-    if not redis or "REDIS_URL" not in values.keys:
-        return []
-    return [Problem(values.source, "REDIS_URL", "is set by the platform (the app has redis.enabled)",
-                    hint="remove it, or turn redis off to use a Redis of your own")]
 
 
 @dataclass(frozen=True)
@@ -111,7 +106,7 @@ def key_problems(stack: StackConfig) -> list[Problem]:
 
 def load_secret_values(content: bytes, shown: str, app: str, environment: str, key: AppKey | None,
                        stack_file: str, identities: Sequence[Any] | None = None, *,
-                       database: bool | None = None) -> SecretValues:
+                       database: bool | None = None, redis: bool = False) -> SecretValues:
     """Checks a secrets file is meant for this app environment, then opens it with that key alone.
 
     Everything that can be checked without the key is checked first, with or without one (`check_encrypted`:
@@ -137,7 +132,7 @@ def load_secret_values(content: bytes, shown: str, app: str, environment: str, k
             shown, message=f"is encrypted for {', '.join(encrypted_for) or 'no age recipient'}, not for {whose} "
                            f"{key.recipient}",
             hint=f"sops --encrypt --age {key.recipient} (see: minnova-idp secrets recipients {app} {environment})")])
-    raise_if_any(check_encrypted(content, shown, database=database))  # the rest of what validate checks
+    raise_if_any(check_encrypted(content, shown, database=database, redis=redis))  # the rest of what validate checks
     document = _encrypted_document(content, shown)
 
     if identities is not None:
@@ -159,10 +154,10 @@ def load_secret_values(content: bytes, shown: str, app: str, environment: str, k
         decrypted = sops.decrypt(content, usable, shown)
     except sops.SopsError as exc:
         raise ConfigError([Problem(shown, message=exc.reason)]) from None
-    return secret_values(decrypted, shown, database=database)
+    return secret_values(decrypted, shown, database=database, redis=redis)
 
 
-def check_encrypted(content: bytes, shown: str, *, database: bool | None = None,
+def check_encrypted(content: bytes, shown: str, *, database: bool | None = None, redis: bool = False,
                     recipients: Sequence[str] = (), recipients_from: str = "") -> list[Problem]:
     """Every problem of an encrypted secrets file that needs no key: what `minnova-idp validate` checks in an app
     repository, and what `load_secret_values` checks before it decrypts. `recipients`: the file must be encrypted
@@ -192,7 +187,8 @@ def check_encrypted(content: bytes, shown: str, *, database: bool | None = None,
     except ConfigError as exc:
         problems += exc.problems
     try:
-        problems += document_problems(_encrypted_document(content, shown), shown, database=database, encrypted=True)
+        problems += document_problems(_encrypted_document(content, shown), shown, database=database, redis=redis,
+                                      encrypted=True)
     except ConfigError as exc:
         problems += exc.problems
     return problems
@@ -222,7 +218,7 @@ def _refuse_unauthenticated(content: bytes, shown: str) -> None:
                                                        "and data)") for path, why in found])
 
 
-def document_problems(document: Any, shown: str, *, database: bool | None = None,
+def document_problems(document: Any, shown: str, *, database: bool | None = None, redis: bool = False,
                       encrypted: bool = False) -> list[Problem]:
     """What a Secret document must be for envFrom, readable in clear in an encrypted file (sops encrypts values,
     not key names): a mapping with known keys, kind Secret, stringData and data mappings of environment
@@ -239,7 +235,7 @@ def document_problems(document: Any, shown: str, *, database: bool | None = None
     kind = document.get("kind", "Secret")
     if kind != "Secret" and not (encrypted and sops.plaintext_length(kind) is not None):  # encrypted: checked later
         problems.append(Problem(shown, "kind", "must be Secret"))
-    reserved = reserved_names(database)
+    reserved = reserved_names(database, redis)
     seen: set[str] = set()
     for section in _VALUE_SECTIONS:
         values = document.get(section)
@@ -293,9 +289,9 @@ def _mac_text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def secret_values(document: Any, shown: str, *, database: bool | None = None) -> SecretValues:
+def secret_values(document: Any, shown: str, *, database: bool | None = None, redis: bool = False) -> SecretValues:
     """The values of a decrypted Kubernetes Secret document, checked for use with envFrom."""
-    problems = document_problems(document, shown, database=database)
+    problems = document_problems(document, shown, database=database, redis=redis)
     if problems or not isinstance(document, dict):
         raise ConfigError(problems)
     string_data: dict[str, str] = {}
@@ -477,7 +473,8 @@ def check_app_repo_secrets(app_yaml: Path, config: Any) -> None:
         if content is None:
             continue
         wanted = published.for_environment(environment) if published else []
-        problems += check_encrypted(content, shown, database=config.database.enabled, recipients=wanted,
+        problems += check_encrypted(content, shown, database=config.database.enabled, redis=config.redis.enabled,
+                                    recipients=wanted,
                                     recipients_from=f"published in {root / RECIPIENTS_FILE}: recipients.{environment}")
     raise_if_any(problems)
 
