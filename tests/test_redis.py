@@ -101,8 +101,8 @@ def test_the_password_is_a_secret_derived_per_namespace_and_the_url_and_config_a
     assert type(declared()[("Secret", "shop-redis")].manifest["stringData"]).__name__ == "Secret"
 
 
-def test_the_plan_shows_no_password(tmp_path):
-    plan = run_plan(PROJECT_DIR, "dev")
+def test_the_plan_shows_no_password(tmp_path, dev_plan):
+    plan = dev_plan
     write_plan(plan, tmp_path / "plan")
     secret = resource_named(plan, "oracle-dev-secret-oracle-redis")
     assert set(secret.inputs["stringData"].values()) == {SECRET_PLACEHOLDER}
@@ -308,9 +308,14 @@ def test_the_rendered_config_runs_on_a_real_server_and_only_the_urls_password_op
             while where == "dev" and not any(data_dir.iterdir()) and time.monotonic() < deadline:
                 time.sleep(0.1)  # the append-only file is created in the data directory
             assert any(data_dir.iterdir()) == (where == "dev")
+            _command(sock, "SHUTDOWN", "NOSAVE")  # at once (SIGTERM through runuser takes seconds)
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        if process.poll() is None:
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.terminate()
+                process.wait(timeout=10)
         shutil.rmtree(tmp_path, ignore_errors=True)
 
 
