@@ -114,7 +114,7 @@ def test_a_failing_seed_fails_the_job_and_leaves_nothing_half_applied(database_u
 
 def _run_mask(database_url, tmp_path: Path, database: str, mask: str) -> subprocess.CompletedProcess:
     """The mask Job's command (database.render_mask_job), its ConfigMap mounted at /mask."""
-    from minnova_idp.core.database import MASK_KEY, render_mask_job
+    from minnova_idp.core.database import MASK_KEY, Origin, render_mask_job
 
     base, psql = database_url
     directory = tmp_path / "mask"
@@ -122,8 +122,9 @@ def _run_mask(database_url, tmp_path: Path, database: str, mask: str) -> subproc
     (directory / MASK_KEY).write_text(mask)
     app = AppConfig.model_validate({"name": "oracle", "image": {"repository": "r.io/o"}, "port": 80,
                                     "database": {"enabled": True}, "environments": {"dev": {"host": "o.acme.dev"}}})
+    origin = Origin("dev", "oracle-db", "b", "https://e", "id", "secret", mask=mask)
     placement = DatabasePlacement(instances=1, size="1Gi", version=app.database.version, resources=None,
-                                  cluster="oracle-db", mask=mask)
+                                  cluster="oracle-db", origin=origin)
     job = render_mask_job(app, placement, "oracle-pr-1", {"app.kubernetes.io/instance": "oracle-pr-1"}, True)
     command = job["spec"]["template"]["spec"]["containers"][0]["command"]
     # As CNPG's `<cluster>-app` uri connects: the database's owner, not a superuser.

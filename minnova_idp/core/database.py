@@ -78,9 +78,8 @@ class DatabasePlacement:
     drill_check: str | None = None  # the app's .minnova/restore-check.sql; None: `select 1`
     seed: tuple[tuple[str, str], ...] = ()  # (file name, SQL) run once when the Cluster is created (seed.py)
     # A preview's copy of another environment (origin.py): recovered from its archive (`restore` names its server),
-    # then masked with this SQL before anything of the app runs.
+    # then masked with its `mask` before anything of the app runs.
     origin: Origin | None = None
-    mask: str | None = None
 
     def __post_init__(self) -> None:
         if not self.cluster:
@@ -215,9 +214,9 @@ def database_objects(prefix: str, app: AppConfig, database: DatabasePlacement, n
                                   replace(keep, depends_on=(*after_namespace, *operators, *filter(None, [credentials]))))
         objects.append(store)
     if database.origin is not None:
-        origin_credentials, origin_store = (kubernetes_object(prefix, manifest, Lifecycle(depends_on=after_namespace))
-                                            for manifest in origin_objects(app.name, database.origin, namespace, labels))
-        store = kubernetes_object(prefix, origin_store.manifest, Lifecycle(
+        origin_credentials = kubernetes_object(prefix, render_origin_credentials(app.name, database.origin, namespace,
+                                                                                 labels), Lifecycle(depends_on=after_namespace))
+        store = kubernetes_object(prefix, render_origin_store(app.name, database.origin, namespace, labels), Lifecycle(
             depends_on=(*after_namespace, *operators, origin_credentials.key)))
         objects += [origin_credentials, store]
     clusters = [database]
@@ -235,7 +234,7 @@ def database_objects(prefix: str, app: AppConfig, database: DatabasePlacement, n
             objects.append(kubernetes_object(prefix, render_scheduled_backup(each.cluster, namespace, labels),
                                              replace(keep, depends_on=(*after_namespace, cluster.key))))
     ready = cluster  # the last one declared is the app's
-    if database.mask is not None:
+    if database.origin is not None:
         mask = kubernetes_object(prefix, render_mask(database, namespace, labels), Lifecycle(depends_on=after_namespace))
         ready = kubernetes_object(prefix, render_mask_job(app, database, namespace, labels, preview),
                                   Lifecycle(depends_on=(*after_namespace, mask.key, cluster.key)))
@@ -357,7 +356,7 @@ MASK_KEY = "mask.sql"
 def render_mask(database: DatabasePlacement, namespace: str, labels: dict[str, str]) -> Manifest:
     return {"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": names.mask(database.cluster), "namespace": namespace, "labels": labels},
-            "data": {MASK_KEY: database.mask}}
+            "data": {MASK_KEY: database.origin.mask}}
 
 
 def render_mask_job(app: AppConfig, database: DatabasePlacement, namespace: str, labels: dict[str, str],
@@ -498,8 +497,3 @@ def render_origin_store(app: str, origin: Origin, namespace: str, labels: dict[s
             "instanceSidecarConfiguration": {"env": [{"name": n, "value": v} for n, v in R2_SIDECAR_ENV]},
         },
     }
-
-
-def origin_objects(app: str, origin: Origin, namespace: str, labels: dict[str, str]) -> list[Manifest]:
-    return [render_origin_credentials(app, origin, namespace, labels),
-            render_origin_store(app, origin, namespace, labels)]

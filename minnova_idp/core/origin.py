@@ -4,8 +4,8 @@ Who decides what: the stack (the platform team, from the app.yaml on the app's r
 app's previews may read dev's backups, and makes a Cloudflare token that can only *read* that one bucket; its S3
 credentials, with where the archive is, reach the Argo CD plugin sidecar as `<app>.origin.json` (argocd.py), never
 the pull request. render-preview turns them into a Secret and an ObjectStore in the preview's namespace and a
-Cluster that recovers from it (database.origin_objects); a pull request that asks for a copy its stack did not allow, or for another
-environment than the one allowed, is refused. The preview's Cluster never archives (no `.spec.plugins`), so nothing
+Cluster that recovers from it (database.py renders them); a pull request that asks for a copy its stack did not
+allow, or for another environment than the one allowed, is refused. The preview's Cluster never archives (no `.spec.plugins`), so nothing
 is written to dev's archive: recovery only lists and downloads (plugin-barman-cloud v0.14.0
 internal/cnpgi/restore/restore.go:101-242; its one write-side check, barman-cloud-check-wal-archive, runs only for
 a store the Cluster archives to, :105-120), and the token could not write anyway.

@@ -196,7 +196,7 @@ def preview_placement(app: AppConfig, request: PreviewRequest, secrets: SecretVa
                                        hint="remove preview.database (previews then start empty or seeded)")])
         database = DatabasePlacement(
             instances=1, size=app.database.size, version=app.database.version, resources=PREVIEW_DATABASE_RESOURCES,
-            cluster=names.database_cluster(app.name), seed=(), origin=origin, mask=origin.mask,
+            cluster=names.database_cluster(app.name), origin=origin,
             restore=DatabaseRestore.model_validate({"fromBackup": origin.server_name}))
     elif app.database.enabled:
         # One small instance and no backups: a preview's data is disposable. Seeded from the PR's own files.

@@ -96,8 +96,7 @@ def config_file(app: AppConfig, namespace: str, redis: RedisPlacement) -> str:
 
 
 def redis_objects(prefix: str, app: AppConfig, redis: RedisPlacement, namespace: str, labels: dict[str, str],
-                  keep: Lifecycle, after_namespace: tuple[str, ...], app_pods: dict[str, str],
-                  preview: bool = False) -> list:
+                  keep: Lifecycle, after_namespace: tuple[str, ...], app_pods: dict[str, str]) -> list:
     """Secret, volume claim (when persistent), NetworkPolicy, Deployment and Service, each with its lifecycle.
     `keep`: how data holders are kept (the claim: retained, and protected where the environment is); `app_pods`:
     the labels of the pods that run the app's code, the only ones let in."""
@@ -105,7 +104,7 @@ def redis_objects(prefix: str, app: AppConfig, redis: RedisPlacement, namespace:
     secret = kubernetes_object(prefix, render_secret(app, namespace, labels, redis), Lifecycle(depends_on=after_namespace))
     declared = [secret]
     claim = None
-    if redis.size is not None and not preview:
+    if redis.size is not None:
         claim = kubernetes_object(prefix, render_volume_claim(name, namespace, labels, redis.size),
                                   Lifecycle(depends_on=after_namespace, retain_on_delete=keep.retain_on_delete,
                                             protect=keep.protect))
@@ -113,7 +112,7 @@ def redis_objects(prefix: str, app: AppConfig, redis: RedisPlacement, namespace:
     waits_for = after_namespace + (secret.key,) + ((claim.key,) if claim else ())
     declared += [
         kubernetes_object(prefix, render_policy(app, namespace, labels, app_pods), Lifecycle(depends_on=after_namespace)),
-        kubernetes_object(prefix, render_deployment(app, namespace, labels, redis, preview),
+        kubernetes_object(prefix, render_deployment(app, namespace, labels, redis),
                           Lifecycle(depends_on=waits_for)),
         kubernetes_object(prefix, render_service(name, namespace, labels), Lifecycle(depends_on=after_namespace)),
     ]
@@ -134,11 +133,9 @@ def render_volume_claim(name: str, namespace: str, labels: dict[str, str], size:
             "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}}}
 
 
-def render_deployment(app: AppConfig, namespace: str, labels: dict[str, str], redis: RedisPlacement,
-                      preview: bool) -> Manifest:
+def render_deployment(app: AppConfig, namespace: str, labels: dict[str, str], redis: RedisPlacement) -> Manifest:
     name = names.redis(app.name)
     selector = redis_pods(namespace)
-    persistent = redis.size is not None and not preview
     # Rolls the server when its config (password included) changes; a hash of a 256-bit secret tells nothing.
     config_hash = hashlib.sha256(config_file(app, namespace, redis).encode()).hexdigest()[:16]
     container = {
@@ -157,7 +154,7 @@ def render_deployment(app: AppConfig, namespace: str, labels: dict[str, str], re
         "volumeMounts": [{"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
                          {"name": "data", "mountPath": DATA_DIR}],
     }
-    data: dict[str, Any] = ({"persistentVolumeClaim": {"claimName": name}} if persistent else
+    data: dict[str, Any] = ({"persistentVolumeClaim": {"claimName": name}} if redis.size is not None else
                             {"emptyDir": {"sizeLimit": redis.size or "256Mi"}})
     return {
         "apiVersion": "apps/v1", "kind": "Deployment",

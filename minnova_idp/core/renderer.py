@@ -180,8 +180,7 @@ def app_objects(app: AppConfig, placement: Placement, settings: RenderSettings, 
     if placement.redis is not None:
         # Its volume is data: retained always, protected where the environment is (like the database).
         redis = redis_objects(prefix, app, placement.redis, placement.namespace, labels,
-                              Lifecycle(retain_on_delete=True, protect=protected), in_namespace, app_code_pods(app),
-                              preview=preview)
+                              Lifecycle(retain_on_delete=True, protect=protected), in_namespace, app_code_pods(app))
         objects += redis
     # Every process starts once what it reads exists: its secrets, its database (Ready, with its `-app` Secret) and
     # its Redis (its Deployment available, its Secret with REDIS_URL).
