@@ -94,14 +94,18 @@ def declare(inputs: ProgramInputs) -> Declaration:
         network_policies=settings.network_policies,
         ingress_namespaces=tuple(settings.ingress_namespaces) if settings.ingress_namespaces is not None else None,
         quota=tuple(quota.as_hard().items()) if quota is not None else None)
-    instances = tuple(_app_instance(inputs, app, environment, render_settings, keys(*operators), dns)
+    # app -> the environment its previews copy, decided once (not per app environment)
+    origins = {app.name: environment for app, environment in preview_origins(inputs)}
+    instances = tuple(_app_instance(inputs, app, environment, render_settings, keys(*operators), dns,
+                                    offered=origins.get(app.name) == environment)
                       for app, environment in inputs.deployed())
     return Declaration(platform=tuple(declared), apps=instances,
                        cloudflare_account=settings.cloudflare.account_id if settings.cloudflare else None)
 
 
 def _app_instance(inputs: ProgramInputs, app: LoadedApp, environment: str, settings: RenderSettings,
-                  operators: tuple[str, ...], dns: DnsTarget | None) -> AppInstance:
+                  operators: tuple[str, ...], dns: DnsTarget | None, offered: bool = False) -> AppInstance:
+    """`offered`: this environment's backups are what the app's previews copy (inputs.preview_origins)."""
     stack = inputs.stack.settings
     component = names.component_name(app.name, environment)
     backup = None
@@ -120,7 +124,7 @@ def _app_instance(inputs: ProgramInputs, app: LoadedApp, environment: str, setti
     resources = app_objects(app.config, placement, settings, component=component,
                             protected=environment in stack.protected_environments, operators=operators, dns=dns,
                             pull_credentials=Secret(pull) if pull else None)
-    if (app, environment) in preview_origins(inputs):
+    if offered:
         # This environment's backups are what the app's previews copy: a read-only token for them, for the sidecar.
         bucket = next(r for r in resources if isinstance(r, R2Bucket))
         argocd_namespace = kubernetes_object(PLATFORM_PREFIX, argocd.render_namespace())

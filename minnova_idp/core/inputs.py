@@ -511,28 +511,29 @@ def database_replacements(inputs: ProgramInputs, deployed_clusters: dict[str, st
     return problems
 
 
-def redis_shrinks(inputs: ProgramInputs, deployed_sizes: dict[str, str]) -> list[Problem]:
-    """A Valkey volume can grow, never shrink (Kubernetes refuses a smaller claim, half-way through an update)."""
-    problems = []
-    for app, environment in inputs.deployed():
-        redis = app.config.redis
-        size, before = redis.persistence.size, deployed_sizes.get(names.component_name(app.name, environment))
-        if redis.enabled and redis.persistence.enabled and before and parse_quantity(size) < parse_quantity(before):
-            problems.append(Problem(
-                app.config_file, "redis.persistence.size",
-                f"'{size}' is smaller than the {before} deployed in {environment}; Redis volumes can grow but never "
-                "shrink", hint=f"keep {before} or more"))
-    return problems
-
-
 def storage_shrinks(inputs: ProgramInputs, deployed_sizes: dict[str, str]) -> list[Problem]:
     """A database volume can grow, never shrink: compare with what this stack last deployed."""
+    return _volume_shrinks(inputs, deployed_sizes, "database.size", "database",
+                           lambda config: config.database.size if config.database.enabled else None)
+
+
+def redis_shrinks(inputs: ProgramInputs, deployed_sizes: dict[str, str]) -> list[Problem]:
+    """A Valkey volume can grow, never shrink (Kubernetes refuses a smaller claim, half-way through an update)."""
+    return _volume_shrinks(inputs, deployed_sizes, "redis.persistence.size", "Redis",
+                           lambda config: config.redis.persistence.size
+                           if config.redis.enabled and config.redis.persistence.enabled else None)
+
+
+def _volume_shrinks(inputs: ProgramInputs, deployed_sizes: dict[str, str], field_name: str, what: str,
+                    size_of) -> list[Problem]:
+    """Each app environment whose volume (`size_of(config)`, None: it has none) is smaller than `deployed_sizes`
+    (component -> size, a stack output) says this stack last deployed."""
     problems = []
     for app, environment in inputs.deployed():
-        size, before = app.config.database.size, deployed_sizes.get(names.component_name(app.name, environment))
-        if app.config.database.enabled and before and parse_quantity(size) < parse_quantity(before):
+        size, before = size_of(app.config), deployed_sizes.get(names.component_name(app.name, environment))
+        if size and before and parse_quantity(size) < parse_quantity(before):
             problems.append(Problem(
-                app.config_file, "database.size",
-                f"'{size}' is smaller than the {before} deployed in {environment}; database volumes can grow "
+                app.config_file, field_name,
+                f"'{size}' is smaller than the {before} deployed in {environment}; {what} volumes can grow "
                 "but never shrink", hint=f"keep {before} or more"))
     return problems
