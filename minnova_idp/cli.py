@@ -1291,6 +1291,13 @@ def _is_image_tag(value) -> bool:
         return False
 
 
+def _stack_arguments(parser: argparse.ArgumentParser) -> None:
+    """What `status` and `plan` read a stack from: its file, the project, the git cache of app repositories."""
+    parser.add_argument("--stack", required=True, help="stack name (reads Pulumi.<STACK>.yaml)")
+    parser.add_argument("--project-dir", default=".", help="directory holding Pulumi.yaml (default: .)")
+    parser.add_argument("--cache-dir", help="git cache (default: $MINNOVA_IDP_CACHE_DIR or ~/.cache/minnova-idp)")
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -1338,10 +1345,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "apps, environments, URLs, image tags and where each comes from, databases, previews.",
         epilog="examples:\n  minnova-idp status --stack prod\n  minnova-idp status --stack dev --json | jq '.apps[].url'",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    status.add_argument("--stack", required=True, help="stack name (reads Pulumi.<STACK>.yaml)")
+    _stack_arguments(status)
     status.add_argument("--json", action="store_true", help="print JSON")
-    status.add_argument("--project-dir", default=".", help="directory holding Pulumi.yaml (default: .)")
-    status.add_argument("--cache-dir", help="git cache (default: $MINNOVA_IDP_CACHE_DIR or ~/.cache/minnova-idp)")
     status.set_defaults(handler=_cmd_status)
 
     drills = commands.add_parser(
@@ -1381,10 +1386,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "Pulumi CLI. Reads Pulumi.<STACK>.yaml; secure values become placeholders.",
         epilog="examples:\n  minnova-idp plan --stack dev\n  minnova-idp plan --stack prod --out plan-prod",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    plan.add_argument("--stack", required=True, help="stack name (reads Pulumi.<STACK>.yaml)")
+    _stack_arguments(plan)
     plan.add_argument("--out", help="write resources.json and manifests/ to this directory")
-    plan.add_argument("--project-dir", default=".", help="directory holding Pulumi.yaml (default: .)")
-    plan.add_argument("--cache-dir", help="git cache (default: $MINNOVA_IDP_CACHE_DIR or ~/.cache/minnova-idp)")
     plan.add_argument("--previous-outputs", metavar="FILE",
                       help="the stack's outputs from its last update (`pulumi stack output --json`), for checks "
                            "against what is deployed, such as database sizes that must not shrink")
