@@ -25,7 +25,7 @@ from .secrets import (SecretValues, app_key, key_problems, load_secret_values, l
                       read_secrets_file, secrets_file)
 from .stackconfig import StackConfig, parse_stack_config
 from .tls import ACME_SERVERS, in_zone
-from .yamlsafe import FileRefused, read_regular_file
+from .yamlsafe import read_text_file
 
 STOP_HEADER = "Minnova IDP stopped before registering any resource (so nothing is deleted):"
 DATABASE_SIZES_OUTPUT = "databaseSizes"
@@ -132,23 +132,9 @@ def read_restore_check(app: LoadedApp) -> str | None:
     if app.directory is None or not app.config.database.enabled:
         return None
     relative = names.APP_CONFIG.parent / CHECK_FILE
-    path, shown = app.directory / relative, app.shown(relative)
-    try:
-        content = read_regular_file(path, MAX_CHECK_BYTES, follow_symlinks=False, truncate=True)
-    except FileRefused as exc:
-        if exc.kind == "missing":
-            return None
-        raise ConfigError([Problem(shown, message=exc.reason)]) from None
-    if len(content) > MAX_CHECK_BYTES:
-        raise ConfigError([Problem(shown, message=f"is larger than the limit of {MAX_CHECK_BYTES} bytes",
-                                   hint="a restore check is a few queries that prove the data is there")])
-    try:
-        text = content.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ConfigError([Problem(shown, message="is not UTF-8 text")]) from None
-    if not text.strip():
-        raise ConfigError([Problem(shown, message="is empty", hint="remove it to run `select 1`")])
-    return text
+    return read_text_file(app.directory / relative, app.shown(relative), MAX_CHECK_BYTES, f"{MAX_CHECK_BYTES} bytes",
+                          too_large_hint="a restore check is a few queries that prove the data is there",
+                          empty_hint="remove it to run `select 1`")
 
 
 def backup_problems(inputs: ProgramInputs) -> list[Problem]:

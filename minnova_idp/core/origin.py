@@ -117,7 +117,7 @@ def parse_origin(text: str, shown: str, environment: str) -> Origin:
 
 def read_mask(directory: Path, shown_root: str) -> str:
     """`.minnova/seed/mask.sql` of the checkout: required (fail closed), a regular UTF-8 file, bounded."""
-    from .yamlsafe import FileRefused, read_regular_file
+    from .yamlsafe import read_text_file
 
     relative = names.APP_CONFIG.parent / MASK_FILE
     shown = f"{shown_root}{relative}"
@@ -125,22 +125,12 @@ def read_mask(directory: Path, shown_root: str) -> str:
     if any(part.is_symlink() for part in path.parents if part.is_relative_to(directory)):  # as seed.read_seed
         raise ConfigError([Problem(shown, message="is reached through a symbolic link; the mask must be a regular "
                                    "file of the app's repository")])
-    try:
-        content = read_regular_file(directory / relative, MASK_MAX_BYTES, follow_symlinks=False, truncate=True)
-    except FileRefused as exc:
-        if exc.kind == "missing":
-            raise ConfigError([Problem(shown, message="is required with preview.database.from: previews copy real "
-                                       "data and are never started unmasked",
-                                       hint="write the UPDATEs that replace personal data (emails, names, tokens), "
-                                            "or remove preview.database")]) from None
-        raise ConfigError([Problem(shown, message=exc.reason)]) from None
-    if len(content) > MASK_MAX_BYTES:
-        raise ConfigError([Problem(shown, message=f"is larger than the limit of {MASK_MAX_BYTES // 1024} KiB")])
-    try:
-        text = content.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ConfigError([Problem(shown, message="is not UTF-8 text")]) from None
-    if not text.strip():
-        raise ConfigError([Problem(shown, message="is empty: a preview of real data needs masking",
-                                   hint="write the UPDATEs that replace personal data")])
+    text = read_text_file(path, shown, MASK_MAX_BYTES, f"{MASK_MAX_BYTES // 1024} KiB",
+                          empty="is empty: a preview of real data needs masking",
+                          empty_hint="write the UPDATEs that replace personal data")
+    if text is None:
+        raise ConfigError([Problem(shown, message="is required with preview.database.from: previews copy real "
+                                   "data and are never started unmasked",
+                                   hint="write the UPDATEs that replace personal data (emails, names, tokens), "
+                                        "or remove preview.database")])
     return text

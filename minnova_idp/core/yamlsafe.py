@@ -147,6 +147,27 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
+def read_text_file(path: Path, shown: str, limit: int, limit_shown: str, *, too_large_hint: str | None = None,
+                   empty: str = "is empty", empty_hint: str | None = None) -> str | None:
+    """A small text file of the app's (SQL the platform runs): a regular file, not a symlink, at most `limit` bytes,
+    UTF-8, not blank; None when there is none. Each refusal is a ConfigError naming `shown`."""
+    try:
+        content = read_regular_file(path, limit, follow_symlinks=False, truncate=True)
+    except FileRefused as exc:
+        if exc.kind == "missing":
+            return None
+        raise ConfigError([Problem(shown, message=exc.reason)]) from None
+    if len(content) > limit:
+        raise ConfigError([Problem(shown, message=f"is larger than the limit of {limit_shown}", hint=too_large_hint)])
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError([Problem(shown, message="is not UTF-8 text")]) from None
+    if not text.strip():
+        raise ConfigError([Problem(shown, message=empty, hint=empty_hint)])
+    return text
+
+
 def read_regular_file(path: Path | str, limit: int = MAX_BYTES, *, follow_symlinks: bool = True,
                       truncate: bool = False) -> bytes:
     """The bytes of a regular file of at most `limit` bytes, or FileRefused.
