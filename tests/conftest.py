@@ -103,6 +103,20 @@ def stack_problems(project: Path, stack: str = "dev", **kwargs) -> list[str]:
     return [str(p) for p in caught.value.problems]
 
 
+def stop_process(process, timeout: float) -> None:
+    """Stops a server a test started: SIGTERM, then SIGKILL if it has not exited within `timeout` seconds."""
+    import subprocess
+
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def app_config_problems(extra: str) -> list[str]:
     """The problems a minimal app.yaml with `extra` lines appended is refused with (it must be refused)."""
     from minnova_idp.core.app_config import AppConfig

@@ -36,6 +36,8 @@ from minnova_idp.core.gitsource import (
     ssh_command_for,
 )
 
+from .conftest import stop_process
+
 GIT = shutil.which("git")
 pytestmark = pytest.mark.skipif(GIT is None, reason="git is not installed")
 
@@ -637,12 +639,7 @@ def git_daemon(tmp_path: Path) -> Iterator[tuple[Path, int]]:
                 time.sleep(0.05)
         yield base, port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout=5)
         log_file.close()
 
 

@@ -34,6 +34,8 @@ from minnova_idp.core.imagegate import (DOCKER_HUB_HOST, MANIFEST_MEDIA_TYPES, C
                                         credentials_from_dockerconfigjson, gate, image_exists, offline_report,
                                         parse_challenges, parse_repository)
 
+from .conftest import stop_process
+
 REGISTRY_BIN = shutil.which("docker-registry")
 SKOPEO = shutil.which("skopeo")
 HTPASSWD = shutil.which("htpasswd")
@@ -101,12 +103,7 @@ def running_registry(workdir: Path, storage: Path, auth: dict | None = None):
                 time.sleep(0.05)
         yield registry
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout=10)
 
 
 def _blob(layout: Path, data: bytes, media_type: str) -> dict:
