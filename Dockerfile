@@ -1,7 +1,7 @@
 # The preview renderer: the image of Argo CD's Config Management Plugin sidecar, which runs
 # `minnova-idp render-preview` (deploy/argocd/plugin.yaml). It needs only the library, not the
 # Pulumi SDKs, so they are left out (the runtime dependencies below mirror pyproject.toml;
-# tests/test_argocd.py keeps them in step).
+# tests/render/test_argocd.py keeps them in step).
 #   docker build -t ghcr.io/<org>/minnova-idp:<version> .   then set minnova:previews.rendererImage
 # Base image by digest (a tag can be re-pushed, a digest cannot); the tag stays for humans and is ignored
 # by the pull. The digest is the one public projects pin for this tag (it could not be checked against

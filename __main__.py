@@ -2,6 +2,6 @@
 
 from pathlib import Path
 
-from minnova_idp.shell.program import main
+from components.program import main
 
 main(Path(__file__).resolve().parent)

@@ -74,6 +74,7 @@ def make_project(root: Path, apps: int) -> Path:
     """A project with `apps` registered apps read from local sources (no git: this measures the program)."""
     (root / "deployments/bench/apps").mkdir(parents=True)
     shutil.copy(ROOT / "Pulumi.yaml", root / "Pulumi.yaml")
+    shutil.copytree(ROOT / "components", root / "components", ignore=shutil.ignore_patterns("__pycache__"))
     (root / "Pulumi.bench.yaml").write_text(STACK_YAML)
     for index in range(apps):
         name = f"app{index:04d}"
@@ -93,7 +94,7 @@ def rss_mib():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * resource.getpagesize() / 2**20
 start = time.perf_counter()
-from minnova_idp.shell.plan import run_plan, write_plan
+from minnova_idp.plan.recorder import run_plan, write_plan
 imported = time.perf_counter()
 start_rss = rss_mib()
 plan = run_plan(Path(sys.argv[1]), "bench")
@@ -305,7 +306,7 @@ def git_daemon(base: Path):
 
 def bench_fetch(count: int) -> dict:
     sys.path.insert(0, str(ROOT))
-    from minnova_idp.core.gitsource import RepoSpec, fetch_sources
+    from minnova_idp.load.git import RepoSpec, fetch_sources
 
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "served"
@@ -382,7 +383,7 @@ def top_imports(importtime: str, count: int = 6) -> list[tuple[str, float]]:
 
 def bench_imports(runs: int) -> list[dict]:
     rows = []
-    for module in ("minnova_idp.cli", "minnova_idp.shell.program", "minnova_idp.shell.platform", "pulumi", "pulumi_kubernetes",
+    for module in ("minnova_idp.cli", "components.program", "components.platform", "pulumi", "pulumi_kubernetes",
                    "pulumi_cloudflare"):
         times = []
         for _ in range(runs):

@@ -4,7 +4,7 @@
 
 Writes DEST/crds/*.yaml and DEST/charts/<chart>-<version>.tgz, the layout the tests read through
 MINNOVA_CRDS_DIR / MINNOVA_CHARTS_DIR (default ../shared/crds and ../shared/charts). Versions are the ones pinned
-in minnova_idp/core/versions.py (charts) and below (CRDs, from each project's release tag). Charts come through
+in minnova_idp/model/versions.py (charts) and below (CRDs, from each project's release tag). Charts come through
 helm-python-sdk (Helm's own pull, from each chart's repository index), CRDs from the tagged sources. Nothing
 here runs in the tests: a fresh clone without DEST skips those tests with a reason.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from minnova_idp.core import versions  # noqa: E402
+from minnova_idp.model import versions  # noqa: E402
 
 GITHUB_RAW = "https://raw.githubusercontent.com"
 CRDS = {

@@ -46,8 +46,8 @@ def make_app_repo(path: Path, files: dict[str, str]) -> str:
 @pytest.fixture(autouse=True)
 def offline_registry(monkeypatch):
     """`pulumi up` asks image registries whether new tags exist (the image gate); tests reach no registry: here every
-    image exists. tests/test_imagegate.py checks the gate itself, against a real registry on 127.0.0.1."""
-    from minnova_idp.shell import program
+    image exists. tests/load/test_image_registry.py checks the gate itself, against a real registry on 127.0.0.1."""
+    from components import program
 
     monkeypatch.setattr(program, "registry_check", lambda checks, credentials: {check.key: True for check in checks})
 
@@ -60,7 +60,7 @@ def project_dir() -> Path:
 @pytest.fixture(scope="session")
 def dev_plan():
     """The offline plan of the example dev stack (read-only: shared by the tests of this run)."""
-    from minnova_idp.shell.plan import run_plan
+    from minnova_idp.plan.recorder import run_plan
 
     return run_plan(PROJECT_DIR, "dev")
 
@@ -86,8 +86,8 @@ def project_without_a_database(tmp_path: Path) -> Path:
 def load_stack_inputs(project: Path, stack: str = "dev", extra: dict | None = None, secret: set | None = None,
                       **kwargs):
     """load_inputs of a stack file, with settings added or replaced (full keys) and extra secret keys."""
-    from minnova_idp.core.inputs import load_inputs
-    from minnova_idp.core.stackconfig import from_stack_file
+    from minnova_idp.load.inputs import load_inputs
+    from minnova_idp.load.stack import from_stack_file
 
     raw, secret_keys, file = from_stack_file(project, stack)
     raw.update(extra or {})
@@ -96,7 +96,7 @@ def load_stack_inputs(project: Path, stack: str = "dev", extra: dict | None = No
 
 def stack_problems(project: Path, stack: str = "dev", **kwargs) -> list[str]:
     """The problems load_stack_inputs stops with (it must stop)."""
-    from minnova_idp.core.errors import ConfigError
+    from minnova_idp.model.errors import ConfigError
 
     with pytest.raises(ConfigError) as caught:
         load_stack_inputs(project, stack, **kwargs)
@@ -119,10 +119,10 @@ def stop_process(process, timeout: float) -> None:
 
 def app_config_problems(extra: str) -> list[str]:
     """The problems a minimal app.yaml with `extra` lines appended is refused with (it must be refused)."""
-    from minnova_idp.core.app_config import AppConfig
-    from minnova_idp.core.errors import ConfigError
-    from minnova_idp.core.validation import validate_document
-    from minnova_idp.core.yamlsafe import load_yaml
+    from minnova_idp.load.validation import validate_document
+    from minnova_idp.load.yamlsafe import load_yaml
+    from minnova_idp.model.app_config import AppConfig
+    from minnova_idp.model.errors import ConfigError
 
     text = ("name: shop\nimage: {repository: ghcr.io/acme/shop}\nport: 8080\n"
             "environments: {dev: {host: shop.dev.acme.dev}}\n") + extra

@@ -1,34 +1,57 @@
-"""The two layers stay two layers: a pure core that never imports Pulumi or the shell, and no import cycles."""
+"""The layers stay layers: pulumi only in the shell, pure deciding layers, no import cycles, no module too long.
+
+The tree (README "Layout"): minnova_idp/model (what people write), load (I/O that returns models), policy (pure
+cross-app checks), render (pure: models -> declared objects), sops, plan (the offline recorder), cli, and the
+Pulumi shell in the top-level components/.
+"""
 
 from __future__ import annotations
 
 import ast
-import pkgutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 import minnova_idp
-import minnova_idp.core
 
-from .conftest import PROJECT_DIR
+from tests.conftest import PROJECT_DIR
 
 PACKAGE_DIR = Path(minnova_idp.__file__).parent
 PULUMI_PACKAGES = ("pulumi", "pulumi_kubernetes", "pulumi_cloudflare")
 
 
-def core_modules() -> list[str]:
-    return sorted(f"minnova_idp.core.{m.name}" for m in pkgutil.iter_modules(minnova_idp.core.__path__))
+PURE_LAYERS = ("minnova_idp.model", "minnova_idp.policy", "minnova_idp.render")
+# Where pulumi may be imported: the shell, the program's entry point and the offline plan's recorder.
+PULUMI_ALLOWED = ("components", "minnova_idp.plan.recorder", "minnova_idp.plan.pulumi_internals")
+# I/O a pure layer never does: processes, sockets, HTTP, and writing files.
+IO_MODULES = ("subprocess", "socket", "ssl", "http", "urllib", "shutil", "tempfile", "fcntl")
+WRITING_CALLS = ("write_text", "write_bytes", "mkdir", "unlink", "rename", "replace_file", "rmtree", "chmod")
+MAX_LINES = 600
 
 
 def project_modules() -> dict[str, Path]:
+    """Every module of minnova_idp/ and components/, by dotted name."""
     modules = {}
-    for path in sorted(PACKAGE_DIR.rglob("*.py")):
-        parts = path.relative_to(PACKAGE_DIR.parent).with_suffix("").parts
-        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    for package in (PACKAGE_DIR, PROJECT_DIR / "components"):
+        for path in sorted(package.rglob("*.py")):
+            parts = path.relative_to(PROJECT_DIR).with_suffix("").parts
+            modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
     return modules
+
+
+def external_imports(path: Path) -> set[str]:
+    """Top-level names of everything `path` imports, lazily or not (`import a.b` -> `a`)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def in_layer(module: str, layers: tuple[str, ...]) -> bool:
+    return any(module == layer or module.startswith(layer + ".") for layer in layers)
 
 
 def imported_modules(module: str, path: Path, known: set[str]) -> set[str]:
@@ -109,32 +132,84 @@ def test_the_cycle_check_can_fail():
 
 def test_the_graph_sees_lazy_and_relative_imports(tmp_path):
     module = tmp_path / "m.py"
-    module.write_text("def f():\n    from ..shell.platform import Platform\n    from . import names\n")
-    found = imported_modules("minnova_idp.core.m", module,
-                             {"minnova_idp.shell.platform", "minnova_idp.core.names", "minnova_idp.shell"})
-    assert found == {"minnova_idp.shell.platform", "minnova_idp.core.names"}
+    module.write_text("def f():\n    from components.platform import Platform\n    from . import names\n")
+    found = imported_modules("minnova_idp.model.m", module,
+                             {"components.platform", "minnova_idp.model.names", "components"})
+    assert found == {"components.platform", "minnova_idp.model.names"}
 
 
-def test_core_never_imports_the_shell():
+def test_pulumi_is_imported_only_by_the_shell_and_the_plan_recorder():
+    offenders = {module: sorted(external_imports(path) & set(PULUMI_PACKAGES))
+                 for module, path in project_modules().items() if not in_layer(module, PULUMI_ALLOWED)}
+    assert {module: found for module, found in offenders.items() if found} == {}
+    assert "pulumi" in external_imports(PROJECT_DIR / "components/platform.py")  # the scan sees imports at all
+
+
+def test_pure_layers_do_no_io():
+    """model/, policy/ and render/ decide: they start no process, open no socket, speak no HTTP, write no file."""
+    offenders = {}
+    for module, path in project_modules().items():
+        if not in_layer(module, PURE_LAYERS):
+            continue
+        tree = ast.parse(path.read_text())
+        found = sorted(external_imports(path) & set(IO_MODULES))
+        found += sorted({node.func.attr for node in ast.walk(tree) if isinstance(node, ast.Call)
+                         and isinstance(node.func, ast.Attribute) and node.func.attr in WRITING_CALLS})
+        found += ["open()" for node in ast.walk(tree) if isinstance(node, ast.Call)
+                  and isinstance(node.func, ast.Name) and node.func.id == "open"]
+        if found:
+            offenders[module] = found
+    assert offenders == {}
+    assert len([m for m in project_modules() if in_layer(m, PURE_LAYERS)]) > 20
+
+
+def test_the_pure_layers_depend_only_on_each_other():
+    """model imports no other layer; policy and render import only model, policy and render."""
     graph = import_graph()
-    offenders = {module: sorted(t for t in targets if t.startswith("minnova_idp.shell"))
-                 for module, targets in graph.items() if module.startswith("minnova_idp.core")}
-    assert {m: t for m, t in offenders.items() if t} == {}
+    allowed = {"minnova_idp.model": ("minnova_idp.model",),
+               "minnova_idp.policy": PURE_LAYERS, "minnova_idp.render": PURE_LAYERS}
+    offenders = {}
+    for module, targets in graph.items():
+        for layer, may_import in allowed.items():
+            if in_layer(module, (layer,)):
+                bad = sorted(t for t in targets if not in_layer(t, may_import))
+                if bad:
+                    offenders[module] = bad
+    assert offenders == {}
+
+
+def test_no_module_is_too_long_without_a_reason():
+    """A module over MAX_LINES lines says why at its top (a docstring line starting "Long:")."""
+    long = {module: len(path.read_text().splitlines()) for module, path in project_modules().items()
+            if len(path.read_text().splitlines()) > MAX_LINES}
+    unexplained = {module: lines for module, lines in long.items()
+                   if "\nLong: " not in (ast.get_docstring(ast.parse(project_modules()[module].read_text())) or "")}
+    assert unexplained == {}
 
 
 BLOCK_PULUMI = ("import sys\n"
                 f"for name in {PULUMI_PACKAGES!r}: sys.modules[name] = None  # any import of them fails\n")
 
 
-@pytest.mark.parametrize("modules", [core_modules() + ["minnova_idp.cli"]], ids=["core and cli"])
-def test_every_core_module_imports_with_pulumi_blocked(modules):
+def test_every_module_outside_the_shell_imports_with_pulumi_blocked():
+    modules = [m for m in project_modules() if not in_layer(m, PULUMI_ALLOWED) and not m.endswith("__main__")]
     code = BLOCK_PULUMI + "".join(f"import {m}\n" for m in modules) + "print('imported', len(sys.modules))\n"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT_DIR)
     assert result.returncode == 0, result.stderr
-    assert len(modules) > 20  # every module of the core, not an empty list
+    assert len(modules) > 40  # every module, not an empty list
 
 
 def test_the_pulumi_block_can_fail():
-    code = BLOCK_PULUMI + "import minnova_idp.shell.platform\n"
+    code = BLOCK_PULUMI + "import components.platform\n"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT_DIR)
     assert result.returncode != 0 and "pulumi" in result.stderr
+
+
+def test_nothing_named_components_is_installed():
+    """Pulumi runs components/ from the project directory; the package installs minnova_idp alone."""
+    import tomllib
+
+    found = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    assert found["include"] == ["minnova_idp", "minnova_idp.*"]
+    assert not any(in_layer(m, ("components",)) for m in project_modules() if (PROJECT_DIR / "minnova_idp").exists()
+                   and m.startswith("minnova_idp.components"))

@@ -6,7 +6,7 @@ import re
 import subprocess
 import sys
 
-from .conftest import PROJECT_DIR
+from tests.conftest import PROJECT_DIR
 
 
 def test_benchmark_script_runs_on_a_tiny_size():

@@ -7,10 +7,10 @@ import re
 import subprocess
 import sys
 
-from .conftest import PROJECT_DIR
+from tests.conftest import PROJECT_DIR
 
-# A test file can behave differently without ../shared only if it reaches for it: through tests/helm.py or
-# tests/k8s_strict.py, one of the variables, or the path itself. Only those run nested (the rest gives the same
+# A test file can behave differently without ../shared only if it reaches for it: through tests/support/helm.py or
+# tests/support/k8s_strict.py, one of the variables, or the path itself. Only those run nested (the rest gives the same
 # result either way, and running it twice would double the suite's time).
 _USES_SHARED = re.compile(r"from (tests)?\.(helm|k8s_strict|sops_fixtures) import|MINNOVA_(CRDS_DIR|CHARTS_DIR|SOPS_FIXTURES)|\.\./shared"
                           r"|\"shared\"")

@@ -4,7 +4,7 @@ import re
 
 import yaml
 
-from .conftest import PROJECT_DIR
+from tests.conftest import PROJECT_DIR
 
 README = (PROJECT_DIR / "README.md").read_text()
 
@@ -35,7 +35,7 @@ def only_secure_leaves(value) -> bool:
 
 
 def test_example_stacks_hold_no_plaintext_secrets():
-    from minnova_idp.core.stack_settings import SECRET_KEYS
+    from minnova_idp.model.stack_settings import SECRET_KEYS
 
     for stack in ("dev", "prod"):
         config = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())["config"]
@@ -46,7 +46,7 @@ def test_example_stacks_hold_no_plaintext_secrets():
 
 
 def test_every_stack_setting_is_documented():
-    from minnova_idp.core.stack_settings import PLAIN_EXTRA_KEYS, SECRET_KEYS, StackSettings
+    from minnova_idp.model.stack_settings import PLAIN_EXTRA_KEYS, SECRET_KEYS, StackSettings
 
     keys = [field.alias for field in StackSettings.model_fields.values()] + [*SECRET_KEYS, *PLAIN_EXTRA_KEYS]
     for key in keys:

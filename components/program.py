@@ -1,0 +1,110 @@
+"""The Pulumi program: load and check everything (the core), then declare the Platform.
+
+Loading comes first and is all-or-nothing: a problem anywhere stops the run before
+a single resource is registered (see minnova_idp/load/apps.py for why).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pulumi
+
+from components.platform import Platform
+from minnova_idp.load import image_registry as imagegate
+from minnova_idp.load.inputs import load_inputs
+from minnova_idp.load.progress import FetchProgress
+from minnova_idp.model.errors import ConfigError, Problem, raise_if_any
+from minnova_idp.model.inputs import (
+    DATABASE_CLUSTERS_OUTPUT,
+    DATABASE_SIZES_OUTPUT,
+    IMAGE_TAGS_OUTPUT,
+    REDIS_SIZES_OUTPUT,
+    STOP_HEADER,
+    ProgramInputs,
+)
+from minnova_idp.plan.pulumi_internals import running_program_config
+from minnova_idp.policy import image_gate
+from minnova_idp.policy.guards import database_replacements, redis_shrinks, storage_shrinks
+from minnova_idp.policy.image_gate import image_tag_history, requested_images
+
+PLATFORM_NAME = "platform"
+
+
+async def program(inputs: ProgramInputs, check_images=None) -> dict[str, pulumi.Output]:
+    """Registers the resources the core declares for `inputs`; returns the stack's outputs (also exported).
+
+    `check_images`: imagegate.check_images under `pulumi up`/`preview`; the offline plan passes none (it contacts no
+    registry: it reports what would be checked).
+    """
+    settings = inputs.stack.settings
+    previous_tags: dict = {}
+    if settings.database_storage_guard or settings.image_gate != "off":
+        # This stack's own outputs from its last update: the only record of what was deployed.
+        previous = pulumi.StackReference(
+            f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}")
+        if settings.database_storage_guard and any(app.config.database.enabled for app, _ in inputs.deployed()):
+            sizes = await previous.get_output(DATABASE_SIZES_OUTPUT).future() or {}
+            clusters = await previous.get_output(DATABASE_CLUSTERS_OUTPUT).future() or {}
+            raise_if_any(storage_shrinks(inputs, sizes) + database_replacements(inputs, clusters))
+        if settings.database_storage_guard and any(app.config.redis.enabled and app.config.redis.persistence.enabled
+                                                   for app, _ in inputs.deployed()):
+            raise_if_any(redis_shrinks(inputs, await previous.get_output(REDIS_SIZES_OUTPUT).future() or {}))
+        previous_tags = await previous.get_output(IMAGE_TAGS_OUTPUT).future() or {}
+    if settings.image_gate != "off" and check_images is not None:
+        inputs = await _image_gate(inputs, previous_tags, check_images)
+
+    platform = Platform(PLATFORM_NAME, inputs)
+    outputs = {"urls": platform.urls, DATABASE_SIZES_OUTPUT: platform.database_sizes,
+               DATABASE_CLUSTERS_OUTPUT: platform.database_clusters, REDIS_SIZES_OUTPUT: platform.redis_sizes,
+               # What each app environment deployed, newest first: `minnova-idp rollback` goes back to the second.
+               IMAGE_TAGS_OUTPUT: pulumi.Output.from_input(image_tag_history(inputs, previous_tags))}
+    for name, value in outputs.items():
+        pulumi.export(name, value)
+    return outputs
+
+
+async def _image_gate(inputs: ProgramInputs, previous_tags: dict, check_images) -> ProgramInputs:
+    """Deploy only what CI built (minnova_idp/policy/image_gate.py): a missing new image keeps the last tag, or
+    stops the run."""
+    settings = inputs.stack.settings
+    requested = requested_images(inputs)
+    checks = image_gate.checks_for(settings.image_gate, requested, previous_tags)
+    credentials = None
+    if inputs.stack.secrets.registry_credentials:
+        try:
+            credentials = imagegate.credentials_from_dockerconfigjson(inputs.stack.secrets.registry_credentials)
+        except imagegate.CredentialsError as exc:
+            raise ConfigError([Problem(inputs.stack.file, "minnova:registryCredentials", str(exc))]) from None
+    results = await asyncio.to_thread(check_images, checks, credentials) if checks else {}
+    outcome = image_gate.gate(settings.image_gate, requested, previous_tags, results)
+    raise_if_any(Problem(inputs.stack.file, "minnova:imageGate", problem) for problem in outcome.problems)
+    for note in outcome.notes:
+        pulumi.log.warn(note)
+    return replace(inputs, kept_tags={component: tag for component, tag in outcome.tags_to_deploy.items()
+                                      if tag != requested[component][1]})
+
+
+def registry_check(checks, credentials):
+    """The image gate's question to the registries (tests stand in for it: they reach no registry)."""
+    return imagegate.check_images(checks, credentials)
+
+
+def main(project_dir: Path) -> None:
+    """Entry point of `pulumi up` / `pulumi preview` (see __main__.py)."""
+    try:
+        # `pulumi up` shows what the program writes to stderr: a line per app repository as it is fetched.
+        inputs = load_inputs(project_dir, *running_program_config(), progress=FetchProgress(sys.stderr))
+    except ConfigError as exc:
+        raise pulumi.RunError(exc.render(STOP_HEADER)) from None
+
+    async def entrypoint():
+        try:
+            await program(inputs, check_images=registry_check)
+        except ConfigError as exc:
+            raise pulumi.RunError(exc.render(STOP_HEADER)) from None
+
+    pulumi.run(entrypoint)

@@ -1,0 +1,92 @@
+"""Seed data: an app's own SQL files, run once when a preview's (or a chosen environment's) database is created.
+
+They come from the commit being deployed (for a preview, the pull request's own files, so a PR can change its
+seed) and reach PostgreSQL through a ConfigMap a Job runs with psql as the database owner (`<cluster>-app`), in
+one transaction, once per database (minnova_idp/render/database.py `render_seed_job`). Not CloudNativePG's initdb
+`postInitApplicationSQLRefs`: that runs as a superuser, and a superuser's `COPY ... FROM PROGRAM` runs commands
+in the database's pod. Read as untrusted files: regular files only, bounded, UTF-8.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from minnova_idp.load.yamlsafe import FileRefused, read_regular_file, read_text_file
+from minnova_idp.model import names
+from minnova_idp.model.app_config import AppConfig
+from minnova_idp.model.errors import ConfigError, Problem
+from minnova_idp.model.loaded import LoadedApp
+from minnova_idp.model.names import APP_CONFIG
+from minnova_idp.render.drill import CHECK_FILE, MAX_CHECK_BYTES
+from minnova_idp.render.origin import MASK_FILE, MASK_MAX_BYTES
+
+MAX_FILE_BYTES = 256 * 1024
+MAX_TOTAL_BYTES = 900 * 1024  # one ConfigMap holds at most 1 MiB
+
+
+def read_seed(app: AppConfig, directory: Path, shown: str) -> tuple[tuple[str, str], ...]:
+    """(ConfigMap key, SQL) per seed file, in order. `directory` holds .minnova/; `shown` prefixes messages."""
+    seed = app.database.seed
+    if seed is None:
+        return ()
+    problems, files, total = [], [], 0
+    for index, relative in enumerate(seed.files):
+        path = directory / APP_CONFIG.parent / relative
+        where = f"{shown}{APP_CONFIG.parent}/{relative}"
+        field = f"database.seed.files[{index}]"
+        if any(part.is_symlink() for part in path.parents if part.is_relative_to(directory)):
+            problems.append(Problem(where, message="must be a regular file", hint=f"named by {field}"))
+            continue
+        try:
+            content = read_regular_file(path, MAX_FILE_BYTES, follow_symlinks=False, truncate=True)
+        except FileRefused as exc:
+            problems.append(Problem(where, message="does not exist" if exc.kind == "missing" else
+                                    "must be a regular file" if exc.kind in ("symlink", "special") else exc.reason,
+                                    hint=f"named by {field} in {APP_CONFIG}"))
+            continue
+        if len(content) > MAX_FILE_BYTES:
+            problems.append(Problem(where, message=f"is larger than {MAX_FILE_BYTES // 1024} KiB, the limit for a "
+                                    "seed file", hint="seed a little realistic data; load bulk data another way"))
+            continue
+        total += len(content)
+        try:
+            files.append((relative.rsplit("/", 1)[-1], content.decode("utf-8")))
+        except UnicodeDecodeError:
+            problems.append(Problem(where, message="is not UTF-8 text"))
+    if total > MAX_TOTAL_BYTES:
+        problems.append(Problem(f"{shown}{APP_CONFIG}", "database.seed.files", f"the seed files hold {total} bytes; "
+                                f"at most {MAX_TOTAL_BYTES} fit in the ConfigMap that carries them"))
+    if problems:
+        raise ConfigError(problems)
+    return tuple(files)
+
+
+def read_restore_check(app: LoadedApp) -> str | None:
+    """The app's `.minnova/restore-check.sql`: UTF-8 text, a regular file, at most MAX_CHECK_BYTES."""
+    if app.directory is None or not app.config.database.enabled:
+        return None
+    relative = names.APP_CONFIG.parent / CHECK_FILE
+    return read_text_file(app.directory / relative, app.shown(relative), MAX_CHECK_BYTES, f"{MAX_CHECK_BYTES} bytes",
+                          too_large_hint="a restore check is a few queries that prove the data is there",
+                          empty_hint="remove it to run `select 1`")
+
+
+def read_mask(directory: Path, shown_root: str) -> str:
+    """`.minnova/seed/mask.sql` of the checkout: required (fail closed), a regular UTF-8 file, bounded."""
+    from minnova_idp.load.yamlsafe import read_text_file
+
+    relative = names.APP_CONFIG.parent / MASK_FILE
+    shown = f"{shown_root}{relative}"
+    path = directory / relative
+    if any(part.is_symlink() for part in path.parents if part.is_relative_to(directory)):  # as seed.read_seed
+        raise ConfigError([Problem(shown, message="is reached through a symbolic link; the mask must be a regular "
+                                   "file of the app's repository")])
+    text = read_text_file(path, shown, MASK_MAX_BYTES, f"{MASK_MAX_BYTES // 1024} KiB",
+                          empty="is empty: a preview of real data needs masking",
+                          empty_hint="write the UPDATEs that replace personal data")
+    if text is None:
+        raise ConfigError([Problem(shown, message="is required with preview.database.from: previews copy real "
+                                   "data and are never started unmasked",
+                                   hint="write the UPDATEs that replace personal data (emails, names, tokens), "
+                                        "or remove preview.database")])
+    return text

@@ -1,0 +1,131 @@
+"""Loading every registered app's config, all or nothing.
+
+If one app's config could not be loaded and we went on without it, Pulumi would see
+that app's resources as no longer wanted and delete them. So any problem anywhere
+stops the run before a single resource is registered, listing every problem.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from minnova_idp.load.git import (
+    DEFAULT_TIMEOUT,
+    TIMEOUT_ENV,
+    CacheDirError,
+    FetchedSource,
+    FetchError,
+    GitAuth,
+    RepoSpec,
+    default_cache_dir,
+    fetch_sources,
+)
+from minnova_idp.load.registry import Registered, read_registry
+from minnova_idp.load.validation import validate_document
+from minnova_idp.load.yamlsafe import load_yaml_file
+from minnova_idp.model import names
+from minnova_idp.model.app_config import AppConfig
+from minnova_idp.model.errors import ConfigError, Problem
+from minnova_idp.model.loaded import LoadedApp
+from minnova_idp.model.stack import StackConfig
+
+APP_CONFIG = names.APP_CONFIG
+
+
+def git_auth(stack: StackConfig) -> GitAuth:
+    git = stack.settings.git
+    return GitAuth(
+        token=stack.secrets.git_token,
+        token_username=git.username,
+        token_url_prefix=git.base_url,
+        ssh_private_key=stack.secrets.git_ssh_private_key,
+        ssh_known_hosts=stack.git_known_hosts,
+    )
+
+
+def git_timeout(environ=None) -> float:
+    """Seconds one git call may take: MINNOVA_IDP_GIT_TIMEOUT, default 120."""
+    text = (os.environ if environ is None else environ).get(TIMEOUT_ENV)
+    if not text:
+        return DEFAULT_TIMEOUT
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 1 <= value <= 3600:
+        raise ConfigError([Problem(TIMEOUT_ENV, message=f"'{text[:20]}' is not a number of seconds from 1 to 3600")])
+    return value
+
+
+def load_apps(project_dir: Path, stack: StackConfig, cache_dir: Path | None = None,
+              auth: GitAuth | None = None, progress=None) -> list[LoadedApp]:
+    """`progress(result)`: told of each repository as its fetch ends (FetchedSource or FetchError)."""
+    registered, problems = read_registry(project_dir, stack.settings.registry_dir)
+    remote = [r for r in registered if r.entry.local is None]
+    specs = [RepoSpec(url=r.entry.repo, ref=r.entry.ref, path=r.entry.path or "") for r in remote]
+    cache = cache_dir or default_cache_dir()
+    try:
+        results = fetch_sources(specs, cache, auth or git_auth(stack), timeout=git_timeout(), progress=progress)
+    except CacheDirError as exc:
+        raise ConfigError([Problem("--cache-dir" if cache_dir else "MINNOVA_IDP_CACHE_DIR", message=f"the git cache "
+                                   f"cannot be used: {exc}", hint="point it at a writable directory")]) from None
+    fetched = {item.entry.name: result for item, result in zip(remote, results)}
+
+    apps: list[LoadedApp] = []
+    for item in registered:
+        try:
+            apps.append(_load_one(project_dir, item, fetched.get(item.entry.name)))
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    problems.extend(_cross_app_problems(apps))
+    if problems:
+        raise ConfigError(problems)
+    return sorted(apps, key=lambda app: app.name)
+
+
+def _load_one(project_dir: Path, item: Registered, source: FetchedSource | FetchError | None) -> LoadedApp:
+    entry = item.entry
+    if isinstance(source, FetchError):
+        raise ConfigError([Problem(item.file, "repo", f"cannot fetch {entry.repo}: {source.reason}")])
+    if source is not None:
+        base, commit = source.directory, source.commit
+        inside = f"{entry.path}/{APP_CONFIG}" if entry.path else str(APP_CONFIG)
+        shown = f"{entry.repo}@{commit[:12]}:{inside}"
+    else:
+        base, commit = project_dir / entry.local, None
+        shown = f"{entry.local}/{APP_CONFIG}"
+    config_path = base / APP_CONFIG
+    if not config_path.is_file():
+        raise ConfigError([Problem(shown, message="app config not found",
+                                   hint=f"registered in {item.file}; the app repo must hold {APP_CONFIG}")])
+    config = validate_document(AppConfig, load_yaml_file(config_path, shown))
+    problems = []
+    if config.name != entry.name:
+        problems.append(Problem(shown, "name", f"'{config.name}' does not match the registry entry '{entry.name}'",
+                                hint=f"registered as {item.file}"))
+    app = LoadedApp(entry=entry, config=config, commit=commit, config_file=shown, directory=base)
+    for environment in config.environments:
+        if app.image_tag(environment) is None:
+            problems.append(Problem(shown, f"environments.{environment}.imageTag",
+                                    "no image tag: a local source has no commit to default to",
+                                    hint="set image.tag or environments.<env>.imageTag"))
+    if problems:
+        raise ConfigError(problems)
+    return app
+
+
+def _cross_app_problems(apps: list[LoadedApp]) -> list[Problem]:
+    """A host belongs to one app: a second claim would take over the first app's traffic."""
+    owners: dict[str, tuple[LoadedApp, str]] = {}
+    problems = []
+    for app in sorted(apps, key=lambda a: a.name):
+        for env_name, environment in app.config.environments.items():
+            if environment.host in owners:
+                owner, owner_env = owners[environment.host]
+                problems.append(Problem(app.config_file, f"environments.{env_name}.host",
+                                        f"'{environment.host}' is already the host of app '{owner.name}' "
+                                        f"({owner_env}); two apps can never share a host"))
+            else:
+                owners[environment.host] = (app, env_name)
+    return problems

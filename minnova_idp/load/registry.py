@@ -1,0 +1,57 @@
+"""The app registry: one `<name>.yaml` per app under the stack's registry directory, written by the platform team."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from minnova_idp.load.validation import validate_document
+from minnova_idp.load.yamlsafe import FileRefused, load_yaml, read_regular_file
+from minnova_idp.model.errors import ConfigError, Problem
+from minnova_idp.model.registry import RegistryEntry
+
+
+@dataclass(frozen=True)
+class Registered:
+    entry: RegistryEntry
+    file: str  # as shown to the user, relative to the project
+
+
+def read_registry(project_dir: Path, registry_dir: str) -> tuple[list[Registered], list[Problem]]:
+    """Every valid entry, and every problem; the caller decides to stop (it must, if any).
+
+    Entries are read as regular files only, never through a symlink (it could point outside the
+    repository, at /dev/zero or at a FIFO that would block the run forever), and with a size bound.
+    """
+    directory = project_dir / registry_dir
+    if not directory.is_dir():
+        return [], [Problem(registry_dir, message="registry directory not found",
+                            hint="create it, or set minnova:registryPath")]
+    entries: list[Registered] = []
+    problems: list[Problem] = []
+    for path in sorted(directory.iterdir()):
+        shown = f"{registry_dir}/{path.name}"
+        if path.suffix == ".yml":
+            problems.append(Problem(shown, message="registry files must end in .yaml", hint=f"rename to {path.stem}.yaml"))
+            continue
+        if path.suffix != ".yaml" or path.name.startswith("."):
+            continue
+        try:
+            content = read_regular_file(path, follow_symlinks=False)
+        except FileRefused as exc:
+            problems.append(Problem(shown, message=exc.reason, hint=_LINK_HINT if exc.kind == "symlink" else None))
+            continue
+        try:
+            entry = validate_document(RegistryEntry, load_yaml(content, shown))
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+            continue
+        if entry.name != path.stem:
+            problems.append(Problem(shown, "name", f"'{entry.name}' does not match the file name",
+                                    hint=f"rename the file to {entry.name}.yaml or set name: {path.stem}"))
+            continue
+        entries.append(Registered(entry, shown))
+    return entries, problems
+
+
+_LINK_HINT = "commit the entry itself: a link could point outside the repository"

@@ -1,0 +1,470 @@
+"""`.minnova/app.yaml`: what an app developer writes, validated once at the edge."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import AfterValidator, ConfigDict, Field, field_validator, model_validator
+
+from minnova_idp.model import names, versions
+from minnova_idp.model.fields import (
+    AppName,
+    CronSchedule,
+    EnvironmentName,
+    EnvVarName,
+    Hostname,
+    HttpPath,
+    ImageRepository,
+    ImageTag,
+    Quantity,
+    StrictModel,
+    default_shown_as,
+)
+from minnova_idp.model.quantity import parse_quantity
+
+
+class Image(StrictModel):
+    repository: ImageRepository = Field(description="image without tag, e.g. `registry.example.com/team/app`")
+    tag: ImageTag | None = Field(
+        default=None, json_schema_extra=default_shown_as("the commit SHA"),
+        description="tag (or `sha256:` digest) for every environment; by default the SHA of the commit the config "
+                    "was read at, which is what app CI pushes (`<repository>:<sha>`)")
+    pull_policy: Literal["IfNotPresent", "Always"] = Field(default="IfNotPresent", description="or `Always`")
+
+
+class ResourceList(StrictModel):
+    cpu: Quantity | None = None
+    memory: Quantity | None = None
+
+
+# Sanity bounds per container, whatever a stack allows: a typo (500 CPUs) is an error, not a pending pod.
+CONTAINER_MAX_TEXT = {"cpu": "64", "memory": "512Gi"}
+CONTAINER_MAX = {key: parse_quantity(value) for key, value in CONTAINER_MAX_TEXT.items()}
+DATABASE_SIZE_MAX = "64Ti"
+
+
+class Resources(StrictModel):
+    documented_as_one_value: ClassVar[bool] = True  # one row in the README's reference, not one per key
+
+    requests: ResourceList = ResourceList(cpu="100m", memory="128Mi")
+    limits: ResourceList = ResourceList(memory="256Mi")
+
+    def as_kubernetes(self) -> dict[str, dict[str, str]]:
+        """The `resources` of a Kubernetes container or CNPG Cluster; empty sections left out."""
+        out = {}
+        for section in ("requests", "limits"):
+            values = getattr(self, section).model_dump(exclude_none=True)
+            if values:
+                out[section] = values
+        return out
+
+    @model_validator(mode="after")
+    def _limits_cover_requests(self) -> "Resources":
+        for key in ("cpu", "memory"):
+            request, limit = getattr(self.requests, key), getattr(self.limits, key)
+            if request and limit and parse_quantity(limit) < parse_quantity(request):
+                raise ValueError(f"limits.{key} ({limit}) is below requests.{key} ({request})")
+            for section, value in (("requests", request), ("limits", limit)):
+                if value and parse_quantity(value) > CONTAINER_MAX[key]:
+                    raise ValueError(f"{section}.{key} ({value}) is more than one container may have "
+                                     f"({CONTAINER_MAX_TEXT[key]}); the stack's namespace quota caps the total")
+        return self
+
+
+_RETENTION_RE = re.compile(r"^[1-9][0-9]*[dwm]$")  # the Barman Cloud plugin's format
+
+
+def _retention(value: str) -> str:
+    if not _RETENTION_RE.match(value):
+        raise ValueError(f"'{value}' is not a retention period: a number and d, w or m (e.g. 30d, 4w, 6m)")
+    return value
+
+
+def _backup_name(value: str) -> str:
+    if len(value) > names.CLUSTER_NAME_MAX or not names.APP_NAME_RE.match(value):
+        raise ValueError(f"'{value}' must be lowercase letters, digits and '-', start with a letter, at most "
+                         f"{names.CLUSTER_NAME_MAX} characters (it names the database Cluster)")
+    return value
+
+
+def _timestamp(value: str) -> str:
+    from datetime import datetime
+
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"'{value}' is not an RFC 3339 timestamp (e.g. 2026-11-20T09:30:00Z)") from None
+    if parsed.tzinfo is None:
+        raise ValueError(f"'{value}' has no time zone; add Z or an offset such as +01:00")
+    return value
+
+
+BackupName = Annotated[str, AfterValidator(_backup_name)]
+
+
+def _database_size(value: str) -> str:
+    if parse_quantity(value) > parse_quantity(DATABASE_SIZE_MAX):
+        raise ValueError(f"'{value}' is more than a database volume may be ({DATABASE_SIZE_MAX})")
+    return value
+
+
+_SEED_FILE_RE = re.compile(r"^seed/[A-Za-z0-9][A-Za-z0-9._-]{0,99}\.sql$")
+
+
+def _seed_file(value: str) -> str:
+    if not _SEED_FILE_RE.match(value) or ".." in value:
+        raise ValueError(f"'{value}' must be a .sql file in .minnova/seed/, written relative to .minnova/ "
+                         "(e.g. seed/schema.sql)")
+    return value
+
+
+class DatabaseSeed(StrictModel):
+    documented_as_one_value: ClassVar[bool] = True
+
+    files: list[Annotated[str, AfterValidator(_seed_file)]] = Field(
+        min_length=1, max_length=20, description="SQL files in .minnova/seed/, applied in order")
+    environments: list[EnvironmentName] = Field(
+        default_factory=list, description="environments seeded too when their database is created (e.g. [dev])")
+
+    @field_validator("files")
+    @classmethod
+    def _distinct_names(cls, files: list[str]) -> list[str]:
+        names_seen = [f.rsplit("/", 1)[-1] for f in files]
+        if len(set(names_seen)) != len(names_seen):
+            raise ValueError("each seed file may be listed once")
+        return files
+
+
+class Database(StrictModel):
+    enabled: bool = Field(default=False, description="a PostgreSQL database (CloudNativePG) per environment, backed "
+                                                     "up to Cloudflare R2; the app gets `DATABASE_URL`")
+    size: Annotated[Quantity, AfterValidator(_database_size)] = Field(
+        default="1Gi", description="storage per instance, as a Kubernetes quantity (`5Gi`, not `5GB`); can grow, "
+                                   f"never shrink; at most {DATABASE_SIZE_MAX}")
+    version: Literal[16, 17, 18] = Field(
+        default=versions.DEFAULT_POSTGRES_VERSION,
+        description="PostgreSQL major version: 16, 17 or 18 (pinned images, see `minnova_idp/model/versions.py`)")
+    backup_retention: Annotated[str, AfterValidator(_retention)] = Field(
+        default="30d", description="how long backups are kept: a number and `d`, `w` or `m`")
+    resources: Resources = Field(default=Resources(requests=ResourceList(cpu="100m", memory="256Mi"),
+                                                   limits=ResourceList(memory="1Gi")),
+                                 description="PostgreSQL's resources")
+    seed: DatabaseSeed | None = Field(
+        default=None, description="`{files: [seed/schema.sql, seed/demo.sql], environments: [dev]}`: SQL run once when a "
+        "preview's database is created (and in `environments`), from the pull request's own files; at most 256 KiB "
+        "a file, 900 KiB in all; see README \"Seed data\"")
+    restore_drill: bool = Field(
+        default=True, description="restore the latest backup into a throwaway database on the stack's schedule "
+                                  "(`minnova:restoreDrillSchedule`, weekly by default) and run `.minnova/"
+                                  "restore-check.sql` (default `select 1`) against it; see README \"Restore drills\"")
+
+
+REDIS_SIZE_MAX = "64Gi"
+
+
+def _redis_size(value: str) -> str:
+    if parse_quantity(value) > parse_quantity(REDIS_SIZE_MAX):
+        raise ValueError(f"'{value}' is more than a Redis volume may be ({REDIS_SIZE_MAX})")
+    return value
+
+
+class RedisPersistence(StrictModel):
+    documented_as_one_value: ClassVar[bool] = True
+
+    enabled: bool = True
+    size: Annotated[Quantity, AfterValidator(_redis_size)] = "1Gi"
+
+
+class Redis(StrictModel):
+    enabled: bool = Field(default=False, description="a Redis-compatible server (Valkey) per environment, reachable "
+                                                     "only from the app's pods; the app gets `REDIS_URL`")
+    version: Literal[8, 9] = Field(
+        default=versions.DEFAULT_VALKEY_VERSION,
+        description="Valkey major version: 8 or 9 (pinned images, see `minnova_idp/model/versions.py`)")
+    persistence: RedisPersistence = Field(
+        default=RedisPersistence(), description="`{enabled: true, size: 1Gi}`: an append-only file on a volume "
+        "that survives restarts (can grow, never shrink); `enabled: false`: memory only (a cache). Previews are "
+        "always memory only")
+    resources: Resources = Field(default=Resources(requests=ResourceList(cpu="50m", memory="64Mi"),
+                                                   limits=ResourceList(memory="256Mi")),
+                                 description="Valkey's resources; `maxmemory` is 80% of limits.memory (which must "
+                                             "be set), and writes past it fail (noeviction)")
+
+    @model_validator(mode="after")
+    def _memory_limit(self) -> "Redis":
+        if self.enabled and not self.resources.limits.memory:
+            raise ValueError("resources.limits.memory is required: Valkey's maxmemory is derived from it")
+        return self
+
+
+class PreviewDatabase(StrictModel):
+    documented_as_one_value: ClassVar[bool] = True
+
+    from_: EnvironmentName = Field(
+        alias="from", description="the environment whose latest backup each preview's database is recovered from")
+
+
+class PreviewConfig(StrictModel):
+    database: PreviewDatabase | None = Field(
+        default=None, description="`{from: dev}`: each preview's database is a copy of dev's latest backup, masked "
+        "by `.minnova/seed/mask.sql` of the registered branch (required) before the app starts; never a protected "
+        "environment; the stack deploying it must run the previews (see README "
+        "\"A masked copy of dev\")")
+
+
+class DatabaseRestore(StrictModel):
+    documented_as_one_value: ClassVar[bool] = True
+
+    from_backup: BackupName = Field(
+        description="Server name of the backup to restore (the backupName it was archived under, "
+                    "by default <app>-db).")
+    target_time: Annotated[str, AfterValidator(_timestamp)] | None = Field(
+        default=None, description="Point in time to recover to (RFC 3339); default: the end of the WAL archive.")
+
+
+class EnvironmentDatabase(StrictModel):
+    instances: int = Field(default=1, ge=1, le=5,
+                           description="1–5; 2–3 for high availability (a primary and streaming standbys)")
+    backup_name: BackupName | None = Field(
+        default=None, json_schema_extra=default_shown_as("`<app>-db`"),
+        description="the server name the database archives under in its bucket (change it only when restoring, "
+                    "see README \"Disaster recovery\")")
+    restore: DatabaseRestore | None = Field(
+        default=None, description="`{fromBackup: <server name>, targetTime: <RFC 3339>}`: create the database from "
+                                  "a backup, only when it is created (see README \"Disaster recovery\")")
+
+
+class HealthCheck(StrictModel):
+    path: HttpPath = Field(
+        description="HTTP path for startup and readiness probes (e.g. `/healthz`), answering 2xx/3xx when the app is "
+                    "ready; without it, probes check that the port accepts connections. Liveness always checks only "
+                    "the port, so a failing dependency takes pods out of rotation without restarting them all.")
+
+
+EnvVars = dict[EnvVarName, str]
+
+_PROCESS_NAME_RE = re.compile(r"^[a-z]([a-z0-9-]{0,18}[a-z0-9])?$")
+RESERVED_PROCESS_NAMES = frozenset({"web", "release", "db", "drill", "seed", "mask", "redis"})
+
+
+def _process_name(value: str) -> str:
+    if not _PROCESS_NAME_RE.match(value) or "--" in value:
+        raise ValueError(f"'{value}' must be lowercase letters, digits and '-', start with a letter, at most 20 "
+                         "characters (it names Kubernetes objects)")
+    if value in RESERVED_PROCESS_NAMES:
+        raise ValueError(f"'{value}' is reserved; pick another name")
+    return value
+
+
+ProcessName = Annotated[str, AfterValidator(_process_name)]
+_TIME_ZONE_RE = re.compile(r"^(UTC|Etc/[A-Za-z0-9+-]+|[A-Z][A-Za-z_]+(/[A-Za-z0-9_+-]+){1,2})$")
+
+
+def _time_zone(value: str) -> str:
+    """Kubernetes checks CronJob time zones against the tz database: so do we, where the system has one."""
+    import zoneinfo
+
+    known = zoneinfo.available_timezones()
+    if not _TIME_ZONE_RE.match(value) or (known and value not in known):
+        raise ValueError(f"'{value}' is not an IANA time zone name (e.g. Etc/UTC, Europe/Madrid)")
+    return value
+
+
+class Process(StrictModel):
+    """A process beside the web one (a worker): same image, env, secrets and database; no port, no Service."""
+
+    documented_as_one_value: ClassVar[bool] = True
+
+    command: list[str] = Field(min_length=1, description="what it runs")
+    args: list[str] | None = None
+    replicas: int = Field(default=1, ge=0, le=50, description="default for every environment")
+    resources: Resources | None = Field(default=None, description="default: the app's resources")
+
+
+class CronJobConfig(StrictModel):
+    documented_as_one_value: ClassVar[bool] = True
+
+    schedule: CronSchedule
+    command: list[str] = Field(min_length=1)
+    args: list[str] | None = None
+    time_zone: Annotated[str, AfterValidator(_time_zone)] = "Etc/UTC"
+    concurrency_policy: Literal["Forbid", "Allow", "Replace"] = "Forbid"
+    active_deadline_seconds: int = Field(default=3600, ge=30, le=86_400)
+    successful_jobs_history_limit: int = Field(default=3, ge=0, le=10)
+    failed_jobs_history_limit: int = Field(default=3, ge=0, le=10)
+    environments: list[EnvironmentName] | None = Field(default=None, description="default: every environment")
+    previews: bool = False
+    resources: Resources | None = None
+
+
+class Release(StrictModel):
+    documented_as_one_value: ClassVar[bool] = True
+
+    command: list[str] = Field(min_length=1)
+    args: list[str] | None = None
+    active_deadline_seconds: int = Field(default=900, ge=30, le=14_400)
+    resources: Resources | None = None
+
+
+class Autoscale(StrictModel):
+    documented_as_one_value: ClassVar[bool] = True
+
+    min: int = Field(ge=1, le=50)
+    max: int = Field(ge=1, le=100)
+    cpu: int = Field(default=70, ge=10, le=100, description="target CPU use, percent of requests.cpu")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Autoscale":
+        if self.max < self.min:
+            raise ValueError(f"max ({self.max}) is below min ({self.min})")
+        return self
+
+
+class EnvironmentProcess(StrictModel):
+    documented_as_one_value: ClassVar[bool] = True
+
+    replicas: int = Field(ge=0, le=50)
+
+
+class Environment(StrictModel):
+    replicas: int = Field(default=1, ge=0, le=50, description="0–50; with more than one, a PodDisruptionBudget keeps "
+                                                             "all but one up during node drains")
+    host: Hostname = Field(description="the environment's host name (a bare FQDN: no scheme, no wildcard); unique "
+                                       "across environments and across all apps")
+    image_tag: ImageTag | None = Field(default=None, json_schema_extra=default_shown_as("`image.tag`"),
+                                       description="pins this environment's tag")
+    env: EnvVars = Field(default_factory=dict, description="merged over the top-level `env`")
+    resources: Resources | None = Field(default=None, json_schema_extra=default_shown_as("top-level `resources`"),
+                                        description="replaces them for this environment")
+    database: EnvironmentDatabase | None = Field(default=None, description="database settings of this environment")
+    autoscale: Autoscale | None = Field(
+        default=None, description="`{min, max, cpu: 70}`: a HorizontalPodAutoscaler scales the web process between "
+        "min and max replicas on CPU (percent of requests.cpu, which must be set); replaces `replicas`")
+    processes: dict[ProcessName, EnvironmentProcess] = Field(
+        default_factory=dict, description="`{<process>: {replicas: N}}`: this environment's replicas of a process")
+
+
+class AppConfig(StrictModel):
+    """`.minnova/app.yaml` in an app's repository."""
+
+    model_config = ConfigDict(title="Minnova app config (.minnova/app.yaml)")
+
+    name: AppName = Field(description=f"DNS label: lowercase letters, digits, `-`; starts with a letter; at most "
+                                      f"{names.APP_NAME_MAX} characters (so `<name>-pr-1234567`, `<name>-<env>` and "
+                                      "database names always fit)")
+    image: Image
+    port: int = Field(ge=1, le=65535, description="the port the app listens on (1–65535); also given to the app as "
+                                                  "`PORT`")
+    database: Database = Database()
+    redis: Redis = Redis()
+    preview: PreviewConfig = Field(default=PreviewConfig(), description="what pull-request previews get")
+    environments: dict[EnvironmentName, Environment] = Field(
+        min_length=1, description=f"environment names: lowercase letters and digits, ≤ {names.ENV_NAME_MAX} "
+                                  f"characters (`dev`, `staging`, `prod`); `{names.PREVIEW_ENVIRONMENT}` is reserved")
+    env: EnvVars = Field(
+        default_factory=dict,
+        description="environment variables; names `[A-Za-z_][A-Za-z0-9_]*`, values strings (quote numbers and "
+                    "booleans: `DEBUG: \"true\"`). `PORT` is set by the platform, and `DATABASE_URL` when the app "
+                    "has a database.")
+    health_check: HealthCheck | None = None
+    resources: Resources = Field(
+        default=Resources(), description="Kubernetes quantities; limits must not be below requests. No CPU limit by "
+                                         "default (throttling hurts latency more than it protects neighbours).")
+    command: list[str] | None = Field(default=None, min_length=1, json_schema_extra=default_shown_as("the image's"),
+                                      description="replaces the image's ENTRYPOINT")
+    args: list[str] | None = Field(default=None, json_schema_extra=default_shown_as("the image's"),
+                                   description="replaces the image's CMD")
+    run_as_user: int = Field(default=10001, ge=1, le=2**31 - 1,
+                             description="non-root UID (and GID, fsGroup) the container runs as")
+    processes: dict[ProcessName, Process] = Field(
+        default_factory=dict, max_length=10,
+        description="other processes (workers): `{worker: {command: [...], args, replicas, resources}}`, each a "
+                    "Deployment `<app>-<process>` with the app's image, env, secrets and database, no Service")
+    cron: dict[ProcessName, CronJobConfig] = Field(
+        default_factory=dict, max_length=20,
+        description="scheduled jobs: `{nightly: {schedule: \"0 2 * * *\", command: [...], timeZone, "
+                    "concurrencyPolicy: Forbid, activeDeadlineSeconds: 3600, environments, previews: false}}`, each "
+                    "a CronJob `<app>-<name>` with the app's image, env, secrets and database")
+    release: Release | None = Field(
+        default=None, description="`{command: [bin/migrate], activeDeadlineSeconds: 900}`: runs once per new version, "
+        "with the app's env, secrets and database, before any pod of that version starts (a Job the Deployment "
+        "waits for); a failed release leaves the running version untouched")
+
+    @field_validator("environments")
+    @classmethod
+    def _hosts_are_distinct(cls, environments: dict[str, Environment]) -> dict[str, Environment]:
+        seen: dict[str, str] = {}
+        for env_name, environment in environments.items():
+            if environment.host in seen:
+                raise ValueError(f"environments {seen[environment.host]} and {env_name} share the host "
+                                 f"'{environment.host}'; each environment needs its own host")
+            seen[environment.host] = env_name
+        return environments
+
+    def cross_field_problems(self) -> list[tuple[tuple[str, ...], str]]:
+        """Rules across fields, each with the location it is about (validation.py reports them)."""
+        problems = []
+        for env_name, environment in self.environments.items():
+            if self.database.enabled:
+                for where in (("env",), ("environments", env_name, "env")):
+                    values = self.env if where == ("env",) else environment.env
+                    if "DATABASE_URL" in values:
+                        problems.append(((*where, "DATABASE_URL"), "is set by the platform from the app's "
+                                         "database (database.enabled is true); remove it"))
+            if environment.database is not None and not self.database.enabled:
+                problems.append((("environments", env_name, "database"),
+                                 "is set but the app has no database (database.enabled is false)"))
+            restore = environment.database.restore if environment.database else None
+            if restore is not None and restore.from_backup == self.backup_name(env_name):
+                problems.append((
+                    ("environments", env_name, "database", "restore", "fromBackup"),
+                    f"'{restore.from_backup}' is also the name this database archives under; restoring into the "
+                    f"same name would mix two timelines in one archive: set environments.{env_name}.database."
+                    f"backupName to a new name (e.g. {self.name}-db-2)"))
+        for env_name, environment in self.environments.items():
+            for name in environment.processes:
+                if name not in self.processes:
+                    problems.append((("environments", env_name, "processes", name),
+                                     f"is not one of the app's processes ({', '.join(self.processes) or 'none'})"))
+            if environment.autoscale is not None and not (environment.resources or self.resources).requests.cpu:
+                problems.append((("environments", env_name, "autoscale"),
+                                 "scales on CPU use relative to requests.cpu, which this environment does not set"))
+        for name, job in self.cron.items():
+            for index, env_name in enumerate(job.environments or []):
+                if env_name not in self.environments:
+                    problems.append((("cron", name, "environments", index),
+                                     f"'{env_name}' is not one of this app's environments"))
+        if self.redis.enabled:
+            for env_name, environment in self.environments.items():
+                for where in (("env",), ("environments", env_name, "env")):
+                    values = self.env if where == ("env",) else environment.env
+                    if "REDIS_URL" in values:
+                        problems.append(((*where, "REDIS_URL"), "is set by the platform from the app's Redis "
+                                         "(redis.enabled is true); remove it"))
+        origin = self.preview.database
+        if origin is not None:
+            if not self.database.enabled:
+                problems.append((("preview", "database"), "is set but the app has no database (database.enabled "
+                                 "is false)"))
+            if origin.from_ not in self.environments:
+                problems.append((("preview", "database", "from"),
+                                 f"'{origin.from_}' is not one of this app's environments"))
+        seed = self.database.seed
+        if seed is not None:
+            if not self.database.enabled:
+                problems.append((("database", "seed"), "is set but the app has no database (database.enabled is false)"))
+            for index, env_name in enumerate(seed.environments):
+                if env_name not in self.environments:
+                    problems.append((("database", "seed", "environments", index),
+                                     f"'{env_name}' is not one of this app's environments"))
+        return sorted(set(problems))
+
+    def database_instances(self, environment: str) -> int:
+        settings = self.environments[environment].database
+        return settings.instances if settings else 1
+
+    def backup_name(self, environment: str) -> str:
+        settings = self.environments[environment].database
+        return (settings.backup_name if settings else None) or names.database_cluster(self.name)
+

@@ -1,0 +1,62 @@
+"""TODO docstring."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from minnova_idp.model import names
+from minnova_idp.model.loaded import LoadedApp
+from minnova_idp.model.secrets import SecretValues
+from minnova_idp.model.stack import StackConfig
+
+STOP_HEADER = "Minnova IDP stopped before registering any resource (so nothing is deleted):"
+
+
+DATABASE_SIZES_OUTPUT = "databaseSizes"
+
+
+DATABASE_CLUSTERS_OUTPUT = "databaseClusters"
+
+
+REDIS_SIZES_OUTPUT = "redisSizes"  # component -> the size of its Valkey volume, as declared last
+
+
+IMAGE_TAGS_OUTPUT = "imageTags"  # component -> the tags it deployed, newest first (rollbacks)
+
+
+IMAGE_TAG_HISTORY = 5
+
+
+@dataclass(frozen=True)
+class ProgramInputs:
+    """Everything the program declares resources from, validated; the Platform's args."""
+
+    stack: StackConfig
+    apps: list[LoadedApp]
+    secrets: dict[tuple[str, str], SecretValues] = field(default_factory=dict)  # (app, environment)
+    restore_checks: dict[str, str] = field(default_factory=dict)  # app -> its .minnova/restore-check.sql
+    seeds: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)  # app -> its seed files
+    masks: dict[str, str] = field(default_factory=dict)  # app -> its .minnova/seed/mask.sql (preview copies)
+    kept_tags: dict[str, str] = field(default_factory=dict)  # component -> the tag the image gate kept
+
+    def deployed(self) -> list[tuple[LoadedApp, str]]:
+        """(app, environment) pairs this stack deploys."""
+        return [(app, env) for app in self.apps for env in self.stack.settings.environments
+                if env in app.config.environments]
+
+    def image_tag(self, app: LoadedApp, environment: str) -> tuple[str | None, str]:
+        """The tag an app environment deploys, and why: the image gate's kept tag (the new image is not built yet),
+        else a rollback pin (minnova:imagePins), else app.yaml."""
+        kept = self.kept_tags.get(names.component_name(app.name, environment))
+        if kept:
+            return kept, "kept: new image not built yet (minnova:imageGate)"
+        pinned = self.stack.settings.image_pins.get(app.name, {}).get(environment)
+        if pinned:
+            return pinned, "rollback pin (minnova:imagePins)"
+        env = app.config.environments[environment]
+        source = "imageTag" if env.image_tag else "image.tag" if app.config.image.tag else "commit"
+        return app.image_tag(environment), source
+
+    def environments_of(self, app: LoadedApp) -> tuple[str, ...]:
+        """The environments of `app` this stack deploys, in the stack's order."""
+        return tuple(env for env in self.stack.settings.environments if env in app.config.environments)

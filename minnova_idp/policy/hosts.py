@@ -1,0 +1,72 @@
+"""TODO docstring."""
+
+from __future__ import annotations
+
+from minnova_idp.model.errors import Problem
+from minnova_idp.model.fields import host_matches
+from minnova_idp.model.inputs import ProgramInputs
+from minnova_idp.render.tls import ACME_SERVERS, in_zone
+
+
+def dns_problems(inputs: ProgramInputs) -> list[Problem]:
+    """Hosts must be in the stack's zone (baseDomain): records are made there, certificates issued for it."""
+    settings = inputs.stack.settings
+    zone = settings.base_domain
+    problems = []
+    for app, environment in inputs.deployed():
+        host = app.config.environments[environment].host
+        if not in_zone(host, zone):
+            problems.append(Problem(app.config_file, f"environments.{environment}.host",
+                                    f"'{host}' is outside this stack's zone {zone}",
+                                    hint=f"use a host ending in .{zone}"))
+        elif settings.dns_proxied and host.count(".") > zone.count(".") + 1:
+            problems.append(Problem(app.config_file, f"environments.{environment}.host",
+                                    f"'{host}' is proxied through Cloudflare (minnova:dnsProxied), whose edge "
+                                    f"certificate covers only one level below {zone}",
+                                    hint=f"use a host like {app.name}.{zone}, or turn minnova:dnsProxied off"))
+    problems += host_ownership_problems(inputs)
+    if settings.preview_domain and not in_zone(settings.preview_domain, zone):
+        problems.append(Problem(inputs.stack.file, "minnova:previewDomain",
+                                f"'{settings.preview_domain}' is outside this stack's zone {zone}"))
+    if settings.cloudflare is not None and settings.cluster_issuer not in ACME_SERVERS:
+        problems.append(Problem(inputs.stack.file, "minnova:clusterIssuer",
+                                f"'{settings.cluster_issuer}' is not an issuer this stack creates",
+                                hint=f"one of: {', '.join(ACME_SERVERS)}"))
+    return problems
+
+
+def default_host_patterns(app: str, zone: str) -> list[str]:
+    """What an app may use unless its registry entry lists `hosts`: its own name, below the zone."""
+    return [f"{app}.{zone}", f"{app}.*.{zone}", f"*.{app}.{zone}"]
+
+
+def host_ownership_problems(inputs: ProgramInputs) -> list[Problem]:
+    """An app's hosts are the ones its registry entry (reviewed by the platform team) lets it use, and never the
+    platform's: each gets a certificate through the stack's DNS-01 token and a record beside the others."""
+    settings = inputs.stack.settings
+    zone, file = settings.base_domain, inputs.stack.file
+    platform = [(zone, "the zone apex (minnova:baseDomain)")]
+    if settings.previews is not None and settings.previews.webhook_host:
+        platform.append((settings.previews.webhook_host, "the Argo CD webhook host (minnova:previews.webhookHost)"))
+    problems = []
+    for app, environment in inputs.deployed():
+        host, field = app.config.environments[environment].host, f"environments.{environment}.host"
+        if not in_zone(host, zone):
+            continue  # reported as outside the zone
+        taken = [owner for reserved, owner in platform if host == reserved]
+        if settings.preview_domain and in_zone(host, settings.preview_domain):
+            taken.append(f"in the preview domain (minnova:previewDomain {settings.preview_domain}), where pull "
+                         "requests get their hosts")
+        taken += [f"reserved ({file}: minnova:reservedHosts {pattern})" for pattern in settings.reserved_hosts
+                  if host_matches(pattern, host)]
+        if taken:
+            problems.append(Problem(app.config_file, field, f"'{host}' is {taken[0]}; apps cannot use it"))
+            continue
+        allowed = app.entry.hosts or default_host_patterns(app.name, zone)
+        if not any(host_matches(pattern, host) for pattern in allowed):
+            source = "its registry entry's `hosts`" if app.entry.hosts else "the default for its name"
+            problems.append(Problem(app.config_file, field, f"'{host}' is not a host app '{app.name}' may use "
+                                    f"({source}: {', '.join(allowed)})",
+                                    hint=f"the platform team adds it to `hosts` in {settings.registry_dir}/"
+                                         f"{app.name}.yaml"))
+    return problems

@@ -1,0 +1,623 @@
+"""What an app looks like in Kubernetes, written once.
+
+`app_objects` is the one answer: from (app config, placement, render settings) to every
+resource of one app instance (Kubernetes objects, and the Cloudflare pieces of its backups and
+DNS), each with its lifecycle. No Pulumi import: the MinnovaApp component creates what it
+lists, the offline plan prints it, and the preview renderer (an Argo CD plugin) prints its
+Kubernetes objects as YAML (`render_app`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from minnova_idp.model import names, versions
+from minnova_idp.model.app_config import AppConfig, Autoscale, Resources
+from minnova_idp.model.secrets import SecretValues
+from minnova_idp.render import isolation, tls
+from minnova_idp.render.database import (
+    PROCESS_SYNC_WAVE,
+    RELEASE_SYNC_WAVE,
+    SYNC_WAVE_ANNOTATION,
+    BackupTarget,
+    DatabasePlacement,
+    backup_storage,
+    database_objects,
+    database_placement,
+    database_url_env,
+)
+from minnova_idp.render.drill import drill_objects
+from minnova_idp.render.redis import COMPONENT as REDIS_COMPONENT
+from minnova_idp.render.redis import (
+    COMPONENT_LABEL,
+    RedisPlacement,
+    redis_objects,
+    redis_password,
+    redis_url,
+    redis_url_env,
+)
+from minnova_idp.render.resources import (
+    Declared,
+    DnsRecord,
+    KubernetesObject,
+    Lifecycle,
+    Secret,
+    keys,
+    kubernetes_object,
+    plain,
+)
+
+Manifest = dict[str, Any]
+
+
+CONTAINER_PORT_NAME = "http"
+SERVICE_PORT = 80
+TERMINATION_GRACE_SECONDS = 30
+# Ingress controllers take a few seconds to stop routing to a terminating pod; sleeping
+# before SIGTERM lets in-flight and late-routed requests finish instead of failing.
+PRE_STOP_SLEEP_SECONDS = 5
+_LABEL_VALUE_RE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """The part of the stack settings the renderer needs (previews build it from env vars)."""
+
+    deployment: str
+    ingress_class: str
+    # None: no certificate per host; the ingress controller's default (wildcard) certificate serves it.
+    cluster_issuer: str | None
+    # Isolation of the namespace (isolation.py); previews add their own guard rails instead.
+    network_policies: bool = False
+    ingress_namespaces: tuple[str, ...] | None = None  # None: every namespace that is not an app's
+    quota: tuple[tuple[str, str], ...] | None = None  # ResourceQuota `hard`, as pairs (hashable)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where and how one instance of an app runs: an environment of a stack, or a preview."""
+
+    environment: str
+    namespace: str
+    host: str
+    replicas: int
+    image_tag: str
+    env: dict[str, str] = field(default_factory=dict)
+    resources: Resources = Resources()
+    secrets: SecretValues | None = None
+    database: DatabasePlacement | None = None
+    autoscale: Autoscale | None = None  # then `replicas` is its minimum (PDB, quota)
+    pull_secret: bool = False  # pods pull with the stack's registry credentials (Secret registry-credentials)
+    redis: RedisPlacement | None = None
+
+    @property
+    def instance(self) -> str:
+        return self.namespace
+
+
+@dataclass(frozen=True)
+class DnsTarget:
+    """Where a stack points its hosts: its Cloudflare zone and ingress address."""
+
+    zone_id: str
+    address: str
+    proxied: bool = False
+
+    def record(self, name: str, host: str, comment: str, proxied: bool | None = None,
+               lifecycle: Lifecycle = Lifecycle()) -> DnsRecord:
+        """A record pointing `host` at the ingress: A/AAAA for an address, CNAME for a host name."""
+        return DnsRecord(name=name, zone_id=self.zone_id, host=host, record_type=tls.record_type(self.address), content=self.address,
+                         ttl=tls.AUTOMATIC_TTL, proxied=self.proxied if proxied is None else proxied,
+                         comment=comment, lifecycle=lifecycle)
+
+
+def build_placement(app: AppConfig, environment: str, namespace: str, host: str, image_tag: str, replicas: int = 1,
+                    secrets: SecretValues | None = None, database: DatabasePlacement | None = None,
+                    pull_secret: bool = False, redis: RedisPlacement | None = None) -> Placement:
+    """The one builder of placements, for stack environments and previews alike. Env and resources come from
+    the environment's own settings over the app's, when the app defines that environment (previews: not)."""
+    settings = app.environments.get(environment)
+    autoscale = settings.autoscale if settings else None
+    return Placement(
+        environment=environment,
+        namespace=namespace,
+        host=host,
+        replicas=autoscale.min if autoscale else replicas,
+        image_tag=image_tag,
+        env={**app.env, **(settings.env if settings else {})},
+        resources=(settings.resources if settings else None) or app.resources,
+        secrets=secrets,
+        database=database,
+        autoscale=autoscale,
+        pull_secret=pull_secret,
+        redis=redis,
+    )
+
+
+def environment_placement(app: AppConfig, environment: str, image_tag: str, secrets: SecretValues | None = None,
+                          backup: BackupTarget | None = None, drill_schedule: str | None = None,
+                          drill_check: str | None = None, seed: tuple[tuple[str, str], ...] = (),
+                          pull_secret: bool = False, password_key: str | None = None) -> Placement:
+    """`seed`: the app's seed files, used when this environment is among `database.seed.environments`;
+    `password_key`: the stack's minnova:passwordKey, which the app's Redis password is derived from."""
+    env = app.environments[environment]
+    seeded = app.database.seed is not None and environment in app.database.seed.environments
+    database = database_placement(app, environment, backup, drill_schedule, drill_check, seed if seeded else ())
+    namespace = names.namespace(app.name, environment)
+    redis = None
+    if app.redis.enabled:
+        if not password_key:
+            raise ValueError(f"{app.name}: a Redis needs the stack's password key")
+        persistence = app.redis.persistence
+        redis = RedisPlacement(version=app.redis.version, resources=app.redis.resources,
+                               password=redis_password(password_key, namespace),
+                               size=persistence.size if persistence.enabled else None)
+    return build_placement(app, environment, namespace, env.host, image_tag, replicas=env.replicas, secrets=secrets,
+                           database=database, pull_secret=pull_secret, redis=redis)
+
+
+def app_objects(app: AppConfig, placement: Placement, settings: RenderSettings, component: str | None = None,
+                protected: bool = False, operators: tuple[str, ...] = (), dns: DnsTarget | None = None,
+                pull_credentials: Any = None) -> list[Declared]:
+    """Every resource of one app instance, in creation order, each with its lifecycle.
+
+    `component`: the Pulumi name of the instance (prefix of every resource name; default the namespace);
+    `protected`: whether what holds data is `protect`ed (it is always retained); `operators`: keys of the
+    Helm releases installing the database CRDs; `dns`: where to point the host (none: no record).
+    """
+    prefix = component or placement.instance
+    labels = common_labels(app, placement, settings)
+    database = placement.database
+    # Data holders are never deleted by Pulumi (retained), and in protected environments not even declared away.
+    keep = Lifecycle(retain_on_delete=True, protect=protected and database is not None)
+    # Deleting a namespace deletes everything in it, retained databases included: never let Pulumi do it.
+    namespace = kubernetes_object(prefix, render_namespace(app, placement, settings), keep)
+    in_namespace = keys(namespace)
+    objects: list[Declared] = [namespace]
+    objects += [kubernetes_object(prefix, manifest, Lifecycle(depends_on=in_namespace))
+                for manifest in render_isolation(app, placement, settings)]
+    cluster = None
+    if database is not None:
+        credentials = None
+        if database.backup is not None:
+            *storage, credentials = backup_storage(prefix, app, database.backup, placement.namespace, labels,
+                                                   settings.deployment, keep, in_namespace)
+            objects += [*storage, credentials]
+        database_declared, cluster = database_objects(prefix, app, database, placement.namespace, labels, keep,
+                                                      in_namespace, operators, credentials.key if credentials else None,
+                                                      preview=placement.environment == names.PREVIEW_ENVIRONMENT)
+        objects += database_declared
+        if database.drill_schedule is not None:
+            objects += drill_objects(prefix, app, placement.environment, database, placement.namespace, labels,
+                                     database.drill_schedule, database.drill_check, in_namespace + keys(cluster))
+    secret = None
+    if placement.secrets is not None:
+        secret = kubernetes_object(prefix, render_secret(app, placement, settings), Lifecycle(depends_on=in_namespace))
+        objects.append(secret)
+    pull = None
+    if placement.pull_secret and pull_credentials is not None:
+        pull = kubernetes_object(prefix, render_pull_secret(app, placement, settings, pull_credentials),
+                                 Lifecycle(depends_on=in_namespace))
+        objects.append(pull)
+    preview = placement.environment == names.PREVIEW_ENVIRONMENT
+    redis: list[Declared] = []
+    if placement.redis is not None:
+        # Its volume is data: retained always, protected where the environment is (like the database).
+        redis = redis_objects(prefix, app, placement.redis, placement.namespace, labels,
+                              Lifecycle(retain_on_delete=True, protect=protected), in_namespace, app_code_pods(app))
+        objects += redis
+    # Every process starts once what it reads exists: its secrets, its database (Ready, with its `-app` Secret) and
+    # its Redis (its Deployment available, its Secret with REDIS_URL).
+    ready = in_namespace + keys(secret, cluster, pull, *redis)
+    release = None
+    if app.release is not None:
+        release = kubernetes_object(prefix, render_release(app, placement, settings, preview), Lifecycle(depends_on=ready))
+        objects.append(release)
+    # The new version's pods start only after its release phase succeeded.
+    after_release = ready + keys(release)
+    objects.append(kubernetes_object(prefix, render_deployment(app, placement, settings),
+                                     Lifecycle(depends_on=after_release)))
+    objects += [kubernetes_object(prefix, render_process(app, placement, settings, name),
+                                  Lifecycle(depends_on=after_release)) for name in app.processes]
+    objects += [kubernetes_object(prefix, render_cron_job(app, placement, settings, name), Lifecycle(depends_on=ready))
+                for name, job in app.cron.items()
+                if (job.previews if preview else job.environments is None or placement.environment in job.environments)]
+    served = [render_service(app, placement, settings), render_ingress(app, placement, settings)]
+    if placement.autoscale is not None:
+        served.append(render_autoscaler(app, placement, settings))
+    if preview:
+        for declared in objects:
+            if (isinstance(declared, KubernetesObject) and declared.manifest["kind"] in PROCESS_KINDS
+                    and declared not in redis):  # Valkey comes up with the database, in wave 0
+                _in_wave(declared.manifest, PROCESS_SYNC_WAVE)
+        for manifest in served:
+            if manifest["kind"] == "HorizontalPodAutoscaler":  # its target exists from that wave on
+                _in_wave(manifest, PROCESS_SYNC_WAVE)
+    if placement.replicas > 1:
+        served.append(render_pod_disruption_budget(app, placement, settings))
+    objects += [kubernetes_object(prefix, manifest, Lifecycle(depends_on=in_namespace)) for manifest in served]
+    if dns is not None:
+        objects.append(dns.record(f"{prefix}-dns", placement.host, f"minnova-idp {settings.deployment}: {prefix}"))
+    return objects
+
+
+PROCESS_KINDS = frozenset({"Deployment", "CronJob"})  # what runs the app's code (the release phase aside)
+
+
+def _in_wave(manifest: Manifest, wave: int) -> None:
+    """Argo CD applies `manifest` in sync wave `wave` of a preview (see minnova_idp/render/database.py SYNC_WAVE_ANNOTATION)."""
+    manifest["metadata"]["annotations"] = {**manifest["metadata"].get("annotations", {}),
+                                           SYNC_WAVE_ANNOTATION: str(wave)}
+
+
+# What a container that declares nothing (an operator's sidecar) requests, within the namespace's quota.
+DEFAULT_CONTAINER_REQUEST = {"cpu": "50m", "memory": "64Mi"}
+DEFAULT_CONTAINER_LIMIT = {"memory": "256Mi"}
+
+
+def render_isolation(app: AppConfig, placement: Placement, settings: RenderSettings) -> list[Manifest]:
+    """The namespace's quota, container defaults and network policies, as the stack sets them."""
+    labels = common_labels(app, placement, settings)
+    objects = []
+    if settings.quota is not None:
+        objects += [isolation.resource_quota(placement.namespace, labels, "app-quota", dict(settings.quota)),
+                    isolation.limit_range(placement.namespace, labels, "app-defaults", DEFAULT_CONTAINER_REQUEST,
+                                          DEFAULT_CONTAINER_LIMIT)]
+    if settings.network_policies:
+        allowed = None
+        if settings.ingress_namespaces is not None:
+            # The operator connects to its instances (status, switchover): always let it in.
+            allowed = sorted({*settings.ingress_namespaces, versions.CLOUDNATIVE_PG.namespace})
+        objects += [isolation.ingress_policy(placement.namespace, labels, allowed, own_policy=redis_pods_label(placement)),
+                    isolation.egress_policy(placement.namespace, labels, app_code_pods(app), "app-egress")]
+    return objects
+
+
+def redis_pods_label(placement: Placement) -> tuple[str, str] | None:
+    """The label of the pods the namespace-wide ingress policy leaves to a policy of their own: Valkey's."""
+    return (COMPONENT_LABEL, REDIS_COMPONENT) if placement.redis is not None else None
+
+
+def render_app(app: AppConfig, placement: Placement, settings: RenderSettings,
+               pull_credentials: str | None = None) -> list[Manifest]:
+    """The Kubernetes objects of `app_objects`, as plain manifests (secret values in clear): what a preview
+    applies. Namespace first, then the database, then the workload."""
+    return [plain(o.manifest) for o in app_objects(app, placement, settings, pull_credentials=pull_credentials)
+            if isinstance(o, KubernetesObject)]
+
+
+def app_code_pods(app: AppConfig) -> dict[str, str]:
+    """Every pod that runs the app's code (web, workers, cron jobs, release): not the database's, not the drill's."""
+    return {"app.kubernetes.io/name": app.name}
+
+
+def selector_labels(app: AppConfig, placement: Placement) -> dict[str, str]:
+    return {"app.kubernetes.io/name": app.name, "app.kubernetes.io/instance": placement.instance}
+
+
+def common_labels(app: AppConfig, placement: Placement, settings: RenderSettings) -> dict[str, str]:
+    return {
+        **selector_labels(app, placement),
+        names.MANAGED_BY_LABEL: names.MANAGED_BY,
+        "app.kubernetes.io/part-of": settings.deployment,
+        "minnova.io/environment": placement.environment,
+    }
+
+
+def image_reference(app: AppConfig, tag: str) -> str:
+    separator = "@" if tag.startswith("sha256:") else ":"
+    return f"{app.image.repository}{separator}{tag}"
+
+
+def render_namespace(app: AppConfig, placement: Placement, settings: RenderSettings) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": placement.namespace,
+            "labels": {
+                **common_labels(app, placement, settings),
+                # Our pods meet the "restricted" Pod Security Standard; enforce it so nothing weaker lands here.
+                "pod-security.kubernetes.io/enforce": "restricted",
+                "pod-security.kubernetes.io/enforce-version": "latest",
+            },
+        },
+    }
+
+
+def _metadata(app: AppConfig, placement: Placement, settings: RenderSettings, **extra: Any) -> dict[str, Any]:
+    return {"name": app.name, "namespace": placement.namespace,
+            "labels": common_labels(app, placement, settings), **extra}
+
+
+def _probe_action(app: AppConfig, http: bool) -> dict[str, Any]:
+    if http and app.health_check is not None:
+        return {"httpGet": {"path": app.health_check.path, "port": CONTAINER_PORT_NAME}}
+    return {"tcpSocket": {"port": CONTAINER_PORT_NAME}}
+
+
+def _container(app: AppConfig, placement: Placement, name: str, command: list[str] | None, args: list[str] | None,
+               resources: Resources) -> dict[str, Any]:
+    """What every process of the app shares: its image, env, secrets, database URL, resources and hardening."""
+    container: dict[str, Any] = {
+        "name": name,
+        "image": image_reference(app, placement.image_tag),
+        "imagePullPolicy": app.image.pull_policy,
+        "env": [{"name": "PORT", "value": str(app.port)},
+                *([database_url_env(placement.database)] if placement.database is not None else []),
+                *([redis_url_env(app)] if placement.redis is not None else []),
+                *({"name": key, "value": value} for key, value in sorted(placement.env.items()))],
+    }
+    if placement.secrets is not None:
+        container["envFrom"] = [{"secretRef": {"name": names.app_secret(app.name)}}]
+    if command:
+        container["command"] = list(command)
+    if args is not None:
+        container["args"] = list(args)
+    container["resources"] = resources.as_kubernetes()
+    return container
+
+
+_CONTAINER_SECURITY = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+
+
+def _pod_spec(app: AppConfig, placement: Placement, containers: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        **extra,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": app.run_as_user,
+            "runAsGroup": app.run_as_user,
+            "fsGroup": app.run_as_user,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+    }
+    if placement.pull_secret:
+        spec["imagePullSecrets"] = [{"name": names.PULL_SECRET}]
+    spec["containers"] = containers
+    return spec
+
+
+def _pod_labels(app: AppConfig, placement: Placement, settings: RenderSettings,
+                selector: dict[str, str]) -> dict[str, str]:
+    labels = {**common_labels(app, placement, settings), **selector}
+    if len(placement.image_tag) <= names.DNS_LABEL_MAX and _LABEL_VALUE_RE.match(placement.image_tag):
+        labels["app.kubernetes.io/version"] = placement.image_tag
+    return labels
+
+
+def render_deployment(app: AppConfig, placement: Placement, settings: RenderSettings) -> Manifest:
+    selector = selector_labels(app, placement)
+    container = _container(app, placement, "app", app.command, app.args, placement.resources)
+    container["ports"] = [{"name": CONTAINER_PORT_NAME, "containerPort": app.port, "protocol": "TCP"}]
+    container.update({
+        # Startup gets up to a minute; liveness only checks the port, so a failing dependency
+        # behind the health path takes pods out of the Service without restarting them all.
+        "startupProbe": {**_probe_action(app, http=True), "periodSeconds": 2, "failureThreshold": 30},
+        "readinessProbe": {**_probe_action(app, http=True), "periodSeconds": 5, "failureThreshold": 3},
+        "livenessProbe": {**_probe_action(app, http=False), "periodSeconds": 10, "failureThreshold": 3},
+        "lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_SLEEP_SECONDS}}},
+        "securityContext": dict(_CONTAINER_SECURITY),
+    })
+    return _deployment(app, placement, settings, app.name, selector, container,
+                       replicas=None if placement.autoscale is not None else placement.replicas)
+
+
+def _deployment(app: AppConfig, placement: Placement, settings: RenderSettings, name: str,
+                selector: dict[str, str], container: dict[str, Any], replicas: int | None) -> Manifest:
+    spread = [
+        {"maxSkew": 1, "topologyKey": key, "whenUnsatisfiable": "ScheduleAnyway",
+         "labelSelector": {"matchLabels": selector}, "matchLabelKeys": ["pod-template-hash"]}
+        for key in ("kubernetes.io/hostname", "topology.kubernetes.io/zone")
+    ]
+    spec: dict[str, Any] = {}
+    if replicas is not None:  # with an autoscaler, replicas are the HPA's: Pulumi leaves the field alone
+        spec["replicas"] = replicas
+    spec.update({
+        "revisionHistoryLimit": 5,
+        "selector": {"matchLabels": selector},
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+        "template": {
+            "metadata": {"labels": _pod_labels(app, placement, settings, selector),
+                         **({"annotations": redis_restart_annotation(app, placement)} if placement.redis else {})},
+            "spec": _pod_spec(app, placement, [container], terminationGracePeriodSeconds=TERMINATION_GRACE_SECONDS,
+                              topologySpreadConstraints=spread),
+        },
+    })
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {**_metadata(app, placement, settings), "name": name}, "spec": spec}
+
+
+def redis_restart_annotation(app: AppConfig, placement: Placement) -> dict[str, str]:
+    """Long-running processes read REDIS_URL when they start: a new password (minnova:passwordKey rotated) rolls
+    them, as it rolls Valkey. A hash of a URL holding a 256-bit password tells nothing about it."""
+    import hashlib
+
+    url = redis_url(app, placement.namespace, placement.redis.password)
+    return {"minnova.io/redis-url-sha256": hashlib.sha256(url.encode()).hexdigest()[:16]}
+
+
+def process_selector(app: AppConfig, placement: Placement, process: str) -> dict[str, str]:
+    """A process's own pods: never the web Deployment's (its selector is name + instance, immutable)."""
+    return {"app.kubernetes.io/name": app.name, "app.kubernetes.io/instance": f"{placement.instance}-{process}"}
+
+
+def render_process(app: AppConfig, placement: Placement, settings: RenderSettings, process: str) -> Manifest:
+    """A worker: the app's image, env, secrets and database; no port, so no probes; a graceful stop."""
+    config = app.processes[process]
+    env = app.environments.get(placement.environment)
+    override = env.processes.get(process) if env is not None else None
+    replicas = override.replicas if override is not None else (config.replicas if env is not None else 1)
+    container = _container(app, placement, process, config.command, config.args,
+                           config.resources or placement.resources)
+    container["securityContext"] = dict(_CONTAINER_SECURITY)
+    return _deployment(app, placement, settings, names.process(app.name, process),
+                       process_selector(app, placement, process), container, replicas)
+
+
+def render_cron_job(app: AppConfig, placement: Placement, settings: RenderSettings, name: str) -> Manifest:
+    job = app.cron[name]
+    container = _container(app, placement, name, job.command, job.args, job.resources or placement.resources)
+    container["securityContext"] = dict(_CONTAINER_SECURITY)
+    selector = process_selector(app, placement, name)
+    return {
+        "apiVersion": "batch/v1", "kind": "CronJob",
+        "metadata": {**_metadata(app, placement, settings), "name": names.process(app.name, name)},
+        "spec": {
+            "schedule": job.schedule,
+            "timeZone": job.time_zone,
+            "concurrencyPolicy": job.concurrency_policy,
+            "startingDeadlineSeconds": 300,
+            "successfulJobsHistoryLimit": job.successful_jobs_history_limit,
+            "failedJobsHistoryLimit": job.failed_jobs_history_limit,
+            "jobTemplate": {"spec": {
+                "backoffLimit": 1,
+                "activeDeadlineSeconds": job.active_deadline_seconds,
+                "template": {
+                    "metadata": {"labels": _pod_labels(app, placement, settings, selector)},
+                    "spec": _pod_spec(app, placement, [container], restartPolicy="Never"),
+                },
+            }},
+        },
+    }
+
+
+def release_name(app: AppConfig, placement: Placement) -> str:
+    """One Job per version (image tag), release command and database: a new version (or a restored database) runs
+    it again, nothing else does. A Job's pod template is immutable: a new name instead of a replaced Job."""
+    import hashlib
+
+    release = app.release
+    database = placement.database.cluster if placement.database is not None else None
+    digest = hashlib.sha256(repr((placement.image_tag, release.command, release.args, database)).encode()
+                            ).hexdigest()[:10]
+    return f"{app.name}-release-{digest}"
+
+
+def render_release(app: AppConfig, placement: Placement, settings: RenderSettings, preview: bool = False) -> Manifest:
+    """The release phase (migrations): runs to completion before the new version's pods start. Under Pulumi the
+    Deployment depends on it, and pulumi-kubernetes waits for a Job to complete and fails on a failed one
+    (provider/pkg/await/job.go), so a failed release stops the update before the running version is touched."""
+    release = app.release
+    container = _container(app, placement, "release", release.command, release.args,
+                           release.resources or placement.resources)
+    container["securityContext"] = dict(_CONTAINER_SECURITY)
+    metadata: dict[str, Any] = {**_metadata(app, placement, settings), "name": release_name(app, placement)}
+    if preview:
+        # Argo CD: a Sync hook in the wave after the database (healthy) and its seed, before the app's processes
+        # (sync waves wait for the hook to finish); not PreSync, which would run before the preview's database
+        # exists. Replaced for each new commit.
+        metadata["annotations"] = {"argocd.argoproj.io/hook": "Sync",
+                                   "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation",
+                                   SYNC_WAVE_ANNOTATION: str(RELEASE_SYNC_WAVE)}
+    selector = process_selector(app, placement, "release")
+    return {
+        "apiVersion": "batch/v1", "kind": "Job", "metadata": metadata,
+        "spec": {
+            # Retries ride out a database that is still starting (previews create both in one sync).
+            "backoffLimit": 6 if preview else 2,
+            "activeDeadlineSeconds": release.active_deadline_seconds,
+            "template": {
+                "metadata": {"labels": _pod_labels(app, placement, settings, selector)},
+                "spec": _pod_spec(app, placement, [container], restartPolicy="Never"),
+            },
+        },
+    }
+
+
+def render_autoscaler(app: AppConfig, placement: Placement, settings: RenderSettings) -> Manifest:
+    scale = placement.autoscale
+    return {
+        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+        "metadata": _metadata(app, placement, settings),
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": app.name},
+            "minReplicas": scale.min,
+            "maxReplicas": scale.max,
+            "metrics": [{"type": "Resource", "resource": {
+                "name": "cpu", "target": {"type": "Utilization", "averageUtilization": scale.cpu}}}],
+        },
+    }
+
+
+def render_pull_secret(app: AppConfig, placement: Placement, settings: RenderSettings, dockerconfig: Any) -> Manifest:
+    """The stack's registry credentials in the app's namespace (a Pulumi secret; `[secret]` in plans)."""
+    return {"apiVersion": "v1", "kind": "Secret",
+            "metadata": {**_metadata(app, placement, settings), "name": names.PULL_SECRET},
+            "type": "kubernetes.io/dockerconfigjson", "stringData": {".dockerconfigjson": dockerconfig}}
+
+
+def render_secret(app: AppConfig, placement: Placement, settings: RenderSettings) -> Manifest:
+    """The app's secrets file as a Secret named by the platform, in the placement's namespace."""
+    values = placement.secrets
+    secret: Manifest = {"apiVersion": "v1", "kind": "Secret",
+                        "metadata": {**_metadata(app, placement, settings), "name": names.app_secret(app.name)},
+                        "type": "Opaque"}
+    # Values become Pulumi secrets: encrypted in state, "[secret]" in previews and plans.
+    if values.string_data:
+        secret["stringData"] = Secret(dict(values.string_data))
+    if values.data:
+        secret["data"] = Secret(dict(values.data))
+    return secret
+
+
+def render_service(app: AppConfig, placement: Placement, settings: RenderSettings) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _metadata(app, placement, settings),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector_labels(app, placement),
+            "ports": [{"name": CONTAINER_PORT_NAME, "port": SERVICE_PORT,
+                       "targetPort": CONTAINER_PORT_NAME, "protocol": "TCP"}],
+        },
+    }
+
+
+def render_ingress(app: AppConfig, placement: Placement, settings: RenderSettings) -> Manifest:
+    if settings.cluster_issuer:
+        metadata = _metadata(app, placement, settings,
+                             annotations={"cert-manager.io/cluster-issuer": settings.cluster_issuer})
+        tls = {"hosts": [placement.host], "secretName": names.tls_secret(app.name)}
+    else:
+        metadata, tls = _metadata(app, placement, settings), {"hosts": [placement.host]}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": metadata,
+        "spec": {
+            "ingressClassName": settings.ingress_class,
+            "tls": [tls],
+            "rules": [{
+                "host": placement.host,
+                "http": {"paths": [{
+                    "path": "/",
+                    "pathType": "Prefix",
+                    "backend": {"service": {"name": app.name, "port": {"name": CONTAINER_PORT_NAME}}},
+                }]},
+            }],
+        },
+    }
+
+
+def render_pod_disruption_budget(app: AppConfig, placement: Placement, settings: RenderSettings) -> Manifest:
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": _metadata(app, placement, settings),
+        "spec": {
+            "maxUnavailable": 1,
+            "selector": {"matchLabels": selector_labels(app, placement)},
+            # A crash-looping pod must not block node drains.
+            "unhealthyPodEvictionPolicy": "AlwaysAllow",
+        },
+    }
+
+
+def url(placement: Placement) -> str:
+    return f"https://{placement.host}"

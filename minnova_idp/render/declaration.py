@@ -1,0 +1,219 @@
+"""Everything a stack declares, decided in one pure function: `declare(inputs)`.
+
+The Platform's own resources (operators, certificates, Argo CD and its credentials, DNS) and,
+per app and environment, an AppInstance: the app's placement and every resource of it with its
+lifecycle (renderer.app_objects). The Pulumi shell creates exactly this, in this order, and the
+offline plan prints what it created. Pure: no Pulumi import.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from minnova_idp.model import names, versions
+from minnova_idp.model.app_config import AppConfig
+from minnova_idp.model.inputs import ProgramInputs
+from minnova_idp.model.loaded import LoadedApp
+from minnova_idp.policy.previews import preview_apps, preview_origins
+from minnova_idp.render import argocd, tls
+from minnova_idp.render.app import DnsTarget, Placement, RenderSettings, app_objects, environment_placement, url
+from minnova_idp.render.database import backup_target
+from minnova_idp.render.origin import origin_offer
+from minnova_idp.render.resources import (
+    AccountToken,
+    Declared,
+    FromToken,
+    HelmRelease,
+    Lifecycle,
+    R2Bucket,
+    Secret,
+    keys,
+    kubernetes_object,
+)
+
+PLATFORM_PREFIX = "platform"  # Pulumi names of the Platform's own Kubernetes objects
+
+
+@dataclass(frozen=True)
+class AppInstance:
+    """One app in one environment: a MinnovaApp component and everything in it."""
+
+    component: str  # the MinnovaApp's Pulumi name: changing it replaces every resource below
+    app: AppConfig
+    placement: Placement
+    resources: tuple[Declared, ...]
+
+    @property
+    def url(self) -> str:
+        return url(self.placement)
+
+    @property
+    def database_size(self) -> str | None:
+        return self.placement.database.size if self.placement.database is not None else None
+
+    @property
+    def database_cluster(self) -> str | None:
+        return self.placement.database.cluster if self.placement.database is not None else None
+
+
+@dataclass(frozen=True)
+class Declaration:
+    platform: tuple[Declared, ...]  # the Platform's own resources, in creation order
+    apps: tuple[AppInstance, ...]
+    cloudflare_account: str | None  # a Cloudflare provider is needed (and this account) when set
+
+    @property
+    def urls(self) -> dict[str, str]:
+        return {instance.component: instance.url for instance in self.apps}
+
+    @property
+    def database_sizes(self) -> dict[str, str]:
+        """What each database was declared at: the storage guard compares the next run with it."""
+        return {instance.component: instance.database_size for instance in self.apps
+                if instance.database_size is not None}
+
+    @property
+    def redis_sizes(self) -> dict[str, str]:
+        """What each Valkey volume was declared at: the storage guard compares the next run with it."""
+        return {instance.component: instance.placement.redis.size for instance in self.apps
+                if instance.placement.redis is not None and instance.placement.redis.size is not None}
+
+    @property
+    def database_clusters(self) -> dict[str, str]:
+        """The Cluster each app uses: the next run refuses to swap it for another without a declared restore."""
+        return {instance.component: instance.database_cluster for instance in self.apps
+                if instance.database_cluster is not None}
+
+
+def declare(inputs: ProgramInputs) -> Declaration:
+    settings = inputs.stack.settings
+    declared: list[Declared] = []
+    # Protected: uninstalling it deletes its CRDs, and every issuer and certificate with them.
+    cert_manager = HelmRelease(versions.CERT_MANAGER, {"crds": {"enabled": True, "keep": True}},
+                               Lifecycle(protect=True))
+    operators = _database_operators(cert_manager)
+    declared += [cert_manager, *operators]
+    dns = None
+    if settings.cloudflare is not None:
+        dns = DnsTarget(zone_id=settings.cloudflare.zone_id, address=settings.ingress_address,
+                        proxied=settings.dns_proxied)
+        declared += _certificates(inputs, dns, cert_manager)
+    if settings.previews is not None:
+        declared += _previews(inputs, dns)
+    quota = settings.namespace_quota
+    render_settings = RenderSettings(
+        deployment=settings.deployment, ingress_class=settings.ingress_class, cluster_issuer=settings.cluster_issuer,
+        network_policies=settings.network_policies,
+        ingress_namespaces=tuple(settings.ingress_namespaces) if settings.ingress_namespaces is not None else None,
+        quota=tuple(quota.as_hard().items()) if quota is not None else None)
+    # app -> the environment its previews copy, decided once (not per app environment)
+    origins = {app.name: environment for app, environment in preview_origins(inputs)}
+    instances = tuple(_app_instance(inputs, app, environment, render_settings, keys(*operators), dns,
+                                    offered=origins.get(app.name) == environment)
+                      for app, environment in inputs.deployed())
+    return Declaration(platform=tuple(declared), apps=instances,
+                       cloudflare_account=settings.cloudflare.account_id if settings.cloudflare else None)
+
+
+def _app_instance(inputs: ProgramInputs, app: LoadedApp, environment: str, settings: RenderSettings,
+                  operators: tuple[str, ...], dns: DnsTarget | None, offered: bool = False) -> AppInstance:
+    """`offered`: this environment's backups are what the app's previews copy (inputs.preview_origins)."""
+    stack = inputs.stack.settings
+    component = names.component_name(app.name, environment)
+    backup = None
+    if app.config.database.enabled:
+        backup = backup_target(app.config, environment, stack.deployment, stack.cloudflare.account_id,
+                               token_per_app=stack.cloudflare.backup_tokens == "perApp",
+                               stack_environments=inputs.environments_of(app))
+    placement = environment_placement(app.config, environment, inputs.image_tag(app, environment)[0],
+                                      secrets=inputs.secrets.get((app.name, environment)), backup=backup,
+                                      drill_schedule=stack.restore_drill_schedule,
+                                      drill_check=inputs.restore_checks.get(app.name),
+                                      seed=inputs.seeds.get(app.name, ()),
+                                      pull_secret=bool(inputs.stack.secrets.registry_credentials),
+                                      password_key=inputs.stack.secrets.password_key)
+    pull = inputs.stack.secrets.registry_credentials
+    resources = app_objects(app.config, placement, settings, component=component,
+                            protected=environment in stack.protected_environments, operators=operators, dns=dns,
+                            pull_credentials=Secret(pull) if pull else None)
+    if offered:
+        # This environment's backups are what the app's previews copy: a read-only token for them, for the sidecar.
+        bucket = next(r for r in resources if isinstance(r, R2Bucket))
+        argocd_namespace = kubernetes_object(PLATFORM_PREFIX, argocd.render_namespace())
+        resources += origin_offer(component, app.name, environment, app.config.backup_name(environment),
+                                  bucket.bucket, bucket.key, stack.deployment, stack.cloudflare.account_id,
+                                  argocd.NAMESPACE, keys(argocd_namespace), inputs.masks[app.name])
+    return AppInstance(component=component, app=app.config, placement=placement, resources=tuple(resources))
+
+
+def _database_operators(cert_manager: HelmRelease) -> list[HelmRelease]:
+    """The CloudNativePG operator and its Barman Cloud plugin (which needs cert-manager).
+
+    Protected and retained: uninstalling a chart deletes its CRDs, and with them every
+    Cluster (and its volumes) in the cluster.
+    """
+    cnpg = HelmRelease(versions.CLOUDNATIVE_PG, {"crds": {"create": True}},
+                       Lifecycle(protect=True, retain_on_delete=True))
+    plugin = HelmRelease(
+        versions.BARMAN_CLOUD_PLUGIN,
+        {"image": {"tag": versions.BARMAN_CLOUD_PLUGIN_VERSION},
+         "sidecarImage": {"tag": versions.BARMAN_CLOUD_PLUGIN_VERSION}},
+        Lifecycle(protect=True, retain_on_delete=True, depends_on=keys(cert_manager, cnpg)))
+    return [cnpg, plugin]
+
+
+def _certificates(inputs: ProgramInputs, dns: DnsTarget, cert_manager: HelmRelease) -> list[Declared]:
+    """Let's Encrypt issuers answering DNS-01 in Cloudflare; the preview wildcard record and certificate."""
+    settings = inputs.stack.settings
+    token = AccountToken(name="cert-manager-dns01",
+                         display_name=f"minnova-idp {settings.deployment}: cert-manager DNS-01",
+                         permission_groups=tls.DNS_PERMISSION_GROUPS, resources=(tls.zone_resource(dns.zone_id),))
+    token_secret = kubernetes_object(PLATFORM_PREFIX, tls.render_dns_token_secret(FromToken(token.key, tls.dns_token_data)),
+                                     Lifecycle(depends_on=keys(cert_manager)))
+    issuers = [kubernetes_object(PLATFORM_PREFIX, issuer, Lifecycle(depends_on=keys(cert_manager, token_secret)))
+               for issuer in tls.render_cluster_issuers(settings)]
+    declared: list[Declared] = [token, token_secret, *issuers]
+    if settings.preview_domain:
+        # Never proxied: Cloudflare's edge certificate does not cover a wildcard this deep.
+        namespace = kubernetes_object(PLATFORM_PREFIX, tls.render_platform_namespace())
+        declared += [
+            dns.record("preview-wildcard", f"*.{settings.preview_domain}",
+                       f"minnova-idp {settings.deployment}: pull-request previews", proxied=False),
+            namespace,
+            kubernetes_object(PLATFORM_PREFIX, tls.render_preview_certificate(settings),
+                              Lifecycle(depends_on=keys(namespace, *issuers))),
+        ]
+    return declared
+
+
+def _previews(inputs: ProgramInputs, dns: DnsTarget | None) -> list[Declared]:
+    """Argo CD with this deployment's git credentials, and per app a project and an ApplicationSet."""
+    settings, secrets = inputs.stack.settings, inputs.stack.secrets
+    apps = preview_apps(inputs)
+    namespace = kubernetes_object(PLATFORM_PREFIX, argocd.render_namespace())
+    after_namespace = Lifecycle(depends_on=keys(namespace))
+    cap = kubernetes_object(PLATFORM_PREFIX, argocd.render_preview_cap(settings.previews.max_total), after_namespace)
+    own_secrets = [kubernetes_object(PLATFORM_PREFIX, argocd.preview_keys_secret(apps, secrets), after_namespace),
+                   kubernetes_object(PLATFORM_PREFIX, argocd.argocd_secret(settings, secrets.webhook_secret),
+                                     after_namespace)]
+    github_notifications = settings.git.provider == "github" and bool(secrets.github_app_private_key)
+    if github_notifications:
+        own_secrets.append(kubernetes_object(
+            PLATFORM_PREFIX, argocd.notifications_secret(secrets.github_app_private_key), after_namespace))
+    origin_apps = tuple(app.name for app, _ in preview_origins(inputs))
+    release = HelmRelease(versions.ARGO_CD, argocd.chart_values(settings, github_notifications,
+                                                                      inputs.stack.git_known_hosts, origin_apps),
+                          Lifecycle(depends_on=keys(namespace, *own_secrets)))
+    after_release = Lifecycle(depends_on=keys(release))
+    credentials = [kubernetes_object(PLATFORM_PREFIX, manifest, after_release)
+                   for manifest in argocd.credential_secrets(settings, apps, secrets)]
+    declared: list[Declared] = [namespace, cap, *own_secrets, release, *credentials]
+    for app in apps:
+        project = kubernetes_object(PLATFORM_PREFIX, argocd.render_app_project(app), after_release)
+        declared += [project, kubernetes_object(PLATFORM_PREFIX, argocd.render_application_set(app, settings),
+                                                Lifecycle(depends_on=keys(release, project, *credentials)))]
+    if dns is not None and settings.previews.webhook_host:
+        declared.append(dns.record("argocd-webhook", settings.previews.webhook_host,
+                                   f"minnova-idp {settings.deployment}: Argo CD webhooks"))
+    return declared
+

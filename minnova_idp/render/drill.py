@@ -1,0 +1,169 @@
+"""Backups proven restorable, continuously: a weekly restore drill per database (pure, no Pulumi import).
+
+A CronJob in the app's namespace recovers the latest backup into a throwaway Cluster that never archives
+(so it cannot write into the backups it tests), waits for CNPG to call it Ready, runs a check query against it
+through the `-app` Secret CNPG generates, records the outcome and deletes the Cluster. Every step is a container
+of its own, in order (init containers), because the kubectl image has no shell (registry.k8s.io/kubectl is built
+on distroless static). A failed step fails the Job: its status, the CronJob's `lastSuccessfulTime` and an Event
+tell the platform team (README "Restore drills").
+
+Least privilege: a ServiceAccount whose Role may create Clusters, and get, watch and delete only the drill's.
+It reads no Secret (the check container gets the URI from the kubelet) and execs into nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from minnova_idp.model import names, versions
+from minnova_idp.model.app_config import AppConfig
+from minnova_idp.render.database import (
+    DatabasePlacement,
+    hardened_container_security,
+    psql_container,
+    render_restore_drill,
+)
+from minnova_idp.render.resources import KubernetesObject, Lifecycle, kubernetes_object
+
+CHECK_FILE = "restore-check.sql"  # in the app's .minnova/: what the drill runs against the restored database
+DEFAULT_CHECK = "select 1;\n"
+MAX_CHECK_BYTES = 64 * 1024
+WAIT_TIMEOUT = "3h"  # recovering a large database replays its whole base backup and WAL
+DELETE_TIMEOUT = "15m"
+# Non-root in a namespace enforcing the "restricted" Pod Security Standard. 65532 is distroless's nonroot user.
+RUN_AS_USER = 65532
+
+
+def drill_objects(prefix: str, app: AppConfig, environment: str, database: DatabasePlacement, namespace: str,
+                  labels: dict[str, str], schedule: str, check_sql: str | None, depends_on: tuple[str, ...]
+                  ) -> list[KubernetesObject]:
+    """ConfigMap, ServiceAccount, Role, RoleBinding and CronJob of one database's weekly drill."""
+    drill = base = names.drill_cluster(database.cluster)  # the Cluster and every object of its drill
+    metadata = {"namespace": namespace, "labels": {**labels, "minnova.io/restore-drill": "true"}}
+    cluster = render_restore_drill(app, environment, namespace, metadata["labels"])
+    cluster["metadata"].pop("annotations", None)  # only Pulumi reads those; kubectl creates this one
+    succeeded = {"apiVersion": "v1", "kind": "Event",
+                 "metadata": {"generateName": f"{base}-", "namespace": namespace},
+                 "involvedObject": {"apiVersion": "batch/v1", "kind": "CronJob", "name": base, "namespace": namespace},
+                 "reason": "RestoreDrillSucceeded", "type": "Normal",
+                 "message": f"The latest backup of {database.cluster} was restored into {drill} and the check query "
+                            "passed.",
+                 "source": {"component": "minnova-idp-restore-drill"}}
+    config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": base, **metadata},
+                  "data": {"cluster.yaml": yaml.safe_dump(cluster, sort_keys=True),
+                           "succeeded.yaml": yaml.safe_dump(succeeded, sort_keys=True),
+                           "check.sql": check_sql or DEFAULT_CHECK}}
+    account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": base, **metadata},
+               "automountServiceAccountToken": False}
+    role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": base, **metadata},
+            "rules": [
+                # `create` cannot be limited by name (Kubernetes RBAC): the drill may create Clusters...
+                {"apiGroups": ["postgresql.cnpg.io"], "resources": ["clusters"], "verbs": ["create"]},
+                # ...but read, watch and delete only its own: never the app's database.
+                {"apiGroups": ["postgresql.cnpg.io"], "resources": ["clusters"], "resourceNames": [drill],
+                 "verbs": ["get", "list", "watch", "delete"]},
+                {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
+            ]}
+    binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+               "metadata": {"name": base, **metadata},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": base},
+               "subjects": [{"kind": "ServiceAccount", "name": base, "namespace": namespace}]}
+    cron_job = {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": base, **metadata},
+                "spec": _cron_job_spec(base, drill, database, schedule)}
+    after = Lifecycle(depends_on=depends_on)
+    declared = [kubernetes_object(prefix, manifest, after) for manifest in (config_map, account, role)]
+    declared.append(kubernetes_object(prefix, binding, Lifecycle(depends_on=(*depends_on, declared[1].key,
+                                                                              declared[2].key))))
+    declared.append(kubernetes_object(prefix, cron_job, Lifecycle(depends_on=(*depends_on, *(d.key for d in declared)))))
+    return declared
+
+
+def _kubectl(name: str, *args: str, mounts: bool = False) -> dict[str, Any]:
+    container: dict[str, Any] = {"name": name, "image": versions.KUBECTL_IMAGE, "args": list(args),
+                                 "securityContext": hardened_container_security(), "resources": _small()}
+    if mounts:
+        container["volumeMounts"] = [{"name": "drill", "mountPath": "/drill", "readOnly": True}]
+    return container
+
+
+def _small() -> dict[str, Any]:
+    return {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}}
+
+
+def _cron_job_spec(base: str, drill: str, database: DatabasePlacement, schedule: str) -> dict[str, Any]:
+    query = psql_container("check", database.version, drill, "drill", "check.sql", _small())
+    return {
+        "schedule": schedule,
+        "timeZone": "Etc/UTC",
+        "concurrencyPolicy": "Forbid",
+        "startingDeadlineSeconds": 3600,
+        "successfulJobsHistoryLimit": 3,
+        "failedJobsHistoryLimit": 3,
+        "jobTemplate": {"spec": {
+            "backoffLimit": 0,  # a failed drill is reported as failed, not retried into success
+            "activeDeadlineSeconds": 4 * 3600,
+            "ttlSecondsAfterFinished": 7 * 24 * 3600,
+            "template": {
+                "metadata": {"labels": {"minnova.io/restore-drill": "true"}},
+                "spec": {
+                    "serviceAccountName": base,
+                    "automountServiceAccountToken": True,  # kubectl talks to the API with the Role above
+                    "restartPolicy": "Never",
+                    "securityContext": {"runAsNonRoot": True, "runAsUser": RUN_AS_USER, "runAsGroup": RUN_AS_USER,
+                                        "seccompProfile": {"type": "RuntimeDefault"}},
+                    "volumes": [{"name": "drill", "configMap": {"name": base}}, {"name": "tmp", "emptyDir": {}}],
+                    "initContainers": [
+                        # A drill that failed last week left its Cluster behind: start clean.
+                        _kubectl("remove-leftover", "delete", "clusters.postgresql.cnpg.io", drill,
+                                 "--ignore-not-found", "--wait", f"--timeout={DELETE_TIMEOUT}"),
+                        _kubectl("restore", "create", "-f", "/drill/cluster.yaml", mounts=True),
+                        _kubectl("wait-ready", "wait", f"clusters.postgresql.cnpg.io/{drill}",
+                                 "--for=condition=Ready", f"--timeout={WAIT_TIMEOUT}"),
+                        query,
+                        _kubectl("record", "create", "-f", "/drill/succeeded.yaml", mounts=True),
+                    ],
+                    "containers": [_kubectl("clean-up", "delete", "clusters.postgresql.cnpg.io", drill, "--wait",
+                                            f"--timeout={DELETE_TIMEOUT}")],
+                },
+            },
+        }},
+    }
+
+
+# ---- reading the outcome (minnova-idp drills) --------------------------------------------------------------------
+
+OVERDUE_AFTER_DAYS = 8  # weekly drills: a week and a day without a success is overdue
+
+
+def drill_report(cron_jobs: dict[str, Any], jobs: dict[str, Any], now) -> list[dict[str, Any]]:
+    """One row per drill CronJob from `kubectl get cronjobs,jobs -o json` lists: when it last passed, how its
+    latest run ended, and whether it is failing or overdue. Pure: the caller runs kubectl."""
+    from datetime import datetime, timedelta
+
+    def when(text: str | None):
+        return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for job in jobs.get("items", []):
+        meta = job.get("metadata", {})
+        owner = next((ref.get("name") for ref in meta.get("ownerReferences", []) if ref.get("kind") == "CronJob"), None)
+        key = (meta.get("namespace", ""), owner or "")
+        started = when(job.get("status", {}).get("startTime")) or when(meta.get("creationTimestamp"))
+        if started is not None and (key not in latest or latest[key]["started"] < started):
+            conditions = {c.get("type"): c.get("status") for c in job.get("status", {}).get("conditions", [])}
+            outcome = ("passed" if conditions.get("Complete") == "True" else
+                       "failed" if conditions.get("Failed") == "True" else "running")
+            latest[key] = {"started": started, "outcome": outcome, "job": meta.get("name")}
+    rows = []
+    for cron in cron_jobs.get("items", []):
+        meta, status = cron.get("metadata", {}), cron.get("status", {})
+        key = (meta.get("namespace", ""), meta.get("name", ""))
+        passed = when(status.get("lastSuccessfulTime"))
+        last = latest.get(key)
+        overdue = passed is None or now - passed > timedelta(days=OVERDUE_AFTER_DAYS)
+        rows.append({"namespace": key[0], "drill": key[1], "lastPassed": passed.isoformat() if passed else None,
+                     "latestRun": last["outcome"] if last else "never run", "latestJob": last["job"] if last else None,
+                     "healthy": not overdue and (last is None or last["outcome"] != "failed")})
+    return sorted(rows, key=lambda row: (row["namespace"], row["drill"]))

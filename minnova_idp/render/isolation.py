@@ -1,0 +1,80 @@
+"""What keeps one app from another, in every namespace the platform makes (environments and previews).
+
+Network: ingress only from the namespace's own pods and from namespaces that are not apps' (the ingress
+controller, the CloudNativePG operator, monitoring), or from a named list; the app's pods reach DNS, their own
+namespace (their database) and public addresses, never private ranges (other apps' pods, services and
+databases, nodes) or link-local ones (cloud metadata). Resources: a ResourceQuota caps what a namespace may
+request, and a LimitRange gives containers that declare nothing (operator sidecars) a default. Pure: no Pulumi.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from minnova_idp.model import names
+from minnova_idp.render.resources import Manifest
+
+# Addresses an app may not reach: private ranges (pods, services, nodes, other apps' databases), carrier-grade
+# NAT, loopback and link-local (cloud metadata at 169.254.169.254 and fd00:ec2::254 is inside fc00::/7).
+PRIVATE_RANGES = {"0.0.0.0/0": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16",
+                                "127.0.0.0/8"],
+                  "::/0": ["fc00::/7", "fe80::/10", "::1/128"]}
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set by Kubernetes on every namespace (1.21+)
+
+
+def ingress_policy(namespace: str, labels: dict[str, str], from_namespaces: list[str] | None = None,
+                   own_policy: tuple[str, str] | None = None) -> Manifest:
+    """Who may connect to anything in `namespace`: its own pods, and namespaces that are not apps' (or exactly
+    `from_namespaces`). Every app namespace carries the managed-by label this tells them apart by.
+    `own_policy`: (label, value) of pods left out, which a stricter policy of their own confines (NetworkPolicies
+    add up, so this one selecting them too would let in everything it lets in)."""
+    if from_namespaces is None:
+        others = {"namespaceSelector": {"matchExpressions": [
+            {"key": names.MANAGED_BY_LABEL, "operator": "NotIn", "values": [names.MANAGED_BY]}]}}
+    else:
+        others = {"namespaceSelector": {"matchExpressions": [
+            {"key": NAMESPACE_NAME_LABEL, "operator": "In", "values": sorted(from_namespaces)}]}}
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "deny-other-apps", "namespace": namespace, "labels": labels},
+            "spec": {"podSelector": ({"matchExpressions": [{"key": own_policy[0], "operator": "NotIn",
+                                                             "values": [own_policy[1]]}]} if own_policy else {}),
+                     "policyTypes": ["Ingress"],
+                     "ingress": [{"from": [{"podSelector": {}}, others]}]}}
+
+
+def egress_policy(namespace: str, labels: dict[str, str], app_pods: dict[str, str], name: str) -> Manifest:
+    """What the app's code may reach: DNS, its own namespace (its database), the internet; not other namespaces,
+    not the cloud metadata address. It selects the app's pods only: the database's pods run the operator's image
+    and must reach the Kubernetes API (a private address); the restore drill's must too."""
+    return {
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "spec": {
+            "podSelector": {"matchLabels": dict(app_pods)},
+            "policyTypes": ["Egress"],
+            "egress": [
+                # DNS wherever the cluster serves it (kube-dns, or NodeLocal DNSCache on a link-local address).
+                {"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
+                {"to": [{"podSelector": {}}]},  # the namespace's own pods: the app's database
+                {"to": [{"ipBlock": {"cidr": cidr, "except": list(excluded)}}
+                        for cidr, excluded in PRIVATE_RANGES.items()]},
+            ],
+        },
+    }
+
+
+def resource_quota(namespace: str, labels: dict[str, str], name: str, hard: dict[str, str]) -> Manifest:
+    return {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": name, "namespace": namespace,
+                                                                       "labels": labels},
+            "spec": {"hard": dict(hard)}}
+
+
+def limit_range(namespace: str, labels: dict[str, str], name: str, default_request: dict[str, str],
+                default_limit: dict[str, str], maximum: dict[str, str] | None = None) -> Manifest:
+    limits: dict[str, Any] = {"type": "Container", "defaultRequest": dict(default_request),
+                              "default": dict(default_limit)}
+    if maximum:
+        limits["max"] = dict(maximum)
+    return {"apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": name, "namespace": namespace,
+                                                                    "labels": labels},
+            "spec": {"limits": [limits]}}

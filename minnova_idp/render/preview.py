@@ -1,0 +1,261 @@
+"""Pull-request previews: the same renderer as dev and prod, plus guard rails for untrusted code.
+
+Argo CD runs `minnova-idp render-preview` (a Config Management Plugin) on the PR's checkout;
+this module decides what a preview is. Pure functions, no Pulumi import.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from minnova_idp.model import names
+from minnova_idp.model.app_config import AppConfig, DatabaseRestore, ResourceList, Resources
+from minnova_idp.model.errors import ConfigError, Problem
+from minnova_idp.model.quantity import parse_quantity
+from minnova_idp.model.secrets import SecretValues
+from minnova_idp.render import isolation
+from minnova_idp.render.app import (
+    Manifest,
+    Placement,
+    RenderSettings,
+    app_code_pods,
+    build_placement,
+    common_labels,
+    redis_pods_label,
+    render_app,
+)
+from minnova_idp.render.database import DatabasePlacement, Origin
+from minnova_idp.render.redis import RedisPlacement, redis_password
+
+ENVIRONMENT = names.PREVIEW_ENVIRONMENT
+MAX_PR_NUMBER = 10 ** names.MAX_PR_NUMBER_DIGITS - 1
+_SHA_RE = re.compile(r"^[0-9a-f]{40}$")
+PREVIEW_DATABASE_SIZE = "1Gi"
+PREVIEW_DATABASE_RESOURCES = Resources(requests=ResourceList(cpu="50m", memory="128Mi"),
+                                       limits=ResourceList(memory="512Mi"))
+# What one preview may use in all; generous for an app and its database, small for a cluster.
+QUOTA = {"requests.cpu": "2", "requests.memory": "4Gi", "limits.memory": "8Gi", "pods": "20",
+         "persistentvolumeclaims": "4", "requests.storage": "10Gi", "services.loadbalancers": "0",
+         "services.nodeports": "0"}
+PREVIEW_REDIS_RESOURCES = Resources(requests=ResourceList(cpu="25m", memory="32Mi"),
+                                    limits=ResourceList(memory="128Mi"))
+CONTAINER_DEFAULT_REQUEST = {"cpu": "50m", "memory": "64Mi"}
+CONTAINER_DEFAULT_LIMIT = {"memory": "256Mi"}
+CONTAINER_MAX = {"cpu": "2", "memory": "2Gi"}
+
+
+# Where render-preview's parameters may come from (argo-cd v3.4.4; see README "Previews: what a pull request can
+# and cannot choose"). Trusted: the command line, what the repo server sets from the Application itself
+# (reposerver/repository/repository.go:1769-1783 newEnv: computed before `.argocd-source*.yaml` is merged, and
+# ARGOCD_APP_NAME/_NAMESPACE/_PROJECT_NAME come from the controller's request, controller/state.go:313-330), and
+# the sidecar's own container env, set by the platform (argocd.sidecar_environment). Untrusted: ARGOCD_ENV_*, the
+# Application's plugin env, which a pull request rewrites with `.argocd-source.yaml` (mergeSourceParameters,
+# repository.go:1808-1859): it may only repeat what the trusted sources say.
+PLATFORM_SETTINGS = {"preview_domain": "MINNOVA_PREVIEW_DOMAIN", "deployment": "MINNOVA_DEPLOYMENT",
+                     "ingress_class": "MINNOVA_INGRESS_CLASS"}
+PLUGIN_ENV = {"app": "ARGOCD_ENV_APP_NAME", "pr_number": "ARGOCD_ENV_PR_NUMBER", "head_sha": "ARGOCD_ENV_HEAD_SHA",
+              "preview_domain": "ARGOCD_ENV_PREVIEW_DOMAIN", "deployment": "ARGOCD_ENV_DEPLOYMENT",
+              "ingress_class": "ARGOCD_ENV_INGRESS_CLASS"}
+FLAGS = {"app": "--app", "pr_number": "--pr", "head_sha": "--head-sha", "preview_domain": "--preview-domain",
+         "deployment": "--deployment", "ingress_class": "--ingress-class"}
+PROJECT_SUFFIX = "-previews"  # argocd.project_name(app); repeated here so argocd.py can stay out of previews
+ARGOCD_SOURCE_FILES = (".argocd-source.yaml", ".argocd-source-*.yaml")
+WHERE = "render-preview"
+
+
+@dataclass(frozen=True)
+class PreviewRequest:
+    """Which preview to render, from trusted sources only (preview_request)."""
+
+    app: str
+    pr_number: int
+    head_sha: str
+    preview_domain: str
+    deployment: str
+    ingress_class: str
+
+    @property
+    def namespace(self) -> str:
+        return names.preview_namespace(self.app, self.pr_number)
+
+    @property
+    def host(self) -> str:
+        return names.preview_host(self.app, self.pr_number, self.preview_domain)
+
+
+def preview_request(flags: Mapping[str, str | None], environ: Mapping[str, str]) -> PreviewRequest:
+    """The preview to render: every value from a trusted source, agreeing with every other source that gives it.
+
+    `flags`: command-line values by field (None when not given); `environ`: the process environment.
+    """
+    problems: list[Problem] = []
+    trusted: dict[str, list[tuple[str, str]]] = {field: [] for field in PLUGIN_ENV}  # field -> [(source, value)]
+    for field, flag in FLAGS.items():
+        if flags.get(field):
+            trusted[field].append((flag, str(flags[field])))
+    for field, variable in PLATFORM_SETTINGS.items():
+        if environ.get(variable):
+            trusted[field].append((variable, environ[variable]))
+    if environ.get("ARGOCD_APP_NAME"):
+        problems += _from_application(environ, trusted)
+    chosen: dict[str, str] = {}
+    for field, sources in trusted.items():
+        untrusted = environ.get(PLUGIN_ENV[field])
+        if not sources:
+            named = " or ".join([FLAGS[field], *([PLATFORM_SETTINGS[field]] if field in PLATFORM_SETTINGS else [])])
+            hint = (f"{PLUGIN_ENV[field]} alone is not trusted: a pull request can set it" if untrusted else
+                    "Argo CD sets it for the plugin" if field not in PLATFORM_SETTINGS else
+                    "the platform sets it in the plugin sidecar's environment")
+            problems.append(Problem(WHERE, named if field in PLATFORM_SETTINGS else
+                                    f"{named} (or ARGOCD_APP_* from Argo CD)", "is not set", hint=hint))
+            continue
+        values = {value for _, value in sources}
+        if untrusted:
+            sources = [*sources, (PLUGIN_ENV[field], untrusted)]
+            values.add(untrusted)
+        if len(values) > 1:
+            problems.append(Problem(WHERE, field, "sources disagree: " + ", ".join(f"{s}={v!r}" for s, v in sources),
+                                    hint="a pull request cannot choose its app, number, revision or domain"))
+            continue
+        chosen[field] = values.pop()
+    if problems:
+        raise ConfigError(problems)
+    return _checked(chosen)
+
+
+def _from_application(environ: Mapping[str, str], trusted: dict[str, list[tuple[str, str]]]) -> list[Problem]:
+    """What the repo server says of the Application being rendered: its project, name, namespace and revision."""
+    problems = []
+    project = environ.get("ARGOCD_APP_PROJECT_NAME", "")
+    if not project.endswith(PROJECT_SUFFIX):
+        problems.append(Problem(WHERE, "ARGOCD_APP_PROJECT_NAME", f"'{project}' is not a preview project "
+                                f"(<app>{PROJECT_SUFFIX}); this plugin renders previews only"))
+        return problems
+    app = project.removesuffix(PROJECT_SUFFIX)
+    trusted["app"].append(("ARGOCD_APP_PROJECT_NAME", app))
+    name, namespace = environ.get("ARGOCD_APP_NAME", ""), environ.get("ARGOCD_APP_NAMESPACE", "")
+    match = re.fullmatch(re.escape(names.preview_namespace(app, 0)[:-1]) + r"([1-9][0-9]*)", name)
+    if match is None or namespace != name:
+        problems.append(Problem(WHERE, "ARGOCD_APP_NAME", f"the Application '{name}' (namespace '{namespace}') is "
+                                f"not a preview of {app}: both must be {app}-pr-<number>"))
+    else:
+        trusted["pr_number"].append(("ARGOCD_APP_NAME", match[1]))
+    revision = environ.get("ARGOCD_APP_REVISION", "")
+    target = environ.get("ARGOCD_APP_SOURCE_TARGET_REVISION")
+    if target and target != revision:
+        problems.append(Problem(WHERE, "ARGOCD_APP_REVISION", f"checked out {revision}, but the Application asks for "
+                                f"{target}"))
+    elif revision:
+        trusted["head_sha"].append(("ARGOCD_APP_REVISION", revision))
+    return problems
+
+
+def _checked(chosen: dict[str, str]) -> PreviewRequest:
+    from minnova_idp.model.fields import validate_hostname
+
+    problems = []
+    if (why := names.check_app_name(chosen["app"])) is not None:
+        problems.append(Problem(WHERE, "app", why))
+    number = chosen["pr_number"]
+    if not (number.isdigit() and len(number) <= names.MAX_PR_NUMBER_DIGITS and 1 <= int(number) <= MAX_PR_NUMBER):
+        problems.append(Problem(WHERE, "pr_number", f"'{number[:20]}' is not a pull request number (1-{MAX_PR_NUMBER})"))
+    if not _SHA_RE.match(chosen["head_sha"]):
+        problems.append(Problem(WHERE, "head_sha", f"'{chosen['head_sha'][:80]}' is not a full commit SHA "
+                                "(40 lowercase hex characters)"))
+    try:
+        validate_hostname(chosen["preview_domain"])
+    except ValueError as exc:
+        problems.append(Problem(WHERE, "preview_domain", str(exc)))
+    if (why := names.check_app_name(chosen["deployment"])) is not None:
+        problems.append(Problem(WHERE, "deployment", why))
+    if problems:
+        raise ConfigError(problems)
+    return PreviewRequest(app=chosen["app"], pr_number=int(number), head_sha=chosen["head_sha"],
+                          preview_domain=chosen["preview_domain"], deployment=chosen["deployment"],
+                          ingress_class=chosen["ingress_class"])
+
+
+def checkout_problems(directory: Path) -> list[Problem]:
+    """Files in the pull request's checkout that would have changed what Argo CD asked the plugin for."""
+    found = sorted({path.name for pattern in ARGOCD_SOURCE_FILES for path in directory.glob(pattern)})
+    return [Problem(str(directory / name), message="Argo CD merges this file into the preview's Application "
+                    "(its plugin parameters included); previews refuse it", hint="remove it from the pull request")
+            for name in found]
+
+
+def preview_placement(app: AppConfig, request: PreviewRequest, secrets: SecretValues | None,
+                      seed: tuple[tuple[str, str], ...] = (), pull_secret: bool = False,
+                      password_key: str | None = None, origin: Origin | None = None,
+                      ) -> Placement:
+    """`password_key`: the sidecar's preview password key (redis.preview_password_key), for an app with Redis;
+    `origin`: for `preview.database.from`, the archive the platform lets this app's previews copy and the masking
+    SQL from the app's registered branch (the sidecar's origin file, origin.py)."""
+    database = None
+    if app.database.enabled and app.preview.database is not None:
+        if origin is None or not origin.mask:
+            raise ValueError(f"{app.name}: a preview copying {app.preview.database.from_} needs its origin and mask")
+        # A physical copy: the origin's whole data directory, so its size, within what a preview may use.
+        if parse_quantity(app.database.size) > parse_quantity(QUOTA["requests.storage"]):
+            raise ConfigError([Problem(WHERE, "database.size", f"'{app.database.size}' is more storage than a preview "
+                                       f"may use ({QUOTA['requests.storage']}), and a copy of "
+                                       f"{origin.environment} needs all of it",
+                                       hint="remove preview.database (previews then start empty or seeded)")])
+        database = DatabasePlacement(
+            instances=1, size=app.database.size, version=app.database.version, resources=PREVIEW_DATABASE_RESOURCES,
+            cluster=names.database_cluster(app.name), origin=origin,
+            restore=DatabaseRestore.model_validate({"fromBackup": origin.server_name}))
+    elif app.database.enabled:
+        # One small instance and no backups: a preview's data is disposable. Seeded from the PR's own files.
+        database = DatabasePlacement(instances=1, size=PREVIEW_DATABASE_SIZE, version=app.database.version,
+                                     resources=PREVIEW_DATABASE_RESOURCES, cluster=names.database_cluster(app.name),
+                                     seed=seed)
+    redis = None
+    if app.redis.enabled:
+        if not password_key:
+            raise ConfigError([Problem(WHERE, "redis.enabled", "the preview needs a Redis password, and the plugin "
+                                       "sidecar has no preview password key",
+                                       hint="the platform team sets minnova:passwordKey in the stack (pulumi config "
+                                            "set --secret minnova:passwordKey \"$(openssl rand -hex 32)\")")])
+        # Memory only and small: a preview's data is disposable. The password is the same on every re-render.
+        redis = RedisPlacement(version=app.redis.version, resources=PREVIEW_REDIS_RESOURCES,
+                               password=redis_password(password_key, request.namespace))
+    # app CI pushes <repository>:<head SHA> for pull requests
+    return build_placement(app, ENVIRONMENT, request.namespace, request.host, request.head_sha, secrets=secrets,
+                           database=database, pull_secret=pull_secret, redis=redis)
+
+
+def render_preview(app: AppConfig, request: PreviewRequest, secrets: SecretValues | None,
+                   seed: tuple[tuple[str, str], ...] = (), pull_credentials: str | None = None,
+                   password_key: str | None = None, origin: Origin | None = None,
+                   ) -> list[Manifest]:
+    """`pull_credentials`: the stack's read-only registry credentials (the sidecar's copy), for private images;
+    `password_key`: the sidecar's preview password key, for an app with Redis; `origin`: see preview_placement."""
+    placement = preview_placement(app, request, secrets, seed, pull_secret=pull_credentials is not None,
+                                  password_key=password_key, origin=origin)
+    settings = RenderSettings(deployment=request.deployment, ingress_class=request.ingress_class, cluster_issuer=None)
+    namespace, *rest = render_app(app, placement, settings, pull_credentials)
+    labels = common_labels(app, placement, settings)
+    namespace["metadata"]["labels"]["minnova.io/preview"] = "true"
+    return [namespace, *guard_rails(placement.namespace, labels, app_code_pods(app), redis_pods_label(placement)),
+            *rest]
+
+
+def guard_rails(namespace: str, labels: dict[str, str], app_pods: dict[str, str],
+                own_policy: tuple[str, str] | None = None) -> list[Manifest]:
+    """A preview runs a pull request's code: cap what it can use and who can reach it, and what it can reach."""
+    return [
+        isolation.resource_quota(namespace, labels, "preview-quota", QUOTA),
+        isolation.limit_range(namespace, labels, "preview-limits", CONTAINER_DEFAULT_REQUEST, CONTAINER_DEFAULT_LIMIT,
+                              CONTAINER_MAX),
+        isolation.ingress_policy(namespace, labels, own_policy=own_policy),
+        isolation.egress_policy(namespace, labels, app_pods, "preview-egress"),
+    ]
+
+
+def to_yaml(objects: list[Manifest]) -> str:
+    import yaml
+
+    return yaml.safe_dump_all(objects, sort_keys=False, explicit_start=True)

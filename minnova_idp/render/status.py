@@ -1,0 +1,51 @@
+"""What a stack deploys, from its config and the registry alone (no cluster, no Pulumi): `minnova-idp status`."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from minnova_idp.model.inputs import ProgramInputs
+from minnova_idp.policy.previews import preview_apps
+
+
+@dataclass(frozen=True)
+class AppStatus:
+    app: str
+    environment: str
+    url: str
+    image: str
+    tag: str | None
+    tag_source: str  # where the tag comes from: imageTag, image.tag, commit, or a rollback pin
+    database: str | None  # "5Gi x3 (PostgreSQL 17, cluster oracle-db)", or None
+    previews: bool
+    source: str  # where the config was read: repo@commit or the local directory
+
+
+def stack_status(inputs: ProgramInputs) -> list[AppStatus]:
+    with_previews = {app.name for app in preview_apps(inputs)} if inputs.stack.settings.previews else set()
+    rows = []
+    for app, environment in inputs.deployed():
+        config, env = app.config, app.config.environments[environment]
+        tag, source = inputs.image_tag(app, environment)
+        database = None
+        if config.database.enabled:
+            database = (f"{config.database.size} x{config.database_instances(environment)} (PostgreSQL "
+                        f"{config.database.version}, cluster {config.backup_name(environment)})")
+        rows.append(AppStatus(app=app.name, environment=environment, url=f"https://{env.host}",
+                              image=config.image.repository, tag=tag, tag_source=source, database=database,
+                              previews=app.name in with_previews,
+                              source=app.config_file.removesuffix("/.minnova/app.yaml").removesuffix(".minnova/app.yaml")
+                              or "."))
+    return rows
+
+
+def as_json(rows: list[AppStatus]) -> list[dict]:
+    return [asdict(row) for row in rows]
+
+
+def as_table(rows: list[AppStatus]) -> str:
+    header = ("APP", "ENV", "URL", "IMAGE:TAG", "DATABASE", "PREVIEWS")
+    lines = [header] + [(r.app, r.environment, r.url, f"{r.image}:{r.tag} ({r.tag_source})", r.database or "-",
+                         "yes" if r.previews else "no") for r in rows]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in lines)

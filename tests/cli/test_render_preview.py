@@ -1,0 +1,339 @@
+"""minnova-idp render-preview, run the way Argo CD's plugin sidecar runs it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from minnova_idp.model import names
+from minnova_idp.model.app_config import AppConfig
+from minnova_idp.render.app import app_code_pods
+from minnova_idp.render.argocd import PREVIEW_PASSWORD_KEY
+from minnova_idp.render.preview import preview_request, render_preview
+
+from tests.conftest import PROJECT_DIR, git
+from tests.support.k8s_strict import require_crds, validate_objects
+
+KEYS = (PROJECT_DIR / "tests/fixtures/example-age-keys.txt").read_text().splitlines()
+PREVIEW_KEY = KEYS[KEYS.index(next(line for line in KEYS if line.startswith("# oracle/preview"))) + 1]
+PREVIEW_SECRET_VALUE = "example-preview-secret-key-base-22aa"
+PROD_SECRET_VALUE = "example-prod-secret-key-base-d41b"
+SIDECAR_PASSWORD_KEY = "0" * 64
+
+
+@pytest.fixture
+def checkout(tmp_path) -> tuple[Path, str]:
+    """A real git checkout of the example app at a PR head, as Argo CD's repo server has it."""
+    repo = tmp_path / "oracle"
+    shutil.copytree(PROJECT_DIR / "examples/oracle", repo)
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "PR head")
+    return repo, git(repo, "rev-parse", "HEAD")
+
+
+@pytest.fixture
+def keys_dir(tmp_path) -> Path:
+    directory = tmp_path / "preview-keys"
+    directory.mkdir()
+    (directory / "oracle").write_text(PREVIEW_KEY + "\n")
+    (directory / PREVIEW_PASSWORD_KEY).write_text(SIDECAR_PASSWORD_KEY)  # what argocd.preview_keys_secret gives it
+    return directory
+
+
+def argocd_env(head: str, keys_dir: Path, app: str = "oracle", **overrides: str) -> dict[str, str]:
+    """The environment Argo CD v3.4.4 gives the plugin for Application <app>-pr-123 of the ApplicationSet: the repo
+    server's ARGOCD_APP_* (reposerver/repository/repository.go:1769-1783; ARGOCD_APP_NAMESPACE is the destination
+    namespace), the plugin env as ARGOCD_ENV_*, and the sidecar's own MINNOVA_* set by the platform."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("ARGOCD_", "SOPS_", "MINNOVA_"))}
+    env.update({
+        "ARGOCD_APP_NAME": f"{app}-pr-123", "ARGOCD_APP_NAMESPACE": f"{app}-pr-123",
+        "ARGOCD_APP_PROJECT_NAME": f"{app}-previews", "ARGOCD_APP_REVISION": head,
+        "ARGOCD_APP_SOURCE_TARGET_REVISION": head, "ARGOCD_APP_SOURCE_REPO_URL": f"https://github.com/minnova/{app}.git",
+        "ARGOCD_ENV_APP_NAME": app, "ARGOCD_ENV_PR_NUMBER": "123", "ARGOCD_ENV_HEAD_SHA": head,
+        "MINNOVA_PREVIEW_DOMAIN": "preview.minnova.io", "MINNOVA_DEPLOYMENT": "minnova",
+        "MINNOVA_INGRESS_CLASS": "traefik", "MINNOVA_PREVIEW_KEYS_DIR": str(keys_dir),
+    })
+    env.update(overrides)
+    return {key: value for key, value in env.items() if value is not None}
+
+
+def render(cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "minnova_idp.cli", "render-preview"], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_preview_of_pr_123(checkout, keys_dir):
+    repo, head = checkout
+    result = render(repo, argocd_env(head, keys_dir))
+    assert result.returncode == 0, result.stderr
+    objects = list(yaml.safe_load_all(result.stdout))
+    by_kind = {obj["kind"]: obj for obj in objects}
+    assert objects[0] == by_kind["Namespace"] and by_kind["Namespace"]["metadata"]["name"] == "oracle-pr-123"
+    for obj in objects[1:]:
+        assert obj["metadata"]["namespace"] == "oracle-pr-123"
+    deployments = {obj["metadata"]["name"]: obj for obj in objects if obj["kind"] == "Deployment"}
+    assert set(deployments) == {"oracle", "oracle-worker", "oracle-redis"}
+    container = deployments["oracle"]["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == f"registry.minnova.io/oracle:{head}"  # head SHA, not the pinned tag
+    assert deployments["oracle"]["spec"]["replicas"] == 1
+    assert by_kind["Ingress"]["spec"]["rules"][0]["host"] == "oracle-pr-123.preview.minnova.io"
+    assert by_kind["Ingress"]["spec"]["tls"] == [{"hosts": ["oracle-pr-123.preview.minnova.io"]}]
+    assert "annotations" not in by_kind["Ingress"]["metadata"]  # the wildcard certificate serves it
+    cluster = by_kind["Cluster"]["spec"]
+    assert cluster["instances"] == 1 and cluster["storage"]["size"] == "1Gi"
+    assert "plugins" not in cluster and "ObjectStore" not in by_kind and "ScheduledBackup" not in by_kind
+    secrets = {obj["metadata"]["name"]: obj for obj in objects if obj["kind"] == "Secret"}
+    assert secrets["oracle-secrets"]["stringData"]["SECRET_KEY_BASE"] == PREVIEW_SECRET_VALUE
+    assert {"ResourceQuota", "LimitRange", "NetworkPolicy"} <= set(by_kind)
+    assert "PodDisruptionBudget" not in by_kind
+    require_crds()
+    validate_objects(objects)
+
+
+def test_network_policy_admits_only_own_pods_and_non_app_namespaces(checkout, keys_dir):
+    repo, head = checkout
+    rendered = list(yaml.safe_load_all(render(repo, argocd_env(head, keys_dir)).stdout))
+    objects = {o["kind"]: o for o in rendered}
+    policies = {o["metadata"]["name"]: o["spec"] for o in rendered if o["kind"] == "NetworkPolicy"}
+    policy = policies["deny-other-apps"]
+    # Every pod but Valkey, which a policy of its own confines to the app's pods.
+    assert policy["podSelector"] == {"matchExpressions": [
+        {"key": "app.kubernetes.io/component", "operator": "NotIn", "values": ["redis"]}]}
+    assert policy["policyTypes"] == ["Ingress"]
+    (rule,) = policy["ingress"]
+    assert rule["from"][0] == {"podSelector": {}}
+    assert rule["from"][1]["namespaceSelector"]["matchExpressions"] == [
+        {"key": "app.kubernetes.io/managed-by", "operator": "NotIn", "values": ["minnova-idp"]}]
+    # Every app namespace carries the label the policy excludes.
+    assert objects["Namespace"]["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "minnova-idp"
+
+
+def test_egress_of_the_pull_requests_code_is_dns_its_database_and_the_internet(checkout, keys_dir):
+    import ipaddress
+
+    repo, head = checkout
+    rendered = list(yaml.safe_load_all(render(repo, argocd_env(head, keys_dir)).stdout))
+    (policy,) = [o["spec"] for o in rendered if o["metadata"]["name"] == "preview-egress"]
+    (deployment,) = [o for o in rendered if o["kind"] == "Deployment" and o["metadata"]["name"] == "oracle"]
+    # It selects the app's pods (the PR's code), not the database's, which must reach the Kubernetes API.
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert policy["podSelector"]["matchLabels"].items() <= pod_labels.items()
+    assert policy["policyTypes"] == ["Egress"]
+    dns, own, internet = policy["egress"]
+    assert "to" not in dns and {p["port"] for p in dns["ports"]} == {53}
+    assert own == {"to": [{"podSelector": {}}]}
+    blocks = [peer["ipBlock"] for peer in internet["to"]]
+
+    def reachable(address: str) -> bool:
+        ip = ipaddress.ip_address(address)
+        return any(ip in ipaddress.ip_network(b["cidr"]) and not any(ip in ipaddress.ip_network(e) for e in b["except"])
+                   for b in blocks)
+
+    for address in ("1.1.1.1", "140.82.112.3", "2606:4700:4700::1111"):
+        assert reachable(address), address
+    # Cloud metadata, other pods and services, nodes, loopback.
+    for address in ("169.254.169.254", "fd00:ec2::254", "10.96.0.1", "10.244.3.7", "172.17.0.2", "192.168.1.10",
+                    "100.64.0.1", "127.0.0.1", "fe80::1"):
+        assert not reachable(address), address
+
+
+@pytest.mark.parametrize("overrides,message", [
+    # What a pull request can set (plugin env, through .argocd-source.yaml) may only repeat the trusted values.
+    ({"ARGOCD_ENV_PR_NUMBER": "124"}, "pr_number: sources disagree: ARGOCD_APP_NAME='123', ARGOCD_ENV_PR_NUMBER='124'"),
+    ({"ARGOCD_ENV_APP_NAME": "sphinx"}, "app: sources disagree"),
+    ({"ARGOCD_ENV_HEAD_SHA": "f" * 40}, "head_sha: sources disagree"),
+    ({"ARGOCD_ENV_PREVIEW_DOMAIN": "evil.example.com"}, "preview_domain: sources disagree"),
+    ({"ARGOCD_ENV_INGRESS_CLASS": "public"}, "ingress_class: sources disagree"),
+    ({"MINNOVA_DEPLOYMENT": None, "ARGOCD_ENV_DEPLOYMENT": "minnova"}, "ARGOCD_ENV_DEPLOYMENT alone is not trusted"),
+    ({"MINNOVA_PREVIEW_DOMAIN": None}, "--preview-domain or MINNOVA_PREVIEW_DOMAIN: is not set"),
+    # What Argo CD itself says of the Application.
+    ({"ARGOCD_APP_PROJECT_NAME": "default"}, "ARGOCD_APP_PROJECT_NAME: 'default' is not a preview project"),
+    ({"ARGOCD_APP_NAMESPACE": "kube-system"}, "is not a preview of oracle"),
+    ({"ARGOCD_APP_NAME": "oracle-pr-0", "ARGOCD_APP_NAMESPACE": "oracle-pr-0"}, "is not a preview of oracle"),
+    ({"ARGOCD_APP_NAME": "oracle-pr-12x", "ARGOCD_APP_NAMESPACE": "oracle-pr-12x"}, "is not a preview of oracle"),
+    ({"ARGOCD_APP_REVISION": "f" * 40}, "ARGOCD_APP_REVISION: checked out"),
+    ({"ARGOCD_APP_REVISION": "main", "ARGOCD_APP_SOURCE_TARGET_REVISION": "main", "ARGOCD_ENV_HEAD_SHA": "main"},
+     "'main' is not a full commit SHA"),
+    ({"MINNOVA_PREVIEW_DOMAIN": "https://x.io"}, "preview_domain: 'https://x.io' must be a bare host name"),
+    ({"MINNOVA_PREVIEW_KEYS_DIR": "/nonexistent"}, "there is no preview key for oracle"),
+])
+def test_any_error_exits_non_zero_with_empty_stdout(checkout, keys_dir, overrides, message):
+    """Empty output reaching Argo CD would prune the whole preview: errors must never look like success."""
+    repo, head = checkout
+    result = render(repo, argocd_env(head, keys_dir, **overrides))
+    assert result.returncode != 0
+    assert result.stdout == ""
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_broken_app_yaml_in_the_pr(checkout, keys_dir):
+    repo, head = checkout
+    app_yaml = repo / ".minnova/app.yaml"
+    app_yaml.write_text(app_yaml.read_text().replace("port: 4000", "port: 99999"))
+    result = render(repo, argocd_env(head, keys_dir))
+    assert result.returncode == 1 and result.stdout == "" and ".minnova/app.yaml:8: port:" in result.stderr
+
+
+def test_preview_key_never_opens_prod_secrets(checkout, keys_dir):
+    repo, head = checkout
+    shutil.copy(repo / ".minnova/secrets/prod.enc.yaml", repo / ".minnova/secrets/preview.enc.yaml")
+    result = render(repo, argocd_env(head, keys_dir))
+    assert result.returncode == 1 and result.stdout == ""
+    assert "is encrypted for age1" in result.stderr and PROD_SECRET_VALUE not in result.stderr
+
+
+def test_pr_config_changes_are_previewed(checkout, keys_dir):
+    repo, head = checkout
+    app_yaml = repo / ".minnova/app.yaml"
+    app_yaml.write_text(app_yaml.read_text().replace("port: 4000", "port: 4100"))
+    objects = {(o["kind"], o["metadata"]["name"]): o for o in yaml.safe_load_all(render(repo, argocd_env(head, keys_dir)).stdout)}
+    container = objects[("Deployment", "oracle")]["spec"]["template"]["spec"]["containers"][0]
+    assert container["ports"][0]["containerPort"] == 4100
+
+
+def test_app_without_database_or_secrets(tmp_path, keys_dir):
+    repo = tmp_path / "storefront"
+    shutil.copytree(PROJECT_DIR / "examples/storefront", repo)
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "head")
+    head = git(repo, "rev-parse", "HEAD")
+    result = render(repo, argocd_env(head, keys_dir, app="storefront"))
+    assert result.returncode == 0, result.stderr
+    kinds = [o["kind"] for o in yaml.safe_load_all(result.stdout)]
+    assert "Cluster" not in kinds and "Secret" not in kinds and "Deployment" in kinds
+
+
+def test_longest_app_and_largest_pr_give_valid_names():
+    app = AppConfig.model_validate({
+        "name": "a" * names.APP_NAME_MAX, "image": {"repository": "r.io/x"}, "port": 80,
+        "database": {"enabled": True},
+        "environments": {"dev": {"host": "x.dev.example.com"}}})
+    request = preview_request({"app": app.name, "pr_number": "9999999", "head_sha": "a" * 40,
+                               "preview_domain": "preview.example.com", "deployment": "d",
+                               "ingress_class": "traefik"}, {})
+    objects = render_preview(app, request, None)
+    assert len(request.namespace) <= 63 and len(request.host.split(".")[0]) <= 63
+    require_crds()
+    validate_objects(objects)
+
+
+@pytest.mark.parametrize("link", [".minnova/app.yaml", ".minnova/secrets/preview.enc.yaml", ".minnova/secrets"])
+def test_symlinks_in_the_pull_request_are_refused(checkout, keys_dir, tmp_path, link):
+    """A PR must not point the renderer at the sidecar's keys (or any file outside its checkout)."""
+    repo, head = checkout
+    target = repo / link
+    moved = tmp_path / "elsewhere"
+    shutil.move(str(target), str(moved))
+    target.symlink_to(moved)
+    result = render(repo, argocd_env(head, keys_dir))
+    assert result.returncode == 1 and result.stdout == ""
+    assert "is a symbolic link; previews read regular files only" in result.stderr
+
+
+@pytest.mark.parametrize("name", [".argocd-source.yaml", ".argocd-source-oracle-pr-123.yaml"])
+def test_argocd_source_files_in_the_pull_request_are_refused(checkout, keys_dir, name):
+    """Argo CD merges these into the Application (plugin env included) before the plugin runs."""
+    repo, head = checkout
+    (repo / name).write_text("plugin:\n  env:\n  - {name: APP_NAME, value: sphinx}\n")
+    result = render(repo, argocd_env(head, keys_dir))
+    assert result.returncode == 1 and result.stdout == ""
+    assert f"{name}: Argo CD merges this file into the preview's Application" in result.stderr
+
+
+def test_a_pull_request_cannot_open_another_apps_key(checkout, keys_dir):
+    """The attack of issue 11: a PR on oracle names itself sphinx (app.yaml and plugin env) to be rendered with
+    sphinx's preview key. The key is chosen by the project Argo CD runs it in, and the sources disagree."""
+    repo, head = checkout
+    app_yaml = repo / ".minnova/app.yaml"
+    app_yaml.write_text(app_yaml.read_text().replace("name: oracle", "name: sphinx"))
+    (keys_dir / "sphinx").write_text("not read\n")
+    (keys_dir / "sphinx").chmod(0)  # reading it would fail loudly
+    result = render(repo, argocd_env(head, keys_dir, ARGOCD_ENV_APP_NAME="sphinx"))
+    assert result.returncode == 1 and result.stdout == ""
+    assert "app: sources disagree: ARGOCD_APP_PROJECT_NAME='oracle', ARGOCD_ENV_APP_NAME='sphinx'" in result.stderr
+    # Without the forged plugin env, the name in the PR's app.yaml is simply not the app being previewed.
+    result = render(repo, argocd_env(head, keys_dir))
+    assert result.returncode == 1 and "'sphinx' is not the app this preview is for ('oracle')" in result.stderr
+
+
+def test_flags_serve_local_runs_and_must_agree_with_argo_cd(checkout, keys_dir):
+    repo, head = checkout
+    flags = ["--app", "oracle", "--pr", "123", "--head-sha", head, "--preview-domain", "preview.minnova.io",
+             "--deployment", "minnova", "--ingress-class", "traefik", "--keys-dir", str(keys_dir)]
+    local = {k: v for k, v in os.environ.items() if not k.startswith(("ARGOCD_", "MINNOVA_"))}
+    result = subprocess.run([sys.executable, "-m", "minnova_idp.cli", "render-preview", *flags], cwd=repo, env=local,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    result = subprocess.run([sys.executable, "-m", "minnova_idp.cli", "render-preview", *flags[:2], "--pr", "9"],
+                            cwd=repo, env=argocd_env(head, keys_dir), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "pr_number: sources disagree: --pr='9', ARGOCD_APP_NAME='123'" in result.stderr
+
+
+def test_a_preview_database_is_seeded_from_the_pull_requests_own_files(checkout, keys_dir):
+    repo, head = checkout
+    (repo / ".minnova/seed").mkdir()
+    (repo / ".minnova/seed/schema.sql").write_text("create table orders (id serial primary key);\n")
+    (repo / ".minnova/seed/demo.sql").write_text("insert into orders default values;\n")
+    app_yaml = repo / ".minnova/app.yaml"
+    app_yaml.write_text(app_yaml.read_text().replace(
+        "database: {enabled: true, size: 5Gi}",
+        "database: {enabled: true, size: 5Gi, seed: {files: [seed/schema.sql, seed/demo.sql]}}"))
+    result = render(repo, argocd_env(head, keys_dir))
+    assert result.returncode == 0, result.stderr
+    objects = {(o["kind"], o["metadata"]["name"]): o for o in yaml.safe_load_all(result.stdout)}
+    seed = objects[("ConfigMap", "oracle-db-seed")]
+    assert {k: v for k, v in seed["data"].items() if k.endswith(".sql")} == {
+        "schema.sql": "create table orders (id serial primary key);\n", "demo.sql": "insert into orders default values;\n"}
+    # Run by a Job as the database owner, never as a superuser in initdb (COPY ... FROM PROGRAM would run
+    # commands in the database's pod).
+    assert "postInitApplicationSQLRefs" not in objects[("Cluster", "oracle-db")]["spec"]["bootstrap"]["initdb"]
+    job = objects[("Job", "oracle-db-seed")]
+    waves = {(o["kind"], o["metadata"]["name"]): int(o["metadata"].get("annotations", {}).get(
+        "argocd.argoproj.io/sync-wave", 0)) for o in objects.values()}
+    # Argo CD applies wave by wave, each once the one before is healthy: the database (0), then the seed, then
+    # the app (a Cluster or Namespace in a later wave would leave the seed waiting for a database never applied).
+    assert waves[("Cluster", "oracle-db")] == 0 and waves[("Namespace", "oracle-pr-123")] == 0
+    assert waves[("Cluster", "oracle-db")] < waves[("Job", "oracle-db-seed")] < waves[("Deployment", "oracle")]
+    pod = job["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert container["command"] == ["psql", "$(DATABASE_URL)", "--no-psqlrc", "-v", "ON_ERROR_STOP=1",
+                                    "--single-transaction", "-f", "/seed/minnova-seed.psql"]
+    # The script includes the files in the order database.seed.files names them (run for real: test_seed_psql.py).
+    script = seed["data"]["minnova-seed.psql"]
+    assert script.index("\\ir schema.sql") < script.index("\\ir demo.sql")
+    assert container["env"][0]["valueFrom"] == {"secretKeyRef": {"name": "oracle-db-app", "key": "uri"}}
+    assert pod["volumes"][0] == {"name": "seed", "configMap": {"name": "oracle-db-seed"}}
+    assert pod["automountServiceAccountToken"] is False
+    # Not one of the web pods (the Service selects name + instance), but under the app's egress policy (name).
+    service = objects[("Service", "oracle")]["spec"]["selector"]
+    labels = job["spec"]["template"]["metadata"]["labels"]
+    assert any(labels.get(k) != v for k, v in service.items())
+    app_config = AppConfig.model_validate(yaml.safe_load(app_yaml.read_text()))
+    assert all(labels.get(k) == v for k, v in app_code_pods(app_config).items())
+    require_crds()
+    validate_objects(list(objects.values()))
+
+
+@pytest.mark.parametrize("setup,message", [
+    (lambda repo: None, ".minnova/seed/schema.sql: does not exist (hint: named by database.seed.files[0]"),
+    (lambda repo: (repo / ".minnova/seed").mkdir() or (repo / ".minnova/seed/schema.sql").write_bytes(b"x" * 300_000),
+     ".minnova/seed/schema.sql: is larger than 256 KiB, the limit for a seed file"),
+    (lambda repo: (repo / ".minnova/seed").mkdir() or (repo / ".minnova/seed/schema.sql").symlink_to("/etc/passwd"),
+     ".minnova/seed/schema.sql: must be a regular file"),
+])
+def test_bad_seed_files_are_named_and_nothing_is_rendered(checkout, keys_dir, setup, message):
+    repo, head = checkout
+    setup(repo)
+    app_yaml = repo / ".minnova/app.yaml"
+    app_yaml.write_text(app_yaml.read_text().replace(
+        "database: {enabled: true, size: 5Gi}", "database: {enabled: true, size: 5Gi, seed: {files: [seed/schema.sql]}}"))
+    result = render(repo, argocd_env(head, keys_dir))
+    assert result.returncode == 1 and result.stdout == "" and message in result.stderr, result.stderr

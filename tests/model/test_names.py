@@ -1,0 +1,71 @@
+"""The app-name limit is chosen so that every derived name fits; prove it for the longest name."""
+
+import re
+
+import pytest
+
+from minnova_idp.model import names
+from minnova_idp.model.app_config import AppConfig
+from minnova_idp.render.app import RenderSettings, environment_placement, render_app
+
+LONGEST_APP = "a" * (names.APP_NAME_MAX - 1) + "z"
+LONGEST_ENV = "e" * names.ENV_NAME_MAX
+LARGEST_PR = 10 ** names.MAX_PR_NUMBER_DIGITS - 1
+DNS_1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS_1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+
+
+def test_longest_names_are_accepted():
+    assert names.check_app_name(LONGEST_APP) is None
+    assert names.check_environment_name(LONGEST_ENV) is None
+    assert names.check_app_name(LONGEST_APP + "a") is not None
+    assert names.check_environment_name(LONGEST_ENV + "e") is not None
+
+
+@pytest.mark.parametrize("derived", [
+    names.namespace(LONGEST_APP, LONGEST_ENV),
+    names.preview_namespace(LONGEST_APP, LARGEST_PR),
+    names.tls_secret(LONGEST_APP),
+    # CloudNativePG names pods and jobs "<cluster>-<n>-initdb"; leave room for that too.
+    f"{LONGEST_APP}-db-99-initdb",
+])
+def test_derived_names_are_dns_labels(derived):
+    assert len(derived) <= names.DNS_LABEL_MAX and DNS_1123_LABEL.match(derived), derived
+
+
+def test_preview_host_first_label_fits():
+    host = names.preview_host(LONGEST_APP, LARGEST_PR, "preview.minnova.io")
+    assert len(host.split(".")[0]) <= names.DNS_LABEL_MAX
+
+
+def test_rendered_names_of_longest_app_fit():
+    from minnova_idp.render.database import Origin
+    from minnova_idp.render.preview import PreviewRequest, render_preview
+
+    config = {"name": LONGEST_APP, "image": {"repository": "r.io/x", "tag": "1"}, "port": 80,
+              "database": {"enabled": True}, "redis": {"enabled": True},
+              "environments": {LONGEST_ENV: {"replicas": 2, "host": f"{LONGEST_APP}.example.com"}}}
+    app = AppConfig.model_validate(config)
+    placement = environment_placement(app, LONGEST_ENV, "1", password_key="k" * 64)
+    copying = AppConfig.model_validate({**config, "preview": {"database": {"from": LONGEST_ENV}}})
+    origin = Origin(LONGEST_ENV, names.database_cluster(LONGEST_APP), "b", "https://e", "i", "s", mask="select 1;")
+    request = PreviewRequest(LONGEST_APP, LARGEST_PR, "a" * 40, "preview.example.com", "d", "traefik")
+    objects = [*render_app(app, placement, RenderSettings("d", "traefik", "le")),
+               *render_preview(copying, request, None, password_key="k" * 64, origin=origin)]
+    assert {"Deployment", "Job", "ObjectStore", "Cluster"} <= {obj["kind"] for obj in objects}
+    for obj in objects:
+        assert DNS_1035_LABEL.match(obj["metadata"]["name"]) and len(obj["metadata"]["name"]) <= 63
+        template = obj.get("spec", {}).get("template", {}).get("metadata", {})
+        for value in [*obj["metadata"].get("labels", {}).values(), *template.get("labels", {}).values()]:
+            assert len(value) <= 63, value
+
+
+@pytest.mark.parametrize("bad", ["", "-a", "a-", "A", "a_b", "a--b", "1a", "a.b"])
+def test_bad_app_names(bad):
+    assert names.check_app_name(bad) is not None
+
+
+def test_namespaces_of_different_apps_never_collide():
+    """No hyphen in environment names: '<app>-<env>' splits one way only."""
+    assert names.check_environment_name("pr-1") is not None
+    assert names.namespace("oracle-dev", "prod") != names.namespace("oracle", "devprod")

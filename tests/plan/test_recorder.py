@@ -1,0 +1,315 @@
+"""The offline plan of the bundled example stacks: complete, strictly valid, deterministic."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from unittest.mock import patch
+
+import pulumi
+import pytest
+import yaml
+
+from components import kubernetes
+from components.program import main
+from minnova_idp.load.stack import from_stack_file
+from minnova_idp.model.errors import ConfigError
+from minnova_idp.model.inputs import STOP_HEADER
+from minnova_idp.plan.recorder import libyaml_safe, manifest_path, manifest_yaml, record, run_plan, write_plan
+
+from tests.conftest import PROJECT_DIR, project_copy, project_without_a_database
+from tests.support.k8s_strict import validate_objects
+
+GOLDEN = Path(__file__).parents[1] / "golden"
+STACKS = ["dev", "prod"]
+
+
+@pytest.fixture(scope="module", params=STACKS)
+def written_plan(request, tmp_path_factory):
+    plan = run_plan(PROJECT_DIR, request.param)
+    out = tmp_path_factory.mktemp(f"plan-{request.param}")
+    write_plan(plan, out)
+    return plan, out
+
+
+def test_resources_json_records_every_resource_with_options(written_plan):
+    plan, out = written_plan
+    document = json.loads((out / "resources.json").read_text())
+    assert document["stack"] == plan.stack
+    resources = document["resources"]
+    assert len(resources) == len(plan.resources) > 10
+    for resource in resources:
+        assert set(resource) >= {"type", "name", "parent", "protect", "retainOnDelete", "inputs", "urn"}
+        assert isinstance(resource["protect"], bool) and isinstance(resource["retainOnDelete"], bool)
+    urns = {r["urn"] for r in resources}
+    assert all(r["parent"] in urns for r in resources if r["type"] != "pulumi:pulumi:Stack")
+    apps = sorted(r["name"] for r in resources if r["type"] == "minnova:index:MinnovaApp")
+    assert apps == [f"oracle-{plan.stack}", f"storefront-{plan.stack}"]
+
+
+def test_manifests_are_the_recorded_inputs_and_validate_strictly(written_plan):
+    plan, out = written_plan
+    files = sorted((out / "manifests").rglob("*.yaml"))
+    manifests = [yaml.safe_load(path.read_text()) for path in files]
+    assert len(manifests) == len(plan.manifests())
+    for path, manifest in zip(files, manifests):
+        assert path.relative_to(out / "manifests") == manifest_path(manifest)
+    canonical = lambda objs: sorted(json.dumps(o, sort_keys=True) for o in objs)  # noqa: E731
+    assert canonical(manifests) == canonical(plan.manifests())
+    validate_objects(manifests)
+
+
+def test_prod_has_disruption_budgets_and_dev_does_not(written_plan):
+    plan, _ = written_plan
+    kinds = [m["kind"] for m in plan.manifests() if m["metadata"].get("namespace", m["metadata"]["name"]).endswith(
+        f"-{plan.stack}")]
+    assert kinds.count("Namespace") == kinds.count("Ingress") == 2
+    assert kinds.count("Deployment") == 4  # each app's web process, and oracle's worker and Valkey
+    assert kinds.count("PodDisruptionBudget") == (2 if plan.stack == "prod" else 0)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_plan_output_is_identical_every_time(stack, tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    write_plan(run_plan(PROJECT_DIR, stack), first)
+    write_plan(run_plan(PROJECT_DIR, stack), second)
+    files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(second) for p in second.rglob("*") if p.is_file())
+    for name in files:
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_urns_are_stable(stack):
+    """A change of URN replaces live resources. Renames need aliases; then update the golden file:
+    MINNOVA_UPDATE_GOLDEN=1 pytest tests/plan/test_recorder.py"""
+    urns = "".join(f"{r.urn}\n" for r in run_plan(PROJECT_DIR, stack).resources)
+    golden = GOLDEN / f"urns-{stack}.txt"
+    if os.environ.get("MINNOVA_UPDATE_GOLDEN") == "1":
+        golden.write_text(urns)
+    assert urns == golden.read_text()
+
+
+def test_replanning_replaces_stale_manifests_but_not_other_directories(tmp_path):
+    out = tmp_path / "plan"
+    write_plan(run_plan(PROJECT_DIR, "dev"), out)
+    stale = out / "manifests" / "gone-dev" / "deployment-gone.yaml"
+    stale.parent.mkdir()
+    stale.write_text("stale")
+    write_plan(run_plan(PROJECT_DIR, "dev"), out)
+    assert not stale.exists()
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep me")
+    with pytest.raises(ConfigError, match="does not hold a plan"):
+        write_plan(run_plan(PROJECT_DIR, "dev"), precious)
+    assert (precious / "notes.txt").read_text() == "keep me"
+
+
+def broken_copy(tmp_path: Path) -> Path:
+    project = project_copy(tmp_path)
+    app_yaml = project / "examples" / "storefront" / ".minnova" / "app.yaml"
+    app_yaml.write_text(app_yaml.read_text().replace("port: 3000", "port: 0"))
+    return project
+
+
+def test_one_broken_app_stops_the_plan(tmp_path):
+    with pytest.raises(ConfigError) as caught:
+        run_plan(broken_copy(tmp_path), "dev")
+    assert [str(p) for p in caught.value.problems] == [
+        "examples/storefront/.minnova/app.yaml:7: port: Input should be greater than or equal to 1"]
+
+
+def run_main(project: Path, stack: str, previous_outputs: dict | None = None):
+    """The real entry point as the engine runs it: config from Pulumi's runtime, then the async program."""
+    raw, secret_keys, _ = from_stack_file(project, stack)
+    entrypoints = []
+
+    async def engine():
+        with patch.object(pulumi, "run", entrypoints.append):
+            main(project)
+        assert len(entrypoints) == 1
+        await entrypoints[0]()
+
+    return record(engine, project="minnova-idp", stack=stack, config=raw, secret_keys=secret_keys,
+                  stack_outputs=previous_outputs)
+
+
+def test_pulumi_program_registers_nothing_when_an_app_is_broken(tmp_path):
+    errors: list[pulumi.RunError] = []
+
+    def broken_run():
+        try:
+            run_main(broken_copy(tmp_path), "dev")
+        except pulumi.RunError as exc:
+            errors.append(exc)
+
+    broken_run()
+    assert len(errors) == 1 and str(errors[0]).startswith(STOP_HEADER)
+    assert "examples/storefront/.minnova/app.yaml:7: port:" in str(errors[0])
+
+
+def test_pulumi_program_reads_runtime_config():
+    resources, _ = run_main(PROJECT_DIR, "prod")
+    assert sorted(r.name for r in resources if r.type == "minnova:index:MinnovaApp") == [
+        "oracle-prod", "storefront-prod"]
+
+
+# ---- the fast paths of the plan write exactly what the slow ones wrote -------------------------------
+
+def test_manifests_are_written_as_pyyaml_writes_them_and_mostly_by_libyaml(written_plan):
+    """libyaml's emitter is about 6x faster; where it would fold a string differently, PyYAML writes the manifest."""
+    plan, out = written_plan
+    by_libyaml = 0
+    for manifest in plan.manifests():
+        expected = yaml.safe_dump(manifest, sort_keys=True, default_flow_style=False)
+        assert (out / "manifests" / manifest_path(manifest)).read_text() == manifest_yaml(manifest) == expected
+        assert manifest_yaml(manifest, yaml.SafeDumper) == expected
+        if getattr(yaml, "CSafeDumper", None) is not None and libyaml_safe(manifest):
+            assert manifest_yaml(manifest, yaml.CSafeDumper) == expected, manifest_path(manifest)
+            by_libyaml += 1
+    if getattr(yaml, "CSafeDumper", None) is not None:
+        assert by_libyaml >= len(plan.manifests()) - 2  # all but the restore drill's script
+
+
+@pytest.mark.parametrize("text", ["a" * 75 + "ü" + "b" * 20, "line one\n" + "word " * 20 + " \nend", "ü" * 100])
+def test_strings_libyaml_would_fold_differently_are_written_by_pyyaml(text):
+    manifest = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": {"k": text}}
+    assert manifest_yaml(manifest) == yaml.safe_dump(manifest, sort_keys=True, default_flow_style=False)
+
+
+def test_a_stack_without_cloudflare_never_imports_its_sdk(tmp_path):
+    """pulumi_cloudflare takes seconds and over 100 MiB to import: only stacks that declare Cloudflare pay it."""
+    project = project_without_a_database(tmp_path)
+    stack = project / "Pulumi.prod.yaml"
+    text = stack.read_text()
+    stack.write_text(text[:text.index("  minnova:cloudflare:")] + text[text.index("  minnova:kubernetes:"):])
+    code = ("import sys; from pathlib import Path; from minnova_idp.plan.recorder import run_plan; "
+            "plan = run_plan(Path(sys.argv[1]), 'prod'); print(len(plan.resources), 'pulumi_cloudflare' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code, str(project)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    count, imported = result.stdout.split()
+    assert int(count) > 10 and imported == "False"
+
+
+def typed_object(name: str, manifest: dict, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
+    """An object as components/kubernetes.py created it before the thin path: pulumi_kubernetes' typed classes."""
+    import pulumi_kubernetes as k8s
+
+    api_version, kind = manifest["apiVersion"], manifest["kind"]
+    fields = {"".join(f"_{c.lower()}" if c.isupper() else c for c in key): value
+              for key, value in manifest.items() if key not in ("apiVersion", "kind")}
+    if (api_version, kind) in kubernetes.CUSTOM:
+        return k8s.apiextensions.CustomResource(name, api_version=api_version, kind=kind, opts=opts, **fields)
+    group, _, version = api_version.rpartition("/")
+    return getattr(getattr(getattr(k8s, group.split(".")[0] or "core"), version), kind)(name, opts=opts, **fields)
+
+
+def sent_requests(create) -> dict:
+    """The RegisterResourceRequests the SDK sends for what `create(provider)` registers, by resource name."""
+    import pulumi_kubernetes as k8s
+    from pulumi.runtime.mocks import MockMonitor
+    from pulumi.runtime.stack import run_pulumi_func
+
+    requests = {}
+
+    class Capture(MockMonitor):
+        def RegisterResource(self, request):
+            requests[request.name] = request
+            return super().RegisterResource(request)
+
+    class Mocks(pulumi.runtime.Mocks):
+        def new_resource(self, args):
+            return f"{args.name}-id", {}
+
+        def call(self, args):
+            return {}
+
+    def run():
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            mocks = Mocks()
+            pulumi.runtime.set_mocks(mocks, project="p", stack="s", preview=True, monitor=Capture(mocks))
+
+            async def program():
+                create(k8s.Provider("kubernetes"))
+
+            loop.run_until_complete(run_pulumi_func(program))
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
+    contextvars.Context().run(run)
+    return requests
+
+
+def test_the_thin_path_sends_what_the_typed_classes_send_but_their_old_version_aliases(written_plan):
+    """Every object of the example plans through both paths: the same request to the engine (type, inputs,
+    secrets, provider, version, options), except the typed classes' aliases to older API versions."""
+    plan, _ = written_plan
+    objects = [(r.name, r.inputs) for r in plan.resources if r.is_kubernetes_object]
+    assert {(m["apiVersion"], m["kind"]) for _, m in objects} >= {("v1", "Secret"), ("apps/v1", "Deployment")}
+
+    def create(make):
+        def register(provider):
+            for name, manifest in objects:
+                manifest = dict(manifest)
+                if manifest["kind"] == "Secret":  # as ResourceCreator passes them: each value a secret
+                    manifest["stringData"] = {k: pulumi.Output.secret(v) for k, v in manifest["stringData"].items()}
+                make(name, manifest, pulumi.ResourceOptions(provider=provider, protect=True, retain_on_delete=True,
+                                                            ignore_changes=["spec.replicas"]))
+        return register
+
+    typed = sent_requests(create(typed_object))
+    thin = sent_requests(create(lambda name, manifest, opts: kubernetes.create_object(
+        SimpleNamespace(name=name), manifest, opts)))
+    assert sorted(typed) == sorted(thin) and len(thin) == len(objects) + 2  # and the stack and the provider
+    for name, manifest in objects:
+        key = (manifest["apiVersion"], manifest["kind"])
+        old, new = typed[name], thin[name]
+        dropped = [alias.spec.type for alias in old.aliases]
+        assert dropped == [kubernetes.type_token(version, key[1]) for version in kubernetes.BUILT_IN.get(key, ())]
+        assert not new.aliases
+        for request in (old, new):
+            for field in ("aliases", "sourcePosition", "stackTrace"):
+                request.ClearField(field)
+        assert old == new, name
+
+
+SECRET = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270"}  # Pulumi's secret signature
+
+
+@pytest.mark.parametrize("inputs", [
+    {"n": 3.0, "f": 2.5, "b": True, "none": None, "s": "x", "l": [1.0, None, {"gone": None}, []], "m": {}},
+    {"spec": {"x": {**SECRET, "value": "s"}, "y": 3.0, "z": None}, "plain": {"a": [1.0]}},
+    {"l": ["a", {**SECRET, "value": {"k": "v", "n": None, "i": 2.0}}], "after": "x"},
+    {"m": {"k": {**SECRET, "value": None}, "z": None}},
+    {"stringData": {**SECRET, "value": {"A": {**SECRET, "value": "x"}, "B": "y"}}, "type": "Opaque"},
+    {"deep": [[{"a": [{**SECRET, "value": 1.0}]}], "b"]},
+    {"unknown": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"},
+    {"other": {"4dabf18193072939515e22adb298388d": "c44067f5952c0a294b673a41bacd8c17", "path": "/x"}},
+])
+def test_recorded_inputs_are_what_the_sdk_deserializer_gives(inputs):
+    """The recorder reads the wire itself (the SDK's deserializer was a sixth of a plan); same result, same types."""
+    from google.protobuf import struct_pb2
+    from pulumi.runtime import rpc
+
+    from minnova_idp.plan.recorder import as_sent, sent_inputs
+
+    struct = struct_pb2.Struct()
+    struct.update(inputs)
+    try:
+        expected = as_sent(rpc.deserialize_properties(struct))
+    except Exception as exc:  # noqa: BLE001 - what the SDK cannot read, neither can the recorder
+        with pytest.raises(type(exc)):
+            sent_inputs(struct)
+        return
+    as_text = lambda value: json.dumps(value, default=lambda o: type(o).__name__)  # noqa: E731 - 3 and 3.0 differ
+    assert as_text(sent_inputs(struct)) == as_text(expected)

@@ -1,0 +1,172 @@
+"""The seed Job's script, run by real psql against a real PostgreSQL on 127.0.0.1 (what the Job does in the
+cluster: `psql $DATABASE_URL --single-transaction -f /seed/minnova-seed.psql`, the files as the ConfigMap mounts
+them). Skips, saying why, where PostgreSQL's server binaries are not installed (.ci/run installs them as root)."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from minnova_idp.model.app_config import AppConfig
+from minnova_idp.render.database import SEED_SCRIPT_KEY, DatabasePlacement, render_seed_job, seed_script
+
+
+def _binary(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return candidates[-1] if candidates else None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def database_url():
+    initdb, pg_ctl, psql = _binary("initdb"), _binary("pg_ctl"), _binary("psql")
+    if not (initdb and pg_ctl and psql):
+        pytest.skip("PostgreSQL (initdb, pg_ctl, psql) is not installed: apt-get install postgresql")
+    # PostgreSQL refuses to run as root: as root, run the server as `nobody`.
+    run_as: list[str] = []
+    if os.geteuid() == 0:
+        runuser = shutil.which("runuser")
+        if not runuser:
+            pytest.skip("running as root without runuser: PostgreSQL will not start as root")
+        run_as = [runuser, "-u", "nobody", "--"]
+    home = Path(tempfile.mkdtemp(prefix="minnova-pg-"))
+    home.chmod(0o777)
+    data, port = home / "data", _free_port()
+    subprocess.run([*run_as, initdb, "-D", str(data), "-A", "trust", "-U", "app", "--no-sync", "-E", "UTF8"],
+                   check=True, capture_output=True, timeout=120)
+    subprocess.run([*run_as, pg_ctl, "-D", str(data), "-l", str(home / "log"), "-w", "-t", "60", "-o",
+                    f"-k {home} -h 127.0.0.1 -p {port} -c fsync=off", "start"],
+                   check=True, capture_output=True, timeout=120)
+    try:
+        yield f"postgresql://app@127.0.0.1:{port}", psql
+    finally:
+        subprocess.run([*run_as, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True, timeout=60)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _seed_dir(tmp_path: Path, files: dict[str, str]) -> Path:
+    seed = tmp_path / "seed"
+    seed.mkdir(parents=True)
+    for name, sql in files.items():
+        (seed / name).write_text(sql)
+    (seed / SEED_SCRIPT_KEY).write_text(seed_script(tuple(files)))
+    return seed
+
+
+def _run(database_url, tmp_path: Path, database: str, files: dict[str, str]) -> subprocess.CompletedProcess:
+    base, psql = database_url
+    subprocess.run([psql, f"{base}/postgres", "-Xqc", f'create database "{database}"'], capture_output=True)
+    seed = _seed_dir(tmp_path, files)
+    app = AppConfig.model_validate({"name": "oracle", "image": {"repository": "r.io/o"}, "port": 80,
+                                    "database": {"enabled": True}, "environments": {"dev": {"host": "o.acme.dev"}}})
+    placement = DatabasePlacement(instances=1, size="1Gi", version=app.database.version, resources=None,
+                                  cluster="oracle-db", seed=tuple(files.items()))
+    job = render_seed_job(app, placement, "oracle-dev", {"app.kubernetes.io/instance": "oracle-dev"}, False)
+    command = job["spec"]["template"]["spec"]["containers"][0]["command"]
+    # What the kubelet runs: $(DATABASE_URL) expanded from the env, the ConfigMap mounted at /seed.
+    argv = [psql if arg == "psql" else f"{base}/{database}" if arg == "$(DATABASE_URL)"
+            else arg.replace("/seed/", f"{seed}/") for arg in command]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60)
+
+
+def _query(database_url, database: str, sql: str) -> str:
+    base, psql = database_url
+    return subprocess.run([psql, f"{base}/{database}", "-XAtc", sql], capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def test_the_seed_runs_in_order_once_and_never_into_a_database_with_tables(database_url, tmp_path):
+    files = {"schema.sql": "create table orders (id serial primary key, note text);\n",
+             "demo.sql": "insert into orders (note) values ('first'), ('second');\n"}
+    first = _run(database_url, tmp_path / "a", "seeded", files)
+    assert first.returncode == 0, first.stderr
+    assert _query(database_url, "seeded", "select count(*) from orders") == "2"
+    # The Job again (recreated, or a seed added to an environment whose database exists): nothing is applied.
+    again = _run(database_url, tmp_path / "b", "seeded", files)
+    assert again.returncode == 0, again.stderr
+    assert "already holds tables; not seeded" in again.stdout
+    assert _query(database_url, "seeded", "select count(*) from orders") == "2"
+
+
+def test_a_failing_seed_fails_the_job_and_leaves_nothing_half_applied(database_url, tmp_path):
+    files = {"schema.sql": "create table orders (id int);\n", "demo.sql": "insert into orders values ('x');\n"}
+    result = _run(database_url, tmp_path, "broken", files)
+    assert result.returncode != 0
+    assert "invalid input syntax" in result.stderr
+    assert _query(database_url, "broken", "select to_regclass('public.orders') is null") == "t"
+
+
+def _run_mask(database_url, tmp_path: Path, database: str, mask: str) -> subprocess.CompletedProcess:
+    """The mask Job's command (database.render_mask_job), its ConfigMap mounted at /mask."""
+    from minnova_idp.render.database import MASK_KEY, Origin, render_mask_job
+
+    base, psql = database_url
+    directory = tmp_path / "mask"
+    directory.mkdir(parents=True)
+    (directory / MASK_KEY).write_text(mask)
+    app = AppConfig.model_validate({"name": "oracle", "image": {"repository": "r.io/o"}, "port": 80,
+                                    "database": {"enabled": True}, "environments": {"dev": {"host": "o.acme.dev"}}})
+    origin = Origin("dev", "oracle-db", "b", "https://e", "id", "secret", mask=mask)
+    placement = DatabasePlacement(instances=1, size="1Gi", version=app.database.version, resources=None,
+                                  cluster="oracle-db", origin=origin)
+    job = render_mask_job(app, placement, "oracle-pr-1", {"app.kubernetes.io/instance": "oracle-pr-1"}, True)
+    command = job["spec"]["template"]["spec"]["containers"][0]["command"]
+    # As CNPG's `<cluster>-app` uri connects: the database's owner, not a superuser.
+    owner = base.replace("//app@", "//oracle@")
+    argv = [psql if arg == "psql" else f"{owner}/{database}" if arg == "$(DATABASE_URL)"
+            else arg.replace("/mask/", f"{directory}/") for arg in command]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60)
+
+
+def _copy_of_dev(database_url, database: str) -> None:
+    """A database as a recovery of dev leaves it: owned by the app's role (`oracle`, no superuser), its tables too."""
+    base, psql = database_url
+    subprocess.run([psql, f"{base}/postgres", "-Xqc", "create role oracle login nosuperuser"], capture_output=True)
+    subprocess.run([psql, f"{base}/postgres", "-Xqc", f'create database "{database}" owner oracle'],
+                   check=True, capture_output=True)
+    owner = base.replace("//app@", "//oracle@")
+    subprocess.run([psql, f"{owner}/{database}", "-Xqc", "create table users (id int primary key, email text, name "
+                    "text); insert into users values (1, 'ada@real.example', 'Ada'), (2, 'alan@real.example', 'Alan');"],
+                   check=True, capture_output=True)
+
+
+def test_the_mask_rewrites_the_copy_in_one_transaction(database_url, tmp_path):
+    _copy_of_dev(database_url, "copied")
+    mask = ("update users set email = 'user' || id || '@example.invalid';\n"
+            "update users set name = 'User ' || id;\n")
+    result = _run_mask(database_url, tmp_path, "copied", mask)
+    assert result.returncode == 0, result.stderr
+    assert _query(database_url, "copied", "select string_agg(email || '/' || name, ',' order by id) from users") == (
+        "user1@example.invalid/User 1,user2@example.invalid/User 2")
+
+
+def test_a_failing_mask_fails_the_job_and_masks_nothing_half_way(database_url, tmp_path):
+    """Fail closed: the Job fails (Argo CD stops the sync before the app's wave) and no row is half masked."""
+    _copy_of_dev(database_url, "half")
+    result = _run_mask(database_url, tmp_path, "half", "update users set email = 'x@example.invalid';\n"
+                                                        "update users set nme = 'x';\n")
+    assert result.returncode != 0 and "nme" in result.stderr
+    assert _query(database_url, "half", "select count(*) from users where email like '%@real.example'") == "2"
+
+
+def test_the_mask_runs_without_superuser_powers(database_url, tmp_path):
+    """What the mask can do is what the app's own role can: not run programs on the database server."""
+    _copy_of_dev(database_url, "nosuper")
+    result = _run_mask(database_url, tmp_path, "nosuper", "copy users to program 'cat > /tmp/minnova-leak';\n")
+    assert result.returncode != 0
+    assert "permission denied" in result.stderr or "must be superuser" in result.stderr, result.stderr

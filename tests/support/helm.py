@@ -1,0 +1,76 @@
+"""The real things Go parses, in-process: upstream Helm charts, Go's YAML, Go's text/template (with sprig).
+
+helm-python-sdk binds Helm v4's Go SDK (no helm binary): chart rendering is Helm's own; `values_from_yaml` is
+sigs.k8s.io/yaml, the parser notifications-engine reads its ConfigMap with; a throwaway chart executes a
+notification template with Go's text/template and sprig, as notifications-engine does. Tests skip with a reason
+where the charts (../shared/charts, MINNOVA_CHARTS_DIR) or the SDK are missing.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import pathlib
+import tempfile
+from typing import Any
+
+import pytest
+import yaml
+
+CHARTS_DIR_ENV = "MINNOVA_CHARTS_DIR"
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def _helm():
+    return pytest.importorskip("helm_python", reason="helm-python-sdk is not installed (pip install -e '.[dev]')")
+
+
+def charts_dir() -> pathlib.Path:
+    override = os.environ.get(CHARTS_DIR_ENV)
+    return pathlib.Path(override).expanduser().resolve() if override else (REPO_ROOT.parent / "shared" / "charts")
+
+
+def require_chart(name: str, *versions: str) -> pathlib.Path:
+    """The first of `versions` of the chart found, or skip the calling test with the reason."""
+    for version in versions:
+        path = charts_dir() / f"{name}-{version}.tgz"
+        if path.is_file():
+            return path
+    pytest.skip(f"chart {name} {' or '.join(versions)} not found in {charts_dir()}; set {CHARTS_DIR_ENV} to the "
+                "upstream charts (../shared/charts, or scripts/fetch_upstream.py)")
+
+
+def render_chart(path: pathlib.Path, values: dict[str, Any], release: str, namespace: str) -> list[dict[str, Any]]:
+    """Every object the chart renders with `values`, as `helm template` would give them."""
+    helm = _helm()
+    rendered = helm.Chart.load(str(path)).render(values, name=release, namespace=namespace, is_install=True)
+    objects = []
+    for template, text in rendered.items():
+        if template.endswith((".yaml", ".yml")):  # not NOTES.txt
+            objects += [doc for doc in yaml.safe_load_all(text) if doc]
+    return objects
+
+
+def go_yaml(text: str) -> Any:
+    """`text` parsed by sigs.k8s.io/yaml (Go), raising on what Go refuses. The SDK parses mappings only, so the
+    document is nested one level down (indenting every line keeps block scalars intact)."""
+    nested = "document:\n" + "".join(f"  {line}" if line.strip() else line for line in text.splitlines(True))
+    return _helm().values_from_yaml(nested)["document"]
+
+
+@functools.lru_cache(maxsize=1)
+def _template_chart() -> pathlib.Path:
+    directory = pathlib.Path(tempfile.mkdtemp(prefix="go-template-"))
+    (directory / "templates").mkdir()
+    (directory / "Chart.yaml").write_text("apiVersion: v2\nname: go-template\nversion: 0.1.0\n")
+    return directory
+
+
+def go_template(template: str, data: dict[str, Any]) -> str:
+    """`template` executed by Go's text/template with sprig, `data` as the dot (as notifications-engine does:
+    pkg/templates/service.go). Helm's own functions are there too; the project's templates use none of them."""
+    helm = _helm()
+    chart = _template_chart()
+    (chart / "templates" / "out.txt").write_text("{{- with .Values }}" + template + "{{- end }}")
+    rendered = helm.Chart.load(str(chart)).render(data, name="t", namespace="t")
+    return rendered["go-template/templates/out.txt"]
