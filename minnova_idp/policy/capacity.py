@@ -1,9 +1,15 @@
-"""TODO docstring."""
+"""What a stack's namespaces and its Cloudflare account can hold: quotas and token counts, checked before anything
+is created (a pod over quota is refused by Kubernetes long after `pulumi up` said yes).
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from minnova_idp.model import names
 from minnova_idp.model.errors import Problem
 from minnova_idp.model.inputs import ProgramInputs
+from minnova_idp.model.loaded import LoadedApp
 from minnova_idp.model.quantity import parse_quantity
 from minnova_idp.policy.previews import preview_origins
 
@@ -37,54 +43,73 @@ def quota_problems(inputs: ProgramInputs) -> list[Problem]:
     """What each app environment asks for must fit its namespace's quota, with room for a rollout's extra pod and a
     restore drill's extra database instance: pods over the quota are refused by Kubernetes at admission, long after
     `pulumi up` said yes."""
-    from minnova_idp.render.app import DEFAULT_CONTAINER_REQUEST
-
     quota = inputs.stack.settings.namespace_quota
     if quota is None:
         return []
     problems = []
-    default = {key: parse_quantity(value) for key, value in DEFAULT_CONTAINER_REQUEST.items()}
-    for app, environment in inputs.deployed():
-        config, env = app.config, app.config.environments[environment]
-        requests = (env.resources or config.resources).requests
-        web = (env.autoscale.max if env.autoscale else env.replicas) + 1
-        need = {"cpu": web * _quantity_or(requests.cpu, default["cpu"]),
-                "memory": web * _quantity_or(requests.memory, default["memory"]),
-                "storage": parse_quantity("0"), "pods": web}
-        for name, process in config.processes.items():  # workers, with a rollout's extra pod each
-            count = (env.processes[name].replicas if name in env.processes else process.replicas) + 1
-            wanted = (process.resources or env.resources or config.resources).requests
-            need["cpu"] += count * _quantity_or(wanted.cpu, default["cpu"])
-            need["memory"] += count * _quantity_or(wanted.memory, default["memory"])
-            need["pods"] += count
-        if config.database.enabled:
-            instances = config.database_instances(environment) + 1  # the restore drill's
-            settings = env.database
-            if settings is not None and settings.restore is not None:
-                instances += config.database_instances(environment)  # the source Cluster stays until retired
-            db = config.database.resources.requests
-            # Each instance also runs the backup plugin's sidecar, which gets the namespace's default request.
-            need["cpu"] += instances * (_quantity_or(db.cpu, default["cpu"]) + default["cpu"])
-            need["memory"] += instances * (_quantity_or(db.memory, default["memory"]) + default["memory"])
-            need["storage"] += instances * parse_quantity(config.database.size)
-            need["pods"] += instances + 1  # and the drill's Job
-        if config.redis.enabled:  # one Valkey pod (Recreate: never two), and its volume
-            valkey = config.redis.resources.requests
-            need["cpu"] += _quantity_or(valkey.cpu, default["cpu"])
-            need["memory"] += _quantity_or(valkey.memory, default["memory"])
-            need["pods"] += 1
-            if config.redis.persistence.enabled:
-                need["storage"] += parse_quantity(config.redis.persistence.size)
-        limits = {"cpu": quota.cpu, "memory": quota.memory, "storage": quota.storage, "pods": str(quota.pods)}
+    limits = {"cpu": quota.cpu, "memory": quota.memory, "storage": quota.storage, "pods": str(quota.pods)}
+    for app, environment, need in namespace_needs(inputs):
         for key, needed in need.items():
             if needed > parse_quantity(limits[key]):
                 problems.append(Problem(
                     app.config_file, f"environments.{environment}",
                     f"asks for about {_shown(needed, key)} {key} in its namespace (replicas + 1 for rollouts"
-                    f"{', database instances + 1 for the restore drill' if config.database.enabled else ''}), more "
-                    f"than the {limits[key]} its quota allows ({inputs.stack.file}: minnova:namespaceQuota.{key})",
+                    f"{', database instances + 1 for the restore drill' if app.config.database.enabled else ''}), "
+                    f"more than the {limits[key]} its quota allows ({inputs.stack.file}: "
+                    f"minnova:namespaceQuota.{key})",
                     hint="ask for less, or the platform team raises the stack's minnova:namespaceQuota"))
     return problems
+
+
+def namespace_needs(inputs: ProgramInputs) -> list[tuple[LoadedApp, str, dict[str, Any]]]:
+    """(app, environment, need) for each app environment: the most cpu and memory requested, storage claimed and pods run at once in its namespace.
+
+    Replicas, resources and instances are the renderer's decisions (its placement and process functions), read
+    here, never re-derived; tests/policy/test_capacity.py compares these numbers with the rendered objects."""
+    from minnova_idp.render.app import (
+        DEFAULT_CONTAINER_REQUEST,
+        build_placement,
+        process_replicas,
+        process_resources,
+        web_pods_at_most,
+    )
+    from minnova_idp.render.database import database_placement
+
+    needs = []
+    default = {key: parse_quantity(value) for key, value in DEFAULT_CONTAINER_REQUEST.items()}
+
+    def add(need: dict, pods: int, requests) -> None:
+        """`pods` pods whose one container asks for `requests` (the namespace's default request where unset)."""
+        need["cpu"] += pods * _quantity_or(requests.cpu, default["cpu"])
+        need["memory"] += pods * _quantity_or(requests.memory, default["memory"])
+        need["pods"] += pods
+
+    for app, environment in inputs.deployed():
+        config, env = app.config, app.config.environments[environment]
+        placement = build_placement(config, environment, names.namespace(app.name, environment), env.host,
+                                    image_tag="", replicas=env.replicas)
+        need = {"cpu": parse_quantity("0"), "memory": parse_quantity("0"), "storage": parse_quantity("0"), "pods": 0}
+        add(need, web_pods_at_most(placement) + 1, placement.resources.requests)  # + a rollout's extra pod
+        for process in config.processes:  # workers, with a rollout's extra pod each
+            add(need, process_replicas(config, placement, process) + 1,
+                process_resources(config, placement, process).requests)
+        database = database_placement(config, environment, backup=None)
+        if database is not None:
+            instances = database.instances + 1  # the restore drill's
+            if database.restore is not None:
+                instances += database.instances  # the source Cluster stays until retired
+            # Each instance also runs the backup plugin's sidecar, which gets the namespace's default request.
+            add(need, instances, database.resources.requests)
+            need["cpu"] += instances * default["cpu"]
+            need["memory"] += instances * default["memory"]
+            need["storage"] += instances * parse_quantity(database.size)
+            need["pods"] += 1  # the drill's Job
+        if config.redis.enabled:  # one Valkey pod (Recreate: never two), and its volume
+            add(need, 1, config.redis.resources.requests)
+            if config.redis.persistence.enabled:
+                need["storage"] += parse_quantity(config.redis.persistence.size)
+        needs.append((app, environment, need))
+    return needs
 
 
 def _quantity_or(value: str | None, default):

@@ -449,14 +449,28 @@ def process_selector(app: AppConfig, placement: Placement, process: str) -> dict
 def render_process(app: AppConfig, placement: Placement, settings: RenderSettings, process: str) -> Manifest:
     """A worker: the app's image, env, secrets and database; no port, so no probes; a graceful stop."""
     config = app.processes[process]
-    env = app.environments.get(placement.environment)
-    override = env.processes.get(process) if env is not None else None
-    replicas = override.replicas if override is not None else (config.replicas if env is not None else 1)
     container = _container(app, placement, process, config.command, config.args,
-                           config.resources or placement.resources)
+                           process_resources(app, placement, process))
     container["securityContext"] = dict(_CONTAINER_SECURITY)
     return _deployment(app, placement, settings, names.process(app.name, process),
-                       process_selector(app, placement, process), container, replicas)
+                       process_selector(app, placement, process), container, process_replicas(app, placement, process))
+
+
+def process_replicas(app: AppConfig, placement: Placement, process: str) -> int:
+    """A worker's replicas: the environment's override, else the process's own; previews run one of each."""
+    env = app.environments.get(placement.environment)
+    override = env.processes.get(process) if env is not None else None
+    return override.replicas if override is not None else (app.processes[process].replicas if env is not None else 1)
+
+
+def process_resources(app: AppConfig, placement: Placement, process: str) -> Resources:
+    """A worker's resources: its own, else the environment's (placement.resources)."""
+    return app.processes[process].resources or placement.resources
+
+
+def web_pods_at_most(placement: Placement) -> int:
+    """The web Deployment's pods at their most, before a rollout adds one: the autoscaler's maximum, else replicas."""
+    return placement.autoscale.max if placement.autoscale is not None else placement.replicas
 
 
 def render_cron_job(app: AppConfig, placement: Placement, settings: RenderSettings, name: str) -> Manifest:

@@ -1,0 +1,86 @@
+"""The quota check reads the renderer's decisions: its numbers are the rendered objects' numbers."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from minnova_idp.model.quantity import parse_quantity
+from minnova_idp.policy.capacity import namespace_needs
+from minnova_idp.render.app import DEFAULT_CONTAINER_REQUEST
+from minnova_idp.render.declaration import declare
+from minnova_idp.render.resources import KubernetesObject
+from tests.conftest import PROJECT_DIR, load_stack_inputs, project_copy
+
+DEFAULT = {key: parse_quantity(value) for key, value in DEFAULT_CONTAINER_REQUEST.items()}
+
+
+def rendered_need(objects: list[dict]) -> dict[str, Decimal]:
+    """What the rendered objects of one namespace run at their most: every Deployment at its replicas (or its
+    autoscaler's maximum) plus a rolling update's extra pod, every Cluster's instances plus the restore drill's
+    copy (with the backup plugin's sidecar each) and the drill's Job, and every claim."""
+    autoscaled = {o["spec"]["scaleTargetRef"]["name"]: o["spec"]["maxReplicas"]
+                  for o in objects if o["kind"] == "HorizontalPodAutoscaler"}
+    need = {"cpu": Decimal(0), "memory": Decimal(0), "storage": Decimal(0), "pods": Decimal(0)}
+
+    def add(pods: int, requests: dict) -> None:
+        need["pods"] += pods
+        for key in ("cpu", "memory"):
+            need[key] += pods * (parse_quantity(requests[key]) if key in requests else DEFAULT[key])
+
+    for o in objects:
+        if o["kind"] == "Deployment":
+            spec = o["spec"]
+            replicas = spec.get("replicas", autoscaled.get(o["metadata"]["name"]))
+            rollout = 1 if spec["strategy"]["type"] == "RollingUpdate" else 0
+            (container,) = spec["template"]["spec"]["containers"]
+            add(replicas + rollout, container.get("resources", {}).get("requests", {}))
+        elif o["kind"] == "Cluster":
+            instances = o["spec"]["instances"] + 1  # the restore drill's copy
+            add(instances, o["spec"].get("resources", {}).get("requests", {}))
+            add(instances, {})  # the backup plugin's sidecar: the namespace's default request
+            need["pods"] -= instances  # ... in the same pods
+            need["storage"] += instances * parse_quantity(o["spec"]["storage"]["size"])
+            need["pods"] += 1  # the drill's Job
+        elif o["kind"] == "PersistentVolumeClaim":
+            need["storage"] += parse_quantity(o["spec"]["resources"]["requests"]["storage"])
+    return need
+
+
+def with_workers_and_autoscaling(tmp_path):
+    project = project_copy(tmp_path)
+    app_yaml = project / "examples/oracle/.minnova/app.yaml"
+    text = app_yaml.read_text()
+    assert "processes:\n  worker:" in text
+    app_yaml.write_text(text.replace("processes:\n  worker:", "processes:\n"
+                                     "  mailer: {command: [mail], replicas: 2, resources: {requests: {cpu: 300m}}}\n"
+                                     "  worker:"))
+    return project
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("variant", ["example", "workers"])
+def test_the_quota_check_counts_what_the_renderer_renders(tmp_path, stack, variant):
+    project = PROJECT_DIR if variant == "example" else with_workers_and_autoscaling(tmp_path)
+    inputs = load_stack_inputs(project, stack, cache_dir=tmp_path / "cache")
+    needs = {(app.name, environment): need for app, environment, need in namespace_needs(inputs)}
+    instances = declare(inputs).apps
+    assert instances and len(needs) == len(instances)
+    checked = 0
+    for instance in instances:
+        objects = [d.manifest for d in instance.resources if isinstance(d, KubernetesObject)]
+        expected = rendered_need(objects)
+        got = needs[(instance.app.name, instance.placement.environment)]
+        assert {key: Decimal(value) for key, value in got.items()} == expected, instance.component
+        checked += 1
+    assert checked == len(instances)
+    if variant == "workers":
+        assert any(need["pods"] >= 9 for need in needs.values())  # web, a worker and 2 mailers, with rollouts
+
+
+def test_the_comparison_can_fail():
+    objects = [{"kind": "Deployment", "metadata": {"name": "web"},
+                "spec": {"replicas": 2, "strategy": {"type": "RollingUpdate"},
+                         "template": {"spec": {"containers": [{"resources": {"requests": {"cpu": "1"}}}]}}}}]
+    assert rendered_need(objects)["pods"] == 3 and rendered_need(objects)["cpu"] == 3
