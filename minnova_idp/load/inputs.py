@@ -1,7 +1,7 @@
 """Everything a stack declares resources from, loaded and checked: all or nothing.
 
 Loading comes first and is all-or-nothing: a problem anywhere stops the run before
-a single resource is registered (see loader.py for why). Every check across apps,
+a single resource is registered (see minnova_idp/load/apps.py for why). Every check across apps,
 environments and the stack's settings lives here; the Pulumi shell only creates.
 """
 

@@ -1,4 +1,4 @@
-"""TODO docstring."""
+"""Progress of app repository fetches, one line per repository, for `pulumi up` and the CLI."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""TODO docstring."""
+"""Image references: which registry a repository names (Docker's rules), and the image gate's modes.
+
+Pure: the registry client in minnova_idp/load/image_registry.py speaks HTTP; this only parses names.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +16,6 @@ MODES: tuple[str, ...] = ("wait", "keep", "off")
 # docker CLI stores its credentials under https://index.docker.io/v1/ (moby/moby registry/config.go:
 # DefaultRegistryHost, IndexHostname, IndexServer, getAuthConfigKey).
 DOCKER_HUB_HOST = "registry-1.docker.io"
-
-
 _DOCKER_HUB_ALIASES = {"docker.io", "index.docker.io", "registry-1.docker.io"}
 
 

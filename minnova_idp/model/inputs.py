@@ -1,4 +1,4 @@
-"""TODO docstring."""
+"""Everything a stack declares resources from, validated (ProgramInputs), and the stack outputs it records."""
 
 from __future__ import annotations
 
@@ -10,20 +10,10 @@ from minnova_idp.model.secrets import SecretValues
 from minnova_idp.model.stack import StackConfig
 
 STOP_HEADER = "Minnova IDP stopped before registering any resource (so nothing is deleted):"
-
-
 DATABASE_SIZES_OUTPUT = "databaseSizes"
-
-
 DATABASE_CLUSTERS_OUTPUT = "databaseClusters"
-
-
 REDIS_SIZES_OUTPUT = "redisSizes"  # component -> the size of its Valkey volume, as declared last
-
-
 IMAGE_TAGS_OUTPUT = "imageTags"  # component -> the tags it deployed, newest first (rollbacks)
-
-
 IMAGE_TAG_HISTORY = 5
 
 

@@ -1,4 +1,4 @@
-"""TODO docstring."""
+"""A registered app with its config, as loading returns it: the entry, the app.yaml model and where it came from."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""TODO docstring."""
+"""A registry entry (deployments/<deployment>/apps/<app>.yaml): what the platform team reviews for each app."""
 
 from __future__ import annotations
 

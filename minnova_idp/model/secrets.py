@@ -1,4 +1,4 @@
-"""TODO docstring."""
+"""Decrypted app secrets as the renderer receives them, and how a secret value is shown wherever it is shown."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""TODO docstring."""
+"""A stack's configuration as the program uses it: validated settings, secret values (never shown) and its file."""
 
 from __future__ import annotations
 

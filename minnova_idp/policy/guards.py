@@ -1,4 +1,4 @@
-"""TODO docstring."""
+"""Guards against data loss across runs: compare what this run declares with what the stack last deployed."""
 
 from __future__ import annotations
 

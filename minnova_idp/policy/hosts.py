@@ -1,4 +1,4 @@
-"""TODO docstring."""
+"""Hosts: inside the stack's zone, never the platform's, and only those an app's registry entry allows."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""TODO docstring."""
+"""Deploy only what CI built: which images a run asks for, what to check, and what to deploy given the answers.
+
+Pure decisions; the registry client (minnova_idp/load/image_registry.py) asks the registries.
+"""
 
 from __future__ import annotations
 

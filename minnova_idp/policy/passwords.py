@@ -1,4 +1,4 @@
-"""TODO docstring."""
+"""The stack secret that generated passwords (Redis) derive from: present and strong enough when needed."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""TODO docstring."""
+"""Who gets previews and with what: the apps Argo CD previews, the environments their copies come from, and the
+stack settings each git provider needs.
+"""
 
 from __future__ import annotations
 
