@@ -134,3 +134,105 @@ def app_config_problems(extra: str) -> list[str]:
 def resource_named(plan, name: str):
     (found,) = [r for r in plan.resources if r.name == name]
     return found
+
+
+# ---- markers, the order of the run, and what reached for ../shared ------------------------------------------------
+
+FRESH_CLONE_TEST = "tests/test_fresh_clone.py"
+SELECT_ENV = "MINNOVA_FRESH_CLONE_SELECT"  # a JSON list of node ids: the nested fresh-clone run runs only those
+
+
+# What makes a test an `integration` test: it starts a server or a tool (an OCI registry, git, PostgreSQL, Valkey,
+# Helm's Go SDK, the CLI or pytest as a subprocess) or runs a whole stack's program (a plan). Found by the fixtures
+# a test uses and by what its code calls, directly or through its module's helpers.
+INTEGRATION_FIXTURES = {"registry", "basic_auth_registry", "token_registry", "git_daemon", "repos", "app_repo",
+                        "database_url", "argo_cd_chart", "dev_plan", "written_plan", "prod_manifests", "copying_plan",
+                        "platform_resources"}
+INTEGRATION_CALLS = {"subprocess", "git", "make_app_repo", "make_repo",
+                     "render_chart", "go_template", "go_yaml", "run_plan", "psql", "valkey_server"}
+_TOOL_FUNCTIONS: dict[str, set[str]] = {}  # test module file -> its functions that start tools
+
+
+def _calls(node) -> set[str]:
+    import ast
+
+    found = set()
+    for call in ast.walk(node):
+        if isinstance(call, ast.Call):
+            func = call.func
+            if isinstance(func, ast.Name):
+                found.add(func.id)
+            elif isinstance(func, ast.Attribute):
+                found.add(func.attr)
+                if isinstance(func.value, ast.Name):
+                    found.add(func.value.id)
+    return found
+
+
+def _tool_functions(path: str) -> set[str]:
+    """The module's functions (fixtures included) that start a tool, directly or through each other."""
+    import ast
+
+    if path not in _TOOL_FUNCTIONS:
+        tree = ast.parse(Path(path).read_text())
+        calls = {node.name: _calls(node) for node in ast.walk(tree)
+                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        tools = set(INTEGRATION_CALLS)
+        while True:
+            more = {name for name, called in calls.items() if called & tools} - tools
+            if not more:
+                break
+            tools |= more
+        _TOOL_FUNCTIONS[path] = tools
+    return _TOOL_FUNCTIONS[path]
+
+
+def _starts_a_tool(item) -> bool:
+    """Whether a test starts a server or a tool, or runs a whole program (see INTEGRATION_FIXTURES)."""
+    import ast
+    import inspect
+    import textwrap
+
+    fixtures = set(getattr(item, "fixturenames", ()))
+    tools = _tool_functions(str(item.path)) | _tool_functions(__file__)
+    if fixtures & (INTEGRATION_FIXTURES | tools):
+        return True
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(item.function)))
+    except (AttributeError, TypeError, OSError, SyntaxError):
+        return False
+    return bool(_calls(tree) & tools)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that start a server or a tool are `integration` tests (by a mark, their fixtures or their calls), the
+    others `unit` tests; the fresh-clone check runs last (it reruns the tests of this session that reached for
+    ../shared); a nested fresh-clone run keeps only the tests it was given."""
+    import json
+    import os
+
+    for item in items:
+        if item.get_closest_marker("integration") is None and _starts_a_tool(item):
+            item.add_marker(pytest.mark.integration)
+        if item.get_closest_marker("integration") is None:
+            item.add_marker(pytest.mark.unit)
+    selected = os.environ.get(SELECT_ENV)
+    if selected:
+        wanted = set(json.loads(Path(selected).read_text()))
+        config.hook.pytest_deselected(items=[item for item in items if item.nodeid not in wanted])
+        items[:] = [item for item in items if item.nodeid in wanted]
+    items.sort(key=lambda item: item.nodeid.startswith(FRESH_CLONE_TEST))  # stable: the rest keep their order
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    from tests.support import shared
+
+    shared.CURRENT[:] = [item.nodeid]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item):
+    from tests.support import shared
+
+    shared.CURRENT.clear()

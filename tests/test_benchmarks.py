@@ -6,7 +6,11 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import PROJECT_DIR
+
+pytestmark = pytest.mark.integration  # runs the benchmark script
 
 
 def test_benchmark_script_runs_on_a_tiny_size():

@@ -35,11 +35,10 @@ from minnova_idp.load.git import (
     fetch_sources,
     ssh_command_for,
 )
-
 from tests.conftest import stop_process
 
 GIT = shutil.which("git")
-pytestmark = pytest.mark.skipif(GIT is None, reason="git is not installed")
+pytestmark = [pytest.mark.skipif(GIT is None, reason="git is not installed"), pytest.mark.integration]
 
 
 def _git_env(home: Path) -> dict[str, str]:

@@ -41,6 +41,8 @@ from minnova_idp.load.image_registry import (
 from minnova_idp.model.images import DOCKER_HUB_HOST, ImageGateError, parse_repository
 from minnova_idp.policy.image_gate import ImageCheck, checks_for, gate, offline_report
 
+pytestmark = pytest.mark.integration  # an OCI registry on 127.0.0.1
+
 from tests.conftest import stop_process
 
 REGISTRY_BIN = shutil.which("docker-registry")
@@ -571,7 +573,6 @@ def _program_with(previous_tags: dict, exists: dict, mode: str = "keep"):
     from minnova_idp.load.inputs import load_inputs
     from minnova_idp.load.stack import from_stack_file
     from minnova_idp.plan.recorder import record
-
     from tests.conftest import PROJECT_DIR
 
     raw, secret_keys, file = from_stack_file(PROJECT_DIR, "prod")

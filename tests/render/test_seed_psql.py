@@ -17,6 +17,8 @@ import pytest
 from minnova_idp.model.app_config import AppConfig
 from minnova_idp.render.database import SEED_SCRIPT_KEY, DatabasePlacement, render_seed_job, seed_script
 
+pytestmark = pytest.mark.integration  # runs a PostgreSQL server and psql
+
 
 def _binary(name: str) -> str | None:
     found = shutil.which(name)

@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support import shared
+
 CHARTS_DIR_ENV = "MINNOVA_CHARTS_DIR"
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -26,6 +28,7 @@ def _helm():
 
 
 def charts_dir() -> pathlib.Path:
+    shared.record()
     override = os.environ.get(CHARTS_DIR_ENV)
     return pathlib.Path(override).expanduser().resolve() if override else (REPO_ROOT.parent / "shared" / "charts")
 

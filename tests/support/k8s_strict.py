@@ -25,6 +25,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from tests.support import shared
+
 __all__ = [
     "KUBERNETES_VERSIONS",
     "StrictValidationError",
@@ -64,6 +66,7 @@ class StrictValidationError(Exception):
 
 
 def _crds_dir_candidate() -> pathlib.Path:
+    shared.record()
     override = os.environ.get(CRDS_DIR_ENV)
     if override:
         return pathlib.Path(override).expanduser().resolve()

@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PROJECT_DIR
+from tests.support import shared
 
 SOPS_FIXTURES = Path(os.environ.get("MINNOVA_SOPS_FIXTURES") or PROJECT_DIR.parent / "shared" / "fixtures" / "sops")
 
 
 def sops_fixture(name: str) -> Path:
+    shared.record()
     path = SOPS_FIXTURES / name
     if not path.is_file():
         pytest.skip(f"sops fixture {name} not found in {SOPS_FIXTURES} (set MINNOVA_SOPS_FIXTURES to the "
