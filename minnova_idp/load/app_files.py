@@ -1,8 +1,8 @@
-"""Seed data: an app's own SQL files, run once when a preview's (or a chosen environment's) database is created.
+"""An app's own files: its .minnova/app.yaml, and its SQL files.
 
-They come from the commit being deployed (for a preview, the pull request's own files, so a PR can change its
-seed) and reach PostgreSQL through a ConfigMap a Job runs with psql as the database owner (`<cluster>-app`), in
-one transaction, once per database (minnova_idp/render/database.py `render_seed_job`). Not CloudNativePG's initdb
+Seed data runs once when a preview's (or a chosen environment's) database is created. The files come from the
+commit being deployed (for a preview, the pull request's own files, so a PR can change its seed) and reach
+PostgreSQL through a ConfigMap a Job runs with psql as the database owner (`<cluster>-app`), in one transaction, once per database (minnova_idp/render/database.py `render_seed_job`). Not CloudNativePG's initdb
 `postInitApplicationSQLRefs`: that runs as a superuser, and a superuser's `COPY ... FROM PROGRAM` runs commands
 in the database's pod. Read as untrusted files: regular files only, bounded, UTF-8.
 """
@@ -22,6 +22,16 @@ from minnova_idp.render.origin import MASK_FILE, MASK_MAX_BYTES
 
 MAX_FILE_BYTES = 256 * 1024
 MAX_TOTAL_BYTES = 900 * 1024  # one ConfigMap holds at most 1 MiB
+
+
+def load_app_config(path_text: str) -> tuple[Path, AppConfig]:
+    """An app.yaml, or the .minnova/app.yaml of an app repository given as a directory, validated by its model."""
+    from minnova_idp.load.validation import validate_document
+    from minnova_idp.load.yamlsafe import load_yaml_file
+
+    path = Path(path_text)
+    target = path / APP_CONFIG if path.is_dir() else path
+    return target, validate_document(AppConfig, load_yaml_file(target, str(target)))
 
 
 def read_seed(app: AppConfig, directory: Path, shown: str) -> tuple[tuple[str, str], ...]:

@@ -16,13 +16,15 @@ import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from minnova_idp.load.yamlsafe import MAX_BYTES, FileRefused, load_yaml, read_regular_file
 from minnova_idp.model import names
 from minnova_idp.model.errors import ConfigError, Problem, raise_if_any
 from minnova_idp.model.secrets import SECRET_PLACEHOLDER, SecretValues
-from minnova_idp.model.stack import StackConfig
+
+if TYPE_CHECKING:  # annotations only: render-preview decrypts without loading the stack models
+    from minnova_idp.model.stack import StackConfig
 
 SECRETS_DIR = names.APP_CONFIG.parent / "secrets"
 SECRETS_SUFFIX = ".enc.yaml"

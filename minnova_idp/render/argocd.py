@@ -11,13 +11,15 @@ import hashlib
 import hmac
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from minnova_idp.model import names, versions
-from minnova_idp.model.stack import StackSecrets
-from minnova_idp.model.stack_settings import StackSettings
 from minnova_idp.render.redis import preview_password_key
 from minnova_idp.render.resources import Secret
+
+if TYPE_CHECKING:  # annotations only: render-preview reads this module's constants without loading the stack models
+    from minnova_idp.model.stack import StackSecrets
+    from minnova_idp.model.stack_settings import StackSettings
 
 Manifest = dict[str, Any]
 

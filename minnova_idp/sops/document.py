@@ -34,7 +34,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
-from importlib import metadata as _package_metadata
 from pathlib import Path
 from typing import Any
 
@@ -44,12 +43,13 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from minnova_idp.load.yamlsafe import MAX_BYTES, FileRefused, load_yaml, read_regular_file
-from minnova_idp.model.errors import ConfigError
+from minnova_idp.model.errors import ConfigError, Problem
 
 __all__ = [
     "AgeIdentity",
     "SopsError",
     "decrypt",
+    "dotenv_text",
     "dump_plaintext_yaml",
     "encrypt_dotenv",
     "encrypt_yaml",
@@ -99,6 +99,10 @@ class SopsError(Exception):
         text = f"{self.file}: {self.reason}"
         return f"{text} (encrypted for: {', '.join(self.recipients)})" if self.recipients else text
 
+    def config_error(self) -> ConfigError:
+        """The command line's form: one problem naming the file."""
+        return ConfigError([Problem(self.file, message=str(self).removeprefix(f"{self.file}: "))])
+
 
 # --- age identities ------------------------------------------------------------------------------
 
@@ -110,6 +114,8 @@ class AgeIdentity:
 
 
 def _pyrage_version() -> str:
+    from importlib import metadata as _package_metadata  # only for this message: importlib.metadata is slow to load
+
     try:
         return _package_metadata.version("pyrage")
     except _package_metadata.PackageNotFoundError:  # pragma: no cover - installed without metadata
@@ -855,10 +861,17 @@ def _write_dotenv(values: Mapping[str, Any], recipients: Sequence[str], rules: _
     if age_keys is None:
         _age_recipients(recipients)
     sealer = _Sealer(rules, mac_only_encrypted, data_key)
-    lines = [f"{key}={sealer.seal(value, (key,), key)}" for key, value in values.items()]
+    sealed = {key: sealer.seal(value, (key,), key) for key, value in values.items()}
     flat = _flatten(sealer.metadata(recipients, age_keys, now))
-    lines += [f"sops_{key}={flat[key]}" for key in sorted(flat)]
-    return "".join(line.replace("\n", "\\n") + "\n" for line in lines)
+    return dotenv_text({**sealed, **{f"sops_{key}": flat[key] for key in sorted(flat)}})
+
+
+def dotenv_text(values: Mapping[str, str]) -> str:
+    """KEY=VALUE lines as sops's dotenv store writes them, encrypted or plain (`sops -d x.env`): a newline in a
+    value becomes the two characters `\\n`, which its reader turns back into a newline
+    (getsops/sops@v3.10.2 stores/dotenv/store.go:144 EmitPlainFile, :95 LoadPlainFile). Keys hold no newline
+    (`_write_dotenv` and `plaintext_dotenv` refuse them)."""
+    return "".join(key + "=" + value.replace("\n", "\\n") + "\n" for key, value in values.items())
 
 
 def _flatten(node: Any, prefix: str = "") -> dict[str, str]:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 from minnova_idp.authoring.onboarding import SCHEMA_URL
 from minnova_idp.load.registry import read_registry
@@ -15,11 +12,7 @@ from minnova_idp.model.app_config import AppConfig
 from minnova_idp.model.registry import RegistryEntry
 
 from tests.conftest import PROJECT_DIR
-
-
-def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "minnova_idp.cli", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=60)
+from tests.support.cli import cli
 
 
 def test_init_writes_a_valid_commented_app_yaml(tmp_path):
@@ -153,12 +146,8 @@ def test_register_force_replaces_a_symlink_and_never_writes_through_it(tmp_path)
 
 
 def test_init_errors_name_the_flag_and_write_nothing(tmp_path):
-    import subprocess
-    import sys
-
-    result = subprocess.run([sys.executable, "-m", "minnova_idp.cli", "init", str(tmp_path), "--name", "BAD_name",
-                             "--port", "99999", "--image", "ghcr.io/A/b:tag", "--domain", "https://x"],
-                            capture_output=True, text=True, timeout=60)
+    result = cli("init", str(tmp_path), "--name", "BAD_name", "--port", "99999", "--image", "ghcr.io/A/b:tag",
+                 "--domain", "https://x", cwd=tmp_path)
     assert result.returncode == 1
     lines = [line.strip() for line in result.stderr.splitlines()[1:]]
     assert [line.split(":")[0] for line in lines] == ["- --name", "- --port", "- --image", "- --domain"]

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import yaml
 
 from tests.conftest import PROJECT_DIR, project_copy
+from tests.support.cli import cli
 
 
-def run(project, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "minnova_idp.cli", *args], cwd=project, capture_output=True,
-                          text=True, timeout=120)
+def run(project, *args: str):
+    return cli(*args, cwd=project)
 
 
 def test_the_stack_records_the_tags_it_deployed_newest_first():

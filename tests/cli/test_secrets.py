@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -33,25 +32,13 @@ from minnova_idp.model.errors import ConfigError
 from minnova_idp.sops import document as sops
 
 from tests.conftest import PROJECT_DIR, load_stack_inputs, project_copy, stack_problems
+from tests.support.cli import cli
 from tests.support.sops_fixtures import sops_fixture
 
 KEYS_FILE = PROJECT_DIR / "tests" / "fixtures" / "example-age-keys.txt"
 DEV, PROD, PREVIEW = sops.parse_identities(KEYS_FILE.read_text(), str(KEYS_FILE))  # oracle's, in file order
 SECRET = "s3cr3t-never-shown-7f3a"  # a plaintext that must never reach an error message or a temp file
 SECRETS_REL = ".minnova/secrets"
-
-
-def _as_at_a_terminal() -> None:
-    # Ctrl-C interrupts the CLI as it would at a terminal, even when the suite itself was started as a background
-    # job of a non-interactive shell, which starts it with SIGINT ignored (and Python keeps an ignored SIGINT).
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-def cli(*args: str, cwd: Path, env: dict | None = None, stdin: str | None = None) -> subprocess.CompletedProcess:
-    environment = {key: value for key, value in os.environ.items()
-                   if not key.startswith(("SOPS_", "MINNOVA_IDP_DEBUG")) and key not in ("EDITOR", "VISUAL")}
-    return subprocess.run([sys.executable, "-m", "minnova_idp.cli", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=60, env={**environment, **(env or {})}, input=stdin, preexec_fn=_as_at_a_terminal)
 
 
 def refused(result: subprocess.CompletedProcess, *secrets: str) -> str:
@@ -225,6 +212,21 @@ def test_encrypt_from_stdin_and_from_dotenv(app_repo):
     assert sops.decrypt((app_repo / "prod.env").read_text(), [PROD], "prod.env") == {"API_TOKEN": SECRET,
                                                                                      "MULTI": "a\nb"}
     assert cli("validate", ".", cwd=app_repo).returncode == 0
+
+
+def test_decrypt_of_a_dotenv_file_round_trips_a_multi_line_value(tmp_path):
+    """`secrets decrypt x.env` prints what `sops -d x.env` prints: one KEY=VALUE line per value, a newline written
+    as `\\n` (getsops/sops@v3.10.2 stores/dotenv/store.go:144); it reads back, and encrypts back, to the same values."""
+    values = {"API_TOKEN": SECRET, "PEM": "-----BEGIN KEY-----\nabc\n-----END KEY-----"}
+    (tmp_path / "local.env").write_text(sops.encrypt_dotenv(values, [PROD.recipient]))
+    result = cli("secrets", "decrypt", "local.env", "--identity", str(KEYS_FILE), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"API_TOKEN={SECRET}\nPEM=-----BEGIN KEY-----\\nabc\\n-----END KEY-----\n"
+    assert sops.plaintext_dotenv(result.stdout, "<stdout>") == values
+    (tmp_path / "again.env").write_text(result.stdout)
+    result = cli("secrets", "encrypt", "again.env", "--recipient", PROD.recipient, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert sops.decrypt((tmp_path / "again.env").read_text(), [PROD], "again.env") == values
 
 
 def test_encrypt_for_recipient_flags_outside_an_app_repo(tmp_path):

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 import yaml
@@ -18,6 +15,7 @@ from minnova_idp.plan.recorder import record, run_plan, write_plan
 from minnova_idp.sops import document as sops
 
 from tests.conftest import PROJECT_DIR, load_stack_inputs, project_copy, stack_problems
+from tests.support.cli import cli
 
 KEYS_FILE = PROJECT_DIR / "tests" / "fixtures" / "example-age-keys.txt"
 EXAMPLE_KEYS = {line.split(":")[0].removeprefix("# oracle/"): key.secret
@@ -185,58 +183,52 @@ def test_file_metadata_cannot_choose_the_namespace(tmp_path):
 
 # ---- CLI ------------------------------------------------------------------------------------
 
-def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("SOPS_")}
-    return subprocess.run([sys.executable, "-m", "minnova_idp.cli", "secrets", *args], cwd=PROJECT_DIR,
-                          capture_output=True, text=True, timeout=60, env={**environment, **(env or {})})
-
-
 def test_cli_recipients_and_sops_config():
-    result = cli("recipients", "oracle", "prod")
+    result = cli("secrets", "recipients", "oracle", "prod")
     assert result.returncode == 0 and result.stdout.strip() == identities()[1].recipient
-    result = cli("sops-config", "oracle")
+    result = cli("secrets", "sops-config", "oracle")
     assert result.returncode == 0, result.stderr
     rules = yaml.safe_load(result.stdout)["creation_rules"]
     assert [rule["age"] for rule in rules] == [key.recipient for key in (identities()[0], identities()[2],
                                                                          identities()[1])]
     assert all(rule["encrypted_regex"] == "^(data|stringData)$" for rule in rules)
     assert "prod" in rules[2]["path_regex"]
-    missing = cli("recipients", "storefront", "prod")
+    missing = cli("secrets", "recipients", "storefront", "prod")
     assert missing.returncode == 1 and "secrets new-key storefront prod" in missing.stderr
 
 
 def test_cli_new_key_prints_a_working_key_pair():
-    result = cli("new-key", "oracle", "staging", "--stack", "prod")
+    result = cli("secrets", "new-key", "oracle", "staging", "--stack", "prod")
     assert result.returncode == 0
     secret_line = next(line for line in result.stdout.splitlines() if "--secret" in line)
     recipient_line = next(line for line in result.stdout.splitlines() if "secretsRecipients" in line)
     assert "--stack prod --secret --path 'minnova:secretsKeys.oracle.staging'" in secret_line
     (identity,) = sops.parse_identities(secret_line.split()[-1], "stdout")
     assert recipient_line.split()[-1] == identity.recipient
-    assert cli("new-key", "Oracle", "prod").returncode == 1
+    assert cli("secrets", "new-key", "Oracle", "prod").returncode == 1
 
 
 def test_cli_check_prints_names_only_and_decrypt_prints_the_document(tmp_path):
     file = "examples/oracle/.minnova/secrets/dev.enc.yaml"
-    result = cli("check", file, "--identity", str(KEYS_FILE))
+    result = cli("secrets", "check", file, "--identity", str(KEYS_FILE))
     assert result.returncode == 0, result.stderr
     assert "MAC verified" in result.stdout and "stringData.SECRET_KEY_BASE" in result.stdout
     assert not [value for value in PLAINTEXTS if value in result.stdout]
-    result = cli("decrypt", file, env={"SOPS_AGE_KEY_FILE": str(KEYS_FILE)})
+    result = cli("secrets", "decrypt", file, env={"SOPS_AGE_KEY_FILE": str(KEYS_FILE)})
     assert result.returncode == 0 and yaml.safe_load(result.stdout)["stringData"]["SECRET_KEY_BASE"] == \
         DEV_PLAINTEXT["SECRET_KEY_BASE"]
-    result = cli("decrypt", file, env={"SOPS_AGE_KEY": EXAMPLE_KEYS["dev"]})
+    result = cli("secrets", "decrypt", file, env={"SOPS_AGE_KEY": EXAMPLE_KEYS["dev"]})
     assert result.returncode == 0
 
 
 def test_cli_wrong_key_fails_without_plaintext(tmp_path):
     wrong = tmp_path / "wrong.txt"
     wrong.write_text(sops.generate_identity().secret + "\n")
-    result = cli("decrypt", "examples/oracle/.minnova/secrets/dev.enc.yaml", "--identity", str(wrong))
+    result = cli("secrets", "decrypt", "examples/oracle/.minnova/secrets/dev.enc.yaml", "--identity", str(wrong))
     assert result.returncode == 1
     assert identities()[0].recipient in result.stderr and "Traceback" not in result.stderr
     assert not [value for value in PLAINTEXTS if value in result.stderr + result.stdout]
-    no_key = cli("check", "examples/oracle/.minnova/secrets/dev.enc.yaml")
+    no_key = cli("secrets", "check", "examples/oracle/.minnova/secrets/dev.enc.yaml")
     assert no_key.returncode == 1 and "SOPS_AGE_KEY_FILE" in no_key.stderr
 
 

@@ -16,7 +16,7 @@ from minnova_idp.render.database import SYNC_WAVE_ANNOTATION
 
 from tests.conftest import project_copy, resource_named, stack_problems
 from tests.support.k8s_strict import validate_objects
-from tests.cli.test_render_preview import argocd_env, checkout, keys_dir, render  # noqa: F401 (fixtures)
+from tests.test_preview_plugin import argocd_env, checkout, keys_dir, render  # noqa: F401 (fixtures)
 
 COPY = "preview:\n  database: {from: dev}\n"
 MASK = "update users set email = 'user' || id || '@example.invalid';\n"

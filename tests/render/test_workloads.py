@@ -110,7 +110,7 @@ def test_in_previews_the_release_is_an_argo_cd_sync_hook_before_the_app():
         return int(o["metadata"].get("annotations", {}).get("argocd.argoproj.io/sync-wave", 0))
     # Argo CD waits for each wave to be healthy: the database (and all else) first, the release after it, every
     # process and cron job after the release (a release in a wave before the Cluster would wait for it forever).
-    # (tests/cli/test_render_preview.py checks the database's wave with a seeded preview)
+    # (tests/test_preview_plugin.py checks the database's wave with a seeded preview)
     assert all(wave(o) == 0 for o in rendered if o["kind"] not in ("Job", "Deployment", "CronJob",
                                                                     "HorizontalPodAutoscaler"))
     later = [o for o in rendered if o["kind"] in ("Deployment", "CronJob", "HorizontalPodAutoscaler")]

@@ -555,6 +555,14 @@ def test_reencrypt_keeps_mac_only_encrypted_and_other_rules():
     assert sops.decrypt(text, [identity], "x.yaml") == changed
 
 
+def test_dotenv_text_escapes_newlines_as_the_sops_store_does():
+    # getsops/sops@v3.10.2 stores/dotenv/store.go:144 (EmitPlainFile) writes "\n" in a value as the two characters
+    # `\\n`; :95 (LoadPlainFile) reads them back as a newline.
+    text = sops.dotenv_text({"A": "x\ny\n", "B": "", "C": "a=b"})
+    assert text == "A=x\\ny\\n\nB=\nC=a=b\n"
+    assert sops.plaintext_dotenv(text, "<text>") == {"A": "x\ny\n", "B": "", "C": "a=b"}
+
+
 def test_our_dotenv_files_are_laid_out_as_sops_writes_them():
     identities = key("age.key.txt")
     real = sops_fixture("env.enc.env").read_text()

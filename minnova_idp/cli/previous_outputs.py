@@ -1,0 +1,83 @@
+"""`--previous-outputs FILE` of `plan` and `rollback`: the stack's outputs from its last update, checked."""
+
+from __future__ import annotations
+
+import json
+
+from minnova_idp.model.errors import ConfigError, Problem
+
+MAX_OUTPUTS_BYTES = 4 * 1024 * 1024
+_OUTPUTS_HINT = "pulumi stack output --json > FILE"
+
+
+def read_previous_outputs(file: str) -> dict:
+    """`plan --previous-outputs`: a bounded regular file (never a FIFO that blocks or a device that never ends)
+    holding a JSON object; the outputs the plan checks against are checked here, each error naming its key."""
+    from minnova_idp.load.yamlsafe import FileRefused, read_regular_file
+    from minnova_idp.model.inputs import (
+        DATABASE_CLUSTERS_OUTPUT,
+        DATABASE_SIZES_OUTPUT,
+        IMAGE_TAGS_OUTPUT,
+        REDIS_SIZES_OUTPUT,
+    )
+    from minnova_idp.model.quantity import QuantityError, parse_quantity
+
+    def refused(message: str, field: str = "") -> ConfigError:
+        return ConfigError([Problem(file, field, f"cannot read stack outputs: {message}", hint=_OUTPUTS_HINT)])
+
+    try:
+        content = read_regular_file(file, MAX_OUTPUTS_BYTES)
+    except FileRefused as exc:
+        raise refused(exc.reason) from None
+    try:
+        document = json.loads(content.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise refused("not UTF-8 text") from None
+    except json.JSONDecodeError as exc:  # its message quotes no content, only where
+        raise refused(f"not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    except (ValueError, RecursionError):  # a number too long to convert, nesting too deep
+        raise refused("not JSON this command can read (a number too long, or nesting too deep)") from None
+    if not isinstance(document, dict):
+        raise refused("must be a JSON object of output names to values")
+    problems = []
+    for output, check in ((DATABASE_SIZES_OUTPUT, parse_quantity), (DATABASE_CLUSTERS_OUTPUT, None),
+                          (REDIS_SIZES_OUTPUT, parse_quantity)):
+        value = document.get(output)
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            problems.append(Problem(file, output, "must be an object of app environments to values",
+                                    hint=_OUTPUTS_HINT))
+            continue
+        for key, item in value.items():
+            field = f"{output}.{key}" if key.isprintable() and len(key) <= 80 else f"{output}[{key[:80]!r}]"
+            if not isinstance(item, str):
+                problems.append(Problem(file, field, "must be a string", hint=_OUTPUTS_HINT))
+            elif check is not None:
+                try:
+                    if check(item) <= 0:  # a volume size: a zero or negative one would make the shrink check moot
+                        problems.append(Problem(file, field, f"'{item[:40]}' is not a volume size", hint=_OUTPUTS_HINT))
+                except QuantityError as exc:
+                    problems.append(Problem(file, field, str(exc), hint=_OUTPUTS_HINT))
+    tags = document.get(IMAGE_TAGS_OUTPUT)
+    if tags is not None:  # component -> tags deployed, newest first (the image gate's and rollback's record)
+        if not isinstance(tags, dict):
+            problems.append(Problem(file, IMAGE_TAGS_OUTPUT, "must be an object of app environments to lists of tags",
+                                    hint=_OUTPUTS_HINT))
+        else:
+            problems += [Problem(file, f"{IMAGE_TAGS_OUTPUT}.{component}"[:120], "must be a list of tags, newest "
+                                 "first", hint=_OUTPUTS_HINT)
+                         for component, item in tags.items()
+                         if not (isinstance(item, list) and all(_is_image_tag(tag) for tag in item))]
+    if problems:
+        raise ConfigError(problems)
+    return document
+
+
+def _is_image_tag(value) -> bool:
+    from minnova_idp.model.fields import validate_image_tag
+
+    try:
+        return isinstance(value, str) and validate_image_tag(value) == value
+    except ValueError:
+        return False

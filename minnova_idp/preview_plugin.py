@@ -1,0 +1,146 @@
+"""The Argo CD Config Management Plugin: `minnova-idp render-preview` prints a pull request's preview environment.
+
+A deployable of its own: the renderer image (Dockerfile) runs it on every refresh of every preview, so it loads
+only what a preview needs, when it needs it (issue 21: its cold start is measured by benchmarks/bench.py). Never
+the git loader, the plan recorder or pulumi; the sops reader (cryptography, age) only for a preview with secrets.
+The command line (minnova_idp/cli/main.py) only wires `register` in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from minnova_idp.model.errors import ConfigError, Problem
+
+PREVIEW_KEYS_DIR = "/var/run/minnova/preview-keys"
+
+
+def register(commands) -> None:
+    render = commands.add_parser(
+        "render-preview", help="print a pull request's preview environment (the Argo CD plugin)",
+        description="Print the manifests of a pull request's preview environment from the checked-out "
+                    ".minnova/app.yaml, as Argo CD's Config Management Plugin does. Under Argo CD the app, pull "
+                    "request and revision come from the Application (ARGOCD_APP_PROJECT_NAME, ARGOCD_APP_NAME, "
+                    "ARGOCD_APP_NAMESPACE, ARGOCD_APP_REVISION) and the deployment's settings from the sidecar's "
+                    "MINNOVA_* environment; ARGOCD_ENV_* (plugin env, which a pull request can rewrite) must agree "
+                    "with them. Prints nothing unless everything is valid.",
+        epilog="examples:\n  cd app-checkout && minnova-idp render-preview --app oracle --pr 123 \\\n"
+               "      --head-sha $(git rev-parse HEAD) --preview-domain preview.minnova.io \\\n"
+               "      --deployment minnova --ingress-class traefik --keys-dir ./keys",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    render.add_argument("directory", nargs="?", default=".", help="the app checkout (default: .)")
+    render.add_argument("--app", help="app name (under Argo CD: from ARGOCD_APP_PROJECT_NAME)")
+    render.add_argument("--pr", help="pull request number (under Argo CD: from ARGOCD_APP_NAME)")
+    render.add_argument("--head-sha", help="head commit SHA (under Argo CD: ARGOCD_APP_REVISION)")
+    render.add_argument("--preview-domain", help="preview domain (MINNOVA_PREVIEW_DOMAIN)")
+    render.add_argument("--deployment", help="client deployment (MINNOVA_DEPLOYMENT)")
+    render.add_argument("--ingress-class", help="IngressClass (MINNOVA_INGRESS_CLASS)")
+    render.add_argument("--keys-dir", help=f"directory of preview age keys, one file per app "
+                                           f"(MINNOVA_PREVIEW_KEYS_DIR, default {PREVIEW_KEYS_DIR})")
+    render.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Everything is checked and rendered before a byte is written: Argo CD prunes on empty output."""
+    from minnova_idp.load.app_files import load_app_config
+    from minnova_idp.load.secrets import AppKey, load_secret_values, read_secrets_file, secrets_file
+    from minnova_idp.model import names
+    from minnova_idp.render.preview import checkout_problems, preview_request, render_preview, to_yaml
+
+    flags = {"app": args.app, "pr_number": args.pr, "head_sha": args.head_sha,
+             "preview_domain": args.preview_domain, "deployment": args.deployment,
+             "ingress_class": args.ingress_class}
+    request = preview_request(flags, os.environ)
+    directory = Path(args.directory)
+    problems = checkout_problems(directory)
+    if problems:
+        raise ConfigError(problems)
+    _refuse_links(directory, [names.APP_CONFIG, secrets_file(names.PREVIEW_ENVIRONMENT)])
+    target, app = load_app_config(args.directory)
+    if app.name != request.app:
+        raise ConfigError([Problem(str(target), "name", f"'{app.name}' is not the app this preview is for "
+                                   f"('{request.app}')", hint="an app's name cannot change in a pull request")])
+    secrets = None
+    keys_dir = Path(args.keys_dir or os.environ.get("MINNOVA_PREVIEW_KEYS_DIR", PREVIEW_KEYS_DIR))
+    content = read_secrets_file(directory, names.PREVIEW_ENVIRONMENT)
+    if content is not None:
+        shown = str(directory / secrets_file(names.PREVIEW_ENVIRONMENT))
+        # The key is chosen by the app name from trusted sources only: never by anything in the pull request.
+        from minnova_idp.load.yamlsafe import FileRefused, read_regular_file
+        from minnova_idp.sops import document as sops  # cryptography and age: only for previews that have secrets
+
+        key_file = keys_dir / request.app
+        try:
+            identities = sops.parse_identities(read_regular_file(key_file, 64 * 1024).decode("utf-8", "replace"),
+                                               str(key_file))
+        except FileRefused:
+            raise ConfigError([Problem(shown, message=f"there is no preview key for {request.app} ({key_file})",
+                                       hint=f"the platform team runs: minnova-idp secrets new-key {request.app} "
+                                            "preview")]) from None
+        except sops.SopsError as exc:
+            raise exc.config_error() from None
+        if len(identities) != 1:
+            raise ConfigError([Problem(str(key_file), message="must hold exactly one age identity")])
+        secrets = load_secret_values(content, shown, request.app, names.PREVIEW_ENVIRONMENT,
+                                     AppKey(identities[0].recipient), stack_file=str(key_file), identities=identities,
+                                     database=app.database.enabled, redis=app.redis.enabled)
+    from minnova_idp.load.app_files import read_seed
+
+    seed = read_seed(app, directory, f"{directory}/") if app.database.enabled else ()
+    from minnova_idp.render.argocd import PREVIEW_PASSWORD_KEY, PREVIEW_PULL_CREDENTIALS
+
+    pull = _sidecar_file(keys_dir, PREVIEW_PULL_CREDENTIALS)
+    password_key = _sidecar_file(keys_dir, PREVIEW_PASSWORD_KEY) if app.redis.enabled else None
+    origin = None
+    if app.database.enabled and app.preview.database is not None:
+        origin = _preview_origin(app, keys_dir)
+    sys.stdout.write(to_yaml(render_preview(app, request, secrets, seed, pull, password_key, origin)))
+    return 0
+
+
+def _preview_origin(app, keys_dir: Path):
+    """`preview.database.from`: what the platform allows this app's previews to copy, with the masking SQL of the
+    app's registered branch (never what the pull request says)."""
+    from minnova_idp.render.origin import ORIGIN_FILE_MAX_BYTES, origin_file, parse_origin
+
+    environment = app.preview.database.from_
+    text = _sidecar_file(keys_dir, origin_file(app.name), ORIGIN_FILE_MAX_BYTES)
+    if text is None:
+        raise ConfigError([Problem("preview.database.from", message=f"the platform does not let {app.name}'s previews "
+                                   f"copy {environment}'s database (no {keys_dir / origin_file(app.name)})",
+                                   hint=f"the stack that deploys {app.name}'s {environment} and runs previews must see "
+                                        "preview.database.from in the app's registered branch; until then, remove it "
+                                        "from the pull request")])
+    return parse_origin(text, str(keys_dir / origin_file(app.name)), environment)
+
+
+def _sidecar_file(keys_dir: Path, name: str, limit: int = 64 * 1024) -> str | None:
+    """A file the platform gave the plugin sidecar (argocd.preview_keys_secret), if it gave it: the stack's read-only
+    pull credentials, the preview password key."""
+    from minnova_idp.load.yamlsafe import FileRefused, read_regular_file
+
+    try:
+        return read_regular_file(keys_dir / name, limit).decode("utf-8")
+    except FileRefused as exc:
+        if exc.kind == "missing":
+            return None
+        raise ConfigError([Problem(str(keys_dir / name), message=exc.reason)]) from None
+    except UnicodeDecodeError:
+        raise ConfigError([Problem(str(keys_dir / name), message="is not UTF-8 text (the platform writes text)")]) from None
+
+
+def _refuse_links(directory: Path, relative_paths) -> None:
+    """A pull request's files are untrusted: a symlink could point the renderer at a key on the sidecar."""
+    problems = []
+    for relative in relative_paths:
+        current = directory
+        for part in relative.parts:  # the file itself or any directory on its way
+            current = current / part
+            if current.is_symlink():
+                problems.append(Problem(str(current), message="is a symbolic link; previews read regular files only"))
+                break
+    if problems:
+        raise ConfigError(problems)
