@@ -41,9 +41,9 @@ from minnova_idp.load.image_registry import (
 from minnova_idp.model.images import DOCKER_HUB_HOST, ImageGateError, parse_repository
 from minnova_idp.policy.image_gate import ImageCheck, checks_for, gate, offline_report
 
-pytestmark = pytest.mark.integration  # an OCI registry on 127.0.0.1
-
 from tests.conftest import stop_process
+
+pytestmark = pytest.mark.integration  # an OCI registry on 127.0.0.1
 
 REGISTRY_BIN = shutil.which("docker-registry")
 SKOPEO = shutil.which("skopeo")
