@@ -1,6 +1,6 @@
 """The layers stay layers: pulumi only in the shell, pure deciding layers, no import cycles, no module too long.
 
-The tree (README "Layout"): minnova_idp/model (what people write), load (I/O that returns models), policy (pure
+The tree (docs/development.md, "Layout"): minnova_idp/model (what people write), load (I/O that returns models), policy (pure
 cross-app checks), render (pure: models -> declared objects), sops, plan (the offline recorder), cli, and the
 Pulumi shell in the top-level components/.
 """
