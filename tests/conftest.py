@@ -136,7 +136,7 @@ def resource_named(plan, name: str):
     return found
 
 
-# ---- markers, the order of the run, and what reached for ../shared ------------------------------------------------
+# ---- markers, the order of the run, and which tests used the shared inputs ------------------------------------------------
 
 FRESH_CLONE_TEST = "tests/test_fresh_clone.py"
 SELECT_ENV = "MINNOVA_FRESH_CLONE_SELECT"  # a JSON list of node ids: the nested fresh-clone run runs only those
@@ -206,8 +206,8 @@ def _starts_a_tool(item) -> bool:
 
 def pytest_collection_modifyitems(config, items):
     """Tests that start a server or a tool are `integration` tests (by a mark, their fixtures or their calls), the
-    others `unit` tests; the fresh-clone check runs last (it reruns the tests of this session that reached for
-    ../shared); a nested fresh-clone run keeps only the tests it was given."""
+    others `unit` tests; the fresh-clone check runs last (it reruns the tests of this session that used the
+    shared inputs); a nested fresh-clone run keeps only the tests it was given."""
     import json
     import os
 
