@@ -80,7 +80,8 @@ def _typed(plain: bytes, value_type: str) -> Any:
         raise ValueRefused(f"decrypted {value_type} value is not UTF-8") from None
     if value_type in ("str", "comment"):
         return text
-    if value_type in ("int", "int64") and _GO_INT_TEXT.fullmatch(text):
+    # Go's strconv.Atoi refuses what does not fit 64 bits; Python's int() would raise past 4300 digits.
+    if value_type in ("int", "int64") and _GO_INT_TEXT.fullmatch(text) and len(text.lstrip("+-").lstrip("0")) < 20:
         return int(text)
     if value_type == "float" and _GO_FLOAT_TEXT.fullmatch(text):
         return float(text)

@@ -72,6 +72,7 @@ from minnova_idp.sops.identities import (
     parse_identities,
     seal_data_key,
 )
+from minnova_idp.sops.rules import RegexRefused, Rules
 
 __all__ = [
     "MAX_KEY_FILE_BYTES",
@@ -101,34 +102,11 @@ _OTHER_KEY_TYPES = ("pgp", "kms", "gcp_kms", "azure_kv", "hc_vault")
 
 
 @dataclass(frozen=True)
-class _Rules:
-    """Which values are encrypted; a key matching a rule applies to everything below it (sops.go)."""
-
-    unencrypted_suffix: str = ""
-    encrypted_suffix: str = ""
-    unencrypted_regex: str = ""
-    encrypted_regex: str = ""
-
-    def encrypts(self, keys: Sequence[str]) -> bool:
-        encrypted = True
-        if self.unencrypted_suffix and any(k.endswith(self.unencrypted_suffix) for k in keys):
-            encrypted = False
-        if self.encrypted_suffix:
-            encrypted = any(k.endswith(self.encrypted_suffix) for k in keys)
-        # Go's regexp.Match finds a match anywhere, like re.search.
-        if self.unencrypted_regex and any(re.search(self.unencrypted_regex, k) for k in keys):
-            encrypted = False
-        if self.encrypted_regex:
-            encrypted = any(re.search(self.encrypted_regex, k) for k in keys)
-        return encrypted
-
-
-@dataclass(frozen=True)
 class _Metadata:
     age: tuple[AgeKey, ...]
     lastmodified: str  # as Go re-formats it: the MAC's additional data
     mac: str
-    rules: _Rules
+    rules: Rules
     mac_only_encrypted: bool
 
     @property
@@ -161,7 +139,7 @@ def unauthenticated_values(content: bytes | str, file: str, sections: Sequence[s
         if leaf.value is None or leaf.value == "":
             found.append((leaf.shown, "is empty; sops neither encrypts nor authenticates empty values, so anyone "
                                       "could have added it"))
-        elif not meta.rules.encrypts(leaf.keys):
+        elif not _encrypts(meta.rules, leaf.keys, file):
             found.append((leaf.shown, "is not encrypted (the file's encryption rules leave it in clear), so anyone "
                                       "could have changed it"))
         elif not (isinstance(leaf.value, str) and ENC_RE.match(leaf.value)):
@@ -179,7 +157,7 @@ def decrypt(content: bytes | str, identities: Sequence[AgeIdentity], file: str,
     if meta.mac_only_encrypted:
         digest.update(MAC_ONLY_ENCRYPTED_SEED)
     for leaf in parsed.leaves:
-        encrypted = meta.rules.encrypts(leaf.keys)
+        encrypted = _encrypts(meta.rules, leaf.keys, file)
         value = leaf.value
         if value is None:  # sops skips nulls entirely: nothing to decrypt, nothing in the MAC
             continue
@@ -202,12 +180,6 @@ def _metadata(raw: Mapping[str, Any], file: str) -> _Metadata:
     if rules["unencrypted_comment_regex"] or rules["encrypted_comment_regex"]:
         # The YAML parser drops comments, so we cannot tell which values such a rule covers.
         raise SopsError(file, "sops files with unencrypted_comment_regex/encrypted_comment_regex are not supported")
-    for name in ("unencrypted_regex", "encrypted_regex"):
-        if rules[name]:
-            try:
-                re.compile(rules[name])
-            except re.error:
-                raise SopsError(file, f"sops metadata: {name} is not a valid regular expression") from None
     if not any(rules.values()):
         rules["unencrypted_suffix"] = DEFAULT_UNENCRYPTED_SUFFIX  # what sops assumes (stores.go ToInternal)
     mac = raw.get("mac")
@@ -217,10 +189,24 @@ def _metadata(raw: Mapping[str, Any], file: str) -> _Metadata:
         age=age,
         lastmodified=_go_rfc3339(raw.get("lastmodified"), file),
         mac=mac,
-        rules=_Rules(rules["unencrypted_suffix"], rules["encrypted_suffix"],
-                     rules["unencrypted_regex"], rules["encrypted_regex"]),
+        rules=_rules(rules, file),
         mac_only_encrypted=_metadata_bool(raw.get("mac_only_encrypted"), file),
     )
+
+
+def _encrypts(rules: Rules, keys: Sequence[str], file: str) -> bool:
+    try:
+        return rules.encrypts(keys)
+    except RegexRefused as exc:  # the step bound: many or long keys against a costly expression
+        raise SopsError(file, str(exc)) from None
+
+
+def _rules(rules: Mapping[str, str], file: str) -> Rules:
+    try:
+        return Rules(rules["unencrypted_suffix"], rules["encrypted_suffix"], rules["unencrypted_regex"],
+                     rules["encrypted_regex"])
+    except RegexRefused as exc:  # the regexes come from the file: refused before any value is matched
+        raise SopsError(file, str(exc)) from None
 
 
 def _age_keys(raw: Mapping[str, Any], file: str) -> tuple[AgeKey, ...]:
@@ -299,19 +285,18 @@ def _encrypt_yaml(document: dict, recipients: Sequence[str], encrypted_regex: st
                   now: datetime | None, mac_only_encrypted: bool = False) -> str:
     if encrypted_regex is not None:
         try:
-            re.compile(encrypted_regex)
-        except re.error:
-            raise SopsError("<document>", "encrypted_regex is not a valid regular expression") from None
-        rules = _Rules(encrypted_regex=encrypted_regex)
+            rules = Rules(encrypted_regex=encrypted_regex)
+        except RegexRefused as exc:
+            raise SopsError("<document>", str(exc)) from None
     else:
-        rules = _Rules(unencrypted_suffix=DEFAULT_UNENCRYPTED_SUFFIX)  # sops's default without a rule
+        rules = Rules(unencrypted_suffix=DEFAULT_UNENCRYPTED_SUFFIX)  # sops's default without a rule
     return _write_yaml(document, recipients, rules, now, mac_only_encrypted)
 
 
 def encrypt_dotenv(values: Mapping[str, str], recipients: Sequence[str], now: datetime | None = None) -> str:
     """A sops dotenv file for `recipients`, as `sops --encrypt --age ... x.env` writes it (every value a string;
     sops's default rule: keys ending in `_unencrypted` stay in clear)."""
-    return _write_dotenv(values, recipients, _Rules(unencrypted_suffix=DEFAULT_UNENCRYPTED_SUFFIX), now, False)
+    return _write_dotenv(values, recipients, Rules(unencrypted_suffix=DEFAULT_UNENCRYPTED_SUFFIX), now, False)
 
 
 def reencrypt(original: bytes | str, document: Mapping[str, Any], identities: Sequence[AgeIdentity], file: str, *,
@@ -337,7 +322,7 @@ def reencrypt(original: bytes | str, document: Mapping[str, Any], identities: Se
 class _Sealer:
     """Encrypts values with one data key and hashes them into the MAC, in document order (sops.go Encrypt)."""
 
-    def __init__(self, rules: _Rules, mac_only_encrypted: bool, data_key: bytes | None):
+    def __init__(self, rules: Rules, mac_only_encrypted: bool, data_key: bytes | None):
         self.rules = rules
         self.mac_only_encrypted = mac_only_encrypted
         self.data_key = data_key or os.urandom(32)
@@ -358,7 +343,7 @@ class _Sealer:
         if value is None:
             return None
         check_encryptable(value, shown)
-        encrypted = self.rules.encrypts(keys)
+        encrypted = _encrypts(self.rules, keys, "<document>")
         if encrypted or not self.mac_only_encrypted:
             self.digest.update(mac_bytes(value, "<document>", shown))
         return seal_value(value, self.data_key, ":".join(keys) + ":") if encrypted else value
@@ -382,7 +367,7 @@ class _Sealer:
         return metadata
 
 
-def _write_yaml(document: Mapping[str, Any], recipients: Sequence[str], rules: _Rules, now: datetime | None,
+def _write_yaml(document: Mapping[str, Any], recipients: Sequence[str], rules: Rules, now: datetime | None,
                 mac_only_encrypted: bool, data_key: bytes | None = None,
                 age_keys: Sequence[AgeKey] | None = None) -> str:
     where = "<document>"
@@ -399,7 +384,7 @@ def _write_yaml(document: Mapping[str, Any], recipients: Sequence[str], rules: _
                      default_flow_style=False, width=2**30)
 
 
-def _write_dotenv(values: Mapping[str, Any], recipients: Sequence[str], rules: _Rules, now: datetime | None,
+def _write_dotenv(values: Mapping[str, Any], recipients: Sequence[str], rules: Rules, now: datetime | None,
                   mac_only_encrypted: bool, data_key: bytes | None = None,
                   age_keys: Sequence[AgeKey] | None = None) -> str:
     """stores/dotenv: KEY=VALUE lines in order, then the metadata flattened to sorted `sops_*` keys."""

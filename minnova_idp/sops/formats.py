@@ -83,9 +83,12 @@ def go_plain_scalar(text: str) -> Any:
     if text[0] not in "0123456789+-":
         return text
     plain = text.replace("_", "")
-    if _GO_YAML_INT.fullmatch(plain):  # strconv.ParseInt(plain, 0, 64)
+    # Fewer than 25 digits: a longer decimal is out of int64 range anyway (yaml.v3 then tries a float), and
+    # Python's int() refuses over 4300 digits with a ValueError (go-yaml v3.0.1 resolve.go:191-205).
+    digits = plain.lstrip("+-")
+    body = digits[2:] if digits[:2].lower() in ("0x", "0b", "0o") else digits
+    if _GO_YAML_INT.fullmatch(plain) and len(body.lstrip("0")) < 25:
         sign = -1 if plain[0] == "-" else 1
-        digits = plain.lstrip("+-")
         number = sign * (int(digits, 0) if digits[:2].lower() in ("0x", "0b", "0o")
                          else int(digits, 8) if len(digits) > 1 and digits[0] == "0" else int(digits))
         if -(2**63) <= number < 2**63:
