@@ -19,33 +19,39 @@ blob wanted by id the way git's lazy fetch asks for it is sent whatever the filt
 tree wanted by id are filtered. tests/load/test_git.py checks both.) The number of files and their
 total size are bounded too, and sizes are checked again before a byte is read.
 
-Credentials never reach argv or any file in a repository: the https token travels in
-``GIT_CONFIG_*`` environment variables as an ``http.<prefix>.extraHeader``; the SSH key
-is a 0600 file in a private temp dir that lives only as long as one ``fetch_sources``
-call. Symlinks and submodules inside ``.minnova`` are skipped, so a snapshot never points
-outside itself.
+Credentials never reach argv or any file in a repository (git_auth.py builds the environment
+every git call runs in: the token, the SSH command, the config that applies to every call, and
+the redaction of what git prints). Symlinks and submodules inside ``.minnova`` are skipped, so a
+snapshot never points outside itself.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import fcntl
 import hashlib
 import json
 import os
 import re
-import shlex
 import shutil
 import signal
 import subprocess
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from minnova_idp.load.git_auth import (  # re-exported: callers import GitAuth and the builders from here
+    GitAuth,
+    build_git_env,
+    build_ssh_command,
+    redact,
+    redact_url,
+    ssh_command_for,
+    summarize_stderr,
+)
 from minnova_idp.load.yamlsafe import MAX_BYTES
 from minnova_idp.model import gitrules
 
@@ -67,7 +73,6 @@ __all__ = [
 CONFIG_DIR_NAME = ".minnova"
 _MARKER = ".snapshot-complete"
 _SHA_RE = re.compile(r"[0-9a-fA-F]{40}")
-_URL_CREDENTIALS_RE = re.compile(r"(://[^/@:\s]+):[^/@\s]+@")
 _MAX_REASON = 300
 # `.minnova/` holds config, secrets and SQL: every file the platform reads is bounded by
 # yamlsafe.MAX_BYTES, so nothing bigger is ever fetched.
@@ -75,43 +80,12 @@ MAX_FILE_BYTES = MAX_BYTES
 MAX_FILES = 64
 MAX_TOTAL_BYTES = 1024 * 1024
 
-# Config that applies to every git call, passed as GIT_CONFIG_* (command scope, so it
-# beats any repo config). Module-level so tests can add e.g. protocol.version=0.
-_BASE_CONFIG: tuple[tuple[str, str], ...] = (
-    # Only these transports: blocks ext::/fd:: and arbitrary git-remote-<helper>s,
-    # which could run commands named by a hostile URL.
-    ("protocol.allow", "never"),
-    ("protocol.https.allow", "always"),
-    ("protocol.http.allow", "always"),
-    ("protocol.ssh.allow", "always"),
-    ("protocol.git.allow", "always"),
-    ("protocol.file.allow", "always"),
-    # v2 lets us fetch any commit or blob by id (v0 needs server opt-in).
-    ("protocol.version", "2"),
-    # No background gc/maintenance processes outliving our timeouts and locks.
-    ("gc.auto", "0"),
-    ("maintenance.auto", "false"),
-    # No sample hooks, no "default branch name" hint on init.
-    ("init.templateDir", ""),
-    ("init.defaultBranch", "main"),
-    ("credential.helper", ""),
-)
-
 
 @dataclass(frozen=True)
 class RepoSpec:
     url: str  # https://..., ssh://..., git@host:owner/repo.git (scp-like), or file:///...
     ref: str | None  # branch, tag, or full 40-hex commit SHA; None = the remote's HEAD
     path: str = ""  # subdirectory that holds `.minnova/` (monorepo apps); "" = repo root
-
-
-@dataclass(frozen=True)
-class GitAuth:
-    token: str | None = field(default=None, repr=False)
-    token_username: str = "x-access-token"  # GitHub App/PAT convention; GitLab: "oauth2"
-    token_url_prefix: str | None = None  # e.g. "https://github.com/"; token sent only there
-    ssh_private_key: str | None = field(default=None, repr=False)
-    ssh_known_hosts: str | None = None  # when set: StrictHostKeyChecking=yes, only these
 
 
 @dataclass(frozen=True)
@@ -131,7 +105,7 @@ class FetchError(Exception):
         self.reason = reason
 
     def __str__(self) -> str:
-        return f"{_redact_url(self.spec.url)}: {self.reason}"
+        return f"{redact_url(self.spec.url)}: {self.reason}"
 
 
 class _GitFailed(Exception):
@@ -160,157 +134,6 @@ def default_cache_dir() -> Path:
     return Path.home() / ".cache" / "minnova-idp"
 
 
-# --------------------------------------------------------------------------- validation
-
-
-# The rules live in gitrules.py, shared with the registry models.
-
-
-# --------------------------------------------------------------------------- redaction
-
-
-def _redact_url(text: str) -> str:
-    return _URL_CREDENTIALS_RE.sub(r"\1:***@", text)
-
-
-def _secrets(auth: GitAuth) -> list[str]:
-    if not auth.token:
-        return []
-    return [auth.token, _basic_credentials(auth)]
-
-
-def _redact(text: str, auth: GitAuth) -> str:
-    for secret in _secrets(auth):
-        text = text.replace(secret, "***")
-    return _redact_url(text)
-
-
-def _summarize_stderr(stderr: str, returncode: int) -> str:
-    """Pick the line a human needs from git's stderr ('fatal: X' -> 'X')."""
-    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    for prefix in ("fatal: ", "error: "):
-        for line in lines:
-            if line.startswith(prefix):
-                return line[len(prefix) :]
-    meaningful = [line for line in lines if not line.startswith(("warning: ", "hint: "))]
-    if meaningful:
-        return meaningful[-1]
-    return f"exit code {returncode}"
-
-
-# --------------------------------------------------------------------------- environment
-
-
-def _basic_credentials(auth: GitAuth) -> str:
-    raw = f"{auth.token_username}:{auth.token}".encode()
-    return base64.b64encode(raw).decode("ascii")
-
-
-def _url_has_prefix(url: str, prefix: str) -> bool:
-    # Require a path boundary so "https://github.com" never matches
-    # "https://github.com.evil.example/...". git's own http.<url>.* matching is a
-    # second, independent gate.
-    if not url.startswith(prefix):
-        return False
-    return prefix.endswith("/") or len(url) == len(prefix) or url[len(prefix)] in "/?#"
-
-
-def _auth_config(auth: GitAuth, url: str) -> list[tuple[str, str]]:
-    if not auth.token or not auth.token_url_prefix:
-        return []
-    prefix = auth.token_url_prefix
-    if any(ord(c) < 0x20 for c in prefix) or not _url_has_prefix(url, prefix):
-        return []
-    header = f"Authorization: Basic {_basic_credentials(auth)}"
-    return [(f"http.{prefix}.extraHeader", header)]
-
-
-def build_git_env(
-    auth: GitAuth,
-    url: str,
-    *,
-    home: Path,
-    ssh_command: str | None = None,
-    extra_config: Sequence[tuple[str, str]] = (),
-    base_env: Mapping[str, str] | None = None,
-) -> dict[str, str]:
-    """Environment for one git call on `url`: isolated from user config, never prompts.
-
-    The token (if any, and only when `url` is under `auth.token_url_prefix`) is the only
-    secret and it lives here, in GIT_CONFIG_VALUE_<n>, never in argv.
-    """
-    source = os.environ if base_env is None else base_env
-    # Inherited GIT_* (GIT_DIR, GIT_CONFIG_PARAMETERS, GIT_TRACE_CURL, ...) would change
-    # what git does or log the auth header.
-    env = {k: v for k, v in source.items() if not k.startswith("GIT_") and k != "SSH_ASKPASS"}
-    env.update(
-        {
-            "GIT_TERMINAL_PROMPT": "0",
-            "GIT_ASKPASS": "",
-            "LC_ALL": "C",
-            "LANGUAGE": "C",
-            "GIT_CONFIG_NOSYSTEM": "1",
-            "GIT_CONFIG_GLOBAL": os.devnull,
-            # Also hides ~/.netrc from curl and ~/.gitconfig from old gits.
-            "HOME": str(home),
-            # Never pick up a repository enclosing the cwd (ls-remote runs without one).
-            "GIT_CEILING_DIRECTORIES": str(home.parent),
-            "GIT_LITERAL_PATHSPECS": "1",
-        }
-    )
-    if ssh_command:
-        env["GIT_SSH_COMMAND"] = ssh_command
-    config = [*_BASE_CONFIG, *extra_config, *_auth_config(auth, url)]
-    env["GIT_CONFIG_COUNT"] = str(len(config))
-    for index, (key, value) in enumerate(config):
-        env[f"GIT_CONFIG_KEY_{index}"] = key
-        env[f"GIT_CONFIG_VALUE_{index}"] = value
-    return env
-
-
-def build_ssh_command(key_file: Path | None, known_hosts_file: Path | None) -> str:
-    """GIT_SSH_COMMAND: never prompts; with a key, only that key; with known_hosts, only those."""
-    argv = ["ssh", "-o", "BatchMode=yes"]
-    if key_file is not None:
-        argv += ["-i", str(key_file), "-o", "IdentitiesOnly=yes"]
-    if known_hosts_file is not None:
-        argv += [
-            "-o",
-            f"UserKnownHostsFile={known_hosts_file}",
-            "-o",
-            "GlobalKnownHostsFile=/dev/null",
-            "-o",
-            "StrictHostKeyChecking=yes",
-        ]
-    return shlex.join(argv)
-
-
-def _write_private(path: Path, text: str) -> None:
-    # O_EXCL + 0600 from the start: the key is never readable by others, not even briefly.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        # OpenSSH rejects a private key without the trailing newline.
-        handle.write(text if text.endswith("\n") else text + "\n")
-
-
-@contextlib.contextmanager
-def ssh_command_for(auth: GitAuth) -> Iterator[str]:
-    """Yield a GIT_SSH_COMMAND; key/known_hosts temp files are deleted on exit."""
-    if not auth.ssh_private_key and not auth.ssh_known_hosts:
-        yield build_ssh_command(None, None)
-        return
-    tmp = Path(tempfile.mkdtemp(prefix="minnova-idp-ssh-"))  # 0700
-    try:
-        key_file = known_hosts = None
-        if auth.ssh_private_key:
-            key_file = tmp / "id_key"
-            _write_private(key_file, auth.ssh_private_key)
-        if auth.ssh_known_hosts:
-            known_hosts = tmp / "known_hosts"
-            _write_private(known_hosts, auth.ssh_known_hosts)
-        yield build_ssh_command(key_file, known_hosts)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- git runner
@@ -400,8 +223,8 @@ class _Git:
             proc.communicate()
             raise _GitFailed(command, f"timed out after {self.timeout:g}s", timed_out=True)
         if proc.returncode != 0:
-            detail = _summarize_stderr(err.decode(errors="replace"), proc.returncode)
-            raise _GitFailed(command, _redact(detail, self.auth)[:_MAX_REASON])
+            detail = summarize_stderr(err.decode(errors="replace"), proc.returncode)
+            raise _GitFailed(command, redact(detail, self.auth)[:_MAX_REASON])
         return out
 
 
@@ -727,9 +550,9 @@ def _fetch_one_safely(
     except _GitFailed as exc:
         return FetchError(spec, exc.reason())
     except (ValueError, LookupError) as exc:
-        return FetchError(spec, _redact(str(exc), auth)[:_MAX_REASON])
+        return FetchError(spec, redact(str(exc), auth)[:_MAX_REASON])
     except Exception as exc:  # noqa: BLE001 - one bad repo must not sink the others
-        return FetchError(spec, _redact(f"{type(exc).__name__}: {exc}", auth)[:_MAX_REASON])
+        return FetchError(spec, redact(f"{type(exc).__name__}: {exc}", auth)[:_MAX_REASON])
 
 
 DEFAULT_TIMEOUT = 120.0

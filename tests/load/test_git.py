@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from minnova_idp.load import git as gitsource
+from minnova_idp.load import git_auth
 from minnova_idp.load.git import (
     FetchedSource,
     FetchError,
@@ -337,7 +338,7 @@ def test_protocol_v0_fallback_bounds_sizes_too(
     repos: Path, cache: Path, monkeypatch: pytest.MonkeyPatch, scratch_objects: set[str]
 ) -> None:
     """A v0 server refuses a tree wanted by id: the commit is fetched by name, with the same blob filter."""
-    monkeypatch.setattr(gitsource, "_BASE_CONFIG", (*gitsource._BASE_CONFIG, ("protocol.version", "0")))
+    monkeypatch.setattr(git_auth, "_BASE_CONFIG", (*git_auth._BASE_CONFIG, ("protocol.version", "0")))
     repo = make_repo(repos, "app", {".minnova/app.yaml": "name: app\n", "README.md": "r\n"})
     [ok] = fetch_sources([RepoSpec(repo.url, "main")], cache)
     assert app_yaml(ok) == "name: app\n"
@@ -574,8 +575,8 @@ def test_protocol_v0_server_falls_back_to_ref_names(
 ) -> None:
     # v0 servers only serve advertised tips by id; a peeled tag's commit and the
     # blobs of a partial clone are not advertised.
-    v0_config = (*gitsource._BASE_CONFIG, ("protocol.version", "0"))  # last one wins
-    monkeypatch.setattr(gitsource, "_BASE_CONFIG", v0_config)
+    v0_config = (*git_auth._BASE_CONFIG, ("protocol.version", "0"))  # last one wins
+    monkeypatch.setattr(git_auth, "_BASE_CONFIG", v0_config)
     repo = make_repo(repos, "app", {".minnova/app.yaml": "v: 1\n", "README.md": "x\n"})
     tagged = repo.head()
     git(repo.path, "tag", "-a", "v1", "-m", "v1")

@@ -16,9 +16,10 @@ import pytest
 import yaml
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from minnova_idp.model.errors import ConfigError
+from minnova_idp.sops import cipher, formats
 from minnova_idp.sops import document as sops
 from minnova_idp.sops.document import AgeIdentity, SopsError
-
 from tests.support.sops_fixtures import sops_fixture
 
 NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
@@ -334,7 +335,7 @@ def test_mac_only_encrypted():
     # sops's documented trade-off: clear values are then not covered by the MAC.
     assert sops.decrypt(text.replace("name: app", "name: other"), [identity], "x.yaml")["metadata"] == {"name": "other"}
     # The hash starts from sha256("sops") (the constant in sops.go), so dropping the flag breaks the MAC.
-    assert sops._MAC_ONLY_ENCRYPTED_SEED.hex() == "8a3fd2ad54ce66527b1034f3d147be0b0b975b3bf44f72c6fdadec8176f27d69"
+    assert cipher.MAC_ONLY_ENCRYPTED_SEED.hex() == "8a3fd2ad54ce66527b1034f3d147be0b0b975b3bf44f72c6fdadec8176f27d69"
     refused(lambda: sops.decrypt(text.replace("  mac_only_encrypted: true\n", ""), [identity], "x.yaml"), "MAC mismatch")
 
 
@@ -358,7 +359,7 @@ def test_clear_values_count_in_the_mac_as_sops_reads_them():
     ("ENC[AES256_GCM,data:x]", "ENC[AES256_GCM,data:x]"),
 ])
 def test_go_yaml_plain_scalars(text, value):
-    resolved = sops._go_plain_scalar(text)
+    resolved = formats.go_plain_scalar(text)
     assert resolved == value and type(resolved) is type(value)
 
 
@@ -368,7 +369,7 @@ def test_go_yaml_plain_scalars(text, value):
     ("väl", "väl".encode()), (b"\x00\xff", b"\x00\xff"),
 ])
 def test_mac_bytes_match_sops(value, expected):
-    assert sops._mac_bytes(value, "f", "p") == expected
+    assert cipher.mac_bytes(value, "f", "p") == expected
 
 
 def test_encrypt_refuses_what_sops_cannot_write():
@@ -585,7 +586,7 @@ def test_plaintext_is_read_as_sops_reads_it():
     refused(lambda: sops.plaintext_yaml("stringData: {A: b}\nsops: {}\n", "p.yaml"), "is already encrypted")
     # keys are the text written, as for sops (and then refused by name where they are not env-var names)
     assert sops.plaintext_yaml("stringData:\n  1: b\n  yes: c\n", "p.yaml") == {"stringData": {"1": "b", "yes": "c"}}
-    with pytest.raises(sops.ConfigError, match="duplicate key"):
+    with pytest.raises(ConfigError, match="duplicate key"):
         sops.plaintext_yaml("a: 1\na: 2\n", "p.yaml")
     assert sops.plaintext_dotenv("# c\nA=b=c\nB=\"q\"\nC=x\\ny\n", "p.env") == {"A": "b=c", "B": '"q"', "C": "x\ny"}
     refused(lambda: sops.plaintext_dotenv("A=1\nsops_mac=x\n", "p.env"), "is already encrypted")
