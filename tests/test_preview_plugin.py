@@ -127,7 +127,9 @@ def test_egress_of_the_pull_requests_code_is_dns_its_database_and_the_internet(c
     assert policy["podSelector"]["matchLabels"].items() <= pod_labels.items()
     assert policy["policyTypes"] == ["Egress"]
     dns, own, internet = policy["egress"]
-    assert "to" not in dns and {p["port"] for p in dns["ports"]} == {53}
+    assert dns["to"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                          "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}]  # the resolver, no tunnel
+    assert {p["port"] for p in dns["ports"]} == {53}
     assert own == {"to": [{"podSelector": {}}]}
     blocks = [peer["ipBlock"] for peer in internet["to"]]
 

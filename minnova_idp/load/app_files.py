@@ -5,6 +5,14 @@ commit being deployed (for a preview, the pull request's own files, so a PR can 
 PostgreSQL through a ConfigMap a Job runs with psql as the database owner (`<cluster>-app`), in one transaction, once per database (minnova_idp/render/database.py `render_seed_job`). Not CloudNativePG's initdb
 `postInitApplicationSQLRefs`: that runs as a superuser, and a superuser's `COPY ... FROM PROGRAM` runs commands
 in the database's pod. Read as untrusted files: regular files only, bounded, UTF-8.
+
+No backslash, anywhere: psql runs every file the platform hands it (seed, mask, restore check) and treats a
+backslash outside a quoted literal as a meta-command, and `\\!`, `\\o |cmd`, `\\g |cmd`, `\\copy ... program` and
+backquotes in meta-command arguments run programs in the client's container (postgres
+REL_17_STABLE src/bin/psql/command.c exec_command_shell_escape, and psqlscan.l's backslash rule). Telling a
+quoted backslash from a meta-command needs psql's own lexer state (standard_conforming_strings can change in the
+middle of a file), so none is accepted: the rule cannot disagree with psql. Without a backslash no meta-command
+exists, and without a meta-command no backquote runs. A literal that needs a backslash is written chr(92).
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from minnova_idp.render.drill import CHECK_FILE, MAX_CHECK_BYTES
 from minnova_idp.render.origin import MASK_FILE, MASK_MAX_BYTES
 
 MAX_FILE_BYTES = 256 * 1024
+MAX_REPORTED_LINES = 5
 MAX_TOTAL_BYTES = 900 * 1024  # one ConfigMap holds at most 1 MiB
 
 
@@ -32,6 +41,21 @@ def load_app_config(path_text: str) -> tuple[Path, AppConfig]:
     path = Path(path_text)
     target = path / APP_CONFIG if path.is_dir() else path
     return target, validate_document(AppConfig, load_yaml_file(target, str(target)))
+
+
+def meta_command_problems(text: str, shown: str) -> list[Problem]:
+    """A Problem per line of app SQL holding a backslash (first MAX_REPORTED_LINES): see the module docstring."""
+    lines = [number for number, line in enumerate(text.split("\n"), 1) if "\\" in line]
+    return [Problem(shown, line=number, message="holds a backslash: psql meta-commands (\\!, \\o, \\copy, \\i, ...) "
+                    "are refused in app SQL, they can run programs",
+                    hint="write plain SQL only; for a backslash inside a literal use chr(92)")
+            for number in lines[:MAX_REPORTED_LINES]]
+
+
+def _plain_sql(text: str | None, shown: str) -> str | None:
+    if text is not None and (problems := meta_command_problems(text, shown)):
+        raise ConfigError(problems)
+    return text
 
 
 def read_seed(app: AppConfig, directory: Path, shown: str) -> tuple[tuple[str, str], ...]:
@@ -60,9 +84,12 @@ def read_seed(app: AppConfig, directory: Path, shown: str) -> tuple[tuple[str, s
             continue
         total += len(content)
         try:
-            files.append((relative.rsplit("/", 1)[-1], content.decode("utf-8")))
+            text = content.decode("utf-8")
         except UnicodeDecodeError:
             problems.append(Problem(where, message="is not UTF-8 text"))
+            continue
+        problems += meta_command_problems(text, where)
+        files.append((relative.rsplit("/", 1)[-1], text))
     if total > MAX_TOTAL_BYTES:
         problems.append(Problem(f"{shown}{APP_CONFIG}", "database.seed.files", f"the seed files hold {total} bytes; "
                                 f"at most {MAX_TOTAL_BYTES} fit in the ConfigMap that carries them"))
@@ -76,9 +103,10 @@ def read_restore_check(app: LoadedApp) -> str | None:
     if app.directory is None or not app.config.database.enabled:
         return None
     relative = names.APP_CONFIG.parent / CHECK_FILE
-    return read_text_file(app.directory / relative, app.shown(relative), MAX_CHECK_BYTES, f"{MAX_CHECK_BYTES} bytes",
-                          too_large_hint="a restore check is a few queries that prove the data is there",
-                          empty_hint="remove it to run `select 1`")
+    shown = app.shown(relative)
+    return _plain_sql(read_text_file(app.directory / relative, shown, MAX_CHECK_BYTES, f"{MAX_CHECK_BYTES} bytes",
+                                     too_large_hint="a restore check is a few queries that prove the data is there",
+                                     empty_hint="remove it to run `select 1`"), shown)
 
 
 def read_mask(directory: Path, shown_root: str) -> str:
@@ -99,4 +127,4 @@ def read_mask(directory: Path, shown_root: str) -> str:
                                    "data and are never started unmasked",
                                    hint="write the UPDATEs that replace personal data (emails, names, tokens), "
                                         "or remove preview.database")])
-    return text
+    return _plain_sql(text, shown)

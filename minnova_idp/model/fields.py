@@ -152,11 +152,49 @@ _CRON_FIELD = r"[0-9*/,\-A-Za-z]+"
 _CRON_RE = re.compile(rf"^(@(yearly|annually|monthly|weekly|daily|hourly)|{_CRON_FIELD}(\s+{_CRON_FIELD}){{4}})$")
 
 
+# Kubernetes parses CronJob schedules with robfig/cron v3's standard parser (kubernetes
+# pkg/apis/batch/validation/validation.go validateScheduleFormat: cron.ParseStandard): these are its bounds and
+# names (robfig/cron v3 spec.go `minutes`..`dow`), its `*`/`?`, `a-b`, and `/step` with a positive step (parser.go
+# getRange); recalled, not re-read from source for this change. Checked here so a schedule the API server would
+# reject is refused at validate, naming the field.
+_CRON_BOUNDS = (("minute", 0, 59, {}), ("hour", 0, 23, {}), ("day of month", 1, 31, {}),
+                ("month", 1, 12, {name: i for i, name in enumerate(
+                    "jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}),
+                ("day of week", 0, 6, {name: i for i, name in enumerate("sun mon tue wed thu fri sat".split())}))
+
+
+def _cron_value(text: str, low: int, high: int, names: dict[str, int]) -> int:
+    number = names.get(text.lower()) if not text.isdigit() else int(text) if len(text) <= 3 else None
+    if number is None or not low <= number <= high:
+        raise ValueError(text)
+    return number
+
+
+def _cron_field_problem(field: str, name: str, low: int, high: int, names: dict[str, int]) -> str | None:
+    for item in field.split(","):
+        span, _, step = item.partition("/")
+        try:
+            if step and (not step.isdigit() or len(step) > 3 or int(step) == 0):
+                return f"the {name} step '{step}' must be a positive number"
+            if span not in ("*", "?"):
+                start, dash, end = span.partition("-")
+                first = _cron_value(start, low, high, names)
+                if dash and _cron_value(end, low, high, names) < first:
+                    return f"the {name} range '{span}' ends before it starts"
+        except ValueError as exc:
+            return f"the {name} '{exc}' is not a number from {low} to {high}" + (" or a name" if names else "")
+    return None
+
+
 def _cron_schedule(value: str) -> str:
-    """A CronJob schedule: five cron fields or a @macro (Kubernetes validates the fields themselves)."""
+    """A CronJob schedule: five cron fields or a @macro, each field in the range Kubernetes accepts."""
     if not _CRON_RE.match(value.strip()):
         raise ValueError(f"'{value}' is not a cron schedule: five fields (minute hour day month weekday), e.g. "
                          f"'{DEFAULT_DRILL_SCHEDULE}', or @daily / @weekly")
+    if not value.strip().startswith("@"):
+        for field, bounds in zip(value.split(), _CRON_BOUNDS):
+            if problem := _cron_field_problem(field, *bounds):
+                raise ValueError(f"'{value}' is not a cron schedule: {problem}")
     return value.strip()
 
 

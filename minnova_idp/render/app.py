@@ -191,7 +191,8 @@ def app_objects(app: AppConfig, placement: Placement, settings: RenderSettings, 
         objects += database_declared
         if database.drill_schedule is not None:
             objects += drill_objects(prefix, app, placement.environment, database, placement.namespace, labels,
-                                     database.drill_schedule, database.drill_check, in_namespace + keys(cluster))
+                                     database.drill_schedule, database.drill_check, in_namespace + keys(cluster),
+                                     settings.network_policies)
     secret = None
     if placement.secrets is not None:
         secret = kubernetes_object(prefix, render_secret(app, placement, settings), Lifecycle(depends_on=in_namespace))

@@ -120,6 +120,23 @@ def sidecar_volumes(origin_apps: tuple[str, ...] = ()) -> list[dict[str, Any]]:
 
 # ---- the chart's values ----------------------------------------------------------------------
 
+# What a pull request's checkout may make the repo server fetch or hand on (README "Security model"):
+# - Submodules are on by default (argo-cd v3.4.4 cmd/argocd-repo-server/commands/argocd_repo_server.go:47,
+#   common/common.go:272-273) and `git submodule update --init --recursive` runs with the repository's own
+#   credentials (util/git/client.go:574-620, runCredentialedCmd 1257-1278), whose askpass helper answers any host
+#   (cmd/argocd-git-ask-pass/commands/argocd_git_ask_pass.go:42-45): a PR's .gitmodules pointing elsewhere would
+#   receive the git token. Off, in the repo server and in the ApplicationSet controller's git generator (chart
+#   10.1.1 templates/argocd-repo-server/deployment.yaml:285-289, argocd-applicationset/deployment.yaml:151-154).
+# - The repo server tars the whole checkout, .git included, for the plugin sidecar (util/io/files/tar.go:219-232):
+#   render-preview reads only .minnova/, so .git stays behind (the pattern matches the directory, which the walk
+#   then skips: tar.go:219-232; ";"-separated, cmd/argocd-repo-server/commands/argocd_repo_server.go:256).
+# Git LFS is off unless the repository enables it (pkg/apis/application/v1alpha1/repository_types.go:79-80) and
+# the repo server sets GIT_LFS_SKIP_SMUDGE=1 (util/git/client.go:1288); we never enable it.
+REPO_SERVER_PARAMS = {"reposerver.enable.git.submodule": "false",
+                      "applicationsetcontroller.enable.git.submodule": "false",
+                      "reposerver.plugin.tar.exclusions": ".git"}
+
+
 def chart_values(settings: StackSettings, github_notifications: bool, known_hosts: str | None = None,
                  origin_apps: tuple[str, ...] = ()) -> dict:
     """Values of the argo-cd chart: no secret in them (one would make Pulumi hide all of them).
@@ -133,7 +150,7 @@ def chart_values(settings: StackSettings, github_notifications: bool, known_host
     values: dict[str, Any] = {
         "configs": {
             "cmp": {"create": True, "plugins": {PLUGIN_NAME: plugin_spec()}},
-            "params": {"applicationsetcontroller.allowed.scm.providers": api_url(settings)},
+            "params": {"applicationsetcontroller.allowed.scm.providers": api_url(settings), **REPO_SERVER_PARAMS},
             "secret": {"createSecret": False},
         },
         "repoServer": {"extraContainers": [sidecar(settings)], "volumes": sidecar_volumes(origin_apps)},

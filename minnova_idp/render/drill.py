@@ -7,8 +7,14 @@ of its own, in order (init containers), because the kubectl image has no shell (
 on distroless static). A failed step fails the Job: its status, the CronJob's `lastSuccessfulTime` and an Event
 tell the platform team (README "Restore drills").
 
-Least privilege: a ServiceAccount whose Role may create Clusters, and get, watch and delete only the drill's.
-It reads no Secret (the check container gets the URI from the kubelet) and execs into nothing.
+Least privilege: a ServiceAccount whose Role may create Clusters and Jobs, and get, watch and delete only the
+drill's. It reads no Secret and execs into nothing.
+
+The app's check query never runs beside that token: the kubectl steps start it as a Job of its own (`<drill>-check`,
+from a manifest the platform renders, carrying the app's labels), whose pod mounts no service-account token, is
+selected by the app's egress policy like the app's code, and runs psql as the restored database's owner (the URI
+from the kubelet). The drill pod itself (kubectl only, never app input) has its own egress policy: DNS and the
+Kubernetes API's ports, no metadata address (isolation.drill_egress_policy).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import yaml
 
 from minnova_idp.model import names, versions
 from minnova_idp.model.app_config import AppConfig
+from minnova_idp.render import isolation
 from minnova_idp.render.database import (
     DatabasePlacement,
     hardened_container_security,
@@ -30,6 +37,7 @@ from minnova_idp.render.resources import KubernetesObject, Lifecycle, kubernetes
 CHECK_FILE = "restore-check.sql"  # in the app's .minnova/: what the drill runs against the restored database
 DEFAULT_CHECK = "select 1;\n"
 MAX_CHECK_BYTES = 64 * 1024
+CHECK_DEADLINE_SECONDS = 1800  # the check Job's own deadline; the drill waits a little longer for its outcome
 WAIT_TIMEOUT = "3h"  # recovering a large database replays its whole base backup and WAL
 DELETE_TIMEOUT = "15m"
 # Non-root in a namespace enforcing the "restricted" Pod Security Standard. 65532 is distroless's nonroot user.
@@ -37,9 +45,10 @@ RUN_AS_USER = 65532
 
 
 def drill_objects(prefix: str, app: AppConfig, environment: str, database: DatabasePlacement, namespace: str,
-                  labels: dict[str, str], schedule: str, check_sql: str | None, depends_on: tuple[str, ...]
-                  ) -> list[KubernetesObject]:
-    """ConfigMap, ServiceAccount, Role, RoleBinding and CronJob of one database's weekly drill."""
+                  labels: dict[str, str], schedule: str, check_sql: str | None, depends_on: tuple[str, ...],
+                  network_policies: bool = True) -> list[KubernetesObject]:
+    """ConfigMap, ServiceAccount, Role, RoleBinding, CronJob and (where the stack has network policies) the
+    NetworkPolicy of one database's weekly drill."""
     drill = base = names.drill_cluster(database.cluster)  # the Cluster and every object of its drill
     metadata = {"namespace": namespace, "labels": {**labels, "minnova.io/restore-drill": "true"}}
     cluster = render_restore_drill(app, environment, namespace, metadata["labels"])
@@ -51,8 +60,10 @@ def drill_objects(prefix: str, app: AppConfig, environment: str, database: Datab
                  "message": f"The latest backup of {database.cluster} was restored into {drill} and the check query "
                             "passed.",
                  "source": {"component": "minnova-idp-restore-drill"}}
+    check_job = _check_job(base, database, namespace, labels, metadata["labels"])
     config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": base, **metadata},
                   "data": {"cluster.yaml": yaml.safe_dump(cluster, sort_keys=True),
+                           "check-job.yaml": yaml.safe_dump(check_job, sort_keys=True),
                            "succeeded.yaml": yaml.safe_dump(succeeded, sort_keys=True),
                            "check.sql": check_sql or DEFAULT_CHECK}}
     account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": base, **metadata},
@@ -64,6 +75,10 @@ def drill_objects(prefix: str, app: AppConfig, environment: str, database: Datab
                 # ...but read, watch and delete only its own: never the app's database.
                 {"apiGroups": ["postgresql.cnpg.io"], "resources": ["clusters"], "resourceNames": [drill],
                  "verbs": ["get", "list", "watch", "delete"]},
+                # The check query's Job: created from check-job.yaml, watched and removed by name.
+                {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["create"]},
+                {"apiGroups": ["batch"], "resources": ["jobs"], "resourceNames": [_check_name(base)],
+                 "verbs": ["get", "list", "watch", "delete"]},
                 {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
             ]}
     binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
@@ -74,10 +89,43 @@ def drill_objects(prefix: str, app: AppConfig, environment: str, database: Datab
                 "spec": _cron_job_spec(base, drill, database, schedule)}
     after = Lifecycle(depends_on=depends_on)
     declared = [kubernetes_object(prefix, manifest, after) for manifest in (config_map, account, role)]
+    policies = []
+    if network_policies:
+        policies.append(kubernetes_object(prefix, isolation.drill_egress_policy(
+            namespace, metadata["labels"], base, {"minnova.io/restore-drill": "true"}), after))
     declared.append(kubernetes_object(prefix, binding, Lifecycle(depends_on=(*depends_on, declared[1].key,
                                                                               declared[2].key))))
+    declared += policies
     declared.append(kubernetes_object(prefix, cron_job, Lifecycle(depends_on=(*depends_on, *(d.key for d in declared)))))
     return declared
+
+
+def _check_name(base: str) -> str:
+    return f"{base}-check"
+
+
+def _check_job(base: str, database: DatabasePlacement, namespace: str, app_labels: dict[str, str],
+               job_labels: dict[str, str]) -> dict[str, Any]:
+    """The Job that runs the app's check.sql: no token, the app's labels (its egress policy selects the pod; its own
+    instance keeps the app's Service and PDB off it), not the drill's label (whose egress policy reaches the API)."""
+    pod_labels = {**app_labels, "app.kubernetes.io/instance": f"{app_labels['app.kubernetes.io/instance']}-drill-check"}
+    pod_labels.pop("minnova.io/restore-drill", None)
+    query = psql_container("check", database.version, names.drill_cluster(database.cluster), "drill", "check.sql",
+                           _small())
+    return {"apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": _check_name(base), "namespace": namespace, "labels": job_labels},
+            "spec": {"backoffLimit": 0, "activeDeadlineSeconds": CHECK_DEADLINE_SECONDS,
+                     "ttlSecondsAfterFinished": 7 * 24 * 3600,
+                     "template": {"metadata": {"labels": pod_labels}, "spec": {
+                         "restartPolicy": "Never",
+                         "automountServiceAccountToken": False,
+                         "enableServiceLinks": False,
+                         "securityContext": {"runAsNonRoot": True, "runAsUser": RUN_AS_USER,
+                                             "runAsGroup": RUN_AS_USER, "seccompProfile": {"type": "RuntimeDefault"}},
+                         "volumes": [{"name": "drill", "configMap": {
+                                         "name": base, "items": [{"key": "check.sql", "path": "check.sql"}]}},
+                                     {"name": "tmp", "emptyDir": {}}],
+                         "containers": [query]}}}}
 
 
 def _kubectl(name: str, *args: str, mounts: bool = False) -> dict[str, Any]:
@@ -93,7 +141,7 @@ def _small() -> dict[str, Any]:
 
 
 def _cron_job_spec(base: str, drill: str, database: DatabasePlacement, schedule: str) -> dict[str, Any]:
-    query = psql_container("check", database.version, drill, "drill", "check.sql", _small())
+    check = f"jobs.batch/{_check_name(base)}"
     return {
         "schedule": schedule,
         "timeZone": "Etc/UTC",
@@ -116,12 +164,15 @@ def _cron_job_spec(base: str, drill: str, database: DatabasePlacement, schedule:
                     "volumes": [{"name": "drill", "configMap": {"name": base}}, {"name": "tmp", "emptyDir": {}}],
                     "initContainers": [
                         # A drill that failed last week left its Cluster behind: start clean.
-                        _kubectl("remove-leftover", "delete", "clusters.postgresql.cnpg.io", drill,
+                        _kubectl("remove-leftover", "delete", f"clusters.postgresql.cnpg.io/{drill}", check,
                                  "--ignore-not-found", "--wait", f"--timeout={DELETE_TIMEOUT}"),
                         _kubectl("restore", "create", "-f", "/drill/cluster.yaml", mounts=True),
                         _kubectl("wait-ready", "wait", f"clusters.postgresql.cnpg.io/{drill}",
                                  "--for=condition=Ready", f"--timeout={WAIT_TIMEOUT}"),
-                        query,
+                        # The app's SQL, in a pod of its own (no token, the app's egress policy).
+                        _kubectl("check", "create", "-f", "/drill/check-job.yaml", mounts=True),
+                        _kubectl("wait-check", "wait", check, "--for=condition=Complete",
+                                 f"--timeout={CHECK_DEADLINE_SECONDS + 300}s"),
                         _kubectl("record", "create", "-f", "/drill/succeeded.yaml", mounts=True),
                     ],
                     "containers": [_kubectl("clean-up", "delete", "clusters.postgresql.cnpg.io", drill, "--wait",

@@ -9,7 +9,6 @@ import sys
 import pytest
 
 from minnova_idp.authoring.reference import schema_text, stale_files
-
 from tests.conftest import PROJECT_DIR
 from tests.support.cli import cli
 

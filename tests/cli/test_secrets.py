@@ -30,7 +30,6 @@ from minnova_idp.load.secrets import (
 )
 from minnova_idp.model.errors import ConfigError
 from minnova_idp.sops import document as sops
-
 from tests.conftest import PROJECT_DIR, load_stack_inputs, project_copy, stack_problems
 from tests.support.cli import cli
 from tests.support.sops_fixtures import sops_fixture

@@ -69,3 +69,30 @@ def test_namespaces_of_different_apps_never_collide():
     """No hyphen in environment names: '<app>-<env>' splits one way only."""
     assert names.check_environment_name("pr-1") is not None
     assert names.namespace("oracle-dev", "prod") != names.namespace("oracle", "devprod")
+
+
+# ---- cron schedules: what Kubernetes' parser (robfig/cron v3 standard) would reject is refused at validate ----
+
+@pytest.mark.parametrize("schedule, problem", [
+    ("*/0 * * * *", "the minute step '0' must be a positive number"),
+    ("99 99 99 99 99", "the minute '99' is not a number from 0 to 59"),
+    ("a b c d e", "the minute 'a' is not a number from 0 to 59"),
+    ("0 24 * * *", "the hour '24' is not a number from 0 to 23"),
+    ("0 0 0 * *", "the day of month '0' is not a number from 1 to 31"),
+    ("0 0 * 13 *", "the month '13' is not a number from 1 to 12 or a name"),
+    ("0 0 * * funday", "the day of week 'funday' is not a number from 0 to 6 or a name"),
+    ("30-10 * * * *", "the minute range '30-10' ends before it starts"),
+])
+def test_cron_fields_are_checked_by_range_and_step(schedule, problem):
+    from minnova_idp.model.fields import _cron_schedule
+
+    with pytest.raises(ValueError, match="is not a cron schedule") as refused:
+        _cron_schedule(schedule)
+    assert problem in str(refused.value)
+
+
+@pytest.mark.parametrize("schedule", ["0 5 * * 0", "*/15 0-23/2 1,15 JAN-dec mon-fri", "5/10 * * * *", "@weekly"])
+def test_valid_cron_schedules_pass(schedule):
+    from minnova_idp.model.fields import _cron_schedule
+
+    assert _cron_schedule(schedule) == schedule

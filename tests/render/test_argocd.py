@@ -550,3 +550,25 @@ def test_the_stack_caps_how_many_previews_run_at_once(dev_plan):
     stack = settings(previews={"rendererImage": "ghcr.io/acme/minnova-idp:1.0", "maxTotal": 3, "maxPerApp": 2})
     assert argocd.render_preview_cap(stack.previews.max_total)["spec"]["hard"] == {
         "count/applications.argoproj.io": "3"}
+
+
+def test_the_real_chart_turns_submodules_off_and_keeps_git_out_of_the_plugins_tarball(argo_cd_chart):
+    """A PR's .gitmodules must not make the repo server fetch with its git credentials (argo-cd v3.4.4
+    util/git/client.go:574-620): the setting reaches both Deployments that run git, through argocd-cmd-params-cm."""
+    _, objects = argo_cd_chart
+    params = objects[("ConfigMap", "argocd-cmd-params-cm")]["data"]
+    assert params["reposerver.enable.git.submodule"] == "false"
+    assert params["applicationsetcontroller.enable.git.submodule"] == "false"
+    assert params["reposerver.plugin.tar.exclusions"] == ".git"
+    for deployment, container, key in (
+            ("argocd-repo-server", "repo-server", "reposerver.enable.git.submodule"),
+            ("argocd-applicationset-controller", "applicationset-controller",
+             "applicationsetcontroller.enable.git.submodule")):
+        (server,) = [c for c in objects[("Deployment", deployment)]["spec"]["template"]["spec"]["containers"]
+                     if c["name"] == container]
+        env = {e["name"]: e.get("valueFrom", {}).get("configMapKeyRef") for e in server["env"]}
+        assert env["ARGOCD_GIT_MODULES_ENABLED"] == {"name": "argocd-cmd-params-cm", "key": key, "optional": True}
+    (server,) = [c for c in objects[("Deployment", "argocd-repo-server")]["spec"]["template"]["spec"]["containers"]
+                 if c["name"] == "repo-server"]
+    env = {e["name"]: e.get("valueFrom", {}).get("configMapKeyRef") for e in server["env"]}
+    assert env["ARGOCD_REPO_SERVER_PLUGIN_TAR_EXCLUSIONS"]["key"] == "reposerver.plugin.tar.exclusions"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pulumi
 import pydantic
@@ -533,32 +533,47 @@ def test_postgres_pins_are_the_newest_minor_cnpg_lists():
 # ---- restore drills, every week -------------------------------------------------------------------------------
 
 def drill(app: AppConfig | None = None, environment: str = "prod", schedule: str = "0 5 * * 0",
-          check: str | None = None) -> dict[str, dict]:
+          check: str | None = None, settings: RenderSettings = SETTINGS) -> dict[str, dict]:
     app = app or oracle()
     placement = environment_placement(app, environment, "abc", backup=backup_target(app, environment, "acme", ACCOUNT),
                                       drill_schedule=schedule, drill_check=check)
-    objects = app_objects(app, placement, SETTINGS, component=f"oracle-{environment}")
+    objects = app_objects(app, placement, settings, component=f"oracle-{environment}")
     return {o.manifest["kind"]: o for o in objects
             if hasattr(o, "manifest") and "minnova.io/restore-drill" in o.manifest["metadata"]["labels"]}
 
 
 def test_a_weekly_drill_restores_the_latest_backup_into_a_throwaway_cluster():
-    objects = drill()
-    assert set(objects) == {"ConfigMap", "ServiceAccount", "Role", "RoleBinding", "CronJob"}
+    objects = drill(settings=replace(SETTINGS, network_policies=True))
+    assert set(objects) == {"ConfigMap", "ServiceAccount", "Role", "RoleBinding", "CronJob", "NetworkPolicy"}
+    # The kubectl pod's own egress: the cluster's DNS and the API's ports, never the metadata addresses.
+    egress = objects["NetworkPolicy"].manifest["spec"]
+    assert egress["podSelector"] == {"matchLabels": {"minnova.io/restore-drill": "true"}}
+    assert egress["egress"][1]["ports"] == [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]
+    assert "169.254.0.0/16" in egress["egress"][1]["to"][0]["ipBlock"]["except"]
     cron = objects["CronJob"].manifest["spec"]
     assert cron["schedule"] == "0 5 * * 0" and cron["timeZone"] == "Etc/UTC" and cron["concurrencyPolicy"] == "Forbid"
     job = cron["jobTemplate"]["spec"]
     assert job["backoffLimit"] == 0 and job["activeDeadlineSeconds"] <= 4 * 3600
     pod = job["template"]["spec"]
     steps = [c["name"] for c in pod["initContainers"]] + [c["name"] for c in pod["containers"]]
-    assert steps == ["remove-leftover", "restore", "wait-ready", "check", "record", "clean-up"]
+    assert steps == ["remove-leftover", "restore", "wait-ready", "check", "wait-check", "record", "clean-up"]
     by_name = {c["name"]: c for c in pod["initContainers"] + pod["containers"]}
     assert by_name["wait-ready"]["args"][:3] == ["wait", "clusters.postgresql.cnpg.io/oracle-db-drill",
                                                  "--for=condition=Ready"]
     assert by_name["clean-up"]["args"][:3] == ["delete", "clusters.postgresql.cnpg.io", "oracle-db-drill"]
-    check = by_name["check"]
+    assert by_name["check"]["args"] == ["create", "-f", "/drill/check-job.yaml"]
+    assert by_name["wait-check"]["args"][:3] == ["wait", "jobs.batch/oracle-db-drill-check", "--for=condition=Complete"]
+    # No container of the drill pod (which holds the token) runs anything but kubectl.
+    assert {c["image"] for c in pod["initContainers"] + pod["containers"]} == {versions.KUBECTL_IMAGE}
+    check_job = yaml.safe_load(objects["ConfigMap"].manifest["data"]["check-job.yaml"])
+    check_pod = check_job["spec"]["template"]
+    (check,) = check_pod["spec"]["containers"]
+    assert check_pod["spec"]["automountServiceAccountToken"] is False and "serviceAccountName" not in check_pod["spec"]
+    assert check_pod["metadata"]["labels"]["app.kubernetes.io/name"] == "oracle"  # the app's egress policy
+    assert "minnova.io/restore-drill" not in check_pod["metadata"]["labels"]  # not the drill's broader one
     assert check["env"][0]["valueFrom"]["secretKeyRef"] == {"name": "oracle-db-drill-app", "key": "uri"}
     assert check["image"] == versions.POSTGRES_IMAGES[versions.DEFAULT_POSTGRES_VERSION]
+    assert check["command"][-2:] == ["-f", "/drill/check.sql"]
     # The restored Cluster: the app's latest backup, one instance, never archiving (no plugins entry).
     cluster = yaml.safe_load(objects["ConfigMap"].manifest["data"]["cluster.yaml"])
     assert cluster["metadata"]["name"] == "oracle-db-drill" and cluster["spec"]["instances"] == 1
@@ -574,9 +589,11 @@ def test_the_drill_can_touch_no_database_but_its_own():
     rules = drill()["Role"].manifest["rules"]
     named = [r for r in rules if "resourceNames" in r]
     assert named == [{"apiGroups": ["postgresql.cnpg.io"], "resources": ["clusters"], "resourceNames": ["oracle-db-drill"],
+                      "verbs": ["get", "list", "watch", "delete"]},
+                     {"apiGroups": ["batch"], "resources": ["jobs"], "resourceNames": ["oracle-db-drill-check"],
                       "verbs": ["get", "list", "watch", "delete"]}]
     unnamed = [r for r in rules if "resourceNames" not in r]
-    assert sorted(v for r in unnamed for v in r["verbs"]) == ["create", "create"]  # clusters, events: nothing else
+    assert sorted(v for r in unnamed for v in r["verbs"]) == ["create"] * 3  # clusters, jobs, events: nothing else
     assert not any(r["resources"] in (["secrets"], ["pods/exec"]) for r in rules)
     binding = drill()["RoleBinding"].manifest
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "oracle-db-drill", "namespace": "oracle-prod"}]
@@ -587,7 +604,8 @@ def test_the_drill_runs_the_apps_own_check_and_is_strictly_valid():
     assert objects["ConfigMap"].manifest["data"]["check.sql"] == "select count(*) > 0 from orders;\n"
     require_crds()
     validate_objects([o.manifest for o in objects.values()])
-    validate_objects([yaml.safe_load(objects["ConfigMap"].manifest["data"]["cluster.yaml"])])
+    validate_objects([yaml.safe_load(objects["ConfigMap"].manifest["data"][key])
+                      for key in ("cluster.yaml", "check-job.yaml")])
 
 
 def test_drills_follow_the_stack_and_the_app():
@@ -735,7 +753,7 @@ def test_the_readme_restore_procedure_against_the_plan(tmp_path):
     removed = {before[urn].name for urn in set(before) - set(during)}
     assert {name for name in removed if "release" not in name} == {
         f"oracle-prod-{kind}-oracle-db-drill" for kind in ("configmap", "cronjob", "role", "rolebinding",
-                                                           "serviceaccount")}
+                                                           "serviceaccount", "networkpolicy")}
     new = during[old_cluster + "-2"].inputs
     assert new["spec"]["externalClusters"][0]["plugin"]["parameters"]["serverName"] == "oracle-db"
     assert new["spec"]["plugins"][0]["parameters"]["serverName"] == "oracle-db-2"

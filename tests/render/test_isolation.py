@@ -51,7 +51,8 @@ def test_an_apps_code_reaches_dns_its_database_and_the_internet_only(prod_manife
                    for b in blocks)
 
     assert reachable("1.1.1.1") and reachable("2606:4700:4700::1111")
-    for address in ("169.254.169.254", "10.96.0.1", "10.244.1.5", "172.20.0.3", "192.168.0.2", "fd00:ec2::254"):
+    for address in ("169.254.169.254", "10.96.0.1", "10.244.1.5", "172.20.0.3", "192.168.0.2", "fd00:ec2::254",
+                    "168.63.129.16", "64:ff9b::a00:1", "64:ff9b:1::a9fe:a9fe", "::ffff:10.0.0.1"):
         assert not reachable(address), address
 
 
@@ -122,3 +123,98 @@ def test_absurd_requests_are_refused_by_the_model(tmp_path, change, message):
     with contextlib.redirect_stderr(stderr):
         assert main(["validate", str(app)]) == 1
     assert message in stderr.getvalue()
+
+
+# ---- every pod in an app namespace is confined ------------------------------------------------------------------
+
+def _selects(selector: dict, labels: dict[str, str]) -> bool:
+    """A Kubernetes label selector (matchLabels, matchExpressions In/NotIn/Exists/DoesNotExist) against labels."""
+    if not selector.get("matchLabels", {}).items() <= labels.items():
+        return False
+    for expression in selector.get("matchExpressions", []):
+        key, operator, values = expression["key"], expression["operator"], expression.get("values", [])
+        if not {"In": key in labels and labels[key] in values, "NotIn": labels.get(key) not in values,
+                "Exists": key in labels, "DoesNotExist": key not in labels}[operator]:
+            return False
+    return True
+
+
+def _pod_templates(manifests: list[dict]) -> list[tuple[str, str, dict]]:
+    """(namespace, what, pod template) of every workload, including those carried in ConfigMaps (the drill's
+    check Job, which kubectl creates)."""
+    import yaml
+
+    found = []
+    for manifest in manifests:
+        kind, meta = manifest["kind"], manifest["metadata"]
+        spec = manifest.get("spec", {})
+        if kind in ("Deployment", "StatefulSet", "Job", "DaemonSet", "ReplicaSet"):
+            found.append((meta.get("namespace"), f"{kind}/{meta['name']}", spec["template"]))
+        elif kind == "CronJob":
+            found.append((meta.get("namespace"), f"CronJob/{meta['name']}", spec["jobTemplate"]["spec"]["template"]))
+        elif kind == "Pod":
+            found.append((meta.get("namespace"), f"Pod/{meta['name']}", manifest))
+        elif kind == "ConfigMap":
+            for key, text in manifest.get("data", {}).items():
+                if key.endswith(".yaml") and "kind: Job" in text:
+                    found += [(ns, f"{meta['name']}:{key}:{what}", t) for ns, what, t in _pod_templates([yaml.safe_load(text)])]
+    return found
+
+
+def _unconfined(manifests: list[dict], app_namespaces: set[str]) -> list[str]:
+    policies = [m for m in manifests if m["kind"] == "NetworkPolicy"]
+    missing = []
+    for namespace, what, template in _pod_templates(manifests):
+        if namespace not in app_namespaces:
+            continue
+        labels = template.get("metadata", {}).get("labels", {})
+        for direction in ("Ingress", "Egress"):
+            if not any(p["metadata"]["namespace"] == namespace and direction in p["spec"]["policyTypes"]
+                       and _selects(p["spec"]["podSelector"], labels) for p in policies):
+                missing.append(f"{namespace} {what}: no {direction} policy")
+    return missing
+
+
+def test_every_pod_the_plan_renders_in_an_app_namespace_is_under_ingress_and_egress_policies(prod_manifests):
+    manifests = list(prod_manifests.values())
+    app_namespaces = {m["metadata"]["name"] for m in manifests if m["kind"] == "Namespace"
+                      and m["metadata"].get("labels", {}).get("app.kubernetes.io/managed-by") == "minnova-idp"}
+    assert {"oracle-prod", "storefront-prod"} <= app_namespaces
+    templates = [what for ns, what, _ in _pod_templates(manifests) if ns in app_namespaces]
+    assert any("check-job.yaml" in what for what in templates) and any(w.startswith("CronJob/") for w in templates)
+    assert _unconfined(manifests, app_namespaces) == []
+
+
+def test_every_pod_a_preview_renders_is_under_ingress_and_egress_policies():
+    from minnova_idp.model.app_config import AppConfig
+    from minnova_idp.render.preview import preview_request, render_preview
+
+    app = AppConfig.model_validate({
+        "name": "oracle", "image": {"repository": "r.io/o"}, "port": 80,
+        "database": {"enabled": True, "seed": {"files": ["seed/a.sql"]}}, "redis": {"enabled": True},
+        "release": {"command": ["migrate"]}, "processes": {"worker": {"command": ["work"]}},
+        "cron": {"nightly": {"schedule": "0 3 * * *", "command": ["nightly"]}},
+        "environments": {"dev": {"host": "o.acme.dev"}}})
+    request = preview_request({"app": "oracle", "pr_number": "1", "head_sha": "a" * 40,
+                               "preview_domain": "preview.acme.dev", "deployment": "acme", "ingress_class": "t"}, {})
+    manifests = render_preview(app, request, None, seed=(("a.sql", "select 1;"),), password_key="k" * 64)
+    namespaces = {m["metadata"]["name"] for m in manifests if m["kind"] == "Namespace"}
+    assert len(_pod_templates(manifests)) >= 4
+    assert _unconfined(manifests, namespaces) == []
+
+
+def test_a_pod_outside_every_policy_is_found():
+    """The check above can fail: a pod whose labels no egress policy selects is reported."""
+    policy = {"kind": "NetworkPolicy", "metadata": {"name": "e", "namespace": "a"},
+              "spec": {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "a"}}, "policyTypes": ["Egress"]}}
+    pod = {"kind": "Job", "metadata": {"name": "j", "namespace": "a"},
+           "spec": {"template": {"metadata": {"labels": {"minnova.io/restore-drill": "true"}}}}}
+    assert _unconfined([policy, pod], {"a"}) == ["a Job/j: no Ingress policy", "a Job/j: no Egress policy"]
+
+
+def test_dns_goes_to_the_cluster_resolver_only(prod_manifests):
+    for name in ("app-egress", "oracle-db-drill"):
+        policy = prod_manifests[("NetworkPolicy", "oracle-prod", name)]["spec"]
+        (dns,) = [rule for rule in policy["egress"] if {"protocol": "UDP", "port": 53} in rule.get("ports", [])]
+        assert dns["to"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                              "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}]
