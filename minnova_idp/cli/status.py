@@ -23,7 +23,7 @@ def register(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from minnova_idp.load.git import GitAuth
+    from minnova_idp.load.git_auth import GitAuth
     from minnova_idp.load.inputs import load_inputs
     from minnova_idp.load.progress import FetchProgress
     from minnova_idp.load.stack import from_stack_file

@@ -16,11 +16,11 @@ from minnova_idp.load.git import (
     CacheDirError,
     FetchedSource,
     FetchError,
-    GitAuth,
     RepoSpec,
     default_cache_dir,
     fetch_sources,
 )
+from minnova_idp.load.git_auth import GitAuth
 from minnova_idp.load.registry import Registered, read_registry
 from minnova_idp.load.validation import validate_document
 from minnova_idp.load.yamlsafe import load_yaml_file

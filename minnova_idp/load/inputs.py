@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 from minnova_idp.load.app_files import read_mask, read_restore_check, read_seed
 from minnova_idp.load.apps import load_apps
-from minnova_idp.load.git import GitAuth
+from minnova_idp.load.git_auth import GitAuth
 from minnova_idp.load.secrets import (
     app_key,
     key_problems,

@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 import yaml
 
-from minnova_idp.load.git import GitAuth
+from minnova_idp.load.git_auth import GitAuth
 from minnova_idp.load.inputs import load_inputs
 from minnova_idp.load.stack import from_stack_file
 from minnova_idp.load.yamlsafe import load_yaml_file

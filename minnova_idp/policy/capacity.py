@@ -66,14 +66,9 @@ def namespace_needs(inputs: ProgramInputs) -> list[tuple[LoadedApp, str, dict[st
 
     Replicas, resources and instances are the renderer's decisions (its placement and process functions), read
     here, never re-derived; tests/policy/test_capacity.py compares these numbers with the rendered objects."""
-    from minnova_idp.render.app import (
-        DEFAULT_CONTAINER_REQUEST,
-        build_placement,
-        process_replicas,
-        process_resources,
-        web_pods_at_most,
-    )
+    from minnova_idp.render.app import DEFAULT_CONTAINER_REQUEST, process_replicas, process_resources, web_pods_at_most
     from minnova_idp.render.database import database_placement
+    from minnova_idp.render.placement import build_placement
 
     needs = []
     default = {key: parse_quantity(value) for key, value in DEFAULT_CONTAINER_REQUEST.items()}

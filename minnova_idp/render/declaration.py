@@ -16,9 +16,10 @@ from minnova_idp.model.inputs import ProgramInputs
 from minnova_idp.model.loaded import LoadedApp
 from minnova_idp.policy.previews import preview_apps, preview_origins
 from minnova_idp.render import argocd, tls
-from minnova_idp.render.app import DnsTarget, Placement, RenderSettings, app_objects, environment_placement, url
+from minnova_idp.render.app import app_objects, url
 from minnova_idp.render.database import backup_target
 from minnova_idp.render.origin import origin_offer
+from minnova_idp.render.placement import DnsTarget, Placement, RenderSettings, environment_placement
 from minnova_idp.render.resources import (
     AccountToken,
     Declared,

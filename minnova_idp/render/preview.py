@@ -17,17 +17,9 @@ from minnova_idp.model.errors import ConfigError, Problem
 from minnova_idp.model.quantity import parse_quantity
 from minnova_idp.model.secrets import SecretValues
 from minnova_idp.render import isolation
-from minnova_idp.render.app import (
-    Manifest,
-    Placement,
-    RenderSettings,
-    app_code_pods,
-    build_placement,
-    common_labels,
-    redis_pods_label,
-    render_app,
-)
+from minnova_idp.render.app import Manifest, app_code_pods, common_labels, redis_pods_label, render_app
 from minnova_idp.render.database import DatabasePlacement, Origin
+from minnova_idp.render.placement import Placement, RenderSettings, build_placement
 from minnova_idp.render.redis import RedisPlacement, redis_password
 
 ENVIRONMENT = names.PREVIEW_ENVIRONMENT

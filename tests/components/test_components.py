@@ -16,7 +16,8 @@ from minnova_idp.model.loaded import LoadedApp
 from minnova_idp.model.registry import RegistryEntry
 from minnova_idp.model.stack import StackConfig, StackSecrets
 from minnova_idp.plan.recorder import record
-from minnova_idp.render.app import RenderSettings, app_objects, environment_placement, render_app
+from minnova_idp.render.placement import RenderSettings, environment_placement
+from minnova_idp.render.app import app_objects, render_app
 from minnova_idp.render.declaration import AppInstance
 
 SETTINGS = RenderSettings(deployment="acme", ingress_class="traefik", cluster_issuer="letsencrypt-prod")

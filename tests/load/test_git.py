@@ -25,17 +25,8 @@ import pytest
 
 from minnova_idp.load import git as gitsource
 from minnova_idp.load import git_auth
-from minnova_idp.load.git import (
-    FetchedSource,
-    FetchError,
-    GitAuth,
-    RepoSpec,
-    build_git_env,
-    build_ssh_command,
-    default_cache_dir,
-    fetch_sources,
-    ssh_command_for,
-)
+from minnova_idp.load.git import FetchedSource, FetchError, RepoSpec, default_cache_dir, fetch_sources
+from minnova_idp.load.git_auth import GitAuth, build_git_env, build_ssh_command, ssh_command_for
 from tests.conftest import stop_process
 
 GIT = shutil.which("git")

@@ -6,7 +6,8 @@ import pytest
 
 from minnova_idp.model import names
 from minnova_idp.model.app_config import AppConfig
-from minnova_idp.render.app import RenderSettings, environment_placement, render_app
+from minnova_idp.render.placement import RenderSettings, environment_placement
+from minnova_idp.render.app import render_app
 
 LONGEST_APP = "a" * (names.APP_NAME_MAX - 1) + "z"
 LONGEST_ENV = "e" * names.ENV_NAME_MAX

@@ -6,7 +6,8 @@ import pytest
 
 from minnova_idp.model.app_config import AppConfig
 from minnova_idp.model.secrets import SecretValues
-from minnova_idp.render.app import RenderSettings, environment_placement, render_app
+from minnova_idp.render.placement import RenderSettings, environment_placement
+from minnova_idp.render.app import render_app
 
 from tests.support.k8s_strict import validate_objects
 

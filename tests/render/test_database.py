@@ -26,7 +26,8 @@ from minnova_idp.model.stack_settings import StackSettings
 from minnova_idp.plan.recorder import record
 from minnova_idp.policy.capacity import backup_problems
 from minnova_idp.policy.guards import database_replacements, storage_shrinks
-from minnova_idp.render.app import RenderSettings, app_objects, environment_placement, render_app
+from minnova_idp.render.placement import RenderSettings, environment_placement
+from minnova_idp.render.app import app_objects, render_app
 from minnova_idp.render.database import (
     CLUSTER_CREATION_ONLY_FIELDS,
     R2_PERMISSION_GROUPS,

@@ -20,7 +20,8 @@ from minnova_idp.model.errors import ConfigError
 from minnova_idp.model.secrets import SECRET_PLACEHOLDER
 from minnova_idp.plan.recorder import run_plan, write_plan
 from minnova_idp.render import redis as valkey
-from minnova_idp.render.app import RenderSettings, app_objects, environment_placement
+from minnova_idp.render.placement import RenderSettings, environment_placement
+from minnova_idp.render.app import app_objects
 from minnova_idp.render.preview import PreviewRequest, render_preview
 from minnova_idp.render.resources import KubernetesObject, plain
 

@@ -11,7 +11,8 @@ from minnova_idp.load.yamlsafe import load_yaml
 from minnova_idp.model.app_config import AppConfig
 from minnova_idp.model.errors import ConfigError
 from minnova_idp.plan.recorder import run_plan
-from minnova_idp.render.app import RenderSettings, app_objects, environment_placement
+from minnova_idp.render.placement import RenderSettings, environment_placement
+from minnova_idp.render.app import app_objects
 from minnova_idp.render.resources import Secret
 
 from tests.conftest import PROJECT_DIR, app_config_problems, resource_named

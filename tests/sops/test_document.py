@@ -19,7 +19,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from minnova_idp.model.errors import ConfigError
 from minnova_idp.sops import cipher, formats
 from minnova_idp.sops import document as sops
-from minnova_idp.sops.document import AgeIdentity, SopsError
+from minnova_idp.sops.identities import AgeIdentity
+from minnova_idp.sops.errors import SopsError
 from tests.support.sops_fixtures import sops_fixture
 
 NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)

@@ -9,7 +9,7 @@ import pytest
 
 from minnova_idp.sops import document as sops
 from minnova_idp.sops import formats, rules
-from minnova_idp.sops.document import SopsError
+from minnova_idp.sops.errors import SopsError
 from minnova_idp.sops.rules import GoRegexp, RegexRefused
 
 CATASTROPHIC = "^(a+)+$"
