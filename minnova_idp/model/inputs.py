@@ -38,6 +38,8 @@ class ProgramInputs:
     seeds: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)  # app -> its seed files
     masks: dict[str, str] = field(default_factory=dict)  # app -> its .minnova/seed/mask.sql (preview copies)
     kept_tags: dict[str, str] = field(default_factory=dict)  # component -> the tag the image gate kept
+    # The guarded outputs (policy/guards.py) of this stack's last update: output name -> component -> value.
+    recorded: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def deployed(self) -> list[tuple[LoadedApp, str]]:
         """(app, environment) pairs this stack deploys."""

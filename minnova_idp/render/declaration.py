@@ -8,12 +8,13 @@ offline plan prints what it created. Pure: no Pulumi import.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from minnova_idp.model import names, versions
 from minnova_idp.model.app_config import AppConfig
 from minnova_idp.model.inputs import ProgramInputs
 from minnova_idp.model.loaded import LoadedApp
+from minnova_idp.policy import guards
 from minnova_idp.policy.previews import preview_apps, preview_origins
 from minnova_idp.render import argocd, tls
 from minnova_idp.render.app import DnsTarget, Placement, RenderSettings, app_objects, environment_placement, url
@@ -47,42 +48,24 @@ class AppInstance:
     def url(self) -> str:
         return url(self.placement)
 
-    @property
-    def database_size(self) -> str | None:
-        return self.placement.database.size if self.placement.database is not None else None
-
-    @property
-    def database_cluster(self) -> str | None:
-        return self.placement.database.cluster if self.placement.database is not None else None
-
 
 @dataclass(frozen=True)
 class Declaration:
     platform: tuple[Declared, ...]  # the Platform's own resources, in creation order
     apps: tuple[AppInstance, ...]
     cloudflare_account: str | None  # a Cloudflare provider is needed (and this account) when set
+    recorded: dict = field(default_factory=dict)  # the guarded outputs of the stack's last update (inputs.recorded)
 
     @property
     def urls(self) -> dict[str, str]:
         return {instance.component: instance.url for instance in self.apps}
 
     @property
-    def database_sizes(self) -> dict[str, str]:
-        """What each database was declared at: the storage guard compares the next run with it."""
-        return {instance.component: instance.database_size for instance in self.apps
-                if instance.database_size is not None}
-
-    @property
-    def redis_sizes(self) -> dict[str, str]:
-        """What each Valkey volume was declared at: the storage guard compares the next run with it."""
-        return {instance.component: instance.placement.redis.size for instance in self.apps
-                if instance.placement.redis is not None and instance.placement.redis.size is not None}
-
-    @property
-    def database_clusters(self) -> dict[str, str]:
-        """The Cluster each app uses: the next run refuses to swap it for another without a declared restore."""
-        return {instance.component: instance.database_cluster for instance in self.apps
-                if instance.database_cluster is not None}
+    def guarded_outputs(self) -> dict[str, dict[str, str]]:
+        """The guarded values (policy/guards.py GUARDED) as declared: the next run checks its own against them."""
+        return guards.declared_outputs(
+            [(instance.component, instance.app, instance.placement.environment) for instance in self.apps],
+            self.recorded)
 
 
 def declare(inputs: ProgramInputs) -> Declaration:
@@ -112,7 +95,8 @@ def declare(inputs: ProgramInputs) -> Declaration:
                                     offered=origins.get(app.name) == environment)
                       for app, environment in inputs.deployed())
     return Declaration(platform=tuple(declared), apps=instances,
-                       cloudflare_account=settings.cloudflare.account_id if settings.cloudflare else None)
+                       cloudflare_account=settings.cloudflare.account_id if settings.cloudflare else None,
+                       recorded=inputs.recorded)
 
 
 def _app_instance(inputs: ProgramInputs, app: LoadedApp, environment: str, settings: RenderSettings,

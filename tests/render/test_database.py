@@ -300,7 +300,7 @@ WEB = AppConfig.model_validate({"name": "web", "image": {"repository": "r.io/web
 @pytest.fixture(scope="module")
 def platform_resources():
     inputs = ProgramInputs(stack=stack(), apps=[loaded(oracle()), loaded(WEB)])
-    resources, outputs = record(lambda: {"sizes": Platform("platform", inputs).database_sizes}, project="minnova-idp",
+    resources, outputs = record(lambda: {"sizes": Platform("platform", inputs).guarded["databaseSizes"]}, project="minnova-idp",
                                 stack="test")
     return resources, outputs
 
