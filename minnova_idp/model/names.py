@@ -76,6 +76,7 @@ def database_cluster(app: str) -> str:
 # Service (a DNS label, at most 63) and "<cluster>-drill" a CronJob (at most 52: its Jobs add a suffix).
 CRONJOB_NAME_MAX = 52
 CLUSTER_NAME_MAX = 40
+SERVER_NAME_MAX = CLUSTER_NAME_MAX + len("-pg99")  # a Cluster's name, or it with a major upgrade's suffix
 
 
 def cluster_app_secret(cluster: str) -> str:

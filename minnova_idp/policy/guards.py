@@ -17,7 +17,9 @@ from minnova_idp.model.app_config import AppConfig
 from minnova_idp.model.errors import Problem
 from minnova_idp.model.inputs import (
     DATABASE_CLUSTERS_OUTPUT,
+    DATABASE_SERVERS_OUTPUT,
     DATABASE_SIZES_OUTPUT,
+    DATABASE_VERSIONS_OUTPUT,
     REDIS_SIZES_OUTPUT,
     ProgramInputs,
 )
@@ -38,6 +40,8 @@ class Guarded:
     check: Callable[[LoadedApp, str, str, str], list[Problem]]
     # Why a recorded value is unusable (a malformed outputs file), or None.
     malformed: Callable[[str], str | None] = lambda value: None
+    # Read even when minnova:databaseStorageGuard is off: what the next run's resources depend on (archive_server).
+    state: bool = False
 
 
 def _volume_size(value: str) -> str | None:
@@ -84,12 +88,90 @@ def _redis_size(config: AppConfig, environment: str, recorded: Recorded) -> str 
     return persistence.size if config.redis.enabled and persistence.enabled else None
 
 
+def _database_version(config: AppConfig, environment: str, recorded: Recorded) -> str | None:
+    return str(config.database.version) if config.database.enabled else None
+
+
+def _version_change(app: LoadedApp, environment: str, before: str, now: str) -> list[Problem]:
+    """Minor updates come with the pinned images (versions.py) and need nothing. A major upgrade is CNPG's in-place
+    `pg_upgrade` (cloudnative-pg@v1.30.0 internal/webhook/v1/cluster_webhook.go:1367-1410 allows upgrades, refuses
+    downgrades), archived under a new server name (archive_server). A downgrade cannot be done in place at all."""
+    if not before.isdigit() or int(now) == int(before):
+        return []
+    if int(now) < int(before):
+        return [Problem(app.config_file, "database.version",
+                        f"PostgreSQL {now} is older than the {before} that environments.{environment} runs; a "
+                        "database cannot be downgraded in place (its files are in the newer format)",
+                        hint=f"keep version: {before}; to go back, restore a backup taken before the upgrade into a "
+                             "new backupName (README: Major upgrades)")]
+    settings = app.config.environments[environment].database
+    if settings is not None and settings.restore is not None:
+        return [Problem(app.config_file, "database.version",
+                        f"environments.{environment} declares a restore and an upgrade from PostgreSQL {before} to "
+                        f"{now} at once", hint=f"keep version: {before} until the restore is done, then upgrade "
+                                               "(README: Major upgrades)")]
+    return []
+
+
+def archive_server(config: AppConfig, environment: str, recorded: Recorded) -> str:
+    """The server name an environment's Cluster archives under.
+
+    Today's name stays for the version that is deployed: the Cluster's own name (what every Cluster archived under
+    before major upgrades existed), or what the stack recorded for it. A major upgrade (the declared version is newer
+    than the recorded one) starts `<cluster>-pg<major>`: pg_upgrade starts a new system at timeline 1, and in the old
+    path a restore would follow the old system's later timelines and fail ("requested timeline N is not a child of
+    this server's history", tests/render/test_backup_engine.py). The stack records the name (databaseServers), so
+    the next runs keep it. A new Cluster (a restore into a new backupName) starts with its own name.
+    """
+    cluster = config.backup_name(environment)
+    component = names.component_name(config.name, environment)
+    if (recorded.get(DATABASE_CLUSTERS_OUTPUT) or {}).get(component, cluster) != cluster:
+        return cluster
+    server = (recorded.get(DATABASE_SERVERS_OUTPUT) or {}).get(component) or cluster
+    before = (recorded.get(DATABASE_VERSIONS_OUTPUT) or {}).get(component, "")
+    if before.isdigit() and config.database.version > int(before):
+        return f"{cluster}-pg{config.database.version}"
+    return server
+
+
+def _database_server(config: AppConfig, environment: str, recorded: Recorded) -> str | None:
+    return archive_server(config, environment, recorded) if config.database.enabled else None
+
+
+def _restore_of_upgraded(app: LoadedApp, environment: str, before: str, now: str) -> list[Problem]:
+    """A restore keeps its source Cluster declared as it runs; one archiving under an upgrade's server name would,
+    after the restore, be declared archiving under its own name again (the record follows the new Cluster): into
+    the old system's path. Refused until that is supported: the README names the manual recovery."""
+    settings = app.config.environments[environment].database
+    source = settings.restore.from_backup if settings and settings.restore else None
+    if source is None or not (before.startswith(f"{source}-pg") and before.removeprefix(f"{source}-pg").isdigit()):
+        return []
+    return [Problem(app.config_file, f"environments.{environment}.database.restore",
+                    f"'{source}' archives under '{before}' since its major upgrade; a declared restore of it is not "
+                    "supported yet", hint="remove restore; recover by hand from server "
+                                          f"'{before}' (README: Major upgrades)")]
+
+
+def _server_name(value: str) -> str | None:
+    if len(value) <= names.SERVER_NAME_MAX and names.APP_NAME_RE.match(value):
+        return None
+    return f"'{value[:40]}' is not a server name this stack writes"
+
+
+def _major(value: str) -> str | None:
+    return None if value.isdigit() and len(value) <= 3 else f"'{value[:40]}' is not a PostgreSQL major version"
+
+
 GUARDED: tuple[Guarded, ...] = (
     Guarded(DATABASE_SIZES_OUTPUT, "database.size", _database_size, _shrinks("database.size", "database"),
             _volume_size),
     Guarded(DATABASE_CLUSTERS_OUTPUT, "environments.<env>.database.backupName", _database_cluster, _replaced),
     Guarded(REDIS_SIZES_OUTPUT, "redis.persistence.size", _redis_size, _shrinks("redis.persistence.size", "Redis"),
             _volume_size),
+    Guarded(DATABASE_VERSIONS_OUTPUT, "database.version", _database_version, _version_change, _major, state=True),
+    # Not a guard but state: the server name follows from the versions (archive_server), and must stay put.
+    Guarded(DATABASE_SERVERS_OUTPUT, "environments.<env>.database.backupName", _database_server,
+            _restore_of_upgraded, _server_name, state=True),
 )
 ROWS = {row.output: row for row in GUARDED}
 
@@ -109,10 +191,9 @@ def declared_outputs(instances, recorded: Recorded = {}) -> dict[str, dict[str, 
 
 def outputs_to_read(inputs: ProgramInputs) -> list[str]:
     """The guarded outputs this run compares with: the rows some deployed app environment has a value for."""
-    if not inputs.stack.settings.database_storage_guard:
-        return []
-    return [row.output for row in GUARDED
-            if any(row.declared(app.config, environment, {}) is not None for app, environment in inputs.deployed())]
+    guard = inputs.stack.settings.database_storage_guard
+    return [row.output for row in GUARDED if (guard or row.state)
+            and any(row.declared(app.config, environment, {}) is not None for app, environment in inputs.deployed())]
 
 
 def guard_problems(inputs: ProgramInputs, recorded: Recorded, rows: tuple[Guarded, ...] = GUARDED) -> list[Problem]:

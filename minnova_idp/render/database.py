@@ -87,6 +87,13 @@ class DatabasePlacement:
     # A preview's copy of another environment (origin.py): recovered from its archive (`restore` names its server),
     # then masked with its `mask` before anything of the app runs.
     origin: Origin | None = None
+    # The server name the Cluster archives under, when it is not the Cluster's name: a major upgrade starts a new
+    # archive path (policy/guards.py archive_server).
+    server_name: str = ""
+
+    @property
+    def archive_server(self) -> str:
+        return self.server_name or self.cluster
 
     def __post_init__(self) -> None:
         if not self.cluster:
@@ -152,7 +159,7 @@ def backup_storage(component: str, app: AppConfig, backup: BackupTarget, namespa
 
 def database_placement(app: AppConfig, environment: str, backup: BackupTarget | None,
                        drill_schedule: str | None = None, drill_check: str | None = None,
-                       seed: tuple[tuple[str, str], ...] = ()) -> DatabasePlacement | None:
+                       seed: tuple[tuple[str, str], ...] = (), server_name: str = "") -> DatabasePlacement | None:
     """`drill_schedule`: the stack's restore-drill schedule (kept only for an app with backups and drills on)."""
     if not app.database.enabled:
         return None
@@ -168,6 +175,7 @@ def database_placement(app: AppConfig, environment: str, backup: BackupTarget | 
         drill_schedule=drill_schedule if backup is not None and app.database.restore_drill else None,
         drill_check=drill_check,
         seed=seed,
+        server_name=server_name if server_name != app.backup_name(environment) else "",
     )
 
 
@@ -229,7 +237,7 @@ def database_objects(prefix: str, app: AppConfig, database: DatabasePlacement, n
     clusters = [database]
     if database.restore is not None and database.origin is None:
         # The source, as it runs: it archived under its own name, and its bootstrap is never reapplied.
-        clusters.insert(0, replace(database, restore=None, cluster=database.restore.from_backup))
+        clusters.insert(0, replace(database, restore=None, cluster=database.restore.from_backup, server_name=""))
     for each in clusters:
         recovery_store = names.preview_origin(app.name) if each.origin is not None else None
         cluster = kubernetes_object(prefix, render_cluster(app, each, namespace, labels, recovery_store), replace(
@@ -240,6 +248,11 @@ def database_objects(prefix: str, app: AppConfig, database: DatabasePlacement, n
             # Retained and protected like the Cluster: with backupOwnerReference `self` its Backup objects go with it.
             objects.append(kubernetes_object(prefix, render_scheduled_backup(each.cluster, namespace, labels),
                                              replace(keep, depends_on=(*after_namespace, cluster.key))))
+            if each.server_name:
+                # A new archive path (a major upgrade) has no base backup yet: nothing in it could be restored
+                # until the next night. Created once the upgraded Cluster is Ready again (WAIT_FOR_READY).
+                objects.append(kubernetes_object(prefix, render_first_backup(each, namespace, labels),
+                                                 replace(keep, depends_on=(*after_namespace, cluster.key))))
     ready = cluster  # the last one declared is the app's
     if database.origin is not None:
         mask = kubernetes_object(prefix, render_mask(database, namespace, labels), Lifecycle(depends_on=after_namespace))
@@ -310,7 +323,8 @@ def render_cluster(app: AppConfig, database: DatabasePlacement, namespace: str, 
             "isWALArchiver": True,
             # Each Cluster archives under its own name: the plugin reads this on every WAL archive
             # (plugin-barman-cloud v0.14.0 internal/cnpgi/common/wal.go:196), so it must never change on a live one.
-            "parameters": {"barmanObjectName": names.backup_object_store(app.name), "serverName": database.cluster},
+            "parameters": {"barmanObjectName": names.backup_object_store(app.name),
+                           "serverName": database.archive_server},
         }]
     timeout = RECOVERY_TIMEOUT_SECONDS if database.restore is not None else CREATE_TIMEOUT_SECONDS
     return {
@@ -462,17 +476,29 @@ def render_scheduled_backup(cluster: str, namespace: str, labels: dict[str, str]
     }
 
 
+def render_first_backup(database: DatabasePlacement, namespace: str, labels: dict[str, str]) -> Manifest:
+    """The base backup a new archive path starts with (cloudnative-pg@v1.30.0 docs/src/postgres_upgrades.md:215-237:
+    after a major upgrade, change serverName with the image and take a new base backup)."""
+    return {
+        "apiVersion": "postgresql.cnpg.io/v1",
+        "kind": "Backup",
+        "metadata": {"name": f"{database.archive_server}-first", "namespace": namespace, "labels": labels},
+        "spec": {"cluster": {"name": database.cluster}, "method": "plugin",
+                 "pluginConfiguration": {"name": BARMAN_CLOUD_PLUGIN}},
+    }
+
+
 def render_restore_drill(app: AppConfig, environment: str, namespace: str, labels: dict[str, str],
-                         target_time: str | None = None) -> Manifest:
+                         target_time: str | None = None, server: str | None = None) -> Manifest:
     """A throwaway Cluster recovering the environment's archive beside the real one.
 
     It has no `plugins` entry, so it never archives: a drill cannot write into the backups it tests.
     """
-    source = app.backup_name(environment)
+    source = server or app.backup_name(environment)  # the server the environment archives under
     drill = DatabasePlacement(
         instances=1, size=app.database.size, version=app.database.version, resources=app.database.resources,
         backup=None, restore=DatabaseRestore.model_validate({"fromBackup": source, "targetTime": target_time}),
-        cluster=names.drill_cluster(source))
+        cluster=names.drill_cluster(app.backup_name(environment)))  # the name drill.py's Role allows
     return render_cluster(app, drill, namespace, labels, recovery_store=names.backup_object_store(app.name))
 
 

@@ -115,7 +115,8 @@ def _app_instance(inputs: ProgramInputs, app: LoadedApp, environment: str, setti
                                       drill_check=inputs.restore_checks.get(app.name),
                                       seed=inputs.seeds.get(app.name, ()),
                                       pull_secret=bool(inputs.stack.secrets.registry_credentials),
-                                      password_key=inputs.stack.secrets.password_key)
+                                      password_key=inputs.stack.secrets.password_key,
+                                      server_name=guards.archive_server(app.config, environment, inputs.recorded))
     pull = inputs.stack.secrets.registry_credentials
     resources = app_objects(app.config, placement, settings, component=component,
                             protected=environment in stack.protected_environments, operators=operators, dns=dns,
@@ -124,7 +125,7 @@ def _app_instance(inputs: ProgramInputs, app: LoadedApp, environment: str, setti
         # This environment's backups are what the app's previews copy: a read-only token for them, for the sidecar.
         bucket = next(r for r in resources if isinstance(r, R2Bucket))
         argocd_namespace = kubernetes_object(PLATFORM_PREFIX, argocd.render_namespace())
-        resources += origin_offer(component, app.name, environment, app.config.backup_name(environment),
+        resources += origin_offer(component, app.name, environment, placement.database.archive_server,
                                   bucket.bucket, bucket.key, stack.deployment, stack.cloudflare.account_id,
                                   argocd.NAMESPACE, keys(argocd_namespace), inputs.masks[app.name])
     return AppInstance(component=component, app=app.config, placement=placement, resources=tuple(resources))

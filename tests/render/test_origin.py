@@ -186,7 +186,7 @@ def test_a_copy_recovers_from_devs_archive_read_only_and_is_masked_before_the_ap
 ])
 def test_a_copy_is_refused_unless_the_platform_offers_it_with_a_mask(checkout, keys_dir, case, expected):  # noqa: F811
     repo, head = copying_checkout(checkout, MASK, "prod" if case == "other environment" else "dev")
-    changes = {"no mask": {"mask": ""}, "server name too long": {"serverName": "a" * 41},
+    changes = {"no mask": {"mask": ""}, "server name too long": {"serverName": "a" * 46},
                "not a string": {"endpointURL": 42}}.get(case, {})
     keys = keys_dir if case == "not offered" else offered(keys_dir, **changes)
     if case == "not json":
