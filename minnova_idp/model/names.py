@@ -109,6 +109,13 @@ def mask(cluster: str) -> str:
     return f"{cluster}-mask"
 
 
+def preview_copy(app: str) -> str:
+    """A preview's Cluster when it is a copy of another environment: never `<app>-db`, so that a later commit without
+    preview.database cannot hand the app (or its release Job or seed) the recovered copy without its mask: that
+    render declares `<app>-db`, a new empty database, and Argo CD prunes the copy."""
+    return f"{app}-db-copy"
+
+
 def preview_origin(app: str) -> str:
     """In a preview's namespace: the ObjectStore its database is recovered from, another environment's backups."""
     return f"{app}-origin"

@@ -372,12 +372,80 @@ def render_seed_job(app: AppConfig, database: DatabasePlacement, namespace: str,
 
 
 MASK_KEY = "mask.sql"
+MASK_SCRIPT_KEY = "minnova-mask.psql"  # what the Job runs: the app's mask, then the statistics epilogue
+# After the app's mask, in the same transaction: the copy's planner statistics still hold dev's values (most common
+# values, histogram bounds in pg_stats, readable by the owner) until they are recomputed from the masked rows.
+# Autovacuum never analyses a partitioned parent, and ANALYZE of a table left empty keeps its old statistics
+# (PostgreSQL updates pg_statistic only from a non-empty sample): both reproduced in tests/render/test_seed_psql.py.
+# So: ANALYZE every table the owner has (partitioned parents included); for a column that still has statistics in
+# an empty table, rewrite it to its own type, which drops them (ALTER COLUMN TYPE); fail (the whole mask rolls back,
+# the app never starts) when that is impossible or a table with statistics is not the owner's.
+MASK_EPILOGUE = r"""
+DO $minnova$
+DECLARE
+  rel regclass;
+  col record;
+  is_empty boolean;
+  rewrote boolean := false;
+  analyze_all text := $q$SELECT c.oid::regclass FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'p', 'm') AND pg_has_role(c.relowner, 'USAGE')
+      AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_toast%'$q$;
+  stats text := $q$SELECT DISTINCT s.schemaname, s.tablename, s.attname, c.relkind, c.relowner,
+      COALESCE(i.indrelid, c.oid)::regclass AS tbl,
+      CASE WHEN c.relispartition THEN pg_partition_root(c.oid) ELSE c.oid END::regclass AS root,
+      format_type(a.atttypid, a.atttypmod) AS type, a.attcollation, co.collname, cn.nspname AS collschema
+    FROM pg_stats s
+    JOIN pg_namespace n ON n.nspname = s.schemaname
+    JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = s.tablename
+    LEFT JOIN pg_index i ON i.indexrelid = c.oid
+    LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = s.attname
+    LEFT JOIN pg_collation co ON co.oid = a.attcollation
+    LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
+    WHERE s.schemaname NOT IN ('pg_catalog', 'information_schema')$q$;
+BEGIN
+  FOR rel IN EXECUTE analyze_all LOOP EXECUTE format('ANALYZE %s', rel); END LOOP;
+  FOR col IN EXECUTE stats LOOP
+    IF NOT pg_has_role(col.relowner, 'USAGE') THEN
+      RAISE EXCEPTION 'minnova mask: %.% is not the database owner''s: its statistics keep the copied values',
+        col.schemaname, col.tablename;
+    END IF;
+    EXECUTE format('SELECT NOT EXISTS (SELECT FROM %s)', col.tbl) INTO is_empty;
+    CONTINUE WHEN NOT is_empty OR col.relkind = 'i';
+    BEGIN  -- a rewrite to its own type drops the column's statistics (and rebuilds the indexes on it)
+      EXECUTE format('ALTER TABLE %s ALTER COLUMN %I TYPE %s%s', col.root, col.attname, col.type,
+                     CASE WHEN col.attcollation <> 0
+                          THEN format(' COLLATE %I.%I', col.collschema, col.collname) ELSE '' END);
+      rewrote := true;
+    EXCEPTION WHEN OTHERS THEN
+      RAISE EXCEPTION 'minnova mask: %.% is empty after the mask but its statistics keep the copied values of %, '
+        'which cannot be cleared (%); leave masked rows in it, or in the mask drop it (a partition) or what depends on the column',
+        col.schemaname, col.tablename, col.attname, SQLERRM;
+    END;
+  END LOOP;
+  IF rewrote THEN  -- the rewritten tables' other columns (and partitions) lost theirs too: recompute them
+    FOR rel IN EXECUTE analyze_all LOOP EXECUTE format('ANALYZE %s', rel); END LOOP;
+  END IF;
+  FOR col IN EXECUTE stats LOOP  -- what is left must come from masked rows: none of an empty table
+    EXECUTE format('SELECT NOT EXISTS (SELECT FROM %s)', col.tbl) INTO is_empty;
+    IF is_empty THEN
+      RAISE EXCEPTION 'minnova mask: %.% (%) is empty after the mask but its statistics keep the copied values',
+        col.schemaname, col.tablename, col.attname;
+    END IF;
+  END LOOP;
+END
+$minnova$;
+"""
+
+
+def mask_script() -> str:
+    """The mask Job's script: the app's mask (`\\ir`: relative to this file), then MASK_EPILOGUE."""
+    return f"\\ir {MASK_KEY}\n{MASK_EPILOGUE.lstrip()}"
 
 
 def render_mask(database: DatabasePlacement, namespace: str, labels: dict[str, str]) -> Manifest:
     return {"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": names.mask(database.cluster), "namespace": namespace, "labels": labels},
-            "data": {MASK_KEY: database.origin.mask}}
+            "data": {MASK_KEY: database.origin.mask, MASK_SCRIPT_KEY: mask_script()}}
 
 
 def render_mask_job(app: AppConfig, database: DatabasePlacement, namespace: str, labels: dict[str, str],
@@ -386,7 +454,7 @@ def render_mask_job(app: AppConfig, database: DatabasePlacement, namespace: str,
     in one transaction, as the database owner (not a superuser, as the seed). It runs once, when Argo CD first applies it: the
     Job is not recreated for later commits. In the seed's sync wave, so the release phase and the app's processes
     (later waves) start only once it succeeded; a failing mask stops the sync there and the app never starts."""
-    return _sql_job(app, database, namespace, labels, preview, "mask", names.mask(database.cluster), MASK_KEY)
+    return _sql_job(app, database, namespace, labels, preview, "mask", names.mask(database.cluster), MASK_SCRIPT_KEY)
 
 
 def _sql_job(app: AppConfig, database: DatabasePlacement, namespace: str, labels: dict[str, str], preview: bool,

@@ -205,7 +205,7 @@ def preview_placement(app: AppConfig, request: PreviewRequest, secrets: SecretVa
                                        hint="remove preview.database (previews then start empty or seeded)")])
         database = DatabasePlacement(
             instances=1, size=app.database.size, version=app.database.version, resources=PREVIEW_DATABASE_RESOURCES,
-            cluster=names.database_cluster(app.name), origin=origin,
+            cluster=names.preview_copy(app.name), origin=origin,
             # parse_origin checked the server name (a Cluster's name, or it with a major upgrade's -pg<major>)
             restore=DatabaseRestore.model_construct(from_backup=origin.server_name, target_time=None))
     elif app.database.enabled:
