@@ -45,9 +45,7 @@ class BackupTarget:
     bucket: str
     account_id: str
     retention: str
-    # The R2 token the credentials come from: this environment's own (`<component>-backups`), or one per app
-    # (`<app>-backups`, minnova:cloudflare.backupTokens perApp) that the app's first environment in the stack
-    # declares for all its buckets (`token_buckets`; empty where an earlier environment declared it).
+    # The R2 token the credentials come from: this environment's own (`<component>-backups`), for its bucket only.
     token_name: str = ""
     token_buckets: tuple[str, ...] = ()
 
@@ -115,18 +113,12 @@ def r2_s3_credentials(token_id: str, token_value: str) -> dict[str, str]:
     return {ACCESS_KEY_ID: token_id, SECRET_ACCESS_KEY: hashlib.sha256(token_value.encode()).hexdigest()}
 
 
-def backup_target(app: AppConfig, environment: str, deployment: str, account_id: str,
-                  token_per_app: bool = False, stack_environments: tuple[str, ...] = ()) -> BackupTarget:
-    """`token_per_app`: one token for the app's buckets of `stack_environments` (the app's environments that this
-    stack deploys, in order), declared with the first of them."""
+def backup_target(app: AppConfig, environment: str, deployment: str, account_id: str) -> BackupTarget:
+    """One bucket and one token for it: no namespace holds a credential that can write another environment's
+    backups (the former `backupTokens: perApp` is refused, policy/capacity.py)."""
     bucket = names.backup_bucket(deployment, app.name, environment)
-    if not token_per_app:
-        return BackupTarget(bucket=bucket, account_id=account_id, retention=app.database.backup_retention,
-                            token_name=f"{names.component_name(app.name, environment)}-backups", token_buckets=(bucket,))
-    first = stack_environments[0] if stack_environments else environment
-    buckets = tuple(names.backup_bucket(deployment, app.name, env) for env in stack_environments or (environment,))
     return BackupTarget(bucket=bucket, account_id=account_id, retention=app.database.backup_retention,
-                        token_name=f"{app.name}-backups", token_buckets=buckets if environment == first else ())
+                        token_name=f"{names.component_name(app.name, environment)}-backups", token_buckets=(bucket,))
 
 
 # Object read and write on one bucket: what the Barman Cloud plugin needs to archive and restore.
@@ -135,8 +127,7 @@ R2_PERMISSION_GROUPS = ("Workers R2 Storage Bucket Item Read", "Workers R2 Stora
 
 def backup_storage(component: str, app: AppConfig, backup: BackupTarget, namespace: str, labels: dict[str, str],
                    deployment: str, keep: Lifecycle, after_namespace: tuple[str, ...]) -> list:
-    """The bucket a database archives to, the token that can touch that bucket (and, per app, its other
-    environments' buckets) and nothing else, and the S3 credentials derived from the token as a Secret beside
+    """The bucket a database archives to, the token that can touch that bucket and nothing else, and the S3 credentials derived from the token as a Secret beside
     the database (last). `keep`: how data holders are kept."""
     bucket = R2Bucket(name=f"{component}-backups", bucket=backup.bucket, lifecycle=keep)
     declared: list = [bucket]

@@ -106,9 +106,7 @@ def _app_instance(inputs: ProgramInputs, app: LoadedApp, environment: str, setti
     component = names.component_name(app.name, environment)
     backup = None
     if app.config.database.enabled:
-        backup = backup_target(app.config, environment, stack.deployment, stack.cloudflare.account_id,
-                               token_per_app=stack.cloudflare.backup_tokens == "perApp",
-                               stack_environments=inputs.environments_of(app))
+        backup = backup_target(app.config, environment, stack.deployment, stack.cloudflare.account_id)
     placement = environment_placement(app.config, environment, inputs.image_tag(app, environment)[0],
                                       secrets=inputs.secrets.get((app.name, environment)), backup=backup,
                                       drill_schedule=stack.restore_drill_schedule,
