@@ -503,9 +503,18 @@ def test_restore_drill_recovers_without_ever_archiving(tmp_path):
         "barmanObjectName": "oracle-backups", "serverName": "oracle-db"}
     require_crds()
     validate_objects([cluster])
+    # after a major upgrade the environment archives under <cluster>-pg<major>; the drill's name stays
+    upgraded = subprocess.run([sys.executable, "-m", "minnova_idp.cli", "restore-drill", "examples/oracle", "prod",
+                               "--server-name", "oracle-db-pg18"], cwd=PROJECT_DIR, capture_output=True, text=True,
+                              timeout=60)
+    assert upgraded.returncode == 0, upgraded.stderr
+    cluster = yaml.safe_load(upgraded.stdout)
+    assert cluster["metadata"]["name"] == "oracle-db-drill"
+    assert cluster["spec"]["externalClusters"][0]["plugin"]["parameters"]["serverName"] == "oracle-db-pg18"
 
 
 @pytest.mark.parametrize("args,message", [
+    (["examples/oracle", "prod", "--server-name", "Oracle_DB"], "--server-name: 'Oracle_DB' is not a server name"),
     (["examples/storefront", "prod"], "database.enabled: the app has no database"),
     (["examples/oracle", "staging"], "no environment 'staging' (hint: environments: dev, prod)"),
     (["examples/oracle", "prod", "--target-time", "noon"], "--target-time: 'noon' is not an RFC 3339 timestamp"),
