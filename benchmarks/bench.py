@@ -60,7 +60,7 @@ config:
   minnova:ingressAddress: 203.0.113.10
   minnova:git: {provider: github}
   minnova:cloudflare: {accountId: 0123456789abcdef0123456789abcdef, zoneId: fedcba9876543210fedcba9876543210,
-                       backupTokens: perApp}  # 500 apps: one token per app env would pass the account quota
+                       maxAccountTokens: 1000}  # 500 apps: one token per app env (501) is past the default quota
   minnova:databaseStorageGuard: false
 """
 

@@ -23,9 +23,7 @@ CLOUDFLARE_PROVIDER_NAME = "cloudflare"
 
 class Platform(pulumi.ComponentResource):
     urls: pulumi.Output[dict[str, str]]
-    database_sizes: pulumi.Output[dict[str, str]]
-    database_clusters: pulumi.Output[dict[str, str]]
-    redis_sizes: pulumi.Output[dict[str, str]]
+    guarded: dict[str, pulumi.Output[dict[str, str]]]  # output name -> its value (policy/guards.py GUARDED)
 
     def __init__(self, name: str, inputs: ProgramInputs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(TYPE, name, None, opts)
@@ -48,11 +46,9 @@ class Platform(pulumi.ComponentResource):
             app = MinnovaApp(instance, creator, opts=pulumi.ResourceOptions(parent=self, providers=[provider]))
             urls[instance.component] = app.url
         self.urls = pulumi.Output.all(**urls) if urls else pulumi.Output.from_input({})
-        self.database_sizes = pulumi.Output.from_input(declaration.database_sizes)
-        self.database_clusters = pulumi.Output.from_input(declaration.database_clusters)
-        self.redis_sizes = pulumi.Output.from_input(declaration.redis_sizes)
-        self.register_outputs({"urls": self.urls, "databaseSizes": self.database_sizes,
-                               "databaseClusters": self.database_clusters, "redisSizes": self.redis_sizes})
+        self.guarded = {output: pulumi.Output.from_input(value)
+                        for output, value in declaration.guarded_outputs.items()}
+        self.register_outputs({"urls": self.urls, **self.guarded})
 
     def _cloudflare_provider(self, inputs: ProgramInputs) -> pulumi.ProviderResource:
         import pulumi_cloudflare as cloudflare  # large (seconds to import): only for stacks that use Cloudflare

@@ -18,17 +18,10 @@ from minnova_idp.load import image_registry as imagegate
 from minnova_idp.load.inputs import load_inputs
 from minnova_idp.load.progress import FetchProgress
 from minnova_idp.model.errors import ConfigError, Problem, raise_if_any
-from minnova_idp.model.inputs import (
-    DATABASE_CLUSTERS_OUTPUT,
-    DATABASE_SIZES_OUTPUT,
-    IMAGE_TAGS_OUTPUT,
-    REDIS_SIZES_OUTPUT,
-    STOP_HEADER,
-    ProgramInputs,
-)
+from minnova_idp.model.inputs import IMAGE_TAGS_OUTPUT, STOP_HEADER, ProgramInputs
 from minnova_idp.plan.pulumi_internals import running_program_config
 from minnova_idp.policy import image_gate
-from minnova_idp.policy.guards import database_replacements, redis_shrinks, storage_shrinks
+from minnova_idp.policy.guards import guard_problems, outputs_to_read
 from minnova_idp.policy.image_gate import image_tag_history, requested_images
 
 PLATFORM_NAME = "platform"
@@ -42,24 +35,20 @@ async def program(inputs: ProgramInputs, check_images=None) -> dict[str, pulumi.
     """
     settings = inputs.stack.settings
     previous_tags: dict = {}
-    if settings.database_storage_guard or settings.image_gate != "off":
+    guarded = outputs_to_read(inputs)
+    if guarded or settings.image_gate != "off":
         # This stack's own outputs from its last update: the only record of what was deployed.
         previous = pulumi.StackReference(
             f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}")
-        if settings.database_storage_guard and any(app.config.database.enabled for app, _ in inputs.deployed()):
-            sizes = await previous.get_output(DATABASE_SIZES_OUTPUT).future() or {}
-            clusters = await previous.get_output(DATABASE_CLUSTERS_OUTPUT).future() or {}
-            raise_if_any(storage_shrinks(inputs, sizes) + database_replacements(inputs, clusters))
-        if settings.database_storage_guard and any(app.config.redis.enabled and app.config.redis.persistence.enabled
-                                                   for app, _ in inputs.deployed()):
-            raise_if_any(redis_shrinks(inputs, await previous.get_output(REDIS_SIZES_OUTPUT).future() or {}))
+        recorded = {output: await previous.get_output(output).future() or {} for output in guarded}
+        raise_if_any(guard_problems(inputs, recorded))
+        inputs = replace(inputs, recorded=recorded)
         previous_tags = await previous.get_output(IMAGE_TAGS_OUTPUT).future() or {}
     if settings.image_gate != "off" and check_images is not None:
         inputs = await _image_gate(inputs, previous_tags, check_images)
 
     platform = Platform(PLATFORM_NAME, inputs)
-    outputs = {"urls": platform.urls, DATABASE_SIZES_OUTPUT: platform.database_sizes,
-               DATABASE_CLUSTERS_OUTPUT: platform.database_clusters, REDIS_SIZES_OUTPUT: platform.redis_sizes,
+    outputs = {"urls": platform.urls, **platform.guarded,
                # What each app environment deployed, newest first: `minnova-idp rollback` goes back to the second.
                IMAGE_TAGS_OUTPUT: pulumi.Output.from_input(image_tag_history(inputs, previous_tags))}
     for name, value in outputs.items():

@@ -35,6 +35,9 @@ def register_restore_drill(commands) -> None:
     drill.add_argument("path", help="an app.yaml, or an app repository holding .minnova/app.yaml")
     drill.add_argument("environment", help="the environment whose backups to restore, e.g. prod")
     drill.add_argument("--target-time", help="recover to this point in time (RFC 3339); default: the end of the WAL")
+    drill.add_argument("--server-name", help="the server name to recover; default: the Cluster's name (backupName). "
+                       "After a major upgrade the environment archives under <cluster>-pg<major> (the stack's "
+                       "databaseServers output; README \"Major upgrades\")")
     drill.set_defaults(handler=run_restore_drill)
 
 
@@ -95,9 +98,14 @@ def run_restore_drill(args: argparse.Namespace) -> int:
         except Exception:  # noqa: BLE001 - pydantic's error, reworded for a command-line flag
             raise ConfigError([Problem("--target-time", message=f"'{args.target_time}' is not an RFC 3339 "
                                        "timestamp with a zone (e.g. 2026-11-20T09:30:00Z)")]) from None
+    server = args.server_name
+    if server is not None and not (len(server) <= names.SERVER_NAME_MAX and names.APP_NAME_RE.match(server)):
+        raise ConfigError([Problem("--server-name", message=f"'{server[:60]}' is not a server name (letters, digits "
+                                   f"and '-', at most {names.SERVER_NAME_MAX} characters)")])
     namespace = names.namespace(app.name, args.environment)
     labels = {"app.kubernetes.io/name": app.name, names.MANAGED_BY_LABEL: names.MANAGED_BY,
               "minnova.io/restore-drill": "true"}
     sys.stdout.write(yaml.safe_dump(
-        render_restore_drill(app, args.environment, namespace, labels, args.target_time), sort_keys=False))
+        render_restore_drill(app, args.environment, namespace, labels, args.target_time, server=server),
+        sort_keys=False))
     return 0

@@ -14,13 +14,8 @@ def read_previous_outputs(file: str) -> dict:
     """`plan --previous-outputs`: a bounded regular file (never a FIFO that blocks or a device that never ends)
     holding a JSON object; the outputs the plan checks against are checked here, each error naming its key."""
     from minnova_idp.load.yamlsafe import FileRefused, read_regular_file
-    from minnova_idp.model.inputs import (
-        DATABASE_CLUSTERS_OUTPUT,
-        DATABASE_SIZES_OUTPUT,
-        IMAGE_TAGS_OUTPUT,
-        REDIS_SIZES_OUTPUT,
-    )
-    from minnova_idp.model.quantity import QuantityError, parse_quantity
+    from minnova_idp.model.inputs import IMAGE_TAGS_OUTPUT
+    from minnova_idp.policy.guards import GUARDED, malformed_recorded
 
     def refused(message: str, field: str = "") -> ConfigError:
         return ConfigError([Problem(file, field, f"cannot read stack outputs: {message}", hint=_OUTPUTS_HINT)])
@@ -40,8 +35,7 @@ def read_previous_outputs(file: str) -> dict:
     if not isinstance(document, dict):
         raise refused("must be a JSON object of output names to values")
     problems = []
-    for output, check in ((DATABASE_SIZES_OUTPUT, parse_quantity), (DATABASE_CLUSTERS_OUTPUT, None),
-                          (REDIS_SIZES_OUTPUT, parse_quantity)):
+    for output in (row.output for row in GUARDED):
         value = document.get(output)
         if value is None:
             continue
@@ -53,12 +47,8 @@ def read_previous_outputs(file: str) -> dict:
             field = f"{output}.{key}" if key.isprintable() and len(key) <= 80 else f"{output}[{key[:80]!r}]"
             if not isinstance(item, str):
                 problems.append(Problem(file, field, "must be a string", hint=_OUTPUTS_HINT))
-            elif check is not None:
-                try:
-                    if check(item) <= 0:  # a volume size: a zero or negative one would make the shrink check moot
-                        problems.append(Problem(file, field, f"'{item[:40]}' is not a volume size", hint=_OUTPUTS_HINT))
-                except QuantityError as exc:
-                    problems.append(Problem(file, field, str(exc), hint=_OUTPUTS_HINT))
+            elif (why := malformed_recorded(output, item)) is not None:
+                problems.append(Problem(file, field, why, hint=_OUTPUTS_HINT))
     tags = document.get(IMAGE_TAGS_OUTPUT)
     if tags is not None:  # component -> tags deployed, newest first (the image gate's and rollback's record)
         if not isinstance(tags, dict):

@@ -13,6 +13,8 @@ STOP_HEADER = "Minnova IDP stopped before registering any resource (so nothing i
 DATABASE_SIZES_OUTPUT = "databaseSizes"
 DATABASE_CLUSTERS_OUTPUT = "databaseClusters"
 REDIS_SIZES_OUTPUT = "redisSizes"  # component -> the size of its Valkey volume, as declared last
+DATABASE_VERSIONS_OUTPUT = "databaseVersions"  # component -> its PostgreSQL major version, as declared last
+DATABASE_SERVERS_OUTPUT = "databaseServers"  # component -> the server name its Cluster archives under
 IMAGE_TAGS_OUTPUT = "imageTags"  # component -> the tags it deployed, newest first (rollbacks)
 IMAGE_TAG_HISTORY = 5
 
@@ -28,6 +30,8 @@ class ProgramInputs:
     seeds: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)  # app -> its seed files
     masks: dict[str, str] = field(default_factory=dict)  # app -> its .minnova/seed/mask.sql (preview copies)
     kept_tags: dict[str, str] = field(default_factory=dict)  # component -> the tag the image gate kept
+    # The guarded outputs (policy/guards.py) of this stack's last update: output name -> component -> value.
+    recorded: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def deployed(self) -> list[tuple[LoadedApp, str]]:
         """(app, environment) pairs this stack deploys."""

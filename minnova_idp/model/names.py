@@ -76,6 +76,7 @@ def database_cluster(app: str) -> str:
 # Service (a DNS label, at most 63) and "<cluster>-drill" a CronJob (at most 52: its Jobs add a suffix).
 CRONJOB_NAME_MAX = 52
 CLUSTER_NAME_MAX = 40
+SERVER_NAME_MAX = CLUSTER_NAME_MAX + len("-pg99")  # a Cluster's name, or it with a major upgrade's suffix
 
 
 def cluster_app_secret(cluster: str) -> str:
@@ -106,6 +107,13 @@ def redis(app: str) -> str:
 def mask(cluster: str) -> str:
     """The ConfigMap carrying the app's masking SQL, and the Job that runs it into a preview's copy of `cluster`."""
     return f"{cluster}-mask"
+
+
+def preview_copy(app: str) -> str:
+    """A preview's Cluster when it is a copy of another environment: never `<app>-db`, so that a later commit without
+    preview.database cannot hand the app (or its release Job or seed) the recovered copy without its mask: that
+    render declares `<app>-db`, a new empty database, and Argo CD prunes the copy."""
+    return f"{app}-db-copy"
 
 
 def preview_origin(app: str) -> str:

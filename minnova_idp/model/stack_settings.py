@@ -201,8 +201,9 @@ class CloudflareSettings(StrictModel):
     account_id: Annotated[str, AfterValidator(_cloudflare_id)]
     zone_id: Annotated[str, AfterValidator(_cloudflare_id)]
     backup_tokens: Literal["perEnvironment", "perApp"] = Field(
-        default="perEnvironment", description="One R2 token per backed-up app environment (each can touch one "
-        "bucket), or per app (one token for all of the app's buckets in this stack): fewer tokens, wider scope.")
+        default="perEnvironment", description="One R2 token per backed-up app environment, each for its own bucket. "
+        "`perApp` (one token for all of an app's buckets) is refused: it put a credential that can write every "
+        "environment's backups into each environment's namespace.")
     max_account_tokens: int = Field(
         default=CLOUDFLARE_ACCOUNT_TOKEN_QUOTA, ge=1, le=100_000,
         description="How many account API tokens this stack may create; the account's quota is shared by every "

@@ -24,19 +24,23 @@ def backup_problems(inputs: ProgramInputs) -> list[Problem]:
                         f"required: databases are backed up to Cloudflare R2 (apps with a database: "
                         f"{', '.join(sorted({app.name for app, _ in backed_up}))})",
                         hint="set minnova:cloudflare.accountId and .zoneId")]
+    if cloudflare.backup_tokens == "perApp":
+        # Its credentials Secret sits in every environment's namespace: a dev pod could write (delete) prod's backups.
+        return [Problem(inputs.stack.file, "minnova:cloudflare.backupTokens",
+                        "perApp is no longer allowed: one token that can write every environment's backups would "
+                        "sit in each environment's namespace (a dev pod could delete prod's backups)",
+                        hint="remove it (one token per backed-up app environment, each for its own bucket); after "
+                             "`pulumi up` the old per-app tokens are retained: revoke them in Cloudflare")]
     # Checked before anything is created: past the account's quota, `pulumi up` would fail half-way through.
-    per_app = cloudflare.backup_tokens == "perApp"
-    tokens = (1 + (len({app.name for app, _ in backed_up}) if per_app else len(backed_up))  # + cert-manager's
+    tokens = (1 + len(backed_up)  # one per backed-up app environment, + cert-manager's
               + len(preview_origins(inputs)))  # + one read-only token per app whose previews copy an environment
     if tokens <= cloudflare.max_account_tokens:
         return []
     return [Problem(inputs.stack.file, "minnova:cloudflare.maxAccountTokens",
                     f"this stack would create {tokens} Cloudflare account API tokens (one per backed-up app "
-                    f"{'' if per_app else 'environment '}and cert-manager's), more than the "
-                    f"{cloudflare.max_account_tokens} it may create",
-                    hint="set minnova:cloudflare.backupTokens to perApp (one token per app for all its buckets in "
-                         "this stack)" if not per_app else
-                    "ask Cloudflare to raise the account's token quota, then raise minnova:cloudflare.maxAccountTokens")]
+                    f"environment and cert-manager's), more than the {cloudflare.max_account_tokens} it may create",
+                    hint="ask Cloudflare to raise the account's token quota, then raise "
+                         "minnova:cloudflare.maxAccountTokens, or split the registry over more accounts")]
 
 
 def quota_problems(inputs: ProgramInputs) -> list[Problem]:

@@ -1,56 +1,229 @@
-"""Guards against data loss across runs: compare what this run declares with what the stack last deployed."""
+"""Guarded values: what a stack records about each app environment in its outputs, and the checks the next run
+makes against that record before it registers anything.
+
+One table (`GUARDED`): each row is a stack output (component -> value), the app.yaml field the value comes from,
+how the value is read from an app environment, what a recorded value must look like (`plan --previous-outputs`)
+and the check against the recorded value. The stack's outputs, the guards in components/program.py, the checks of
+`plan --previous-outputs` and `minnova-idp status` all come from it.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
 from minnova_idp.model import names
+from minnova_idp.model.app_config import AppConfig
 from minnova_idp.model.errors import Problem
-from minnova_idp.model.inputs import ProgramInputs
-from minnova_idp.model.quantity import parse_quantity
+from minnova_idp.model.inputs import (
+    DATABASE_CLUSTERS_OUTPUT,
+    DATABASE_SERVERS_OUTPUT,
+    DATABASE_SIZES_OUTPUT,
+    DATABASE_VERSIONS_OUTPUT,
+    REDIS_SIZES_OUTPUT,
+    ProgramInputs,
+)
+from minnova_idp.model.loaded import LoadedApp
+from minnova_idp.model.quantity import QuantityError, parse_quantity
+
+# output name -> component -> the value this stack recorded at its last update
+Recorded = Mapping[str, Mapping[str, str]]
+
+
+@dataclass(frozen=True)
+class Guarded:
+    output: str  # the stack output (component -> value)
+    field: str  # the app.yaml field the value comes from (what a Problem names)
+    # The value an app environment declares (None: it has none), given what the stack recorded last.
+    declared: Callable[[AppConfig, str, Recorded], str | None]
+    # Problems of one app environment whose value was `before` (recorded) and is `now` (declared).
+    check: Callable[[LoadedApp, str, str, str], list[Problem]]
+    # Why a recorded value is unusable (a malformed outputs file), or None.
+    malformed: Callable[[str], str | None] = lambda value: None
+    # Read even when minnova:databaseStorageGuard is off: what the next run's resources depend on (archive_server).
+    state: bool = False
+
+
+def _volume_size(value: str) -> str | None:
+    try:
+        # a zero or negative size would make the shrink check moot
+        return None if parse_quantity(value) > 0 else f"'{value[:40]}' is not a volume size"
+    except QuantityError as exc:
+        return str(exc)
+
+
+def _shrinks(field_name: str, what: str):
+    def check(app: LoadedApp, environment: str, before: str, now: str) -> list[Problem]:
+        if parse_quantity(now) >= parse_quantity(before):
+            return []
+        return [Problem(app.config_file, field_name,
+                        f"'{now}' is smaller than the {before} deployed in {environment}; {what} volumes can grow "
+                        "but never shrink", hint=f"keep {before} or more")]
+    return check
+
+
+def _replaced(app: LoadedApp, environment: str, before: str, now: str) -> list[Problem]:
+    """An app's database is the Cluster this stack last deployed for it, unless a restore from that Cluster is
+    declared: a changed `backupName` alone would give the app a new, empty database."""
+    settings = app.config.environments[environment].database
+    restore = settings.restore if settings else None
+    if now == before or (restore is not None and restore.from_backup == before):
+        return []
+    return [Problem(app.config_file, f"environments.{environment}.database.backupName",
+                    f"'{now}' would give the app a new, empty database in place of '{before}', which {environment} runs",
+                    hint=f"keep backupName: {before}, or restore into '{now}' with restore.fromBackup: {before} "
+                         "(README: Disaster recovery)")]
+
+
+def _database_size(config: AppConfig, environment: str, recorded: Recorded) -> str | None:
+    return config.database.size if config.database.enabled else None
+
+
+def _database_cluster(config: AppConfig, environment: str, recorded: Recorded) -> str | None:
+    return config.backup_name(environment) if config.database.enabled else None
+
+
+def _redis_size(config: AppConfig, environment: str, recorded: Recorded) -> str | None:
+    persistence = config.redis.persistence
+    return persistence.size if config.redis.enabled and persistence.enabled else None
+
+
+def _database_version(config: AppConfig, environment: str, recorded: Recorded) -> str | None:
+    return str(config.database.version) if config.database.enabled else None
+
+
+def _version_change(app: LoadedApp, environment: str, before: str, now: str) -> list[Problem]:
+    """Minor updates come with the pinned images (versions.py) and need nothing. A major upgrade is CNPG's in-place
+    `pg_upgrade` (cloudnative-pg@v1.30.0 internal/webhook/v1/cluster_webhook.go:1367-1410 allows upgrades, refuses
+    downgrades), archived under a new server name (archive_server). A downgrade cannot be done in place at all."""
+    if not before.isdigit() or int(now) == int(before):
+        return []
+    if int(now) < int(before):
+        return [Problem(app.config_file, "database.version",
+                        f"PostgreSQL {now} is older than the {before} that environments.{environment} runs; a "
+                        "database cannot be downgraded in place (its files are in the newer format)",
+                        hint=f"keep version: {before}; to go back, restore a backup taken before the upgrade into a "
+                             "new backupName (README: Major upgrades)")]
+    settings = app.config.environments[environment].database
+    if settings is not None and settings.restore is not None:
+        return [Problem(app.config_file, "database.version",
+                        f"environments.{environment} declares a restore and an upgrade from PostgreSQL {before} to "
+                        f"{now} at once", hint=f"keep version: {before} until the restore is done, then upgrade "
+                                               "(README: Major upgrades)")]
+    return []
+
+
+def archive_server(config: AppConfig, environment: str, recorded: Recorded) -> str:
+    """The server name an environment's Cluster archives under.
+
+    Today's name stays for the version that is deployed: the Cluster's own name (what every Cluster archived under
+    before major upgrades existed), or what the stack recorded for it. A major upgrade (the declared version is newer
+    than the recorded one) starts `<cluster>-pg<major>`: pg_upgrade starts a new system at timeline 1, and in the old
+    path a restore would follow the old system's later timelines and fail ("requested timeline N is not a child of
+    this server's history", tests/render/test_backup_engine.py). The stack records the name (databaseServers), so
+    the next runs keep it. A new Cluster (a restore into a new backupName) starts with its own name.
+    """
+    cluster = config.backup_name(environment)
+    component = names.component_name(config.name, environment)
+    if (recorded.get(DATABASE_CLUSTERS_OUTPUT) or {}).get(component, cluster) != cluster:
+        return cluster
+    server = (recorded.get(DATABASE_SERVERS_OUTPUT) or {}).get(component) or cluster
+    before = (recorded.get(DATABASE_VERSIONS_OUTPUT) or {}).get(component, "")
+    if before.isdigit() and config.database.version > int(before):
+        return f"{cluster}-pg{config.database.version}"
+    return server
+
+
+def _database_server(config: AppConfig, environment: str, recorded: Recorded) -> str | None:
+    return archive_server(config, environment, recorded) if config.database.enabled else None
+
+
+def _restore_of_upgraded(app: LoadedApp, environment: str, before: str, now: str) -> list[Problem]:
+    """A restore keeps its source Cluster declared as it runs; one archiving under an upgrade's server name would,
+    after the restore, be declared archiving under its own name again (the record follows the new Cluster): into
+    the old system's path. Refused until that is supported: the README names the manual recovery."""
+    settings = app.config.environments[environment].database
+    source = settings.restore.from_backup if settings and settings.restore else None
+    if source is None or not (before.startswith(f"{source}-pg") and before.removeprefix(f"{source}-pg").isdigit()):
+        return []
+    return [Problem(app.config_file, f"environments.{environment}.database.restore",
+                    f"'{source}' archives under '{before}' since its major upgrade; a declared restore of it is not "
+                    "supported yet", hint="remove restore; recover by hand from server "
+                                          f"'{before}' (README: Major upgrades)")]
+
+
+def _server_name(value: str) -> str | None:
+    if len(value) <= names.SERVER_NAME_MAX and names.APP_NAME_RE.match(value):
+        return None
+    return f"'{value[:40]}' is not a server name this stack writes"
+
+
+def _major(value: str) -> str | None:
+    return None if value.isdigit() and len(value) <= 3 else f"'{value[:40]}' is not a PostgreSQL major version"
+
+
+GUARDED: tuple[Guarded, ...] = (
+    Guarded(DATABASE_SIZES_OUTPUT, "database.size", _database_size, _shrinks("database.size", "database"),
+            _volume_size),
+    Guarded(DATABASE_CLUSTERS_OUTPUT, "environments.<env>.database.backupName", _database_cluster, _replaced),
+    Guarded(REDIS_SIZES_OUTPUT, "redis.persistence.size", _redis_size, _shrinks("redis.persistence.size", "Redis"),
+            _volume_size),
+    Guarded(DATABASE_VERSIONS_OUTPUT, "database.version", _database_version, _version_change, _major, state=True),
+    # Not a guard but state: the server name follows from the versions (archive_server), and must stay put.
+    Guarded(DATABASE_SERVERS_OUTPUT, "environments.<env>.database.backupName", _database_server,
+            _restore_of_upgraded, _server_name, state=True),
+)
+ROWS = {row.output: row for row in GUARDED}
+
+
+def declared_outputs(instances, recorded: Recorded = {}) -> dict[str, dict[str, str]]:
+    """Each guarded output: component -> value, for `instances` ((component, AppConfig, environment) triples)."""
+    outputs: dict[str, dict[str, str]] = {}
+    for row in GUARDED:
+        values = {}
+        for component, config, environment in instances:
+            value = row.declared(config, environment, recorded)
+            if value is not None:
+                values[component] = value
+        outputs[row.output] = values
+    return outputs
+
+
+def outputs_to_read(inputs: ProgramInputs) -> list[str]:
+    """The guarded outputs this run compares with: the rows some deployed app environment has a value for."""
+    guard = inputs.stack.settings.database_storage_guard
+    return [row.output for row in GUARDED if (guard or row.state)
+            and any(row.declared(app.config, environment, {}) is not None for app, environment in inputs.deployed())]
+
+
+def guard_problems(inputs: ProgramInputs, recorded: Recorded, rows: tuple[Guarded, ...] = GUARDED) -> list[Problem]:
+    """Every app environment whose declared value fails its row's check against what the stack recorded."""
+    problems = []
+    for row in rows:
+        before_of = recorded.get(row.output) or {}
+        for app, environment in inputs.deployed():
+            now = row.declared(app.config, environment, recorded)
+            before = before_of.get(names.component_name(app.name, environment))
+            if now is not None and before:
+                problems += row.check(app, environment, before, now)
+    return problems
+
+
+def malformed_recorded(output: str, value: str) -> str | None:
+    """Why `value`, recorded in `output`, is unusable; None when it is fine (or the output is not guarded)."""
+    row = ROWS.get(output)
+    return row.malformed(value) if row else None
 
 
 def database_replacements(inputs: ProgramInputs, deployed_clusters: dict[str, str]) -> list[Problem]:
-    """An app's database is the Cluster this stack last deployed for it, unless a restore from that Cluster is
-    declared: a changed `backupName` alone would give the app a new, empty database."""
-    problems = []
-    for app, environment in inputs.deployed():
-        if not app.config.database.enabled:
-            continue
-        before = deployed_clusters.get(names.component_name(app.name, environment))
-        now = app.config.backup_name(environment)
-        settings = app.config.environments[environment].database
-        restore = settings.restore if settings else None
-        if before and now != before and (restore is None or restore.from_backup != before):
-            problems.append(Problem(
-                app.config_file, f"environments.{environment}.database.backupName",
-                f"'{now}' would give the app a new, empty database in place of '{before}', which {environment} runs",
-                hint=f"keep backupName: {before}, or restore into '{now}' with restore.fromBackup: {before} "
-                     "(README: Disaster recovery)"))
-    return problems
+    return guard_problems(inputs, {DATABASE_CLUSTERS_OUTPUT: deployed_clusters}, (ROWS[DATABASE_CLUSTERS_OUTPUT],))
 
 
 def storage_shrinks(inputs: ProgramInputs, deployed_sizes: dict[str, str]) -> list[Problem]:
     """A database volume can grow, never shrink: compare with what this stack last deployed."""
-    return _volume_shrinks(inputs, deployed_sizes, "database.size", "database",
-                           lambda config: config.database.size if config.database.enabled else None)
+    return guard_problems(inputs, {DATABASE_SIZES_OUTPUT: deployed_sizes}, (ROWS[DATABASE_SIZES_OUTPUT],))
 
 
 def redis_shrinks(inputs: ProgramInputs, deployed_sizes: dict[str, str]) -> list[Problem]:
     """A Valkey volume can grow, never shrink (Kubernetes refuses a smaller claim, half-way through an update)."""
-    return _volume_shrinks(inputs, deployed_sizes, "redis.persistence.size", "Redis",
-                           lambda config: config.redis.persistence.size
-                           if config.redis.enabled and config.redis.persistence.enabled else None)
-
-
-def _volume_shrinks(inputs: ProgramInputs, deployed_sizes: dict[str, str], field_name: str, what: str,
-                    size_of) -> list[Problem]:
-    """Each app environment whose volume (`size_of(config)`, None: it has none) is smaller than `deployed_sizes`
-    (component -> size, a stack output) says this stack last deployed."""
-    problems = []
-    for app, environment in inputs.deployed():
-        size, before = size_of(app.config), deployed_sizes.get(names.component_name(app.name, environment))
-        if size and before and parse_quantity(size) < parse_quantity(before):
-            problems.append(Problem(
-                app.config_file, field_name,
-                f"'{size}' is smaller than the {before} deployed in {environment}; {what} volumes can grow "
-                "but never shrink", hint=f"keep {before} or more"))
-    return problems
+    return guard_problems(inputs, {REDIS_SIZES_OUTPUT: deployed_sizes}, (ROWS[REDIS_SIZES_OUTPUT],))

@@ -45,9 +45,7 @@ class BackupTarget:
     bucket: str
     account_id: str
     retention: str
-    # The R2 token the credentials come from: this environment's own (`<component>-backups`), or one per app
-    # (`<app>-backups`, minnova:cloudflare.backupTokens perApp) that the app's first environment in the stack
-    # declares for all its buckets (`token_buckets`; empty where an earlier environment declared it).
+    # The R2 token the credentials come from: this environment's own (`<component>-backups`), for its bucket only.
     token_name: str = ""
     token_buckets: tuple[str, ...] = ()
 
@@ -87,6 +85,13 @@ class DatabasePlacement:
     # A preview's copy of another environment (origin.py): recovered from its archive (`restore` names its server),
     # then masked with its `mask` before anything of the app runs.
     origin: Origin | None = None
+    # The server name the Cluster archives under, when it is not the Cluster's name: a major upgrade starts a new
+    # archive path (policy/guards.py archive_server).
+    server_name: str = ""
+
+    @property
+    def archive_server(self) -> str:
+        return self.server_name or self.cluster
 
     def __post_init__(self) -> None:
         if not self.cluster:
@@ -108,18 +113,12 @@ def r2_s3_credentials(token_id: str, token_value: str) -> dict[str, str]:
     return {ACCESS_KEY_ID: token_id, SECRET_ACCESS_KEY: hashlib.sha256(token_value.encode()).hexdigest()}
 
 
-def backup_target(app: AppConfig, environment: str, deployment: str, account_id: str,
-                  token_per_app: bool = False, stack_environments: tuple[str, ...] = ()) -> BackupTarget:
-    """`token_per_app`: one token for the app's buckets of `stack_environments` (the app's environments that this
-    stack deploys, in order), declared with the first of them."""
+def backup_target(app: AppConfig, environment: str, deployment: str, account_id: str) -> BackupTarget:
+    """One bucket and one token for it: no namespace holds a credential that can write another environment's
+    backups (the former `backupTokens: perApp` is refused, policy/capacity.py)."""
     bucket = names.backup_bucket(deployment, app.name, environment)
-    if not token_per_app:
-        return BackupTarget(bucket=bucket, account_id=account_id, retention=app.database.backup_retention,
-                            token_name=f"{names.component_name(app.name, environment)}-backups", token_buckets=(bucket,))
-    first = stack_environments[0] if stack_environments else environment
-    buckets = tuple(names.backup_bucket(deployment, app.name, env) for env in stack_environments or (environment,))
     return BackupTarget(bucket=bucket, account_id=account_id, retention=app.database.backup_retention,
-                        token_name=f"{app.name}-backups", token_buckets=buckets if environment == first else ())
+                        token_name=f"{names.component_name(app.name, environment)}-backups", token_buckets=(bucket,))
 
 
 # Object read and write on one bucket: what the Barman Cloud plugin needs to archive and restore.
@@ -128,8 +127,7 @@ R2_PERMISSION_GROUPS = ("Workers R2 Storage Bucket Item Read", "Workers R2 Stora
 
 def backup_storage(component: str, app: AppConfig, backup: BackupTarget, namespace: str, labels: dict[str, str],
                    deployment: str, keep: Lifecycle, after_namespace: tuple[str, ...]) -> list:
-    """The bucket a database archives to, the token that can touch that bucket (and, per app, its other
-    environments' buckets) and nothing else, and the S3 credentials derived from the token as a Secret beside
+    """The bucket a database archives to, the token that can touch that bucket and nothing else, and the S3 credentials derived from the token as a Secret beside
     the database (last). `keep`: how data holders are kept."""
     bucket = R2Bucket(name=f"{component}-backups", bucket=backup.bucket, lifecycle=keep)
     declared: list = [bucket]
@@ -152,7 +150,7 @@ def backup_storage(component: str, app: AppConfig, backup: BackupTarget, namespa
 
 def database_placement(app: AppConfig, environment: str, backup: BackupTarget | None,
                        drill_schedule: str | None = None, drill_check: str | None = None,
-                       seed: tuple[tuple[str, str], ...] = ()) -> DatabasePlacement | None:
+                       seed: tuple[tuple[str, str], ...] = (), server_name: str = "") -> DatabasePlacement | None:
     """`drill_schedule`: the stack's restore-drill schedule (kept only for an app with backups and drills on)."""
     if not app.database.enabled:
         return None
@@ -168,6 +166,7 @@ def database_placement(app: AppConfig, environment: str, backup: BackupTarget | 
         drill_schedule=drill_schedule if backup is not None and app.database.restore_drill else None,
         drill_check=drill_check,
         seed=seed,
+        server_name=server_name if server_name != app.backup_name(environment) else "",
     )
 
 
@@ -229,7 +228,7 @@ def database_objects(prefix: str, app: AppConfig, database: DatabasePlacement, n
     clusters = [database]
     if database.restore is not None and database.origin is None:
         # The source, as it runs: it archived under its own name, and its bootstrap is never reapplied.
-        clusters.insert(0, replace(database, restore=None, cluster=database.restore.from_backup))
+        clusters.insert(0, replace(database, restore=None, cluster=database.restore.from_backup, server_name=""))
     for each in clusters:
         recovery_store = names.preview_origin(app.name) if each.origin is not None else None
         cluster = kubernetes_object(prefix, render_cluster(app, each, namespace, labels, recovery_store), replace(
@@ -240,6 +239,11 @@ def database_objects(prefix: str, app: AppConfig, database: DatabasePlacement, n
             # Retained and protected like the Cluster: with backupOwnerReference `self` its Backup objects go with it.
             objects.append(kubernetes_object(prefix, render_scheduled_backup(each.cluster, namespace, labels),
                                              replace(keep, depends_on=(*after_namespace, cluster.key))))
+            if each.server_name:
+                # A new archive path (a major upgrade) has no base backup yet: nothing in it could be restored
+                # until the next night. Created once the upgraded Cluster is Ready again (WAIT_FOR_READY).
+                objects.append(kubernetes_object(prefix, render_first_backup(each, namespace, labels),
+                                                 replace(keep, depends_on=(*after_namespace, cluster.key))))
     ready = cluster  # the last one declared is the app's
     if database.origin is not None:
         mask = kubernetes_object(prefix, render_mask(database, namespace, labels), Lifecycle(depends_on=after_namespace))
@@ -310,7 +314,8 @@ def render_cluster(app: AppConfig, database: DatabasePlacement, namespace: str, 
             "isWALArchiver": True,
             # Each Cluster archives under its own name: the plugin reads this on every WAL archive
             # (plugin-barman-cloud v0.14.0 internal/cnpgi/common/wal.go:196), so it must never change on a live one.
-            "parameters": {"barmanObjectName": names.backup_object_store(app.name), "serverName": database.cluster},
+            "parameters": {"barmanObjectName": names.backup_object_store(app.name),
+                           "serverName": database.archive_server},
         }]
     timeout = RECOVERY_TIMEOUT_SECONDS if database.restore is not None else CREATE_TIMEOUT_SECONDS
     return {
@@ -358,12 +363,80 @@ def render_seed_job(app: AppConfig, database: DatabasePlacement, namespace: str,
 
 
 MASK_KEY = "mask.sql"
+MASK_SCRIPT_KEY = "minnova-mask.psql"  # what the Job runs: the app's mask, then the statistics epilogue
+# After the app's mask, in the same transaction: the copy's planner statistics still hold dev's values (most common
+# values, histogram bounds in pg_stats, readable by the owner) until they are recomputed from the masked rows.
+# Autovacuum never analyses a partitioned parent, and ANALYZE of a table left empty keeps its old statistics
+# (PostgreSQL updates pg_statistic only from a non-empty sample): both reproduced in tests/render/test_seed_psql.py.
+# So: ANALYZE every table the owner has (partitioned parents included); for a column that still has statistics in
+# an empty table, rewrite it to its own type, which drops them (ALTER COLUMN TYPE); fail (the whole mask rolls back,
+# the app never starts) when that is impossible or a table with statistics is not the owner's.
+MASK_EPILOGUE = r"""
+DO $minnova$
+DECLARE
+  rel regclass;
+  col record;
+  is_empty boolean;
+  rewrote boolean := false;
+  analyze_all text := $q$SELECT c.oid::regclass FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'p', 'm') AND pg_has_role(c.relowner, 'USAGE')
+      AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_toast%'$q$;
+  stats text := $q$SELECT DISTINCT s.schemaname, s.tablename, s.attname, c.relkind, c.relowner,
+      COALESCE(i.indrelid, c.oid)::regclass AS tbl,
+      CASE WHEN c.relispartition THEN pg_partition_root(c.oid) ELSE c.oid END::regclass AS root,
+      format_type(a.atttypid, a.atttypmod) AS type, a.attcollation, co.collname, cn.nspname AS collschema
+    FROM pg_stats s
+    JOIN pg_namespace n ON n.nspname = s.schemaname
+    JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = s.tablename
+    LEFT JOIN pg_index i ON i.indexrelid = c.oid
+    LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = s.attname
+    LEFT JOIN pg_collation co ON co.oid = a.attcollation
+    LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
+    WHERE s.schemaname NOT IN ('pg_catalog', 'information_schema')$q$;
+BEGIN
+  FOR rel IN EXECUTE analyze_all LOOP EXECUTE format('ANALYZE %s', rel); END LOOP;
+  FOR col IN EXECUTE stats LOOP
+    IF NOT pg_has_role(col.relowner, 'USAGE') THEN
+      RAISE EXCEPTION 'minnova mask: %.% is not the database owner''s: its statistics keep the copied values',
+        col.schemaname, col.tablename;
+    END IF;
+    EXECUTE format('SELECT NOT EXISTS (SELECT FROM %s)', col.tbl) INTO is_empty;
+    CONTINUE WHEN NOT is_empty OR col.relkind = 'i';
+    BEGIN  -- a rewrite to its own type drops the column's statistics (and rebuilds the indexes on it)
+      EXECUTE format('ALTER TABLE %s ALTER COLUMN %I TYPE %s%s', col.root, col.attname, col.type,
+                     CASE WHEN col.attcollation <> 0
+                          THEN format(' COLLATE %I.%I', col.collschema, col.collname) ELSE '' END);
+      rewrote := true;
+    EXCEPTION WHEN OTHERS THEN
+      RAISE EXCEPTION 'minnova mask: %.% is empty after the mask but its statistics keep the copied values of %, '
+        'which cannot be cleared (%); leave masked rows in it, or in the mask drop it (a partition) or what depends on the column',
+        col.schemaname, col.tablename, col.attname, SQLERRM;
+    END;
+  END LOOP;
+  IF rewrote THEN  -- the rewritten tables' other columns (and partitions) lost theirs too: recompute them
+    FOR rel IN EXECUTE analyze_all LOOP EXECUTE format('ANALYZE %s', rel); END LOOP;
+  END IF;
+  FOR col IN EXECUTE stats LOOP  -- what is left must come from masked rows: none of an empty table
+    EXECUTE format('SELECT NOT EXISTS (SELECT FROM %s)', col.tbl) INTO is_empty;
+    IF is_empty THEN
+      RAISE EXCEPTION 'minnova mask: %.% (%) is empty after the mask but its statistics keep the copied values',
+        col.schemaname, col.tablename, col.attname;
+    END IF;
+  END LOOP;
+END
+$minnova$;
+"""
+
+
+def mask_script() -> str:
+    """The mask Job's script: the app's mask (`\\ir`: relative to this file), then MASK_EPILOGUE."""
+    return f"\\ir {MASK_KEY}\n{MASK_EPILOGUE.lstrip()}"
 
 
 def render_mask(database: DatabasePlacement, namespace: str, labels: dict[str, str]) -> Manifest:
     return {"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": names.mask(database.cluster), "namespace": namespace, "labels": labels},
-            "data": {MASK_KEY: database.origin.mask}}
+            "data": {MASK_KEY: database.origin.mask, MASK_SCRIPT_KEY: mask_script()}}
 
 
 def render_mask_job(app: AppConfig, database: DatabasePlacement, namespace: str, labels: dict[str, str],
@@ -372,7 +445,7 @@ def render_mask_job(app: AppConfig, database: DatabasePlacement, namespace: str,
     in one transaction, as the database owner (not a superuser, as the seed). It runs once, when Argo CD first applies it: the
     Job is not recreated for later commits. In the seed's sync wave, so the release phase and the app's processes
     (later waves) start only once it succeeded; a failing mask stops the sync there and the app never starts."""
-    return _sql_job(app, database, namespace, labels, preview, "mask", names.mask(database.cluster), MASK_KEY)
+    return _sql_job(app, database, namespace, labels, preview, "mask", names.mask(database.cluster), MASK_SCRIPT_KEY)
 
 
 def _sql_job(app: AppConfig, database: DatabasePlacement, namespace: str, labels: dict[str, str], preview: bool,
@@ -462,17 +535,29 @@ def render_scheduled_backup(cluster: str, namespace: str, labels: dict[str, str]
     }
 
 
+def render_first_backup(database: DatabasePlacement, namespace: str, labels: dict[str, str]) -> Manifest:
+    """The base backup a new archive path starts with (cloudnative-pg@v1.30.0 docs/src/postgres_upgrades.md:215-237:
+    after a major upgrade, change serverName with the image and take a new base backup)."""
+    return {
+        "apiVersion": "postgresql.cnpg.io/v1",
+        "kind": "Backup",
+        "metadata": {"name": f"{database.archive_server}-first", "namespace": namespace, "labels": labels},
+        "spec": {"cluster": {"name": database.cluster}, "method": "plugin",
+                 "pluginConfiguration": {"name": BARMAN_CLOUD_PLUGIN}},
+    }
+
+
 def render_restore_drill(app: AppConfig, environment: str, namespace: str, labels: dict[str, str],
-                         target_time: str | None = None) -> Manifest:
+                         target_time: str | None = None, server: str | None = None) -> Manifest:
     """A throwaway Cluster recovering the environment's archive beside the real one.
 
     It has no `plugins` entry, so it never archives: a drill cannot write into the backups it tests.
     """
-    source = app.backup_name(environment)
+    source = server or app.backup_name(environment)  # the server the environment archives under
     drill = DatabasePlacement(
         instances=1, size=app.database.size, version=app.database.version, resources=app.database.resources,
         backup=None, restore=DatabaseRestore.model_validate({"fromBackup": source, "targetTime": target_time}),
-        cluster=names.drill_cluster(source))
+        cluster=names.drill_cluster(app.backup_name(environment)))  # the name drill.py's Role allows
     return render_cluster(app, drill, namespace, labels, recovery_store=names.backup_object_store(app.name))
 
 

@@ -8,12 +8,13 @@ offline plan prints what it created. Pure: no Pulumi import.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from minnova_idp.model import names, versions
 from minnova_idp.model.app_config import AppConfig
 from minnova_idp.model.inputs import ProgramInputs
 from minnova_idp.model.loaded import LoadedApp
+from minnova_idp.policy import guards
 from minnova_idp.policy.previews import preview_apps, preview_origins
 from minnova_idp.render import argocd, tls
 from minnova_idp.render.app import app_objects, url
@@ -48,42 +49,24 @@ class AppInstance:
     def url(self) -> str:
         return url(self.placement)
 
-    @property
-    def database_size(self) -> str | None:
-        return self.placement.database.size if self.placement.database is not None else None
-
-    @property
-    def database_cluster(self) -> str | None:
-        return self.placement.database.cluster if self.placement.database is not None else None
-
 
 @dataclass(frozen=True)
 class Declaration:
     platform: tuple[Declared, ...]  # the Platform's own resources, in creation order
     apps: tuple[AppInstance, ...]
     cloudflare_account: str | None  # a Cloudflare provider is needed (and this account) when set
+    recorded: dict = field(default_factory=dict)  # the guarded outputs of the stack's last update (inputs.recorded)
 
     @property
     def urls(self) -> dict[str, str]:
         return {instance.component: instance.url for instance in self.apps}
 
     @property
-    def database_sizes(self) -> dict[str, str]:
-        """What each database was declared at: the storage guard compares the next run with it."""
-        return {instance.component: instance.database_size for instance in self.apps
-                if instance.database_size is not None}
-
-    @property
-    def redis_sizes(self) -> dict[str, str]:
-        """What each Valkey volume was declared at: the storage guard compares the next run with it."""
-        return {instance.component: instance.placement.redis.size for instance in self.apps
-                if instance.placement.redis is not None and instance.placement.redis.size is not None}
-
-    @property
-    def database_clusters(self) -> dict[str, str]:
-        """The Cluster each app uses: the next run refuses to swap it for another without a declared restore."""
-        return {instance.component: instance.database_cluster for instance in self.apps
-                if instance.database_cluster is not None}
+    def guarded_outputs(self) -> dict[str, dict[str, str]]:
+        """The guarded values (policy/guards.py GUARDED) as declared: the next run checks its own against them."""
+        return guards.declared_outputs(
+            [(instance.component, instance.app, instance.placement.environment) for instance in self.apps],
+            self.recorded)
 
 
 def declare(inputs: ProgramInputs) -> Declaration:
@@ -113,7 +96,8 @@ def declare(inputs: ProgramInputs) -> Declaration:
                                     offered=origins.get(app.name) == environment)
                       for app, environment in inputs.deployed())
     return Declaration(platform=tuple(declared), apps=instances,
-                       cloudflare_account=settings.cloudflare.account_id if settings.cloudflare else None)
+                       cloudflare_account=settings.cloudflare.account_id if settings.cloudflare else None,
+                       recorded=inputs.recorded)
 
 
 def _app_instance(inputs: ProgramInputs, app: LoadedApp, environment: str, settings: RenderSettings,
@@ -123,16 +107,15 @@ def _app_instance(inputs: ProgramInputs, app: LoadedApp, environment: str, setti
     component = names.component_name(app.name, environment)
     backup = None
     if app.config.database.enabled:
-        backup = backup_target(app.config, environment, stack.deployment, stack.cloudflare.account_id,
-                               token_per_app=stack.cloudflare.backup_tokens == "perApp",
-                               stack_environments=inputs.environments_of(app))
+        backup = backup_target(app.config, environment, stack.deployment, stack.cloudflare.account_id)
     placement = environment_placement(app.config, environment, inputs.image_tag(app, environment)[0],
                                       secrets=inputs.secrets.get((app.name, environment)), backup=backup,
                                       drill_schedule=stack.restore_drill_schedule,
                                       drill_check=inputs.restore_checks.get(app.name),
                                       seed=inputs.seeds.get(app.name, ()),
                                       pull_secret=bool(inputs.stack.secrets.registry_credentials),
-                                      password_key=inputs.stack.secrets.password_key)
+                                      password_key=inputs.stack.secrets.password_key,
+                                      server_name=guards.archive_server(app.config, environment, inputs.recorded))
     pull = inputs.stack.secrets.registry_credentials
     resources = app_objects(app.config, placement, settings, component=component,
                             protected=environment in stack.protected_environments, operators=operators, dns=dns,
@@ -141,7 +124,7 @@ def _app_instance(inputs: ProgramInputs, app: LoadedApp, environment: str, setti
         # This environment's backups are what the app's previews copy: a read-only token for them, for the sidecar.
         bucket = next(r for r in resources if isinstance(r, R2Bucket))
         argocd_namespace = kubernetes_object(PLATFORM_PREFIX, argocd.render_namespace())
-        resources += origin_offer(component, app.name, environment, app.config.backup_name(environment),
+        resources += origin_offer(component, app.name, environment, placement.database.archive_server,
                                   bucket.bucket, bucket.key, stack.deployment, stack.cloudflare.account_id,
                                   argocd.NAMESPACE, keys(argocd_namespace), inputs.masks[app.name])
     return AppInstance(component=component, app=app.config, placement=placement, resources=tuple(resources))

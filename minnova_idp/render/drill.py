@@ -51,7 +51,7 @@ def drill_objects(prefix: str, app: AppConfig, environment: str, database: Datab
     NetworkPolicy of one database's weekly drill."""
     drill = base = names.drill_cluster(database.cluster)  # the Cluster and every object of its drill
     metadata = {"namespace": namespace, "labels": {**labels, "minnova.io/restore-drill": "true"}}
-    cluster = render_restore_drill(app, environment, namespace, metadata["labels"])
+    cluster = render_restore_drill(app, environment, namespace, metadata["labels"], server=database.archive_server)
     cluster["metadata"].pop("annotations", None)  # only Pulumi reads those; kubectl creates this one
     succeeded = {"apiVersion": "v1", "kind": "Event",
                  "metadata": {"generateName": f"{base}-", "namespace": namespace},

@@ -112,7 +112,7 @@ def parse_origin(text: str, shown: str, environment: str) -> Origin:
                                    "serverName, bucket, endpointURL, credentials and mask)",
                                    hint="the stack that deploys the environment writes it: run its `pulumi up`")])
     origin = Origin(**values)
-    if not (len(origin.server_name) <= names.CLUSTER_NAME_MAX and names.APP_NAME_RE.match(origin.server_name)
+    if not (len(origin.server_name) <= names.SERVER_NAME_MAX and names.APP_NAME_RE.match(origin.server_name)
             and names.DNS_LABEL_RE.match(origin.bucket) and origin.endpoint.startswith("https://")):
         raise ConfigError([Problem(shown, message="names a server, bucket or endpoint the platform never writes")])
     if origin.environment != environment:

@@ -92,12 +92,15 @@ def build_placement(app: AppConfig, environment: str, namespace: str, host: str,
 def environment_placement(app: AppConfig, environment: str, image_tag: str, secrets: SecretValues | None = None,
                           backup: BackupTarget | None = None, drill_schedule: str | None = None,
                           drill_check: str | None = None, seed: tuple[tuple[str, str], ...] = (),
-                          pull_secret: bool = False, password_key: str | None = None) -> Placement:
+                          pull_secret: bool = False, password_key: str | None = None,
+                          server_name: str = "") -> Placement:
     """`seed`: the app's seed files, used when this environment is among `database.seed.environments`;
-    `password_key`: the stack's minnova:passwordKey, which the app's Redis password is derived from."""
+    `password_key`: the stack's minnova:passwordKey, which the app's Redis password is derived from;
+    `server_name`: the server name the environment's Cluster archives under (policy/guards.py, major upgrades)."""
     env = app.environments[environment]
     seeded = app.database.seed is not None and environment in app.database.seed.environments
-    database = database_placement(app, environment, backup, drill_schedule, drill_check, seed if seeded else ())
+    database = database_placement(app, environment, backup, drill_schedule, drill_check, seed if seeded else (),
+                                  server_name=server_name)
     namespace = names.namespace(app.name, environment)
     redis = None
     if app.redis.enabled:

@@ -197,8 +197,9 @@ def preview_placement(app: AppConfig, request: PreviewRequest, secrets: SecretVa
                                        hint="remove preview.database (previews then start empty or seeded)")])
         database = DatabasePlacement(
             instances=1, size=app.database.size, version=app.database.version, resources=PREVIEW_DATABASE_RESOURCES,
-            cluster=names.database_cluster(app.name), origin=origin,
-            restore=DatabaseRestore.model_validate({"fromBackup": origin.server_name}))
+            cluster=names.preview_copy(app.name), origin=origin,
+            # parse_origin checked the server name (a Cluster's name, or it with a major upgrade's -pg<major>)
+            restore=DatabaseRestore.model_construct(from_backup=origin.server_name, target_time=None))
     elif app.database.enabled:
         # One small instance and no backups: a preview's data is disposable. Seeded from the PR's own files.
         database = DatabasePlacement(instances=1, size=PREVIEW_DATABASE_SIZE, version=app.database.version,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from minnova_idp.model.inputs import ProgramInputs
+from minnova_idp.model.inputs import DATABASE_CLUSTERS_OUTPUT, DATABASE_SIZES_OUTPUT, ProgramInputs
+from minnova_idp.policy.guards import ROWS
 from minnova_idp.policy.previews import preview_apps
 
 
@@ -28,9 +29,11 @@ def stack_status(inputs: ProgramInputs) -> list[AppStatus]:
         config, env = app.config, app.config.environments[environment]
         tag, source = inputs.image_tag(app, environment)
         database = None
-        if config.database.enabled:
-            database = (f"{config.database.size} x{config.database_instances(environment)} (PostgreSQL "
-                        f"{config.database.version}, cluster {config.backup_name(environment)})")
+        if config.database.enabled:  # the guarded values (policy/guards.py), as the stack's outputs would record them
+            size, cluster = (ROWS[output].declared(config, environment, inputs.recorded)
+                             for output in (DATABASE_SIZES_OUTPUT, DATABASE_CLUSTERS_OUTPUT))
+            database = (f"{size} x{config.database_instances(environment)} (PostgreSQL "
+                        f"{config.database.version}, cluster {cluster})")
         rows.append(AppStatus(app=app.name, environment=environment, url=f"https://{env.host}",
                               image=config.image.repository, tag=tag, tag_source=source, database=database,
                               previews=app.name in with_previews,

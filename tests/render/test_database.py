@@ -301,7 +301,7 @@ WEB = AppConfig.model_validate({"name": "web", "image": {"repository": "r.io/web
 @pytest.fixture(scope="module")
 def platform_resources():
     inputs = ProgramInputs(stack=stack(), apps=[loaded(oracle()), loaded(WEB)])
-    resources, outputs = record(lambda: {"sizes": Platform("platform", inputs).database_sizes}, project="minnova-idp",
+    resources, outputs = record(lambda: {"sizes": Platform("platform", inputs).guarded["databaseSizes"]}, project="minnova-idp",
                                 stack="test")
     return resources, outputs
 
@@ -504,9 +504,18 @@ def test_restore_drill_recovers_without_ever_archiving(tmp_path):
         "barmanObjectName": "oracle-backups", "serverName": "oracle-db"}
     require_crds()
     validate_objects([cluster])
+    # after a major upgrade the environment archives under <cluster>-pg<major>; the drill's name stays
+    upgraded = subprocess.run([sys.executable, "-m", "minnova_idp.cli", "restore-drill", "examples/oracle", "prod",
+                               "--server-name", "oracle-db-pg18"], cwd=PROJECT_DIR, capture_output=True, text=True,
+                              timeout=60)
+    assert upgraded.returncode == 0, upgraded.stderr
+    cluster = yaml.safe_load(upgraded.stdout)
+    assert cluster["metadata"]["name"] == "oracle-db-drill"
+    assert cluster["spec"]["externalClusters"][0]["plugin"]["parameters"]["serverName"] == "oracle-db-pg18"
 
 
 @pytest.mark.parametrize("args,message", [
+    (["examples/oracle", "prod", "--server-name", "Oracle_DB"], "--server-name: 'Oracle_DB' is not a server name"),
     (["examples/storefront", "prod"], "database.enabled: the app has no database"),
     (["examples/oracle", "staging"], "no environment 'staging' (hint: environments: dev, prod)"),
     (["examples/oracle", "prod", "--target-time", "noon"], "--target-time: 'noon' is not an RFC 3339 timestamp"),
@@ -648,35 +657,31 @@ def cloudflare(**extra) -> str:
     return json.dumps({"accountId": ACCOUNT, "zoneId": "f" * 32, **extra})
 
 
-def test_one_token_per_app_covers_its_buckets_in_this_stack():
+def test_no_namespace_holds_a_token_for_another_environments_backups():
+    """The former perApp mode put one read/write token for dev's and prod's buckets into both namespaces."""
     inputs = ProgramInputs(stack=stack(cloudflare=cloudflare(backupTokens="perApp")), apps=[loaded(oracle())])
+    assert [p.field for p in backup_problems(inputs)] == ["minnova:cloudflare.backupTokens"]
+    assert "a dev pod could delete prod's backups" in str(backup_problems(inputs)[0])
     resources, _ = record(lambda: Platform("platform", inputs) and None, project="minnova-idp", stack="test")
-    tokens = [r for r in resources if r.type == "cloudflare:index/accountToken:AccountToken"
-              and r.name != "cert-manager-dns01"]
-    (token,) = tokens
-    assert token.name == "oracle-backups" and token.parent.endswith("MinnovaApp::oracle-dev")
-    assert json.loads(token.inputs["policies"][0]["resources"]) == {
-        f"com.cloudflare.edge.r2.bucket.{ACCOUNT}_default_acme-oracle-dev": "*",
-        f"com.cloudflare.edge.r2.bucket.{ACCOUNT}_default_acme-oracle-prod": "*"}
-    credentials = [r for r in resources if r.type == "kubernetes:core/v1:Secret" and r.name.endswith("backups-r2")]
-    assert len(credentials) == 2 and all(token.urn in c.dependencies for c in credentials)
+    tokens = {r.name: json.loads(r.inputs["policies"][0]["resources"]) for r in resources
+              if r.type == "cloudflare:index/accountToken:AccountToken" and r.name != "cert-manager-dns01"}
+    # even if a caller skipped the check: each environment's token covers its own bucket only
+    assert tokens == {f"oracle-{env}-backups": {f"com.cloudflare.edge.r2.bucket.{ACCOUNT}_default_acme-oracle-{env}": "*"}
+                      for env in ("dev", "prod")}
 
 
-@pytest.mark.parametrize("mode,limit,refused", [("perEnvironment", 3, False), ("perEnvironment", 2, True),
-                                                ("perApp", 2, False), ("perApp", 1, True)])
-def test_the_account_token_quota_is_checked_before_anything_is_created(mode, limit, refused):
-    """oracle in dev and prod: 2 backup tokens per environment (1 per app), plus cert-manager's DNS-01 token.
+@pytest.mark.parametrize("limit,refused", [(3, False), (2, True)])
+def test_the_account_token_quota_is_checked_before_anything_is_created(limit, refused):
+    """oracle in dev and prod: 2 backup tokens (1 per environment), plus cert-manager's DNS-01 token.
     load_inputs raises every problem backup_problems finds, before the program registers anything."""
-    inputs = ProgramInputs(stack=stack(cloudflare=cloudflare(backupTokens=mode, maxAccountTokens=limit)),
+    inputs = ProgramInputs(stack=stack(cloudflare=cloudflare(maxAccountTokens=limit)),
                            apps=[loaded(oracle()), loaded(WEB)])
     found = [str(p) for p in backup_problems(inputs)]
     if refused:
         assert found == [f"Pulumi.test.yaml: minnova:cloudflare.maxAccountTokens: this stack would create {limit + 1} "
-                         f"Cloudflare account API tokens (one per backed-up app {'' if mode == 'perApp' else 'environment '}"
-                         f"and cert-manager's), more than the {limit} it may create (hint: "
-                         + ("set minnova:cloudflare.backupTokens to perApp (one token per app for all its buckets in "
-                            "this stack))" if mode == "perEnvironment" else "ask Cloudflare to raise the account's "
-                            "token quota, then raise minnova:cloudflare.maxAccountTokens)")]
+                         "Cloudflare account API tokens (one per backed-up app environment and cert-manager's), more "
+                         f"than the {limit} it may create (hint: ask Cloudflare to raise the account's token quota, "
+                         "then raise minnova:cloudflare.maxAccountTokens, or split the registry over more accounts)"]
     else:
         assert found == []
 

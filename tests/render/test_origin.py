@@ -12,7 +12,7 @@ import yaml
 
 from minnova_idp.plan.recorder import run_plan
 from minnova_idp.render import origin as origin_module
-from minnova_idp.render.database import SYNC_WAVE_ANNOTATION
+from minnova_idp.render.database import SYNC_WAVE_ANNOTATION, mask_script
 
 from tests.conftest import project_copy, resource_named, stack_problems
 from tests.support.k8s_strict import validate_objects
@@ -143,7 +143,7 @@ def test_a_copy_recovers_from_devs_archive_read_only_and_is_masked_before_the_ap
     assert result.returncode == 0, result.stderr
     objects = list(yaml.safe_load_all(result.stdout))
     by_name = {(o["kind"], o["metadata"]["name"]): o for o in objects}
-    cluster = by_name[("Cluster", "oracle-db")]["spec"]
+    cluster = by_name[("Cluster", "oracle-db-copy")]["spec"]
     assert cluster["bootstrap"] == {"recovery": {"source": "origin", "database": "oracle", "owner": "oracle"}}
     assert cluster["externalClusters"] == [{"name": "origin", "plugin": {
         "name": "barman-cloud.cloudnative-pg.io",
@@ -161,17 +161,23 @@ def test_a_copy_recovers_from_devs_archive_read_only_and_is_masked_before_the_ap
         if obj["kind"] in ("Deployment", "CronJob", "Job"):
             assert "oracle-origin-r2" not in json.dumps(obj), obj["metadata"]["name"]
     # The mask, in one transaction as the database owner, in the wave after the database...
-    assert by_name[("ConfigMap", "oracle-db-mask")]["data"] == {"mask.sql": MASK}  # the registered branch's
-    job = by_name[("Job", "oracle-db-mask")]
+    # the registered branch's mask, then the platform's epilogue (statistics; tests/render/test_seed_psql.py)
+    assert by_name[("ConfigMap", "oracle-db-copy-mask")]["data"] == {"mask.sql": MASK, "minnova-mask.psql": mask_script()}
+    job = by_name[("Job", "oracle-db-copy-mask")]
     (container,) = job["spec"]["template"]["spec"]["containers"]
-    assert "--single-transaction" in container["command"] and container["command"][-1] == "/mask/mask.sql"
-    assert container["env"][0]["valueFrom"]["secretKeyRef"] == {"name": "oracle-db-app", "key": "uri"}
+    assert "--single-transaction" in container["command"] and container["command"][-1] == "/mask/minnova-mask.psql"
+    assert container["env"][0]["valueFrom"]["secretKeyRef"] == {"name": "oracle-db-copy-app", "key": "uri"}
     wave = {key: int(o["metadata"].get("annotations", {}).get(SYNC_WAVE_ANNOTATION, 0)) for key, o in by_name.items()}
     # ...and everything that runs the app's code after it: Argo CD starts a wave once the one before is healthy.
     code = [key for key, o in by_name.items() if o["kind"] in ("Deployment", "CronJob", "Job")
-            and key not in (("Job", "oracle-db-mask"), ("Deployment", "oracle-redis"))]
-    assert code and all(wave[key] > wave[("Job", "oracle-db-mask")] > wave[("Cluster", "oracle-db")] for key in code)
+            and key not in (("Job", "oracle-db-copy-mask"), ("Deployment", "oracle-redis"))]
+    assert code and all(wave[key] > wave[("Job", "oracle-db-copy-mask")] > wave[("Cluster", "oracle-db-copy")] for key in code)
     assert ("Job", "oracle-db-seed") not in by_name
+    # The copy is never `oracle-db`: a later commit without preview.database declares `oracle-db` (new, empty)
+    # and the app's DATABASE_URL follows it, so the unmasked copy is never handed to the app under the old name.
+    assert not any(o["metadata"]["name"] == "oracle-db" for o in objects)
+    assert all("oracle-db-copy-app" in json.dumps(o) for o in objects
+               if o["kind"] == "Deployment" and o["metadata"]["name"] != "oracle-redis")
     validate_objects(objects)
 
 
@@ -186,7 +192,7 @@ def test_a_copy_recovers_from_devs_archive_read_only_and_is_masked_before_the_ap
 ])
 def test_a_copy_is_refused_unless_the_platform_offers_it_with_a_mask(checkout, keys_dir, case, expected):  # noqa: F811
     repo, head = copying_checkout(checkout, MASK, "prod" if case == "other environment" else "dev")
-    changes = {"no mask": {"mask": ""}, "server name too long": {"serverName": "a" * 41},
+    changes = {"no mask": {"mask": ""}, "server name too long": {"serverName": "a" * 46},
                "not a string": {"endpointURL": 42}}.get(case, {})
     keys = keys_dir if case == "not offered" else offered(keys_dir, **changes)
     if case == "not json":
@@ -243,6 +249,6 @@ def test_the_largest_mask_reaches_the_renderer_whole(checkout, keys_dir):  # noq
     (keys_dir / "oracle.origin.json").write_text(recipe("id", "value")[origin_module.ORIGIN_KEY])
     result = render(repo, argocd_env(head, keys_dir))
     assert result.returncode == 0, result.stderr[-500:]
-    (config_map,) = [o for o in yaml.safe_load_all(result.stdout) if o["metadata"]["name"] == "oracle-db-mask"
+    (config_map,) = [o for o in yaml.safe_load_all(result.stdout) if o["metadata"]["name"] == "oracle-db-copy-mask"
                      and o["kind"] == "ConfigMap"]
     assert config_map["data"]["mask.sql"] == mask

@@ -115,17 +115,18 @@ def test_a_failing_seed_fails_the_job_and_leaves_nothing_half_applied(database_u
 
 def _run_mask(database_url, tmp_path: Path, database: str, mask: str) -> subprocess.CompletedProcess:
     """The mask Job's command (database.render_mask_job), its ConfigMap mounted at /mask."""
-    from minnova_idp.render.database import MASK_KEY, Origin, render_mask_job
+    from minnova_idp.render.database import Origin, render_mask, render_mask_job
 
     base, psql = database_url
     directory = tmp_path / "mask"
     directory.mkdir(parents=True)
-    (directory / MASK_KEY).write_text(mask)
     app = AppConfig.model_validate({"name": "oracle", "image": {"repository": "r.io/o"}, "port": 80,
                                     "database": {"enabled": True}, "environments": {"dev": {"host": "o.acme.dev"}}})
     origin = Origin("dev", "oracle-db", "b", "https://e", "id", "secret", mask=mask)
     placement = DatabasePlacement(instances=1, size="1Gi", version=app.database.version, resources=None,
                                   cluster="oracle-db", origin=origin)
+    for key, text in render_mask(placement, "oracle-pr-1", {})["data"].items():  # the ConfigMap, as mounted
+        (directory / key).write_text(text)
     job = render_mask_job(app, placement, "oracle-pr-1", {"app.kubernetes.io/instance": "oracle-pr-1"}, True)
     command = job["spec"]["template"]["spec"]["containers"][0]["command"]
     # As CNPG's `<cluster>-app` uri connects: the database's owner, not a superuser.
@@ -172,3 +173,82 @@ def test_the_mask_runs_without_superuser_powers(database_url, tmp_path):
     result = _run_mask(database_url, tmp_path, "nosuper", "copy users to program 'cat > /tmp/minnova-leak';\n")
     assert result.returncode != 0
     assert "permission denied" in result.stderr or "must be superuser" in result.stderr, result.stderr
+
+
+LEAKED = ("select string_agg(tablename || '.' || attname, ',' order by tablename, attname) from pg_stats "
+          "where schemaname = 'public' and (most_common_vals::text ~ '(real\\.example|Realname|secret-)' "
+          "or histogram_bounds::text ~ '(real\\.example|Realname|secret-)')")
+
+
+def _copy_with_statistics(database_url, database: str) -> None:
+    """dev as a recovery leaves it: planner statistics of the real rows, partitioned parents included."""
+    _copy_of_dev(database_url, database)
+    base, psql = database_url
+    owner = base.replace("//app@", "//oracle@")
+    subprocess.run([psql, f"{owner}/{database}", "-Xq", "-v", "ON_ERROR_STOP=1", "-c",
+                    "insert into users select g, 'real' || g || '@real.example', 'Realname' || (g % 5) "
+                    "from generate_series(3, 400) g; "
+                    "create table orders (id int, email text, at date) partition by range (at); "
+                    "create table orders_a partition of orders for values from ('2020-01-01') to ('2025-01-01'); "
+                    "create table orders_b partition of orders for values from ('2025-01-01') to ('2030-01-01'); "
+                    "insert into orders select g, 'real' || (g % 20) || '@real.example', date '2021-01-01' + g "
+                    "from generate_series(1, 3000) g; "
+                    "create table sessions (token text); "
+                    "insert into sessions select 'secret-' || (g % 3) from generate_series(1, 300) g; "
+                    "analyze users; analyze orders; analyze orders_a; analyze orders_b; analyze sessions;"],
+                   check=True, capture_output=True)
+
+
+STATISTICS_MASK = ("update users set email = 'user' || id || '@example.invalid', name = 'User';\n"
+                   "update orders set email = 'o' || id || '@example.invalid';\n"
+                   "delete from sessions;\n"
+                   "delete from orders where at >= date '2028-01-01';\n")
+
+
+def test_the_old_mask_command_left_dev_values_in_the_statistics(database_url, tmp_path):
+    """The leak, reproduced with the Job's old command (`psql --single-transaction -f mask.sql`, no epilogue)."""
+    _copy_with_statistics(database_url, "oldmask")
+    base, psql = database_url
+    (tmp_path / "mask.sql").write_text(STATISTICS_MASK)
+    owner = base.replace("//app@", "//oracle@")
+    subprocess.run([psql, f"{owner}/oldmask", "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "--single-transaction",
+                    "-f", str(tmp_path / "mask.sql")], check=True, capture_output=True)
+    leaked = _query(database_url, "oldmask", LEAKED).split(",")
+    assert {"users.email", "users.name", "orders.email", "orders_a.email", "sessions.token"} <= set(leaked)
+
+
+def test_after_the_mask_no_statistic_holds_a_copied_value(database_url, tmp_path):
+    _copy_with_statistics(database_url, "newmask")
+    result = _run_mask(database_url, tmp_path, "newmask", STATISTICS_MASK)
+    assert result.returncode == 0, result.stderr
+    assert _query(database_url, "newmask", LEAKED) == ""
+    # the partitioned parent has fresh statistics of the masked rows, the emptied table none at all
+    assert _query(database_url, "newmask", "select count(*) > 0 from pg_stats where tablename = 'orders' "
+                  "and inherited and most_common_vals::text like '%example.invalid%' or tablename = 'orders' "
+                  "and inherited and histogram_bounds::text like '%example.invalid%'") == "t"
+    assert _query(database_url, "newmask", "select count(*) from pg_stats where tablename = 'sessions'") == "0"
+    assert _query(database_url, "newmask", "select count(*) from users where email like '%@real.example'") == "0"
+
+
+def test_statistics_that_cannot_be_cleared_fail_the_mask(database_url, tmp_path):
+    """Fail closed: an emptied table whose column a view depends on cannot be rewritten; the mask rolls back."""
+    _copy_with_statistics(database_url, "stuck")
+    base, psql = database_url
+    owner = base.replace("//app@", "//oracle@")
+    subprocess.run([psql, f"{owner}/stuck", "-Xqc", "create view tokens as select token from sessions"],
+                   check=True, capture_output=True)
+    result = _run_mask(database_url, tmp_path, "stuck", STATISTICS_MASK)
+    assert result.returncode != 0
+    assert "public.sessions is empty after the mask but its statistics keep the copied values" in result.stderr
+    assert "cannot alter type of a column used by a view" in result.stderr
+    assert _query(database_url, "stuck", "select count(*) from users where email like '%@real.example'") == "400"
+
+
+def test_an_emptied_partition_fails_the_mask_naming_it(database_url, tmp_path):
+    """A partition key cannot be rewritten (PostgreSQL refuses): a mask that empties a partition must drop it."""
+    _copy_with_statistics(database_url, "part")
+    result = _run_mask(database_url, tmp_path, "part", STATISTICS_MASK + "delete from orders_b;\n")
+    assert result.returncode != 0 and "public.orders_b is empty after the mask" in result.stderr
+    dropped = _run_mask(database_url, tmp_path / "again", "part", STATISTICS_MASK + "drop table orders_b;\n")
+    assert dropped.returncode == 0, dropped.stderr
+    assert _query(database_url, "part", LEAKED) == ""

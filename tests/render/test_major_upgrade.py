@@ -1,0 +1,91 @@
+"""database.version on a deployed environment: minor updates need nothing, a major upgrade archives under a new
+server name (and takes a base backup there), a downgrade is refused; the stack records versions and server names
+(policy/guards.py GUARDED) so the next run keeps them."""
+
+from __future__ import annotations
+
+import pulumi
+import pytest
+
+from minnova_idp.model.inputs import ProgramInputs
+from minnova_idp.policy.guards import archive_server, guard_problems
+from minnova_idp.render.declaration import declare
+from minnova_idp.render.resources import KubernetesObject
+from tests.conftest import PROJECT_DIR
+from tests.plan.test_recorder import run_main
+from tests.render.test_database import loaded, oracle, stack
+
+
+def recorded(version: int, server: str | None = None, cluster: str = "oracle-db") -> dict:
+    return {"databaseVersions": {"oracle-prod": str(version)}, "databaseClusters": {"oracle-prod": cluster},
+            **({"databaseServers": {"oracle-prod": server}} if server else {})}
+
+
+def inputs(version: int, record: dict | None = None, **database) -> ProgramInputs:
+    return ProgramInputs(stack=stack(environments='["prod"]'), apps=[loaded(oracle(version=version, **database))],
+                         recorded=record or {})
+
+
+def manifests(inputs_: ProgramInputs) -> list[dict]:
+    (instance,) = declare(inputs_).apps
+    return [r.manifest for r in instance.resources if isinstance(r, KubernetesObject)]
+
+
+def archived_under(objects: list[dict]) -> str:
+    (cluster,) = [o for o in objects if o["kind"] == "Cluster" and o["metadata"]["name"] == "oracle-db"]
+    return cluster["spec"]["plugins"][0]["parameters"]["serverName"]
+
+
+def test_the_deployed_version_keeps_todays_server_name():
+    for record in ({}, recorded(17), recorded(17, "oracle-db")):
+        objects = manifests(inputs(17, record))
+        assert archived_under(objects) == "oracle-db"
+        assert not [o for o in objects if o["kind"] == "Backup"]
+    assert declare(inputs(17, recorded(17))).guarded_outputs["databaseServers"] == {"oracle-prod": "oracle-db"}
+    assert declare(inputs(17)).guarded_outputs["databaseVersions"] == {"oracle-prod": "17"}
+
+
+def test_a_major_upgrade_archives_under_a_new_server_and_backs_up_there_at_once():
+    upgrade = inputs(18, recorded(17))
+    assert guard_problems(upgrade, upgrade.recorded) == []
+    objects = manifests(upgrade)
+    assert archived_under(objects) == "oracle-db-pg18"
+    (backup,) = [o for o in objects if o["kind"] == "Backup"]
+    assert backup["metadata"]["name"] == "oracle-db-pg18-first"
+    assert backup["spec"]["cluster"] == {"name": "oracle-db"}
+    assert declare(upgrade).guarded_outputs["databaseServers"] == {"oracle-prod": "oracle-db-pg18"}
+    # the drill and the preview copy read the new path
+    (drill,) = [o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "oracle-db-drill"]
+    assert "serverName: oracle-db-pg18" in drill["data"]["cluster.yaml"]
+    # the next run (the upgrade recorded) keeps the name, and the upgrade after that starts another
+    assert archived_under(manifests(inputs(18, recorded(18, "oracle-db-pg18")))) == "oracle-db-pg18"
+    assert archive_server(oracle(version=18).model_copy(), "prod", recorded(17)) == "oracle-db-pg18"
+
+
+def test_a_downgrade_is_refused_naming_the_environment():
+    downgrade = inputs(16, recorded(17))
+    assert [str(p) for p in guard_problems(downgrade, downgrade.recorded)] == [
+        "oracle/.minnova/app.yaml: database.version: PostgreSQL 16 is older than the 17 that environments.prod runs; "
+        "a database cannot be downgraded in place (its files are in the newer format) (hint: keep version: 17; to go "
+        "back, restore a backup taken before the upgrade into a new backupName (README: Major upgrades))"]
+
+
+def test_a_restore_and_an_upgrade_at_once_are_refused():
+    both = inputs(18, recorded(17), **{})
+    data = both.apps[0].config.model_dump(by_alias=True, exclude_none=True)
+    data["environments"]["prod"]["database"] = {"backupName": "oracle-db-2", "restore": {"fromBackup": "oracle-db"}}
+    from minnova_idp.model.app_config import AppConfig
+    restoring = inputs(18, recorded(17))
+    restoring = ProgramInputs(stack=restoring.stack, apps=[loaded(AppConfig.model_validate(data))],
+                              recorded=recorded(17))
+    assert any("declares a restore and an upgrade" in str(p) for p in guard_problems(restoring, restoring.recorded))
+    # restoring an upgraded database is refused too (its source would lose its server name afterwards)
+    data["database"]["version"] = 18
+    after = ProgramInputs(stack=restoring.stack, apps=[loaded(AppConfig.model_validate(data))],
+                          recorded=recorded(18, "oracle-db-pg18"))
+    assert [p.field for p in guard_problems(after, after.recorded)] == ["environments.prod.database.restore"]
+
+
+def test_the_program_stops_a_downgrade_before_any_resource():
+    with pytest.raises(pulumi.RunError, match="PostgreSQL 17 is older than the 99"):
+        run_main(PROJECT_DIR, "prod", previous_outputs={"databaseVersions": {"oracle-prod": "99"}})
