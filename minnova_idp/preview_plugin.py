@@ -64,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
     if app.name != request.app:
         raise ConfigError([Problem(str(target), "name", f"'{app.name}' is not the app this preview is for "
                                    f"('{request.app}')", hint="an app's name cannot change in a pull request")])
+    _refuse_foreign_image(app, str(target), keys_dir)
     secrets = None
     content = read_secrets_file(directory, names.PREVIEW_ENVIRONMENT)
     if content is not None:
@@ -128,6 +129,32 @@ def _checkout(directory: Path, app: str, keys_dir: Path) -> Path:
     os.chdir(directory.resolve().parent)  # the checkout's root: messages name files as the app's repository does
     _refuse_links(Path("."), [Path(relative)])  # the monorepo path too: a link there could lead anywhere
     return Path(relative)
+
+
+def _refuse_foreign_image(app, shown: str, keys_dir: Path) -> None:
+    """The image repositories the platform lets this app run (argocd.PREVIEW_APP_IMAGES, from its registry entry or
+    minnova:imageRegistry): never the pull request's choice, never plugin env (which a pull request can rewrite)."""
+    import json
+
+    from minnova_idp.policy.images import image_problem
+    from minnova_idp.render.argocd import PREVIEW_APP_IMAGES
+
+    text = _sidecar_file(keys_dir, PREVIEW_APP_IMAGES)
+    if text is None:
+        return  # the stack confines no app's images (plan warns)
+    try:
+        allowed = json.loads(text).get(app.name)
+    except (ValueError, AttributeError):
+        raise ConfigError([Problem(str(keys_dir / PREVIEW_APP_IMAGES), message="is not a JSON object")]) from None
+    if allowed is None:
+        return
+    if not isinstance(allowed, list) or not all(isinstance(item, str) for item in allowed):
+        raise ConfigError([Problem(str(keys_dir / PREVIEW_APP_IMAGES), app.name, "must be a list of repositories")])
+    problem = image_problem(app.image.repository, allowed, shown, app.name,
+                            f"{app.name}'s registry entry (deployments/<deployment>/apps/{app.name}.yaml)",
+                            "the platform's list for its previews")
+    if problem:
+        raise ConfigError([problem])
 
 
 def _preview_origin(app, keys_dir: Path):

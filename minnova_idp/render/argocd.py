@@ -30,6 +30,7 @@ PREVIEW_KEYS_SECRET = "minnova-preview-keys"
 PREVIEW_KEYS_DIR = "/var/run/minnova/preview-keys"
 PREVIEW_PULL_CREDENTIALS = "registry-credentials.json"  # in PREVIEW_KEYS_DIR, when the stack has any
 PREVIEW_PASSWORD_KEY = "preview-passwords.key"  # in PREVIEW_KEYS_DIR, when the stack has minnova:passwordKey
+PREVIEW_APP_IMAGES = "app-images.json"  # in PREVIEW_KEYS_DIR, when an app's images are confined: {app: [repo, ...]}
 PREVIEW_APP_PATHS = "app-paths.json"  # in PREVIEW_KEYS_DIR, when a previewed app lives in a monorepo: {app: path}
 # The preview Application's source.path: the checkout's own .git directory, where no pull request can put a file.
 # The repo server merges `<source.path>/.argocd-source.yaml` and `.argocd-source-<app>.yaml` from the checkout over
@@ -64,6 +65,7 @@ class PreviewApp:
     path: str | None = None
     project_id: int | None = None  # GitLab
     copies_database: bool = False  # its previews recover another environment's backups (origin.py)
+    images: tuple[str, ...] | None = None  # the image repositories it may run (policy/images.py); None: any
 
 
 # ---- the plugin ------------------------------------------------------------------------------
@@ -477,6 +479,9 @@ def preview_keys_secret(apps: list[PreviewApp], secrets: StackSecrets) -> Manife
     if paths := {app.name: app.path for app in apps if app.path}:
         # Where each monorepo app's .minnova/ is, since the Application's path is .git (PREVIEW_SOURCE_PATH).
         keys[PREVIEW_APP_PATHS] = json.dumps(paths, sort_keys=True)
+    if images := {app.name: list(app.images) for app in apps if app.images}:
+        # The image repositories each app's previews may run (policy/images.py): the platform's list, never the PR's.
+        keys[PREVIEW_APP_IMAGES] = json.dumps(images, sort_keys=True)
     if secrets.registry_credentials:
         # Read-only pull credentials for previews' private images ('.' keeps it apart from any app's key file).
         keys[PREVIEW_PULL_CREDENTIALS] = secrets.registry_credentials

@@ -72,9 +72,9 @@ def test_credentials_are_secrets_of_this_deployment(dev_plan):
         "github-privateKey": "[secret]"}
     keys = resource_named(dev_plan, "platform-secret-minnova-preview-keys")
     # Preview keys only (and the stack's read-only pull credentials for previews' private images, and the key
-    # previews' Redis passwords derive from).
+    # previews' Redis passwords derive from, and the image repositories each app's previews may run).
     assert keys.inputs["stringData"] == {"oracle": "[secret]", "registry-credentials.json": "[secret]",
-                                         "preview-passwords.key": "[secret]"}
+                                         "preview-passwords.key": "[secret]", "app-images.json": "[secret]"}
     release = resource_named(dev_plan, "argocd")
     assert keys.urn in release.dependencies
 
