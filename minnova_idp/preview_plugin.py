@@ -54,17 +54,18 @@ def run(args: argparse.Namespace) -> int:
              "preview_domain": args.preview_domain, "deployment": args.deployment,
              "ingress_class": args.ingress_class}
     request = preview_request(flags, os.environ)
-    directory = Path(args.directory)
+    keys_dir = Path(args.keys_dir or os.environ.get("MINNOVA_PREVIEW_KEYS_DIR", PREVIEW_KEYS_DIR)).absolute()
+    directory = _checkout(Path(args.directory), request.app, keys_dir)
     problems = checkout_problems(directory)
     if problems:
         raise ConfigError(problems)
     _refuse_links(directory, [names.APP_CONFIG, secrets_file(names.PREVIEW_ENVIRONMENT)])
-    target, app = load_app_config(args.directory)
+    target, app = load_app_config(str(directory))
     if app.name != request.app:
         raise ConfigError([Problem(str(target), "name", f"'{app.name}' is not the app this preview is for "
                                    f"('{request.app}')", hint="an app's name cannot change in a pull request")])
+    _refuse_foreign_image(app, str(target), keys_dir)
     secrets = None
-    keys_dir = Path(args.keys_dir or os.environ.get("MINNOVA_PREVIEW_KEYS_DIR", PREVIEW_KEYS_DIR))
     content = read_secrets_file(directory, names.PREVIEW_ENVIRONMENT)
     if content is not None:
         shown = str(directory / secrets_file(names.PREVIEW_ENVIRONMENT))
@@ -99,6 +100,61 @@ def run(args: argparse.Namespace) -> int:
         origin = _preview_origin(app, keys_dir)
     sys.stdout.write(to_yaml(render_preview(app, request, secrets, seed, pull, password_key, origin)))
     return 0
+
+
+def _checkout(directory: Path, app: str, keys_dir: Path) -> Path:
+    """The directory holding the app's .minnova/. Under Argo CD the Application's path is the checkout's .git
+    (argocd.PREVIEW_SOURCE_PATH: the one directory where a pull request cannot put an `.argocd-source.yaml`), so the
+    checkout is one level up, and a monorepo app's path comes from the platform (argocd.PREVIEW_APP_PATHS)."""
+    import json
+
+    from minnova_idp.render.argocd import PREVIEW_APP_PATHS, PREVIEW_SOURCE_PATH
+
+    source_path = os.environ.get("ARGOCD_APP_SOURCE_PATH")
+    if source_path is None:  # a local run: the directory given
+        return directory
+    if source_path != PREVIEW_SOURCE_PATH or directory.resolve().name != PREVIEW_SOURCE_PATH:
+        raise ConfigError([Problem("ARGOCD_APP_SOURCE_PATH", message=f"'{source_path}' is not {PREVIEW_SOURCE_PATH}: "
+                                   "Argo CD would merge the pull request's .argocd-source*.yaml from there",
+                                   hint="the platform's ApplicationSet sets it; re-run `pulumi up`")])
+    paths = {}
+    if (text := _sidecar_file(keys_dir, PREVIEW_APP_PATHS)) is not None:
+        try:
+            paths = json.loads(text)
+        except ValueError:
+            raise ConfigError([Problem(str(keys_dir / PREVIEW_APP_PATHS), message="is not JSON")]) from None
+    relative = paths.get(app, ".") if isinstance(paths, dict) else None
+    if not isinstance(relative, str) or Path(relative).is_absolute() or ".." in Path(relative).parts:
+        raise ConfigError([Problem(str(keys_dir / PREVIEW_APP_PATHS), app, "must be a relative path in the checkout")])
+    os.chdir(directory.resolve().parent)  # the checkout's root: messages name files as the app's repository does
+    _refuse_links(Path("."), [Path(relative)])  # the monorepo path too: a link there could lead anywhere
+    return Path(relative)
+
+
+def _refuse_foreign_image(app, shown: str, keys_dir: Path) -> None:
+    """The image repositories the platform lets this app run (argocd.PREVIEW_APP_IMAGES, from its registry entry or
+    minnova:imageRegistry): never the pull request's choice, never plugin env (which a pull request can rewrite)."""
+    import json
+
+    from minnova_idp.policy.images import image_problem
+    from minnova_idp.render.argocd import PREVIEW_APP_IMAGES
+
+    text = _sidecar_file(keys_dir, PREVIEW_APP_IMAGES)
+    if text is None:
+        return  # the stack confines no app's images (plan warns)
+    try:
+        allowed = json.loads(text).get(app.name)
+    except (ValueError, AttributeError):
+        raise ConfigError([Problem(str(keys_dir / PREVIEW_APP_IMAGES), message="is not a JSON object")]) from None
+    if allowed is None:
+        return
+    if not isinstance(allowed, list) or not all(isinstance(item, str) for item in allowed):
+        raise ConfigError([Problem(str(keys_dir / PREVIEW_APP_IMAGES), app.name, "must be a list of repositories")])
+    problem = image_problem(app.image.repository, allowed, shown, app.name,
+                            f"{app.name}'s registry entry (deployments/<deployment>/apps/{app.name}.yaml)",
+                            "the platform's list for its previews")
+    if problem:
+        raise ConfigError([problem])
 
 
 def _preview_origin(app, keys_dir: Path):

@@ -14,7 +14,7 @@ import yaml
 from minnova_idp.model import names
 from minnova_idp.model.app_config import AppConfig
 from minnova_idp.render.app import app_code_pods
-from minnova_idp.render.argocd import PREVIEW_PASSWORD_KEY
+from minnova_idp.render.argocd import PREVIEW_APP_PATHS, PREVIEW_PASSWORD_KEY, PREVIEW_SOURCE_PATH
 from minnova_idp.render.preview import preview_request, render_preview
 
 from tests.conftest import PROJECT_DIR, git
@@ -55,7 +55,8 @@ def argocd_env(head: str, keys_dir: Path, app: str = "oracle", **overrides: str)
     env.update({
         "ARGOCD_APP_NAME": f"{app}-pr-123", "ARGOCD_APP_NAMESPACE": f"{app}-pr-123",
         "ARGOCD_APP_PROJECT_NAME": f"{app}-previews", "ARGOCD_APP_REVISION": head,
-        "ARGOCD_APP_SOURCE_TARGET_REVISION": head, "ARGOCD_APP_SOURCE_REPO_URL": f"https://github.com/minnova/{app}.git",
+        "ARGOCD_APP_SOURCE_TARGET_REVISION": head, "ARGOCD_APP_SOURCE_PATH": PREVIEW_SOURCE_PATH,
+        "ARGOCD_APP_SOURCE_REPO_URL": f"https://github.com/minnova/{app}.git",
         "ARGOCD_ENV_APP_NAME": app, "ARGOCD_ENV_PR_NUMBER": "123", "ARGOCD_ENV_HEAD_SHA": head,
         "MINNOVA_PREVIEW_DOMAIN": "preview.minnova.io", "MINNOVA_DEPLOYMENT": "minnova",
         "MINNOVA_INGRESS_CLASS": "traefik", "MINNOVA_PREVIEW_KEYS_DIR": str(keys_dir),
@@ -64,7 +65,13 @@ def argocd_env(head: str, keys_dir: Path, app: str = "oracle", **overrides: str)
     return {key: value for key, value in env.items() if value is not None}
 
 
-def render(cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+def render(checkout: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Under Argo CD the plugin runs in the checkout's .git (the Application's path), which the sidecar receives
+    empty (argocd.REPO_SERVER_PARAMS); without ARGOCD_APP_SOURCE_PATH, a local run in the checkout."""
+    cwd = checkout
+    if env.get("ARGOCD_APP_SOURCE_PATH") == PREVIEW_SOURCE_PATH:
+        cwd = checkout / PREVIEW_SOURCE_PATH
+        cwd.mkdir(exist_ok=True)
     return subprocess.run([sys.executable, "-m", "minnova_idp.cli", "render-preview"], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=60)
 
@@ -248,6 +255,49 @@ def test_argocd_source_files_in_the_pull_request_are_refused(checkout, keys_dir,
     result = render(repo, argocd_env(head, keys_dir))
     assert result.returncode == 1 and result.stdout == ""
     assert f"{name}: Argo CD merges this file into the preview's Application" in result.stderr
+
+
+def test_git_refuses_to_check_out_anything_under_dot_git(tmp_path):
+    """Why the preview's source.path is .git: a commit whose tree holds `.git/.argocd-source.yaml` (which would
+    otherwise make Argo CD apply the PR's raw YAML, argocd.PREVIEW_SOURCE_PATH) cannot be checked out at all."""
+    repo = tmp_path / "pr"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    blob = subprocess.run(["git", "hash-object", "-w", "--stdin"], cwd=repo, input="plugin: null\ndirectory: {}\n",
+                          capture_output=True, text=True, check=True).stdout.strip()
+    inner = subprocess.run(["git", "mktree"], cwd=repo, input=f"100644 blob {blob}\t.argocd-source.yaml\n",
+                           capture_output=True, text=True, check=True).stdout.strip()
+    top = subprocess.run(["git", "mktree"], cwd=repo, input=f"040000 tree {inner}\t.git\n",
+                         capture_output=True, text=True, check=True).stdout.strip()
+    commit = subprocess.run(["git", "-c", "user.name=a", "-c", "user.email=a@example.com", "commit-tree", top, "-m",
+                             "hostile"], cwd=repo, capture_output=True, text=True, check=True).stdout.strip()
+    result = subprocess.run(["git", "checkout", "--force", commit], cwd=repo, capture_output=True, text=True)
+    assert result.returncode != 0 and "invalid path '.git/.argocd-source.yaml'" in result.stderr
+    assert not (repo / ".git/.argocd-source.yaml").exists()
+
+
+def test_under_argo_cd_only_the_dot_git_source_path_renders(checkout, keys_dir):
+    """An Application whose path is anything else would have had the PR's .argocd-source*.yaml merged over it."""
+    repo, head = checkout
+    result = render(repo, argocd_env(head, keys_dir, ARGOCD_APP_SOURCE_PATH="."))
+    assert result.returncode == 1 and result.stdout == ""
+    assert "ARGOCD_APP_SOURCE_PATH: '.' is not .git" in result.stderr
+
+
+def test_a_monorepo_app_is_found_where_the_platform_says(checkout, keys_dir):
+    repo, head = checkout
+    (repo / "services").mkdir()
+    shutil.move(repo / ".minnova", repo / "services/oracle/.minnova")
+    result = render(repo, argocd_env(head, keys_dir))
+    assert result.returncode == 1 and ".minnova/app.yaml" in result.stderr  # not at the root any more
+    (keys_dir / PREVIEW_APP_PATHS).write_text('{"oracle": "services/oracle"}')
+    result = render(repo, argocd_env(head, keys_dir))
+    assert result.returncode == 0, result.stderr
+    # A link on the way is refused: it could lead the renderer out of the checkout.
+    shutil.move(repo / "services", repo / "elsewhere")
+    (repo / "services").symlink_to("elsewhere")
+    result = render(repo, argocd_env(head, keys_dir))
+    assert result.returncode == 1 and "services: is a symbolic link" in result.stderr
 
 
 def test_a_pull_request_cannot_open_another_apps_key(checkout, keys_dir):

@@ -28,6 +28,7 @@ from minnova_idp.model.inputs import ProgramInputs
 from minnova_idp.model.secrets import SecretValues
 from minnova_idp.policy.capacity import backup_problems, quota_problems
 from minnova_idp.policy.hosts import dns_problems
+from minnova_idp.policy.images import image_problems
 from minnova_idp.policy.passwords import password_key_problems
 from minnova_idp.policy.previews import origin_problems, preview_origins, preview_problems
 
@@ -42,7 +43,7 @@ def load_inputs(project_dir: Path, raw: dict[str, str], secret_keys: set[str], f
     inputs = ProgramInputs(stack=stack, apps=load_apps(project_dir, stack, cache_dir=cache_dir, auth=auth,
                                                        progress=progress))
     problems = (backup_problems(inputs) + dns_problems(inputs) + preview_problems(inputs) + quota_problems(inputs)
-                + password_key_problems(inputs) + origin_problems(inputs))
+                + password_key_problems(inputs) + origin_problems(inputs) + image_problems(inputs))
     problems.extend(loaded_app_secrets_problems(inputs.apps, stack))  # misnamed files: checked without keys
     secrets: dict[tuple[str, str], SecretValues] = {}
     for app, environment in inputs.deployed():

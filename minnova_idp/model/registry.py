@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from minnova_idp.model.fields import AppName, GitRef, GitUrl, HostPattern, RepoSubpath, StrictModel
+from minnova_idp.model.fields import AppName, GitRef, GitUrl, HostPattern, ImageRepository, RepoSubpath, StrictModel
 
 
 class RegistryEntry(StrictModel):
@@ -22,6 +22,10 @@ class RegistryEntry(StrictModel):
         default=None, min_length=1, max_length=50,
         description="Hosts the app may use, reviewed here by the platform team (`*` = one label); default: "
                     "<name>.<zone>, <name>.*.<zone> and *.<name>.<zone>.")
+    images: list[ImageRepository] | None = Field(
+        default=None, min_length=1, max_length=20,
+        description="Image repositories the app may run (app.yaml `image.repository`), reviewed here by the platform "
+                    "team; default: <minnova:imageRegistry>/<name> when the stack sets minnova:imageRegistry.")
 
     @model_validator(mode="after")
     def _one_source(self) -> "RegistryEntry":

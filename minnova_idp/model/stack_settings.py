@@ -16,6 +16,7 @@ from minnova_idp.model.fields import (
     EnvironmentName,
     Hostname,
     HostPattern,
+    ImageRepository,
     ImageTag,
     Quantity,
     RepoSubpath,
@@ -249,6 +250,10 @@ class StackSettings(StrictModel):
     image_pins: dict[AppName, dict[EnvironmentName, ImageTag]] = Field(
         default_factory=dict, description="Platform-team override of an app environment's image tag (rollbacks: "
         "minnova-idp rollback); wins over app.yaml until cleared.")
+    image_registry: ImageRepository | None = Field(
+        default=None, description="The registry (host, optionally with a path: `registry.example.com/team`) whose "
+        "`<registry>/<app>` is each app's image repository unless its registry entry lists `images`; unset: an "
+        "app without `images` may run any image, and `plan` says so.")
     reserved_hosts: list[HostPattern] = Field(
         default_factory=list, max_length=200,
         description="Hosts no app may use (`*` = one label), besides the apex, the preview domain and the webhook host.")

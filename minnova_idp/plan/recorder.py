@@ -37,6 +37,7 @@ from minnova_idp.plan.pulumi_internals import (
     without_source_positions,
 )
 from minnova_idp.policy.image_gate import offline_report, requested_images
+from minnova_idp.policy.images import unconfined_notes
 
 CLUSTER_SCOPED_DIR = "_cluster"
 
@@ -204,8 +205,8 @@ def run_plan(project_dir: Path, stack: str, cache_dir: Path | None = None,
 
     resources, outputs = record(declared, project=project, stack=stack, config=raw, secret_keys=secret_keys,
                                 stack_outputs=previous_outputs)
-    gate_report = offline_report(inputs.stack.settings.image_gate, requested_images(inputs),
-                                          (previous_outputs or {}).get(IMAGE_TAGS_OUTPUT))
+    gate_report = unconfined_notes(inputs) + offline_report(inputs.stack.settings.image_gate, requested_images(inputs),
+                                                            (previous_outputs or {}).get(IMAGE_TAGS_OUTPUT))
     return Plan(stack=stack, resources=resources, outputs={key: value or {} for key, value in outputs.items()},
                 image_gate=gate_report)
 

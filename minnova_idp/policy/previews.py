@@ -8,6 +8,7 @@ from minnova_idp.model import gitrules
 from minnova_idp.model.errors import Problem
 from minnova_idp.model.inputs import ProgramInputs
 from minnova_idp.model.loaded import LoadedApp
+from minnova_idp.policy.images import allowed_images
 from minnova_idp.render.argocd import PreviewApp
 from minnova_idp.render.tls import in_zone
 
@@ -47,7 +48,9 @@ def preview_apps(inputs: ProgramInputs) -> list[PreviewApp]:
     """Registered apps with a repository (a `local`-only app has nothing for Argo CD to check out)."""
     copying = {app.name for app, _ in preview_origins(inputs)}
     return [PreviewApp(name=app.name, repo=app.entry.repo, path=app.entry.path, project_id=app.entry.project_id,
-                       copies_database=app.name in copying)
+                       copies_database=app.name in copying,
+                       images=tuple(allowed) if (allowed := allowed_images(app.entry, inputs.stack.settings.image_registry))
+                       else None)
             for app in inputs.apps if app.entry.repo]
 
 

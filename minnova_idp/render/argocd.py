@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,18 @@ PREVIEW_KEYS_SECRET = "minnova-preview-keys"
 PREVIEW_KEYS_DIR = "/var/run/minnova/preview-keys"
 PREVIEW_PULL_CREDENTIALS = "registry-credentials.json"  # in PREVIEW_KEYS_DIR, when the stack has any
 PREVIEW_PASSWORD_KEY = "preview-passwords.key"  # in PREVIEW_KEYS_DIR, when the stack has minnova:passwordKey
+PREVIEW_APP_IMAGES = "app-images.json"  # in PREVIEW_KEYS_DIR, when an app's images are confined: {app: [repo, ...]}
+PREVIEW_APP_PATHS = "app-paths.json"  # in PREVIEW_KEYS_DIR, when a previewed app lives in a monorepo: {app: path}
+# The preview Application's source.path: the checkout's own .git directory, where no pull request can put a file.
+# The repo server merges `<source.path>/.argocd-source.yaml` and `.argocd-source-<app>.yaml` from the checkout over
+# the Application's source before it picks the tool (argo-cd v3.4.4 reposerver/repository/repository.go:1808-1878),
+# so a PR's `{plugin: null, directory: {}}` there would apply its raw YAML without render-preview
+# (pkg/apis/application/v1alpha1/types.go:3577-3603 ExplicitType), and no setting turns the merge off. git refuses
+# to check out any path with a `.git` component ("error: invalid path '.git/…'", tests/test_preview_plugin.py
+# proves it with the local git), so `.git/.argocd-source*.yaml` cannot exist. The path must exist and be a directory
+# (util/app/path/path.go:15-33): the repo server's clone has one. render-preview then reads the checkout's root (or the
+# app's monorepo path, from PREVIEW_APP_PATHS: never from the PR) one level up.
+PREVIEW_SOURCE_PATH = ".git"
 IN_CLUSTER = "https://kubernetes.default.svc"
 GITHUB_APP_SECRET_PREFIX = "minnova-github-app"
 FORGE_TOKEN_SECRET = "minnova-forge-token"
@@ -52,6 +65,7 @@ class PreviewApp:
     path: str | None = None
     project_id: int | None = None  # GitLab
     copies_database: bool = False  # its previews recover another environment's backups (origin.py)
+    images: tuple[str, ...] | None = None  # the image repositories it may run (policy/images.py); None: any
 
 
 # ---- the plugin ------------------------------------------------------------------------------
@@ -128,13 +142,16 @@ def sidecar_volumes(origin_apps: tuple[str, ...] = ()) -> list[dict[str, Any]]:
 #   receive the git token. Off, in the repo server and in the ApplicationSet controller's git generator (chart
 #   10.1.1 templates/argocd-repo-server/deployment.yaml:285-289, argocd-applicationset/deployment.yaml:151-154).
 # - The repo server tars the whole checkout, .git included, for the plugin sidecar (util/io/files/tar.go:219-232):
-#   render-preview reads only .minnova/, so .git stays behind (the pattern matches the directory, which the walk
-#   then skips: tar.go:219-232; ";"-separated, cmd/argocd-repo-server/commands/argocd_repo_server.go:256).
+#   render-preview reads only .minnova/, so what is inside .git stays behind (`.git/*` matches every entry in it,
+#   and a matching directory is skipped whole: tar.go:219-232; ";"-separated,
+#   cmd/argocd-repo-server/commands/argocd_repo_server.go:256). `.git` itself still travels, empty: it is the
+#   preview's source.path (PREVIEW_SOURCE_PATH), the directory the sidecar runs the plugin in (cmpserver/plugin/
+#   plugin.go:82,224; directories are tar entries, tar.go:283-289, made on the other side, tar.go:127-135).
 # Git LFS is off unless the repository enables it (pkg/apis/application/v1alpha1/repository_types.go:79-80) and
 # the repo server sets GIT_LFS_SKIP_SMUDGE=1 (util/git/client.go:1288); we never enable it.
 REPO_SERVER_PARAMS = {"reposerver.enable.git.submodule": "false",
                       "applicationsetcontroller.enable.git.submodule": "false",
-                      "reposerver.plugin.tar.exclusions": ".git"}
+                      "reposerver.plugin.tar.exclusions": ".git/*"}
 
 
 def chart_values(settings: StackSettings, github_notifications: bool, known_hosts: str | None = None,
@@ -360,7 +377,7 @@ def render_application_set(app: PreviewApp, settings: StackSettings) -> Manifest
                     "source": {
                         "repoURL": app.repo,
                         "targetRevision": "{{.head_sha}}",
-                        "path": app.path or ".",
+                        "path": PREVIEW_SOURCE_PATH,  # never app.path: see PREVIEW_SOURCE_PATH
                         "plugin": {"name": PLUGIN_NAME,
                                    "env": [{"name": key, "value": value} for key, value in env.items()]},
                     },
@@ -459,6 +476,12 @@ def preview_keys_secret(apps: list[PreviewApp], secrets: StackSecrets) -> Manife
     if secrets.password_key:
         # Previews' Redis passwords derive from this (redis.py): a key for previews only, not the stack's own.
         keys[PREVIEW_PASSWORD_KEY] = preview_password_key(secrets.password_key)
+    if paths := {app.name: app.path for app in apps if app.path}:
+        # Where each monorepo app's .minnova/ is, since the Application's path is .git (PREVIEW_SOURCE_PATH).
+        keys[PREVIEW_APP_PATHS] = json.dumps(paths, sort_keys=True)
+    if images := {app.name: list(app.images) for app in apps if app.images}:
+        # The image repositories each app's previews may run (policy/images.py): the platform's list, never the PR's.
+        keys[PREVIEW_APP_IMAGES] = json.dumps(images, sort_keys=True)
     if secrets.registry_credentials:
         # Read-only pull credentials for previews' private images ('.' keeps it apart from any app's key file).
         keys[PREVIEW_PULL_CREDENTIALS] = secrets.registry_credentials

@@ -72,9 +72,9 @@ def test_credentials_are_secrets_of_this_deployment(dev_plan):
         "github-privateKey": "[secret]"}
     keys = resource_named(dev_plan, "platform-secret-minnova-preview-keys")
     # Preview keys only (and the stack's read-only pull credentials for previews' private images, and the key
-    # previews' Redis passwords derive from).
+    # previews' Redis passwords derive from, and the image repositories each app's previews may run).
     assert keys.inputs["stringData"] == {"oracle": "[secret]", "registry-credentials.json": "[secret]",
-                                         "preview-passwords.key": "[secret]"}
+                                         "preview-passwords.key": "[secret]", "app-images.json": "[secret]"}
     release = resource_named(dev_plan, "argocd")
     assert keys.urn in release.dependencies
 
@@ -110,6 +110,23 @@ def test_application_set_template(dev_plan):
     assert template["spec"]["destination"]["namespace"] == "oracle-pr-{{.number}}"
     assert template["spec"]["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
     assert template["spec"]["project"] == "oracle-previews"
+
+
+def test_a_preview_renders_from_dot_git_where_no_pull_request_can_write_an_argocd_source_file():
+    """Issue 25: the repo server merges `<path>/.argocd-source*.yaml` over the source before choosing the tool
+    (argo-cd v3.4.4 reposerver/repository/repository.go:1808-1878); at `.git` no checkout can hold one
+    (tests/test_preview_plugin.py::test_git_refuses_to_check_out_anything_under_dot_git). A monorepo app's path
+    reaches render-preview from the platform's keys Secret instead."""
+    apps = [argocd.PreviewApp("oracle", "https://github.com/a/oracle.git", path="services/oracle"),
+            argocd.PreviewApp("shop", "https://github.com/a/shop.git")]
+    for app in apps:
+        source = argocd.render_application_set(app, settings())["spec"]["template"]["spec"]["source"]
+        assert source["path"] == argocd.PREVIEW_SOURCE_PATH == ".git"
+    keys = plain(argocd.preview_keys_secret(apps, StackSecrets())["stringData"])
+    assert yaml.safe_load(keys[argocd.PREVIEW_APP_PATHS]) == {"oracle": "services/oracle"}
+    assert argocd.PREVIEW_APP_PATHS not in plain(argocd.preview_keys_secret(apps[1:], StackSecrets())["stringData"])
+    # .git itself travels to the sidecar (the plugin runs in it), what is inside it does not.
+    assert argocd.REPO_SERVER_PARAMS["reposerver.plugin.tar.exclusions"] == ".git/*"
 
 
 def test_render_preview_gets_every_setting_from_the_sidecar_and_cross_checks_the_plugin_env():
@@ -559,7 +576,7 @@ def test_the_real_chart_turns_submodules_off_and_keeps_git_out_of_the_plugins_ta
     params = objects[("ConfigMap", "argocd-cmd-params-cm")]["data"]
     assert params["reposerver.enable.git.submodule"] == "false"
     assert params["applicationsetcontroller.enable.git.submodule"] == "false"
-    assert params["reposerver.plugin.tar.exclusions"] == ".git"
+    assert params["reposerver.plugin.tar.exclusions"] == ".git/*"
     for deployment, container, key in (
             ("argocd-repo-server", "repo-server", "reposerver.enable.git.submodule"),
             ("argocd-applicationset-controller", "applicationset-controller",

@@ -1,0 +1,68 @@
+"""Images belong to apps (issue 25 item 2): an app runs only the repositories the platform gives it."""
+
+from __future__ import annotations
+
+import json
+
+from minnova_idp.plan.recorder import run_plan
+from minnova_idp.render import argocd
+from minnova_idp.render.resources import plain
+
+from tests.conftest import load_stack_inputs, project_copy, stack_problems
+from tests.test_preview_plugin import argocd_env, checkout, keys_dir, render  # noqa: F401 (fixtures)
+
+
+def _storefront_runs(project, repository: str) -> None:
+    app_yaml = project / "examples/storefront/.minnova/app.yaml"
+    app_yaml.write_text(app_yaml.read_text().replace("repository: registry.minnova.io/storefront",
+                                                     f"repository: {repository}"))
+
+
+def test_an_app_cannot_run_another_apps_image(tmp_path):
+    """The red team's case: storefront declares oracle's private image (every pod gets the stack's pull secret)."""
+    project = project_copy(tmp_path)
+    _storefront_runs(project, "registry.minnova.io/oracle")
+    (problem,) = stack_problems(project)
+    assert problem.startswith("examples/storefront/.minnova/app.yaml: image.repository: 'registry.minnova.io/oracle' "
+                              "is not an image app 'storefront' may run (its registry entry's `images`: "
+                              "registry.minnova.io/storefront)")
+    assert "deployments/minnova/apps/storefront.yaml" in problem
+
+
+def test_the_default_is_the_apps_name_under_the_stacks_registry(tmp_path):
+    project = project_copy(tmp_path)
+    oracle = project / "examples/oracle/.minnova/app.yaml"
+    oracle.write_text(oracle.read_text().replace("repository: registry.minnova.io/oracle",
+                                                 "repository: registry.minnova.io/oracle-internal"))
+    (problem,) = stack_problems(project)
+    assert "'registry.minnova.io/oracle-internal' is not an image app 'oracle' may run (the default for its name " \
+           "under minnova:imageRegistry registry.minnova.io: registry.minnova.io/oracle)" in problem
+
+
+def test_a_stack_without_an_image_registry_keeps_working_and_plan_says_images_are_not_confined(tmp_path):
+    project = project_copy(tmp_path)
+    stack = project / "Pulumi.dev.yaml"
+    stack.write_text(stack.read_text().replace("  minnova:imageRegistry: registry.minnova.io\n", ""))
+    load_stack_inputs(project, "dev")  # oracle has no `images`: unconfined, accepted
+    plan = run_plan(project, "dev")
+    assert any(line.startswith("warning: images are not confined for oracle:") for line in plan.image_gate)
+    assert not any("not confined" in line for line in run_plan(project_copy(tmp_path / "b"), "dev").image_gate)
+
+
+def test_previews_get_the_platforms_list_and_refuse_other_images(checkout, keys_dir):  # noqa: F811
+    apps = [argocd.PreviewApp("oracle", "https://github.com/minnova/oracle.git", images=("registry.minnova.io/oracle",)),
+            argocd.PreviewApp("loose", "https://github.com/minnova/loose.git")]
+    from minnova_idp.model.stack import StackSecrets
+
+    keys = plain(argocd.preview_keys_secret(apps, StackSecrets())["stringData"])
+    assert json.loads(keys[argocd.PREVIEW_APP_IMAGES]) == {"oracle": ["registry.minnova.io/oracle"]}
+    (keys_dir / argocd.PREVIEW_APP_IMAGES).write_text(keys[argocd.PREVIEW_APP_IMAGES])
+    repo, head = checkout
+    assert render(repo, argocd_env(head, keys_dir)).returncode == 0
+    app_yaml = repo / ".minnova/app.yaml"
+    app_yaml.write_text(app_yaml.read_text().replace("repository: registry.minnova.io/oracle",
+                                                     "repository: ghcr.io/fork/oracle"))
+    # Plugin env cannot widen the list: only the sidecar's file counts.
+    result = render(repo, argocd_env(head, keys_dir, ARGOCD_ENV_IMAGES="ghcr.io/fork/oracle"))
+    assert result.returncode == 1 and result.stdout == ""
+    assert "image.repository: 'ghcr.io/fork/oracle' is not an image app 'oracle' may run" in result.stderr
