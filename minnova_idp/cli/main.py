@@ -17,7 +17,7 @@ import sys
 from typing import Callable, Sequence
 
 from minnova_idp import preview_plugin
-from minnova_idp.cli import completion, drills, onboarding, plan, rollback, secrets, status, validate
+from minnova_idp.cli import completion, day2, drills, onboarding, plan, rollback, secrets, status, validate
 from minnova_idp.cli.output import help_formatter, print_problems_json, wants_json
 from minnova_idp.model.errors import ConfigError, Problem
 
@@ -76,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     onboarding.register_commands(commands)
     preview_plugin.register(commands)
     drills.register_restore_drill(commands)
+    day2.register(commands)
     completion.register(commands)
     return parser
 
