@@ -90,7 +90,9 @@ def resolve_stack(args: argparse.Namespace, *, required: bool = True, environ=os
 
 
 def check_known(project_dir: Path, stack: str, origin: str = "--stack") -> None:
-    if "/" in stack or stack.startswith(".") or not (project_dir / f"Pulumi.{stack}.yaml").is_file():
+    path = project_dir / f"Pulumi.{stack}.yaml"
+    # Anything by that name counts as known: the stack file loader then refuses a FIFO, link or directory itself.
+    if "/" in stack or stack.startswith(".") or not (path.exists() or path.is_symlink()):
         raise ConfigError([Problem("--stack", message=f"unknown stack '{stack}' (from {origin}): no "
                                    f"Pulumi.{stack}.yaml in {project_dir.resolve()}",
                                    hint=_stacks_hint(project_dir, "run it in the infra repository or pass "
