@@ -15,7 +15,10 @@ from minnova_idp.model.errors import ConfigError, Problem
 
 def stack_arguments(parser: argparse.ArgumentParser) -> None:
     """What `status` and `plan` read a stack from: its file, the project, the git cache of app repositories."""
-    parser.add_argument("--stack", required=True, help="stack name (reads Pulumi.<STACK>.yaml)")
+    from minnova_idp.cli.stacks import add_stack_option
+
+    add_stack_option(parser, "stack name (reads Pulumi.<STACK>.yaml; default: $PULUMI_STACK, else the stack "
+                             "selected with `pulumi stack select`)")
     parser.add_argument("--project-dir", default=".", help="directory holding Pulumi.yaml (default: .)")
     parser.add_argument("--cache-dir", help="git cache (default: $MINNOVA_IDP_CACHE_DIR or ~/.cache/minnova-idp)")
 

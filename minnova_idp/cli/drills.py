@@ -43,24 +43,24 @@ def register_restore_drill(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Restore drills as the cluster reports them: kubectl with the caller's kubeconfig, read-only."""
-    import shutil
     import subprocess
     from datetime import datetime, timezone
 
+    from minnova_idp.cli.day2 import kubectl_or_error
     from minnova_idp.render.drill import drill_report
 
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        raise ConfigError([Problem("kubectl", message="is not on PATH; this command asks the cluster",
-                                   hint="install kubectl and point it at the cluster (KUBECONFIG, --context)")])
+    kubectl = kubectl_or_error()
     scope = ["-n", args.namespace] if args.namespace else ["-A"]
     context = ["--context", args.context] if args.context else []
     lists = {}
     for kind in ("cronjobs", "jobs"):
         command = [kubectl, *context, "get", kind, "-o", "json", "-l", "minnova.io/restore-drill=true", *scope]
-        result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        try:
+            result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        except subprocess.TimeoutExpired:
+            raise _unreachable(args.context, f"kubectl get {kind} did not answer within 60 s") from None
         if result.returncode != 0:
-            raise ConfigError([Problem("kubectl", message=f"get {kind} failed: {result.stderr.strip()[:300]}")])
+            raise _unreachable(args.context, result.stderr)
         try:
             lists[kind] = json.loads(result.stdout)
         except json.JSONDecodeError:
@@ -76,6 +76,26 @@ def run(args: argparse.Namespace) -> int:
         if not rows:
             print("no restore drills found")
     return 0 if all(row["healthy"] for row in rows) else EXIT_DRILLS_FAILING
+
+
+_UNREACHABLE = ("unable to connect to the server", "connection refused", "no such host", "i/o timeout",
+                "the server could not find", "no configuration has been provided", "context was not found",
+                "dial tcp", "tls handshake timeout", "couldn't get current server api group list")
+
+
+def _unreachable(context: str | None, stderr: str) -> ConfigError:
+    """kubectl's failure as one whole line (never cut mid-word), saying when it means no cluster is reachable."""
+    lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
+    detail = lines[-1] if lines else "no message"
+    if len(detail) > 300:
+        detail = detail[:300].rsplit(" ", 1)[0] + " …"
+    where = f"context {context}" if context else "the current kubeconfig context"
+    if any(marker in stderr.lower() for marker in _UNREACHABLE):
+        return ConfigError([Problem("kubectl", message=f"no cluster reachable through {where}: {detail}",
+                                    hint="check KUBECONFIG and --context (kubectl config get-contexts), the VPN, "
+                                         "and that the cluster is up")])
+    return ConfigError([Problem("kubectl", message=f"failed through {where}: {detail}",
+                                hint="rerun the kubectl command by hand to see its whole output")])
 
 
 def run_restore_drill(args: argparse.Namespace) -> int:

@@ -17,8 +17,9 @@ import sys
 from typing import Callable, Sequence
 
 from minnova_idp import preview_plugin
-from minnova_idp.cli import drills, onboarding, plan, rollback, secrets, status, validate
-from minnova_idp.model.errors import ConfigError
+from minnova_idp.cli import completion, day2, drills, onboarding, plan, rollback, secrets, status, validate
+from minnova_idp.cli.output import help_formatter, print_problems_json, wants_json
+from minnova_idp.model.errors import ConfigError, Problem
 
 EXIT_INVALID = 1
 EXIT_USAGE = 2
@@ -26,26 +27,35 @@ EXIT_INTERNAL = 70
 EXIT_DRILLS_FAILING = drills.EXIT_DRILLS_FAILING
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("minnova-idp")
-    except PackageNotFoundError:  # run from a checkout without installing
-        return "unknown (not installed)"
-
-
 class _VersionAction(argparse._VersionAction):
-    """`--version`, reading the installed version only when asked: importlib.metadata costs every other command
-    tens of milliseconds at start (render-preview's cold start, issue 21)."""
+    """`--version`, computed only when asked: importlib.metadata and git cost every other command time at start
+    (render-preview's cold start, issue 21)."""
 
     def __call__(self, parser, namespace, values, option_string=None):
-        self.version = f"%(prog)s {_version()}"
+        from minnova_idp.cli.version import version_text
+
+        self.version = version_text()
         super().__call__(parser, namespace, values, option_string)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, except that a usage error on a command line with --json is printed as JSON on stdout too."""
+
+    json_requested = False
+
+    def __init__(self, *args, **kwargs):
+        if kwargs.get("formatter_class") in (None, argparse.HelpFormatter, argparse.RawDescriptionHelpFormatter):
+            kwargs["formatter_class"] = help_formatter()  # within 80 columns, examples kept as written
+        super().__init__(*args, **kwargs)
+
+    def error(self, message):
+        if _Parser.json_requested:
+            print_problems_json([Problem(self.prog, message=message, hint=f"{self.prog} --help")])
+        super().error(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="minnova-idp",
         description="Self-service deployment on Kubernetes: validate app configs, plan stacks offline.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -66,16 +76,24 @@ def build_parser() -> argparse.ArgumentParser:
     onboarding.register_commands(commands)
     preview_plugin.register(commands)
     drills.register_restore_drill(commands)
+    day2.register(commands)
+    completion.register(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    as_json = _Parser.json_requested = wants_json(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.root_parser = parser
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
     except ConfigError as exc:
         print(exc.render(), file=sys.stderr)
+        if as_json:
+            print_problems_json(exc.problems)
         return EXIT_INVALID
     except KeyboardInterrupt:
         return 130
@@ -87,6 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"minnova-idp: internal error: {type(exc).__name__}: {exc}\n"
               "Rerun with MINNOVA_IDP_DEBUG=1 for a traceback, and please report it.", file=sys.stderr)
+        if as_json:
+            print_problems_json([Problem("minnova-idp", message=f"internal error: {type(exc).__name__}",
+                                         hint="rerun with MINNOVA_IDP_DEBUG=1 for a traceback, and please report it")])
         return EXIT_INTERNAL
 
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from minnova_idp.cli.common import stack_arguments
+from minnova_idp.cli.stacks import resolve_stack
 from minnova_idp.model.errors import ConfigError, Problem
 
 
@@ -36,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from minnova_idp.load.progress import FetchProgress
     from minnova_idp.plan.recorder import render_tree, run_plan, write_plan
 
+    resolve_stack(args)
     project_dir = Path(args.project_dir).resolve()
     previous = read_previous_outputs(args.previous_outputs) if args.previous_outputs else None
     identities = None
@@ -64,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         from collections import Counter
 
-        print(json.dumps({"stack": plan.stack, "app": args.app, "resources": len(plan.resources),
+        print(json.dumps({"ok": True, "stack": plan.stack, "app": args.app, "resources": len(plan.resources),
                           "byType": dict(sorted(Counter(r.type for r in plan.resources).items())),
                           "outputs": plan.outputs, "imageGate": plan.image_gate, "out": args.out},
                          indent=2, sort_keys=True))

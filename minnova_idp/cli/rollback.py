@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from minnova_idp.cli.stacks import add_stack_option, resolve_stack
 from minnova_idp.model.errors import ConfigError, Problem
 
 
@@ -22,7 +23,8 @@ def register(commands) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     rollback.add_argument("app")
     rollback.add_argument("environment", metavar="ENV")
-    rollback.add_argument("--stack", required=True, help="stack name (edits Pulumi.<STACK>.yaml)")
+    add_stack_option(rollback, "stack name (edits Pulumi.<STACK>.yaml; default: $PULUMI_STACK, else the stack "
+                               "selected with `pulumi stack select`)")
     rollback.add_argument("--to", help="the tag to pin (default: the one deployed before the current one)")
     rollback.add_argument("--clear", action="store_true", help="remove the pin")
     rollback.add_argument("--previous-outputs", metavar="FILE", help="the stack's outputs (pulumi stack output --json)")
@@ -35,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from minnova_idp.load.stack import from_stack_file, parse_stack_config
     from minnova_idp.policy.rollback import pinned, rollback_target, with_pins
 
+    resolve_stack(args)
     project_dir = Path(args.project_dir).resolve()
     stack_file = project_dir / f"Pulumi.{args.stack}.yaml"
     parse_stack_config(*from_stack_file(project_dir, args.stack))  # the file is valid before it is touched

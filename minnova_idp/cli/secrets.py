@@ -20,6 +20,7 @@ from minnova_idp.cli.recipients import (
     stack_configs,
 )
 from minnova_idp.cli.secrets_files import is_dotenv, run_edit, run_encrypt, run_rotate
+from minnova_idp.cli.stacks import check_known
 from minnova_idp.model.errors import ConfigError, Problem
 
 
@@ -47,7 +48,7 @@ def register(commands) -> None:
         return command
 
     def source_options(command) -> None:
-        command.add_argument("--stack", help="only this stack's config (default: the app repository's "
+        command.add_argument("-s", "--stack", help="only this stack's config (default: the app repository's "
                                              ".minnova/recipients.yaml, else every Pulumi.<stack>.yaml)")
         command.add_argument("--project-dir", default=".", help="the infra repository (default: .)")
         command.add_argument("--app-dir", default=".", help="the app repository, holding .minnova/ (default: .)")
@@ -80,7 +81,7 @@ def register(commands) -> None:
                   "every environment, from the stack config) for its repository",
                   "minnova-idp secrets publish oracle --stack dev --stack prod --out recipients.yaml")
     publish.add_argument("app")
-    publish.add_argument("--stack", action="append", help="a stack to read (repeatable; default: every "
+    publish.add_argument("-s", "--stack", action="append", help="a stack to read (repeatable; default: every "
                                                           "Pulumi.<stack>.yaml)")
     publish.add_argument("--project-dir", default=".", help="the infra repository (default: .)")
     publish.add_argument("--out", metavar="FILE", help="write it here instead of stdout")
@@ -88,7 +89,9 @@ def register(commands) -> None:
                   "pulumi config commands that store it", "minnova-idp secrets new-key oracle prod --stack prod")
     new_key.add_argument("app")
     new_key.add_argument("environment", metavar="ENV", help="an environment, or preview")
-    new_key.add_argument("--stack", help="the stack the commands set the key in")
+    new_key.add_argument("-s", "--stack", help="the stack the commands set the key in (must have a "
+                                               "Pulumi.<STACK>.yaml in --project-dir)")
+    new_key.add_argument("--project-dir", default=".", help="the infra repository (default: .)")
     encrypt = add("encrypt", run_encrypt, "encrypt a plaintext Kubernetes Secret (YAML) or dotenv file, in "
                   "place or to --out, for the recipients published in .minnova/recipients.yaml (or --recipient)",
                   "minnova-idp secrets encrypt .minnova/secrets/prod.enc.yaml")
@@ -121,7 +124,15 @@ def register(commands) -> None:
         identity_option(command)
 
 
+def _known_stacks(args: argparse.Namespace) -> None:
+    """Every --stack given names a stack file: a typo must not silently read (or print commands for) nothing."""
+    given = args.stack if isinstance(args.stack, list) else [args.stack] if args.stack else []
+    for stack in given:
+        check_known(Path(args.project_dir), stack)
+
+
 def run_recipients(args: argparse.Namespace) -> int:
+    _known_stacks(args)
     check_names(args.app, args.environment)
     source, found = recipient_source(args, args.app)
     if not found.get(args.environment):
@@ -133,6 +144,7 @@ def run_recipients(args: argparse.Namespace) -> int:
 def run_sops_config(args: argparse.Namespace) -> int:
     from minnova_idp.load.secrets import sops_config_text
 
+    _known_stacks(args)
     check_names(args.app)
     if args.recipient:
         source, found = "--recipient", environment_recipient_flags(args.recipient)
@@ -151,6 +163,7 @@ def run_sops_config(args: argparse.Namespace) -> int:
 def run_publish(args: argparse.Namespace) -> int:
     from minnova_idp.load.recipients import RECIPIENTS_FILE, published_text
 
+    _known_stacks(args)
     check_names(args.app)
     if args.out:
         check_writable("--out", Path(args.out))
@@ -168,6 +181,7 @@ def run_publish(args: argparse.Namespace) -> int:
 def run_new_key(args: argparse.Namespace) -> int:
     from minnova_idp.sops import document as sops
 
+    _known_stacks(args)
     check_names(args.app, args.environment)
     identity = sops.generate_identity()
     stack = f" --stack {args.stack}" if args.stack else ""

@@ -260,16 +260,30 @@ def run_edit(args: argparse.Namespace) -> int:
         except sops.SopsError as exc:
             raise exc.config_error() from None
         plaintext = sops.dotenv_text(document) if dotenv else sops.dump_plaintext_yaml(document)
-    edited = run_editor(plaintext, path.name, str(path))
-    if edited == plaintext.encode("utf-8"):
-        print(f"No changes: {path} is left as it was.")
-        return 0
     shown = f"{path} (as edited)"
-    document = _parse_plaintext(edited, shown, dotenv)
-    if not dotenv and document is None:
-        raise ConfigError([Problem(shown, message="is empty: nothing was written",
-                                   hint=f"to remove the secrets, delete {path}")])
-    _plaintext_problems(document, shown, dotenv, target.database, target.redis)
+    while True:
+        edited = run_editor(plaintext, path.name, str(path))
+        if edited == plaintext.encode("utf-8"):
+            print(f"No changes: {path} is left as it was.")
+            return 0
+        try:
+            document = _parse_plaintext(edited, shown, dotenv)
+            if not dotenv and document is None:
+                raise ConfigError([Problem(shown, message="is empty: nothing was written",
+                                           hint=f"to remove the secrets, delete {path}")])
+            _plaintext_problems(document, shown, dotenv, target.database, target.redis)
+            break
+        except ConfigError as exc:
+            # What was typed is never discarded: edit it again, or it is kept encrypted (never in plain text).
+            if _reopen(exc):
+                plaintext = edited.decode("utf-8", errors="replace")
+                continue
+            kept_for = recipients or list(sops.recipients(content, str(path)))
+            kept = _keep_rejected_edit(edited, path, kept_for)
+            raise ConfigError([*exc.problems, Problem(
+                str(kept), message=f"what you typed is kept here, encrypted for {', '.join(kept_for)}; "
+                                   f"{path} was not changed",
+                hint=f"minnova-idp secrets decrypt {kept} --identity KEYFILE; fix it, then edit again")]) from None
     if content is None:
         text = _encrypt_document(document, recipients, dotenv)
     else:
@@ -283,6 +297,31 @@ def run_edit(args: argparse.Namespace) -> int:
     write_atomically(path, text)
     print(f"Encrypted {path} for {', '.join(recipients)}.")
     return 0
+
+
+def _reopen(error: ConfigError) -> bool:
+    """At a terminal: show the problems and ask whether to edit again (default yes)."""
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        return False
+    print(error.render(), file=sys.stderr)
+    try:
+        answer = input("Edit again? [Y/n] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("", "y", "yes")
+
+
+def _keep_rejected_edit(edited: bytes, path: Path, recipients: Sequence[str]) -> Path:
+    """The rejected text, encrypted whole for the file's own recipients, beside .minnova/secrets/ (not in it: that
+    directory holds only <env>.enc.yaml files) as <name>.rejected-edit.enc.yaml."""
+    from minnova_idp.sops import document as sops
+
+    parent = path.parent.parent if _secrets_parent(path) else path.parent
+    kept = parent / f"{path.name}.rejected-edit.enc.yaml"
+    text = sops.encrypt_yaml({"rejectedEdit": edited.decode("utf-8", errors="replace")}, recipients,
+                             encrypted_regex=None)
+    write_atomically(kept, text, 0o600)
+    return kept
 
 
 def run_rotate(args: argparse.Namespace) -> int:

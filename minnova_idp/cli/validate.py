@@ -77,5 +77,5 @@ def run(args: argparse.Namespace) -> int:
             read_mask(root, f"{root}/")
         summary = {"kind": "app", "file": str(target), "app": config.name, "environments": list(config.environments)}
         text = f"{target}: valid (app {config.name}; environments {', '.join(config.environments)})"
-    print(json.dumps({**summary, "valid": True}, indent=2) if args.json else text)
+    print(json.dumps({"ok": True, **summary, "valid": True}, indent=2) if args.json else text)
     return 0

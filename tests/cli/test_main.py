@@ -70,8 +70,10 @@ def test_help_has_examples(command):
 
 
 def test_usage_errors_exit_2():
-    assert cli("plan").returncode == 2
+    assert cli("plan", "--no-such-flag").returncode == 2
     assert cli("frobnicate").returncode == 2
+    missing_stack = cli("plan", env={"PULUMI_STACK": "", "PULUMI_HOME": "/nonexistent"})
+    assert missing_stack.returncode == 1 and "--stack: no stack given" in missing_stack.stderr
 
 
 def test_version():

@@ -48,7 +48,7 @@ def test_plan_refuses_a_database_shrink_against_previous_outputs(tmp_path):
 def test_plan_unknown_stack():
     result = cli("plan", "--stack", "staging")
     assert result.returncode == 1
-    assert "Pulumi.staging.yaml: stack file not found (hint: stacks here: dev, prod)" in result.stderr
+    assert "--stack: unknown stack 'staging' (from --stack): no Pulumi.staging.yaml" in result.stderr
 
 
 def test_plan_of_one_app_still_checks_all(tmp_path):

@@ -37,7 +37,7 @@ def test_rollback_pins_the_previous_tag_and_clear_undoes_it(tmp_path):
     assert (project / "Pulumi.prod.yaml").read_text().count("# Public halves of the apps' age keys") == 1  # kept
     status = json.loads(run(project, "status", "--stack", "prod", "--json").stdout)
     (oracle,) = [row for row in status["apps"] if row["app"] == "oracle"]
-    assert (oracle["tag"], oracle["tag_source"]) == ("1.4.1", "rollback pin (minnova:imagePins)")
+    assert (oracle["image"]["tag"], oracle["image"]["tagSource"]) == ("1.4.1", "rollback pin (minnova:imagePins)")
     from minnova_idp.plan.recorder import run_plan
 
     plan = run_plan(project, "prod", cache_dir=tmp_path / "cache")

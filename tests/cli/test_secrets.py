@@ -353,6 +353,19 @@ def test_edit_fails_safe_on_every_exit_path(tmp_path, app_repo, encrypted_prod, 
     no_plaintext_left(private_tmp)  # the editor's copies (~, .swp) too
 
 
+def test_edit_that_does_not_parse_keeps_what_was_typed_encrypted(tmp_path, app_repo, encrypted_prod, private_tmp):
+    before = encrypted_prod.read_bytes()
+    result = edit(app_repo, editor(tmp_path, "echo '  TYPED_BY_HAND: precious-typing-81c' >> \"$1\"\n"
+                                             "echo 'stringData: [' >> \"$1\"\n"), private_tmp)
+    assert result.returncode == 1 and "invalid YAML" in result.stderr
+    kept = app_repo / ".minnova" / "prod.enc.yaml.rejected-edit.enc.yaml"
+    assert str(kept.relative_to(app_repo)) in result.stderr and "precious-typing-81c" not in kept.read_text()
+    assert "precious-typing-81c" in decrypted(kept)["rejectedEdit"] and SECRET in decrypted(kept)["rejectedEdit"]
+    assert encrypted_prod.read_bytes() == before
+    assert kept.stat().st_mode & 0o777 == 0o600
+    no_plaintext_left(private_tmp)
+
+
 def test_edit_cleans_up_after_an_exception_while_encrypting(tmp_path, app_repo, encrypted_prod, private_tmp,
                                                             monkeypatch, capsys):
     from minnova_idp.cli import main as cli_module

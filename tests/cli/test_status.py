@@ -11,10 +11,15 @@ def test_status_lists_what_a_stack_deploys_without_a_cluster():
     result = cli("status", "--stack", "prod")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert any(line.startswith("oracle") and "https://oracle.minnova.io" in line and "5Gi x3" in line
-               and "registry.minnova.io/oracle:1.4.2 (image.tag)" in line for line in lines), result.stdout
+    assert max(len(line) for line in lines) <= 80, result.stdout
+    blocks = result.stdout.split("\n\n")
+    assert any("app:       oracle" in block and "https://oracle.minnova.io" in block and "5Gi x3" in block
+               and "registry.minnova.io/oracle:1.4.2 (image.tag)" in block for block in blocks), result.stdout
     document = json.loads(cli("status", "--stack", "dev", "--json").stdout)
     by_app = {row["app"]: row for row in document["apps"]}
-    assert by_app["oracle"]["tag"] == "1.5.0-rc.1" and by_app["oracle"]["tag_source"] == "imageTag"
+    assert document["ok"] is True
+    assert by_app["oracle"]["image"] == {"repository": "registry.minnova.io/oracle", "tag": "1.5.0-rc.1",
+                                         "tagSource": "imageTag"}
+    assert by_app["oracle"]["database"]["size"] == "5Gi" and isinstance(by_app["oracle"]["database"]["instances"], int)
     assert by_app["oracle"]["previews"] is True and by_app["storefront"]["database"] is None
     assert cli("status", "--stack", "nope").returncode == 1
