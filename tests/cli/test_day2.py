@@ -72,7 +72,7 @@ def test_logs_web_and_an_explicit_context(tmp_path):
 
 @pytest.mark.parametrize("process", ["web", "worker"])
 def test_log_selector_is_the_one_render_sets(process):
-    from minnova_idp.render.app import build_placement
+    from minnova_idp.render.placement import build_placement
 
     app = AppConfig.model_validate({"name": "oracle", "port": 8080, "image": {"repository": "r/oracle"},
                                     "environments": {"prod": {"host": "oracle.example.com"}}})
