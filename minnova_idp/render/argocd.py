@@ -137,6 +137,21 @@ REPO_SERVER_PARAMS = {"reposerver.enable.git.submodule": "false",
                       "reposerver.plugin.tar.exclusions": ".git"}
 
 
+# Waves that always converge. A sync applies wave N+1 only once wave N is healthy (argo-cd v3.4.4
+# gitops-engine/pkg/sync/sync_context.go:523-565), and Argo CD calls an Ingress Progressing until its controller
+# publishes status.loadBalancer.ingress (gitops-engine/pkg/health/health_ingress.go:7-16), which some ingress
+# controllers never do (Traefik without publishedService, ingress-nginx without --publish-service, kube-vip/
+# hostPort setups). The preview Ingress is in wave 0, before the database, seed, release and processes: there, it
+# would stop every later wave and the sync would stay Running, reporting neither ready nor failed. Moving it to
+# the last wave would not help (the operation still waits for its health). So this Argo CD reads an Ingress as
+# healthy once applied: a health override is consulted before the built-in check
+# (gitops-engine/pkg/health/health.go:78-82), keyed `resource.customizations.health.<group>_<kind>` in argocd-cm.
+# Whether traffic reaches the app is what the preview's readiness probes and the ready report's link show.
+INGRESS_HEALTH_KEY = "resource.customizations.health.networking.k8s.io_Ingress"
+INGRESS_HEALTH_LUA = ('hs = {}\nhs.status = "Healthy"\n'
+                      'hs.message = "applied (minnova-idp does not wait for status.loadBalancer)"\nreturn hs\n')
+
+
 def chart_values(settings: StackSettings, github_notifications: bool, known_hosts: str | None = None,
                  origin_apps: tuple[str, ...] = ()) -> dict:
     """Values of the argo-cd chart: no secret in them (one would make Pulumi hide all of them).
@@ -149,6 +164,7 @@ def chart_values(settings: StackSettings, github_notifications: bool, known_host
     previews = settings.previews
     values: dict[str, Any] = {
         "configs": {
+            "cm": {INGRESS_HEALTH_KEY: INGRESS_HEALTH_LUA},
             "cmp": {"create": True, "plugins": {PLUGIN_NAME: plugin_spec()}},
             "params": {"applicationsetcontroller.allowed.scm.providers": api_url(settings), **REPO_SERVER_PARAMS},
             "secret": {"createSecret": False},

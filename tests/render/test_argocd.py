@@ -309,9 +309,8 @@ def test_render_preview_needs_no_pulumi(tmp_path):
 
 
 KNOWN_HOST = "git.acme.dev ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
-# The pinned chart (scripts/fetch_upstream.py fetches it), else 10.1.1, the nearest one in ../shared/charts
-# (both ship Argo CD 3.4.x).
-CHART_VERSIONS = (versions.ARGO_CD.version, "10.1.1")
+# Exactly the pinned chart: what the Platform deploys is what these tests render (../shared/charts holds it).
+CHART_VERSIONS = (versions.ARGO_CD.version,)
 
 
 @pytest.fixture(scope="module")
@@ -321,6 +320,33 @@ def argo_cd_chart():
     stack = settings(previews={"rendererImage": "ghcr.io/acme/minnova-idp:1.0", "webhookHost": "hooks.acme.dev"})
     objects = render_chart(path, argocd.chart_values(stack, True, KNOWN_HOST), "argocd", argocd.NAMESPACE)
     return stack, {(o["kind"], o["metadata"]["name"]): o for o in objects}
+
+
+def test_the_rendered_chart_is_the_pinned_one(argo_cd_chart):
+    """The chart these tests render names its own version in every object's helm.sh/chart label: a pin moved
+    without bringing that chart into ../shared/charts skips the chart tests here, and a stale file fails."""
+    _, objects = argo_cd_chart
+    rendered = {o["metadata"].get("labels", {}).get("helm.sh/chart") for o in objects.values()} - {None}
+    assert rendered == {f"argo-cd-{versions.ARGO_CD.version}"}
+
+
+def test_every_helm_release_of_the_dev_plan_renders_from_the_shared_charts_at_its_pin(dev_plan):
+    releases = [r for r in dev_plan.resources if r.type == "kubernetes:helm.sh/v3:Release"]
+    assert {r.inputs["chart"] for r in releases} >= {"argo-cd", "cert-manager", "cloudnative-pg"}
+    for release in releases:
+        require_chart(release.inputs["chart"], release.inputs["version"].removeprefix("v"))
+
+
+def test_the_real_chart_makes_an_ingress_healthy_once_applied(argo_cd_chart):
+    """Previews converge where the ingress controller never publishes status.loadBalancer: the chart writes the
+    health override into argocd-cm, and the Lua returns Healthy whatever the Ingress's status says."""
+    _, objects = argo_cd_chart
+    lua = objects[("ConfigMap", "argocd-cm")]["data"][argocd.INGRESS_HEALTH_KEY]
+    assert lua == argocd.INGRESS_HEALTH_LUA
+    statements = [line.strip() for line in lua.splitlines() if line.strip()]
+    # The whole script: no branch on obj, so no status (or its absence) can make it Progressing.
+    assert statements[0] == "hs = {}" and statements[-1] == "return hs" and "obj" not in lua
+    assert 'hs.status = "Healthy"' in statements
 
 
 def test_the_real_chart_runs_the_plugin_sidecar_with_its_config(argo_cd_chart):
