@@ -533,13 +533,12 @@ def preview_keys_secret(apps: list[PreviewApp], secrets: StackSecrets) -> Manife
             "type": "Opaque", "stringData": Secret(keys)}
 
 
-def render_preview_cap(max_total: int) -> Manifest:
-    """At most `max_total` previews at once: Argo CD Applications in its namespace are previews only (the Platform
-    makes ApplicationSets and AppProjects there), and Kubernetes counts custom resources in a quota
-    (`count/<resource>.<group>`). Past it, the ApplicationSet controller's create is refused and its status says so."""
-    return {"apiVersion": "v1", "kind": "ResourceQuota",
-            "metadata": {"name": "preview-applications", "namespace": NAMESPACE, "labels": dict(_LABELS)},
-            "spec": {"hard": {"count/applications.argoproj.io": str(max_total)}}}
+# No ResourceQuota on Applications: the ApplicationSet controller returns on the first refused create before it
+# deletes anything (argo-cd v3.4.4 applicationset/controllers/applicationset_controller.go:325-351, deletion at
+# 355-357; createOrUpdateInCluster keeps the first error, 777-795), so one PR refused by such a quota would stop
+# every closed PR of that app from being cleaned up (still so in v3.5.1). The cap is decided in what the generator
+# is offered instead: only labelled PRs (pull_request_source), the label capped per app by the app-repo workflow
+# (minnova-preview-auto.yml), and the stack refuses a maxPerApp that could exceed maxTotal (policy/previews.py).
 
 
 def render_namespace() -> Manifest:

@@ -174,3 +174,47 @@ def test_text_from_the_pull_request_cannot_leave_its_block():
     # The status description (the message's first 140 characters) carries no PR-controlled text at all.
     for template in argocd.TEMPLATES.values():
         assert "message" not in template["message"] and ".name" not in template["message"]
+
+
+# ---- the preview cap and the ApplicationSet controller's loop ----------------------------------------------------
+
+def reconcile(offered: list[int], existing: set[int], quota: int | None) -> set[int]:
+    """One Reconcile of an ApplicationSet as argo-cd v3.4.4 runs it: create or update every generated Application,
+    keeping going after an error but remembering the first (applicationset_controller.go:777-795); on an error,
+    return before deleting (325-351); only then delete what the generator no longer offers (355-357). `quota`:
+    a ResourceQuota on Applications in the namespace (None: none), which refuses a create past it."""
+    apps, first_error = set(existing), None
+    for number in sorted(offered):
+        if number not in apps:
+            if quota is not None and len(apps) >= quota:
+                first_error = first_error or f"exceeded quota: count/applications.argoproj.io={quota}"
+                continue
+            apps.add(number)
+    if first_error:
+        return apps  # ctrl.Result{}, err: deleteInCluster never runs
+    return {number for number in apps if number in offered}
+
+
+def offered_by_the_label_workflow(labelled: list[int], cap: int) -> list[int]:
+    """minnova-preview-auto.yml: past the cap the label is not added (or removed again), so the generator, which
+    offers labelled PRs only (its `labels` filter), never sees more than `cap`."""
+    return sorted(labelled)[:cap]
+
+
+def test_a_quota_on_applications_stops_every_later_cleanup():
+    """The old design: 3 previews, quota 3, a fourth PR labelled. Closing two others frees nothing, ever."""
+    existing = {1, 2, 3}
+    existing = reconcile([1, 2, 3, 4], existing, quota=3)  # PR 4 refused
+    for _ in range(5):
+        existing = reconcile([3, 4], existing, quota=3)  # PRs 1 and 2 closed
+    assert existing == {1, 2, 3}  # 1 and 2 never deleted, 4 never created
+
+
+def test_the_cap_in_what_the_generator_offers_always_lets_deletions_through():
+    cap = 3
+    existing: set[int] = set()
+    history = [[1, 2, 3], [1, 2, 3, 4], [3, 4], [3, 4, 5, 6], [], [7]]
+    for labelled in history:
+        offered = offered_by_the_label_workflow(labelled, cap)
+        existing = reconcile(offered, existing, quota=None)
+        assert existing == set(offered) and len(existing) <= cap, labelled
