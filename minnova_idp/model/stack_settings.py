@@ -174,8 +174,9 @@ class PreviewSettings(StrictModel):
         default=5, ge=1, le=100, description="Previews one app may run at once: the app-repo workflow "
         "(minnova-preview-auto.yml, MINNOVA_PREVIEW_MAX) refuses the label past it; keep both equal.")
     max_total: int = Field(
-        default=50, ge=1, le=10_000, description="Previews the stack runs at once, all apps together: a "
-        "ResourceQuota on Argo CD Applications in its namespace.")
+        default=50, ge=1, le=10_000, description="Previews the stack runs at once, all apps together: the "
+        "stack refuses a maxPerApp that, times the apps with previews, exceeds it (no quota on Applications, which "
+        "would stop the ApplicationSet controller's deletions).")
 
 
 # Cloudflare's quota of account API tokens (developers.cloudflare.com fundamentals/api/reference/limits, 2025-03:

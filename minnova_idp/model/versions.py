@@ -5,7 +5,9 @@ Checked for this release (upstream snapshots read 2026-12-01):
 - Barman Cloud plugin v0.14.0: Helm chart `plugin-barman-cloud` 0.7.0; the plugin and sidecar
   image tags are set explicitly below, so the plugin version does not depend on the chart's default.
 - cert-manager v1.19.5: Helm chart `cert-manager` v1.19.5 (jetstack).
-- Argo CD v3.4.5: Helm chart `argo-cd` 10.2.1 (argo-helm; 10.0.0-10.2.2 ship 3.4.x, 10.2.3 moves to 3.5).
+- Argo CD v3.4.4: Helm chart `argo-cd` 10.1.1 (argo-helm; appVersion v3.4.4, the Argo CD whose source the
+  comments cite): the chart the tests render from ../shared/charts, so what is deployed is what was rendered
+  here (tests/render/test_argocd.py fails when they differ). 10.0.0-10.2.2 ship 3.4.x, 10.2.3 moves to 3.5.
 - PostgreSQL images from ghcr.io/cloudnative-pg/postgresql, "standard" flavour on Debian trixie
   (backups go through the plugin's sidecar, so the image needs no barman tools). Minor versions as in
   cloudnative-pg/cloudnative-pg `.github/pg_versions.json` (the operator's own list of supported images,
@@ -39,7 +41,7 @@ CLOUDNATIVE_PG = HelmChart("cloudnative-pg", "0.29.0", "https://cloudnative-pg.g
 BARMAN_CLOUD_PLUGIN = HelmChart("plugin-barman-cloud", "0.7.0", "https://cloudnative-pg.github.io/charts",
                                 CLOUDNATIVE_PG.namespace)
 BARMAN_CLOUD_PLUGIN_VERSION = "v0.14.0"
-ARGO_CD = HelmChart("argo-cd", "10.2.1", "https://argoproj.github.io/argo-helm", "argocd", release="argocd")
+ARGO_CD = HelmChart("argo-cd", "10.1.1", "https://argoproj.github.io/argo-helm", "argocd", release="argocd")
 
 POSTGRES_IMAGE_REPOSITORY = "ghcr.io/cloudnative-pg/postgresql"
 POSTGRES_IMAGES = {

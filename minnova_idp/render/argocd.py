@@ -154,6 +154,21 @@ REPO_SERVER_PARAMS = {"reposerver.enable.git.submodule": "false",
                       "reposerver.plugin.tar.exclusions": ".git/*"}
 
 
+# Waves that always converge. A sync applies wave N+1 only once wave N is healthy (argo-cd v3.4.4
+# gitops-engine/pkg/sync/sync_context.go:523-565), and Argo CD calls an Ingress Progressing until its controller
+# publishes status.loadBalancer.ingress (gitops-engine/pkg/health/health_ingress.go:7-16), which some ingress
+# controllers never do (Traefik without publishedService, ingress-nginx without --publish-service, kube-vip/
+# hostPort setups). The preview Ingress is in wave 0, before the database, seed, release and processes: there, it
+# would stop every later wave and the sync would stay Running, reporting neither ready nor failed. Moving it to
+# the last wave would not help (the operation still waits for its health). So this Argo CD reads an Ingress as
+# healthy once applied: a health override is consulted before the built-in check
+# (gitops-engine/pkg/health/health.go:78-82), keyed `resource.customizations.health.<group>_<kind>` in argocd-cm.
+# Whether traffic reaches the app is what the preview's readiness probes and the ready report's link show.
+INGRESS_HEALTH_KEY = "resource.customizations.health.networking.k8s.io_Ingress"
+INGRESS_HEALTH_LUA = ('hs = {}\nhs.status = "Healthy"\n'
+                      'hs.message = "applied (minnova-idp does not wait for status.loadBalancer)"\nreturn hs\n')
+
+
 def chart_values(settings: StackSettings, github_notifications: bool, known_hosts: str | None = None,
                  origin_apps: tuple[str, ...] = ()) -> dict:
     """Values of the argo-cd chart: no secret in them (one would make Pulumi hide all of them).
@@ -166,6 +181,7 @@ def chart_values(settings: StackSettings, github_notifications: bool, known_host
     previews = settings.previews
     values: dict[str, Any] = {
         "configs": {
+            "cm": {INGRESS_HEALTH_KEY: INGRESS_HEALTH_LUA},
             "cmp": {"create": True, "plugins": {PLUGIN_NAME: plugin_spec()}},
             "params": {"applicationsetcontroller.allowed.scm.providers": api_url(settings), **REPO_SERVER_PARAMS},
             "secret": {"createSecret": False},
@@ -238,48 +254,98 @@ def github_enterprise_url(settings: StackSettings) -> str | None:
 
 # Notification templates and triggers are YAML documents inside ConfigMap values: notifications-engine parses every
 # one when it loads its config and, on one error, loads none (pkg/api/config.go:75-143), so they are built as data
-# and dumped here, never written as YAML text by hand. `when`/`oncePer` are expr-lang expressions (v1.17).
+# and dumped here, never written as YAML text by hand. `when`/`oncePer` are expr-lang expressions (v1.16.9, as
+# notifications-engine 1dbe3de pins it); a failing `when` only skips its condition, and `oncePer`'s value is
+# printed with %v, so nil would be "<nil>": once ever (pkg/triggers/service.go:88-101).
+#
+# Every report names the revision that actually synced, never the one the ApplicationSet has just asked for:
+# `spec.source.targetRevision` moves to a new head SHA before that commit is synced, while the previous operation
+# still reads Succeeded (or Failed), so keying on it reported the old result for the new commit and never the new
+# one. Upstream's on-deployed trigger keys on the same field (argo-cd v3.4.4
+# notifications_catalog/triggers/on-deployed.yaml:4). When rendering failed there is no operation at all: that
+# report is about the head SHA the controller tried to render, and keys on it.
 _CONDITIONS = "app.status?.conditions ?? []"
-# The head SHA the ApplicationSet set: present before any sync, unlike operationState (absent when rendering failed).
-_REVISION = "app.spec.source.targetRevision"
+SYNCED_REVISION = "app.status.operationState?.syncResult?.revision"
+# An operation that failed before its sync result was written still names the revision it was for (auto-sync sets
+# it: argo-cd v3.4.4 controller/appcontroller.go autoSync, `Sync: &SyncOperation{Revision: ...}`).
+OPERATION_REVISION = f"{SYNCED_REVISION} ?? app.status.operationState?.operation?.sync?.revision"
+HEAD_REVISION = "app.spec.source.targetRevision"
 TRIGGERS = {
     "minnova-preview-ready": [{
-        "when": "app.status.operationState != nil and app.status.operationState.phase in ['Succeeded'] "
-                "and app.status.health.status == 'Healthy'",
-        "send": ["minnova-preview-ready"], "oncePer": _REVISION}],
+        "when": "app.status.operationState?.phase == 'Succeeded' and app.status.health?.status == 'Healthy' "
+                f"and {SYNCED_REVISION} == {HEAD_REVISION}",
+        "send": ["minnova-preview-ready"], "oncePer": SYNCED_REVISION}],
     "minnova-preview-failed": [
         # render-preview failed (invalid app.yaml, missing key): Argo CD records a ComparisonError, sync status
         # Unknown, and never syncs (argo-cd v3.4.4 controller/state.go:624-642, appcontroller.go:2203-2207).
-        {"when": f"app.status.sync.status == 'Unknown' and any({_CONDITIONS}, {{.type == 'ComparisonError'}})",
-         "send": ["minnova-preview-failed"], "oncePer": _REVISION},
-        {"when": "app.status.operationState != nil and app.status.operationState.phase in ['Error', 'Failed']",
-         "send": ["minnova-preview-failed"], "oncePer": _REVISION},
-        {"when": "app.status.health.status == 'Degraded'", "send": ["minnova-preview-failed"], "oncePer": _REVISION},
+        {"when": f"app.status.sync?.status == 'Unknown' and any({_CONDITIONS}, {{.type == 'ComparisonError'}})",
+         "send": ["minnova-preview-render-failed"], "oncePer": HEAD_REVISION},
+        {"when": "app.status.operationState?.phase in ['Error', 'Failed']",
+         "send": ["minnova-preview-sync-failed"], "oncePer": OPERATION_REVISION},
+        # Applied, then unhealthy (a crash-looping Deployment, a failed Job): the operation's own message says
+        # "successfully synced", so this report lists the unhealthy resources instead.
+        {"when": "app.status.health?.status == 'Degraded' and app.status.operationState?.phase == 'Succeeded'",
+         "send": ["minnova-preview-degraded"], "oncePer": SYNCED_REVISION},
     ],
 }
 _URL = '{{index .app.metadata.annotations "' + PREVIEW_URL_ANNOTATION + '"}}'
-# Why a preview failed: the render error (the plugin's stderr ends the condition's message) or the sync's message.
-_FAILURE = ('{{range .app.status.conditions}}{{if eq .type "ComparisonError"}}{{.message | trunc 3000}}{{end}}{{end}}'
-            '{{with .app.status.operationState}}{{.message | trunc 3000}}{{end}}')
+# Go templates read the Application as unstructured maps: a missing key is nil, a field of nil fails the whole
+# notification, and sprig's trunc refuses nil ("invalid value; expected string"), so every optional field goes
+# through `dig` with a default (controller/sync.go:76-82 creates operationState without a message).
+_SYNCED = ('{{dig "status" "operationState" "syncResult" "revision" '
+           '(dig "status" "operationState" "operation" "sync" "revision" "" .app) .app}}')
+_HEAD = "{{.app.spec.source.targetRevision}}"
 
 
-def notification_template(state: str, message: str) -> dict[str, Any]:
-    """A commit status on the head SHA and one pull-request comment, edited in place (commentTag)."""
+def _short(revision: str) -> str:
+    return revision.replace("}}", " | trunc 7}}", 1)
+
+
+def _pre(body: str) -> str:
+    """Text a pull request controls (its app.yaml, SQL, resource names; Argo CD quotes them in its messages) inside
+    an HTML <pre> block, HTML-escaped by text/template's `html`: no backtick, `</pre>` or markup in it can end
+    the block or reach the Markdown around it, which a ``` fence could not promise."""
+    return f"<pre>\n{body}</pre>\n"
+
+
+# One line per reason, each escaped and cut on its own (escaping after cutting never splits an entity).
+_RENDER_ERRORS = ('{{range (dig "status" "conditions" list .app)}}{{if eq (.type | default "") "ComparisonError"}}'
+                  '{{.message | default "" | trunc 3000 | html}}\n{{end}}{{end}}')
+_SYNC_ERRORS = ('{{dig "status" "operationState" "message" "" .app | trunc 3000 | html}}\n'
+                '{{range (dig "status" "operationState" "syncResult" "resources" list .app)}}'
+                '{{if or (eq (.status | default "") "SyncFailed") (has (.hookPhase | default "") (list "Failed" "Error"))}}'
+                '{{.kind | default "" | html}}/{{.name | default "" | html}}: {{.message | default "" | trunc 500 | html}}\n'
+                '{{end}}{{end}}')
+_UNHEALTHY = ('{{range (dig "status" "resources" list .app)}}{{if eq (dig "health" "status" "" .) "Degraded"}}'
+              '{{.kind | default "" | html}}/{{.name | default "" | html}}: '
+              '{{dig "health" "message" "" . | trunc 500 | html}}\n{{end}}{{end}}')
+
+
+def notification_template(state: str, summary: str, details: str, revision: str) -> dict[str, Any]:
+    """A commit status on `revision` (GitHub shows it on the pull request, forks included) and one pull-request
+    comment, edited in place (commentTag). `summary` is the message: the status's description is its first 140
+    characters (notifications-engine pkg/services/github.go:549-571), so it is one line, with no PR text in it."""
     return {
-        "message": message,
+        "message": summary,
         "github": {
             "repoURLPath": "{{.app.spec.source.repoURL}}",
-            "revisionPath": "{{.app.spec.source.targetRevision}}",
+            "revisionPath": revision,
             "status": {"state": state, "label": NOTIFICATION_LABEL, "targetURL": _URL},
-            "pullRequestComment": {"commentTag": NOTIFICATION_LABEL, "content": message},
+            "pullRequestComment": {"commentTag": NOTIFICATION_LABEL, "content": f"{summary}\n\n{details}"},
         },
     }
 
 
 TEMPLATES = {
-    "minnova-preview-ready": notification_template("success", f"Preview ready: {_URL}"),
-    "minnova-preview-failed": notification_template(
-        "failure", f"Preview failed for {{{{.app.spec.source.targetRevision}}}}:\n\n```\n{_FAILURE}\n```\n"),
+    "minnova-preview-ready": notification_template(
+        "success", f"Preview of {_short(_SYNCED)} is ready: {_URL}", "", _SYNCED),
+    "minnova-preview-render-failed": notification_template(
+        "failure", f"Preview of {_short(_HEAD)} failed: .minnova/ could not be rendered",
+        _pre(_RENDER_ERRORS), _HEAD),
+    "minnova-preview-sync-failed": notification_template(
+        "failure", f"Preview of {_short(_SYNCED)} failed: Argo CD could not apply it", _pre(_SYNC_ERRORS), _SYNCED),
+    "minnova-preview-degraded": notification_template(
+        "failure", f"Preview of {_short(_SYNCED)} failed: applied, but not healthy", _pre(_UNHEALTHY), _SYNCED),
 }
 
 
@@ -490,13 +556,12 @@ def preview_keys_secret(apps: list[PreviewApp], secrets: StackSecrets) -> Manife
             "type": "Opaque", "stringData": Secret(keys)}
 
 
-def render_preview_cap(max_total: int) -> Manifest:
-    """At most `max_total` previews at once: Argo CD Applications in its namespace are previews only (the Platform
-    makes ApplicationSets and AppProjects there), and Kubernetes counts custom resources in a quota
-    (`count/<resource>.<group>`). Past it, the ApplicationSet controller's create is refused and its status says so."""
-    return {"apiVersion": "v1", "kind": "ResourceQuota",
-            "metadata": {"name": "preview-applications", "namespace": NAMESPACE, "labels": dict(_LABELS)},
-            "spec": {"hard": {"count/applications.argoproj.io": str(max_total)}}}
+# No ResourceQuota on Applications: the ApplicationSet controller returns on the first refused create before it
+# deletes anything (argo-cd v3.4.4 applicationset/controllers/applicationset_controller.go:325-351, deletion at
+# 355-357; createOrUpdateInCluster keeps the first error, 777-795), so one PR refused by such a quota would stop
+# every closed PR of that app from being cleaned up (still so in v3.5.1). The cap is decided in what the generator
+# is offered instead: only labelled PRs (pull_request_source), the label capped per app by the app-repo workflow
+# (minnova-preview-auto.yml), and the stack refuses a maxPerApp that could exceed maxTotal (policy/previews.py).
 
 
 def render_namespace() -> Manifest:

@@ -176,7 +176,6 @@ def _previews(inputs: ProgramInputs, dns: DnsTarget | None) -> list[Declared]:
     apps = preview_apps(inputs)
     namespace = kubernetes_object(PLATFORM_PREFIX, argocd.render_namespace())
     after_namespace = Lifecycle(depends_on=keys(namespace))
-    cap = kubernetes_object(PLATFORM_PREFIX, argocd.render_preview_cap(settings.previews.max_total), after_namespace)
     own_secrets = [kubernetes_object(PLATFORM_PREFIX, argocd.preview_keys_secret(apps, secrets), after_namespace),
                    kubernetes_object(PLATFORM_PREFIX, argocd.argocd_secret(settings, secrets.webhook_secret),
                                      after_namespace)]
@@ -191,7 +190,7 @@ def _previews(inputs: ProgramInputs, dns: DnsTarget | None) -> list[Declared]:
     after_release = Lifecycle(depends_on=keys(release))
     credentials = [kubernetes_object(PLATFORM_PREFIX, manifest, after_release)
                    for manifest in argocd.credential_secrets(settings, apps, secrets)]
-    declared: list[Declared] = [namespace, cap, *own_secrets, release, *credentials]
+    declared: list[Declared] = [namespace, *own_secrets, release, *credentials]
     for app in apps:
         project = kubernetes_object(PLATFORM_PREFIX, argocd.render_app_project(app), after_release)
         declared += [project, kubernetes_object(PLATFORM_PREFIX, argocd.render_application_set(app, settings),

@@ -456,6 +456,13 @@ def test_app_template_validates_builds_with_the_sha_and_asks_for_a_deploy():
     assert "minnova-idp validate ." in runs
     (build,) = [s for s in steps(document) if s.get("uses", "").startswith("docker/build-push-action@")]
     assert "github.sha" in build["with"]["tags"] and "head.sha" in build["with"]["tags"]
+    # The image is built from exactly the commit it is tagged with: the checkout of that SHA (never the action's
+    # default Git context, which on pull_request is refs/pull/<n>/merge), in every job that reads the code.
+    sha = build["with"]["tags"].rpartition(":")[2]
+    assert build["with"]["context"] == "."
+    for job in ("validate", "image"):
+        (checkout,) = [s for s in document["jobs"][job]["steps"] if s.get("uses", "").startswith("actions/checkout@")]
+        assert checkout["with"]["ref"] == sha, job
     (dispatch,) = [s for s in steps(document) if "/dispatches" in s.get("run", "")]
     assert re.search(r'gh api -X POST "repos/\$INFRA/actions/workflows/deploy\.yml/dispatches" -f ref=main ',
                      dispatch["run"])

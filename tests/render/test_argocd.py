@@ -326,9 +326,8 @@ def test_render_preview_needs_no_pulumi(tmp_path):
 
 
 KNOWN_HOST = "git.acme.dev ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
-# The pinned chart (scripts/fetch_upstream.py fetches it), else 10.1.1, the nearest one in ../shared/charts
-# (both ship Argo CD 3.4.x).
-CHART_VERSIONS = (versions.ARGO_CD.version, "10.1.1")
+# Exactly the pinned chart: what the Platform deploys is what these tests render (../shared/charts holds it).
+CHART_VERSIONS = (versions.ARGO_CD.version,)
 
 
 @pytest.fixture(scope="module")
@@ -338,6 +337,33 @@ def argo_cd_chart():
     stack = settings(previews={"rendererImage": "ghcr.io/acme/minnova-idp:1.0", "webhookHost": "hooks.acme.dev"})
     objects = render_chart(path, argocd.chart_values(stack, True, KNOWN_HOST), "argocd", argocd.NAMESPACE)
     return stack, {(o["kind"], o["metadata"]["name"]): o for o in objects}
+
+
+def test_the_rendered_chart_is_the_pinned_one(argo_cd_chart):
+    """The chart these tests render names its own version in every object's helm.sh/chart label: a pin moved
+    without bringing that chart into the shared charts skips the chart tests here, and a stale file fails."""
+    _, objects = argo_cd_chart
+    rendered = {o["metadata"].get("labels", {}).get("helm.sh/chart") for o in objects.values()} - {None}
+    assert rendered == {f"argo-cd-{versions.ARGO_CD.version}"}
+
+
+def test_every_helm_release_of_the_dev_plan_renders_from_the_shared_charts_at_its_pin(dev_plan):
+    releases = [r for r in dev_plan.resources if r.type == "kubernetes:helm.sh/v3:Release"]
+    assert {r.inputs["chart"] for r in releases} >= {"argo-cd", "cert-manager", "cloudnative-pg"}
+    for release in releases:
+        require_chart(release.inputs["chart"], release.inputs["version"].removeprefix("v"))
+
+
+def test_the_real_chart_makes_an_ingress_healthy_once_applied(argo_cd_chart):
+    """Previews converge where the ingress controller never publishes status.loadBalancer: the chart writes the
+    health override into argocd-cm, and the Lua returns Healthy whatever the Ingress's status says."""
+    _, objects = argo_cd_chart
+    lua = objects[("ConfigMap", "argocd-cm")]["data"][argocd.INGRESS_HEALTH_KEY]
+    assert lua == argocd.INGRESS_HEALTH_LUA
+    statements = [line.strip() for line in lua.splitlines() if line.strip()]
+    # The whole script: no branch on obj, so no status (or its absence) can make it Progressing.
+    assert statements[0] == "hs = {}" and statements[-1] == "return hs" and "obj" not in lua
+    assert 'hs.status = "Healthy"' in statements
 
 
 def test_the_real_chart_runs_the_plugin_sidecar_with_its_config(argo_cd_chart):
@@ -409,23 +435,22 @@ def test_a_render_failure_is_reported_on_the_pull_request():
     failed = application(sync={"status": "Unknown"}, conditions=[{
         "type": "ComparisonError", "message": "Failed to load target state: ... `minnova-idp render-preview` failed "
         "exit status 1: 1 problem found:\n  - .minnova/app.yaml:8: port: must be at most 65535"}])
-    template = argocd.TEMPLATES["minnova-preview-failed"]
+    template = argocd.TEMPLATES["minnova-preview-render-failed"]
     comment = go_template(template["github"]["pullRequestComment"]["content"], failed)
-    assert ".minnova/app.yaml:8: port: must be at most 65535" in comment and "a" * 40 in comment
+    assert ".minnova/app.yaml:8: port: must be at most 65535" in comment and "aaaaaaa" in comment
     assert go_template(template["github"]["revisionPath"], failed) == "a" * 40  # the head SHA, not "<no value>"
     assert go_template(template["github"]["status"]["targetURL"], failed) == "https://oracle-pr-7.preview.acme.dev"
-    ready = argocd.TEMPLATES["minnova-preview-ready"]
-    assert go_template(ready["message"], application()) == "Preview ready: https://oracle-pr-7.preview.acme.dev"
 
 
 def test_the_failed_trigger_covers_render_errors():
-    """The expressions are expr-lang (not runnable here): check the conditions name what Argo CD sets."""
+    """The conditions name what Argo CD sets (tests/render/test_previews_converge.py runs them)."""
     (render_error, sync_error, degraded) = argocd.TRIGGERS["minnova-preview-failed"]
-    assert "app.status.sync.status == 'Unknown'" in render_error["when"]
+    assert "app.status.sync?.status == 'Unknown'" in render_error["when"]
     assert "ComparisonError" in render_error["when"] and "?? []" in render_error["when"]  # no error without conditions
     assert "['Error', 'Failed']" in sync_error["when"] and "Degraded" in degraded["when"]
-    # Once per head SHA: present before any sync, unlike operationState (whose absence gives "<nil>": once ever).
-    assert {c["oncePer"] for c in argocd.TRIGGERS["minnova-preview-failed"]} == {"app.spec.source.targetRevision"}
+    # A render error has no operation: it is about the head SHA. The others are about the revision that synced.
+    assert render_error["oncePer"] == "app.spec.source.targetRevision"
+    assert sync_error["oncePer"].startswith(argocd.SYNCED_REVISION) and degraded["oncePer"] == argocd.SYNCED_REVISION
 
 
 # ---- one stack per git provider, planned through the real program ---------------------------------------------
@@ -559,14 +584,15 @@ def test_known_hosts_lines_are_matched_as_ssh_does():
     assert not known_hosts_names(f"{hashed} {key}\n", "git.other.dev")
 
 
-def test_the_stack_caps_how_many_previews_run_at_once(dev_plan):
-    cap = resource_named(dev_plan, "platform-resourcequota-preview-applications")
-    assert cap.inputs["metadata"]["namespace"] == "argocd"
-    assert cap.inputs["spec"]["hard"] == {"count/applications.argoproj.io": "50"}  # minnova:previews.maxTotal
-    validate_objects([cap.inputs])
-    stack = settings(previews={"rendererImage": "ghcr.io/acme/minnova-idp:1.0", "maxTotal": 3, "maxPerApp": 2})
-    assert argocd.render_preview_cap(stack.previews.max_total)["spec"]["hard"] == {
-        "count/applications.argoproj.io": "3"}
+def test_the_stack_caps_how_many_previews_run_at_once(dev_plan, tmp_path):
+    # No quota on Applications (it would stop the ApplicationSet controller's deletions: test_previews_converge.py).
+    assert not [r for r in dev_plan.resources if r.type == "kubernetes:core/v1:ResourceQuota"
+                and r.inputs["metadata"]["namespace"] == argocd.NAMESPACE]
+    project = project_copy(tmp_path)
+    _edit(project / "Pulumi.dev.yaml", "  minnova:previews:\n", "  minnova:previews:\n    maxTotal: 9\n")
+    found = stack_problems(project)
+    assert any(p.startswith("Pulumi.dev.yaml: minnova:previews.maxTotal: is 9, but 2 apps with previews at "
+                            "minnova:previews.maxPerApp 5 may run 10 at once") for p in found), found
 
 
 def test_the_real_chart_turns_submodules_off_and_keeps_git_out_of_the_plugins_tarball(argo_cd_chart):

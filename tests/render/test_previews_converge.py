@@ -1,0 +1,220 @@
+"""Previews that converge on a real Argo CD and report the truth (issue 23): the notification triggers run through
+an expr model of notifications-engine's loop, their templates through Go's text/template, and the ApplicationSet
+controller's reconcile loop modelled as argo-cd v3.4.4 runs it."""
+
+from __future__ import annotations
+
+import pytest
+
+from minnova_idp.render import argocd
+
+from tests.support.expr import ExprError, evaluate, once_per
+from tests.support.helm import go_template
+
+A, B, C = "a" * 40, "b" * 40, "c" * 40
+URL = "https://oracle-pr-7.preview.acme.dev"
+
+
+def app(head: str, **status) -> dict:
+    return {"app": {"metadata": {"name": "oracle-pr-7", "annotations": {argocd.PREVIEW_URL_ANNOTATION: URL}},
+                    "spec": {"source": {"repoURL": "https://github.com/acme/oracle.git", "targetRevision": head}},
+                    "status": {"sync": {"status": "Synced"}, "health": {"status": "Healthy"}, **status}}}
+
+
+def operation(phase: str, revision: str | None, message: str | None = None, **result) -> dict:
+    state: dict = {"phase": phase, "operation": {"sync": {"revision": revision}}}
+    if message is not None:
+        state["message"] = message
+    if revision is not None and phase != "Running":
+        state["syncResult"] = {"revision": revision, **result}
+    return {"operationState": state}
+
+
+class Notifier:
+    """notifications-engine's controller for one Application and one destination: each trigger condition whose
+    `when` holds sends its templates once per `oncePer` value (pkg/triggers/service.go:74-110; the sent keys live
+    in the Application's notified annotation). A `when` that fails to evaluate is skipped, as upstream logs it."""
+
+    def __init__(self, triggers: dict, templates: dict):
+        self.triggers, self.templates, self.sent = triggers, templates, set()
+
+    def observe(self, data: dict) -> list[tuple[str, str, str]]:
+        """(template, revision the status goes on, comment) for each notification this state sends."""
+        out = []
+        for trigger, conditions in self.triggers.items():
+            for index, condition in enumerate(conditions):
+                try:
+                    if not evaluate(condition["when"], data):
+                        continue
+                except ExprError:
+                    continue
+                key = (trigger, index, once_per(condition["oncePer"], data))
+                if key in self.sent:
+                    continue
+                self.sent.add(key)
+                for name in condition["send"]:
+                    github = self.templates[name]["github"]
+                    out.append((name, go_template(github["revisionPath"], data),
+                                go_template(github["pullRequestComment"]["content"], data)))
+        return out
+
+
+# The first version's triggers (oncePer the head SHA the ApplicationSet sets), kept to show the model catches them.
+OLD_TRIGGERS = {
+    "minnova-preview-ready": [{
+        "when": "app.status.operationState != nil and app.status.operationState.phase in ['Succeeded'] "
+                "and app.status.health.status == 'Healthy'",
+        "send": ["minnova-preview-ready"], "oncePer": "app.spec.source.targetRevision"}],
+    "minnova-preview-failed": [
+        {"when": "app.status.operationState != nil and app.status.operationState.phase in ['Error', 'Failed']",
+         "send": ["minnova-preview-sync-failed"], "oncePer": "app.spec.source.targetRevision"}],
+}
+OLD_TEMPLATES = {name: {"github": {"revisionPath": "{{.app.spec.source.targetRevision}}",
+                                   "pullRequestComment": {"content": "{{.app.spec.source.targetRevision}}"}}}
+                 for name in ("minnova-preview-ready", "minnova-preview-sync-failed")}
+
+
+def history() -> list[dict]:
+    """A preview's life: A syncs and is healthy; B is pushed (the ApplicationSet moves targetRevision at once, the
+    last operation still reads Succeeded for A), then syncs; C is pushed and fails to apply; D never renders."""
+    return [
+        app(A, **operation("Succeeded", A, "successfully synced (all tasks run)")),
+        app(B, **operation("Succeeded", A, "successfully synced (all tasks run)")),
+        app(B, **operation("Running", B)),
+        app(B, **operation("Succeeded", B, "successfully synced (all tasks run)")),
+        app(C, **operation("Succeeded", B, "successfully synced (all tasks run)")),
+        app(C, **operation("Failed", C, "one or more objects failed to apply",
+                           resources=[{"kind": "Job", "name": "oracle-seed", "status": "SyncFailed",
+                                       "message": "spec.template: field is immutable"}])),
+    ]
+
+
+def test_each_commit_is_reported_once_on_itself_after_it_synced():
+    notifier = Notifier(argocd.TRIGGERS, argocd.TEMPLATES)
+    sent = [[(name, revision) for name, revision, _ in notifier.observe(state)] for state in history()]
+    assert sent == [[("minnova-preview-ready", A)], [], [], [("minnova-preview-ready", B)], [],
+                    [("minnova-preview-sync-failed", C)]]
+    # Observing the same state again sends nothing more (once per revision).
+    assert notifier.observe(history()[-1]) == []
+
+
+def test_the_old_triggers_reported_the_new_commit_ready_before_it_ran():
+    notifier = Notifier(OLD_TRIGGERS, OLD_TEMPLATES)
+    sent = [[(name, revision) for name, revision, _ in notifier.observe(state)] for state in history()]
+    assert sent[1] == [("minnova-preview-ready", B)]  # B was never synced: that was A's result
+    assert sent[3] == []  # and once B really synced, nothing was sent
+
+
+def test_a_failed_operation_without_a_sync_result_is_keyed_on_its_own_revision():
+    state = app(C, operationState={"phase": "Error", "message": "ComparisonError: rpc error",
+                                   "operation": {"sync": {"revision": C}}})
+    (condition,) = [c for c in argocd.TRIGGERS["minnova-preview-failed"] if "'Error'" in c["when"]]
+    assert once_per(condition["oncePer"], state) == C  # never "<nil>", which would report once ever
+    ((name, revision, comment),) = Notifier(argocd.TRIGGERS, argocd.TEMPLATES).observe(state)
+    assert (name, revision) == ("minnova-preview-sync-failed", C)
+    assert "ComparisonError: rpc error" in comment
+
+
+def test_a_render_error_is_reported_on_the_head_it_could_not_render():
+    state = app(B, sync={"status": "Unknown"}, conditions=[{
+        "type": "ComparisonError", "message": "`minnova-idp render-preview` failed exit status 1: "
+        ".minnova/app.yaml:8: port: must be at most 65535"}], **operation("Succeeded", A, "successfully synced"))
+    ((name, revision, comment),) = Notifier(argocd.TRIGGERS, argocd.TEMPLATES).observe(state)
+    assert (name, revision) == ("minnova-preview-render-failed", B)
+    assert ".minnova/app.yaml:8: port: must be at most 65535" in comment
+    assert "successfully synced" not in comment  # never the previous operation's text
+
+
+def test_a_degraded_preview_lists_what_is_unhealthy_not_the_stale_sync_message():
+    state = app(B, **operation("Succeeded", B, "successfully synced (all tasks run)"))
+    state["app"]["status"]["health"] = {"status": "Degraded"}
+    state["app"]["status"]["resources"] = [
+        {"kind": "Deployment", "name": "oracle-web", "health": {"status": "Degraded", "message": "CrashLoopBackOff"}},
+        {"kind": "Service", "name": "oracle-web"}]
+    ((name, revision, comment),) = Notifier(argocd.TRIGGERS, argocd.TEMPLATES).observe(state)
+    assert (name, revision) == ("minnova-preview-degraded", B)
+    assert "Deployment/oracle-web: CrashLoopBackOff" in comment and "successfully synced" not in comment
+    assert "Service/oracle-web" not in comment
+
+
+@pytest.mark.parametrize("status", [
+    {},  # nothing yet: a fresh Application
+    {"operationState": {"phase": "Failed"}},  # controller/sync.go:76-82: no message, no syncResult
+    {"operationState": {"phase": "Error", "operation": {}}, "conditions": [{"type": "ComparisonError"}]},
+    {"operationState": {"phase": "Failed", "syncResult": {"resources": [{"status": "SyncFailed"}]}}},
+    {"resources": [{"health": {"status": "Degraded"}}, {}]},
+])
+@pytest.mark.parametrize("name", sorted(argocd.TEMPLATES))
+def test_every_template_executes_on_an_application_missing_fields(name, status):
+    data = {"app": {"metadata": {"annotations": {argocd.PREVIEW_URL_ANNOTATION: URL}},
+                    "spec": {"source": {"repoURL": "https://github.com/acme/oracle.git", "targetRevision": B}},
+                    "status": status}}
+    github = argocd.TEMPLATES[name]["github"]
+    for text in (argocd.TEMPLATES[name]["message"], github["pullRequestComment"]["content"], github["revisionPath"],
+                 github["status"]["targetURL"]):
+        go_template(text, data)  # raises on "invalid value; expected string" and nil dereferences
+
+
+def test_the_old_failure_template_broke_on_an_operation_without_a_message():
+    old = "{{with .app.status.operationState}}{{.message | trunc 3000}}{{end}}"
+    with pytest.raises(Exception, match="expected string"):
+        go_template(old, {"app": {"status": {"operationState": {"phase": "Failed"}}}})
+
+
+def test_text_from_the_pull_request_cannot_leave_its_block():
+    hostile = "```\n</pre>\n# Approved <img src=x onerror=alert(1)> [click](https://evil)\n```"
+    state = app(C, **operation("Failed", C, hostile, resources=[
+        {"kind": "Job", "name": "`x`</pre>", "status": "SyncFailed", "message": hostile}]))
+    ((_, _, comment),) = Notifier(argocd.TRIGGERS, argocd.TEMPLATES).observe(state)
+    head, _, rest = comment.partition("<pre>\n")
+    body, _, tail = rest.partition("</pre>")
+    assert "Preview of ccccccc failed" in head and tail.strip() == ""
+    assert "<" not in body and ">" not in body  # no tag can open or close inside the block
+    assert "&lt;/pre&gt;" in body and "```" in body  # shown as text, inside the block
+    # The status description (the message's first 140 characters) carries no PR-controlled text at all.
+    for template in argocd.TEMPLATES.values():
+        assert "message" not in template["message"] and ".name" not in template["message"]
+
+
+# ---- the preview cap and the ApplicationSet controller's loop ----------------------------------------------------
+
+def reconcile(offered: list[int], existing: set[int], quota: int | None) -> set[int]:
+    """One Reconcile of an ApplicationSet as argo-cd v3.4.4 runs it: create or update every generated Application,
+    keeping going after an error but remembering the first (applicationset_controller.go:777-795); on an error,
+    return before deleting (325-351); only then delete what the generator no longer offers (355-357). `quota`:
+    a ResourceQuota on Applications in the namespace (None: none), which refuses a create past it."""
+    apps, first_error = set(existing), None
+    for number in sorted(offered):
+        if number not in apps:
+            if quota is not None and len(apps) >= quota:
+                first_error = first_error or f"exceeded quota: count/applications.argoproj.io={quota}"
+                continue
+            apps.add(number)
+    if first_error:
+        return apps  # ctrl.Result{}, err: deleteInCluster never runs
+    return {number for number in apps if number in offered}
+
+
+def offered_by_the_label_workflow(labelled: list[int], cap: int) -> list[int]:
+    """minnova-preview-auto.yml: past the cap the label is not added (or removed again), so the generator, which
+    offers labelled PRs only (its `labels` filter), never sees more than `cap`."""
+    return sorted(labelled)[:cap]
+
+
+def test_a_quota_on_applications_stops_every_later_cleanup():
+    """The old design: 3 previews, quota 3, a fourth PR labelled. Closing two others frees nothing, ever."""
+    existing = {1, 2, 3}
+    existing = reconcile([1, 2, 3, 4], existing, quota=3)  # PR 4 refused
+    for _ in range(5):
+        existing = reconcile([3, 4], existing, quota=3)  # PRs 1 and 2 closed
+    assert existing == {1, 2, 3}  # 1 and 2 never deleted, 4 never created
+
+
+def test_the_cap_in_what_the_generator_offers_always_lets_deletions_through():
+    cap = 3
+    existing: set[int] = set()
+    history = [[1, 2, 3], [1, 2, 3, 4], [3, 4], [3, 4, 5, 6], [], [7]]
+    for labelled in history:
+        offered = offered_by_the_label_workflow(labelled, cap)
+        existing = reconcile(offered, existing, quota=None)
+        assert existing == set(offered) and len(existing) <= cap, labelled
