@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+STARTS_PROCESSES_ENV = "MINNOVA_UNIT_MAY_START_PROCESSES"  # set it to debug a test with a subprocess
 
 DESIGN_DOC_APP_YAML = """\
 name: oracle
@@ -147,8 +149,8 @@ SELECT_ENV = "MINNOVA_FRESH_CLONE_SELECT"  # a JSON list of node ids: the nested
 # a test uses and by what its code calls, directly or through its module's helpers.
 INTEGRATION_FIXTURES = {"registry", "basic_auth_registry", "token_registry", "git_daemon", "repos", "app_repo",
                         "database_url", "argo_cd_chart", "dev_plan", "written_plan", "prod_manifests", "copying_plan",
-                        "platform_resources"}
-INTEGRATION_CALLS = {"subprocess", "git", "make_app_repo", "make_repo",
+                        "platform_resources", "checkout"}
+INTEGRATION_CALLS = {"subprocess", "cli", "run_cli", "git", "make_app_repo", "make_repo",
                      "render_chart", "go_template", "go_yaml", "run_plan", "psql", "valkey_server"}
 _TOOL_FUNCTIONS: dict[str, set[str]] = {}  # test module file -> its functions that start tools
 
@@ -236,3 +238,16 @@ def pytest_runtest_teardown(item):
     from tests.support import shared
 
     shared.CURRENT.clear()
+
+
+@pytest.fixture(autouse=True)
+def _unit_tests_start_no_process(request, monkeypatch):
+    """A `unit` test that starts a process is mislabelled: it fails, saying so (the marker stays true)."""
+    if request.node.get_closest_marker("integration") is not None or os.environ.get(STARTS_PROCESSES_ENV):
+        return
+
+    def refused(self, args, *rest, **kwargs):
+        raise AssertionError(f"a unit test started a process ({args!r:.200}): mark it `integration`, or add what it "
+                             "calls to INTEGRATION_CALLS in tests/conftest.py")
+
+    monkeypatch.setattr(subprocess.Popen, "_execute_child", refused)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from minnova_idp.model import names
+from minnova_idp.model.app_config import ResourceList
 from minnova_idp.model.errors import Problem
 from minnova_idp.model.inputs import ProgramInputs
 from minnova_idp.model.loaded import LoadedApp
@@ -72,6 +73,7 @@ def namespace_needs(inputs: ProgramInputs) -> list[tuple[LoadedApp, str, dict[st
     here, never re-derived; tests/policy/test_capacity.py compares these numbers with the rendered objects."""
     from minnova_idp.render.app import DEFAULT_CONTAINER_REQUEST, process_replicas, process_resources, web_pods_at_most
     from minnova_idp.render.database import database_placement
+    from minnova_idp.render.drill import DRILL_POD_REQUESTS, DRILL_PODS
     from minnova_idp.render.placement import build_placement
 
     needs = []
@@ -102,7 +104,7 @@ def namespace_needs(inputs: ProgramInputs) -> list[tuple[LoadedApp, str, dict[st
             need["cpu"] += instances * default["cpu"]
             need["memory"] += instances * default["memory"]
             need["storage"] += instances * parse_quantity(database.size)
-            need["pods"] += 1  # the drill's Job
+            add(need, DRILL_PODS, ResourceList(**DRILL_POD_REQUESTS))  # the drill's own pods (render/drill.py)
         if config.redis.enabled:  # one Valkey pod (Recreate: never two), and its volume
             add(need, 1, config.redis.resources.requests)
             if config.redis.persistence.enabled:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+import yaml
 
 from minnova_idp.model.quantity import parse_quantity
 from minnova_idp.policy.capacity import namespace_needs
@@ -19,7 +20,9 @@ DEFAULT = {key: parse_quantity(value) for key, value in DEFAULT_CONTAINER_REQUES
 def rendered_need(objects: list[dict]) -> dict[str, Decimal]:
     """What the rendered objects of one namespace run at their most: every Deployment at its replicas (or its
     autoscaler's maximum) plus a rolling update's extra pod, every Cluster's instances plus the restore drill's
-    copy (with the backup plugin's sidecar each) and the drill's Job, and every claim."""
+    copy (with the backup plugin's sidecar each), the drill's pod and the check Job it starts, and every claim.
+    (The app's own cron jobs and release Job run beside these at times; the quota check leaves them room in its
+    margin, and so does this.)"""
     autoscaled = {o["spec"]["scaleTargetRef"]["name"]: o["spec"]["maxReplicas"]
                   for o in objects if o["kind"] == "HorizontalPodAutoscaler"}
     need = {"cpu": Decimal(0), "memory": Decimal(0), "storage": Decimal(0), "pods": Decimal(0)}
@@ -42,10 +45,25 @@ def rendered_need(objects: list[dict]) -> dict[str, Decimal]:
             add(instances, {})  # the backup plugin's sidecar: the namespace's default request
             need["pods"] -= instances  # ... in the same pods
             need["storage"] += instances * parse_quantity(o["spec"]["storage"]["size"])
-            need["pods"] += 1  # the drill's Job
+        elif o["kind"] == "CronJob" and o["metadata"].get("labels", {}).get("minnova.io/restore-drill") == "true":
+            pod = o["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+            add(1, pod_requests(pod))
+        elif o["kind"] == "ConfigMap" and "check-job.yaml" in o.get("data", {}):  # the drill's check, as it is applied
+            add(1, pod_requests(yaml.safe_load(o["data"]["check-job.yaml"])["spec"]["template"]["spec"]))
         elif o["kind"] == "PersistentVolumeClaim":
             need["storage"] += parse_quantity(o["spec"]["resources"]["requests"]["storage"])
     return need
+
+
+def pod_requests(pod: dict) -> dict:
+    """A pod's effective requests: the larger of its largest init container and the sum of its containers."""
+    def total(containers: list[dict], key: str) -> Decimal:
+        return sum((parse_quantity(c.get("resources", {}).get("requests", {}).get(key, "0")) for c in containers),
+                   Decimal(0))
+
+    return {key: str(max([total(pod["containers"], key),
+                          *(total([c], key) for c in pod.get("initContainers", []))]))
+            for key in ("cpu", "memory")}
 
 
 def with_workers_and_autoscaling(tmp_path):

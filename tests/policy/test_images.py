@@ -7,7 +7,6 @@ import json
 from minnova_idp.plan.recorder import run_plan
 from minnova_idp.render import argocd
 from minnova_idp.render.resources import plain
-
 from tests.conftest import load_stack_inputs, project_copy, stack_problems
 from tests.test_preview_plugin import argocd_env, checkout, keys_dir, render  # noqa: F401 (fixtures)
 
