@@ -19,7 +19,7 @@ from minnova_idp.load.inputs import load_inputs
 from minnova_idp.load.progress import FetchProgress
 from minnova_idp.model.errors import ConfigError, Problem, raise_if_any
 from minnova_idp.model.inputs import IMAGE_TAGS_OUTPUT, STOP_HEADER, ProgramInputs
-from minnova_idp.plan.pulumi_internals import running_program_config
+from minnova_idp.plan.pulumi_internals import running_program_config, version_problems
 from minnova_idp.policy import image_gate
 from minnova_idp.policy.guards import guard_problems, outputs_to_read
 from minnova_idp.policy.image_gate import image_tag_history, requested_images
@@ -34,6 +34,8 @@ async def program(inputs: ProgramInputs, check_images=None) -> dict[str, pulumi.
     registry: it reports what would be checked).
     """
     settings = inputs.stack.settings
+    for problem in version_problems():  # the plan's private Pulumi uses were read in other versions: say so
+        pulumi.log.warn(problem)
     previous_tags: dict = {}
     guarded = outputs_to_read(inputs)
     if guarded or settings.image_gate != "off":

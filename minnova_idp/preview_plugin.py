@@ -48,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
     from minnova_idp.load.app_files import load_app_config
     from minnova_idp.load.secrets import AppKey, load_secret_values, read_secrets_file, secrets_file
     from minnova_idp.model import names
-    from minnova_idp.render.preview import checkout_problems, preview_request, render_preview, to_yaml
+    from minnova_idp.preview_plugin import checkout_problems
+    from minnova_idp.render.preview import preview_request, render_preview, to_yaml
 
     flags = {"app": args.app, "pr_number": args.pr, "head_sha": args.head_sha,
              "preview_domain": args.preview_domain, "deployment": args.deployment,
@@ -200,3 +201,14 @@ def _refuse_links(directory: Path, relative_paths) -> None:
                 break
     if problems:
         raise ConfigError(problems)
+
+
+ARGOCD_SOURCE_FILES = (".argocd-source.yaml", ".argocd-source-*.yaml")
+
+
+def checkout_problems(directory: Path) -> list[Problem]:
+    """Files in the pull request's checkout that would have changed what Argo CD asked the plugin for."""
+    found = sorted({path.name for pattern in ARGOCD_SOURCE_FILES for path in directory.glob(pattern)})
+    return [Problem(str(directory / name), message="Argo CD merges this file into the preview's Application "
+                    "(its plugin parameters included); previews refuse it", hint="remove it from the pull request")
+            for name in found]

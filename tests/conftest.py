@@ -231,12 +231,21 @@ def pytest_runtest_setup(item):
     from tests.support import shared
 
     shared.CURRENT[:] = [item.nodeid]
+    # A module- or session-scoped fixture reads the shared inputs once, for the first test that asks for it; every
+    # later test using it depends on them as much.
+    if shared.STICKY & set(getattr(item, "fixturenames", ())):
+        shared.record()
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_runtest_teardown(item):
     from tests.support import shared
 
+    if item.nodeid in shared.USED:
+        info = getattr(item, "_fixtureinfo", None)
+        for name, definitions in (info.name2fixturedefs.items() if info else ()):
+            if definitions and definitions[-1].scope != "function":
+                shared.STICKY.add(name)
     shared.CURRENT.clear()
 
 

@@ -26,6 +26,9 @@ PULUMI_ALLOWED = ("components", "minnova_idp.plan.recorder", "minnova_idp.plan.p
 # I/O a pure layer never does: processes, sockets, HTTP, and writing files.
 IO_MODULES = ("subprocess", "socket", "ssl", "http", "urllib", "shutil", "tempfile", "fcntl")
 WRITING_CALLS = ("write_text", "write_bytes", "mkdir", "unlink", "rename", "replace_file", "rmtree", "chmod")
+# ... and read none: files, directories and the environment are load/'s (what a decision depends on is passed in).
+READING_CALLS = ("read_text", "read_bytes", "glob", "rglob", "iterdir", "exists", "is_file", "is_dir", "stat",
+                 "lstat", "getenv", "import_module")
 MAX_LINES = 600
 
 
@@ -146,7 +149,8 @@ def test_pulumi_is_imported_only_by_the_shell_and_the_plan_recorder():
 
 
 def test_pure_layers_do_no_io():
-    """model/, policy/ and render/ decide: they start no process, open no socket, speak no HTTP, write no file."""
+    """model/, policy/ and render/ decide: they start no process, open no socket, speak no HTTP, read or write no
+    file and read no environment variable."""
     offenders = {}
     for module, path in project_modules().items():
         if not in_layer(module, PURE_LAYERS):
@@ -154,7 +158,9 @@ def test_pure_layers_do_no_io():
         tree = ast.parse(path.read_text())
         found = sorted(external_imports(path) & set(IO_MODULES))
         found += sorted({node.func.attr for node in ast.walk(tree) if isinstance(node, ast.Call)
-                         and isinstance(node.func, ast.Attribute) and node.func.attr in WRITING_CALLS})
+                         and isinstance(node.func, ast.Attribute) and node.func.attr in WRITING_CALLS + READING_CALLS})
+        found += ["os.environ" for node in ast.walk(tree)
+                  if isinstance(node, ast.Attribute) and node.attr == "environ"]
         found += ["open()" for node in ast.walk(tree) if isinstance(node, ast.Call)
                   and isinstance(node.func, ast.Name) and node.func.id == "open"]
         if found:
@@ -211,5 +217,4 @@ def test_nothing_named_components_is_installed():
 
     found = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
     assert found["include"] == ["minnova_idp", "minnova_idp.*"]
-    assert not any(in_layer(m, ("components",)) for m in project_modules() if (PROJECT_DIR / "minnova_idp").exists()
-                   and m.startswith("minnova_idp.components"))
+    assert not (PACKAGE_DIR / "components").exists()

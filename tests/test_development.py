@@ -35,8 +35,9 @@ def test_every_field_is_described_in_the_reference_and_named_by_a_test(path, des
     assert f"| `{path}` |" in README, f"{path}: no row in the README's app.yaml reference (step 7)"
     leaf = path.rsplit(".", 1)[-1].strip("<>")
     snake = re.sub(r"(?<!^)([A-Z])", r"_\1", leaf).lower()  # app.yaml's camelCase key, the model's attribute
-    assert re.search(rf"\b({re.escape(leaf)}|{re.escape(snake)})\b", TESTS_TEXT), \
-        f"{path}: no test in tests/model or tests/render names it"
+    # As app.yaml spells it (`leaf:` in YAML, "leaf" as a key, leaf= as a keyword) or as the attribute (`.snake`).
+    named = rf"(\b{re.escape(leaf)}\s*[:=]|[\"']{re.escape(leaf)}[\"']|\.{re.escape(snake)}\b)"
+    assert re.search(named, TESTS_TEXT), f"{path}: no test in tests/model or tests/render names it"
 
 
 def test_the_checklist_names_files_that_exist():

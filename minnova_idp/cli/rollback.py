@@ -34,8 +34,8 @@ def register(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from minnova_idp.cli.previous_outputs import read_previous_outputs
-    from minnova_idp.load.stack import from_stack_file, parse_stack_config
-    from minnova_idp.policy.rollback import pinned, rollback_target, with_pins
+    from minnova_idp.load.stack import from_stack_file, parse_stack_config, pinned
+    from minnova_idp.policy.rollback import rollback_target, with_pins
 
     resolve_stack(args)
     project_dir = Path(args.project_dir).resolve()

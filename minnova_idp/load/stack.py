@@ -14,6 +14,7 @@ import typing
 from pathlib import Path
 from typing import Any, Mapping
 
+import yaml
 from pydantic import ValidationError
 
 from minnova_idp.load.validation import problems_from
@@ -22,6 +23,7 @@ from minnova_idp.model.errors import ConfigError, Problem
 from minnova_idp.model.secrets import SECRET_PLACEHOLDER
 from minnova_idp.model.stack import StackConfig, StackSecrets
 from minnova_idp.model.stack_settings import PLAIN_EXTRA_KEYS, SECRET_KEYS, StackSettings
+from minnova_idp.policy.rollback import KEY
 
 NAMESPACE = "minnova"
 PROJECT_NAMESPACE = "minnova-idp"  # Pulumi.yaml `name`: where un-namespaced keys go
@@ -169,3 +171,9 @@ def _mask_secure(value: Any) -> tuple[Any, bool]:
         items = [_mask_secure(item) for item in value]
         return [item for item, _ in items], any(secret for _, secret in items)
     return value, False
+
+
+def pinned(stack_file: Path) -> dict[str, dict[str, str]]:
+    document = yaml.safe_load(stack_file.read_text()) or {}
+    pins = (document.get("config") or {}).get(KEY) or {}
+    return {app: dict(envs) for app, envs in pins.items()}

@@ -172,6 +172,10 @@ def _masked(value: Any) -> Any:
 
 
 def project_name(project_dir: Path) -> str:
+    if not (project_dir / "Pulumi.yaml").is_file():
+        raise ConfigError([Problem("--project-dir", message=f"{project_dir} holds no Pulumi.yaml: it is not a Minnova "
+                                   "IDP project (the infra repository's root, with Pulumi.yaml, __main__.py and "
+                                   "components/)", hint="run from the infra repository, or pass --project-dir")])
     loaded = load_yaml_file(project_dir / "Pulumi.yaml", "Pulumi.yaml")
     if not isinstance(loaded.data, dict) or not isinstance(loaded.data.get("name"), str):
         raise ConfigError([Problem("Pulumi.yaml", "name", "the project name is missing")])

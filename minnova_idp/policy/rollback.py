@@ -9,10 +9,7 @@ that block only, keeping every other line and comment of the file). The next `pu
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 from minnova_idp.model import names
 from minnova_idp.model.errors import ConfigError, Problem
@@ -39,12 +36,6 @@ def rollback_target(app: str, environment: str, outputs: dict[str, Any] | None, 
             hint="pass the stack's outputs (pulumi stack output --json > outputs.json; --previous-outputs "
                  "outputs.json) or name the tag with --to")])
     return history[1]
-
-
-def pinned(stack_file: Path) -> dict[str, dict[str, str]]:
-    document = yaml.safe_load(stack_file.read_text()) or {}
-    pins = (document.get("config") or {}).get(KEY) or {}
-    return {app: dict(envs) for app, envs in pins.items()}
 
 
 def with_pins(text: str, pins: dict[str, dict[str, str]]) -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Mapping
 
 from minnova_idp.model import names
@@ -54,7 +53,6 @@ PLUGIN_ENV = {"app": "ARGOCD_ENV_APP_NAME", "pr_number": "ARGOCD_ENV_PR_NUMBER",
 FLAGS = {"app": "--app", "pr_number": "--pr", "head_sha": "--head-sha", "preview_domain": "--preview-domain",
          "deployment": "--deployment", "ingress_class": "--ingress-class"}
 PROJECT_SUFFIX = "-previews"  # argocd.project_name(app); repeated here so argocd.py can stay out of previews
-ARGOCD_SOURCE_FILES = (".argocd-source.yaml", ".argocd-source-*.yaml")
 WHERE = "render-preview"
 
 
@@ -168,14 +166,6 @@ def _checked(chosen: dict[str, str]) -> PreviewRequest:
     return PreviewRequest(app=chosen["app"], pr_number=int(number), head_sha=chosen["head_sha"],
                           preview_domain=chosen["preview_domain"], deployment=chosen["deployment"],
                           ingress_class=chosen["ingress_class"])
-
-
-def checkout_problems(directory: Path) -> list[Problem]:
-    """Files in the pull request's checkout that would have changed what Argo CD asked the plugin for."""
-    found = sorted({path.name for pattern in ARGOCD_SOURCE_FILES for path in directory.glob(pattern)})
-    return [Problem(str(directory / name), message="Argo CD merges this file into the preview's Application "
-                    "(its plugin parameters included); previews refuse it", hint="remove it from the pull request")
-            for name in found]
 
 
 def preview_placement(app: AppConfig, request: PreviewRequest, secrets: SecretValues | None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 CURRENT: list[str] = []  # the node id of the test being set up or run (one element at most)
 USED: set[str] = set()  # node ids of this session's tests that reached for ../shared
+STICKY: set[str] = set()  # module- and session-scoped fixtures that reached for it (their users did too)
 
 
 def record() -> None:
