@@ -221,6 +221,10 @@ class DatabaseRestore(StrictModel):
                     "by default <app>-db).")
     target_time: Annotated[str, AfterValidator(_timestamp)] | None = Field(
         default=None, description="Point in time to recover to (RFC 3339); default: the end of the WAL archive.")
+    source_gone: bool = Field(
+        default=False, description="The source Cluster no longer exists (disaster recovery): the program stops "
+        "declaring it and its backups, so nothing can recreate it as an empty twin archiving into its path. Its "
+        "resources are retained, never deleted; a protected environment needs them unprotected first.")
 
 
 class EnvironmentDatabase(StrictModel):
@@ -231,8 +235,9 @@ class EnvironmentDatabase(StrictModel):
         description="the server name the database archives under in its bucket (change it only when restoring, "
                     "see README \"Disaster recovery\")")
     restore: DatabaseRestore | None = Field(
-        default=None, description="`{fromBackup: <server name>, targetTime: <RFC 3339>}`: create the database from "
-                                  "a backup, only when it is created (see README \"Disaster recovery\")")
+        default=None, description="`{fromBackup: <server name>, targetTime: <RFC 3339>, sourceGone: false}`: create "
+                                  "the database from a backup, only when it is created; `sourceGone: true` when the "
+                                  "source Cluster no longer exists (see README \"Disaster recovery\")")
 
 
 class HealthCheck(StrictModel):

@@ -97,7 +97,7 @@ def namespace_needs(inputs: ProgramInputs) -> list[tuple[LoadedApp, str, dict[st
         database = database_placement(config, environment, backup=None)
         if database is not None:
             instances = database.instances + 1  # the restore drill's
-            if database.restore is not None:
+            if database.restore is not None and not database.restore.source_gone:
                 instances += database.instances  # the source Cluster stays until retired
             # Each instance also runs the backup plugin's sidecar, which gets the namespace's default request.
             add(need, instances, database.resources.requests)

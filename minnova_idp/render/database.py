@@ -226,8 +226,11 @@ def database_objects(prefix: str, app: AppConfig, database: DatabasePlacement, n
             depends_on=(*after_namespace, *operators, origin_credentials.key)))
         objects += [origin_credentials, store]
     clusters = [database]
-    if database.restore is not None and database.origin is None:
-        # The source, as it runs: it archived under its own name, and its bootstrap is never reapplied.
+    if database.restore is not None and database.origin is None and not database.restore.source_gone:
+        # The source, as it runs: it archived under its own name, and its bootstrap is never reapplied. Gone
+        # (`sourceGone`), it is not declared at all: a refresh would otherwise recreate it as an empty `initdb` twin
+        # archiving into the path the recovery reads, and its first backup would become the "latest" a retried
+        # recovery picks (plugin-barman-cloud@v0.14.0 internal/cnpgi/restore/restore.go:391-409).
         clusters.insert(0, replace(database, restore=None, cluster=database.restore.from_backup, server_name=""))
     for each in clusters:
         recovery_store = names.preview_origin(app.name) if each.origin is not None else None

@@ -188,6 +188,21 @@ def test_declaring_a_restore_changes_nothing_on_the_live_cluster():
     assert "KubernetesObject/oracle-prod-cluster-oracle-db" not in deployment.lifecycle.depends_on
 
 
+def test_a_gone_source_is_not_declared_so_nothing_can_recreate_it_as_an_empty_twin():
+    """sourceGone: the source's Cluster and ScheduledBackup leave the program (retained: never deleted), so a
+    refresh cannot recreate an empty initdb twin archiving into the path the recovery reads."""
+    kept = {d.key: d for d in declared(restored({"fromBackup": "oracle-db"}))}
+    gone = {d.key: d for d in declared(restored({"fromBackup": "oracle-db", "sourceGone": True}))}
+    source = ("KubernetesObject/oracle-prod-cluster-oracle-db", "KubernetesObject/oracle-prod-scheduledbackup-"
+              "oracle-db-daily")
+    assert all(key in kept for key in source) and not any(key in gone for key in source)
+    assert (kept[source[0]].lifecycle.protect, kept[source[0]].lifecycle.retain_on_delete) == (True, True)
+    # The restored Cluster and everything else are the same either way.
+    assert {key: value for key, value in kept.items() if key not in source} == gone
+    recovery = render(restored({"fromBackup": "oracle-db", "sourceGone": True}))["Cluster"]["spec"]
+    assert recovery["externalClusters"][0]["plugin"]["parameters"]["serverName"] == "oracle-db"
+
+
 def test_the_deployment_waits_for_its_database_and_backups_are_kept():
     objects = {d.key: d for d in declared(oracle())}
     deployment = objects["KubernetesObject/oracle-prod-deployment-oracle"]
