@@ -42,6 +42,9 @@ class ResourceList(StrictModel):
 CONTAINER_MAX_TEXT = {"cpu": "64", "memory": "512Gi"}
 CONTAINER_MAX = {key: parse_quantity(value) for key, value in CONTAINER_MAX_TEXT.items()}
 DATABASE_SIZE_MAX = "64Ti"
+# The limit the namespace's LimitRange gives a container that sets none (render/app.py, render/preview.py): a
+# request above it without a limit of its own is refused by Kubernetes when the pod is created.
+NAMESPACE_DEFAULT_LIMIT = {"memory": "256Mi"}
 
 
 class Resources(StrictModel):
@@ -65,6 +68,11 @@ class Resources(StrictModel):
             request, limit = getattr(self.requests, key), getattr(self.limits, key)
             if request and limit and parse_quantity(limit) < parse_quantity(request):
                 raise ValueError(f"limits.{key} ({limit}) is below requests.{key} ({request})")
+            default = NAMESPACE_DEFAULT_LIMIT.get(key)
+            if request and not limit and default and parse_quantity(request) > parse_quantity(default):
+                raise ValueError(f"requests.{key} ({request}) is above the {default} limit a container without "
+                                 f"limits.{key} gets in its namespace (its LimitRange), so Kubernetes would refuse "
+                                 f"the pod; set limits.{key} to {request} or more")
             for section, value in (("requests", request), ("limits", limit)):
                 if value and parse_quantity(value) > CONTAINER_MAX[key]:
                     raise ValueError(f"{section}.{key} ({value}) is more than one container may have "

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from minnova_idp.model import names, versions
-from minnova_idp.model.app_config import AppConfig, Resources
+from minnova_idp.model.app_config import NAMESPACE_DEFAULT_LIMIT, AppConfig, Resources
 from minnova_idp.render import isolation
 from minnova_idp.render.database import (
     PROCESS_SYNC_WAVE,
@@ -151,7 +151,7 @@ def _in_wave(manifest: Manifest, wave: int) -> None:
 
 # What a container that declares nothing (an operator's sidecar) requests, within the namespace's quota.
 DEFAULT_CONTAINER_REQUEST = {"cpu": "50m", "memory": "64Mi"}
-DEFAULT_CONTAINER_LIMIT = {"memory": "256Mi"}
+DEFAULT_CONTAINER_LIMIT = NAMESPACE_DEFAULT_LIMIT  # model/app_config.py checks requests against it
 
 
 def render_isolation(app: AppConfig, placement: Placement, settings: RenderSettings) -> list[Manifest]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from minnova_idp.model import names
-from minnova_idp.model.app_config import AppConfig, DatabaseRestore, ResourceList, Resources
+from minnova_idp.model.app_config import NAMESPACE_DEFAULT_LIMIT, AppConfig, DatabaseRestore, ResourceList, Resources
 from minnova_idp.model.errors import ConfigError, Problem
 from minnova_idp.model.quantity import parse_quantity
 from minnova_idp.model.secrets import SecretValues
@@ -34,7 +34,7 @@ QUOTA = {"requests.cpu": "2", "requests.memory": "4Gi", "limits.memory": "8Gi", 
 PREVIEW_REDIS_RESOURCES = Resources(requests=ResourceList(cpu="25m", memory="32Mi"),
                                     limits=ResourceList(memory="128Mi"))
 CONTAINER_DEFAULT_REQUEST = {"cpu": "50m", "memory": "64Mi"}
-CONTAINER_DEFAULT_LIMIT = {"memory": "256Mi"}
+CONTAINER_DEFAULT_LIMIT = NAMESPACE_DEFAULT_LIMIT  # model/app_config.py checks requests against it
 CONTAINER_MAX = {"cpu": "2", "memory": "2Gi"}
 
 

@@ -109,6 +109,11 @@ def test_an_app_asking_for_more_than_its_namespace_quota_is_refused(tmp_path):
     ("resources: {requests: {cpu: '500'}}", "resources: requests.cpu (500) is more than one container may have (64)"),
     ("resources: {limits: {memory: 2Ti}}", "resources: limits.memory (2Ti) is more than one container may have"),
     ("database: {enabled: true, size: 500Ti}", "database.size: '500Ti' is more than a database volume may be (64Ti)"),
+    # Issue 25: the LimitRange gives a container without a memory limit 256Mi, below this request: refused at once.
+    ("resources: {requests: {memory: 512Mi}, limits: {}}", "resources: requests.memory (512Mi) is above the 256Mi "
+     "limit a container without limits.memory gets in its namespace"),
+    ("processes: {worker: {command: [w], resources: {requests: {memory: 1Gi}, limits: {}}}}",
+     "processes.worker.resources: requests.memory (1Gi) is above the 256Mi limit"),
 ])
 def test_absurd_requests_are_refused_by_the_model(tmp_path, change, message):
     from minnova_idp.cli.main import main
