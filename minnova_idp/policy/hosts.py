@@ -24,7 +24,7 @@ def dns_problems(inputs: ProgramInputs) -> list[Problem]:
                                     f"'{host}' is proxied through Cloudflare (minnova:dnsProxied), whose edge "
                                     f"certificate covers only one level below {zone}",
                                     hint=f"use a host like {app.name}.{zone}, or turn minnova:dnsProxied off"))
-    problems += host_ownership_problems(inputs)
+    problems += host_ownership_problems(inputs) + reserved_name_problems(inputs)
     if settings.preview_domain and not in_zone(settings.preview_domain, zone):
         problems.append(Problem(inputs.stack.file, "minnova:previewDomain",
                                 f"'{settings.preview_domain}' is outside this stack's zone {zone}"))
@@ -70,3 +70,30 @@ def host_ownership_problems(inputs: ProgramInputs) -> list[Problem]:
                                     hint=f"the platform team adds it to `hosts` in {settings.registry_dir}/"
                                          f"{app.name}.yaml"))
     return problems
+
+
+def reserved_labels(inputs: ProgramInputs) -> dict[str, str]:
+    """Labels the platform uses in this stack's host names, each with what uses it: an app named like one would, by
+    its default host patterns (`*.<name>.<zone>`), cover hosts that are not its own."""
+    settings = inputs.stack.settings
+    zone = settings.base_domain
+    found = {environment: f"environment {environment}" for environment in settings.environments}
+    found["argocd"] = "Argo CD"
+    for host, what in ((settings.preview_domain, "minnova:previewDomain"),
+                       (settings.previews.webhook_host if settings.previews else None, "minnova:previews.webhookHost")):
+        if host and in_zone(host, zone):
+            for label in host.removesuffix("." + zone).split("."):
+                found.setdefault(label, f"{what} {host}")
+    return found
+
+
+def reserved_name_problems(inputs: ProgramInputs) -> list[Problem]:
+    """An app whose registry entry lists no `hosts` gets `<name>.<zone>`, `<name>.*.<zone>` and `*.<name>.<zone>`:
+    named like a label the platform uses (an environment, the preview domain, Argo CD), those patterns reach
+    other apps' and the platform's hosts (`*.dev.<zone>`)."""
+    reserved = reserved_labels(inputs)
+    return [Problem(f"{inputs.stack.settings.registry_dir}/{app.name}.yaml", "name",
+                    f"'{app.name}' is a label this stack's hosts use ({reserved[app.name]}): its default hosts "
+                    f"(*.{app.name}.{inputs.stack.settings.base_domain}) would cover hosts that are not its own",
+                    hint="rename the app, or list the hosts it may use in its registry entry (`hosts`)")
+            for app in inputs.apps if not app.entry.hosts and app.name in reserved]
