@@ -35,9 +35,12 @@ def dns_problems(inputs: ProgramInputs) -> list[Problem]:
     return problems
 
 
-def default_host_patterns(app: str, zone: str) -> list[str]:
-    """What an app may use unless its registry entry lists `hosts`: its own name, below the zone."""
-    return [f"{app}.{zone}", f"{app}.*.{zone}", f"*.{app}.{zone}"]
+def default_host_patterns(app: str, zone: str, environments: tuple[str, ...] | list[str] = ()) -> list[str]:
+    """What an app may use unless its registry entry lists `hosts`: its own name below the zone, below each of the
+    stack's environments, and everything below its own name. Never `<app>.*.<zone>`: with another app named `b`,
+    `<app>.b.<zone>` would be under `*.b.<zone>` too, and the first to claim it would win; and reserved_name_problems
+    keeps apps from being named like an environment."""
+    return [f"{app}.{zone}", *(f"{app}.{environment}.{zone}" for environment in environments), f"*.{app}.{zone}"]
 
 
 def host_ownership_problems(inputs: ProgramInputs) -> list[Problem]:
@@ -62,7 +65,7 @@ def host_ownership_problems(inputs: ProgramInputs) -> list[Problem]:
         if taken:
             problems.append(Problem(app.config_file, field, f"'{host}' is {taken[0]}; apps cannot use it"))
             continue
-        allowed = app.entry.hosts or default_host_patterns(app.name, zone)
+        allowed = app.entry.hosts or default_host_patterns(app.name, zone, settings.environments)
         if not any(host_matches(pattern, host) for pattern in allowed):
             source = "its registry entry's `hosts`" if app.entry.hosts else "the default for its name"
             problems.append(Problem(app.config_file, field, f"'{host}' is not a host app '{app.name}' may use "
@@ -88,7 +91,7 @@ def reserved_labels(inputs: ProgramInputs) -> dict[str, str]:
 
 
 def reserved_name_problems(inputs: ProgramInputs) -> list[Problem]:
-    """An app whose registry entry lists no `hosts` gets `<name>.<zone>`, `<name>.*.<zone>` and `*.<name>.<zone>`:
+    """An app whose registry entry lists no `hosts` gets `<name>.<zone>`, `<name>.<env>.<zone>` and `*.<name>.<zone>`:
     named like a label the platform uses (an environment, the preview domain, Argo CD), those patterns reach
     other apps' and the platform's hosts (`*.dev.<zone>`)."""
     reserved = reserved_labels(inputs)

@@ -197,6 +197,8 @@ RECOVERY_TIMEOUT_SECONDS = 6 * 60 * 60
 # complete (gitops-engine/pkg/health/health_job.go: Progressing until then). Everything is wave 0
 # (the database with it), then the seed, then the release phase, then the app's processes.
 SYNC_WAVE_ANNOTATION = "argocd.argoproj.io/sync-wave"
+HOOK_ANNOTATION = "argocd.argoproj.io/hook"
+HOOK_DELETE_POLICY_ANNOTATION = "argocd.argoproj.io/hook-delete-policy"
 SEED_SYNC_WAVE, RELEASE_SYNC_WAVE, PROCESS_SYNC_WAVE = 1, 2, 3
 
 
@@ -458,7 +460,13 @@ def _sql_job(app: AppConfig, database: DatabasePlacement, namespace: str, labels
     metadata: dict[str, Any] = {"name": name, "namespace": namespace, "labels": labels}
     if preview:
         # Argo CD applies it once the database is healthy (wave 0), and the release phase and processes after it.
-        metadata["annotations"] = {SYNC_WAVE_ANNOTATION: str(SEED_SYNC_WAVE)}
+        # A Sync hook deleted before each sync creates it again (argo-cd@v3.4.4 gitops-engine/pkg/sync/doc.go:38-41,
+        # 62-67; common/types.go:137): a new commit gets a fresh run, a failed run fails that sync (and is reported)
+        # without leaving a Failed Job that stops every later sync at this wave, and a field the pull request sets
+        # (runAsUser, the psql version) never meets the immutable pod template of an old Job. The seed checks the
+        # database is empty and the mask is applied to a copy made for it, so running again changes nothing.
+        metadata["annotations"] = {SYNC_WAVE_ANNOTATION: str(SEED_SYNC_WAVE), HOOK_ANNOTATION: "Sync",
+                                   HOOK_DELETE_POLICY_ANNOTATION: "BeforeHookCreation"}
     # Its own instance label (`seed` is a reserved process name): the app's Service and PDB select
     # name + instance, and must not pick up this pod; the app's egress policy (name only) still applies.
     pod_labels = {**labels, "app.kubernetes.io/instance": f"{labels['app.kubernetes.io/instance']}-{role}"}

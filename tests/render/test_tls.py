@@ -171,10 +171,15 @@ def test_without_hosts_an_app_may_use_its_own_name_and_reserved_hosts_win(tmp_pa
     found = problems(project)
     assert [p.split(": ", 2)[1] for p in found] == ["environments.dev.host"]
     assert ("'shop.dev.minnova.io' is not a host app 'storefront' may use (the default for its name: "
-            "storefront.minnova.io, storefront.*.minnova.io, *.storefront.minnova.io)") in found[0]
+            "storefront.minnova.io, storefront.dev.minnova.io, *.storefront.minnova.io)") in found[0]
     app_yaml = project / "examples/storefront/.minnova/app.yaml"
     app_yaml.write_text(app_yaml.read_text().replace("shop.dev.minnova.io", "storefront.dev.minnova.io"))
     assert load_stack_inputs(project).apps  # loads: no problem
+    # Only the stack's environments below the name, never `storefront.<any app>.<zone>` (issue 25 review): that host
+    # is also under `*.<any app>.<zone>`, the other app's own subtree.
+    app_yaml.write_text(app_yaml.read_text().replace("storefront.dev.minnova.io", "storefront.oracle.minnova.io"))
+    assert any("'storefront.oracle.minnova.io' is not a host app 'storefront' may use" in p for p in problems(project))
+    app_yaml.write_text(app_yaml.read_text().replace("storefront.oracle.minnova.io", "storefront.dev.minnova.io"))
     assert problems(project, reservedHosts='["*.dev.minnova.io"]') == [
         "examples/oracle/.minnova/app.yaml: environments.dev.host: 'oracle.dev.minnova.io' is reserved (Pulumi.dev.yaml: "
         "minnova:reservedHosts *.dev.minnova.io); apps cannot use it",
