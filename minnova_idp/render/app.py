@@ -15,14 +15,7 @@ from typing import Any
 from minnova_idp.model import names, versions
 from minnova_idp.model.app_config import NAMESPACE_DEFAULT_LIMIT, AppConfig, Resources
 from minnova_idp.render import isolation
-from minnova_idp.render.database import (
-    PROCESS_SYNC_WAVE,
-    RELEASE_SYNC_WAVE,
-    SYNC_WAVE_ANNOTATION,
-    backup_storage,
-    database_objects,
-    database_url_env,
-)
+from minnova_idp.render.database import backup_storage, database_objects, database_url_env
 from minnova_idp.render.drill import drill_objects
 from minnova_idp.render.placement import DnsTarget, Placement, RenderSettings
 from minnova_idp.render.redis import COMPONENT as REDIS_COMPONENT
@@ -41,6 +34,7 @@ from minnova_idp.render.resources import (
     kubernetes_object,
     plain,
 )
+from minnova_idp.render.waves import PROCESS_SYNC_WAVE, RELEASE_SYNC_WAVE, SYNC_WAVE_ANNOTATION
 
 Manifest = dict[str, Any]
 

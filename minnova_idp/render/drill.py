@@ -26,13 +26,10 @@ import yaml
 from minnova_idp.model import names, versions
 from minnova_idp.model.app_config import AppConfig
 from minnova_idp.render import isolation
-from minnova_idp.render.database import (
-    DatabasePlacement,
-    hardened_container_security,
-    psql_container,
-    render_restore_drill,
-)
+from minnova_idp.render.database import render_restore_drill
+from minnova_idp.render.database_placement import DatabasePlacement
 from minnova_idp.render.resources import KubernetesObject, Lifecycle, kubernetes_object
+from minnova_idp.render.sql_jobs import hardened_container_security, psql_container
 
 CHECK_FILE = "restore-check.sql"  # in the app's .minnova/: what the drill runs against the restored database
 DEFAULT_CHECK = "select 1;\n"

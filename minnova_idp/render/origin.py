@@ -25,14 +25,8 @@ from pathlib import PurePosixPath
 
 from minnova_idp.model import names
 from minnova_idp.model.errors import ConfigError, Problem
-from minnova_idp.render.database import (
-    ACCESS_KEY_ID,
-    SECRET_ACCESS_KEY,
-    Origin,
-    r2_bucket_resource,
-    r2_endpoint,
-    r2_s3_credentials,
-)
+from minnova_idp.render.database import ACCESS_KEY_ID, SECRET_ACCESS_KEY, r2_bucket_resource, r2_s3_credentials
+from minnova_idp.render.database_placement import Origin, r2_endpoint
 from minnova_idp.render.resources import AccountToken
 
 # Object read on one bucket: listing and downloading a backup and its WAL, nothing else.

@@ -9,7 +9,8 @@ from minnova_idp.model import names
 from minnova_idp.model.app_config import AppConfig, Autoscale, Resources
 from minnova_idp.model.secrets import SecretValues
 from minnova_idp.render import tls
-from minnova_idp.render.database import BackupTarget, DatabasePlacement, database_placement
+from minnova_idp.render.database import database_placement
+from minnova_idp.render.database_placement import BackupTarget, DatabasePlacement
 from minnova_idp.render.redis import RedisPlacement, redis_password
 from minnova_idp.render.resources import DnsRecord, Lifecycle
 

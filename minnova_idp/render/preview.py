@@ -17,7 +17,7 @@ from minnova_idp.model.quantity import parse_quantity
 from minnova_idp.model.secrets import SecretValues
 from minnova_idp.render import isolation
 from minnova_idp.render.app import Manifest, app_code_pods, common_labels, redis_pods_label, render_app
-from minnova_idp.render.database import DatabasePlacement, Origin
+from minnova_idp.render.database_placement import DatabasePlacement, Origin
 from minnova_idp.render.placement import Placement, RenderSettings, build_placement
 from minnova_idp.render.redis import RedisPlacement, redis_password
 

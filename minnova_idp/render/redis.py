@@ -21,8 +21,8 @@ from typing import Any
 from minnova_idp.model import names, versions
 from minnova_idp.model.app_config import AppConfig, Resources
 from minnova_idp.model.quantity import parse_quantity
-from minnova_idp.render.database import hardened_container_security
 from minnova_idp.render.resources import Lifecycle, Secret, kubernetes_object
+from minnova_idp.render.sql_jobs import hardened_container_security
 
 Manifest = dict[str, Any]
 

@@ -40,7 +40,7 @@ def test_preview_host_first_label_fits():
 
 
 def test_rendered_names_of_longest_app_fit():
-    from minnova_idp.render.database import Origin
+    from minnova_idp.render.database_placement import Origin
     from minnova_idp.render.preview import PreviewRequest, render_preview
 
     config = {"name": LONGEST_APP, "image": {"repository": "r.io/x", "tag": "1"}, "port": 80,

@@ -14,7 +14,7 @@ import yaml
 from minnova_idp.load.app_files import meta_command_problems, read_mask, read_restore_check, read_seed
 from minnova_idp.model.app_config import AppConfig
 from minnova_idp.model.errors import ConfigError
-from minnova_idp.render.database import DatabasePlacement
+from minnova_idp.render.database_placement import DatabasePlacement
 from minnova_idp.render.drill import drill_objects
 from tests.render.test_seed_psql import database_url  # noqa: F401  (the fixture)
 

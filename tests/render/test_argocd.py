@@ -20,7 +20,7 @@ from minnova_idp.model.secrets import SecretValues
 from minnova_idp.model.stack import StackSecrets
 from minnova_idp.model.stack_settings import StackSettings
 from minnova_idp.render import argocd
-from minnova_idp.render.database import Origin
+from minnova_idp.render.database_placement import Origin
 from minnova_idp.render.preview import PreviewRequest, render_preview
 from minnova_idp.render.resources import Secret, plain
 

@@ -28,12 +28,7 @@ from minnova_idp.policy.capacity import backup_problems
 from minnova_idp.policy.guards import database_replacements, storage_shrinks
 from minnova_idp.render.placement import RenderSettings, environment_placement
 from minnova_idp.render.app import app_objects, render_app
-from minnova_idp.render.database import (
-    CLUSTER_CREATION_ONLY_FIELDS,
-    R2_PERMISSION_GROUPS,
-    backup_target,
-    r2_s3_credentials,
-)
+from minnova_idp.render.database import CLUSTER_CREATION_ONLY_FIELDS, R2_PERMISSION_GROUPS, backup_target, r2_s3_credentials
 
 from tests.conftest import PROJECT_DIR, project_copy
 from tests.support.k8s_strict import require_crds, validate_objects

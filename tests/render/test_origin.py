@@ -12,7 +12,8 @@ import yaml
 
 from minnova_idp.plan.recorder import run_plan
 from minnova_idp.render import origin as origin_module
-from minnova_idp.render.database import SYNC_WAVE_ANNOTATION, mask_script
+from minnova_idp.render.waves import SYNC_WAVE_ANNOTATION
+from minnova_idp.render.sql_jobs import mask_script
 
 from tests.conftest import project_copy, resource_named, stack_problems
 from tests.support.k8s_strict import validate_objects

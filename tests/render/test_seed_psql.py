@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from minnova_idp.model.app_config import AppConfig
-from minnova_idp.render.database import SEED_SCRIPT_KEY, DatabasePlacement, render_seed_job, seed_script
+from minnova_idp.render.database_placement import DatabasePlacement
+from minnova_idp.render.sql_jobs import SEED_SCRIPT_KEY, render_seed_job, seed_script
 
 pytestmark = pytest.mark.integration  # runs a PostgreSQL server and psql
 
@@ -115,7 +116,8 @@ def test_a_failing_seed_fails_the_job_and_leaves_nothing_half_applied(database_u
 
 def _run_mask(database_url, tmp_path: Path, database: str, mask: str) -> subprocess.CompletedProcess:
     """The mask Job's command (database.render_mask_job), its ConfigMap mounted at /mask."""
-    from minnova_idp.render.database import Origin, render_mask, render_mask_job
+    from minnova_idp.render.database_placement import Origin
+    from minnova_idp.render.sql_jobs import render_mask, render_mask_job
 
     base, psql = database_url
     directory = tmp_path / "mask"
