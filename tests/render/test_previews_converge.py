@@ -218,3 +218,47 @@ def test_the_cap_in_what_the_generator_offers_always_lets_deletions_through():
         offered = offered_by_the_label_workflow(labelled, cap)
         existing = reconcile(offered, existing, quota=None)
         assert existing == set(offered) and len(existing) <= cap, labelled
+
+
+# ---- item 4: seed and mask Jobs never wedge a preview ----------------------------------------------------------------
+
+def seeded_preview_jobs() -> list[dict]:
+    from minnova_idp.model.app_config import AppConfig
+    from minnova_idp.render.preview import preview_request, render_preview
+
+    app = AppConfig.model_validate({
+        "name": "oracle", "image": {"repository": "registry.minnova.io/oracle"}, "port": 4000,
+        "database": {"enabled": True, "size": "5Gi", "seed": {"files": ["seed/a.sql"], "environments": ["dev"]}},
+        "environments": {"dev": {"host": "oracle.dev.acme.dev"}}})
+    request = preview_request({"app": "oracle", "pr_number": "7", "head_sha": "b" * 40,
+                               "preview_domain": "preview.acme.dev", "deployment": "acme", "ingress_class": "t"}, {})
+    objects = render_preview(app, request, None, seed=(("seed/a.sql", "create table t (id int);\n"),))
+    return [o for o in objects if o["kind"] == "Job"]
+
+
+def test_the_seed_job_is_a_sync_hook_made_again_on_every_sync():
+    """A plain Job that failed is Degraded for good (gitops-engine pkg/health/health_job.go) and its pod template is
+    immutable: every later sync of the preview would stop at its wave. As a Sync hook with BeforeHookCreation
+    (argo-cd@v3.4.4 gitops-engine/pkg/sync/doc.go:38-41, 62-67), the next sync deletes it and runs it again."""
+    (seed,) = [job for job in seeded_preview_jobs() if "seed" in job["metadata"]["name"]]
+    annotations = seed["metadata"]["annotations"]
+    assert annotations["argocd.argoproj.io/hook"] == "Sync"
+    assert annotations["argocd.argoproj.io/hook-delete-policy"] == "BeforeHookCreation"
+    assert annotations["argocd.argoproj.io/sync-wave"] == "1"  # still before the release phase and the app
+
+
+def test_a_named_hook_without_a_delete_policy_would_run_once():
+    """What the annotations buy, as gitops-engine documents it: a named hook is created once; only
+    BeforeHookCreation (or generateName) makes it again (doc.go:40-41)."""
+    def runs(annotations: dict, syncs: int) -> int:
+        existing, count = False, 0
+        for _ in range(syncs):
+            if annotations.get("argocd.argoproj.io/hook-delete-policy") == "BeforeHookCreation":
+                existing = False
+            if not existing:
+                count, existing = count + 1, True
+        return count
+
+    (seed,) = [job for job in seeded_preview_jobs() if "seed" in job["metadata"]["name"]]
+    assert runs(seed["metadata"]["annotations"], 3) == 3
+    assert runs({"argocd.argoproj.io/hook": "Sync"}, 3) == 1
