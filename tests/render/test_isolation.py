@@ -161,7 +161,7 @@ def _pod_templates(manifests: list[dict]) -> list[tuple[str, str, dict]]:
             found.append((meta.get("namespace"), f"Pod/{meta['name']}", manifest))
         elif kind == "ConfigMap":
             for key, text in manifest.get("data", {}).items():
-                if key.endswith(".yaml") and "kind: Job" in text:
+                if key.endswith(".yaml") and (yaml.safe_load(text) or {}).get("kind") == "Job":
                     found += [(ns, f"{meta['name']}:{key}:{what}", t) for ns, what, t in _pod_templates([yaml.safe_load(text)])]
     return found
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pulumi
 import pytest
+import yaml
 
 from minnova_idp.model.inputs import ProgramInputs
 from minnova_idp.policy.guards import archive_server, guard_problems
@@ -56,7 +57,8 @@ def test_a_major_upgrade_archives_under_a_new_server_and_backs_up_there_at_once(
     assert declare(upgrade).guarded_outputs["databaseServers"] == {"oracle-prod": "oracle-db-pg18"}
     # the drill and the preview copy read the new path
     (drill,) = [o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "oracle-db-drill"]
-    assert "serverName: oracle-db-pg18" in drill["data"]["cluster.yaml"]
+    recovered = yaml.safe_load(drill["data"]["cluster.yaml"])["spec"]["externalClusters"][0]["plugin"]["parameters"]
+    assert recovered["serverName"] == "oracle-db-pg18"
     # the next run (the upgrade recorded) keeps the name, and the upgrade after that starts another
     assert archived_under(manifests(inputs(18, recorded(18, "oracle-db-pg18")))) == "oracle-db-pg18"
     assert archive_server(oracle(version=18).model_copy(), "prod", recorded(17)) == "oracle-db-pg18"
