@@ -168,3 +168,23 @@ def test_a_rollback_with_nothing_to_roll_back_or_another_version_is_refused():
     failed = {**recorded(18, "oracle-db-pg18"), "databaseUpgradedFrom": {"oracle-prod": "17/oracle-db"}}
     (other,) = apply_rollbacks(_rollback(16, failed), failed)[1]
     assert other.field == "database.version" and "back to PostgreSQL 17, but 16 is declared" in other.message
+
+
+def test_the_program_rolls_back_a_listed_component_and_refuses_an_unlisted_one(tmp_path):
+    from tests.conftest import project_copy
+
+    failed = {"databaseVersions": {"oracle-prod": "18"}, "databaseServers": {"oracle-prod": "oracle-db-pg18"},
+              "databaseClusters": {"oracle-prod": "oracle-db"}, "databaseUpgradedFrom": {"oracle-prod": "17/oracle-db"}}
+    with pytest.raises(pulumi.RunError, match="PostgreSQL 17 is older than the 18"):
+        run_main(PROJECT_DIR, "prod", previous_outputs=failed)
+    project = project_copy(tmp_path)
+    stack_file = project / "Pulumi.prod.yaml"
+    stack_file.write_text(stack_file.read_text().replace(
+        "  minnova:clusterIssuer: letsencrypt-prod\n",
+        "  minnova:clusterIssuer: letsencrypt-prod\n  minnova:databaseUpgradeRollbacks: [oracle-prod]\n"))
+    resources, _ = run_main(project, "prod", previous_outputs=failed)
+    (cluster,) = [r.inputs for r in resources if r.is_kubernetes_object and r.inputs["kind"] == "Cluster"
+                  and r.inputs["metadata"]["name"] == "oracle-db"]
+    assert cluster["spec"]["plugins"][0]["parameters"]["serverName"] == "oracle-db"  # the path from before
+    assert cluster["spec"]["imageName"].split(":")[-1].startswith("17.")
+    assert not [r for r in resources if r.is_kubernetes_object and r.inputs["kind"] == "Backup"]
