@@ -68,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
 
         print(json.dumps({"ok": True, "stack": plan.stack, "app": args.app, "resources": len(plan.resources),
                           "byType": dict(sorted(Counter(r.type for r in plan.resources).items())),
-                          "outputs": plan.outputs, "imageGate": plan.image_gate, "out": args.out},
+                          "outputs": plan.outputs, "imageGate": plan.image_gate, "warnings": plan.warnings,
+                          "out": args.out},
                          indent=2, sort_keys=True))
         return 0
     print(render_tree(plan))

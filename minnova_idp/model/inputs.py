@@ -15,6 +15,8 @@ DATABASE_CLUSTERS_OUTPUT = "databaseClusters"
 REDIS_SIZES_OUTPUT = "redisSizes"  # component -> the size of its Valkey volume, as declared last
 DATABASE_VERSIONS_OUTPUT = "databaseVersions"  # component -> its PostgreSQL major version, as declared last
 DATABASE_SERVERS_OUTPUT = "databaseServers"  # component -> the server name its Cluster archives under
+# component -> "<major>/<server>" it ran and archived under before its last major upgrade (a rollback's target)
+DATABASE_UPGRADED_FROM_OUTPUT = "databaseUpgradedFrom"
 IMAGE_TAGS_OUTPUT = "imageTags"  # component -> the tags it deployed, newest first (rollbacks)
 IMAGE_TAG_HISTORY = 5
 

@@ -239,6 +239,11 @@ class StackSettings(StrictModel):
     database_storage_guard: bool = Field(
         default=True, description="Refuse database.size (and redis.persistence.size) shrinks by comparing with this "
                                   "stack's last outputs.")
+    database_upgrade_rollbacks: list[Annotated[str, AfterValidator(_dns_label_63)]] = Field(
+        default_factory=list, max_length=50,
+        description="Components (`<app>-<environment>`) whose failed major upgrade this run rolls back: the "
+        "database.version and server name recorded before the upgrade (databaseUpgradedFrom), for this run only "
+        "(README: Major upgrades).")
     dns_proxied: bool = Field(default=False, description="Proxy app hosts through Cloudflare (orange cloud).")
     network_policies: bool = Field(
         default=True, description="NetworkPolicies in every app namespace: ingress from its own pods and non-app "

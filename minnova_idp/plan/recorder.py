@@ -36,6 +36,7 @@ from minnova_idp.plan.pulumi_internals import (
     mock_monitor_class,
     without_source_positions,
 )
+from minnova_idp.policy.guards import unrecorded_versions
 from minnova_idp.policy.image_gate import offline_report, requested_images
 from minnova_idp.policy.images import unconfined_notes
 
@@ -74,6 +75,8 @@ class Plan:
     outputs: dict[str, Any] = field(default_factory=dict)
     # What `pulumi up` would ask the registries first (image_gate.offline_report): the plan asks none.
     image_gate: list[str] = field(default_factory=list)
+    # What `pulumi up` warns about too (pulumi.log.warn in components/program.py): guards.unrecorded_versions.
+    warnings: list[str] = field(default_factory=list)
 
     def manifests(self) -> list[dict[str, Any]]:
         return [r.inputs for r in self.resources if r.is_kubernetes_object]
@@ -212,7 +215,7 @@ def run_plan(project_dir: Path, stack: str, cache_dir: Path | None = None,
     gate_report = unconfined_notes(inputs) + offline_report(inputs.stack.settings.image_gate, requested_images(inputs),
                                                             (previous_outputs or {}).get(IMAGE_TAGS_OUTPUT))
     return Plan(stack=stack, resources=resources, outputs={key: value or {} for key, value in outputs.items()},
-                image_gate=gate_report)
+                image_gate=gate_report, warnings=unrecorded_versions(inputs, previous_outputs or {}))
 
 
 def record(program: Callable[[], Any], project: str = "project", stack: str = "stack",
@@ -404,6 +407,8 @@ def render_tree(plan: Plan) -> str:
         lines += [f"        {name}: {value}" for name, value in sorted(plan.outputs["urls"].items())]
     if plan.image_gate:
         lines += ["", "Images:", *(f"    {line}" for line in plan.image_gate)]
+    if plan.warnings:
+        lines += ["", "WARNINGS:", *(f"    warning: {line}" for line in plan.warnings)]
     return "\n".join(lines)
 
 

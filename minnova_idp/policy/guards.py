@@ -19,6 +19,7 @@ from minnova_idp.model.inputs import (
     DATABASE_CLUSTERS_OUTPUT,
     DATABASE_SERVERS_OUTPUT,
     DATABASE_SIZES_OUTPUT,
+    DATABASE_UPGRADED_FROM_OUTPUT,
     DATABASE_VERSIONS_OUTPUT,
     REDIS_SIZES_OUTPUT,
     ProgramInputs,
@@ -42,6 +43,8 @@ class Guarded:
     malformed: Callable[[str], str | None] = lambda value: None
     # Read even when minnova:databaseStorageGuard is off: what the next run's resources depend on (archive_server).
     state: bool = False
+    # Read whenever this holds for a deployed app environment (default: it declares a value with nothing recorded).
+    needed: Callable[[AppConfig], bool] | None = None
 
 
 def _volume_size(value: str) -> str | None:
@@ -134,6 +137,26 @@ def archive_server(config: AppConfig, environment: str, recorded: Recorded) -> s
     return server
 
 
+def unrecorded_versions(inputs: ProgramInputs, previous: Recorded) -> list[str]:
+    """Warnings for the first run after this version of minnova-idp: each deployed database (a `databaseClusters`
+    entry in the stack's previous outputs) without a recorded `databaseVersions` entry. Its deployed major is
+    unknown, so a database.version change in that very run cannot be seen: the run records the declared version and
+    keeps the archive path it had (archive_server plans no new one without a recorded version). Said loudly by
+    `plan` and `pulumi up`, because an upgrade in that run would pg_upgrade under the old path."""
+    clusters = previous.get(DATABASE_CLUSTERS_OUTPUT) or {}
+    versions = previous.get(DATABASE_VERSIONS_OUTPUT) or {}
+    warnings = []
+    for app, environment in inputs.deployed():
+        component = names.component_name(app.name, environment)
+        if app.config.database.enabled and component in clusters and component not in versions:
+            warnings.append(
+                f"{component}: its PostgreSQL major version is not recorded yet (first run of this minnova-idp "
+                f"version); this run records {app.config.database.version} as deployed and keeps the archive path "
+                f"'{(previous.get(DATABASE_SERVERS_OUTPUT) or {}).get(component) or clusters[component]}': "
+                "do not change database.version in this run (README: Major upgrades)")
+    return warnings
+
+
 def _database_server(config: AppConfig, environment: str, recorded: Recorded) -> str | None:
     return archive_server(config, environment, recorded) if config.database.enabled else None
 
@@ -150,6 +173,60 @@ def _restore_of_upgraded(app: LoadedApp, environment: str, before: str, now: str
                     f"'{source}' archives under '{before}' since its major upgrade; a declared restore of it is not "
                     "supported yet", hint="remove restore; recover by hand from server "
                                           f"'{before}' (README: Major upgrades)")]
+
+
+def _upgraded_from(config: AppConfig, environment: str, recorded: Recorded) -> str | None:
+    """What a rollback of the last major upgrade goes back to: `<major>/<server>` before it. Written by the run that
+    plans the upgrade, kept by later runs, dropped by the rollback (apply_rollbacks)."""
+    if not config.database.enabled:
+        return None
+    component = names.component_name(config.name, environment)
+    before = (recorded.get(DATABASE_VERSIONS_OUTPUT) or {}).get(component, "")
+    if before.isdigit() and config.database.version > int(before):
+        server = (recorded.get(DATABASE_SERVERS_OUTPUT) or {}).get(component) or config.backup_name(environment)
+        return f"{before}/{server}"
+    return (recorded.get(DATABASE_UPGRADED_FROM_OUTPUT) or {}).get(component)
+
+
+def _upgraded_from_value(value: str) -> str | None:
+    major, _, server = value.partition("/")
+    return _major(major) or _server_name(server)
+
+
+def apply_rollbacks(inputs: ProgramInputs, recorded: Recorded) -> tuple[dict, list[Problem]]:
+    """minnova:databaseUpgradeRollbacks: for each listed component, the record as it was before its last major
+    upgrade (version and server name from databaseUpgradedFrom), so this run declares the old major and archives
+    under the old server name again instead of refusing a downgrade. For a failed pg_upgrade: CNPG's rollback is
+    the old image (cloudnative-pg@v1.30.0 pkg/reconciler/majorupgrade/reconciler.go:387-412 handleRollbackIfNeeded
+    deletes the upgrade Job when the requested major is no longer higher than the data's). The platform team's
+    stack setting, for one run: a listed component with nothing to roll back (or another version) is refused."""
+    listed = inputs.stack.settings.database_upgrade_rollbacks
+    if not listed:
+        return dict(recorded), []
+    record = {output: dict(values) for output, values in recorded.items()}
+    previous_of = record.setdefault(DATABASE_UPGRADED_FROM_OUTPUT, {})
+    declared = {names.component_name(app.name, environment): app for app, environment in inputs.deployed()
+                if app.config.database.enabled}
+    field = "minnova:databaseUpgradeRollbacks"
+    problems = []
+    for component in listed:
+        app, previous = declared.get(component), previous_of.get(component)
+        if app is None or previous is None or _upgraded_from_value(previous):
+            problems.append(Problem(inputs.stack.file, field, f"'{component}' has no recorded major upgrade to roll "
+                                    "back (databaseUpgradedFrom)", hint=f"remove '{component}' (a rollback is for "
+                                    "one run: after it, remove it)"))
+            continue
+        major, _, server = previous.partition("/")
+        if app.config.database.version != int(major):
+            problems.append(Problem(app.config_file, "database.version",
+                                    f"{field} rolls '{component}' back to PostgreSQL {major}, but "
+                                    f"{app.config.database.version} is declared", hint=f"declare version: {major} "
+                                    f"for this run, or remove '{component}' from {field}"))
+            continue
+        record.setdefault(DATABASE_VERSIONS_OUTPUT, {})[component] = major
+        record.setdefault(DATABASE_SERVERS_OUTPUT, {})[component] = server
+        del previous_of[component]
+    return record, problems
 
 
 def _server_name(value: str) -> str | None:
@@ -172,6 +249,8 @@ GUARDED: tuple[Guarded, ...] = (
     # Not a guard but state: the server name follows from the versions (archive_server), and must stay put.
     Guarded(DATABASE_SERVERS_OUTPUT, "environments.<env>.database.backupName", _database_server,
             _restore_of_upgraded, _server_name, state=True),
+    Guarded(DATABASE_UPGRADED_FROM_OUTPUT, "database.version", _upgraded_from, lambda *args: [],
+            _upgraded_from_value, state=True, needed=lambda config: config.database.enabled),
 )
 ROWS = {row.output: row for row in GUARDED}
 
@@ -193,7 +272,8 @@ def outputs_to_read(inputs: ProgramInputs) -> list[str]:
     """The guarded outputs this run compares with: the rows some deployed app environment has a value for."""
     guard = inputs.stack.settings.database_storage_guard
     return [row.output for row in GUARDED if (guard or row.state)
-            and any(row.declared(app.config, environment, {}) is not None for app, environment in inputs.deployed())]
+            and any((row.needed(app.config) if row.needed else row.declared(app.config, environment, {}) is not None)
+                    for app, environment in inputs.deployed())]
 
 
 def guard_problems(inputs: ProgramInputs, recorded: Recorded, rows: tuple[Guarded, ...] = GUARDED) -> list[Problem]:

@@ -64,12 +64,18 @@ MASK_SCRIPT_KEY = "minnova-mask.psql"  # what the Job runs: the app's mask, then
 
 
 # After the app's mask, in the same transaction: the copy's planner statistics still hold dev's values (most common
-# values, histogram bounds in pg_stats, readable by the owner) until they are recomputed from the masked rows.
-# Autovacuum never analyses a partitioned parent, and ANALYZE of a table left empty keeps its old statistics
-# (PostgreSQL updates pg_statistic only from a non-empty sample): both reproduced in tests/render/test_seed_psql.py.
-# So: ANALYZE every table the owner has (partitioned parents included); for a column that still has statistics in
-# an empty table, rewrite it to its own type, which drops them (ALTER COLUMN TYPE); fail (the whole mask rolls back,
-# the app never starts) when that is impossible or a table with statistics is not the owner's.
+# values, histogram bounds in pg_stats; extended statistics in pg_stats_ext and pg_stats_ext_exprs; all readable by
+# the owner) until they are recomputed from the masked rows. Autovacuum never analyses a partitioned parent; ANALYZE
+# of a table left empty keeps its old statistics (PostgreSQL updates pg_statistic only from a non-empty sample), and
+# so does a plain-inheritance parent emptied of its own rows for its own (inherited = f) statistics; ANALYZE skips a
+# column or an extended statistics object whose statistics target dev set to 0, keeping what it had. All reproduced
+# in tests/render/test_seed_psql.py. So, as the owner: reset every statistics target on the owner's tables, indexes
+# and extended statistics to the default (-1); ANALYZE every table the owner has (partitioned parents included);
+# for a column that still has statistics in an empty table (its own rows: ONLY, unless the statistics are the
+# inherited ones), rewrite it to its own type, which drops them (ALTER COLUMN TYPE); recreate an extended statistics
+# object that still has data on an empty table (dropping it drops its data); and fail (the whole mask rolls back, the
+# app never starts) when that is impossible, or any statistics of dev might remain: on an empty table, of a table or
+# statistics object that is not the owner's, or with a target left at 0.
 MASK_EPILOGUE = r"""
 DO $minnova$
 DECLARE
@@ -80,7 +86,7 @@ DECLARE
   analyze_all text := $q$SELECT c.oid::regclass FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE c.relkind IN ('r', 'p', 'm') AND pg_has_role(c.relowner, 'USAGE')
       AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_toast%'$q$;
-  stats text := $q$SELECT DISTINCT s.schemaname, s.tablename, s.attname, c.relkind, c.relowner,
+  stats text := $q$SELECT DISTINCT s.schemaname, s.tablename, s.attname, s.inherited, c.relkind, c.relowner,
       COALESCE(i.indrelid, c.oid)::regclass AS tbl,
       CASE WHEN c.relispartition THEN pg_partition_root(c.oid) ELSE c.oid END::regclass AS root,
       format_type(a.atttypid, a.atttypmod) AS type, a.attcollation, co.collname, cn.nspname AS collschema
@@ -92,14 +98,50 @@ DECLARE
     LEFT JOIN pg_collation co ON co.oid = a.attcollation
     LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
     WHERE s.schemaname NOT IN ('pg_catalog', 'information_schema')$q$;
+  -- the extended statistics objects with data (pg_stats_ext: one row per object and inherited flag; its
+  -- expressions' statistics in pg_stats_ext_exprs belong to the same data), with their table
+  ext text := $q$SELECT DISTINCT x.oid, x.stxowner, x.stxrelid::regclass AS tbl, c.relowner, e.inherited,
+      format('%I.%I', e.statistics_schemaname, e.statistics_name) AS name, pg_get_statisticsobjdef(x.oid) AS def
+    FROM (SELECT statistics_schemaname, statistics_name, inherited FROM pg_stats_ext
+          UNION SELECT statistics_schemaname, statistics_name, inherited FROM pg_stats_ext_exprs
+          WHERE inherited IS NOT NULL) e  -- an object without data still has a row of nulls there
+    JOIN pg_namespace xn ON xn.nspname = e.statistics_schemaname
+    JOIN pg_statistic_ext x ON x.stxnamespace = xn.oid AND x.stxname = e.statistics_name
+    JOIN pg_class c ON c.oid = x.stxrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')$q$;
 BEGIN
+  -- a target dev set to 0 makes ANALYZE skip the column or object and keep dev's statistics: back to the default
+  FOR col IN SELECT a.attrelid::regclass AS tbl, a.attname, a.attnum, c.relkind, c.relowner FROM pg_attribute a
+      JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE a.attnum > 0 AND NOT a.attisdropped AND a.attstattarget >= 0
+        AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_toast%' LOOP
+    IF NOT pg_has_role(col.relowner, 'USAGE') THEN
+      RAISE EXCEPTION 'minnova mask: % is not the database owner''s and its column % has a statistics target: '
+        'its statistics may keep the copied values', col.tbl, col.attname;
+    ELSIF col.relkind = 'i' THEN
+      EXECUTE format('ALTER INDEX %s ALTER COLUMN %s SET STATISTICS -1', col.tbl, col.attnum);
+    ELSE
+      EXECUTE format('ALTER TABLE %s ALTER COLUMN %I SET STATISTICS -1', col.tbl, col.attname);
+    END IF;
+  END LOOP;
+  FOR col IN SELECT x.stxowner, format('%I.%I', xn.nspname, x.stxname) AS name FROM pg_statistic_ext x
+      JOIN pg_namespace xn ON xn.oid = x.stxnamespace WHERE x.stxstattarget >= 0 LOOP
+    IF NOT pg_has_role(col.stxowner, 'USAGE') THEN
+      RAISE EXCEPTION 'minnova mask: the statistics object % is not the database owner''s and has a statistics '
+        'target: it may keep the copied values', col.name;
+    END IF;
+    EXECUTE format('ALTER STATISTICS %s SET STATISTICS -1', col.name);
+  END LOOP;
   FOR rel IN EXECUTE analyze_all LOOP EXECUTE format('ANALYZE %s', rel); END LOOP;
   FOR col IN EXECUTE stats LOOP
     IF NOT pg_has_role(col.relowner, 'USAGE') THEN
       RAISE EXCEPTION 'minnova mask: %.% is not the database owner''s: its statistics keep the copied values',
         col.schemaname, col.tablename;
     END IF;
-    EXECUTE format('SELECT NOT EXISTS (SELECT FROM %s)', col.tbl) INTO is_empty;
+    -- its own rows (ONLY: a plain-inheritance parent's children do not count), unless these are the statistics
+    -- of the parent with its children (inherited)
+    EXECUTE format('SELECT NOT EXISTS (SELECT FROM %s %s)', CASE WHEN col.inherited THEN '' ELSE 'ONLY' END,
+                   col.tbl) INTO is_empty;
     CONTINUE WHEN NOT is_empty OR col.relkind = 'i';
     BEGIN  -- a rewrite to its own type drops the column's statistics (and rebuilds the indexes on it)
       EXECUTE format('ALTER TABLE %s ALTER COLUMN %I TYPE %s%s', col.root, col.attname, col.type,
@@ -112,16 +154,44 @@ BEGIN
         col.schemaname, col.tablename, col.attname, SQLERRM;
     END;
   END LOOP;
+  FOR col IN EXECUTE ext LOOP  -- an extended statistics object of an empty table: dropped with its data, recreated
+    EXECUTE format('SELECT NOT EXISTS (SELECT FROM %s %s)', CASE WHEN col.inherited THEN '' ELSE 'ONLY' END,
+                   col.tbl) INTO is_empty;
+    CONTINUE WHEN NOT is_empty;
+    IF NOT pg_has_role(col.stxowner, 'USAGE') THEN
+      RAISE EXCEPTION 'minnova mask: % is empty after the mask but the statistics object % (not the database '
+        'owner''s) keeps the copied values', col.tbl, col.name;
+    END IF;
+    EXECUTE format('DROP STATISTICS %s', col.name);
+    EXECUTE col.def;
+    rewrote := true;
+  END LOOP;
   IF rewrote THEN  -- the rewritten tables' other columns (and partitions) lost theirs too: recompute them
     FOR rel IN EXECUTE analyze_all LOOP EXECUTE format('ANALYZE %s', rel); END LOOP;
   END IF;
   FOR col IN EXECUTE stats LOOP  -- what is left must come from masked rows: none of an empty table
-    EXECUTE format('SELECT NOT EXISTS (SELECT FROM %s)', col.tbl) INTO is_empty;
+    EXECUTE format('SELECT NOT EXISTS (SELECT FROM %s %s)', CASE WHEN col.inherited THEN '' ELSE 'ONLY' END,
+                   col.tbl) INTO is_empty;
     IF is_empty THEN
       RAISE EXCEPTION 'minnova mask: %.% (%) is empty after the mask but its statistics keep the copied values',
         col.schemaname, col.tablename, col.attname;
     END IF;
   END LOOP;
+  FOR col IN EXECUTE ext LOOP  -- the same for extended statistics (pg_stats_ext, pg_stats_ext_exprs)
+    EXECUTE format('SELECT NOT EXISTS (SELECT FROM %s %s)', CASE WHEN col.inherited THEN '' ELSE 'ONLY' END,
+                   col.tbl) INTO is_empty;
+    IF is_empty OR NOT pg_has_role(col.relowner, 'USAGE') THEN
+      RAISE EXCEPTION 'minnova mask: the statistics object % of % may keep the copied values (its table is empty '
+        'after the mask or not the database owner''s)', col.name, col.tbl;
+    END IF;
+  END LOOP;
+  IF EXISTS (SELECT FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE a.attnum > 0 AND NOT a.attisdropped AND a.attstattarget >= 0
+               AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_toast%')
+     OR EXISTS (SELECT FROM pg_statistic_ext WHERE stxstattarget >= 0) THEN
+    RAISE EXCEPTION 'minnova mask: a statistics target is still set after the reset: ANALYZE may have kept copied values';
+  END IF;
 END
 $minnova$;
 """

@@ -91,3 +91,102 @@ def test_a_restore_and_an_upgrade_at_once_are_refused():
 def test_the_program_stops_a_downgrade_before_any_resource():
     with pytest.raises(pulumi.RunError, match="PostgreSQL 17 is older than the 99"):
         run_main(PROJECT_DIR, "prod", previous_outputs={"databaseVersions": {"oracle-prod": "99"}})
+
+
+FIRST_RUN = {"databaseClusters": {"oracle-prod": "oracle-db"}}  # deployed before versions were recorded
+
+
+def test_a_deployed_database_without_a_recorded_version_keeps_its_path_and_is_warned_about():
+    """The first run after this version: the deployed major is unknown, so a version change in that run cannot be
+    seen. It records the declared version, plans no new archive path, and says so loudly."""
+    from minnova_idp.policy.guards import unrecorded_versions
+
+    first = inputs(18, FIRST_RUN)
+    assert archived_under(manifests(first)) == "oracle-db"  # no new archive path planned
+    assert declare(first).guarded_outputs["databaseVersions"] == {"oracle-prod": "18"}  # the version only
+    (warning,) = unrecorded_versions(first, FIRST_RUN)
+    assert warning.startswith("oracle-prod: its PostgreSQL major version is not recorded yet")
+    assert "do not change database.version in this run" in warning and "README: Major upgrades" in warning
+    assert unrecorded_versions(first, recorded(17)) == []  # recorded: no warning
+    assert unrecorded_versions(first, {}) == []  # nothing deployed yet: nothing to warn about
+
+
+def test_pulumi_up_and_plan_warn_about_unrecorded_versions(monkeypatch):
+    from minnova_idp.plan.recorder import render_tree, run_plan
+
+    warned: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *args, **kwargs: warned.append(message))
+    run_main(PROJECT_DIR, "prod", previous_outputs=FIRST_RUN)
+    assert [w for w in warned if w.startswith("oracle-prod: its PostgreSQL major version is not recorded yet")]
+    warned.clear()
+    run_main(PROJECT_DIR, "prod", previous_outputs={**FIRST_RUN, "databaseVersions": {"oracle-prod": "17"}})
+    assert not [w for w in warned if "not recorded yet" in w]
+
+    plan = run_plan(PROJECT_DIR, "prod", previous_outputs=FIRST_RUN)
+    assert [w for w in plan.warnings if w.startswith("oracle-prod:")]
+    assert "WARNINGS:" in render_tree(plan) and "do not change database.version in this run" in render_tree(plan)
+
+
+def test_an_upgrade_records_what_a_rollback_goes_back_to():
+    assert declare(inputs(18, recorded(17))).guarded_outputs["databaseUpgradedFrom"] == {"oracle-prod": "17/oracle-db"}
+    later = {**recorded(18, "oracle-db-pg18"), "databaseUpgradedFrom": {"oracle-prod": "17/oracle-db"}}
+    assert declare(inputs(18, later)).guarded_outputs["databaseUpgradedFrom"] == {"oracle-prod": "17/oracle-db"}
+    assert declare(inputs(17, recorded(17))).guarded_outputs["databaseUpgradedFrom"] == {}
+
+
+def _rollback(version: int, record: dict, listed: str = '["oracle-prod"]') -> ProgramInputs:
+    return ProgramInputs(stack=stack(environments='["prod"]', databaseUpgradeRollbacks=listed),
+                         apps=[loaded(oracle(version=version))], recorded=record)
+
+
+def test_a_failed_upgrade_can_be_rolled_back_for_one_run_by_the_platform_team():
+    """pg_upgrade failed after the stack recorded 18 (Pulumi's wait on Ready met the stale condition): CNPG's
+    rollback is the old image, which the downgrade guard refuses unless the stack lists the component."""
+    from minnova_idp.policy.guards import apply_rollbacks
+
+    failed = {**recorded(18, "oracle-db-pg18"), "databaseUpgradedFrom": {"oracle-prod": "17/oracle-db"}}
+    refused = inputs(17, failed)
+    assert [p.field for p in guard_problems(refused, refused.recorded)] == ["database.version"]  # without it
+
+    rollback = _rollback(17, failed)
+    record, problems = apply_rollbacks(rollback, failed)
+    assert problems == [] and guard_problems(rollback, record) == []
+    back = ProgramInputs(stack=rollback.stack, apps=rollback.apps, recorded=record)
+    objects = manifests(back)
+    assert archived_under(objects) == "oracle-db"  # the old server name again
+    (cluster,) = [o for o in objects if o["kind"] == "Cluster" and o["metadata"]["name"] == "oracle-db"]
+    assert cluster["spec"]["imageName"].split(":")[-1].startswith("17.")
+    assert not [o for o in objects if o["kind"] == "Backup"]
+    outputs = declare(back).guarded_outputs
+    assert (outputs["databaseVersions"], outputs["databaseServers"], outputs["databaseUpgradedFrom"]) == (
+        {"oracle-prod": "17"}, {"oracle-prod": "oracle-db"}, {})
+
+
+def test_a_rollback_with_nothing_to_roll_back_or_another_version_is_refused():
+    from minnova_idp.policy.guards import apply_rollbacks
+
+    (stale,) = apply_rollbacks(_rollback(17, recorded(17)), recorded(17))[1]  # done already: remove it
+    assert stale.field == "minnova:databaseUpgradeRollbacks" and "no recorded major upgrade" in stale.message
+    failed = {**recorded(18, "oracle-db-pg18"), "databaseUpgradedFrom": {"oracle-prod": "17/oracle-db"}}
+    (other,) = apply_rollbacks(_rollback(16, failed), failed)[1]
+    assert other.field == "database.version" and "back to PostgreSQL 17, but 16 is declared" in other.message
+
+
+def test_the_program_rolls_back_a_listed_component_and_refuses_an_unlisted_one(tmp_path):
+    from tests.conftest import project_copy
+
+    failed = {"databaseVersions": {"oracle-prod": "18"}, "databaseServers": {"oracle-prod": "oracle-db-pg18"},
+              "databaseClusters": {"oracle-prod": "oracle-db"}, "databaseUpgradedFrom": {"oracle-prod": "17/oracle-db"}}
+    with pytest.raises(pulumi.RunError, match="PostgreSQL 17 is older than the 18"):
+        run_main(PROJECT_DIR, "prod", previous_outputs=failed)
+    project = project_copy(tmp_path)
+    stack_file = project / "Pulumi.prod.yaml"
+    stack_file.write_text(stack_file.read_text().replace(
+        "  minnova:clusterIssuer: letsencrypt-prod\n",
+        "  minnova:clusterIssuer: letsencrypt-prod\n  minnova:databaseUpgradeRollbacks: [oracle-prod]\n"))
+    resources, _ = run_main(project, "prod", previous_outputs=failed)
+    (cluster,) = [r.inputs for r in resources if r.is_kubernetes_object and r.inputs["kind"] == "Cluster"
+                  and r.inputs["metadata"]["name"] == "oracle-db"]
+    assert cluster["spec"]["plugins"][0]["parameters"]["serverName"] == "oracle-db"  # the path from before
+    assert cluster["spec"]["imageName"].split(":")[-1].startswith("17.")
+    assert not [r for r in resources if r.is_kubernetes_object and r.inputs["kind"] == "Backup"]
