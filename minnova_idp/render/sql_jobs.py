@@ -237,8 +237,11 @@ def _sql_job(app: AppConfig, database: DatabasePlacement, namespace: str, labels
     return {
         "apiVersion": "batch/v1", "kind": "Job", "metadata": metadata,
         "spec": {
-            "backoffLimit": 10,  # the database may still be starting: retried with backoff
-            "activeDeadlineSeconds": 1800,
+            # Under Pulumi the database may still be starting: retried with backoff for up to 30 minutes. A preview
+            # runs it after its database is healthy (wave 1): a failure there is the SQL's, and the sync (and the
+            # pull request's next commit) waits for this Job, so it is reported within minutes.
+            "backoffLimit": 2 if preview else 10,
+            "activeDeadlineSeconds": 600 if preview else 1800,
             "template": {
                 "metadata": {"labels": pod_labels},
                 "spec": {

@@ -245,6 +245,8 @@ def test_the_seed_job_is_a_sync_hook_made_again_on_every_sync():
     assert annotations["argocd.argoproj.io/hook"] == "Sync"
     assert annotations["argocd.argoproj.io/hook-delete-policy"] == "BeforeHookCreation"
     assert annotations["argocd.argoproj.io/sync-wave"] == "1"  # still before the release phase and the app
+    # A failing seed holds the sync (and the next commit) only minutes, not the half hour a stack's Job may retry.
+    assert seed["spec"]["backoffLimit"] <= 2 and seed["spec"]["activeDeadlineSeconds"] <= 600
 
 
 def test_a_named_hook_without_a_delete_policy_would_run_once():
