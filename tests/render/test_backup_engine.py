@@ -134,3 +134,47 @@ def test_a_fenced_cutover_keeps_every_committed_row(pg_factory: PgFactory, objec
     old.configure(archive_to=None)  # look at what the fenced server kept, archiving nothing more
     old.start()
     assert restored == set(ids(old))
+
+
+def test_the_drills_check_runs_against_a_restored_copy(pg_factory: PgFactory, object_store: ObjectStore,  # noqa: F811
+                                                       tmp_path):
+    """The weekly drill's check Job, as rendered (its psql command and the app's check.sql from the drill's
+    ConfigMap), run against a server restored from the archive: a check that holds passes, one that does not
+    fails the Job (psql exits non-zero), as the owner role, not a superuser."""
+    import shutil
+    import subprocess
+
+    import yaml
+
+    from tests.render.test_database import drill
+
+    server = _server(17, {})
+    a = pg_factory.initdb("a", archive_to=(object_store, server))
+    make_table(a)
+    insert(a, 300)
+    a.backup(object_store, server)
+    insert(a, 50)  # only in the WAL: the check sees the archive's end, not just the base backup
+    a.switch_wal_and_wait()
+    restored = pg_factory.restore("r", object_store, server)
+    restored.sql("CREATE ROLE oracle LOGIN")  # CNPG's `-app` secret connects as the owner role
+    restored.sql("GRANT SELECT ON t TO oracle")
+    psql = shutil.which("psql")
+    if psql is None:
+        pytest.skip("psql is not installed (apt-get install postgresql-client)")
+
+    def check(sql: str) -> subprocess.CompletedProcess:
+        config_map = drill(check=sql)["ConfigMap"].manifest
+        (container,) = yaml.safe_load(config_map["data"]["check-job.yaml"])["spec"]["template"]["spec"]["containers"]
+        mounted = tmp_path / "check.sql"  # what the Job mounts at /drill/check.sql from the ConfigMap
+        mounted.write_text(config_map["data"]["check.sql"])
+        url = f"postgresql://oracle@127.0.0.1:{restored.port}/postgres"
+        argv = [psql if part == "psql" else url if part == "$(DATABASE_URL)"
+                else str(mounted) if part == "/drill/check.sql" else part for part in container["command"]]
+        assert argv[-2:] == ["-f", str(mounted)] and "ON_ERROR_STOP=1" in argv
+        return subprocess.run(argv, capture_output=True, text=True, timeout=60)
+
+    rows = "(SELECT count(*) FROM t)"
+    holds = check(f"DO $$ BEGIN IF {rows} <> 350 THEN RAISE EXCEPTION 'restored % rows', {rows}; END IF; END $$;\n")
+    assert holds.returncode == 0, holds.stderr
+    fails = check(f"DO $$ BEGIN IF {rows} < 1000 THEN RAISE EXCEPTION 'restored % rows', {rows}; END IF; END $$;\n")
+    assert fails.returncode != 0 and "restored 350 rows" in fails.stderr
