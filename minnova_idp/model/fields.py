@@ -154,9 +154,9 @@ _CRON_RE = re.compile(rf"^(@(yearly|annually|monthly|weekly|daily|hourly)|{_CRON
 
 # Kubernetes parses CronJob schedules with robfig/cron v3's standard parser (kubernetes
 # pkg/apis/batch/validation/validation.go validateScheduleFormat: cron.ParseStandard): these are its bounds and
-# names (robfig/cron v3 spec.go `minutes`..`dow`), its `*`/`?`, `a-b`, and `/step` with a positive step (parser.go
-# getRange); recalled, not re-read from source for this change. Checked here so a schedule the API server would
-# reject is refused at validate, naming the field.
+# names (robfig/cron@v3.0.1 spec.go:23-40, `minutes`..`dow`: day of week 0-6, so no 7), its `*`/`?`, `a-b`, and
+# `/step` with a positive step (parser.go:252-317, "step of range should be a positive number" at :313-314; names
+# case-insensitive at :323). Checked here so a schedule the API server would reject is refused at validate.
 _CRON_BOUNDS = (("minute", 0, 59, {}), ("hour", 0, 23, {}), ("day of month", 1, 31, {}),
                 ("month", 1, 12, {name: i for i, name in enumerate(
                     "jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}),
