@@ -328,3 +328,34 @@ def test_an_inheritance_parent_emptied_of_its_own_rows_keeps_no_statistics(datab
     assert _query(database_url, "inherit", LEAKED) == ""
     assert _query(database_url, "inherit", "select count(*) from pg_stats where tablename = 'ev' "
                   "and not inherited") == "0"
+
+
+def test_a_partial_expression_index_without_masked_rows_keeps_no_statistics(database_url, tmp_path):
+    """ANALYZE leaves an index's statistics alone when no sampled row is in it: a partial expression index over dev's
+    values kept them, and the mask passed (re-review of issue 22). It is made again now, with none."""
+    _copy_of_dev(database_url, "partial")
+    _as_owner(database_url, "partial",
+              "insert into users select g, 'r' || (g % 7) || '@real.example', 'n' from generate_series(3, 500) g; "
+              "create index users_real on users (lower(email)) where email like '%@real.example'; analyze users;")
+    assert "real.example" in _query(database_url, "partial", "select most_common_vals from pg_stats "
+                                    "where tablename = 'users_real'")  # dev's values are there to begin with
+    result = _run_mask(database_url, tmp_path, "partial", "update users set email = 'u' || id || '@example.invalid';\n")
+    assert result.returncode == 0, result.stderr
+    assert _query(database_url, "partial", LEAKED) == ""
+    assert _query(database_url, "partial", "select count(*) from pg_stats where tablename = 'users_real'") == "0"
+
+
+def test_a_parent_whose_children_the_mask_dropped_keeps_no_inherited_statistics(database_url, tmp_path):
+    """ANALYZE skips the with-children pass of a parent with no children left, keeping dev's inherited statistics;
+    the parent's own (masked) rows made it look non-empty (re-review of issue 22)."""
+    _copy_of_dev(database_url, "orphan")
+    _as_owner(database_url, "orphan",
+              "create table ev (email text); create table ev_old () inherits (ev); "
+              "insert into ev select 'm' from generate_series(1, 10); "
+              "insert into ev_old select 'o' || (g % 9) || '@real.example' from generate_series(1, 300) g; "
+              "analyze ev; analyze ev_old;")
+    result = _run_mask(database_url, tmp_path, "orphan", "drop table ev_old;\n"
+                       "update users set email = 'u' || id || '@example.invalid';\n")
+    assert result.returncode == 0, result.stderr
+    assert _query(database_url, "orphan", LEAKED) == ""
+    assert _query(database_url, "orphan", "select count(*) from pg_stats where tablename = 'ev' and inherited") == "0"
