@@ -268,10 +268,15 @@ def declared_outputs(instances, recorded: Recorded = {}) -> dict[str, dict[str, 
     return outputs
 
 
+# Read even with the storage guard off, though not checked then: archive_server tells a restored (new) Cluster
+# from the deployed one by it, so without it a restore would archive into its source's path (re-review of issue 22).
+READ_FOR_STATE = frozenset({DATABASE_CLUSTERS_OUTPUT})
+
+
 def outputs_to_read(inputs: ProgramInputs) -> list[str]:
     """The guarded outputs this run compares with: the rows some deployed app environment has a value for."""
     guard = inputs.stack.settings.database_storage_guard
-    return [row.output for row in GUARDED if (guard or row.state)
+    return [row.output for row in GUARDED if (guard or row.state or row.output in READ_FOR_STATE)
             and any((row.needed(app.config) if row.needed else row.declared(app.config, environment, {}) is not None)
                     for app, environment in inputs.deployed())]
 
@@ -279,7 +284,10 @@ def outputs_to_read(inputs: ProgramInputs) -> list[str]:
 def guard_problems(inputs: ProgramInputs, recorded: Recorded, rows: tuple[Guarded, ...] = GUARDED) -> list[Problem]:
     """Every app environment whose declared value fails its row's check against what the stack recorded."""
     problems = []
+    guard = inputs.stack.settings.database_storage_guard
     for row in rows:
+        if not (guard or row.state):  # minnova:databaseStorageGuard false: read for state, never refused
+            continue
         before_of = recorded.get(row.output) or {}
         for app, environment in inputs.deployed():
             now = row.declared(app.config, environment, recorded)

@@ -190,3 +190,23 @@ def test_the_program_rolls_back_a_listed_component_and_refuses_an_unlisted_one(t
     assert cluster["spec"]["plugins"][0]["parameters"]["serverName"] == "oracle-db"  # the path from before
     assert cluster["spec"]["imageName"].split(":")[-1].startswith("17.")
     assert not [r for r in resources if r.is_kubernetes_object and r.inputs["kind"] == "Backup"]
+
+
+def test_with_the_storage_guard_off_a_restore_still_archives_under_its_own_name():
+    """The clusters record is read for state even with minnova:databaseStorageGuard false (not checked): without
+    it, a restored Cluster took its source's server name, two Clusters archiving into one path (re-review)."""
+    from minnova_idp.policy.guards import outputs_to_read
+    from tests.render.test_database import restored
+
+    previous = {**recorded(17, "oracle-db"), "databaseServers": {"oracle-prod": "oracle-db"}}
+    for guard in ("true", "false"):
+        run = ProgramInputs(stack=stack(environments='["prod"]', databaseStorageGuard=guard),
+                            apps=[loaded(restored({"fromBackup": "oracle-db"}))])
+        read = {output: previous[output] for output in outputs_to_read(run) if output in previous}
+        assert "databaseClusters" in read
+        servers = {o["metadata"]["name"]: o["spec"]["plugins"][0]["parameters"]["serverName"]
+                   for o in manifests(ProgramInputs(stack=run.stack, apps=run.apps, recorded=read))
+                   if o["kind"] == "Cluster"}
+        assert servers == {"oracle-db": "oracle-db", "oracle-db-2": "oracle-db-2"}, guard
+        # With the guard off the record is never a reason to refuse: a changed backupName passes.
+        assert guard == "true" or guard_problems(run, {**read, "databaseClusters": {"oracle-prod": "other"}}) == []
