@@ -27,7 +27,13 @@ from minnova_idp.model.inputs import (
 )
 from minnova_idp.plan.pulumi_internals import running_program_config, version_problems
 from minnova_idp.policy import image_gate
-from minnova_idp.policy.guards import apply_rollbacks, guard_problems, outputs_to_read, unrecorded_versions
+from minnova_idp.policy.guards import (
+    apply_rollbacks,
+    checked_rows,
+    guard_problems,
+    outputs_to_read,
+    unrecorded_versions,
+)
 from minnova_idp.policy.image_gate import image_tag_history, requested_images
 
 PLATFORM_NAME = "platform"
@@ -51,7 +57,7 @@ async def program(inputs: ProgramInputs, check_images=None) -> dict[str, pulumi.
         recorded = {output: await previous.get_output(output).future() or {} for output in guarded}
         # minnova:databaseUpgradeRollbacks: the record from before a failed upgrade, for this run
         recorded, rollback_problems = apply_rollbacks(inputs, recorded)
-        raise_if_any(rollback_problems + guard_problems(inputs, recorded))
+        raise_if_any(rollback_problems + guard_problems(inputs, recorded, checked_rows(inputs)))
         if DATABASE_VERSIONS_OUTPUT in recorded:  # a deployed database whose version is not recorded yet: say so
             clusters = await previous.get_output(DATABASE_CLUSTERS_OUTPUT).future() or {}
             for warning in unrecorded_versions(inputs, {**recorded, DATABASE_CLUSTERS_OUTPUT: clusters}):

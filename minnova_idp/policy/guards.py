@@ -281,13 +281,17 @@ def outputs_to_read(inputs: ProgramInputs) -> list[str]:
                     for app, environment in inputs.deployed())]
 
 
+def checked_rows(inputs: ProgramInputs) -> tuple[Guarded, ...]:
+    """The rows this run checks: every row with the storage guard on; with it off (minnova:databaseStorageGuard
+    false) only state, whatever else was read (READ_FOR_STATE) refuses nothing."""
+    guard = inputs.stack.settings.database_storage_guard
+    return tuple(row for row in GUARDED if guard or row.state)
+
+
 def guard_problems(inputs: ProgramInputs, recorded: Recorded, rows: tuple[Guarded, ...] = GUARDED) -> list[Problem]:
     """Every app environment whose declared value fails its row's check against what the stack recorded."""
     problems = []
-    guard = inputs.stack.settings.database_storage_guard
     for row in rows:
-        if not (guard or row.state):  # minnova:databaseStorageGuard false: read for state, never refused
-            continue
         before_of = recorded.get(row.output) or {}
         for app, environment in inputs.deployed():
             now = row.declared(app.config, environment, recorded)

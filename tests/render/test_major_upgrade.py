@@ -195,7 +195,7 @@ def test_the_program_rolls_back_a_listed_component_and_refuses_an_unlisted_one(t
 def test_with_the_storage_guard_off_a_restore_still_archives_under_its_own_name():
     """The clusters record is read for state even with minnova:databaseStorageGuard false (not checked): without
     it, a restored Cluster took its source's server name, two Clusters archiving into one path (re-review)."""
-    from minnova_idp.policy.guards import outputs_to_read
+    from minnova_idp.policy.guards import checked_rows, outputs_to_read
     from tests.render.test_database import restored
 
     previous = {**recorded(17, "oracle-db"), "databaseServers": {"oracle-prod": "oracle-db"}}
@@ -209,4 +209,6 @@ def test_with_the_storage_guard_off_a_restore_still_archives_under_its_own_name(
                    if o["kind"] == "Cluster"}
         assert servers == {"oracle-db": "oracle-db", "oracle-db-2": "oracle-db-2"}, guard
         # With the guard off the record is never a reason to refuse: a changed backupName passes.
-        assert guard == "true" or guard_problems(run, {**read, "databaseClusters": {"oracle-prod": "other"}}) == []
+        changed = {**read, "databaseClusters": {"oracle-prod": "other"}}
+        assert guard == "true" or guard_problems(run, changed, checked_rows(run)) == []
+    assert guard_problems(run, changed)  # the check itself still finds it (the program runs only checked_rows)
