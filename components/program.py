@@ -18,13 +18,7 @@ from minnova_idp.load import image_registry as imagegate
 from minnova_idp.load.inputs import load_inputs
 from minnova_idp.load.progress import FetchProgress
 from minnova_idp.model.errors import ConfigError, Problem, raise_if_any
-from minnova_idp.model.inputs import (
-    DATABASE_CLUSTERS_OUTPUT,
-    DATABASE_VERSIONS_OUTPUT,
-    IMAGE_TAGS_OUTPUT,
-    STOP_HEADER,
-    ProgramInputs,
-)
+from minnova_idp.model.inputs import IMAGE_TAGS_OUTPUT, STOP_HEADER, ProgramInputs
 from minnova_idp.plan.pulumi_internals import running_program_config, version_problems
 from minnova_idp.policy import image_gate
 from minnova_idp.policy.guards import (
@@ -58,10 +52,10 @@ async def program(inputs: ProgramInputs, check_images=None) -> dict[str, pulumi.
         # minnova:databaseUpgradeRollbacks: the record from before a failed upgrade, for this run
         recorded, rollback_problems = apply_rollbacks(inputs, recorded)
         raise_if_any(rollback_problems + guard_problems(inputs, recorded, checked_rows(inputs)))
-        if DATABASE_VERSIONS_OUTPUT in recorded:  # a deployed database whose version is not recorded yet: say so
-            clusters = await previous.get_output(DATABASE_CLUSTERS_OUTPUT).future() or {}
-            for warning in unrecorded_versions(inputs, {**recorded, DATABASE_CLUSTERS_OUTPUT: clusters}):
-                pulumi.log.warn(warning)
+        # A deployed database whose version is not recorded yet: say so (databaseClusters is read with the versions
+        # whenever an app has a database: guards.READ_FOR_STATE).
+        for warning in unrecorded_versions(inputs, recorded):
+            pulumi.log.warn(warning)
         inputs = replace(inputs, recorded=recorded)
         previous_tags = await previous.get_output(IMAGE_TAGS_OUTPUT).future() or {}
     if settings.image_gate != "off" and check_images is not None:
