@@ -138,7 +138,9 @@ def main(project_dir: Path) -> None:
             config = running_program_config()  # read here: Pulumi's config lives in this thread's context
             inputs = await asyncio.to_thread(load_inputs, project_dir, *config, progress=FetchProgress(sys.stderr),
                                              isolation=Isolation(outputs))
-            await program(inputs, check_images=registry_check, previous=previous)
+            # Returned as well as exported: the same values (pulumi 3.x pulumi/runtime/stack.py run(): a returned
+            # mapping is exported as pulumi.export would); tests read them from the entry point.
+            return await program(inputs, check_images=registry_check, previous=previous)
         except ConfigError as exc:
             raise pulumi.RunError(exc.render(STOP_HEADER)) from None
 

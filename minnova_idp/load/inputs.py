@@ -30,7 +30,13 @@ from minnova_idp.load.secrets import (
 from minnova_idp.load.stack import parse_stack_config
 from minnova_idp.model import names
 from minnova_idp.model.errors import ConfigError, Problem, raise_if_any
-from minnova_idp.model.inputs import APP_SOURCES_OUTPUT, IMAGE_TAGS_OUTPUT, Degraded, ProgramInputs
+from minnova_idp.model.inputs import (
+    APP_SOURCES_OUTPUT,
+    IMAGE_TAGS_OUTPUT,
+    RELEASES_OUTPUT,
+    Degraded,
+    ProgramInputs,
+)
 from minnova_idp.model.loaded import LoadedApp
 from minnova_idp.model.secrets import SecretValues
 from minnova_idp.model.stack import StackConfig
@@ -75,7 +81,9 @@ def _isolated(stack: StackConfig, candidates: Candidates, isolation: Isolation, 
     """Every app that passes, every failing app at its last good config (or left out when never deployed), checked
     again together until the set holds: a kept config must still pass every check across apps (hosts, capacity)."""
     records = isolation.outputs.get(APP_SOURCES_OUTPUT) or {}
-    deployed = set(isolation.outputs.get(IMAGE_TAGS_OUTPUT) or {}) | set(isolation.outputs.get("urls") or {})
+    # Every app environment any output records (component -> value): deployed, so never left out.
+    deployed = {component for output in (IMAGE_TAGS_OUTPUT, RELEASES_OUTPUT, "urls", *(row.output for row in GUARDED))
+                if isinstance(isolation.outputs.get(output), dict) for component in isolation.outputs[output]}
     apps = dict(candidates.apps)
     degraded: dict[str, Degraded] = {}
     memo: dict = {}
@@ -101,7 +109,7 @@ def _isolated(stack: StackConfig, candidates: Candidates, isolation: Isolation, 
             return
         try:
             directory = materialise(record, cache_dir)
-            kept = load_kept(candidates.registered[name], directory, record["commit"], record["configFile"])
+            kept = load_kept(candidates.registered[name], directory, record.get("commit"), record["configFile"])
         except ValueError as exc:
             raise ConfigError([*problems, Problem(APP_SOURCES_OUTPUT, name, f"cannot be read back: {exc}")]) from None
         except ConfigError as exc:

@@ -66,9 +66,10 @@ def malformed(record: Any) -> str | None:
 
 
 def _files(record: Any) -> dict[str, bytes]:
-    if not isinstance(record, dict) or set(record) != _KEYS:
+    # Pulumi drops a None value from an object it serializes (a local source's commit): absent is None.
+    if not isinstance(record, dict) or not set(record) - {"commit"} == _KEYS - {"commit"}:
         raise ValueError(f"must be an object of {', '.join(sorted(_KEYS))}")
-    commit, shown = record["commit"], record["configFile"]
+    commit, shown = record.get("commit"), record["configFile"]
     if commit is not None and not (isinstance(commit, str) and len(commit) == 40
                                    and all(c in "0123456789abcdef" for c in commit)):
         raise ValueError("commit must be a 40-hex commit or null")

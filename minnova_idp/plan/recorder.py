@@ -185,6 +185,9 @@ def project_name(project_dir: Path) -> str:
     return loaded.data["name"]
 
 
+PLANNED_RELEASE_TIME = "(time of the update)"
+
+
 def run_plan(project_dir: Path, stack: str, cache_dir: Path | None = None,
              previous_outputs: dict[str, Any] | None = None, identities: list[Any] | None = None,
              only_app: str | None = None, progress=None) -> Plan:
@@ -213,7 +216,9 @@ def run_plan(project_dir: Path, stack: str, cache_dir: Path | None = None,
     program = load_components(project_dir).program
 
     async def declared():
-        return await program(inputs)
+        # The time `pulumi up` would record for a new release is not known offline: the plan says so (and stays
+        # the same on every run).
+        return await program(inputs, now=PLANNED_RELEASE_TIME)
 
     resources, outputs = record(declared, project=project, stack=stack, config=raw, secret_keys=secret_keys,
                                 stack_outputs=previous_outputs)
