@@ -121,11 +121,15 @@ def _isolated(stack: StackConfig, candidates: Candidates, isolation: Isolation, 
         shown = kept.config_file.removesuffix(str(names.APP_CONFIG)).rstrip(":/") or "."
         degraded[name] = Degraded(name, texts, f"keeps its last good config ({shown})", kept)
 
+    # What runs claims hosts first: a new claim on a deployed (or kept) app's host is the one refused.
+    running = frozenset(name for name in candidates.registered
+                        if any(names.component_name(name, env) in deployed for env in stack.settings.environments))
     for name, problems in sorted(candidates.failed.items()):
         fall_back(name, problems)
     for _ in range(len(candidates.registered) + 1):  # each round keeps or leaves out at least one more app
         inputs, own, platform = _checked(stack, sorted(apps.values(), key=lambda app: app.name), identities, memo,
-                                         cross_apps=True, first=frozenset(degraded), recorded=isolation.outputs)
+                                         cross_apps=True, first=running | frozenset(degraded),
+                                         recorded=isolation.outputs)
         raise_if_any(platform)
         if not own:
             break

@@ -77,9 +77,13 @@ def _files(record: Any) -> dict[str, bytes]:
         raise ValueError(f"configFile must name the app's {names.APP_CONFIG}")
     try:
         packed = base64.b64decode(record["files"], validate=True)
-        payload = zlib.decompressobj().decompress(packed, MAX_TOTAL_BYTES * 4)
+        stream = zlib.decompressobj()
+        payload = stream.decompress(packed, MAX_TOTAL_BYTES * 4)  # bounded: a record of at most MAX_TOTAL_BYTES
+        complete = stream.eof and not stream.unconsumed_tail and not stream.unused_data
     except (TypeError, ValueError, zlib.error):
         raise ValueError("files is not a record this stack writes") from None
+    if not complete:
+        raise ValueError("files is cut short or too long: not a record this stack writes")
     if hashlib.sha256(payload).hexdigest() != record["sha256"]:
         raise ValueError("files does not match its sha256: the record was changed or cut short")
     files = json.loads(payload)
