@@ -89,7 +89,6 @@ def _isolated(stack: StackConfig, candidates: Candidates, isolation: Isolation, 
     memo: dict = {}
 
     def fall_back(name: str, problems: list[Problem]) -> None:
-        texts = tuple(problems)
         if name in degraded:  # its kept config fails too (a rotated key, a new check): nothing safe is left
             raise ConfigError([*problems, Problem(APP_SOURCES_OUTPUT, name, "this is the app's last good config, "
                                                   "kept because its own inputs failed, and it fails too",
@@ -105,7 +104,7 @@ def _isolated(stack: StackConfig, candidates: Candidates, isolation: Isolation, 
             apps.pop(name, None)
             keeps = ("not added (never deployed by this stack)" if isolation.known else
                      "not added here (no previous outputs given: pass --previous-outputs to see what it keeps)")
-            degraded[name] = Degraded(name, texts, keeps)
+            degraded[name] = Degraded(name, tuple(problems), keeps)
             return
         try:
             directory = materialise(record, cache_dir)
@@ -119,7 +118,7 @@ def _isolated(stack: StackConfig, candidates: Candidates, isolation: Isolation, 
                                                   f"{exc.strerror or exc}")]) from None
         apps[name] = kept
         shown = kept.config_file.removesuffix(str(names.APP_CONFIG)).rstrip(":/") or "."
-        degraded[name] = Degraded(name, texts, f"keeps its last good config ({shown})", kept)
+        degraded[name] = Degraded(name, tuple(problems), f"keeps its last good config ({shown})", kept)
 
     # What runs claims hosts first: a new claim on a deployed (or kept) app's host is the one refused.
     running = frozenset(name for name in candidates.registered
