@@ -66,7 +66,8 @@ def malformed(record: Any) -> str | None:
 
 
 def _files(record: Any) -> dict[str, bytes]:
-    # Pulumi drops a None value from an object it serializes (a local source's commit): absent is None.
+    # Pulumi drops a None value from an object it reads back (a local source's commit): absent is None
+    # (pulumi@3.272.0 sdk/python/lib/pulumi/runtime/rpc.py:891-894, deserialize_properties).
     if not isinstance(record, dict) or not set(record) - {"commit"} == _KEYS - {"commit"}:
         raise ValueError(f"must be an object of {', '.join(sorted(_KEYS))}")
     commit, shown = record.get("commit"), record["configFile"]

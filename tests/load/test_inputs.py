@@ -13,8 +13,6 @@ from minnova_idp.load.inputs import Isolation, load_inputs
 from minnova_idp.model.errors import ConfigError
 from tests.conftest import DESIGN_DOC_APP_YAML, git
 
-pytestmark = pytest.mark.integration  # git repositories and fetches
-
 STACK = {"minnova:deployment": "acme", "minnova:environments": '["dev"]', "minnova:baseDomain": "minnova.io",
          "minnova:ingressClass": "traefik", "minnova:ingressAddress": "203.0.113.7",
          "minnova:git": '{"provider": "github"}',
@@ -69,6 +67,7 @@ def project(tmp_path) -> Project:
     return Project(tmp_path)
 
 
+@pytest.mark.integration  # git repositories and fetches
 def test_a_failed_fetch_keeps_the_last_good_config_without_the_repository(project):
     """The repository is gone and the cache is new: the record alone re-renders the app, at its commit."""
     oracle = project.app("oracle", DESIGN_DOC_APP_YAML)
@@ -87,6 +86,7 @@ def test_a_failed_fetch_keeps_the_last_good_config_without_the_repository(projec
     assert kept.sources["oracle"] == outputs_of(good)["appSources"]["oracle"]  # recorded again, unchanged
 
 
+@pytest.mark.integration  # git repositories and fetches
 def test_a_broken_commit_keeps_the_last_good_one_and_a_fixed_one_deploys(project):
     oracle = project.app("oracle", DESIGN_DOC_APP_YAML)
     good = project.load({})
@@ -99,6 +99,7 @@ def test_a_broken_commit_keeps_the_last_good_one_and_a_fixed_one_deploys(project
     assert again.apps[0].commit == fixed and not again.degraded
 
 
+@pytest.mark.integration  # git repositories and fetches
 def test_a_new_claim_on_a_running_apps_host_is_the_one_refused(project):
     """copycat sorts first, so name order alone would refuse oracle's (running) claim and keep it degraded."""
     project.app("oracle", DESIGN_DOC_APP_YAML)
@@ -110,6 +111,7 @@ def test_a_new_claim_on_a_running_apps_host_is_the_one_refused(project):
     assert "'oracle.dev.minnova.io' is already the host of app 'oracle'" in str(inputs.degraded["copycat"].problems[0])
 
 
+@pytest.mark.integration  # git repositories and fetches
 def test_the_registry_still_stops_the_run(project):
     project.app("oracle", DESIGN_DOC_APP_YAML)
     good = project.load({})
@@ -117,3 +119,26 @@ def test_the_registry_still_stops_the_run(project):
     with pytest.raises(ConfigError) as caught:
         project.load(outputs_of(good))
     assert [p.file for p in caught.value.problems] == ["deployments/acme/apps/typo.yml"]
+
+
+def test_a_problem_belongs_to_the_app_whose_files_it_names_else_to_the_platform():
+    """Apps of one monorepo share the repository's prefix: the longest prefix names the app."""
+    from minnova_idp.load.inputs import _by_app
+    from minnova_idp.model.app_config import AppConfig
+    from minnova_idp.model.errors import Problem
+    from minnova_idp.model.loaded import LoadedApp
+    from minnova_idp.model.registry import RegistryEntry
+
+    def app(name: str, shown: str) -> LoadedApp:
+        config = AppConfig.model_validate({"name": name, "image": {"repository": f"r/{name}", "tag": "1"},
+                                           "port": 1, "environments": {"dev": {"host": f"{name}.example.com"}}})
+        return LoadedApp(RegistryEntry(name=name, local="x"), config, None, shown)
+
+    apps = [app("root", "https://git.example/mono@abc:.minnova/app.yaml"),
+            app("api", "https://git.example/mono@abc:services/api/.minnova/app.yaml")]
+    problems = [Problem("https://git.example/mono@abc:services/api/.minnova/app.yaml", "port", "bad"),
+                Problem("https://git.example/mono@abc:.minnova/secrets/dev.enc.yaml", "x", "bad"),
+                Problem("Pulumi.dev.yaml", "minnova:cloudflare", "required"),
+                Problem("deployments/acme/apps/api.yaml", "repo", "bad")]
+    own, platform = _by_app(apps, problems)
+    assert own == {"api": [problems[0]], "root": [problems[1]]} and platform == problems[2:]

@@ -169,7 +169,14 @@ def _break_secrets(project: Path) -> None:
     secrets.write_text("<<<<<<< HEAD\n" + secrets.read_text())
 
 
-@pytest.mark.parametrize("break_it,app", [(_break_port, "storefront"), (_break_secrets, "oracle")])
+def _shrink_database(project: Path) -> None:
+    """A data guard (policy/guards.py) refuses it against the recorded 5Gi: oracle's own problem, isolated too."""
+    app_yaml = project / "examples" / "oracle" / ".minnova" / "app.yaml"
+    app_yaml.write_text(app_yaml.read_text().replace("size: 5Gi", "size: 4Gi"))
+
+
+@pytest.mark.parametrize("break_it,app", [(_break_port, "storefront"), (_break_secrets, "oracle"),
+                                          (_shrink_database, "oracle")])
 def test_a_broken_app_keeps_exactly_what_it_deployed_across_two_runs(tmp_path, break_it, app):
     """Issue 24's done-when: nothing of the broken app is deleted (the same URNs), and nothing of it changes (the
     same inputs: re-rendered from its recorded last good config, secrets file included)."""
