@@ -658,7 +658,7 @@ def test_the_example_stacks_drill_their_databases(tmp_path):
     assert config_map["data"]["check.sql"] == "select count(*) from pg_tables;\n"
     (project / "examples/oracle/.minnova/restore-check.sql").write_bytes(b"x" * (64 * 1024 + 1))
     with pytest.raises(ConfigError, match="restore-check.sql: is larger than the limit of 65536 bytes"):
-        run_plan(project, "prod", cache_dir=tmp_path / "cache", only_app="oracle")  # the app's CI gate (ADR 0007)
+        run_plan(project, "prod", cache_dir=tmp_path / "cache", only_app="oracle")  # the app's CI gate (ADR 0008)
 
 
 # ---- Cloudflare: token quota, one token per app ---------------------------------------------------------------
