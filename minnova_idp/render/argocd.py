@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from minnova_idp.model import names, versions
 from minnova_idp.render.redis import preview_password_key
 from minnova_idp.render.resources import Secret
+from minnova_idp.render.waves import READY_HOOK_NAME
 
 if TYPE_CHECKING:  # annotations only: render-preview reads this module's constants without loading the stack models
     from minnova_idp.model.stack import StackSecrets
@@ -270,22 +271,39 @@ SYNCED_REVISION = "app.status.operationState?.syncResult?.revision"
 # it: argo-cd v3.4.4 controller/appcontroller.go autoSync, `Sync: &SyncOperation{Revision: ...}`).
 OPERATION_REVISION = f"{SYNCED_REVISION} ?? app.status.operationState?.operation?.sync?.revision"
 HEAD_REVISION = "app.spec.source.targetRevision"
+# "Ready" needs more than a Succeeded operation and a Healthy app: the operation ends with its last wave applied
+# and app.status.health may still be the previous commit's. Upstream's on-deployed guard (argo-cd v3.4.4
+# notifications_catalog/triggers/on-deployed.yaml:1) compares health.lastTransitionTime with the operation's times,
+# which a health that never left Healthy passes. The preview's PostSync hook (waves.READY_HOOK_NAME) is applied
+# only after every resource of the synced revision was Healthy (see waves.py), so its Succeeded result in that
+# operation's syncResult is the proof.
+READY_HOOK_RAN = (f"any(app.status.operationState?.syncResult?.resources ?? [], {{.hookType == 'PostSync' "
+                  f"and .name == '{READY_HOOK_NAME}' and .hookPhase == 'Succeeded'}})")
+# A health that left Healthy and came back (or degraded again) is a new report on the same revision:
+# health.lastTransitionTime changes only when health.status does (argo-cd v3.4.4 controller/appcontroller.go:
+# 2135-2146), so a ready that follows a degraded report replaces it instead of being swallowed by oncePer.
+HEALTH_EPISODE = f"({SYNCED_REVISION} ?? '') + ' ' + (app.status.health?.lastTransitionTime ?? '')"
 TRIGGERS = {
     "minnova-preview-ready": [{
         "when": "app.status.operationState?.phase == 'Succeeded' and app.status.health?.status == 'Healthy' "
-                f"and {SYNCED_REVISION} == {HEAD_REVISION}",
-        "send": ["minnova-preview-ready"], "oncePer": SYNCED_REVISION}],
+                f"and {SYNCED_REVISION} == {HEAD_REVISION} and {READY_HOOK_RAN}",
+        "send": ["minnova-preview-ready"], "oncePer": HEALTH_EPISODE}],
     "minnova-preview-failed": [
-        # render-preview failed (invalid app.yaml, missing key): Argo CD records a ComparisonError, sync status
-        # Unknown, and never syncs (argo-cd v3.4.4 controller/state.go:624-642, appcontroller.go:2203-2207).
-        {"when": f"app.status.sync?.status == 'Unknown' and any({_CONDITIONS}, {{.type == 'ComparisonError'}})",
+        # render-preview failed (invalid app.yaml, missing key, refused by the cap): Argo CD records a
+        # ComparisonError, sync status Unknown, and never syncs (argo-cd v3.4.4 controller/state.go:624-642,
+        # appcontroller.go:2203-2207). A ComparisonError also comes and goes on its own (a repo server restarting,
+        # a git timeout): reported only while the head has not synced, so the report is replaced (same commit,
+        # same status context and comment) by that head's ready or failed once it syncs, and an error on a
+        # commit already reported ready never marks it failed.
+        {"when": f"app.status.sync?.status == 'Unknown' and any({_CONDITIONS}, {{.type == 'ComparisonError'}}) "
+                 f"and {SYNCED_REVISION} != {HEAD_REVISION}",
          "send": ["minnova-preview-render-failed"], "oncePer": HEAD_REVISION},
         {"when": "app.status.operationState?.phase in ['Error', 'Failed']",
          "send": ["minnova-preview-sync-failed"], "oncePer": OPERATION_REVISION},
         # Applied, then unhealthy (a crash-looping Deployment, a failed Job): the operation's own message says
         # "successfully synced", so this report lists the unhealthy resources instead.
         {"when": "app.status.health?.status == 'Degraded' and app.status.operationState?.phase == 'Succeeded'",
-         "send": ["minnova-preview-degraded"], "oncePer": SYNCED_REVISION},
+         "send": ["minnova-preview-degraded"], "oncePer": HEALTH_EPISODE},
     ],
 }
 _URL = '{{index .app.metadata.annotations "' + PREVIEW_URL_ANNOTATION + '"}}'

@@ -20,6 +20,7 @@ from minnova_idp.render.app import Manifest, app_code_pods, common_labels, redis
 from minnova_idp.render.database_placement import DatabasePlacement, Origin
 from minnova_idp.render.placement import Placement, RenderSettings, build_placement
 from minnova_idp.render.redis import RedisPlacement, redis_password
+from minnova_idp.render.waves import ready_hook
 
 ENVIRONMENT = names.PREVIEW_ENVIRONMENT
 MAX_PR_NUMBER = 10 ** names.MAX_PR_NUMBER_DIGITS - 1
@@ -223,7 +224,7 @@ def render_preview(app: AppConfig, request: PreviewRequest, secrets: SecretValue
     labels = common_labels(app, placement, settings)
     namespace["metadata"]["labels"]["minnova.io/preview"] = "true"
     return [namespace, *guard_rails(placement.namespace, labels, app_code_pods(app), redis_pods_label(placement)),
-            *rest]
+            *rest, ready_hook(placement.namespace, labels, request.head_sha)]
 
 
 def guard_rails(namespace: str, labels: dict[str, str], app_pods: dict[str, str],

@@ -450,7 +450,7 @@ def test_the_failed_trigger_covers_render_errors():
     assert "['Error', 'Failed']" in sync_error["when"] and "Degraded" in degraded["when"]
     # A render error has no operation: it is about the head SHA. The others are about the revision that synced.
     assert render_error["oncePer"] == "app.spec.source.targetRevision"
-    assert sync_error["oncePer"].startswith(argocd.SYNCED_REVISION) and degraded["oncePer"] == argocd.SYNCED_REVISION
+    assert sync_error["oncePer"].startswith(argocd.SYNCED_REVISION) and degraded["oncePer"] == argocd.HEALTH_EPISODE
 
 
 # ---- one stack per git provider, planned through the real program ---------------------------------------------
