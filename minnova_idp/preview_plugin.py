@@ -55,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
              "preview_domain": args.preview_domain, "deployment": args.deployment,
              "ingress_class": args.ingress_class}
     request = preview_request(flags, os.environ)
+    _refuse_past_the_cap(request.app, os.environ)
     keys_dir = Path(args.keys_dir or os.environ.get("MINNOVA_PREVIEW_KEYS_DIR", PREVIEW_KEYS_DIR)).absolute()
     directory = _checkout(Path(args.directory), request.app, keys_dir)
     problems = checkout_problems(directory)
@@ -101,6 +102,31 @@ def run(args: argparse.Namespace) -> int:
         origin = _preview_origin(app, keys_dir)
     sys.stdout.write(to_yaml(render_preview(app, request, secrets, seed, pull, password_key, origin)))
     return 0
+
+
+CAP_SETTINGS = {"max_per_app": "MINNOVA_PREVIEW_MAX_PER_APP", "max_total": "MINNOVA_PREVIEW_MAX_TOTAL"}
+
+
+def _refuse_past_the_cap(app: str, environ) -> None:
+    """Under Argo CD, with the cap in the sidecar's environment (argocd.sidecar_environment, never plugin env): a
+    preview past minnova:previews.maxPerApp or maxTotal renders nothing (policy/preview_cap.py says why there)."""
+    name = environ.get("ARGOCD_APP_NAME")
+    if name is None or CAP_SETTINGS["max_per_app"] not in environ:
+        return  # a local run, or a sidecar without a cap
+    from minnova_idp.load.preview_applications import read_preview_applications
+    from minnova_idp.policy.preview_cap import cap_problem
+
+    limits = {}
+    for key, variable in CAP_SETTINGS.items():
+        value = environ.get(variable, "")
+        if not value.isdigit() or int(value) < 1:
+            raise ConfigError([Problem(variable, message=f"'{value}' is not a whole number of previews, 1 or more",
+                                       hint="the platform's sidecar sets it from minnova:previews; re-run pulumi up")])
+        limits[key] = int(value)
+    problem = cap_problem(name, app, read_preview_applications(environ), limits["max_per_app"], limits["max_total"],
+                          "render-preview")
+    if problem:
+        raise ConfigError([problem])
 
 
 def _checkout(directory: Path, app: str, keys_dir: Path) -> Path:

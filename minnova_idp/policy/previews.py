@@ -77,15 +77,6 @@ def preview_problems(inputs: ProgramInputs) -> list[Problem]:
         problems.append(Problem(file, "minnova:webhookSecret", "is required with minnova:previews.webhookHost: "
                                 "without it anyone can make Argo CD refresh and poll the git provider",
                                 hint="pulumi config set --secret minnova:webhookSecret \"$(openssl rand -hex 32)\""))
-    apps, per_app, total = len(preview_apps(inputs)), settings.previews.max_per_app, settings.previews.max_total
-    if apps * per_app > total:
-        # The stack-wide cap holds by construction: nothing in the cluster refuses a create, which would stop the
-        # ApplicationSet controller's deletions (render/argocd.py, after preview_keys_secret).
-        problems.append(Problem(file, "minnova:previews.maxTotal", f"is {total}, but {apps} apps with previews at "
-                                f"minnova:previews.maxPerApp {per_app} may run {apps * per_app} at once",
-                                hint=f"raise maxTotal to {apps * per_app}, or lower maxPerApp (and "
-                                "MINNOVA_PREVIEW_MAX in the apps' minnova-preview-auto.yml) to "
-                                f"{max(1, total // max(apps, 1))}"))
     provider = settings.git.provider
     needed: list[tuple[str, object]] = []
     if provider == "github":

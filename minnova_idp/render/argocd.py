@@ -17,7 +17,18 @@ from typing import TYPE_CHECKING, Any
 from minnova_idp.model import names, versions
 from minnova_idp.render.redis import preview_password_key
 from minnova_idp.render.resources import Secret
-from minnova_idp.render.waves import READY_HOOK_NAME
+from minnova_idp.render.notifications import (  # noqa: F401 (re-exported: the notifications are part of Argo CD)
+    HEAD_REVISION,
+    HEALTH_EPISODE,
+    NOTIFICATION_LABEL,
+    OPERATION_REVISION,
+    PREVIEW_URL_ANNOTATION,
+    READY_HOOK_RAN,
+    SYNCED_REVISION,
+    TEMPLATES,
+    TRIGGERS,
+    notifications,
+)
 
 if TYPE_CHECKING:  # annotations only: render-preview reads this module's constants without loading the stack models
     from minnova_idp.model.stack import StackSecrets
@@ -46,8 +57,6 @@ PREVIEW_SOURCE_PATH = ".git"
 IN_CLUSTER = "https://kubernetes.default.svc"
 GITHUB_APP_SECRET_PREFIX = "minnova-github-app"
 FORGE_TOKEN_SECRET = "minnova-forge-token"
-NOTIFICATION_LABEL = "minnova/preview"
-PREVIEW_URL_ANNOTATION = "minnova.io/preview-url"
 # Every kind render-preview may output (tests/render/test_argocd.py keeps this in step with the renderer).
 PREVIEW_KINDS = (("", "Namespace"), ("", "ResourceQuota"), ("", "LimitRange"), ("", "Secret"), ("", "Service"),
                  ("", "ConfigMap"), ("batch", "Job"), ("batch", "CronJob"),
@@ -113,7 +122,10 @@ def sidecar(settings: StackSettings) -> dict[str, Any]:
 def sidecar_environment(settings: StackSettings) -> dict[str, str]:
     """What render-preview reads from its own container (cli.py: PLATFORM_SETTINGS)."""
     return {"MINNOVA_PREVIEW_KEYS_DIR": PREVIEW_KEYS_DIR, "MINNOVA_DEPLOYMENT": settings.deployment,
-            "MINNOVA_PREVIEW_DOMAIN": settings.preview_domain or "", "MINNOVA_INGRESS_CLASS": settings.ingress_class}
+            "MINNOVA_PREVIEW_DOMAIN": settings.preview_domain or "", "MINNOVA_INGRESS_CLASS": settings.ingress_class,
+            # The preview cap (policy/preview_cap.py), checked by render-preview against the live Applications.
+            "MINNOVA_PREVIEW_MAX_PER_APP": str(settings.previews.max_per_app),
+            "MINNOVA_PREVIEW_MAX_TOTAL": str(settings.previews.max_total)}
 
 
 def sidecar_volumes(origin_apps: tuple[str, ...] = ()) -> list[dict[str, Any]]:
@@ -170,6 +182,17 @@ INGRESS_HEALTH_LUA = ('hs = {}\nhs.status = "Healthy"\n'
                       'hs.message = "applied (minnova-idp does not wait for status.loadBalancer)"\nreturn hs\n')
 
 
+# The preview cap (policy/preview_cap.py): render-preview, in the repo server's pod, lists the preview Applications.
+# Read-only, Argo CD's namespace only (the chart makes a Role from these rules: chart 10.1.1
+# templates/argocd-repo-server/role.yaml; its values.yaml gives this very rule as the example). Applications hold
+# no secret (repository credentials are Secrets).
+REPO_SERVER_RBAC = [{"apiGroups": ["argoproj.io"], "resources": ["applications"], "verbs": ["get", "list"]}]
+# A refused preview must be rendered again soon after a slot frees: the repo server answers from its cache after 3
+# failed renders of a revision, for 60 minutes by default (argo-cd v3.4.4 reposerver/repository/repository.go:
+# 962-1030, defaults cmd/argocd-repo-server/commands/argocd_repo_server.go:44-45; env names common/common.go:281-283).
+REPO_SERVER_ENV = {"ARGOCD_PAUSE_GEN_MINUTES": "5"}
+
+
 def chart_values(settings: StackSettings, github_notifications: bool, known_hosts: str | None = None,
                  origin_apps: tuple[str, ...] = ()) -> dict:
     """Values of the argo-cd chart: no secret in them (one would make Pulumi hide all of them).
@@ -187,7 +210,8 @@ def chart_values(settings: StackSettings, github_notifications: bool, known_host
             "params": {"applicationsetcontroller.allowed.scm.providers": api_url(settings), **REPO_SERVER_PARAMS},
             "secret": {"createSecret": False},
         },
-        "repoServer": {"extraContainers": [sidecar(settings)], "volumes": sidecar_volumes(origin_apps)},
+        "repoServer": {"extraContainers": [sidecar(settings)], "volumes": sidecar_volumes(origin_apps),
+                       "rbac": REPO_SERVER_RBAC, "env": [{"name": k, "value": v} for k, v in REPO_SERVER_ENV.items()]},
     }
     if known_hosts:
         values["configs"]["ssh"] = {"extraHosts": known_hosts.strip() + "\n"}
@@ -202,7 +226,7 @@ def chart_values(settings: StackSettings, github_notifications: bool, known_host
             "extraTls": [{"hosts": [previews.webhook_host], "secretName": "argocd-applicationset-webhook-tls"}],
         }}
     if github_notifications:
-        values["notifications"] = notifications(settings)
+        values["notifications"] = notifications(settings, github_enterprise_url(settings))
     return values
 
 
@@ -251,141 +275,6 @@ def github_enterprise_url(settings: StackSettings) -> str | None:
     if settings.git.provider != "github" or settings.git.base_url == "https://github.com/":
         return None
     return f"{settings.git.base_url}api/v3"
-
-
-# Notification templates and triggers are YAML documents inside ConfigMap values: notifications-engine parses every
-# one when it loads its config and, on one error, loads none (pkg/api/config.go:75-143), so they are built as data
-# and dumped here, never written as YAML text by hand. `when`/`oncePer` are expr-lang expressions (v1.16.9, as
-# notifications-engine 1dbe3de pins it); a failing `when` only skips its condition, and `oncePer`'s value is
-# printed with %v, so nil would be "<nil>": once ever (pkg/triggers/service.go:88-101).
-#
-# Every report names the revision that actually synced, never the one the ApplicationSet has just asked for:
-# `spec.source.targetRevision` moves to a new head SHA before that commit is synced, while the previous operation
-# still reads Succeeded (or Failed), so keying on it reported the old result for the new commit and never the new
-# one. Upstream's on-deployed trigger keys on the same field (argo-cd v3.4.4
-# notifications_catalog/triggers/on-deployed.yaml:4). When rendering failed there is no operation at all: that
-# report is about the head SHA the controller tried to render, and keys on it.
-_CONDITIONS = "app.status?.conditions ?? []"
-SYNCED_REVISION = "app.status.operationState?.syncResult?.revision"
-# An operation that failed before its sync result was written still names the revision it was for (auto-sync sets
-# it: argo-cd v3.4.4 controller/appcontroller.go autoSync, `Sync: &SyncOperation{Revision: ...}`).
-OPERATION_REVISION = f"{SYNCED_REVISION} ?? app.status.operationState?.operation?.sync?.revision"
-HEAD_REVISION = "app.spec.source.targetRevision"
-# "Ready" needs more than a Succeeded operation and a Healthy app: the operation ends with its last wave applied
-# and app.status.health may still be the previous commit's. Upstream's on-deployed guard (argo-cd v3.4.4
-# notifications_catalog/triggers/on-deployed.yaml:1) compares health.lastTransitionTime with the operation's times,
-# which a health that never left Healthy passes. The preview's PostSync hook (waves.READY_HOOK_NAME) is applied
-# only after every resource of the synced revision was Healthy (see waves.py), so its Succeeded result in that
-# operation's syncResult is the proof.
-READY_HOOK_RAN = (f"any(app.status.operationState?.syncResult?.resources ?? [], {{.hookType == 'PostSync' "
-                  f"and .name == '{READY_HOOK_NAME}' and .hookPhase == 'Succeeded'}})")
-# A health that left Healthy and came back (or degraded again) is a new report on the same revision:
-# health.lastTransitionTime changes only when health.status does (argo-cd v3.4.4 controller/appcontroller.go:
-# 2135-2146), so a ready that follows a degraded report replaces it instead of being swallowed by oncePer.
-HEALTH_EPISODE = f"({SYNCED_REVISION} ?? '') + ' ' + (app.status.health?.lastTransitionTime ?? '')"
-TRIGGERS = {
-    "minnova-preview-ready": [{
-        "when": "app.status.operationState?.phase == 'Succeeded' and app.status.health?.status == 'Healthy' "
-                f"and {SYNCED_REVISION} == {HEAD_REVISION} and {READY_HOOK_RAN}",
-        "send": ["minnova-preview-ready"], "oncePer": HEALTH_EPISODE}],
-    "minnova-preview-failed": [
-        # render-preview failed (invalid app.yaml, missing key, refused by the cap): Argo CD records a
-        # ComparisonError, sync status Unknown, and never syncs (argo-cd v3.4.4 controller/state.go:624-642,
-        # appcontroller.go:2203-2207). A ComparisonError also comes and goes on its own (a repo server restarting,
-        # a git timeout): reported only while the head has not synced, so the report is replaced (same commit,
-        # same status context and comment) by that head's ready or failed once it syncs, and an error on a
-        # commit already reported ready never marks it failed.
-        {"when": f"app.status.sync?.status == 'Unknown' and any({_CONDITIONS}, {{.type == 'ComparisonError'}}) "
-                 f"and {SYNCED_REVISION} != {HEAD_REVISION}",
-         "send": ["minnova-preview-render-failed"], "oncePer": HEAD_REVISION},
-        {"when": "app.status.operationState?.phase in ['Error', 'Failed']",
-         "send": ["minnova-preview-sync-failed"], "oncePer": OPERATION_REVISION},
-        # Applied, then unhealthy (a crash-looping Deployment, a failed Job): the operation's own message says
-        # "successfully synced", so this report lists the unhealthy resources instead.
-        {"when": "app.status.health?.status == 'Degraded' and app.status.operationState?.phase == 'Succeeded'",
-         "send": ["minnova-preview-degraded"], "oncePer": HEALTH_EPISODE},
-    ],
-}
-_URL = '{{index .app.metadata.annotations "' + PREVIEW_URL_ANNOTATION + '"}}'
-# Go templates read the Application as unstructured maps: a missing key is nil, a field of nil fails the whole
-# notification, and sprig's trunc refuses nil ("invalid value; expected string"), so every optional field goes
-# through `dig` with a default (controller/sync.go:76-82 creates operationState without a message).
-_SYNCED = ('{{dig "status" "operationState" "syncResult" "revision" '
-           '(dig "status" "operationState" "operation" "sync" "revision" "" .app) .app}}')
-_HEAD = "{{.app.spec.source.targetRevision}}"
-
-
-def _short(revision: str) -> str:
-    return revision.replace("}}", " | trunc 7}}", 1)
-
-
-def _pre(body: str) -> str:
-    """Text a pull request controls (its app.yaml, SQL, resource names; Argo CD quotes them in its messages) inside
-    an HTML <pre> block, HTML-escaped by text/template's `html`: no backtick, `</pre>` or markup in it can end
-    the block or reach the Markdown around it, which a ``` fence could not promise."""
-    return f"<pre>\n{body}</pre>\n"
-
-
-# One line per reason, each escaped and cut on its own (escaping after cutting never splits an entity).
-_RENDER_ERRORS = ('{{range (dig "status" "conditions" list .app)}}{{if eq (.type | default "") "ComparisonError"}}'
-                  '{{.message | default "" | trunc 3000 | html}}\n{{end}}{{end}}')
-_SYNC_ERRORS = ('{{dig "status" "operationState" "message" "" .app | trunc 3000 | html}}\n'
-                '{{range (dig "status" "operationState" "syncResult" "resources" list .app)}}'
-                '{{if or (eq (.status | default "") "SyncFailed") (has (.hookPhase | default "") (list "Failed" "Error"))}}'
-                '{{.kind | default "" | html}}/{{.name | default "" | html}}: {{.message | default "" | trunc 500 | html}}\n'
-                '{{end}}{{end}}')
-_UNHEALTHY = ('{{range (dig "status" "resources" list .app)}}{{if eq (dig "health" "status" "" .) "Degraded"}}'
-              '{{.kind | default "" | html}}/{{.name | default "" | html}}: '
-              '{{dig "health" "message" "" . | trunc 500 | html}}\n{{end}}{{end}}')
-
-
-def notification_template(state: str, summary: str, details: str, revision: str) -> dict[str, Any]:
-    """A commit status on `revision` (GitHub shows it on the pull request, forks included) and one pull-request
-    comment, edited in place (commentTag). `summary` is the message: the status's description is its first 140
-    characters (notifications-engine pkg/services/github.go:549-571), so it is one line, with no PR text in it."""
-    return {
-        "message": summary,
-        "github": {
-            "repoURLPath": "{{.app.spec.source.repoURL}}",
-            "revisionPath": revision,
-            "status": {"state": state, "label": NOTIFICATION_LABEL, "targetURL": _URL},
-            "pullRequestComment": {"commentTag": NOTIFICATION_LABEL, "content": f"{summary}\n\n{details}"},
-        },
-    }
-
-
-TEMPLATES = {
-    "minnova-preview-ready": notification_template(
-        "success", f"Preview of {_short(_SYNCED)} is ready: {_URL}", "", _SYNCED),
-    "minnova-preview-render-failed": notification_template(
-        "failure", f"Preview of {_short(_HEAD)} failed: .minnova/ could not be rendered",
-        _pre(_RENDER_ERRORS), _HEAD),
-    "minnova-preview-sync-failed": notification_template(
-        "failure", f"Preview of {_short(_SYNCED)} failed: Argo CD could not apply it", _pre(_SYNC_ERRORS), _SYNCED),
-    "minnova-preview-degraded": notification_template(
-        "failure", f"Preview of {_short(_SYNCED)} failed: applied, but not healthy", _pre(_UNHEALTHY), _SYNCED),
-}
-
-
-def notifications(settings: StackSettings) -> dict[str, Any]:
-    """Preview URL and status on the pull request: a commit status and one comment, kept up to date."""
-    import yaml
-
-    def document(value: Any) -> str:
-        return yaml.safe_dump(value, sort_keys=False, width=1000)
-
-    github: dict[str, Any] = {"appID": settings.git.github_app_id,
-                              "installationID": settings.git.github_app_installation_id,
-                              "privateKey": "$github-privateKey"}
-    if (enterprise := github_enterprise_url(settings)) is not None:
-        github["enterpriseBaseURL"] = enterprise
-    return {
-        "enabled": True,
-        "secret": {"create": False},  # notifications_secret() instead
-        "notifiers": {"service.github": document(github)},
-        "templates": {f"template.{name}": document(body) for name, body in TEMPLATES.items()},
-        "triggers": {f"trigger.{name}": document(body) for name, body in TRIGGERS.items()},
-    }
 
 
 # ---- per app: project and ApplicationSet -------------------------------------------------------
@@ -577,9 +466,9 @@ def preview_keys_secret(apps: list[PreviewApp], secrets: StackSecrets) -> Manife
 # No ResourceQuota on Applications: the ApplicationSet controller returns on the first refused create before it
 # deletes anything (argo-cd v3.4.4 applicationset/controllers/applicationset_controller.go:325-351, deletion at
 # 355-357; createOrUpdateInCluster keeps the first error, 777-795), so one PR refused by such a quota would stop
-# every closed PR of that app from being cleaned up (still so in v3.5.1). The cap is decided in what the generator
-# is offered instead: only labelled PRs (pull_request_source), the label capped per app by the app-repo workflow
-# (minnova-preview-auto.yml), and the stack refuses a maxPerApp that could exceed maxTotal (policy/previews.py).
+# every closed PR of that app from being cleaned up (still so in v3.5.1). Every labelled PR gets its Application;
+# render-preview decides which of them run (policy/preview_cap.py, with REPO_SERVER_RBAC and the sidecar's
+# MINNOVA_PREVIEW_MAX_* environment).
 
 
 def render_namespace() -> Manifest:

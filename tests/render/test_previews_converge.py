@@ -180,9 +180,14 @@ def test_text_from_the_pull_request_cannot_leave_its_block():
     assert "Preview of ccccccc failed" in head and tail.strip() == ""
     assert "<" not in body and ">" not in body  # no tag can open or close inside the block
     assert "&lt;/pre&gt;" in body and "```" in body  # shown as text, inside the block
-    # The status description (the message's first 140 characters) carries no PR-controlled text at all.
+    # The status description (the message's first 140 characters) carries no PR-controlled text at all: executed on
+    # an Application whose every message, name and condition is hostile, it holds none of it.
+    state["app"]["status"].update(conditions=[{"type": "ComparisonError", "message": hostile}],
+                                  resources=[{"kind": "Job", "name": hostile, "health": {"status": "Degraded",
+                                                                                        "message": hostile}}])
     for template in argocd.TEMPLATES.values():
-        assert "message" not in template["message"] and ".name" not in template["message"]
+        description = go_template(template["message"], state)
+        assert "evil" not in description and "<" not in description and "`" not in description, description
 
 
 # ---- "ready" only once the new revision's workload is healthy (gitops-engine's sync loop) -------------------------
@@ -318,7 +323,7 @@ def statuses(triggers: dict, states: list[dict]) -> dict[str, str]:
     notifier, final = Notifier(triggers, argocd.TEMPLATES), {}
     for state in states:
         for name, revision, _ in notifier.observe(state):
-            final[revision] = argocd.TEMPLATES[name]["github"]["status"]["state"]
+            final[revision] = go_template(argocd.TEMPLATES[name]["github"]["status"]["state"], state)
     return final
 
 
@@ -395,6 +400,50 @@ def test_the_cap_in_what_the_generator_offers_always_lets_deletions_through():
         offered = offered_by_the_label_workflow(labelled, cap)
         existing = reconcile(offered, existing, quota=None)
         assert existing == set(offered) and len(existing) <= cap, labelled
+
+
+def test_the_cap_in_the_plugin_never_stops_deletions_and_bounds_what_runs():
+    """Every labelled PR gets its Application (nothing refuses a create: deletions always run, 355-357); of those,
+    render-preview renders only the oldest maxPerApp of an app and maxTotal in all (policy/preview_cap.py). A
+    refused one holds nothing and starts by itself once a slot frees."""
+    from minnova_idp.policy.preview_cap import PreviewApplication, admitted
+
+    cap, created, existing = 3, {}, set()
+    history = [[1, 2, 3], [1, 2, 3, 4], [3, 4], [3, 4, 5, 6], [], [7]]
+    running_each_time = []
+    for labelled in history:
+        existing = reconcile(labelled, existing, quota=None)
+        assert existing == set(labelled)  # closed or unlabelled PRs' Applications are deleted at once
+        for number in existing:
+            created.setdefault(number, f"2026-12-01T10:{len(created):02d}:00Z")
+        running = {int(a.name.rsplit("-", 1)[1]) for a in admitted(
+            [PreviewApplication(f"oracle-pr-{n}", "oracle", created[n]) for n in existing], cap, 50)}
+        assert len(running) <= cap
+        running_each_time.append(running)
+    # PR 4 waits while 1-3 run, then runs once 1 and 2 are closed; 6 waits behind 3, 4 and 5.
+    assert running_each_time == [{1, 2, 3}, {1, 2, 3}, {3, 4}, {3, 4, 5}, set(), {7}]
+
+
+def test_a_preview_refused_by_the_cap_is_pending_then_ready():
+    from minnova_idp.policy.preview_cap import PreviewApplication, cap_problem
+
+    problem = cap_problem("oracle-pr-7", "oracle", [PreviewApplication("oracle-pr-2", "oracle", "2026")], 1, 50, "x")
+    refused = app(B, sync={"status": "Unknown"}, conditions=[{
+        "type": "ComparisonError", "message": f"Failed to load target state: `minnova-idp render-preview` failed exit "
+        f"status 1: 1 problem found:\n  - x: {problem.message}"}])
+    notifier = Notifier(argocd.TRIGGERS, argocd.TEMPLATES)
+    ((name, revision, comment),) = notifier.observe(refused)
+    assert (name, revision) == ("minnova-preview-render-failed", B)
+    template = argocd.TEMPLATES[name]
+    assert go_template(template["github"]["status"]["state"], refused) == "pending"
+    assert go_template(template["message"], refused) == (
+        "Preview of bbbbbbb waits: refused by the preview cap (it starts once another preview ends)")
+    assert "at most 1 previews of oracle run at once, and 1 do (oracle-pr-2)" in comment
+    # Any other render error is still a failure.
+    broken = app(B, sync={"status": "Unknown"}, conditions=[{"type": "ComparisonError", "message": "port: bad"}])
+    assert go_template(template["github"]["status"]["state"], broken) == "failure"
+    # Admitted later, it syncs and the pending status is replaced.
+    assert statuses(argocd.TRIGGERS, [refused, app(B, **operation("Succeeded", B, "ok"))]) == {B: "success"}
 
 
 # ---- item 4: seed and mask Jobs never wedge a preview ----------------------------------------------------------------

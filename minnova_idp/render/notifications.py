@@ -1,0 +1,166 @@
+"""Argo CD notifications for pull-request previews: what a PR author is told, on which commit, and when.
+
+The triggers (expr-lang) decide when, once per what; the templates (Go text/template with sprig) what. Both are
+data here and dumped as YAML into argocd-notifications-cm by the chart (argocd.chart_values). Tested by
+tests/render/test_previews_converge.py against models of notifications-engine's and gitops-engine's loops.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from minnova_idp.policy.preview_cap import CAP_REFUSAL
+from minnova_idp.render.waves import READY_HOOK_NAME
+
+if TYPE_CHECKING:
+    from minnova_idp.model.stack_settings import StackSettings
+
+NOTIFICATION_LABEL = "minnova/preview"
+PREVIEW_URL_ANNOTATION = "minnova.io/preview-url"
+
+# Notification templates and triggers are YAML documents inside ConfigMap values: notifications-engine parses every
+# one when it loads its config and, on one error, loads none (pkg/api/config.go:75-143), so they are built as data
+# and dumped here, never written as YAML text by hand. `when`/`oncePer` are expr-lang expressions (v1.16.9, as
+# notifications-engine 1dbe3de pins it); a failing `when` only skips its condition, and `oncePer`'s value is
+# printed with %v, so nil would be "<nil>": once ever (pkg/triggers/service.go:88-101).
+#
+# Every report names the revision that actually synced, never the one the ApplicationSet has just asked for:
+# `spec.source.targetRevision` moves to a new head SHA before that commit is synced, while the previous operation
+# still reads Succeeded (or Failed), so keying on it reported the old result for the new commit and never the new
+# one. Upstream's on-deployed trigger keys on the same field (argo-cd v3.4.4
+# notifications_catalog/triggers/on-deployed.yaml:4). When rendering failed there is no operation at all: that
+# report is about the head SHA the controller tried to render, and keys on it.
+_CONDITIONS = "app.status?.conditions ?? []"
+SYNCED_REVISION = "app.status.operationState?.syncResult?.revision"
+# An operation that failed before its sync result was written still names the revision it was for (auto-sync sets
+# it: argo-cd v3.4.4 controller/appcontroller.go autoSync, `Sync: &SyncOperation{Revision: ...}`).
+OPERATION_REVISION = f"{SYNCED_REVISION} ?? app.status.operationState?.operation?.sync?.revision"
+HEAD_REVISION = "app.spec.source.targetRevision"
+# "Ready" needs more than a Succeeded operation and a Healthy app: the operation ends with its last wave applied
+# and app.status.health may still be the previous commit's. Upstream's on-deployed guard (argo-cd v3.4.4
+# notifications_catalog/triggers/on-deployed.yaml:1) compares health.lastTransitionTime with the operation's times,
+# which a health that never left Healthy passes. The preview's PostSync hook (waves.READY_HOOK_NAME) is applied
+# only after every resource of the synced revision was Healthy (see waves.py), so its Succeeded result in that
+# operation's syncResult is the proof.
+READY_HOOK_RAN = (f"any(app.status.operationState?.syncResult?.resources ?? [], {{.hookType == 'PostSync' "
+                  f"and .name == '{READY_HOOK_NAME}' and .hookPhase == 'Succeeded'}})")
+# A health that left Healthy and came back (or degraded again) is a new report on the same revision:
+# health.lastTransitionTime changes only when health.status does (argo-cd v3.4.4 controller/appcontroller.go:
+# 2135-2146), so a ready that follows a degraded report replaces it instead of being swallowed by oncePer.
+HEALTH_EPISODE = f"({SYNCED_REVISION} ?? '') + ' ' + (app.status.health?.lastTransitionTime ?? '')"
+TRIGGERS = {
+    "minnova-preview-ready": [{
+        "when": "app.status.operationState?.phase == 'Succeeded' and app.status.health?.status == 'Healthy' "
+                f"and {SYNCED_REVISION} == {HEAD_REVISION} and {READY_HOOK_RAN}",
+        "send": ["minnova-preview-ready"], "oncePer": HEALTH_EPISODE}],
+    "minnova-preview-failed": [
+        # render-preview failed (invalid app.yaml, missing key, refused by the cap): Argo CD records a
+        # ComparisonError, sync status Unknown, and never syncs (argo-cd v3.4.4 controller/state.go:624-642,
+        # appcontroller.go:2203-2207). A ComparisonError also comes and goes on its own (a repo server restarting,
+        # a git timeout): reported only while the head has not synced, so the report is replaced (same commit,
+        # same status context and comment) by that head's ready or failed once it syncs, and an error on a
+        # commit already reported ready never marks it failed.
+        {"when": f"app.status.sync?.status == 'Unknown' and any({_CONDITIONS}, {{.type == 'ComparisonError'}}) "
+                 f"and {SYNCED_REVISION} != {HEAD_REVISION}",
+         "send": ["minnova-preview-render-failed"], "oncePer": HEAD_REVISION},
+        {"when": "app.status.operationState?.phase in ['Error', 'Failed']",
+         "send": ["minnova-preview-sync-failed"], "oncePer": OPERATION_REVISION},
+        # Applied, then unhealthy (a crash-looping Deployment, a failed Job): the operation's own message says
+        # "successfully synced", so this report lists the unhealthy resources instead.
+        {"when": "app.status.health?.status == 'Degraded' and app.status.operationState?.phase == 'Succeeded'",
+         "send": ["minnova-preview-degraded"], "oncePer": HEALTH_EPISODE},
+    ],
+}
+_URL = '{{index .app.metadata.annotations "' + PREVIEW_URL_ANNOTATION + '"}}'
+# Go templates read the Application as unstructured maps: a missing key is nil, a field of nil fails the whole
+# notification, and sprig's trunc refuses nil ("invalid value; expected string"), so every optional field goes
+# through `dig` with a default (controller/sync.go:76-82 creates operationState without a message).
+_SYNCED = ('{{dig "status" "operationState" "syncResult" "revision" '
+           '(dig "status" "operationState" "operation" "sync" "revision" "" .app) .app}}')
+_HEAD = "{{.app.spec.source.targetRevision}}"
+
+
+def _short(revision: str) -> str:
+    return revision.replace("}}", " | trunc 7}}", 1)
+
+
+def _pre(body: str) -> str:
+    """Text a pull request controls (its app.yaml, SQL, resource names; Argo CD quotes them in its messages) inside
+    an HTML <pre> block, HTML-escaped by text/template's `html`: no backtick, `</pre>` or markup in it can end
+    the block or reach the Markdown around it, which a ``` fence could not promise."""
+    return f"<pre>\n{body}</pre>\n"
+
+
+# One line per reason, each escaped and cut on its own (escaping after cutting never splits an entity).
+_RENDER_ERRORS = ('{{range (dig "status" "conditions" list .app)}}{{if eq (.type | default "") "ComparisonError"}}'
+                  '{{.message | default "" | trunc 3000 | html}}\n{{end}}{{end}}')
+_SYNC_ERRORS = ('{{dig "status" "operationState" "message" "" .app | trunc 3000 | html}}\n'
+                '{{range (dig "status" "operationState" "syncResult" "resources" list .app)}}'
+                '{{if or (eq (.status | default "") "SyncFailed") (has (.hookPhase | default "") (list "Failed" "Error"))}}'
+                '{{.kind | default "" | html}}/{{.name | default "" | html}}: {{.message | default "" | trunc 500 | html}}\n'
+                '{{end}}{{end}}')
+_UNHEALTHY = ('{{range (dig "status" "resources" list .app)}}{{if eq (dig "health" "status" "" .) "Degraded"}}'
+              '{{.kind | default "" | html}}/{{.name | default "" | html}}: '
+              '{{dig "health" "message" "" . | trunc 500 | html}}\n{{end}}{{end}}')
+
+
+def _if_capped(then: str, otherwise: str) -> str:
+    """`then` when render-preview refused the preview past the cap (policy/preview_cap.py), else `otherwise`. A
+    refused preview is not failed: its commit status is pending, and is replaced when it runs. (Text a pull request
+    controls can reach a ComparisonError's message; the most it can do with this phrase is call its own failed
+    render "waiting".)"""
+    return ('{{$capped := false}}{{range (dig "status" "conditions" list .app)}}'
+            '{{if and (eq (.type | default "") "ComparisonError") '
+            f'(contains "{CAP_REFUSAL}" (.message | default ""))}}}}{{{{$capped = true}}}}{{{{end}}}}{{{{end}}}}'
+            f'{{{{if $capped}}}}{then}{{{{else}}}}{otherwise}{{{{end}}}}')
+
+
+def notification_template(state: str, summary: str, details: str, revision: str) -> dict[str, Any]:
+    """A commit status on `revision` (GitHub shows it on the pull request, forks included) and one pull-request
+    comment, edited in place (commentTag). `summary` is the message: the status's description is its first 140
+    characters (notifications-engine pkg/services/github.go:549-571), so it is one line, with no PR text in it."""
+    return {
+        "message": summary,
+        "github": {
+            "repoURLPath": "{{.app.spec.source.repoURL}}",
+            "revisionPath": revision,
+            "status": {"state": state, "label": NOTIFICATION_LABEL, "targetURL": _URL},
+            "pullRequestComment": {"commentTag": NOTIFICATION_LABEL, "content": f"{summary}\n\n{details}"},
+        },
+    }
+
+
+TEMPLATES = {
+    "minnova-preview-ready": notification_template(
+        "success", f"Preview of {_short(_SYNCED)} is ready: {_URL}", "", _SYNCED),
+    "minnova-preview-render-failed": notification_template(
+        _if_capped("pending", "failure"),
+        _if_capped(f"Preview of {_short(_HEAD)} waits: {CAP_REFUSAL} (it starts once another preview ends)",
+                   f"Preview of {_short(_HEAD)} failed: .minnova/ could not be rendered"),
+        _pre(_RENDER_ERRORS), _HEAD),
+    "minnova-preview-sync-failed": notification_template(
+        "failure", f"Preview of {_short(_SYNCED)} failed: Argo CD could not apply it", _pre(_SYNC_ERRORS), _SYNCED),
+    "minnova-preview-degraded": notification_template(
+        "failure", f"Preview of {_short(_SYNCED)} failed: applied, but not healthy", _pre(_UNHEALTHY), _SYNCED),
+}
+
+
+def notifications(settings: StackSettings, github_enterprise_url: str | None) -> dict[str, Any]:
+    """Preview URL and status on the pull request: a commit status and one comment, kept up to date."""
+    import yaml
+
+    def document(value: Any) -> str:
+        return yaml.safe_dump(value, sort_keys=False, width=1000)
+
+    github: dict[str, Any] = {"appID": settings.git.github_app_id,
+                              "installationID": settings.git.github_app_installation_id,
+                              "privateKey": "$github-privateKey"}
+    if (enterprise := github_enterprise_url) is not None:
+        github["enterpriseBaseURL"] = enterprise
+    return {
+        "enabled": True,
+        "secret": {"create": False},  # notifications_secret() instead
+        "notifiers": {"service.github": document(github)},
+        "templates": {f"template.{name}": document(body) for name, body in TEMPLATES.items()},
+        "triggers": {f"trigger.{name}": document(body) for name, body in TRIGGERS.items()},
+    }
