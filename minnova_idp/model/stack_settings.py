@@ -299,6 +299,9 @@ SECRET_KEYS = {
     "githubAppPrivateKey": "private key (PEM) of the GitHub App Argo CD uses",
     "gitDeployKeys": "Gitea/Forgejo: SSH deploy key of each app repo: {app: private key}",
     "gitlabProjectTokens": "GitLab: project access token of each app repo: {app: token}",
+    "previewStatusTokens": "GitLab, Gitea, Forgejo: a token per app repo that may set commit statuses there, for "
+                           "preview reports (GitLab: project access token, Developer, scope api; Gitea/Forgejo: a "
+                           "bot collaborator's token, write:repository): {app: token}",
     "webhookSecret": "shared secret of the GitHub/GitLab webhooks to Argo CD",
     "passwordKey": "random key the passwords the platform generates are derived from (each app environment's Redis; "
                    "previews get a key derived from it): `openssl rand -hex 32`; changing it changes them all",

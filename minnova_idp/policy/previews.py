@@ -87,6 +87,14 @@ def preview_problems(inputs: ProgramInputs) -> list[Problem]:
         needed.append(("minnova:gitToken", secrets.git_token))  # the pull-request generator's API token
     problems += [Problem(file, key, f"is required for previews with provider {provider}")
                  for key, value in needed if not value]
+    previewed = {app.name for app in preview_apps(inputs)}
+    for app in sorted(secrets.preview_status_tokens):
+        if provider == "github":
+            problems.append(Problem(file, f"minnova:previewStatusTokens.{app}", "is not used on GitHub: the GitHub "
+                                    "App sets the statuses", hint="remove minnova:previewStatusTokens"))
+        elif app not in previewed:
+            problems.append(Problem(file, f"minnova:previewStatusTokens.{app}", f"names no app with previews "
+                                    f"({', '.join(sorted(previewed)) or 'none'})"))
     for app in preview_apps(inputs):
         registry_file = f"{settings.registry_dir}/{app.name}.yaml"
         if provider == "github" and not app.repo.startswith(settings.git.base_url):

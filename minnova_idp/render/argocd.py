@@ -28,6 +28,7 @@ from minnova_idp.render.notifications import (  # noqa: F401 (re-exported: the n
     TEMPLATES,
     TRIGGERS,
     notifications,
+    status_service,
 )
 
 if TYPE_CHECKING:  # annotations only: render-preview reads this module's constants without loading the stack models
@@ -194,7 +195,7 @@ REPO_SERVER_ENV = {"ARGOCD_PAUSE_GEN_MINUTES": "5"}
 
 
 def chart_values(settings: StackSettings, github_notifications: bool, known_hosts: str | None = None,
-                 origin_apps: tuple[str, ...] = ()) -> dict:
+                 origin_apps: tuple[str, ...] = (), forge_apps: dict[str, str] | None = None) -> dict:
     """Values of the argo-cd chart: no secret in them (one would make Pulumi hide all of them).
 
     `argocd-secret` and `argocd-notifications-secret` are made by the Platform instead (argocd_secret,
@@ -225,8 +226,8 @@ def chart_values(settings: StackSettings, github_notifications: bool, known_host
             "annotations": {"cert-manager.io/cluster-issuer": settings.cluster_issuer},
             "extraTls": [{"hosts": [previews.webhook_host], "secretName": "argocd-applicationset-webhook-tls"}],
         }}
-    if github_notifications:
-        values["notifications"] = notifications(settings, github_enterprise_url(settings))
+    if github_notifications or forge_apps:
+        values["notifications"] = notifications(settings, github_enterprise_url(settings), forge_apps)
     return values
 
 
@@ -250,11 +251,30 @@ def argocd_secret(settings: StackSettings, webhook_secret: str | None) -> Manife
             "type": "Opaque", "stringData": data}
 
 
-def notifications_secret(github_private_key: str) -> Manifest:
+def notifications_secret(values: dict[str, str]) -> Manifest:
+    """`values`: the keys the notification services name with `$key` (notifications.py): GitHub's
+    `github-privateKey`, or each forge app's status token under its service's name."""
     return {"apiVersion": "v1", "kind": "Secret",
             "metadata": {"name": "argocd-notifications-secret", "namespace": NAMESPACE,
                          "labels": {"app.kubernetes.io/part-of": "argocd", **_LABELS}},
-            "type": "Opaque", "stringData": {"github-privateKey": Secret(github_private_key)}}
+            "type": "Opaque", "stringData": {key: Secret(value) for key, value in sorted(values.items())}}
+
+
+def notification_secret_values(settings: StackSettings, apps: list[PreviewApp], secrets: StackSecrets) -> dict[str, str]:
+    """What argocd-notifications-secret holds; empty: no notifications. GitHub: the App's key. GitLab, Gitea,
+    Forgejo: the status token of each previewed app that has one (minnova:previewStatusTokens)."""
+    if settings.git.provider == "github":
+        return {"github-privateKey": secrets.github_app_private_key} if secrets.github_app_private_key else {}
+    return {status_service(app.name): secrets.preview_status_tokens[app.name] for app in apps
+            if app.name in secrets.preview_status_tokens}
+
+
+def forge_status_apps(settings: StackSettings, apps: list[PreviewApp], secrets: StackSecrets) -> dict[str, str]:
+    """App -> where its statuses go (GitLab's project ID, Gitea's owner/repo), for apps with a status token."""
+    if settings.git.provider == "github":
+        return {}
+    return {app.name: str(app.project_id) if settings.git.provider == "gitlab" else "/".join(owner_and_repo(app.repo))
+            for app in apps if app.name in secrets.preview_status_tokens}
 
 
 def api_url(settings: StackSettings) -> str:
@@ -317,7 +337,8 @@ def render_app_project(app: PreviewApp) -> Manifest:
     }
 
 
-def render_application_set(app: PreviewApp, settings: StackSettings) -> Manifest:
+def render_application_set(app: PreviewApp, settings: StackSettings, forge_status: bool = False) -> Manifest:
+    """`forge_status`: on GitLab, Gitea or Forgejo, the app has a status token (notifications.forge_template)."""
     number = "{{.number}}"
     namespace = f"{app.name}-pr-{number}"
     # Shown in Argo CD and cross-checked by render-preview, never trusted: a pull request can rewrite plugin env
@@ -325,9 +346,12 @@ def render_application_set(app: PreviewApp, settings: StackSettings) -> Manifest
     # namespace, the checked-out revision and the sidecar's environment (cli.py, preview_request).
     env = {"APP_NAME": app.name, "PR_NUMBER": number, "HEAD_SHA": "{{.head_sha}}"}
     annotations = {PREVIEW_URL_ANNOTATION: f"https://{namespace}.{settings.preview_domain}"}
-    if settings.git.provider == "github":
+    service = "github" if settings.git.provider == "github" else status_service(app.name) if forge_status else None
+    if service is not None:
         for trigger in ("minnova-preview-ready", "minnova-preview-failed"):
-            annotations[f"notifications.argoproj.io/subscribe.{trigger}.github"] = ""
+            # An empty value is one destination with no recipient (notifications-engine pkg/subscriptions/
+            # annotations.go:77-78): the services need none.
+            annotations[f"notifications.argoproj.io/subscribe.{trigger}.{service}"] = ""
     return {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "ApplicationSet",

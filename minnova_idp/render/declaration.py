@@ -179,13 +179,16 @@ def _previews(inputs: ProgramInputs, dns: DnsTarget | None) -> list[Declared]:
     own_secrets = [kubernetes_object(PLATFORM_PREFIX, argocd.preview_keys_secret(apps, secrets), after_namespace),
                    kubernetes_object(PLATFORM_PREFIX, argocd.argocd_secret(settings, secrets.webhook_secret),
                                      after_namespace)]
-    github_notifications = settings.git.provider == "github" and bool(secrets.github_app_private_key)
-    if github_notifications:
+    notification_secrets = argocd.notification_secret_values(settings, apps, secrets)
+    github_notifications = settings.git.provider == "github" and bool(notification_secrets)
+    forge_apps = argocd.forge_status_apps(settings, apps, secrets)
+    if notification_secrets:
         own_secrets.append(kubernetes_object(
-            PLATFORM_PREFIX, argocd.notifications_secret(secrets.github_app_private_key), after_namespace))
+            PLATFORM_PREFIX, argocd.notifications_secret(notification_secrets), after_namespace))
     origin_apps = tuple(app.name for app, _ in preview_origins(inputs))
     release = HelmRelease(versions.ARGO_CD, argocd.chart_values(settings, github_notifications,
-                                                                      inputs.stack.git_known_hosts, origin_apps),
+                                                                      inputs.stack.git_known_hosts, origin_apps,
+                                                                      forge_apps),
                           Lifecycle(depends_on=keys(namespace, *own_secrets)))
     after_release = Lifecycle(depends_on=keys(release))
     credentials = [kubernetes_object(PLATFORM_PREFIX, manifest, after_release)
@@ -193,7 +196,8 @@ def _previews(inputs: ProgramInputs, dns: DnsTarget | None) -> list[Declared]:
     declared: list[Declared] = [namespace, *own_secrets, release, *credentials]
     for app in apps:
         project = kubernetes_object(PLATFORM_PREFIX, argocd.render_app_project(app), after_release)
-        declared += [project, kubernetes_object(PLATFORM_PREFIX, argocd.render_application_set(app, settings),
+        declared += [project, kubernetes_object(PLATFORM_PREFIX, argocd.render_application_set(
+            app, settings, app.name in forge_apps),
                                                 Lifecycle(depends_on=keys(release, project, *credentials)))]
     if dns is not None and settings.previews.webhook_host:
         declared.append(dns.record("argocd-webhook", settings.previews.webhook_host,

@@ -130,37 +130,118 @@ def notification_template(state: str, summary: str, details: str, revision: str)
     }
 
 
-TEMPLATES = {
-    "minnova-preview-ready": notification_template(
-        "success", f"Preview of {_short(_SYNCED)} is ready: {_URL}", "", _SYNCED),
-    "minnova-preview-render-failed": notification_template(
-        _if_capped("pending", "failure"),
+# Each report: (its state, the state instead when refused by the cap or None, the one-line summary, the comment's
+# details, the revision it is about). GitHub's states; forge_state() maps them for GitLab.
+REPORTS = {
+    "minnova-preview-ready": ("success", None, f"Preview of {_short(_SYNCED)} is ready: {_URL}", "", _SYNCED),
+    "minnova-preview-render-failed": (
+        "failure", "pending",
         _if_capped(f"Preview of {_short(_HEAD)} waits: {CAP_REFUSAL} (it starts once another preview ends)",
                    f"Preview of {_short(_HEAD)} failed: .minnova/ could not be rendered"),
         _pre(_RENDER_ERRORS), _HEAD),
-    "minnova-preview-sync-failed": notification_template(
-        "failure", f"Preview of {_short(_SYNCED)} failed: Argo CD could not apply it", _pre(_SYNC_ERRORS), _SYNCED),
-    "minnova-preview-degraded": notification_template(
-        "failure", f"Preview of {_short(_SYNCED)} failed: applied, but not healthy", _pre(_UNHEALTHY), _SYNCED),
+    "minnova-preview-sync-failed": (
+        "failure", None, f"Preview of {_short(_SYNCED)} failed: Argo CD could not apply it", _pre(_SYNC_ERRORS),
+        _SYNCED),
+    "minnova-preview-degraded": (
+        "failure", None, f"Preview of {_short(_SYNCED)} failed: applied, but not healthy", _pre(_UNHEALTHY), _SYNCED),
 }
 
 
-def notifications(settings: StackSettings, github_enterprise_url: str | None) -> dict[str, Any]:
-    """Preview URL and status on the pull request: a commit status and one comment, kept up to date."""
+def forge_state(state: str, provider: str) -> str:
+    """GitHub's status state as `provider` names it (Gitea and Forgejo use GitHub's names)."""
+    return "failed" if provider == "gitlab" and state == "failure" else state
+
+
+def _state(state: str, capped: str | None, provider: str = "github") -> str:
+    if capped is None:
+        return forge_state(state, provider)
+    return _if_capped(forge_state(capped, provider), forge_state(state, provider))
+
+
+TEMPLATES = {name: notification_template(_state(state, capped), summary, details, revision)
+             for name, (state, capped, summary, details, revision) in REPORTS.items()}
+
+
+# ---- GitLab, Gitea and Forgejo: commit statuses through the webhook service ----------------------------------------
+# notifications-engine has no GitLab, Gitea or Forgejo service (1dbe3de pkg/services/services.go:134-248), but its
+# webhook service sends a template's `webhook.<service>` {method, path, body} to the service's URL + path, with the
+# service's headers (pkg/services/webhook.go:19-23, 31-66, 112-167); `$key` in a service's config is replaced by
+# that key of argocd-notifications-secret (pkg/api/config.go:60-72, 154). Comments need a PR number the Application
+# does not carry, so on these forges the report is the commit status alone.
+# - GitLab: POST /api/v4/projects/:id/statuses/:sha {state: pending|running|success|failed|canceled, name,
+#   target_url, description}, header PRIVATE-TOKEN. The token: a project access token of that project only, role
+#   Developer, scope `api` (GitLab has no narrower scope that may write a status).
+# - Gitea and Forgejo: POST /api/v1/repos/:owner/:repo/statuses/:sha {state: pending|success|error|failure|warning,
+#   context, target_url, description} (go-gitea/gitea modules/structs/status.go CreateStatusOption), header
+#   `Authorization: token ...`; the route needs write access to the repository's code and a token with the
+#   repository scope (routers/api/v1/api.go: reqRepoWriter(unit.TypeCode) under
+#   tokenRequiresScopes(AccessTokenScopeCategoryRepository)). Tokens belong to users there: a bot user that is a
+#   collaborator (Write) on that one repository, its token scoped write:repository only.
+# One service per app, each with its own token (minnova:previewStatusTokens), so no token reaches another repo.
+STATUS_SERVICE_PREFIX = "minnova-status-"
+
+
+def status_service(app: str) -> str:
+    """The webhook service (and its secret key) that sets `app`'s commit statuses."""
+    return f"{STATUS_SERVICE_PREFIX}{app}"
+
+
+def forge_service(provider: str, base_url: str, app: str) -> dict[str, Any]:
+    secret = f"${status_service(app)}"
+    if provider == "gitlab":
+        return {"url": f"{base_url}api/v4", "headers": [{"name": "PRIVATE-TOKEN", "value": secret}]}
+    return {"url": f"{base_url}api/v1", "headers": [{"name": "Authorization", "value": f"token {secret}"}]}
+
+
+def forge_status_path(provider: str, app_path: str, revision: str) -> str:
+    """`app_path`: the GitLab project's numeric ID, or Gitea's `owner/repo`."""
+    if provider == "gitlab":
+        return f"/projects/{app_path}/statuses/{revision}"
+    return f"/repos/{app_path}/statuses/{revision}"
+
+
+def forge_template(name: str, provider: str, services: dict[str, str]) -> dict[str, Any]:
+    """Template `name` for the forge: one `webhook` entry per app service (`services`: service -> the app's
+    project ID or owner/repo). Only the summary, our URL annotation and a hex revision reach the JSON body: none
+    of them holds a quote or a backslash, and no pull-request text is in them (tests run it through Go and JSON)."""
+    state, capped, summary, _, revision = REPORTS[name]
+    context = "name" if provider == "gitlab" else "context"
+    body = ('{"state": "' + _state(state, capped, provider) + f'", "{context}": "{NOTIFICATION_LABEL}", '
+            '"target_url": "' + _URL + '", "description": "' + summary + '"}')
+    return {"message": summary,
+            "webhook": {service: {"method": "POST", "path": forge_status_path(provider, path, revision), "body": body}
+                        for service, path in sorted(services.items())}}
+
+
+def notifications(settings: StackSettings, github_enterprise_url: str | None,
+                  forge_apps: dict[str, str] | None = None) -> dict[str, Any]:
+    """Preview reports on the pull request. GitHub: a commit status and one comment, kept up to date. GitLab,
+    Gitea, Forgejo: a commit status, for `forge_apps` (app -> project ID or owner/repo: those with a status
+    token)."""
     import yaml
 
     def document(value: Any) -> str:
         return yaml.safe_dump(value, sort_keys=False, width=1000)
 
-    github: dict[str, Any] = {"appID": settings.git.github_app_id,
-                              "installationID": settings.git.github_app_installation_id,
-                              "privateKey": "$github-privateKey"}
-    if (enterprise := github_enterprise_url) is not None:
-        github["enterpriseBaseURL"] = enterprise
+    provider = settings.git.provider
+    if provider == "github":
+        github: dict[str, Any] = {"appID": settings.git.github_app_id,
+                                  "installationID": settings.git.github_app_installation_id,
+                                  "privateKey": "$github-privateKey"}
+        if (enterprise := github_enterprise_url) is not None:
+            github["enterpriseBaseURL"] = enterprise
+        notifiers = {"service.github": document(github)}
+        templates = TEMPLATES
+    else:
+        apps = forge_apps or {}
+        notifiers = {f"service.webhook.{status_service(app)}": document(
+            forge_service(provider, settings.git.base_url, app)) for app in sorted(apps)}
+        services = {status_service(app): path for app, path in apps.items()}
+        templates = {name: forge_template(name, provider, services) for name in REPORTS}
     return {
         "enabled": True,
-        "secret": {"create": False},  # notifications_secret() instead
-        "notifiers": {"service.github": document(github)},
-        "templates": {f"template.{name}": document(body) for name, body in TEMPLATES.items()},
+        "secret": {"create": False},  # argocd.notifications_secret() instead
+        "notifiers": notifiers,
+        "templates": {f"template.{name}": document(body) for name, body in templates.items()},
         "triggers": {f"trigger.{name}": document(body) for name, body in TRIGGERS.items()},
     }
