@@ -493,3 +493,19 @@ def test_a_named_hook_without_a_delete_policy_would_run_once():
     (seed,) = [job for job in seeded_preview_jobs() if "seed" in job["metadata"]["name"]]
     assert runs(seed["metadata"]["annotations"], 3) == 3
     assert runs({"argocd.argoproj.io/hook": "Sync"}, 3) == 1
+
+
+def test_the_docs_say_what_an_author_sees_in_each_case():
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "previews.md").read_text()
+    rows = [line.split("|")[1].strip() for line in docs.splitlines() if line.startswith("| ")]
+    for case in ("building", "ready", "render failed", "sync failed", "refused by the cap", "expired",
+                 "merge conflicts"):
+        assert any(row.startswith(case) for row in rows), case
+    # The texts the docs quote are the ones the templates send.
+    from minnova_idp.policy.preview_cap import CAP_REFUSAL
+
+    assert f"waits: {CAP_REFUSAL} (it starts once another preview ends)" in docs
+    assert f"waits: {CAP_REFUSAL} (it starts once another preview ends)" in argocd.TEMPLATES[
+        "minnova-preview-render-failed"]["message"]
