@@ -88,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError([Problem(str(key_file), message="must hold exactly one age identity")])
         secrets = load_secret_values(content, shown, request.app, names.PREVIEW_ENVIRONMENT,
                                      AppKey(identities[0].recipient), stack_file=str(key_file), identities=identities,
-                                     database=app.database.enabled, redis=app.redis.enabled)
+                                     database=app.database.enabled, redis=app.redis.enabled,
+                                     storage=app.storage.enabled)
     from minnova_idp.load.app_files import read_seed
 
     seed = read_seed(app, directory, f"{directory}/") if app.database.enabled else ()

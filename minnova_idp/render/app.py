@@ -34,6 +34,7 @@ from minnova_idp.render.resources import (
     kubernetes_object,
     plain,
 )
+from minnova_idp.render.storage import storage_env, storage_objects
 from minnova_idp.render.waves import PROCESS_SYNC_WAVE, RELEASE_SYNC_WAVE, SYNC_WAVE_ANNOTATION
 
 Manifest = dict[str, Any]
@@ -99,9 +100,15 @@ def app_objects(app: AppConfig, placement: Placement, settings: RenderSettings, 
         redis = redis_objects(prefix, app, placement.redis, placement.namespace, labels,
                               Lifecycle(retain_on_delete=True, protect=protected), in_namespace, app_code_pods(app))
         objects += redis
-    # Every process starts once what it reads exists: its secrets, its database (Ready, with its `-app` Secret) and
-    # its Redis (its Deployment available, its Secret with REDIS_URL).
-    ready = in_namespace + keys(secret, cluster, pull, *redis)
+    storage: list[Declared] = []
+    if placement.storage is not None:
+        # Its bucket is data: retained always, protected where the environment is (like the database).
+        storage = storage_objects(prefix, app, placement.storage, placement.namespace, labels, settings.deployment,
+                                  Lifecycle(retain_on_delete=True, protect=protected), in_namespace)
+        objects += storage
+    # Every process starts once what it reads exists: its secrets, its database (Ready, with its `-app` Secret), its
+    # Redis (its Deployment available, its Secret with REDIS_URL) and its bucket's credentials.
+    ready = in_namespace + keys(secret, cluster, pull, *redis, *storage)
     release = None
     if app.release is not None:
         release = kubernetes_object(prefix, render_release(app, placement, settings, preview), Lifecycle(depends_on=ready))
@@ -239,6 +246,7 @@ def _container(app: AppConfig, placement: Placement, name: str, command: list[st
         "env": [{"name": "PORT", "value": str(app.port)},
                 *([database_url_env(placement.database)] if placement.database is not None else []),
                 *([redis_url_env(app)] if placement.redis is not None else []),
+                *(storage_env(app, placement.storage) if placement.storage is not None else []),
                 *({"name": key, "value": value} for key, value in sorted(placement.env.items()))],
     }
     if placement.secrets is not None:
