@@ -267,7 +267,7 @@ class HealthCheck(StrictModel):
 EnvVars = dict[EnvVarName, str]
 
 _PROCESS_NAME_RE = re.compile(r"^[a-z]([a-z0-9-]{0,18}[a-z0-9])?$")
-RESERVED_PROCESS_NAMES = frozenset({"web", "release", "db", "drill", "seed", "mask", "redis"})
+RESERVED_PROCESS_NAMES = frozenset({"web", "release", "db", "drill", "seed", "mask", "redis", "storage-cleanup"})
 
 
 def _process_name(value: str) -> str:

@@ -34,7 +34,7 @@ from minnova_idp.render.resources import (
     kubernetes_object,
     plain,
 )
-from minnova_idp.render.storage import storage_env, storage_objects
+from minnova_idp.render.storage import CLEANUP_PROCESS, render_cleanup_job, storage_env, storage_objects
 from minnova_idp.render.waves import PROCESS_SYNC_WAVE, RELEASE_SYNC_WAVE, SYNC_WAVE_ANNOTATION
 
 Manifest = dict[str, Any]
@@ -122,6 +122,12 @@ def app_objects(app: AppConfig, placement: Placement, settings: RenderSettings, 
     objects += [kubernetes_object(prefix, render_cron_job(app, placement, settings, name), Lifecycle(depends_on=ready))
                 for name, job in app.cron.items()
                 if (job.previews if preview else job.environments is None or placement.environment in job.environments)]
+    if preview and placement.storage is not None:
+        # The preview's objects go with it (storage.py: an Argo CD PreDelete hook; never rendered for an environment).
+        objects.append(kubernetes_object(prefix, render_cleanup_job(
+            app, placement.storage, placement.namespace, labels,
+            _pod_labels(app, placement, settings, process_selector(app, placement, CLEANUP_PROCESS))),
+            Lifecycle(depends_on=ready)))
     served = [render_service(app, placement, settings), render_ingress(app, placement, settings)]
     if placement.autoscale is not None:
         served.append(render_autoscaler(app, placement, settings))

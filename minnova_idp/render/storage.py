@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
-from minnova_idp.model import names
+from minnova_idp.model import names, versions
 from minnova_idp.model.app_config import AppConfig
 from minnova_idp.render.database import (
     ACCESS_KEY_ID,
@@ -53,6 +53,33 @@ ENDPOINT_VAR = "AWS_ENDPOINT_URL_S3"
 # AWS_REGION (@smithy/config-resolver regionConfig/config.js REGION_ENV_NAME).
 REGION_VARS = ("AWS_REGION", "AWS_DEFAULT_REGION")
 BUCKET_VAR, PREFIX_VAR, PLAIN_ENDPOINT_VAR = "S3_BUCKET", "S3_PREFIX", "S3_ENDPOINT"
+# A preview's objects go with it: an Argo CD PreDelete hook (argo-cd v3.4.4 controller/appcontroller.go:1240-1259
+# runs PreDelete hooks before any of the Application's resources is deleted, and waits for them; controller/hook.go
+# 217-227 deletes a failed hook and retries it; hook.go:82-95 and controller/sync.go:319-320 keep them out of syncs)
+# deletes everything under its prefix, with its own credentials, from the image the database backups already run:
+# the Barman Cloud plugin's sidecar (plugin-barman-cloud@v0.14.0 containers/Dockerfile.sidecar: distroless Python,
+# /venv/bin/python3, user 26; containers/sidecar-requirements.txt:25 boto3==1.43.56).
+CLEANUP_IMAGE = f"ghcr.io/cloudnative-pg/plugin-barman-cloud-sidecar:{versions.BARMAN_CLOUD_PLUGIN_VERSION}"
+CLEANUP_UID = 26
+CLEANUP_PROCESS = "storage-cleanup"
+# One object at a time (DeleteObject), not DeleteObjects: that one requires a request checksum, which the
+# checksum settings above keep SDKs from sending to R2. Uploads left half-way are aborted too.
+CLEANUP_SCRIPT = """\
+import os, boto3
+bucket, prefix = os.environ["S3_BUCKET"], os.environ["S3_PREFIX"]
+if not (prefix.startswith("pr-") and prefix.endswith("/")):
+    raise SystemExit(f"refusing to clean {prefix!r}: not a preview's prefix")
+s3 = boto3.client("s3")
+deleted = 0
+for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+    for item in page.get("Contents", []):
+        s3.delete_object(Bucket=bucket, Key=item["Key"])
+        deleted += 1
+for page in s3.get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=prefix):
+    for upload in page.get("Uploads", []):
+        s3.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+print(f"deleted {deleted} objects under s3://{bucket}/{prefix}")
+"""
 PREVIEW_STORAGE_KEY = "storage.json"  # in the stack's Secret of an app's previews bucket
 PREVIEW_STORAGE_FILE_SUFFIX = ".storage.json"  # in the sidecar's keys directory: <app>.storage.json
 
@@ -127,6 +154,42 @@ def storage_objects(component: str, app: AppConfig, storage: StoragePlacement, n
         "stringData": FromToken(token=token.key, recipe=storage_credentials),
     }, replace(keep, depends_on=(*after_namespace, token.key)))
     return [bucket, token, secret]
+
+
+def render_cleanup_job(app: AppConfig, storage: StoragePlacement, namespace: str, labels: dict[str, str],
+                       pod_labels: dict[str, str]) -> dict[str, Any]:
+    """A preview's PreDelete hook: deletes its prefix (and nothing else) before Argo CD deletes the preview.
+    `pod_labels`: the app's pods' labels, so the preview's egress policy lets it reach R2."""
+    from minnova_idp.render.sql_jobs import hardened_container_security
+
+    return {
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": names.process(app.name, CLEANUP_PROCESS), "namespace": namespace, "labels": labels,
+                     "annotations": {"argocd.argoproj.io/hook": "PreDelete",
+                                     "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation"}},
+        "spec": {
+            "backoffLimit": 3,
+            "activeDeadlineSeconds": 900,
+            "template": {
+                "metadata": {"labels": pod_labels},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "automountServiceAccountToken": False,
+                    "enableServiceLinks": False,
+                    "securityContext": {"runAsNonRoot": True, "runAsUser": CLEANUP_UID, "runAsGroup": CLEANUP_UID,
+                                        "seccompProfile": {"type": "RuntimeDefault"}},
+                    "containers": [{
+                        "name": "cleanup",
+                        "image": CLEANUP_IMAGE,
+                        "command": ["/venv/bin/python3", "-c", CLEANUP_SCRIPT],
+                        "env": [*storage_env(app, storage), {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"}],
+                        "resources": {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
+                        "securityContext": hardened_container_security(),
+                    }],
+                },
+            },
+        },
+    }
 
 
 # ---- previews: the stack provisions each app's previews bucket ahead; the plugin reads it -------------------------

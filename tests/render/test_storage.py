@@ -367,3 +367,65 @@ def test_an_app_stores_and_reads_objects_with_the_injected_variables_on_a_real_s
                                                            s3.endpoint_url)
     finally:
         s3.stop()
+
+
+# ---- a preview's objects go with it ---------------------------------------------------------------------------------
+
+def test_a_preview_deletes_its_prefix_in_a_pre_delete_hook_and_an_environment_never_does():
+    hook = preview(7)[("Job", "shop-storage-cleanup")]
+    assert hook["metadata"]["annotations"]["argocd.argoproj.io/hook"] == "PreDelete"
+    pod = hook["spec"]["template"]
+    (container,) = pod["spec"]["containers"]
+    assert container["image"] == f"ghcr.io/cloudnative-pg/plugin-barman-cloud-sidecar:v0.14.0"
+    assert container["command"][:2] == ["/venv/bin/python3", "-c"]
+    env = env_of(container)
+    assert env["S3_PREFIX"] == "pr-7/" and env["AWS_ACCESS_KEY_ID"]["secretKeyRef"]["name"] == "shop-storage"
+    # The preview's egress policy (the app's pods) lets it reach R2; the app's Service does not select it.
+    assert pod["metadata"]["labels"]["app.kubernetes.io/name"] == "shop"
+    assert pod["metadata"]["labels"]["app.kubernetes.io/instance"] != "shop-pr-7"
+    for environment in ("dev", "prod"):
+        assert not [k for k in by_kind(declared(environment)) if k[1].endswith("storage-cleanup")]
+    assert "processes.storage-cleanup: 'storage-cleanup' is reserved" in " ".join(
+        app_config_problems("processes:\n  storage-cleanup: {command: [x]}\n"))
+
+
+@pytest.mark.integration
+def test_the_cleanup_hook_deletes_its_preview_prefix_and_nothing_else_on_a_real_s3_server(tmp_path):
+    from tests.support.pgengine import MotoS3
+
+    python, moto = _engine_python()
+    if not python or not moto:
+        pytest.skip("boto3 and moto[server] missing (MINNOVA_PGENGINE_VENV, a venv .ci/run builds with both)")
+    found = preview(7)
+    secret = found[("Secret", "shop-storage")]["stringData"]
+    (container,) = found[("Job", "shop-storage-cleanup")]["spec"]["template"]["spec"]["containers"]
+    env = {}
+    for entry in container["env"]:
+        ref = entry.get("valueFrom", {}).get("secretKeyRef")
+        env[entry["name"]] = secret[ref["key"]] if ref else entry["value"]
+    s3 = MotoS3(tmp_path / "moto.log")
+    s3.start()
+    try:
+        client = s3.client()
+        bucket = env["S3_BUCKET"]
+        client.create_bucket(Bucket=bucket)
+        keys = [f"pr-7/uploads/{n}.txt" for n in range(1105)] + ["pr-70/keep.txt", "pr-8/keep.txt", "top.txt"]
+        for key in keys:
+            client.put_object(Bucket=bucket, Key=key, Body=b"x")
+        client.create_multipart_upload(Bucket=bucket, Key="pr-7/big.bin")
+        env["AWS_ENDPOINT_URL_S3"] = s3.endpoint_url
+        clean = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+        result = subprocess.run([python, *container["command"][1:]], env={**clean, **env, "HOME": str(tmp_path)},
+                                capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert result.stdout.strip() == f"deleted 1105 objects under s3://{bucket}/pr-7/"
+        left = sorted(o["Key"] for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+                      for o in page.get("Contents", []))
+        assert left == ["pr-70/keep.txt", "pr-8/keep.txt", "top.txt"]
+        assert not client.list_multipart_uploads(Bucket=bucket).get("Uploads")
+        # A prefix that is not a preview's is refused before anything is listed.
+        refused = subprocess.run([python, *container["command"][1:]], env={**clean, **env, "S3_PREFIX": ""},
+                                 capture_output=True, text=True, timeout=120)
+        assert refused.returncode == 1 and "not a preview's prefix" in refused.stderr
+    finally:
+        s3.stop()
