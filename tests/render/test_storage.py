@@ -429,3 +429,51 @@ def test_the_cleanup_hook_deletes_its_preview_prefix_and_nothing_else_on_a_real_
         assert refused.returncode == 1 and "not a preview's prefix" in refused.stderr
     finally:
         s3.stop()
+
+
+# ---- the whole program, on a copy of the example project with storage on ------------------------------------------
+
+def _plan_with_storage(tmp_path, stack: str, previous: dict | None = None):
+    from minnova_idp.plan.recorder import run_plan
+    from tests.conftest import project_copy
+
+    project = project_copy(tmp_path)
+    app_yaml = project / "examples/oracle/.minnova/app.yaml"
+    app_yaml.write_text(app_yaml.read_text().replace("healthCheck:", "storage: {enabled: true}\nhealthCheck:", 1))
+    return run_plan(project, stack, cache_dir=tmp_path / "cache", previous_outputs=previous)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_plan_adds_only_storage_resources_validates_strictly_and_records_the_bucket(tmp_path, stack):
+    from tests.conftest import PROJECT_DIR
+
+    plan = _plan_with_storage(tmp_path, stack)
+    golden = set((PROJECT_DIR / f"tests/golden/urns-{stack}.txt").read_text().split())
+    urns = {r.urn for r in plan.resources}
+    assert golden <= urns  # nothing of the example is renamed
+    added = sorted(urn.rsplit("::", 1)[1] for urn in urns - golden)
+    expected = [f"oracle-{stack}-secret-oracle-storage", f"oracle-{stack}-storage", f"oracle-{stack}-storage"]
+    if stack == "dev":  # dev runs the previews: their bucket, token and the sidecar's Secret
+        expected += ["oracle-preview-storage", "oracle-preview-storage", "oracle-previews-secret-minnova-preview-storage-oracle"]
+    assert added == sorted(expected)
+    validate_objects(plan.manifests())
+    bucket = next(r for r in plan.resources if r.type == "cloudflare:index/r2Bucket:R2Bucket"
+                  and r.name == f"oracle-{stack}-storage")
+    assert bucket.inputs["name"] == f"minnova-oracle-{stack}-objectstorage" and bucket.retain_on_delete
+    assert bucket.protect == (stack == "prod")
+    secret = next(r for r in plan.resources if r.name == f"oracle-{stack}-secret-oracle-storage")
+    assert set(secret.inputs["stringData"]) == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+    assert set(secret.inputs["stringData"].values()) == {"[secret]"}
+    assert plan.outputs["storageBuckets"] == {f"oracle-{stack}": f"minnova-oracle-{stack}-objectstorage"}
+
+
+@pytest.mark.integration
+def test_a_deployed_bucket_is_never_swapped_for_a_new_empty_one(tmp_path):
+    from minnova_idp.model.errors import ConfigError as Stop
+
+    with pytest.raises(Stop) as caught:
+        _plan_with_storage(tmp_path, "prod", previous={"storageBuckets": {"oracle-prod": "old-oracle-prod-objectstorage"}})
+    (problem,) = [str(p) for p in caught.value.problems]
+    assert "storage.enabled: prod would store objects in a new, empty bucket 'minnova-oracle-prod-objectstorage' in " \
+           "place of 'old-oracle-prod-objectstorage'" in problem
