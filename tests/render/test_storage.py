@@ -477,3 +477,17 @@ def test_a_deployed_bucket_is_never_swapped_for_a_new_empty_one(tmp_path):
     (problem,) = [str(p) for p in caught.value.problems]
     assert "storage.enabled: prod would store objects in a new, empty bucket 'minnova-oracle-prod-objectstorage' in " \
            "place of 'old-oracle-prod-objectstorage'" in problem
+
+
+def test_status_names_each_environments_bucket(tmp_path):
+    from minnova_idp.cli.status import structured
+    from minnova_idp.render.status import stack_status
+    from tests.conftest import load_stack_inputs, project_copy
+
+    project = project_copy(tmp_path)
+    app_yaml = project / "examples/oracle/.minnova/app.yaml"
+    app_yaml.write_text(app_yaml.read_text().replace("healthCheck:", "storage: {enabled: true}\nhealthCheck:", 1))
+    inputs = load_stack_inputs(project, "prod")
+    by_app = {row["app"]: row for row in structured(inputs, stack_status(inputs))}
+    assert by_app["oracle"]["storage"] == {"bucket": "minnova-oracle-prod-objectstorage"}
+    assert by_app["storefront"]["storage"] is None
