@@ -223,7 +223,7 @@ def test_the_stack_provisions_the_previews_bucket_and_its_token_for_the_sidecar(
                        "items": [{"key": "storage.json", "path": "shop.storage.json"}]}} in sources
 
 
-def test_render_preview_without_the_platforms_file_names_what_is_missing(tmp_path, monkeypatch):
+def test_render_preview_reads_the_previews_bucket_the_stack_provisions(tmp_path, monkeypatch, capsys):
     import argparse
 
     from minnova_idp.preview_plugin import run
@@ -240,6 +240,18 @@ def test_render_preview_without_the_platforms_file_names_what_is_missing(tmp_pat
     with pytest.raises(ConfigError) as caught:
         run(args)
     assert "storage.enabled: the platform gives shop's previews no bucket yet" in str(caught.value.problems[0])
+    # With the file the stack provisions, the preview is rendered with it (the sidecar's copy, this preview's prefix).
+    (keys / "shop.storage.json").write_text(PREVIEW_FILE)
+    assert run(args) == 0
+    import yaml
+
+    rendered = {(o["kind"], o["metadata"]["name"]): o for o in yaml.safe_load_all(capsys.readouterr().out)}
+    assert rendered[("Secret", "shop-storage")]["stringData"]["AWS_SECRET_ACCESS_KEY"] == "preview-secret"
+    assert env_of(containers(rendered[("Deployment", "shop")])[0])["S3_PREFIX"] == "pr-7/"
+    assert ("Job", "shop-storage-cleanup") in rendered
+    (keys / "shop.storage.json").write_text(PREVIEW_FILE.replace("acme-shop-previewstorage", "acme-shop-prod-objectstorage"))
+    with pytest.raises(ConfigError, match="never writes for shop's previews"):
+        run(args)
 
 
 # ---- what app developers may not set ---------------------------------------------------------------------------------
