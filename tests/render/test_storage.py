@@ -478,6 +478,17 @@ def test_the_plan_adds_only_storage_resources_validates_strictly_and_records_the
     assert set(secret.inputs["stringData"]) == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
     assert set(secret.inputs["stringData"].values()) == {"[secret]"}
     assert plan.outputs["storageBuckets"] == {f"oracle-{stack}": f"minnova-oracle-{stack}-objectstorage"}
+    # Each storage token, as Pulumi gets it, opens exactly its own bucket: the environment's, or the previews'.
+    buckets = {r.name: r.inputs["name"] for r in plan.resources if r.type == "cloudflare:index/r2Bucket:R2Bucket"}
+    tokens = {r.name: json.loads(r.inputs["policies"][0]["resources"]) for r in plan.resources
+              if r.type == "cloudflare:index/accountToken:AccountToken" and r.name.endswith("storage")}
+    assert tokens and all(scope == {f"com.cloudflare.edge.r2.bucket.{plan_account(plan)}_default_{buckets[name]}": "*"}
+                          for name, scope in tokens.items()), tokens
+
+
+def plan_account(plan) -> str:
+    (account,) = {r.inputs["accountId"] for r in plan.resources if r.type == "cloudflare:index/r2Bucket:R2Bucket"}
+    return account
 
 
 @pytest.mark.integration
