@@ -89,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError([Problem(str(key_file), message="must hold exactly one age identity")])
         secrets = load_secret_values(content, shown, request.app, names.PREVIEW_ENVIRONMENT,
                                      AppKey(identities[0].recipient), stack_file=str(key_file), identities=identities,
-                                     database=app.database.enabled, redis=app.redis.enabled)
+                                     database=app.database.enabled, redis=app.redis.enabled,
+                                     storage=app.storage.enabled)
     from minnova_idp.load.app_files import read_seed
 
     seed = read_seed(app, directory, f"{directory}/") if app.database.enabled else ()
@@ -100,7 +101,8 @@ def run(args: argparse.Namespace) -> int:
     origin = None
     if app.database.enabled and app.preview.database is not None:
         origin = _preview_origin(app, keys_dir)
-    sys.stdout.write(to_yaml(render_preview(app, request, secrets, seed, pull, password_key, origin)))
+    storage = _preview_storage(app, request, keys_dir) if app.storage.enabled else None
+    sys.stdout.write(to_yaml(render_preview(app, request, secrets, seed, pull, password_key, origin, storage)))
     return 0
 
 
@@ -198,6 +200,22 @@ def _preview_origin(app, keys_dir: Path):
                                         "preview.database.from in the app's registered branch; until then, remove it "
                                         "from the pull request")])
     return parse_origin(text, str(keys_dir / origin_file(app.name)), environment)
+
+
+def _preview_storage(app, request, keys_dir: Path):
+    """`storage.enabled`: the bucket the platform gives this app's previews (never an environment's), with this
+    preview's own prefix."""
+    from minnova_idp.render.storage import parse_preview_storage, preview_storage_file
+
+    shown = str(keys_dir / preview_storage_file(app.name))
+    text = _sidecar_file(keys_dir, preview_storage_file(app.name))
+    if text is None:
+        raise ConfigError([Problem("storage.enabled", message=f"the platform gives {app.name}'s previews no bucket "
+                                   f"yet (no {shown})",
+                                   hint=f"the stack that runs {app.name}'s previews makes it once the app's registered "
+                                        "branch has storage.enabled (its `pulumi up`); until then, remove storage "
+                                        "from the pull request")])
+    return parse_preview_storage(text, shown, app.name, request.deployment, request.pr_number)
 
 
 def _sidecar_file(keys_dir: Path, name: str, limit: int = 64 * 1024) -> str | None:

@@ -54,7 +54,8 @@ def load_inputs(project_dir: Path, raw: dict[str, str], secret_keys: set[str], f
             secrets[(app.name, environment)] = load_secret_values(
                 content, app.shown(secrets_file(environment)), app.name, environment,
                 app_key(stack, app.name, environment), stack.file, identities,
-                database=app.config.database.enabled, redis=app.config.redis.enabled)
+                database=app.config.database.enabled, redis=app.config.redis.enabled,
+                storage=app.config.storage.enabled)
         except ConfigError as exc:
             problems.extend(exc.problems)
     restore_checks = {}

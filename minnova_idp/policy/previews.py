@@ -24,6 +24,14 @@ def preview_origins(inputs: ProgramInputs) -> list[tuple[LoadedApp, str]]:
             and app.config.preview.database.from_ not in inputs.stack.settings.protected_environments]
 
 
+def preview_storage_apps(inputs: ProgramInputs) -> tuple[str, ...]:
+    """Apps whose previews this stack gives a bucket of their own (render/storage.py preview_storage_offer): every
+    previewed app with storage, in a stack that runs previews and has a Cloudflare account."""
+    if inputs.stack.settings.previews is None or inputs.stack.settings.cloudflare is None:
+        return ()
+    return tuple(app.name for app in inputs.apps if app.entry.repo and app.config.storage.enabled)
+
+
 def origin_problems(inputs: ProgramInputs) -> list[Problem]:
     if inputs.stack.settings.previews is None:
         return []

@@ -129,17 +129,22 @@ def sidecar_environment(settings: StackSettings) -> dict[str, str]:
             "MINNOVA_PREVIEW_MAX_TOTAL": str(settings.previews.max_total)}
 
 
-def sidecar_volumes(origin_apps: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+def sidecar_volumes(origin_apps: tuple[str, ...] = (), storage_apps: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     """`origin_apps`: apps whose previews copy an environment's database: each one's origin file (origin.py) joins the
     keys directory as `<app>.origin.json`, from a Secret its environment makes (optional: the sidecar starts before
-    the environment has made it, and the file appears once it has)."""
+    the environment has made it, and the file appears once it has). `storage_apps`: apps whose previews store
+    objects: each one's `<app>.storage.json` (storage.py), the same way."""
     from minnova_idp.render.origin import ORIGIN_KEY, origin_file, origin_secret
+    from minnova_idp.render.storage import PREVIEW_STORAGE_KEY, preview_storage_file, preview_storage_secret
 
     keys: dict[str, Any] = {"secret": {"secretName": PREVIEW_KEYS_SECRET}}
-    if origin_apps:
+    if origin_apps or storage_apps:
         keys = {"projected": {"sources": [{"secret": {"name": PREVIEW_KEYS_SECRET}}, *(
             {"secret": {"name": origin_secret(app), "optional": True,
-                        "items": [{"key": ORIGIN_KEY, "path": origin_file(app)}]}} for app in origin_apps)]}}
+                        "items": [{"key": ORIGIN_KEY, "path": origin_file(app)}]}} for app in origin_apps), *(
+            {"secret": {"name": preview_storage_secret(app), "optional": True,
+                        "items": [{"key": PREVIEW_STORAGE_KEY, "path": preview_storage_file(app)}]}}
+            for app in storage_apps)]}}
     # `var-files` and `plugins` are the chart's own volumes.
     return [{"name": "argocd-cmp-cm", "configMap": {"name": "argocd-cmp-cm"}},
             {"name": "minnova-cmp-tmp", "emptyDir": {}},
@@ -195,7 +200,8 @@ REPO_SERVER_ENV = {"ARGOCD_PAUSE_GEN_MINUTES": "5"}
 
 
 def chart_values(settings: StackSettings, github_notifications: bool, known_hosts: str | None = None,
-                 origin_apps: tuple[str, ...] = (), forge_apps: dict[str, str] | None = None) -> dict:
+                 origin_apps: tuple[str, ...] = (), forge_apps: dict[str, str] | None = None,
+                 storage_apps: tuple[str, ...] = ()) -> dict:
     """Values of the argo-cd chart: no secret in them (one would make Pulumi hide all of them).
 
     `argocd-secret` and `argocd-notifications-secret` are made by the Platform instead (argocd_secret,
@@ -211,7 +217,7 @@ def chart_values(settings: StackSettings, github_notifications: bool, known_host
             "params": {"applicationsetcontroller.allowed.scm.providers": api_url(settings), **REPO_SERVER_PARAMS},
             "secret": {"createSecret": False},
         },
-        "repoServer": {"extraContainers": [sidecar(settings)], "volumes": sidecar_volumes(origin_apps),
+        "repoServer": {"extraContainers": [sidecar(settings)], "volumes": sidecar_volumes(origin_apps, storage_apps),
                        "rbac": REPO_SERVER_RBAC, "env": [{"name": k, "value": v} for k, v in REPO_SERVER_ENV.items()]},
     }
     if known_hosts:
