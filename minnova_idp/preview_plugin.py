@@ -55,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
              "preview_domain": args.preview_domain, "deployment": args.deployment,
              "ingress_class": args.ingress_class}
     request = preview_request(flags, os.environ)
+    _refuse_past_the_cap(request.app, os.environ)
     keys_dir = Path(args.keys_dir or os.environ.get("MINNOVA_PREVIEW_KEYS_DIR", PREVIEW_KEYS_DIR)).absolute()
     directory = _checkout(Path(args.directory), request.app, keys_dir)
     problems = checkout_problems(directory)
@@ -88,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError([Problem(str(key_file), message="must hold exactly one age identity")])
         secrets = load_secret_values(content, shown, request.app, names.PREVIEW_ENVIRONMENT,
                                      AppKey(identities[0].recipient), stack_file=str(key_file), identities=identities,
-                                     database=app.database.enabled, redis=app.redis.enabled)
+                                     database=app.database.enabled, redis=app.redis.enabled,
+                                     storage=app.storage.enabled)
     from minnova_idp.load.app_files import read_seed
 
     seed = read_seed(app, directory, f"{directory}/") if app.database.enabled else ()
@@ -99,8 +101,34 @@ def run(args: argparse.Namespace) -> int:
     origin = None
     if app.database.enabled and app.preview.database is not None:
         origin = _preview_origin(app, keys_dir)
-    sys.stdout.write(to_yaml(render_preview(app, request, secrets, seed, pull, password_key, origin)))
+    storage = _preview_storage(app, request, keys_dir) if app.storage.enabled else None
+    sys.stdout.write(to_yaml(render_preview(app, request, secrets, seed, pull, password_key, origin, storage)))
     return 0
+
+
+CAP_SETTINGS = {"max_per_app": "MINNOVA_PREVIEW_MAX_PER_APP", "max_total": "MINNOVA_PREVIEW_MAX_TOTAL"}
+
+
+def _refuse_past_the_cap(app: str, environ) -> None:
+    """Under Argo CD, with the cap in the sidecar's environment (argocd.sidecar_environment, never plugin env): a
+    preview past minnova:previews.maxPerApp or maxTotal renders nothing (policy/preview_cap.py says why there)."""
+    name = environ.get("ARGOCD_APP_NAME")
+    if name is None or CAP_SETTINGS["max_per_app"] not in environ:
+        return  # a local run, or a sidecar without a cap
+    from minnova_idp.load.preview_applications import read_preview_applications
+    from minnova_idp.policy.preview_cap import cap_problem
+
+    limits = {}
+    for key, variable in CAP_SETTINGS.items():
+        value = environ.get(variable, "")
+        if not value.isdigit() or int(value) < 1:
+            raise ConfigError([Problem(variable, message=f"'{value}' is not a whole number of previews, 1 or more",
+                                       hint="the platform's sidecar sets it from minnova:previews; re-run pulumi up")])
+        limits[key] = int(value)
+    problem = cap_problem(name, app, read_preview_applications(environ), limits["max_per_app"], limits["max_total"],
+                          "render-preview")
+    if problem:
+        raise ConfigError([problem])
 
 
 def _checkout(directory: Path, app: str, keys_dir: Path) -> Path:
@@ -172,6 +200,22 @@ def _preview_origin(app, keys_dir: Path):
                                         "preview.database.from in the app's registered branch; until then, remove it "
                                         "from the pull request")])
     return parse_origin(text, str(keys_dir / origin_file(app.name)), environment)
+
+
+def _preview_storage(app, request, keys_dir: Path):
+    """`storage.enabled`: the bucket the platform gives this app's previews (never an environment's), with this
+    preview's own prefix."""
+    from minnova_idp.render.storage import parse_preview_storage, preview_storage_file
+
+    shown = str(keys_dir / preview_storage_file(app.name))
+    text = _sidecar_file(keys_dir, preview_storage_file(app.name))
+    if text is None:
+        raise ConfigError([Problem("storage.enabled", message=f"the platform gives {app.name}'s previews no bucket "
+                                   f"yet (no {shown})",
+                                   hint=f"the stack that runs {app.name}'s previews makes it once the app's registered "
+                                        "branch has storage.enabled (its `pulumi up`); until then, remove storage "
+                                        "from the pull request")])
+    return parse_preview_storage(text, shown, app.name, request.deployment, request.pr_number)
 
 
 def _sidecar_file(keys_dir: Path, name: str, limit: int = 64 * 1024) -> str | None:

@@ -172,6 +172,11 @@ def test_egress_of_the_pull_requests_code_is_dns_its_database_and_the_internet(c
      "'main' is not a full commit SHA"),
     ({"MINNOVA_PREVIEW_DOMAIN": "https://x.io"}, "preview_domain: 'https://x.io' must be a bare host name"),
     ({"MINNOVA_PREVIEW_KEYS_DIR": "/nonexistent"}, "there is no preview key for oracle"),
+    # The preview cap (policy/preview_cap.py) fails closed: never rendered past a cap it could not check.
+    ({"MINNOVA_PREVIEW_MAX_PER_APP": "5", "MINNOVA_PREVIEW_MAX_TOTAL": "50", "KUBERNETES_SERVICE_HOST": "127.0.0.1"},
+     "could not list the preview Applications to check the preview cap"),
+    ({"MINNOVA_PREVIEW_MAX_PER_APP": "0", "MINNOVA_PREVIEW_MAX_TOTAL": "50"},
+     "MINNOVA_PREVIEW_MAX_PER_APP: '0' is not a whole number of previews"),
 ])
 def test_any_error_exits_non_zero_with_empty_stdout(checkout, keys_dir, overrides, message):
     """Empty output reaching Argo CD would prune the whole preview: errors must never look like success."""
@@ -389,3 +394,19 @@ def test_bad_seed_files_are_named_and_nothing_is_rendered(checkout, keys_dir, se
         "database: {enabled: true, size: 5Gi}", "database: {enabled: true, size: 5Gi, seed: {files: [seed/schema.sql]}}"))
     result = render(repo, argocd_env(head, keys_dir))
     assert result.returncode == 1 and result.stdout == "" and message in result.stderr, result.stderr
+
+
+def test_a_preview_past_the_cap_renders_nothing_and_says_why(monkeypatch):
+    """The wiring, with the Applications the loader would list (tests/load/test_preview_applications.py reads them)."""
+    from minnova_idp import preview_plugin
+    from minnova_idp.load import preview_applications
+    from minnova_idp.model.errors import ConfigError
+    from minnova_idp.policy.preview_cap import PreviewApplication
+
+    listed = [PreviewApplication(f"oracle-pr-{n}", "oracle", f"2026-12-01T10:0{n}:00Z") for n in (1, 2, 3)]
+    monkeypatch.setattr(preview_applications, "read_preview_applications", lambda environ: listed)
+    environ = {"ARGOCD_APP_NAME": "oracle-pr-3", "MINNOVA_PREVIEW_MAX_PER_APP": "2", "MINNOVA_PREVIEW_MAX_TOTAL": "9"}
+    with pytest.raises(ConfigError, match="refused by the preview cap: at most 2 previews of oracle run at once"):
+        preview_plugin._refuse_past_the_cap("oracle", environ)
+    preview_plugin._refuse_past_the_cap("oracle", {**environ, "ARGOCD_APP_NAME": "oracle-pr-2"})  # within the cap
+    preview_plugin._refuse_past_the_cap("oracle", {"MINNOVA_PREVIEW_MAX_PER_APP": "2"})  # a local run: no cap

@@ -57,6 +57,10 @@ class _SecretsTarget:
     def redis(self) -> bool:
         return self.config is not None and self.config.redis.enabled
 
+    @property
+    def storage(self) -> bool:
+        return self.config is not None and self.config.storage.enabled
+
     def check_name(self) -> None:
         """Inside .minnova/secrets/, only a name the platform reads (before any work is done)."""
         from minnova_idp.load.secrets import PREVIEW, file_name_problem
@@ -118,7 +122,8 @@ def _parse_plaintext(content: bytes, shown: str, dotenv: bool):
         raise exc.config_error() from None
 
 
-def _plaintext_problems(document, shown: str, dotenv: bool, database: bool | None, redis: bool = False) -> None:
+def _plaintext_problems(document, shown: str, dotenv: bool, database: bool | None, redis: bool = False,
+                        storage: bool = False) -> None:
     """The platform's checks of the values, before they are encrypted (names never values in messages)."""
     from minnova_idp.load.secrets import secret_values
 
@@ -126,7 +131,7 @@ def _plaintext_problems(document, shown: str, dotenv: bool, database: bool | Non
         if not isinstance(document, dict):
             raise ConfigError([Problem(shown, message="is not a dotenv file")])
         document = {"stringData": document}
-    secret_values(document, shown, database=database, redis=redis)
+    secret_values(document, shown, database=database, redis=redis, storage=storage)
 
 
 def _encrypt_document(document, recipients: Sequence[str], dotenv: bool) -> str:
@@ -145,6 +150,7 @@ def _self_check(text: str, target: "_SecretsTarget", recipients: Sequence[str], 
     if dotenv:
         return
     problems = check_encrypted(text.encode("utf-8"), target.shown, database=target.database, redis=target.redis,
+                               storage=target.storage,
                                recipients=recipients,
                                recipients_from="the recipients it was encrypted for")
     if problems:
@@ -191,7 +197,7 @@ def run_encrypt(args: argparse.Namespace) -> int:
     elif output_dotenv and not input_dotenv:
         raise ConfigError([Problem("--out", message=f"{target_path} is a dotenv name; a YAML Secret is written to "
                                    "a .yaml file", hint="e.g. --out .minnova/secrets/prod.enc.yaml")])
-    _plaintext_problems(document, shown, output_dotenv, target.database, target.redis)
+    _plaintext_problems(document, shown, output_dotenv, target.database, target.redis, target.storage)
     text = _encrypt_document(document, recipients, output_dotenv)
     _self_check(text, target, recipients, output_dotenv)
     _make_secrets_dir(target_path)
@@ -271,7 +277,7 @@ def run_edit(args: argparse.Namespace) -> int:
             if not dotenv and document is None:
                 raise ConfigError([Problem(shown, message="is empty: nothing was written",
                                            hint=f"to remove the secrets, delete {path}")])
-            _plaintext_problems(document, shown, dotenv, target.database, target.redis)
+            _plaintext_problems(document, shown, dotenv, target.database, target.redis, target.storage)
             break
         except ConfigError as exc:
             # What was typed is never discarded: edit it again, or it is kept encrypted (never in plain text).

@@ -182,7 +182,8 @@ def _checked(stack: StackConfig, apps: list[LoadedApp], identities, memo: dict, 
         values = read(app, f"secrets:{environment}", lambda: load_secret_values(
             content, app.shown(secrets_file(environment)), app.name, environment,
             app_key(stack, app.name, environment), stack.file, identities,
-            database=app.config.database.enabled, redis=app.config.redis.enabled))
+            database=app.config.database.enabled, redis=app.config.redis.enabled,
+            storage=app.config.storage.enabled))
         if values is not None:
             secrets[(app.name, environment)] = values
     restore_checks = {}

@@ -62,6 +62,7 @@ def parse_stack_config(raw: Mapping[str, str], secret_keys: set[str], file: str)
     secrets_keys = _secret_map(secrets.get("secretsKeys"), "secretsKeys", 2, file, problems)
     deploy_keys = _secret_map(secrets.get("gitDeployKeys"), "gitDeployKeys", 1, file, problems)
     project_tokens = _secret_map(secrets.get("gitlabProjectTokens"), "gitlabProjectTokens", 1, file, problems)
+    status_tokens = _secret_map(secrets.get("previewStatusTokens"), "previewStatusTokens", 1, file, problems)
     settings = None
     try:
         settings = StackSettings.model_validate(values)
@@ -77,6 +78,7 @@ def parse_stack_config(raw: Mapping[str, str], secret_keys: set[str], file: str)
                              secrets_keys=secrets_keys, secrets_shared_key=secrets.get("secretsSharedKey"),
                              github_app_private_key=secrets.get("githubAppPrivateKey"),
                              git_deploy_keys=deploy_keys, gitlab_project_tokens=project_tokens,
+                             preview_status_tokens=status_tokens,
                              webhook_secret=secrets.get("webhookSecret"),
                              registry_credentials=secrets.get("registryCredentials"),
                              password_key=secrets.get("passwordKey")),
