@@ -138,7 +138,7 @@ def main(project_dir: Path) -> None:
             config = running_program_config()  # read here: Pulumi's config lives in this thread's context
             inputs = await asyncio.to_thread(load_inputs, project_dir, *config, progress=FetchProgress(sys.stderr),
                                              isolation=Isolation(outputs))
-            # Returned as well as exported: the same values (pulumi 3.x pulumi/runtime/stack.py run(): a returned
+            # Returned as well as exported: the same values (pulumi@3.272.0 pulumi/runtime/stack.py:66-89: a returned
             # mapping is exported as pulumi.export would); tests read them from the entry point.
             return await program(inputs, check_images=registry_check, previous=previous)
         except ConfigError as exc:
