@@ -59,7 +59,8 @@ async def program(inputs: ProgramInputs, check_images=None, previous: pulumi.Sta
     for problem in version_problems():  # the plan's private Pulumi uses were read in other versions: say so
         pulumi.log.warn(problem)
     for degraded in inputs.degraded.values():  # loudly: this app's new config is not what runs
-        pulumi.log.warn(f"app {degraded.app} {degraded.keeps}: its own inputs failed: " + "; ".join(map(str, degraded.problems)))
+        problems = "; ".join(map(str, degraded.problems))
+        pulumi.log.warn(f"app {degraded.app} {degraded.keeps}: its own inputs failed: {problems}")
     previous_tags: dict = {}
     previous_releases: dict = {}
     guarded = outputs_to_read(inputs)

@@ -49,7 +49,8 @@ def record_of(app: LoadedApp) -> dict[str, Any] | None:
     if len(files) > MAX_FILES or total > MAX_TOTAL_BYTES:
         raise ConfigError([Problem(app.shown(""), message=f"{CONFIG_DIR}/ holds {len(files)} files, {total} bytes: "
                                    f"more than a record of the last good config may hold ({MAX_FILES} files, "
-                                   f"{MAX_TOTAL_BYTES} bytes)", hint=f"keep only config, secrets and SQL in {CONFIG_DIR}/")])
+                                   f"{MAX_TOTAL_BYTES} bytes)",
+                                   hint=f"keep only config, secrets and SQL in {CONFIG_DIR}/")])
     payload = json.dumps(files, sort_keys=True, separators=(",", ":")).encode()
     return {"commit": app.commit, "configFile": app.config_file,
             "files": base64.b64encode(zlib.compress(payload, 9)).decode("ascii"),

@@ -43,7 +43,8 @@ def test_status_and_plan_name_a_broken_app_and_what_it_keeps(tmp_path):
     assert status.returncode == 0, status.stderr
     assert "app:       oracle" in status.stdout and "app:       storefront (kept)" in status.stdout
     assert "storefront: keeps its last good config (examples/storefront)" in status.stdout
-    assert "- examples/storefront/.minnova/app.yaml:7: port: Input should be greater than or equal to 1" in status.stdout
+    assert ("- examples/storefront/.minnova/app.yaml:7: port: Input should be greater than or equal to 1"
+            in status.stdout)
     document = json.loads(cli("status", "--stack", "prod", "--previous-outputs", str(outputs), "--json",
                               cwd=project).stdout)
     assert {row["app"]: row["kept"] for row in document["apps"]} == {"oracle": False, "storefront": True}

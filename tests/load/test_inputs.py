@@ -81,7 +81,8 @@ def test_a_failed_fetch_keeps_the_last_good_config_without_the_repository(projec
     assert oracle_app.commit == commit and oracle_app.config == good.apps[0].config
     assert oracle_app.image_tag("dev") == commit  # the tag it deployed (the commit), not a new one
     (degraded,) = kept.degraded.values()
-    assert degraded.app == "oracle" and degraded.keeps == f"keeps its last good config ({oracle.as_uri()}@{commit[:12]})"
+    assert degraded.app == "oracle"
+    assert degraded.keeps == f"keeps its last good config ({oracle.as_uri()}@{commit[:12]})"
     assert "cannot fetch" in str(degraded.problems[0])
     assert kept.sources["oracle"] == outputs_of(good)["appSources"]["oracle"]  # recorded again, unchanged
 
