@@ -56,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
              "ingress_class": args.ingress_class}
     request = preview_request(flags, os.environ)
     keys_dir = Path(args.keys_dir or os.environ.get("MINNOVA_PREVIEW_KEYS_DIR", PREVIEW_KEYS_DIR)).absolute()
+    if os.environ.get("ARGOCD_APP_NAME"):  # under Argo CD: only an approved head commit is deployed (a local run
+        _require_approval(request, keys_dir)  # deploys nothing). Before the checkout is read at all.
     directory = _checkout(Path(args.directory), request.app, keys_dir)
     problems = checkout_problems(directory)
     if problems:
@@ -130,6 +132,40 @@ def _checkout(directory: Path, app: str, keys_dir: Path) -> Path:
     os.chdir(directory.resolve().parent)  # the checkout's root: messages name files as the app's repository does
     _refuse_links(Path("."), [Path(relative)])  # the monorepo path too: a link there could lead anywhere
     return Path(relative)
+
+
+def _require_approval(request, keys_dir: Path) -> None:
+    """The head SHA Argo CD checked out (ARGOCD_APP_REVISION, never the pull request's say) must carry an approval made
+    for exactly that SHA by someone with write access to the app's repository (policy/approval.py). Where to look and
+    the read-only token come from the platform (argocd.PREVIEW_APPROVAL), never from plugin env or the checkout."""
+    import json
+
+    from minnova_idp.load.approval import fetch_statuses
+    from minnova_idp.policy.approval import PROVIDERS, approval_problem, how_to_approve
+    from minnova_idp.render.argocd import PREVIEW_APPROVAL
+
+    shown = str(keys_dir / PREVIEW_APPROVAL)
+    text = _sidecar_file(keys_dir, PREVIEW_APPROVAL)
+    if text is None:
+        raise ConfigError([Problem(shown, message="is missing: without the platform's approval settings no preview "
+                                   "renders", hint="the platform writes it (minnova-preview-keys); re-run `pulumi up`")])
+    try:
+        settings = json.loads(text)
+        provider, api = settings["provider"], settings["api"]
+        app = settings["apps"][request.app]
+        repository, token = app["repository"], app.get("token")
+    except (ValueError, KeyError, TypeError):
+        raise ConfigError([Problem(shown, request.app, "has no approval settings for this app",
+                                   hint="the platform writes them for every app with previews; re-run `pulumi up`")]
+                          ) from None
+    if provider not in PROVIDERS or not isinstance(api, str) or not api.startswith(("https://", "http://")) \
+            or not isinstance(repository, str) or not (token is None or isinstance(token, str)):
+        raise ConfigError([Problem(shown, request.app, "approval settings are malformed")])
+    statuses, page_full = fetch_statuses(provider, api, repository, request.head_sha, token, "render-preview")
+    problem = approval_problem(provider, statuses, request.head_sha, "render-preview", page_full,
+                               how_to_approve(provider, api, repository, request.head_sha))
+    if problem:
+        raise ConfigError([problem])
 
 
 def _refuse_foreign_image(app, shown: str, keys_dir: Path) -> None:

@@ -62,6 +62,7 @@ def parse_stack_config(raw: Mapping[str, str], secret_keys: set[str], file: str)
     secrets_keys = _secret_map(secrets.get("secretsKeys"), "secretsKeys", 2, file, problems)
     deploy_keys = _secret_map(secrets.get("gitDeployKeys"), "gitDeployKeys", 1, file, problems)
     project_tokens = _secret_map(secrets.get("gitlabProjectTokens"), "gitlabProjectTokens", 1, file, problems)
+    app_pull = _secret_map(secrets.get("appRegistryCredentials"), "appRegistryCredentials", 1, file, problems)
     settings = None
     try:
         settings = StackSettings.model_validate(values)
@@ -79,7 +80,9 @@ def parse_stack_config(raw: Mapping[str, str], secret_keys: set[str], file: str)
                              git_deploy_keys=deploy_keys, gitlab_project_tokens=project_tokens,
                              webhook_secret=secrets.get("webhookSecret"),
                              registry_credentials=secrets.get("registryCredentials"),
-                             password_key=secrets.get("passwordKey")),
+                             password_key=secrets.get("passwordKey"),
+                             preview_approval_token=secrets.get("previewApprovalToken"),
+                             app_registry_credentials=app_pull),
         git_known_hosts=known_hosts,
         file=file,
     )

@@ -22,7 +22,9 @@ class StackSecrets:
     gitlab_project_tokens: dict[str, str] = field(default_factory=dict, repr=False)  # app -> token
     webhook_secret: str | None = field(default=None, repr=False)
     registry_credentials: str | None = field(default=None, repr=False)  # a .dockerconfigjson
-    password_key: str | None = field(default=None, repr=False)  # generated passwords derive from it (redis.py)
+    password_key: str | None = field(default=None, repr=False)
+    preview_approval_token: str | None = field(default=None, repr=False)  # read-only: commit statuses (approval.py)
+    app_registry_credentials: dict[str, str] = field(default_factory=dict, repr=False)  # app -> .dockerconfigjson  # generated passwords derive from it (redis.py)
 
 
 @dataclass(frozen=True)

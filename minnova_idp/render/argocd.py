@@ -32,6 +32,9 @@ PREVIEW_PULL_CREDENTIALS = "registry-credentials.json"  # in PREVIEW_KEYS_DIR, w
 PREVIEW_PASSWORD_KEY = "preview-passwords.key"  # in PREVIEW_KEYS_DIR, when the stack has minnova:passwordKey
 PREVIEW_APP_IMAGES = "app-images.json"  # in PREVIEW_KEYS_DIR, when an app's images are confined: {app: [repo, ...]}
 PREVIEW_APP_PATHS = "app-paths.json"  # in PREVIEW_KEYS_DIR, when a previewed app lives in a monorepo: {app: path}
+# In PREVIEW_KEYS_DIR: where render-preview reads each app's approvals (policy/approval.py) and with which read-only
+# token: {"provider", "api", "apps": {app: {"repository", "token"}}}. Under Argo CD, no file: nothing renders.
+PREVIEW_APPROVAL = "approval.json"
 # The preview Application's source.path: the checkout's own .git directory, where no pull request can put a file.
 # The repo server merges `<source.path>/.argocd-source.yaml` and `.argocd-source-<app>.yaml` from the checkout over
 # the Application's source before it picks the tool (argo-cd v3.4.4 reposerver/repository/repository.go:1808-1878),
@@ -154,6 +157,17 @@ REPO_SERVER_PARAMS = {"reposerver.enable.git.submodule": "false",
                       "reposerver.plugin.tar.exclusions": ".git/*"}
 
 
+# An unapproved head fails to render (policy/approval.py) until a maintainer approves it. The repo server caches a
+# failed generation: after 3 failures it answers the cached error for 60 minutes without running the plugin
+# (argo-cd v3.4.4 reposerver/repository/repository.go:907-935, 977-1016; defaults in
+# cmd/argocd-repo-server/commands/argocd_repo_server.go:44-45), so an approval would wait up to an hour. 0 turns
+# that cache off (common/common.go:280-281): each refresh asks again. Only labelled pull requests have an
+# Application, so that is one statuses request per labelled, unapproved preview per refresh. Meanwhile Argo CD
+# keeps the last approved commit's objects: resources whose manifests failed to load are Unknown
+# (controller/state.go:641, 945-947) and auto-sync runs only OutOfSync (controller/appcontroller.go:2204-2207).
+REPO_SERVER_ENV = {"ARGOCD_PAUSE_GEN_AFTER_FAILED_ATTEMPTS": "0"}
+
+
 # Waves that always converge. A sync applies wave N+1 only once wave N is healthy (argo-cd v3.4.4
 # gitops-engine/pkg/sync/sync_context.go:523-565), and Argo CD calls an Ingress Progressing until its controller
 # publishes status.loadBalancer.ingress (gitops-engine/pkg/health/health_ingress.go:7-16), which some ingress
@@ -186,7 +200,8 @@ def chart_values(settings: StackSettings, github_notifications: bool, known_host
             "params": {"applicationsetcontroller.allowed.scm.providers": api_url(settings), **REPO_SERVER_PARAMS},
             "secret": {"createSecret": False},
         },
-        "repoServer": {"extraContainers": [sidecar(settings)], "volumes": sidecar_volumes(origin_apps)},
+        "repoServer": {"extraContainers": [sidecar(settings)], "volumes": sidecar_volumes(origin_apps),
+                       "env": [{"name": name, "value": value} for name, value in REPO_SERVER_ENV.items()]},
     }
     if known_hosts:
         values["configs"]["ssh"] = {"extraHosts": known_hosts.strip() + "\n"}
@@ -535,8 +550,9 @@ def credential_secrets(settings: StackSettings, apps: list[PreviewApp], secrets:
         for app in apps] + [argocd_secret(FORGE_TOKEN_SECRET, "scm-creds", {"token": Secret(secrets.git_token)})]
 
 
-def preview_keys_secret(apps: list[PreviewApp], secrets: StackSecrets) -> Manifest:
-    """Each app's preview identity, one file per app in the sidecar: only preview keys, never a dev or prod key."""
+def preview_keys_secret(apps: list[PreviewApp], secrets: StackSecrets, approval: dict[str, Any] | None = None) -> Manifest:
+    """Each app's preview identity, one file per app in the sidecar: only preview keys, never a dev or prod key.
+    `approval`: the approval gate's settings (PREVIEW_APPROVAL, render/approval.py)."""
     keys = {app.name: secrets.secrets_keys[app.name][names.PREVIEW_ENVIRONMENT] for app in apps
             if names.PREVIEW_ENVIRONMENT in secrets.secrets_keys.get(app.name, {})}
     if secrets.password_key:
@@ -548,6 +564,8 @@ def preview_keys_secret(apps: list[PreviewApp], secrets: StackSecrets) -> Manife
     if images := {app.name: list(app.images) for app in apps if app.images}:
         # The image repositories each app's previews may run (policy/images.py): the platform's list, never the PR's.
         keys[PREVIEW_APP_IMAGES] = json.dumps(images, sort_keys=True)
+    if approval is not None:
+        keys[PREVIEW_APPROVAL] = json.dumps(approval, sort_keys=True)
     if secrets.registry_credentials:
         # Read-only pull credentials for previews' private images ('.' keeps it apart from any app's key file).
         keys[PREVIEW_PULL_CREDENTIALS] = secrets.registry_credentials

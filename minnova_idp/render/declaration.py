@@ -18,6 +18,7 @@ from minnova_idp.policy import guards
 from minnova_idp.policy.previews import preview_apps, preview_origins
 from minnova_idp.render import argocd, tls
 from minnova_idp.render.app import app_objects, url
+from minnova_idp.render.approval import approval_settings
 from minnova_idp.render.database import backup_target
 from minnova_idp.render.origin import origin_offer
 from minnova_idp.render.placement import DnsTarget, Placement, RenderSettings, environment_placement
@@ -176,7 +177,8 @@ def _previews(inputs: ProgramInputs, dns: DnsTarget | None) -> list[Declared]:
     apps = preview_apps(inputs)
     namespace = kubernetes_object(PLATFORM_PREFIX, argocd.render_namespace())
     after_namespace = Lifecycle(depends_on=keys(namespace))
-    own_secrets = [kubernetes_object(PLATFORM_PREFIX, argocd.preview_keys_secret(apps, secrets), after_namespace),
+    own_secrets = [kubernetes_object(PLATFORM_PREFIX, argocd.preview_keys_secret(
+        apps, secrets, approval_settings(apps, secrets, settings)), after_namespace),
                    kubernetes_object(PLATFORM_PREFIX, argocd.argocd_secret(settings, secrets.webhook_secret),
                                      after_namespace)]
     github_notifications = settings.git.provider == "github" and bool(secrets.github_app_private_key)
