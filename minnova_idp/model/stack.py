@@ -27,6 +27,12 @@ class StackSecrets:
     app_registry_credentials: dict[str, str] = field(default_factory=dict, repr=False)  # app -> .dockerconfigjson  # generated passwords derive from it (redis.py)
 
 
+def pull_credentials(secrets: StackSecrets, app: str) -> str | None:
+    """The pull credentials an app's pods get: its own (minnova:appRegistryCredentials, scoped by the registry to its
+    repositories), else the stack-wide read-only ones. Never another app's."""
+    return secrets.app_registry_credentials.get(app, secrets.registry_credentials)
+
+
 @dataclass(frozen=True)
 class StackConfig:
     settings: StackSettings

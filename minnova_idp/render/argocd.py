@@ -29,6 +29,14 @@ PLUGIN_NAME = "minnova-preview"
 PREVIEW_KEYS_SECRET = "minnova-preview-keys"
 PREVIEW_KEYS_DIR = "/var/run/minnova/preview-keys"
 PREVIEW_PULL_CREDENTIALS = "registry-credentials.json"  # in PREVIEW_KEYS_DIR, when the stack has any
+
+
+def app_pull_credentials_file(app: str) -> str:
+    """In PREVIEW_KEYS_DIR: an app's own pull credentials (minnova:appRegistryCredentials), used instead of
+    PREVIEW_PULL_CREDENTIALS for that app's previews ('.' keeps it apart from the app's key file)."""
+    return f"{app}.registry-credentials.json"
+
+
 PREVIEW_PASSWORD_KEY = "preview-passwords.key"  # in PREVIEW_KEYS_DIR, when the stack has minnova:passwordKey
 PREVIEW_APP_IMAGES = "app-images.json"  # in PREVIEW_KEYS_DIR, when an app's images are confined: {app: [repo, ...]}
 PREVIEW_APP_PATHS = "app-paths.json"  # in PREVIEW_KEYS_DIR, when a previewed app lives in a monorepo: {app: path}
@@ -566,6 +574,9 @@ def preview_keys_secret(apps: list[PreviewApp], secrets: StackSecrets, approval:
         keys[PREVIEW_APP_IMAGES] = json.dumps(images, sort_keys=True)
     if approval is not None:
         keys[PREVIEW_APPROVAL] = json.dumps(approval, sort_keys=True)
+    for app in apps:
+        if app.name in secrets.app_registry_credentials:
+            keys[app_pull_credentials_file(app.name)] = secrets.app_registry_credentials[app.name]
     if secrets.registry_credentials:
         # Read-only pull credentials for previews' private images ('.' keeps it apart from any app's key file).
         keys[PREVIEW_PULL_CREDENTIALS] = secrets.registry_credentials

@@ -14,6 +14,7 @@ from minnova_idp.model import names, versions
 from minnova_idp.model.app_config import AppConfig
 from minnova_idp.model.inputs import ProgramInputs
 from minnova_idp.model.loaded import LoadedApp
+from minnova_idp.model.stack import pull_credentials
 from minnova_idp.policy import guards
 from minnova_idp.policy.previews import preview_apps, preview_origins
 from minnova_idp.render import argocd, tls
@@ -114,10 +115,10 @@ def _app_instance(inputs: ProgramInputs, app: LoadedApp, environment: str, setti
                                       drill_schedule=stack.restore_drill_schedule,
                                       drill_check=inputs.restore_checks.get(app.name),
                                       seed=inputs.seeds.get(app.name, ()),
-                                      pull_secret=bool(inputs.stack.secrets.registry_credentials),
+                                      pull_secret=bool(pull_credentials(inputs.stack.secrets, app.name)),
                                       password_key=inputs.stack.secrets.password_key,
                                       server_name=guards.archive_server(app.config, environment, inputs.recorded))
-    pull = inputs.stack.secrets.registry_credentials
+    pull = pull_credentials(inputs.stack.secrets, app.name)
     resources = app_objects(app.config, placement, settings, component=component,
                             protected=environment in stack.protected_environments, operators=operators, dns=dns,
                             pull_credentials=Secret(pull) if pull else None)

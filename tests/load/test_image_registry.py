@@ -614,3 +614,33 @@ def test_the_program_stops_on_a_first_deploy_without_an_image_and_in_wait_mode()
         _program_with({"oracle-prod": ["1.4.1"], "storefront-prod": ["2.0.1"]},
                       {"registry.minnova.io/oracle:1.4.2": False}, mode="wait")
     assert pulumi  # the run stops with the run's own error, before any resource
+
+
+def test_the_gate_asks_with_the_credentials_each_apps_pods_pull_with():
+    """An app with its own pull credentials (minnova:appRegistryCredentials) is checked with them, the others with
+    the stack's: one robot account per app can see only its own repositories."""
+    from components.program import program
+    from minnova_idp.load.inputs import load_inputs
+    from minnova_idp.load.stack import from_stack_file
+    from minnova_idp.plan.recorder import record
+    from tests.conftest import PROJECT_DIR
+
+    raw, secret_keys, file = from_stack_file(PROJECT_DIR, "prod")
+    raw["minnova:registryCredentials"] = '{"auths": {"registry.minnova.io": {"username": "stack", "password": "s"}}}'
+    raw["minnova:appRegistryCredentials"] = json.dumps(
+        {"oracle": '{"auths": {"registry.minnova.io": {"username": "oracle-robot", "password": "o"}}}'})
+    secret_keys = secret_keys | {"minnova:registryCredentials", "minnova:appRegistryCredentials"}
+    inputs = load_inputs(PROJECT_DIR, raw, secret_keys, file)
+    asked = {}
+
+    def check_images(checks, credentials):
+        for check in checks:
+            asked[check.repository] = credentials["registry.minnova.io"][0]
+        return {check.key: True for check in checks}
+
+    async def run():
+        return await program(inputs, check_images=check_images)
+
+    record(run, project="minnova-idp", stack="prod", config=raw, secret_keys=secret_keys,
+           stack_outputs={"imageTags": {"oracle-prod": ["0.0.1"], "storefront-prod": ["0.0.1"]}})
+    assert asked == {"registry.minnova.io/oracle": "oracle-robot", "registry.minnova.io/storefront": "stack"}
