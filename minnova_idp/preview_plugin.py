@@ -94,10 +94,10 @@ def run(args: argparse.Namespace) -> int:
     from minnova_idp.load.app_files import read_seed
 
     seed = read_seed(app, directory, f"{directory}/") if app.database.enabled else ()
-    from minnova_idp.render.argocd import PREVIEW_PASSWORD_KEY, PREVIEW_PULL_CREDENTIALS, app_pull_credentials_file
+    from minnova_idp.render.argocd import PREVIEW_PASSWORD_KEY, PREVIEW_PULL_CREDENTIALS
 
     # The app's own pull credentials when the platform gave it some (never another app's), else the stack's.
-    pull = _sidecar_file(keys_dir, app_pull_credentials_file(request.app))
+    pull = _sidecar_file(keys_dir, names.app_pull_credentials_file(request.app))
     if pull is None:
         pull = _sidecar_file(keys_dir, PREVIEW_PULL_CREDENTIALS)
     password_key = _sidecar_file(keys_dir, PREVIEW_PASSWORD_KEY) if app.redis.enabled else None

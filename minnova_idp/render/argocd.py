@@ -31,17 +31,10 @@ PREVIEW_KEYS_DIR = "/var/run/minnova/preview-keys"
 PREVIEW_PULL_CREDENTIALS = "registry-credentials.json"  # in PREVIEW_KEYS_DIR, when the stack has any
 
 
-def app_pull_credentials_file(app: str) -> str:
-    """In PREVIEW_KEYS_DIR: an app's own pull credentials (minnova:appRegistryCredentials), used instead of
-    PREVIEW_PULL_CREDENTIALS for that app's previews ('.' keeps it apart from the app's key file)."""
-    return f"{app}.registry-credentials.json"
-
-
 PREVIEW_PASSWORD_KEY = "preview-passwords.key"  # in PREVIEW_KEYS_DIR, when the stack has minnova:passwordKey
 PREVIEW_APP_IMAGES = "app-images.json"  # in PREVIEW_KEYS_DIR, when an app's images are confined: {app: [repo, ...]}
 PREVIEW_APP_PATHS = "app-paths.json"  # in PREVIEW_KEYS_DIR, when a previewed app lives in a monorepo: {app: path}
-# In PREVIEW_KEYS_DIR: where render-preview reads each app's approvals (policy/approval.py) and with which read-only
-# token: {"provider", "api", "apps": {app: {"repository", "token"}}}. Under Argo CD, no file: nothing renders.
+# In PREVIEW_KEYS_DIR: where and with which read-only token render-preview reads approvals (render/approval.py).
 PREVIEW_APPROVAL = "approval.json"
 # The preview Application's source.path: the checkout's own .git directory, where no pull request can put a file.
 # The repo server merges `<source.path>/.argocd-source.yaml` and `.argocd-source-<app>.yaml` from the checkout over
@@ -165,14 +158,11 @@ REPO_SERVER_PARAMS = {"reposerver.enable.git.submodule": "false",
                       "reposerver.plugin.tar.exclusions": ".git/*"}
 
 
-# An unapproved head fails to render (policy/approval.py) until a maintainer approves it. The repo server caches a
-# failed generation: after 3 failures it answers the cached error for 60 minutes without running the plugin
-# (argo-cd v3.4.4 reposerver/repository/repository.go:907-935, 977-1016; defaults in
-# cmd/argocd-repo-server/commands/argocd_repo_server.go:44-45), so an approval would wait up to an hour. 0 turns
-# that cache off (common/common.go:280-281): each refresh asks again. Only labelled pull requests have an
-# Application, so that is one statuses request per labelled, unapproved preview per refresh. Meanwhile Argo CD
-# keeps the last approved commit's objects: resources whose manifests failed to load are Unknown
-# (controller/state.go:641, 945-947) and auto-sync runs only OutOfSync (controller/appcontroller.go:2204-2207).
+# An unapproved head fails to render (policy/approval.py). The repo server answers a render that failed 3 times from
+# cache for 60 minutes (argo-cd v3.4.4 reposerver/repository/repository.go:907-935, 977-1016; defaults
+# cmd/argocd-repo-server/commands/argocd_repo_server.go:44-45): 0 turns that off (common/common.go:280-281), so an
+# approval counts at the next refresh. Meanwhile the last approved objects stay: resources whose manifests failed are
+# Unknown (controller/state.go:641, 945-947) and auto-sync runs only OutOfSync (controller/appcontroller.go:2204-2207).
 REPO_SERVER_ENV = {"ARGOCD_PAUSE_GEN_AFTER_FAILED_ATTEMPTS": "0"}
 
 
@@ -574,9 +564,8 @@ def preview_keys_secret(apps: list[PreviewApp], secrets: StackSecrets, approval:
         keys[PREVIEW_APP_IMAGES] = json.dumps(images, sort_keys=True)
     if approval is not None:
         keys[PREVIEW_APPROVAL] = json.dumps(approval, sort_keys=True)
-    for app in apps:
-        if app.name in secrets.app_registry_credentials:
-            keys[app_pull_credentials_file(app.name)] = secrets.app_registry_credentials[app.name]
+    keys.update({names.app_pull_credentials_file(app.name): secrets.app_registry_credentials[app.name] for app in apps
+                 if app.name in secrets.app_registry_credentials})  # an app's own, scoped by its registry
     if secrets.registry_credentials:
         # Read-only pull credentials for previews' private images ('.' keeps it apart from any app's key file).
         keys[PREVIEW_PULL_CREDENTIALS] = secrets.registry_credentials

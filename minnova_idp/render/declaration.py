@@ -17,7 +17,7 @@ from minnova_idp.model.loaded import LoadedApp
 from minnova_idp.model.stack import pull_credentials
 from minnova_idp.policy import guards
 from minnova_idp.policy.previews import preview_apps, preview_origins
-from minnova_idp.render import argocd, tls
+from minnova_idp.render import argocd, preview_admission, tls
 from minnova_idp.render.app import app_objects, url
 from minnova_idp.render.approval import approval_settings
 from minnova_idp.render.database import backup_target
@@ -193,11 +193,15 @@ def _previews(inputs: ProgramInputs, dns: DnsTarget | None) -> list[Declared]:
     after_release = Lifecycle(depends_on=keys(release))
     credentials = [kubernetes_object(PLATFORM_PREFIX, manifest, after_release)
                    for manifest in argocd.credential_secrets(settings, apps, secrets)]
-    declared: list[Declared] = [namespace, *own_secrets, release, *credentials]
+    # The cluster holds previews' Ingresses to their own host (preview_admission.py), before any preview exists.
+    admission = [kubernetes_object(PLATFORM_PREFIX, manifest) for manifest in preview_admission.render_policy(
+        settings.preview_domain, settings.ingress_class, names.managed_labels())]
+    declared: list[Declared] = [namespace, *own_secrets, release, *credentials, *admission]
     for app in apps:
         project = kubernetes_object(PLATFORM_PREFIX, argocd.render_app_project(app), after_release)
         declared += [project, kubernetes_object(PLATFORM_PREFIX, argocd.render_application_set(app, settings),
-                                                Lifecycle(depends_on=keys(release, project, *credentials)))]
+                                                Lifecycle(depends_on=keys(release, project, *credentials,
+                                                                          *admission)))]
     if dns is not None and settings.previews.webhook_host:
         declared.append(dns.record("argocd-webhook", settings.previews.webhook_host,
                                    f"minnova-idp {settings.deployment}: Argo CD webhooks"))

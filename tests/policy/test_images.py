@@ -6,6 +6,7 @@ import json
 
 import yaml
 
+from minnova_idp.model import names
 from minnova_idp.model.stack import StackSecrets
 from minnova_idp.plan.recorder import run_plan
 from minnova_idp.render import argocd
@@ -102,11 +103,11 @@ def test_an_app_with_its_own_pull_credentials_never_gets_the_stacks_and_no_other
 def test_a_preview_pulls_with_its_apps_own_credentials_when_the_platform_gave_some(checkout, keys_dir):  # noqa: F811
     repo, head = checkout
     (keys_dir / argocd.PREVIEW_PULL_CREDENTIALS).write_text('{"auths": {"registry.minnova.io": {"auth": "d2lkZQ=="}}}')
-    (keys_dir / argocd.app_pull_credentials_file("storefront")).write_text('{"auths": {"x": {"auth": "b3RoZXI="}}}')
+    (keys_dir / names.app_pull_credentials_file("storefront")).write_text('{"auths": {"x": {"auth": "b3RoZXI="}}}')
     pull = [o for o in yaml.safe_load_all(render(repo, argocd_env(head, keys_dir)).stdout)
             if o["kind"] == "Secret" and o["metadata"]["name"] == "registry-credentials"]
     assert "d2lkZQ==" in pull[0]["stringData"][".dockerconfigjson"]  # the stack's, never storefront's
-    (keys_dir / argocd.app_pull_credentials_file("oracle")).write_text(ORACLE_PULL)
+    (keys_dir / names.app_pull_credentials_file("oracle")).write_text(ORACLE_PULL)
     pull = [o for o in yaml.safe_load_all(render(repo, argocd_env(head, keys_dir)).stdout)
             if o["kind"] == "Secret" and o["metadata"]["name"] == "registry-credentials"]
     assert pull[0]["stringData"][".dockerconfigjson"] == ORACLE_PULL
