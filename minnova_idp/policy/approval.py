@@ -68,6 +68,10 @@ def approval_problem(provider: str, statuses: list[CommitStatus], sha: str, show
         more = " (the first page of statuses held none; approve again so it is the newest)" if page_full else ""
         return Problem(shown, APPROVAL_CONTEXT, f"commit {sha} is not approved for a preview{more}",
                        hint=how or None)
+    if page_full and provider == "gitlab":
+        # GitLab's page is filtered to this context but not ordered newest first: a newer revocation may be unseen.
+        return Problem(shown, APPROVAL_CONTEXT, f"commit {sha} has more {APPROVAL_CONTEXT} statuses than one page "
+                       "holds; its latest cannot be read", hint=how or None)
     latest = max(mine, key=lambda status: status.id)
     if latest.state != success:
         return Problem(shown, APPROVAL_CONTEXT, f"commit {sha}'s latest approval status is '{latest.state}', "

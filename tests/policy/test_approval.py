@@ -33,6 +33,10 @@ def test_no_approval_other_contexts_and_a_full_page_are_refused():
                      (7, APPROVAL_CONTEXT.upper(), "success"))
     assert approval_problem("github", other, SHA, "x") is not None
     assert "first page of statuses held none" in str(approval_problem("github", other, SHA, "x", page_full=True))
+    # GitHub and Gitea list newest first, so a full page still holds the newest; GitLab's filtered page may not.
+    approved = statuses((9, APPROVAL_CONTEXT, "success"))
+    assert approval_problem("github", approved, SHA, "x", page_full=True) is None
+    assert "than one page holds" in str(approval_problem("gitlab", approved, SHA, "x", page_full=True))
 
 
 @pytest.mark.parametrize("provider, payload, expected", [
