@@ -25,6 +25,7 @@ from minnova_idp.load.secrets import (
 from minnova_idp.load.stack import parse_stack_config
 from minnova_idp.model.errors import ConfigError, Problem, raise_if_any
 from minnova_idp.model.inputs import ProgramInputs
+from minnova_idp.model.loaded import LoadedApp
 from minnova_idp.model.secrets import SecretValues
 from minnova_idp.policy.capacity import backup_problems, quota_problems
 from minnova_idp.policy.hosts import dns_problems
@@ -35,13 +36,16 @@ from minnova_idp.policy.previews import origin_problems, preview_origins, previe
 
 def load_inputs(project_dir: Path, raw: dict[str, str], secret_keys: set[str], file: str,
                 cache_dir: Path | None = None, auth: GitAuth | None = None,
-                identities: Sequence[Any] | None = None, progress=None) -> ProgramInputs:
+                identities: Sequence[Any] | None = None, progress=None,
+                apps: list[LoadedApp] | None = None) -> ProgramInputs:
     """`identities`: age identities to open secrets with instead of the stack's (the offline plan's --identity);
-    `progress`: told of each app repository as its fetch ends (loader.load_apps)."""
+    `progress`: told of each app repository as its fetch ends (loader.load_apps); `apps`: already loaded apps
+    instead of the registry's (`validate` in an app repository: load/app_policy.py)."""
     stack = parse_stack_config(raw, secret_keys, file)
     raise_if_any(key_problems(stack))
-    inputs = ProgramInputs(stack=stack, apps=load_apps(project_dir, stack, cache_dir=cache_dir, auth=auth,
-                                                       progress=progress))
+    if apps is None:
+        apps = load_apps(project_dir, stack, cache_dir=cache_dir, auth=auth, progress=progress)
+    inputs = ProgramInputs(stack=stack, apps=apps)
     problems = (backup_problems(inputs) + dns_problems(inputs) + preview_problems(inputs) + quota_problems(inputs)
                 + password_key_problems(inputs) + origin_problems(inputs) + image_problems(inputs))
     problems.extend(loaded_app_secrets_problems(inputs.apps, stack))  # misnamed files: checked without keys
