@@ -389,3 +389,28 @@ def test_bad_seed_files_are_named_and_nothing_is_rendered(checkout, keys_dir, se
         "database: {enabled: true, size: 5Gi}", "database: {enabled: true, size: 5Gi, seed: {files: [seed/schema.sql]}}"))
     result = render(repo, argocd_env(head, keys_dir))
     assert result.returncode == 1 and result.stdout == "" and message in result.stderr, result.stderr
+
+
+def test_one_value_overlays_are_merged_into_the_preview_secret(checkout, keys_dir):
+    """`secrets set/unset --env preview` files (issue 24 item 6) reach the preview as `pulumi up` merges them."""
+    from minnova_idp.load.secret_overlays import tombstone_text
+    from minnova_idp.sops import document as sops
+
+    repo, _ = checkout
+    recipient = sops.parse_identities(PREVIEW_KEY, "preview key")[0].recipient
+    overlays = repo / ".minnova/secrets/preview.d"
+    overlays.mkdir()
+    (overlays / "API_TOKEN.enc.yaml").write_text(sops.encrypt_yaml({"stringData": {"API_TOKEN": "one-value"}},
+                                                                   [recipient]))
+    (overlays / "SECRET_KEY_BASE.unset").write_text(tombstone_text("SECRET_KEY_BASE", "preview"))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "one secret at a time")
+    head = git(repo, "rev-parse", "HEAD")
+    result = render(repo, argocd_env(head, keys_dir))
+    assert result.returncode == 0, result.stderr
+    secret = next(o for o in yaml.safe_load_all(result.stdout) if o["kind"] == "Secret"
+                  and o["metadata"]["name"] == "oracle-secrets")
+    assert secret["stringData"]["API_TOKEN"] == "one-value" and "SECRET_KEY_BASE" not in secret["stringData"]
+    (overlays / "API_TOKEN.enc.yaml").write_text(sops.encrypt_yaml({"stringData": {"OTHER": "x"}}, [recipient]))
+    result = render(repo, argocd_env(head, keys_dir))
+    assert result.returncode != 0 and result.stdout == "" and "must hold exactly one value, API_TOKEN" in result.stderr

@@ -80,6 +80,7 @@ def _validate_app(args: argparse.Namespace) -> tuple[dict, str]:
     checked is said (stderr, and `skipped` in --json)."""
     from minnova_idp.load.app_files import load_app_config
     from minnova_idp.load.app_policy import policy_problems, read_policies, skipped_checks
+    from minnova_idp.load.secret_overlays import check_app_repo_overlays
     from minnova_idp.load.secrets import check_app_repo_secrets
 
     target, config = load_app_config(args.path)
@@ -88,6 +89,7 @@ def _validate_app(args: argparse.Namespace) -> tuple[dict, str]:
         check_app_repo_secrets(target, config)  # .minnova/secrets/* and recipients.yaml, offline (issue 15)
     except ConfigError as exc:
         problems += exc.problems
+    problems += check_app_repo_overlays(target, config)  # .minnova/secrets/<env>.d/ (`secrets set`, issue 24)
     in_repo = target.parent.name == APP_DIR
     policies = []
     if in_repo:
@@ -95,13 +97,14 @@ def _validate_app(args: argparse.Namespace) -> tuple[dict, str]:
             policies, found = _policies_from_infra(Path(args.project_dir), args.stack, config.name)
         else:
             policies, found = read_policies(target.parent.parent)
+            policies = _only_stacks(policies, args.stack, target)
         problems += found
         problems += _files_without_policy(target, config)
         for shown, policy in policies:
             problems += policy_problems(policy, shown, target, config)
     elif args.project_dir or args.stack:
-        problems.append(Problem("--project-dir", message=f"{target} is not in an app repository's {APP_DIR}/",
-                                hint="pass the app repository (or its .minnova/app.yaml)"))
+        problems.append(Problem("--project-dir" if args.project_dir else "--stack", message=f"{target} is not in an "
+                                f"app repository's {APP_DIR}/", hint="pass the app repository (or its .minnova/app.yaml)"))
     raise_if_any(list(dict.fromkeys(problems)))
     stacks = [policy.stack for _, policy in policies]
     skipped = skipped_checks([policy for _, policy in policies]) if in_repo else []
@@ -115,6 +118,20 @@ def _validate_app(args: argparse.Namespace) -> tuple[dict, str]:
 
 
 APP_DIR = ".minnova"
+
+
+def _only_stacks(policies: list, stacks: list[str] | None, target: Path) -> list:
+    """-s/--stack without --project-dir: only these published policies; one not published is refused."""
+    if not stacks:
+        return policies
+    published = {policy.stack for _, policy in policies}
+    unknown = [stack for stack in stacks if stack not in published]
+    if unknown:
+        raise ConfigError([Problem("--stack", message=f"unknown stack '{unknown[0]}': no "
+                                   f"{target.parent}/platform/{unknown[0]}.yaml",
+                                   hint=f"published: {', '.join(sorted(published))}" if published else
+                                   "the platform team publishes it: minnova-idp policy publish APP -s STACK")])
+    return [(shown, policy) for shown, policy in policies if policy.stack in stacks]
 
 
 def _files_without_policy(target: Path, config) -> list[Problem]:

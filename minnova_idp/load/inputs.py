@@ -17,11 +17,11 @@ from minnova_idp.load.git_auth import GitAuth
 from minnova_idp.load.secrets import (
     app_key,
     key_problems,
-    load_secret_values,
     loaded_app_secrets_problems,
     read_secrets_file,
     secrets_file,
 )
+from minnova_idp.load.secret_overlays import merged_secret_values, read_overlays
 from minnova_idp.load.stack import parse_stack_config
 from minnova_idp.model.errors import ConfigError, Problem, raise_if_any
 from minnova_idp.model.inputs import ProgramInputs
@@ -51,16 +51,19 @@ def load_inputs(project_dir: Path, raw: dict[str, str], secret_keys: set[str], f
     problems.extend(loaded_app_secrets_problems(inputs.apps, stack))  # misnamed files: checked without keys
     secrets: dict[tuple[str, str], SecretValues] = {}
     for app, environment in inputs.deployed():
-        content = read_secrets_file(app.directory, environment) if app.directory else None
-        if content is None:
+        if app.directory is None:
             continue
-        try:
-            secrets[(app.name, environment)] = load_secret_values(
-                content, app.shown(secrets_file(environment)), app.name, environment,
+        try:  # the main file merged with its one-value overlays (load/secret_overlays.py)
+            values = merged_secret_values(
+                read_secrets_file(app.directory, environment), read_overlays(app.directory, environment, app.shown),
+                app.shown(secrets_file(environment)), app.name, environment,
                 app_key(stack, app.name, environment), stack.file, identities,
                 database=app.config.database.enabled, redis=app.config.redis.enabled)
         except ConfigError as exc:
             problems.extend(exc.problems)
+            continue
+        if values is not None:
+            secrets[(app.name, environment)] = values
     restore_checks = {}
     for app in inputs.apps:
         try:

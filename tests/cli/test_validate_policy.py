@@ -60,6 +60,13 @@ def _dev_host(host):
     return change
 
 
+def _one_value(name: str) -> str:
+    from minnova_idp.sops import document as sops
+
+    dev = "age1csv2kfnxp7njj49srdkfetemcx8sjhxgwp5vxllgdg8z29tray2shxn9hy"  # oracle/dev (Pulumi.dev.yaml)
+    return sops.encrypt_yaml({"stringData": {name: "587"}}, [dev])
+
+
 # (id, stack, app directory, break it, what plan says: a fragment of one of its problems)
 ROWS = [
     ("seed-file-missing", "dev", ORACLE,
@@ -100,6 +107,15 @@ ROWS = [
      lambda project: (project / ORACLE / "secrets/dev.enc.yaml").write_bytes((project / ORACLE /
                                                                               "secrets/prod.enc.yaml").read_bytes()),
      "not for oracle/dev's key"),
+    ("overlay-set-and-unset", "dev", ORACLE,
+     _both(_write(f"{ORACLE}/secrets/dev.d/SMTP_PORT.unset", "unset: SMTP_PORT\n"),
+           lambda project: (project / ORACLE / "secrets/dev.d/SMTP_PORT.enc.yaml").write_text(
+               _one_value("SMTP_PORT"))),
+     "SMTP_PORT is both set"),
+    ("overlay-holds-another-name", "dev", ORACLE,
+     lambda project: (project / ORACLE / "secrets/dev.d").mkdir() or
+     (project / ORACLE / "secrets/dev.d/SMTP_PORT.enc.yaml").write_text(_one_value("OTHER")),
+     "must hold exactly one value, SMTP_PORT"),
     ("renamed", "dev", ORACLE, _oracle(lambda d: d.update(name="oracle2")), "does not match the registry entry"),
     ("redis-without-password-key", "dev", ORACLE, None, None),  # stack-wide: the passwordKey is set in dev
     ("bad-cron", "dev", ORACLE, _oracle(lambda d: d["cron"]["cleanup"].update(schedule="61 * * * *")), "61"),
@@ -168,6 +184,8 @@ CHECKS = {
     "loaded_app_secrets_problems": "misnamed-secrets-file",
     "load_secret_values": "secrets-for-another-key",
     "read_secrets_file": "secrets-without-a-key",
+    "read_overlays": "overlay-set-and-unset",
+    "merged_secret_values": "overlay-holds-another-name",
     "read_restore_check": "restore-check-backslash",
     "read_seed": "seed-file-missing",
     "read_mask": "mask-missing",
