@@ -60,7 +60,10 @@ def run(args: argparse.Namespace) -> int:
     problems = checkout_problems(directory)
     if problems:
         raise ConfigError(problems)
-    _refuse_links(directory, [names.APP_CONFIG, secrets_file(names.PREVIEW_ENVIRONMENT)])
+    from minnova_idp.load.secret_overlays import overlay_dir
+
+    _refuse_links(directory, [names.APP_CONFIG, secrets_file(names.PREVIEW_ENVIRONMENT),
+                              overlay_dir(names.PREVIEW_ENVIRONMENT)])
     target, app = load_app_config(str(directory))
     if app.name != request.app:
         raise ConfigError([Problem(str(target), "name", f"'{app.name}' is not the app this preview is for "

@@ -234,17 +234,22 @@ def test_longest_app_and_largest_pr_give_valid_names():
     validate_objects(objects)
 
 
-@pytest.mark.parametrize("link", [".minnova/app.yaml", ".minnova/secrets/preview.enc.yaml", ".minnova/secrets"])
+@pytest.mark.parametrize("link", [".minnova/app.yaml", ".minnova/secrets/preview.enc.yaml", ".minnova/secrets",
+                                  ".minnova/secrets/preview.d", ".minnova/secrets/preview.d/API_TOKEN.enc.yaml"])
 def test_symlinks_in_the_pull_request_are_refused(checkout, keys_dir, tmp_path, link):
     """A PR must not point the renderer at the sidecar's keys (or any file outside its checkout)."""
     repo, head = checkout
     target = repo / link
+    if "preview.d" in link:  # an overlay of `secrets set --env preview` (issue 24 item 6)
+        (repo / ".minnova/secrets/preview.d").mkdir()
+        (repo / ".minnova/secrets/preview.d/API_TOKEN.enc.yaml").write_text("stringData: {}\n")
     moved = tmp_path / "elsewhere"
     shutil.move(str(target), str(moved))
     target.symlink_to(moved)
     result = render(repo, argocd_env(head, keys_dir))
     assert result.returncode == 1 and result.stdout == ""
-    assert "is a symbolic link; previews read regular files only" in result.stderr
+    assert ("is a symbolic link; previews read regular files only" in result.stderr
+            or "must be a regular file (not a link" in result.stderr), result.stderr
 
 
 @pytest.mark.parametrize("name", [".argocd-source.yaml", ".argocd-source-oracle-pr-123.yaml"])

@@ -39,6 +39,7 @@ def run_publish(args: argparse.Namespace) -> int:
     check_names(args.app)
     project_dir = Path(args.project_dir)
     stack = resolve_stack(args)  # refuses an unknown stack
+    policy_document(project_dir, stack, args.app, other_apps=None)  # registered? said before fetching every app
     config = parse_stack_config(*from_stack_file(project_dir, stack))
     apps = load_apps(project_dir, config, cache_dir=Path(args.cache_dir) if args.cache_dir else None)
     emit(policy_text(policy_document(project_dir, stack, args.app, apps)), args.out)

@@ -268,3 +268,26 @@ def test_validate_from_an_infra_checkout_and_an_unknown_stack(tmp_path):
     assert code == 1 and any("is not a host app 'oracle' may use" in p["message"] for p in result["problems"])
     code, result = _validate(project / "examples/oracle", "--project-dir", str(project), "-s", "nosuch")
     assert code == 1 and "unknown stack 'nosuch'" in result["problems"][0]["message"]
+
+
+def test_policy_publish_writes_what_validate_reads(tmp_path, monkeypatch):
+    project = project_copy(tmp_path)
+    monkeypatch.chdir(project)
+    out_file = project / STOREFRONT / "platform/prod.yaml"
+    (out_file.parent).mkdir()
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(["policy", "publish", "storefront", "-s", "prod", "--out", str(out_file)])
+    assert code == 0, err.getvalue()
+    published = yaml.safe_load(out_file.read_text())
+    assert published["app"] == "storefront" and published["entry"]["hosts"] == ["shop.minnova.io",
+                                                                                "shop.dev.minnova.io"]
+    code, result = _validate(project / "examples/storefront")
+    assert code == 0 and result["stacks"] == ["prod"], result
+    _storefront(lambda d: d["environments"]["prod"].update(host="oracle.minnova.io"))(project)
+    code, result = _validate(project / "examples/storefront", "-s", "prod")
+    messages = [p["message"] for p in result["problems"]]
+    assert code == 1 and any("is already the host of app 'oracle' (prod)" in m for m in messages), messages
+    with redirect_stdout(io.StringIO()), redirect_stderr(err := io.StringIO()):
+        assert main(["policy", "publish", "nosuch", "-s", "prod"]) == 1
+    assert "app 'nosuch' is not registered in stack prod" in err.getvalue()
