@@ -14,6 +14,7 @@ def register(commands) -> None:
         "policy", help="publish the platform's policy of an app for its repository",
         description="What `validate` in an app repository checks the app against: its registry entry and its "
                     "part of a stack's config, secrets withheld (.minnova/platform/<stack>.yaml).",
+        epilog="example:\n  minnova-idp policy publish oracle -s prod --out ../oracle/.minnova/platform/prod.yaml",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = policy.add_subparsers(dest="policy_command", metavar="COMMAND", required=True)
     publish = sub.add_parser(

@@ -376,6 +376,28 @@ def run_rotate(args: argparse.Namespace) -> int:
         written_for = sops.recipients(text, str(path))
     except sops.SopsError as exc:
         raise exc.config_error() from None
+    rotated = _rotate_overlays(path, identities, recipients)  # all checked before anything is written
     write_atomically(path, text)
-    print(f"Rotated {path}: a new data key, encrypted for {', '.join(written_for)}.")
+    for overlay_path, overlay_text in rotated:
+        write_atomically(overlay_path, overlay_text)
+    print(f"Rotated {path}{f' and its {len(rotated)} overlay(s)' if rotated else ''}: a new data key, encrypted for "
+          f"{', '.join(written_for)}.")
     return 0
+
+
+def _rotate_overlays(path: Path, identities, recipients) -> list[tuple[Path, str]]:
+    """The one-value overlays of a main file (`secrets set`), re-encrypted like it: after a key rotation an overlay
+    left for the old key would be refused by the platform."""
+    from minnova_idp.sops import document as sops
+
+    rotated = []
+    for overlay in overlays_of(path):
+        if overlay.content is None:
+            continue
+        try:
+            document = sops.decrypt(overlay.content, identities, overlay.shown)
+            rotated.append((Path(overlay.shown), sops.reencrypt(overlay.content, document, identities, overlay.shown,
+                                                                recipients=recipients, fresh_key=True)))
+        except sops.SopsError as exc:
+            raise exc.config_error() from None
+    return rotated

@@ -54,7 +54,7 @@ def _target(args: argparse.Namespace):
 
 
 def _name_problems(name: str, target, shown: str) -> None:
-    from minnova_idp.load.secrets import MAX_NAME_LENGTH, _ENV_VAR_RE, reserved_names
+    from minnova_idp.load.secrets import _ENV_VAR_RE, MAX_NAME_LENGTH, reserved_names
 
     reserved = reserved_names(target.database, target.redis)
     why = ("is not a valid environment variable name (letters, digits and '_', not starting with a digit)"
@@ -78,7 +78,7 @@ def run_set(args: argparse.Namespace) -> int:
                                         "shell history)")])
     if value == "-":
         value = sys.stdin.read()
-        value = value[:-1] if value.endswith("\n") else value
+        value = value.removesuffix("\n")
     document = {"apiVersion": "v1", "kind": "Secret", "stringData": {name: value}}
     _plaintext_problems(document, f"{name}=<value>", False, target.database, target.redis)  # empty, sizes, names
     recipients = target.recipients(args.recipient)

@@ -104,7 +104,8 @@ def _validate_app(args: argparse.Namespace) -> tuple[dict, str]:
             problems += policy_problems(policy, shown, target, config)
     elif args.project_dir or args.stack:
         problems.append(Problem("--project-dir" if args.project_dir else "--stack", message=f"{target} is not in an "
-                                f"app repository's {APP_DIR}/", hint="pass the app repository (or its .minnova/app.yaml)"))
+                                f"app repository's {APP_DIR}/",
+                                hint="pass the app repository (or its .minnova/app.yaml)"))
     raise_if_any(list(dict.fromkeys(problems)))
     stacks = [policy.stack for _, policy in policies]
     skipped = skipped_checks([policy for _, policy in policies]) if in_repo else []

@@ -210,13 +210,13 @@ def policy_problems(policy: PublishedPolicy, shown_policy: str, app_yaml: Path, 
 def skipped_checks(policies: list[PublishedPolicy]) -> list[str]:
     """What `validate` could not check, said rather than silently passed."""
     if not policies:
-        return [f"no platform policy ({POLICY_DIR}/<stack>.yaml, from `minnova-idp policy publish APP -s STACK`, "
-                "or --project-dir INFRA): hosts and their ownership, the zone, quotas, images, preview origins, "
-                "the stack's environments, and whether its secrets files are encrypted for the stack's keys were not "
-                "checked"]
-    skipped = ["the image gate (the registry has the tag) and the data guards (the stack's last outputs) are "
-               "checked by plan and pulumi up only", "secret values need the key: names, recipients and sizes were "
-               "checked"]
+        return [(f"no platform policy ({POLICY_DIR}/<stack>.yaml, from `minnova-idp policy publish APP -s STACK`, "
+                 "or --project-dir INFRA): hosts and their ownership, the zone, quotas, images, preview origins, "
+                 "the stack's environments, and whether its secrets files are encrypted for the stack's keys were "
+                 "not checked")]
+    skipped = [("the image gate (the registry has the tag) and the data guards (the stack's last outputs) are "
+                "checked by plan and pulumi up only"),
+               "secret values need the key: names, recipients and sizes were checked"]
     missing = sorted(policy.stack for policy in policies if policy.other_hosts is None)
     if missing:
         skipped.append(f"hosts of other apps were not published for stack(s) {', '.join(missing)}: a host another "

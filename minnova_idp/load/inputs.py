@@ -14,6 +14,7 @@ from typing import Any, Sequence
 from minnova_idp.load.app_files import read_mask, read_restore_check, read_seed
 from minnova_idp.load.apps import load_apps
 from minnova_idp.load.git_auth import GitAuth
+from minnova_idp.load.secret_overlays import merged_secret_values, read_overlays
 from minnova_idp.load.secrets import (
     app_key,
     key_problems,
@@ -21,7 +22,6 @@ from minnova_idp.load.secrets import (
     read_secrets_file,
     secrets_file,
 )
-from minnova_idp.load.secret_overlays import merged_secret_values, read_overlays
 from minnova_idp.load.stack import parse_stack_config
 from minnova_idp.model.errors import ConfigError, Problem, raise_if_any
 from minnova_idp.model.inputs import ProgramInputs

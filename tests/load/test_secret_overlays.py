@@ -206,3 +206,14 @@ def test_read_overlays_refuses_a_link(tmp_path):
     shutil.rmtree(tmp_path / ".minnova")
     assert read_overlays(tmp_path, "dev") == []
     assert yaml.safe_load(tombstone_text("A", "dev")) == {"unset": "A"}
+
+
+def test_rotate_re_encrypts_the_overlays_too(project):
+    run("secrets", "set", f"API_TOKEN={SECRET}", "--env", "dev", *app_args(project))
+    main_file = project / ORACLE / ".minnova/secrets/dev.enc.yaml"
+    overlay = project / ORACLE / ".minnova/secrets/dev.d/API_TOKEN.enc.yaml"
+    code, out, err = run("secrets", "rotate", str(main_file), "--identity", str(KEYS_FILE),
+                         "--recipient", DEV.recipient, "--recipient", PROD.recipient)
+    assert code == 0 and "and its 1 overlay(s)" in out, err
+    assert sops.recipients(overlay.read_bytes(), str(overlay)) == (DEV.recipient, PROD.recipient)
+    assert sops.decrypt(overlay.read_bytes(), [PROD], str(overlay))["stringData"] == {"API_TOKEN": SECRET}
