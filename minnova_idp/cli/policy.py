@@ -38,6 +38,10 @@ def run_publish(args: argparse.Namespace) -> int:
     from minnova_idp.load.stack import from_stack_file, parse_stack_config
 
     check_names(args.app)
+    out = Path(args.out) if args.out else None
+    if out is not None and out.parent.name == "platform" and out.parent.parent.name == ".minnova" \
+            and out.parent.parent.is_dir():
+        out.parent.mkdir(exist_ok=True)  # the app repository's .minnova/platform/, made on first publish
     project_dir = Path(args.project_dir)
     stack = resolve_stack(args)  # refuses an unknown stack
     policy_document(project_dir, stack, args.app, other_apps=None)  # registered? said before fetching every app

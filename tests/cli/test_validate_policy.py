@@ -274,8 +274,7 @@ def test_validate_from_an_infra_checkout_and_an_unknown_stack(tmp_path):
 def test_policy_publish_writes_what_validate_reads(tmp_path, monkeypatch):
     project = project_copy(tmp_path)
     monkeypatch.chdir(project)
-    out_file = project / STOREFRONT / "platform/prod.yaml"
-    (out_file.parent).mkdir()
+    out_file = project / STOREFRONT / "platform/prod.yaml"  # platform/ is made on first publish
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):
         code = main(["policy", "publish", "storefront", "-s", "prod", "--out", str(out_file)])
