@@ -217,3 +217,35 @@ def test_rotate_re_encrypts_the_overlays_too(project):
     assert code == 0 and "and its 1 overlay(s)" in out, err
     assert sops.recipients(overlay.read_bytes(), str(overlay)) == (DEV.recipient, PROD.recipient)
     assert sops.decrypt(overlay.read_bytes(), [PROD], str(overlay))["stringData"] == {"API_TOKEN": SECRET}
+
+
+def test_overlays_of_an_app_fetched_from_git_are_merged(tmp_path):
+    """The production path: `<env>.d/` comes from the app's repository at the fetched commit (load/git.py fetches
+    the whole .minnova/ tree), and is merged like a local one."""
+    from minnova_idp.load.inputs import load_inputs
+    from minnova_idp.load.stack import from_stack_file
+    from tests.conftest import make_app_repo
+
+    key = sops.generate_identity()
+    app_yaml = (PROJECT_DIR / "examples/storefront/.minnova/app.yaml").read_text()
+    main_doc = {"apiVersion": "v1", "kind": "Secret", "stringData": {"API_TOKEN": "old", "GONE": "x"}}
+    commit = make_app_repo(tmp_path / "repos/storefront", {
+        ".minnova/app.yaml": app_yaml,
+        ".minnova/secrets/dev.enc.yaml": sops.encrypt_yaml(main_doc, [key.recipient]),
+        ".minnova/secrets/dev.d/API_TOKEN.enc.yaml": sops.encrypt_yaml({"stringData": {"API_TOKEN": "new"}},
+                                                                       [key.recipient]),
+        ".minnova/secrets/dev.d/GONE.unset": tombstone_text("GONE", "dev")})
+    project = project_copy(tmp_path)
+    url = (tmp_path / "repos/storefront").as_uri()
+    (project / "deployments/minnova/apps/storefront.yaml").write_text(
+        f"name: storefront\nrepo: {url}\nhosts: [shop.minnova.io, shop.dev.minnova.io]\n")
+    raw, secret_keys, file = from_stack_file(project, "dev")
+    del raw["minnova:previews"]  # previews need a GitHub URL; this test is about the fetched secrets
+    recipients = json.loads(raw["minnova:secretsRecipients"])
+    recipients["storefront"] = {"dev": key.recipient}
+    raw["minnova:secretsRecipients"] = json.dumps(recipients)
+    raw["minnova:secretsKeys"] = json.dumps({"storefront": {"dev": key.secret}})
+    inputs = load_inputs(project, raw, secret_keys | {"minnova:secretsKeys"}, file, cache_dir=tmp_path / "cache")
+    values = inputs.secrets[("storefront", "dev")]
+    assert values.string_data == {"API_TOKEN": "new"}
+    assert values.source == f"{url}@{commit[:12]}:.minnova/secrets/dev.enc.yaml"
