@@ -46,7 +46,7 @@ def register(commands) -> None:
 def run(args: argparse.Namespace) -> int:
     """Everything is checked and rendered before a byte is written: Argo CD prunes on empty output."""
     from minnova_idp.load.app_files import load_app_config
-    from minnova_idp.load.secrets import AppKey, load_secret_values, read_secrets_file, secrets_file
+    from minnova_idp.load.secrets import AppKey, read_secrets_file, secrets_file
     from minnova_idp.model import names
     from minnova_idp.preview_plugin import checkout_problems
     from minnova_idp.render.preview import preview_request, render_preview, to_yaml
@@ -61,7 +61,10 @@ def run(args: argparse.Namespace) -> int:
     problems = checkout_problems(directory)
     if problems:
         raise ConfigError(problems)
-    _refuse_links(directory, [names.APP_CONFIG, secrets_file(names.PREVIEW_ENVIRONMENT)])
+    from minnova_idp.load.secret_overlays import overlay_dir
+
+    _refuse_links(directory, [names.APP_CONFIG, secrets_file(names.PREVIEW_ENVIRONMENT),
+                              overlay_dir(names.PREVIEW_ENVIRONMENT)])
     target, app = load_app_config(str(directory))
     if app.name != request.app:
         raise ConfigError([Problem(str(target), "name", f"'{app.name}' is not the app this preview is for "
@@ -69,7 +72,10 @@ def run(args: argparse.Namespace) -> int:
     _refuse_foreign_image(app, str(target), keys_dir)
     secrets = None
     content = read_secrets_file(directory, names.PREVIEW_ENVIRONMENT)
-    if content is not None:
+    from minnova_idp.load.secret_overlays import merged_secret_values, read_overlays
+
+    overlays = read_overlays(directory, names.PREVIEW_ENVIRONMENT)  # one-value files of `secrets set --env preview`
+    if content is not None or overlays:
         shown = str(directory / secrets_file(names.PREVIEW_ENVIRONMENT))
         # The key is chosen by the app name from trusted sources only: never by anything in the pull request.
         from minnova_idp.load.yamlsafe import FileRefused, read_regular_file
@@ -87,10 +93,10 @@ def run(args: argparse.Namespace) -> int:
             raise exc.config_error() from None
         if len(identities) != 1:
             raise ConfigError([Problem(str(key_file), message="must hold exactly one age identity")])
-        secrets = load_secret_values(content, shown, request.app, names.PREVIEW_ENVIRONMENT,
-                                     AppKey(identities[0].recipient), stack_file=str(key_file), identities=identities,
-                                     database=app.database.enabled, redis=app.redis.enabled,
-                                     storage=app.storage.enabled)
+        secrets = merged_secret_values(content, overlays, shown, request.app, names.PREVIEW_ENVIRONMENT,
+                                       AppKey(identities[0].recipient), stack_file=str(key_file),
+                                       identities=identities, database=app.database.enabled, redis=app.redis.enabled,
+                                       storage=app.storage.enabled)
     from minnova_idp.load.app_files import read_seed
 
     seed = read_seed(app, directory, f"{directory}/") if app.database.enabled else ()

@@ -151,6 +151,13 @@ def from_stack_file(project_dir: Path, stack: str) -> tuple[dict[str, str], set[
     config = document.get("config") or {}
     if not isinstance(config, dict):
         raise ConfigError([Problem(name, "config", "must be a mapping", line=loaded.line_of(("config",)))])
+    raw, secret_keys = raw_config(config)
+    return raw, secret_keys, name
+
+
+def raw_config(config: Mapping[str, Any]) -> tuple[dict[str, str], set[str]]:
+    """A stack file's `config:` mapping in Pulumi's string form, and the keys holding `secure:` values (masked).
+    Also what `validate` reads a published app policy's config with (load/app_policy.py)."""
     raw: dict[str, str] = {}
     secret_keys: set[str] = set()
     for key, value in config.items():
@@ -159,7 +166,7 @@ def from_stack_file(project_dir: Path, stack: str) -> tuple[dict[str, str], set[
         if had_secret:
             secret_keys.add(full_key)
         raw[full_key] = masked if isinstance(masked, str) else json.dumps(masked)
-    return raw, secret_keys, name
+    return raw, secret_keys
 
 
 def _mask_secure(value: Any) -> tuple[Any, bool]:
