@@ -8,7 +8,8 @@ namespaces a preview AppProject may deploy to, argocd.preview_namespace_globs), 
 - use the platform's IngressClass,
 - name only its own host, `<namespace>.<preview domain>`, in every rule and TLS entry (no rule without a host, no
   default backend: either would catch other hosts' traffic),
-- carry no annotation but Argo CD's own (`argocd.argoproj.io/`): controller annotations such as ingress-nginx's
+- carry no annotation but Argo CD's own (`argocd.argoproj.io/`, and kubectl's last-applied record): controller
+  annotations such as ingress-nginx's
   `server-alias` add hosts.
 Pure: the manifests; the Platform creates them (render/declaration.py).
 """
@@ -36,8 +37,9 @@ def validations(preview_domain: str, ingress_class: str) -> list[dict[str, str]]
          "message": f"a preview Ingress serves only <namespace>.{preview_domain}"},
         {"expression": f"!has(object.spec.tls) || object.spec.tls.all(t, !has(t.hosts) || t.hosts.all(h, h == {own}))",
          "message": f"a preview Ingress's TLS names only <namespace>.{preview_domain}"},
-        {"expression": "!has(object.metadata.annotations) || "
-                       "object.metadata.annotations.all(key, key.startsWith('argocd.argoproj.io/'))",
+        # Client-side apply's record of the object cannot add a host; Argo CD's tracking annotation neither.
+        {"expression": "!has(object.metadata.annotations) || object.metadata.annotations.all(key, "
+                       "key.startsWith('argocd.argoproj.io/') || key == 'kubectl.kubernetes.io/last-applied-configuration')",
          "message": "a preview Ingress carries no annotation but Argo CD's (controller annotations can add hosts)"},
     ]
 

@@ -56,6 +56,9 @@ def changed(path: str, value) -> dict:
 
 def test_render_previews_own_ingress_is_admitted():
     assert refusals(OWN) == []
+    applied = changed("metadata.annotations", {"kubectl.kubernetes.io/last-applied-configuration": "{}",
+                                               "argocd.argoproj.io/sync-wave": "0"})
+    assert refusals(applied) == []
 
 
 @pytest.mark.parametrize("ingress, message", [
