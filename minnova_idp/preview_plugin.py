@@ -16,11 +16,12 @@ from pathlib import Path
 from minnova_idp.model.errors import ConfigError, Problem
 
 PREVIEW_KEYS_DIR = "/var/run/minnova/preview-keys"
+COMMAND = "render-preview"
 
 
 def register(commands) -> None:
     render = commands.add_parser(
-        "render-preview", help="print a pull request's preview environment (the Argo CD plugin)",
+        COMMAND, help="print a pull request's preview environment (the Argo CD plugin)",
         description="Print the manifests of a pull request's preview environment from the checked-out "
                     ".minnova/app.yaml, as Argo CD's Config Management Plugin does. Under Argo CD the app, pull "
                     "request and revision come from the Application (ARGOCD_APP_PROJECT_NAME, ARGOCD_APP_NAME, "
