@@ -480,11 +480,11 @@ def report(program: list[dict], fetch: dict, preview: dict, imports: list[dict])
                      f"{row['minimal_s']:.2f} | {row['minimal_ratio']:.2f}x | {row['peak_mib']:.0f} | "
                      f"{row['peak_with_write_mib']:.0f} |")
     lines += ["", "Spread over the runs (median, and the range of each run against the median floor):", "",
-              "| apps | runs | plan median (s) | plan range (s) | minimal floor median (s) | floor range (s) | "
+              "| registry | plan median (s) | plan range (s) | minimal floor median (s) | floor range (s) | "
               "plan / minimal, medians | range of runs | same in CPU time | peak RSS median (MiB) | range (MiB) |",
-              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in program:
-        lines.append(f"| {row['apps']} | {row['runs']} | {row['plan_median_s']:.2f} | {row['plan_range_s'][0]:.2f}–"
+        lines.append(f"| {row['apps']} apps, {row['runs']} runs | {row['plan_median_s']:.2f} | {row['plan_range_s'][0]:.2f}–"
                      f"{row['plan_range_s'][1]:.2f} | {row['minimal_median_s']:.2f} | {row['minimal_range_s'][0]:.2f}–"
                      f"{row['minimal_range_s'][1]:.2f} | {row['minimal_median_ratio']:.2f}x | "
                      f"{row['minimal_ratio_range'][0]:.2f}–{row['minimal_ratio_range'][1]:.2f}x | "
