@@ -170,7 +170,8 @@ STOCK_FLOOR_CHILD = FLOOR_COMMON + """
 start, cpu_start = time.perf_counter(), time.process_time()
 pulumi.runtime.set_mocks(EchoMocks(), project="bench", stack="bench", preview=True)
 loop.run_until_complete(run_pulumi_func(program))
-print(json.dumps({"floor": time.perf_counter() - start, "floor_cpu": time.process_time() - cpu_start, "registered": len(order) - 1, "before_mib": before_mib,
+print(json.dumps({"floor": time.perf_counter() - start, "floor_cpu": time.process_time() - cpu_start,
+                  "registered": len(order) - 1, "before_mib": before_mib,
                   "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
@@ -200,7 +201,8 @@ gc.set_threshold(*gc.get_threshold()[:2], 1_000_000)
 start, cpu_start = time.perf_counter(), time.process_time()
 pulumi.runtime.set_mocks(EchoMocks(), project="bench", stack="bench", preview=True, monitor=Minimal(EchoMocks()))
 loop.run_until_complete(run_pulumi_func(program))
-print(json.dumps({"floor": time.perf_counter() - start, "floor_cpu": time.process_time() - cpu_start, "registered": len(order) - 1, "before_mib": before_mib,
+print(json.dumps({"floor": time.perf_counter() - start, "floor_cpu": time.process_time() - cpu_start,
+                  "registered": len(order) - 1, "before_mib": before_mib,
                   "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
@@ -484,9 +486,9 @@ def report(program: list[dict], fetch: dict, preview: dict, imports: list[dict])
               "plan / minimal, medians | range of runs | same in CPU time | peak RSS median (MiB) | range (MiB) |",
               "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in program:
-        lines.append(f"| {row['apps']} apps, {row['runs']} runs | {row['plan_median_s']:.2f} | {row['plan_range_s'][0]:.2f}–"
-                     f"{row['plan_range_s'][1]:.2f} | {row['minimal_median_s']:.2f} | {row['minimal_range_s'][0]:.2f}–"
-                     f"{row['minimal_range_s'][1]:.2f} | {row['minimal_median_ratio']:.2f}x | "
+        lines.append(f"| {row['apps']} apps, {row['runs']} run{'s' * (row['runs'] != 1)} | {row['plan_median_s']:.2f} | "
+                     f"{row['plan_range_s'][0]:.2f}–{row['plan_range_s'][1]:.2f} | {row['minimal_median_s']:.2f} | "
+                     f"{row['minimal_range_s'][0]:.2f}–{row['minimal_range_s'][1]:.2f} | {row['minimal_median_ratio']:.2f}x | "
                      f"{row['minimal_ratio_range'][0]:.2f}–{row['minimal_ratio_range'][1]:.2f}x | "
                      f"{row['minimal_cpu_ratio']:.2f}x | "
                      f"{row['peak_median_mib']:.0f} | {row['peak_range_mib'][0]:.0f}–{row['peak_range_mib'][1]:.0f} |")

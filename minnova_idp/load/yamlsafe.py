@@ -121,13 +121,14 @@ def _text(content: str | bytes, file: str) -> str:
     return content
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=2)
 def compose_yaml(content: str) -> yaml.Node | None:
     """The node tree of `content`, composed strictly (no aliases or anchors, bounded depth; errors as yaml's).
 
-    Cached for the last few texts: a secrets file is parsed by every check before it is decrypted
-    (load/secrets.py load_secret_values, sops/document.py), which was most of render-preview's YAML reading.
-    The tree is only read (`_build` and sops/formats.py make new values from it), never changed."""
+    Cached for the last two texts only (a tree takes many times its text, and a file may be 256 KiB): a secrets
+    file is parsed by every check before it is decrypted, one after the other (load/secrets.py
+    load_secret_values, sops/document.py), which was most of render-preview's YAML reading. The tree is only read
+    (`_build` and sops/formats.py make new values from it), never changed."""
     loader = _StrictLoader(content)
     try:
         return loader.get_single_node()
