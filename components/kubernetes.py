@@ -42,6 +42,10 @@ BUILT_IN: dict[tuple[str, str], tuple[str, ...]] = {
     ("networking.k8s.io/v1", "NetworkPolicy"): ("extensions/v1beta1",),
     ("batch/v1", "Job"): (),
     ("autoscaling/v2", "HorizontalPodAutoscaler"): ("autoscaling/v1", "autoscaling/v2beta1", "autoscaling/v2beta2"),
+    ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy"): ("admissionregistration.k8s.io/v1alpha1",
+                                                                        "admissionregistration.k8s.io/v1beta1"),
+    ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding"): ("admissionregistration.k8s.io/v1alpha1",
+                                                                               "admissionregistration.k8s.io/v1beta1"),
 }
 
 # Custom resources we create (as apiextensions.CustomResource registers them: no aliases).

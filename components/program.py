@@ -17,6 +17,7 @@ from components.platform import Platform
 from minnova_idp.load import image_registry as imagegate
 from minnova_idp.load.inputs import Isolation, load_inputs
 from minnova_idp.load.progress import FetchProgress
+from minnova_idp.model import names
 from minnova_idp.model.errors import ConfigError, Problem, raise_if_any
 from minnova_idp.model.inputs import (
     APP_SOURCES_OUTPUT,
@@ -101,13 +102,28 @@ async def _image_gate(inputs: ProgramInputs, previous_tags: dict, check_images) 
     settings = inputs.stack.settings
     requested = requested_images(inputs)
     checks = image_gate.checks_for(settings.image_gate, requested, previous_tags)
-    credentials = None
-    if inputs.stack.secrets.registry_credentials:
+    secrets = inputs.stack.secrets
+
+    def parsed(text: str | None, key: str):
+        if not text:
+            return None
         try:
-            credentials = imagegate.credentials_from_dockerconfigjson(inputs.stack.secrets.registry_credentials)
+            return imagegate.credentials_from_dockerconfigjson(text)
         except imagegate.CredentialsError as exc:
-            raise ConfigError([Problem(inputs.stack.file, "minnova:registryCredentials", str(exc))]) from None
-    results = await asyncio.to_thread(check_images, checks, credentials) if checks else {}
+            raise ConfigError([Problem(inputs.stack.file, key, str(exc))]) from None
+
+    # Each app's images are checked with the credentials its pods pull with (minnova:appRegistryCredentials.<app>,
+    # else minnova:registryCredentials): one call per set of credentials.
+    app_of = {names.component_name(app.name, environment): app.name for app, environment in inputs.deployed()}
+    groups: dict[str | None, list] = {}
+    for check in checks:
+        app = app_of[check.key]
+        groups.setdefault(app if app in secrets.app_registry_credentials else None, []).append(check)
+    results = {}
+    for app, group in groups.items():
+        credentials = (parsed(secrets.app_registry_credentials[app], f"minnova:appRegistryCredentials.{app}")
+                       if app else parsed(secrets.registry_credentials, "minnova:registryCredentials"))
+        results.update(await asyncio.to_thread(check_images, group, credentials))
     outcome = image_gate.gate(settings.image_gate, requested, previous_tags, results)
     raise_if_any(Problem(inputs.stack.file, "minnova:imageGate", problem) for problem in outcome.problems)
     for note in outcome.notes:

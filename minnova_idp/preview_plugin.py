@@ -9,6 +9,7 @@ The command line (minnova_idp/cli/main.py) only wires `register` in.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from pathlib import Path
@@ -16,11 +17,12 @@ from pathlib import Path
 from minnova_idp.model.errors import ConfigError, Problem
 
 PREVIEW_KEYS_DIR = "/var/run/minnova/preview-keys"
+COMMAND = "render-preview"
 
 
 def register(commands) -> None:
     render = commands.add_parser(
-        "render-preview", help="print a pull request's preview environment (the Argo CD plugin)",
+        COMMAND, help="print a pull request's preview environment (the Argo CD plugin)",
         description="Print the manifests of a pull request's preview environment from the checked-out "
                     ".minnova/app.yaml, as Argo CD's Config Management Plugin does. Under Argo CD the app, pull "
                     "request and revision come from the Application (ARGOCD_APP_PROJECT_NAME, ARGOCD_APP_NAME, "
@@ -44,9 +46,22 @@ def register(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """No cyclic garbage collection while it renders: the process renders one preview from inputs of at most a
+    few hundred KiB and exits, and collections during pydantic's model building were a twentieth of its cold start
+    (issue 21). Reference counting still frees everything that is not in a cycle."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _render(args)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _render(args: argparse.Namespace) -> int:
     """Everything is checked and rendered before a byte is written: Argo CD prunes on empty output."""
     from minnova_idp.load.app_files import load_app_config
-    from minnova_idp.load.secrets import AppKey, load_secret_values, read_secrets_file, secrets_file
+    from minnova_idp.load.secrets import AppKey, read_secrets_file, secrets_file
     from minnova_idp.model import names
     from minnova_idp.preview_plugin import checkout_problems
     from minnova_idp.render.preview import preview_request, render_preview, to_yaml
@@ -57,11 +72,16 @@ def run(args: argparse.Namespace) -> int:
     request = preview_request(flags, os.environ)
     _refuse_past_the_cap(request.app, os.environ)
     keys_dir = Path(args.keys_dir or os.environ.get("MINNOVA_PREVIEW_KEYS_DIR", PREVIEW_KEYS_DIR)).absolute()
+    if os.environ.get("ARGOCD_APP_NAME"):  # under Argo CD: only an approved head commit is deployed (a local run
+        _require_approval(request, keys_dir)  # deploys nothing). Before the checkout is read at all.
     directory = _checkout(Path(args.directory), request.app, keys_dir)
     problems = checkout_problems(directory)
     if problems:
         raise ConfigError(problems)
-    _refuse_links(directory, [names.APP_CONFIG, secrets_file(names.PREVIEW_ENVIRONMENT)])
+    from minnova_idp.load.secret_overlays import overlay_dir
+
+    _refuse_links(directory, [names.APP_CONFIG, secrets_file(names.PREVIEW_ENVIRONMENT),
+                              overlay_dir(names.PREVIEW_ENVIRONMENT)])
     target, app = load_app_config(str(directory))
     if app.name != request.app:
         raise ConfigError([Problem(str(target), "name", f"'{app.name}' is not the app this preview is for "
@@ -69,7 +89,10 @@ def run(args: argparse.Namespace) -> int:
     _refuse_foreign_image(app, str(target), keys_dir)
     secrets = None
     content = read_secrets_file(directory, names.PREVIEW_ENVIRONMENT)
-    if content is not None:
+    from minnova_idp.load.secret_overlays import merged_secret_values, read_overlays
+
+    overlays = read_overlays(directory, names.PREVIEW_ENVIRONMENT)  # one-value files of `secrets set --env preview`
+    if content is not None or overlays:
         shown = str(directory / secrets_file(names.PREVIEW_ENVIRONMENT))
         # The key is chosen by the app name from trusted sources only: never by anything in the pull request.
         from minnova_idp.load.yamlsafe import FileRefused, read_regular_file
@@ -87,16 +110,19 @@ def run(args: argparse.Namespace) -> int:
             raise exc.config_error() from None
         if len(identities) != 1:
             raise ConfigError([Problem(str(key_file), message="must hold exactly one age identity")])
-        secrets = load_secret_values(content, shown, request.app, names.PREVIEW_ENVIRONMENT,
-                                     AppKey(identities[0].recipient), stack_file=str(key_file), identities=identities,
-                                     database=app.database.enabled, redis=app.redis.enabled,
-                                     storage=app.storage.enabled)
+        secrets = merged_secret_values(content, overlays, shown, request.app, names.PREVIEW_ENVIRONMENT,
+                                       AppKey(identities[0].recipient), stack_file=str(key_file),
+                                       identities=identities, database=app.database.enabled, redis=app.redis.enabled,
+                                       storage=app.storage.enabled)
     from minnova_idp.load.app_files import read_seed
 
     seed = read_seed(app, directory, f"{directory}/") if app.database.enabled else ()
     from minnova_idp.render.argocd import PREVIEW_PASSWORD_KEY, PREVIEW_PULL_CREDENTIALS
 
-    pull = _sidecar_file(keys_dir, PREVIEW_PULL_CREDENTIALS)
+    # The app's own pull credentials when the platform gave it some (never another app's), else the stack's.
+    pull = _sidecar_file(keys_dir, names.app_pull_credentials_file(request.app))
+    if pull is None:
+        pull = _sidecar_file(keys_dir, PREVIEW_PULL_CREDENTIALS)
     password_key = _sidecar_file(keys_dir, PREVIEW_PASSWORD_KEY) if app.redis.enabled else None
     origin = None
     if app.database.enabled and app.preview.database is not None:
@@ -158,6 +184,40 @@ def _checkout(directory: Path, app: str, keys_dir: Path) -> Path:
     os.chdir(directory.resolve().parent)  # the checkout's root: messages name files as the app's repository does
     _refuse_links(Path("."), [Path(relative)])  # the monorepo path too: a link there could lead anywhere
     return Path(relative)
+
+
+def _require_approval(request, keys_dir: Path) -> None:
+    """The head SHA Argo CD checked out (ARGOCD_APP_REVISION, never the pull request's say) must carry an approval made
+    for exactly that SHA by someone with write access to the app's repository (policy/approval.py). Where to look and
+    the read-only token come from the platform (argocd.PREVIEW_APPROVAL), never from plugin env or the checkout."""
+    import json
+
+    from minnova_idp.load.approval import fetch_statuses
+    from minnova_idp.policy.approval import PROVIDERS, approval_problem, how_to_approve
+    from minnova_idp.render.argocd import PREVIEW_APPROVAL
+
+    shown = str(keys_dir / PREVIEW_APPROVAL)
+    text = _sidecar_file(keys_dir, PREVIEW_APPROVAL)
+    if text is None:
+        raise ConfigError([Problem(shown, message="is missing: without the platform's approval settings no preview "
+                                   "renders", hint="the platform writes it (minnova-preview-keys); re-run `pulumi up`")])
+    try:
+        settings = json.loads(text)
+        provider, api = settings["provider"], settings["api"]
+        app = settings["apps"][request.app]
+        repository, token = app["repository"], app.get("token")
+    except (ValueError, KeyError, TypeError):
+        raise ConfigError([Problem(shown, request.app, "has no approval settings for this app",
+                                   hint="the platform writes them for every app with previews; re-run `pulumi up`")]
+                          ) from None
+    if provider not in PROVIDERS or not isinstance(api, str) or not api.startswith(("https://", "http://")) \
+            or not isinstance(repository, str) or not (token is None or isinstance(token, str)):
+        raise ConfigError([Problem(shown, request.app, "approval settings are malformed")])
+    statuses, page_full = fetch_statuses(provider, api, repository, request.head_sha, token, "render-preview")
+    problem = approval_problem(provider, statuses, request.head_sha, "render-preview", page_full,
+                               how_to_approve(provider, api, repository, request.head_sha))
+    if problem:
+        raise ConfigError([problem])
 
 
 def _refuse_foreign_image(app, shown: str, keys_dir: Path) -> None:

@@ -55,6 +55,17 @@ def offline_registry(monkeypatch):
 
 
 @pytest.fixture
+def forge():
+    """A git provider's commit-status API on 127.0.0.1 (GitHub's shape): where render-preview reads approvals."""
+    from tests.support.forge_api import serve
+
+    found, server = serve("github")
+    yield found
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
 def project_dir() -> Path:
     return PROJECT_DIR
 
@@ -149,7 +160,7 @@ SELECT_ENV = "MINNOVA_FRESH_CLONE_SELECT"  # a JSON list of node ids: the nested
 # a test uses and by what its code calls, directly or through its module's helpers.
 INTEGRATION_FIXTURES = {"registry", "basic_auth_registry", "token_registry", "git_daemon", "repos", "app_repo",
                         "database_url", "argo_cd_chart", "dev_plan", "written_plan", "prod_manifests", "copying_plan",
-                        "platform_resources", "checkout"}
+                        "platform_resources", "checkout", "forge"}
 INTEGRATION_CALLS = {"subprocess", "cli", "run_cli", "git", "make_app_repo", "make_repo",
                      "render_chart", "go_template", "go_yaml", "run_plan", "psql", "valkey_server"}
 _TOOL_FUNCTIONS: dict[str, set[str]] = {}  # test module file -> its functions that start tools

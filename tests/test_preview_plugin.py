@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -14,10 +15,12 @@ import yaml
 from minnova_idp.model import names
 from minnova_idp.model.app_config import AppConfig
 from minnova_idp.render.app import app_code_pods
-from minnova_idp.render.argocd import PREVIEW_APP_PATHS, PREVIEW_PASSWORD_KEY, PREVIEW_SOURCE_PATH
+from minnova_idp.policy.approval import APPROVAL_CONTEXT
+from minnova_idp.render.argocd import PREVIEW_APP_PATHS, PREVIEW_APPROVAL, PREVIEW_PASSWORD_KEY, PREVIEW_SOURCE_PATH
 from minnova_idp.render.preview import preview_request, render_preview
 
 from tests.conftest import PROJECT_DIR, git
+from tests.support.forge_api import TOKEN
 from tests.support.k8s_strict import require_crds, validate_objects
 
 KEYS = (PROJECT_DIR / "tests/fixtures/example-age-keys.txt").read_text().splitlines()
@@ -27,23 +30,38 @@ PROD_SECRET_VALUE = "example-prod-secret-key-base-d41b"
 SIDECAR_PASSWORD_KEY = "0" * 64
 
 
+def approve(forge, sha: str, app: str = "oracle", state: str = "success") -> None:
+    """A maintainer's approval of exactly `sha` in the app's own repository (policy/approval.py)."""
+    forge.post(f"minnova/{app}", sha, APPROVAL_CONTEXT, state)
+
+
 @pytest.fixture
-def checkout(tmp_path) -> tuple[Path, str]:
-    """A real git checkout of the example app at a PR head, as Argo CD's repo server has it."""
+def checkout(tmp_path, forge) -> tuple[Path, str]:
+    """A real git checkout of the example app at a PR head, as Argo CD's repo server has it; a maintainer approved
+    that head (tests of the gate itself make their own commits)."""
     repo = tmp_path / "oracle"
     shutil.copytree(PROJECT_DIR / "examples/oracle", repo)
     git(repo, "init", "-q", "-b", "main")
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "PR head")
-    return repo, git(repo, "rev-parse", "HEAD")
+    head = git(repo, "rev-parse", "HEAD")
+    approve(forge, head)
+    return repo, head
+
+
+def approval_settings(forge, apps=("oracle", "storefront", "sphinx")) -> str:
+    """What argocd.approval_settings writes for a GitHub stack, pointing at the forge on 127.0.0.1."""
+    return json.dumps({"provider": forge.provider, "api": forge.url,
+                       "apps": {app: {"repository": f"minnova/{app}", "token": TOKEN} for app in apps}})
 
 
 @pytest.fixture
-def keys_dir(tmp_path) -> Path:
+def keys_dir(tmp_path, forge) -> Path:
     directory = tmp_path / "preview-keys"
     directory.mkdir()
     (directory / "oracle").write_text(PREVIEW_KEY + "\n")
     (directory / PREVIEW_PASSWORD_KEY).write_text(SIDECAR_PASSWORD_KEY)  # what argocd.preview_keys_secret gives it
+    (directory / PREVIEW_APPROVAL).write_text(approval_settings(forge))
     return directory
 
 
@@ -102,6 +120,26 @@ def test_preview_of_pr_123(checkout, keys_dir):
     assert "PodDisruptionBudget" not in by_kind
     require_crds()
     validate_objects(objects)
+
+
+def test_render_preview_loads_only_what_a_preview_needs(checkout, keys_dir):
+    """Its cold start runs on every Argo CD refresh (issue 21, docs/benchmarks.md): never the stack's or the
+    registry's models, the git loader, the plan or pulumi; only its own command's parser."""
+    repo, head = checkout
+    code = ("import sys\nfrom minnova_idp.cli.main import main\nstatus = main(sys.argv[1:])\n"
+            "print('MODULES', *sorted(m for m in sys.modules if m.startswith(('minnova_idp', 'pulumi'))), "
+            "file=sys.stderr)\nsys.exit(status)\n")
+    result = subprocess.run([sys.executable, "-c", code, "render-preview", "--app", "oracle", "--pr", "123",
+                             "--head-sha", head, "--preview-domain", "preview.minnova.io", "--deployment", "minnova",
+                             "--ingress-class", "traefik", "--keys-dir", str(keys_dir)],
+                            cwd=repo, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "kind: Cluster" in result.stdout  # it rendered the whole preview (database, secrets, Redis)
+    loaded = set(result.stderr.split("MODULES", 1)[1].split())
+    assert {"minnova_idp.sops.document", "minnova_idp.render.preview", "minnova_idp.model.app_config"} <= loaded
+    assert not loaded & {"minnova_idp.model.stack_settings", "minnova_idp.model.stack", "minnova_idp.model.inputs",
+                         "minnova_idp.model.registry", "minnova_idp.load.git", "minnova_idp.load.inputs",
+                         "minnova_idp.plan.recorder", "pulumi"}
 
 
 def test_network_policy_admits_only_own_pods_and_non_app_namespaces(checkout, keys_dir):
@@ -171,7 +209,7 @@ def test_egress_of_the_pull_requests_code_is_dns_its_database_and_the_internet(c
     ({"ARGOCD_APP_REVISION": "main", "ARGOCD_APP_SOURCE_TARGET_REVISION": "main", "ARGOCD_ENV_HEAD_SHA": "main"},
      "'main' is not a full commit SHA"),
     ({"MINNOVA_PREVIEW_DOMAIN": "https://x.io"}, "preview_domain: 'https://x.io' must be a bare host name"),
-    ({"MINNOVA_PREVIEW_KEYS_DIR": "/nonexistent"}, "there is no preview key for oracle"),
+    ({"MINNOVA_PREVIEW_KEYS_DIR": "/nonexistent"}, "/nonexistent/approval.json: is missing"),
     # The preview cap (policy/preview_cap.py) fails closed: never rendered past a cap it could not check.
     ({"MINNOVA_PREVIEW_MAX_PER_APP": "5", "MINNOVA_PREVIEW_MAX_TOTAL": "50", "KUBERNETES_SERVICE_HOST": "127.0.0.1"},
      "could not list the preview Applications to check the preview cap"),
@@ -212,13 +250,14 @@ def test_pr_config_changes_are_previewed(checkout, keys_dir):
     assert container["ports"][0]["containerPort"] == 4100
 
 
-def test_app_without_database_or_secrets(tmp_path, keys_dir):
+def test_app_without_database_or_secrets(tmp_path, keys_dir, forge):
     repo = tmp_path / "storefront"
     shutil.copytree(PROJECT_DIR / "examples/storefront", repo)
     git(repo, "init", "-q", "-b", "main")
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "head")
     head = git(repo, "rev-parse", "HEAD")
+    approve(forge, head, "storefront")
     result = render(repo, argocd_env(head, keys_dir, app="storefront"))
     assert result.returncode == 0, result.stderr
     kinds = [o["kind"] for o in yaml.safe_load_all(result.stdout)]
@@ -239,17 +278,22 @@ def test_longest_app_and_largest_pr_give_valid_names():
     validate_objects(objects)
 
 
-@pytest.mark.parametrize("link", [".minnova/app.yaml", ".minnova/secrets/preview.enc.yaml", ".minnova/secrets"])
+@pytest.mark.parametrize("link", [".minnova/app.yaml", ".minnova/secrets/preview.enc.yaml", ".minnova/secrets",
+                                  ".minnova/secrets/preview.d", ".minnova/secrets/preview.d/API_TOKEN.enc.yaml"])
 def test_symlinks_in_the_pull_request_are_refused(checkout, keys_dir, tmp_path, link):
     """A PR must not point the renderer at the sidecar's keys (or any file outside its checkout)."""
     repo, head = checkout
     target = repo / link
+    if "preview.d" in link:  # an overlay of `secrets set --env preview` (issue 24 item 6)
+        (repo / ".minnova/secrets/preview.d").mkdir()
+        (repo / ".minnova/secrets/preview.d/API_TOKEN.enc.yaml").write_text("stringData: {}\n")
     moved = tmp_path / "elsewhere"
     shutil.move(str(target), str(moved))
     target.symlink_to(moved)
     result = render(repo, argocd_env(head, keys_dir))
     assert result.returncode == 1 and result.stdout == ""
-    assert "is a symbolic link; previews read regular files only" in result.stderr
+    assert ("is a symbolic link; previews read regular files only" in result.stderr
+            or "must be a regular file (not a link" in result.stderr), result.stderr
 
 
 @pytest.mark.parametrize("name", [".argocd-source.yaml", ".argocd-source-oracle-pr-123.yaml"])
@@ -396,6 +440,104 @@ def test_bad_seed_files_are_named_and_nothing_is_rendered(checkout, keys_dir, se
     assert result.returncode == 1 and result.stdout == "" and message in result.stderr, result.stderr
 
 
+# ---- the approval gate (issue 25, item 4): only a head commit a maintainer approved renders -------------------------
+
+def new_commit(repo: Path, message: str) -> str:
+    """A push to the pull request: a new head SHA."""
+    (repo / "README.md").write_text(message + "\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message)
+    return git(repo, "rev-parse", "HEAD")
+
+
+def test_an_unapproved_head_never_renders_and_a_push_needs_its_own_approval(checkout, keys_dir, forge):
+    """Before issue 25 the label admitted every later commit: render-preview rendered whatever head Argo CD asked for.
+    Now the head SHA itself must carry the approval, so a push between the review and any refresh renders nothing
+    (Argo CD keeps the last approved commit's objects: a failed generation prunes nothing)."""
+    repo, approved = checkout
+    assert render(repo, argocd_env(approved, keys_dir)).returncode == 0
+    pushed = new_commit(repo, "a commit nobody reviewed")
+    result = render(repo, argocd_env(pushed, keys_dir))
+    assert result.returncode == 1 and result.stdout == ""
+    assert f"commit {pushed} is not approved for a preview" in result.stderr
+    assert f"gh api repos/minnova/oracle/statuses/{pushed}" in result.stderr  # says how, for exactly that SHA
+    # An approval of that SHA in the fork's own repository is the fork owner's: it does not count.
+    forge.post("fork/oracle", pushed, APPROVAL_CONTEXT, "success")
+    assert render(repo, argocd_env(pushed, keys_dir)).returncode == 1
+    # Another context, or a pending one, is no approval either.
+    forge.post("minnova/oracle", pushed, "ci/tests", "success")
+    approve(forge, pushed, state="pending")
+    assert render(repo, argocd_env(pushed, keys_dir)).returncode == 1
+    approve(forge, pushed)
+    assert render(repo, argocd_env(pushed, keys_dir)).returncode == 0
+    # A later failure status on the same SHA revokes it (the newest status wins).
+    approve(forge, pushed, state="failure")
+    result = render(repo, argocd_env(pushed, keys_dir))
+    assert result.returncode == 1 and "latest approval status is 'failure'" in result.stderr
+
+
+def test_plugin_env_and_the_checkout_cannot_skip_the_gate(checkout, keys_dir, forge):
+    repo, head = checkout
+    pushed = new_commit(repo, "unreviewed")
+    # What a pull request can rewrite (plugin env, via .argocd-source.yaml) says nothing about approval.
+    result = render(repo, argocd_env(pushed, keys_dir, ARGOCD_ENV_HEAD_SHA=head, ARGOCD_ENV_APPROVED="true"))
+    assert result.returncode == 1 and result.stdout == ""
+    # Without the platform's settings nothing renders under Argo CD (fail closed).
+    (keys_dir / PREVIEW_APPROVAL).unlink()
+    result = render(repo, argocd_env(head, keys_dir))
+    assert result.returncode == 1 and "approval.json: is missing" in result.stderr
+
+
+def test_the_token_goes_to_the_configured_api_only_and_is_never_shown(checkout, keys_dir, forge):
+    repo, head = checkout
+    forge.redirect_to = "http://127.0.0.1:9/steal"
+    result = render(repo, argocd_env(head, keys_dir))
+    assert result.returncode == 1 and result.stdout == "" and "HTTP 302" in result.stderr
+    assert TOKEN not in result.stderr and forge.requests == [f"/repos/minnova/oracle/commits/{head}/statuses?per_page=100"]
+    # A wrong token: refused with the status code, never echoed.
+    forge.redirect_to = None
+    (keys_dir / PREVIEW_APPROVAL).write_text(approval_settings(forge).replace(TOKEN, "wrong-token"))
+    result = render(repo, argocd_env(head, keys_dir))
+    assert result.returncode == 1 and "HTTP 401" in result.stderr and "wrong-token" not in result.stderr
+
+
+@pytest.mark.parametrize("provider", ["gitlab", "gitea", "forgejo"])
+def test_every_provider_gets_the_same_gate(checkout, keys_dir, provider):
+    """GitLab (project id, PRIVATE-TOKEN, `name`), Gitea and Forgejo (`token`, `context`/`status`): each provider's
+    own shape, the same decision."""
+    from tests.support.forge_api import serve
+
+    repo, head = checkout
+    other, server = serve(provider)
+    try:
+        repository = "42" if provider == "gitlab" else "minnova/oracle"
+        settings = {"provider": provider, "api": other.url,
+                    "apps": {"oracle": {"repository": repository, "token": TOKEN}}}
+        (keys_dir / PREVIEW_APPROVAL).write_text(json.dumps(settings))
+        result = render(repo, argocd_env(head, keys_dir))
+        assert result.returncode == 1 and f"commit {head} is not approved" in result.stderr
+        other.post(repository, head, APPROVAL_CONTEXT, "success")
+        result = render(repo, argocd_env(head, keys_dir))
+        assert result.returncode == 0, result.stderr
+        pushed = new_commit(repo, "pushed after the approval")
+        assert render(repo, argocd_env(pushed, keys_dir)).returncode == 1
+        other.post(repository, pushed, APPROVAL_CONTEXT, "success")
+        assert render(repo, argocd_env(pushed, keys_dir)).returncode == 0
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_local_run_deploys_nothing_and_needs_no_approval(checkout, keys_dir):
+    """Without Argo CD (no ARGOCD_APP_*) render-preview prints for a person to read: no gate to pass."""
+    repo, _ = checkout
+    head = new_commit(repo, "local")
+    env = {k: v for k, v in argocd_env(head, keys_dir).items() if not k.startswith("ARGOCD_")}
+    result = subprocess.run([sys.executable, "-m", "minnova_idp.cli", "render-preview", "--app", "oracle", "--pr", "123",
+                             "--head-sha", head], cwd=repo, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
 def test_a_preview_past_the_cap_renders_nothing_and_says_why(monkeypatch):
     """The wiring, with the Applications the loader would list (tests/load/test_preview_applications.py reads them)."""
     from minnova_idp import preview_plugin
@@ -410,3 +552,29 @@ def test_a_preview_past_the_cap_renders_nothing_and_says_why(monkeypatch):
         preview_plugin._refuse_past_the_cap("oracle", environ)
     preview_plugin._refuse_past_the_cap("oracle", {**environ, "ARGOCD_APP_NAME": "oracle-pr-2"})  # within the cap
     preview_plugin._refuse_past_the_cap("oracle", {"MINNOVA_PREVIEW_MAX_PER_APP": "2"})  # a local run: no cap
+
+
+def test_one_value_overlays_are_merged_into_the_preview_secret(checkout, keys_dir, forge):
+    """`secrets set/unset --env preview` files (issue 24 item 6) reach the preview as `pulumi up` merges them."""
+    from minnova_idp.load.secret_overlays import tombstone_text
+    from minnova_idp.sops import document as sops
+
+    repo, _ = checkout
+    recipient = sops.parse_identities(PREVIEW_KEY, "preview key")[0].recipient
+    overlays = repo / ".minnova/secrets/preview.d"
+    overlays.mkdir()
+    (overlays / "API_TOKEN.enc.yaml").write_text(sops.encrypt_yaml({"stringData": {"API_TOKEN": "one-value"}},
+                                                                   [recipient]))
+    (overlays / "SECRET_KEY_BASE.unset").write_text(tombstone_text("SECRET_KEY_BASE", "preview"))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "one secret at a time")
+    head = git(repo, "rev-parse", "HEAD")
+    approve(forge, head)
+    result = render(repo, argocd_env(head, keys_dir))
+    assert result.returncode == 0, result.stderr
+    secret = next(o for o in yaml.safe_load_all(result.stdout) if o["kind"] == "Secret"
+                  and o["metadata"]["name"] == "oracle-secrets")
+    assert secret["stringData"]["API_TOKEN"] == "one-value" and "SECRET_KEY_BASE" not in secret["stringData"]
+    (overlays / "API_TOKEN.enc.yaml").write_text(sops.encrypt_yaml({"stringData": {"OTHER": "x"}}, [recipient]))
+    result = render(repo, argocd_env(head, keys_dir))
+    assert result.returncode != 0 and result.stdout == "" and "must hold exactly one value, API_TOKEN" in result.stderr

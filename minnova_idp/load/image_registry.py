@@ -270,8 +270,32 @@ def _fetch_token(challenge: dict[str, str], registry: Registry, credentials: tup
 
 def image_exists(repository: str, tag: str, credentials: Mapping[str, tuple[str, str]] | None = None,
                  timeout: float = DEFAULT_TIMEOUT) -> bool:
-    """Whether `repository:tag` (a tag or a `sha256:` digest) is in its registry: `HEAD /v2/<name>/manifests/<tag>`
-    answers 200 for an existing manifest and 404 when there is none (opencontainers/distribution-spec spec.md,
+    """Whether `repository:tag` is in its registry (_manifest_head)."""
+    return _manifest_head(repository, tag, credentials, timeout) is not None
+
+
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+def manifest_digest(repository: str, tag: str, credentials: Mapping[str, tuple[str, str]] | None = None,
+                    timeout: float = DEFAULT_TIMEOUT) -> str:
+    """The digest `repository:tag` points at now (`Docker-Content-Digest` of the manifest HEAD: the index of a
+    multi-platform image, the digest `image@sha256:` pins name; distribution-spec spec.md "Pulling manifests").
+    What scripts/refresh_image_digests.py pins the platform's images to."""
+    response = _manifest_head(repository, tag, credentials, timeout)
+    if response is None:
+        raise ImageGateError(f"{repository}:{tag} does not exist", parse_repository(repository).host)
+    digest = response.headers.get("Docker-Content-Digest") or ""
+    if not _DIGEST.match(digest):
+        raise ImageGateError(f"registry {parse_repository(repository).host} gave no sha256 digest for "
+                             f"{repository}:{tag}", parse_repository(repository).host)
+    return digest
+
+
+def _manifest_head(repository: str, tag: str, credentials: Mapping[str, tuple[str, str]] | None,
+                   timeout: float) -> _Response | None:
+    """The manifest HEAD of `repository:tag` (a tag or a `sha256:` digest), None when it does not exist:
+    `HEAD /v2/<name>/manifests/<tag>` answers 200 for an existing manifest and 404 when there is none (opencontainers/distribution-spec spec.md,
     "Checking if content exists in the registry"; endpoint end-3). Anything else raises ImageGateError.
     `timeout` applies to each request (at most three: the HEAD, a token, the HEAD again)."""
     registry = parse_repository(repository)
@@ -295,9 +319,9 @@ def image_exists(repository: str, tag: str, credentials: Mapping[str, tuple[str,
                                  registry.host)
         response = _request(url, "HEAD", accept, authorization, timeout, registry.host, where)
     if response.status == 200:
-        return True
+        return response
     if response.status == 404:
-        return False
+        return None
     if response.status in (401, 403):
         if own is not None:
             raise ImageGateError(f"{where} refused the stack's credentials for {registry.host} to read "

@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from minnova_idp.load.app_files import read_mask, read_restore_check, read_seed
-from minnova_idp.load.apps import Candidates, cross_app_problems, load_apps, load_candidates, load_kept
+from minnova_idp.load.apps import Candidates, _cross_app_problems, load_apps, load_candidates, load_kept
 from minnova_idp.load.git import default_cache_dir
 from minnova_idp.load.git_auth import GitAuth
 from minnova_idp.load.kept import materialise, record_of
+from minnova_idp.load.secret_overlays import merged_secret_values, read_overlays
 from minnova_idp.load.secrets import (
     app_key,
     key_problems,
-    load_secret_values,
     loaded_app_secrets_problems,
     read_secrets_file,
     secrets_file,
@@ -61,14 +61,17 @@ class Isolation:
 def load_inputs(project_dir: Path, raw: dict[str, str], secret_keys: set[str], file: str,
                 cache_dir: Path | None = None, auth: GitAuth | None = None,
                 identities: Sequence[Any] | None = None, progress=None,
-                isolation: Isolation | None = None) -> ProgramInputs:
+                apps: list[LoadedApp] | None = None, isolation: Isolation | None = None) -> ProgramInputs:
     """`identities`: age identities to open secrets with instead of the stack's (the offline plan's --identity);
-    `progress`: told of each app repository as its fetch ends (loader.load_apps); `isolation`: what the stack
-    deployed last, to keep a failing app at (`pulumi up`, plan, status); None: any problem stops (all or nothing)."""
+    `progress`: told of each app repository as its fetch ends (loader.load_apps); `apps`: already loaded apps
+    instead of the registry's (`validate` in an app repository: load/app_policy.py), checked all or nothing;
+    `isolation`: what the stack deployed last, to keep a failing app at (`pulumi up`, plan, status; ADR 0011);
+    None: any problem stops (all or nothing)."""
     stack = parse_stack_config(raw, secret_keys, file)
     raise_if_any(key_problems(stack))
-    if isolation is None:
-        apps = load_apps(project_dir, stack, cache_dir=cache_dir, auth=auth, progress=progress)
+    if isolation is None or apps is not None:
+        if apps is None:
+            apps = load_apps(project_dir, stack, cache_dir=cache_dir, auth=auth, progress=progress)
         inputs, own, platform = _checked(stack, apps, identities, {}, cross_apps=False)
         raise_if_any([*platform, *(problem for problems in own.values() for problem in problems)])
         return inputs
@@ -150,7 +153,7 @@ def _checked(stack: StackConfig, apps: list[LoadedApp], identities, memo: dict, 
     platform's (any problem naming no app's file). `memo` keeps what was read across rounds (same app, same files).
     `recorded`: the stack's previous outputs, for the data guards (policy/guards.py) as the program checks them."""
     inputs = ProgramInputs(stack=stack, apps=apps)
-    problems = cross_app_problems(apps, first) if cross_apps else []
+    problems = _cross_app_problems(apps, first) if cross_apps else []
     problems += (backup_problems(inputs) + dns_problems(inputs) + preview_problems(inputs) + quota_problems(inputs)
                  + password_key_problems(inputs) + origin_problems(inputs) + image_problems(inputs))
     problems.extend(loaded_app_secrets_problems(inputs.apps, stack))  # misnamed files: checked without keys
@@ -175,12 +178,12 @@ def _checked(stack: StackConfig, apps: list[LoadedApp], identities, memo: dict, 
 
     secrets: dict[tuple[str, str], SecretValues] = {}
     for app, environment in inputs.deployed():
-        content = read(app, f"secrets-file:{environment}",
-                       lambda: read_secrets_file(app.directory, environment) if app.directory else None)
-        if content is None:
+        if app.directory is None:
             continue
-        values = read(app, f"secrets:{environment}", lambda: load_secret_values(
-            content, app.shown(secrets_file(environment)), app.name, environment,
+        # the main file merged with its one-value overlays (load/secret_overlays.py)
+        values = read(app, f"secrets:{environment}", lambda: merged_secret_values(
+            read_secrets_file(app.directory, environment), read_overlays(app.directory, environment, app.shown),
+            app.shown(secrets_file(environment)), app.name, environment,
             app_key(stack, app.name, environment), stack.file, identities,
             database=app.config.database.enabled, redis=app.config.redis.enabled,
             storage=app.config.storage.enabled))

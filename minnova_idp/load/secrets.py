@@ -408,9 +408,12 @@ def secrets_directory_problems(app_dir: Path, environments: Iterable[str],
         if entry.is_symlink():
             if file_name_problem(name, environments, where) is not None:  # a well-named link: read_secrets_file
                 problems.append(Problem(where, message="is a symbolic link; secrets files must be regular files"))
+        elif entry.is_dir(follow_symlinks=False) and name.endswith(".d") and \
+                file_name_problem(name[:-2] + SECRETS_SUFFIX, environments, where) is None:
+            continue  # an environment's overlays (secret_overlays.py), checked where they are read
         elif entry.is_dir(follow_symlinks=False):
             problems.append(Problem(where, message=f"is a directory; {SECRETS_DIR}/ holds only <env>{SECRETS_SUFFIX} "
-                                                   "files", hint=f"move it out of {SECRETS_DIR}/"))
+                                                   "files and <env>.d/ overlays", hint=f"move it out of {SECRETS_DIR}/"))
         elif not entry.is_file(follow_symlinks=False):
             problems.append(Problem(where, message="is not a regular file"))
         else:

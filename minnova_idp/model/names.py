@@ -217,3 +217,9 @@ def check_environment_name(name: str) -> str | None:
         return (f"'{name}' is not a valid environment name: lowercase letters and digits, "
                 f"starting with a letter, at most {ENV_NAME_MAX} characters (e.g. dev, staging, prod)")
     return None
+
+
+def app_pull_credentials_file(app: str) -> str:
+    """In the preview sidecar's keys directory: an app's own pull credentials (minnova:appRegistryCredentials), used
+    for its previews instead of the stack's ('.' keeps it apart from the app's key file, named by the app)."""
+    return f"{app}.registry-credentials.json"

@@ -23,7 +23,15 @@ class StackSecrets:
     preview_status_tokens: dict[str, str] = field(default_factory=dict, repr=False)  # app -> token (GitLab, Gitea)
     webhook_secret: str | None = field(default=None, repr=False)
     registry_credentials: str | None = field(default=None, repr=False)  # a .dockerconfigjson
-    password_key: str | None = field(default=None, repr=False)  # generated passwords derive from it (redis.py)
+    password_key: str | None = field(default=None, repr=False)
+    preview_approval_token: str | None = field(default=None, repr=False)  # read-only: commit statuses (approval.py)
+    app_registry_credentials: dict[str, str] = field(default_factory=dict, repr=False)  # app -> .dockerconfigjson  # generated passwords derive from it (redis.py)
+
+
+def pull_credentials(secrets: StackSecrets, app: str) -> str | None:
+    """The pull credentials an app's pods get: its own (minnova:appRegistryCredentials, scoped by the registry to its
+    repositories), else the stack-wide read-only ones. Never another app's."""
+    return secrets.app_registry_credentials.get(app, secrets.registry_credentials)
 
 
 @dataclass(frozen=True)

@@ -307,5 +307,11 @@ SECRET_KEYS = {
                    "previews get a key derived from it): `openssl rand -hex 32`; changing it changes them all",
     "registryCredentials": "image pull credentials (a .dockerconfigjson: {\"auths\": {host: {auth}}}) for private "
                            "images, read-only",
+    "appRegistryCredentials": "per-app image pull credentials {app: .dockerconfigjson}: an app listed here (its "
+                              "environments and previews) pulls with its own, scoped to its own repositories, never "
+                              "with registryCredentials",
+    "previewApprovalToken": "read-only API token render-preview reads previews' approvals with (commit statuses of "
+                            "the app repositories): GitHub fine-grained token with Commit statuses: read; Gitea/"
+                            "Forgejo token with read:repository; GitLab: read_api (default: each app's project token)",
 }
 PLAIN_EXTRA_KEYS = {"gitKnownHosts": "known_hosts lines for the git server (ssh)"}

@@ -19,6 +19,7 @@ The CRDs the tests validate against (../shared/crds) are CNPG 1.30, plugin 0.14,
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -44,17 +45,25 @@ BARMAN_CLOUD_PLUGIN_VERSION = "v0.14.0"
 ARGO_CD = HelmChart("argo-cd", "10.1.1", "https://argoproj.github.io/argo-helm", "argocd", release="argocd")
 
 POSTGRES_IMAGE_REPOSITORY = "ghcr.io/cloudnative-pg/postgresql"
+# Pinned by digest, as the operator's own image catalog pins them: cloudnative-pg/artifacts
+# image-catalogs/catalog-standard-trixie.yaml at ce5057c (2026-08-17), the dated tag and its digest, copied exactly.
+# A Cluster's imageName takes `<image>:<tag>@sha256:<digest>` (cloudnative-pg v1.30.0 api/v1/cluster_types.go:221-225).
+# Refresh: scripts/refresh_image_digests.py (docs/security.md "Image pins").
 POSTGRES_IMAGES = {
-    16: f"{POSTGRES_IMAGE_REPOSITORY}:16.15-standard-trixie",
-    17: f"{POSTGRES_IMAGE_REPOSITORY}:17.11-standard-trixie",
-    18: f"{POSTGRES_IMAGE_REPOSITORY}:18.6-standard-trixie",
+    16: f"{POSTGRES_IMAGE_REPOSITORY}:16.15-202608170814-standard-trixie"
+        "@sha256:3df9103d7f89c8abc2870463d4d446944c81b5f1f4b707c590895dc003ecbb65",
+    17: f"{POSTGRES_IMAGE_REPOSITORY}:17.11-202608170816-standard-trixie"
+        "@sha256:91e0de662d53895a45f1396f4ee1a75daeb0c26fc87853afc9c8f43e01fdaa21",
+    18: f"{POSTGRES_IMAGE_REPOSITORY}:18.6-202608170814-standard-trixie"
+        "@sha256:771f9eab5225587af259d84680cc69a5b6e374ac32bb24effafde1f3368a1241",
 }
 DEFAULT_POSTGRES_VERSION = 17
 # Valkey, the Linux Foundation's BSD-3-Clause continuation of Redis (valkey COPYING:3-5; Redis itself is RSALv2 or
 # SSPLv1 from 7.4, redis LICENSE.txt:1-5): the project's own image (valkey-container README.md:1; there is no Docker
 # library image), the Debian variant, whose `valkey` user is uid and gid 999 (Dockerfile.template:15-17; Alpine's
 # group is 1000). Exact tags, newest patch of each major line that valkey-container versions.json (00a2b21) builds:
-# `8`, `9` and `latest` have moved between lines over time. Pin the digest in production (no registry reachable here).
+# `8`, `9` and `latest` have moved between lines over time. Tag only: no upstream source read here states their
+# digests and no registry is reachable from here; scripts/refresh_image_digests.py pins them where one is.
 VALKEY_IMAGE_REPOSITORY = "docker.io/valkey/valkey"
 VALKEY_IMAGES = {
     8: f"{VALKEY_IMAGE_REPOSITORY}:8.1.8",
@@ -62,6 +71,18 @@ VALKEY_IMAGES = {
 }
 DEFAULT_VALKEY_VERSION = 9
 # Restore drills run kubectl from the Kubernetes project's own image (registry.k8s.io/kubectl, published since
-# Kubernetes 1.28; distroless, no shell): bitnami/kubectl gets no versioned updates since 2025-08. Pinned by tag
-# here (no registry is reachable from where this was written): mirror it and pin the digest in production.
+# Kubernetes 1.28; distroless, no shell): bitnami/kubectl gets no versioned updates since 2025-08. Tag only, as
+# Valkey's (no citable digest, no registry reachable here): scripts/refresh_image_digests.py pins it where one is.
 KUBECTL_IMAGE = "registry.k8s.io/kubectl:v1.34.1"
+
+# An image reference of this table: `<repository>:<tag>`, optionally `@sha256:<digest>` (then the digest is what runs).
+IMAGE_REFERENCE = re.compile(r"^(?P<repository>[a-z0-9][a-z0-9./_-]*(?::[0-9]+)?(?:/[a-z0-9._-]+)*)"
+                             r":(?P<tag>[A-Za-z0-9_][A-Za-z0-9._-]{0,127})(?:@(?P<digest>sha256:[0-9a-f]{64}))?$")
+
+
+def pinned_images() -> dict[str, str]:
+    """Every image the platform itself runs, by where it is set in this module (what the refresh script reads)."""
+    images = {f"POSTGRES_IMAGES[{major}]": image for major, image in POSTGRES_IMAGES.items()}
+    images.update({f"VALKEY_IMAGES[{major}]": image for major, image in VALKEY_IMAGES.items()})
+    images["KUBECTL_IMAGE"] = KUBECTL_IMAGE
+    return images

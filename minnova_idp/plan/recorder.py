@@ -19,8 +19,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
-import yaml
-
 from minnova_idp.load.git_auth import GitAuth
 from minnova_idp.load.inputs import Isolation, load_inputs
 from minnova_idp.load.stack import from_stack_file
@@ -39,6 +37,7 @@ from minnova_idp.plan.pulumi_internals import (
 from minnova_idp.policy.guards import unrecorded_versions
 from minnova_idp.policy.image_gate import offline_report, requested_images
 from minnova_idp.policy.images import unconfined_notes
+from minnova_idp.render import yaml_text
 
 CLUSTER_SCOPED_DIR = "_cluster"
 
@@ -459,27 +458,6 @@ def write_plan(plan: Plan, out: Path) -> None:
 
 
 def manifest_yaml(manifest: dict[str, Any], dumper: type | None = None) -> str:
-    """A manifest as `yaml.safe_dump(manifest, sort_keys=True, default_flow_style=False)` writes it.
-
-    libyaml's emitter (`CSafeDumper`, about 6x faster) writes the same bytes as PyYAML's own as long as
-    every string is printable ASCII on one line; it folds long double-quoted strings with escapes
-    (line breaks, tabs, non-ASCII) at other columns. Manifests with such strings, and installs of
-    PyYAML without libyaml, use PyYAML's emitter. `dumper` forces one (tests compare the two).
-    """
-    if dumper is None:
-        dumper = _FAST_DUMPER if _FAST_DUMPER is not None and libyaml_safe(manifest) else yaml.SafeDumper
-    return yaml.dump(manifest, Dumper=dumper, sort_keys=True, default_flow_style=False)
-
-
-_FAST_DUMPER: type | None = getattr(yaml, "CSafeDumper", None)
-
-
-def libyaml_safe(value: Any) -> bool:
-    """libyaml writes `value` as PyYAML does: every string in it (keys too) is printable ASCII on one line."""
-    if isinstance(value, str):
-        return value.isascii() and value.isprintable()
-    if isinstance(value, dict):
-        return all(libyaml_safe(key) and libyaml_safe(item) for key, item in value.items())
-    if isinstance(value, list):
-        return all(libyaml_safe(item) for item in value)
-    return True
+    """A manifest as `yaml.safe_dump(manifest, sort_keys=True, default_flow_style=False)` writes it, by libyaml
+    where that writes the same (render/yaml_text.py). `dumper` forces one (tests compare the two)."""
+    return yaml_text.dump(manifest, dumper, sort_keys=True, default_flow_style=False)

@@ -93,6 +93,9 @@ def preview_problems(inputs: ProgramInputs) -> list[Problem]:
                    ("minnova:githubAppPrivateKey", secrets.github_app_private_key)]
     if provider in ("gitea", "forgejo"):
         needed.append(("minnova:gitToken", secrets.git_token))  # the pull-request generator's API token
+    if provider != "gitlab":  # GitLab reads approvals with each app's project token (read_api) unless this is set
+        # render-preview renders only approved head commits (policy/approval.py) and reads them with this token.
+        needed.append(("minnova:previewApprovalToken", secrets.preview_approval_token))
     problems += [Problem(file, key, f"is required for previews with provider {provider}")
                  for key, value in needed if not value]
     previewed = {app.name for app in preview_apps(inputs)}

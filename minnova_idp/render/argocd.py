@@ -42,9 +42,13 @@ PLUGIN_NAME = "minnova-preview"
 PREVIEW_KEYS_SECRET = "minnova-preview-keys"
 PREVIEW_KEYS_DIR = "/var/run/minnova/preview-keys"
 PREVIEW_PULL_CREDENTIALS = "registry-credentials.json"  # in PREVIEW_KEYS_DIR, when the stack has any
+
+
 PREVIEW_PASSWORD_KEY = "preview-passwords.key"  # in PREVIEW_KEYS_DIR, when the stack has minnova:passwordKey
 PREVIEW_APP_IMAGES = "app-images.json"  # in PREVIEW_KEYS_DIR, when an app's images are confined: {app: [repo, ...]}
 PREVIEW_APP_PATHS = "app-paths.json"  # in PREVIEW_KEYS_DIR, when a previewed app lives in a monorepo: {app: path}
+# In PREVIEW_KEYS_DIR: where and with which read-only token render-preview reads approvals (render/approval.py).
+PREVIEW_APPROVAL = "approval.json"
 # The preview Application's source.path: the checkout's own .git directory, where no pull request can put a file.
 # The repo server merges `<source.path>/.argocd-source.yaml` and `.argocd-source-<app>.yaml` from the checkout over
 # the Application's source before it picks the tool (argo-cd v3.4.4 reposerver/repository/repository.go:1808-1878),
@@ -173,6 +177,8 @@ REPO_SERVER_PARAMS = {"reposerver.enable.git.submodule": "false",
                       "reposerver.plugin.tar.exclusions": ".git/*"}
 
 
+
+
 # Waves that always converge. A sync applies wave N+1 only once wave N is healthy (argo-cd v3.4.4
 # gitops-engine/pkg/sync/sync_context.go:523-565), and Argo CD calls an Ingress Progressing until its controller
 # publishes status.loadBalancer.ingress (gitops-engine/pkg/health/health_ingress.go:7-16), which some ingress
@@ -196,7 +202,12 @@ REPO_SERVER_RBAC = [{"apiGroups": ["argoproj.io"], "resources": ["applications"]
 # A refused preview must be rendered again soon after a slot frees: the repo server answers from its cache after 3
 # failed renders of a revision, for 60 minutes by default (argo-cd v3.4.4 reposerver/repository/repository.go:
 # 962-1030, defaults cmd/argocd-repo-server/commands/argocd_repo_server.go:44-45; env names common/common.go:281-283).
-REPO_SERVER_ENV = {"ARGOCD_PAUSE_GEN_MINUTES": "5"}
+# An unapproved head fails to render too (policy/approval.py) until a maintainer approves it: with
+# ARGOCD_PAUSE_GEN_AFTER_FAILED_ATTEMPTS 0 no failed render is cached at all (repository.go:907, 977), so an approval
+# or a freed slot counts at the next refresh; PAUSE_GEN_MINUTES then has nothing to pause. Meanwhile the last approved
+# objects stay: resources whose manifests failed are Unknown (controller/state.go:641, 945-947) and auto-sync runs
+# only OutOfSync (controller/appcontroller.go:2204-2207).
+REPO_SERVER_ENV = {"ARGOCD_PAUSE_GEN_MINUTES": "5", "ARGOCD_PAUSE_GEN_AFTER_FAILED_ATTEMPTS": "0"}
 
 
 def chart_values(settings: StackSettings, github_notifications: bool, known_hosts: str | None = None,
@@ -472,8 +483,9 @@ def credential_secrets(settings: StackSettings, apps: list[PreviewApp], secrets:
         for app in apps] + [argocd_secret(FORGE_TOKEN_SECRET, "scm-creds", {"token": Secret(secrets.git_token)})]
 
 
-def preview_keys_secret(apps: list[PreviewApp], secrets: StackSecrets) -> Manifest:
-    """Each app's preview identity, one file per app in the sidecar: only preview keys, never a dev or prod key."""
+def preview_keys_secret(apps: list[PreviewApp], secrets: StackSecrets, approval: dict[str, Any] | None = None) -> Manifest:
+    """Each app's preview identity, one file per app in the sidecar: only preview keys, never a dev or prod key.
+    `approval`: the approval gate's settings (PREVIEW_APPROVAL, render/approval.py)."""
     keys = {app.name: secrets.secrets_keys[app.name][names.PREVIEW_ENVIRONMENT] for app in apps
             if names.PREVIEW_ENVIRONMENT in secrets.secrets_keys.get(app.name, {})}
     if secrets.password_key:
@@ -485,6 +497,10 @@ def preview_keys_secret(apps: list[PreviewApp], secrets: StackSecrets) -> Manife
     if images := {app.name: list(app.images) for app in apps if app.images}:
         # The image repositories each app's previews may run (policy/images.py): the platform's list, never the PR's.
         keys[PREVIEW_APP_IMAGES] = json.dumps(images, sort_keys=True)
+    if approval is not None:
+        keys[PREVIEW_APPROVAL] = json.dumps(approval, sort_keys=True)
+    keys.update({names.app_pull_credentials_file(app.name): secrets.app_registry_credentials[app.name] for app in apps
+                 if app.name in secrets.app_registry_credentials})  # an app's own, scoped by its registry
     if secrets.registry_credentials:
         # Read-only pull credentials for previews' private images ('.' keeps it apart from any app's key file).
         keys[PREVIEW_PULL_CREDENTIALS] = secrets.registry_credentials

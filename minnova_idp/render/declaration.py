@@ -14,10 +14,12 @@ from minnova_idp.model import names, versions
 from minnova_idp.model.app_config import AppConfig
 from minnova_idp.model.inputs import ProgramInputs
 from minnova_idp.model.loaded import LoadedApp
+from minnova_idp.model.stack import pull_credentials
 from minnova_idp.policy import guards
 from minnova_idp.policy.previews import preview_apps, preview_origins, preview_storage_apps
-from minnova_idp.render import argocd, tls
+from minnova_idp.render import argocd, preview_admission, tls
 from minnova_idp.render.app import app_objects, url
+from minnova_idp.render.approval import approval_settings
 from minnova_idp.render.database import backup_target
 from minnova_idp.render.origin import origin_offer
 from minnova_idp.render.placement import DnsTarget, Placement, RenderSettings, environment_placement
@@ -115,12 +117,12 @@ def _app_instance(inputs: ProgramInputs, app: LoadedApp, environment: str, setti
                                       drill_schedule=stack.restore_drill_schedule,
                                       drill_check=inputs.restore_checks.get(app.name),
                                       seed=inputs.seeds.get(app.name, ()),
-                                      pull_secret=bool(inputs.stack.secrets.registry_credentials),
+                                      pull_secret=bool(pull_credentials(inputs.stack.secrets, app.name)),
                                       password_key=inputs.stack.secrets.password_key,
                                       server_name=guards.archive_server(app.config, environment, inputs.recorded),
                                       storage=storage_target(app.config, environment, stack.deployment,
                                                              stack.cloudflare.account_id) if stack.cloudflare else None)
-    pull = inputs.stack.secrets.registry_credentials
+    pull = pull_credentials(inputs.stack.secrets, app.name)
     resources = app_objects(app.config, placement, settings, component=component,
                             protected=environment in stack.protected_environments, operators=operators, dns=dns,
                             pull_credentials=Secret(pull) if pull else None)
@@ -180,7 +182,8 @@ def _previews(inputs: ProgramInputs, dns: DnsTarget | None) -> list[Declared]:
     apps = preview_apps(inputs)
     namespace = kubernetes_object(PLATFORM_PREFIX, argocd.render_namespace())
     after_namespace = Lifecycle(depends_on=keys(namespace))
-    own_secrets = [kubernetes_object(PLATFORM_PREFIX, argocd.preview_keys_secret(apps, secrets), after_namespace),
+    own_secrets = [kubernetes_object(PLATFORM_PREFIX, argocd.preview_keys_secret(
+        apps, secrets, approval_settings(apps, secrets, settings)), after_namespace),
                    kubernetes_object(PLATFORM_PREFIX, argocd.argocd_secret(settings, secrets.webhook_secret),
                                      after_namespace)]
     notification_secrets = argocd.notification_secret_values(settings, apps, secrets)
@@ -198,12 +201,15 @@ def _previews(inputs: ProgramInputs, dns: DnsTarget | None) -> list[Declared]:
     after_release = Lifecycle(depends_on=keys(release))
     credentials = [kubernetes_object(PLATFORM_PREFIX, manifest, after_release)
                    for manifest in argocd.credential_secrets(settings, apps, secrets)]
-    declared: list[Declared] = [namespace, *own_secrets, release, *credentials]
+    # The cluster holds previews' Ingresses to their own host (preview_admission.py), before any preview exists.
+    admission = [kubernetes_object(PLATFORM_PREFIX, manifest) for manifest in preview_admission.render_policy(
+        settings.preview_domain, settings.ingress_class, names.managed_labels())]
+    declared: list[Declared] = [namespace, *own_secrets, release, *credentials, *admission]
     for app in apps:
         project = kubernetes_object(PLATFORM_PREFIX, argocd.render_app_project(app), after_release)
         declared += [project, kubernetes_object(PLATFORM_PREFIX, argocd.render_application_set(
             app, settings, app.name in forge_apps),
-                                                Lifecycle(depends_on=keys(release, project, *credentials)))]
+                                                Lifecycle(depends_on=keys(release, project, *credentials, *admission)))]
     for app in storage_apps:
         # Each app's previews write to a bucket of their own, never an environment's (storage.py).
         declared += preview_storage_offer(app, settings.deployment, settings.cloudflare.account_id, argocd.NAMESPACE,

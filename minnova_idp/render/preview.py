@@ -248,6 +248,7 @@ def guard_rails(namespace: str, labels: dict[str, str], app_pods: dict[str, str]
 
 
 def to_yaml(objects: list[Manifest]) -> str:
-    import yaml
+    """As `yaml.safe_dump_all(objects, sort_keys=False, explicit_start=True)` writes them (yaml_text.py)."""
+    from minnova_idp.render import yaml_text
 
-    return yaml.safe_dump_all(objects, sort_keys=False, explicit_start=True)
+    return yaml_text.dump_all(objects, sort_keys=False)

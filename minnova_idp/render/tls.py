@@ -7,10 +7,12 @@ in Cloudflare by a token that can edit DNS in the stack's zone and nothing else.
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from minnova_idp.model import names, versions
-from minnova_idp.model.stack_settings import StackSettings
+
+if TYPE_CHECKING:  # annotations only: render-preview renders without loading the stack models
+    from minnova_idp.model.stack_settings import StackSettings
 
 Manifest = dict[str, Any]
 

@@ -146,6 +146,7 @@ def test_there_are_workflows_for_the_infra_repo_and_app_repos():
                                                  "renderer-image.yml"}
     assert [p.relative_to(PROJECT_DIR).as_posix() for p in APP_WORKFLOWS] == [
         "templates/app-repo/.github/workflows/minnova-preview-approval.yml",
+        "templates/app-repo/.github/workflows/minnova-preview-approve.yml",
         "templates/app-repo/.github/workflows/minnova-preview-auto.yml",
         "templates/app-repo/.github/workflows/minnova-preview-expiry.yml",
         "templates/app-repo/.github/workflows/minnova.yml"]
@@ -345,6 +346,7 @@ def test_the_pull_request_jobs_are_the_expected_ones():
     found = {(path.name, name) for path in ALL for name in untrusted_jobs(workflow(path))}
     assert found == {("preview.yml", "plan"), ("tests.yml", "tests"), ("minnova.yml", "validate"),
                      ("minnova.yml", "image"), ("minnova-preview-approval.yml", "revoke-preview"),
+                     ("minnova-preview-approve.yml", "approve"),
                      ("minnova-preview-auto.yml", "preview-label")}
 
 
@@ -859,6 +861,13 @@ elif rest[:1] == ["issues"] and len(rest) >= 3:
         body = state["events"].get(number, [])
     else:
         fail("fake gh: no such route", 405)
+elif method == "GET" and len(rest) == 2 and rest[0] == "pulls":
+    body = pull(rest[1])
+elif method == "GET" and len(rest) == 3 and rest[0] == "pulls" and rest[2] == "reviews":
+    body = pull(rest[1]).get("reviews", [])
+elif method == "POST" and len(rest) == 2 and rest[0] == "statuses":
+    state.setdefault("statuses", []).append({"sha": rest[1], **{k: v[0] for k, v in fields.items()}})
+    body = {"id": len(state["statuses"])}
 elif method == "GET" and len(rest) == 3 and rest[0] == "collaborators" and rest[2] == "permission":
     body = {"permission": state["permissions"].get(rest[1], "none"), "user": {"login": rest[1]}}
 elif method == "GET" and len(rest) == 2 and rest[0] == "commits":
@@ -887,7 +896,7 @@ class FakeGitHub:
 
     def __init__(self, directory: Path, pulls=(), permissions=None, commits=None, events=None, comments=None):
         self.directory = directory
-        (directory / "bin").mkdir(exist_ok=True)
+        (directory / "bin").mkdir(parents=True, exist_ok=True)
         gh = directory / "bin" / "gh"
         gh.write_text(f"#!{sys.executable}\n{FAKE_GH}")
         gh.chmod(0o755)
@@ -1261,3 +1270,50 @@ def test_privileged_preview_workflows_run_no_code_but_their_own(path):
     for step in steps(document):
         assert set(step) <= {"id", "name", "if", "shell", "env", "run"}, step.get("name")
         assert not RUNS_A_FILE.search(step["run"]), step.get("name")
+
+
+# --- Recording approvals (minnova-preview-approve.yml): the status render-preview checks (policy/approval.py) ---------
+
+APPROVE = PROJECT_DIR / "templates/app-repo/.github/workflows/minnova-preview-approve.yml"
+HEAD, OLD = "b" * 40, "c" * 40
+
+
+def approve_event(action, sender="maria", head_repo="mallory/web", label=None, sender_type="User") -> dict:
+    event = pr_event(action, head_repo=head_repo, label=label)
+    event["sender"] = {"login": sender, "type": sender_type}
+    return event
+
+
+def approvals(gh: FakeGitHub) -> list[str]:
+    return [s["sha"] for s in gh.state.get("statuses", []) if s["context"] == "minnova/preview-approved"
+            and s["state"] == "success"]
+
+
+@needs_jq_and_gnu_date
+def test_a_forks_commit_is_approved_only_when_a_writer_reviewed_exactly_the_head_and_labelled_it(tmp_path):
+    review = {"user": {"login": "maria"}, "state": "APPROVED", "commit_id": HEAD}
+    gh = FakeGitHub(tmp_path, [pull_request(7, ["preview"], sha=HEAD, reviews=[review])],
+                    permissions={"maria": "write", "tom": "read"})
+    run_workflow(APPROVE, gh, approve_event("labeled", label="preview"))
+    assert approvals(gh) == [HEAD]
+    # The fork pushed after the review: the head is not what was reviewed, so nothing is approved.
+    gh = FakeGitHub(tmp_path / "pushed", [pull_request(7, ["preview"], sha=HEAD, reviews=[{**review, "commit_id": OLD}])],
+                    permissions={"maria": "write"})
+    result, = run_workflow(APPROVE, gh, approve_event("labeled", label="preview"))
+    assert approvals(gh) == [] and f"not the head {HEAD}" in result.stdout
+    # Triage (reported as read) can label, but cannot approve; a push by the fork approves nothing.
+    for event in (approve_event("labeled", sender="tom", label="preview"), approve_event("synchronize", sender="mallory")):
+        gh = FakeGitHub(tmp_path / event["sender"]["login"], [pull_request(7, ["preview"], sha=HEAD, reviews=[
+            {**review, "user": {"login": event["sender"]["login"]}}])], permissions={"tom": "read", "mallory": "none"})
+        run_workflow(APPROVE, gh, event)
+        assert approvals(gh) == []
+
+
+@needs_jq_and_gnu_date
+def test_a_branch_of_the_repository_is_approved_on_each_push_by_a_writer_never_a_bot(tmp_path):
+    gh = FakeGitHub(tmp_path, [pull_request(7, sha=HEAD)], permissions={"alice": "admin"})
+    run_workflow(APPROVE, gh, approve_event("synchronize", sender="alice", head_repo=REPO))
+    assert approvals(gh) == [HEAD]
+    gh = FakeGitHub(tmp_path / "bot", [pull_request(7, sha=HEAD)], permissions={"dependabot": "write"})
+    run_workflow(APPROVE, gh, approve_event("synchronize", sender="dependabot", sender_type="Bot", head_repo=REPO))
+    assert approvals(gh) == []

@@ -79,3 +79,28 @@ def test_usage_errors_exit_2():
 def test_version():
     result = cli("--version")
     assert result.returncode == 0 and result.stdout.startswith("minnova-idp ")
+
+
+@pytest.mark.parametrize("argv", [
+    ["render-preview", "--app", "oracle", "--pr", "7", "--keys-dir", "k", "checkout"],
+    ["render-preview"],
+    ["render-preview", "--no-such-flag"],
+    ["render-preview", "--help"],
+    ["render-preview", "--app"],
+])
+def test_render_preview_parses_with_its_own_parser_as_with_every_command(argv, capsys):
+    """render-preview builds only its own parser (its cold start, issue 21): same arguments, help and errors."""
+    from minnova_idp.cli.main import build_parser
+
+    def parse(parser):
+        try:
+            namespace = vars(parser.parse_args(argv))
+        except SystemExit as exc:
+            namespace = {"exit": exc.code}
+        captured = capsys.readouterr()
+        return namespace, captured.out, captured.err
+
+    narrow, full = build_parser("render-preview"), build_parser()
+    assert len(narrow._subparsers._group_actions[0].choices) == 1
+    assert len(full._subparsers._group_actions[0].choices) > 10
+    assert parse(narrow) == parse(full)

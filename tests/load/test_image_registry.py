@@ -17,6 +17,7 @@ import json
 import shutil
 import socket
 import subprocess
+import sys
 import tarfile
 import threading
 import time
@@ -41,7 +42,7 @@ from minnova_idp.load.image_registry import (
 from minnova_idp.model.images import DOCKER_HUB_HOST, ImageGateError, parse_repository
 from minnova_idp.policy.image_gate import ImageCheck, checks_for, gate, offline_report
 
-from tests.conftest import stop_process
+from tests.conftest import PROJECT_DIR, stop_process
 
 pytestmark = pytest.mark.integration  # an OCI registry on 127.0.0.1
 
@@ -614,3 +615,67 @@ def test_the_program_stops_on_a_first_deploy_without_an_image_and_in_wait_mode()
         _program_with({"oracle-prod": ["1.4.1"], "storefront-prod": ["2.0.1"]},
                       {"registry.minnova.io/oracle:1.4.2": False}, mode="wait")
     assert pulumi  # the run stops with the run's own error, before any resource
+
+
+def test_the_gate_asks_with_the_credentials_each_apps_pods_pull_with():
+    """An app with its own pull credentials (minnova:appRegistryCredentials) is checked with them, the others with
+    the stack's: one robot account per app can see only its own repositories."""
+    from components.program import program
+    from minnova_idp.load.inputs import load_inputs
+    from minnova_idp.load.stack import from_stack_file
+    from minnova_idp.plan.recorder import record
+    from tests.conftest import PROJECT_DIR
+
+    raw, secret_keys, file = from_stack_file(PROJECT_DIR, "prod")
+    raw["minnova:registryCredentials"] = '{"auths": {"registry.minnova.io": {"username": "stack", "password": "s"}}}'
+    raw["minnova:appRegistryCredentials"] = json.dumps(
+        {"oracle": '{"auths": {"registry.minnova.io": {"username": "oracle-robot", "password": "o"}}}'})
+    secret_keys = secret_keys | {"minnova:registryCredentials", "minnova:appRegistryCredentials"}
+    inputs = load_inputs(PROJECT_DIR, raw, secret_keys, file)
+    asked = {}
+
+    def check_images(checks, credentials):
+        for check in checks:
+            asked[check.repository] = credentials["registry.minnova.io"][0]
+        return {check.key: True for check in checks}
+
+    async def run():
+        return await program(inputs, check_images=check_images)
+
+    record(run, project="minnova-idp", stack="prod", config=raw, secret_keys=secret_keys,
+           stack_outputs={"imageTags": {"oracle-prod": ["0.0.1"], "storefront-prod": ["0.0.1"]}})
+    assert asked == {"registry.minnova.io/oracle": "oracle-robot", "registry.minnova.io/storefront": "stack"}
+
+
+# ---- pinning the platform's own images by digest (issue 25, item 7): scripts/refresh_image_digests.py ---------------
+
+REFRESH = PROJECT_DIR / "scripts/refresh_image_digests.py"
+
+
+def test_the_refresh_script_pins_a_tag_to_the_digest_of_what_the_registry_serves(registry):
+    """The digest printed is the sha256 of the manifest the registry serves for the tag (read here independently),
+    a stale pin is reported and fails --check, and a missing tag fails cleanly."""
+    with urllib.request.urlopen(urllib.request.Request(
+            f"http://{registry.host}/v2/team/app/manifests/v1",
+            headers={"Accept": ", ".join(MANIFEST_MEDIA_TYPES)}), timeout=5) as response:
+        served = "sha256:" + hashlib.sha256(response.read()).hexdigest()
+    image = registry.repository("team/app:v1")
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(REFRESH), *args], capture_output=True, text=True, timeout=60)
+
+    result = run("--image", f"app={image}")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"app = {image}@{served}  (newly pinned)\n"
+    assert run("--check", "--image", f"app={image}@{served}").returncode == 0
+    stale = run("--check", "--image", f"app={image}@sha256:{'0' * 64}")
+    assert stale.returncode == 1 and f"was sha256:{'0' * 64}: the tag moved" in stale.stdout
+    missing = run("--image", f"app={registry.repository('team/app:nope')}")
+    assert missing.returncode == 1 and "does not exist" in missing.stderr and "Traceback" not in missing.stderr
+    # A multi-platform image is pinned by its index (what `image@sha256:` must name to stay multi-platform).
+    multi = run("--image", f"app={registry.repository('team/app:multi')}")
+    with urllib.request.urlopen(urllib.request.Request(
+            f"http://{registry.host}/v2/team/app/manifests/multi",
+            headers={"Accept": ", ".join(MANIFEST_MEDIA_TYPES)}), timeout=5) as response:
+        assert json.loads(response.read())["mediaType"] == MANIFEST_MEDIA_TYPES[0]
+        assert response.headers["Docker-Content-Digest"] in multi.stdout

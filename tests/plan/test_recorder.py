@@ -21,15 +21,8 @@ from components.program import main
 from minnova_idp.load.stack import from_stack_file
 from minnova_idp.model.errors import ConfigError
 from minnova_idp.model.inputs import STOP_HEADER
-from minnova_idp.plan.recorder import (
-    libyaml_safe,
-    manifest_path,
-    manifest_yaml,
-    record,
-    render_tree,
-    run_plan,
-    write_plan,
-)
+from minnova_idp.plan.recorder import manifest_path, manifest_yaml, record, render_tree, run_plan, write_plan
+from minnova_idp.render.yaml_text import libyaml_safe
 
 from tests.conftest import PROJECT_DIR, project_copy, project_without_a_database
 from tests.support.k8s_strict import validate_objects

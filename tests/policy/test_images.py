@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 
+import yaml
+
+from minnova_idp.model import names
+from minnova_idp.model.stack import StackSecrets
 from minnova_idp.plan.recorder import run_plan
 from minnova_idp.render import argocd
 from minnova_idp.render.resources import plain
@@ -65,3 +69,49 @@ def test_previews_get_the_platforms_list_and_refuse_other_images(checkout, keys_
     result = render(repo, argocd_env(head, keys_dir, ARGOCD_ENV_IMAGES="ghcr.io/fork/oracle"))
     assert result.returncode == 1 and result.stdout == ""
     assert "image.repository: 'ghcr.io/fork/oracle' is not an image app 'oracle' may run" in result.stderr
+
+
+# ---- pull credentials reach only the app's own repositories (issue 25, item 2) ------------------------------------
+
+ORACLE_PULL = '{"auths": {"registry.minnova.io": {"auth": "b3JhY2xlLXJvYm90OnB1bGwtb25seQ=="}}}'  # oracle-robot
+
+
+def test_an_app_with_its_own_pull_credentials_never_gets_the_stacks_and_no_other_app_gets_its():
+    """Before: every app namespace got minnova:registryCredentials, so any app's pod could pull any app's image with
+    it. An app listed in minnova:appRegistryCredentials gets only its own (a robot account the registry scopes to its
+    repositories); the others keep the stack's."""
+    from minnova_idp.model import names
+    from minnova_idp.render.declaration import declare
+    from minnova_idp.render.resources import Secret
+    from tests.conftest import PROJECT_DIR, load_stack_inputs
+
+    inputs = load_stack_inputs(PROJECT_DIR, "prod", extra={
+        "minnova:registryCredentials": '{"auths": {"registry.minnova.io": {"auth": "c3RhY2s6d2lkZQ=="}}}',
+        "minnova:appRegistryCredentials": json.dumps({"oracle": ORACLE_PULL})},
+        secret={"minnova:registryCredentials", "minnova:appRegistryCredentials"})
+    pulled = {}
+    for instance in declare(inputs).apps:
+        for resource in instance.resources:
+            manifest = getattr(resource, "manifest", None)
+            if manifest and manifest.get("kind") == "Secret" and manifest["metadata"]["name"] == names.PULL_SECRET:
+                value = manifest["stringData"][".dockerconfigjson"]
+                pulled[instance.app.name] = value.value if isinstance(value, Secret) else value
+    assert pulled == {"oracle": ORACLE_PULL,
+                      "storefront": '{"auths": {"registry.minnova.io": {"auth": "c3RhY2s6d2lkZQ=="}}}'}
+
+
+def test_a_preview_pulls_with_its_apps_own_credentials_when_the_platform_gave_some(checkout, keys_dir):  # noqa: F811
+    repo, head = checkout
+    (keys_dir / argocd.PREVIEW_PULL_CREDENTIALS).write_text('{"auths": {"registry.minnova.io": {"auth": "d2lkZQ=="}}}')
+    (keys_dir / names.app_pull_credentials_file("storefront")).write_text('{"auths": {"x": {"auth": "b3RoZXI="}}}')
+    pull = [o for o in yaml.safe_load_all(render(repo, argocd_env(head, keys_dir)).stdout)
+            if o["kind"] == "Secret" and o["metadata"]["name"] == "registry-credentials"]
+    assert "d2lkZQ==" in pull[0]["stringData"][".dockerconfigjson"]  # the stack's, never storefront's
+    (keys_dir / names.app_pull_credentials_file("oracle")).write_text(ORACLE_PULL)
+    pull = [o for o in yaml.safe_load_all(render(repo, argocd_env(head, keys_dir)).stdout)
+            if o["kind"] == "Secret" and o["metadata"]["name"] == "registry-credentials"]
+    assert pull[0]["stringData"][".dockerconfigjson"] == ORACLE_PULL
+    keys = plain(argocd.preview_keys_secret([argocd.PreviewApp("oracle", "https://github.com/minnova/oracle.git")],
+                                            StackSecrets(app_registry_credentials={"oracle": ORACLE_PULL,
+                                                                                   "storefront": "{}"}))["stringData"])
+    assert keys == {"oracle.registry-credentials.json": ORACLE_PULL}  # only previewed apps' own

@@ -75,7 +75,8 @@ def test_credentials_are_secrets_of_this_deployment(dev_plan):
     # Preview keys only (and the stack's read-only pull credentials for previews' private images, and the key
     # previews' Redis passwords derive from, and the image repositories each app's previews may run).
     assert keys.inputs["stringData"] == {"oracle": "[secret]", "registry-credentials.json": "[secret]",
-                                         "preview-passwords.key": "[secret]", "app-images.json": "[secret]"}
+                                         "preview-passwords.key": "[secret]", "app-images.json": "[secret]",
+                                         "approval.json": "[secret]"}
     release = resource_named(dev_plan, "argocd")
     assert keys.urn in release.dependencies
 
@@ -263,9 +264,13 @@ def test_missing_credentials_are_named(tmp_path):
     stack = project / "Pulumi.dev.yaml"
     text = stack.read_text()
     stack.write_text(text.replace('    githubAppInstallationId: "7654321"\n', "").replace(
-        "  minnova:githubAppPrivateKey:\n    secure: v1:EXAMPLE-PLACEHOLDER\n", ""))
+        "  minnova:githubAppPrivateKey:\n    secure: v1:EXAMPLE-PLACEHOLDER\n", "").replace(
+        "  minnova:previewApprovalToken:  # read-only: Commit statuses: read on the app repositories (docs/security.md)\n"
+        "    secure: v1:EXAMPLE-PLACEHOLDER\n", ""))
     found = stack_problems(project)
     assert "Pulumi.dev.yaml: minnova:git.githubAppInstallationId: is required for previews with provider github" in found
+    # render-preview reads approvals with it (policy/approval.py): no previews without it.
+    assert "Pulumi.dev.yaml: minnova:previewApprovalToken: is required for previews with provider github" in found
     assert "Pulumi.dev.yaml: minnova:githubAppPrivateKey: is required for previews with provider github" in found
 
 
@@ -663,6 +668,15 @@ def test_the_real_chart_turns_submodules_off_and_keeps_git_out_of_the_plugins_ta
                  if c["name"] == "repo-server"]
     env = {e["name"]: e.get("valueFrom", {}).get("configMapKeyRef") for e in server["env"]}
     assert env["ARGOCD_REPO_SERVER_PLUGIN_TAR_EXCLUSIONS"]["key"] == "reposerver.plugin.tar.exclusions"
+
+
+def test_the_real_chart_gives_the_repo_server_no_failed_render_cache(argo_cd_chart):
+    """An approval must take effect at the next refresh: with the repo server's default, three failed renders of an
+    unapproved head would be answered from cache for an hour (argocd.REPO_SERVER_ENV)."""
+    _, objects = argo_cd_chart
+    (server,) = [c for c in objects[("Deployment", "argocd-repo-server")]["spec"]["template"]["spec"]["containers"]
+                 if c["name"] == "repo-server"]
+    assert {"name": "ARGOCD_PAUSE_GEN_AFTER_FAILED_ATTEMPTS", "value": "0"} in server["env"]
 
 
 @pytest.mark.parametrize("provider,where,context,failure", [

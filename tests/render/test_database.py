@@ -544,10 +544,31 @@ def test_restore_drill_errors(args, message):
 UPSTREAM_PG_VERSIONS = {"18": ["18.6", "18.4"], "17": ["17.11", "17.10"], "16": ["16.15", "16.14"]}
 
 
-def test_postgres_pins_are_the_newest_minor_cnpg_lists():
+# cloudnative-pg/artifacts image-catalogs/catalog-standard-trixie.yaml at ce5057c (2026-08-17), copied: the image each
+# major runs, by dated tag and digest (issue 25: the platform's images pinned by digest).
+UPSTREAM_CATALOG = {
+    16: "ghcr.io/cloudnative-pg/postgresql:16.15-202608170814-standard-trixie@sha256:3df9103d7f89c8abc2870463d4d446944c81b5f1f4b707c590895dc003ecbb65",
+    17: "ghcr.io/cloudnative-pg/postgresql:17.11-202608170816-standard-trixie@sha256:91e0de662d53895a45f1396f4ee1a75daeb0c26fc87853afc9c8f43e01fdaa21",
+    18: "ghcr.io/cloudnative-pg/postgresql:18.6-202608170814-standard-trixie@sha256:771f9eab5225587af259d84680cc69a5b6e374ac32bb24effafde1f3368a1241",
+}
+
+
+def test_postgres_pins_are_the_newest_minor_cnpg_lists_pinned_by_the_catalogs_digest():
     for major, image in versions.POSTGRES_IMAGES.items():
         newest = UPSTREAM_PG_VERSIONS[str(major)][0]
-        assert image == f"{versions.POSTGRES_IMAGE_REPOSITORY}:{newest}-standard-trixie", major
+        match = versions.IMAGE_REFERENCE.match(image)
+        assert match and match["repository"] == versions.POSTGRES_IMAGE_REPOSITORY, image
+        assert match["tag"].startswith(f"{newest}-") and match["tag"].endswith("-standard-trixie"), major
+        assert image == UPSTREAM_CATALOG[major]
+
+
+def test_which_platform_images_are_pinned_by_digest():
+    """Every image the platform runs parses as <repository>:<tag>[@sha256:...]; PostgreSQL's are pinned by digest.
+    Valkey and kubectl stay tag-only: no upstream source read here states their digests (docs/security.md)."""
+    pinned = {name: versions.IMAGE_REFERENCE.match(image) for name, image in versions.pinned_images().items()}
+    assert all(pinned.values()), pinned
+    assert {name for name, match in pinned.items() if match["digest"]} == {
+        f"POSTGRES_IMAGES[{major}]" for major in versions.POSTGRES_IMAGES}
 
 
 # ---- restore drills, every week -------------------------------------------------------------------------------
@@ -658,7 +679,7 @@ def test_the_example_stacks_drill_their_databases(tmp_path):
     assert config_map["data"]["check.sql"] == "select count(*) from pg_tables;\n"
     (project / "examples/oracle/.minnova/restore-check.sql").write_bytes(b"x" * (64 * 1024 + 1))
     with pytest.raises(ConfigError, match="restore-check.sql: is larger than the limit of 65536 bytes"):
-        run_plan(project, "prod", cache_dir=tmp_path / "cache", only_app="oracle")  # the app's CI gate (ADR 0008)
+        run_plan(project, "prod", cache_dir=tmp_path / "cache", only_app="oracle")  # the app's CI gate (ADR 0011)
 
 
 # ---- Cloudflare: token quota, one token per app ---------------------------------------------------------------

@@ -8,6 +8,7 @@ import pulumi
 import pytest
 import yaml
 
+from minnova_idp.model import versions
 from minnova_idp.model.inputs import ProgramInputs
 from minnova_idp.policy.guards import archive_server, guard_problems
 from minnova_idp.render.declaration import declare
@@ -155,7 +156,7 @@ def test_a_failed_upgrade_can_be_rolled_back_for_one_run_by_the_platform_team():
     objects = manifests(back)
     assert archived_under(objects) == "oracle-db"  # the old server name again
     (cluster,) = [o for o in objects if o["kind"] == "Cluster" and o["metadata"]["name"] == "oracle-db"]
-    assert cluster["spec"]["imageName"].split(":")[-1].startswith("17.")
+    assert versions.IMAGE_REFERENCE.match(cluster["spec"]["imageName"])["tag"].startswith("17.")
     assert not [o for o in objects if o["kind"] == "Backup"]
     outputs = declare(back).guarded_outputs
     assert (outputs["databaseVersions"], outputs["databaseServers"], outputs["databaseUpgradedFrom"]) == (
@@ -188,7 +189,7 @@ def test_the_program_rolls_back_a_listed_component_and_refuses_an_unlisted_one(t
     (cluster,) = [r.inputs for r in resources if r.is_kubernetes_object and r.inputs["kind"] == "Cluster"
                   and r.inputs["metadata"]["name"] == "oracle-db"]
     assert cluster["spec"]["plugins"][0]["parameters"]["serverName"] == "oracle-db"  # the path from before
-    assert cluster["spec"]["imageName"].split(":")[-1].startswith("17.")
+    assert versions.IMAGE_REFERENCE.match(cluster["spec"]["imageName"])["tag"].startswith("17.")
     assert not [r for r in resources if r.is_kubernetes_object and r.inputs["kind"] == "Backup"]
 
 

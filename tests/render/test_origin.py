@@ -119,8 +119,10 @@ ORIGIN = {"environment": "dev", "serverName": "oracle-db", "bucket": "minnova-or
           "accessKeyId": "read-only-id", "secretAccessKey": "read-only-secret", "mask": MASK}
 
 
-def copying_checkout(checkout, mask: str | None = MASK, environment: str = "dev"):  # noqa: F811
+def copying_checkout(checkout, forge, mask: str | None = MASK, environment: str = "dev"):  # noqa: F811
+    """The PR head with `preview.database.from`, approved by a maintainer (policy/approval.py)."""
     from tests.conftest import git
+    from tests.test_preview_plugin import approve
 
     repo, _ = checkout
     (repo / ".minnova/app.yaml").write_text((repo / ".minnova/app.yaml").read_text() + COPY.replace("dev", environment))
@@ -129,7 +131,9 @@ def copying_checkout(checkout, mask: str | None = MASK, environment: str = "dev"
         (repo / ".minnova/seed/mask.sql").write_text(mask)
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "copy dev")
-    return repo, git(repo, "rev-parse", "HEAD")
+    head = git(repo, "rev-parse", "HEAD")
+    approve(forge, head)
+    return repo, head
 
 
 def offered(keys: Path, **changes) -> Path:
@@ -137,9 +141,9 @@ def offered(keys: Path, **changes) -> Path:
     return keys
 
 
-def test_a_copy_recovers_from_devs_archive_read_only_and_is_masked_before_the_app_starts(checkout, keys_dir):  # noqa: F811
+def test_a_copy_recovers_from_devs_archive_read_only_and_is_masked_before_the_app_starts(forge, checkout, keys_dir):  # noqa: F811
     # The pull request's own mask.sql is ignored: it could weaken the mask or copy the data aside first.
-    repo, head = copying_checkout(checkout, mask="create table stolen as select * from users;\n")
+    repo, head = copying_checkout(checkout, forge, mask="create table stolen as select * from users;\n")
     result = render(repo, argocd_env(head, offered(keys_dir)))
     assert result.returncode == 0, result.stderr
     objects = list(yaml.safe_load_all(result.stdout))
@@ -191,8 +195,8 @@ def test_a_copy_recovers_from_devs_archive_read_only_and_is_masked_before_the_ap
     ("not json", "oracle.origin.json: is not the origin the platform writes"),
     ("not utf-8", "oracle.origin.json: is not UTF-8 text"),
 ])
-def test_a_copy_is_refused_unless_the_platform_offers_it_with_a_mask(checkout, keys_dir, case, expected):  # noqa: F811
-    repo, head = copying_checkout(checkout, MASK, "prod" if case == "other environment" else "dev")
+def test_a_copy_is_refused_unless_the_platform_offers_it_with_a_mask(forge, checkout, keys_dir, case, expected):  # noqa: F811
+    repo, head = copying_checkout(checkout, forge, MASK, "prod" if case == "other environment" else "dev")
     changes = {"no mask": {"mask": ""}, "server name too long": {"serverName": "a" * 46},
                "not a string": {"endpointURL": 42}}.get(case, {})
     keys = keys_dir if case == "not offered" else offered(keys_dir, **changes)
@@ -241,12 +245,12 @@ def test_a_symlinked_seed_directory_on_the_registered_branch_is_refused(tmp_path
     assert any("mask.sql: is reached through a symbolic link" in p for p in problems), problems
 
 
-def test_the_largest_mask_reaches_the_renderer_whole(checkout, keys_dir):  # noqa: F811
+def test_the_largest_mask_reaches_the_renderer_whole(forge, checkout, keys_dir):  # noqa: F811
     """A mask at the limit, in a language with accents, survives the origin file's JSON and the sidecar's reader."""
     mask = "-- " + "é" * ((origin_module.MASK_MAX_BYTES - 8) // 2) + "\n"
     assert len(mask.encode()) <= origin_module.MASK_MAX_BYTES
     recipe = origin_module.origin_recipe("dev", "oracle-db", "minnova-oracle-dev", "0" * 32, mask)
-    repo, head = copying_checkout(checkout)
+    repo, head = copying_checkout(checkout, forge)
     (keys_dir / "oracle.origin.json").write_text(recipe("id", "value")[origin_module.ORIGIN_KEY])
     result = render(repo, argocd_env(head, keys_dir))
     assert result.returncode == 0, result.stderr[-500:]
