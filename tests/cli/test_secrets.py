@@ -713,7 +713,7 @@ def test_a_recipients_file_that_is_a_link_or_a_fifo_is_refused_without_being_rea
     assert [str(p) for p in problems] == [f"{secrets}/prod.enc.yml: is not a regular file"]
 
 
-# ---- the README's app-developer walkthrough, command by command ----------------------------------------------
+# ---- docs/app-developers.md's walkthrough, command by command ------------------------------------------------
 
 
 def test_the_package_pipx_installs_is_minnova_idp_with_its_command():
