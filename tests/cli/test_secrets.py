@@ -762,7 +762,7 @@ def test_readme_app_developer_walkthrough(tmp_path):
     # optional, for the sops CLI
     run("secrets", "sops-config", "oracle", "--out", ".sops.yaml")
     # CI: the workflow runs `minnova-idp validate .` (copying it into a new repository needs the directory)
-    subprocess.run(f"mkdir -p .github/workflows && cp {PROJECT_DIR}/templates/app-repo/.github/workflows/minnova.yml "
+    subprocess.run(f"mkdir -p .github/workflows && cp {PROJECT_DIR}/minnova_idp/authoring/app_ci/minnova.yml "
                    ".github/workflows/", shell=True, cwd=repo, check=True)
     assert "minnova-idp validate ." in (repo / ".github/workflows/minnova.yml").read_text()
     run("validate", ".")
