@@ -11,8 +11,10 @@ STACK_CONFIG = (PROJECT_DIR / "docs/stack-config.md").read_text()
 
 
 def quick_start_commands() -> list[str]:
+    """The command of each block (its `# needs:` line, tests/support/doc_commands.py, is a comment)."""
     section = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"```sh\n(.+?)\n```", section)
+    return ["\n".join(line for line in block.splitlines() if not line.startswith("#"))
+            for block in re.findall(r"```sh\n(.+?)\n```", section, re.S)]
 
 
 def test_quick_start_is_two_commands_and_ci_runs_the_test_one():
