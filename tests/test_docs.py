@@ -32,6 +32,15 @@ def test_every_skipped_block_says_what_it_needs():
     assert [block.name for block in needing if not NEEDS_REASONS.search(block.needs)] == []
 
 
+def test_the_index_lists_every_page_with_a_skipped_block():
+    """docs/README.md names where `# needs:` is used; a new use on another page must be listed there too."""
+    index = (PROJECT_DIR / "docs/README.md").read_text().split("## The commands in these pages", 1)[1]
+    listed = {target for target in re.findall(r"\]\(([^)#]+)\)", index)}
+    needing = {block.page for block in every_block() if block.needs}
+    names = {"README.md": "../README.md"}
+    assert sorted(page for page in needing if names.get(page, page.removeprefix("docs/")) not in listed) == []
+
+
 def test_the_markers_are_read(tmp_path):
     page = tmp_path / "docs" / "page.md"
     page.parent.mkdir()
