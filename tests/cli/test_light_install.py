@@ -83,6 +83,17 @@ def test_every_app_developer_command_runs_without_pulumi(tmp_path):
     assert (app / ".github/workflows/minnova.yml").is_file() and (app / ".minnova/secrets/prod.enc.yaml").is_file()
 
 
+def test_the_read_only_day2_commands_run_without_pulumi(tmp_path):
+    """What an app developer may run from a checkout of the infra repository: status, and releases from outputs."""
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text('{"imageTags": {"oracle-prod": ["1.4.2", "1.4.1"]}}')
+    for args in (["status", "-s", "prod"], ["status", "-s", "dev", "--json"],
+                 ["releases", "oracle", "prod", "-s", "prod", "--previous-outputs", str(outputs)]):
+        result = without_pulumi(*args, cwd=PROJECT_DIR, env={"HOME": str(tmp_path)})
+        assert result.returncode == 0, (args, result.stdout[-2000:], result.stderr[-2000:])
+        assert "PULUMI IMPORTED" not in result.stderr, (args, result.stderr)
+
+
 def test_the_blocker_sees_an_import_of_pulumi(tmp_path):
     """The check above can fail: plan reaches for the SDK, and says which extra to install, without a traceback."""
     result = without_pulumi("plan", "--stack", "dev", cwd=PROJECT_DIR)
