@@ -46,7 +46,7 @@ def register(commands) -> None:
 def run(args: argparse.Namespace) -> int:
     """Everything is checked and rendered before a byte is written: Argo CD prunes on empty output."""
     from minnova_idp.load.app_files import load_app_config
-    from minnova_idp.load.secrets import AppKey, load_secret_values, read_secrets_file, secrets_file
+    from minnova_idp.load.secrets import AppKey, read_secrets_file, secrets_file
     from minnova_idp.model import names
     from minnova_idp.preview_plugin import checkout_problems
     from minnova_idp.render.preview import preview_request, render_preview, to_yaml
@@ -55,12 +55,16 @@ def run(args: argparse.Namespace) -> int:
              "preview_domain": args.preview_domain, "deployment": args.deployment,
              "ingress_class": args.ingress_class}
     request = preview_request(flags, os.environ)
+    _refuse_past_the_cap(request.app, os.environ)
     keys_dir = Path(args.keys_dir or os.environ.get("MINNOVA_PREVIEW_KEYS_DIR", PREVIEW_KEYS_DIR)).absolute()
     directory = _checkout(Path(args.directory), request.app, keys_dir)
     problems = checkout_problems(directory)
     if problems:
         raise ConfigError(problems)
-    _refuse_links(directory, [names.APP_CONFIG, secrets_file(names.PREVIEW_ENVIRONMENT)])
+    from minnova_idp.load.secret_overlays import overlay_dir
+
+    _refuse_links(directory, [names.APP_CONFIG, secrets_file(names.PREVIEW_ENVIRONMENT),
+                              overlay_dir(names.PREVIEW_ENVIRONMENT)])
     target, app = load_app_config(str(directory))
     if app.name != request.app:
         raise ConfigError([Problem(str(target), "name", f"'{app.name}' is not the app this preview is for "
@@ -68,7 +72,10 @@ def run(args: argparse.Namespace) -> int:
     _refuse_foreign_image(app, str(target), keys_dir)
     secrets = None
     content = read_secrets_file(directory, names.PREVIEW_ENVIRONMENT)
-    if content is not None:
+    from minnova_idp.load.secret_overlays import merged_secret_values, read_overlays
+
+    overlays = read_overlays(directory, names.PREVIEW_ENVIRONMENT)  # one-value files of `secrets set --env preview`
+    if content is not None or overlays:
         shown = str(directory / secrets_file(names.PREVIEW_ENVIRONMENT))
         # The key is chosen by the app name from trusted sources only: never by anything in the pull request.
         from minnova_idp.load.yamlsafe import FileRefused, read_regular_file
@@ -86,9 +93,10 @@ def run(args: argparse.Namespace) -> int:
             raise exc.config_error() from None
         if len(identities) != 1:
             raise ConfigError([Problem(str(key_file), message="must hold exactly one age identity")])
-        secrets = load_secret_values(content, shown, request.app, names.PREVIEW_ENVIRONMENT,
-                                     AppKey(identities[0].recipient), stack_file=str(key_file), identities=identities,
-                                     database=app.database.enabled, redis=app.redis.enabled)
+        secrets = merged_secret_values(content, overlays, shown, request.app, names.PREVIEW_ENVIRONMENT,
+                                       AppKey(identities[0].recipient), stack_file=str(key_file),
+                                       identities=identities, database=app.database.enabled, redis=app.redis.enabled,
+                                       storage=app.storage.enabled)
     from minnova_idp.load.app_files import read_seed
 
     seed = read_seed(app, directory, f"{directory}/") if app.database.enabled else ()
@@ -99,8 +107,34 @@ def run(args: argparse.Namespace) -> int:
     origin = None
     if app.database.enabled and app.preview.database is not None:
         origin = _preview_origin(app, keys_dir)
-    sys.stdout.write(to_yaml(render_preview(app, request, secrets, seed, pull, password_key, origin)))
+    storage = _preview_storage(app, request, keys_dir) if app.storage.enabled else None
+    sys.stdout.write(to_yaml(render_preview(app, request, secrets, seed, pull, password_key, origin, storage)))
     return 0
+
+
+CAP_SETTINGS = {"max_per_app": "MINNOVA_PREVIEW_MAX_PER_APP", "max_total": "MINNOVA_PREVIEW_MAX_TOTAL"}
+
+
+def _refuse_past_the_cap(app: str, environ) -> None:
+    """Under Argo CD, with the cap in the sidecar's environment (argocd.sidecar_environment, never plugin env): a
+    preview past minnova:previews.maxPerApp or maxTotal renders nothing (policy/preview_cap.py says why there)."""
+    name = environ.get("ARGOCD_APP_NAME")
+    if name is None or CAP_SETTINGS["max_per_app"] not in environ:
+        return  # a local run, or a sidecar without a cap
+    from minnova_idp.load.preview_applications import read_preview_applications
+    from minnova_idp.policy.preview_cap import cap_problem
+
+    limits = {}
+    for key, variable in CAP_SETTINGS.items():
+        value = environ.get(variable, "")
+        if not value.isdigit() or int(value) < 1:
+            raise ConfigError([Problem(variable, message=f"'{value}' is not a whole number of previews, 1 or more",
+                                       hint="the platform's sidecar sets it from minnova:previews; re-run pulumi up")])
+        limits[key] = int(value)
+    problem = cap_problem(name, app, read_preview_applications(environ), limits["max_per_app"], limits["max_total"],
+                          "render-preview")
+    if problem:
+        raise ConfigError([problem])
 
 
 def _checkout(directory: Path, app: str, keys_dir: Path) -> Path:
@@ -172,6 +206,22 @@ def _preview_origin(app, keys_dir: Path):
                                         "preview.database.from in the app's registered branch; until then, remove it "
                                         "from the pull request")])
     return parse_origin(text, str(keys_dir / origin_file(app.name)), environment)
+
+
+def _preview_storage(app, request, keys_dir: Path):
+    """`storage.enabled`: the bucket the platform gives this app's previews (never an environment's), with this
+    preview's own prefix."""
+    from minnova_idp.render.storage import parse_preview_storage, preview_storage_file
+
+    shown = str(keys_dir / preview_storage_file(app.name))
+    text = _sidecar_file(keys_dir, preview_storage_file(app.name))
+    if text is None:
+        raise ConfigError([Problem("storage.enabled", message=f"the platform gives {app.name}'s previews no bucket "
+                                   f"yet (no {shown})",
+                                   hint=f"the stack that runs {app.name}'s previews makes it once the app's registered "
+                                        "branch has storage.enabled (its `pulumi up`); until then, remove storage "
+                                        "from the pull request")])
+    return parse_preview_storage(text, shown, app.name, request.deployment, request.pr_number)
 
 
 def _sidecar_file(keys_dir: Path, name: str, limit: int = 64 * 1024) -> str | None:

@@ -33,7 +33,8 @@ pytestmark = pytest.mark.integration
 BLOCKS = every_block()
 RUNNABLE_PAGES = sorted({block.page for block in BLOCKS if block.needs is None})
 NEEDING = [block for block in BLOCKS if block.needs]
-BEFORE = {"docs/secrets.md": "minnova-idp init --name oracle --port 4000 --image ghcr.io/acme/oracle"}  # its app
+BEFORE = {page: "minnova-idp init --name oracle --port 4000 --image ghcr.io/acme/oracle"  # the app they talk about
+          for page in ("docs/secrets.md", "docs/cli.md")}
 EDITOR = "#!/bin/sh\nprintf 'stringData:\\n  API_TOKEN: typed-in-the-editor\\n' > \"$1\"\n"
 _IGNORED = shutil.ignore_patterns(".git", ".venv", "__pycache__", "plan-*", "*.egg-info", ".pgengine-venv",
                                   ".pytest_cache", ".ruff_cache")
@@ -65,7 +66,7 @@ class Workspace:
         self.infra = root / "infra"
         shutil.copytree(PROJECT_DIR, self.infra, ignore=_IGNORED, symlinks=True)
         (self.infra / ".venv").symlink_to(Path(sys.prefix))
-        self.app = root / "app"
+        self.app = root / "oracle"  # beside the infra checkout, named after the app the pages use most
         self.app.mkdir()
         for repo in (self.infra, self.app):
             self._git(repo, "init", "-q")

@@ -172,6 +172,11 @@ def test_egress_of_the_pull_requests_code_is_dns_its_database_and_the_internet(c
      "'main' is not a full commit SHA"),
     ({"MINNOVA_PREVIEW_DOMAIN": "https://x.io"}, "preview_domain: 'https://x.io' must be a bare host name"),
     ({"MINNOVA_PREVIEW_KEYS_DIR": "/nonexistent"}, "there is no preview key for oracle"),
+    # The preview cap (policy/preview_cap.py) fails closed: never rendered past a cap it could not check.
+    ({"MINNOVA_PREVIEW_MAX_PER_APP": "5", "MINNOVA_PREVIEW_MAX_TOTAL": "50", "KUBERNETES_SERVICE_HOST": "127.0.0.1"},
+     "could not list the preview Applications to check the preview cap"),
+    ({"MINNOVA_PREVIEW_MAX_PER_APP": "0", "MINNOVA_PREVIEW_MAX_TOTAL": "50"},
+     "MINNOVA_PREVIEW_MAX_PER_APP: '0' is not a whole number of previews"),
 ])
 def test_any_error_exits_non_zero_with_empty_stdout(checkout, keys_dir, overrides, message):
     """Empty output reaching Argo CD would prune the whole preview: errors must never look like success."""
@@ -234,17 +239,22 @@ def test_longest_app_and_largest_pr_give_valid_names():
     validate_objects(objects)
 
 
-@pytest.mark.parametrize("link", [".minnova/app.yaml", ".minnova/secrets/preview.enc.yaml", ".minnova/secrets"])
+@pytest.mark.parametrize("link", [".minnova/app.yaml", ".minnova/secrets/preview.enc.yaml", ".minnova/secrets",
+                                  ".minnova/secrets/preview.d", ".minnova/secrets/preview.d/API_TOKEN.enc.yaml"])
 def test_symlinks_in_the_pull_request_are_refused(checkout, keys_dir, tmp_path, link):
     """A PR must not point the renderer at the sidecar's keys (or any file outside its checkout)."""
     repo, head = checkout
     target = repo / link
+    if "preview.d" in link:  # an overlay of `secrets set --env preview` (issue 24 item 6)
+        (repo / ".minnova/secrets/preview.d").mkdir()
+        (repo / ".minnova/secrets/preview.d/API_TOKEN.enc.yaml").write_text("stringData: {}\n")
     moved = tmp_path / "elsewhere"
     shutil.move(str(target), str(moved))
     target.symlink_to(moved)
     result = render(repo, argocd_env(head, keys_dir))
     assert result.returncode == 1 and result.stdout == ""
-    assert "is a symbolic link; previews read regular files only" in result.stderr
+    assert ("is a symbolic link; previews read regular files only" in result.stderr
+            or "must be a regular file (not a link" in result.stderr), result.stderr
 
 
 @pytest.mark.parametrize("name", [".argocd-source.yaml", ".argocd-source-oracle-pr-123.yaml"])
@@ -389,3 +399,44 @@ def test_bad_seed_files_are_named_and_nothing_is_rendered(checkout, keys_dir, se
         "database: {enabled: true, size: 5Gi}", "database: {enabled: true, size: 5Gi, seed: {files: [seed/schema.sql]}}"))
     result = render(repo, argocd_env(head, keys_dir))
     assert result.returncode == 1 and result.stdout == "" and message in result.stderr, result.stderr
+
+
+def test_a_preview_past_the_cap_renders_nothing_and_says_why(monkeypatch):
+    """The wiring, with the Applications the loader would list (tests/load/test_preview_applications.py reads them)."""
+    from minnova_idp import preview_plugin
+    from minnova_idp.load import preview_applications
+    from minnova_idp.model.errors import ConfigError
+    from minnova_idp.policy.preview_cap import PreviewApplication
+
+    listed = [PreviewApplication(f"oracle-pr-{n}", "oracle", f"2026-12-01T10:0{n}:00Z") for n in (1, 2, 3)]
+    monkeypatch.setattr(preview_applications, "read_preview_applications", lambda environ: listed)
+    environ = {"ARGOCD_APP_NAME": "oracle-pr-3", "MINNOVA_PREVIEW_MAX_PER_APP": "2", "MINNOVA_PREVIEW_MAX_TOTAL": "9"}
+    with pytest.raises(ConfigError, match="refused by the preview cap: at most 2 previews of oracle run at once"):
+        preview_plugin._refuse_past_the_cap("oracle", environ)
+    preview_plugin._refuse_past_the_cap("oracle", {**environ, "ARGOCD_APP_NAME": "oracle-pr-2"})  # within the cap
+    preview_plugin._refuse_past_the_cap("oracle", {"MINNOVA_PREVIEW_MAX_PER_APP": "2"})  # a local run: no cap
+
+
+def test_one_value_overlays_are_merged_into_the_preview_secret(checkout, keys_dir):
+    """`secrets set/unset --env preview` files (issue 24 item 6) reach the preview as `pulumi up` merges them."""
+    from minnova_idp.load.secret_overlays import tombstone_text
+    from minnova_idp.sops import document as sops
+
+    repo, _ = checkout
+    recipient = sops.parse_identities(PREVIEW_KEY, "preview key")[0].recipient
+    overlays = repo / ".minnova/secrets/preview.d"
+    overlays.mkdir()
+    (overlays / "API_TOKEN.enc.yaml").write_text(sops.encrypt_yaml({"stringData": {"API_TOKEN": "one-value"}},
+                                                                   [recipient]))
+    (overlays / "SECRET_KEY_BASE.unset").write_text(tombstone_text("SECRET_KEY_BASE", "preview"))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "one secret at a time")
+    head = git(repo, "rev-parse", "HEAD")
+    result = render(repo, argocd_env(head, keys_dir))
+    assert result.returncode == 0, result.stderr
+    secret = next(o for o in yaml.safe_load_all(result.stdout) if o["kind"] == "Secret"
+                  and o["metadata"]["name"] == "oracle-secrets")
+    assert secret["stringData"]["API_TOKEN"] == "one-value" and "SECRET_KEY_BASE" not in secret["stringData"]
+    (overlays / "API_TOKEN.enc.yaml").write_text(sops.encrypt_yaml({"stringData": {"OTHER": "x"}}, [recipient]))
+    result = render(repo, argocd_env(head, keys_dir))
+    assert result.returncode != 0 and result.stdout == "" and "must hold exactly one value, API_TOKEN" in result.stderr

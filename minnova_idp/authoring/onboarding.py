@@ -42,6 +42,9 @@ database:
 #   enabled: true
 #   persistence: {{enabled: true, size: 1Gi}}   # enabled: false for a cache (memory only)
 
+# storage:                     # an S3-compatible bucket (Cloudflare R2) per environment: AWS_ENDPOINT_URL_S3,
+#   enabled: true              # AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, S3_BUCKET, S3_PREFIX (docs/storage.md)
+
 environments:
   dev:
     replicas: 1

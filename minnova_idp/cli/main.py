@@ -17,7 +17,7 @@ import sys
 from typing import Callable, Sequence
 
 from minnova_idp import preview_plugin
-from minnova_idp.cli import completion, day2, drills, onboarding, plan, rollback, secrets, status, validate
+from minnova_idp.cli import completion, day2, drills, onboarding, plan, policy, rollback, secrets, status, validate
 from minnova_idp.cli.output import help_formatter, print_problems_json, wants_json
 from minnova_idp.model.errors import ConfigError, Problem
 
@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.register(commands)
     plan.register(commands)
     secrets.register(commands)
+    policy.register(commands)
     onboarding.register_commands(commands)
     preview_plugin.register(commands)
     drills.register_restore_drill(commands)

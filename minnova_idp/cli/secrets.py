@@ -122,6 +122,9 @@ def register(commands) -> None:
         command = add(name, handler, help_text, example)
         command.add_argument("file")
         identity_option(command)
+    from minnova_idp.cli import secrets_one
+
+    secrets_one.register(add, identity_option)
 
 
 def _known_stacks(args: argparse.Namespace) -> None:
@@ -239,8 +242,27 @@ def run_decrypt(args: argparse.Namespace) -> int:
     from minnova_idp.sops import document as sops
 
     path, _, document = _open_sops_file(args)
+    document = _with_overlays(path, document, args)
     if is_dotenv(path.name):  # as sops.decrypt chose the format: written back as sops -d writes a dotenv file
         sys.stdout.write(sops.dotenv_text(document))
     else:
         sys.stdout.write(yaml.safe_dump(document, sort_keys=False))
     return 0
+
+
+def _with_overlays(path: Path, document, args: argparse.Namespace):
+    """A main secrets file as the platform reads it: merged with its one-value overlays (load/secret_overlays.py)."""
+    from minnova_idp.cli.secrets_files import overlays_of
+    from minnova_idp.load.secret_overlays import merge_decrypted
+    from minnova_idp.sops import document as sops
+
+    overlays = overlays_of(path)
+    if not overlays or not isinstance(document, dict):
+        return document
+    try:
+        identities = sops.identities_from_environment(Path(args.identity) if args.identity else None)
+    except sops.SopsError as exc:
+        raise exc.config_error() from None
+    print(f"# merged with {len(overlays)} overlay(s) ({', '.join(o.name for o in overlays)}), as the platform reads "
+          f"it; fold them in: minnova-idp secrets fold {path}", file=sys.stderr)
+    return merge_decrypted(document, overlays, identities)

@@ -57,6 +57,10 @@ class _SecretsTarget:
     def redis(self) -> bool:
         return self.config is not None and self.config.redis.enabled
 
+    @property
+    def storage(self) -> bool:
+        return self.config is not None and self.config.storage.enabled
+
     def check_name(self) -> None:
         """Inside .minnova/secrets/, only a name the platform reads (before any work is done)."""
         from minnova_idp.load.secrets import PREVIEW, file_name_problem
@@ -118,7 +122,8 @@ def _parse_plaintext(content: bytes, shown: str, dotenv: bool):
         raise exc.config_error() from None
 
 
-def _plaintext_problems(document, shown: str, dotenv: bool, database: bool | None, redis: bool = False) -> None:
+def _plaintext_problems(document, shown: str, dotenv: bool, database: bool | None, redis: bool = False,
+                        storage: bool = False) -> None:
     """The platform's checks of the values, before they are encrypted (names never values in messages)."""
     from minnova_idp.load.secrets import secret_values
 
@@ -126,7 +131,7 @@ def _plaintext_problems(document, shown: str, dotenv: bool, database: bool | Non
         if not isinstance(document, dict):
             raise ConfigError([Problem(shown, message="is not a dotenv file")])
         document = {"stringData": document}
-    secret_values(document, shown, database=database, redis=redis)
+    secret_values(document, shown, database=database, redis=redis, storage=storage)
 
 
 def _encrypt_document(document, recipients: Sequence[str], dotenv: bool) -> str:
@@ -145,6 +150,7 @@ def _self_check(text: str, target: "_SecretsTarget", recipients: Sequence[str], 
     if dotenv:
         return
     problems = check_encrypted(text.encode("utf-8"), target.shown, database=target.database, redis=target.redis,
+                               storage=target.storage,
                                recipients=recipients,
                                recipients_from="the recipients it was encrypted for")
     if problems:
@@ -191,7 +197,7 @@ def run_encrypt(args: argparse.Namespace) -> int:
     elif output_dotenv and not input_dotenv:
         raise ConfigError([Problem("--out", message=f"{target_path} is a dotenv name; a YAML Secret is written to "
                                    "a .yaml file", hint="e.g. --out .minnova/secrets/prod.enc.yaml")])
-    _plaintext_problems(document, shown, output_dotenv, target.database, target.redis)
+    _plaintext_problems(document, shown, output_dotenv, target.database, target.redis, target.storage)
     text = _encrypt_document(document, recipients, output_dotenv)
     _self_check(text, target, recipients, output_dotenv)
     _make_secrets_dir(target_path)
@@ -202,6 +208,27 @@ def run_encrypt(args: argparse.Namespace) -> int:
 
 def _secrets_parent(path: Path) -> bool:
     return path.parent.name == "secrets" and path.parent.parent.name == ".minnova"
+
+
+def overlays_of(path: Path):
+    """The overlays of a main secrets file `.minnova/secrets/<env>.enc.yaml` ([] for any other file)."""
+    from minnova_idp.load.secret_overlays import read_overlays
+    from minnova_idp.load.secrets import SECRETS_SUFFIX
+
+    if not (_secrets_parent(path) and path.name.endswith(SECRETS_SUFFIX)):
+        return []
+    return read_overlays(path.parent.parent.parent, path.name[:-len(SECRETS_SUFFIX)])
+
+
+def remove_overlays(path: Path, overlays) -> None:
+    """After folding: the overlays folded in are deleted (and their directory, when empty)."""
+    for overlay in overlays:
+        Path(overlay.shown).unlink(missing_ok=True)
+    directory = path.parent / (path.name[:-len(".enc.yaml")] + ".d")
+    try:
+        directory.rmdir()
+    except OSError:
+        pass
 
 
 def _check_target(flag: str, path: Path) -> None:
@@ -227,6 +254,7 @@ stringData:
 
 
 def run_edit(args: argparse.Namespace) -> int:
+    from minnova_idp.load.secret_overlays import merge_decrypted
     from minnova_idp.load.yamlsafe import FileRefused, read_regular_file
     from minnova_idp.sops import document as sops
 
@@ -239,7 +267,7 @@ def run_edit(args: argparse.Namespace) -> int:
         if not exc.missing:
             raise ConfigError([Problem(str(path), message=exc.reason)]) from None
         content = None
-    identities, recipients = [], []
+    identities, recipients, overlays = [], [], []
     if content is None:  # a new file: nothing to decrypt, so no identity needed
         target.check_name()
         _check_target(str(path), path)
@@ -259,19 +287,25 @@ def run_edit(args: argparse.Namespace) -> int:
             document = sops.decrypt(content, identities, str(path))
         except sops.SopsError as exc:
             raise exc.config_error() from None
+        overlays = overlays_of(path)
+        if overlays:  # shown merged, as the platform reads it; saved, they are folded in (else they would win)
+            document = merge_decrypted(document, overlays, identities)
+            print(f"Editing {path} merged with {len(overlays)} overlay(s) ({', '.join(o.name for o in overlays)}); "
+                  "saving folds them into it.", file=sys.stderr)
         plaintext = sops.dotenv_text(document) if dotenv else sops.dump_plaintext_yaml(document)
     shown = f"{path} (as edited)"
     while True:
         edited = run_editor(plaintext, path.name, str(path))
         if edited == plaintext.encode("utf-8"):
-            print(f"No changes: {path} is left as it was.")
+            print(f"No changes: {path} is left as it was" + (f" (and its overlays too; fold them with: minnova-idp "
+                  f"secrets fold {path})." if overlays else "."))
             return 0
         try:
             document = _parse_plaintext(edited, shown, dotenv)
             if not dotenv and document is None:
                 raise ConfigError([Problem(shown, message="is empty: nothing was written",
                                            hint=f"to remove the secrets, delete {path}")])
-            _plaintext_problems(document, shown, dotenv, target.database, target.redis)
+            _plaintext_problems(document, shown, dotenv, target.database, target.redis, target.storage)
             break
         except ConfigError as exc:
             # What was typed is never discarded: edit it again, or it is kept encrypted (never in plain text).
@@ -295,6 +329,9 @@ def run_edit(args: argparse.Namespace) -> int:
     _self_check(text, target, recipients, dotenv)
     _make_secrets_dir(path)
     write_atomically(path, text)
+    if overlays:
+        remove_overlays(path, overlays)
+        print(f"Folded {len(overlays)} overlay(s) into {path}.")
     print(f"Encrypted {path} for {', '.join(recipients)}.")
     return 0
 
@@ -345,6 +382,28 @@ def run_rotate(args: argparse.Namespace) -> int:
         written_for = sops.recipients(text, str(path))
     except sops.SopsError as exc:
         raise exc.config_error() from None
+    rotated = _rotate_overlays(path, identities, recipients)  # all checked before anything is written
     write_atomically(path, text)
-    print(f"Rotated {path}: a new data key, encrypted for {', '.join(written_for)}.")
+    for overlay_path, overlay_text in rotated:
+        write_atomically(overlay_path, overlay_text)
+    print(f"Rotated {path}{f' and its {len(rotated)} overlay(s)' if rotated else ''}: a new data key, encrypted for "
+          f"{', '.join(written_for)}.")
     return 0
+
+
+def _rotate_overlays(path: Path, identities, recipients) -> list[tuple[Path, str]]:
+    """The one-value overlays of a main file (`secrets set`), re-encrypted like it: after a key rotation an overlay
+    left for the old key would be refused by the platform."""
+    from minnova_idp.sops import document as sops
+
+    rotated = []
+    for overlay in overlays_of(path):
+        if overlay.content is None:
+            continue
+        try:
+            document = sops.decrypt(overlay.content, identities, overlay.shown)
+            rotated.append((Path(overlay.shown), sops.reencrypt(overlay.content, document, identities, overlay.shown,
+                                                                recipients=recipients, fresh_key=True)))
+        except sops.SopsError as exc:
+            raise exc.config_error() from None
+    return rotated

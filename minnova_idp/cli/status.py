@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
 
 def structured(inputs, rows) -> list[dict]:
     """One object per app environment, values as data (no prose): the database as {size, instances, version,
-    cluster}, the image as {repository, tag, tagSource}."""
+    cluster}, the image as {repository, tag, tagSource}, storage as {bucket} (or null)."""
     apps = {app.name: app for app in inputs.apps}
     result = []
     for row in rows:
@@ -61,9 +61,14 @@ def structured(inputs, rows) -> list[dict]:
                         "instances": config.database_instances(row.environment),
                         "engine": "postgresql", "version": str(config.database.version),
                         "cluster": config.backup_name(row.environment)}
+        storage = None
+        if config.storage.enabled:  # its R2 bucket (docs/storage.md), as the stack's storageBuckets output records it
+            from minnova_idp.model.names import storage_bucket
+
+            storage = {"bucket": storage_bucket(inputs.stack.settings.deployment, row.app, row.environment)}
         result.append({"app": row.app, "environment": row.environment, "url": row.url,
                        "image": {"repository": row.image, "tag": row.tag, "tagSource": row.tag_source},
-                       "database": database, "previews": row.previews, "source": row.source})
+                       "database": database, "storage": storage, "previews": row.previews, "source": row.source})
     return result
 
 

@@ -100,32 +100,48 @@ def _load_one(project_dir: Path, item: Registered, source: FetchedSource | Fetch
         raise ConfigError([Problem(shown, message="app config not found",
                                    hint=f"registered in {item.file}; the app repo must hold {APP_CONFIG}")])
     config = validate_document(AppConfig, load_yaml_file(config_path, shown))
-    problems = []
-    if config.name != entry.name:
-        problems.append(Problem(shown, "name", f"'{config.name}' does not match the registry entry '{entry.name}'",
-                                hint=f"registered as {item.file}"))
     app = LoadedApp(entry=entry, config=config, commit=commit, config_file=shown, directory=base)
-    for environment in config.environments:
-        if app.image_tag(environment) is None:
-            problems.append(Problem(shown, f"environments.{environment}.imageTag",
-                                    "no image tag: a local source has no commit to default to",
-                                    hint="set image.tag or environments.<env>.imageTag"))
+    problems = entry_problems(app, item.file)
     if problems:
         raise ConfigError(problems)
     return app
 
 
-def _cross_app_problems(apps: list[LoadedApp]) -> list[Problem]:
-    """A host belongs to one app: a second claim would take over the first app's traffic."""
-    owners: dict[str, tuple[LoadedApp, str]] = {}
+def entry_problems(app: LoadedApp, registry_file: str) -> list[Problem]:
+    """An app config read for a registry entry: named as registered, with an image tag in every environment.
+    Also what `validate` checks against a published entry (load/app_policy.py)."""
     problems = []
-    for app in sorted(apps, key=lambda a: a.name):
-        for env_name, environment in app.config.environments.items():
-            if environment.host in owners:
-                owner, owner_env = owners[environment.host]
-                problems.append(Problem(app.config_file, f"environments.{env_name}.host",
-                                        f"'{environment.host}' is already the host of app '{owner.name}' "
-                                        f"({owner_env}); two apps can never share a host"))
-            else:
-                owners[environment.host] = (app, env_name)
+    if app.config.name != app.entry.name:
+        problems.append(Problem(app.config_file, "name", f"'{app.config.name}' does not match the registry entry "
+                                f"'{app.entry.name}'", hint=f"registered as {registry_file}"))
+    for environment in app.config.environments:
+        if app.image_tag(environment) is None:
+            problems.append(Problem(app.config_file, f"environments.{environment}.imageTag",
+                                    "no image tag: a local source has no commit to default to",
+                                    hint="set image.tag or environments.<env>.imageTag"))
     return problems
+
+
+def host_claims(app: LoadedApp) -> list[tuple[str, str, str, str]]:
+    """(app, environment, host, config file) of every host `app` claims."""
+    return [(app.name, env_name, environment.host, app.config_file)
+            for env_name, environment in app.config.environments.items()]
+
+
+def host_claim_problems(claims: list[tuple[str, str, str, str]]) -> list[Problem]:
+    """A host belongs to one app: a second claim would take over the first app's traffic. The app first by name
+    keeps it. `claims` from `host_claims`; `validate` adds the other apps' from the published policy."""
+    owners: dict[str, tuple[str, str]] = {}
+    problems = []
+    for app, env_name, host, file in sorted(claims, key=lambda claim: claim[0]):
+        if host in owners:
+            owner, owner_env = owners[host]
+            problems.append(Problem(file, f"environments.{env_name}.host", f"'{host}' is already the host of app "
+                                    f"'{owner}' ({owner_env}); two apps can never share a host"))
+        else:
+            owners[host] = (app, env_name)
+    return problems
+
+
+def _cross_app_problems(apps: list[LoadedApp]) -> list[Problem]:
+    return host_claim_problems([claim for app in apps for claim in host_claims(app)])

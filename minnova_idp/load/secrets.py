@@ -44,13 +44,17 @@ def secrets_file(environment: str) -> PurePosixPath:
     return SECRETS_DIR / f"{environment}{SECRETS_SUFFIX}"
 
 
-def reserved_names(database: bool | None, redis: bool = False) -> dict[str, str]:
+def reserved_names(database: bool | None, redis: bool = False, storage: bool = False) -> dict[str, str]:
     """Names the platform sets in every container, with why. `database=None` (not known): DATABASE_URL too.
     `redis`: the app has its own Redis (REDIS_URL is then the platform's; otherwise a secret may name an outside
-    one). Kubernetes lets a container's `env` win over `envFrom`: a secret of a reserved name would be ignored."""
+    one); `storage`: the app has its own bucket (the S3 variables are the platform's, names.STORAGE_ENV_VARS).
+    Kubernetes lets a container's `env` win over `envFrom`: a secret of a reserved name would be ignored."""
     reserved = {"PORT": "is set by the platform (to the app's `port:`)"}
     if redis:
         reserved["REDIS_URL"] = "is set by the platform (the app has redis.enabled)"
+    if storage:
+        reserved.update({name: "is set by the platform (the app has storage.enabled)"
+                         for name in names.STORAGE_ENV_VARS})
     if database is not False:
         reserved["DATABASE_URL"] = ("is set by the platform (from the app's database)" if database else
                                     "is set by the platform when the app has a database")
@@ -95,7 +99,7 @@ def key_problems(stack: StackConfig) -> list[Problem]:
 
 def load_secret_values(content: bytes, shown: str, app: str, environment: str, key: AppKey | None,
                        stack_file: str, identities: Sequence[Any] | None = None, *,
-                       database: bool | None = None, redis: bool = False) -> SecretValues:
+                       database: bool | None = None, redis: bool = False, storage: bool = False) -> SecretValues:
     """Checks a secrets file is meant for this app environment, then opens it with that key alone.
 
     Everything that can be checked without the key is checked first, with or without one (`check_encrypted`:
@@ -121,7 +125,8 @@ def load_secret_values(content: bytes, shown: str, app: str, environment: str, k
             shown, message=f"is encrypted for {', '.join(encrypted_for) or 'no age recipient'}, not for {whose} "
                            f"{key.recipient}",
             hint=f"sops --encrypt --age {key.recipient} (see: minnova-idp secrets recipients {app} {environment})")])
-    raise_if_any(check_encrypted(content, shown, database=database, redis=redis))  # the rest of what validate checks
+    # the rest of what validate checks
+    raise_if_any(check_encrypted(content, shown, database=database, redis=redis, storage=storage))
     document = _encrypted_document(content, shown)
 
     if identities is not None:
@@ -143,10 +148,11 @@ def load_secret_values(content: bytes, shown: str, app: str, environment: str, k
         decrypted = sops.decrypt(content, usable, shown)
     except sops.SopsError as exc:
         raise ConfigError([Problem(shown, message=exc.reason)]) from None
-    return secret_values(decrypted, shown, database=database, redis=redis)
+    return secret_values(decrypted, shown, database=database, redis=redis, storage=storage)
 
 
 def check_encrypted(content: bytes, shown: str, *, database: bool | None = None, redis: bool = False,
+                    storage: bool = False,
                     recipients: Sequence[str] = (), recipients_from: str = "") -> list[Problem]:
     """Every problem of an encrypted secrets file that needs no key: what `minnova-idp validate` checks in an app
     repository, and what `load_secret_values` checks before it decrypts. `recipients`: the file must be encrypted
@@ -177,6 +183,7 @@ def check_encrypted(content: bytes, shown: str, *, database: bool | None = None,
         problems += exc.problems
     try:
         problems += document_problems(_encrypted_document(content, shown), shown, database=database, redis=redis,
+                                      storage=storage,
                                       encrypted=True)
     except ConfigError as exc:
         problems += exc.problems
@@ -208,6 +215,7 @@ def _refuse_unauthenticated(content: bytes, shown: str) -> None:
 
 
 def document_problems(document: Any, shown: str, *, database: bool | None = None, redis: bool = False,
+                      storage: bool = False,
                       encrypted: bool = False) -> list[Problem]:
     """What a Secret document must be for envFrom, readable in clear in an encrypted file (sops encrypts values,
     not key names): a mapping with known keys, kind Secret, stringData and data mappings of environment
@@ -224,7 +232,7 @@ def document_problems(document: Any, shown: str, *, database: bool | None = None
     kind = document.get("kind", "Secret")
     if kind != "Secret" and not (encrypted and sops.plaintext_length(kind) is not None):  # encrypted: checked later
         problems.append(Problem(shown, "kind", "must be Secret"))
-    reserved = reserved_names(database, redis)
+    reserved = reserved_names(database, redis, storage)
     seen: set[str] = set()
     for section in _VALUE_SECTIONS:
         values = document.get(section)
@@ -278,9 +286,10 @@ def _mac_text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def secret_values(document: Any, shown: str, *, database: bool | None = None, redis: bool = False) -> SecretValues:
+def secret_values(document: Any, shown: str, *, database: bool | None = None, redis: bool = False,
+                  storage: bool = False) -> SecretValues:
     """The values of a decrypted Kubernetes Secret document, checked for use with envFrom."""
-    problems = document_problems(document, shown, database=database, redis=redis)
+    problems = document_problems(document, shown, database=database, redis=redis, storage=storage)
     if problems or not isinstance(document, dict):
         raise ConfigError(problems)
     string_data: dict[str, str] = {}
@@ -399,9 +408,12 @@ def secrets_directory_problems(app_dir: Path, environments: Iterable[str],
         if entry.is_symlink():
             if file_name_problem(name, environments, where) is not None:  # a well-named link: read_secrets_file
                 problems.append(Problem(where, message="is a symbolic link; secrets files must be regular files"))
+        elif entry.is_dir(follow_symlinks=False) and name.endswith(".d") and \
+                file_name_problem(name[:-2] + SECRETS_SUFFIX, environments, where) is None:
+            continue  # an environment's overlays (secret_overlays.py), checked where they are read
         elif entry.is_dir(follow_symlinks=False):
             problems.append(Problem(where, message=f"is a directory; {SECRETS_DIR}/ holds only <env>{SECRETS_SUFFIX} "
-                                                   "files", hint=f"move it out of {SECRETS_DIR}/"))
+                                                   "files and <env>.d/ overlays", hint=f"move it out of {SECRETS_DIR}/"))
         elif not entry.is_file(follow_symlinks=False):
             problems.append(Problem(where, message="is not a regular file"))
         else:
@@ -463,6 +475,7 @@ def check_app_repo_secrets(app_yaml: Path, config: Any) -> None:
             continue
         wanted = published.for_environment(environment) if published else []
         problems += check_encrypted(content, shown, database=config.database.enabled, redis=config.redis.enabled,
+                                    storage=config.storage.enabled,
                                     recipients=wanted,
                                     recipients_from=f"published in {root / RECIPIENTS_FILE}: recipients.{environment}")
     raise_if_any(problems)

@@ -62,6 +62,7 @@ def parse_stack_config(raw: Mapping[str, str], secret_keys: set[str], file: str)
     secrets_keys = _secret_map(secrets.get("secretsKeys"), "secretsKeys", 2, file, problems)
     deploy_keys = _secret_map(secrets.get("gitDeployKeys"), "gitDeployKeys", 1, file, problems)
     project_tokens = _secret_map(secrets.get("gitlabProjectTokens"), "gitlabProjectTokens", 1, file, problems)
+    status_tokens = _secret_map(secrets.get("previewStatusTokens"), "previewStatusTokens", 1, file, problems)
     settings = None
     try:
         settings = StackSettings.model_validate(values)
@@ -77,6 +78,7 @@ def parse_stack_config(raw: Mapping[str, str], secret_keys: set[str], file: str)
                              secrets_keys=secrets_keys, secrets_shared_key=secrets.get("secretsSharedKey"),
                              github_app_private_key=secrets.get("githubAppPrivateKey"),
                              git_deploy_keys=deploy_keys, gitlab_project_tokens=project_tokens,
+                             preview_status_tokens=status_tokens,
                              webhook_secret=secrets.get("webhookSecret"),
                              registry_credentials=secrets.get("registryCredentials"),
                              password_key=secrets.get("passwordKey")),
@@ -149,6 +151,13 @@ def from_stack_file(project_dir: Path, stack: str) -> tuple[dict[str, str], set[
     config = document.get("config") or {}
     if not isinstance(config, dict):
         raise ConfigError([Problem(name, "config", "must be a mapping", line=loaded.line_of(("config",)))])
+    raw, secret_keys = raw_config(config)
+    return raw, secret_keys, name
+
+
+def raw_config(config: Mapping[str, Any]) -> tuple[dict[str, str], set[str]]:
+    """A stack file's `config:` mapping in Pulumi's string form, and the keys holding `secure:` values (masked).
+    Also what `validate` reads a published app policy's config with (load/app_policy.py)."""
     raw: dict[str, str] = {}
     secret_keys: set[str] = set()
     for key, value in config.items():
@@ -157,7 +166,7 @@ def from_stack_file(project_dir: Path, stack: str) -> tuple[dict[str, str], set[
         if had_secret:
             secret_keys.add(full_key)
         raw[full_key] = masked if isinstance(masked, str) else json.dumps(masked)
-    return raw, secret_keys, name
+    return raw, secret_keys
 
 
 def _mask_secure(value: Any) -> tuple[Any, bool]:

@@ -207,6 +207,15 @@ class Redis(StrictModel):
         return self
 
 
+class Storage(StrictModel):
+    enabled: bool = Field(
+        default=False, description="an S3-compatible bucket (Cloudflare R2) per environment, and a token for that "
+        "bucket only; the app gets `AWS_ENDPOINT_URL_S3`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, "
+        "`AWS_REGION` (`auto`), `S3_BUCKET` and `S3_PREFIX` (empty; `pr-<number>/` in a preview, which writes to "
+        "its app's previews bucket, never to an environment's); buckets are retained when this is turned off "
+        "(docs/storage.md)")
+
+
 class PreviewDatabase(StrictModel):
     documented_as_one_value: ClassVar[bool] = True
 
@@ -259,7 +268,7 @@ class HealthCheck(StrictModel):
 EnvVars = dict[EnvVarName, str]
 
 _PROCESS_NAME_RE = re.compile(r"^[a-z]([a-z0-9-]{0,18}[a-z0-9])?$")
-RESERVED_PROCESS_NAMES = frozenset({"web", "release", "db", "drill", "seed", "mask", "redis"})
+RESERVED_PROCESS_NAMES = frozenset({"web", "release", "db", "drill", "seed", "mask", "redis", "storage-cleanup"})
 
 
 def _process_name(value: str) -> str:
@@ -372,6 +381,7 @@ class AppConfig(StrictModel):
                                                   "`PORT`")
     database: Database = Database()
     redis: Redis = Redis()
+    storage: Storage = Storage()
     preview: PreviewConfig = Field(default=PreviewConfig(), description="what pull-request previews get")
     environments: dict[EnvironmentName, Environment] = Field(
         min_length=1, description=f"environment names: lowercase letters and digits, ≤ {names.ENV_NAME_MAX} "
@@ -456,6 +466,14 @@ class AppConfig(StrictModel):
                     if "REDIS_URL" in values:
                         problems.append(((*where, "REDIS_URL"), "is set by the platform from the app's Redis "
                                          "(redis.enabled is true); remove it"))
+        if self.storage.enabled:
+            for env_name, environment in self.environments.items():
+                for where in (("env",), ("environments", env_name, "env")):
+                    values = self.env if where == ("env",) else environment.env
+                    for name in names.STORAGE_ENV_VARS:
+                        if name in values:
+                            problems.append(((*where, name), "is set by the platform from the app's bucket "
+                                             "(storage.enabled is true); remove it"))
         origin = self.preview.database
         if origin is not None:
             if not self.database.enabled:

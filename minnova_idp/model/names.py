@@ -143,6 +143,52 @@ def backup_bucket(deployment: str, app: str, environment: str) -> str:
     return f"{deployment}-{app}-{environment}"
 
 
+# Object storage (render/storage.py). The last segment of these bucket names is longer than any environment name
+# (ENV_NAME_MAX), so no `<deployment>-<app>-<env>` backup bucket can ever have one of these names.
+STORAGE_BUCKET_SUFFIX = "objectstorage"
+PREVIEW_STORAGE_BUCKET_SUFFIX = "previewstorage"
+BUCKET_NAME_MAX = 63  # R2 (and S3): 3-63 lowercase letters, digits and '-', starting and ending with a letter or digit
+
+
+def _bucket_with_suffix(base: str, suffix: str) -> str:
+    """`<base>-<suffix>`, or, past 63 characters, `<base, cut>-<8 hex of the whole name>-<suffix>`: still unique
+    (the hash is of the full name) and still ending in `suffix`."""
+    import hashlib
+
+    full = f"{base}-{suffix}"
+    if len(full) <= BUCKET_NAME_MAX:
+        return full
+    digest = hashlib.sha256(full.encode()).hexdigest()[:8]
+    keep = BUCKET_NAME_MAX - len(suffix) - len(digest) - 2
+    return f"{base[:keep].rstrip('-')}-{digest}-{suffix}"
+
+
+def storage_bucket(deployment: str, app: str, environment: str) -> str:
+    """An app environment's own R2 bucket for the objects the app stores (`storage.enabled`)."""
+    return _bucket_with_suffix(f"{deployment}-{app}-{environment}", STORAGE_BUCKET_SUFFIX)
+
+
+def preview_storage_bucket(deployment: str, app: str) -> str:
+    """The one bucket all of an app's previews write to, each under its own prefix (preview_storage_prefix)."""
+    return _bucket_with_suffix(f"{deployment}-{app}", PREVIEW_STORAGE_BUCKET_SUFFIX)
+
+
+def preview_storage_prefix(pr_number: int) -> str:
+    return f"pr-{pr_number}/"
+
+
+def storage_secret(app: str) -> str:
+    """In each namespace of an app with storage: the S3 access key id and secret access key of its bucket's token."""
+    return f"{app}-storage"
+
+
+# What the platform sets in every container of an app with storage (render/storage.py storage_env): never the
+# app's `env` or secrets.
+STORAGE_ENV_VARS = ("AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION",
+                    "AWS_DEFAULT_REGION", "AWS_REQUEST_CHECKSUM_CALCULATION", "AWS_RESPONSE_CHECKSUM_VALIDATION",
+                    "S3_ENDPOINT", "S3_BUCKET", "S3_PREFIX")
+
+
 def component_name(app: str, environment: str) -> str:
     """Pulumi name of the MinnovaApp for one app environment. Changing it replaces resources."""
     return f"{app}-{environment}"

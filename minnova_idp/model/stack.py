@@ -20,6 +20,7 @@ class StackSecrets:
     github_app_private_key: str | None = field(default=None, repr=False)
     git_deploy_keys: dict[str, str] = field(default_factory=dict, repr=False)  # app -> SSH private key
     gitlab_project_tokens: dict[str, str] = field(default_factory=dict, repr=False)  # app -> token
+    preview_status_tokens: dict[str, str] = field(default_factory=dict, repr=False)  # app -> token (GitLab, Gitea)
     webhook_secret: str | None = field(default=None, repr=False)
     registry_credentials: str | None = field(default=None, repr=False)  # a .dockerconfigjson
     password_key: str | None = field(default=None, repr=False)  # generated passwords derive from it (redis.py)

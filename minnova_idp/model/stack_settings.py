@@ -171,12 +171,13 @@ class PreviewSettings(StrictModel):
     webhook_host: Hostname | None = Field(
         default=None, description="Host of the ApplicationSet webhook (/api/webhook), inside the zone.")
     max_per_app: int = Field(
-        default=5, ge=1, le=100, description="Previews one app may run at once: the app-repo workflow "
-        "(minnova-preview-auto.yml, MINNOVA_PREVIEW_MAX) refuses the label past it; keep both equal.")
+        default=5, ge=1, le=100, description="Previews one app may run at once: past it, render-preview refuses the "
+        "newest (its pull request is told why) until another ends; the app-repo workflow (minnova-preview-auto.yml, "
+        "MINNOVA_PREVIEW_MAX) tells authors earlier when set equal.")
     max_total: int = Field(
-        default=50, ge=1, le=10_000, description="Previews the stack runs at once, all apps together: the "
-        "stack refuses a maxPerApp that, times the apps with previews, exceeds it (no quota on Applications, which "
-        "would stop the ApplicationSet controller's deletions).")
+        default=50, ge=1, le=10_000, description="Previews the stack runs at once, all apps together: past it, "
+        "render-preview refuses the newest (policy/preview_cap.py). Not a quota on Applications, which would stop "
+        "the ApplicationSet controller's deletions.")
 
 
 # Cloudflare's quota of account API tokens (developers.cloudflare.com fundamentals/api/reference/limits, 2025-03:
@@ -298,6 +299,9 @@ SECRET_KEYS = {
     "githubAppPrivateKey": "private key (PEM) of the GitHub App Argo CD uses",
     "gitDeployKeys": "Gitea/Forgejo: SSH deploy key of each app repo: {app: private key}",
     "gitlabProjectTokens": "GitLab: project access token of each app repo: {app: token}",
+    "previewStatusTokens": "GitLab, Gitea, Forgejo: a token per app repo that may set commit statuses there, for "
+                           "preview reports (GitLab: project access token, Developer, scope api; Gitea/Forgejo: a "
+                           "bot collaborator's token, write:repository): {app: token}",
     "webhookSecret": "shared secret of the GitHub/GitLab webhooks to Argo CD",
     "passwordKey": "random key the passwords the platform generates are derived from (each app environment's Redis; "
                    "previews get a key derived from it): `openssl rand -hex 32`; changing it changes them all",

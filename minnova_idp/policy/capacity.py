@@ -12,19 +12,26 @@ from minnova_idp.model.errors import Problem
 from minnova_idp.model.inputs import ProgramInputs
 from minnova_idp.model.loaded import LoadedApp
 from minnova_idp.model.quantity import parse_quantity
-from minnova_idp.policy.previews import preview_origins
+from minnova_idp.policy.previews import preview_origins, preview_storage_apps
 
 
 def backup_problems(inputs: ProgramInputs) -> list[Problem]:
     cloudflare = inputs.stack.settings.cloudflare
     backed_up = [(app, env) for app, env in inputs.deployed() if app.config.database.enabled]
+    stored = [(app, env) for app, env in inputs.deployed() if app.config.storage.enabled]
     if cloudflare is None:
-        if not backed_up:
-            return []
-        return [Problem(inputs.stack.file, "minnova:cloudflare",
-                        f"required: databases are backed up to Cloudflare R2 (apps with a database: "
-                        f"{', '.join(sorted({app.name for app, _ in backed_up}))})",
-                        hint="set minnova:cloudflare.accountId and .zoneId")]
+        problems = []
+        if backed_up:
+            problems.append(Problem(inputs.stack.file, "minnova:cloudflare",
+                                    f"required: databases are backed up to Cloudflare R2 (apps with a database: "
+                                    f"{', '.join(sorted({app.name for app, _ in backed_up}))})",
+                                    hint="set minnova:cloudflare.accountId and .zoneId"))
+        if stored:
+            problems.append(Problem(inputs.stack.file, "minnova:cloudflare",
+                                    f"required: object storage is a Cloudflare R2 bucket (apps with storage: "
+                                    f"{', '.join(sorted({app.name for app, _ in stored}))})",
+                                    hint="set minnova:cloudflare.accountId and .zoneId"))
+        return problems
     if cloudflare.backup_tokens == "perApp":
         # Its credentials Secret sits in every environment's namespace: a dev pod could write (delete) prod's backups.
         return [Problem(inputs.stack.file, "minnova:cloudflare.backupTokens",
@@ -34,12 +41,14 @@ def backup_problems(inputs: ProgramInputs) -> list[Problem]:
                              "`pulumi up` the old per-app tokens are retained: revoke them in Cloudflare")]
     # Checked before anything is created: past the account's quota, `pulumi up` would fail half-way through.
     tokens = (1 + len(backed_up)  # one per backed-up app environment, + cert-manager's
-              + len(preview_origins(inputs)))  # + one read-only token per app whose previews copy an environment
+              + len(preview_origins(inputs))  # + one read-only token per app whose previews copy an environment
+              + len(stored)  # + one per app environment with storage, for its bucket
+              + len(preview_storage_apps(inputs)))  # + one per app whose previews store objects
     if tokens <= cloudflare.max_account_tokens:
         return []
     return [Problem(inputs.stack.file, "minnova:cloudflare.maxAccountTokens",
                     f"this stack would create {tokens} Cloudflare account API tokens (one per backed-up app "
-                    f"environment and cert-manager's), more than the {cloudflare.max_account_tokens} it may create",
+                    f"environment{', per app environment with storage' if stored else ''} and cert-manager's), more than the {cloudflare.max_account_tokens} it may create",
                     hint="ask Cloudflare to raise the account's token quota, then raise "
                          "minnova:cloudflare.maxAccountTokens, or split the registry over more accounts")]
 

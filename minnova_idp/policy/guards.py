@@ -22,6 +22,7 @@ from minnova_idp.model.inputs import (
     DATABASE_UPGRADED_FROM_OUTPUT,
     DATABASE_VERSIONS_OUTPUT,
     REDIS_SIZES_OUTPUT,
+    STORAGE_BUCKETS_OUTPUT,
     ProgramInputs,
 )
 from minnova_idp.model.loaded import LoadedApp
@@ -45,6 +46,13 @@ class Guarded:
     state: bool = False
     # Read whenever this holds for a deployed app environment (default: it declares a value with nothing recorded).
     needed: Callable[[AppConfig], bool] | None = None
+    # For a value that also depends on the stack's deployment name (a bucket name): used instead of `declared`.
+    declared_in: Callable[[AppConfig, str, str], str | None] | None = None
+
+    def value(self, config: AppConfig, environment: str, recorded: Recorded, deployment: str) -> str | None:
+        if self.declared_in is not None:
+            return self.declared_in(config, environment, deployment)
+        return self.declared(config, environment, recorded)
 
 
 def _volume_size(value: str) -> str | None:
@@ -229,6 +237,27 @@ def apply_rollbacks(inputs: ProgramInputs, recorded: Recorded) -> tuple[dict, li
     return record, problems
 
 
+def _storage_bucket(config: AppConfig, environment: str, deployment: str) -> str | None:
+    return names.storage_bucket(deployment, config.name, environment) if config.storage.enabled else None
+
+
+def _bucket_replaced(app: LoadedApp, environment: str, before: str, now: str) -> list[Problem]:
+    """An app's bucket is the one this stack last deployed for it: a new name (a renamed deployment, a changed
+    naming rule) would give the app a new, empty bucket while its objects stay in the old one."""
+    if now == before:
+        return []
+    return [Problem(app.config_file, "storage.enabled",
+                    f"{environment} would store objects in a new, empty bucket '{now}' in place of '{before}', which "
+                    "holds its objects", hint=f"copy the objects from '{before}' to '{now}' first, then run with "
+                    "minnova:databaseStorageGuard false once (docs/storage.md: Moving a bucket)")]
+
+
+def _bucket_name(value: str) -> str | None:
+    if 3 <= len(value) <= names.BUCKET_NAME_MAX and names.DNS_LABEL_RE.match(value):
+        return None
+    return f"'{value[:70]}' is not a bucket name this stack writes"
+
+
 def _server_name(value: str) -> str | None:
     if len(value) <= names.SERVER_NAME_MAX and names.APP_NAME_RE.match(value):
         return None
@@ -251,17 +280,20 @@ GUARDED: tuple[Guarded, ...] = (
             _restore_of_upgraded, _server_name, state=True),
     Guarded(DATABASE_UPGRADED_FROM_OUTPUT, "database.version", _upgraded_from, lambda *args: [],
             _upgraded_from_value, state=True, needed=lambda config: config.database.enabled),
+    # The bucket an environment stores its objects in (storage.enabled): what `pulumi up` last deployed.
+    Guarded(STORAGE_BUCKETS_OUTPUT, "storage.enabled", lambda *args: None, _bucket_replaced, _bucket_name,
+            declared_in=_storage_bucket),
 )
 ROWS = {row.output: row for row in GUARDED}
 
 
-def declared_outputs(instances, recorded: Recorded = {}) -> dict[str, dict[str, str]]:
+def declared_outputs(instances, recorded: Recorded = {}, deployment: str = "") -> dict[str, dict[str, str]]:
     """Each guarded output: component -> value, for `instances` ((component, AppConfig, environment) triples)."""
     outputs: dict[str, dict[str, str]] = {}
     for row in GUARDED:
         values = {}
         for component, config, environment in instances:
-            value = row.declared(config, environment, recorded)
+            value = row.value(config, environment, recorded, deployment)
             if value is not None:
                 values[component] = value
         outputs[row.output] = values
@@ -277,7 +309,8 @@ def outputs_to_read(inputs: ProgramInputs) -> list[str]:
     """The guarded outputs this run compares with: the rows some deployed app environment has a value for."""
     guard = inputs.stack.settings.database_storage_guard
     return [row.output for row in GUARDED if (guard or row.state or row.output in READ_FOR_STATE)
-            and any((row.needed(app.config) if row.needed else row.declared(app.config, environment, {}) is not None)
+            and any((row.needed(app.config) if row.needed else
+                     row.value(app.config, environment, {}, inputs.stack.settings.deployment) is not None)
                     for app, environment in inputs.deployed())]
 
 
@@ -294,7 +327,7 @@ def guard_problems(inputs: ProgramInputs, recorded: Recorded, rows: tuple[Guarde
     for row in rows:
         before_of = recorded.get(row.output) or {}
         for app, environment in inputs.deployed():
-            now = row.declared(app.config, environment, recorded)
+            now = row.value(app.config, environment, recorded, inputs.stack.settings.deployment)
             before = before_of.get(names.component_name(app.name, environment))
             if now is not None and before:
                 problems += row.check(app, environment, before, now)

@@ -24,6 +24,14 @@ def preview_origins(inputs: ProgramInputs) -> list[tuple[LoadedApp, str]]:
             and app.config.preview.database.from_ not in inputs.stack.settings.protected_environments]
 
 
+def preview_storage_apps(inputs: ProgramInputs) -> tuple[str, ...]:
+    """Apps whose previews this stack gives a bucket of their own (render/storage.py preview_storage_offer): every
+    previewed app with storage, in a stack that runs previews and has a Cloudflare account."""
+    if inputs.stack.settings.previews is None or inputs.stack.settings.cloudflare is None:
+        return ()
+    return tuple(app.name for app in inputs.apps if app.entry.repo and app.config.storage.enabled)
+
+
 def origin_problems(inputs: ProgramInputs) -> list[Problem]:
     if inputs.stack.settings.previews is None:
         return []
@@ -77,15 +85,6 @@ def preview_problems(inputs: ProgramInputs) -> list[Problem]:
         problems.append(Problem(file, "minnova:webhookSecret", "is required with minnova:previews.webhookHost: "
                                 "without it anyone can make Argo CD refresh and poll the git provider",
                                 hint="pulumi config set --secret minnova:webhookSecret \"$(openssl rand -hex 32)\""))
-    apps, per_app, total = len(preview_apps(inputs)), settings.previews.max_per_app, settings.previews.max_total
-    if apps * per_app > total:
-        # The stack-wide cap holds by construction: nothing in the cluster refuses a create, which would stop the
-        # ApplicationSet controller's deletions (render/argocd.py, after preview_keys_secret).
-        problems.append(Problem(file, "minnova:previews.maxTotal", f"is {total}, but {apps} apps with previews at "
-                                f"minnova:previews.maxPerApp {per_app} may run {apps * per_app} at once",
-                                hint=f"raise maxTotal to {apps * per_app}, or lower maxPerApp (and "
-                                "MINNOVA_PREVIEW_MAX in the apps' minnova-preview-auto.yml) to "
-                                f"{max(1, total // max(apps, 1))}"))
     provider = settings.git.provider
     needed: list[tuple[str, object]] = []
     if provider == "github":
@@ -96,6 +95,14 @@ def preview_problems(inputs: ProgramInputs) -> list[Problem]:
         needed.append(("minnova:gitToken", secrets.git_token))  # the pull-request generator's API token
     problems += [Problem(file, key, f"is required for previews with provider {provider}")
                  for key, value in needed if not value]
+    previewed = {app.name for app in preview_apps(inputs)}
+    for app in sorted(secrets.preview_status_tokens):
+        if provider == "github":
+            problems.append(Problem(file, f"minnova:previewStatusTokens.{app}", "is not used on GitHub: the GitHub "
+                                    "App sets the statuses", hint="remove minnova:previewStatusTokens"))
+        elif app not in previewed:
+            problems.append(Problem(file, f"minnova:previewStatusTokens.{app}", f"names no app with previews "
+                                    f"({', '.join(sorted(previewed)) or 'none'})"))
     for app in preview_apps(inputs):
         registry_file = f"{settings.registry_dir}/{app.name}.yaml"
         if provider == "github" and not app.repo.startswith(settings.git.base_url):

@@ -34,6 +34,7 @@ from minnova_idp.render.resources import (
     kubernetes_object,
     plain,
 )
+from minnova_idp.render.storage import CLEANUP_PROCESS, render_cleanup_job, storage_env, storage_objects
 from minnova_idp.render.waves import PROCESS_SYNC_WAVE, RELEASE_SYNC_WAVE, SYNC_WAVE_ANNOTATION
 
 Manifest = dict[str, Any]
@@ -99,9 +100,15 @@ def app_objects(app: AppConfig, placement: Placement, settings: RenderSettings, 
         redis = redis_objects(prefix, app, placement.redis, placement.namespace, labels,
                               Lifecycle(retain_on_delete=True, protect=protected), in_namespace, app_code_pods(app))
         objects += redis
-    # Every process starts once what it reads exists: its secrets, its database (Ready, with its `-app` Secret) and
-    # its Redis (its Deployment available, its Secret with REDIS_URL).
-    ready = in_namespace + keys(secret, cluster, pull, *redis)
+    storage: list[Declared] = []
+    if placement.storage is not None:
+        # Its bucket is data: retained always, protected where the environment is (like the database).
+        storage = storage_objects(prefix, app, placement.storage, placement.namespace, labels, settings.deployment,
+                                  Lifecycle(retain_on_delete=True, protect=protected), in_namespace)
+        objects += storage
+    # Every process starts once what it reads exists: its secrets, its database (Ready, with its `-app` Secret), its
+    # Redis (its Deployment available, its Secret with REDIS_URL) and its bucket's credentials.
+    ready = in_namespace + keys(secret, cluster, pull, *redis, *storage)
     release = None
     if app.release is not None:
         release = kubernetes_object(prefix, render_release(app, placement, settings, preview), Lifecycle(depends_on=ready))
@@ -115,6 +122,12 @@ def app_objects(app: AppConfig, placement: Placement, settings: RenderSettings, 
     objects += [kubernetes_object(prefix, render_cron_job(app, placement, settings, name), Lifecycle(depends_on=ready))
                 for name, job in app.cron.items()
                 if (job.previews if preview else job.environments is None or placement.environment in job.environments)]
+    if preview and placement.storage is not None:
+        # The preview's objects go with it (storage.py: an Argo CD PreDelete hook; never rendered for an environment).
+        objects.append(kubernetes_object(prefix, render_cleanup_job(
+            app, placement.storage, placement.namespace, labels,
+            _pod_labels(app, placement, settings, process_selector(app, placement, CLEANUP_PROCESS))),
+            Lifecycle(depends_on=ready)))
     served = [render_service(app, placement, settings), render_ingress(app, placement, settings)]
     if placement.autoscale is not None:
         served.append(render_autoscaler(app, placement, settings))
@@ -239,6 +252,7 @@ def _container(app: AppConfig, placement: Placement, name: str, command: list[st
         "env": [{"name": "PORT", "value": str(app.port)},
                 *([database_url_env(placement.database)] if placement.database is not None else []),
                 *([redis_url_env(app)] if placement.redis is not None else []),
+                *(storage_env(app, placement.storage) if placement.storage is not None else []),
                 *({"name": key, "value": value} for key, value in sorted(placement.env.items()))],
     }
     if placement.secrets is not None:

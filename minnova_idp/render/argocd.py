@@ -17,6 +17,19 @@ from typing import TYPE_CHECKING, Any
 from minnova_idp.model import names, versions
 from minnova_idp.render.redis import preview_password_key
 from minnova_idp.render.resources import Secret
+from minnova_idp.render.notifications import (  # noqa: F401 (re-exported: the notifications are part of Argo CD)
+    HEAD_REVISION,
+    HEALTH_EPISODE,
+    NOTIFICATION_LABEL,
+    OPERATION_REVISION,
+    PREVIEW_URL_ANNOTATION,
+    READY_HOOK_RAN,
+    SYNCED_REVISION,
+    TEMPLATES,
+    TRIGGERS,
+    notifications,
+    status_service,
+)
 
 if TYPE_CHECKING:  # annotations only: render-preview reads this module's constants without loading the stack models
     from minnova_idp.model.stack import StackSecrets
@@ -45,8 +58,6 @@ PREVIEW_SOURCE_PATH = ".git"
 IN_CLUSTER = "https://kubernetes.default.svc"
 GITHUB_APP_SECRET_PREFIX = "minnova-github-app"
 FORGE_TOKEN_SECRET = "minnova-forge-token"
-NOTIFICATION_LABEL = "minnova/preview"
-PREVIEW_URL_ANNOTATION = "minnova.io/preview-url"
 # Every kind render-preview may output (tests/render/test_argocd.py keeps this in step with the renderer).
 PREVIEW_KINDS = (("", "Namespace"), ("", "ResourceQuota"), ("", "LimitRange"), ("", "Secret"), ("", "Service"),
                  ("", "ConfigMap"), ("batch", "Job"), ("batch", "CronJob"),
@@ -112,20 +123,28 @@ def sidecar(settings: StackSettings) -> dict[str, Any]:
 def sidecar_environment(settings: StackSettings) -> dict[str, str]:
     """What render-preview reads from its own container (cli.py: PLATFORM_SETTINGS)."""
     return {"MINNOVA_PREVIEW_KEYS_DIR": PREVIEW_KEYS_DIR, "MINNOVA_DEPLOYMENT": settings.deployment,
-            "MINNOVA_PREVIEW_DOMAIN": settings.preview_domain or "", "MINNOVA_INGRESS_CLASS": settings.ingress_class}
+            "MINNOVA_PREVIEW_DOMAIN": settings.preview_domain or "", "MINNOVA_INGRESS_CLASS": settings.ingress_class,
+            # The preview cap (policy/preview_cap.py), checked by render-preview against the live Applications.
+            "MINNOVA_PREVIEW_MAX_PER_APP": str(settings.previews.max_per_app),
+            "MINNOVA_PREVIEW_MAX_TOTAL": str(settings.previews.max_total)}
 
 
-def sidecar_volumes(origin_apps: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+def sidecar_volumes(origin_apps: tuple[str, ...] = (), storage_apps: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     """`origin_apps`: apps whose previews copy an environment's database: each one's origin file (origin.py) joins the
     keys directory as `<app>.origin.json`, from a Secret its environment makes (optional: the sidecar starts before
-    the environment has made it, and the file appears once it has)."""
+    the environment has made it, and the file appears once it has). `storage_apps`: apps whose previews store
+    objects: each one's `<app>.storage.json` (storage.py), the same way."""
     from minnova_idp.render.origin import ORIGIN_KEY, origin_file, origin_secret
+    from minnova_idp.render.storage import PREVIEW_STORAGE_KEY, preview_storage_file, preview_storage_secret
 
     keys: dict[str, Any] = {"secret": {"secretName": PREVIEW_KEYS_SECRET}}
-    if origin_apps:
+    if origin_apps or storage_apps:
         keys = {"projected": {"sources": [{"secret": {"name": PREVIEW_KEYS_SECRET}}, *(
             {"secret": {"name": origin_secret(app), "optional": True,
-                        "items": [{"key": ORIGIN_KEY, "path": origin_file(app)}]}} for app in origin_apps)]}}
+                        "items": [{"key": ORIGIN_KEY, "path": origin_file(app)}]}} for app in origin_apps), *(
+            {"secret": {"name": preview_storage_secret(app), "optional": True,
+                        "items": [{"key": PREVIEW_STORAGE_KEY, "path": preview_storage_file(app)}]}}
+            for app in storage_apps)]}}
     # `var-files` and `plugins` are the chart's own volumes.
     return [{"name": "argocd-cmp-cm", "configMap": {"name": "argocd-cmp-cm"}},
             {"name": "minnova-cmp-tmp", "emptyDir": {}},
@@ -169,8 +188,20 @@ INGRESS_HEALTH_LUA = ('hs = {}\nhs.status = "Healthy"\n'
                       'hs.message = "applied (minnova-idp does not wait for status.loadBalancer)"\nreturn hs\n')
 
 
+# The preview cap (policy/preview_cap.py): render-preview, in the repo server's pod, lists the preview Applications.
+# Read-only, Argo CD's namespace only (the chart makes a Role from these rules: chart 10.1.1
+# templates/argocd-repo-server/role.yaml; its values.yaml gives this very rule as the example). Applications hold
+# no secret (repository credentials are Secrets).
+REPO_SERVER_RBAC = [{"apiGroups": ["argoproj.io"], "resources": ["applications"], "verbs": ["get", "list"]}]
+# A refused preview must be rendered again soon after a slot frees: the repo server answers from its cache after 3
+# failed renders of a revision, for 60 minutes by default (argo-cd v3.4.4 reposerver/repository/repository.go:
+# 962-1030, defaults cmd/argocd-repo-server/commands/argocd_repo_server.go:44-45; env names common/common.go:281-283).
+REPO_SERVER_ENV = {"ARGOCD_PAUSE_GEN_MINUTES": "5"}
+
+
 def chart_values(settings: StackSettings, github_notifications: bool, known_hosts: str | None = None,
-                 origin_apps: tuple[str, ...] = ()) -> dict:
+                 origin_apps: tuple[str, ...] = (), forge_apps: dict[str, str] | None = None,
+                 storage_apps: tuple[str, ...] = ()) -> dict:
     """Values of the argo-cd chart: no secret in them (one would make Pulumi hide all of them).
 
     `argocd-secret` and `argocd-notifications-secret` are made by the Platform instead (argocd_secret,
@@ -186,7 +217,8 @@ def chart_values(settings: StackSettings, github_notifications: bool, known_host
             "params": {"applicationsetcontroller.allowed.scm.providers": api_url(settings), **REPO_SERVER_PARAMS},
             "secret": {"createSecret": False},
         },
-        "repoServer": {"extraContainers": [sidecar(settings)], "volumes": sidecar_volumes(origin_apps)},
+        "repoServer": {"extraContainers": [sidecar(settings)], "volumes": sidecar_volumes(origin_apps, storage_apps),
+                       "rbac": REPO_SERVER_RBAC, "env": [{"name": k, "value": v} for k, v in REPO_SERVER_ENV.items()]},
     }
     if known_hosts:
         values["configs"]["ssh"] = {"extraHosts": known_hosts.strip() + "\n"}
@@ -200,8 +232,8 @@ def chart_values(settings: StackSettings, github_notifications: bool, known_host
             "annotations": {"cert-manager.io/cluster-issuer": settings.cluster_issuer},
             "extraTls": [{"hosts": [previews.webhook_host], "secretName": "argocd-applicationset-webhook-tls"}],
         }}
-    if github_notifications:
-        values["notifications"] = notifications(settings)
+    if github_notifications or forge_apps:
+        values["notifications"] = notifications(settings, github_enterprise_url(settings), forge_apps)
     return values
 
 
@@ -225,11 +257,30 @@ def argocd_secret(settings: StackSettings, webhook_secret: str | None) -> Manife
             "type": "Opaque", "stringData": data}
 
 
-def notifications_secret(github_private_key: str) -> Manifest:
+def notifications_secret(values: dict[str, str]) -> Manifest:
+    """`values`: the keys the notification services name with `$key` (notifications.py): GitHub's
+    `github-privateKey`, or each forge app's status token under its service's name."""
     return {"apiVersion": "v1", "kind": "Secret",
             "metadata": {"name": "argocd-notifications-secret", "namespace": NAMESPACE,
                          "labels": {"app.kubernetes.io/part-of": "argocd", **_LABELS}},
-            "type": "Opaque", "stringData": {"github-privateKey": Secret(github_private_key)}}
+            "type": "Opaque", "stringData": {key: Secret(value) for key, value in sorted(values.items())}}
+
+
+def notification_secret_values(settings: StackSettings, apps: list[PreviewApp], secrets: StackSecrets) -> dict[str, str]:
+    """What argocd-notifications-secret holds; empty: no notifications. GitHub: the App's key. GitLab, Gitea,
+    Forgejo: the status token of each previewed app that has one (minnova:previewStatusTokens)."""
+    if settings.git.provider == "github":
+        return {"github-privateKey": secrets.github_app_private_key} if secrets.github_app_private_key else {}
+    return {status_service(app.name): secrets.preview_status_tokens[app.name] for app in apps
+            if app.name in secrets.preview_status_tokens}
+
+
+def forge_status_apps(settings: StackSettings, apps: list[PreviewApp], secrets: StackSecrets) -> dict[str, str]:
+    """App -> where its statuses go (GitLab's project ID, Gitea's owner/repo), for apps with a status token."""
+    if settings.git.provider == "github":
+        return {}
+    return {app.name: str(app.project_id) if settings.git.provider == "gitlab" else "/".join(owner_and_repo(app.repo))
+            for app in apps if app.name in secrets.preview_status_tokens}
 
 
 def api_url(settings: StackSettings) -> str:
@@ -250,124 +301,6 @@ def github_enterprise_url(settings: StackSettings) -> str | None:
     if settings.git.provider != "github" or settings.git.base_url == "https://github.com/":
         return None
     return f"{settings.git.base_url}api/v3"
-
-
-# Notification templates and triggers are YAML documents inside ConfigMap values: notifications-engine parses every
-# one when it loads its config and, on one error, loads none (pkg/api/config.go:75-143), so they are built as data
-# and dumped here, never written as YAML text by hand. `when`/`oncePer` are expr-lang expressions (v1.16.9, as
-# notifications-engine 1dbe3de pins it); a failing `when` only skips its condition, and `oncePer`'s value is
-# printed with %v, so nil would be "<nil>": once ever (pkg/triggers/service.go:88-101).
-#
-# Every report names the revision that actually synced, never the one the ApplicationSet has just asked for:
-# `spec.source.targetRevision` moves to a new head SHA before that commit is synced, while the previous operation
-# still reads Succeeded (or Failed), so keying on it reported the old result for the new commit and never the new
-# one. Upstream's on-deployed trigger keys on the same field (argo-cd v3.4.4
-# notifications_catalog/triggers/on-deployed.yaml:4). When rendering failed there is no operation at all: that
-# report is about the head SHA the controller tried to render, and keys on it.
-_CONDITIONS = "app.status?.conditions ?? []"
-SYNCED_REVISION = "app.status.operationState?.syncResult?.revision"
-# An operation that failed before its sync result was written still names the revision it was for (auto-sync sets
-# it: argo-cd v3.4.4 controller/appcontroller.go autoSync, `Sync: &SyncOperation{Revision: ...}`).
-OPERATION_REVISION = f"{SYNCED_REVISION} ?? app.status.operationState?.operation?.sync?.revision"
-HEAD_REVISION = "app.spec.source.targetRevision"
-TRIGGERS = {
-    "minnova-preview-ready": [{
-        "when": "app.status.operationState?.phase == 'Succeeded' and app.status.health?.status == 'Healthy' "
-                f"and {SYNCED_REVISION} == {HEAD_REVISION}",
-        "send": ["minnova-preview-ready"], "oncePer": SYNCED_REVISION}],
-    "minnova-preview-failed": [
-        # render-preview failed (invalid app.yaml, missing key): Argo CD records a ComparisonError, sync status
-        # Unknown, and never syncs (argo-cd v3.4.4 controller/state.go:624-642, appcontroller.go:2203-2207).
-        {"when": f"app.status.sync?.status == 'Unknown' and any({_CONDITIONS}, {{.type == 'ComparisonError'}})",
-         "send": ["minnova-preview-render-failed"], "oncePer": HEAD_REVISION},
-        {"when": "app.status.operationState?.phase in ['Error', 'Failed']",
-         "send": ["minnova-preview-sync-failed"], "oncePer": OPERATION_REVISION},
-        # Applied, then unhealthy (a crash-looping Deployment, a failed Job): the operation's own message says
-        # "successfully synced", so this report lists the unhealthy resources instead.
-        {"when": "app.status.health?.status == 'Degraded' and app.status.operationState?.phase == 'Succeeded'",
-         "send": ["minnova-preview-degraded"], "oncePer": SYNCED_REVISION},
-    ],
-}
-_URL = '{{index .app.metadata.annotations "' + PREVIEW_URL_ANNOTATION + '"}}'
-# Go templates read the Application as unstructured maps: a missing key is nil, a field of nil fails the whole
-# notification, and sprig's trunc refuses nil ("invalid value; expected string"), so every optional field goes
-# through `dig` with a default (controller/sync.go:76-82 creates operationState without a message).
-_SYNCED = ('{{dig "status" "operationState" "syncResult" "revision" '
-           '(dig "status" "operationState" "operation" "sync" "revision" "" .app) .app}}')
-_HEAD = "{{.app.spec.source.targetRevision}}"
-
-
-def _short(revision: str) -> str:
-    return revision.replace("}}", " | trunc 7}}", 1)
-
-
-def _pre(body: str) -> str:
-    """Text a pull request controls (its app.yaml, SQL, resource names; Argo CD quotes them in its messages) inside
-    an HTML <pre> block, HTML-escaped by text/template's `html`: no backtick, `</pre>` or markup in it can end
-    the block or reach the Markdown around it, which a ``` fence could not promise."""
-    return f"<pre>\n{body}</pre>\n"
-
-
-# One line per reason, each escaped and cut on its own (escaping after cutting never splits an entity).
-_RENDER_ERRORS = ('{{range (dig "status" "conditions" list .app)}}{{if eq (.type | default "") "ComparisonError"}}'
-                  '{{.message | default "" | trunc 3000 | html}}\n{{end}}{{end}}')
-_SYNC_ERRORS = ('{{dig "status" "operationState" "message" "" .app | trunc 3000 | html}}\n'
-                '{{range (dig "status" "operationState" "syncResult" "resources" list .app)}}'
-                '{{if or (eq (.status | default "") "SyncFailed") (has (.hookPhase | default "") (list "Failed" "Error"))}}'
-                '{{.kind | default "" | html}}/{{.name | default "" | html}}: {{.message | default "" | trunc 500 | html}}\n'
-                '{{end}}{{end}}')
-_UNHEALTHY = ('{{range (dig "status" "resources" list .app)}}{{if eq (dig "health" "status" "" .) "Degraded"}}'
-              '{{.kind | default "" | html}}/{{.name | default "" | html}}: '
-              '{{dig "health" "message" "" . | trunc 500 | html}}\n{{end}}{{end}}')
-
-
-def notification_template(state: str, summary: str, details: str, revision: str) -> dict[str, Any]:
-    """A commit status on `revision` (GitHub shows it on the pull request, forks included) and one pull-request
-    comment, edited in place (commentTag). `summary` is the message: the status's description is its first 140
-    characters (notifications-engine pkg/services/github.go:549-571), so it is one line, with no PR text in it."""
-    return {
-        "message": summary,
-        "github": {
-            "repoURLPath": "{{.app.spec.source.repoURL}}",
-            "revisionPath": revision,
-            "status": {"state": state, "label": NOTIFICATION_LABEL, "targetURL": _URL},
-            "pullRequestComment": {"commentTag": NOTIFICATION_LABEL, "content": f"{summary}\n\n{details}"},
-        },
-    }
-
-
-TEMPLATES = {
-    "minnova-preview-ready": notification_template(
-        "success", f"Preview of {_short(_SYNCED)} is ready: {_URL}", "", _SYNCED),
-    "minnova-preview-render-failed": notification_template(
-        "failure", f"Preview of {_short(_HEAD)} failed: .minnova/ could not be rendered",
-        _pre(_RENDER_ERRORS), _HEAD),
-    "minnova-preview-sync-failed": notification_template(
-        "failure", f"Preview of {_short(_SYNCED)} failed: Argo CD could not apply it", _pre(_SYNC_ERRORS), _SYNCED),
-    "minnova-preview-degraded": notification_template(
-        "failure", f"Preview of {_short(_SYNCED)} failed: applied, but not healthy", _pre(_UNHEALTHY), _SYNCED),
-}
-
-
-def notifications(settings: StackSettings) -> dict[str, Any]:
-    """Preview URL and status on the pull request: a commit status and one comment, kept up to date."""
-    import yaml
-
-    def document(value: Any) -> str:
-        return yaml.safe_dump(value, sort_keys=False, width=1000)
-
-    github: dict[str, Any] = {"appID": settings.git.github_app_id,
-                              "installationID": settings.git.github_app_installation_id,
-                              "privateKey": "$github-privateKey"}
-    if (enterprise := github_enterprise_url(settings)) is not None:
-        github["enterpriseBaseURL"] = enterprise
-    return {
-        "enabled": True,
-        "secret": {"create": False},  # notifications_secret() instead
-        "notifiers": {"service.github": document(github)},
-        "templates": {f"template.{name}": document(body) for name, body in TEMPLATES.items()},
-        "triggers": {f"trigger.{name}": document(body) for name, body in TRIGGERS.items()},
-    }
 
 
 # ---- per app: project and ApplicationSet -------------------------------------------------------
@@ -410,7 +343,8 @@ def render_app_project(app: PreviewApp) -> Manifest:
     }
 
 
-def render_application_set(app: PreviewApp, settings: StackSettings) -> Manifest:
+def render_application_set(app: PreviewApp, settings: StackSettings, forge_status: bool = False) -> Manifest:
+    """`forge_status`: on GitLab, Gitea or Forgejo, the app has a status token (notifications.forge_template)."""
     number = "{{.number}}"
     namespace = f"{app.name}-pr-{number}"
     # Shown in Argo CD and cross-checked by render-preview, never trusted: a pull request can rewrite plugin env
@@ -418,9 +352,12 @@ def render_application_set(app: PreviewApp, settings: StackSettings) -> Manifest
     # namespace, the checked-out revision and the sidecar's environment (cli.py, preview_request).
     env = {"APP_NAME": app.name, "PR_NUMBER": number, "HEAD_SHA": "{{.head_sha}}"}
     annotations = {PREVIEW_URL_ANNOTATION: f"https://{namespace}.{settings.preview_domain}"}
-    if settings.git.provider == "github":
+    service = "github" if settings.git.provider == "github" else status_service(app.name) if forge_status else None
+    if service is not None:
         for trigger in ("minnova-preview-ready", "minnova-preview-failed"):
-            annotations[f"notifications.argoproj.io/subscribe.{trigger}.github"] = ""
+            # An empty value is one destination with no recipient (notifications-engine pkg/subscriptions/
+            # annotations.go:77-78): the services need none.
+            annotations[f"notifications.argoproj.io/subscribe.{trigger}.{service}"] = ""
     return {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "ApplicationSet",
@@ -559,9 +496,9 @@ def preview_keys_secret(apps: list[PreviewApp], secrets: StackSecrets) -> Manife
 # No ResourceQuota on Applications: the ApplicationSet controller returns on the first refused create before it
 # deletes anything (argo-cd v3.4.4 applicationset/controllers/applicationset_controller.go:325-351, deletion at
 # 355-357; createOrUpdateInCluster keeps the first error, 777-795), so one PR refused by such a quota would stop
-# every closed PR of that app from being cleaned up (still so in v3.5.1). The cap is decided in what the generator
-# is offered instead: only labelled PRs (pull_request_source), the label capped per app by the app-repo workflow
-# (minnova-preview-auto.yml), and the stack refuses a maxPerApp that could exceed maxTotal (policy/previews.py).
+# every closed PR of that app from being cleaned up (still so in v3.5.1). Every labelled PR gets its Application;
+# render-preview decides which of them run (policy/preview_cap.py, with REPO_SERVER_RBAC and the sidecar's
+# MINNOVA_PREVIEW_MAX_* environment).
 
 
 def render_namespace() -> Manifest:

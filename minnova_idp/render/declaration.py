@@ -15,7 +15,7 @@ from minnova_idp.model.app_config import AppConfig
 from minnova_idp.model.inputs import ProgramInputs
 from minnova_idp.model.loaded import LoadedApp
 from minnova_idp.policy import guards
-from minnova_idp.policy.previews import preview_apps, preview_origins
+from minnova_idp.policy.previews import preview_apps, preview_origins, preview_storage_apps
 from minnova_idp.render import argocd, tls
 from minnova_idp.render.app import app_objects, url
 from minnova_idp.render.database import backup_target
@@ -32,6 +32,7 @@ from minnova_idp.render.resources import (
     keys,
     kubernetes_object,
 )
+from minnova_idp.render.storage import preview_storage_offer, storage_target
 
 PLATFORM_PREFIX = "platform"  # Pulumi names of the Platform's own Kubernetes objects
 
@@ -56,6 +57,7 @@ class Declaration:
     apps: tuple[AppInstance, ...]
     cloudflare_account: str | None  # a Cloudflare provider is needed (and this account) when set
     recorded: dict = field(default_factory=dict)  # the guarded outputs of the stack's last update (inputs.recorded)
+    deployment: str = ""  # the stack's minnova:deployment (bucket names in the guarded outputs)
 
     @property
     def urls(self) -> dict[str, str]:
@@ -66,7 +68,7 @@ class Declaration:
         """The guarded values (policy/guards.py GUARDED) as declared: the next run checks its own against them."""
         return guards.declared_outputs(
             [(instance.component, instance.app, instance.placement.environment) for instance in self.apps],
-            self.recorded)
+            self.recorded, self.deployment)
 
 
 def declare(inputs: ProgramInputs) -> Declaration:
@@ -97,7 +99,7 @@ def declare(inputs: ProgramInputs) -> Declaration:
                       for app, environment in inputs.deployed())
     return Declaration(platform=tuple(declared), apps=instances,
                        cloudflare_account=settings.cloudflare.account_id if settings.cloudflare else None,
-                       recorded=inputs.recorded)
+                       recorded=inputs.recorded, deployment=settings.deployment)
 
 
 def _app_instance(inputs: ProgramInputs, app: LoadedApp, environment: str, settings: RenderSettings,
@@ -115,14 +117,16 @@ def _app_instance(inputs: ProgramInputs, app: LoadedApp, environment: str, setti
                                       seed=inputs.seeds.get(app.name, ()),
                                       pull_secret=bool(inputs.stack.secrets.registry_credentials),
                                       password_key=inputs.stack.secrets.password_key,
-                                      server_name=guards.archive_server(app.config, environment, inputs.recorded))
+                                      server_name=guards.archive_server(app.config, environment, inputs.recorded),
+                                      storage=storage_target(app.config, environment, stack.deployment,
+                                                             stack.cloudflare.account_id) if stack.cloudflare else None)
     pull = inputs.stack.secrets.registry_credentials
     resources = app_objects(app.config, placement, settings, component=component,
                             protected=environment in stack.protected_environments, operators=operators, dns=dns,
                             pull_credentials=Secret(pull) if pull else None)
     if offered:
         # This environment's backups are what the app's previews copy: a read-only token for them, for the sidecar.
-        bucket = next(r for r in resources if isinstance(r, R2Bucket))
+        bucket = next(r for r in resources if isinstance(r, R2Bucket) and r.name == f"{component}-backups")
         argocd_namespace = kubernetes_object(PLATFORM_PREFIX, argocd.render_namespace())
         resources += origin_offer(component, app.name, environment, placement.database.archive_server,
                                   bucket.bucket, bucket.key, stack.deployment, stack.cloudflare.account_id,
@@ -179,13 +183,17 @@ def _previews(inputs: ProgramInputs, dns: DnsTarget | None) -> list[Declared]:
     own_secrets = [kubernetes_object(PLATFORM_PREFIX, argocd.preview_keys_secret(apps, secrets), after_namespace),
                    kubernetes_object(PLATFORM_PREFIX, argocd.argocd_secret(settings, secrets.webhook_secret),
                                      after_namespace)]
-    github_notifications = settings.git.provider == "github" and bool(secrets.github_app_private_key)
-    if github_notifications:
+    notification_secrets = argocd.notification_secret_values(settings, apps, secrets)
+    github_notifications = settings.git.provider == "github" and bool(notification_secrets)
+    forge_apps = argocd.forge_status_apps(settings, apps, secrets)
+    if notification_secrets:
         own_secrets.append(kubernetes_object(
-            PLATFORM_PREFIX, argocd.notifications_secret(secrets.github_app_private_key), after_namespace))
+            PLATFORM_PREFIX, argocd.notifications_secret(notification_secrets), after_namespace))
     origin_apps = tuple(app.name for app, _ in preview_origins(inputs))
+    storage_apps = preview_storage_apps(inputs)
     release = HelmRelease(versions.ARGO_CD, argocd.chart_values(settings, github_notifications,
-                                                                      inputs.stack.git_known_hosts, origin_apps),
+                                                                      inputs.stack.git_known_hosts, origin_apps,
+                                                                      forge_apps, storage_apps),
                           Lifecycle(depends_on=keys(namespace, *own_secrets)))
     after_release = Lifecycle(depends_on=keys(release))
     credentials = [kubernetes_object(PLATFORM_PREFIX, manifest, after_release)
@@ -193,8 +201,13 @@ def _previews(inputs: ProgramInputs, dns: DnsTarget | None) -> list[Declared]:
     declared: list[Declared] = [namespace, *own_secrets, release, *credentials]
     for app in apps:
         project = kubernetes_object(PLATFORM_PREFIX, argocd.render_app_project(app), after_release)
-        declared += [project, kubernetes_object(PLATFORM_PREFIX, argocd.render_application_set(app, settings),
+        declared += [project, kubernetes_object(PLATFORM_PREFIX, argocd.render_application_set(
+            app, settings, app.name in forge_apps),
                                                 Lifecycle(depends_on=keys(release, project, *credentials)))]
+    for app in storage_apps:
+        # Each app's previews write to a bucket of their own, never an environment's (storage.py).
+        declared += preview_storage_offer(app, settings.deployment, settings.cloudflare.account_id, argocd.NAMESPACE,
+                                          keys(namespace), Lifecycle(retain_on_delete=True))
     if dns is not None and settings.previews.webhook_host:
         declared.append(dns.record("argocd-webhook", settings.previews.webhook_host,
                                    f"minnova-idp {settings.deployment}: Argo CD webhooks"))

@@ -13,6 +13,7 @@ from minnova_idp.render.database import database_placement
 from minnova_idp.render.database_placement import BackupTarget, DatabasePlacement
 from minnova_idp.render.redis import RedisPlacement, redis_password
 from minnova_idp.render.resources import DnsRecord, Lifecycle
+from minnova_idp.render.storage import StoragePlacement
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class Placement:
     autoscale: Autoscale | None = None  # then `replicas` is its minimum (PDB, quota)
     pull_secret: bool = False  # pods pull with the stack's registry credentials (Secret registry-credentials)
     redis: RedisPlacement | None = None
+    storage: StoragePlacement | None = None  # its bucket (storage.py)
 
     @property
     def instance(self) -> str:
@@ -69,7 +71,8 @@ class DnsTarget:
 
 def build_placement(app: AppConfig, environment: str, namespace: str, host: str, image_tag: str, replicas: int = 1,
                     secrets: SecretValues | None = None, database: DatabasePlacement | None = None,
-                    pull_secret: bool = False, redis: RedisPlacement | None = None) -> Placement:
+                    pull_secret: bool = False, redis: RedisPlacement | None = None,
+                    storage: StoragePlacement | None = None) -> Placement:
     """The one builder of placements, for stack environments and previews alike. Env and resources come from
     the environment's own settings over the app's, when the app defines that environment (previews: not)."""
     settings = app.environments.get(environment)
@@ -87,6 +90,7 @@ def build_placement(app: AppConfig, environment: str, namespace: str, host: str,
         autoscale=autoscale,
         pull_secret=pull_secret,
         redis=redis,
+        storage=storage,
     )
 
 
@@ -94,10 +98,11 @@ def environment_placement(app: AppConfig, environment: str, image_tag: str, secr
                           backup: BackupTarget | None = None, drill_schedule: str | None = None,
                           drill_check: str | None = None, seed: tuple[tuple[str, str], ...] = (),
                           pull_secret: bool = False, password_key: str | None = None,
-                          server_name: str = "") -> Placement:
+                          server_name: str = "", storage: StoragePlacement | None = None) -> Placement:
     """`seed`: the app's seed files, used when this environment is among `database.seed.environments`;
     `password_key`: the stack's minnova:passwordKey, which the app's Redis password is derived from;
-    `server_name`: the server name the environment's Cluster archives under (policy/guards.py, major upgrades)."""
+    `server_name`: the server name the environment's Cluster archives under (policy/guards.py, major upgrades);
+    `storage`: the environment's bucket (storage.storage_target), for an app with storage."""
     env = app.environments[environment]
     seeded = app.database.seed is not None and environment in app.database.seed.environments
     database = database_placement(app, environment, backup, drill_schedule, drill_check, seed if seeded else (),
@@ -112,4 +117,4 @@ def environment_placement(app: AppConfig, environment: str, image_tag: str, secr
                                password=redis_password(password_key, namespace),
                                size=persistence.size if persistence.enabled else None)
     return build_placement(app, environment, namespace, env.host, image_tag, replicas=env.replicas, secrets=secrets,
-                           database=database, pull_secret=pull_secret, redis=redis)
+                           database=database, pull_secret=pull_secret, redis=redis, storage=storage)

@@ -20,6 +20,8 @@ from minnova_idp.render.app import Manifest, app_code_pods, common_labels, redis
 from minnova_idp.render.database_placement import DatabasePlacement, Origin
 from minnova_idp.render.placement import Placement, RenderSettings, build_placement
 from minnova_idp.render.redis import RedisPlacement, redis_password
+from minnova_idp.render.storage import StoragePlacement
+from minnova_idp.render.waves import ready_hook
 
 ENVIRONMENT = names.PREVIEW_ENVIRONMENT
 MAX_PR_NUMBER = 10 ** names.MAX_PR_NUMBER_DIGITS - 1
@@ -171,7 +173,7 @@ def _checked(chosen: dict[str, str]) -> PreviewRequest:
 def preview_placement(app: AppConfig, request: PreviewRequest, secrets: SecretValues | None,
                       seed: tuple[tuple[str, str], ...] = (), pull_secret: bool = False,
                       password_key: str | None = None, origin: Origin | None = None,
-                      ) -> Placement:
+                      storage: StoragePlacement | None = None) -> Placement:
     """`password_key`: the sidecar's preview password key (redis.preview_password_key), for an app with Redis;
     `origin`: for `preview.database.from`, the archive the platform lets this app's previews copy and the masking
     SQL from the app's registered branch (the sidecar's origin file, origin.py)."""
@@ -205,25 +207,32 @@ def preview_placement(app: AppConfig, request: PreviewRequest, secrets: SecretVa
         # Memory only and small: a preview's data is disposable. The password is the same on every re-render.
         redis = RedisPlacement(version=app.redis.version, resources=PREVIEW_REDIS_RESOURCES,
                                password=redis_password(password_key, request.namespace))
+    if app.storage.enabled and (storage is None or storage.declares_bucket
+                                or storage.prefix != names.preview_storage_prefix(request.pr_number)):
+        # Only what the stack provisioned for this app's previews (storage.parse_preview_storage): never a bucket
+        # the renderer would declare, which is an environment's.
+        raise ValueError(f"{app.name}: a preview with storage needs its app's previews bucket and its own prefix")
     # app CI pushes <repository>:<head SHA> for pull requests
     return build_placement(app, ENVIRONMENT, request.namespace, request.host, request.head_sha, secrets=secrets,
-                           database=database, pull_secret=pull_secret, redis=redis)
+                           database=database, pull_secret=pull_secret, redis=redis,
+                           storage=storage if app.storage.enabled else None)
 
 
 def render_preview(app: AppConfig, request: PreviewRequest, secrets: SecretValues | None,
                    seed: tuple[tuple[str, str], ...] = (), pull_credentials: str | None = None,
                    password_key: str | None = None, origin: Origin | None = None,
-                   ) -> list[Manifest]:
+                   storage: StoragePlacement | None = None) -> list[Manifest]:
     """`pull_credentials`: the stack's read-only registry credentials (the sidecar's copy), for private images;
-    `password_key`: the sidecar's preview password key, for an app with Redis; `origin`: see preview_placement."""
+    `password_key`: the sidecar's preview password key, for an app with Redis; `origin`: see preview_placement;
+    `storage`: the app's previews bucket with this preview's prefix (the sidecar's `<app>.storage.json`)."""
     placement = preview_placement(app, request, secrets, seed, pull_secret=pull_credentials is not None,
-                                  password_key=password_key, origin=origin)
+                                  password_key=password_key, origin=origin, storage=storage)
     settings = RenderSettings(deployment=request.deployment, ingress_class=request.ingress_class, cluster_issuer=None)
     namespace, *rest = render_app(app, placement, settings, pull_credentials)
     labels = common_labels(app, placement, settings)
     namespace["metadata"]["labels"]["minnova.io/preview"] = "true"
     return [namespace, *guard_rails(placement.namespace, labels, app_code_pods(app), redis_pods_label(placement)),
-            *rest]
+            *rest, ready_hook(placement.namespace, labels, request.head_sha)]
 
 
 def guard_rails(namespace: str, labels: dict[str, str], app_pods: dict[str, str],

@@ -22,4 +22,5 @@ def test_status_lists_what_a_stack_deploys_without_a_cluster():
                                          "tagSource": "imageTag"}
     assert by_app["oracle"]["database"]["size"] == "5Gi" and isinstance(by_app["oracle"]["database"]["instances"], int)
     assert by_app["oracle"]["previews"] is True and by_app["storefront"]["database"] is None
+    assert by_app["oracle"]["storage"] is None  # no example app has storage.enabled (docs/storage.md)
     assert cli("status", "--stack", "nope").returncode == 1

@@ -44,16 +44,22 @@ def test_rendered_names_of_longest_app_fit():
     from minnova_idp.render.preview import PreviewRequest, render_preview
 
     config = {"name": LONGEST_APP, "image": {"repository": "r.io/x", "tag": "1"}, "port": 80,
-              "database": {"enabled": True}, "redis": {"enabled": True},
+              "database": {"enabled": True}, "redis": {"enabled": True}, "storage": {"enabled": True},
               "environments": {LONGEST_ENV: {"replicas": 2, "host": f"{LONGEST_APP}.example.com"}}}
     app = AppConfig.model_validate(config)
-    placement = environment_placement(app, LONGEST_ENV, "1", password_key="k" * 64)
+    from minnova_idp.render.storage import StoragePlacement, storage_target
+
+    placement = environment_placement(app, LONGEST_ENV, "1", password_key="k" * 64,
+                                      storage=storage_target(app, LONGEST_ENV, "d" * names.DEPLOYMENT_NAME_MAX, "0" * 32))
+    storage = StoragePlacement(names.preview_storage_bucket("d", LONGEST_APP), "https://e",
+                               names.preview_storage_prefix(LARGEST_PR), access_key_id="i", secret_access_key="s")
     copying = AppConfig.model_validate({**config, "preview": {"database": {"from": LONGEST_ENV}}})
     origin = Origin(LONGEST_ENV, names.database_cluster(LONGEST_APP), "b", "https://e", "i", "s", mask="select 1;")
     request = PreviewRequest(LONGEST_APP, LARGEST_PR, "a" * 40, "preview.example.com", "d", "traefik")
     objects = [*render_app(app, placement, RenderSettings("d", "traefik", "le")),
-               *render_preview(copying, request, None, password_key="k" * 64, origin=origin)]
+               *render_preview(copying, request, None, password_key="k" * 64, origin=origin, storage=storage)]
     assert {"Deployment", "Job", "ObjectStore", "Cluster"} <= {obj["kind"] for obj in objects}
+    assert f"{LONGEST_APP}-storage-cleanup" in {obj["metadata"]["name"] for obj in objects}
     for obj in objects:
         assert DNS_1035_LABEL.match(obj["metadata"]["name"]) and len(obj["metadata"]["name"]) <= 63
         template = obj.get("spec", {}).get("template", {}).get("metadata", {})

@@ -102,3 +102,36 @@ def test_the_comparison_can_fail():
                 "spec": {"replicas": 2, "strategy": {"type": "RollingUpdate"},
                          "template": {"spec": {"containers": [{"resources": {"requests": {"cpu": "1"}}}]}}}}]
     assert rendered_need(objects)["pods"] == 3 and rendered_need(objects)["cpu"] == 3
+
+
+@pytest.mark.parametrize("limit,refused", [(5, False), (4, True)])
+def test_storage_tokens_count_against_the_account_quota(limit, refused):
+    """oracle's backups in dev and prod (2), web's buckets in dev and prod (2, storage.enabled), cert-manager's (1)."""
+    from minnova_idp.model.app_config import AppConfig
+    from minnova_idp.model.inputs import ProgramInputs
+    from minnova_idp.policy.capacity import backup_problems
+    from tests.render.test_database import WEB, cloudflare, loaded, oracle, stack
+
+    web = AppConfig.model_validate({**WEB.model_dump(by_alias=True, exclude_none=True), "storage": {"enabled": True}})
+    inputs = ProgramInputs(stack=stack(cloudflare=cloudflare(maxAccountTokens=limit)), apps=[loaded(oracle()), loaded(web)])
+    found = [str(p) for p in backup_problems(inputs)]
+    if refused:
+        (problem,) = found
+        assert (f"would create 5 Cloudflare account API tokens (one per backed-up app environment, per app environment "
+                f"with storage and cert-manager's), more than the 4") in problem
+    else:
+        assert found == []
+
+
+def test_storage_needs_a_cloudflare_account():
+    from minnova_idp.model.app_config import AppConfig
+    from minnova_idp.model.inputs import ProgramInputs
+    from minnova_idp.policy.capacity import backup_problems
+    from tests.render.test_database import WEB, loaded, stack
+
+    web = AppConfig.model_validate({**WEB.model_dump(by_alias=True, exclude_none=True), "storage": {"enabled": True}})
+    settings = stack()
+    bare = settings.__class__(**{**settings.__dict__, "settings": settings.settings.model_copy(update={"cloudflare": None})})
+    (problem,) = [str(p) for p in backup_problems(ProgramInputs(stack=bare, apps=[loaded(web)]))]
+    assert problem == ("Pulumi.test.yaml: minnova:cloudflare: required: object storage is a Cloudflare R2 bucket (apps "
+                       "with storage: web) (hint: set minnova:cloudflare.accountId and .zoneId)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -384,6 +385,27 @@ def test_the_real_chart_runs_the_plugin_sidecar_with_its_config(argo_cd_chart):
                       objects[("Ingress", "argocd-applicationset-controller")]])
 
 
+def test_the_real_chart_lets_the_plugin_read_applications_and_nothing_more(argo_cd_chart):
+    """The preview cap (policy/preview_cap.py): the repo server's Role may get and list Applications in Argo CD's
+    namespace; its token reaches the sidecar (the pod mounts it); a refused render is retried within minutes."""
+    stack, objects = argo_cd_chart
+    role = objects[("Role", "argocd-repo-server")]
+    assert role["metadata"]["namespace"] == argocd.NAMESPACE
+    assert role["rules"] == [{"apiGroups": ["argoproj.io"], "resources": ["applications"], "verbs": ["get", "list"]}]
+    binding = objects[("RoleBinding", "argocd-repo-server")]
+    assert binding["roleRef"]["name"] == "argocd-repo-server"
+    assert not [o for (kind, _), o in objects.items() if kind == "ClusterRoleBinding"
+                and any(s.get("name") == "argocd-repo-server" for s in o.get("subjects", []))]
+    pod = objects[("Deployment", "argocd-repo-server")]["spec"]["template"]["spec"]
+    assert pod.get("automountServiceAccountToken", True) is True
+    (server,) = [c for c in pod["containers"] if c["name"] == "repo-server"]
+    assert {"name": "ARGOCD_PAUSE_GEN_MINUTES", "value": "5"} in server["env"]
+    env = argocd.sidecar_environment(stack)
+    assert env["MINNOVA_PREVIEW_MAX_PER_APP"] == str(stack.previews.max_per_app)
+    assert env["MINNOVA_PREVIEW_MAX_TOTAL"] == str(stack.previews.max_total)
+    validate_objects([role, binding])
+
+
 def test_the_real_chart_projects_an_apps_origin_into_the_sidecars_keys(argo_cd_chart):
     """With an app whose previews copy an environment (origin.py), the keys volume is a projected one: the chart
     must carry it through, and Kubernetes accept it."""
@@ -450,7 +472,7 @@ def test_the_failed_trigger_covers_render_errors():
     assert "['Error', 'Failed']" in sync_error["when"] and "Degraded" in degraded["when"]
     # A render error has no operation: it is about the head SHA. The others are about the revision that synced.
     assert render_error["oncePer"] == "app.spec.source.targetRevision"
-    assert sync_error["oncePer"].startswith(argocd.SYNCED_REVISION) and degraded["oncePer"] == argocd.SYNCED_REVISION
+    assert sync_error["oncePer"].startswith(argocd.SYNCED_REVISION) and degraded["oncePer"] == argocd.HEALTH_EPISODE
 
 
 # ---- one stack per git provider, planned through the real program ---------------------------------------------
@@ -459,6 +481,10 @@ GITHUB_APP = '    provider: github\n    githubAppId: "123456"\n    githubAppInst
 APP_KEY = "  minnova:githubAppPrivateKey:\n    secure: v1:EXAMPLE-PLACEHOLDER\n"
 PLACEHOLDER = "secure: v1:EXAMPLE-PLACEHOLDER"
 GITEA_HOST_KEY = "git.minnova.io ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+
+
+# Only oracle reports commit statuses on the forges (minnova:previewStatusTokens); storefront has no token.
+STATUS_TOKEN = f"  minnova:previewStatusTokens:\n    oracle:\n      {PLACEHOLDER}\n"
 
 
 def provider_project(tmp_path: Path, provider: str) -> Path:
@@ -472,12 +498,12 @@ def provider_project(tmp_path: Path, provider: str) -> Path:
         base = "https://ghe.minnova.io/minnova/"
     elif provider == "gitlab":
         text = text.replace(GITHUB_APP, "    provider: gitlab\n").replace(APP_KEY, "  minnova:gitlabProjectTokens:\n" + "".join(
-            f"    {app}:\n      {PLACEHOLDER}\n" for app in apps))
+            f"    {app}:\n      {PLACEHOLDER}\n" for app in apps)) + STATUS_TOKEN
         base = "https://gitlab.com/minnova/"
     else:
         text = text.replace(GITHUB_APP, f"    provider: {provider}\n    url: https://git.minnova.io/\n").replace(
             APP_KEY, f"  minnova:gitToken:\n    {PLACEHOLDER}\n  minnova:gitDeployKeys:\n" + "".join(
-                f"    {app}:\n      {PLACEHOLDER}\n" for app in apps) + f"  minnova:gitKnownHosts: {GITEA_HOST_KEY}\n")
+                f"    {app}:\n      {PLACEHOLDER}\n" for app in apps) + f"  minnova:gitKnownHosts: {GITEA_HOST_KEY}\n" + STATUS_TOKEN)
         text = text.replace("    webhookHost: argocd-webhooks.dev.minnova.io\n", "")  # no webhooks from forges
         base = "git@git.minnova.io:minnova/"
     stack.write_text(text)
@@ -491,6 +517,21 @@ def provider_project(tmp_path: Path, provider: str) -> Path:
 def planned_secrets(plan) -> dict[str, dict]:
     return {r.inputs["metadata"]["name"]: r.inputs for r in plan.resources
             if r.type == "kubernetes:core/v1:Secret" and r.inputs["metadata"]["namespace"] == argocd.NAMESPACE}
+
+
+def assert_forge_statuses(plan, release: dict, secrets: dict, header: str, value: str) -> None:
+    """Commit statuses through the webhook service, for the app with a token only, with its own token."""
+    notifiers = release["notifications"]["notifiers"]
+    assert set(notifiers) == {"service.webhook.minnova-status-oracle"}
+    assert yaml.safe_load(notifiers["service.webhook.minnova-status-oracle"])["headers"] == [
+        {"name": header, "value": value}]
+    assert set(secrets["argocd-notifications-secret"]["stringData"]) == {"minnova-status-oracle"}
+    for app, subscribed in (("oracle", True), ("storefront", False)):
+        annotations = resource_named(plan, f"platform-applicationset-{app}-previews").inputs["spec"]["template"][
+            "metadata"]["annotations"]
+        keys = {f"notifications.argoproj.io/subscribe.{t}.minnova-status-{app}"
+                for t in ("minnova-preview-ready", "minnova-preview-failed")}
+        assert (keys <= set(annotations)) == subscribed, app
 
 
 @pytest.mark.parametrize("provider", ["github-enterprise", "gitlab", "gitea", "forgejo"])
@@ -520,12 +561,13 @@ def test_a_stack_per_provider_plans_with_what_its_argo_cd_needs(tmp_path, provid
         token = secrets[generator["gitlab"]["tokenRef"]["secretName"]]
         assert token["metadata"]["labels"]["argocd.argoproj.io/secret-type"] == "scm-creds"
         assert secrets["minnova-repo-oracle"]["metadata"]["labels"]["argocd.argoproj.io/secret-type"] == "repository"
-        assert "notifications" not in release  # notifications-engine has no GitLab service
+        assert_forge_statuses(plan, release, secrets, "PRIVATE-TOKEN", "$minnova-status-oracle")
     else:
         assert generator["gitea"]["api"] == "https://git.minnova.io/" and generator["requeueAfterSeconds"] == 60
         assert release["configs"]["ssh"]["extraHosts"].strip() == GITEA_HOST_KEY
         assert "applicationSet" not in release  # no webhook ingress
         assert set(secrets["minnova-repo-oracle"]["stringData"]) == {"type", "url", "sshPrivateKey"}
+        assert_forge_statuses(plan, release, secrets, "Authorization", "token $minnova-status-oracle")
     require_crds()
     validate_objects(plan.manifests())
 
@@ -547,6 +589,11 @@ def test_a_stack_per_provider_plans_with_what_its_argo_cd_needs(tmp_path, provid
      "Pulumi.dev.yaml: minnova:previews.webhookHost: Argo CD takes no pull-request webhooks from gitea"),
     ("github-enterprise", lambda p: _edit(p / "Pulumi.dev.yaml", "  minnova:webhookSecret:\n    " + PLACEHOLDER + "\n", ""),
      "Pulumi.dev.yaml: minnova:webhookSecret: is required with minnova:previews.webhookHost"),
+    ("github-enterprise", lambda p: _edit(p / "Pulumi.dev.yaml", "  minnova:webhookSecret:\n",
+                                          STATUS_TOKEN + "  minnova:webhookSecret:\n"),
+     "Pulumi.dev.yaml: minnova:previewStatusTokens.oracle: is not used on GitHub"),
+    ("gitlab", lambda p: _edit(p / "Pulumi.dev.yaml", STATUS_TOKEN, STATUS_TOKEN.replace("oracle", "sphinx")),
+     "Pulumi.dev.yaml: minnova:previewStatusTokens.sphinx: names no app with previews (oracle, storefront)"),
 ])
 def test_a_misconfigured_provider_stops_naming_the_setting(tmp_path, provider, change, expected):
     project = provider_project(tmp_path, provider)
@@ -585,14 +632,15 @@ def test_known_hosts_lines_are_matched_as_ssh_does():
 
 
 def test_the_stack_caps_how_many_previews_run_at_once(dev_plan, tmp_path):
-    # No quota on Applications (it would stop the ApplicationSet controller's deletions: test_previews_converge.py).
+    # No quota on Applications (it would stop the ApplicationSet controller's deletions: test_previews_converge.py):
+    # render-preview holds the cap, so maxTotal may be below maxPerApp x apps (it is then what binds).
     assert not [r for r in dev_plan.resources if r.type == "kubernetes:core/v1:ResourceQuota"
                 and r.inputs["metadata"]["namespace"] == argocd.NAMESPACE]
     project = project_copy(tmp_path)
-    _edit(project / "Pulumi.dev.yaml", "  minnova:previews:\n", "  minnova:previews:\n    maxTotal: 9\n")
-    found = stack_problems(project)
-    assert any(p.startswith("Pulumi.dev.yaml: minnova:previews.maxTotal: is 9, but 2 apps with previews at "
-                            "minnova:previews.maxPerApp 5 may run 10 at once") for p in found), found
+    _edit(project / "Pulumi.dev.yaml", "  minnova:previews:\n", "  minnova:previews:\n    maxTotal: 3\n")
+    from tests.conftest import load_stack_inputs
+
+    assert load_stack_inputs(project, "dev").stack.settings.previews.max_total == 3
 
 
 def test_the_real_chart_turns_submodules_off_and_keeps_git_out_of_the_plugins_tarball(argo_cd_chart):
@@ -615,3 +663,46 @@ def test_the_real_chart_turns_submodules_off_and_keeps_git_out_of_the_plugins_ta
                  if c["name"] == "repo-server"]
     env = {e["name"]: e.get("valueFrom", {}).get("configMapKeyRef") for e in server["env"]}
     assert env["ARGOCD_REPO_SERVER_PLUGIN_TAR_EXCLUSIONS"]["key"] == "reposerver.plugin.tar.exclusions"
+
+
+@pytest.mark.parametrize("provider,where,context,failure", [
+    ("gitlab", "/projects/11/statuses/", "name", "failed"),
+    ("gitea", "/repos/minnova/oracle/statuses/", "context", "failure"),
+])
+def test_the_real_chart_writes_forge_statuses_that_go_runs_into_json(provider, where, context, failure):
+    """GitLab, Gitea/Forgejo: each report is a webhook {method, path, body} (notifications-engine 1dbe3de
+    pkg/services/webhook.go:31-66). The chart's ConfigMap parses with Go's YAML; path and body executed by Go's
+    text/template give the status API's URL and a JSON body, whatever PR text the Application holds."""
+    path = require_chart("argo-cd", *CHART_VERSIONS)
+    git = {"provider": provider} | ({"url": "https://git.minnova.io/"} if provider == "gitea" else {})
+    stack = settings(git=git, previews={"rendererImage": "ghcr.io/acme/minnova-idp:1.0"})
+    values = argocd.chart_values(stack, False, None, (), {"oracle": "11" if provider == "gitlab" else "minnova/oracle"})
+    objects = {(o["kind"], o["metadata"]["name"]): o for o in render_chart(path, values, "argocd", argocd.NAMESPACE)}
+    data = objects[("ConfigMap", "argocd-notifications-cm")]["data"]
+    service = go_yaml(data["service.webhook.minnova-status-oracle"])
+    assert service["url"] == ("https://gitlab.com/api/v4" if provider == "gitlab" else "https://git.minnova.io/api/v1")
+    hostile = '"}\\ </pre> ```evil'
+    sha = "c" * 40
+    cases = {
+        "minnova-preview-ready": (application(operationState={"phase": "Succeeded", "syncResult": {
+            "revision": sha}}, health={"status": "Healthy"}), "success"),
+        "minnova-preview-sync-failed": (application(operationState={"phase": "Failed", "message": hostile,
+                                                                    "syncResult": {"revision": sha}}), failure),
+        "minnova-preview-render-failed": (application(sync={"status": "Unknown"}, conditions=[
+            {"type": "ComparisonError", "message": f"{hostile} refused by the preview cap: at most 2"}]), "pending"),
+    }
+    for name, (state, expected) in cases.items():
+        template = go_yaml(data[f"template.{name}"])
+        webhook = template["webhook"]["minnova-status-oracle"]
+        assert webhook["method"] == "POST"
+        head = state["app"]["spec"]["source"]["targetRevision"]
+        revision = head if name == "minnova-preview-render-failed" else sha
+        assert go_template(webhook["path"], state) == where + revision
+        body = json.loads(go_template(webhook["body"], state))
+        assert body["state"] == expected and body[context] == "minnova/preview"
+        assert body["target_url"] == "https://oracle-pr-7.preview.acme.dev"
+        assert body["description"].startswith(f"Preview of {revision[:7]} ") and "evil" not in body["description"]
+    # Any other render error is a failure, in the forge's own word.
+    broken = application(sync={"status": "Unknown"}, conditions=[{"type": "ComparisonError", "message": "x"}])
+    body = go_yaml(data["template.minnova-preview-render-failed"])["webhook"]["minnova-status-oracle"]["body"]
+    assert json.loads(go_template(body, broken))["state"] == failure

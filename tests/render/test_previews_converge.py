@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from minnova_idp.render import argocd
+from minnova_idp.render import argocd, waves
 
 from tests.support.expr import ExprError, evaluate, once_per
 from tests.support.helm import go_template
@@ -21,11 +21,20 @@ def app(head: str, **status) -> dict:
                     "status": {"sync": {"status": "Synced"}, "health": {"status": "Healthy"}, **status}}}
 
 
+# The preview's PostSync hook as the operation's syncResult lists it once it ran (gitops-engine setResourceResult,
+# argo-cd v3.4.4 gitops-engine/pkg/sync/sync_context.go:1716-1737: hookType, hookPhase).
+READY_HOOK_RESULT = {"kind": "ConfigMap", "name": waves.READY_HOOK_NAME, "status": "Synced", "hookType": "PostSync",
+                     "hookPhase": "Succeeded", "syncPhase": "PostSync"}
+
+
 def operation(phase: str, revision: str | None, message: str | None = None, **result) -> dict:
+    """A Succeeded operation of a preview ran its PostSync hook (the render always has it: waves.ready_hook)."""
     state: dict = {"phase": phase, "operation": {"sync": {"revision": revision}}}
     if message is not None:
         state["message"] = message
     if revision is not None and phase != "Running":
+        if phase == "Succeeded":
+            result = {**result, "resources": [*result.get("resources", []), READY_HOOK_RESULT]}
         state["syncResult"] = {"revision": revision, **result}
     return {"operationState": state}
 
@@ -171,9 +180,182 @@ def test_text_from_the_pull_request_cannot_leave_its_block():
     assert "Preview of ccccccc failed" in head and tail.strip() == ""
     assert "<" not in body and ">" not in body  # no tag can open or close inside the block
     assert "&lt;/pre&gt;" in body and "```" in body  # shown as text, inside the block
-    # The status description (the message's first 140 characters) carries no PR-controlled text at all.
+    # The status description (the message's first 140 characters) carries no PR-controlled text at all: executed on
+    # an Application whose every message, name and condition is hostile, it holds none of it.
+    state["app"]["status"].update(conditions=[{"type": "ComparisonError", "message": hostile}],
+                                  resources=[{"kind": "Job", "name": hostile, "health": {"status": "Degraded",
+                                                                                        "message": hostile}}])
     for template in argocd.TEMPLATES.values():
-        assert "message" not in template["message"] and ".name" not in template["message"]
+        description = go_template(template["message"], state)
+        assert "evil" not in description and "<" not in description and "`" not in description, description
+
+
+# ---- "ready" only once the new revision's workload is healthy (gitops-engine's sync loop) -------------------------
+
+# The triggers of the previous turn: keyed on the synced revision, but "ready" on a Succeeded operation and a Healthy
+# app, and every report once per revision.
+PREVIOUS_TRIGGERS = {
+    "minnova-preview-ready": [{
+        "when": "app.status.operationState?.phase == 'Succeeded' and app.status.health?.status == 'Healthy' "
+                f"and {argocd.SYNCED_REVISION} == {argocd.HEAD_REVISION}",
+        "send": ["minnova-preview-ready"], "oncePer": argocd.SYNCED_REVISION}],
+    "minnova-preview-failed": [
+        {"when": "app.status.sync?.status == 'Unknown' and any(app.status?.conditions ?? [], "
+                 "{.type == 'ComparisonError'})",
+         "send": ["minnova-preview-render-failed"], "oncePer": argocd.HEAD_REVISION},
+        {"when": "app.status.operationState?.phase in ['Error', 'Failed']",
+         "send": ["minnova-preview-sync-failed"], "oncePer": argocd.OPERATION_REVISION},
+        {"when": "app.status.health?.status == 'Degraded' and app.status.operationState?.phase == 'Succeeded'",
+         "send": ["minnova-preview-degraded"], "oncePer": argocd.SYNCED_REVISION}],
+}
+PHASES = ("PreSync", "Sync", "PostSync")
+
+
+def sync_tasks(objects: list[dict]) -> list[dict]:
+    """The sync tasks of rendered objects, in gitops-engine's order (phase, then wave)."""
+    tasks = []
+    for obj in objects:
+        annotations = obj["metadata"].get("annotations", {})
+        hook = annotations.get(waves.HOOK_ANNOTATION)
+        tasks.append({"kind": obj["kind"], "name": obj["metadata"]["name"], "hook": hook,
+                      "phase": hook or "Sync", "wave": int(annotations.get(waves.SYNC_WAVE_ANNOTATION, "0")),
+                      "state": "pending"})
+    return sorted(tasks, key=lambda t: (PHASES.index(t["phase"]), t["wave"]))
+
+
+def sync_operation(tasks: list[dict], live_health):
+    """argo-cd v3.4.4 gitops-engine/pkg/sync/sync_context.go Sync(), one call per step, yielding the operation's
+    phase and its resource results. `live_health(task, step)`: the live object's health (None: no health check).
+    - running tasks take their live health: a hook is Succeeded when Healthy or without health, Running while
+      Progressing, Failed when Degraded (getOperationPhase, :351-372); a resource is Succeeded when Healthy or
+      without health, Failed when Degraded, else stays running (:525-558);
+    - multi-step (first and last task differ in phase or wave, sync_tasks.go:274-276) or a hook: wait while any
+      task runs (:561-582);
+    - a completed, unsuccessful task fails the sync (:619-624); nothing pending: Succeeded (:633-639);
+    - the next (phase, wave) is applied; if it was the last and holds no hook: Succeeded "EVEN if those objects
+      subsequently degrades" (:688-697)."""
+    multi_step = (tasks[0]["phase"], tasks[0]["wave"]) != (tasks[-1]["phase"], tasks[-1]["wave"])
+    for step in range(100):
+        for task in tasks:
+            if task["state"] == "running":
+                health = live_health(task, step)
+                if health in (None, "Healthy"):
+                    task["state"] = "Succeeded"
+                elif health == "Degraded":
+                    task["state"] = "Failed"
+        results = [{"kind": t["kind"], "name": t["name"], "status": "Synced",
+                    "hookType": t["hook"] or "", "hookPhase": "Running" if t["state"] == "running" else t["state"]}
+                   for t in tasks if t["state"] != "pending"]
+        if any((multi_step or t["hook"]) and t["state"] == "running" for t in tasks):
+            yield "Running", results
+            continue
+        if any(t["state"] == "Failed" for t in tasks):
+            yield "Failed", results
+            return
+        pending = [t for t in tasks if t["state"] == "pending"]
+        if not pending:
+            yield "Succeeded", results
+            return
+        batch = [t for t in pending if (t["phase"], t["wave"]) == (pending[0]["phase"], pending[0]["wave"])]
+        for task in batch:
+            task["state"] = "running"
+        results = [{"kind": t["kind"], "name": t["name"], "status": "Synced", "hookType": t["hook"] or "",
+                    "hookPhase": "Running" if t["state"] == "running" else t["state"]}
+                   for t in tasks if t["state"] != "pending"]
+        if len(batch) == len(pending) and not any(t["hook"] for t in batch):
+            yield "Succeeded", results
+            return
+        yield "Running", results
+    raise AssertionError("the sync never ended")
+
+
+def new_pods_healthy_after(step: int):
+    """The new commit's Deployments roll out slowly: Progressing until `step`; everything else is at once."""
+    def health(task, now):
+        if task["kind"] == "Deployment":
+            return "Healthy" if now >= step else "Progressing"
+        return None if task["kind"] in ("ConfigMap", "Secret", "Service", "NetworkPolicy") else "Healthy"
+    return health
+
+
+def ready_while_the_new_pods_roll_out(objects: list[dict], triggers: dict) -> list[tuple[bool, str]]:
+    """B syncs over A; app.status.health stays A's Healthy the whole time (the controller has not refreshed it).
+    For each report sent: (were B's Deployments Healthy at that step, the report)."""
+    notifier = Notifier(triggers, argocd.TEMPLATES)
+    notifier.observe(app(A, **operation("Succeeded", A, "successfully synced")))
+    healthy_from = 6
+    sent = []
+    for step, (phase, results) in enumerate(sync_operation(sync_tasks(objects), new_pods_healthy_after(healthy_from))):
+        state = app(B, operationState={"phase": phase, "operation": {"sync": {"revision": B}},
+                                       "syncResult": {"revision": B, "resources": results}})
+        sent += [(step >= healthy_from, name) for name, _, _ in notifier.observe(state)]
+    return sent
+
+
+def test_ready_waits_for_the_new_revisions_pods():
+    objects = seeded_preview_objects()
+    assert [o for o in objects if o["metadata"]["name"] == waves.READY_HOOK_NAME]  # the render has the hook
+    assert ready_while_the_new_pods_roll_out(objects, argocd.TRIGGERS) == [(True, "minnova-preview-ready")]
+
+
+def test_without_the_hook_the_previous_trigger_said_ready_before_the_pods_ran():
+    """The operation ended when the last wave was applied (sync_context.go:688-697) and the app still read A's
+    Healthy: ready for B while B's Deployment was Progressing."""
+    objects = [o for o in seeded_preview_objects() if o["metadata"]["name"] != waves.READY_HOOK_NAME]
+    assert ready_while_the_new_pods_roll_out(objects, PREVIOUS_TRIGGERS) == [(False, "minnova-preview-ready")]
+    # Upstream's on-deployed guard would not have stopped it either: health never left Healthy, so its
+    # lastTransitionTime is older than the operation's start (on-deployed.yaml:1, second alternative).
+    # And the new trigger never calls a render without the hook ready: the hook is what it requires.
+    assert ready_while_the_new_pods_roll_out(objects, argocd.TRIGGERS) == []
+
+
+def test_a_pod_that_degrades_during_the_sync_fails_it():
+    """With the hook the sync waits on the Deployment: Degraded (a progress deadline passed: ImagePullBackOff, a
+    crash loop) fails the operation, reported as sync failed on that revision, never as ready."""
+    tasks = sync_tasks(seeded_preview_objects())
+    degraded = lambda task, now: "Degraded" if task["kind"] == "Deployment" else None  # noqa: E731
+    phase, results = list(sync_operation(tasks, degraded))[-1]
+    assert phase == "Failed" and not any(r["name"] == waves.READY_HOOK_NAME for r in results)
+
+
+def statuses(triggers: dict, states: list[dict]) -> dict[str, str]:
+    """The commit statuses GitHub ends with: one context (minnova/preview), the last one posted on a SHA wins."""
+    notifier, final = Notifier(triggers, argocd.TEMPLATES), {}
+    for state in states:
+        for name, revision, _ in notifier.observe(state):
+            final[revision] = go_template(argocd.TEMPLATES[name]["github"]["status"]["state"], state)
+    return final
+
+
+def comparison_error(head: str, synced: str) -> dict:
+    return app(head, sync={"status": "Unknown"}, conditions=[{"type": "ComparisonError", "message": "rpc error: "
+               "code = Unavailable desc = connection refused"}], **operation("Succeeded", synced, "successfully synced"))
+
+
+def test_a_transient_comparison_error_on_a_ready_commit_does_not_fail_it():
+    ready = app(B, **operation("Succeeded", B, "successfully synced"))
+    states = [ready, comparison_error(B, B), ready]
+    assert statuses(argocd.TRIGGERS, states) == {B: "success"}
+    assert statuses(PREVIOUS_TRIGGERS, states) == {B: "failure"}  # stuck: B's ready was already sent
+
+
+def test_a_transient_comparison_error_before_a_commit_syncs_is_replaced_by_its_result():
+    states = [app(B, **operation("Succeeded", B, "successfully synced")), comparison_error(C, B),
+              app(C, **operation("Running", C)), app(C, **operation("Succeeded", C, "successfully synced"))]
+    assert statuses(argocd.TRIGGERS, states[:2]) == {B: "success", C: "failure"}  # while it lasts: C failed
+    assert statuses(argocd.TRIGGERS, states) == {B: "success", C: "success"}  # replaced once C ran
+    broken = [*states[:2], app(C, **operation("Failed", C, "one or more objects failed to apply"))]
+    assert statuses(argocd.TRIGGERS, broken) == {B: "success", C: "failure"}
+
+
+def test_a_preview_that_recovers_is_reported_ready_again():
+    def health(status: str, since: str) -> dict:
+        state = app(B, **operation("Succeeded", B, "successfully synced"))
+        state["app"]["status"]["health"] = {"status": status, "lastTransitionTime": since}
+        return state
+    states = [health("Healthy", "10:00"), health("Degraded", "10:05"), health("Healthy", "10:07")]
+    assert statuses(argocd.TRIGGERS, states) == {B: "success"}
+    assert statuses(PREVIOUS_TRIGGERS, states) == {B: "failure"}
 
 
 # ---- the preview cap and the ApplicationSet controller's loop ----------------------------------------------------
@@ -220,9 +402,57 @@ def test_the_cap_in_what_the_generator_offers_always_lets_deletions_through():
         assert existing == set(offered) and len(existing) <= cap, labelled
 
 
+def test_the_cap_in_the_plugin_never_stops_deletions_and_bounds_what_runs():
+    """Every labelled PR gets its Application (nothing refuses a create: deletions always run, 355-357); of those,
+    render-preview renders only the oldest maxPerApp of an app and maxTotal in all (policy/preview_cap.py). A
+    refused one holds nothing and starts by itself once a slot frees."""
+    from minnova_idp.policy.preview_cap import PreviewApplication, admitted
+
+    cap, created, existing = 3, {}, set()
+    history = [[1, 2, 3], [1, 2, 3, 4], [3, 4], [3, 4, 5, 6], [], [7]]
+    running_each_time = []
+    for labelled in history:
+        existing = reconcile(labelled, existing, quota=None)
+        assert existing == set(labelled)  # closed or unlabelled PRs' Applications are deleted at once
+        for number in existing:
+            created.setdefault(number, f"2026-12-01T10:{len(created):02d}:00Z")
+        running = {int(a.name.rsplit("-", 1)[1]) for a in admitted(
+            [PreviewApplication(f"oracle-pr-{n}", "oracle", created[n]) for n in existing], cap, 50)}
+        assert len(running) <= cap
+        running_each_time.append(running)
+    # PR 4 waits while 1-3 run, then runs once 1 and 2 are closed; 6 waits behind 3, 4 and 5.
+    assert running_each_time == [{1, 2, 3}, {1, 2, 3}, {3, 4}, {3, 4, 5}, set(), {7}]
+
+
+def test_a_preview_refused_by_the_cap_is_pending_then_ready():
+    from minnova_idp.policy.preview_cap import PreviewApplication, cap_problem
+
+    problem = cap_problem("oracle-pr-7", "oracle", [PreviewApplication("oracle-pr-2", "oracle", "2026")], 1, 50, "x")
+    refused = app(B, sync={"status": "Unknown"}, conditions=[{
+        "type": "ComparisonError", "message": f"Failed to load target state: `minnova-idp render-preview` failed exit "
+        f"status 1: 1 problem found:\n  - x: {problem.message}"}])
+    notifier = Notifier(argocd.TRIGGERS, argocd.TEMPLATES)
+    ((name, revision, comment),) = notifier.observe(refused)
+    assert (name, revision) == ("minnova-preview-render-failed", B)
+    template = argocd.TEMPLATES[name]
+    assert go_template(template["github"]["status"]["state"], refused) == "pending"
+    assert go_template(template["message"], refused) == (
+        "Preview of bbbbbbb waits: refused by the preview cap (it starts once another preview ends)")
+    assert "at most 1 previews of oracle run at once, and 1 do (oracle-pr-2)" in comment
+    # Any other render error is still a failure.
+    broken = app(B, sync={"status": "Unknown"}, conditions=[{"type": "ComparisonError", "message": "port: bad"}])
+    assert go_template(template["github"]["status"]["state"], broken) == "failure"
+    # Admitted later, it syncs and the pending status is replaced.
+    assert statuses(argocd.TRIGGERS, [refused, app(B, **operation("Succeeded", B, "ok"))]) == {B: "success"}
+
+
 # ---- item 4: seed and mask Jobs never wedge a preview ----------------------------------------------------------------
 
 def seeded_preview_jobs() -> list[dict]:
+    return [o for o in seeded_preview_objects() if o["kind"] == "Job"]
+
+
+def seeded_preview_objects() -> list[dict]:
     from minnova_idp.model.app_config import AppConfig
     from minnova_idp.render.preview import preview_request, render_preview
 
@@ -232,8 +462,7 @@ def seeded_preview_jobs() -> list[dict]:
         "environments": {"dev": {"host": "oracle.dev.acme.dev"}}})
     request = preview_request({"app": "oracle", "pr_number": "7", "head_sha": "b" * 40,
                                "preview_domain": "preview.acme.dev", "deployment": "acme", "ingress_class": "t"}, {})
-    objects = render_preview(app, request, None, seed=(("seed/a.sql", "create table t (id int);\n"),))
-    return [o for o in objects if o["kind"] == "Job"]
+    return render_preview(app, request, None, seed=(("seed/a.sql", "create table t (id int);\n"),))
 
 
 def test_the_seed_job_is_a_sync_hook_made_again_on_every_sync():
@@ -264,3 +493,19 @@ def test_a_named_hook_without_a_delete_policy_would_run_once():
     (seed,) = [job for job in seeded_preview_jobs() if "seed" in job["metadata"]["name"]]
     assert runs(seed["metadata"]["annotations"], 3) == 3
     assert runs({"argocd.argoproj.io/hook": "Sync"}, 3) == 1
+
+
+def test_the_docs_say_what_an_author_sees_in_each_case():
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "previews.md").read_text()
+    rows = [line.split("|")[1].strip() for line in docs.splitlines() if line.startswith("| ")]
+    for case in ("building", "ready", "render failed", "sync failed", "refused by the cap", "expired",
+                 "merge conflicts"):
+        assert any(row.startswith(case) for row in rows), case
+    # The texts the docs quote are the ones the templates send.
+    from minnova_idp.policy.preview_cap import CAP_REFUSAL
+
+    assert f"waits: {CAP_REFUSAL} (it starts once another preview ends)" in docs
+    assert f"waits: {CAP_REFUSAL} (it starts once another preview ends)" in argocd.TEMPLATES[
+        "minnova-preview-render-failed"]["message"]

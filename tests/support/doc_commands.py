@@ -64,8 +64,8 @@ def blocks(page: Path, project: Path = PROJECT_DIR) -> list[Block]:
         leading = [line.strip() for line in body.splitlines()]
         leading = leading[:next((i for i, line in enumerate(leading) if not line.startswith("#")), len(leading))]
         needs = next((m["what"].strip() for m in map(NEEDS.match, leading) if m), None)
-        where = "app" if APP in leading else "infra" if INFRA in leading else (
-            "app" if relative in APP_PAGES else "infra")
+        said = lambda marker: any(line.startswith(marker) for line in leading)  # noqa: E731 - "…, beside …" too
+        where = "app" if said(APP) else "infra" if said(INFRA) else ("app" if relative in APP_PAGES else "infra")
         found.append(Block(relative, text.count("\n", 0, match.start()) + 1, match["lang"], body, needs, where))
     return found
 

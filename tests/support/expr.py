@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-_TOKEN = re.compile(r"\s*(?:(?P<str>'[^']*')|(?P<op>\?\?|\?\.|==|!=|[!()\[\]{},.])|(?P<name>[A-Za-z_]\w*))")
+_TOKEN = re.compile(r"\s*(?:(?P<str>'[^']*')|(?P<op>\?\?|\?\.|==|!=|[!()\[\]{},.+])|(?P<name>[A-Za-z_]\w*))")
 
 
 class ExprError(Exception):
@@ -71,16 +71,31 @@ class _Parser:
             return lambda dot: not inner(dot)
         return self.compare()
 
+    # Precedence as expr v1.16.9 parser/operator/operator.go:43-64: and 15 < == != in 20 < + 30 < ?? 500.
     def compare(self):
-        left = self.coalesce()
+        left = self.add()
         if self.peek() in ("==", "!=", "in"):
-            op, right = self.take(), self.coalesce()
+            op, right = self.take(), self.add()
             if op == "==":
                 return lambda dot: left(dot) == right(dot)
             if op == "!=":
                 return lambda dot: left(dot) != right(dot)
             return lambda dot: left(dot) in right(dot)
         return left
+
+    def add(self):
+        node = self.coalesce()
+        while self.peek() == "+":
+            self.take()
+            left, right = node, self.coalesce()
+            node = lambda dot, l=left, r=right: self._concat(l(dot), r(dot))  # noqa: E731
+        return node
+
+    @staticmethod
+    def _concat(left, right):
+        if not (isinstance(left, str) and isinstance(right, str)):  # expr: invalid operation: string + <nil>
+            raise ExprError(f"invalid operation: {type(left).__name__} + {type(right).__name__}")
+        return left + right
 
     def coalesce(self):
         node = self.member()

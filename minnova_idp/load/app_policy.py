@@ -1,0 +1,224 @@
+"""`.minnova/platform/<stack>.yaml`: what the platform publishes to an app repository so that `minnova-idp validate`
+there refuses what `plan` and `pulumi up` refuse (issue 24 item 2).
+
+The platform team runs `minnova-idp policy publish APP -s STACK` in the infra repository; the app repository commits
+the file (one per stack that deploys the app). It holds, for that app and stack only:
+
+    app: oracle
+    stack: dev
+    stackFile: Pulumi.dev.yaml            # named in messages, as plan names it
+    registryFile: deployments/minnova/apps/oracle.yaml
+    entry: {name: oracle, repo: ..., hosts: [...], images: [...]}   # the registry entry, as reviewed
+    config: {minnova:baseDomain: ..., ...}  # the stack file's `config:`, this app's part; secrets by name only
+    otherHosts: [{host: shop.minnova.io, app: storefront, environment: prod}]
+
+Nothing secret: every `secure:` value, and every value of a secret key (minnova:gitToken, secretsKeys, ...), is
+replaced by `{secure: withheld}`, so `validate` knows a secret is set (placeholders, as the offline plan uses) and
+never what it is. Other apps' settings (their recipients, pins, keys) are left out.
+
+`validate` then runs the very loading path `plan` runs (`load_inputs`, with this one app already loaded), so every
+per-app check of the platform is run by the same function, never by a copy (tests/cli/test_validate_policy.py proves
+each). The same document is built in memory from an infra checkout with `validate --project-dir`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from minnova_idp.load.validation import validate_document
+from minnova_idp.load.yamlsafe import FileRefused, load_yaml, read_regular_file
+from minnova_idp.model import names
+from minnova_idp.model.app_config import AppConfig
+from minnova_idp.model.errors import ConfigError, Problem
+from minnova_idp.model.fields import AppName, Hostname, StrictModel
+from minnova_idp.model.loaded import LoadedApp
+from minnova_idp.model.registry import RegistryEntry
+
+POLICY_DIR = names.APP_CONFIG.parent / "platform"
+WITHHELD = "withheld"
+_MAX_POLICY_BYTES = 256 * 1024
+_MAX_POLICIES = 20
+# Settings keyed by app name: only this app's entry is published.
+_PER_APP_SETTINGS = ("secretsRecipients", "imagePins", "secretsKeys", "gitDeployKeys", "gitlabProjectTokens")
+# A remote app's commit is known only once the platform fetches it; image tags default to it (never empty).
+PENDING_COMMIT = "0" * 40
+
+
+class OtherHost(StrictModel):
+    host: Hostname
+    app: AppName
+    environment: str = Field(max_length=63)
+
+
+class PublishedPolicy(StrictModel):
+    """The model of `.minnova/platform/<stack>.yaml` (unknown keys are errors, like every file here)."""
+
+    app: AppName = Field(description="the app this policy is for")
+    stack: str = Field(min_length=1, max_length=100, description="the stack it was published from")
+    stack_file: str = Field(min_length=1, max_length=200, description="the stack file, as messages name it")
+    registry_file: str = Field(min_length=1, max_length=300, description="the registry entry's file")
+    entry: RegistryEntry = Field(description="the app's registry entry, as the platform team reviewed it")
+    config: dict[str, Any] = Field(description="the stack file's `config:`, this app's part, secrets withheld")
+    other_hosts: list[OtherHost] | None = Field(
+        default=None, max_length=10_000, description="hosts the stack's other apps use (null: not published)")
+
+
+def policy_file(stack: str) -> Path:
+    return POLICY_DIR / f"{stack}.yaml"
+
+
+# ---- publishing (infra repository) -----------------------------------------------------------------------------
+
+def policy_document(project_dir: Path, stack: str, app: str, other_apps: list[LoadedApp] | None) -> dict:
+    """The published document of `app` in `stack`, from the infra checkout in `project_dir`. `other_apps`: the
+    stack's loaded apps (their hosts are published), or None to leave them out."""
+    from minnova_idp.load.registry import read_registry
+    from minnova_idp.load.stack import from_stack_file, parse_stack_config
+    from minnova_idp.load.yamlsafe import load_yaml_file
+
+    stack_config = parse_stack_config(*from_stack_file(project_dir, stack))
+    settings = stack_config.settings
+    registered, problems = read_registry(project_dir, settings.registry_dir)
+    found = [item for item in registered if item.entry.name == app]
+    if not found:
+        raise ConfigError(problems + [Problem(f"{settings.registry_dir}/{app}.yaml", message=f"app '{app}' is not "
+                                              f"registered in stack {stack}",
+                                              hint=f"registered here: {', '.join(i.entry.name for i in registered)}"
+                                              if registered else None)])
+    item = found[0]
+    document = load_yaml_file(project_dir / f"Pulumi.{stack}.yaml", f"Pulumi.{stack}.yaml").data or {}
+    components = {names.component_name(app, environment) for environment in settings.environments}
+    config = {}
+    for key, value in (document.get("config") or {}).items():
+        namespace, _, name = str(key).partition(":")
+        if namespace != "minnova":
+            continue  # the project namespace and other providers' settings: not the platform's policy
+        if name in _PER_APP_SETTINGS:
+            if not isinstance(value, dict) or app not in value:
+                continue
+            value = {app: value[app]}
+        if name == "databaseUpgradeRollbacks" and isinstance(value, list):
+            value = [component for component in value if component in components]
+        config[key] = _withheld(value, whole=_is_secret(name))
+    entry = item.entry.model_dump(by_alias=True, exclude_none=True)
+    published: dict[str, Any] = {"app": app, "stack": stack, "stackFile": stack_config.file,
+                                 "registryFile": item.file, "entry": entry, "config": config}
+    if other_apps is not None:
+        published["otherHosts"] = [{"host": host, "app": owner, "environment": environment}
+                                   for other in other_apps if other.name != app
+                                   for owner, environment, host, _ in _claims(other)]
+    validate_document(PublishedPolicy, load_yaml(policy_text(published), "published policy"))  # always readable
+    return published
+
+
+def _is_secret(name: str) -> bool:
+    from minnova_idp.model.stack_settings import SECRET_KEYS
+
+    return name in SECRET_KEYS
+
+
+def _withheld(value: Any, whole: bool) -> Any:
+    """Every `secure:` value (and, for a secret key, every value) replaced by `{secure: withheld}`."""
+    if isinstance(value, dict):
+        if set(value) == {"secure"}:
+            return {"secure": WITHHELD}
+        return {key: _withheld(item, whole) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_withheld(item, whole) for item in value]
+    return {"secure": WITHHELD} if whole else value
+
+
+def _claims(app: LoadedApp):
+    from minnova_idp.load.apps import host_claims
+
+    return host_claims(app)
+
+
+def policy_text(document: dict) -> str:
+    import yaml
+
+    return (f"# The platform's policy for {document['app']} in stack {document['stack']}, from `minnova-idp policy "
+            f"publish {document['app']} -s {document['stack']}`.\n"
+            f"# Commit it as {policy_file(document['stack'])} in the app's repository: `minnova-idp validate` checks "
+            "the app against it.\n# No secret is in it: secret settings are named, their values withheld.\n"
+            + yaml.safe_dump(document, sort_keys=False, default_flow_style=False))
+
+
+# ---- reading and checking (app repository) ---------------------------------------------------------------------
+
+def read_policies(app_root: Path) -> tuple[list[tuple[str, PublishedPolicy]], list[Problem]]:
+    """(file as shown, policy) of every `.minnova/platform/*.yaml`, and the problems of unreadable ones."""
+    directory = app_root / POLICY_DIR
+    if not directory.is_dir() or directory.is_symlink():
+        return [], ([Problem(str(directory), message="is a symbolic link; it must be a directory")]
+                    if directory.is_symlink() else [])
+    found, problems = [], []
+    for path in sorted(directory.iterdir())[:_MAX_POLICIES]:
+        shown = str(path)
+        if path.suffix != ".yaml" or path.name.startswith("."):
+            problems.append(Problem(shown, message=f"is not read: {POLICY_DIR}/ holds <stack>.yaml files only"))
+            continue
+        try:
+            content = read_regular_file(path, _MAX_POLICY_BYTES, follow_symlinks=False)
+            policy = validate_document(PublishedPolicy, load_yaml(content, shown))
+        except FileRefused as exc:
+            problems.append(Problem(shown, message=exc.reason))
+            continue
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+            continue
+        if path.stem != policy.stack:
+            problems.append(Problem(shown, "stack", f"'{policy.stack}' does not match the file name",
+                                    hint=f"the file of stack {policy.stack} is {policy_file(policy.stack)}"))
+            continue
+        found.append((shown, policy))
+    return found, problems
+
+
+def policy_problems(policy: PublishedPolicy, shown_policy: str, app_yaml: Path, config: AppConfig) -> list[Problem]:
+    """Everything the platform would refuse of this app in the policy's stack: `load_inputs` (every per-app check
+    plan makes: hosts and their ownership, zone, quotas, images, preview origins, seed, mask and restore-check
+    files, secrets files without their key) with the app loaded from `app_yaml`, the registry entry's checks
+    (`entry_problems`) and the hosts of the stack's other apps (`host_claim_problems`)."""
+    from minnova_idp.load.apps import entry_problems, host_claim_problems, host_claims
+    from minnova_idp.load.inputs import load_inputs
+    from minnova_idp.load.stack import raw_config
+
+    root = app_yaml.parent.parent
+    app = LoadedApp(entry=policy.entry, config=config, commit=None if policy.entry.local else PENDING_COMMIT,
+                    config_file=str(app_yaml), directory=root)
+    problems = entry_problems(app, policy.registry_file)
+    if policy.app != config.name:  # renamed in app.yaml (what plan says, first), or another app's file
+        return problems + [Problem(shown_policy, "app", f"'{policy.app}' is not this app ('{config.name}')",
+                                   hint=f"the platform team publishes it with: minnova-idp policy publish "
+                                        f"{config.name} -s {policy.stack}")]
+    others = [(other.app, other.environment, other.host, f"{shown_policy}: otherHosts")
+              for other in policy.other_hosts or []]
+    problems += [problem for problem in host_claim_problems(others + host_claims(app))
+                 if problem.file == app.config_file]
+    raw, secret_keys = raw_config(policy.config)
+    try:
+        load_inputs(root, raw, secret_keys, policy.stack_file, apps=[app])
+    except ConfigError as exc:
+        problems += exc.problems
+    return problems
+
+
+def skipped_checks(policies: list[PublishedPolicy]) -> list[str]:
+    """What `validate` could not check, said rather than silently passed."""
+    if not policies:
+        return [(f"no platform policy ({POLICY_DIR}/<stack>.yaml, from `minnova-idp policy publish APP -s STACK`, "
+                 "or --project-dir INFRA): hosts and their ownership, the zone, quotas, images, preview origins, "
+                 "the stack's environments, and whether its secrets files are encrypted for the stack's keys were "
+                 "not checked")]
+    skipped = [("the image gate (the registry has the tag) and the data guards (the stack's last outputs) are "
+                "checked by plan and pulumi up only"),
+               "secret values need the key: names, recipients and sizes were checked"]
+    missing = sorted(policy.stack for policy in policies if policy.other_hosts is None)
+    if missing:
+        skipped.append(f"hosts of other apps were not published for stack(s) {', '.join(missing)}: a host another "
+                       "app already uses was not checked")
+    return skipped

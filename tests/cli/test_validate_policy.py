@@ -1,0 +1,293 @@
+"""`validate` in an app repository refuses what `plan` refuses of that app (issue 24 item 2).
+
+Each row breaks one app of a copy of the example project; the problems the stack's loading (`load_inputs`, what
+`plan` and `pulumi up` run) reports of that app must each be reported by `validate` of the app's directory, with
+the policy `policy publish` wrote there from the unbroken project. `test_every_check_plan_makes_has_a_row` fails
+when a check is added to the loading path without a row here (or a reason it concerns the stack, not one app).
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import json
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+import pytest
+import yaml
+
+from minnova_idp.cli.main import main
+from minnova_idp.load.app_policy import WITHHELD, policy_document, policy_file, policy_text
+from tests.conftest import PROJECT_DIR, project_copy, stack_problems
+
+ORACLE = "examples/oracle/.minnova"
+STOREFRONT = "examples/storefront/.minnova"
+
+
+def _edit_yaml(path: Path, change) -> None:
+    document = yaml.safe_load(path.read_text())
+    change(document)
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+
+
+def _oracle(change):
+    return lambda project: _edit_yaml(project / ORACLE / "app.yaml", change)
+
+
+def _storefront(change):
+    return lambda project: _edit_yaml(project / STOREFRONT / "app.yaml", change)
+
+
+def _write(relative: str, text: str):
+    def write(project: Path) -> None:
+        path = project / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return write
+
+
+def _both(*changes):
+    def apply(project: Path) -> None:
+        for change in changes:
+            change(project)
+    return apply
+
+
+def _dev_host(host):
+    def change(document):
+        document["environments"]["dev"]["host"] = host
+    return change
+
+
+def _one_value(name: str) -> str:
+    from minnova_idp.sops import document as sops
+
+    dev = "age1csv2kfnxp7njj49srdkfetemcx8sjhxgwp5vxllgdg8z29tray2shxn9hy"  # oracle/dev (Pulumi.dev.yaml)
+    return sops.encrypt_yaml({"stringData": {name: "587"}}, [dev])
+
+
+# (id, stack, app directory, break it, what plan says: a fragment of one of its problems)
+ROWS = [
+    ("seed-file-missing", "dev", ORACLE,
+     _oracle(lambda d: d["database"].update(seed={"files": ["seed/missing.sql"], "environments": ["dev"]})),
+     "seed/missing.sql"),
+    ("host-outside-zone", "dev", ORACLE, _oracle(_dev_host("oracle.dev.example.com")),
+     "is outside this stack's zone minnova.io"),
+    ("host-not-allowed", "dev", ORACLE, _oracle(_dev_host("billing.dev.minnova.io")),
+     "is not a host app 'oracle' may use"),
+    ("host-reserved", "dev", ORACLE, _oracle(_dev_host("argocd-webhooks.dev.minnova.io")),
+     "the Argo CD webhook host"),
+    ("host-of-another-app", "dev", STOREFRONT, _storefront(_dev_host("oracle.dev.minnova.io")),
+     "is already the host of app 'oracle'"),
+    ("preview-copies-prod", "dev", ORACLE,
+     _both(_oracle(lambda d: d.update(preview={"database": {"from": "prod"}})),
+           _write(f"{ORACLE}/seed/mask.sql", "UPDATE users SET email = id || '@example.com';\n")),
+     "'prod' is a protected environment"),
+    ("preview-copies-undeployed", "prod", ORACLE,
+     _both(_oracle(lambda d: d.update(preview={"database": {"from": "dev"}})),
+           _write(f"{ORACLE}/seed/mask.sql", "UPDATE users SET email = id || '@example.com';\n")),
+     None),  # the prod stack runs no previews: nothing to refuse, in both
+    ("mask-missing", "dev", ORACLE, _oracle(lambda d: d.update(preview={"database": {"from": "dev"}})),
+     "mask.sql"),
+    ("image-not-the-apps", "dev", ORACLE, _oracle(lambda d: d["image"].update(repository="registry.minnova.io/x")),
+     "is not an image app 'oracle' may run"),
+    ("over-quota", "dev", ORACLE,
+     _oracle(lambda d: d["environments"]["dev"].update(resources={"requests": {"cpu": "20"}})),
+     "more than the 16 its quota allows"),
+    ("restore-check-backslash", "dev", ORACLE, _write(f"{ORACLE}/restore-check.sql", "\\! id\n"),
+     "holds a backslash"),
+    ("misnamed-secrets-file", "dev", ORACLE, _write(f"{ORACLE}/secrets/dve.enc.yaml", "stringData: {A: b}\n"),
+     "did you mean dev.enc.yaml?"),
+    ("secrets-without-a-key", "prod", STOREFRONT,
+     lambda project: (project / STOREFRONT / "secrets").mkdir() or
+     (project / STOREFRONT / "secrets/prod.enc.yaml").write_bytes((project / ORACLE / "secrets/prod.enc.yaml")
+                                                                  .read_bytes()),
+     "there is no age key for storefront/prod"),
+    ("secrets-for-another-key", "dev", ORACLE,
+     lambda project: (project / ORACLE / "secrets/dev.enc.yaml").write_bytes((project / ORACLE /
+                                                                              "secrets/prod.enc.yaml").read_bytes()),
+     "not for oracle/dev's key"),
+    ("overlay-set-and-unset", "dev", ORACLE,
+     _both(_write(f"{ORACLE}/secrets/dev.d/SMTP_PORT.unset", "unset: SMTP_PORT\n"),
+           lambda project: (project / ORACLE / "secrets/dev.d/SMTP_PORT.enc.yaml").write_text(
+               _one_value("SMTP_PORT"))),
+     "SMTP_PORT is both set"),
+    ("overlay-holds-another-name", "dev", ORACLE,
+     lambda project: (project / ORACLE / "secrets/dev.d").mkdir() or
+     (project / ORACLE / "secrets/dev.d/SMTP_PORT.enc.yaml").write_text(_one_value("OTHER")),
+     "must hold exactly one value, SMTP_PORT"),
+    ("renamed", "dev", ORACLE, _oracle(lambda d: d.update(name="oracle2")), "does not match the registry entry"),
+    ("redis-without-password-key", "dev", ORACLE, None, None),  # stack-wide: the passwordKey is set in dev
+    ("bad-cron", "dev", ORACLE, _oracle(lambda d: d["cron"]["cleanup"].update(schedule="61 * * * *")), "61"),
+    ("bad-env-name", "dev", ORACLE, _oracle(lambda d: d["env"].update({"1BAD": "x"})), "1BAD"),
+]
+ROWS = [row for row in ROWS if row[3] is not None]
+
+
+def _publish(project: Path, stack: str, app_dir: Path, app: str) -> None:
+    from tests.conftest import load_stack_inputs
+
+    apps = load_stack_inputs(project, stack).apps
+    path = app_dir / policy_file(stack)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(policy_text(policy_document(project, stack, app, apps)))
+
+
+def _validate(target: Path, *extra: str) -> tuple[int, dict]:
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(["validate", str(target), "--json", *extra])
+    return code, json.loads(out.getvalue())
+
+
+def _shown(problem: dict) -> str:
+    """A problem of validate's --json as plan's text shows it (file:line: field: message)."""
+    where = problem["file"] + (f":{problem['line']}" if problem.get("line") else "")
+    return ": ".join(part for part in (where, problem.get("field"), problem["message"]) if part)
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[row[0] for row in ROWS])
+def test_validate_reports_each_problem_plan_reports_of_the_app(tmp_path, row):
+    _, stack, app_dir, breaking, expected = row
+    project = project_copy(tmp_path)
+    app = yaml.safe_load((project / app_dir / "app.yaml").read_text())["name"]
+    _publish(project, stack, project / app_dir.removesuffix("/.minnova"), app)
+    breaking(project)
+    if expected is None:
+        plan: list[str] = []
+        from tests.conftest import load_stack_inputs
+        load_stack_inputs(project, stack)  # plan accepts it
+    else:
+        plan = stack_problems(project, stack)
+        assert any(expected in problem for problem in plan), plan  # the row breaks what it says
+    code, result = _validate(project / app_dir.removesuffix("/.minnova"))
+    shown = [_shown(problem).replace(f"{project}/", "") for problem in result.get("problems", [])]
+    app_root = app_dir.removesuffix(".minnova")
+    ours = [problem.split(" (hint:")[0] for problem in plan
+            if problem.startswith(app_root) or f"/{app}.yaml" in problem or problem.startswith("Pulumi.")]
+    assert ours or expected is None, plan
+    for problem in ours:
+        assert any(problem in line for line in shown), (problem, shown)
+    assert code == (1 if ours else 0), result
+
+
+# What the loading path calls that checks an app: the row that proves validate reports it, or why it is not a
+# check of one app (it counts or configures the stack; validate runs it too, through the same load_inputs).
+CHECKS = {
+    "backup_problems": "stack-wide: Cloudflare settings and the count of account tokens across apps",
+    "dns_problems": "host-outside-zone",
+    "preview_problems": "stack-wide: the stack's preview settings and the registry entries' repos (platform files)",
+    "quota_problems": "over-quota",
+    "password_key_problems": "stack-wide: the stack's minnova:passwordKey",
+    "origin_problems": "preview-copies-prod",
+    "image_problems": "image-not-the-apps",
+    "loaded_app_secrets_problems": "misnamed-secrets-file",
+    "load_secret_values": "secrets-for-another-key",
+    "read_secrets_file": "secrets-without-a-key",
+    "read_overlays": "overlay-set-and-unset",
+    "merged_secret_values": "overlay-holds-another-name",
+    "read_restore_check": "restore-check-backslash",
+    "read_seed": "seed-file-missing",
+    "read_mask": "mask-missing",
+    "key_problems": "stack-wide: the stack's own keys and recipients",
+    "parse_stack_config": "stack-wide: the stack file",
+    "load_apps": "loading: entry-and-config rows (renamed, bad-cron, bad-env-name, host-of-another-app)",
+    "read_registry": "stack-wide: the registry directory (platform files)",
+    "fetch_sources": "loading: the platform fetches; validate reads the checkout",
+    "_load_one": "renamed",
+    "_cross_app_problems": "host-of-another-app",
+    "validate_document": "bad-cron",
+    "load_yaml_file": "bad-env-name",
+    "entry_problems": "renamed",
+    "git_timeout": "loading: the platform's git settings",
+    "git_auth": "loading: the platform's git settings",
+    "default_cache_dir": "loading: the platform's git cache",
+    "preview_origins": "mask-missing",
+    "raise_if_any": "not a check",
+    "host_claim_problems": "host-of-another-app",
+    "host_claims": "host-of-another-app",
+}
+
+
+def _calls(path: Path, functions: set[str]) -> set[str]:
+    tree = ast.parse(path.read_text())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and node.name in functions:
+            for call in ast.walk(node):
+                if isinstance(call, ast.Call):
+                    name = call.func.id if isinstance(call.func, ast.Name) else None
+                    if name and (name.endswith("_problems") or name.startswith(("read_", "load_", "_load", "_cross"))
+                                 or name in CHECKS):
+                        found.add(name)
+    return found
+
+
+def test_every_check_plan_makes_has_a_row():
+    called = (_calls(PROJECT_DIR / "minnova_idp/load/inputs.py", {"load_inputs"})
+              | _calls(PROJECT_DIR / "minnova_idp/load/apps.py", {"load_apps", "_load_one", "_cross_app_problems"}))
+    missing = sorted(called - set(CHECKS))
+    assert not missing, f"plan's loading calls {missing}: add a row to ROWS proving validate reports it, or say why " \
+                        "it is not a check of one app"
+    ids = {row[0] for row in ROWS}
+    for name, why in CHECKS.items():
+        assert why.startswith(("stack-wide:", "loading:", "not a check")) or why in ids, (name, why)
+
+
+def test_the_published_policy_holds_no_secret_and_no_other_app_s_settings(tmp_path):
+    project = project_copy(tmp_path)
+    stack = project / "Pulumi.dev.yaml"
+    stack.write_text(stack.read_text().replace("  minnova:secretsRecipients:\n",
+                                               "  minnova:gitToken:\n    secure: v1:SECRETCIPHERTEXT\n"
+                                               "  minnova:secretsRecipients:\n"))
+    from tests.conftest import load_stack_inputs
+
+    document = policy_document(project, "dev", "storefront", load_stack_inputs(project, "dev").apps)
+    text = policy_text(document)
+    assert "SECRETCIPHERTEXT" not in text and "EXAMPLE-PLACEHOLDER" not in text
+    assert document["config"]["minnova:gitToken"] == {"secure": WITHHELD}
+    assert "oracle" not in json.dumps(document["config"])  # oracle's recipients and keys are oracle's
+    assert {"host": "oracle.dev.minnova.io", "app": "oracle", "environment": "dev"} in document["otherHosts"]
+
+
+def test_without_a_policy_validate_says_what_it_skipped_and_still_reads_the_files(tmp_path):
+    project = project_copy(tmp_path)
+    _oracle(lambda d: d["database"].update(seed={"files": ["seed/missing.sql"], "environments": ["dev"]}))(project)
+    code, result = _validate(project / "examples/oracle")
+    assert code == 1 and any("seed/missing.sql" in p["message"] or "seed/missing.sql" in p["file"]
+                             for p in result["problems"]), result
+    (project / ORACLE / "app.yaml").write_text((PROJECT_DIR / ORACLE / "app.yaml").read_text())
+    code, result = _validate(project / "examples/oracle")
+    assert code == 0 and result["stacks"] == [] and "no platform policy" in result["skipped"][0]
+
+
+def test_validate_from_an_infra_checkout_and_an_unknown_stack(tmp_path):
+    project = project_copy(tmp_path)
+    _oracle(_dev_host("billing.dev.minnova.io"))(project)
+    code, result = _validate(project / "examples/oracle", "--project-dir", str(project))
+    assert code == 1 and any("is not a host app 'oracle' may use" in p["message"] for p in result["problems"])
+    code, result = _validate(project / "examples/oracle", "--project-dir", str(project), "-s", "nosuch")
+    assert code == 1 and "unknown stack 'nosuch'" in result["problems"][0]["message"]
+
+
+def test_policy_publish_writes_what_validate_reads(tmp_path, monkeypatch):
+    project = project_copy(tmp_path)
+    monkeypatch.chdir(project)
+    out_file = project / STOREFRONT / "platform/prod.yaml"  # platform/ is made on first publish
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(["policy", "publish", "storefront", "-s", "prod", "--out", str(out_file)])
+    assert code == 0, err.getvalue()
+    published = yaml.safe_load(out_file.read_text())
+    assert published["app"] == "storefront" and published["entry"]["hosts"] == ["shop.minnova.io",
+                                                                                "shop.dev.minnova.io"]
+    code, result = _validate(project / "examples/storefront")
+    assert code == 0 and result["stacks"] == ["prod"], result
+    _storefront(lambda d: d["environments"]["prod"].update(host="oracle.minnova.io"))(project)
+    code, result = _validate(project / "examples/storefront", "-s", "prod")
+    messages = [p["message"] for p in result["problems"]]
+    assert code == 1 and any("is already the host of app 'oracle' (prod)" in m for m in messages), messages
+    with redirect_stdout(io.StringIO()), redirect_stderr(err := io.StringIO()):
+        assert main(["policy", "publish", "nosuch", "-s", "prod"]) == 1
+    assert "app 'nosuch' is not registered in stack prod" in err.getvalue()
