@@ -725,7 +725,7 @@ def test_the_cloudflare_floor_covers_every_input_the_program_passes(monkeypatch)
         target = originals[name]
         function = getattr(target, "_internal_init", None) or (target.__init__ if inspect.isclass(target) else target)
         assert key in inspect.signature(function).parameters, (name, key)
-    floor = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())["project"]["dependencies"]
+    floor = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())["project"]["optional-dependencies"]["platform"]
     (spec,) = [d for d in floor if d.startswith("pulumi-cloudflare")]
     minimum = re_module.search(r">=([0-9.]+)", spec)[1]
     version = lambda text: (tuple(int(part) for part in text.split(".")) + (0, 0))[:3]  # noqa: E731
