@@ -100,3 +100,23 @@ def test_the_blocker_sees_an_import_of_pulumi(tmp_path):
     assert "PULUMI IMPORTED: pulumi" in result.stderr
     assert result.returncode == 1, result.stderr
     assert "minnova-idp[platform]" in result.stdout + result.stderr and "Traceback" not in result.stderr
+
+
+def test_one_secret_at_a_time_and_validate_against_the_published_policy_run_without_pulumi(tmp_path):
+    """With what the platform team publishes (recipients, policy) committed, as docs/cli.md describes."""
+    app = tmp_path / "oracle"
+    app.mkdir()
+    assert without_pulumi("init", "--name", "oracle", "--port", "4000", "--image", "registry.minnova.io/oracle",
+                          "--domain", "minnova.io", cwd=app).returncode == 0
+    for publish in (["secrets", "publish", "oracle", "--out", str(app / ".minnova/recipients.yaml")],
+                    ["policy", "publish", "oracle", "-s", "prod", "--out", str(app / ".minnova/platform/prod.yaml")]):
+        published = subprocess.run([sys.executable, "-m", "minnova_idp.cli", *publish], cwd=PROJECT_DIR,
+                                   capture_output=True, text=True, timeout=120)  # the platform side: any install
+        assert published.returncode == 0, published.stderr
+    config = app / ".minnova/app.yaml"  # validate reads the checkout as a local source: no commit to tag by
+    config.write_text(config.read_text().replace('  # tag: "1.2.3"', '  tag: "1.2.3"'))
+    for args in (["secrets", "set", "API_TOKEN=x", "--env", "prod"], ["secrets", "list", "--env", "prod"],
+                 ["validate", "."], ["validate", ".", "--json"]):
+        result = without_pulumi(*args, cwd=app, env={"HOME": str(tmp_path)})
+        assert result.returncode == 0, (args, result.stdout[-2000:], result.stderr[-2000:])
+        assert "PULUMI IMPORTED" not in result.stderr, (args, result.stderr)
