@@ -169,7 +169,7 @@ def host_claims(app: LoadedApp) -> list[tuple[str, str, str, str]]:
 def host_claim_problems(claims: list[tuple[str, str, str, str]], first: frozenset[str] = frozenset()
                         ) -> list[Problem]:
     """A host belongs to one app: a second claim would take over the first app's traffic. The app first by name
-    keeps it, after the apps in `first` (what runs: deployed or kept at their last good config, ADR 0011), so a new
+    keeps it, after the apps in `first` (what runs: deployed or kept at their last good config, ADR 0012), so a new
     claim is the one refused. `claims` from `host_claims`; `validate` adds the other apps' from the published policy."""
     owners: dict[str, tuple[str, str]] = {}
     problems = []

@@ -65,7 +65,7 @@ def load_inputs(project_dir: Path, raw: dict[str, str], secret_keys: set[str], f
     """`identities`: age identities to open secrets with instead of the stack's (the offline plan's --identity);
     `progress`: told of each app repository as its fetch ends (loader.load_apps); `apps`: already loaded apps
     instead of the registry's (`validate` in an app repository: load/app_policy.py), checked all or nothing;
-    `isolation`: what the stack deployed last, to keep a failing app at (`pulumi up`, plan, status; ADR 0011);
+    `isolation`: what the stack deployed last, to keep a failing app at (`pulumi up`, plan, status; ADR 0012);
     None: any problem stops (all or nothing)."""
     stack = parse_stack_config(raw, secret_keys, file)
     raise_if_any(key_problems(stack))
