@@ -18,7 +18,7 @@ def register(commands) -> None:
     releases = commands.add_parser(
         "releases", help="what an app environment deployed when (tag, commit, time), newest first",
         description="The releases of an app environment, newest first (tag, commit, time), from the stack's "
-                    "releases output (the last 50; `pulumi stack output --json`, read from --previous-outputs or by "
+                    "releases output (the last 20; `pulumi stack output --json`, read from --previous-outputs or by "
                     "running pulumi). A stack updated before that output existed shows its imageTags (the last 5).",
         epilog="examples:\n  pulumi stack output --json --stack prod > outputs.json\n"
                "  minnova-idp releases oracle prod -s prod --previous-outputs outputs.json",

@@ -26,7 +26,8 @@ IMAGE_TAG_HISTORY = 5
 APP_SOURCES_OUTPUT = "appSources"
 DEGRADED_OUTPUT = "degradedApps"  # app -> why this run kept its last good config (or left it out) and what it runs
 RELEASES_OUTPUT = "releases"  # component -> [time, tag, commit] deployed, newest first (`minnova-idp releases`)
-RELEASE_HISTORY = 50
+# Kept in the stack's outputs, so in its state: 20 per app environment is 1.6 MB for 500 apps (docs/isolation.md).
+RELEASE_HISTORY = 20
 
 
 @dataclass(frozen=True)
