@@ -36,6 +36,9 @@ from typing import Any
 from minnova_idp.model.errors import Problem
 
 APPROVAL_CONTEXT = "minnova/preview-approved"
+# In every refusal for want of an approval (never in a failure to read one): the preview's notification reports
+# such a commit as waiting, not failed (render/notifications.py).
+UNAPPROVED = "is not approved for a preview"
 PROVIDERS = ("github", "gitlab", "gitea", "forgejo")
 # What each provider calls the fields (GitHub REST "List commit statuses for a reference"; GitLab
 # Entities::CommitStatus (gitlabhq lib/api/entities/commit_status.rb: name, status, pipeline_id, author: UserBasic);
@@ -108,22 +111,22 @@ def approval_candidate(provider: str, statuses: list[CommitStatus], approvers: l
     named = [status for status in statuses if status.context == APPROVAL_CONTEXT]
     mine = [status for status in named if status.writer is not None and status.writer in approvers]
     if not approvers:
-        return Problem(shown, APPROVAL_CONTEXT, "no approvers are configured, so no commit can be approved",
+        return Problem(shown, APPROVAL_CONTEXT, f"commit {sha} {UNAPPROVED}: no approvers are configured",
                        hint="the platform lists who approves in minnova:previews.approvers (docs/security.md)")
     if not mine:
         more = " (the first page of statuses held none; approve again so it is the newest)" if page_full else ""
         others = sorted({status.writer or "an unknown account" for status in named})
         ignored = f"; {len(named)} written by {', '.join(others[:3])} (not approvers) do not count" if named else ""
-        return Problem(shown, APPROVAL_CONTEXT, f"commit {sha} is not approved for a preview{more}{ignored}",
+        return Problem(shown, APPROVAL_CONTEXT, f"commit {sha} {UNAPPROVED}{more}{ignored}",
                        hint=how or None)
     if page_full and provider == "gitlab":
         # GitLab's page is filtered to this context but not ordered newest first: a newer revocation may be unseen.
-        return Problem(shown, APPROVAL_CONTEXT, f"commit {sha} has more {APPROVAL_CONTEXT} statuses than one page "
-                       "holds; its latest cannot be read", hint=how or None)
+        return Problem(shown, APPROVAL_CONTEXT, f"commit {sha} {UNAPPROVED}: it has more {APPROVAL_CONTEXT} "
+                       "statuses than one page holds; their latest cannot be read", hint=how or None)
     latest = max(mine, key=lambda status: status.id)
     if latest.state != success:
-        return Problem(shown, APPROVAL_CONTEXT, f"commit {sha}'s latest approval status is '{latest.state}', "
-                       f"not {success}: it is not rendered again (a running preview of it stops only when the "
+        return Problem(shown, APPROVAL_CONTEXT, f"commit {sha} {UNAPPROVED}: its latest approval status is "
+                       f"'{latest.state}', not {success}: it is not rendered again (a running preview of it stops only when the "
                        "preview label is removed or the pull request is closed)", hint=how or None)
     return latest
 
@@ -134,8 +137,9 @@ def gitlab_pipeline_problem(status: CommitStatus, source: str | None, sha: str, 
     job of the same name, or a status added to a CI pipeline, could come from a fork's .gitlab-ci.yml."""
     if source == EXTERNAL_PIPELINE:
         return None
-    return Problem(shown, APPROVAL_CONTEXT, f"commit {sha}'s approval status {status.id} belongs to pipeline "
-                   f"{status.pipeline_id} (source '{source}'), not one the status API made: a CI job does not approve",
+    return Problem(shown, APPROVAL_CONTEXT, f"commit {sha} {UNAPPROVED}: its approval status {status.id} belongs "
+                   f"to pipeline {status.pipeline_id} (source '{source}'), not one the status API made: a CI job does "
+                   "not approve",
                    hint=how or None)
 
 
