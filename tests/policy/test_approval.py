@@ -143,3 +143,4 @@ def test_the_gitlab_command_names_the_ref_a_forks_commit_needs():
 
     command = how_to_approve("gitlab", "https://gitlab.example.com/", "42", SHA)
     assert "&ref=<source-branch>'" in command and f"statuses/{SHA}?state=success" in command
+
