@@ -126,8 +126,8 @@ def approval_candidate(provider: str, statuses: list[CommitStatus], approvers: l
     latest = max(mine, key=lambda status: status.id)
     if latest.state != success:
         return Problem(shown, APPROVAL_CONTEXT, f"commit {sha} {UNAPPROVED}: its latest approval status is "
-                       f"'{latest.state}', not {success}: it is not rendered again (a running preview of it stops only when the "
-                       "preview label is removed or the pull request is closed)", hint=how or None)
+                       f"'{latest.state}', not {success}: it is not rendered again (a running preview of it stops "
+                       "only when the preview label is removed or the pull request is closed)", hint=how or None)
     return latest
 
 
