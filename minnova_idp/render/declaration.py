@@ -202,8 +202,10 @@ def _previews(inputs: ProgramInputs, dns: DnsTarget | None) -> list[Declared]:
     credentials = [kubernetes_object(PLATFORM_PREFIX, manifest, after_release)
                    for manifest in argocd.credential_secrets(settings, apps, secrets)]
     # The cluster holds previews' Ingresses to their own host (preview_admission.py), before any preview exists.
-    admission = [kubernetes_object(PLATFORM_PREFIX, manifest) for manifest in preview_admission.render_policy(
-        settings.preview_domain, settings.ingress_class, names.managed_labels())]
+    # Services there are ClusterIP only (new resources: additions to the golden URNs, nothing renamed).
+    admission = [kubernetes_object(PLATFORM_PREFIX, manifest) for manifest in [
+        *preview_admission.render_policy(settings.preview_domain, settings.ingress_class, names.managed_labels()),
+        *preview_admission.render_service_policy(names.managed_labels())]]
     declared: list[Declared] = [namespace, *own_secrets, release, *credentials, *admission]
     for app in apps:
         project = kubernetes_object(PLATFORM_PREFIX, argocd.render_app_project(app), after_release)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from minnova_idp.policy.approval import UNAPPROVED
 from minnova_idp.policy.preview_cap import CAP_REFUSAL
 from minnova_idp.render.waves import READY_HOOK_NAME
 
@@ -71,6 +72,8 @@ TRIGGERS = {
          "send": ["minnova-preview-degraded"], "oncePer": HEALTH_EPISODE},
     ],
 }
+# What an author reads while their commit waits for a maintainer's approval (docs/security.md, "Preview approval").
+APPROVAL_NEEDED = "approval needed (a maintainer reviews this commit and approves it)"
 _URL = '{{index .app.metadata.annotations "' + PREVIEW_URL_ANNOTATION + '"}}'
 # Go templates read the Application as unstructured maps: a missing key is nil, a field of nil fails the whole
 # notification, and sprig's trunc refuses nil ("invalid value; expected string"), so every optional field goes
@@ -104,15 +107,30 @@ _UNHEALTHY = ('{{range (dig "status" "resources" list .app)}}{{if eq (dig "healt
               '{{dig "health" "message" "" . | trunc 500 | html}}\n{{end}}{{end}}')
 
 
+def _if_refused_by(phrase: str, variable: str, then: str, otherwise: str) -> str:
+    """`then` when a ComparisonError's message holds `phrase` (what render-preview says when it refused on purpose),
+    else `otherwise`. (Text a pull request controls can reach a ComparisonError's message; the most it can do with
+    the phrase is call its own failed render "waiting".)"""
+    return (f'{{{{{variable} := false}}}}{{{{range (dig "status" "conditions" list .app)}}}}'
+            '{{if and (eq (.type | default "") "ComparisonError") '
+            f'(contains "{phrase}" (.message | default ""))}}}}{{{{{variable} = true}}}}{{{{end}}}}{{{{end}}}}'
+            f'{{{{if {variable}}}}}{then}{{{{else}}}}{otherwise}{{{{end}}}}')
+
+
 def _if_capped(then: str, otherwise: str) -> str:
     """`then` when render-preview refused the preview past the cap (policy/preview_cap.py), else `otherwise`. A
-    refused preview is not failed: its commit status is pending, and is replaced when it runs. (Text a pull request
-    controls can reach a ComparisonError's message; the most it can do with this phrase is call its own failed
-    render "waiting".)"""
-    return ('{{$capped := false}}{{range (dig "status" "conditions" list .app)}}'
-            '{{if and (eq (.type | default "") "ComparisonError") '
-            f'(contains "{CAP_REFUSAL}" (.message | default ""))}}}}{{{{$capped = true}}}}{{{{end}}}}{{{{end}}}}'
-            f'{{{{if $capped}}}}{then}{{{{else}}}}{otherwise}{{{{end}}}}')
+    refused preview is not failed: its commit status is pending, and is replaced when it runs."""
+    return _if_refused_by(CAP_REFUSAL, "$capped", then, otherwise)
+
+
+def _if_unapproved(then: str, otherwise: str) -> str:
+    """`then` when render-preview refused the head commit as not approved (policy/approval.py), else `otherwise`:
+    like the cap, a commit waiting for its approval has not failed."""
+    return _if_refused_by(UNAPPROVED, "$unapproved", then, otherwise)
+
+
+def _if_waiting(then: str, otherwise: str) -> str:
+    return _if_capped(then, _if_unapproved(then, otherwise))
 
 
 def notification_template(state: str, summary: str, details: str, revision: str) -> dict[str, Any]:
@@ -130,14 +148,15 @@ def notification_template(state: str, summary: str, details: str, revision: str)
     }
 
 
-# Each report: (its state, the state instead when refused by the cap or None, the one-line summary, the comment's
+# Each report: (its state, the state instead when it waits (the cap, an approval) or None, the one-line summary, the comment's
 # details, the revision it is about). GitHub's states; forge_state() maps them for GitLab.
 REPORTS = {
     "minnova-preview-ready": ("success", None, f"Preview of {_short(_SYNCED)} is ready: {_URL}", "", _SYNCED),
     "minnova-preview-render-failed": (
         "failure", "pending",
         _if_capped(f"Preview of {_short(_HEAD)} waits: {CAP_REFUSAL} (it starts once another preview ends)",
-                   f"Preview of {_short(_HEAD)} failed: .minnova/ could not be rendered"),
+                   _if_unapproved(f"Preview of {_short(_HEAD)} waits: {APPROVAL_NEEDED}",
+                                  f"Preview of {_short(_HEAD)} failed: .minnova/ could not be rendered")),
         _pre(_RENDER_ERRORS), _HEAD),
     "minnova-preview-sync-failed": (
         "failure", None, f"Preview of {_short(_SYNCED)} failed: Argo CD could not apply it", _pre(_SYNC_ERRORS),
@@ -155,7 +174,7 @@ def forge_state(state: str, provider: str) -> str:
 def _state(state: str, capped: str | None, provider: str = "github") -> str:
     if capped is None:
         return forge_state(state, provider)
-    return _if_capped(forge_state(capped, provider), forge_state(state, provider))
+    return _if_waiting(forge_state(capped, provider), forge_state(state, provider))
 
 
 TEMPLATES = {name: notification_template(_state(state, capped), summary, details, revision)

@@ -25,7 +25,7 @@ from minnova_idp.render.waves import ready_hook
 
 ENVIRONMENT = names.PREVIEW_ENVIRONMENT
 MAX_PR_NUMBER = 10 ** names.MAX_PR_NUMBER_DIGITS - 1
-_SHA_RE = re.compile(r"^[0-9a-f]{40}$")
+_SHA_RE = re.compile(r"[0-9a-f]{40}")  # fullmatch: `$` would accept a trailing newline
 PREVIEW_DATABASE_SIZE = "1Gi"
 PREVIEW_DATABASE_RESOURCES = Resources(requests=ResourceList(cpu="50m", memory="128Mi"),
                                        limits=ResourceList(memory="512Mi"))
@@ -154,7 +154,7 @@ def _checked(chosen: dict[str, str]) -> PreviewRequest:
     number = chosen["pr_number"]
     if not (number.isdigit() and len(number) <= names.MAX_PR_NUMBER_DIGITS and 1 <= int(number) <= MAX_PR_NUMBER):
         problems.append(Problem(WHERE, "pr_number", f"'{number[:20]}' is not a pull request number (1-{MAX_PR_NUMBER})"))
-    if not _SHA_RE.match(chosen["head_sha"]):
+    if not _SHA_RE.fullmatch(chosen["head_sha"]):
         problems.append(Problem(WHERE, "head_sha", f"'{chosen['head_sha'][:80]}' is not a full commit SHA "
                                 "(40 lowercase hex characters)"))
     try:

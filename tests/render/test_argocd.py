@@ -511,6 +511,8 @@ def provider_project(tmp_path: Path, provider: str) -> Path:
                 f"    {app}:\n      {PLACEHOLDER}\n" for app in apps) + f"  minnova:gitKnownHosts: {GITEA_HOST_KEY}\n" + STATUS_TOKEN)
         text = text.replace("    webhookHost: argocd-webhooks.dev.minnova.io\n", "")  # no webhooks from forges
         base = "git@git.minnova.io:minnova/"
+    if provider != "github-enterprise":  # GitLab, Gitea and Forgejo have no default approver
+        text = text.replace("  minnova:previews:\n", "  minnova:previews:\n    approvers: [maria]\n")
     stack.write_text(text)
     for number, app in enumerate(apps, start=11):
         entry = project / f"deployments/minnova/apps/{app}.yaml"
@@ -599,6 +601,14 @@ def test_a_stack_per_provider_plans_with_what_its_argo_cd_needs(tmp_path, provid
      "Pulumi.dev.yaml: minnova:previewStatusTokens.oracle: is not used on GitHub"),
     ("gitlab", lambda p: _edit(p / "Pulumi.dev.yaml", STATUS_TOKEN, STATUS_TOKEN.replace("oracle", "sphinx")),
      "Pulumi.dev.yaml: minnova:previewStatusTokens.sphinx: names no app with previews (oracle, storefront)"),
+    # No default approver off GitHub (policy/approval.py): without a list every preview would wait forever.
+    ("gitlab", lambda p: _edit(p / "Pulumi.dev.yaml", "    approvers: [maria]\n", ""),
+     "Pulumi.dev.yaml: minnova:previews.approvers: is required for previews with provider gitlab"),
+    ("forgejo", lambda p: _edit(p / "Pulumi.dev.yaml", "    approvers: [maria]\n", "    approvers: []\n"),
+     "Pulumi.dev.yaml: minnova:previews.approvers: is required for previews with provider forgejo"),
+    ("github-enterprise", lambda p: _edit(p / "Pulumi.dev.yaml", "  minnova:previews:\n",
+                                          "  minnova:previews:\n    approvers: []\n"),
+     "Pulumi.dev.yaml: minnova:previews.approvers: is empty: no commit could ever be approved"),
 ])
 def test_a_misconfigured_provider_stops_naming_the_setting(tmp_path, provider, change, expected):
     project = provider_project(tmp_path, provider)
