@@ -18,6 +18,7 @@ from minnova_idp.model import names, versions
 from minnova_idp.render.redis import preview_password_key
 from minnova_idp.render.resources import Secret
 from minnova_idp.render.notifications import (  # noqa: F401 (re-exported: the notifications are part of Argo CD)
+    HEAD_BRANCH_ANNOTATION,
     HEAD_REVISION,
     HEALTH_EPISODE,
     NOTIFICATION_LABEL,
@@ -369,6 +370,8 @@ def render_application_set(app: PreviewApp, settings: StackSettings, forge_statu
             # An empty value is one destination with no recipient (notifications-engine pkg/subscriptions/
             # annotations.go:77-78): the services need none.
             annotations[f"notifications.argoproj.io/subscribe.{trigger}.{service}"] = ""
+        if settings.git.provider == "gitlab":  # the commit status's ref (notifications.forge_template)
+            annotations[HEAD_BRANCH_ANNOTATION] = "{{.branch}}"
     return {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "ApplicationSet",

@@ -695,14 +695,34 @@ def test_the_real_chart_writes_forge_statuses_that_go_runs_into_json(provider, w
     data = objects[("ConfigMap", "argocd-notifications-cm")]["data"]
     service = go_yaml(data["service.webhook.minnova-status-oracle"])
     assert service["url"] == ("https://gitlab.com/api/v4" if provider == "gitlab" else "https://git.minnova.io/api/v1")
+    # Only these headers are sent (notifications-engine 1dbe3de pkg/services/webhook.go:156-162): Gitea and Forgejo
+    # refuse a body with no Content-Type ("Empty Content-Type").
+    headers = {header["name"].lower(): header["value"] for header in service["headers"]}
+    assert headers["content-type"] == "application/json"
+    assert headers["private-token" if provider == "gitlab" else "authorization"].endswith("$minnova-status-oracle")
     hostile = '"}\\ </pre> ```evil'
     sha = "c" * 40
+    # GitLab: the merge request's source branch (a fork's, the author's text) is the status's ref, from the
+    # annotation the ApplicationSet's template writes with the generator's {{.branch}}.
+    branch = 'fix/"quoted"\\ {{x}}'
+    preview_app = argocd.PreviewApp("oracle", "https://gitlab.com/acme/oracle.git", project_id=11)
+    set_annotations = argocd.render_application_set(preview_app, stack, forge_status=True)["spec"]["template"][
+        "metadata"]["annotations"]
+    assert (argocd.HEAD_BRANCH_ANNOTATION in set_annotations) == (provider == "gitlab")
+
+    def made(**status):
+        state = application(**status)
+        if provider == "gitlab":  # the ApplicationSet controller executes the template with the generator's params
+            state["app"]["metadata"]["annotations"][argocd.HEAD_BRANCH_ANNOTATION] = go_template(
+                set_annotations[argocd.HEAD_BRANCH_ANNOTATION], {"branch": branch})
+        return state
+
     cases = {
-        "minnova-preview-ready": (application(operationState={"phase": "Succeeded", "syncResult": {
+        "minnova-preview-ready": (made(operationState={"phase": "Succeeded", "syncResult": {
             "revision": sha}}, health={"status": "Healthy"}), "success"),
-        "minnova-preview-sync-failed": (application(operationState={"phase": "Failed", "message": hostile,
-                                                                    "syncResult": {"revision": sha}}), failure),
-        "minnova-preview-render-failed": (application(sync={"status": "Unknown"}, conditions=[
+        "minnova-preview-sync-failed": (made(operationState={"phase": "Failed", "message": hostile,
+                                                             "syncResult": {"revision": sha}}), failure),
+        "minnova-preview-render-failed": (made(sync={"status": "Unknown"}, conditions=[
             {"type": "ComparisonError", "message": f"{hostile} refused by the preview cap: at most 2"}]), "pending"),
     }
     for name, (state, expected) in cases.items():
@@ -716,7 +736,8 @@ def test_the_real_chart_writes_forge_statuses_that_go_runs_into_json(provider, w
         assert body["state"] == expected and body[context] == "minnova/preview"
         assert body["target_url"] == "https://oracle-pr-7.preview.acme.dev"
         assert body["description"].startswith(f"Preview of {revision[:7]} ") and "evil" not in body["description"]
+        assert body.get("ref") == (branch if provider == "gitlab" else None)
     # Any other render error is a failure, in the forge's own word.
-    broken = application(sync={"status": "Unknown"}, conditions=[{"type": "ComparisonError", "message": "x"}])
+    broken = made(sync={"status": "Unknown"}, conditions=[{"type": "ComparisonError", "message": "x"}])
     body = go_yaml(data["template.minnova-preview-render-failed"])["webhook"]["minnova-status-oracle"]["body"]
     assert json.loads(go_template(body, broken))["state"] == failure
