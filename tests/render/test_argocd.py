@@ -529,7 +529,7 @@ def assert_forge_statuses(plan, release: dict, secrets: dict, header: str, value
     notifiers = release["notifications"]["notifiers"]
     assert set(notifiers) == {"service.webhook.minnova-status-oracle"}
     assert yaml.safe_load(notifiers["service.webhook.minnova-status-oracle"])["headers"] == [
-        {"name": header, "value": value}]
+        {"name": header, "value": value}, {"name": "Content-Type", "value": "application/json"}]
     assert set(secrets["argocd-notifications-secret"]["stringData"]) == {"minnova-status-oracle"}
     for app, subscribed in (("oracle", True), ("storefront", False)):
         annotations = resource_named(plan, f"platform-applicationset-{app}-previews").inputs["spec"]["template"][
