@@ -197,9 +197,10 @@ INGRESS_HEALTH_LUA = ('hs = {}\nhs.status = "Healthy"\n'
 
 # The preview cap (policy/preview_cap.py): render-preview, in the repo server's pod, lists the preview Applications.
 # Read-only, Argo CD's namespace only (the chart makes a Role from these rules: chart 10.1.1
-# templates/argocd-repo-server/role.yaml; its values.yaml gives this very rule as the example). Applications hold
-# no secret (repository credentials are Secrets).
-REPO_SERVER_RBAC = [{"apiGroups": ["argoproj.io"], "resources": ["applications"], "verbs": ["get", "list"]}]
+# templates/argocd-repo-server/role.yaml; its values.yaml gives this rule, with `get`, as the example). `list` only:
+# render-preview never reads one Application by name, and asks for metadata only (load/preview_applications.py).
+# Applications hold no secret (repository credentials are Secrets).
+REPO_SERVER_RBAC = [{"apiGroups": ["argoproj.io"], "resources": ["applications"], "verbs": ["list"]}]
 # A refused preview must be rendered again soon after a slot frees: the repo server answers from its cache after 3
 # failed renders of a revision, for 60 minutes by default (argo-cd v3.4.4 reposerver/repository/repository.go:
 # 962-1030, defaults cmd/argocd-repo-server/commands/argocd_repo_server.go:44-45; env names common/common.go:281-283).

@@ -391,12 +391,12 @@ def test_the_real_chart_runs_the_plugin_sidecar_with_its_config(argo_cd_chart):
 
 
 def test_the_real_chart_lets_the_plugin_read_applications_and_nothing_more(argo_cd_chart):
-    """The preview cap (policy/preview_cap.py): the repo server's Role may get and list Applications in Argo CD's
+    """The preview cap (policy/preview_cap.py): the repo server's Role may list Applications in Argo CD's
     namespace; its token reaches the sidecar (the pod mounts it); a refused render is retried within minutes."""
     stack, objects = argo_cd_chart
     role = objects[("Role", "argocd-repo-server")]
     assert role["metadata"]["namespace"] == argocd.NAMESPACE
-    assert role["rules"] == [{"apiGroups": ["argoproj.io"], "resources": ["applications"], "verbs": ["get", "list"]}]
+    assert role["rules"] == [{"apiGroups": ["argoproj.io"], "resources": ["applications"], "verbs": ["list"]}]
     binding = objects[("RoleBinding", "argocd-repo-server")]
     assert binding["roleRef"]["name"] == "argocd-repo-server"
     assert not [o for (kind, _), o in objects.items() if kind == "ClusterRoleBinding"
