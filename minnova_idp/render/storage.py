@@ -64,12 +64,13 @@ CLEANUP_UID = 26
 CLEANUP_PROCESS = "storage-cleanup"
 # One object at a time (DeleteObject), not DeleteObjects: that one requires a request checksum, which the
 # checksum settings above keep SDKs from sending to R2. Uploads left half-way are aborted too.
-# A bucket or key that is gone for good (the previews bucket deleted by hand, its token revoked) is logged loudly and
-# the hook succeeds: a failed PreDelete hook is deleted and re-run, and the Application's deletion waits for it,
-# forever (argo-cd v3.4.4 controller/hook.go:218-227, appcontroller.go:1241-1252). The objects it could not delete
-# stay in the bucket until its lifecycle rule expires them (PREVIEW_OBJECT_EXPIRY_DAYS; docs/storage.md). Any other
-# error (R2 unreachable, throttled) fails the hook, which Argo CD retries.
-CLEANUP_GIVE_UP_CODES = ("NoSuchBucket", "InvalidAccessKeyId", "AccessDenied")
+# A bucket or key that is gone for good (the previews bucket deleted by hand, its token revoked or rolled: an unknown
+# key id, or a secret that no longer matches it) is logged loudly and the hook succeeds: a failed PreDelete hook is
+# deleted and re-run, and the Application's deletion waits for it, forever (argo-cd v3.4.4 controller/hook.go:218-227,
+# appcontroller.go:1241-1252). The objects it could not delete stay in the bucket for the platform team to sweep
+# (docs/storage.md "Objects a preview left behind"). Any other error (R2 unreachable, throttled) fails the hook,
+# which Argo CD retries.
+CLEANUP_GIVE_UP_CODES = ("NoSuchBucket", "InvalidAccessKeyId", "AccessDenied", "SignatureDoesNotMatch")
 CLEANUP_SCRIPT = """\
 import os, sys, boto3, botocore.exceptions
 bucket, prefix = os.environ["S3_BUCKET"], os.environ["S3_PREFIX"]
@@ -91,7 +92,7 @@ except botocore.exceptions.ClientError as error:
         raise
     print(f"WARNING: NOT CLEANED: s3://{bucket}/{prefix} could not be cleaned ({code}: the previews bucket or its "
           f"key is gone); deleted {deleted} objects before that. The preview is deleted anyway; what is left under "
-          f"{prefix} expires by the bucket's lifecycle rule, or delete it by hand (docs/storage.md)",
+          f"{prefix} stays until the platform team sweeps it (docs/storage.md: Objects a preview left behind)",
           file=sys.stderr, flush=True)
     raise SystemExit(0)
 print(f"deleted {deleted} objects under s3://{bucket}/{prefix}")
