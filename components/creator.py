@@ -64,13 +64,28 @@ class ResourceCreator:
         return self.cloudflare
 
     def _with_secrets(self, value: Any) -> Any:
+        """`value` with its Secret and FromToken values as Pulumi secrets. What holds none is returned as it is,
+        not copied: most manifests hold none, and each copy stayed alive until the plan's registrations completed
+        (docs/benchmarks.md). Sharing is safe: nothing downstream writes to it (KubernetesObject copies the top
+        level before wrapping a Secret's fields; the SDK's serialize_property builds new values, pulumi v3.272.0
+        sdk/python/lib/pulumi/runtime/rpc.py)."""
         if isinstance(value, Secret):
             return pulumi.Output.secret(value.value)
         if isinstance(value, FromToken):
             token = self.created[value.token]
             return pulumi.Output.secret(pulumi.Output.all(token.id, token.value).apply(lambda parts: value.recipe(*parts)))
+        if not _holds_secret(value):
+            return value
         if isinstance(value, dict):
             return {key: self._with_secrets(item) for key, item in value.items()}
-        if isinstance(value, list):
-            return [self._with_secrets(item) for item in value]
-        return value
+        return [self._with_secrets(item) for item in value]
+
+
+def _holds_secret(value: Any) -> bool:
+    if isinstance(value, (Secret, FromToken)):
+        return True
+    if isinstance(value, dict):
+        return any(_holds_secret(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_holds_secret(item) for item in value)
+    return False

@@ -122,6 +122,26 @@ def test_preview_of_pr_123(checkout, keys_dir):
     validate_objects(objects)
 
 
+def test_render_preview_loads_only_what_a_preview_needs(checkout, keys_dir):
+    """Its cold start runs on every Argo CD refresh (issue 21, docs/benchmarks.md): never the stack's or the
+    registry's models, the git loader, the plan or pulumi; only its own command's parser."""
+    repo, head = checkout
+    code = ("import sys\nfrom minnova_idp.cli.main import main\nstatus = main(sys.argv[1:])\n"
+            "print('MODULES', *sorted(m for m in sys.modules if m.startswith(('minnova_idp', 'pulumi'))), "
+            "file=sys.stderr)\nsys.exit(status)\n")
+    result = subprocess.run([sys.executable, "-c", code, "render-preview", "--app", "oracle", "--pr", "123",
+                             "--head-sha", head, "--preview-domain", "preview.minnova.io", "--deployment", "minnova",
+                             "--ingress-class", "traefik", "--keys-dir", str(keys_dir)],
+                            cwd=repo, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "kind: Cluster" in result.stdout  # it rendered the whole preview (database, secrets, Redis)
+    loaded = set(result.stderr.split("MODULES", 1)[1].split())
+    assert {"minnova_idp.sops.document", "minnova_idp.render.preview", "minnova_idp.model.app_config"} <= loaded
+    assert not loaded & {"minnova_idp.model.stack_settings", "minnova_idp.model.stack", "minnova_idp.model.inputs",
+                         "minnova_idp.model.registry", "minnova_idp.load.git", "minnova_idp.load.inputs",
+                         "minnova_idp.plan.recorder", "pulumi"}
+
+
 def test_network_policy_admits_only_own_pods_and_non_app_namespaces(checkout, keys_dir):
     repo, head = checkout
     rendered = list(yaml.safe_load_all(render(repo, argocd_env(head, keys_dir)).stdout))

@@ -18,15 +18,18 @@ exists, and without a meta-command no backquote runs. A literal that needs a bac
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from minnova_idp.load.yamlsafe import FileRefused, read_regular_file, read_text_file
 from minnova_idp.model import names
 from minnova_idp.model.app_config import AppConfig
 from minnova_idp.model.errors import ConfigError, Problem
-from minnova_idp.model.loaded import LoadedApp
 from minnova_idp.model.names import APP_CONFIG
 from minnova_idp.render.drill import CHECK_FILE, MAX_CHECK_BYTES
 from minnova_idp.render.origin import MASK_FILE, MASK_MAX_BYTES
+
+if TYPE_CHECKING:  # an annotation only: render-preview reads an app.yaml without the registry's models
+    from minnova_idp.model.loaded import LoadedApp
 
 MAX_FILE_BYTES = 256 * 1024
 MAX_REPORTED_LINES = 5

@@ -12,6 +12,7 @@ opened without blocking, read with a bound, and optionally never through a symli
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import stat
@@ -88,22 +89,12 @@ class _StrictLoader(yaml.SafeLoader):
 
 
 def load_yaml(content: str | bytes, file: str) -> LoadedYaml:
-    if isinstance(content, bytes):
-        if len(content) > MAX_BYTES:
-            raise ConfigError([Problem(file, message=f"file is {len(content)} bytes; the limit is {MAX_BYTES}")])
-        try:
-            content = content.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ConfigError([Problem(file, message=f"not UTF-8 text ({exc.reason} at byte {exc.start})")]) from None
-    elif len(content.encode("utf-8")) > MAX_BYTES:
-        raise ConfigError([Problem(file, message=f"file is larger than the limit of {MAX_BYTES} bytes")])
-
+    content = _text(content, file)
     loaded = LoadedYaml(data=None, file=file)
-    loader = _StrictLoader(content)
     try:
-        node = loader.get_single_node()
+        node = compose_yaml(content)
         if node is not None:
-            loaded.data = _build(loader, node, (), loaded.lines)
+            loaded.data = _build(_StrictLoader(""), node, (), loaded.lines)
     except _Refused as exc:
         raise ConfigError([Problem(file, exc.field, message=exc.message, line=exc.line)]) from None
     except yaml.MarkedYAMLError as exc:
@@ -114,9 +105,35 @@ def load_yaml(content: str | bytes, file: str) -> LoadedYaml:
         ) from None
     except yaml.YAMLError as exc:
         raise ConfigError([Problem(file, message=f"invalid YAML: {exc}")]) from None
+    return loaded
+
+
+def _text(content: str | bytes, file: str) -> str:
+    if isinstance(content, bytes):
+        if len(content) > MAX_BYTES:
+            raise ConfigError([Problem(file, message=f"file is {len(content)} bytes; the limit is {MAX_BYTES}")])
+        try:
+            return content.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError([Problem(file, message=f"not UTF-8 text ({exc.reason} at byte {exc.start})")]) from None
+    if len(content.encode("utf-8")) > MAX_BYTES:
+        raise ConfigError([Problem(file, message=f"file is larger than the limit of {MAX_BYTES} bytes")])
+    return content
+
+
+@functools.lru_cache(maxsize=2)
+def compose_yaml(content: str) -> yaml.Node | None:
+    """The node tree of `content`, composed strictly (no aliases or anchors, bounded depth; errors as yaml's).
+
+    Cached for the last two texts only (a tree takes many times its text, and a file may be 256 KiB): a secrets
+    file is parsed by every check before it is decrypted, one after the other (load/secrets.py
+    load_secret_values, sops/document.py), which was most of render-preview's YAML reading. The tree is only read
+    (`_build` and sops/formats.py make new values from it), never changed."""
+    loader = _StrictLoader(content)
+    try:
+        return loader.get_single_node()
     finally:
         loader.dispose()
-    return loaded
 
 
 def load_yaml_file(path: Path, display: str | None = None, *, follow_symlinks: bool = True) -> LoadedYaml:

@@ -19,14 +19,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
-import yaml
-
 from minnova_idp.load.git_auth import GitAuth
-from minnova_idp.load.inputs import load_inputs
+from minnova_idp.load.inputs import Isolation, load_inputs
 from minnova_idp.load.stack import from_stack_file
 from minnova_idp.load.yamlsafe import load_yaml_file
 from minnova_idp.model.errors import ConfigError, Problem
-from minnova_idp.model.inputs import IMAGE_TAGS_OUTPUT
+from minnova_idp.model.inputs import DEGRADED_OUTPUT, IMAGE_TAGS_OUTPUT
 from minnova_idp.model.secrets import SECRET_PLACEHOLDER
 from minnova_idp.plan.components import load_components
 from minnova_idp.plan.pulumi_internals import (
@@ -39,6 +37,7 @@ from minnova_idp.plan.pulumi_internals import (
 from minnova_idp.policy.guards import unrecorded_versions
 from minnova_idp.policy.image_gate import offline_report, requested_images
 from minnova_idp.policy.images import unconfined_notes
+from minnova_idp.render import yaml_text
 
 CLUSTER_SCOPED_DIR = "_cluster"
 
@@ -185,6 +184,9 @@ def project_name(project_dir: Path) -> str:
     return loaded.data["name"]
 
 
+PLANNED_RELEASE_TIME = "(time of the update)"
+
+
 def run_plan(project_dir: Path, stack: str, cache_dir: Path | None = None,
              previous_outputs: dict[str, Any] | None = None, identities: list[Any] | None = None,
              only_app: str | None = None, progress=None) -> Plan:
@@ -195,11 +197,16 @@ def run_plan(project_dir: Path, stack: str, cache_dir: Path | None = None,
     """
     project = project_name(project_dir)
     raw, secret_keys, file = from_stack_file(project_dir, stack)
+    # An app whose own inputs fail keeps its last good config from previous_outputs, as under `pulumi up` (ADR 0004).
+    isolation = Isolation(previous_outputs or {}, known=previous_outputs is not None)
     inputs = load_inputs(project_dir, raw, secret_keys, file, cache_dir=cache_dir, auth=GitAuth(),
-                         identities=identities, progress=progress)
+                         identities=identities, progress=progress, isolation=isolation)
     if only_app is not None:
-        # Every app was loaded and checked (all or nothing, as `pulumi up`); only this one is declared. A plan,
-        # never a program: Pulumi would delete the other apps.
+        # Every app was loaded and checked (as `pulumi up`); only this one is declared. A plan, never a program:
+        # Pulumi would delete the other apps.
+        if only_app in inputs.degraded:  # the CI gate of that app: its own inputs fail, so this plan fails
+            degraded = inputs.degraded[only_app]
+            raise ConfigError([*degraded.problems, Problem("--app", message=f"'{only_app}' {degraded.keeps}")])
         if only_app not in {app.name for app in inputs.apps}:
             raise ConfigError([Problem("--app", message=f"no app '{only_app}' in this stack's registry",
                                        hint=", ".join(sorted(app.name for app in inputs.apps)) or "it is empty")])
@@ -208,7 +215,9 @@ def run_plan(project_dir: Path, stack: str, cache_dir: Path | None = None,
     program = load_components(project_dir).program
 
     async def declared():
-        return await program(inputs)
+        # The time `pulumi up` would record for a new release is not known offline: the plan says so (and stays
+        # the same on every run).
+        return await program(inputs, now=PLANNED_RELEASE_TIME)
 
     resources, outputs = record(declared, project=project, stack=stack, config=raw, secret_keys=secret_keys,
                                 stack_outputs=previous_outputs)
@@ -409,6 +418,12 @@ def render_tree(plan: Plan) -> str:
         lines += ["", "Images:", *(f"    {line}" for line in plan.image_gate)]
     if plan.warnings:
         lines += ["", "WARNINGS:", *(f"    warning: {line}" for line in plan.warnings)]
+    degraded = plan.outputs.get(DEGRADED_OUTPUT) or {}
+    if degraded:
+        lines += ["", f"DEGRADED APPS ({len(degraded)}): their own inputs failed; every other app is planned:"]
+        for name, item in sorted(degraded.items()):
+            lines.append(f"    {name}: {item['keeps']}")
+            lines += [f"        {problem}" for problem in item["problems"]]
     return "\n".join(lines)
 
 
@@ -443,27 +458,6 @@ def write_plan(plan: Plan, out: Path) -> None:
 
 
 def manifest_yaml(manifest: dict[str, Any], dumper: type | None = None) -> str:
-    """A manifest as `yaml.safe_dump(manifest, sort_keys=True, default_flow_style=False)` writes it.
-
-    libyaml's emitter (`CSafeDumper`, about 6x faster) writes the same bytes as PyYAML's own as long as
-    every string is printable ASCII on one line; it folds long double-quoted strings with escapes
-    (line breaks, tabs, non-ASCII) at other columns. Manifests with such strings, and installs of
-    PyYAML without libyaml, use PyYAML's emitter. `dumper` forces one (tests compare the two).
-    """
-    if dumper is None:
-        dumper = _FAST_DUMPER if _FAST_DUMPER is not None and libyaml_safe(manifest) else yaml.SafeDumper
-    return yaml.dump(manifest, Dumper=dumper, sort_keys=True, default_flow_style=False)
-
-
-_FAST_DUMPER: type | None = getattr(yaml, "CSafeDumper", None)
-
-
-def libyaml_safe(value: Any) -> bool:
-    """libyaml writes `value` as PyYAML does: every string in it (keys too) is printable ASCII on one line."""
-    if isinstance(value, str):
-        return value.isascii() and value.isprintable()
-    if isinstance(value, dict):
-        return all(libyaml_safe(key) and libyaml_safe(item) for key, item in value.items())
-    if isinstance(value, list):
-        return all(libyaml_safe(item) for item in value)
-    return True
+    """A manifest as `yaml.safe_dump(manifest, sort_keys=True, default_flow_style=False)` writes it, by libyaml
+    where that writes the same (render/yaml_text.py). `dumper` forces one (tests compare the two)."""
+    return yaml_text.dump(manifest, dumper, sort_keys=True, default_flow_style=False)

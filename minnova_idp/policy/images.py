@@ -7,9 +7,13 @@ never anything the app's repository says. Processes, cron jobs and the release J
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from minnova_idp.model.errors import Problem
-from minnova_idp.model.inputs import ProgramInputs
-from minnova_idp.model.registry import RegistryEntry
+
+if TYPE_CHECKING:  # annotations only: render-preview checks an image without loading the stack models
+    from minnova_idp.model.inputs import ProgramInputs
+    from minnova_idp.model.registry import RegistryEntry
 
 
 def allowed_images(entry: RegistryEntry, image_registry: str | None) -> list[str] | None:

@@ -7,10 +7,12 @@ in Cloudflare by a token that can edit DNS in the stack's zone and nothing else.
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from minnova_idp.model import names, versions
-from minnova_idp.model.stack_settings import StackSettings
+
+if TYPE_CHECKING:  # annotations only: render-preview renders without loading the stack models
+    from minnova_idp.model.stack_settings import StackSettings
 
 Manifest = dict[str, Any]
 
@@ -84,7 +86,7 @@ def render_preview_certificate(settings: StackSettings) -> Manifest:
     """One wildcard certificate for every preview host: no per-preview issuance, no rate limits.
 
     It lives in the platform namespace; make it the ingress controller's default certificate
-    (README: "Preview TLS"), since preview Ingresses name their host but no secret.
+    (docs/dns-tls.md: "Preview TLS"), since preview Ingresses name their host but no secret.
     """
     return {
         "apiVersion": "cert-manager.io/v1",

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from minnova_idp.load.yamlsafe import MAX_BYTES, load_yaml
+from minnova_idp.load.yamlsafe import MAX_BYTES, compose_yaml, load_yaml
 from minnova_idp.model.errors import ConfigError
 from minnova_idp.sops.errors import SopsError
 
@@ -119,11 +119,9 @@ def _parse_yaml(content: bytes | str, file: str) -> Parsed:
 def _source_leaves(content: bytes | str, document: dict, file: str) -> list[Leaf]:
     """Every scalar of `document` (loaded from `content`) with its source form, read again from the text;
     the top-level `sops` metadata is not a value."""
-    loader = yaml.SafeLoader(content)
-    try:
-        root = loader.get_single_node()
-    finally:
-        loader.dispose()
+    # Composed by load_yaml just before (`_parse_yaml`): the same tree, read again from its cache.
+    root = compose_yaml(content.decode("utf-8") if isinstance(content, bytes) else content)
+    loader = yaml.SafeLoader("")  # resolves plain scalars' implicit tags (_go_scalar)
     leaves: list[Leaf] = []
     for key_node, value_node in root.value:
         if key_node.value != "sops":

@@ -14,7 +14,7 @@ from tests.support.cli import cli
 
 
 def test_generated_docs_are_in_sync():
-    """The committed schema and the README's app.yaml reference are what the models give.
+    """The committed schema and the app.yaml reference (docs/app-yaml.md) are what the models give.
 
     Regenerate both with: .venv/bin/python -m minnova_idp.authoring.reference
     """
@@ -29,7 +29,8 @@ def test_a_field_added_to_the_models_makes_the_docs_stale(tmp_path, monkeypatch)
     from minnova_idp.authoring import reference
     from minnova_idp.model import app_config
 
-    shutil.copy(PROJECT_DIR / "README.md", tmp_path / "README.md")
+    (tmp_path / "docs").mkdir()
+    shutil.copy(PROJECT_DIR / "docs/app-yaml.md", tmp_path / "docs/app-yaml.md")
     (tmp_path / "schema").mkdir()
     shutil.copy(PROJECT_DIR / "schema" / "app.schema.json", tmp_path / "schema" / "app.schema.json")
     assert stale_files(tmp_path) == {}
@@ -37,8 +38,8 @@ def test_a_field_added_to_the_models_makes_the_docs_stale(tmp_path, monkeypatch)
                             timezone=(str, Field(default="UTC", description="the app's time zone")))
     monkeypatch.setattr(reference, "AppConfig", extended)
     stale = stale_files(tmp_path)
-    assert set(stale) == {tmp_path / "README.md", tmp_path / "schema" / "app.schema.json"}
-    assert "| `timezone` | `UTC` | the app's time zone |" in stale[tmp_path / "README.md"]
+    assert set(stale) == {tmp_path / "docs/app-yaml.md", tmp_path / "schema" / "app.schema.json"}
+    assert "| `timezone` | `UTC` | the app's time zone |" in stale[tmp_path / "docs/app-yaml.md"]
 
 
 def test_reference_check_command_reports_stale_docs():
@@ -79,3 +80,28 @@ def test_usage_errors_exit_2():
 def test_version():
     result = cli("--version")
     assert result.returncode == 0 and result.stdout.startswith("minnova-idp ")
+
+
+@pytest.mark.parametrize("argv", [
+    ["render-preview", "--app", "oracle", "--pr", "7", "--keys-dir", "k", "checkout"],
+    ["render-preview"],
+    ["render-preview", "--no-such-flag"],
+    ["render-preview", "--help"],
+    ["render-preview", "--app"],
+])
+def test_render_preview_parses_with_its_own_parser_as_with_every_command(argv, capsys):
+    """render-preview builds only its own parser (its cold start, issue 21): same arguments, help and errors."""
+    from minnova_idp.cli.main import build_parser
+
+    def parse(parser):
+        try:
+            namespace = vars(parser.parse_args(argv))
+        except SystemExit as exc:
+            namespace = {"exit": exc.code}
+        captured = capsys.readouterr()
+        return namespace, captured.out, captured.err
+
+    narrow, full = build_parser("render-preview"), build_parser()
+    assert len(narrow._subparsers._group_actions[0].choices) == 1
+    assert len(full._subparsers._group_actions[0].choices) > 10
+    assert parse(narrow) == parse(full)
