@@ -18,12 +18,17 @@ if TYPE_CHECKING:
 
 NOTIFICATION_LABEL = "minnova/preview"
 PREVIEW_URL_ANNOTATION = "minnova.io/preview-url"
+# GitLab only: the merge request's source branch, as the Pull Request generator gives it ({{.branch}}), for the
+# commit status's `ref` (forge_template).
+HEAD_BRANCH_ANNOTATION = "minnova.io/head-branch"
 
 # Notification templates and triggers are YAML documents inside ConfigMap values: notifications-engine parses every
 # one when it loads its config and, on one error, loads none (pkg/api/config.go:75-143), so they are built as data
-# and dumped here, never written as YAML text by hand. `when`/`oncePer` are expr-lang expressions (v1.16.9, as
-# notifications-engine 1dbe3de pins it); a failing `when` only skips its condition, and `oncePer`'s value is
-# printed with %v, so nil would be "<nil>": once ever (pkg/triggers/service.go:88-101).
+# and dumped here, never written as YAML text by hand. `when`/`oncePer` are expr-lang expressions
+# (github.com/expr-lang/expr v1.17.8: argo-cd v3.4.4 go.mod:32 pins it, and the notifications controller is built
+# from that module; notifications-engine's own go.mod asks for v1.16.9, the minimum); a failing `when` only skips
+# its condition, and `oncePer`'s value is printed with %v, so nil would be "<nil>": once ever
+# (notifications-engine pkg/triggers/service.go:88-101).
 #
 # Every report names the revision that actually synced, never the one the ApplicationSet has just asked for:
 # `spec.source.targetRevision` moves to a new head SHA before that commit is synced, while the previous operation
@@ -205,11 +210,20 @@ def status_service(app: str) -> str:
     return f"{STATUS_SERVICE_PREFIX}{app}"
 
 
+# The webhook service sends only the headers configured here (notifications-engine 1dbe3de
+# pkg/services/webhook.go:156-162: retryablehttp.NewRequest, then Header.Set per configured header), so the JSON
+# body goes out with no Content-Type unless it is one of them. Gitea and Forgejo bind the body by Content-Type and
+# refuse an empty one ("Empty Content-Type", gitea.com/go-chi/binding Bind); GitLab's Grape API reads an untyped
+# body as form data. Both get it explicitly.
+JSON_CONTENT_TYPE = {"name": "Content-Type", "value": "application/json"}
+
+
 def forge_service(provider: str, base_url: str, app: str) -> dict[str, Any]:
     secret = f"${status_service(app)}"
     if provider == "gitlab":
-        return {"url": f"{base_url}api/v4", "headers": [{"name": "PRIVATE-TOKEN", "value": secret}]}
-    return {"url": f"{base_url}api/v1", "headers": [{"name": "Authorization", "value": f"token {secret}"}]}
+        return {"url": f"{base_url}api/v4", "headers": [{"name": "PRIVATE-TOKEN", "value": secret}, JSON_CONTENT_TYPE]}
+    return {"url": f"{base_url}api/v1",
+            "headers": [{"name": "Authorization", "value": f"token {secret}"}, JSON_CONTENT_TYPE]}
 
 
 def forge_status_path(provider: str, app_path: str, revision: str) -> str:
@@ -225,8 +239,17 @@ def forge_template(name: str, provider: str, services: dict[str, str]) -> dict[s
     of them holds a quote or a backslash, and no pull-request text is in them (tests run it through Go and JSON)."""
     state, capped, summary, _, revision = REPORTS[name]
     context = "name" if provider == "gitlab" else "context"
+    ref = ""
+    if provider == "gitlab":
+        # Without `ref`, GitLab takes the ref of a pipeline on that SHA or the first branch of the project that
+        # contains it, and answers 404 "References for commit" when there is neither (gitlabhq
+        # app/services/ci/create_commit_status_service.rb `validate`, `ref`): a fork's merge request before any
+        # pipeline ran on it. The source branch comes from the merge request (a fork's branch name is the
+        # author's text), so it goes through toJson: JSON-quoted whatever it holds; an Application made before
+        # the annotation existed sends null, which GitLab treats as absent.
+        ref = ', "ref": {{index .app.metadata.annotations "' + HEAD_BRANCH_ANNOTATION + '" | toJson}}'
     body = ('{"state": "' + _state(state, capped, provider) + f'", "{context}": "{NOTIFICATION_LABEL}", '
-            '"target_url": "' + _URL + '", "description": "' + summary + '"}')
+            '"target_url": "' + _URL + '", "description": "' + summary + '"' + ref + '}')
     return {"message": summary,
             "webhook": {service: {"method": "POST", "path": forge_status_path(provider, path, revision), "body": body}
                         for service, path in sorted(services.items())}}
