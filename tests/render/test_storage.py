@@ -353,8 +353,13 @@ print(body.decode(), ",".join(listed), after, s3.meta.region_name, s3.meta.endpo
 
 
 def _engine_python() -> tuple[str, str]:
-    """(a Python with boto3, moto_server), from MINNOVA_PGENGINE_VENV (.ci/run) or this venv; '' when absent."""
-    from tests.support.pgengine import ENGINE_VENV, tool
+    """(a Python with boto3, moto_server), from MINNOVA_PGENGINE_VENV (.ci/run) or this venv; '' when absent. The
+    harness's own boto3 calls (MotoS3.client) import it in this process: from the engine venv's site-packages, which
+    `_engine_imports` appends to sys.path (without it, a .venv without boto3 fails instead of using the engine's)."""
+    from tests.support.pgengine import ENGINE_VENV, _engine_imports, tool
+
+    if _engine_imports():
+        return "", ""
 
     python = str(Path(ENGINE_VENV) / "bin" / "python") if ENGINE_VENV else sys.executable
     probe = subprocess.run([python, "-c", "import boto3"], capture_output=True, timeout=60)
