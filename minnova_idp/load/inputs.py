@@ -133,6 +133,11 @@ def _isolated(stack: StackConfig, candidates: Candidates, isolation: Isolation, 
                                          cross_apps=True, first=running | frozenset(degraded),
                                          recorded=isolation.outputs)
         raise_if_any(platform)
+        for app in inputs.apps:  # a new record that cannot be written is the app's own problem: it keeps its last
+            if app.name not in degraded and app.name not in own:
+                written = _recorded(app, memo)
+                if isinstance(written, ConfigError):
+                    own[app.name] = written.problems
         if not own:
             break
         for name, problems in sorted(own.items()):
@@ -140,10 +145,21 @@ def _isolated(stack: StackConfig, candidates: Candidates, isolation: Isolation, 
     sources = {}
     for app in inputs.apps:
         kept = degraded.get(app.name)
-        record = records.get(app.name) if kept is not None else record_of(app)
+        record = records.get(app.name) if kept is not None else _recorded(app, memo)
         if record is not None:
             sources[app.name] = record
     return replace(inputs, sources=sources, degraded=degraded)
+
+
+def _recorded(app: LoadedApp, memo: dict) -> dict[str, Any] | ConfigError | None:
+    """The record of `app`'s config (load/kept.py record_of), or the ConfigError saying why it cannot be written."""
+    key = ("record", id(app))
+    if key not in memo:
+        try:
+            memo[key] = (app, record_of(app))
+        except ConfigError as exc:
+            memo[key] = (app, exc)
+    return memo[key][1]
 
 
 def _checked(stack: StackConfig, apps: list[LoadedApp], identities, memo: dict, cross_apps: bool,

@@ -143,3 +143,48 @@ def test_a_problem_belongs_to_the_app_whose_files_it_names_else_to_the_platform(
                 Problem("deployments/acme/apps/api.yaml", "repo", "bad")]
     own, platform = _by_app(apps, problems)
     assert own == {"api": [problems[0]], "root": [problems[1]]} and platform == problems[2:]
+
+
+STAGED = SHOP_YAML.replace("environments:\n", "environments:\n  staging: {host: shop.st.minnova.io}\n")
+
+
+def with_staging_secrets(repo: Path, content) -> None:
+    """Three files of an environment this stack does not deploy: recorded (the loader reads an environment's secrets
+    wherever a stack deploys it), not read here; 250 KiB each, within the fetcher's bounds (load/git.py)."""
+    for relative in ("staging.enc.yaml", "staging.d/A.enc.yaml", "staging.d/B.enc.yaml"):
+        path = repo / ".minnova" / "secrets" / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content())
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "staging secrets")
+
+
+@pytest.mark.integration  # git repositories and fetches
+def test_a_record_that_cannot_be_written_keeps_the_previous_one(project):
+    """A new commit whose record would be over its bound (load/kept.py MAX_RECORD_BYTES) is the app's own problem:
+    it keeps the record it has, and the other app deploys."""
+    import os
+
+    shop = project.app("shop", STAGED)
+    project.app("zed", SHOP_YAML.replace("shop", "zed"))
+    good = project.load({})
+    with_staging_secrets(shop, lambda: os.urandom(250 * 1024))  # does not compress
+    inputs = project.load(outputs_of(good))
+    assert list(inputs.degraded) == ["shop"] and "cannot be written" in str(inputs.degraded["shop"].problems[0])
+    assert inputs.sources["shop"] == outputs_of(good)["appSources"]["shop"]
+    assert [app.name for app in inputs.apps] == ["shop", "zed"]
+
+
+@pytest.mark.integration  # git repositories and fetches
+def test_a_record_of_bytes_json_escapes_reads_back_when_the_app_fails_later(project):
+    """issue 24 review: control bytes, 6 characters each as JSON escapes, made a record over the reader's cap, so
+    at the app's next failure the run stopped for every app."""
+    shop = project.app("shop", STAGED)
+    project.app("zed", SHOP_YAML.replace("shop", "zed"))
+    with_staging_secrets(shop, lambda: b"\x01" * (250 * 1024))
+    good = project.load({})
+    assert not good.degraded
+    project.commit(shop, STAGED.replace("port: 3000", "port: nope"))
+    inputs = project.load(outputs_of(good))
+    assert list(inputs.degraded) == ["shop"] and [app.name for app in inputs.apps] == ["shop", "zed"]
+    assert inputs.apps[0].commit == good.apps[0].commit
