@@ -123,15 +123,17 @@ def _isolated(stack: StackConfig, candidates: Candidates, isolation: Isolation, 
         shown = kept.config_file.removesuffix(str(names.APP_CONFIG)).rstrip(":/") or "."
         degraded[name] = Degraded(name, tuple(problems), f"keeps its last good config ({shown})", kept)
 
-    # What runs claims hosts first: a new claim on a deployed (or kept) app's host is the one refused.
+    # What runs claims hosts first: a claim on the host a deployed app serves (the `urls` output) is the one refused,
+    # then a new claim on a deployed (or kept) app's host.
     running = frozenset(name for name in candidates.registered
                         if any(names.component_name(name, env) in deployed for env in stack.settings.environments))
+    served = served_hosts(isolation.outputs, candidates.registered, stack.settings.environments)
     for name, problems in sorted(candidates.failed.items()):
         fall_back(name, problems)
     for _ in range(len(candidates.registered) + 1):  # each round keeps or leaves out at least one more app
         inputs, own, platform = _checked(stack, sorted(apps.values(), key=lambda app: app.name), identities, memo,
                                          cross_apps=True, first=running | frozenset(degraded),
-                                         recorded=isolation.outputs)
+                                         recorded=isolation.outputs, served=served)
         raise_if_any(platform)
         for app in inputs.apps:  # a new record that cannot be written is the app's own problem: it keeps its last
             if app.name not in degraded and app.name not in own:
@@ -151,6 +153,21 @@ def _isolated(stack: StackConfig, candidates: Candidates, isolation: Isolation, 
     return replace(inputs, sources=sources, degraded=degraded)
 
 
+def served_hosts(outputs: Mapping[str, Any], registered: Mapping[str, Any], environments: Sequence[str]
+                 ) -> dict[str, str]:
+    """host -> the app the stack's last update serves it for, from the `urls` output (component -> https://host)."""
+    urls = outputs.get("urls")
+    if not isinstance(urls, dict):
+        return {}
+    served = {}
+    for name in sorted(registered):
+        for environment in environments:
+            url = urls.get(names.component_name(name, environment))
+            if isinstance(url, str) and url.startswith("https://"):
+                served.setdefault(url.removeprefix("https://"), name)
+    return served
+
+
 def _recorded(app: LoadedApp, memo: dict) -> dict[str, Any] | ConfigError | None:
     """The record of `app`'s config (load/kept.py record_of), or the ConfigError saying why it cannot be written."""
     key = ("record", id(app))
@@ -163,13 +180,14 @@ def _recorded(app: LoadedApp, memo: dict) -> dict[str, Any] | ConfigError | None
 
 
 def _checked(stack: StackConfig, apps: list[LoadedApp], identities, memo: dict, cross_apps: bool,
-             first: frozenset[str] = frozenset(), recorded: Mapping[str, Any] | None = None
+             first: frozenset[str] = frozenset(), recorded: Mapping[str, Any] | None = None,
+             served: Mapping[str, str] | None = None
              ) -> tuple[ProgramInputs, dict[str, list[Problem]], list[Problem]]:
     """The inputs of `apps` with their secrets and SQL files read, each app's own problems (by app name) and the
     platform's (any problem naming no app's file). `memo` keeps what was read across rounds (same app, same files).
     `recorded`: the stack's previous outputs, for the data guards (policy/guards.py) as the program checks them."""
     inputs = ProgramInputs(stack=stack, apps=apps)
-    problems = _cross_app_problems(apps, first) if cross_apps else []
+    problems = _cross_app_problems(apps, first, served) if cross_apps else []
     problems += (backup_problems(inputs) + dns_problems(inputs) + preview_problems(inputs) + quota_problems(inputs)
                  + password_key_problems(inputs) + origin_problems(inputs) + image_problems(inputs))
     problems.extend(loaded_app_secrets_problems(inputs.apps, stack))  # misnamed files: checked without keys

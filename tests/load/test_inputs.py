@@ -56,8 +56,9 @@ class Project:
 def outputs_of(inputs) -> dict:
     """The outputs a run of `inputs` records that isolation reads, as `pulumi stack output --json` prints them."""
     from minnova_idp.model import names
+    from minnova_idp.render.declaration import declare
 
-    return json.loads(json.dumps({"appSources": inputs.sources,
+    return json.loads(json.dumps({"appSources": inputs.sources, "urls": declare(inputs).urls,
                                   "imageTags": {names.component_name(app.name, env): [app.image_tag(env)]
                                                 for app, env in inputs.deployed()}}))
 
@@ -109,7 +110,8 @@ def test_a_new_claim_on_a_running_apps_host_is_the_one_refused(project):
     inputs = project.load(outputs_of(good))
     assert [app.name for app in inputs.apps] == ["oracle"] and list(inputs.degraded) == ["copycat"]
     assert inputs.degraded["copycat"].keeps == "not added (never deployed by this stack)"
-    assert "'oracle.dev.minnova.io' is already the host of app 'oracle'" in str(inputs.degraded["copycat"].problems[0])
+    assert "'oracle.dev.minnova.io' is already the host of app 'oracle'" in " ".join(
+        map(str, inputs.degraded["copycat"].problems))
 
 
 @pytest.mark.integration  # git repositories and fetches
@@ -188,3 +190,26 @@ def test_a_record_of_bytes_json_escapes_reads_back_when_the_app_fails_later(proj
     inputs = project.load(outputs_of(good))
     assert list(inputs.degraded) == ["shop"] and [app.name for app in inputs.apps] == ["shop", "zed"]
     assert inputs.apps[0].commit == good.apps[0].commit
+
+
+ZED_YAML = SHOP_YAML.replace("shop", "zed")
+
+
+@pytest.mark.integration  # git repositories and fetches
+@pytest.mark.parametrize("allowed", [False, True], ids=["outside-its-hosts", "overlapping-patterns"])
+def test_a_deployed_apps_claim_on_another_deployed_apps_host_is_the_one_refused(project, allowed):
+    """issue 24 review: aaa and zed both run; aaa's new commit claims zed's host. Settled by name, zed (sorting
+    after) was refused too: it fell back, blamed, and its own new release did not deploy. With registry patterns
+    that overlap (aaa may use zed's host), zed's kept config clashed again and stopped the run."""
+    aaa = project.app("aaa", SHOP_YAML.replace("shop", "aaa"))
+    zed = project.app("zed", ZED_YAML)
+    if allowed:
+        (project.registry / "aaa.yaml").write_text(f"name: aaa\nrepo: {aaa.as_uri()}\nhosts: ['*.dev.minnova.io']\n")
+    good = project.load({})
+    release = project.commit(zed, ZED_YAML.replace("2.0.1", "2.0.2"))  # zed's own good release
+    project.commit(aaa, SHOP_YAML.replace("shop", "aaa").replace("aaa.dev", "zed.dev"))
+    inputs = project.load(outputs_of(good))
+    assert list(inputs.degraded) == ["aaa"]
+    assert "'zed.dev.minnova.io' is already the host of app 'zed'" in " ".join(map(str, inputs.degraded["aaa"].problems))
+    (zed_app,) = [app for app in inputs.apps if app.name == "zed"]
+    assert zed_app.commit == release and zed_app.image_tag("dev") == "2.0.2"
