@@ -91,6 +91,54 @@ def _isolated(stack: StackConfig, candidates: Candidates, isolation: Isolation, 
     degraded: dict[str, Degraded] = {}
     memo: dict = {}
 
+    def kept_app(name: str) -> LoadedApp:
+        """The app loaded back from its record (raises ValueError, ConfigError or OSError)."""
+        key = ("kept", name)
+        if key not in memo:
+            record = records[name]
+            directory = materialise(record, cache_dir)
+            memo[key] = load_kept(candidates.registered[name], directory, record.get("commit"), record["configFile"])
+        return memo[key]
+
+    def platform_found(trial: Mapping[str, LoadedApp]) -> list[Problem]:
+        """The problems every check reports on no app's files (the stack file's) for `trial` (name -> app); what
+        the apps' files hold is read once per app (`memo`)."""
+        return _checked(stack, [trial[name] for name in sorted(trial)], identities, memo, cross_apps=False,
+                        recorded=isolation.outputs)[2]
+
+    def new_config_causes(current: list[LoadedApp]) -> dict[str, list[Problem]]:
+        """The stack-file problems (a missing passwordKey, a first database without Cloudflare, too many tokens)
+        that apps' new configs cause, by app: with every app as it last deployed (its kept config; absent when never
+        deployed) the stack has none, and adding the new configs one at a time in name order, each app whose own
+        adds one is refused (ADR 0012). Empty: the configs as deployed cause them too, so the platform must act."""
+        base, new = {}, []
+        for app in current:
+            record = records.get(app.name)
+            written = _recorded(app, memo)
+            if app.name in degraded or (record is None and app.name in running) or (
+                    isinstance(written, dict) and isinstance(record, dict)
+                    and written["sha256"] == record.get("sha256")):
+                base[app.name] = app  # as deployed (or not revertible: it stays as it is)
+                continue
+            if record is not None:
+                try:
+                    base[app.name] = kept_app(app.name)
+                except (ValueError, ConfigError, OSError):
+                    base[app.name] = app
+                    continue
+            new.append(app)
+        if platform_found(base):
+            return {}
+        causes = {}
+        for app in new:
+            trial = {**base, app.name: app}
+            found = platform_found(trial)
+            if found:
+                causes[app.name] = found
+            else:
+                base = trial
+        return causes
+
     def fall_back(name: str, problems: list[Problem]) -> None:
         if name in degraded:  # its kept config fails too (a rotated key, a new check): nothing safe is left
             raise ConfigError([*problems, Problem(APP_SOURCES_OUTPUT, name, "this is the app's last good config, "
@@ -99,7 +147,7 @@ def _isolated(stack: StackConfig, candidates: Candidates, isolation: Isolation, 
                                                        "than delete what it runs")])
         record = records.get(name)
         if record is None:
-            if any(names.component_name(name, env) in deployed for env in stack.settings.environments):
+            if name in running:
                 raise ConfigError([*problems, Problem(
                     APP_SOURCES_OUTPUT, name, "the app is deployed, but the stack's outputs hold no record of its "
                     "last good config to keep it at (the first run of this version records it)",
@@ -110,8 +158,7 @@ def _isolated(stack: StackConfig, candidates: Candidates, isolation: Isolation, 
             degraded[name] = Degraded(name, tuple(problems), keeps)
             return
         try:
-            directory = materialise(record, cache_dir)
-            kept = load_kept(candidates.registered[name], directory, record.get("commit"), record["configFile"])
+            kept = kept_app(name)
         except ValueError as exc:
             raise ConfigError([*problems, Problem(APP_SOURCES_OUTPUT, name, f"cannot be read back: {exc}")]) from None
         except ConfigError as exc:
@@ -134,12 +181,14 @@ def _isolated(stack: StackConfig, candidates: Candidates, isolation: Isolation, 
         inputs, own, platform = _checked(stack, sorted(apps.values(), key=lambda app: app.name), identities, memo,
                                          cross_apps=True, first=running | frozenset(degraded),
                                          recorded=isolation.outputs, served=served)
-        raise_if_any(platform)
         for app in inputs.apps:  # a new record that cannot be written is the app's own problem: it keeps its last
             if app.name not in degraded and app.name not in own:
                 written = _recorded(app, memo)
                 if isinstance(written, ConfigError):
                     own[app.name] = written.problems
+        if platform and not own:  # each app's own first: falling back may be what removes them
+            own = new_config_causes(inputs.apps)
+            raise_if_any(platform if not own else [])
         if not own:
             break
         for name, problems in sorted(own.items()):

@@ -48,9 +48,10 @@ class Project:
         git(repo, "commit", "-q", "--allow-empty", "-m", "config")
         return git(repo, "rev-parse", "HEAD")
 
-    def load(self, outputs: dict | None, cache: str = "cache"):
-        return load_inputs(self.root, dict(STACK), set(), "Pulumi.dev.yaml", cache_dir=self.root / cache,
-                           isolation=Isolation(outputs or {}, known=outputs is not None))
+    def load(self, outputs: dict | None, cache: str = "cache", stack: dict | None = None):
+        raw = dict(STACK if stack is None else stack)
+        return load_inputs(self.root, raw, {key for key in raw if key == "minnova:passwordKey"}, "Pulumi.dev.yaml",
+                           cache_dir=self.root / cache, isolation=Isolation(outputs or {}, known=outputs is not None))
 
 
 def outputs_of(inputs) -> dict:
@@ -213,3 +214,61 @@ def test_a_deployed_apps_claim_on_another_deployed_apps_host_is_the_one_refused(
     assert "'zed.dev.minnova.io' is already the host of app 'zed'" in " ".join(map(str, inputs.degraded["aaa"].problems))
     (zed_app,) = [app for app in inputs.apps if app.name == "zed"]
     assert zed_app.commit == release and zed_app.image_tag("dev") == "2.0.2"
+
+
+@pytest.mark.integration  # git repositories and fetches
+def test_a_stack_setting_only_an_apps_new_config_needs_is_that_apps_problem(project):
+    """issue 24 review: shop's new commit enables Redis on a stack without minnova:passwordKey. Reported on the stack
+    file, it stopped every app; its kept config did not need the key, so shop keeps that and zed deploys."""
+    shop = project.app("shop", SHOP_YAML)
+    zed = project.app("zed", ZED_YAML)
+    good = project.load({})
+    project.commit(shop, SHOP_YAML + "redis: {enabled: true}\n")
+    release = project.commit(zed, ZED_YAML.replace("2.0.1", "2.0.2"))
+    inputs = project.load(outputs_of(good))
+    assert list(inputs.degraded) == ["shop"] and "minnova:passwordKey" in str(inputs.degraded["shop"].problems[0])
+    assert not inputs.apps[0].config.redis.enabled and inputs.apps[1].commit == release
+
+
+@pytest.mark.integration  # git repositories and fetches
+def test_a_first_database_on_a_stack_without_cloudflare_is_that_apps_problem(project):
+    without = {key: value for key, value in STACK.items() if key != "minnova:cloudflare"}
+    shop = project.app("shop", SHOP_YAML)
+    project.app("zed", ZED_YAML)
+    good = project.load({}, stack=without)
+    project.commit(shop, SHOP_YAML + "database: {enabled: true, size: 1Gi}\n")
+    inputs = project.load(outputs_of(good), stack=without)
+    assert list(inputs.degraded) == ["shop"] and "minnova:cloudflare" in str(inputs.degraded["shop"].problems[0])
+    assert [app.name for app in inputs.apps] == ["shop", "zed"] and not inputs.apps[0].config.database.enabled
+
+
+@pytest.mark.integration  # git repositories and fetches
+def test_a_stack_setting_the_deployed_configs_need_still_stops_the_run(project):
+    """The key removed from the stack while shop runs a Redis: its kept config needs it too, so nothing is safe to
+    keep and the platform must act."""
+    keyed = {**STACK, "minnova:passwordKey": "k" * 40}
+    shop = project.app("shop", SHOP_YAML + "redis: {enabled: true}\n")
+    project.app("zed", ZED_YAML)
+    good = project.load({}, stack=keyed)
+    project.commit(shop, SHOP_YAML + "redis: {enabled: true}\nenv: {A: b}\n")
+    with pytest.raises(ConfigError) as caught:
+        project.load(outputs_of(good))
+    assert [problem.field for problem in caught.value.problems] == ["minnova:passwordKey"]
+
+
+@pytest.mark.integration  # git repositories and fetches
+def test_tokens_past_the_accounts_limit_are_refused_to_the_apps_that_add_them(project):
+    """maxAccountTokens 3: cert-manager's and two databases'. shop runs one; aaa and zed each add one in the
+    same run: the first by name fits, the next is refused and keeps its last good config; shop is untouched."""
+    limited = {**STACK, "minnova:cloudflare": json.dumps({**json.loads(STACK["minnova:cloudflare"]),
+                                                          "maxAccountTokens": 3})}
+    database = "database: {enabled: true, size: 1Gi}\n"
+    project.app("shop", SHOP_YAML + database)
+    aaa = project.app("aaa", SHOP_YAML.replace("shop", "aaa"))
+    zed = project.app("zed", ZED_YAML)
+    good = project.load({}, stack=limited)
+    project.commit(zed, ZED_YAML + database)
+    project.commit(aaa, SHOP_YAML.replace("shop", "aaa") + database)
+    inputs = project.load(outputs_of(good), stack=limited)
+    assert list(inputs.degraded) == ["zed"] and "maxAccountTokens" in str(inputs.degraded["zed"].problems[0])
+    assert {app.name: app.config.database.enabled for app in inputs.apps} == {"aaa": True, "shop": True, "zed": False}
