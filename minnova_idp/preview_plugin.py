@@ -153,8 +153,10 @@ def _refuse_past_the_cap(app: str, environ) -> None:
         limits[key] = int(value)
     problem = cap_problem(name, app, read_preview_applications(environ), limits["max_per_app"], limits["max_total"],
                           "render-preview")
-    if problem:
-        raise ConfigError([problem])
+    if problem:  # "commit <sha> refused by …": what the notifications match (render/notifications.py)
+        sha = environ.get("ARGOCD_APP_REVISION", "")
+        raise ConfigError([Problem(problem.file, problem.field, f"commit {sha} {problem.message}", problem.line,
+                                   problem.hint)])
 
 
 def _checkout(directory: Path, app: str, keys_dir: Path) -> Path:

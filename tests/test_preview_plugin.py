@@ -610,10 +610,16 @@ def test_on_gitlab_only_an_approvers_api_status_with_the_source_branch_approves(
                     ref="refs/merge-requests/7/head")
         result = render(repo, argocd_env(head, keys_dir))
         assert result.returncode == 1 and "a CI job does not approve" in result.stderr, result.stderr
+        # The merge request's branch ran CI on that commit: a `push` pipeline of (feature, head). A status posted
+        # with ref=feature joins it (create_commit_status_service.rb, first_matching_pipeline) and is refused.
+        gitlab.pipeline("42", head, "feature", "push")
         command = how_to_approve("gitlab", gitlab.url, "42", head)
         url = command.split("'")[3]
         assert _post(url.split("&ref=")[0], "maria-token") == 404  # no ref: "References for commit" Not Found
-        assert _post(url.replace("<source-branch>", "feature"), "maria-token") == 201
+        assert _post(url.replace("ref=minnova-preview-approval", "ref=feature"), "maria-token") == 201
+        result = render(repo, argocd_env(head, keys_dir))
+        assert result.returncode == 1 and "a CI job does not approve" in result.stderr, result.stderr
+        assert _post(url, "maria-token") == 201  # the documented ref names no branch: an external pipeline
         result = render(repo, argocd_env(head, keys_dir))
         assert result.returncode == 0, result.stderr
         # The same API status by someone not listed does not count.

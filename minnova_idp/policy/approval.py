@@ -39,6 +39,8 @@ APPROVAL_CONTEXT = "minnova/preview-approved"
 # In every refusal for want of an approval (never in a failure to read one): the preview's notification reports
 # such a commit as waiting, not failed (render/notifications.py).
 UNAPPROVED = "is not approved for a preview"
+# The `ref` of GitLab approval statuses: a name no branch has (how_to_approve says why).
+APPROVAL_REF = "minnova-preview-approval"
 PROVIDERS = ("github", "gitlab", "gitea", "forgejo")
 # What each provider calls the fields (GitHub REST "List commit statuses for a reference"; GitLab
 # Entities::CommitStatus (gitlabhq lib/api/entities/commit_status.rb: name, status, pipeline_id, author: UserBasic);
@@ -167,11 +169,14 @@ def how_to_approve(provider: str, api: str, repository: str, sha: str) -> str:
                 "that commit in a review: minnova-preview-approve.yml)")
     if provider == "gitlab":
         # `ref`: without it GitLab takes a branch of this project containing the SHA, and a fork's commit is in
-        # none: 404 (gitlabhq lib/api/commit_statuses.rb, the POST's `ref ||= branch_names_contains(sha).first`).
+        # none: 404 (gitlabhq lib/api/commit_statuses.rb, the POST's `ref ||= branch_names_contains(sha).first`). And
+        # never a branch's name: a status whose SHA and ref already have a pipeline joins it
+        # (app/services/ci/create_commit_status_service.rb, find_or_create_pipeline -> first_matching_pipeline), so
+        # after the branch's own push pipeline it would count as that CI pipeline's, never as an approval. APPROVAL_REF
+        # names no branch, so GitLab makes (then reuses) an `external` pipeline for it.
         return (f"after reviewing {sha}, an approver (minnova:previews.approvers) runs: curl -X POST "
                 f"-H 'PRIVATE-TOKEN: <token>' '{base}/api/v4/projects/{repository}/statuses/{sha}?state=success"
-                f"&name={APPROVAL_CONTEXT}&ref=<source-branch>' (<source-branch>: the merge request's source branch, "
-                "URL-encoded)")
+                f"&name={APPROVAL_CONTEXT}&ref={APPROVAL_REF}'")
     return (f"after reviewing {sha}, an approver (minnova:previews.approvers) runs: curl -X POST "
             f"-H 'Authorization: token <token>' "
             f"-H 'Content-Type: application/json' -d '{{\"state\":\"success\",\"context\":\"{APPROVAL_CONTEXT}\"}}' "

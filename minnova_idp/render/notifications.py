@@ -113,12 +113,16 @@ _UNHEALTHY = ('{{range (dig "status" "resources" list .app)}}{{if eq (dig "healt
 
 
 def _if_refused_by(phrase: str, variable: str, then: str, otherwise: str) -> str:
-    """`then` when a ComparisonError's message holds `phrase` (what render-preview says when it refused on purpose),
-    else `otherwise`. (Text a pull request controls can reach a ComparisonError's message; the most it can do with
-    the phrase is call its own failed render "waiting".)"""
-    return (f'{{{{{variable} := false}}}}{{{{range (dig "status" "conditions" list .app)}}}}'
+    """`then` when a ComparisonError's message holds "commit <the head SHA> <phrase>" (what render-preview says when
+    it refused that commit on purpose), else `otherwise`. Text a pull request controls can reach a ComparisonError's
+    message, but never the SHA of the commit holding it (a commit cannot contain its own hash), so it cannot make its
+    own failed render read as "waiting"."""
+    head = f"{variable}Head"  # taken before the range, where `.` is still the template's root
+    expected = f'(printf "commit %s {phrase}" {head})'
+    return (f'{{{{{variable} := false}}}}{{{{{head} := dig "spec" "source" "targetRevision" "" .app}}}}'
+            f'{{{{range (dig "status" "conditions" list .app)}}}}'
             '{{if and (eq (.type | default "") "ComparisonError") '
-            f'(contains "{phrase}" (.message | default ""))}}}}{{{{{variable} = true}}}}{{{{end}}}}{{{{end}}}}'
+            f'(contains {expected} (.message | default ""))}}}}{{{{{variable} = true}}}}{{{{end}}}}{{{{end}}}}'
             f'{{{{if {variable}}}}}{then}{{{{else}}}}{otherwise}{{{{end}}}}')
 
 

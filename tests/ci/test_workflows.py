@@ -482,9 +482,15 @@ def test_a_pull_requests_head_gets_its_image_even_while_it_conflicts():
     built on pushes of every branch (the head of a pull request from this repository), never only on pull_request,
     and deploys still run for main only."""
     document = workflow(APP_CI)
-    assert "push" in document["on"] and not (document["on"]["push"] or {}).get("branches")
+    assert document["on"]["push"] == {"branches": ["**"]}  # every branch, no tag
     assert document["jobs"]["image"]["if"] == "github.event_name == 'push'"
     assert "refs/heads/main" in document["jobs"]["deploy"]["if"]
+    # An image already pushed for that commit is never rebuilt under the same tag (a branch made at main).
+    (build,) = [s for s in document["jobs"]["image"]["steps"] if s.get("uses", "").startswith("docker/build-push")]
+    assert build["if"] == "steps.pushed.outputs.exists != 'true'"
+    (check,) = [s for s in document["jobs"]["image"]["steps"] if s.get("id") == "pushed"]
+    assert 'docker buildx imagetools inspect "$IMAGE"' in check["run"] and check["env"]["IMAGE"].endswith(
+        ":${{ github.sha }}")
 
 
 def test_app_template_token_can_only_start_workflows_on_the_infra_repo():

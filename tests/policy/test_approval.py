@@ -142,5 +142,5 @@ def test_the_gitlab_command_names_the_ref_a_forks_commit_needs():
     from minnova_idp.policy.approval import how_to_approve
 
     command = how_to_approve("gitlab", "https://gitlab.example.com/", "42", SHA)
-    assert "&ref=<source-branch>'" in command and f"statuses/{SHA}?state=success" in command
+    assert "&ref=minnova-preview-approval'" in command and f"statuses/{SHA}?state=success" in command
 

@@ -733,7 +733,9 @@ def test_the_real_chart_writes_forge_statuses_that_go_runs_into_json(provider, w
         "minnova-preview-sync-failed": (made(operationState={"phase": "Failed", "message": hostile,
                                                              "syncResult": {"revision": sha}}), failure),
         "minnova-preview-render-failed": (made(sync={"status": "Unknown"}, conditions=[
-            {"type": "ComparisonError", "message": f"{hostile} refused by the preview cap: at most 2"}]), "pending"),
+            {"type": "ComparisonError",
+             "message": f"{hostile} commit {'a' * 40} refused by the preview cap: at most 2"}]),
+            "pending"),
     }
     for name, (state, expected) in cases.items():
         template = go_yaml(data[f"template.{name}"])

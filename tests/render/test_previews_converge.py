@@ -424,13 +424,28 @@ def test_the_cap_in_the_plugin_never_stops_deletions_and_bounds_what_runs():
     assert running_each_time == [{1, 2, 3}, {1, 2, 3}, {3, 4}, {3, 4, 5}, set(), {7}]
 
 
-def test_a_preview_refused_by_the_cap_is_pending_then_ready():
-    from minnova_idp.policy.preview_cap import PreviewApplication, cap_problem
+def _capped_message(monkeypatch, revision: str) -> str:
+    """What render-preview says when it refuses `revision` past the cap (its real code path)."""
+    from minnova_idp import preview_plugin
+    from minnova_idp.load import preview_applications
+    from minnova_idp.model.errors import ConfigError
+    from minnova_idp.policy.preview_cap import PreviewApplication
 
-    problem = cap_problem("oracle-pr-7", "oracle", [PreviewApplication("oracle-pr-2", "oracle", "2026")], 1, 50, "x")
+    monkeypatch.setattr(preview_applications, "read_preview_applications", lambda environ: [
+        PreviewApplication("oracle-pr-2", "oracle", "2026-01-01T00:00:00Z"),
+        PreviewApplication("oracle-pr-7", "oracle", "2026-01-02T00:00:00Z")])
+    environ = {"ARGOCD_APP_NAME": "oracle-pr-7", "ARGOCD_APP_REVISION": revision,
+               "MINNOVA_PREVIEW_MAX_PER_APP": "1", "MINNOVA_PREVIEW_MAX_TOTAL": "50"}
+    with pytest.raises(ConfigError) as refused:
+        preview_plugin._refuse_past_the_cap("oracle", environ)
+    (problem,) = refused.value.problems
+    return str(problem)
+
+
+def test_a_preview_refused_by_the_cap_is_pending_then_ready(monkeypatch):
     refused = app(B, sync={"status": "Unknown"}, conditions=[{
         "type": "ComparisonError", "message": f"Failed to load target state: `minnova-idp render-preview` failed exit "
-        f"status 1: 1 problem found:\n  - x: {problem.message}"}])
+        f"status 1: 1 problem found:\n  - {_capped_message(monkeypatch, B)}"}])
     notifier = Notifier(argocd.TRIGGERS, argocd.TEMPLATES)
     ((name, revision, comment),) = notifier.observe(refused)
     assert (name, revision) == ("minnova-preview-render-failed", B)
@@ -444,6 +459,19 @@ def test_a_preview_refused_by_the_cap_is_pending_then_ready():
     assert go_template(template["github"]["status"]["state"], broken) == "failure"
     # Admitted later, it syncs and the pending status is replaced.
     assert statuses(argocd.TRIGGERS, [refused, app(B, **operation("Succeeded", B, "ok"))]) == {B: "success"}
+
+
+def test_pull_request_text_cannot_make_its_own_failure_read_as_waiting(monkeypatch):
+    """A commit's files can hold any text, but never its own SHA: the refusals are matched with the head SHA in them,
+    so a failed render whose message merely quotes the phrases stays a failure."""
+    from minnova_idp.policy.approval import UNAPPROVED
+    from minnova_idp.policy.preview_cap import CAP_REFUSAL
+
+    template = argocd.TEMPLATES["minnova-preview-render-failed"]
+    for quoted in (f"env.{UNAPPROVED}: not a valid name", f"refused by: commit {A} {CAP_REFUSAL}",
+                   _capped_message(monkeypatch, A)):  # another commit's refusal, quoted
+        failed = app(B, sync={"status": "Unknown"}, conditions=[{"type": "ComparisonError", "message": quoted}])
+        assert go_template(template["github"]["status"]["state"], failed) == "failure", quoted
 
 
 def test_a_commit_waiting_for_its_approval_is_pending_not_failed():
