@@ -41,8 +41,27 @@ POLICY_DIR = names.APP_CONFIG.parent / "platform"
 WITHHELD = "withheld"
 _MAX_POLICY_BYTES = 256 * 1024
 _MAX_POLICIES = 20
-# Settings keyed by app name: only this app's entry is published.
-_PER_APP_SETTINGS = ("secretsRecipients", "imagePins", "secretsKeys", "gitDeployKeys", "gitlabProjectTokens")
+# What is published of each `minnova:` setting: an allow-list, so a setting added later is left out until someone
+# decides (tests/load/test_app_policy.py fails while a setting is unclassified). STACK: the whole value (the stack's
+# own settings the per-app checks read: zone, environments, quotas, previews, git provider; secrets withheld);
+# APP: only this app's entry of a {app: ...} mapping (never another app's name); COMPONENTS: only this app's
+# components; OMIT: not read by any per-app check (the cluster, Cloudflare, fetch and pull credentials).
+STACK, APP, COMPONENTS, OMIT = "stack", "app", "components", "omit"
+PUBLISHED_SETTINGS = {
+    "deployment": STACK, "environments": STACK, "baseDomain": STACK, "registryPath": STACK,
+    "ingressClass": STACK, "ingressAddress": STACK, "clusterIssuer": STACK, "git": STACK, "cloudflare": STACK,
+    "kubernetes": OMIT, "protectedEnvironments": STACK, "imageGate": STACK, "databaseStorageGuard": STACK,
+    "databaseUpgradeRollbacks": COMPONENTS, "dnsProxied": STACK, "networkPolicies": STACK,
+    "ingressNamespaces": STACK, "namespaceQuota": STACK, "imagePins": APP, "imageRegistry": STACK,
+    "reservedHosts": STACK, "restoreDrillSchedule": STACK, "previews": STACK, "previewDomain": STACK,
+    "acmeEmail": OMIT, "secretsRecipients": APP, "secretsSharedRecipient": STACK,
+    # secrets (withheld: validate learns only that one is set)
+    "gitToken": STACK, "gitSshPrivateKey": OMIT, "kubeconfig": OMIT, "cloudflareApiToken": OMIT,
+    "secretsKeys": APP, "secretsSharedKey": STACK, "githubAppPrivateKey": STACK, "gitDeployKeys": APP,
+    "gitlabProjectTokens": APP, "previewStatusTokens": APP, "webhookSecret": STACK, "passwordKey": STACK,
+    "registryCredentials": OMIT, "appRegistryCredentials": APP, "previewApprovalToken": STACK,
+    "gitKnownHosts": STACK,
+}
 # A remote app's commit is known only once the platform fetches it; image tags default to it (never empty).
 PENDING_COMMIT = "0" * 40
 
@@ -96,12 +115,16 @@ def policy_document(project_dir: Path, stack: str, app: str, other_apps: list[Lo
         namespace, _, name = str(key).partition(":")
         if namespace != "minnova":
             continue  # the project namespace and other providers' settings: not the platform's policy
-        if name in _PER_APP_SETTINGS:
+        published_as = PUBLISHED_SETTINGS.get(name, OMIT)
+        if published_as == OMIT:
+            continue
+        if published_as == APP:
             if not isinstance(value, dict) or app not in value:
                 continue
             value = {app: value[app]}
-        if name == "databaseUpgradeRollbacks" and isinstance(value, list):
-            value = [component for component in value if component in components]
+        if published_as == COMPONENTS:
+            value = [component for component in value if component in components] if isinstance(value, list) \
+                else value
         config[key] = _withheld(value, whole=_is_secret(name))
     entry = item.entry.model_dump(by_alias=True, exclude_none=True)
     published: dict[str, Any] = {"app": app, "stack": stack, "stackFile": stack_config.file,

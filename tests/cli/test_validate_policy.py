@@ -291,3 +291,54 @@ def test_policy_publish_writes_what_validate_reads(tmp_path, monkeypatch):
     with redirect_stdout(io.StringIO()), redirect_stderr(err := io.StringIO()):
         assert main(["policy", "publish", "nosuch", "-s", "prod"]) == 1
     assert "app 'nosuch' is not registered in stack prod" in err.getvalue()
+
+
+def _forge(provider: str):
+    """Pulumi.dev.yaml moved to a self-hosted forge: each app has its own git credential and status token."""
+    def change(project: Path) -> None:
+        stack = project / "Pulumi.dev.yaml"
+        text = stack.read_text().replace('    provider: github\n    githubAppId: "123456"\n'
+                                         '    githubAppInstallationId: "7654321"\n',
+                                         f"    provider: {provider}\n    url: https://git.example.com\n")
+        text = text.replace("  minnova:githubAppPrivateKey:\n    secure: v1:EXAMPLE-PLACEHOLDER\n", "")
+        credential = "gitlabProjectTokens" if provider == "gitlab" else "gitDeployKeys"
+        for setting in (credential, "previewStatusTokens"):
+            text = text.replace("config:\n", f"config:\n  minnova:{setting}:\n    oracle: {{secure: v1:E}}\n"
+                                             "    storefront: {secure: v1:E}\n", 1)
+        if provider != "gitlab":  # Gitea/Forgejo: previews poll, check out over ssh, list pulls with gitToken
+            text = text.replace("    webhookHost: argocd-webhooks.dev.minnova.io\n", "")
+            text = text.replace("config:\n", "config:\n  minnova:gitToken: {secure: v1:E}\n  minnova:gitKnownHosts: "
+                                "'git.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl'\n", 1)
+        stack.write_text(text)
+        for number, app in enumerate(("oracle", "storefront"), start=1):
+            entry = project / f"deployments/minnova/apps/{app}.yaml"
+            url = "https://git.example.com/" if provider == "gitlab" else "git@git.example.com:"
+            entry.write_text(entry.read_text().replace("https://github.com/", url)
+                             + (f"projectId: {number}\n" if provider == "gitlab" else ""))
+    return change
+
+
+@pytest.mark.parametrize("provider", ["gitlab", "gitea", "forgejo"])
+def test_a_clean_app_passes_on_a_self_hosted_forge_and_sees_no_other_app(tmp_path, provider):
+    """rv24v: previewStatusTokens (and any {app: ...} setting) was published whole, so every clean app on GitLab,
+    Gitea or Forgejo failed validate ('names no app with previews') and read the other apps' names."""
+    project = project_copy(tmp_path)
+    _forge(provider)(project)
+    from tests.conftest import load_stack_inputs
+
+    load_stack_inputs(project, "dev")  # plan accepts the stack
+    _publish(project, "dev", project / "examples/oracle", "oracle")
+    text = (project / ORACLE / "platform/dev.yaml").read_text()
+    config = yaml.safe_load(text)["config"]
+    assert "storefront" not in json.dumps(config), config
+    assert config["minnova:previewStatusTokens"] == {"oracle": {"secure": WITHHELD}}
+    code, result = _validate(project / "examples/oracle")
+    assert code == 0, result
+
+
+def test_every_stack_setting_is_classified_for_publishing():
+    from minnova_idp.load.app_policy import PUBLISHED_SETTINGS
+    from minnova_idp.model.stack_settings import PLAIN_EXTRA_KEYS, SECRET_KEYS, StackSettings
+
+    settings = {field.alias or name for name, field in StackSettings.model_fields.items()}
+    assert set(PUBLISHED_SETTINGS) == settings | set(SECRET_KEYS) | set(PLAIN_EXTRA_KEYS)
