@@ -17,8 +17,8 @@ Every overlay is checked like the main file (recipient, structure, reserved name
 must hold exactly the value its name says. Conflict rule: a name both set and unset in `<env>.d/` (two branches
 merged) is refused, naming both files: which one came last is not knowable from the files (their timestamps are
 unauthenticated), so nothing is guessed; delete the one not wanted. Key holders fold overlays into the main file
-(`secrets edit`, `secrets fold`). Overlays count towards the fetch limit of `.minnova/` (load/git.py MAX_FILES):
-at most MAX_OVERLAYS per environment.
+(`secrets edit`, `secrets fold`). Overlays count towards the fetch limit of `.minnova/` (load/fetch_limits.py:
+64 files in all, which `validate` checks): at most MAX_OVERLAYS per environment, and all of them together within it.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from minnova_idp.model.secrets import SecretValues
 
 OVERLAY_SUFFIX = ".d"
 TOMBSTONE_SUFFIX = ".unset"
-MAX_OVERLAYS = 24  # load/git.py fetches at most 64 files of .minnova/: leave room for app.yaml, SQL, main files
+MAX_OVERLAYS = 24  # per environment; the fetch's 64 files of .minnova/ in all are checked by load/fetch_limits.py
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
