@@ -185,7 +185,7 @@ def merged_secret_values(content: bytes | None, overlays: Sequence[Overlay], sho
 
 
 def overlay_problems(root: Path, environment: str, recipients: Sequence[str], recipients_from: str, *,
-                     database: bool | None, redis: bool) -> list[Problem]:
+                     database: bool | None, redis: bool, storage: bool) -> list[Problem]:
     """`validate` in an app repository: every check of the overlays that needs no key (as `check_encrypted` for
     the main file), and that each holds the one name it is called."""
     try:
@@ -196,7 +196,7 @@ def overlay_problems(root: Path, environment: str, recipients: Sequence[str], re
     for overlay in overlays:
         if overlay.content is None:
             continue
-        found = check_encrypted(overlay.content, overlay.shown, database=database, redis=redis,
+        found = check_encrypted(overlay.content, overlay.shown, database=database, redis=redis, storage=storage,
                                 recipients=recipients, recipients_from=recipients_from)
         problems += found
         if not found:
@@ -275,5 +275,5 @@ def check_app_repo_overlays(app_yaml: Path, config: Any) -> list[Problem]:
         wanted = published.for_environment(environment) if published else []
         problems += overlay_problems(root, environment, wanted, f"published in {root / RECIPIENTS_FILE}: "
                                      f"recipients.{environment}", database=config.database.enabled,
-                                     redis=config.redis.enabled)
+                                     redis=config.redis.enabled, storage=config.storage.enabled)
     return problems

@@ -249,3 +249,29 @@ def test_overlays_of_an_app_fetched_from_git_are_merged(tmp_path):
     values = inputs.secrets[("storefront", "dev")]
     assert values.string_data == {"API_TOKEN": "new"}
     assert values.source == f"{url}@{commit[:12]}:.minnova/secrets/dev.enc.yaml"
+
+
+def test_validate_refuses_a_storage_variable_in_an_overlay_as_the_platform_does(project):
+    """rv24v: validate checked overlays without `storage=`, so AWS_ACCESS_KEY_ID in preview.d passed validate and
+    failed render-preview (preview_plugin.py passes storage=app.storage.enabled)."""
+    app_yaml = project / ORACLE / ".minnova/app.yaml"
+    app_yaml.write_text(app_yaml.read_text().replace("database: {enabled: true, size: 5Gi}\n",
+                                                     "database: {enabled: true, size: 5Gi}\nstorage: {enabled: true}\n"))
+    assert run("validate", str(project / ORACLE))[0] == 0
+    for environment, key in (("preview", PREVIEW), ("dev", DEV)):
+        directory = project / ORACLE / f".minnova/secrets/{environment}.d"
+        directory.mkdir()
+        (directory / "AWS_ACCESS_KEY_ID.enc.yaml").write_text(
+            sops.encrypt_yaml({"stringData": {"AWS_ACCESS_KEY_ID": "AKIA-someone-else"}}, [key.recipient]))
+    code, out, err = run("validate", str(project / ORACLE))
+    assert code == 1
+    for environment in ("preview", "dev"):
+        assert f"{environment}.d/AWS_ACCESS_KEY_ID.enc.yaml" in err and "storage.enabled" in err, err
+
+
+def test_the_docs_list_every_reserved_name():
+    from minnova_idp.model import names
+
+    text = (PROJECT_DIR / "docs/cli.md").read_text()
+    for name in ("PORT", "DATABASE_URL", "REDIS_URL", *names.STORAGE_ENV_VARS):
+        assert f"`{name}`" in text, name
