@@ -58,7 +58,7 @@ def _name_problems(name: str, target, shown: str) -> None:
 
     reserved = reserved_names(target.database, target.redis)
     why = ("is not a valid environment variable name (letters, digits and '_', not starting with a digit)"
-           if not _ENV_VAR_RE.match(name) else f"is longer than {MAX_NAME_LENGTH} characters"
+           if not _ENV_VAR_RE.fullmatch(name) else f"is longer than {MAX_NAME_LENGTH} characters"
            if len(name) > MAX_NAME_LENGTH else reserved.get(name))
     if why:
         raise ConfigError([Problem(shown, message=f"{name[:80]!r} {why}" if not name.isidentifier() else

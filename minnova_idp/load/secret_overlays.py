@@ -124,7 +124,7 @@ def _parse_name(file_name: str) -> tuple[str | None, str]:
     for suffix in (SECRETS_SUFFIX, TOMBSTONE_SUFFIX):
         if file_name.endswith(suffix):
             name = file_name[:-len(suffix)]
-            return (name, suffix) if _NAME_RE.match(name) else (None, suffix)
+            return (name, suffix) if _NAME_RE.fullmatch(name) else (None, suffix)
     return None, ""
 
 

@@ -154,7 +154,7 @@ def _checked(chosen: dict[str, str]) -> PreviewRequest:
     number = chosen["pr_number"]
     if not (number.isdigit() and len(number) <= names.MAX_PR_NUMBER_DIGITS and 1 <= int(number) <= MAX_PR_NUMBER):
         problems.append(Problem(WHERE, "pr_number", f"'{number[:20]}' is not a pull request number (1-{MAX_PR_NUMBER})"))
-    if not _SHA_RE.match(chosen["head_sha"]):
+    if not _SHA_RE.fullmatch(chosen["head_sha"]):
         problems.append(Problem(WHERE, "head_sha", f"'{chosen['head_sha'][:80]}' is not a full commit SHA "
                                 "(40 lowercase hex characters)"))
     try:

@@ -275,3 +275,17 @@ def test_the_docs_list_every_reserved_name():
     text = (PROJECT_DIR / "docs/cli.md").read_text()
     for name in ("PORT", "DATABASE_URL", "REDIS_URL", *names.STORAGE_ENV_VARS):
         assert f"`{name}`" in text, name
+
+
+def test_a_name_with_a_trailing_newline_is_refused_in_an_overlay_and_in_a_file(project):
+    """rv24v: `$` matched before a final newline, so `PORT\\n` passed as a name and as not reserved; Kubernetes
+    refuses the Secret key (k8s.io/apimachinery validation IsConfigMapKey, Go regexp `$` = end of text)."""
+    directory = project / ORACLE / ".minnova/secrets/dev.d"
+    directory.mkdir()
+    (directory / "PORT\n.enc.yaml").write_text(sops.encrypt_yaml({"stringData": {"PORT\n": "1"}}, [DEV.recipient]))
+    code, out, err = run("validate", str(project / ORACLE))
+    assert code == 1 and "is not read" in err, err
+    (directory / "PORT\n.enc.yaml").unlink()
+    main_file = project / ORACLE / ".minnova/secrets/dev.enc.yaml"
+    main_file.write_text(sops.encrypt_yaml({"stringData": {"API_TOKEN\n": "1"}}, [DEV.recipient]))
+    assert any("API_TOKEN" in problem for problem in stack_problems(project, "dev"))
