@@ -37,6 +37,10 @@ from minnova_idp.model.secrets import SecretValues
 
 OVERLAY_SUFFIX = ".d"
 TOMBSTONE_SUFFIX = ".unset"
+# A Secret's values together (decoded `data`, stringData being merged into it) hold at most 1 MiB: kubernetes
+# pkg/apis/core/validation/validation.go ValidateSecret (totalSize > corev1.MaxSecretSize, 1 * 1024 * 1024).
+# One file cannot reach it (yamlsafe.MAX_BYTES), overlays together can.
+MAX_SECRET_BYTES = 1024 * 1024
 MAX_OVERLAYS = 24  # per environment; the fetch's 64 files of .minnova/ in all are checked by load/fetch_limits.py
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -181,7 +185,26 @@ def merged_secret_values(content: bytes | None, overlays: Sequence[Overlay], sho
             data.update(values.data)
             decrypted = decrypted and values.decrypted
     source = shown if content is not None else str(PurePosixPath(shown).parent / f"{environment}{OVERLAY_SUFFIX}")
+    total = secret_bytes(string_data, data) if decrypted else 0  # placeholders (no key) say nothing of sizes
+    if total > MAX_SECRET_BYTES:
+        raise ConfigError([Problem(source, message=f"the merged values of {environment} ({len(overlays)} overlay(s)) "
+                                   f"add up to {total} bytes; a Kubernetes Secret holds at most {MAX_SECRET_BYTES}",
+                                   hint="remove or shorten values (large files belong in the app's storage)")])
     return SecretValues(source=source, string_data=string_data, data=data, decrypted=decrypted)
+
+
+def secret_bytes(string_data: dict[str, str], data: dict[str, str]) -> int:
+    """The bytes Kubernetes counts of a Secret: every value, `data` decoded (keys are not counted)."""
+    import base64
+    import binascii
+
+    total = sum(len(value.encode()) for value in string_data.values())
+    for value in data.values():
+        try:
+            total += len(base64.b64decode(value, validate=True))
+        except (binascii.Error, ValueError):
+            total += len(value)  # refused elsewhere as not base64; counted as written
+    return total
 
 
 def overlay_problems(root: Path, environment: str, recipients: Sequence[str], recipients_from: str, *,

@@ -289,3 +289,26 @@ def test_a_name_with_a_trailing_newline_is_refused_in_an_overlay_and_in_a_file(p
     main_file = project / ORACLE / ".minnova/secrets/dev.enc.yaml"
     main_file.write_text(sops.encrypt_yaml({"stringData": {"API_TOKEN\n": "1"}}, [DEV.recipient]))
     assert any("API_TOKEN" in problem for problem in stack_problems(project, "dev"))
+
+
+def test_overlays_that_add_up_past_a_secret_s_size_are_refused(tmp_path):
+    """rv24v: each overlay was checked alone; 10 x 120 kB passed and made a Secret Kubernetes refuses (more than
+    corev1.MaxSecretSize, 1 MiB, in pkg/apis/core/validation ValidateSecret)."""
+    from minnova_idp.load.secret_overlays import MAX_SECRET_BYTES, merged_secret_values, read_overlays
+
+    directory = tmp_path / ".minnova/secrets/dev.d"
+    directory.mkdir(parents=True)
+    for i in range(8):
+        (directory / f"BLOB_{i}.enc.yaml").write_text(
+            sops.encrypt_yaml({"stringData": {f"BLOB_{i}": "x" * 120_000}}, [DEV.recipient]))
+
+    def merged():
+        return merged_secret_values(None, read_overlays(tmp_path, "dev"), str(tmp_path / ".minnova/secrets/dev.enc"
+                                    ".yaml"), "oracle", "dev", AppKey(DEV.recipient), "stack", [DEV])
+
+    assert len(merged().keys) == 8  # 960,000 bytes: within 1 MiB
+    (directory / "BLOB_8.enc.yaml").write_text(
+        sops.encrypt_yaml({"stringData": {"BLOB_8": "x" * 120_000}}, [DEV.recipient]))
+    with pytest.raises(ConfigError) as caught:
+        merged()
+    assert f"add up to 1080000 bytes; a Kubernetes Secret holds at most {MAX_SECRET_BYTES}" in str(caught.value)
