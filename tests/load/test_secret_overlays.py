@@ -312,3 +312,59 @@ def test_overlays_that_add_up_past_a_secret_s_size_are_refused(tmp_path):
     with pytest.raises(ConfigError) as caught:
         merged()
     assert f"add up to 1080000 bytes; a Kubernetes Secret holds at most {MAX_SECRET_BYTES}" in str(caught.value)
+
+
+def _run_with_stdin_bytes(monkeypatch, data: bytes, *argv: str):
+    import sys
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
+    return _run_keeping_stdin(*argv)
+
+
+def _run_keeping_stdin(*argv: str):
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            code = main(list(argv))
+        except SystemExit as exc:
+            code = exc.code
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_set_reads_bytes_refuses_non_utf8_clearly_strips_crlf_and_takes_base64(project, monkeypatch):
+    """rv24v: non-UTF-8 stdin exited 70 (a traceback); a CRLF kept its \\r in the value."""
+    dev_d = project / ORACLE / ".minnova/secrets/dev.d"
+    code, out, err = _run_with_stdin_bytes(monkeypatch, b"\xff\xfe binary\n", "secrets", "set", "API_TOKEN=-",
+                                           "--env", "dev", *app_args(project))
+    assert code == 1 and "stdin: the value is not UTF-8 text" in err and "--base64" in err, (code, err)
+    assert not dev_d.exists()
+    code, out, err = _run_with_stdin_bytes(monkeypatch, b"from-windows\r\n", "secrets", "set", "API_TOKEN=-",
+                                           "--env", "dev", *app_args(project))
+    assert code == 0, err
+    code, out, err = _run_with_stdin_bytes(monkeypatch, b"/34=\n", "secrets", "set", "KEY_DER=-", "--base64",
+                                           "--env", "dev", *app_args(project))
+    assert code == 0, err
+    values = load_stack_inputs(project, "dev", identities=[DEV]).secrets[("oracle", "dev")]
+    assert values.string_data["API_TOKEN"] == "from-windows" and values.data["KEY_DER"] == "/34="
+    code, out, err = run("secrets", "set", "KEY_DER=not base64!", "--base64", "--env", "dev", *app_args(project))
+    assert code == 1 and "is not base64" in err
+
+
+def test_set_and_unset_refuse_a_linked_overlay_directory(project, tmp_path):
+    """rv24v: `secrets set` wrote through a symlinked <env>.d (and unset deleted through it)."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "SMTP_PORT.enc.yaml").write_text("kept\n")
+    (project / ORACLE / ".minnova/secrets/dev.d").symlink_to(outside)
+    code, out, err = run("secrets", "set", "API_TOKEN=x", "--env", "dev", *app_args(project))
+    assert code == 1 and "symbolic link" in err, err
+    code, out, err = run("secrets", "unset", "SMTP_PORT", "--env", "dev", *app_args(project))
+    assert code == 1 and "symbolic link" in err, err
+    assert sorted(p.name for p in outside.iterdir()) == ["SMTP_PORT.enc.yaml"]
+
+
+def test_set_refuses_a_storage_variable_when_the_app_has_storage(project):
+    app_yaml = project / ORACLE / ".minnova/app.yaml"
+    app_yaml.write_text(app_yaml.read_text() + "storage: {enabled: true}\n")
+    code, out, err = run("secrets", "set", "S3_BUCKET=mine", "--env", "dev", *app_args(project))
+    assert code == 1 and "storage.enabled" in err, err
