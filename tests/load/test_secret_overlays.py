@@ -368,3 +368,23 @@ def test_set_refuses_a_storage_variable_when_the_app_has_storage(project):
     app_yaml.write_text(app_yaml.read_text() + "storage: {enabled: true}\n")
     code, out, err = run("secrets", "set", "S3_BUCKET=mine", "--env", "dev", *app_args(project))
     assert code == 1 and "storage.enabled" in err, err
+
+
+def test_edit_of_a_missing_main_file_starts_from_its_overlays_or_refuses(project, monkeypatch):
+    """rv24v: `secrets edit` of a missing main file wrote a new file that the overlays silently overrode."""
+    main_file = project / ORACLE / ".minnova/secrets/dev.enc.yaml"
+    main_file.unlink()
+    assert run("secrets", "set", f"API_TOKEN={SECRET}", "--env", "dev", *app_args(project))[0] == 0
+    seen = []
+
+    def fake_editor(text, name, shown):
+        seen.append(text)
+        return text.replace(SECRET, "edited-value").encode()
+
+    monkeypatch.setattr("minnova_idp.cli.secrets_files.run_editor", fake_editor)
+    code, out, err = run("secrets", "edit", str(main_file))  # no key: refused, nothing written
+    assert code == 1 and "would lose to them" in err and not main_file.exists() and not seen, err
+    code, out, err = run("secrets", "edit", str(main_file), "--identity", str(KEYS_FILE))
+    assert code == 0, err
+    assert SECRET in seen[0] and not (project / ORACLE / ".minnova/secrets/dev.d").exists()
+    assert sops.decrypt(main_file.read_bytes(), [DEV], str(main_file))["stringData"] == {"API_TOKEN": "edited-value"}
