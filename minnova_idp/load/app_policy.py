@@ -39,7 +39,7 @@ from minnova_idp.model.registry import RegistryEntry
 
 POLICY_DIR = names.APP_CONFIG.parent / "platform"
 WITHHELD = "withheld"
-_MAX_POLICY_BYTES = 256 * 1024
+MAX_POLICY_BYTES = 256 * 1024
 _MAX_POLICIES = 20
 # What is published of each `minnova:` setting: an allow-list, so a setting added later is left out until someone
 # decides (tests/load/test_app_policy.py fails while a setting is unclassified). STACK: the whole value (the stack's
@@ -83,6 +83,9 @@ class PublishedPolicy(StrictModel):
     config: dict[str, Any] = Field(description="the stack file's `config:`, this app's part, secrets withheld")
     other_hosts: list[OtherHost] | None = Field(
         default=None, max_length=10_000, description="hosts the stack's other apps use (null: not published)")
+    hosts_not_published: list[AppName] = Field(
+        default_factory=list, max_length=10_000,
+        description="other apps whose config did not load when this was published: their hosts are not in otherHosts")
 
 
 def policy_file(stack: str) -> Path:
@@ -91,9 +94,11 @@ def policy_file(stack: str) -> Path:
 
 # ---- publishing (infra repository) -----------------------------------------------------------------------------
 
-def policy_document(project_dir: Path, stack: str, app: str, other_apps: list[LoadedApp] | None) -> dict:
+def policy_document(project_dir: Path, stack: str, app: str, other_apps: list[LoadedApp] | None,
+                    not_loaded: list[str] = ()) -> dict:
     """The published document of `app` in `stack`, from the infra checkout in `project_dir`. `other_apps`: the
-    stack's loaded apps (their hosts are published), or None to leave them out."""
+    stack's loaded apps (their hosts are published), or None to leave them out; `not_loaded`: other apps whose
+    config did not load (named, so validate says their hosts were not checked)."""
     from minnova_idp.load.registry import read_registry
     from minnova_idp.load.stack import from_stack_file, parse_stack_config
     from minnova_idp.load.yamlsafe import load_yaml_file
@@ -133,6 +138,9 @@ def policy_document(project_dir: Path, stack: str, app: str, other_apps: list[Lo
         published["otherHosts"] = [{"host": host, "app": owner, "environment": environment}
                                    for other in other_apps if other.name != app
                                    for owner, environment, host, _ in _claims(other)]
+        missing = sorted(name for name in not_loaded if name != app)
+        if missing:
+            published["hostsNotPublished"] = missing
     validate_document(PublishedPolicy, load_yaml(policy_text(published), "published policy"))  # always readable
     return published
 
@@ -185,7 +193,7 @@ def read_policies(app_root: Path) -> tuple[list[tuple[str, PublishedPolicy]], li
             problems.append(Problem(shown, message=f"is not read: {POLICY_DIR}/ holds <stack>.yaml files only"))
             continue
         try:
-            content = read_regular_file(path, _MAX_POLICY_BYTES, follow_symlinks=False)
+            content = read_regular_file(path, MAX_POLICY_BYTES, follow_symlinks=False)
             policy = validate_document(PublishedPolicy, load_yaml(content, shown))
         except FileRefused as exc:
             problems.append(Problem(shown, message=exc.reason))
@@ -244,4 +252,9 @@ def skipped_checks(policies: list[PublishedPolicy]) -> list[str]:
     if missing:
         skipped.append(f"hosts of other apps were not published for stack(s) {', '.join(missing)}: a host another "
                        "app already uses was not checked")
+    for policy in policies:
+        if policy.hosts_not_published:
+            skipped.append(f"stack {policy.stack}: the hosts of app(s) {', '.join(policy.hosts_not_published)} were "
+                           "not published (their config did not load when the policy was published): a host they "
+                           "use was not checked")
     return skipped

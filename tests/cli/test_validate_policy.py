@@ -342,3 +342,30 @@ def test_every_stack_setting_is_classified_for_publishing():
 
     settings = {field.alias or name for name, field in StackSettings.model_fields.items()}
     assert set(PUBLISHED_SETTINGS) == settings | set(SECRET_KEYS) | set(PLAIN_EXTRA_KEYS)
+
+
+def test_publish_names_an_app_whose_config_is_broken_and_publishes_the_others(tmp_path, monkeypatch):
+    """rv24v: `policy publish oracle` failed while storefront's app.yaml was broken (one app stopped another)."""
+    project = project_copy(tmp_path)
+    monkeypatch.chdir(project)
+    _storefront(lambda d: d.update(port="not-a-port"))(project)
+    out_file = project / ORACLE / "platform/dev.yaml"
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(["policy", "publish", "oracle", "-s", "dev", "--out", str(out_file)])
+    assert code == 0, err.getvalue()
+    assert "the hosts of app storefront are not published" in err.getvalue()
+    published = yaml.safe_load(out_file.read_text())
+    assert published["hostsNotPublished"] == ["storefront"] and published["otherHosts"] == []
+    code, result = _validate(project / "examples/oracle")
+    assert code == 0 and any("storefront" in note and "not checked" in note for note in result["skipped"]), result
+
+
+def test_publish_refuses_a_policy_validate_would_not_read(tmp_path, monkeypatch):
+    project = project_copy(tmp_path)
+    monkeypatch.chdir(project)
+    monkeypatch.setattr("minnova_idp.load.app_policy.MAX_POLICY_BYTES", 300)
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(["policy", "publish", "oracle", "-s", "dev"])
+    assert code == 1 and "validate reads at most 300" in err.getvalue() and not out.getvalue(), err.getvalue()
