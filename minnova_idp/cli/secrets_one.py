@@ -207,7 +207,7 @@ def run_fold(args: argparse.Namespace) -> int:
         overlays_of,
         remove_overlays,
     )
-    from minnova_idp.load.secret_overlays import merge_decrypted
+    from minnova_idp.load.secret_overlays import merge_decrypted, overlay_summary
     from minnova_idp.load.yamlsafe import FileRefused, read_regular_file
     from minnova_idp.sops import document as sops
 
@@ -243,5 +243,7 @@ def run_fold(args: argparse.Namespace) -> int:
     _self_check(text, target, recipients, dotenv=False)
     write_atomically(path, text)
     remove_overlays(path, overlays)
-    print(f"Folded {len(overlays)} overlay(s) into {path} ({', '.join(o.name for o in overlays)}); commit both.")
+    print(f"Folded {len(overlays)} overlay(s) into {path} ({overlay_summary(overlays)}); commit both. Their values "
+          "were written with the public recipient only: check them before you commit (minnova-idp secrets decrypt "
+          f"{path}).")
     return 0

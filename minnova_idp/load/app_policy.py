@@ -187,7 +187,12 @@ def read_policies(app_root: Path) -> tuple[list[tuple[str, PublishedPolicy]], li
         return [], ([Problem(str(directory), message="is a symbolic link; it must be a directory")]
                     if directory.is_symlink() else [])
     found, problems = [], []
-    for path in sorted(directory.iterdir())[:_MAX_POLICIES]:
+    entries = sorted(directory.iterdir())
+    if len(entries) > _MAX_POLICIES:  # never a silent skip: the ones past the limit would not be checked
+        return [], [Problem(str(directory), message=f"holds {len(entries)} entries; validate reads at most "
+                            f"{_MAX_POLICIES} (one <stack>.yaml per stack that deploys the app)",
+                            hint="remove the policies of stacks that no longer deploy the app")]
+    for path in entries:
         shown = str(path)
         if path.suffix != ".yaml" or path.name.startswith("."):
             problems.append(Problem(shown, message=f"is not read: {POLICY_DIR}/ holds <stack>.yaml files only"))
@@ -235,7 +240,18 @@ def policy_problems(policy: PublishedPolicy, shown_policy: str, app_yaml: Path, 
         load_inputs(root, raw, secret_keys, policy.stack_file, apps=[app])
     except ConfigError as exc:
         problems += exc.problems
-    return problems
+    return [_in_policy(problem, policy, shown_policy) for problem in problems]
+
+
+def _in_policy(problem: Problem, policy: PublishedPolicy, shown_policy: str) -> Problem:
+    """A problem plan names in the platform's files (the stack file, the registry entry), which the app repository
+    does not have: named in the published policy that holds their copy, the original said in the hint."""
+    if problem.file not in (policy.stack_file, policy.registry_file):
+        return problem
+    origin = problem.file if problem.line is None else f"{problem.file}:{problem.line}"
+    return Problem(shown_policy, problem.field, problem.message,
+                   hint=(f"{problem.hint}; " if problem.hint else "") + f"in the platform's {origin}, published "
+                        "here: ask the platform team, or publish the policy again")
 
 
 def skipped_checks(policies: list[PublishedPolicy]) -> list[str]:

@@ -256,6 +256,15 @@ def merged_names(root: Path, environment: str) -> list[tuple[str, str]]:
     return sorted(found.items())
 
 
+def overlay_summary(overlays: Sequence[Overlay]) -> str:
+    """Which values come from overlays, for a key holder to review: each was written by someone with only the
+    public recipient, so its value is unknown to a reviewer of the pull request (docs/security.md)."""
+    set_ = [overlay.name for overlay in overlays if overlay.content is not None]
+    unset = [overlay.name for overlay in overlays if overlay.content is None]
+    parts = ([f"set {', '.join(set_)}"] if set_ else []) + ([f"unset {', '.join(unset)}"] if unset else [])
+    return "; ".join(parts)
+
+
 def merge_decrypted(document: dict | None, overlays: Sequence[Overlay], identities: Sequence[Any]) -> dict:
     """A key holder's view: the decrypted main document with every overlay applied (decrypted with `identities`,
     MAC checked), as `secrets decrypt`, `edit` and `fold` show and write it."""

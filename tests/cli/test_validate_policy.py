@@ -369,3 +369,30 @@ def test_publish_refuses_a_policy_validate_would_not_read(tmp_path, monkeypatch)
     with redirect_stdout(out), redirect_stderr(err):
         code = main(["policy", "publish", "oracle", "-s", "dev"])
     assert code == 1 and "validate reads at most 300" in err.getvalue() and not out.getvalue(), err.getvalue()
+
+
+def test_a_problem_in_the_platform_s_files_is_named_in_the_published_policy(tmp_path):
+    """rv24v: validate named Pulumi.dev.yaml (a file of the infra repository) for a problem of the published copy."""
+    project = project_copy(tmp_path)
+    from tests.conftest import load_stack_inputs
+
+    document = policy_document(project, "dev", "oracle", load_stack_inputs(project, "dev").apps)
+    document["config"]["minnova:imagePins"] = {"oracle": {"dev": "bad tag!"}}
+    path = project / "examples/oracle" / policy_file("dev")
+    path.parent.mkdir()
+    path.write_text(policy_text(document))
+    code, result = _validate(project / "examples/oracle")
+    problem = next(p for p in result["problems"] if p["field"] == "minnova:imagePins.oracle.dev")
+    assert code == 1 and problem["file"] == str(path) and "Pulumi.dev.yaml" in problem["hint"], result
+
+
+def test_more_policies_than_validate_reads_are_refused_not_skipped(tmp_path):
+    """rv24v: files past the 20th were skipped without a word."""
+    project = project_copy(tmp_path)
+    _publish(project, "dev", project / "examples/oracle", "oracle")
+    platform = project / ORACLE / "platform"
+    for i in range(20):
+        (platform / f"s{i:02}.yaml").write_text((platform / "dev.yaml").read_text())
+    code, result = _validate(project / "examples/oracle")
+    assert code == 1 and any("holds 21 entries; validate reads at most 20" in p["message"]
+                             for p in result["problems"]), result

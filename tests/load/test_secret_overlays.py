@@ -388,3 +388,20 @@ def test_edit_of_a_missing_main_file_starts_from_its_overlays_or_refuses(project
     assert code == 0, err
     assert SECRET in seen[0] and not (project / ORACLE / ".minnova/secrets/dev.d").exists()
     assert sops.decrypt(main_file.read_bytes(), [DEV], str(main_file))["stringData"] == {"API_TOKEN": "edited-value"}
+
+
+def test_decrypt_and_fold_name_the_values_from_overlays_and_decrypt_reads_overlays_alone(project):
+    """rv24v: a key holder could not tell which values came from overlays (written without the key, unreviewed),
+    and `secrets decrypt` of a main file that does not exist yet refused though the platform reads its overlays."""
+    run("secrets", "set", f"API_TOKEN={SECRET}", "--env", "dev", *app_args(project))
+    run("secrets", "unset", "SMTP_PORT", "--env", "dev", *app_args(project))
+    main_file = project / ORACLE / ".minnova/secrets/dev.enc.yaml"
+    code, out, err = run("secrets", "decrypt", str(main_file), "--identity", str(KEYS_FILE))
+    assert code == 0 and "from overlays (set API_TOKEN; unset SMTP_PORT)" in err, err
+    code, out, err = run("secrets", "fold", str(main_file), "--identity", str(KEYS_FILE))
+    assert code == 0 and "(set API_TOKEN; unset SMTP_PORT)" in out and "check them" in out, out
+    main_file.unlink()
+    run("secrets", "set", "ONLY_HERE=v", "--env", "dev", *app_args(project))
+    code, out, err = run("secrets", "decrypt", str(main_file), "--identity", str(KEYS_FILE))
+    assert code == 0 and "does not exist: these are only its 1 overlay(s)" in err, err
+    assert yaml.safe_load(out)["stringData"] == {"ONLY_HERE": "v"}
