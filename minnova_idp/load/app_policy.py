@@ -83,6 +83,9 @@ class PublishedPolicy(StrictModel):
     config: dict[str, Any] = Field(description="the stack file's `config:`, this app's part, secrets withheld")
     other_hosts: list[OtherHost] | None = Field(
         default=None, max_length=10_000, description="hosts the stack's other apps use (null: not published)")
+    other_account_tokens: int | None = Field(
+        default=None, ge=0, le=1_000_000, description="Cloudflare account tokens the stack creates for its other "
+        "apps and cert-manager (null: not published), so validate checks minnova:cloudflare.maxAccountTokens")
     hosts_not_published: list[AppName] = Field(
         default_factory=list, max_length=10_000,
         description="other apps whose config did not load when this was published: their hosts are not in otherHosts")
@@ -138,6 +141,12 @@ def policy_document(project_dir: Path, stack: str, app: str, other_apps: list[Lo
         published["otherHosts"] = [{"host": host, "app": owner, "environment": environment}
                                    for other in other_apps if other.name != app
                                    for owner, environment, host, _ in _claims(other)]
+        if stack_config.settings.cloudflare is not None:
+            from minnova_idp.model.inputs import ProgramInputs
+            from minnova_idp.policy.capacity import account_tokens
+
+            others = [other for other in other_apps if other.name != app]
+            published["otherAccountTokens"] = account_tokens(ProgramInputs(stack=stack_config, apps=others))
         missing = sorted(name for name in not_loaded if name != app)
         if missing:
             published["hostsNotPublished"] = missing
@@ -240,7 +249,36 @@ def policy_problems(policy: PublishedPolicy, shown_policy: str, app_yaml: Path, 
         load_inputs(root, raw, secret_keys, policy.stack_file, apps=[app])
     except ConfigError as exc:
         problems += exc.problems
+    problems += _account_token_problems(policy, shown_policy, app, raw, secret_keys, problems)
     return [_in_policy(problem, policy, shown_policy) for problem in problems]
+
+
+def _account_token_problems(policy: PublishedPolicy, shown_policy: str, app: LoadedApp, raw: dict, secret_keys: set,
+                            found: list[Problem]) -> list[Problem]:
+    """The stack's Cloudflare account tokens with this app's as it is now: plan counts every app, validate has this
+    one, so the other apps' count is published (policy publish) and added here (the count: capacity.account_tokens)."""
+    from minnova_idp.load.stack import parse_stack_config
+    from minnova_idp.model.inputs import ProgramInputs
+    from minnova_idp.policy.capacity import account_tokens
+
+    field = "minnova:cloudflare.maxAccountTokens"
+    if policy.other_account_tokens is None or any(problem.field == field for problem in found):
+        return []
+    try:
+        stack = parse_stack_config(raw, secret_keys, policy.stack_file)
+    except ConfigError:
+        return []  # load_inputs said why
+    cloudflare = stack.settings.cloudflare
+    if cloudflare is None:
+        return []
+    own = account_tokens(ProgramInputs(stack=stack, apps=[app])) - 1  # cert-manager's is in the others' count
+    total = policy.other_account_tokens + own
+    if total <= cloudflare.max_account_tokens:
+        return []
+    return [Problem(policy.stack_file, field, f"with this app's {own} token(s) the stack would create {total} "
+                    f"Cloudflare account API tokens ({policy.other_account_tokens} for its other apps and "
+                    f"cert-manager), more than the {cloudflare.max_account_tokens} it may create",
+                    hint="fewer environments with a database or storage, or ask the platform team to raise it")]
 
 
 def _in_policy(problem: Problem, policy: PublishedPolicy, shown_policy: str) -> Problem:
@@ -268,9 +306,15 @@ def skipped_checks(policies: list[PublishedPolicy]) -> list[str]:
     if missing:
         skipped.append(f"hosts of other apps were not published for stack(s) {', '.join(missing)}: a host another "
                        "app already uses was not checked")
+    tokens = sorted(policy.stack for policy in policies if policy.other_account_tokens is None
+                    and policy.config.get("minnova:cloudflare") is not None)
+    if tokens:
+        skipped.append(f"the Cloudflare account tokens of other apps were not published for stack(s) "
+                       f"{', '.join(tokens)}: whether the stack stays within minnova:cloudflare.maxAccountTokens with "
+                       "this app was not checked")
     for policy in policies:
         if policy.hosts_not_published:
             skipped.append(f"stack {policy.stack}: the hosts of app(s) {', '.join(policy.hosts_not_published)} were "
                            "not published (their config did not load when the policy was published): a host they "
-                           "use was not checked")
+                           "use, and their Cloudflare tokens, were not checked")
     return skipped

@@ -396,3 +396,25 @@ def test_more_policies_than_validate_reads_are_refused_not_skipped(tmp_path):
     code, result = _validate(project / "examples/oracle")
     assert code == 1 and any("holds 21 entries; validate reads at most 20" in p["message"]
                              for p in result["problems"]), result
+
+
+def test_validate_counts_the_other_apps_cloudflare_tokens(tmp_path):
+    """rv24v: validate counted the tokens of the app it checks only (capacity.py counts loaded apps), so a change
+    that takes the stack past minnova:cloudflare.maxAccountTokens passed it and failed plan."""
+    from minnova_idp.model.inputs import ProgramInputs
+    from minnova_idp.policy.capacity import account_tokens
+    from tests.conftest import load_stack_inputs
+
+    project = project_copy(tmp_path)
+    inputs = load_stack_inputs(project, "dev")
+    total = account_tokens(ProgramInputs(stack=inputs.stack, apps=inputs.apps))
+    stack = project / "Pulumi.dev.yaml"
+    stack.write_text(stack.read_text().replace("  minnova:cloudflare:\n",
+                                               f"  minnova:cloudflare:\n    maxAccountTokens: {total}\n"))
+    _publish(project, "dev", project / "examples/oracle", "oracle")
+    assert _validate(project / "examples/oracle")[0] == 0  # exactly at the limit
+    _oracle(lambda d: d.update(storage={"enabled": True}))(project)
+    plan = stack_problems(project, "dev")
+    assert any("maxAccountTokens" in problem for problem in plan), plan
+    code, result = _validate(project / "examples/oracle")
+    assert code == 1 and any(p["field"] == "minnova:cloudflare.maxAccountTokens" for p in result["problems"]), result
