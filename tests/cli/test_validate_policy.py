@@ -406,8 +406,11 @@ def test_validate_counts_the_other_apps_cloudflare_tokens(tmp_path):
     from tests.conftest import load_stack_inputs
 
     project = project_copy(tmp_path)
+    _storefront(lambda d: d.update(storage={"enabled": True}))(project)  # the other app's tokens
     inputs = load_stack_inputs(project, "dev")
     total = account_tokens(ProgramInputs(stack=inputs.stack, apps=inputs.apps))
+    oracle = [app for app in inputs.apps if app.name == "oracle"]
+    assert account_tokens(ProgramInputs(stack=inputs.stack, apps=oracle)) + 2 <= total  # room for oracle alone
     stack = project / "Pulumi.dev.yaml"
     stack.write_text(stack.read_text().replace("  minnova:cloudflare:\n",
                                                f"  minnova:cloudflare:\n    maxAccountTokens: {total}\n"))
