@@ -1,7 +1,7 @@
 """The Pulumi program: load and check everything (the core), then declare the Platform.
 
-Loading comes first and is all-or-nothing: a problem anywhere stops the run before
-a single resource is registered (see minnova_idp/load/apps.py for why).
+Loading comes first. The platform's own inputs stop the run before a single resource is registered; an app whose
+own inputs fail keeps its last good config, recorded in this stack's outputs (minnova_idp/load/inputs.py, ADR 0004).
 """
 
 from __future__ import annotations
@@ -15,11 +15,18 @@ import pulumi
 
 from components.platform import Platform
 from minnova_idp.load import image_registry as imagegate
-from minnova_idp.load.inputs import load_inputs
+from minnova_idp.load.inputs import Isolation, load_inputs
 from minnova_idp.load.progress import FetchProgress
 from minnova_idp.model import names
 from minnova_idp.model.errors import ConfigError, Problem, raise_if_any
-from minnova_idp.model.inputs import IMAGE_TAGS_OUTPUT, STOP_HEADER, ProgramInputs
+from minnova_idp.model.inputs import (
+    APP_SOURCES_OUTPUT,
+    DEGRADED_OUTPUT,
+    IMAGE_TAGS_OUTPUT,
+    RELEASES_OUTPUT,
+    STOP_HEADER,
+    ProgramInputs,
+)
 from minnova_idp.plan.pulumi_internals import running_program_config, version_problems
 from minnova_idp.policy import image_gate
 from minnova_idp.policy.guards import (
@@ -30,25 +37,36 @@ from minnova_idp.policy.guards import (
     unrecorded_versions,
 )
 from minnova_idp.policy.image_gate import image_tag_history, requested_images
+from minnova_idp.policy.releases import degraded_output, release_history
 
 PLATFORM_NAME = "platform"
 
 
-async def program(inputs: ProgramInputs, check_images=None) -> dict[str, pulumi.Output]:
+def own_outputs() -> pulumi.StackReference:
+    """This stack's own outputs from its last update: the only record of what was deployed. One per run (a second
+    StackReference of the same name would be a duplicate resource)."""
+    return pulumi.StackReference(f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}")
+
+
+async def program(inputs: ProgramInputs, check_images=None, previous: pulumi.StackReference | None = None,
+                  now: str | None = None) -> dict[str, pulumi.Output]:
     """Registers the resources the core declares for `inputs`; returns the stack's outputs (also exported).
 
     `check_images`: imagegate.check_images under `pulumi up`/`preview`; the offline plan passes none (it contacts no
-    registry: it reports what would be checked).
+    registry: it reports what would be checked). `previous`: own_outputs() when main() read it already. `now`: this
+    run's time as the releases output records it (default: the clock, UTC, to the second).
     """
     settings = inputs.stack.settings
     for problem in version_problems():  # the plan's private Pulumi uses were read in other versions: say so
         pulumi.log.warn(problem)
+    for degraded in inputs.degraded.values():  # loudly: this app's new config is not what runs
+        problems = "; ".join(map(str, degraded.problems))
+        pulumi.log.warn(f"app {degraded.app} {degraded.keeps}: its own inputs failed: {problems}")
     previous_tags: dict = {}
+    previous_releases: dict = {}
     guarded = outputs_to_read(inputs)
-    if guarded or settings.image_gate != "off":
-        # This stack's own outputs from its last update: the only record of what was deployed.
-        previous = pulumi.StackReference(
-            f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}")
+    if guarded or settings.image_gate != "off" or inputs.apps:
+        previous = previous or own_outputs()
         recorded = {output: await previous.get_output(output).future() or {} for output in guarded}
         # minnova:databaseUpgradeRollbacks: the record from before a failed upgrade, for this run
         recorded, rollback_problems = apply_rollbacks(inputs, recorded)
@@ -59,13 +77,20 @@ async def program(inputs: ProgramInputs, check_images=None) -> dict[str, pulumi.
             pulumi.log.warn(warning)
         inputs = replace(inputs, recorded=recorded)
         previous_tags = await previous.get_output(IMAGE_TAGS_OUTPUT).future() or {}
+        previous_releases = await previous.get_output(RELEASES_OUTPUT).future() or {}
     if settings.image_gate != "off" and check_images is not None:
         inputs = await _image_gate(inputs, previous_tags, check_images)
 
     platform = Platform(PLATFORM_NAME, inputs)
     outputs = {"urls": platform.urls, **platform.guarded,
                # What each app environment deployed, newest first: `minnova-idp rollback` goes back to the second.
-               IMAGE_TAGS_OUTPUT: pulumi.Output.from_input(image_tag_history(inputs, previous_tags))}
+               IMAGE_TAGS_OUTPUT: pulumi.Output.from_input(image_tag_history(inputs, previous_tags)),
+               # What each app environment deployed when (tag, commit, time), newest first: `minnova-idp releases`.
+               RELEASES_OUTPUT: pulumi.Output.from_input(release_history(inputs, previous_releases, previous_tags,
+                                                                         now or _now())),
+               # Each app's last good config (load/kept.py), and the apps this run kept at theirs or left out.
+               APP_SOURCES_OUTPUT: pulumi.Output.from_input(inputs.sources),
+               DEGRADED_OUTPUT: pulumi.Output.from_input(degraded_output(inputs))}
     for name, value in outputs.items():
         pulumi.export(name, value)
     return outputs
@@ -112,17 +137,27 @@ def registry_check(checks, credentials):
     return imagegate.check_images(checks, credentials)
 
 
+def _now() -> str:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def main(project_dir: Path) -> None:
     """Entry point of `pulumi up` / `pulumi preview` (see __main__.py)."""
-    try:
-        # `pulumi up` shows what the program writes to stderr: a line per app repository as it is fetched.
-        inputs = load_inputs(project_dir, *running_program_config(), progress=FetchProgress(sys.stderr))
-    except ConfigError as exc:
-        raise pulumi.RunError(exc.render(STOP_HEADER)) from None
 
     async def entrypoint():
         try:
-            await program(inputs, check_images=registry_check)
+            # The last update's outputs first: what an app whose own inputs fail keeps running (ADR 0004).
+            previous = own_outputs()
+            outputs = await previous.outputs.future() or {}
+            # `pulumi up` shows what the program writes to stderr: a line per app repository as it is fetched.
+            config = running_program_config()  # read here: Pulumi's config lives in this thread's context
+            inputs = await asyncio.to_thread(load_inputs, project_dir, *config, progress=FetchProgress(sys.stderr),
+                                             isolation=Isolation(outputs))
+            # Returned as well as exported: the same values (pulumi@3.272.0 pulumi/runtime/stack.py:66-89: a returned
+            # mapping is exported as pulumi.export would); tests read them from the entry point.
+            return await program(inputs, check_images=registry_check, previous=previous)
         except ConfigError as exc:
             raise pulumi.RunError(exc.render(STOP_HEADER)) from None
 

@@ -7,11 +7,18 @@ MINNOVA_CRDS_DIR / MINNOVA_CHARTS_DIR (default ../shared/crds and ../shared/char
 in minnova_idp/model/versions.py (charts) and below (CRDs, from each project's release tag). Charts come through
 helm-python-sdk (Helm's own pull, from each chart's repository index), CRDs from the tagged sources. Nothing
 here runs in the tests: a fresh clone without DEST skips those tests with a reason.
+
+Everything is downloaded into a temporary directory first and moved into DEST only when all of it arrived: offline,
+or when one download fails, it says which and writes nothing (exit 1), so no empty DEST/crds or DEST/charts makes the
+tests look for files that are not there.
 """
 
 from __future__ import annotations
 
+import shutil
 import sys
+import tempfile
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -42,19 +49,49 @@ CHARTS = (versions.ARGO_CD, versions.CERT_MANAGER, versions.CLOUDNATIVE_PG, vers
 
 def main(argv: list[str]) -> int:
     destination = Path(argv[0]) if argv else ROOT.parent / "shared"
-    crds, charts = destination / "crds", destination / "charts"
-    crds.mkdir(parents=True, exist_ok=True)
-    charts.mkdir(parents=True, exist_ok=True)
-    for name, url in CRDS.items():
-        with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 - fixed https URLs above
-            (crds / name).write_bytes(response.read())
-        print(f"crd   {crds / name}  <- {url}")
-    import helm_python
-
-    for chart in CHARTS:
-        helm_python.registry.pull(chart.name, version=chart.version, repo_url=chart.repository, destination=charts)
-        print(f"chart {charts}/{chart.name}-{chart.version.lstrip('v')}.tgz  <- {chart.repository}")
+    with tempfile.TemporaryDirectory(prefix="fetch-upstream-") as staging:
+        try:
+            fetched = download(Path(staging))
+        except DownloadFailed as failure:
+            print(f"fetch_upstream: {failure}; nothing was written to {destination}", file=sys.stderr)
+            return 1
+        for relative in fetched:
+            target = destination / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(Path(staging) / relative, target)
+            print(f"{relative.parts[0][:-1]:5} {target}")
     return 0
+
+
+class DownloadFailed(Exception):
+    pass
+
+
+def download(staging: Path) -> list[Path]:
+    """Every CRD and chart into `staging` (crds/, charts/); the relative paths written."""
+    written = []
+    (staging / "crds").mkdir()
+    (staging / "charts").mkdir()
+    for name, url in CRDS.items():
+        try:
+            with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 - fixed https URLs above
+                (staging / "crds" / name).write_bytes(response.read())
+        except (urllib.error.URLError, OSError) as exc:  # URLError: offline, DNS, HTTP errors; OSError: timeouts
+            raise DownloadFailed(f"cannot download {url}: {getattr(exc, 'reason', exc)}") from None
+        written.append(Path("crds") / name)
+    try:
+        import helm_python
+    except ImportError:
+        raise DownloadFailed("the charts need helm-python-sdk (.venv/bin/pip install -e '.[dev]')") from None
+    for chart in CHARTS:
+        try:
+            helm_python.registry.pull(chart.name, version=chart.version, repo_url=chart.repository,
+                                      destination=staging / "charts")
+        except Exception as exc:  # the Go SDK's errors arrive as plain exceptions with Helm's message
+            raise DownloadFailed(f"cannot pull chart {chart.name} {chart.version} from {chart.repository}: "
+                                 f"{exc}") from None
+    written += [Path("charts") / path.name for path in sorted((staging / "charts").iterdir())]
+    return written
 
 
 if __name__ == "__main__":

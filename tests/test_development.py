@@ -14,7 +14,7 @@ from minnova_idp.model.app_config import AppConfig
 from tests.conftest import PROJECT_DIR
 
 DEVELOPMENT = (PROJECT_DIR / "docs/development.md").read_text()
-README = (PROJECT_DIR / "README.md").read_text()
+REFERENCE = (PROJECT_DIR / "docs/app-yaml.md").read_text()
 
 
 # (key, meaning) of every row the generated reference lists: what an app developer can write.
@@ -32,7 +32,7 @@ def test_the_walk_sees_nested_fields():
 @pytest.mark.parametrize("path,description", FIELDS, ids=[path for path, _ in FIELDS])
 def test_every_field_is_described_in_the_reference_and_named_by_a_test(path, description):
     assert description.strip(), f"{path}: no description (docs/development.md step 1)"
-    assert f"| `{path}` |" in README, f"{path}: no row in the README's app.yaml reference (step 7)"
+    assert f"| `{path}` |" in REFERENCE, f"{path}: no row in docs/app-yaml.md, the app.yaml reference (step 7)"
     leaf = path.rsplit(".", 1)[-1].strip("<>")
     snake = re.sub(r"(?<!^)([A-Z])", r"_\1", leaf).lower()  # app.yaml's camelCase key, the model's attribute
     # As app.yaml spells it (`leaf:` in YAML, "leaf" as a key, leaf= as a keyword) or as the attribute (`.snake`).

@@ -20,7 +20,7 @@ SCHEMA_URL = names.SCHEMA_URL
 
 APP_YAML_TEMPLATE = """\
 # yaml-language-server: $schema={schema_url}
-# Minnova IDP app config: how this app runs. Reference: the minnova-idp README ("App developer reference").
+# Minnova IDP app config: how this app runs. Reference: docs/app-yaml.md in the minnova-idp repository.
 # Check it with: minnova-idp validate .
 name: {name}                 # lowercase letters, digits and '-', at most 30 characters
 

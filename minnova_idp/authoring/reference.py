@@ -1,9 +1,9 @@
-"""Generated documentation: the README's app.yaml reference and the committed JSON Schema.
+"""Generated documentation: the app.yaml reference (docs/app-yaml.md) and the committed JSON Schema.
 
 Both come from the models (field order, defaults and descriptions), so they cannot drift from
 what is validated. Regenerate after changing app_config.py:
 
-    .venv/bin/python -m minnova_idp.authoring.reference          # rewrites README.md and schema/app.schema.json
+    .venv/bin/python -m minnova_idp.authoring.reference          # rewrites docs/app-yaml.md and schema/app.schema.json
     .venv/bin/python -m minnova_idp.authoring.reference --check  # exit 1 if either is stale (tests do this)
 """
 
@@ -23,6 +23,7 @@ from minnova_idp.model.app_config import AppConfig
 BEGIN = "<!-- app.yaml reference: generated from minnova_idp/model/app_config.py; regenerate, do not edit -->"
 END = "<!-- end of app.yaml reference -->"
 SCHEMA_FILE = Path("schema/app.schema.json")
+REFERENCE_FILE = Path("docs/app-yaml.md")
 
 
 def app_schema() -> dict[str, Any]:
@@ -101,16 +102,16 @@ def _flow(value: Any) -> str:
     return str(value)
 
 
-def readme_with_table(readme: str) -> str:
-    before, found, rest = readme.partition(BEGIN)
+def reference_with_table(page: str) -> str:
+    before, found, rest = page.partition(BEGIN)
     if not found or END not in rest:
-        raise ValueError(f"README.md has no generated app.yaml reference (markers {BEGIN!r} ... {END!r})")
+        raise ValueError(f"{REFERENCE_FILE} has no generated app.yaml reference (markers {BEGIN!r} ... {END!r})")
     return f"{before}{BEGIN}\n{app_yaml_table()}\n{END}{rest.split(END, 1)[1]}"
 
 
 def stale_files(project_dir: Path) -> dict[Path, str]:
     """Each generated file whose content is not what the models give, with the content it should have."""
-    wanted = {project_dir / "README.md": readme_with_table((project_dir / "README.md").read_text()),
+    wanted = {project_dir / REFERENCE_FILE: reference_with_table((project_dir / REFERENCE_FILE).read_text()),
               project_dir / SCHEMA_FILE: schema_text()}
     return {path: text for path, text in wanted.items() if not path.exists() or path.read_text() != text}
 

@@ -16,9 +16,10 @@ STACK_HELP = "stack name (default: $PULUMI_STACK, else the stack selected with `
 
 def register(commands) -> None:
     releases = commands.add_parser(
-        "releases", help="the image tags an app environment ran, newest first (from the stack's outputs)",
-        description="The image tags deployed to an app environment, newest first, from the stack's imageTags "
-                    "output (`pulumi stack output --json`, read from --previous-outputs or by running pulumi).",
+        "releases", help="what an app environment deployed when (tag, commit, time), newest first",
+        description="The releases of an app environment, newest first (tag, commit, time), from the stack's "
+                    "releases output (the last 20; `pulumi stack output --json`, read from --previous-outputs or by "
+                    "running pulumi). A stack updated before that output existed shows its imageTags (the last 5).",
         epilog="examples:\n  pulumi stack output --json --stack prod > outputs.json\n"
                "  minnova-idp releases oracle prod -s prod --previous-outputs outputs.json",
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -54,26 +55,35 @@ def run_releases(args: argparse.Namespace) -> int:
     from minnova_idp.cli.previous_outputs import read_previous_outputs
     from minnova_idp.cli.validate_names import check_app_environment
     from minnova_idp.model import names
-    from minnova_idp.model.inputs import IMAGE_TAGS_OUTPUT
+    from minnova_idp.model.inputs import DEGRADED_OUTPUT, IMAGE_TAGS_OUTPUT, RELEASES_OUTPUT
 
     check_app_environment(args.app, args.environment)
     stack = resolve_stack(args)
     outputs = read_previous_outputs(args.previous_outputs or _pulumi_outputs(stack, Path(args.project_dir)))
     component = names.component_name(args.app, args.environment)
-    history = (outputs.get(IMAGE_TAGS_OUTPUT) or {}).get(component)
+    # [time, tag, commit], newest first (policy/releases.py); before that output: imageTags, tags only
+    history = (outputs.get(RELEASES_OUTPUT) or {}).get(component) or [
+        [None, tag, None] for tag in (outputs.get(IMAGE_TAGS_OUTPUT) or {}).get(component) or []]
     if not history:
-        raise ConfigError([Problem(args.previous_outputs or f"stack {stack}", IMAGE_TAGS_OUTPUT,
+        raise ConfigError([Problem(args.previous_outputs or f"stack {stack}", RELEASES_OUTPUT,
                                    f"records no deployment of {component}",
                                    hint="check the app and environment; `minnova-idp status` lists what the "
                                         "stack deploys")])
-    releases = [{"tag": tag, "current": index == 0} for index, tag in enumerate(history)]
+    releases = [{"tag": tag, "commit": commit, "time": time, "current": index == 0}
+                for index, (time, tag, commit) in enumerate(history)]
+    degraded = (outputs.get(DEGRADED_OUTPUT) or {}).get(args.app)
     if args.json:
         print(json.dumps({"ok": True, "stack": stack, "app": args.app, "environment": args.environment,
-                          "releases": releases}, indent=2))
+                          "releases": releases, "degraded": degraded}, indent=2))
     else:
         print(f"{args.app}/{args.environment} in stack {stack}, newest first:")
         for release in releases:
-            print(f"  {release['tag']}{'  (current)' if release['current'] else ''}")
+            when = release["time"] or "(time not recorded)"
+            commit = (release["commit"] or "-")[:12]
+            print(f"  {when:<20}  {commit:<12}  {release['tag']}{'  (current)' if release['current'] else ''}")
+        if degraded:
+            print(f"\nThe last update kept {args.app} at its last good config: its own inputs failed "
+                  f"({'; '.join(degraded.get('problems') or [])[:300]})")
     return 0
 
 

@@ -37,7 +37,7 @@ def register_restore_drill(commands) -> None:
     drill.add_argument("--target-time", help="recover to this point in time (RFC 3339); default: the end of the WAL")
     drill.add_argument("--server-name", help="the server name to recover; default: the Cluster's name (backupName). "
                        "After a major upgrade the environment archives under <cluster>-pg<major> (the stack's "
-                       "databaseServers output; README \"Major upgrades\")")
+                       "databaseServers output; docs/databases.md \"Major upgrades\")")
     drill.set_defaults(handler=run_restore_drill)
 
 

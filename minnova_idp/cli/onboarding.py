@@ -1,8 +1,10 @@
-"""`minnova-idp init` (an app's first .minnova/app.yaml) and `minnova-idp register` (its registry entry)."""
+"""`minnova-idp init` (an app's first .minnova/app.yaml), `minnova-idp register` (its registry entry) and
+`minnova-idp ci-template` (its CI workflows)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
@@ -44,6 +46,21 @@ def register_commands(commands) -> None:
     register.add_argument("--force", action="store_true", help="overwrite an existing entry")
     register.set_defaults(handler=run_register)
 
+    ci = commands.add_parser(
+        "ci-template", help="print or write the app repository's CI workflows (shipped with this command)",
+        description="The app repository's GitHub Actions workflows: minnova.yml (validate, build and push the image, "
+                    "ask for a deploy) and, with --previews, the three preview-label workflows. Without --out, "
+                    "prints one (default minnova.yml).",
+        epilog="examples:\n  minnova-idp ci-template --out .github/workflows\n"
+               "  minnova-idp ci-template --out .github/workflows --previews\n"
+               "  minnova-idp ci-template minnova-preview-auto.yml",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    ci.add_argument("name", nargs="?", default="minnova.yml", help="the template to print (default: minnova.yml)")
+    ci.add_argument("--out", help="write into this directory (created if missing), e.g. .github/workflows")
+    ci.add_argument("--previews", action="store_true", help="with --out: also the preview workflows")
+    ci.add_argument("--force", action="store_true", help="overwrite existing files")
+    ci.set_defaults(handler=run_ci_template)
+
 
 def run_init(args: argparse.Namespace) -> int:
     from minnova_idp.authoring.onboarding import init_app
@@ -60,4 +77,22 @@ def run_register(args: argparse.Namespace) -> int:
     target = register_app(Path(args.project_dir), args.name, args.repo, args.deployment, args.ref, args.path,
                           force=args.force, new=args.new)
     print(f"Wrote {target}. Open a pull request with it; the platform team reviews and merges it.")
+    return 0
+
+
+def run_ci_template(args: argparse.Namespace) -> int:
+    from minnova_idp.authoring.ci_templates import template_text, write_templates
+    from minnova_idp.model.errors import ConfigError, Problem
+
+    if args.out is not None and args.name != "minnova.yml":
+        raise ConfigError([Problem("NAME", message="prints one template; --out writes minnova.yml (and, with "
+                                   "--previews, the preview workflows)", hint="leave NAME out with --out")])
+    if args.out is None:
+        if args.previews or args.force:
+            raise ConfigError([Problem("--previews" if args.previews else "--force", message="needs --out DIRECTORY")])
+        sys.stdout.write(template_text(args.name))
+        return 0
+    for target in write_templates(Path(args.out), previews=args.previews, force=args.force):
+        print(f"Wrote {target}")
+    print("Then set the repository variables and environment the workflow's header names (docs/app-developers.md).")
     return 0

@@ -32,9 +32,26 @@ def register(commands) -> None:
     plan.set_defaults(handler=run)
 
 
+def _installed(module: str) -> bool:
+    """Whether `module` can be imported, without importing it (only components/ and the recorder import Pulumi)."""
+    from importlib.util import find_spec
+
+    try:
+        return find_spec(module) is not None
+    except ImportError:
+        return False
+
+
 def run(args: argparse.Namespace) -> int:
     from minnova_idp.cli.previous_outputs import read_previous_outputs
     from minnova_idp.load.progress import FetchProgress
+
+    missing = [name for name in ("pulumi", "pulumi_kubernetes") if not _installed(name)]
+    if missing:  # the light install (no `platform` extra): components/ would fail to import mid-plan
+        raise ConfigError([Problem("plan", message=f"needs the Pulumi SDKs, which this install of minnova-idp does "
+                                   f"not have (no module {', '.join(missing)})",
+                                   hint="install the platform extra: pip install 'minnova-idp[platform]' "
+                                        "(in this repository: .venv/bin/pip install -e '.[platform]')")])
     from minnova_idp.plan.recorder import render_tree, run_plan, write_plan
 
     resolve_stack(args)

@@ -6,7 +6,8 @@ import json
 
 from minnova_idp.model.errors import ConfigError, Problem
 
-MAX_OUTPUTS_BYTES = 4 * 1024 * 1024
+# A 500-app stack's outputs reach about 7 MB with secrets files and full release histories (docs/isolation.md).
+MAX_OUTPUTS_BYTES = 32 * 1024 * 1024
 _OUTPUTS_HINT = "pulumi stack output --json > FILE"
 
 
@@ -59,9 +60,37 @@ def read_previous_outputs(file: str) -> dict:
                                  "first", hint=_OUTPUTS_HINT)
                          for component, item in tags.items()
                          if not (isinstance(item, list) and all(_is_image_tag(tag) for tag in item))]
+    problems += _isolation_problems(file, document)
     if problems:
         raise ConfigError(problems)
     return document
+
+
+def _isolation_problems(file: str, document: dict) -> list[Problem]:
+    """appSources (each app's last good config, load/kept.py) and releases, as this stack writes them."""
+    from minnova_idp.load.kept import malformed
+    from minnova_idp.model.inputs import APP_SOURCES_OUTPUT, RELEASES_OUTPUT
+    problems = []
+    for output, check, what in ((APP_SOURCES_OUTPUT, malformed, "app names to records of their last good config"),
+                                (RELEASES_OUTPUT, _releases_problem, "app environments to lists of releases")):
+        value = document.get(output)
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            problems.append(Problem(file, output, f"must be an object of {what}", hint=_OUTPUTS_HINT))
+            continue
+        for key, item in value.items():
+            if (why := check(item)) is not None:
+                problems.append(Problem(file, f"{output}.{key}"[:120], why, hint=_OUTPUTS_HINT))
+    return problems
+
+
+def _releases_problem(value) -> str | None:
+    from minnova_idp.policy.releases import is_release
+
+    if isinstance(value, list) and all(is_release(release) for release in value):
+        return None
+    return "must be a list of releases, newest first: [time, tag, commit]"
 
 
 def _is_image_tag(value) -> bool:

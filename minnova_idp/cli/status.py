@@ -19,13 +19,17 @@ def register(commands) -> None:
         epilog="examples:\n  minnova-idp status --stack prod\n  minnova-idp status --stack dev --json | jq '.apps[].url'",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     stack_arguments(status)
+    status.add_argument("--previous-outputs", metavar="FILE",
+                        help="the stack's outputs from its last update (`pulumi stack output --json`): an app whose "
+                             "own config fails is shown with the last good config it keeps running")
     status.add_argument("--json", action="store_true", help="print JSON")
     status.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from minnova_idp.cli.previous_outputs import read_previous_outputs
     from minnova_idp.load.git_auth import GitAuth
-    from minnova_idp.load.inputs import load_inputs
+    from minnova_idp.load.inputs import Isolation, load_inputs
     from minnova_idp.load.progress import FetchProgress
     from minnova_idp.load.stack import from_stack_file
     from minnova_idp.render.status import stack_status
@@ -33,19 +37,38 @@ def run(args: argparse.Namespace) -> int:
     resolve_stack(args)
     project_dir = Path(args.project_dir).resolve()
     raw, secret_keys, file = from_stack_file(project_dir, args.stack)
-    # Like the offline plan: no credentials, so app repos must be readable without them (or cached).
+    previous = read_previous_outputs(args.previous_outputs) if args.previous_outputs else None
+    # Like the offline plan: no credentials, so app repos must be readable without them (or cached). An app whose
+    # own inputs fail is shown at the last good config it keeps (ADR 0004), or named as not added.
     progress = FetchProgress(sys.stderr)
     inputs = load_inputs(project_dir, raw, secret_keys, file,
-                         cache_dir=Path(args.cache_dir) if args.cache_dir else None, auth=GitAuth(), progress=progress)
+                         cache_dir=Path(args.cache_dir) if args.cache_dir else None, auth=GitAuth(), progress=progress,
+                         isolation=Isolation(previous or {}, known=previous is not None))
     progress.finish()
     rows = stack_status(inputs)
     if args.json:
         print(json.dumps({"ok": True, "stack": args.stack, "deployment": inputs.stack.settings.deployment,
-                          "apps": structured(inputs, rows)}, indent=2))
+                          "apps": structured(inputs, rows), "degraded": degraded_json(inputs)}, indent=2))
     else:
         print(f"Stack {args.stack} (deployment {inputs.stack.settings.deployment}), from config and the registry:\n")
-        print(table(rows) if rows else "no app is deployed by this stack")
+        print(table(rows, frozenset(inputs.degraded)) if rows else "no app is deployed by this stack")
+        if inputs.degraded:
+            print(f"\nDEGRADED ({len(inputs.degraded)}): these apps' own inputs fail; every other app is shown as "
+                  "configured")
+            for name, degraded in sorted(inputs.degraded.items()):
+                print(f"  {name}: {degraded.keeps}")
+                for problem in degraded.problems:
+                    print(f"    - {problem}")
     return 0
+
+
+def degraded_json(inputs) -> list[dict]:
+    """Each app whose own inputs failed: what it keeps running and its problems as objects."""
+    return [{"app": name, "keeps": degraded.keeps, "kept": degraded.kept is not None,
+             "commit": degraded.kept.commit if degraded.kept else None,
+             "problems": [{"file": p.file, "line": p.line, "field": p.field, "message": p.message, "hint": p.hint}
+                          for p in degraded.problems]}
+            for name, degraded in sorted(inputs.degraded.items())]
 
 
 def structured(inputs, rows) -> list[dict]:
@@ -68,14 +91,16 @@ def structured(inputs, rows) -> list[dict]:
             storage = {"bucket": storage_bucket(inputs.stack.settings.deployment, row.app, row.environment)}
         result.append({"app": row.app, "environment": row.environment, "url": row.url,
                        "image": {"repository": row.image, "tag": row.tag, "tagSource": row.tag_source},
-                       "database": database, "storage": storage, "previews": row.previews, "source": row.source})
+                       "database": database, "storage": storage, "previews": row.previews, "source": row.source,
+                       "kept": row.app in inputs.degraded})
     return result
 
 
-def table(rows) -> str:
-    """The status table within 80 columns (a block per app environment when the columns would not fit)."""
+def table(rows, kept: frozenset[str] = frozenset()) -> str:
+    """The status table within 80 columns (a block per app environment when the columns would not fit); an app kept
+    at its last good config is marked `(kept)`."""
     from minnova_idp.cli.output import fit_table
 
     return fit_table(("APP", "ENV", "URL", "IMAGE:TAG", "DATABASE", "PREVIEWS"),
-                     [(r.app, r.environment, r.url, f"{r.image}:{r.tag} ({r.tag_source})", r.database or "-",
+                     [(f"{r.app} (kept)" if r.app in kept else r.app, r.environment, r.url, f"{r.image}:{r.tag} ({r.tag_source})", r.database or "-",
                        "yes" if r.previews else "no") for r in rows])

@@ -1,13 +1,14 @@
-"""Loading every registered app's config, all or nothing.
+"""Loading every registered app's config, each on its own.
 
-If one app's config could not be loaded and we went on without it, Pulumi would see
-that app's resources as no longer wanted and delete them. So any problem anywhere
-stops the run before a single resource is registered, listing every problem.
+If one app's config could not be loaded and we went on without it, Pulumi would see that app's resources as no
+longer wanted and delete them. So a failed app is never just left out: load/inputs.py keeps it at its last good
+config (load/kept.py) or, never deployed, leaves it out (ADR 0004). `load_apps` is the all-or-nothing path.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from minnova_idp.load.git import (
@@ -26,7 +27,7 @@ from minnova_idp.load.validation import validate_document
 from minnova_idp.load.yamlsafe import load_yaml_file
 from minnova_idp.model import names
 from minnova_idp.model.app_config import AppConfig
-from minnova_idp.model.errors import ConfigError, Problem
+from minnova_idp.model.errors import ConfigError, Problem, raise_if_any
 from minnova_idp.model.loaded import LoadedApp
 from minnova_idp.model.stack import StackConfig
 
@@ -58,10 +59,26 @@ def git_timeout(environ=None) -> float:
     return value
 
 
-def load_apps(project_dir: Path, stack: StackConfig, cache_dir: Path | None = None,
-              auth: GitAuth | None = None, progress=None) -> list[LoadedApp]:
-    """`progress(result)`: told of each repository as its fetch ends (FetchedSource or FetchError)."""
+@dataclass(frozen=True)
+class Candidates:
+    """Every registered app loaded on its own: `apps` by name, and `failed` (name -> its problems) for each app whose
+    fetch or config failed. The registry itself is the platform's: a problem there stops the run (load_candidates)."""
+
+    registered: dict[str, Registered]
+    apps: dict[str, LoadedApp]
+    failed: dict[str, list[Problem]]
+
+
+def load_candidates(project_dir: Path, stack: StackConfig, cache_dir: Path | None = None,
+                    auth: GitAuth | None = None, progress=None, registry_problems: list[Problem] | None = None
+                    ) -> Candidates:
+    """`progress(result)`: told of each repository as its fetch ends (FetchedSource or FetchError).
+    `registry_problems`: given, the registry's problems are added to it instead of raised."""
     registered, problems = read_registry(project_dir, stack.settings.registry_dir)
+    if registry_problems is None:
+        raise_if_any(problems)
+    else:
+        registry_problems.extend(problems)
     remote = [r for r in registered if r.entry.local is None]
     specs = [RepoSpec(url=r.entry.repo, ref=r.entry.ref, path=r.entry.path or "") for r in remote]
     cache = cache_dir or default_cache_dir()
@@ -71,17 +88,33 @@ def load_apps(project_dir: Path, stack: StackConfig, cache_dir: Path | None = No
         raise ConfigError([Problem("--cache-dir" if cache_dir else "MINNOVA_IDP_CACHE_DIR", message=f"the git cache "
                                    f"cannot be used: {exc}", hint="point it at a writable directory")]) from None
     fetched = {item.entry.name: result for item, result in zip(remote, results)}
-
-    apps: list[LoadedApp] = []
+    apps: dict[str, LoadedApp] = {}
+    failed: dict[str, list[Problem]] = {}
     for item in registered:
         try:
-            apps.append(_load_one(project_dir, item, fetched.get(item.entry.name)))
+            apps[item.entry.name] = _load_one(project_dir, item, fetched.get(item.entry.name))
         except ConfigError as exc:
-            problems.extend(exc.problems)
+            failed[item.entry.name] = exc.problems
+    return Candidates({item.entry.name: item for item in registered}, apps, failed)
+
+
+def load_apps(project_dir: Path, stack: StackConfig, cache_dir: Path | None = None,
+              auth: GitAuth | None = None, progress=None) -> list[LoadedApp]:
+    """Every registered app, all or nothing: any problem raises (the strict path: tests and checks of one stack)."""
+    problems: list[Problem] = []
+    candidates = load_candidates(project_dir, stack, cache_dir, auth, progress, registry_problems=problems)
+    for app_problems in candidates.failed.values():
+        problems.extend(app_problems)
+    apps = list(candidates.apps.values())
     problems.extend(_cross_app_problems(apps))
     if problems:
         raise ConfigError(problems)
     return sorted(apps, key=lambda app: app.name)
+
+
+def load_kept(item: Registered, directory: Path, commit: str | None, shown: str) -> LoadedApp:
+    """An app loaded back from the record of its last good config (load/kept.py), as a fetched one is loaded."""
+    return _load_from(item, directory, commit, shown)
 
 
 def _load_one(project_dir: Path, item: Registered, source: FetchedSource | FetchError | None) -> LoadedApp:
@@ -95,6 +128,11 @@ def _load_one(project_dir: Path, item: Registered, source: FetchedSource | Fetch
     else:
         base, commit = project_dir / entry.local, None
         shown = f"{entry.local}/{APP_CONFIG}"
+    return _load_from(item, base, commit, shown)
+
+
+def _load_from(item: Registered, base: Path, commit: str | None, shown: str) -> LoadedApp:
+    entry = item.entry
     config_path = base / APP_CONFIG
     if not config_path.is_file():
         raise ConfigError([Problem(shown, message="app config not found",
@@ -128,12 +166,14 @@ def host_claims(app: LoadedApp) -> list[tuple[str, str, str, str]]:
             for env_name, environment in app.config.environments.items()]
 
 
-def host_claim_problems(claims: list[tuple[str, str, str, str]]) -> list[Problem]:
+def host_claim_problems(claims: list[tuple[str, str, str, str]], first: frozenset[str] = frozenset()
+                        ) -> list[Problem]:
     """A host belongs to one app: a second claim would take over the first app's traffic. The app first by name
-    keeps it. `claims` from `host_claims`; `validate` adds the other apps' from the published policy."""
+    keeps it, after the apps in `first` (what runs: deployed or kept at their last good config, ADR 0012), so a new
+    claim is the one refused. `claims` from `host_claims`; `validate` adds the other apps' from the published policy."""
     owners: dict[str, tuple[str, str]] = {}
     problems = []
-    for app, env_name, host, file in sorted(claims, key=lambda claim: claim[0]):
+    for app, env_name, host, file in sorted(claims, key=lambda claim: (claim[0] not in first, claim[0])):
         if host in owners:
             owner, owner_env = owners[host]
             problems.append(Problem(file, f"environments.{env_name}.host", f"'{host}' is already the host of app "
@@ -143,5 +183,5 @@ def host_claim_problems(claims: list[tuple[str, str, str, str]]) -> list[Problem
     return problems
 
 
-def _cross_app_problems(apps: list[LoadedApp]) -> list[Problem]:
-    return host_claim_problems([claim for app in apps for claim in host_claims(app)])
+def _cross_app_problems(apps: list[LoadedApp], first: frozenset[str] = frozenset()) -> list[Problem]:
+    return host_claim_problems([claim for app in apps for claim in host_claims(app)], first)

@@ -48,7 +48,7 @@ NAMESPACE_DEFAULT_LIMIT = {"memory": "256Mi"}
 
 
 class Resources(StrictModel):
-    documented_as_one_value: ClassVar[bool] = True  # one row in the README's reference, not one per key
+    documented_as_one_value: ClassVar[bool] = True  # one row in docs/app-yaml.md, not one per key
 
     requests: ResourceList = ResourceList(cpu="100m", memory="128Mi")
     limits: ResourceList = ResourceList(memory="256Mi")
@@ -161,11 +161,12 @@ class Database(StrictModel):
     seed: DatabaseSeed | None = Field(
         default=None, description="`{files: [seed/schema.sql, seed/demo.sql], environments: [dev]}`: SQL run once when a "
         "preview's database is created (and in `environments`), from the pull request's own files; at most 256 KiB "
-        "a file, 900 KiB in all; see README \"Seed data\"")
+        "a file, 900 KiB in all; see docs/previews.md \"Seed data\"")
     restore_drill: bool = Field(
         default=True, description="restore the latest backup into a throwaway database on the stack's schedule "
                                   "(`minnova:restoreDrillSchedule`, weekly by default) and run `.minnova/"
-                                  "restore-check.sql` (default `select 1`) against it; see README \"Restore drills\"")
+                                  "restore-check.sql` (default `select 1`) against it; see docs/databases.md "
+                                  "\"Restore drills\"")
 
 
 REDIS_SIZE_MAX = "64Gi"
@@ -226,7 +227,7 @@ class PreviewConfig(StrictModel):
     database: PreviewDatabase | None = Field(
         default=None, description="`{from: dev}`: each preview's database is a copy of dev's latest backup, masked "
         "by `.minnova/seed/mask.sql` of the registered branch (required) before the app starts; never a protected "
-        "environment; the stack deploying it must run the previews (see README "
+        "environment; the stack deploying it must run the previews (see docs/previews.md "
         "\"A masked copy of dev\")")
 
 
@@ -250,11 +251,11 @@ class EnvironmentDatabase(StrictModel):
     backup_name: BackupName | None = Field(
         default=None, json_schema_extra=default_shown_as("`<app>-db`"),
         description="the server name the database archives under in its bucket (change it only when restoring, "
-                    "see README \"Disaster recovery\")")
+                    "see docs/databases.md \"Disaster recovery\")")
     restore: DatabaseRestore | None = Field(
         default=None, description="`{fromBackup: <server name>, targetTime: <RFC 3339>, sourceGone: false}`: create "
                                   "the database from a backup, only when it is created; `sourceGone: true` when the "
-                                  "source Cluster no longer exists (see README \"Disaster recovery\")")
+                                  "source Cluster no longer exists (see docs/databases.md \"Disaster recovery\")")
 
 
 class HealthCheck(StrictModel):

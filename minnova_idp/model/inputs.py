@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from minnova_idp.model import names
+from minnova_idp.model.errors import Problem
 from minnova_idp.model.loaded import LoadedApp
 from minnova_idp.model.secrets import SecretValues
 from minnova_idp.model.stack import StackConfig
@@ -20,6 +21,23 @@ DATABASE_UPGRADED_FROM_OUTPUT = "databaseUpgradedFrom"
 STORAGE_BUCKETS_OUTPUT = "storageBuckets"  # component -> the R2 bucket it stores objects in (storage.enabled)
 IMAGE_TAGS_OUTPUT = "imageTags"  # component -> the tags it deployed, newest first (rollbacks)
 IMAGE_TAG_HISTORY = 5
+# app -> the record of the .minnova/ files its last good config was rendered from (load/kept.py): what an app whose
+# config, secrets or fetch fails keeps running (ADR 0004).
+APP_SOURCES_OUTPUT = "appSources"
+DEGRADED_OUTPUT = "degradedApps"  # app -> why this run kept its last good config (or left it out) and what it runs
+RELEASES_OUTPUT = "releases"  # component -> [time, tag, commit] deployed, newest first (`minnova-idp releases`)
+# Kept in the stack's outputs, so in its state: 20 per app environment is 1.6 MB for 500 apps (docs/isolation.md).
+RELEASE_HISTORY = 20
+
+
+@dataclass(frozen=True)
+class Degraded:
+    """An app whose own inputs (config, secrets, fetch) failed this run, and what it runs instead (ADR 0004)."""
+
+    app: str
+    problems: tuple[Problem, ...]
+    keeps: str  # what it keeps running, in a line
+    kept: LoadedApp | None = None  # its last good config, re-rendered; None: the app is not added
 
 
 @dataclass(frozen=True)
@@ -35,6 +53,9 @@ class ProgramInputs:
     kept_tags: dict[str, str] = field(default_factory=dict)  # component -> the tag the image gate kept
     # The guarded outputs (policy/guards.py) of this stack's last update: output name -> component -> value.
     recorded: dict[str, dict[str, str]] = field(default_factory=dict)
+    # app -> its record for the appSources output (load/kept.py); a kept app's is the record it was kept from.
+    sources: dict[str, dict] = field(default_factory=dict)
+    degraded: dict[str, Degraded] = field(default_factory=dict)  # app -> why its own inputs failed this run
 
     def deployed(self) -> list[tuple[LoadedApp, str]]:
         """(app, environment) pairs this stack deploys."""

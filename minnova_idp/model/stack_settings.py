@@ -158,7 +158,7 @@ class GitSettings(StrictModel):
 
 
 class PreviewSettings(StrictModel):
-    """Pull-request previews through Argo CD (README: "Previews")."""
+    """Pull-request previews through Argo CD (docs/previews.md: "Previews")."""
 
     renderer_image: Annotated[str, AfterValidator(_image_reference)] = Field(
         description="The minnova-idp image Argo CD's plugin sidecar runs (Dockerfile in this repo), pinned.")
@@ -218,7 +218,7 @@ class KubernetesSettings(StrictModel):
 
 
 class StackSettings(StrictModel):
-    """Pulumi config of one stack, namespace `minnova` (see the README's table)."""
+    """Pulumi config of one stack, namespace `minnova` (docs/stack-config.md)."""
 
     deployment: Annotated[str, AfterValidator(_dns_label)]
     environments: list[EnvironmentName] = Field(min_length=1)
@@ -244,7 +244,7 @@ class StackSettings(StrictModel):
         default_factory=list, max_length=50,
         description="Components (`<app>-<environment>`) whose failed major upgrade this run rolls back: the "
         "database.version and server name recorded before the upgrade (databaseUpgradedFrom), for this run only "
-        "(README: Major upgrades).")
+        "(docs/databases.md: Major upgrades).")
     dns_proxied: bool = Field(default=False, description="Proxy app hosts through Cloudflare (orange cloud).")
     network_policies: bool = Field(
         default=True, description="NetworkPolicies in every app namespace: ingress from its own pods and non-app "

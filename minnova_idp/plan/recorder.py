@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from minnova_idp.load.git_auth import GitAuth
-from minnova_idp.load.inputs import load_inputs
+from minnova_idp.load.inputs import Isolation, load_inputs
 from minnova_idp.load.stack import from_stack_file
 from minnova_idp.load.yamlsafe import load_yaml_file
 from minnova_idp.model.errors import ConfigError, Problem
-from minnova_idp.model.inputs import IMAGE_TAGS_OUTPUT
+from minnova_idp.model.inputs import DEGRADED_OUTPUT, IMAGE_TAGS_OUTPUT
 from minnova_idp.model.secrets import SECRET_PLACEHOLDER
 from minnova_idp.plan.components import load_components
 from minnova_idp.plan.pulumi_internals import (
@@ -184,6 +184,9 @@ def project_name(project_dir: Path) -> str:
     return loaded.data["name"]
 
 
+PLANNED_RELEASE_TIME = "(time of the update)"
+
+
 def run_plan(project_dir: Path, stack: str, cache_dir: Path | None = None,
              previous_outputs: dict[str, Any] | None = None, identities: list[Any] | None = None,
              only_app: str | None = None, progress=None) -> Plan:
@@ -194,11 +197,16 @@ def run_plan(project_dir: Path, stack: str, cache_dir: Path | None = None,
     """
     project = project_name(project_dir)
     raw, secret_keys, file = from_stack_file(project_dir, stack)
+    # An app whose own inputs fail keeps its last good config from previous_outputs, as under `pulumi up` (ADR 0004).
+    isolation = Isolation(previous_outputs or {}, known=previous_outputs is not None)
     inputs = load_inputs(project_dir, raw, secret_keys, file, cache_dir=cache_dir, auth=GitAuth(),
-                         identities=identities, progress=progress)
+                         identities=identities, progress=progress, isolation=isolation)
     if only_app is not None:
-        # Every app was loaded and checked (all or nothing, as `pulumi up`); only this one is declared. A plan,
-        # never a program: Pulumi would delete the other apps.
+        # Every app was loaded and checked (as `pulumi up`); only this one is declared. A plan, never a program:
+        # Pulumi would delete the other apps.
+        if only_app in inputs.degraded:  # the CI gate of that app: its own inputs fail, so this plan fails
+            degraded = inputs.degraded[only_app]
+            raise ConfigError([*degraded.problems, Problem("--app", message=f"'{only_app}' {degraded.keeps}")])
         if only_app not in {app.name for app in inputs.apps}:
             raise ConfigError([Problem("--app", message=f"no app '{only_app}' in this stack's registry",
                                        hint=", ".join(sorted(app.name for app in inputs.apps)) or "it is empty")])
@@ -207,7 +215,9 @@ def run_plan(project_dir: Path, stack: str, cache_dir: Path | None = None,
     program = load_components(project_dir).program
 
     async def declared():
-        return await program(inputs)
+        # The time `pulumi up` would record for a new release is not known offline: the plan says so (and stays
+        # the same on every run).
+        return await program(inputs, now=PLANNED_RELEASE_TIME)
 
     resources, outputs = record(declared, project=project, stack=stack, config=raw, secret_keys=secret_keys,
                                 stack_outputs=previous_outputs)
@@ -408,6 +418,12 @@ def render_tree(plan: Plan) -> str:
         lines += ["", "Images:", *(f"    {line}" for line in plan.image_gate)]
     if plan.warnings:
         lines += ["", "WARNINGS:", *(f"    warning: {line}" for line in plan.warnings)]
+    degraded = plan.outputs.get(DEGRADED_OUTPUT) or {}
+    if degraded:
+        lines += ["", f"DEGRADED APPS ({len(degraded)}): their own inputs failed; every other app is planned:"]
+        for name, item in sorted(degraded.items()):
+            lines.append(f"    {name}: {item['keeps']}")
+            lines += [f"        {problem}" for problem in item["problems"]]
     return "\n".join(lines)
 
 

@@ -83,7 +83,7 @@ def _replaced(app: LoadedApp, environment: str, before: str, now: str) -> list[P
     return [Problem(app.config_file, f"environments.{environment}.database.backupName",
                     f"'{now}' would give the app a new, empty database in place of '{before}', which {environment} runs",
                     hint=f"keep backupName: {before}, or restore into '{now}' with restore.fromBackup: {before} "
-                         "(README: Disaster recovery)")]
+                         "(docs/databases.md: Disaster recovery)")]
 
 
 def _database_size(config: AppConfig, environment: str, recorded: Recorded) -> str | None:
@@ -114,13 +114,13 @@ def _version_change(app: LoadedApp, environment: str, before: str, now: str) -> 
                         f"PostgreSQL {now} is older than the {before} that environments.{environment} runs; a "
                         "database cannot be downgraded in place (its files are in the newer format)",
                         hint=f"keep version: {before}; to go back, restore a backup taken before the upgrade into a "
-                             "new backupName (README: Major upgrades)")]
+                             "new backupName (docs/databases.md: Major upgrades)")]
     settings = app.config.environments[environment].database
     if settings is not None and settings.restore is not None:
         return [Problem(app.config_file, "database.version",
                         f"environments.{environment} declares a restore and an upgrade from PostgreSQL {before} to "
                         f"{now} at once", hint=f"keep version: {before} until the restore is done, then upgrade "
-                                               "(README: Major upgrades)")]
+                                               "(docs/databases.md: Major upgrades)")]
     return []
 
 
@@ -161,7 +161,7 @@ def unrecorded_versions(inputs: ProgramInputs, previous: Recorded) -> list[str]:
                 f"{component}: its PostgreSQL major version is not recorded yet (first run of this minnova-idp "
                 f"version); this run records {app.config.database.version} as deployed and keeps the archive path "
                 f"'{(previous.get(DATABASE_SERVERS_OUTPUT) or {}).get(component) or clusters[component]}': "
-                "do not change database.version in this run (README: Major upgrades)")
+                "do not change database.version in this run (docs/databases.md: Major upgrades)")
     return warnings
 
 
@@ -172,7 +172,7 @@ def _database_server(config: AppConfig, environment: str, recorded: Recorded) ->
 def _restore_of_upgraded(app: LoadedApp, environment: str, before: str, now: str) -> list[Problem]:
     """A restore keeps its source Cluster declared as it runs; one archiving under an upgrade's server name would,
     after the restore, be declared archiving under its own name again (the record follows the new Cluster): into
-    the old system's path. Refused until that is supported: the README names the manual recovery."""
+    the old system's path. Refused until that is supported: docs/databases.md names the manual recovery."""
     settings = app.config.environments[environment].database
     source = settings.restore.from_backup if settings and settings.restore else None
     if source is None or not (before.startswith(f"{source}-pg") and before.removeprefix(f"{source}-pg").isdigit()):
@@ -180,7 +180,7 @@ def _restore_of_upgraded(app: LoadedApp, environment: str, before: str, now: str
     return [Problem(app.config_file, f"environments.{environment}.database.restore",
                     f"'{source}' archives under '{before}' since its major upgrade; a declared restore of it is not "
                     "supported yet", hint="remove restore; recover by hand from server "
-                                          f"'{before}' (README: Major upgrades)")]
+                                          f"'{before}' (docs/databases.md: Major upgrades)")]
 
 
 def _upgraded_from(config: AppConfig, environment: str, recorded: Recorded) -> str | None:

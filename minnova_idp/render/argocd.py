@@ -157,7 +157,7 @@ def sidecar_volumes(origin_apps: tuple[str, ...] = (), storage_apps: tuple[str, 
 
 # ---- the chart's values ----------------------------------------------------------------------
 
-# What a pull request's checkout may make the repo server fetch or hand on (README "Security model"):
+# What a pull request's checkout may make the repo server fetch or hand on (docs/security.md "Security model"):
 # - Submodules are on by default (argo-cd v3.4.4 cmd/argocd-repo-server/commands/argocd_repo_server.go:47,
 #   common/common.go:272-273) and `git submodule update --init --recursive` runs with the repository's own
 #   credentials (util/git/client.go:574-620, runCredentialedCmd 1257-1278), whose askpass helper answers any host

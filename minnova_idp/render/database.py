@@ -135,7 +135,7 @@ def database_objects(prefix: str, app: AppConfig, database: DatabasePlacement, n
     """ObjectStore (when backed up), the Cluster, its ScheduledBackup (when backed up), each with its lifecycle;
     and the Cluster the app uses (what its Deployment waits for).
 
-    A restore (README "Disaster recovery") declares a new Cluster named `backupName` that recovers from the
+    A restore (docs/databases.md "Disaster recovery") declares a new Cluster named `backupName` that recovers from the
     source's archive and archives under its own name, and keeps the source Cluster declared exactly as it was
     (same name, spec and backups: `pulumi up` changes nothing on it) until the restore is removed on purpose.
     `keep`: how data holders are kept (retained, and protected where the environment is); `operators`: keys of

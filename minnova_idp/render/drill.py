@@ -5,7 +5,7 @@ A CronJob in the app's namespace recovers the latest backup into a throwaway Clu
 through the `-app` Secret CNPG generates, records the outcome and deletes the Cluster. Every step is a container
 of its own, in order (init containers), because the kubectl image has no shell (registry.k8s.io/kubectl is built
 on distroless static). A failed step fails the Job: its status, the CronJob's `lastSuccessfulTime` and an Event
-tell the platform team (README "Restore drills").
+tell the platform team (docs/databases.md "Restore drills").
 
 Least privilege: a ServiceAccount whose Role may create Clusters and Jobs, and get, watch and delete only the
 drill's. It reads no Secret and execs into nothing.

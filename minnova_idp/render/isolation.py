@@ -28,7 +28,7 @@ METADATA_RANGES = {"0.0.0.0/0": ["169.254.0.0/16", "168.63.129.16/32"],
                    "::/0": ["fe80::/10", "fd00:ec2::/32"]}
 # The cluster's resolver: CoreDNS keeps the kube-dns Service's pod label (kubeadm, EKS, GKE, AKS, k3s).
 # NodeLocal DNSCache answers on a link-local address on the node, which this rule does not allow: a cluster
-# running it lists that address here (README "Security model").
+# running it lists that address here (docs/security.md "Security model").
 DNS_PODS = {"namespace": "kube-system", "labels": {"k8s-app": "kube-dns"}}
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set by Kubernetes on every namespace (1.21+)
 

@@ -40,7 +40,7 @@ CONTAINER_DEFAULT_LIMIT = NAMESPACE_DEFAULT_LIMIT  # model/app_config.py checks 
 CONTAINER_MAX = {"cpu": "2", "memory": "2Gi"}
 
 
-# Where render-preview's parameters may come from (argo-cd v3.4.4; see README "Previews: what a pull request can
+# Where render-preview's parameters may come from (argo-cd v3.4.4; see docs/previews.md "Previews: what a pull request can
 # and cannot choose"). Trusted: the command line, what the repo server sets from the Application itself
 # (reposerver/repository/repository.go:1769-1783 newEnv: computed before `.argocd-source*.yaml` is merged, and
 # ARGOCD_APP_NAME/_NAMESPACE/_PROJECT_NAME come from the controller's request, controller/state.go:313-330), and

@@ -86,7 +86,7 @@ def render_preview_certificate(settings: StackSettings) -> Manifest:
     """One wildcard certificate for every preview host: no per-preview issuance, no rate limits.
 
     It lives in the platform namespace; make it the ingress controller's default certificate
-    (README: "Preview TLS"), since preview Ingresses name their host but no secret.
+    (docs/dns-tls.md: "Preview TLS"), since preview Ingresses name their host but no secret.
     """
     return {
         "apiVersion": "cert-manager.io/v1",

@@ -22,12 +22,12 @@ from minnova_idp.model.stack_settings import PreviewSettings
 from tests.conftest import PROJECT_DIR
 
 INFRA_WORKFLOWS = sorted((PROJECT_DIR / ".github" / "workflows").glob("*.yml"))
-APP_WORKFLOWS = sorted((PROJECT_DIR / "templates").rglob("*.yml"))
+APP_WORKFLOWS = sorted((PROJECT_DIR / "minnova_idp/authoring/app_ci").glob("*.yml"))  # shipped in the package
 ALL = INFRA_WORKFLOWS + APP_WORKFLOWS
-APPROVAL = PROJECT_DIR / "templates/app-repo/.github/workflows/minnova-preview-approval.yml"
-APP_CI = PROJECT_DIR / "templates/app-repo/.github/workflows/minnova.yml"
-AUTO = PROJECT_DIR / "templates/app-repo/.github/workflows/minnova-preview-auto.yml"
-EXPIRY = PROJECT_DIR / "templates/app-repo/.github/workflows/minnova-preview-expiry.yml"
+APPROVAL = PROJECT_DIR / "minnova_idp/authoring/app_ci/minnova-preview-approval.yml"
+APP_CI = PROJECT_DIR / "minnova_idp/authoring/app_ci/minnova.yml"
+AUTO = PROJECT_DIR / "minnova_idp/authoring/app_ci/minnova-preview-auto.yml"
+EXPIRY = PROJECT_DIR / "minnova_idp/authoring/app_ci/minnova-preview-expiry.yml"
 RENDERER = PROJECT_DIR / ".github/workflows/renderer-image.yml"
 OFFLINE_PLAN = PROJECT_DIR / ".github/workflows/preview.yml"
 PULUMI_PREVIEW = PROJECT_DIR / ".github/workflows/pulumi-preview.yml"
@@ -145,16 +145,16 @@ def test_there_are_workflows_for_the_infra_repo_and_app_repos():
     assert {p.name for p in INFRA_WORKFLOWS} == {"tests.yml", "preview.yml", "pulumi-preview.yml", "deploy.yml",
                                                  "renderer-image.yml"}
     assert [p.relative_to(PROJECT_DIR).as_posix() for p in APP_WORKFLOWS] == [
-        "templates/app-repo/.github/workflows/minnova-preview-approval.yml",
-        "templates/app-repo/.github/workflows/minnova-preview-approve.yml",
-        "templates/app-repo/.github/workflows/minnova-preview-auto.yml",
-        "templates/app-repo/.github/workflows/minnova-preview-expiry.yml",
-        "templates/app-repo/.github/workflows/minnova.yml"]
+        "minnova_idp/authoring/app_ci/minnova-preview-approval.yml",
+        "minnova_idp/authoring/app_ci/minnova-preview-approve.yml",
+        "minnova_idp/authoring/app_ci/minnova-preview-auto.yml",
+        "minnova_idp/authoring/app_ci/minnova-preview-expiry.yml",
+        "minnova_idp/authoring/app_ci/minnova.yml"]
 
 
 def test_every_workflow_file_is_checked():
     """The checks below see every workflow: none hides behind a .yaml extension."""
-    found = {*(PROJECT_DIR / ".github" / "workflows").glob("*.y*ml"), *(PROJECT_DIR / "templates").rglob("*.yaml")}
+    found = {*(PROJECT_DIR / ".github" / "workflows").glob("*.y*ml"), *(PROJECT_DIR / "minnova_idp/authoring/app_ci").rglob("*.y*ml")}
     assert found <= set(ALL)
 
 
@@ -1274,7 +1274,7 @@ def test_privileged_preview_workflows_run_no_code_but_their_own(path):
 
 # --- Recording approvals (minnova-preview-approve.yml): the status render-preview checks (policy/approval.py) ---------
 
-APPROVE = PROJECT_DIR / "templates/app-repo/.github/workflows/minnova-preview-approve.yml"
+APPROVE = PROJECT_DIR / "minnova_idp/authoring/app_ci/minnova-preview-approve.yml"
 HEAD, OLD = "b" * 40, "c" * 40
 
 

@@ -33,18 +33,39 @@ sys.exit({exit_code})
     return environment, lambda: [json.loads(line) for line in record.read_text().splitlines()]
 
 
-def test_releases_lists_tags_newest_first(tmp_path):
+def test_releases_of_a_stack_that_recorded_only_image_tags(tmp_path):
+    """A stack last updated before the releases output existed: its imageTags, times and commits unknown."""
     outputs = tmp_path / "outputs.json"
     outputs.write_text(json.dumps({"imageTags": {"oracle-prod": ["1.4.2", "1.4.1", "1.4.0"]}}))
     result = cli("releases", "oracle", "prod", "-s", "prod", "--previous-outputs", str(outputs), "--json")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["releases"] == [{"tag": "1.4.2", "current": True},
-                                                     {"tag": "1.4.1", "current": False},
-                                                     {"tag": "1.4.0", "current": False}]
+    assert json.loads(result.stdout)["releases"] == [
+        {"tag": "1.4.2", "commit": None, "time": None, "current": True},
+        {"tag": "1.4.1", "commit": None, "time": None, "current": False},
+        {"tag": "1.4.0", "commit": None, "time": None, "current": False}]
     text = cli("releases", "oracle", "prod", "-s", "prod", "--previous-outputs", str(outputs)).stdout
     assert text.index("1.4.2  (current)") < text.index("1.4.1") < text.index("1.4.0")
     missing = cli("releases", "nosuch", "prod", "-s", "prod", "--previous-outputs", str(outputs), "--json")
-    assert missing.returncode == 1 and json.loads(missing.stdout)["problems"][0]["field"] == "imageTags"
+    assert missing.returncode == 1 and json.loads(missing.stdout)["problems"][0]["field"] == "releases"
+
+
+def test_releases_show_tag_commit_and_time_beyond_five(tmp_path):
+    commit = "ab" * 20
+    history = [[f"2026-12-{day:02d}T10:00:00Z", f"1.{day}.0", commit] for day in range(30, 0, -1)]
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({"imageTags": {"oracle-prod": ["1.30.0", "1.29.0"]},
+                                   "releases": {"oracle-prod": history}}))
+    result = cli("releases", "oracle", "prod", "-s", "prod", "--previous-outputs", str(outputs), "--json")
+    assert result.returncode == 0, result.stderr
+    releases = json.loads(result.stdout)["releases"]
+    assert len(releases) == 30 and releases[0] == {"tag": "1.30.0", "commit": commit,
+                                                   "time": "2026-12-30T10:00:00Z", "current": True}
+    assert releases[-1]["tag"] == "1.1.0"
+    text = cli("releases", "oracle", "prod", "-s", "prod", "--previous-outputs", str(outputs)).stdout
+    assert "2026-12-30T10:00:00Z  abababababab  1.30.0  (current)" in text
+    outputs.write_text(json.dumps({"releases": {"oracle-prod": [["now", 5, None]]}}))
+    bad = cli("releases", "oracle", "prod", "-s", "prod", "--previous-outputs", str(outputs), "--json")
+    assert bad.returncode == 1 and json.loads(bad.stdout)["problems"][0]["field"] == "releases.oracle-prod"
 
 
 def test_logs_runs_kubectl_for_every_pod_of_the_process(tmp_path):

@@ -14,7 +14,7 @@ from tests.support.cli import cli
 
 
 def test_generated_docs_are_in_sync():
-    """The committed schema and the README's app.yaml reference are what the models give.
+    """The committed schema and the app.yaml reference (docs/app-yaml.md) are what the models give.
 
     Regenerate both with: .venv/bin/python -m minnova_idp.authoring.reference
     """
@@ -29,7 +29,8 @@ def test_a_field_added_to_the_models_makes_the_docs_stale(tmp_path, monkeypatch)
     from minnova_idp.authoring import reference
     from minnova_idp.model import app_config
 
-    shutil.copy(PROJECT_DIR / "README.md", tmp_path / "README.md")
+    (tmp_path / "docs").mkdir()
+    shutil.copy(PROJECT_DIR / "docs/app-yaml.md", tmp_path / "docs/app-yaml.md")
     (tmp_path / "schema").mkdir()
     shutil.copy(PROJECT_DIR / "schema" / "app.schema.json", tmp_path / "schema" / "app.schema.json")
     assert stale_files(tmp_path) == {}
@@ -37,8 +38,8 @@ def test_a_field_added_to_the_models_makes_the_docs_stale(tmp_path, monkeypatch)
                             timezone=(str, Field(default="UTC", description="the app's time zone")))
     monkeypatch.setattr(reference, "AppConfig", extended)
     stale = stale_files(tmp_path)
-    assert set(stale) == {tmp_path / "README.md", tmp_path / "schema" / "app.schema.json"}
-    assert "| `timezone` | `UTC` | the app's time zone |" in stale[tmp_path / "README.md"]
+    assert set(stale) == {tmp_path / "docs/app-yaml.md", tmp_path / "schema" / "app.schema.json"}
+    assert "| `timezone` | `UTC` | the app's time zone |" in stale[tmp_path / "docs/app-yaml.md"]
 
 
 def test_reference_check_command_reports_stale_docs():

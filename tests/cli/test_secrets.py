@@ -713,7 +713,7 @@ def test_a_recipients_file_that_is_a_link_or_a_fifo_is_refused_without_being_rea
     assert [str(p) for p in problems] == [f"{secrets}/prod.enc.yml: is not a regular file"]
 
 
-# ---- the README's app-developer walkthrough, command by command ----------------------------------------------
+# ---- docs/app-developers.md's walkthrough, command by command ------------------------------------------------
 
 
 def test_the_package_pipx_installs_is_minnova_idp_with_its_command():
@@ -762,7 +762,7 @@ def test_readme_app_developer_walkthrough(tmp_path):
     # optional, for the sops CLI
     run("secrets", "sops-config", "oracle", "--out", ".sops.yaml")
     # CI: the workflow runs `minnova-idp validate .` (copying it into a new repository needs the directory)
-    subprocess.run(f"mkdir -p .github/workflows && cp {PROJECT_DIR}/templates/app-repo/.github/workflows/minnova.yml "
+    subprocess.run(f"mkdir -p .github/workflows && cp {PROJECT_DIR}/minnova_idp/authoring/app_ci/minnova.yml "
                    ".github/workflows/", shell=True, cwd=repo, check=True)
     assert "minnova-idp validate ." in (repo / ".github/workflows/minnova.yml").read_text()
     run("validate", ".")

@@ -24,3 +24,42 @@ def test_status_lists_what_a_stack_deploys_without_a_cluster():
     assert by_app["oracle"]["previews"] is True and by_app["storefront"]["database"] is None
     assert by_app["oracle"]["storage"] is None  # no example app has storage.enabled (docs/storage.md)
     assert cli("status", "--stack", "nope").returncode == 1
+
+
+def test_status_and_plan_name_a_broken_app_and_what_it_keeps(tmp_path):
+    """Issue 24's done-when: with one app's config broken, `plan` and `status` show every other app and name the
+    broken one and what it keeps running; `plan --app` of it (that app's CI gate) exits 1."""
+    from tests.conftest import project_copy
+
+    project = project_copy(tmp_path)
+    good = cli("plan", "--stack", "prod", "--json", cwd=project)
+    assert good.returncode == 0, good.stderr
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps(json.loads(good.stdout)["outputs"]))
+    app_yaml = project / "examples" / "storefront" / ".minnova" / "app.yaml"
+    app_yaml.write_text(app_yaml.read_text().replace("port: 3000", "port: 0"))
+
+    status = cli("status", "--stack", "prod", "--previous-outputs", str(outputs), cwd=project)
+    assert status.returncode == 0, status.stderr
+    assert "app:       oracle" in status.stdout and "app:       storefront (kept)" in status.stdout
+    assert "storefront: keeps its last good config (examples/storefront)" in status.stdout
+    assert ("- examples/storefront/.minnova/app.yaml:7: port: Input should be greater than or equal to 1"
+            in status.stdout)
+    document = json.loads(cli("status", "--stack", "prod", "--previous-outputs", str(outputs), "--json",
+                              cwd=project).stdout)
+    assert {row["app"]: row["kept"] for row in document["apps"]} == {"oracle": False, "storefront": True}
+    (degraded,) = document["degraded"]
+    assert degraded["app"] == "storefront" and degraded["kept"] is True
+    assert degraded["problems"][0]["field"] == "port" and degraded["problems"][0]["line"] == 7
+
+    plan = cli("plan", "--stack", "prod", "--previous-outputs", str(outputs), cwd=project)
+    assert plan.returncode == 0, plan.stderr
+    assert "DEGRADED APPS (1)" in plan.stdout and "storefront: keeps its last good config" in plan.stdout
+    assert "storefront-prod: https://shop.minnova.io" in plan.stdout  # still declared
+    gate = cli("plan", "--stack", "prod", "--previous-outputs", str(outputs), "--app", "storefront", "--json",
+               cwd=project)
+    assert gate.returncode == 1
+    problems = json.loads(gate.stdout)["problems"]
+    assert problems[0]["field"] == "port" and "keeps its last good config" in problems[-1]["message"]
+    assert cli("plan", "--stack", "prod", "--previous-outputs", str(outputs), "--app", "oracle",
+               cwd=project).returncode == 0

@@ -207,6 +207,11 @@ CHECKS = {
     "raise_if_any": "not a check",
     "host_claim_problems": "host-of-another-app",
     "host_claims": "host-of-another-app",
+    "load_candidates": "loading: entry-and-config rows, each app on its own (ADR 0012)",
+    "_load_from": "renamed",
+    "load_kept": "loading: an app's last good config from the stack's outputs (ADR 0012), not in an app repo",
+    "record_of": "not a check: the record of the last good config (ADR 0012)",
+    "guard_problems": "loading: data guards against the stack's outputs, which an app repository does not hold",
 }
 
 
@@ -225,8 +230,10 @@ def _calls(path: Path, functions: set[str]) -> set[str]:
 
 
 def test_every_check_plan_makes_has_a_row():
-    called = (_calls(PROJECT_DIR / "minnova_idp/load/inputs.py", {"load_inputs"})
-              | _calls(PROJECT_DIR / "minnova_idp/load/apps.py", {"load_apps", "_load_one", "_cross_app_problems"}))
+    # load_inputs checks in _checked, and isolates an app's failure in _isolated (ADR 0012)
+    called = (_calls(PROJECT_DIR / "minnova_idp/load/inputs.py", {"load_inputs", "_isolated", "_checked"})
+              | _calls(PROJECT_DIR / "minnova_idp/load/apps.py", {"load_apps", "load_candidates", "_load_one",
+                                                                   "_load_from", "_cross_app_problems"}))
     missing = sorted(called - set(CHECKS))
     assert not missing, f"plan's loading calls {missing}: add a row to ROWS proving validate reports it, or say why " \
                         "it is not a check of one app"

@@ -290,7 +290,9 @@ def test_an_empty_value_injected_into_the_example_stops_the_stack(tmp_path):
         problems = stack_problems(project, **kwargs)
         assert any(p.startswith(f"{SECRETS}: stringData.NODE_OPTIONS: is empty; sops neither encrypts nor "
                                 "authenticates empty values") for p in problems), problems
-    stderr = refused_cleanly(run("plan", "--stack", "dev", "--project-dir", str(project), timeout=120))
+    # The app's own input: its CI gate (`plan --app`) refuses it; the stack's plan leaves it out (ADR 0012).
+    stderr = refused_cleanly(run("plan", "--stack", "dev", "--app", "oracle", "--project-dir", str(project),
+                                 timeout=120))
     assert f"{SECRETS}: stringData.NODE_OPTIONS: is empty" in stderr
 
 

@@ -21,7 +21,8 @@ def test_the_version_check_can_fail(monkeypatch):
 
 
 def test_pyproject_caps_each_sdk_below_the_next_minor_of_the_checked_version():
-    dependencies = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())["project"]["dependencies"]
+    dependencies = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())["project"]["optional-dependencies"][
+        "platform"]  # the Pulumi SDKs are the platform extra (issue 24 item 7)
     for distribution, checked in pulumi_internals.CHECKED_VERSIONS.items():
         (spec,) = [d for d in dependencies if re.match(rf"{distribution}[<>=]", d)]
         major, minor = checked.split(".")

@@ -21,7 +21,7 @@ from components.program import main
 from minnova_idp.load.stack import from_stack_file
 from minnova_idp.model.errors import ConfigError
 from minnova_idp.model.inputs import STOP_HEADER
-from minnova_idp.plan.recorder import manifest_path, manifest_yaml, record, run_plan, write_plan
+from minnova_idp.plan.recorder import manifest_path, manifest_yaml, record, render_tree, run_plan, write_plan
 from minnova_idp.render.yaml_text import libyaml_safe
 
 from tests.conftest import PROJECT_DIR, project_copy, project_without_a_database
@@ -120,11 +120,107 @@ def broken_copy(tmp_path: Path) -> Path:
     return project
 
 
-def test_one_broken_app_stops_the_plan(tmp_path):
+def test_a_broken_app_never_deployed_is_not_added_and_every_other_app_is_planned(tmp_path):
+    """Issue 24: one app's broken config stopped the plan of every app (all or nothing, ADR 0004 before)."""
+    plan = run_plan(broken_copy(tmp_path), "dev", previous_outputs={})
+    apps = sorted(r.name for r in plan.resources if r.type == "minnova:index:MinnovaApp")
+    assert apps == ["oracle-dev"]
+    assert plan.outputs["degradedApps"] == {"storefront": {
+        "keeps": "not added (never deployed by this stack)", "commit": None,
+        "problems": ["examples/storefront/.minnova/app.yaml:7: port: Input should be greater than or equal to 1"]}}
+    assert "storefront" not in plan.outputs["appSources"] and "oracle" in plan.outputs["appSources"]
+    tree = render_tree(plan)
+    assert "DEGRADED APPS (1)" in tree and "storefront: not added (never deployed by this stack)" in tree
+    with pytest.raises(ConfigError) as caught:  # the CI gate of that app fails
+        run_plan(broken_copy(tmp_path / "again"), "dev", previous_outputs={}, only_app="storefront")
+    assert [p.field for p in caught.value.problems] == ["port", ""]
+
+
+def good_then_broken(tmp_path: Path, stack: str, break_it) -> tuple:
+    """Two plans of one project: as it is, then broken by `break_it(project)`, given the first plan's outputs as
+    `pulumi stack output --json` prints them (and `plan --previous-outputs` reads them)."""
+    from minnova_idp.cli.previous_outputs import read_previous_outputs
+
+    project = project_copy(tmp_path)
+    good = run_plan(project, stack, cache_dir=tmp_path / "cache", previous_outputs={})
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps(good.outputs))
+    previous = read_previous_outputs(str(outputs))
+    break_it(project)
+    return good, run_plan(project, stack, cache_dir=tmp_path / "cache2", previous_outputs=previous), previous
+
+
+def _break_port(project: Path) -> None:
+    app_yaml = project / "examples" / "storefront" / ".minnova" / "app.yaml"
+    app_yaml.write_text(app_yaml.read_text().replace("port: 3000", "port: 0"))
+
+
+def _break_secrets(project: Path) -> None:
+    """A merge left conflict markers in the secrets file (the offline plan has no key; `pulumi up` would also
+    refuse a file it cannot decrypt)."""
+    secrets = project / "examples" / "oracle" / ".minnova" / "secrets" / "prod.enc.yaml"
+    secrets.write_text("<<<<<<< HEAD\n" + secrets.read_text())
+
+
+def _shrink_database(project: Path) -> None:
+    """A data guard (policy/guards.py) refuses it against the recorded 5Gi: oracle's own problem, isolated too."""
+    app_yaml = project / "examples" / "oracle" / ".minnova" / "app.yaml"
+    app_yaml.write_text(app_yaml.read_text().replace("size: 5Gi", "size: 4Gi"))
+
+
+@pytest.mark.parametrize("break_it,app", [(_break_port, "storefront"), (_break_secrets, "oracle"),
+                                          (_shrink_database, "oracle")])
+def test_a_broken_app_keeps_exactly_what_it_deployed_across_two_runs(tmp_path, break_it, app):
+    """Issue 24's done-when: nothing of the broken app is deleted (the same URNs), and nothing of it changes (the
+    same inputs: re-rendered from its recorded last good config, secrets file included)."""
+    good, broken, previous = good_then_broken(tmp_path, "prod", break_it)
+    assert {r.urn for r in broken.resources} == {r.urn for r in good.resources}
+    assert [r.as_json() for r in broken.resources] == [r.as_json() for r in good.resources]
+    degraded = broken.outputs["degradedApps"]
+    assert list(degraded) == [app] and degraded[app]["keeps"].startswith("keeps its last good config")
+    assert degraded[app]["problems"]
+    # The record is kept as it was, so the next run keeps the same config again; no new release for it.
+    assert broken.outputs["appSources"] == previous["appSources"]
+    assert broken.outputs["releases"][f"{app}-prod"] == previous["releases"][f"{app}-prod"]
+    assert f"DEGRADED APPS (1)" in render_tree(broken)
+
+
+def test_a_kept_app_is_declared_again_by_the_pulumi_program(tmp_path):
+    """`pulumi up` (the real entry point, previous outputs through its StackReference) keeps the broken app too."""
+    project = project_copy(tmp_path)
+    good_resources, outputs = run_main(project, "prod")
+    outputs = json.loads(json.dumps(outputs))
+    _break_port(project)
+    resources, again = run_main(project, "prod", previous_outputs=outputs)
+    assert [r.as_json() for r in resources] == [r.as_json() for r in good_resources]
+    assert list(again["degradedApps"]) == ["storefront"]
+
+
+def test_a_deployed_app_without_a_record_stops_the_run(tmp_path):
+    """Deployed by a version that recorded no appSources (or the record is gone): left out, Pulumi would delete it,
+    so the run stops as before, naming why."""
     with pytest.raises(ConfigError) as caught:
-        run_plan(broken_copy(tmp_path), "dev")
-    assert [str(p) for p in caught.value.problems] == [
-        "examples/storefront/.minnova/app.yaml:7: port: Input should be greater than or equal to 1"]
+        run_plan(broken_copy(tmp_path), "prod", previous_outputs={"imageTags": {"storefront-prod": ["2.0.1"]}})
+    assert [p.field for p in caught.value.problems] == ["port", "storefront"]
+    assert "hold no record of its last good config" in caught.value.problems[1].message
+
+
+def test_a_tampered_record_is_refused(tmp_path):
+    from minnova_idp.cli.previous_outputs import read_previous_outputs
+
+    project = project_copy(tmp_path)
+    outputs = run_plan(project, "prod", previous_outputs={}).outputs
+    record = outputs["appSources"]["storefront"]
+    record["sha256"] = "0" * 64
+    file = tmp_path / "outputs.json"
+    file.write_text(json.dumps(outputs))
+    with pytest.raises(ConfigError) as caught:
+        read_previous_outputs(str(file))
+    assert caught.value.problems[0].field == "appSources.storefront"
+    _break_port(project)
+    with pytest.raises(ConfigError) as caught:
+        run_plan(project, "prod", previous_outputs=outputs)
+    assert "does not match its sha256" in str(caught.value)
 
 
 def run_main(project: Path, stack: str, previous_outputs: dict | None = None):
@@ -136,24 +232,24 @@ def run_main(project: Path, stack: str, previous_outputs: dict | None = None):
         with patch.object(pulumi, "run", entrypoints.append):
             main(project)
         assert len(entrypoints) == 1
-        await entrypoints[0]()
+        return await entrypoints[0]()  # the stack's outputs (exported, and returned)
 
     return record(engine, project="minnova-idp", stack=stack, config=raw, secret_keys=secret_keys,
                   stack_outputs=previous_outputs)
 
 
-def test_pulumi_program_registers_nothing_when_an_app_is_broken(tmp_path):
+def test_pulumi_program_registers_nothing_when_the_registry_is_broken(tmp_path):
+    """The platform's own inputs still stop the run before anything is registered."""
     errors: list[pulumi.RunError] = []
-
-    def broken_run():
-        try:
-            run_main(broken_copy(tmp_path), "dev")
-        except pulumi.RunError as exc:
-            errors.append(exc)
-
-    broken_run()
+    project = project_copy(tmp_path)
+    entry = next((project / "deployments").glob("*/apps/storefront.yaml"))
+    entry.write_text(entry.read_text() + "prot: 3000\n")
+    try:
+        run_main(project, "dev")
+    except pulumi.RunError as exc:
+        errors.append(exc)
     assert len(errors) == 1 and str(errors[0]).startswith(STOP_HEADER)
-    assert "examples/storefront/.minnova/app.yaml:7: port:" in str(errors[0])
+    assert "apps/storefront.yaml:" in str(errors[0]) and "prot" in str(errors[0])
 
 
 def test_pulumi_program_reads_runtime_config():

@@ -467,7 +467,7 @@ def test_the_app_keeps_its_database_unless_a_restore_from_it_is_declared(backup_
         assert found == [f"oracle/.minnova/app.yaml: environments.prod.database.backupName: '{backup_name}' would give "
                          "the app a new, empty database in place of 'oracle-db', which prod runs (hint: keep "
                          f"backupName: oracle-db, or restore into '{backup_name}' with restore.fromBackup: oracle-db "
-                         "(README: Disaster recovery))"]
+                         "(docs/databases.md: Disaster recovery))"]
     else:
         assert found == []
     assert database_replacements(inputs, {}) == []  # nothing recorded yet: nothing to compare
@@ -679,7 +679,7 @@ def test_the_example_stacks_drill_their_databases(tmp_path):
     assert config_map["data"]["check.sql"] == "select count(*) from pg_tables;\n"
     (project / "examples/oracle/.minnova/restore-check.sql").write_bytes(b"x" * (64 * 1024 + 1))
     with pytest.raises(ConfigError, match="restore-check.sql: is larger than the limit of 65536 bytes"):
-        run_plan(project, "prod", cache_dir=tmp_path / "cache")
+        run_plan(project, "prod", cache_dir=tmp_path / "cache", only_app="oracle")  # the app's CI gate (ADR 0012)
 
 
 # ---- Cloudflare: token quota, one token per app ---------------------------------------------------------------
@@ -746,7 +746,7 @@ def test_the_cloudflare_floor_covers_every_input_the_program_passes(monkeypatch)
         target = originals[name]
         function = getattr(target, "_internal_init", None) or (target.__init__ if inspect.isclass(target) else target)
         assert key in inspect.signature(function).parameters, (name, key)
-    floor = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())["project"]["dependencies"]
+    floor = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())["project"]["optional-dependencies"]["platform"]
     (spec,) = [d for d in floor if d.startswith("pulumi-cloudflare")]
     minimum = re_module.search(r">=([0-9.]+)", spec)[1]
     version = lambda text: (tuple(int(part) for part in text.split(".")) + (0, 0))[:3]  # noqa: E731
@@ -755,7 +755,7 @@ def test_the_cloudflare_floor_covers_every_input_the_program_passes(monkeypatch)
 
 
 def test_the_readme_restore_procedure_against_the_plan(tmp_path):
-    """README "Disaster recovery", step by step, on the example prod stack's plans."""
+    """docs/databases.md "Disaster recovery", step by step, on the example prod stack's plans."""
     from minnova_idp.plan.recorder import run_plan
 
     project = project_copy(tmp_path)
@@ -774,10 +774,10 @@ def test_the_readme_restore_procedure_against_the_plan(tmp_path):
     during, during_plan = plan('database: {instances: 3, backupName: oracle-db-2, '
                                'restore: {fromBackup: oracle-db, targetTime: "2026-11-20T09:30:00Z"}}',
                                previous=before_plan.outputs)
-    readme = (PROJECT_DIR / "README.md").read_text()
+    guide = (PROJECT_DIR / "docs/databases.md").read_text()
     old_cluster = ("urn:pulumi:prod::minnova-idp::minnova:index:Platform$minnova:index:MinnovaApp$"
                    "kubernetes:postgresql.cnpg.io/v1:Cluster::oracle-prod-cluster-oracle-db")
-    assert old_cluster in readme  # the URN the README tells you to unprotect is the real one
+    assert old_cluster in guide  # the URN docs/databases.md tells you to unprotect is the real one
     changed = {urn for urn in before if urn in during and before[urn].as_json() != during[urn].as_json()}
     prefix = "urn:pulumi:prod::minnova-idp::minnova:index:Platform$minnova:index:MinnovaApp$kubernetes:"
     # Only the app's processes move (they read DATABASE_URL): the web process, the worker, the cron job.

@@ -70,7 +70,7 @@ def test_a_downgrade_is_refused_naming_the_environment():
     assert [str(p) for p in guard_problems(downgrade, downgrade.recorded)] == [
         "oracle/.minnova/app.yaml: database.version: PostgreSQL 16 is older than the 17 that environments.prod runs; "
         "a database cannot be downgraded in place (its files are in the newer format) (hint: keep version: 17; to go "
-        "back, restore a backup taken before the upgrade into a new backupName (README: Major upgrades))"]
+        "back, restore a backup taken before the upgrade into a new backupName (docs/databases.md: Major upgrades))"]
 
 
 def test_a_restore_and_an_upgrade_at_once_are_refused():
@@ -107,7 +107,7 @@ def test_a_deployed_database_without_a_recorded_version_keeps_its_path_and_is_wa
     assert declare(first).guarded_outputs["databaseVersions"] == {"oracle-prod": "18"}  # the version only
     (warning,) = unrecorded_versions(first, FIRST_RUN)
     assert warning.startswith("oracle-prod: its PostgreSQL major version is not recorded yet")
-    assert "do not change database.version in this run" in warning and "README: Major upgrades" in warning
+    assert "do not change database.version in this run" in warning and "docs/databases.md: Major upgrades" in warning
     assert unrecorded_versions(first, recorded(17)) == []  # recorded: no warning
     assert unrecorded_versions(first, {}) == []  # nothing deployed yet: nothing to warn about
 

@@ -367,8 +367,10 @@ def test_a_smaller_redis_volume_than_deployed_is_refused_before_anything_registe
 
     with pytest.raises(Stop) as caught:
         run_plan(PROJECT_DIR, "dev", previous_outputs={"redisSizes": {"oracle-dev": "5Gi"}})
-    assert [str(p) for p in caught.value.problems] == [
+    # No record of oracle's last good config to keep it at (ADR 0012): the run stops, as it always did.
+    assert [str(p) for p in caught.value.problems][0] == (
         "examples/oracle/.minnova/app.yaml: redis.persistence.size: '2Gi' is smaller than the 5Gi deployed in dev; "
-        "Redis volumes can grow but never shrink (hint: keep 5Gi or more)"]
+        "Redis volumes can grow but never shrink (hint: keep 5Gi or more)")
+    assert [p.field for p in caught.value.problems] == ["redis.persistence.size", "oracle"]
     plan = run_plan(PROJECT_DIR, "dev", previous_outputs={"redisSizes": {"oracle-dev": "1Gi"}})  # growing is fine
     assert plan.outputs["redisSizes"] == {"oracle-dev": "2Gi"}
