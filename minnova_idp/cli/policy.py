@@ -35,6 +35,7 @@ def run_publish(args: argparse.Namespace) -> int:
     from minnova_idp.cli.recipients import check_names
     from minnova_idp.cli.stacks import resolve_stack
     from minnova_idp.load.app_policy import MAX_POLICY_BYTES, policy_document, policy_file, policy_text
+    from minnova_idp.load.apps import load_candidates
     from minnova_idp.load.stack import from_stack_file, parse_stack_config
 
     check_names(args.app)
@@ -46,7 +47,9 @@ def run_publish(args: argparse.Namespace) -> int:
     stack = resolve_stack(args)  # refuses an unknown stack
     policy_document(project_dir, stack, args.app, other_apps=None)  # registered? said before fetching every app
     config = parse_stack_config(*from_stack_file(project_dir, stack))
-    apps, broken = _load_each(project_dir, config, Path(args.cache_dir) if args.cache_dir else None)
+    # Each app on its own (load_candidates, what plan's isolation uses): a broken one is named, never a stop.
+    candidates = load_candidates(project_dir, config, cache_dir=Path(args.cache_dir) if args.cache_dir else None)
+    apps, broken = list(candidates.apps.values()), candidates.failed
     for name, problems in sorted(broken.items()):
         if name != args.app:  # one app's broken config never stops another app's policy
             print(f"warning: the hosts of app {name} are not published (its config does not load: "
@@ -60,31 +63,3 @@ def run_publish(args: argparse.Namespace) -> int:
                                    "most of it: fewer hosts per app, or validate --project-dir INFRA")])
     emit(text, args.out)
     return 0
-
-
-def _load_each(project_dir: Path, config, cache_dir: Path | None):
-    """Every registered app that loads, and the problems of each that does not (fetch or config), by the loading
-    functions plan uses (load/apps.py), one app at a time."""
-    from minnova_idp.load.apps import _load_one, git_auth, git_timeout
-    from minnova_idp.load.git import CacheDirError, RepoSpec, default_cache_dir, fetch_sources
-    from minnova_idp.load.registry import read_registry
-    from minnova_idp.model.errors import ConfigError, Problem, raise_if_any
-
-    registered, problems = read_registry(project_dir, config.settings.registry_dir)
-    raise_if_any(problems)  # the platform's own files: publishing stops
-    remote = [item for item in registered if item.entry.local is None]
-    try:
-        results = fetch_sources([RepoSpec(url=item.entry.repo, ref=item.entry.ref, path=item.entry.path or "")
-                                 for item in remote], cache_dir or default_cache_dir(), git_auth(config),
-                                timeout=git_timeout())
-    except CacheDirError as exc:
-        raise ConfigError([Problem("--cache-dir" if cache_dir else "MINNOVA_IDP_CACHE_DIR", message=f"the git "
-                                   f"cache cannot be used: {exc}", hint="point it at a writable directory")]) from None
-    fetched = {item.entry.name: result for item, result in zip(remote, results)}
-    apps, broken = [], {}
-    for item in registered:
-        try:
-            apps.append(_load_one(project_dir, item, fetched.get(item.entry.name)))
-        except ConfigError as exc:
-            broken[item.entry.name] = exc.problems
-    return apps, broken
