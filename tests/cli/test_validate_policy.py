@@ -314,8 +314,9 @@ def _forge(provider: str):
                                              "    storefront: {secure: v1:E}\n", 1)
         if provider != "gitlab":  # Gitea/Forgejo: previews poll, check out over ssh, list pulls with gitToken
             text = text.replace("    webhookHost: argocd-webhooks.dev.minnova.io\n", "")
-            text = text.replace("config:\n", "config:\n  minnova:gitToken: {secure: v1:E}\n  minnova:gitKnownHosts: "
-                                "'git.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl'\n", 1)
+            known = "git.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+            text = text.replace("config:\n", f"config:\n  minnova:gitToken: {{secure: v1:E}}\n  minnova:gitKnownHosts: "
+                                f"'{known}'\n", 1)
         stack.write_text(text)
         for number, app in enumerate(("oracle", "storefront"), start=1):
             entry = project / f"deployments/minnova/apps/{app}.yaml"

@@ -255,8 +255,7 @@ def test_validate_refuses_a_storage_variable_in_an_overlay_as_the_platform_does(
     """rv24v: validate checked overlays without `storage=`, so AWS_ACCESS_KEY_ID in preview.d passed validate and
     failed render-preview (preview_plugin.py passes storage=app.storage.enabled)."""
     app_yaml = project / ORACLE / ".minnova/app.yaml"
-    app_yaml.write_text(app_yaml.read_text().replace("database: {enabled: true, size: 5Gi}\n",
-                                                     "database: {enabled: true, size: 5Gi}\nstorage: {enabled: true}\n"))
+    app_yaml.write_text(app_yaml.read_text() + "storage: {enabled: true}\n")
     assert run("validate", str(project / ORACLE))[0] == 0
     for environment, key in (("preview", PREVIEW), ("dev", DEV)):
         directory = project / ORACLE / f".minnova/secrets/{environment}.d"
