@@ -199,8 +199,9 @@ def _require_approval(request, keys_dir: Path) -> None:
     the read-only token come from the platform (argocd.PREVIEW_APPROVAL), never from plugin env or the checkout."""
     import json
 
-    from minnova_idp.load.approval import fetch_statuses
-    from minnova_idp.policy.approval import PROVIDERS, approval_problem, how_to_approve
+    from minnova_idp.load.approval import fetch_gitlab_pipeline_source, fetch_statuses
+    from minnova_idp.policy.approval import (PROVIDERS, approval_candidate, default_approvers,
+                                             gitlab_pipeline_problem, how_to_approve)
     from minnova_idp.render.argocd import PREVIEW_APPROVAL
 
     shown = str(keys_dir / PREVIEW_APPROVAL)
@@ -211,20 +212,28 @@ def _require_approval(request, keys_dir: Path) -> None:
     try:
         settings = json.loads(text)
         provider, api = settings["provider"], settings["api"]
+        approvers = settings.get("approvers")
         app = settings["apps"][request.app]
         repository, token = app["repository"], app.get("token")
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         raise ConfigError([Problem(shown, request.app, "has no approval settings for this app",
                                    hint="the platform writes them for every app with previews; re-run `pulumi up`")]
                           ) from None
     if provider not in PROVIDERS or not isinstance(api, str) or not api.startswith(("https://", "http://")) \
-            or not isinstance(repository, str) or not (token is None or isinstance(token, str)):
+            or not isinstance(repository, str) or not (token is None or isinstance(token, str)) \
+            or not (approvers is None or (isinstance(approvers, list) and all(isinstance(a, str) for a in approvers))):
         raise ConfigError([Problem(shown, request.app, "approval settings are malformed")])
+    how = how_to_approve(provider, api, repository, request.head_sha)
     statuses, page_full = fetch_statuses(provider, api, repository, request.head_sha, token, "render-preview")
-    problem = approval_problem(provider, statuses, request.head_sha, "render-preview", page_full,
-                               how_to_approve(provider, api, repository, request.head_sha))
-    if problem:
-        raise ConfigError([problem])
+    found = approval_candidate(provider, statuses, default_approvers(provider, approvers), request.head_sha,
+                               "render-preview", page_full, how)
+    if isinstance(found, Problem):
+        raise ConfigError([found])
+    if provider == "gitlab":
+        source = None if found.pipeline_id is None else fetch_gitlab_pipeline_source(
+            api, repository, found.pipeline_id, request.head_sha, token, "render-preview")
+        if (problem := gitlab_pipeline_problem(found, source, request.head_sha, "render-preview", how)) is not None:
+            raise ConfigError([problem])
 
 
 def _refuse_foreign_image(app, shown: str, keys_dir: Path) -> None:

@@ -511,7 +511,7 @@ def test_every_provider_gets_the_same_gate(checkout, keys_dir, provider):
     other, server = serve(provider)
     try:
         repository = "42" if provider == "gitlab" else "minnova/oracle"
-        settings = {"provider": provider, "api": other.url,
+        settings = {"provider": provider, "api": other.url, "approvers": ["maintainer"],
                     "apps": {"oracle": {"repository": repository, "token": TOKEN}}}
         (keys_dir / PREVIEW_APPROVAL).write_text(json.dumps(settings))
         result = render(repo, argocd_env(head, keys_dir))
@@ -578,6 +578,60 @@ def test_one_value_overlays_are_merged_into_the_preview_secret(checkout, keys_di
     (overlays / "API_TOKEN.enc.yaml").write_text(sops.encrypt_yaml({"stringData": {"OTHER": "x"}}, [recipient]))
     result = render(repo, argocd_env(head, keys_dir))
     assert result.returncode != 0 and result.stdout == "" and "must hold exactly one value, API_TOKEN" in result.stderr
+
+
+def _post(url: str, token: str) -> int:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method="POST", headers={"PRIVATE-TOKEN": token}),
+                                    timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_on_gitlab_only_an_approvers_api_status_with_the_source_branch_approves(checkout, keys_dir):
+    """The documented command (policy/approval.how_to_approve) against GitLab's create-status rules
+    (tests/support/forge_api.py): without `ref` a fork's commit is on no branch of the project (404); a CI job named
+    like the approval (a fork's MR pipeline, started by an approver) never approves."""
+    from minnova_idp.policy.approval import how_to_approve
+    from tests.support.forge_api import serve
+
+    repo, head = checkout
+    gitlab, server = serve("gitlab", writers={"maria-token": "maria"})
+    try:
+        settings = {"provider": "gitlab", "api": gitlab.url, "approvers": ["maria"],
+                    "apps": {"oracle": {"repository": "42", "token": TOKEN}}}
+        (keys_dir / PREVIEW_APPROVAL).write_text(json.dumps(settings))
+        # The fork's pipeline, run in the project, has a job `minnova/preview-approved` authored by maria.
+        gitlab.post("42", head, APPROVAL_CONTEXT, "success", writer="maria", pipeline_source="merge_request_event",
+                    ref="refs/merge-requests/7/head")
+        result = render(repo, argocd_env(head, keys_dir))
+        assert result.returncode == 1 and "a CI job does not approve" in result.stderr, result.stderr
+        command = how_to_approve("gitlab", gitlab.url, "42", head)
+        url = command.split("'")[3]
+        assert _post(url.split("&ref=")[0], "maria-token") == 404  # no ref: "References for commit" Not Found
+        assert _post(url.replace("<source-branch>", "feature"), "maria-token") == 201
+        result = render(repo, argocd_env(head, keys_dir))
+        assert result.returncode == 0, result.stderr
+        # The same API status by someone not listed does not count.
+        other = new_commit(repo, "by ann")
+        gitlab.post("42", other, APPROVAL_CONTEXT, "success", writer="ann", ref="feature")
+        result = render(repo, argocd_env(other, keys_dir))
+        assert result.returncode == 1 and "written by ann (not approvers)" in result.stderr
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_approval_token_never_goes_over_plain_http(checkout, keys_dir, forge):
+    repo, head = checkout
+    settings = json.loads(approval_settings(forge))
+    (keys_dir / PREVIEW_APPROVAL).write_text(json.dumps({**settings, "api": "http://gitlab.example.invalid/"}))
+    result = render(repo, argocd_env(head, keys_dir))
+    assert result.returncode == 1 and "is not an https:// URL" in result.stderr
 
 
 def test_render_preview_reports_the_overlays_the_commit_carries(checkout, keys_dir):

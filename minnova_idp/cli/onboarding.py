@@ -49,7 +49,7 @@ def register_commands(commands) -> None:
     ci = commands.add_parser(
         "ci-template", help="print or write the app repository's CI workflows (shipped with this command)",
         description="The app repository's GitHub Actions workflows: minnova.yml (validate, build and push the image, "
-                    "ask for a deploy) and, with --previews, the three preview-label workflows. Without --out, "
+                    "ask for a deploy) and, with --previews, the four preview workflows. Without --out, "
                     "prints one (default minnova.yml).",
         epilog="examples:\n  minnova-idp ci-template --out .github/workflows\n"
                "  minnova-idp ci-template --out .github/workflows --previews\n"

@@ -35,8 +35,23 @@ def checkout_commit(directory: Path | None = None) -> str | None:
         return None
 
 
+def installed_commit() -> str | None:
+    """The commit pip installed this package from, when it came from a git URL (`pip install "minnova-idp @
+    git+https://…"`, pipx alike): pip records it in the distribution's `direct_url.json` as `vcs_info.commit_id`
+    (PEP 610, packaging.python.org "Recording the Direct URL Origin of installed distributions"). None otherwise."""
+    import json
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        text = distribution("minnova-idp").read_text("direct_url.json")
+        commit = json.loads(text)["vcs_info"]["commit_id"] if text else None
+    except (PackageNotFoundError, ValueError, KeyError, TypeError):
+        return None
+    return commit[:12] if isinstance(commit, str) and commit else None
+
+
 def version_text() -> str:
-    commit = checkout_commit()
+    commit = checkout_commit() or installed_commit()
     return f"minnova-idp {package_version()}" + (f" (commit {commit})" if commit else "")
 
 

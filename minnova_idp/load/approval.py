@@ -12,7 +12,7 @@ import urllib.parse
 import urllib.request
 
 from minnova_idp.model.errors import ConfigError, Problem
-from minnova_idp.policy.approval import APPROVAL_CONTEXT, CommitStatus, parse_statuses
+from minnova_idp.policy.approval import APPROVAL_CONTEXT, CommitStatus, api_problem, parse_statuses
 
 MAX_RESPONSE_BYTES = 1024 * 1024
 TIMEOUT_SECONDS = 10
@@ -47,18 +47,10 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def fetch_statuses(provider: str, api: str, repository: str, sha: str, token: str | None,
-                   shown: str) -> tuple[list[CommitStatus], bool]:
-    """The statuses of `sha` (one page) and whether the page was full. Any failure refuses the render."""
-    url = statuses_url(provider, api, repository, sha)
+def _get_json(provider: str, url: str, token: str | None, refused) -> object:
+    """One bounded GET; any failure raises refused(reason)."""
     opener = urllib.request.build_opener(_NoRedirect)
     request = urllib.request.Request(url, headers=_headers(provider, token))
-
-    def refused(reason: str) -> ConfigError:
-        return ConfigError([Problem(shown, APPROVAL_CONTEXT, f"could not read the approval of {sha} from "
-                                    f"{url.split('?')[0]}: {reason}", hint="the preview stays as it was; Argo CD "
-                                    "tries again at its next refresh")])
-
     try:
         with opener.open(request, timeout=TIMEOUT_SECONDS) as response:
             body = response.read(MAX_RESPONSE_BYTES + 1)
@@ -69,9 +61,42 @@ def fetch_statuses(provider: str, api: str, repository: str, sha: str, token: st
     if len(body) > MAX_RESPONSE_BYTES:
         raise refused(f"the response is larger than {MAX_RESPONSE_BYTES} bytes")
     try:
-        statuses = parse_statuses(provider, json.loads(body))
+        return json.loads(body)
     except ValueError:
-        statuses = None
+        return None
+
+
+def _refusal(sha: str, url: str, shown: str):
+    def refused(reason: str) -> ConfigError:
+        return ConfigError([Problem(shown, APPROVAL_CONTEXT, f"could not read the approval of {sha} from "
+                                    f"{url.split('?')[0]}: {reason}", hint="the preview stays as it was; Argo CD "
+                                    "tries again at its next refresh")])
+    return refused
+
+
+def fetch_statuses(provider: str, api: str, repository: str, sha: str, token: str | None,
+                   shown: str) -> tuple[list[CommitStatus], bool]:
+    """The statuses of `sha` (one page) and whether the page was full. Any failure refuses the render."""
+    url = statuses_url(provider, api, repository, sha)
+    refused = _refusal(sha, url, shown)
+    if (why := api_problem(api)) is not None:
+        raise refused(why)
+    statuses = parse_statuses(provider, _get_json(provider, url, token, refused))
     if statuses is None:
         raise refused("the response is not a list of commit statuses")
     return statuses, len(statuses) >= PAGE_SIZE[provider]
+
+
+def fetch_gitlab_pipeline_source(api: str, repository: str, pipeline_id: int, sha: str, token: str | None,
+                                 shown: str) -> str | None:
+    """GitLab `GET /projects/:id/pipelines/:pipeline_id` (lib/api/ci/pipelines.rb; Entities::Ci::Pipeline has
+    `source`): whether the approving status's pipeline is one the status API made (policy/approval.py)."""
+    url = f"{api.rstrip('/')}/api/v4/projects/{urllib.parse.quote(repository, safe='')}/pipelines/{pipeline_id}"
+    refused = _refusal(sha, url, shown)
+    if (why := api_problem(api)) is not None:
+        raise refused(why)
+    pipeline = _get_json("gitlab", url, token, refused)
+    if not isinstance(pipeline, dict) or pipeline.get("id") != pipeline_id:
+        raise refused("the response is not that pipeline")
+    source = pipeline.get("source")
+    return source if isinstance(source, str) else None

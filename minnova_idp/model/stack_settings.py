@@ -157,6 +157,10 @@ class GitSettings(StrictModel):
         return self.token_username or default
 
 
+# A GitHub login or app bot (`name[bot]`), a GitLab username, a Gitea/Forgejo user name.
+APPROVER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[bot\])?$"
+
+
 class PreviewSettings(StrictModel):
     """Pull-request previews through Argo CD (docs/previews.md: "Previews")."""
 
@@ -178,6 +182,12 @@ class PreviewSettings(StrictModel):
         default=50, ge=1, le=10_000, description="Previews the stack runs at once, all apps together: past it, "
         "render-preview refuses the newest (policy/preview_cap.py). Not a quota on Applications, which would stop "
         "the ApplicationSet controller's deletions.")
+    approvers: list[Annotated[str, Field(min_length=1, max_length=100, pattern=APPROVER_PATTERN)]] | None = Field(
+        default=None, max_length=100, description="Accounts whose `minnova/preview-approved` commit status approves "
+        "a preview (policy/approval.py; docs/security.md, \"Preview approval\"): a status anyone or anything else "
+        "wrote (a CI job, another integration) never counts. GitHub default: `github-actions[bot]` (the approve "
+        "workflow); list it too when you add maintainers who approve by hand. GitLab, Gitea, Forgejo: required (user "
+        "names of the people who approve; never an account whose token reaches CI).")
 
 
 # Cloudflare's quota of account API tokens (developers.cloudflare.com fundamentals/api/reference/limits, 2025-03:

@@ -96,8 +96,13 @@ def preview_problems(inputs: ProgramInputs) -> list[Problem]:
     if provider != "gitlab":  # GitLab reads approvals with each app's project token (read_api) unless this is set
         # render-preview renders only approved head commits (policy/approval.py) and reads them with this token.
         needed.append(("minnova:previewApprovalToken", secrets.preview_approval_token))
+    if provider != "github":  # GitHub's default approver is the approve workflow (policy/approval.py)
+        needed.append(("minnova:previews.approvers", settings.previews.approvers))
     problems += [Problem(file, key, f"is required for previews with provider {provider}")
                  for key, value in needed if not value]
+    if provider == "github" and settings.previews.approvers == []:
+        problems.append(Problem(file, "minnova:previews.approvers", "is empty: no commit could ever be approved",
+                                hint="remove it (the approve workflow's github-actions[bot] approves) or list approvers"))
     previewed = {app.name for app in preview_apps(inputs)}
     for app in sorted(secrets.preview_status_tokens):
         if provider == "github":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from minnova_idp.policy.approval import default_approvers
 from minnova_idp.render.argocd import PreviewApp, api_url, owner_and_repo
 
 if TYPE_CHECKING:
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
 def approval_settings(apps: list[PreviewApp], secrets: StackSecrets, settings: StackSettings) -> dict[str, Any]:
     """What render-preview needs to read an app's approvals: the provider's API, the app's own repository (never the
     fork's: statuses there are the fork owner's) and a read-only token (minnova:previewApprovalToken; on GitLab the
-    app's project token, read_api, when that is not set)."""
+    app's project token, read_api, when that is not set), and whose statuses count (minnova:previews.approvers)."""
     provider = settings.git.provider
 
     def repository(app: PreviewApp) -> str:
@@ -26,5 +27,7 @@ def approval_settings(apps: list[PreviewApp], secrets: StackSecrets, settings: S
             return secrets.preview_approval_token
         return secrets.gitlab_project_tokens.get(app.name) if provider == "gitlab" else None
 
+    previews = settings.previews
     return {"provider": provider, "api": api_url(settings),
+            "approvers": default_approvers(provider, previews.approvers if previews is not None else None),
             "apps": {app.name: {"repository": repository(app), "token": token(app)} for app in apps}}

@@ -18,6 +18,7 @@ from minnova_idp.model import names, versions
 from minnova_idp.render.redis import preview_password_key
 from minnova_idp.render.resources import Secret
 from minnova_idp.render.notifications import (  # noqa: F401 (re-exported: the notifications are part of Argo CD)
+    HEAD_BRANCH_ANNOTATION,
     HEAD_REVISION,
     HEALTH_EPISODE,
     NOTIFICATION_LABEL,
@@ -196,9 +197,10 @@ INGRESS_HEALTH_LUA = ('hs = {}\nhs.status = "Healthy"\n'
 
 # The preview cap (policy/preview_cap.py): render-preview, in the repo server's pod, lists the preview Applications.
 # Read-only, Argo CD's namespace only (the chart makes a Role from these rules: chart 10.1.1
-# templates/argocd-repo-server/role.yaml; its values.yaml gives this very rule as the example). Applications hold
-# no secret (repository credentials are Secrets).
-REPO_SERVER_RBAC = [{"apiGroups": ["argoproj.io"], "resources": ["applications"], "verbs": ["get", "list"]}]
+# templates/argocd-repo-server/role.yaml; its values.yaml gives this rule, with `get`, as the example). `list` only:
+# render-preview never reads one Application by name, and asks for metadata only (load/preview_applications.py).
+# Applications hold no secret (repository credentials are Secrets).
+REPO_SERVER_RBAC = [{"apiGroups": ["argoproj.io"], "resources": ["applications"], "verbs": ["list"]}]
 # A refused preview must be rendered again soon after a slot frees: the repo server answers from its cache after 3
 # failed renders of a revision, for 60 minutes by default (argo-cd v3.4.4 reposerver/repository/repository.go:
 # 962-1030, defaults cmd/argocd-repo-server/commands/argocd_repo_server.go:44-45; env names common/common.go:281-283).
@@ -369,6 +371,8 @@ def render_application_set(app: PreviewApp, settings: StackSettings, forge_statu
             # An empty value is one destination with no recipient (notifications-engine pkg/subscriptions/
             # annotations.go:77-78): the services need none.
             annotations[f"notifications.argoproj.io/subscribe.{trigger}.{service}"] = ""
+        if settings.git.provider == "gitlab":  # the commit status's ref (notifications.forge_template)
+            annotations[HEAD_BRANCH_ANNOTATION] = "{{.branch}}"
     return {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "ApplicationSet",

@@ -194,16 +194,22 @@ def _previews(inputs: ProgramInputs, dns: DnsTarget | None) -> list[Declared]:
             PLATFORM_PREFIX, argocd.notifications_secret(notification_secrets), after_namespace))
     origin_apps = tuple(app.name for app, _ in preview_origins(inputs))
     storage_apps = preview_storage_apps(inputs)
+    # The sidecar reads every previewed app's previews-storage Secret if it exists (optional), not only of the apps
+    # with storage now: the Secret is retained when storage is turned off (storage.preview_storage_offer), and a
+    # preview made before still renders, its PreDelete cleanup included, until it is closed.
+    mounted_storage = tuple(app.name for app in apps) if settings.cloudflare is not None else ()
     release = HelmRelease(versions.ARGO_CD, argocd.chart_values(settings, github_notifications,
                                                                       inputs.stack.git_known_hosts, origin_apps,
-                                                                      forge_apps, storage_apps),
+                                                                      forge_apps, mounted_storage),
                           Lifecycle(depends_on=keys(namespace, *own_secrets)))
     after_release = Lifecycle(depends_on=keys(release))
     credentials = [kubernetes_object(PLATFORM_PREFIX, manifest, after_release)
                    for manifest in argocd.credential_secrets(settings, apps, secrets)]
     # The cluster holds previews' Ingresses to their own host (preview_admission.py), before any preview exists.
-    admission = [kubernetes_object(PLATFORM_PREFIX, manifest) for manifest in preview_admission.render_policy(
-        settings.preview_domain, settings.ingress_class, names.managed_labels())]
+    # Services there are ClusterIP only (new resources: additions to the golden URNs, nothing renamed).
+    admission = [kubernetes_object(PLATFORM_PREFIX, manifest) for manifest in [
+        *preview_admission.render_policy(settings.preview_domain, settings.ingress_class, names.managed_labels()),
+        *preview_admission.render_service_policy(names.managed_labels())]]
     declared: list[Declared] = [namespace, *own_secrets, release, *credentials, *admission]
     for app in apps:
         project = kubernetes_object(PLATFORM_PREFIX, argocd.render_app_project(app), after_release)

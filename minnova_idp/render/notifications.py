@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from minnova_idp.policy.approval import UNAPPROVED
 from minnova_idp.policy.preview_cap import CAP_REFUSAL
 from minnova_idp.render.waves import READY_HOOK_NAME
 
@@ -17,12 +18,17 @@ if TYPE_CHECKING:
 
 NOTIFICATION_LABEL = "minnova/preview"
 PREVIEW_URL_ANNOTATION = "minnova.io/preview-url"
+# GitLab only: the merge request's source branch, as the Pull Request generator gives it ({{.branch}}), for the
+# commit status's `ref` (forge_template).
+HEAD_BRANCH_ANNOTATION = "minnova.io/head-branch"
 
 # Notification templates and triggers are YAML documents inside ConfigMap values: notifications-engine parses every
 # one when it loads its config and, on one error, loads none (pkg/api/config.go:75-143), so they are built as data
-# and dumped here, never written as YAML text by hand. `when`/`oncePer` are expr-lang expressions (v1.16.9, as
-# notifications-engine 1dbe3de pins it); a failing `when` only skips its condition, and `oncePer`'s value is
-# printed with %v, so nil would be "<nil>": once ever (pkg/triggers/service.go:88-101).
+# and dumped here, never written as YAML text by hand. `when`/`oncePer` are expr-lang expressions
+# (github.com/expr-lang/expr v1.17.8: argo-cd v3.4.4 go.mod:32 pins it, and the notifications controller is built
+# from that module; notifications-engine's own go.mod asks for v1.16.9, the minimum); a failing `when` only skips
+# its condition, and `oncePer`'s value is printed with %v, so nil would be "<nil>": once ever
+# (notifications-engine pkg/triggers/service.go:88-101).
 #
 # Every report names the revision that actually synced, never the one the ApplicationSet has just asked for:
 # `spec.source.targetRevision` moves to a new head SHA before that commit is synced, while the previous operation
@@ -71,6 +77,8 @@ TRIGGERS = {
          "send": ["minnova-preview-degraded"], "oncePer": HEALTH_EPISODE},
     ],
 }
+# What an author reads while their commit waits for a maintainer's approval (docs/security.md, "Preview approval").
+APPROVAL_NEEDED = "approval needed (a maintainer reviews this commit and approves it)"
 _URL = '{{index .app.metadata.annotations "' + PREVIEW_URL_ANNOTATION + '"}}'
 # Go templates read the Application as unstructured maps: a missing key is nil, a field of nil fails the whole
 # notification, and sprig's trunc refuses nil ("invalid value; expected string"), so every optional field goes
@@ -104,15 +112,30 @@ _UNHEALTHY = ('{{range (dig "status" "resources" list .app)}}{{if eq (dig "healt
               '{{dig "health" "message" "" . | trunc 500 | html}}\n{{end}}{{end}}')
 
 
+def _if_refused_by(phrase: str, variable: str, then: str, otherwise: str) -> str:
+    """`then` when a ComparisonError's message holds `phrase` (what render-preview says when it refused on purpose),
+    else `otherwise`. (Text a pull request controls can reach a ComparisonError's message; the most it can do with
+    the phrase is call its own failed render "waiting".)"""
+    return (f'{{{{{variable} := false}}}}{{{{range (dig "status" "conditions" list .app)}}}}'
+            '{{if and (eq (.type | default "") "ComparisonError") '
+            f'(contains "{phrase}" (.message | default ""))}}}}{{{{{variable} = true}}}}{{{{end}}}}{{{{end}}}}'
+            f'{{{{if {variable}}}}}{then}{{{{else}}}}{otherwise}{{{{end}}}}')
+
+
 def _if_capped(then: str, otherwise: str) -> str:
     """`then` when render-preview refused the preview past the cap (policy/preview_cap.py), else `otherwise`. A
-    refused preview is not failed: its commit status is pending, and is replaced when it runs. (Text a pull request
-    controls can reach a ComparisonError's message; the most it can do with this phrase is call its own failed
-    render "waiting".)"""
-    return ('{{$capped := false}}{{range (dig "status" "conditions" list .app)}}'
-            '{{if and (eq (.type | default "") "ComparisonError") '
-            f'(contains "{CAP_REFUSAL}" (.message | default ""))}}}}{{{{$capped = true}}}}{{{{end}}}}{{{{end}}}}'
-            f'{{{{if $capped}}}}{then}{{{{else}}}}{otherwise}{{{{end}}}}')
+    refused preview is not failed: its commit status is pending, and is replaced when it runs."""
+    return _if_refused_by(CAP_REFUSAL, "$capped", then, otherwise)
+
+
+def _if_unapproved(then: str, otherwise: str) -> str:
+    """`then` when render-preview refused the head commit as not approved (policy/approval.py), else `otherwise`:
+    like the cap, a commit waiting for its approval has not failed."""
+    return _if_refused_by(UNAPPROVED, "$unapproved", then, otherwise)
+
+
+def _if_waiting(then: str, otherwise: str) -> str:
+    return _if_capped(then, _if_unapproved(then, otherwise))
 
 
 def notification_template(state: str, summary: str, details: str, revision: str) -> dict[str, Any]:
@@ -130,14 +153,15 @@ def notification_template(state: str, summary: str, details: str, revision: str)
     }
 
 
-# Each report: (its state, the state instead when refused by the cap or None, the one-line summary, the comment's
+# Each report: (its state, the state instead when it waits (the cap, an approval) or None, the one-line summary, the comment's
 # details, the revision it is about). GitHub's states; forge_state() maps them for GitLab.
 REPORTS = {
     "minnova-preview-ready": ("success", None, f"Preview of {_short(_SYNCED)} is ready: {_URL}", "", _SYNCED),
     "minnova-preview-render-failed": (
         "failure", "pending",
         _if_capped(f"Preview of {_short(_HEAD)} waits: {CAP_REFUSAL} (it starts once another preview ends)",
-                   f"Preview of {_short(_HEAD)} failed: .minnova/ could not be rendered"),
+                   _if_unapproved(f"Preview of {_short(_HEAD)} waits: {APPROVAL_NEEDED}",
+                                  f"Preview of {_short(_HEAD)} failed: .minnova/ could not be rendered")),
         _pre(_RENDER_ERRORS), _HEAD),
     "minnova-preview-sync-failed": (
         "failure", None, f"Preview of {_short(_SYNCED)} failed: Argo CD could not apply it", _pre(_SYNC_ERRORS),
@@ -155,7 +179,7 @@ def forge_state(state: str, provider: str) -> str:
 def _state(state: str, capped: str | None, provider: str = "github") -> str:
     if capped is None:
         return forge_state(state, provider)
-    return _if_capped(forge_state(capped, provider), forge_state(state, provider))
+    return _if_waiting(forge_state(capped, provider), forge_state(state, provider))
 
 
 TEMPLATES = {name: notification_template(_state(state, capped), summary, details, revision)
@@ -186,11 +210,20 @@ def status_service(app: str) -> str:
     return f"{STATUS_SERVICE_PREFIX}{app}"
 
 
+# The webhook service sends only the headers configured here (notifications-engine 1dbe3de
+# pkg/services/webhook.go:156-162: retryablehttp.NewRequest, then Header.Set per configured header), so the JSON
+# body goes out with no Content-Type unless it is one of them. Gitea and Forgejo bind the body by Content-Type and
+# refuse an empty one ("Empty Content-Type", gitea.com/go-chi/binding Bind); GitLab's Grape API reads an untyped
+# body as form data. Both get it explicitly.
+JSON_CONTENT_TYPE = {"name": "Content-Type", "value": "application/json"}
+
+
 def forge_service(provider: str, base_url: str, app: str) -> dict[str, Any]:
     secret = f"${status_service(app)}"
     if provider == "gitlab":
-        return {"url": f"{base_url}api/v4", "headers": [{"name": "PRIVATE-TOKEN", "value": secret}]}
-    return {"url": f"{base_url}api/v1", "headers": [{"name": "Authorization", "value": f"token {secret}"}]}
+        return {"url": f"{base_url}api/v4", "headers": [{"name": "PRIVATE-TOKEN", "value": secret}, JSON_CONTENT_TYPE]}
+    return {"url": f"{base_url}api/v1",
+            "headers": [{"name": "Authorization", "value": f"token {secret}"}, JSON_CONTENT_TYPE]}
 
 
 def forge_status_path(provider: str, app_path: str, revision: str) -> str:
@@ -206,8 +239,17 @@ def forge_template(name: str, provider: str, services: dict[str, str]) -> dict[s
     of them holds a quote or a backslash, and no pull-request text is in them (tests run it through Go and JSON)."""
     state, capped, summary, _, revision = REPORTS[name]
     context = "name" if provider == "gitlab" else "context"
+    ref = ""
+    if provider == "gitlab":
+        # Without `ref`, GitLab takes the ref of a pipeline on that SHA or the first branch of the project that
+        # contains it, and answers 404 "References for commit" when there is neither (gitlabhq
+        # app/services/ci/create_commit_status_service.rb `validate`, `ref`): a fork's merge request before any
+        # pipeline ran on it. The source branch comes from the merge request (a fork's branch name is the
+        # author's text), so it goes through toJson: JSON-quoted whatever it holds; an Application made before
+        # the annotation existed sends null, which GitLab treats as absent.
+        ref = ', "ref": {{index .app.metadata.annotations "' + HEAD_BRANCH_ANNOTATION + '" | toJson}}'
     body = ('{"state": "' + _state(state, capped, provider) + f'", "{context}": "{NOTIFICATION_LABEL}", '
-            '"target_url": "' + _URL + '", "description": "' + summary + '"}')
+            '"target_url": "' + _URL + '", "description": "' + summary + '"' + ref + '}')
     return {"message": summary,
             "webhook": {service: {"method": "POST", "path": forge_status_path(provider, path, revision), "body": body}
                         for service, path in sorted(services.items())}}

@@ -25,7 +25,7 @@ from minnova_idp.render.waves import ready_hook
 
 ENVIRONMENT = names.PREVIEW_ENVIRONMENT
 MAX_PR_NUMBER = 10 ** names.MAX_PR_NUMBER_DIGITS - 1
-_SHA_RE = re.compile(r"^[0-9a-f]{40}$")
+_SHA_RE = re.compile(r"[0-9a-f]{40}")  # fullmatch: `$` would accept a trailing newline
 PREVIEW_DATABASE_SIZE = "1Gi"
 PREVIEW_DATABASE_RESOURCES = Resources(requests=ResourceList(cpu="50m", memory="128Mi"),
                                        limits=ResourceList(memory="512Mi"))

@@ -64,22 +64,39 @@ CLEANUP_UID = 26
 CLEANUP_PROCESS = "storage-cleanup"
 # One object at a time (DeleteObject), not DeleteObjects: that one requires a request checksum, which the
 # checksum settings above keep SDKs from sending to R2. Uploads left half-way are aborted too.
+# A bucket or key that is gone for good (the previews bucket deleted by hand, its token revoked or rolled: an unknown
+# key id, or a secret that no longer matches it) is logged loudly and the hook succeeds: a failed PreDelete hook is
+# deleted and re-run, and the Application's deletion waits for it, forever (argo-cd v3.4.4 controller/hook.go:218-227,
+# appcontroller.go:1241-1252). The objects it could not delete stay in the bucket for the platform team to sweep
+# (docs/storage.md "Objects a preview left behind"). Any other error (R2 unreachable, throttled) fails the hook,
+# which Argo CD retries.
+CLEANUP_GIVE_UP_CODES = ("NoSuchBucket", "InvalidAccessKeyId", "AccessDenied", "SignatureDoesNotMatch")
 CLEANUP_SCRIPT = """\
-import os, boto3
+import os, sys, boto3, botocore.exceptions
 bucket, prefix = os.environ["S3_BUCKET"], os.environ["S3_PREFIX"]
 if not (prefix.startswith("pr-") and prefix.endswith("/")):
     raise SystemExit(f"refusing to clean {prefix!r}: not a preview's prefix")
 s3 = boto3.client("s3")
 deleted = 0
-for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-    for item in page.get("Contents", []):
-        s3.delete_object(Bucket=bucket, Key=item["Key"])
-        deleted += 1
-for page in s3.get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=prefix):
-    for upload in page.get("Uploads", []):
-        s3.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+try:
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            s3.delete_object(Bucket=bucket, Key=item["Key"])
+            deleted += 1
+    for page in s3.get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=prefix):
+        for upload in page.get("Uploads", []):
+            s3.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+except botocore.exceptions.ClientError as error:
+    code = error.response.get("Error", {}).get("Code", "")
+    if code not in %r:
+        raise
+    print(f"WARNING: NOT CLEANED: s3://{bucket}/{prefix} could not be cleaned ({code}: the previews bucket or its "
+          f"key is gone); deleted {deleted} objects before that. The preview is deleted anyway; what is left under "
+          f"{prefix} stays until the platform team sweeps it (docs/storage.md: Objects a preview left behind)",
+          file=sys.stderr, flush=True)
+    raise SystemExit(0)
 print(f"deleted {deleted} objects under s3://{bucket}/{prefix}")
-"""
+""" % (CLEANUP_GIVE_UP_CODES,)
 PREVIEW_STORAGE_KEY = "storage.json"  # in the stack's Secret of an app's previews bucket
 PREVIEW_STORAGE_FILE_SUFFIX = ".storage.json"  # in the sidecar's keys directory: <app>.storage.json
 
@@ -215,13 +232,18 @@ def preview_storage_offer(app: str, deployment: str, account_id: str, namespace:
                           keep: Lifecycle) -> list:
     """What a stack that runs an app's previews declares for their storage: the previews bucket (kept like any
     bucket: retained, never deleted by Pulumi), a read-write token for it alone, and the sidecar's file made from
-    the token, as a Secret in Argo CD's `namespace` (each app its own)."""
+    the token, as a Secret in Argo CD's `namespace` (each app its own).
+
+    The token and the Secret are kept as `keep` says too: running previews hold that token's key (their own
+    Secret, which their PreDelete cleanup Job uses), so revoking it when storage is turned off or the app removed
+    would fail every preview's cleanup at its deletion, and the deletion with it (CLEANUP_SCRIPT). Pulumi forgets
+    them instead; docs/storage.md says how to revoke the token by hand once no preview is left."""
     bucket_name = names.preview_storage_bucket(deployment, app)
     bucket = R2Bucket(name=f"{app}-preview-storage", bucket=bucket_name, lifecycle=keep)
     token = AccountToken(name=f"{app}-preview-storage", display_name=f"minnova-idp {deployment}/{app}: previews' "
                          "object storage", permission_groups=R2_PERMISSION_GROUPS,
                          resources=(r2_bucket_resource(account_id, bucket_name),),
-                         lifecycle=Lifecycle(depends_on=(bucket.key,)))
+                         lifecycle=replace(keep, depends_on=(bucket.key,)))
     secret = kubernetes_object(f"{app}-previews", {
         "apiVersion": "v1", "kind": "Secret",
         "metadata": {"name": preview_storage_secret(app), "namespace": namespace,
@@ -229,7 +251,7 @@ def preview_storage_offer(app: str, deployment: str, account_id: str, namespace:
         "type": "Opaque",
         "stringData": FromToken(token=token.key, recipe=partial(_preview_storage_document, bucket_name,
                                                                 r2_endpoint(account_id))),
-    }, Lifecycle(depends_on=(*after, token.key)))
+    }, replace(keep, depends_on=(*after, token.key)))
     return [bucket, token, secret]
 
 

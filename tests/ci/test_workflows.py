@@ -1278,9 +1278,10 @@ APPROVE = PROJECT_DIR / "minnova_idp/authoring/app_ci/minnova-preview-approve.ym
 HEAD, OLD = "b" * 40, "c" * 40
 
 
-def approve_event(action, sender="maria", head_repo="mallory/web", label=None, sender_type="User") -> dict:
+def approve_event(action, sender="maria", head_repo="mallory/web", label=None, sender_type="User", sha=HEAD) -> dict:
     event = pr_event(action, head_repo=head_repo, label=label)
     event["sender"] = {"login": sender, "type": sender_type}
+    event["pull_request"]["head"]["sha"] = sha
     return event
 
 
@@ -1317,3 +1318,21 @@ def test_a_branch_of_the_repository_is_approved_on_each_push_by_a_writer_never_a
     gh = FakeGitHub(tmp_path / "bot", [pull_request(7, sha=HEAD)], permissions={"dependabot": "write"})
     run_workflow(APPROVE, gh, approve_event("synchronize", sender="dependabot", sender_type="Bot", head_repo=REPO))
     assert approvals(gh) == []
+
+
+BOT_COMMIT = "d" * 40
+
+
+@needs_jq_and_gnu_date
+def test_a_writers_push_approves_what_they_pushed_only_while_it_is_the_head(tmp_path):
+    """alice (write) pushed HEAD; before the job ran a bot pushed BOT_COMMIT: the API's head is the bot's. The old
+    workflow approved BOT_COMMIT on alice's event (rv25 review, issue 25 item 4)."""
+    gh = FakeGitHub(tmp_path, [pull_request(7, sha=BOT_COMMIT)], permissions={"alice": "write"})
+    result, = run_workflow(APPROVE, gh, approve_event("synchronize", sender="alice", head_repo=REPO, sha=HEAD))
+    assert approvals(gh) == [] and f"the head is now {BOT_COMMIT}" in result.stdout
+    # Reopening (or marking ready) a bot's pull request vouches for nothing: the workflow does not even run.
+    assert set(workflow(APPROVE)["on"]["pull_request_target"]["types"]) == {"opened", "synchronize", "labeled"}
+    for action in ("reopened", "ready_for_review"):
+        gh = FakeGitHub(tmp_path / action, [pull_request(7, sha=HEAD)], permissions={"alice": "write"})
+        run_workflow(APPROVE, gh, approve_event(action, sender="alice", head_repo=REPO))
+        assert approvals(gh) == []

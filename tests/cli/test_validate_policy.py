@@ -308,6 +308,7 @@ def _forge(provider: str):
                                          '    githubAppInstallationId: "7654321"\n',
                                          f"    provider: {provider}\n    url: https://git.example.com\n")
         text = text.replace("  minnova:githubAppPrivateKey:\n    secure: v1:EXAMPLE-PLACEHOLDER\n", "")
+        text = text.replace("  minnova:previews:\n", "  minnova:previews:\n    approvers: [maria]\n")
         credential = "gitlabProjectTokens" if provider == "gitlab" else "gitDeployKeys"
         for setting in (credential, "previewStatusTokens"):
             text = text.replace("config:\n", f"config:\n  minnova:{setting}:\n    oracle: {{secure: v1:E}}\n"

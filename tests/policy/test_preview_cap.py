@@ -26,10 +26,26 @@ def test_the_total_cap_counts_all_apps_and_a_refused_preview_takes_no_slot():
     assert [a.name for a in admitted(rows, max_per_app=5, max_total=2)] == ["oracle-pr-1", "shop-pr-9"]
 
 
-def test_same_second_ties_are_broken_by_name_so_every_render_agrees():
+def test_same_second_ties_are_broken_by_pr_number_so_every_render_agrees():
     rows = apps(("a-pr-2", "a", "2026-12-01T10:00:00Z"), ("a-pr-1", "a", "2026-12-01T10:00:00Z"))
     assert [a.name for a in admitted(rows, 1, 9)] == ["a-pr-1"]
     assert [a.name for a in admitted(list(reversed(rows)), 1, 9)] == ["a-pr-1"]
+    # As text "a-pr-10" < "a-pr-9": the older PR (the lower number) holds the slot (rv23 F7).
+    rows = apps(("a-pr-10", "a", "2026-12-01T10:00:00Z"), ("a-pr-9", "a", "2026-12-01T10:00:00Z"))
+    assert [a.name for a in admitted(rows, 1, 9)] == ["a-pr-9"]
+    assert [a.name for a in admitted(list(reversed(rows)), 1, 9)] == ["a-pr-9"]
+
+
+def test_a_preview_being_deleted_holds_no_slot_and_is_never_refused_its_deletion_render():
+    """Argo CD renders a closed PR's Application to find its PreDelete hooks (argo-cd v3.4.4 controller/hook.go:
+    119-121); a refusal there would fail the hook step and stop the deletion (appcontroller.go:1241-1252)."""
+    rows = apps(("oracle-pr-1", "oracle", "2026-12-01T09:00:00Z"), ("oracle-pr-2", "oracle", "2026-12-01T10:00:00Z"))
+    closing = [PreviewApplication("oracle-pr-1", "oracle", "2026-12-01T09:00:00Z", deleting=True), rows[1]]
+    assert cap_problem("oracle-pr-2", "oracle", rows, 1, 10, "render-preview") is not None
+    assert cap_problem("oracle-pr-2", "oracle", closing, 1, 10, "render-preview") is None  # its slot is free
+    # The one being deleted renders although, oldest or not, it holds no slot and the cap is full.
+    late = [rows[0], PreviewApplication("oracle-pr-2", "oracle", "2026-12-01T10:00:00Z", deleting=True)]
+    assert cap_problem("oracle-pr-2", "oracle", late, 1, 10, "render-preview") is None
 
 
 def test_a_refused_preview_is_told_why_and_that_it_will_start_by_itself():

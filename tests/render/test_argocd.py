@@ -391,12 +391,12 @@ def test_the_real_chart_runs_the_plugin_sidecar_with_its_config(argo_cd_chart):
 
 
 def test_the_real_chart_lets_the_plugin_read_applications_and_nothing_more(argo_cd_chart):
-    """The preview cap (policy/preview_cap.py): the repo server's Role may get and list Applications in Argo CD's
+    """The preview cap (policy/preview_cap.py): the repo server's Role may list Applications in Argo CD's
     namespace; its token reaches the sidecar (the pod mounts it); a refused render is retried within minutes."""
     stack, objects = argo_cd_chart
     role = objects[("Role", "argocd-repo-server")]
     assert role["metadata"]["namespace"] == argocd.NAMESPACE
-    assert role["rules"] == [{"apiGroups": ["argoproj.io"], "resources": ["applications"], "verbs": ["get", "list"]}]
+    assert role["rules"] == [{"apiGroups": ["argoproj.io"], "resources": ["applications"], "verbs": ["list"]}]
     binding = objects[("RoleBinding", "argocd-repo-server")]
     assert binding["roleRef"]["name"] == "argocd-repo-server"
     assert not [o for (kind, _), o in objects.items() if kind == "ClusterRoleBinding"
@@ -511,6 +511,8 @@ def provider_project(tmp_path: Path, provider: str) -> Path:
                 f"    {app}:\n      {PLACEHOLDER}\n" for app in apps) + f"  minnova:gitKnownHosts: {GITEA_HOST_KEY}\n" + STATUS_TOKEN)
         text = text.replace("    webhookHost: argocd-webhooks.dev.minnova.io\n", "")  # no webhooks from forges
         base = "git@git.minnova.io:minnova/"
+    if provider != "github-enterprise":  # GitLab, Gitea and Forgejo have no default approver
+        text = text.replace("  minnova:previews:\n", "  minnova:previews:\n    approvers: [maria]\n")
     stack.write_text(text)
     for number, app in enumerate(apps, start=11):
         entry = project / f"deployments/minnova/apps/{app}.yaml"
@@ -529,7 +531,7 @@ def assert_forge_statuses(plan, release: dict, secrets: dict, header: str, value
     notifiers = release["notifications"]["notifiers"]
     assert set(notifiers) == {"service.webhook.minnova-status-oracle"}
     assert yaml.safe_load(notifiers["service.webhook.minnova-status-oracle"])["headers"] == [
-        {"name": header, "value": value}]
+        {"name": header, "value": value}, {"name": "Content-Type", "value": "application/json"}]
     assert set(secrets["argocd-notifications-secret"]["stringData"]) == {"minnova-status-oracle"}
     for app, subscribed in (("oracle", True), ("storefront", False)):
         annotations = resource_named(plan, f"platform-applicationset-{app}-previews").inputs["spec"]["template"][
@@ -599,6 +601,14 @@ def test_a_stack_per_provider_plans_with_what_its_argo_cd_needs(tmp_path, provid
      "Pulumi.dev.yaml: minnova:previewStatusTokens.oracle: is not used on GitHub"),
     ("gitlab", lambda p: _edit(p / "Pulumi.dev.yaml", STATUS_TOKEN, STATUS_TOKEN.replace("oracle", "sphinx")),
      "Pulumi.dev.yaml: minnova:previewStatusTokens.sphinx: names no app with previews (oracle, storefront)"),
+    # No default approver off GitHub (policy/approval.py): without a list every preview would wait forever.
+    ("gitlab", lambda p: _edit(p / "Pulumi.dev.yaml", "    approvers: [maria]\n", ""),
+     "Pulumi.dev.yaml: minnova:previews.approvers: is required for previews with provider gitlab"),
+    ("forgejo", lambda p: _edit(p / "Pulumi.dev.yaml", "    approvers: [maria]\n", "    approvers: []\n"),
+     "Pulumi.dev.yaml: minnova:previews.approvers: is required for previews with provider forgejo"),
+    ("github-enterprise", lambda p: _edit(p / "Pulumi.dev.yaml", "  minnova:previews:\n",
+                                          "  minnova:previews:\n    approvers: []\n"),
+     "Pulumi.dev.yaml: minnova:previews.approvers: is empty: no commit could ever be approved"),
 ])
 def test_a_misconfigured_provider_stops_naming_the_setting(tmp_path, provider, change, expected):
     project = provider_project(tmp_path, provider)
@@ -695,14 +705,34 @@ def test_the_real_chart_writes_forge_statuses_that_go_runs_into_json(provider, w
     data = objects[("ConfigMap", "argocd-notifications-cm")]["data"]
     service = go_yaml(data["service.webhook.minnova-status-oracle"])
     assert service["url"] == ("https://gitlab.com/api/v4" if provider == "gitlab" else "https://git.minnova.io/api/v1")
+    # Only these headers are sent (notifications-engine 1dbe3de pkg/services/webhook.go:156-162): Gitea and Forgejo
+    # refuse a body with no Content-Type ("Empty Content-Type").
+    headers = {header["name"].lower(): header["value"] for header in service["headers"]}
+    assert headers["content-type"] == "application/json"
+    assert headers["private-token" if provider == "gitlab" else "authorization"].endswith("$minnova-status-oracle")
     hostile = '"}\\ </pre> ```evil'
     sha = "c" * 40
+    # GitLab: the merge request's source branch (a fork's, the author's text) is the status's ref, from the
+    # annotation the ApplicationSet's template writes with the generator's {{.branch}}.
+    branch = 'fix/"quoted"\\ {{x}}'
+    preview_app = argocd.PreviewApp("oracle", "https://gitlab.com/acme/oracle.git", project_id=11)
+    set_annotations = argocd.render_application_set(preview_app, stack, forge_status=True)["spec"]["template"][
+        "metadata"]["annotations"]
+    assert (argocd.HEAD_BRANCH_ANNOTATION in set_annotations) == (provider == "gitlab")
+
+    def made(**status):
+        state = application(**status)
+        if provider == "gitlab":  # the ApplicationSet controller executes the template with the generator's params
+            state["app"]["metadata"]["annotations"][argocd.HEAD_BRANCH_ANNOTATION] = go_template(
+                set_annotations[argocd.HEAD_BRANCH_ANNOTATION], {"branch": branch})
+        return state
+
     cases = {
-        "minnova-preview-ready": (application(operationState={"phase": "Succeeded", "syncResult": {
+        "minnova-preview-ready": (made(operationState={"phase": "Succeeded", "syncResult": {
             "revision": sha}}, health={"status": "Healthy"}), "success"),
-        "minnova-preview-sync-failed": (application(operationState={"phase": "Failed", "message": hostile,
-                                                                    "syncResult": {"revision": sha}}), failure),
-        "minnova-preview-render-failed": (application(sync={"status": "Unknown"}, conditions=[
+        "minnova-preview-sync-failed": (made(operationState={"phase": "Failed", "message": hostile,
+                                                             "syncResult": {"revision": sha}}), failure),
+        "minnova-preview-render-failed": (made(sync={"status": "Unknown"}, conditions=[
             {"type": "ComparisonError", "message": f"{hostile} refused by the preview cap: at most 2"}]), "pending"),
     }
     for name, (state, expected) in cases.items():
@@ -716,7 +746,8 @@ def test_the_real_chart_writes_forge_statuses_that_go_runs_into_json(provider, w
         assert body["state"] == expected and body[context] == "minnova/preview"
         assert body["target_url"] == "https://oracle-pr-7.preview.acme.dev"
         assert body["description"].startswith(f"Preview of {revision[:7]} ") and "evil" not in body["description"]
+        assert body.get("ref") == (branch if provider == "gitlab" else None)
     # Any other render error is a failure, in the forge's own word.
-    broken = application(sync={"status": "Unknown"}, conditions=[{"type": "ComparisonError", "message": "x"}])
+    broken = made(sync={"status": "Unknown"}, conditions=[{"type": "ComparisonError", "message": "x"}])
     body = go_yaml(data["template.minnova-preview-render-failed"])["webhook"]["minnova-status-oracle"]["body"]
     assert json.loads(go_template(body, broken))["state"] == failure

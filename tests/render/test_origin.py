@@ -66,10 +66,15 @@ def test_the_sidecar_sees_the_origin_and_only_that_apps_project_may_hold_an_obje
     release = resource_named(copying_plan, "argocd")
     values = json.loads(release.inputs["values"]) if isinstance(release.inputs["values"], str) else release.inputs["values"]
     (keys,) = [v for v in values["repoServer"]["volumes"] if v["name"] == "minnova-preview-keys"]
+    # The origin of the copying app only; each previewed app's (optional) previews-storage Secret too, whether its
+    # storage is on or was turned off (storage.preview_storage_offer retains it).
     assert keys["projected"]["sources"] == [
         {"secret": {"name": "minnova-preview-keys"}},
         {"secret": {"name": "minnova-preview-origin-oracle", "optional": True,
-                    "items": [{"key": "origin.json", "path": "oracle.origin.json"}]}}]
+                    "items": [{"key": "origin.json", "path": "oracle.origin.json"}]}},
+        *({"secret": {"name": f"minnova-preview-storage-{app}", "optional": True,
+                      "items": [{"key": "storage.json", "path": f"{app}.storage.json"}]}}
+          for app in ("oracle", "storefront"))]
     kinds = {name: {rule["kind"] for rule in resource_named(copying_plan, f"platform-appproject-{name}-previews")
                     .inputs["spec"]["namespaceResourceWhitelist"]} for name in ("oracle", "storefront")}
     assert "ObjectStore" in kinds["oracle"] and "ObjectStore" not in kinds["storefront"]

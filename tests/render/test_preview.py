@@ -81,3 +81,13 @@ def test_the_project_allows_only_what_render_preview_outputs():
     kinds = {(o["apiVersion"].rpartition("/")[0] if "/" in o["apiVersion"] else "", o["kind"])
              for document in [EXAMPLE, *HOSTILE] for o in _render(document)}
     assert kinds <= set(PREVIEW_KINDS)
+
+
+def test_a_head_sha_with_a_trailing_newline_is_refused():
+    """`^…$` with re.match accepted "<sha>\\n" (`$` matches before a final newline): fullmatch now (rv25 review)."""
+    from minnova_idp.model.errors import ConfigError
+
+    flags = {"app": "oracle", "pr_number": "12", "head_sha": "a" * 40 + "\n", "preview_domain": "preview.io",
+             "deployment": "minnova", "ingress_class": "traefik"}
+    with pytest.raises(ConfigError, match="is not a full commit SHA"):
+        preview_request(flags, {})

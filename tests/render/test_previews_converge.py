@@ -446,6 +446,32 @@ def test_a_preview_refused_by_the_cap_is_pending_then_ready():
     assert statuses(argocd.TRIGGERS, [refused, app(B, **operation("Succeeded", B, "ok"))]) == {B: "success"}
 
 
+def test_a_commit_waiting_for_its_approval_is_pending_not_failed():
+    """render-preview refuses an unapproved head (policy/approval.py): the author is told it waits for an approval,
+    as for the cap, on GitHub and through the forges' webhook body. The old template said it failed."""
+    import json
+
+    from minnova_idp.policy.approval import CommitStatus, approval_problem
+    from minnova_idp.render.notifications import forge_template
+
+    problem = approval_problem("github", [CommitStatus(1, "ci/tests", "success", "x")], B, "render-preview")
+    waiting = app(B, sync={"status": "Unknown"}, conditions=[{
+        "type": "ComparisonError", "message": f"Failed to load target state: `minnova-idp render-preview` failed exit "
+        f"status 1: 1 problem found:\n  - render-preview: minnova/preview-approved: {problem.message}"}])
+    ((name, revision, _),) = Notifier(argocd.TRIGGERS, argocd.TEMPLATES).observe(waiting)
+    template = argocd.TEMPLATES[name]
+    assert go_template(template["github"]["status"]["state"], waiting) == "pending"
+    assert go_template(template["message"], waiting) == "Preview of bbbbbbb waits: approval needed (a maintainer " \
+        "reviews this commit and approves it)"
+    for provider in ("gitlab", "gitea"):
+        (hook,) = forge_template(name, provider, {"minnova-status-oracle": "42"})["webhook"].values()
+        assert json.loads(go_template(hook["body"], waiting))["state"] == "pending"
+    # A failure to read the approval (the API down) is still a failure of that render.
+    down = app(B, sync={"status": "Unknown"}, conditions=[{"type": "ComparisonError", "message":
+                                                           "could not read the approval of b: HTTP 502"}])
+    assert go_template(template["github"]["status"]["state"], down) == "failure"
+
+
 # ---- item 4: seed and mask Jobs never wedge a preview ----------------------------------------------------------------
 
 def seeded_preview_jobs() -> list[dict]:
@@ -500,8 +526,8 @@ def test_the_docs_say_what_an_author_sees_in_each_case():
 
     docs = (Path(__file__).resolve().parents[2] / "docs" / "previews.md").read_text()
     rows = [line.split("|")[1].strip() for line in docs.splitlines() if line.startswith("| ")]
-    for case in ("building", "ready", "render failed", "sync failed", "refused by the cap", "expired",
-                 "merge conflicts"):
+    for case in ("building", "ready", "render failed", "sync failed", "refused by the cap", "waiting for approval",
+                 "expired", "merge conflicts"):
         assert any(row.startswith(case) for row in rows), case
     # The texts the docs quote are the ones the templates send.
     from minnova_idp.policy.preview_cap import CAP_REFUSAL
@@ -509,3 +535,7 @@ def test_the_docs_say_what_an_author_sees_in_each_case():
     assert f"waits: {CAP_REFUSAL} (it starts once another preview ends)" in docs
     assert f"waits: {CAP_REFUSAL} (it starts once another preview ends)" in argocd.TEMPLATES[
         "minnova-preview-render-failed"]["message"]
+    from minnova_idp.render.notifications import APPROVAL_NEEDED
+
+    assert f"waits: {APPROVAL_NEEDED}" in docs
+    assert f"waits: {APPROVAL_NEEDED}" in argocd.TEMPLATES["minnova-preview-render-failed"]["message"]

@@ -213,6 +213,9 @@ def test_the_stack_provisions_the_previews_bucket_and_its_token_for_the_sidecar(
     bucket, token, secret = objects.preview_storage_offer("shop", "acme", ACCOUNT, "argocd", (), Lifecycle(
         retain_on_delete=True))
     assert bucket.bucket == "acme-shop-previewstorage" and bucket.lifecycle.retain_on_delete
+    # Running previews hold the token's key (their cleanup Job's too): turning storage off or removing the app
+    # forgets the token and the sidecar's Secret, never revokes or deletes them (rv23 F2).
+    assert token.lifecycle.retain_on_delete and secret.lifecycle.retain_on_delete
     assert token.resources == (r2_bucket_resource(ACCOUNT, "acme-shop-previewstorage"),)
     document = json.loads(secret.manifest["stringData"].recipe("id", "value")["storage.json"])
     parsed = objects.parse_preview_storage(json.dumps(document), "x", "shop", "acme", 3)
@@ -221,6 +224,21 @@ def test_the_stack_provisions_the_previews_bucket_and_its_token_for_the_sidecar(
     sources = volumes[argocd.PREVIEW_KEYS_SECRET]["projected"]["sources"]
     assert {"secret": {"name": "minnova-preview-storage-shop", "optional": True,
                        "items": [{"key": "storage.json", "path": "shop.storage.json"}]}} in sources
+
+
+def test_the_sidecar_still_reads_the_previews_storage_of_an_app_whose_storage_is_off(dev_plan):
+    """The example's oracle has no storage (any more): its previews' Secret, retained when storage was turned off,
+    is still mounted (optional), so a preview made with storage renders, and its cleanup hook with it, until it is
+    closed. Before rv23 F2 the mount followed storage.enabled of the registered branch."""
+    from minnova_idp.render import argocd
+    from tests.conftest import resource_named
+
+    assert not any(r.name.endswith("preview-storage") for r in dev_plan.resources)  # nothing declared for it
+    values = resource_named(dev_plan, "argocd").inputs["values"]
+    volumes = {v["name"]: v for v in values["repoServer"]["volumes"]}
+    sources = volumes[argocd.PREVIEW_KEYS_SECRET]["projected"]["sources"]
+    assert {"secret": {"name": "minnova-preview-storage-oracle", "optional": True,
+                       "items": [{"key": "storage.json", "path": "oracle.storage.json"}]}} in sources
 
 
 def test_render_preview_reads_the_previews_bucket_the_stack_provisions(tmp_path, monkeypatch, capsys):
@@ -335,8 +353,13 @@ print(body.decode(), ",".join(listed), after, s3.meta.region_name, s3.meta.endpo
 
 
 def _engine_python() -> tuple[str, str]:
-    """(a Python with boto3, moto_server), from MINNOVA_PGENGINE_VENV (.ci/run) or this venv; '' when absent."""
-    from tests.support.pgengine import ENGINE_VENV, tool
+    """(a Python with boto3, moto_server), from MINNOVA_PGENGINE_VENV (.ci/run) or this venv; '' when absent. The
+    harness's own boto3 calls (MotoS3.client) import it in this process: from the engine venv's site-packages, which
+    `_engine_imports` appends to sys.path (without it, a .venv without boto3 fails instead of using the engine's)."""
+    from tests.support.pgengine import ENGINE_VENV, _engine_imports, tool
+
+    if _engine_imports():
+        return "", ""
 
     python = str(Path(ENGINE_VENV) / "bin" / "python") if ENGINE_VENV else sys.executable
     probe = subprocess.run([python, "-c", "import boto3"], capture_output=True, timeout=60)
@@ -439,6 +462,98 @@ def test_the_cleanup_hook_deletes_its_preview_prefix_and_nothing_else_on_a_real_
         refused = subprocess.run([python, *container["command"][1:]], env={**clean, **env, "S3_PREFIX": ""},
                                  capture_output=True, text=True, timeout=120)
         assert refused.returncode == 1 and "not a preview's prefix" in refused.stderr
+    finally:
+        s3.stop()
+
+
+# Run by the engine venv's Python against moto with its IAM checks on: an admin key, a key with no rights, the bucket
+# with one object of pr-7; then the requests moto takes unchecked are used up. Prints the two keys as JSON.
+_MOTO_IAM_SETUP = """
+import json, sys, boto3, botocore.exceptions
+url, bucket = sys.argv[1], sys.argv[2]
+def client(service, key="unchecked", secret="unchecked"):
+    return boto3.client(service, endpoint_url=url, region_name="us-east-1", aws_access_key_id=key,
+                        aws_secret_access_key=secret)
+iam = client("iam")
+iam.create_user(UserName="admin")
+iam.put_user_policy(UserName="admin", PolicyName="all", PolicyDocument=json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+admin = iam.create_access_key(UserName="admin")["AccessKey"]
+iam.create_user(UserName="no-rights")
+none = iam.create_access_key(UserName="no-rights")["AccessKey"]
+for _ in range(20):
+    try:
+        client("s3").list_buckets()
+    except botocore.exceptions.ClientError:
+        break
+else:
+    raise SystemExit("moto never started checking keys")
+s3 = client("s3", admin["AccessKeyId"], admin["SecretAccessKey"])
+s3.create_bucket(Bucket=bucket)
+s3.put_object(Bucket=bucket, Key="pr-7/a.txt", Body=b"x")
+print(json.dumps({"admin": [admin["AccessKeyId"], admin["SecretAccessKey"]],
+                  "none": [none["AccessKeyId"], none["SecretAccessKey"]]}))
+"""
+_MOTO_LEFT = """
+import sys, boto3
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1", aws_access_key_id=sys.argv[3],
+                  aws_secret_access_key=sys.argv[4])
+print(sorted(o["Key"] for o in s3.list_objects_v2(Bucket=sys.argv[2]).get("Contents", [])))
+"""
+
+
+@pytest.mark.integration
+def test_the_cleanup_hook_lets_the_deletion_proceed_when_the_bucket_or_its_key_is_gone(tmp_path, monkeypatch):
+    """A failed PreDelete hook is deleted and re-run and the Application's deletion waits for it, forever (argo-cd
+    v3.4.4 controller/hook.go:218-227, appcontroller.go:1241-1252): a bucket removed by hand or a key revoked
+    (NoSuchBucket, InvalidAccessKeyId, SignatureDoesNotMatch, AccessDenied: moto's own answers with its IAM checks
+    on) would wedge the preview's deletion. The hook says so loudly and succeeds; any other failure still fails it (retried)."""
+    from tests.support.pgengine import ENGINE_VENV, MotoS3
+
+    python, moto = _engine_python()
+    if not ENGINE_VENV or not python or not moto:
+        pytest.skip("needs the pinned boto3 and moto[server] pair (MINNOVA_PGENGINE_VENV, the venv .ci/run builds): "
+                    "moto's key checks differ between versions")
+    found = preview(7)
+    secret = found[("Secret", "shop-storage")]["stringData"]
+    (container,) = found[("Job", "shop-storage-cleanup")]["spec"]["template"]["spec"]["containers"]
+    env = {entry["name"]: secret[entry["valueFrom"]["secretKeyRef"]["key"]] if "valueFrom" in entry else entry["value"]
+           for entry in container["env"]}
+    bucket = env["S3_BUCKET"]
+    clean = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    # moto checks keys against its IAM after this many requests (its INITIAL_NO_AUTH_ACTION_COUNT).
+    monkeypatch.setenv("INITIAL_NO_AUTH_ACTION_COUNT", "10")
+    s3 = MotoS3(tmp_path / "moto.log")
+    s3.start()
+    try:
+        setup = subprocess.run([python, "-c", _MOTO_IAM_SETUP, s3.endpoint_url, bucket], env=clean,
+                               capture_output=True, text=True, timeout=120)
+        assert setup.returncode == 0, setup.stderr[-2000:]
+        keys = json.loads(setup.stdout)
+
+        def cleanup(**overrides):
+            return subprocess.run([python, *container["command"][1:]], capture_output=True, text=True, timeout=120,
+                                  env={**clean, **env, "AWS_ENDPOINT_URL_S3": s3.endpoint_url, "HOME": str(tmp_path),
+                                       **overrides})
+
+        def key(name):
+            return {"AWS_ACCESS_KEY_ID": keys[name][0], "AWS_SECRET_ACCESS_KEY": keys[name][1]}
+
+        revoked = cleanup()  # the preview's key is one moto never issued: a revoked token
+        no_rights = cleanup(**key("none"))
+        rolled = cleanup(**{**key("admin"), "AWS_SECRET_ACCESS_KEY": "a-secret-that-no-longer-matches"})
+        gone = cleanup(**key("admin"), S3_BUCKET="minnova-removed-by-hand")
+        for result, code in ((revoked, "InvalidAccessKeyId"), (no_rights, "AccessDenied"),
+                             (rolled, "SignatureDoesNotMatch"), (gone, "NoSuchBucket")):
+            assert result.returncode == 0, result.stderr[-2000:]
+            assert "NOT CLEANED" in result.stderr and f"({code}:" in result.stderr, result.stderr[-2000:]
+        left = subprocess.run([python, "-c", _MOTO_LEFT, s3.endpoint_url, bucket, *keys["admin"]], env=clean,
+                              capture_output=True, text=True, timeout=120)
+        assert left.stdout.strip() == "['pr-7/a.txt']", left.stderr[-2000:]  # left, as logged
+        # Anything else still fails the hook, so Argo CD retries it: R2 unreachable.
+        s3.stop()
+        down = cleanup(**key("admin"), AWS_MAX_ATTEMPTS="1")
+        assert down.returncode != 0 and "NOT CLEANED" not in down.stderr
     finally:
         s3.stop()
 

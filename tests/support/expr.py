@@ -1,8 +1,9 @@
-"""The subset of expr-lang (github.com/expr-lang/expr v1.16.9) that the notification triggers use, evaluated as
-notifications-engine runs them (pkg/triggers/service.go:88-101): member access on maps (`a.b`, a missing key is
-nil, a member of nil is an error unless written `?.`), `??`, `==`, `!=`, `in [..]`, `and`, `or`, `not`/`!`,
-string and nil literals, lists, and `any(list, {predicate on .field})`. Anything else is refused, so a trigger
-that grows past this model fails its test instead of being misread."""
+"""The subset of expr-lang (github.com/expr-lang/expr v1.17.8: argo-cd v3.4.4 go.mod:32 pins it for the
+notifications controller) that the notification triggers use, evaluated as notifications-engine runs them
+(pkg/triggers/service.go:88-101): member access on maps (`a.b`, a missing key is nil, a member of nil is an
+error unless written `?.`), `??`, `==`, `!=`, `in [..]`, `and`, `or`, `not`/`!`, string and nil literals,
+lists, and `any(list, {predicate on .field})`. Anything else is refused, so a trigger that grows past this model
+fails its test instead of being misread."""
 
 from __future__ import annotations
 
@@ -71,7 +72,7 @@ class _Parser:
             return lambda dot: not inner(dot)
         return self.compare()
 
-    # Precedence as expr v1.16.9 parser/operator/operator.go:43-64: and 15 < == != in 20 < + 30 < ?? 500.
+    # Precedence as expr v1.17.8 parser/operator/operator.go:41-64: and 15 < == != in 20 < + 30 < ?? 500.
     def compare(self):
         left = self.add()
         if self.peek() in ("==", "!=", "in"):

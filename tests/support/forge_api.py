@@ -4,8 +4,13 @@ No GitHub, GitLab, Gitea or Forgejo runs here, so this answers their list endpoi
 GitHub `GET /repos/{owner}/{repo}/commits/{ref}/statuses` ({id, state, context}; newest first), GitLab
 `GET /api/v4/projects/:id/repository/commits/:sha/statuses` ({id, status, name}; `name` filters), Gitea/Forgejo
 `GET /api/v1/repos/{owner}/{repo}/commits/{ref}/statuses` ({id, status, context}; go-gitea/gitea
-modules/structs/status.go). It checks the token header each provider uses and records every request.
-What writes a status (who may) is each provider's rule, cited in policy/approval.py; here a test writes them.
+modules/structs/status.go). Each status says who wrote it (GitHub/Gitea `creator.login`, GitLab `author.username`)
+and, on GitLab, its pipeline (`pipeline_id`; `GET /api/v4/projects/:id/pipelines/:pipeline_id` answers its `source`,
+lib/api/entities/ci/pipeline_basic.rb). It checks the token header each provider uses and records every request.
+What writes a status (who may) is each provider's rule, cited in policy/approval.py; here a test writes them, or
+POSTs them as GitLab's `POST /api/v4/projects/:id/statuses/:sha` takes them (gitlabhq lib/api/commit_statuses.rb:
+`ref ||= branch_names_contains(sha).first`, else 404 "References for commit"; a status goes into the CI pipeline
+of that ref and SHA when there is one, else a new pipeline with `source: :external`).
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ _ROUTES = {
     "gitlab": re.compile(r"^/api/v4/projects/(?P<repo>[^/]+)/repository/commits/(?P<sha>[0-9a-f]{40})/statuses$"),
     "gitea": re.compile(r"^/api/v1/repos/(?P<repo>[^/]+/[^/]+)/commits/(?P<sha>[0-9a-f]{40})/statuses$"),
 }
+_GITLAB_PIPELINE = re.compile(r"^/api/v4/projects/(?P<repo>[^/]+)/pipelines/(?P<id>[0-9]+)$")
+_GITLAB_POST = re.compile(r"^/api/v4/projects/(?P<repo>[^/]+)/statuses/(?P<sha>[0-9a-f]{40})$")
 _AUTH = {"github": ("Authorization", f"Bearer {TOKEN}"), "gitlab": ("PRIVATE-TOKEN", TOKEN),
          "gitea": ("Authorization", f"token {TOKEN}")}
 
@@ -35,18 +42,44 @@ class Forge:
     statuses: dict[tuple[str, str], list[dict]] = field(default_factory=dict)  # (repository, sha) -> statuses
     requests: list[str] = field(default_factory=list)
     redirect_to: str | None = None  # answer every request with a redirect there
+    pipelines: dict[int, dict] = field(default_factory=dict)  # GitLab: id -> {id, sha, ref, source}
+    branches: dict[str, set[str]] = field(default_factory=dict)  # GitLab: repository -> SHAs its branches contain
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1000))
 
-    def post(self, repository: str, sha: str, context: str, state: str) -> None:
-        """A status as the provider stores it (the caller plays someone allowed to write one)."""
-        keys = {"github": ("context", "state"), "gitlab": ("name", "status")}.get(self.provider, ("context", "status"))
+    def default_writer(self) -> str:
+        return "github-actions[bot]" if self.provider == "github" else "maintainer"
+
+    def pipeline(self, repository: str, sha: str, ref: str, source: str) -> int:
+        """GitLab's `pipeline_for(ref, sha)`, or a new pipeline of that source."""
+        for pipeline in self.pipelines.values():
+            if (pipeline["repository"], pipeline["sha"], pipeline["ref"]) == (repository, sha, ref):
+                return pipeline["id"]
+        pipeline_id = next(self._ids)
+        self.pipelines[pipeline_id] = {"id": pipeline_id, "repository": repository, "sha": sha, "ref": ref,
+                                       "source": source}
+        return pipeline_id
+
+    def post(self, repository: str, sha: str, context: str, state: str, writer: str | None = None,
+             pipeline_source: str = "external", ref: str = "main") -> None:
+        """A status as the provider stores it (the caller plays someone allowed to write one). GitLab: in the
+        pipeline of `ref` and `sha`, made with `pipeline_source` when there is none (a CI job: `push`,
+        `merge_request_event`)."""
+        writer = writer or self.default_writer()
+        if self.provider == "gitlab":
+            row = {"name": context, "status": state, "author": {"username": writer},
+                   "pipeline_id": self.pipeline(repository, sha, ref, pipeline_source), "ref": ref}
+        else:
+            keys = ("context", "state") if self.provider == "github" else ("context", "status")
+            row = {keys[0]: context, keys[1]: state, "creator": {"login": writer}}
         self.statuses.setdefault((repository, sha), []).append(
-            {"id": next(self._ids), keys[0]: context, keys[1]: state, "description": "", "target_url": ""})
+            {"id": next(self._ids), **row, "description": "", "target_url": ""})
 
 
-def serve(provider: str) -> tuple[Forge, ThreadingHTTPServer]:
+def serve(provider: str, writers: dict[str, str] | None = None) -> tuple[Forge, ThreadingHTTPServer]:
+    """`writers`: token -> user name, who may POST statuses (GitLab)."""
     kind = "gitea" if provider == "forgejo" else provider
     forge = Forge(provider)
+    forge_writers = dict(writers or {})
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args):  # quiet
@@ -62,6 +95,12 @@ def serve(provider: str) -> tuple[Forge, ThreadingHTTPServer]:
             parts = urlsplit(self.path)
             match = _ROUTES[kind].match(parts.path)
             header, value = _AUTH[kind]
+            pipeline = _GITLAB_PIPELINE.match(parts.path) if kind == "gitlab" else None
+            if pipeline is not None and self.headers.get(header) == value:
+                found = forge.pipelines.get(int(pipeline["id"]))
+                if found is None or found["repository"] != unquote(pipeline["repo"]):
+                    return self._answer(404, {"message": "404 Not found"})
+                return self._answer(200, {k: v for k, v in found.items() if k != "repository"})
             if match is None:
                 return self._answer(404, {"message": "Not Found"})
             if self.headers.get(header) != value:
@@ -75,6 +114,26 @@ def serve(provider: str) -> tuple[Forge, ThreadingHTTPServer]:
                 found.reverse()  # newest first
             size = int((query.get("per_page") or query.get("limit") or ["30"])[0])
             return self._answer(200, found[:size])
+
+        def do_POST(self):  # noqa: N802 - GitLab's create-status endpoint, as a Developer's token calls it
+            forge.requests.append(f"POST {self.path}")
+            parts = urlsplit(self.path)
+            match = _GITLAB_POST.match(parts.path) if kind == "gitlab" else None
+            if match is None:
+                return self._answer(404, {"message": "Not Found"})
+            writer = forge_writers.get(self.headers.get("PRIVATE-TOKEN", ""))
+            if writer is None:
+                return self._answer(401, {"message": "401 Unauthorized"})
+            query = {key: values[0] for key, values in parse_qs(parts.query).items()}
+            repository, sha = unquote(match["repo"]), match["sha"]
+            ref = query.get("ref")
+            if ref is None:  # branch_names_contains(sha).first: a fork's commit is on no branch of this project
+                if sha not in forge.branches.get(repository, set()):
+                    return self._answer(404, {"message": "404 References for commit Not Found"})
+                ref = "main"
+            forge.post(repository, sha, query.get("name") or query.get("context") or "default", query["state"],
+                       writer=writer, ref=ref)
+            return self._answer(201, forge.statuses[(repository, sha)][-1])
 
         def _answer(self, code: int, body) -> None:
             data = json.dumps(body).encode()

@@ -9,8 +9,10 @@ where the charts (../shared/charts, MINNOVA_CHARTS_DIR) or the SDK are missing.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import pathlib
+import re
 import tempfile
 from typing import Any
 
@@ -69,11 +71,61 @@ def _template_chart() -> pathlib.Path:
     return directory
 
 
+# Actions that print nothing: control words, comments, variable declarations and assignments.
+_SILENT_ACTION = re.compile(r"^(?:if|else|end|range|with|define|template|block|break|continue)\b|^/\*|^\$\w*\s*:?=")
+
+
+def _actions(template: str):
+    """(start, end) of each `{{...}}` action, skipping `}}` inside quoted and raw strings."""
+    position = 0
+    while (start := template.find("{{", position)) >= 0:
+        index, quote = start + 2, None
+        while index < len(template):
+            char = template[index]
+            if quote:
+                if char == "\\" and quote == '"':
+                    index += 1
+                elif char == quote:
+                    quote = None
+            elif char in "\"`":
+                quote = char
+            elif template.startswith("}}", index):
+                break
+            index += 1
+        yield start, index + 2
+        position = index + 2
+
+
+def refuse_no_value(template: str) -> str:
+    """`template` with each printing action `{{X}}` made to fail when X is nil. notifications-engine executes
+    templates with text/template's default missingkey (1dbe3de pkg/templates/service.go), which prints a missing
+    key or a null as "<no value>"; Helm executes with missingkey=zero and then deletes every "<no value>" from its
+    output (helm engine.go), so without this a template printing a field the Application lacks would pass here and
+    print "<no value>" on the pull request."""
+    out, position = [], 0
+    for start, end in _actions(template):
+        inner = template[start + 2:end - 2]
+        left = "-" if inner.startswith("- ") else ""
+        right = "-" if inner.endswith(" -") else ""
+        pipeline = inner[len(left):len(inner) - len(right)].strip()
+        out.append(template[position:start])
+        if _SILENT_ACTION.match(pipeline):
+            out.append(template[start:end])
+        else:
+            message = json.dumps(f"<no value>: {{{{{pipeline}}}}} printed nil")
+            out.append(f"{{{{{left} if kindIs \"invalid\" ({pipeline})}}}}{{{{fail {message}}}}}{{{{end}}}}"
+                       f"{{{{({pipeline}) {right}}}}}")
+        position = end
+    out.append(template[position:])
+    return "".join(out)
+
+
 def go_template(template: str, data: dict[str, Any]) -> str:
     """`template` executed by Go's text/template with sprig, `data` as the dot (as notifications-engine does:
-    pkg/templates/service.go). Helm's own functions are there too; the project's templates use none of them."""
+    pkg/templates/service.go). Helm's own functions are there too; the project's templates use none of them.
+    Printing nil (what notifications-engine shows as "<no value>") fails: refuse_no_value."""
     helm = _helm()
     chart = _template_chart()
-    (chart / "templates" / "out.txt").write_text("{{- with .Values }}" + template + "{{- end }}")
+    (chart / "templates" / "out.txt").write_text("{{- with .Values }}" + refuse_no_value(template) + "{{- end }}")
     rendered = helm.Chart.load(str(chart)).render(data, name="t", namespace="t")
     return rendered["go-template/templates/out.txt"]
