@@ -6,7 +6,7 @@ import json
 
 from minnova_idp.model.errors import ConfigError, Problem
 
-# A 500-app stack's outputs reach about 7 MB with secrets files and full release histories (docs/isolation.md).
+# A 500-app stack's outputs reach about 5 MB with secrets files and full release histories (docs/isolation.md).
 MAX_OUTPUTS_BYTES = 32 * 1024 * 1024
 _OUTPUTS_HINT = "pulumi stack output --json > FILE"
 

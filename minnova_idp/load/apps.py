@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
 from minnova_idp.load.git import (
     DEFAULT_TIMEOUT,
@@ -166,14 +167,18 @@ def host_claims(app: LoadedApp) -> list[tuple[str, str, str, str]]:
             for env_name, environment in app.config.environments.items()]
 
 
-def host_claim_problems(claims: list[tuple[str, str, str, str]], first: frozenset[str] = frozenset()
-                        ) -> list[Problem]:
-    """A host belongs to one app: a second claim would take over the first app's traffic. The app first by name
-    keeps it, after the apps in `first` (what runs: deployed or kept at their last good config, ADR 0012), so a new
-    claim is the one refused. `claims` from `host_claims`; `validate` adds the other apps' from the published policy."""
+def host_claim_problems(claims: list[tuple[str, str, str, str]], first: frozenset[str] = frozenset(),
+                        deployed: Mapping[str, str] | None = None) -> list[Problem]:
+    """A host belongs to one app: a second claim would take over the first app's traffic. The app that serves it
+    keeps it (`deployed`: host -> the app the stack's last update deployed it for, ADR 0012), so a claim on a
+    running app's host is the one refused, whatever the names; then the apps in `first` (what runs: deployed or kept
+    at their last good config), then the first by name. `claims` from `host_claims`; `validate` adds the other
+    apps' from the published policy."""
+    served = deployed or {}
     owners: dict[str, tuple[str, str]] = {}
     problems = []
-    for app, env_name, host, file in sorted(claims, key=lambda claim: (claim[0] not in first, claim[0])):
+    for app, env_name, host, file in sorted(claims, key=lambda claim: (
+            served.get(claim[2], claim[0]) != claim[0], claim[0] not in first, claim[0])):
         if host in owners:
             owner, owner_env = owners[host]
             problems.append(Problem(file, f"environments.{env_name}.host", f"'{host}' is already the host of app "
@@ -183,5 +188,6 @@ def host_claim_problems(claims: list[tuple[str, str, str, str]], first: frozense
     return problems
 
 
-def _cross_app_problems(apps: list[LoadedApp], first: frozenset[str] = frozenset()) -> list[Problem]:
-    return host_claim_problems([claim for app in apps for claim in host_claims(app)], first)
+def _cross_app_problems(apps: list[LoadedApp], first: frozenset[str] = frozenset(),
+                        deployed: Mapping[str, str] | None = None) -> list[Problem]:
+    return host_claim_problems([claim for app in apps for claim in host_claims(app)], first, deployed)

@@ -91,6 +91,64 @@ def _isolated(stack: StackConfig, candidates: Candidates, isolation: Isolation, 
     degraded: dict[str, Degraded] = {}
     memo: dict = {}
 
+    def kept_app(name: str) -> LoadedApp:
+        """The app loaded back from its record (raises ValueError, ConfigError or OSError)."""
+        key = ("kept", name)
+        if key not in memo:
+            record = records[name]
+            directory = materialise(record, cache_dir)
+            memo[key] = load_kept(candidates.registered[name], directory, record.get("commit"), record["configFile"])
+        return memo[key]
+
+    def platform_found(trial: Mapping[str, LoadedApp]) -> list[Problem]:
+        """The problems every check reports on no app's files (the stack file's) for `trial` (name -> app); what
+        the apps' files hold is read once per app (`memo`)."""
+        return _checked(stack, [trial[name] for name in sorted(trial)], identities, memo, cross_apps=False,
+                        recorded=isolation.outputs)[2]
+
+    def new_config_causes(current: list[LoadedApp]) -> dict[str, list[Problem]]:
+        """The stack-file problems (a missing passwordKey, a first database without Cloudflare, too many tokens)
+        that apps' new configs cause, by app: with every app as it last deployed (its kept config; absent when never
+        deployed) the stack has none, and adding the new configs one at a time in name order, each app whose own
+        adds one is refused (ADR 0012). Empty: the configs as deployed cause them too, so the platform must act."""
+        base, new = {}, []
+        for app in current:
+            record = records.get(app.name)
+            written = _recorded(app, memo)
+            if app.name in degraded or (record is None and app.name in running) or (
+                    isinstance(written, dict) and isinstance(record, dict)
+                    and written["sha256"] == record.get("sha256")):
+                base[app.name] = app  # as deployed (or not revertible: it stays as it is)
+                continue
+            if record is not None:
+                try:
+                    base[app.name] = kept_app(app.name)
+                except (ValueError, ConfigError, OSError):
+                    base[app.name] = app
+                    continue
+            new.append(app)
+        if platform_found(base):
+            return {}
+        causes: dict[str, list[Problem]] = {}
+
+        def add(group: list[LoadedApp]) -> None:
+            # As adding them one at a time would decide (a check finds more with more apps, never less), with a
+            # group that adds nothing taken whole: about log2(new) checks per refused app, not one per new app.
+            nonlocal base
+            trial = {**base, **{app.name: app for app in group}}
+            found = platform_found(trial)
+            if not found:
+                base = trial
+            elif len(group) == 1:
+                causes[group[0].name] = found
+            else:
+                add(group[:len(group) // 2])
+                add(group[len(group) // 2:])
+
+        if new:
+            add(new)
+        return causes
+
     def fall_back(name: str, problems: list[Problem]) -> None:
         if name in degraded:  # its kept config fails too (a rotated key, a new check): nothing safe is left
             raise ConfigError([*problems, Problem(APP_SOURCES_OUTPUT, name, "this is the app's last good config, "
@@ -99,7 +157,7 @@ def _isolated(stack: StackConfig, candidates: Candidates, isolation: Isolation, 
                                                        "than delete what it runs")])
         record = records.get(name)
         if record is None:
-            if any(names.component_name(name, env) in deployed for env in stack.settings.environments):
+            if name in running:
                 raise ConfigError([*problems, Problem(
                     APP_SOURCES_OUTPUT, name, "the app is deployed, but the stack's outputs hold no record of its "
                     "last good config to keep it at (the first run of this version records it)",
@@ -110,8 +168,7 @@ def _isolated(stack: StackConfig, candidates: Candidates, isolation: Isolation, 
             degraded[name] = Degraded(name, tuple(problems), keeps)
             return
         try:
-            directory = materialise(record, cache_dir)
-            kept = load_kept(candidates.registered[name], directory, record.get("commit"), record["configFile"])
+            kept = kept_app(name)
         except ValueError as exc:
             raise ConfigError([*problems, Problem(APP_SOURCES_OUTPUT, name, f"cannot be read back: {exc}")]) from None
         except ConfigError as exc:
@@ -123,16 +180,25 @@ def _isolated(stack: StackConfig, candidates: Candidates, isolation: Isolation, 
         shown = kept.config_file.removesuffix(str(names.APP_CONFIG)).rstrip(":/") or "."
         degraded[name] = Degraded(name, tuple(problems), f"keeps its last good config ({shown})", kept)
 
-    # What runs claims hosts first: a new claim on a deployed (or kept) app's host is the one refused.
+    # What runs claims hosts first: a claim on the host a deployed app serves (the `urls` output) is the one refused,
+    # then a new claim on a deployed (or kept) app's host.
     running = frozenset(name for name in candidates.registered
                         if any(names.component_name(name, env) in deployed for env in stack.settings.environments))
+    served = served_hosts(isolation.outputs, candidates.registered, stack.settings.environments)
     for name, problems in sorted(candidates.failed.items()):
         fall_back(name, problems)
     for _ in range(len(candidates.registered) + 1):  # each round keeps or leaves out at least one more app
         inputs, own, platform = _checked(stack, sorted(apps.values(), key=lambda app: app.name), identities, memo,
                                          cross_apps=True, first=running | frozenset(degraded),
-                                         recorded=isolation.outputs)
-        raise_if_any(platform)
+                                         recorded=isolation.outputs, served=served)
+        for app in inputs.apps:  # a new record that cannot be written is the app's own problem: it keeps its last
+            if app.name not in degraded and app.name not in own:
+                written = _recorded(app, memo)
+                if isinstance(written, ConfigError):
+                    own[app.name] = written.problems
+        if platform and not own:  # each app's own first: falling back may be what removes them
+            own = new_config_causes(inputs.apps)
+            raise_if_any(platform if not own else [])
         if not own:
             break
         for name, problems in sorted(own.items()):
@@ -140,20 +206,47 @@ def _isolated(stack: StackConfig, candidates: Candidates, isolation: Isolation, 
     sources = {}
     for app in inputs.apps:
         kept = degraded.get(app.name)
-        record = records.get(app.name) if kept is not None else record_of(app)
+        record = records.get(app.name) if kept is not None else _recorded(app, memo)
         if record is not None:
             sources[app.name] = record
     return replace(inputs, sources=sources, degraded=degraded)
 
 
+def served_hosts(outputs: Mapping[str, Any], registered: Mapping[str, Any], environments: Sequence[str]
+                 ) -> dict[str, str]:
+    """host -> the app the stack's last update serves it for, from the `urls` output (component -> https://host)."""
+    urls = outputs.get("urls")
+    if not isinstance(urls, dict):
+        return {}
+    served = {}
+    for name in sorted(registered):
+        for environment in environments:
+            url = urls.get(names.component_name(name, environment))
+            if isinstance(url, str) and url.startswith("https://"):
+                served.setdefault(url.removeprefix("https://"), name)
+    return served
+
+
+def _recorded(app: LoadedApp, memo: dict) -> dict[str, Any] | ConfigError | None:
+    """The record of `app`'s config (load/kept.py record_of), or the ConfigError saying why it cannot be written."""
+    key = ("record", id(app))
+    if key not in memo:
+        try:
+            memo[key] = (app, record_of(app))
+        except ConfigError as exc:
+            memo[key] = (app, exc)
+    return memo[key][1]
+
+
 def _checked(stack: StackConfig, apps: list[LoadedApp], identities, memo: dict, cross_apps: bool,
-             first: frozenset[str] = frozenset(), recorded: Mapping[str, Any] | None = None
+             first: frozenset[str] = frozenset(), recorded: Mapping[str, Any] | None = None,
+             served: Mapping[str, str] | None = None
              ) -> tuple[ProgramInputs, dict[str, list[Problem]], list[Problem]]:
     """The inputs of `apps` with their secrets and SQL files read, each app's own problems (by app name) and the
     platform's (any problem naming no app's file). `memo` keeps what was read across rounds (same app, same files).
     `recorded`: the stack's previous outputs, for the data guards (policy/guards.py) as the program checks them."""
     inputs = ProgramInputs(stack=stack, apps=apps)
-    problems = _cross_app_problems(apps, first) if cross_apps else []
+    problems = _cross_app_problems(apps, first, served) if cross_apps else []
     problems += (backup_problems(inputs) + dns_problems(inputs) + preview_problems(inputs) + quota_problems(inputs)
                  + password_key_problems(inputs) + origin_problems(inputs) + image_problems(inputs))
     problems.extend(loaded_app_secrets_problems(inputs.apps, stack))  # misnamed files: checked without keys

@@ -345,7 +345,7 @@ def test_the_pull_request_jobs_are_the_expected_ones():
     """The check above is not vacuous: it sees every job pull requests run, and only those."""
     found = {(path.name, name) for path in ALL for name in untrusted_jobs(workflow(path))}
     assert found == {("preview.yml", "plan"), ("tests.yml", "tests"), ("minnova.yml", "validate"),
-                     ("minnova.yml", "image"), ("minnova-preview-approval.yml", "revoke-preview"),
+                     ("minnova-preview-approval.yml", "revoke-preview"),
                      ("minnova-preview-approve.yml", "approve"),
                      ("minnova-preview-auto.yml", "preview-label")}
 
@@ -457,14 +457,16 @@ def test_app_template_validates_builds_with_the_sha_and_asks_for_a_deploy():
     runs = " ".join(step.get("run", "") for step in steps(document))
     assert "minnova-idp validate ." in runs
     (build,) = [s for s in steps(document) if s.get("uses", "").startswith("docker/build-push-action@")]
-    assert "github.sha" in build["with"]["tags"] and "head.sha" in build["with"]["tags"]
     # The image is built from exactly the commit it is tagged with: the checkout of that SHA (never the action's
-    # default Git context, which on pull_request is refs/pull/<n>/merge), in every job that reads the code.
+    # default Git context), on pushes only, where github.sha is the pushed commit (a pull request's head).
     sha = build["with"]["tags"].rpartition(":")[2]
-    assert build["with"]["context"] == "."
-    for job in ("validate", "image"):
-        (checkout,) = [s for s in document["jobs"][job]["steps"] if s.get("uses", "").startswith("actions/checkout@")]
-        assert checkout["with"]["ref"] == sha, job
+    assert sha == "${{ github.sha }}" and build["with"]["context"] == "."
+    (checkout,) = [s for s in document["jobs"]["image"]["steps"] if s.get("uses", "").startswith("actions/checkout@")]
+    assert checkout["with"]["ref"] == sha
+    # validate reads the pull request's head, not the merge commit GitHub checks out by default on pull_request.
+    (checkout,) = [s for s in document["jobs"]["validate"]["steps"]
+                   if s.get("uses", "").startswith("actions/checkout@")]
+    assert checkout["with"]["ref"] == "${{ github.event.pull_request.head.sha || github.sha }}"
     (dispatch,) = [s for s in steps(document) if "/dispatches" in s.get("run", "")]
     assert re.search(r'gh api -X POST "repos/\$INFRA/actions/workflows/deploy\.yml/dispatches" -f ref=main ',
                      dispatch["run"])
@@ -472,6 +474,17 @@ def test_app_template_validates_builds_with_the_sha_and_asks_for_a_deploy():
     passed = set(re.findall(r"inputs\[(\w+)\]", dispatch["run"]))
     assert passed and passed <= set(workflow(DEPLOY)["on"]["workflow_dispatch"]["inputs"])
     assert "repository_dispatch" not in APP_CI.read_text() and "event_type" not in runs
+
+
+def test_a_pull_requests_head_gets_its_image_even_while_it_conflicts():
+    """GitHub runs no pull_request workflow while a pull request has merge conflicts (no merge commit; GitHub docs,
+    "Events that trigger workflows: pull_request"). A push runs whatever the pull request's state: so the image is
+    built on pushes of every branch (the head of a pull request from this repository), never only on pull_request,
+    and deploys still run for main only."""
+    document = workflow(APP_CI)
+    assert "push" in document["on"] and not (document["on"]["push"] or {}).get("branches")
+    assert document["jobs"]["image"]["if"] == "github.event_name == 'push'"
+    assert "refs/heads/main" in document["jobs"]["deploy"]["if"]
 
 
 def test_app_template_token_can_only_start_workflows_on_the_infra_repo():
