@@ -114,6 +114,13 @@ def _render(args: argparse.Namespace) -> int:
                                        AppKey(identities[0].recipient), stack_file=str(key_file),
                                        identities=identities, database=app.database.enabled, redis=app.redis.enabled,
                                        storage=app.storage.enabled)
+    if overlays:  # in the plugin's log (Argo CD's repo server logs a plugin's stderr): what this commit chose
+        from minnova_idp.load.secret_overlays import overlay_summary
+
+        print(f"render-preview: {request.app} PR {request.pr_number} at {request.head_sha[:12]}: the preview's "
+              f"secrets carry {len(overlays)} overlay(s) of {overlay_dir(names.PREVIEW_ENVIRONMENT)}/ from this "
+              f"commit ({overlay_summary(overlays)}), written with the public recipient only: no reviewer could "
+              "read their values", file=sys.stderr)
     from minnova_idp.load.app_files import read_seed
 
     seed = read_seed(app, directory, f"{directory}/") if app.database.enabled else ()

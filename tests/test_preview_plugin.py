@@ -638,3 +638,20 @@ def test_the_approval_token_never_goes_over_plain_http(checkout, keys_dir, forge
     (keys_dir / PREVIEW_APPROVAL).write_text(json.dumps({**settings, "api": "http://gitlab.example.invalid/"}))
     result = render(repo, argocd_env(head, keys_dir))
     assert result.returncode == 1 and "is not an https:// URL" in result.stderr
+
+
+def test_render_preview_reports_the_overlays_the_commit_carries(checkout, keys_dir):
+    """rv24v: a PR can replace one preview secret (an overlay needs only the public recipient) beside values it
+    cannot read; the rendered preview said nothing of it. Its log (stderr) names each overlay, never a value."""
+    from minnova_idp.sops import document as sops
+
+    repo, head = checkout
+    recipient = sops.parse_identities(PREVIEW_KEY, "preview key")[0].recipient
+    overlays = repo / ".minnova/secrets/preview.d"
+    overlays.mkdir(parents=True)
+    (overlays / "SMTP_HOST.enc.yaml").write_text(
+        sops.encrypt_yaml({"stringData": {"SMTP_HOST": "mail.attacker.example"}}, [recipient]))
+    result = render(repo, argocd_env(head, keys_dir))
+    assert result.returncode == 0, result.stderr
+    assert "carry 1 overlay(s) of .minnova/secrets/preview.d/ from this commit (set SMTP_HOST)" in result.stderr
+    assert "mail.attacker.example" not in result.stderr

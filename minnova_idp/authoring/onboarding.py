@@ -177,7 +177,7 @@ def _register_flag_problems(name: str, repo: str, deployment: str | None, ref: s
         except ValueError as exc:
             problems.append(Problem(flag, message=str(exc)))
     if deployment is not None and (len(deployment) > names.DEPLOYMENT_NAME_MAX
-                                   or not names.APP_NAME_RE.match(deployment)):
+                                   or not names.APP_NAME_RE.fullmatch(deployment)):
         problems.append(Problem("--deployment", message=f"{_quoted(deployment)} is not a deployment name: a DNS label "
                                 f"of at most {names.DEPLOYMENT_NAME_MAX} characters (lowercase letters, digits and "
                                 "'-'), as the stack setting minnova:deployment"))
@@ -193,7 +193,7 @@ def _deployments(root: Path) -> list[str]:
     found = []
     for entry in sorted(root.iterdir()):
         apps = entry / "apps"
-        if (names.APP_NAME_RE.match(entry.name) and len(entry.name) <= names.DEPLOYMENT_NAME_MAX
+        if (names.APP_NAME_RE.fullmatch(entry.name) and len(entry.name) <= names.DEPLOYMENT_NAME_MAX
                 and not entry.is_symlink() and not apps.is_symlink() and apps.is_dir()):
             found.append(entry.name)
     return found

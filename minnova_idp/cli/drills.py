@@ -119,7 +119,7 @@ def run_restore_drill(args: argparse.Namespace) -> int:
             raise ConfigError([Problem("--target-time", message=f"'{args.target_time}' is not an RFC 3339 "
                                        "timestamp with a zone (e.g. 2026-11-20T09:30:00Z)")]) from None
     server = args.server_name
-    if server is not None and not (len(server) <= names.SERVER_NAME_MAX and names.APP_NAME_RE.match(server)):
+    if server is not None and not (len(server) <= names.SERVER_NAME_MAX and names.APP_NAME_RE.fullmatch(server)):
         raise ConfigError([Problem("--server-name", message=f"'{server[:60]}' is not a server name (letters, digits "
                                    f"and '-', at most {names.SERVER_NAME_MAX} characters)")])
     namespace = names.namespace(app.name, args.environment)

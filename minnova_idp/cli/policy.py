@@ -4,6 +4,7 @@ that `minnova-idp validate` there checks what the platform checks (load/app_poli
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from minnova_idp.cli.common import emit, stack_arguments
@@ -33,8 +34,8 @@ def register(commands) -> None:
 def run_publish(args: argparse.Namespace) -> int:
     from minnova_idp.cli.recipients import check_names
     from minnova_idp.cli.stacks import resolve_stack
-    from minnova_idp.load.app_policy import policy_document, policy_text
-    from minnova_idp.load.apps import load_apps
+    from minnova_idp.load.app_policy import MAX_POLICY_BYTES, policy_document, policy_file, policy_text
+    from minnova_idp.load.apps import load_candidates
     from minnova_idp.load.stack import from_stack_file, parse_stack_config
 
     check_names(args.app)
@@ -46,6 +47,19 @@ def run_publish(args: argparse.Namespace) -> int:
     stack = resolve_stack(args)  # refuses an unknown stack
     policy_document(project_dir, stack, args.app, other_apps=None)  # registered? said before fetching every app
     config = parse_stack_config(*from_stack_file(project_dir, stack))
-    apps = load_apps(project_dir, config, cache_dir=Path(args.cache_dir) if args.cache_dir else None)
-    emit(policy_text(policy_document(project_dir, stack, args.app, apps)), args.out)
+    # Each app on its own (load_candidates, what plan's isolation uses): a broken one is named, never a stop.
+    candidates = load_candidates(project_dir, config, cache_dir=Path(args.cache_dir) if args.cache_dir else None)
+    apps, broken = list(candidates.apps.values()), candidates.failed
+    for name, problems in sorted(broken.items()):
+        if name != args.app:  # one app's broken config never stops another app's policy
+            print(f"warning: the hosts of app {name} are not published (its config does not load: "
+                  f"{problems[0]}); validate says they were not checked", file=sys.stderr)
+    text = policy_text(policy_document(project_dir, stack, args.app, apps, not_loaded=list(broken)))
+    if len(text.encode()) > MAX_POLICY_BYTES:  # what validate reads (read_policies): never publish more
+        from minnova_idp.model.errors import ConfigError, Problem
+
+        raise ConfigError([Problem(str(policy_file(stack)), message=f"would be {len(text.encode())} bytes; validate "
+                                   f"reads at most {MAX_POLICY_BYTES}", hint="the stack's other apps' hosts make "
+                                   "most of it: fewer hosts per app, or validate --project-dir INFRA")])
+    emit(text, args.out)
     return 0

@@ -241,8 +241,12 @@ def run_decrypt(args: argparse.Namespace) -> int:
 
     from minnova_idp.sops import document as sops
 
-    path, _, document = _open_sops_file(args)
-    document = _with_overlays(path, document, args)
+    path = Path(args.file)
+    if not path.exists() and not path.is_symlink() and _only_overlays(path):
+        document = _with_overlays(path, None, args)  # the platform reads the overlays alone
+    else:
+        path, _, document = _open_sops_file(args)
+        document = _with_overlays(path, document, args)
     if is_dotenv(path.name):  # as sops.decrypt chose the format: written back as sops -d writes a dotenv file
         sys.stdout.write(sops.dotenv_text(document))
     else:
@@ -253,16 +257,29 @@ def run_decrypt(args: argparse.Namespace) -> int:
 def _with_overlays(path: Path, document, args: argparse.Namespace):
     """A main secrets file as the platform reads it: merged with its one-value overlays (load/secret_overlays.py)."""
     from minnova_idp.cli.secrets_files import overlays_of
-    from minnova_idp.load.secret_overlays import merge_decrypted
+    from minnova_idp.load.secret_overlays import merge_decrypted, overlay_summary
     from minnova_idp.sops import document as sops
 
     overlays = overlays_of(path)
-    if not overlays or not isinstance(document, dict):
+    if not overlays or not (document is None or isinstance(document, dict)):
         return document
     try:
         identities = sops.identities_from_environment(Path(args.identity) if args.identity else None)
     except sops.SopsError as exc:
         raise exc.config_error() from None
-    print(f"# merged with {len(overlays)} overlay(s) ({', '.join(o.name for o in overlays)}), as the platform reads "
-          f"it; fold them in: minnova-idp secrets fold {path}", file=sys.stderr)
-    return merge_decrypted(document, overlays, identities)
+    merged = merge_decrypted(document, overlays, identities)
+    if document is None:
+        print(f"# {path} does not exist: these are only its {len(overlays)} overlay(s), as the platform reads them; "
+              f"a key holder creates it with: minnova-idp secrets fold {path}", file=sys.stderr)
+    else:
+        print(f"# merged with {len(overlays)} overlay(s), as the platform reads it; fold them in: minnova-idp "
+              f"secrets fold {path}", file=sys.stderr)
+    print(f"# from overlays ({overlay_summary(overlays)}): written with the public recipient only, so no reviewer "
+          "has seen these values: check each", file=sys.stderr)
+    return merged
+
+
+def _only_overlays(path: Path) -> bool:
+    from minnova_idp.cli.secrets_files import overlays_of
+
+    return bool(overlays_of(path))

@@ -274,6 +274,21 @@ def run_edit(args: argparse.Namespace) -> int:
         recipients = target.recipients(args.recipient)
         plaintext = ("# API_TOKEN=replace-me\n" if dotenv else
                      _NEW_SECRETS.format(shown=path, recipients=", ".join(recipients)))
+        overlays = overlays_of(path)
+        if overlays:  # only overlays so far (`secrets set`): they would win over the new file, so it starts from them
+            try:
+                identities = sops.identities_from_environment(Path(args.identity) if args.identity else None)
+            except sops.SopsError as exc:
+                raise ConfigError([Problem(str(path), message=f"does not exist, but {len(overlays)} overlay(s) of it "
+                                           f"do ({', '.join(o.name for o in overlays)}): a new file written without "
+                                           "their key would lose to them wherever the platform merges",
+                                           hint="pass --identity KEYFILE to start from them (saving folds them in), "
+                                                "or change one value with: minnova-idp secrets set NAME=...")]) \
+                    from exc
+            document = merge_decrypted(None, overlays, identities)
+            plaintext = sops.dump_plaintext_yaml(document)
+            print(f"Creating {path} from its {len(overlays)} overlay(s) ({', '.join(o.name for o in overlays)}); "
+                  "saving folds them into it.", file=sys.stderr)
     else:
         if args.recipient:
             raise ConfigError([Problem("--recipient", message="only for a new file; an existing one keeps its "

@@ -26,6 +26,9 @@ def register(add, identity_option) -> None:
                ".minnova/secrets/<env>.d/<NAME>.enc.yaml for the published recipients (NAME=- reads the value "
                "from stdin)", "printf %s \"$TOKEN\" | minnova-idp secrets set API_TOKEN=- --env prod")
     set_.add_argument("assignment", metavar="NAME=VALUE")
+    set_.add_argument("--base64", action="store_true",
+                      help="VALUE (or stdin) is base64: written to the Secret's `data` as is, for a value that is not "
+                           "UTF-8 text (base64 < key.der | minnova-idp secrets set KEY=- --base64 --env prod)")
     environment_options(set_, recipients=True)
     unset = add("unset", run_unset, "remove one secret without the private key: writes the tombstone "
                 ".minnova/secrets/<env>.d/<NAME>.unset", "minnova-idp secrets unset OLD_TOKEN --env prod")
@@ -56,9 +59,9 @@ def _target(args: argparse.Namespace):
 def _name_problems(name: str, target, shown: str) -> None:
     from minnova_idp.load.secrets import _ENV_VAR_RE, MAX_NAME_LENGTH, reserved_names
 
-    reserved = reserved_names(target.database, target.redis)
+    reserved = reserved_names(target.database, target.redis, target.storage)
     why = ("is not a valid environment variable name (letters, digits and '_', not starting with a digit)"
-           if not _ENV_VAR_RE.match(name) else f"is longer than {MAX_NAME_LENGTH} characters"
+           if not _ENV_VAR_RE.fullmatch(name) else f"is longer than {MAX_NAME_LENGTH} characters"
            if len(name) > MAX_NAME_LENGTH else reserved.get(name))
     if why:
         raise ConfigError([Problem(shown, message=f"{name[:80]!r} {why}" if not name.isidentifier() else
@@ -76,13 +79,25 @@ def run_set(args: argparse.Namespace) -> int:
         raise ConfigError([Problem("NAME=VALUE", message=f"no value for {name}",
                                    hint=f"{name}=VALUE, or {name}=- to read it from stdin (keeps it out of the "
                                         "shell history)")])
-    if value == "-":
-        value = sys.stdin.read()
-        value = value.removesuffix("\n")
-    document = {"apiVersion": "v1", "kind": "Secret", "stringData": {name: value}}
-    _plaintext_problems(document, f"{name}=<value>", False, target.database, target.redis)  # empty, sizes, names
+    shown = "stdin" if value == "-" else "NAME=VALUE"
+    value = _text(_stdin_bytes() if value == "-" else value, shown, args.base64)
+    if args.base64:
+        import base64
+        import binascii
+
+        value = "".join(value.split())  # `base64` wraps its output at 76 columns
+        try:
+            base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raise ConfigError([Problem(shown, message=f"the value of {name} is not base64 (--base64)")]) from None
+        document = {"apiVersion": "v1", "kind": "Secret", "data": {name: value}}
+    else:
+        document = {"apiVersion": "v1", "kind": "Secret", "stringData": {name: value}}
+    _plaintext_problems(document, f"{name}=<value>", False, target.database, target.redis,
+                        target.storage)  # empty, sizes, names
     recipients = target.recipients(args.recipient)
     path = target.root / overlay_file(args.env, name)
+    _refuse_links(target.root, args.env)
     target.shown = str(path)
     text = _encrypt_document(document, recipients, dotenv=False)
     _self_check(text, target, recipients, dotenv=False)
@@ -94,6 +109,46 @@ def run_set(args: argparse.Namespace) -> int:
     print(f"Set {name} in {args.env}: wrote {path}, encrypted for {', '.join(recipients)}. Commit it; the platform "
           f"merges it over {target.path}.")
     return 0
+
+
+def _stdin_bytes() -> bytes:
+    stream = getattr(sys.stdin, "buffer", None)
+    return stream.read() if stream is not None else sys.stdin.read().encode("utf-8", "surrogateescape")
+
+
+def _text(value: str | bytes, shown: str, base64: bool) -> str:
+    """The value as text: UTF-8 (a Secret's stringData is a string), one final newline (LF or CRLF, as `echo` or a
+    Windows editor leaves it) removed. Not UTF-8 (bytes from stdin, or an argument the shell passed as undecodable
+    bytes): a clear error, never a traceback."""
+    raw = value if isinstance(value, bytes) else value.encode("utf-8", "surrogateescape")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError([Problem(shown, message=f"the value is not UTF-8 text (byte {exc.start})",
+                                   hint="pass it base64-encoded with --base64 (it is then written to `data`)"
+                                   if not base64 else "--base64 takes base64 text")]) from None
+    if shown == "stdin":
+        text = text.removesuffix("\n").removesuffix("\r") if text.endswith("\n") else text
+    return text
+
+
+def _refuse_links(root: Path, environment: str) -> None:
+    """Never write (or delete) through a link: `.minnova/secrets/` and `<env>.d/` must be real directories (or not
+    exist yet), checked with lstat before anything is written."""
+    import os
+    import stat
+
+    from minnova_idp.load.secret_overlays import overlay_dir
+    from minnova_idp.load.secrets import SECRETS_DIR
+
+    for relative in (SECRETS_DIR.parent, SECRETS_DIR, overlay_dir(environment)):
+        try:
+            mode = os.lstat(root / relative).st_mode
+        except FileNotFoundError:
+            return
+        if not stat.S_ISDIR(mode):
+            raise ConfigError([Problem(str(root / relative), message="must be a directory" + (
+                " (it is a symbolic link: nothing is written through it)" if stat.S_ISLNK(mode) else ""))])
 
 
 def run_unset(args: argparse.Namespace) -> int:
@@ -108,6 +163,7 @@ def run_unset(args: argparse.Namespace) -> int:
         raise ConfigError([Problem("NAME", message=f"{name} is not one of {args.env}'s secrets "
                                    f"({', '.join(names) or 'none'})")])
     overlay = target.root / overlay_file(args.env, name)
+    _refuse_links(target.root, args.env)
     main = read_secrets_file(target.root, args.env)
     from minnova_idp.load.secret_overlays import encrypted_names
 
@@ -151,7 +207,7 @@ def run_fold(args: argparse.Namespace) -> int:
         overlays_of,
         remove_overlays,
     )
-    from minnova_idp.load.secret_overlays import merge_decrypted
+    from minnova_idp.load.secret_overlays import merge_decrypted, overlay_summary
     from minnova_idp.load.yamlsafe import FileRefused, read_regular_file
     from minnova_idp.sops import document as sops
 
@@ -187,5 +243,7 @@ def run_fold(args: argparse.Namespace) -> int:
     _self_check(text, target, recipients, dotenv=False)
     write_atomically(path, text)
     remove_overlays(path, overlays)
-    print(f"Folded {len(overlays)} overlay(s) into {path} ({', '.join(o.name for o in overlays)}); commit both.")
+    print(f"Folded {len(overlays)} overlay(s) into {path} ({overlay_summary(overlays)}); commit both. Their values "
+          "were written with the public recipient only: check them before you commit (minnova-idp secrets decrypt "
+          f"{path}).")
     return 0

@@ -99,6 +99,7 @@ def _validate_app(args: argparse.Namespace) -> tuple[dict, str]:
             policies, found = read_policies(target.parent.parent)
             policies = _only_stacks(policies, args.stack, target)
         problems += found
+        problems += _fetch_problems(target.parent)
         problems += _files_without_policy(target, config)
         for shown, policy in policies:
             problems += policy_problems(policy, shown, target, config)
@@ -133,6 +134,16 @@ def _only_stacks(policies: list, stacks: list[str] | None, target: Path) -> list
                                    hint=f"published: {', '.join(sorted(published))}" if published else
                                    "the platform team publishes it: minnova-idp policy publish APP -s STACK")])
     return [(shown, policy) for shown, policy in policies if policy.stack in stacks]
+
+
+def _fetch_problems(config_dir: Path) -> list[Problem]:
+    """What the platform's fetch refuses of `.minnova/` (file count, sizes), by the function the fetch uses."""
+    from minnova_idp.load.fetch_limits import checkout_refused
+
+    refused = checkout_refused(config_dir)
+    return [Problem(str(config_dir), message=f"the platform would not fetch it: {refused}",
+                    hint="a key holder folds overlays into the main file: minnova-idp secrets fold "
+                         ".minnova/secrets/<env>.enc.yaml")] if refused else []
 
 
 def _files_without_policy(target: Path, config) -> list[Problem]:

@@ -39,10 +39,29 @@ from minnova_idp.model.registry import RegistryEntry
 
 POLICY_DIR = names.APP_CONFIG.parent / "platform"
 WITHHELD = "withheld"
-_MAX_POLICY_BYTES = 256 * 1024
+MAX_POLICY_BYTES = 256 * 1024
 _MAX_POLICIES = 20
-# Settings keyed by app name: only this app's entry is published.
-_PER_APP_SETTINGS = ("secretsRecipients", "imagePins", "secretsKeys", "gitDeployKeys", "gitlabProjectTokens")
+# What is published of each `minnova:` setting: an allow-list, so a setting added later is left out until someone
+# decides (tests/load/test_app_policy.py fails while a setting is unclassified). STACK: the whole value (the stack's
+# own settings the per-app checks read: zone, environments, quotas, previews, git provider; secrets withheld);
+# APP: only this app's entry of a {app: ...} mapping (never another app's name); COMPONENTS: only this app's
+# components; OMIT: not read by any per-app check (the cluster, Cloudflare, fetch and pull credentials).
+STACK, APP, COMPONENTS, OMIT = "stack", "app", "components", "omit"
+PUBLISHED_SETTINGS = {
+    "deployment": STACK, "environments": STACK, "baseDomain": STACK, "registryPath": STACK,
+    "ingressClass": STACK, "ingressAddress": STACK, "clusterIssuer": STACK, "git": STACK, "cloudflare": STACK,
+    "kubernetes": OMIT, "protectedEnvironments": STACK, "imageGate": STACK, "databaseStorageGuard": STACK,
+    "databaseUpgradeRollbacks": COMPONENTS, "dnsProxied": STACK, "networkPolicies": STACK,
+    "ingressNamespaces": STACK, "namespaceQuota": STACK, "imagePins": APP, "imageRegistry": STACK,
+    "reservedHosts": STACK, "restoreDrillSchedule": STACK, "previews": STACK, "previewDomain": STACK,
+    "acmeEmail": OMIT, "secretsRecipients": APP, "secretsSharedRecipient": STACK,
+    # secrets (withheld: validate learns only that one is set)
+    "gitToken": STACK, "gitSshPrivateKey": OMIT, "kubeconfig": OMIT, "cloudflareApiToken": OMIT,
+    "secretsKeys": APP, "secretsSharedKey": STACK, "githubAppPrivateKey": STACK, "gitDeployKeys": APP,
+    "gitlabProjectTokens": APP, "previewStatusTokens": APP, "webhookSecret": STACK, "passwordKey": STACK,
+    "registryCredentials": OMIT, "appRegistryCredentials": APP, "previewApprovalToken": STACK,
+    "gitKnownHosts": STACK,
+}
 # A remote app's commit is known only once the platform fetches it; image tags default to it (never empty).
 PENDING_COMMIT = "0" * 40
 
@@ -64,6 +83,12 @@ class PublishedPolicy(StrictModel):
     config: dict[str, Any] = Field(description="the stack file's `config:`, this app's part, secrets withheld")
     other_hosts: list[OtherHost] | None = Field(
         default=None, max_length=10_000, description="hosts the stack's other apps use (null: not published)")
+    other_account_tokens: int | None = Field(
+        default=None, ge=0, le=1_000_000, description="Cloudflare account tokens the stack creates for its other "
+        "apps and cert-manager (null: not published), so validate checks minnova:cloudflare.maxAccountTokens")
+    hosts_not_published: list[AppName] = Field(
+        default_factory=list, max_length=10_000,
+        description="other apps whose config did not load when this was published: their hosts are not in otherHosts")
 
 
 def policy_file(stack: str) -> Path:
@@ -72,9 +97,11 @@ def policy_file(stack: str) -> Path:
 
 # ---- publishing (infra repository) -----------------------------------------------------------------------------
 
-def policy_document(project_dir: Path, stack: str, app: str, other_apps: list[LoadedApp] | None) -> dict:
+def policy_document(project_dir: Path, stack: str, app: str, other_apps: list[LoadedApp] | None,
+                    not_loaded: list[str] = ()) -> dict:
     """The published document of `app` in `stack`, from the infra checkout in `project_dir`. `other_apps`: the
-    stack's loaded apps (their hosts are published), or None to leave them out."""
+    stack's loaded apps (their hosts are published), or None to leave them out; `not_loaded`: other apps whose
+    config did not load (named, so validate says their hosts were not checked)."""
     from minnova_idp.load.registry import read_registry
     from minnova_idp.load.stack import from_stack_file, parse_stack_config
     from minnova_idp.load.yamlsafe import load_yaml_file
@@ -96,12 +123,16 @@ def policy_document(project_dir: Path, stack: str, app: str, other_apps: list[Lo
         namespace, _, name = str(key).partition(":")
         if namespace != "minnova":
             continue  # the project namespace and other providers' settings: not the platform's policy
-        if name in _PER_APP_SETTINGS:
+        published_as = PUBLISHED_SETTINGS.get(name, OMIT)
+        if published_as == OMIT:
+            continue
+        if published_as == APP:
             if not isinstance(value, dict) or app not in value:
                 continue
             value = {app: value[app]}
-        if name == "databaseUpgradeRollbacks" and isinstance(value, list):
-            value = [component for component in value if component in components]
+        if published_as == COMPONENTS:
+            value = [component for component in value if component in components] if isinstance(value, list) \
+                else value
         config[key] = _withheld(value, whole=_is_secret(name))
     entry = item.entry.model_dump(by_alias=True, exclude_none=True)
     published: dict[str, Any] = {"app": app, "stack": stack, "stackFile": stack_config.file,
@@ -110,6 +141,15 @@ def policy_document(project_dir: Path, stack: str, app: str, other_apps: list[Lo
         published["otherHosts"] = [{"host": host, "app": owner, "environment": environment}
                                    for other in other_apps if other.name != app
                                    for owner, environment, host, _ in _claims(other)]
+        if stack_config.settings.cloudflare is not None:
+            from minnova_idp.model.inputs import ProgramInputs
+            from minnova_idp.policy.capacity import account_tokens
+
+            others = [other for other in other_apps if other.name != app]
+            published["otherAccountTokens"] = account_tokens(ProgramInputs(stack=stack_config, apps=others))
+        missing = sorted(name for name in not_loaded if name != app)
+        if missing:
+            published["hostsNotPublished"] = missing
     validate_document(PublishedPolicy, load_yaml(policy_text(published), "published policy"))  # always readable
     return published
 
@@ -156,13 +196,18 @@ def read_policies(app_root: Path) -> tuple[list[tuple[str, PublishedPolicy]], li
         return [], ([Problem(str(directory), message="is a symbolic link; it must be a directory")]
                     if directory.is_symlink() else [])
     found, problems = [], []
-    for path in sorted(directory.iterdir())[:_MAX_POLICIES]:
+    entries = sorted(directory.iterdir())
+    if len(entries) > _MAX_POLICIES:  # never a silent skip: the ones past the limit would not be checked
+        return [], [Problem(str(directory), message=f"holds {len(entries)} entries; validate reads at most "
+                            f"{_MAX_POLICIES} (one <stack>.yaml per stack that deploys the app)",
+                            hint="remove the policies of stacks that no longer deploy the app")]
+    for path in entries:
         shown = str(path)
         if path.suffix != ".yaml" or path.name.startswith("."):
             problems.append(Problem(shown, message=f"is not read: {POLICY_DIR}/ holds <stack>.yaml files only"))
             continue
         try:
-            content = read_regular_file(path, _MAX_POLICY_BYTES, follow_symlinks=False)
+            content = read_regular_file(path, MAX_POLICY_BYTES, follow_symlinks=False)
             policy = validate_document(PublishedPolicy, load_yaml(content, shown))
         except FileRefused as exc:
             problems.append(Problem(shown, message=exc.reason))
@@ -204,7 +249,47 @@ def policy_problems(policy: PublishedPolicy, shown_policy: str, app_yaml: Path, 
         load_inputs(root, raw, secret_keys, policy.stack_file, apps=[app])
     except ConfigError as exc:
         problems += exc.problems
-    return problems
+    problems += _account_token_problems(policy, shown_policy, app, raw, secret_keys, problems)
+    return [_in_policy(problem, policy, shown_policy) for problem in problems]
+
+
+def _account_token_problems(policy: PublishedPolicy, shown_policy: str, app: LoadedApp, raw: dict, secret_keys: set,
+                            found: list[Problem]) -> list[Problem]:
+    """The stack's Cloudflare account tokens with this app's as it is now: plan counts every app, validate has this
+    one, so the other apps' count is published (policy publish) and added here (the count: capacity.account_tokens)."""
+    from minnova_idp.load.stack import parse_stack_config
+    from minnova_idp.model.inputs import ProgramInputs
+    from minnova_idp.policy.capacity import account_tokens
+
+    field = "minnova:cloudflare.maxAccountTokens"
+    if policy.other_account_tokens is None or any(problem.field == field for problem in found):
+        return []
+    try:
+        stack = parse_stack_config(raw, secret_keys, policy.stack_file)
+    except ConfigError:
+        return []  # load_inputs said why
+    cloudflare = stack.settings.cloudflare
+    if cloudflare is None:
+        return []
+    own = account_tokens(ProgramInputs(stack=stack, apps=[app])) - 1  # cert-manager's is in the others' count
+    total = policy.other_account_tokens + own
+    if total <= cloudflare.max_account_tokens:
+        return []
+    return [Problem(policy.stack_file, field, f"with this app's {own} token(s) the stack would create {total} "
+                    f"Cloudflare account API tokens ({policy.other_account_tokens} for its other apps and "
+                    f"cert-manager), more than the {cloudflare.max_account_tokens} it may create",
+                    hint="fewer environments with a database or storage, or ask the platform team to raise it")]
+
+
+def _in_policy(problem: Problem, policy: PublishedPolicy, shown_policy: str) -> Problem:
+    """A problem plan names in the platform's files (the stack file, the registry entry), which the app repository
+    does not have: named in the published policy that holds their copy, the original said in the hint."""
+    if problem.file not in (policy.stack_file, policy.registry_file):
+        return problem
+    origin = problem.file if problem.line is None else f"{problem.file}:{problem.line}"
+    return Problem(shown_policy, problem.field, problem.message,
+                   hint=(f"{problem.hint}; " if problem.hint else "") + f"in the platform's {origin}, published "
+                        "here: ask the platform team, or publish the policy again")
 
 
 def skipped_checks(policies: list[PublishedPolicy]) -> list[str]:
@@ -221,4 +306,15 @@ def skipped_checks(policies: list[PublishedPolicy]) -> list[str]:
     if missing:
         skipped.append(f"hosts of other apps were not published for stack(s) {', '.join(missing)}: a host another "
                        "app already uses was not checked")
+    tokens = sorted(policy.stack for policy in policies if policy.other_account_tokens is None
+                    and policy.config.get("minnova:cloudflare") is not None)
+    if tokens:
+        skipped.append(f"the Cloudflare account tokens of other apps were not published for stack(s) "
+                       f"{', '.join(tokens)}: whether the stack stays within minnova:cloudflare.maxAccountTokens with "
+                       "this app was not checked")
+    for policy in policies:
+        if policy.hosts_not_published:
+            skipped.append(f"stack {policy.stack}: the hosts of app(s) {', '.join(policy.hosts_not_published)} were "
+                           "not published (their config did not load when the policy was published): a host they "
+                           "use, and their Cloudflare tokens, were not checked")
     return skipped

@@ -52,7 +52,7 @@ from minnova_idp.load.git_auth import (  # re-exported: callers import GitAuth a
     ssh_command_for,
     summarize_stderr,
 )
-from minnova_idp.load.yamlsafe import MAX_BYTES
+from minnova_idp.load import fetch_limits
 from minnova_idp.model import gitrules
 
 __all__ = [
@@ -74,11 +74,10 @@ CONFIG_DIR_NAME = ".minnova"
 _MARKER = ".snapshot-complete"
 _SHA_RE = re.compile(r"[0-9a-fA-F]{40}")
 _MAX_REASON = 300
-# `.minnova/` holds config, secrets and SQL: every file the platform reads is bounded by
-# yamlsafe.MAX_BYTES, so nothing bigger is ever fetched.
-MAX_FILE_BYTES = MAX_BYTES
-MAX_FILES = 64
-MAX_TOTAL_BYTES = 1024 * 1024
+# The limits of what is fetched, shared with `validate` (load/fetch_limits.py).
+MAX_FILE_BYTES = fetch_limits.MAX_FILE_BYTES
+MAX_FILES = fetch_limits.MAX_FILES
+MAX_TOTAL_BYTES = fetch_limits.MAX_TOTAL_BYTES
 
 
 @dataclass(frozen=True)
@@ -350,9 +349,9 @@ def _list_config_files(git: _Git, repo: Path, sha: str, path: str) -> tuple[str 
         if any(p in ("", ".", "..", ".git") for p in relpath.split("/")):
             raise LookupError(f"unsafe file name in tree: {name!r}")
         entries.append(_Entry(mode, oid, relpath))
-    if len(entries) > MAX_FILES:
-        raise LookupError(f"{config_dir}/ holds {len(entries)} files; the limit is {MAX_FILES} "
-                          "(it is for config, secrets and SQL only)")
+    refused = fetch_limits.count_refused(config_dir, len(entries))
+    if refused:
+        raise LookupError(refused)
     return tree, entries
 
 
@@ -398,16 +397,13 @@ def _fetch_config_blobs(
             # A v0 server may refuse wants for a tree id: take the commit, with the same filter.
             _fetch_commit(git, scratch, sha, ref_name, filter_spec=blob_filter)
         sizes = _object_sizes(git, scratch)
-        too_large = sorted({e.relpath for e in entries if sizes.get(e.oid, MAX_FILE_BYTES + 1) > MAX_FILE_BYTES})
-        if too_large:
-            shown = ", ".join(_shown_name(f"{config_dir}/{name}") for name in too_large[:3])
-            more = f" and {len(too_large) - 3} more" if len(too_large) > 3 else ""
-            raise LookupError(f"{shown}{more}: larger than the limit of {MAX_FILE_BYTES} bytes per file, "
-                              f"so not fetched ({CONFIG_DIR_NAME}/ is for config, secrets and SQL only)")
-        total = sum(sizes[oid] for oid in {e.oid for e in entries})
-        if total > MAX_TOTAL_BYTES:
-            raise LookupError(f"the files under {config_dir}/ add up to {total} bytes; the limit is "
-                              f"{MAX_TOTAL_BYTES} ({CONFIG_DIR_NAME}/ is for config, secrets and SQL only)")
+        # A blob the filter left out is over the limit; the same blob at two paths is fetched (and counted) once.
+        by_oid = {e.oid: e.relpath for e in sorted(entries, key=lambda e: e.relpath)}
+        over = {e.relpath: MAX_FILE_BYTES + 1 for e in entries if e.oid not in sizes}
+        refused = fetch_limits.sizes_refused(config_dir, {**{name: sizes[oid] for oid, name in by_oid.items()
+                                                             if oid in sizes}, **over}, shown=_shown_name)
+        if refused:
+            raise LookupError(refused)
         return _read_blobs(git, scratch, sorted({e.oid for e in entries}))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

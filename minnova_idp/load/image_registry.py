@@ -286,7 +286,7 @@ def manifest_digest(repository: str, tag: str, credentials: Mapping[str, tuple[s
     if response is None:
         raise ImageGateError(f"{repository}:{tag} does not exist", parse_repository(repository).host)
     digest = response.headers.get("Docker-Content-Digest") or ""
-    if not _DIGEST.match(digest):
+    if not _DIGEST.fullmatch(digest):
         raise ImageGateError(f"registry {parse_repository(repository).host} gave no sha256 digest for "
                              f"{repository}:{tag}", parse_repository(repository).host)
     return digest

@@ -70,7 +70,7 @@ def recorded_paths(app: LoadedApp) -> list[PurePosixPath]:
         overlays = root / inside(overlay_dir(environment))
         if overlays.is_dir() and not overlays.is_symlink():
             wanted += [inside(overlay_dir(environment)) / entry.name for entry in sorted(os.scandir(overlays),
-                       key=lambda entry: entry.name) if _OVERLAY_RE.match(entry.name)]
+                       key=lambda entry: entry.name) if _OVERLAY_RE.fullmatch(entry.name)]
     # the loader reads regular files only, never through a link (load/yamlsafe.py read_regular_file)
     return sorted({relative for relative in wanted if _regular(root, relative)})
 
@@ -98,7 +98,7 @@ def record_of(app: LoadedApp) -> dict[str, Any] | None:
     if len(files) > MAX_FILES or total > MAX_TOTAL_BYTES:
         raise refused(f"{CONFIG_DIR}/ holds {len(files)} files the platform reads, {total} bytes: more than a "
                       f"record may hold ({MAX_FILES} files, {MAX_TOTAL_BYTES} bytes)")
-    if bad := [name for name in files if len(name) > MAX_NAME_CHARS or not _NAME_RE.match(name)]:
+    if bad := [name for name in files if len(name) > MAX_NAME_CHARS or not _NAME_RE.fullmatch(name)]:
         raise refused(f"{CONFIG_DIR}/{bad[0][:80]!r} is not a name a record holds")
     payload = json.dumps({name: base64.b64encode(content).decode("ascii") for name, content in files.items()},
                          sort_keys=True, separators=(",", ":")).encode("ascii")
@@ -159,7 +159,7 @@ def _files(record: Any) -> dict[str, bytes]:
         raise ValueError(not_ours)
     result = {}
     for relative, text in files.items():
-        if len(relative) > MAX_NAME_CHARS or not _NAME_RE.match(relative) or \
+        if len(relative) > MAX_NAME_CHARS or not _NAME_RE.fullmatch(relative) or \
                 any(part in (".", "..") for part in relative.split("/")):
             raise ValueError(f"files holds an unsafe name {relative[:80]!r}")
         if not isinstance(text, str):

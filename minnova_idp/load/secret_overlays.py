@@ -17,8 +17,8 @@ Every overlay is checked like the main file (recipient, structure, reserved name
 must hold exactly the value its name says. Conflict rule: a name both set and unset in `<env>.d/` (two branches
 merged) is refused, naming both files: which one came last is not knowable from the files (their timestamps are
 unauthenticated), so nothing is guessed; delete the one not wanted. Key holders fold overlays into the main file
-(`secrets edit`, `secrets fold`). Overlays count towards the fetch limit of `.minnova/` (load/git.py MAX_FILES):
-at most MAX_OVERLAYS per environment.
+(`secrets edit`, `secrets fold`). Overlays count towards the fetch limit of `.minnova/` (load/fetch_limits.py:
+64 files in all, which `validate` checks): at most MAX_OVERLAYS per environment, and all of them together within it.
 """
 
 from __future__ import annotations
@@ -37,7 +37,11 @@ from minnova_idp.model.secrets import SecretValues
 
 OVERLAY_SUFFIX = ".d"
 TOMBSTONE_SUFFIX = ".unset"
-MAX_OVERLAYS = 24  # load/git.py fetches at most 64 files of .minnova/: leave room for app.yaml, SQL, main files
+# A Secret's values together (decoded `data`, stringData being merged into it) hold at most 1 MiB: kubernetes
+# pkg/apis/core/validation/validation.go ValidateSecret (totalSize > corev1.MaxSecretSize, 1 * 1024 * 1024).
+# One file cannot reach it (yamlsafe.MAX_BYTES), overlays together can.
+MAX_SECRET_BYTES = 1024 * 1024
+MAX_OVERLAYS = 24  # per environment; the fetch's 64 files of .minnova/ in all are checked by load/fetch_limits.py
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -124,7 +128,7 @@ def _parse_name(file_name: str) -> tuple[str | None, str]:
     for suffix in (SECRETS_SUFFIX, TOMBSTONE_SUFFIX):
         if file_name.endswith(suffix):
             name = file_name[:-len(suffix)]
-            return (name, suffix) if _NAME_RE.match(name) else (None, suffix)
+            return (name, suffix) if _NAME_RE.fullmatch(name) else (None, suffix)
     return None, ""
 
 
@@ -181,11 +185,30 @@ def merged_secret_values(content: bytes | None, overlays: Sequence[Overlay], sho
             data.update(values.data)
             decrypted = decrypted and values.decrypted
     source = shown if content is not None else str(PurePosixPath(shown).parent / f"{environment}{OVERLAY_SUFFIX}")
+    total = secret_bytes(string_data, data) if decrypted else 0  # placeholders (no key) say nothing of sizes
+    if total > MAX_SECRET_BYTES:
+        raise ConfigError([Problem(source, message=f"the merged values of {environment} ({len(overlays)} overlay(s)) "
+                                   f"add up to {total} bytes; a Kubernetes Secret holds at most {MAX_SECRET_BYTES}",
+                                   hint="remove or shorten values (large files belong in the app's storage)")])
     return SecretValues(source=source, string_data=string_data, data=data, decrypted=decrypted)
 
 
+def secret_bytes(string_data: dict[str, str], data: dict[str, str]) -> int:
+    """The bytes Kubernetes counts of a Secret: every value, `data` decoded (keys are not counted)."""
+    import base64
+    import binascii
+
+    total = sum(len(value.encode()) for value in string_data.values())
+    for value in data.values():
+        try:
+            total += len(base64.b64decode(value, validate=True))
+        except (binascii.Error, ValueError):
+            total += len(value)  # refused elsewhere as not base64; counted as written
+    return total
+
+
 def overlay_problems(root: Path, environment: str, recipients: Sequence[str], recipients_from: str, *,
-                     database: bool | None, redis: bool) -> list[Problem]:
+                     database: bool | None, redis: bool, storage: bool) -> list[Problem]:
     """`validate` in an app repository: every check of the overlays that needs no key (as `check_encrypted` for
     the main file), and that each holds the one name it is called."""
     try:
@@ -196,7 +219,7 @@ def overlay_problems(root: Path, environment: str, recipients: Sequence[str], re
     for overlay in overlays:
         if overlay.content is None:
             continue
-        found = check_encrypted(overlay.content, overlay.shown, database=database, redis=redis,
+        found = check_encrypted(overlay.content, overlay.shown, database=database, redis=redis, storage=storage,
                                 recipients=recipients, recipients_from=recipients_from)
         problems += found
         if not found:
@@ -231,6 +254,15 @@ def merged_names(root: Path, environment: str) -> list[tuple[str, str]]:
         else:
             found[overlay.name] = str(overlay_file(environment, overlay.name))
     return sorted(found.items())
+
+
+def overlay_summary(overlays: Sequence[Overlay]) -> str:
+    """Which values come from overlays, for a key holder to review: each was written by someone with only the
+    public recipient, so its value is unknown to a reviewer of the pull request (docs/security.md)."""
+    set_ = [overlay.name for overlay in overlays if overlay.content is not None]
+    unset = [overlay.name for overlay in overlays if overlay.content is None]
+    parts = ([f"set {', '.join(set_)}"] if set_ else []) + ([f"unset {', '.join(unset)}"] if unset else [])
+    return "; ".join(parts)
 
 
 def merge_decrypted(document: dict | None, overlays: Sequence[Overlay], identities: Sequence[Any]) -> dict:
@@ -275,5 +307,5 @@ def check_app_repo_overlays(app_yaml: Path, config: Any) -> list[Problem]:
         wanted = published.for_environment(environment) if published else []
         problems += overlay_problems(root, environment, wanted, f"published in {root / RECIPIENTS_FILE}: "
                                      f"recipients.{environment}", database=config.database.enabled,
-                                     redis=config.redis.enabled)
+                                     redis=config.redis.enabled, storage=config.storage.enabled)
     return problems

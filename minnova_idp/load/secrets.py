@@ -245,7 +245,7 @@ def document_problems(document: Any, shown: str, *, database: bool | None = None
         for name, value in values.items():
             name = str(name)
             field_name = f"{section}.{name}" if name.isprintable() and len(name) <= 300 else f"{section}[{name[:80]!r}]"
-            if not _ENV_VAR_RE.match(name):
+            if not _ENV_VAR_RE.fullmatch(name):
                 problems.append(Problem(shown, field_name, "is not a valid environment variable name "
                                         "(the values are given to the app with envFrom)",
                                         hint="letters, digits and '_', not starting with a digit"))

@@ -84,13 +84,13 @@ _RETENTION_RE = re.compile(r"^[1-9][0-9]*[dwm]$")  # the Barman Cloud plugin's f
 
 
 def _retention(value: str) -> str:
-    if not _RETENTION_RE.match(value):
+    if not _RETENTION_RE.fullmatch(value):
         raise ValueError(f"'{value}' is not a retention period: a number and d, w or m (e.g. 30d, 4w, 6m)")
     return value
 
 
 def _backup_name(value: str) -> str:
-    if len(value) > names.CLUSTER_NAME_MAX or not names.APP_NAME_RE.match(value):
+    if len(value) > names.CLUSTER_NAME_MAX or not names.APP_NAME_RE.fullmatch(value):
         raise ValueError(f"'{value}' must be lowercase letters, digits and '-', start with a letter, at most "
                          f"{names.CLUSTER_NAME_MAX} characters (it names the database Cluster)")
     return value
@@ -121,7 +121,7 @@ _SEED_FILE_RE = re.compile(r"^seed/[A-Za-z0-9][A-Za-z0-9._-]{0,99}\.sql$")
 
 
 def _seed_file(value: str) -> str:
-    if not _SEED_FILE_RE.match(value) or ".." in value:
+    if not _SEED_FILE_RE.fullmatch(value) or ".." in value:
         raise ValueError(f"'{value}' must be a .sql file in .minnova/seed/, written relative to .minnova/ "
                          "(e.g. seed/schema.sql)")
     return value
@@ -272,7 +272,7 @@ RESERVED_PROCESS_NAMES = frozenset({"web", "release", "db", "drill", "seed", "ma
 
 
 def _process_name(value: str) -> str:
-    if not _PROCESS_NAME_RE.match(value) or "--" in value:
+    if not _PROCESS_NAME_RE.fullmatch(value) or "--" in value:
         raise ValueError(f"'{value}' must be lowercase letters, digits and '-', start with a letter, at most 20 "
                          "characters (it names Kubernetes objects)")
     if value in RESERVED_PROCESS_NAMES:
@@ -289,7 +289,7 @@ def _time_zone(value: str) -> str:
     import zoneinfo
 
     known = zoneinfo.available_timezones()
-    if not _TIME_ZONE_RE.match(value) or (known and value not in known):
+    if not _TIME_ZONE_RE.fullmatch(value) or (known and value not in known):
         raise ValueError(f"'{value}' is not an IANA time zone name (e.g. Etc/UTC, Europe/Madrid)")
     return value
 

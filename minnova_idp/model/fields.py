@@ -52,7 +52,7 @@ def validate_hostname(value: str) -> str:
     if len(value) > 253 or len(labels) < 2:
         raise ValueError(f"'{value}' is not a fully qualified domain name (e.g. app.example.com)")
     for label in labels:
-        if len(label) > names.DNS_LABEL_MAX or not names.DNS_LABEL_RE.match(label):
+        if len(label) > names.DNS_LABEL_MAX or not names.DNS_LABEL_RE.fullmatch(label):
             raise ValueError(f"'{value}': '{label}' is not a valid DNS label "
                              f"(lowercase letters, digits and '-', at most 63 characters)")
     if labels[-1].isdigit():
@@ -76,7 +76,7 @@ RESERVED_ENV_VARS = {"PORT": "set `port:` instead; the platform sets PORT to it"
 
 
 def _env_var_name(value: str) -> str:
-    if not _ENV_VAR_RE.match(value):
+    if not _ENV_VAR_RE.fullmatch(value):
         raise ValueError(f"'{value}' is not a valid environment variable name "
                          "(letters, digits and '_', not starting with a digit)")
     if value in RESERVED_ENV_VARS:
@@ -96,13 +96,13 @@ def validate_image_repository(value: str) -> str:
         raise ValueError(f"'{value}': give the repository without a scheme (e.g. registry.example.com/team/app)")
     if "@" in value or ":" in value.rsplit("/", 1)[-1]:
         raise ValueError(f"'{value}' includes a tag or digest; put it in `tag:` (or per environment in `imageTag:`)")
-    if not _IMAGE_REPO_RE.match(value):
+    if not _IMAGE_REPO_RE.fullmatch(value):
         raise ValueError(f"'{value}' is not a valid image repository (lowercase, e.g. registry.example.com/team/app)")
     return value
 
 
 def validate_image_tag(value: str) -> str:
-    if not _IMAGE_TAG_RE.match(value):
+    if not _IMAGE_TAG_RE.fullmatch(value):
         raise ValueError(f"'{value}' is not a valid image tag (letters, digits, '_', '.', '-', at most 128) "
                          "or digest (sha256:<64 hex>)")
     return value
@@ -188,7 +188,7 @@ def _cron_field_problem(field: str, name: str, low: int, high: int, names: dict[
 
 def _cron_schedule(value: str) -> str:
     """A CronJob schedule: five cron fields or a @macro, each field in the range Kubernetes accepts."""
-    if not _CRON_RE.match(value.strip()):
+    if not _CRON_RE.fullmatch(value.strip()):
         raise ValueError(f"'{value}' is not a cron schedule: five fields (minute hour day month weekday), e.g. "
                          f"'{DEFAULT_DRILL_SCHEDULE}', or @daily / @weekly")
     if not value.strip().startswith("@"):

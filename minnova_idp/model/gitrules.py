@@ -37,13 +37,13 @@ _CREDENTIAL_HINT = "never put credentials in the registry: set minnova:gitToken 
 
 def redact_url(value: str) -> str:
     """`value` safe to print: no user info, no query, no fragment (where credentials hide)."""
-    match = _URL_RE.match(value)
+    match = _URL_RE.fullmatch(value)
     if match:
         rest = re.split(r"[?#]", match["rest"], maxsplit=1)[0]
         authority, slash, path = rest.partition("/")
         host = authority.rsplit("@", 1)[-1]
         return f"{match['scheme']}://{'***@' if '@' in authority else ''}{host}{slash}{path}"
-    if _SCP_LIKE_RE.match(value):
+    if _SCP_LIKE_RE.fullmatch(value):
         return re.split(r"[?#]", value, maxsplit=1)[0]
     return "<not a URL>"
 
@@ -54,12 +54,12 @@ def check_registry_url(value: str) -> str:
     Errors never print credentials: a URL with a password, an https user or a query is shown redacted.
     """
     check_fetchable_url(value)
-    if _SCP_LIKE_RE.match(value):
+    if _SCP_LIKE_RE.fullmatch(value):
         if re.search(r"[?#]", value):
             raise ValueError(f"'{redact_url(value)}' embeds a query (not shown); {_CREDENTIAL_HINT}. If it was "
                              "pushed, revoke that credential.")
         return value
-    match = _URL_RE.match(value)
+    match = _URL_RE.fullmatch(value)
     if not match:
         raise ValueError(f"'{redact_url(value)}' is not a git URL; use https://host/owner/repo.git or "
                          "git@host:owner/repo.git")
@@ -104,9 +104,9 @@ def normalize_subpath(value: str, allow_root: bool = False) -> str:
 
 def ssh_known_hosts_name(url: str) -> str | None:
     """How known_hosts names the server of an SSH URL (`host`, or `[host]:port` off port 22); None if not SSH."""
-    if _SCP_LIKE_RE.match(url):
+    if _SCP_LIKE_RE.fullmatch(url):
         return url.split("@", 1)[1].split(":", 1)[0].lower()
-    match = _URL_RE.match(url)
+    match = _URL_RE.fullmatch(url)
     if not match or match["scheme"] != "ssh":
         return None
     authority = match["rest"].split("/", 1)[0].rsplit("@", 1)[-1].lower()

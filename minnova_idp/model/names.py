@@ -200,9 +200,9 @@ def check_app_name(name: str) -> str | None:
         return "must not be empty"
     if len(name) > APP_NAME_MAX:
         return f"'{name}' is {len(name)} characters; the limit is {APP_NAME_MAX} so that derived names fit"
-    if not APP_NAME_RE.match(name):
+    if not APP_NAME_RE.fullmatch(name):
         lowered = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")
-        suggestion = f"; try '{lowered}'" if lowered and APP_NAME_RE.match(lowered) else ""
+        suggestion = f"; try '{lowered}'" if lowered and APP_NAME_RE.fullmatch(lowered) else ""
         return (f"'{name}' must be lowercase letters, digits and '-', start with a letter "
                 f"and end with a letter or digit{suggestion}")
     if "--" in name:
@@ -213,7 +213,7 @@ def check_app_name(name: str) -> str | None:
 def check_environment_name(name: str) -> str | None:
     if name in RESERVED_ENV_NAMES:
         return f"'{name}' is reserved for pull-request preview environments"
-    if len(name) > ENV_NAME_MAX or not ENV_NAME_RE.match(name):
+    if len(name) > ENV_NAME_MAX or not ENV_NAME_RE.fullmatch(name):
         return (f"'{name}' is not a valid environment name: lowercase letters and digits, "
                 f"starting with a letter, at most {ENV_NAME_MAX} characters (e.g. dev, staging, prod)")
     return None

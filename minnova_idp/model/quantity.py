@@ -33,7 +33,7 @@ def parse_quantity(text: str) -> Decimal:
     if len(text) > MAX_CHARACTERS:
         raise QuantityError(f"a quantity of {len(text)} characters is not a Kubernetes quantity "
                             f"(the limit is {MAX_CHARACTERS}); examples: 512Mi, 5Gi, 250m, 2")
-    match = _QUANTITY.match(text)
+    match = _QUANTITY.fullmatch(text)
     if not match:
         raise QuantityError(f"'{text}' is not a Kubernetes quantity{_suggest(text)}")
     suffix = match["suffix"] or ""
@@ -57,7 +57,7 @@ def parse_quantity(text: str) -> Decimal:
 
 
 def _suggest(text: str) -> str:
-    match = re.match(r"^(\d+(?:\.\d+)?)\s*([A-Za-z]+)$", text.strip())
+    match = re.fullmatch(r"^(\d+(?:\.\d+)?)\s*([A-Za-z]+)$", text.strip())
     if match and match[2].upper() in _LOOKALIKES:
         binary = {"k": "Ki", "M": "Mi", "G": "Gi", "T": "Ti"}
         unit = _LOOKALIKES[match[2].upper()]

@@ -29,7 +29,7 @@ from minnova_idp.model.fields import (
 
 
 def _dns_label_63(value: str) -> str:
-    if len(value) > names.DNS_LABEL_MAX or not names.DNS_LABEL_RE.match(value):
+    if len(value) > names.DNS_LABEL_MAX or not names.DNS_LABEL_RE.fullmatch(value):
         raise ValueError(f"'{value}' is not a namespace name (a DNS label: lowercase letters, digits, '-')")
     return value
 
@@ -47,7 +47,7 @@ def _ingress_address(value: str) -> str:
 
 
 def _dns_label(value: str) -> str:
-    if len(value) > names.DEPLOYMENT_NAME_MAX or not names.APP_NAME_RE.match(value):
+    if len(value) > names.DEPLOYMENT_NAME_MAX or not names.APP_NAME_RE.fullmatch(value):
         raise ValueError(f"'{value}' must be a DNS label of at most {names.DEPLOYMENT_NAME_MAX} characters "
                          "(lowercase letters, digits, '-')")
     return value
@@ -57,7 +57,7 @@ _OBJECT_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")
 
 
 def _object_name(value: str) -> str:
-    if not _OBJECT_NAME_RE.match(value):
+    if not _OBJECT_NAME_RE.fullmatch(value):
         raise ValueError(f"'{value}' is not a valid Kubernetes object name (lowercase letters, digits, '-', '.')")
     return value
 
@@ -74,7 +74,7 @@ def _age_recipient(value: str) -> str:
     if value.startswith("age1pq1"):
         raise ValueError("post-quantum age recipients (age1pq1...) are not supported yet; use an X25519 key "
                          "(minnova-idp secrets new-key)")
-    if not _AGE_RECIPIENT_RE.match(value):
+    if not _AGE_RECIPIENT_RE.fullmatch(value):
         raise ValueError("is not an age recipient (age1 followed by 58 characters; the value is not shown)")
     return value
 
@@ -90,7 +90,7 @@ SecretsEnvironment = Annotated[str, AfterValidator(_secrets_environment)]
 
 
 def _email(value: str) -> str:
-    if not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", value):
+    if not re.fullmatch(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", value):
         raise ValueError(f"'{value}' is not an email address")
     return value
 
@@ -99,7 +99,7 @@ _HEX32 = re.compile(r"^[0-9a-f]{32}$")
 
 
 def _cloudflare_id(value: str) -> str:
-    if not _HEX32.match(value):
+    if not _HEX32.fullmatch(value):
         raise ValueError(f"'{value}' is not a Cloudflare ID (32 lowercase hex characters)")
     return value
 

@@ -40,10 +40,7 @@ def backup_problems(inputs: ProgramInputs) -> list[Problem]:
                         hint="remove it (one token per backed-up app environment, each for its own bucket); after "
                              "`pulumi up` the old per-app tokens are retained: revoke them in Cloudflare")]
     # Checked before anything is created: past the account's quota, `pulumi up` would fail half-way through.
-    tokens = (1 + len(backed_up)  # one per backed-up app environment, + cert-manager's
-              + len(preview_origins(inputs))  # + one read-only token per app whose previews copy an environment
-              + len(stored)  # + one per app environment with storage, for its bucket
-              + len(preview_storage_apps(inputs)))  # + one per app whose previews store objects
+    tokens = account_tokens(inputs)
     if tokens <= cloudflare.max_account_tokens:
         return []
     return [Problem(inputs.stack.file, "minnova:cloudflare.maxAccountTokens",
@@ -51,6 +48,17 @@ def backup_problems(inputs: ProgramInputs) -> list[Problem]:
                     f"environment{', per app environment with storage' if stored else ''} and cert-manager's), more than the {cloudflare.max_account_tokens} it may create",
                     hint="ask Cloudflare to raise the account's token quota, then raise "
                          "minnova:cloudflare.maxAccountTokens, or split the registry over more accounts")]
+
+
+def account_tokens(inputs: ProgramInputs) -> int:
+    """The Cloudflare account API tokens the stack creates for `inputs.apps` (with a Cloudflare account set). Also
+    what `policy publish` counts for the stack's other apps (otherAccountTokens), so validate checks the sum."""
+    deployed = inputs.deployed()
+    return (1  # cert-manager's
+            + sum(1 for app, _ in deployed if app.config.database.enabled)  # one per backed-up app environment
+            + len(preview_origins(inputs))  # + one read-only token per app whose previews copy an environment
+            + sum(1 for app, _ in deployed if app.config.storage.enabled)  # + one per app environment with storage
+            + len(preview_storage_apps(inputs)))  # + one per app whose previews store objects
 
 
 def quota_problems(inputs: ProgramInputs) -> list[Problem]:

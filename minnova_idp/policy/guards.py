@@ -253,13 +253,13 @@ def _bucket_replaced(app: LoadedApp, environment: str, before: str, now: str) ->
 
 
 def _bucket_name(value: str) -> str | None:
-    if 3 <= len(value) <= names.BUCKET_NAME_MAX and names.DNS_LABEL_RE.match(value):
+    if 3 <= len(value) <= names.BUCKET_NAME_MAX and names.DNS_LABEL_RE.fullmatch(value):
         return None
     return f"'{value[:70]}' is not a bucket name this stack writes"
 
 
 def _server_name(value: str) -> str | None:
-    if len(value) <= names.SERVER_NAME_MAX and names.APP_NAME_RE.match(value):
+    if len(value) <= names.SERVER_NAME_MAX and names.APP_NAME_RE.fullmatch(value):
         return None
     return f"'{value[:40]}' is not a server name this stack writes"
 

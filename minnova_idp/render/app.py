@@ -290,7 +290,7 @@ def _pod_spec(app: AppConfig, placement: Placement, containers: list[dict[str, A
 def _pod_labels(app: AppConfig, placement: Placement, settings: RenderSettings,
                 selector: dict[str, str]) -> dict[str, str]:
     labels = {**common_labels(app, placement, settings), **selector}
-    if len(placement.image_tag) <= names.DNS_LABEL_MAX and _LABEL_VALUE_RE.match(placement.image_tag):
+    if len(placement.image_tag) <= names.DNS_LABEL_MAX and _LABEL_VALUE_RE.fullmatch(placement.image_tag):
         labels["app.kubernetes.io/version"] = placement.image_tag
     return labels
 

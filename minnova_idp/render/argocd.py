@@ -529,7 +529,7 @@ _OWNER_REPO = re.compile(r"^(?:https://[^/]+/|ssh://[^/]+/|[^@/]+@[^:]+:)(?P<pat
 
 
 def owner_and_repo(url: str) -> tuple[str, str]:
-    match = _OWNER_REPO.match(url)
+    match = _OWNER_REPO.fullmatch(url)
     parts = match["path"].split("/") if match else []
     if len(parts) < 2:
         raise ValueError(f"'{url}' does not name an owner and a repository")

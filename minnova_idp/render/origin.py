@@ -106,8 +106,8 @@ def parse_origin(text: str, shown: str, environment: str) -> Origin:
                                    "serverName, bucket, endpointURL, credentials and mask)",
                                    hint="the stack that deploys the environment writes it: run its `pulumi up`")])
     origin = Origin(**values)
-    if not (len(origin.server_name) <= names.SERVER_NAME_MAX and names.APP_NAME_RE.match(origin.server_name)
-            and names.DNS_LABEL_RE.match(origin.bucket) and origin.endpoint.startswith("https://")):
+    if not (len(origin.server_name) <= names.SERVER_NAME_MAX and names.APP_NAME_RE.fullmatch(origin.server_name)
+            and names.DNS_LABEL_RE.fullmatch(origin.bucket) and origin.endpoint.startswith("https://")):
         raise ConfigError([Problem(shown, message="names a server, bucket or endpoint the platform never writes")])
     if origin.environment != environment:
         raise ConfigError([Problem("preview.database.from", message=f"'{environment}' is not the environment this "

@@ -298,3 +298,135 @@ def test_policy_publish_writes_what_validate_reads(tmp_path, monkeypatch):
     with redirect_stdout(io.StringIO()), redirect_stderr(err := io.StringIO()):
         assert main(["policy", "publish", "nosuch", "-s", "prod"]) == 1
     assert "app 'nosuch' is not registered in stack prod" in err.getvalue()
+
+
+def _forge(provider: str):
+    """Pulumi.dev.yaml moved to a self-hosted forge: each app has its own git credential and status token."""
+    def change(project: Path) -> None:
+        stack = project / "Pulumi.dev.yaml"
+        text = stack.read_text().replace('    provider: github\n    githubAppId: "123456"\n'
+                                         '    githubAppInstallationId: "7654321"\n',
+                                         f"    provider: {provider}\n    url: https://git.example.com\n")
+        text = text.replace("  minnova:githubAppPrivateKey:\n    secure: v1:EXAMPLE-PLACEHOLDER\n", "")
+        text = text.replace("  minnova:previews:\n", "  minnova:previews:\n    approvers: [maria]\n")
+        credential = "gitlabProjectTokens" if provider == "gitlab" else "gitDeployKeys"
+        for setting in (credential, "previewStatusTokens"):
+            text = text.replace("config:\n", f"config:\n  minnova:{setting}:\n    oracle: {{secure: v1:E}}\n"
+                                             "    storefront: {secure: v1:E}\n", 1)
+        if provider != "gitlab":  # Gitea/Forgejo: previews poll, check out over ssh, list pulls with gitToken
+            text = text.replace("    webhookHost: argocd-webhooks.dev.minnova.io\n", "")
+            known = "git.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+            text = text.replace("config:\n", f"config:\n  minnova:gitToken: {{secure: v1:E}}\n  minnova:gitKnownHosts: "
+                                f"'{known}'\n", 1)
+        stack.write_text(text)
+        for number, app in enumerate(("oracle", "storefront"), start=1):
+            entry = project / f"deployments/minnova/apps/{app}.yaml"
+            url = "https://git.example.com/" if provider == "gitlab" else "git@git.example.com:"
+            entry.write_text(entry.read_text().replace("https://github.com/", url)
+                             + (f"projectId: {number}\n" if provider == "gitlab" else ""))
+    return change
+
+
+@pytest.mark.parametrize("provider", ["gitlab", "gitea", "forgejo"])
+def test_a_clean_app_passes_on_a_self_hosted_forge_and_sees_no_other_app(tmp_path, provider):
+    """rv24v: previewStatusTokens (and any {app: ...} setting) was published whole, so every clean app on GitLab,
+    Gitea or Forgejo failed validate ('names no app with previews') and read the other apps' names."""
+    project = project_copy(tmp_path)
+    _forge(provider)(project)
+    from tests.conftest import load_stack_inputs
+
+    load_stack_inputs(project, "dev")  # plan accepts the stack
+    _publish(project, "dev", project / "examples/oracle", "oracle")
+    text = (project / ORACLE / "platform/dev.yaml").read_text()
+    config = yaml.safe_load(text)["config"]
+    assert "storefront" not in json.dumps(config), config
+    assert config["minnova:previewStatusTokens"] == {"oracle": {"secure": WITHHELD}}
+    code, result = _validate(project / "examples/oracle")
+    assert code == 0, result
+
+
+def test_every_stack_setting_is_classified_for_publishing():
+    from minnova_idp.load.app_policy import PUBLISHED_SETTINGS
+    from minnova_idp.model.stack_settings import PLAIN_EXTRA_KEYS, SECRET_KEYS, StackSettings
+
+    settings = {field.alias or name for name, field in StackSettings.model_fields.items()}
+    assert set(PUBLISHED_SETTINGS) == settings | set(SECRET_KEYS) | set(PLAIN_EXTRA_KEYS)
+
+
+def test_publish_names_an_app_whose_config_is_broken_and_publishes_the_others(tmp_path, monkeypatch):
+    """rv24v: `policy publish oracle` failed while storefront's app.yaml was broken (one app stopped another)."""
+    project = project_copy(tmp_path)
+    monkeypatch.chdir(project)
+    _storefront(lambda d: d.update(port="not-a-port"))(project)
+    out_file = project / ORACLE / "platform/dev.yaml"
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(["policy", "publish", "oracle", "-s", "dev", "--out", str(out_file)])
+    assert code == 0, err.getvalue()
+    assert "the hosts of app storefront are not published" in err.getvalue()
+    published = yaml.safe_load(out_file.read_text())
+    assert published["hostsNotPublished"] == ["storefront"] and published["otherHosts"] == []
+    code, result = _validate(project / "examples/oracle")
+    assert code == 0 and any("storefront" in note and "not checked" in note for note in result["skipped"]), result
+
+
+def test_publish_refuses_a_policy_validate_would_not_read(tmp_path, monkeypatch):
+    project = project_copy(tmp_path)
+    monkeypatch.chdir(project)
+    monkeypatch.setattr("minnova_idp.load.app_policy.MAX_POLICY_BYTES", 300)
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(["policy", "publish", "oracle", "-s", "dev"])
+    assert code == 1 and "validate reads at most 300" in err.getvalue() and not out.getvalue(), err.getvalue()
+
+
+def test_a_problem_in_the_platform_s_files_is_named_in_the_published_policy(tmp_path):
+    """rv24v: validate named Pulumi.dev.yaml (a file of the infra repository) for a problem of the published copy."""
+    project = project_copy(tmp_path)
+    from tests.conftest import load_stack_inputs
+
+    document = policy_document(project, "dev", "oracle", load_stack_inputs(project, "dev").apps)
+    document["config"]["minnova:imagePins"] = {"oracle": {"dev": "bad tag!"}}
+    path = project / "examples/oracle" / policy_file("dev")
+    path.parent.mkdir()
+    path.write_text(policy_text(document))
+    code, result = _validate(project / "examples/oracle")
+    problem = next(p for p in result["problems"] if p["field"] == "minnova:imagePins.oracle.dev")
+    assert code == 1 and problem["file"] == str(path) and "Pulumi.dev.yaml" in problem["hint"], result
+
+
+def test_more_policies_than_validate_reads_are_refused_not_skipped(tmp_path):
+    """rv24v: files past the 20th were skipped without a word."""
+    project = project_copy(tmp_path)
+    _publish(project, "dev", project / "examples/oracle", "oracle")
+    platform = project / ORACLE / "platform"
+    for i in range(20):
+        (platform / f"s{i:02}.yaml").write_text((platform / "dev.yaml").read_text())
+    code, result = _validate(project / "examples/oracle")
+    assert code == 1 and any("holds 21 entries; validate reads at most 20" in p["message"]
+                             for p in result["problems"]), result
+
+
+def test_validate_counts_the_other_apps_cloudflare_tokens(tmp_path):
+    """rv24v: validate counted the tokens of the app it checks only (capacity.py counts loaded apps), so a change
+    that takes the stack past minnova:cloudflare.maxAccountTokens passed it and failed plan."""
+    from minnova_idp.model.inputs import ProgramInputs
+    from minnova_idp.policy.capacity import account_tokens
+    from tests.conftest import load_stack_inputs
+
+    project = project_copy(tmp_path)
+    _storefront(lambda d: d.update(storage={"enabled": True}))(project)  # the other app's tokens
+    inputs = load_stack_inputs(project, "dev")
+    total = account_tokens(ProgramInputs(stack=inputs.stack, apps=inputs.apps))
+    oracle = [app for app in inputs.apps if app.name == "oracle"]
+    assert account_tokens(ProgramInputs(stack=inputs.stack, apps=oracle)) + 2 <= total  # room for oracle alone
+    stack = project / "Pulumi.dev.yaml"
+    stack.write_text(stack.read_text().replace("  minnova:cloudflare:\n",
+                                               f"  minnova:cloudflare:\n    maxAccountTokens: {total}\n"))
+    _publish(project, "dev", project / "examples/oracle", "oracle")
+    assert _validate(project / "examples/oracle")[0] == 0  # exactly at the limit
+    _oracle(lambda d: d.update(storage={"enabled": True}))(project)
+    plan = stack_problems(project, "dev")
+    assert any("maxAccountTokens" in problem for problem in plan), plan
+    code, result = _validate(project / "examples/oracle")
+    assert code == 1 and any(p["field"] == "minnova:cloudflare.maxAccountTokens" for p in result["problems"]), result

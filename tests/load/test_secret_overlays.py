@@ -249,3 +249,158 @@ def test_overlays_of_an_app_fetched_from_git_are_merged(tmp_path):
     values = inputs.secrets[("storefront", "dev")]
     assert values.string_data == {"API_TOKEN": "new"}
     assert values.source == f"{url}@{commit[:12]}:.minnova/secrets/dev.enc.yaml"
+
+
+def test_validate_refuses_a_storage_variable_in_an_overlay_as_the_platform_does(project):
+    """rv24v: validate checked overlays without `storage=`, so AWS_ACCESS_KEY_ID in preview.d passed validate and
+    failed render-preview (preview_plugin.py passes storage=app.storage.enabled)."""
+    app_yaml = project / ORACLE / ".minnova/app.yaml"
+    app_yaml.write_text(app_yaml.read_text() + "storage: {enabled: true}\n")
+    assert run("validate", str(project / ORACLE))[0] == 0
+    for environment, key in (("preview", PREVIEW), ("dev", DEV)):
+        directory = project / ORACLE / f".minnova/secrets/{environment}.d"
+        directory.mkdir()
+        (directory / "AWS_ACCESS_KEY_ID.enc.yaml").write_text(
+            sops.encrypt_yaml({"stringData": {"AWS_ACCESS_KEY_ID": "AKIA-someone-else"}}, [key.recipient]))
+    code, out, err = run("validate", str(project / ORACLE))
+    assert code == 1
+    for environment in ("preview", "dev"):
+        assert f"{environment}.d/AWS_ACCESS_KEY_ID.enc.yaml" in err and "storage.enabled" in err, err
+
+
+def test_the_docs_list_every_reserved_name():
+    from minnova_idp.model import names
+
+    text = (PROJECT_DIR / "docs/cli.md").read_text()
+    for name in ("PORT", "DATABASE_URL", "REDIS_URL", *names.STORAGE_ENV_VARS):
+        assert f"`{name}`" in text, name
+
+
+def test_a_name_with_a_trailing_newline_is_refused_in_an_overlay_and_in_a_file(project):
+    """rv24v: `$` matched before a final newline, so `PORT\\n` passed as a name and as not reserved; Kubernetes
+    refuses the Secret key (k8s.io/apimachinery validation IsConfigMapKey, Go regexp `$` = end of text)."""
+    directory = project / ORACLE / ".minnova/secrets/dev.d"
+    directory.mkdir()
+    (directory / "PORT\n.enc.yaml").write_text(sops.encrypt_yaml({"stringData": {"PORT\n": "1"}}, [DEV.recipient]))
+    code, out, err = run("validate", str(project / ORACLE))
+    assert code == 1 and "is not read" in err, err
+    (directory / "PORT\n.enc.yaml").unlink()
+    main_file = project / ORACLE / ".minnova/secrets/dev.enc.yaml"
+    main_file.write_text(sops.encrypt_yaml({"stringData": {"API_TOKEN\n": "1"}}, [DEV.recipient]))
+    assert any("API_TOKEN" in problem for problem in stack_problems(project, "dev"))
+
+
+def test_overlays_that_add_up_past_a_secret_s_size_are_refused(tmp_path):
+    """rv24v: each overlay was checked alone; 10 x 120 kB passed and made a Secret Kubernetes refuses (more than
+    corev1.MaxSecretSize, 1 MiB, in pkg/apis/core/validation ValidateSecret)."""
+    from minnova_idp.load.secret_overlays import MAX_SECRET_BYTES, merged_secret_values, read_overlays
+
+    directory = tmp_path / ".minnova/secrets/dev.d"
+    directory.mkdir(parents=True)
+    for i in range(8):
+        (directory / f"BLOB_{i}.enc.yaml").write_text(
+            sops.encrypt_yaml({"stringData": {f"BLOB_{i}": "x" * 120_000}}, [DEV.recipient]))
+
+    def merged():
+        return merged_secret_values(None, read_overlays(tmp_path, "dev"), str(tmp_path / ".minnova/secrets/dev.enc"
+                                    ".yaml"), "oracle", "dev", AppKey(DEV.recipient), "stack", [DEV])
+
+    assert len(merged().keys) == 8  # 960,000 bytes: within 1 MiB
+    (directory / "BLOB_8.enc.yaml").write_text(
+        sops.encrypt_yaml({"stringData": {"BLOB_8": "x" * 120_000}}, [DEV.recipient]))
+    with pytest.raises(ConfigError) as caught:
+        merged()
+    assert f"add up to 1080000 bytes; a Kubernetes Secret holds at most {MAX_SECRET_BYTES}" in str(caught.value)
+
+
+def _run_with_stdin_bytes(monkeypatch, data: bytes, *argv: str):
+    import sys
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
+    return _run_keeping_stdin(*argv)
+
+
+def _run_keeping_stdin(*argv: str):
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            code = main(list(argv))
+        except SystemExit as exc:
+            code = exc.code
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_set_reads_bytes_refuses_non_utf8_clearly_strips_crlf_and_takes_base64(project, monkeypatch):
+    """rv24v: non-UTF-8 stdin exited 70 (a traceback); a CRLF kept its \\r in the value."""
+    dev_d = project / ORACLE / ".minnova/secrets/dev.d"
+    code, out, err = _run_with_stdin_bytes(monkeypatch, b"\xff\xfe binary\n", "secrets", "set", "API_TOKEN=-",
+                                           "--env", "dev", *app_args(project))
+    assert code == 1 and "stdin: the value is not UTF-8 text" in err and "--base64" in err, (code, err)
+    assert not dev_d.exists()
+    code, out, err = _run_with_stdin_bytes(monkeypatch, b"from-windows\r\n", "secrets", "set", "API_TOKEN=-",
+                                           "--env", "dev", *app_args(project))
+    assert code == 0, err
+    code, out, err = _run_with_stdin_bytes(monkeypatch, b"/34=\n", "secrets", "set", "KEY_DER=-", "--base64",
+                                           "--env", "dev", *app_args(project))
+    assert code == 0, err
+    values = load_stack_inputs(project, "dev", identities=[DEV]).secrets[("oracle", "dev")]
+    assert values.string_data["API_TOKEN"] == "from-windows" and values.data["KEY_DER"] == "/34="
+    code, out, err = run("secrets", "set", "KEY_DER=not base64!", "--base64", "--env", "dev", *app_args(project))
+    assert code == 1 and "is not base64" in err
+
+
+def test_set_and_unset_refuse_a_linked_overlay_directory(project, tmp_path):
+    """rv24v: `secrets set` wrote through a symlinked <env>.d (and unset deleted through it)."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "SMTP_PORT.enc.yaml").write_text("kept\n")
+    (project / ORACLE / ".minnova/secrets/dev.d").symlink_to(outside)
+    code, out, err = run("secrets", "set", "API_TOKEN=x", "--env", "dev", *app_args(project))
+    assert code == 1 and "symbolic link" in err, err
+    code, out, err = run("secrets", "unset", "SMTP_PORT", "--env", "dev", *app_args(project))
+    assert code == 1 and "symbolic link" in err, err
+    assert sorted(p.name for p in outside.iterdir()) == ["SMTP_PORT.enc.yaml"]
+
+
+def test_set_refuses_a_storage_variable_when_the_app_has_storage(project):
+    app_yaml = project / ORACLE / ".minnova/app.yaml"
+    app_yaml.write_text(app_yaml.read_text() + "storage: {enabled: true}\n")
+    code, out, err = run("secrets", "set", "S3_BUCKET=mine", "--env", "dev", *app_args(project))
+    assert code == 1 and "storage.enabled" in err, err
+
+
+def test_edit_of_a_missing_main_file_starts_from_its_overlays_or_refuses(project, monkeypatch):
+    """rv24v: `secrets edit` of a missing main file wrote a new file that the overlays silently overrode."""
+    main_file = project / ORACLE / ".minnova/secrets/dev.enc.yaml"
+    main_file.unlink()
+    assert run("secrets", "set", f"API_TOKEN={SECRET}", "--env", "dev", *app_args(project))[0] == 0
+    seen = []
+
+    def fake_editor(text, name, shown):
+        seen.append(text)
+        return text.replace(SECRET, "edited-value").encode()
+
+    monkeypatch.setattr("minnova_idp.cli.secrets_files.run_editor", fake_editor)
+    code, out, err = run("secrets", "edit", str(main_file))  # no key: refused, nothing written
+    assert code == 1 and "would lose to them" in err and not main_file.exists() and not seen, err
+    code, out, err = run("secrets", "edit", str(main_file), "--identity", str(KEYS_FILE))
+    assert code == 0, err
+    assert SECRET in seen[0] and not (project / ORACLE / ".minnova/secrets/dev.d").exists()
+    assert sops.decrypt(main_file.read_bytes(), [DEV], str(main_file))["stringData"] == {"API_TOKEN": "edited-value"}
+
+
+def test_decrypt_and_fold_name_the_values_from_overlays_and_decrypt_reads_overlays_alone(project):
+    """rv24v: a key holder could not tell which values came from overlays (written without the key, unreviewed),
+    and `secrets decrypt` of a main file that does not exist yet refused though the platform reads its overlays."""
+    run("secrets", "set", f"API_TOKEN={SECRET}", "--env", "dev", *app_args(project))
+    run("secrets", "unset", "SMTP_PORT", "--env", "dev", *app_args(project))
+    main_file = project / ORACLE / ".minnova/secrets/dev.enc.yaml"
+    code, out, err = run("secrets", "decrypt", str(main_file), "--identity", str(KEYS_FILE))
+    assert code == 0 and "from overlays (set API_TOKEN; unset SMTP_PORT)" in err, err
+    code, out, err = run("secrets", "fold", str(main_file), "--identity", str(KEYS_FILE))
+    assert code == 0 and "(set API_TOKEN; unset SMTP_PORT)" in out and "check them" in out, out
+    main_file.unlink()
+    run("secrets", "set", "ONLY_HERE=v", "--env", "dev", *app_args(project))
+    code, out, err = run("secrets", "decrypt", str(main_file), "--identity", str(KEYS_FILE))
+    assert code == 0 and "does not exist: these are only its 1 overlay(s)" in err, err
+    assert yaml.safe_load(out)["stringData"] == {"ONLY_HERE": "v"}
