@@ -17,6 +17,19 @@ def is_dotenv(name: str) -> bool:
     return name == ".env" or name.endswith(".env")
 
 
+def read_if_present(path: Path) -> bytes | None:
+    """A secrets file's bytes, None when there is none yet (a new file); any other refusal (a link, a FIFO, too big)
+    is a ConfigError naming the file."""
+    from minnova_idp.load.yamlsafe import FileRefused, read_regular_file
+
+    try:
+        return read_regular_file(path, follow_symlinks=False)
+    except FileRefused as exc:
+        if not exc.missing:
+            raise ConfigError([Problem(str(path), message=exc.reason)]) from None
+        return None
+
+
 class _SecretsTarget:
     """A secrets file and what its app repository says about it: the app (if .minnova/app.yaml is there), the
     environment (from `.minnova/secrets/<env>.enc.yaml` or --env), and the published recipients."""
@@ -255,18 +268,12 @@ stringData:
 
 def run_edit(args: argparse.Namespace) -> int:
     from minnova_idp.load.secret_overlays import merge_decrypted
-    from minnova_idp.load.yamlsafe import FileRefused, read_regular_file
     from minnova_idp.sops import document as sops
 
     path = Path(args.file)
     target = _SecretsTarget(path, args)
     dotenv = is_dotenv(path.name)
-    try:
-        content = read_regular_file(path, follow_symlinks=False)
-    except FileRefused as exc:
-        if not exc.missing:
-            raise ConfigError([Problem(str(path), message=exc.reason)]) from None
-        content = None
+    content = read_if_present(path)
     identities, recipients, overlays = [], [], []
     if content is None:  # a new file: nothing to decrypt, so no identity needed
         target.check_name()

@@ -205,10 +205,10 @@ def run_fold(args: argparse.Namespace) -> int:
         _SecretsTarget,
         _self_check,
         overlays_of,
+        read_if_present,
         remove_overlays,
     )
     from minnova_idp.load.secret_overlays import merge_decrypted, overlay_summary
-    from minnova_idp.load.yamlsafe import FileRefused, read_regular_file
     from minnova_idp.sops import document as sops
 
     path = Path(args.file)
@@ -218,12 +218,7 @@ def run_fold(args: argparse.Namespace) -> int:
     if not overlays:
         print(f"Nothing to fold: {path} has no overlays.")
         return 0
-    try:
-        content = read_regular_file(path, follow_symlinks=False)
-    except FileRefused as exc:
-        if not exc.missing:
-            raise ConfigError([Problem(str(path), message=exc.reason)]) from None
-        content = None
+    content = read_if_present(path)
     try:
         identities = sops.identities_from_environment(Path(args.identity) if args.identity else None)
         document = sops.decrypt(content, identities, str(path)) if content is not None else None
