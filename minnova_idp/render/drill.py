@@ -28,7 +28,7 @@ from minnova_idp.render import isolation
 from minnova_idp.render.database import render_restore_drill
 from minnova_idp.render.database_placement import DatabasePlacement
 from minnova_idp.render.resources import KubernetesObject, Lifecycle, kubernetes_object
-from minnova_idp.render.sql_jobs import hardened_container_security, psql_container
+from minnova_idp.render.sql_jobs import hardened_container_security, psql_container, token_less_job_pod
 
 CHECK_FILE = "restore-check.sql"  # in the app's .minnova/: what the drill runs against the restored database
 DEFAULT_CHECK = "select 1;\n"
@@ -118,11 +118,7 @@ def _check_job(base: str, database: DatabasePlacement, namespace: str, app_label
             "spec": {"backoffLimit": 0, "activeDeadlineSeconds": CHECK_DEADLINE_SECONDS,
                      "ttlSecondsAfterFinished": 7 * 24 * 3600,
                      "template": {"metadata": {"labels": pod_labels}, "spec": {
-                         "restartPolicy": "Never",
-                         "automountServiceAccountToken": False,
-                         "enableServiceLinks": False,
-                         "securityContext": {"runAsNonRoot": True, "runAsUser": RUN_AS_USER,
-                                             "runAsGroup": RUN_AS_USER, "seccompProfile": {"type": "RuntimeDefault"}},
+                         **token_less_job_pod(RUN_AS_USER),
                          "volumes": [{"name": "drill", "configMap": {
                                          "name": base, "items": [{"key": "check.sql", "path": "check.sql"}]}},
                                      {"name": "tmp", "emptyDir": {}}],

@@ -261,11 +261,7 @@ def _sql_job(app: AppConfig, database: DatabasePlacement, namespace: str, labels
             "template": {
                 "metadata": {"labels": pod_labels},
                 "spec": {
-                    "restartPolicy": "Never",
-                    "automountServiceAccountToken": False,
-                    "enableServiceLinks": False,
-                    "securityContext": {"runAsNonRoot": True, "runAsUser": app.run_as_user,
-                                        "runAsGroup": app.run_as_user, "seccompProfile": {"type": "RuntimeDefault"}},
+                    **token_less_job_pod(app.run_as_user),
                     "volumes": [{"name": role, "configMap": {"name": name}},
                                 {"name": "tmp", "emptyDir": {}}],
                     "containers": [psql_container(
@@ -276,6 +272,14 @@ def _sql_job(app: AppConfig, database: DatabasePlacement, namespace: str, labels
             },
         },
     }
+
+
+def token_less_job_pod(uid: int) -> dict[str, Any]:
+    """The start of a platform Job's pod spec (seed, mask, the drill's check, a preview's storage cleanup): runs once,
+    no service-account token, no Service environment variables, as `uid`, never root."""
+    return {"restartPolicy": "Never", "automountServiceAccountToken": False, "enableServiceLinks": False,
+            "securityContext": {"runAsNonRoot": True, "runAsUser": uid, "runAsGroup": uid,
+                                "seccompProfile": {"type": "RuntimeDefault"}}}
 
 
 def hardened_container_security() -> dict[str, Any]:

@@ -177,7 +177,7 @@ def render_cleanup_job(app: AppConfig, storage: StoragePlacement, namespace: str
                        pod_labels: dict[str, str]) -> dict[str, Any]:
     """A preview's PreDelete hook: deletes its prefix (and nothing else) before Argo CD deletes the preview.
     `pod_labels`: the app's pods' labels, so the preview's egress policy lets it reach R2."""
-    from minnova_idp.render.sql_jobs import hardened_container_security
+    from minnova_idp.render.sql_jobs import hardened_container_security, token_less_job_pod
 
     return {
         "apiVersion": "batch/v1", "kind": "Job",
@@ -190,11 +190,7 @@ def render_cleanup_job(app: AppConfig, storage: StoragePlacement, namespace: str
             "template": {
                 "metadata": {"labels": pod_labels},
                 "spec": {
-                    "restartPolicy": "Never",
-                    "automountServiceAccountToken": False,
-                    "enableServiceLinks": False,
-                    "securityContext": {"runAsNonRoot": True, "runAsUser": CLEANUP_UID, "runAsGroup": CLEANUP_UID,
-                                        "seccompProfile": {"type": "RuntimeDefault"}},
+                    **token_less_job_pod(CLEANUP_UID),
                     "containers": [{
                         "name": "cleanup",
                         "image": CLEANUP_IMAGE,
