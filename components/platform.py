@@ -23,6 +23,7 @@ CLOUDFLARE_PROVIDER_NAME = "cloudflare"
 
 class Platform(pulumi.ComponentResource):
     urls: pulumi.Output[dict[str, str]]
+    host_aliases: dict[str, list[str]]
     guarded: dict[str, pulumi.Output[dict[str, str]]]  # output name -> its value (policy/guards.py GUARDED)
 
     def __init__(self, name: str, inputs: ProgramInputs, opts: pulumi.ResourceOptions | None = None):
@@ -46,6 +47,7 @@ class Platform(pulumi.ComponentResource):
             app = MinnovaApp(instance, creator, opts=pulumi.ResourceOptions(parent=self, providers=[provider]))
             urls[instance.component] = app.url
         self.urls = pulumi.Output.all(**urls) if urls else pulumi.Output.from_input({})
+        self.host_aliases = declaration.host_aliases  # component -> its other hosts' URLs (none: not exported)
         self.guarded = {output: pulumi.Output.from_input(value)
                         for output, value in declaration.guarded_outputs.items()}
         self.register_outputs({"urls": self.urls, **self.guarded})

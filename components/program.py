@@ -22,6 +22,7 @@ from minnova_idp.model.errors import ConfigError, Problem, raise_if_any
 from minnova_idp.model.inputs import (
     APP_SOURCES_OUTPUT,
     DEGRADED_OUTPUT,
+    HOST_ALIASES_OUTPUT,
     IMAGE_TAGS_OUTPUT,
     RELEASES_OUTPUT,
     STOP_HEADER,
@@ -91,6 +92,8 @@ async def program(inputs: ProgramInputs, check_images=None, previous: pulumi.Sta
                # Each app's last good config (load/kept.py), and the apps this run kept at theirs or left out.
                APP_SOURCES_OUTPUT: pulumi.Output.from_input(inputs.sources),
                DEGRADED_OUTPUT: pulumi.Output.from_input(degraded_output(inputs))}
+    if platform.host_aliases:  # only stacks with aliases have the output: the others' outputs stay as they were
+        outputs[HOST_ALIASES_OUTPUT] = pulumi.Output.from_input(platform.host_aliases)
     for name, value in outputs.items():
         pulumi.export(name, value)
     return outputs

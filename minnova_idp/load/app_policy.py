@@ -140,7 +140,7 @@ def policy_document(project_dir: Path, stack: str, app: str, other_apps: list[Lo
     if other_apps is not None:
         published["otherHosts"] = [{"host": host, "app": owner, "environment": environment}
                                    for other in other_apps if other.name != app
-                                   for owner, environment, host, _ in _claims(other)]
+                                   for owner, environment, host, *_ in _claims(other)]
         if stack_config.settings.cloudflare is not None:
             from minnova_idp.model.inputs import ProgramInputs
             from minnova_idp.policy.capacity import account_tokens
@@ -240,7 +240,8 @@ def policy_problems(policy: PublishedPolicy, shown_policy: str, app_yaml: Path, 
         return problems + [Problem(shown_policy, "app", f"'{policy.app}' is not this app ('{config.name}')",
                                    hint=f"the platform team publishes it with: minnova-idp policy publish "
                                         f"{config.name} -s {policy.stack}")]
-    others = [(other.app, other.environment, other.host, f"{shown_policy}: otherHosts")
+    others = [(other.app, other.environment, other.host, f"{shown_policy}: otherHosts",
+               f"environments.{other.environment}.host")
               for other in policy.other_hosts or []]
     problems += [problem for problem in host_claim_problems(others + host_claims(app))
                  if problem.file == app.config_file]

@@ -29,6 +29,7 @@ from minnova_idp.load.yamlsafe import load_yaml_file
 from minnova_idp.model import names
 from minnova_idp.model.app_config import AppConfig
 from minnova_idp.model.errors import ConfigError, Problem, raise_if_any
+from minnova_idp.model.host_aliases import host_locations
 from minnova_idp.model.loaded import LoadedApp
 from minnova_idp.model.stack import StackConfig
 
@@ -161,13 +162,15 @@ def entry_problems(app: LoadedApp, registry_file: str) -> list[Problem]:
     return problems
 
 
-def host_claims(app: LoadedApp) -> list[tuple[str, str, str, str]]:
-    """(app, environment, host, config file) of every host `app` claims."""
-    return [(app.name, env_name, environment.host, app.config_file)
-            for env_name, environment in app.config.environments.items()]
+def host_claims(app: LoadedApp) -> list[tuple[str, str, str, str, str]]:
+    """(app, environment, host, config file, field) of every host `app` claims: each environment's host and its
+    aliases (model/host_aliases.py)."""
+    return [(app.name, env_name, host, app.config_file, field)
+            for env_name, environment in app.config.environments.items()
+            for host, field in host_locations(env_name, environment)]
 
 
-def host_claim_problems(claims: list[tuple[str, str, str, str]], first: frozenset[str] = frozenset(),
+def host_claim_problems(claims: list[tuple[str, str, str, str, str]], first: frozenset[str] = frozenset(),
                         deployed: Mapping[str, str] | None = None) -> list[Problem]:
     """A host belongs to one app: a second claim would take over the first app's traffic. The app that serves it
     keeps it (`deployed`: host -> the app the stack's last update deployed it for, ADR 0012), so a claim on a
@@ -177,11 +180,11 @@ def host_claim_problems(claims: list[tuple[str, str, str, str]], first: frozense
     served = deployed or {}
     owners: dict[str, tuple[str, str]] = {}
     problems = []
-    for app, env_name, host, file in sorted(claims, key=lambda claim: (
+    for app, env_name, host, file, field in sorted(claims, key=lambda claim: (
             served.get(claim[2], claim[0]) != claim[0], claim[0] not in first, claim[0])):
         if host in owners:
             owner, owner_env = owners[host]
-            problems.append(Problem(file, f"environments.{env_name}.host", f"'{host}' is already the host of app "
+            problems.append(Problem(file, field, f"'{host}' is already the host of app "
                                     f"'{owner}' ({owner_env}); two apps can never share a host"))
         else:
             owners[host] = (app, env_name)

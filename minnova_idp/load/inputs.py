@@ -32,6 +32,7 @@ from minnova_idp.model import names
 from minnova_idp.model.errors import ConfigError, Problem, raise_if_any
 from minnova_idp.model.inputs import (
     APP_SOURCES_OUTPUT,
+    HOST_ALIASES_OUTPUT,
     IMAGE_TAGS_OUTPUT,
     RELEASES_OUTPUT,
     Degraded,
@@ -214,16 +215,21 @@ def _isolated(stack: StackConfig, candidates: Candidates, isolation: Isolation, 
 
 def served_hosts(outputs: Mapping[str, Any], registered: Mapping[str, Any], environments: Sequence[str]
                  ) -> dict[str, str]:
-    """host -> the app the stack's last update serves it for, from the `urls` output (component -> https://host)."""
+    """host -> the app the stack's last update serves it for, from the `urls` output (component -> https://host)
+    and the `hostAliases` output (component -> [https://host, ...]: its other hosts)."""
     urls = outputs.get("urls")
     if not isinstance(urls, dict):
         return {}
+    aliases = outputs.get(HOST_ALIASES_OUTPUT)
+    aliases = aliases if isinstance(aliases, dict) else {}
     served = {}
     for name in sorted(registered):
         for environment in environments:
-            url = urls.get(names.component_name(name, environment))
-            if isinstance(url, str) and url.startswith("https://"):
-                served.setdefault(url.removeprefix("https://"), name)
+            component = names.component_name(name, environment)
+            others = aliases.get(component)
+            for url in [urls.get(component), *(others if isinstance(others, list) else [])]:
+                if isinstance(url, str) and url.startswith("https://"):
+                    served.setdefault(url.removeprefix("https://"), name)
     return served
 
 

@@ -21,6 +21,7 @@ from minnova_idp.model.fields import (
     StrictModel,
     default_shown_as,
 )
+from minnova_idp.model.host_aliases import alias_problems
 from minnova_idp.model.quantity import parse_quantity
 
 
@@ -350,11 +351,26 @@ class EnvironmentProcess(StrictModel):
     replicas: int = Field(ge=0, le=50)
 
 
+MAX_ALIASES = 10  # per environment: with the host, 11 names on one certificate (Let's Encrypt allows 100)
+
+
+class HostAlias(StrictModel):
+    host: Hostname = Field(description="another host name of this environment (a bare FQDN); unique across "
+                                       "environments and across all apps, allowed like `host`")
+    redirect: bool = Field(default=True, description="`true`: a permanent redirect to `host`, keeping the path and "
+                                                     "query; `false`: serves the app like `host`")
+
+
 class Environment(StrictModel):
     replicas: int = Field(default=1, ge=0, le=50, description="0–50; with more than one, a PodDisruptionBudget keeps "
                                                              "all but one up during node drains")
     host: Hostname = Field(description="the environment's host name (a bare FQDN: no scheme, no wildcard); unique "
                                        "across environments and across all apps")
+    aliases: list[HostAlias] = Field(
+        default_factory=list, max_length=MAX_ALIASES,
+        description=f"other hosts (at most {MAX_ALIASES}): `[{{host: www.example.com}}]` redirects to `host` "
+                    "(permanent, keeping path and query); `{host: …, redirect: false}` serves the app too. Each gets "
+                    "a DNS record and is on the environment's certificate; previews never get them")
     image_tag: ImageTag | None = Field(default=None, json_schema_extra=default_shown_as("`image.tag`"),
                                        description="pins this environment's tag")
     env: EnvVars = Field(default_factory=dict, description="merged over the top-level `env`")
@@ -366,6 +382,11 @@ class Environment(StrictModel):
         "min and max replicas on CPU (percent of requests.cpu, which must be set); replaces `replicas`")
     processes: dict[ProcessName, EnvironmentProcess] = Field(
         default_factory=dict, description="`{<process>: {replicas: N}}`: this environment's replicas of a process")
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        """Every host of this environment, `host` (the canonical one) first."""
+        return (self.host, *(alias.host for alias in self.aliases))
 
 
 class AppConfig(StrictModel):
@@ -428,7 +449,7 @@ class AppConfig(StrictModel):
 
     def cross_field_problems(self) -> list[tuple[tuple[str, ...], str]]:
         """Rules across fields, each with the location it is about (validation.py reports them)."""
-        problems = []
+        problems = alias_problems(self.environments)
         for env_name, environment in self.environments.items():
             if self.database.enabled:
                 for where in (("env",), ("environments", env_name, "env")):

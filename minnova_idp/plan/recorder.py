@@ -24,7 +24,7 @@ from minnova_idp.load.inputs import Isolation, load_inputs
 from minnova_idp.load.stack import from_stack_file
 from minnova_idp.load.yamlsafe import load_yaml_file
 from minnova_idp.model.errors import ConfigError, Problem
-from minnova_idp.model.inputs import DEGRADED_OUTPUT, IMAGE_TAGS_OUTPUT
+from minnova_idp.model.inputs import DEGRADED_OUTPUT, HOST_ALIASES_OUTPUT, IMAGE_TAGS_OUTPUT
 from minnova_idp.model.secrets import SECRET_PLACEHOLDER
 from minnova_idp.plan.components import load_components
 from minnova_idp.plan.pulumi_internals import (
@@ -414,6 +414,10 @@ def render_tree(plan: Plan) -> str:
     if plan.outputs.get("urls"):
         lines += ["", "Outputs:", "    urls:"]
         lines += [f"        {name}: {value}" for name, value in sorted(plan.outputs["urls"].items())]
+        if plan.outputs.get(HOST_ALIASES_OUTPUT):
+            lines += ["    hostAliases:"]
+            lines += [f"        {name}: {', '.join(value)}"
+                      for name, value in sorted(plan.outputs[HOST_ALIASES_OUTPUT].items())]
     if plan.image_gate:
         lines += ["", "Images:", *(f"    {line}" for line in plan.image_gate)]
     if plan.warnings:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from minnova_idp.model.errors import Problem
 from minnova_idp.model.fields import host_matches
+from minnova_idp.model.host_aliases import host_locations
 from minnova_idp.model.inputs import ProgramInputs
+from minnova_idp.model.loaded import LoadedApp
 from minnova_idp.render.tls import ACME_SERVERS, in_zone
 
 
@@ -13,14 +15,13 @@ def dns_problems(inputs: ProgramInputs) -> list[Problem]:
     settings = inputs.stack.settings
     zone = settings.base_domain
     problems = []
-    for app, environment in inputs.deployed():
-        host = app.config.environments[environment].host
+    for app, environment, host, field in _hosts(inputs):
         if not in_zone(host, zone):
-            problems.append(Problem(app.config_file, f"environments.{environment}.host",
+            problems.append(Problem(app.config_file, field,
                                     f"'{host}' is outside this stack's zone {zone}",
                                     hint=f"use a host ending in .{zone}"))
         elif settings.dns_proxied and host.count(".") > zone.count(".") + 1:
-            problems.append(Problem(app.config_file, f"environments.{environment}.host",
+            problems.append(Problem(app.config_file, field,
                                     f"'{host}' is proxied through Cloudflare (minnova:dnsProxied), whose edge "
                                     f"certificate covers only one level below {zone}",
                                     hint=f"use a host like {app.name}.{zone}, or turn minnova:dnsProxied off"))
@@ -33,6 +34,13 @@ def dns_problems(inputs: ProgramInputs) -> list[Problem]:
                                 f"'{settings.cluster_issuer}' is not an issuer this stack creates",
                                 hint=f"one of: {', '.join(ACME_SERVERS)}"))
     return problems
+
+
+def _hosts(inputs: ProgramInputs) -> list[tuple[LoadedApp, str, str, str]]:
+    """(app, environment, host, field) of every host the stack deploys: each environment's host and its aliases,
+    every one checked alike (an alias is a host like any other: a record, a certificate, an app's traffic)."""
+    return [(app, environment, host, field) for app, environment in inputs.deployed()
+            for host, field in host_locations(environment, app.config.environments[environment])]
 
 
 def default_host_patterns(app: str, zone: str, environments: tuple[str, ...] | list[str] = ()) -> list[str]:
@@ -52,8 +60,7 @@ def host_ownership_problems(inputs: ProgramInputs) -> list[Problem]:
     if settings.previews is not None and settings.previews.webhook_host:
         platform.append((settings.previews.webhook_host, "the Argo CD webhook host (minnova:previews.webhookHost)"))
     problems = []
-    for app, environment in inputs.deployed():
-        host, field = app.config.environments[environment].host, f"environments.{environment}.host"
+    for app, _, host, field in _hosts(inputs):
         if not in_zone(host, zone):
             continue  # reported as outside the zone
         taken = [owner for reserved, owner in platform if host == reserved]

@@ -17,6 +17,13 @@ from minnova_idp.model.app_config import NAMESPACE_DEFAULT_LIMIT, AppConfig, Res
 from minnova_idp.render import isolation
 from minnova_idp.render.database import backup_storage, database_objects, database_url_env
 from minnova_idp.render.drill import drill_objects
+from minnova_idp.render.host_aliases import (
+    alias_record_name,
+    redirecting_hosts,
+    render_redirect_ingress,
+    render_redirect_middleware,
+    serving_hosts,
+)
 from minnova_idp.render.placement import DnsTarget, Placement, RenderSettings
 from minnova_idp.render.redis import COMPONENT as REDIS_COMPONENT
 from minnova_idp.render.redis import (
@@ -128,7 +135,8 @@ def app_objects(app: AppConfig, placement: Placement, settings: RenderSettings, 
             app, placement.storage, placement.namespace, labels,
             _pod_labels(app, placement, settings, process_selector(app, placement, CLEANUP_PROCESS))),
             Lifecycle(depends_on=ready)))
-    served = [render_service(app, placement, settings), render_ingress(app, placement, settings)]
+    served = [render_service(app, placement, settings), render_ingress(app, placement, settings),
+              *render_redirect(app, placement, settings)]
     if placement.autoscale is not None:
         served.append(render_autoscaler(app, placement, settings))
     if preview:
@@ -144,6 +152,8 @@ def app_objects(app: AppConfig, placement: Placement, settings: RenderSettings, 
     objects += [kubernetes_object(prefix, manifest, Lifecycle(depends_on=in_namespace)) for manifest in served]
     if dns is not None:
         objects.append(dns.record(f"{prefix}-dns", placement.host, f"minnova-idp {settings.deployment}: {prefix}"))
+        objects += [dns.record(alias_record_name(prefix, alias), alias, f"minnova-idp {settings.deployment}: {prefix}")
+                    for alias, _ in placement.aliases]
     return objects
 
 
@@ -499,12 +509,14 @@ def render_service(app: AppConfig, placement: Placement, settings: RenderSetting
 
 
 def render_ingress(app: AppConfig, placement: Placement, settings: RenderSettings) -> Manifest:
+    # Every host of the environment is on its one certificate, the redirecting aliases too (host_aliases.py).
+    hosts = [placement.host, *(alias for alias, _ in placement.aliases)]
     if settings.cluster_issuer:
         metadata = _metadata(app, placement, settings,
                              annotations={"cert-manager.io/cluster-issuer": settings.cluster_issuer})
-        tls = {"hosts": [placement.host], "secretName": names.tls_secret(app.name)}
+        tls = {"hosts": hosts, "secretName": names.tls_secret(app.name)}
     else:
-        metadata, tls = _metadata(app, placement, settings), {"hosts": [placement.host]}
+        metadata, tls = _metadata(app, placement, settings), {"hosts": hosts}
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
@@ -513,15 +525,31 @@ def render_ingress(app: AppConfig, placement: Placement, settings: RenderSetting
             "ingressClassName": settings.ingress_class,
             "tls": [tls],
             "rules": [{
-                "host": placement.host,
+                "host": host,
                 "http": {"paths": [{
                     "path": "/",
                     "pathType": "Prefix",
-                    "backend": {"service": {"name": app.name, "port": {"name": CONTAINER_PORT_NAME}}},
+                    "backend": _ingress_backend(app),
                 }]},
-            }],
+            } for host in serving_hosts(placement.host, placement.aliases)],
         },
     }
+
+
+def _ingress_backend(app: AppConfig) -> dict[str, Any]:
+    return {"service": {"name": app.name, "port": {"name": CONTAINER_PORT_NAME}}}
+
+
+def render_redirect(app: AppConfig, placement: Placement, settings: RenderSettings) -> list[Manifest]:
+    """The Middleware and Ingress of the aliases that redirect to the environment's host (none: no objects)."""
+    hosts = redirecting_hosts(placement.aliases)
+    if not hosts:
+        return []
+    labels = common_labels(app, placement, settings)
+    return [render_redirect_middleware(app.name, placement.namespace, labels, placement.host),
+            render_redirect_ingress(app.name, placement.namespace, labels, settings.ingress_class, hosts,
+                                    names.tls_secret(app.name) if settings.cluster_issuer else None,
+                                    _ingress_backend(app))]
 
 
 def render_pod_disruption_budget(app: AppConfig, placement: Placement, settings: RenderSettings) -> Manifest:

@@ -66,6 +66,12 @@ class Declaration:
         return {instance.component: instance.url for instance in self.apps}
 
     @property
+    def host_aliases(self) -> dict[str, list[str]]:
+        """component -> the URLs of its other hosts, for the environments that have any (HOST_ALIASES_OUTPUT)."""
+        return {instance.component: [f"https://{alias}" for alias, _ in instance.placement.aliases]
+                for instance in self.apps if instance.placement.aliases}
+
+    @property
     def guarded_outputs(self) -> dict[str, dict[str, str]]:
         """The guarded values (policy/guards.py GUARDED) as declared: the next run checks its own against them."""
         return guards.declared_outputs(

@@ -3,7 +3,7 @@ render settings a stack gives every app, and where DNS records point."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from minnova_idp.model import names
 from minnova_idp.model.app_config import AppConfig, Autoscale, Resources
@@ -47,6 +47,8 @@ class Placement:
     pull_secret: bool = False  # pods pull with the stack's registry credentials (Secret registry-credentials)
     redis: RedisPlacement | None = None
     storage: StoragePlacement | None = None  # its bucket (storage.py)
+    # (host, redirect) of the environment's other hosts (render/host_aliases.py); a preview never has any.
+    aliases: tuple[tuple[str, bool], ...] = ()
 
     @property
     def instance(self) -> str:
@@ -116,5 +118,7 @@ def environment_placement(app: AppConfig, environment: str, image_tag: str, secr
         redis = RedisPlacement(version=app.redis.version, resources=app.redis.resources,
                                password=redis_password(password_key, namespace),
                                size=persistence.size if persistence.enabled else None)
-    return build_placement(app, environment, namespace, env.host, image_tag, replicas=env.replicas, secrets=secrets,
-                           database=database, pull_secret=pull_secret, redis=redis, storage=storage)
+    placement = build_placement(app, environment, namespace, env.host, image_tag, replicas=env.replicas,
+                                secrets=secrets, database=database, pull_secret=pull_secret, redis=redis,
+                                storage=storage)
+    return replace(placement, aliases=tuple((alias.host, alias.redirect) for alias in env.aliases))

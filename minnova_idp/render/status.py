@@ -20,6 +20,8 @@ class AppStatus:
     database: str | None  # "5Gi x3 (PostgreSQL 17, cluster oracle-db)", or None
     previews: bool
     source: str  # where the config was read: repo@commit or the local directory
+    # The environment's other hosts (environments.<env>.aliases): {"url": "https://…", "redirect": true|false}.
+    aliases: tuple[dict, ...] = ()
 
 
 def stack_status(inputs: ProgramInputs) -> list[AppStatus]:
@@ -38,7 +40,9 @@ def stack_status(inputs: ProgramInputs) -> list[AppStatus]:
                               image=config.image.repository, tag=tag, tag_source=source, database=database,
                               previews=app.name in with_previews,
                               source=app.config_file.removesuffix("/.minnova/app.yaml").removesuffix(".minnova/app.yaml")
-                              or "."))
+                              or ".",
+                              aliases=tuple({"url": f"https://{alias.host}", "redirect": alias.redirect}
+                                            for alias in env.aliases)))
     return rows
 
 
@@ -48,7 +52,13 @@ def as_json(rows: list[AppStatus]) -> list[dict]:
 
 def as_table(rows: list[AppStatus]) -> str:
     header = ("APP", "ENV", "URL", "IMAGE:TAG", "DATABASE", "PREVIEWS")
-    lines = [header] + [(r.app, r.environment, r.url, f"{r.image}:{r.tag} ({r.tag_source})", r.database or "-",
+    lines = [header] + [(r.app, r.environment, _urls(r), f"{r.image}:{r.tag} ({r.tag_source})", r.database or "-",
                          "yes" if r.previews else "no") for r in rows]
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in lines)
+
+
+def _urls(row: AppStatus) -> str:
+    """The URL, then each alias's host, marked `->` when it redirects to the URL."""
+    return ", ".join([row.url, *(alias["url"].removeprefix("https://") + (" ->" if alias["redirect"] else "")
+                                 for alias in row.aliases)])

@@ -288,7 +288,8 @@ def test_policy_publish_writes_what_validate_reads(tmp_path, monkeypatch):
     assert code == 0, err.getvalue()
     published = yaml.safe_load(out_file.read_text())
     assert published["app"] == "storefront" and published["entry"]["hosts"] == ["shop.minnova.io",
-                                                                                "shop.dev.minnova.io"]
+                                                                                "shop.dev.minnova.io",
+                                                                                "store.minnova.io"]
     code, result = _validate(project / "examples/storefront")
     assert code == 0 and result["stacks"] == ["prod"], result
     _storefront(lambda d: d["environments"]["prod"].update(host="oracle.minnova.io"))(project)

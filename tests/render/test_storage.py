@@ -627,6 +627,8 @@ def test_status_names_each_environments_bucket(tmp_path):
     project = project_copy(tmp_path)
     app_yaml = project / "examples/oracle/.minnova/app.yaml"
     app_yaml.write_text(app_yaml.read_text().replace("healthCheck:", "storage: {enabled: true}\nhealthCheck:", 1))
+    storefront = project / "examples/storefront/.minnova/app.yaml"  # the example's storage off: no bucket
+    storefront.write_text(storefront.read_text().replace("storage:\n  enabled: true\n", ""))
     inputs = load_stack_inputs(project, "prod")
     by_app = {row["app"]: row for row in structured(inputs, stack_status(inputs))}
     assert by_app["oracle"]["storage"] == {"bucket": "minnova-oracle-prod-objectstorage"}

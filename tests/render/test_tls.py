@@ -151,7 +151,7 @@ def test_without_cloudflare_there_are_no_records_or_issuers(tmp_path):
     ("argocd-webhooks.dev.minnova.io", "is the Argo CD webhook host (minnova:previews.webhookHost)"),
     ("oracle-pr-7.preview.minnova.io", "is in the preview domain (minnova:previewDomain preview.minnova.io)"),
     ("www.minnova.io", "is not a host app 'storefront' may use (its registry entry's `hosts`: shop.minnova.io, "
-                       "shop.dev.minnova.io) (hint: the platform team adds it to `hosts` in "
+                       "shop.dev.minnova.io, store.minnova.io) (hint: the platform team adds it to `hosts` in "
                        "deployments/minnova/apps/storefront.yaml)"),
     ("login.minnova.io", "is not a host app 'storefront' may use"),
 ])
