@@ -60,6 +60,12 @@ def _dev_host(host):
     return change
 
 
+def _dev_alias(host, redirect=True):
+    def change(document):
+        document["environments"]["dev"]["aliases"] = [{"host": host, "redirect": redirect}]
+    return change
+
+
 def _one_value(name: str) -> str:
     from minnova_idp.sops import document as sops
 
@@ -80,6 +86,15 @@ ROWS = [
      "the Argo CD webhook host"),
     ("host-of-another-app", "dev", STOREFRONT, _storefront(_dev_host("oracle.dev.minnova.io")),
      "is already the host of app 'oracle'"),
+    # An alias is a host like `host` (issue 26): the same checks, the same answer from plan and validate.
+    ("alias-outside-zone", "dev", ORACLE, _oracle(_dev_alias("www.oracle.example.com")),
+     "environments.dev.aliases[0].host: 'www.oracle.example.com' is outside this stack's zone minnova.io"),
+    ("alias-not-allowed", "dev", ORACLE, _oracle(_dev_alias("billing.dev.minnova.io")),
+     "environments.dev.aliases[0].host: 'billing.dev.minnova.io' is not a host app 'oracle' may use"),
+    ("alias-reserved", "dev", ORACLE, _oracle(_dev_alias("argocd-webhooks.dev.minnova.io")),
+     "the Argo CD webhook host"),
+    ("alias-of-another-app", "dev", STOREFRONT, _storefront(_dev_alias("oracle.dev.minnova.io")),
+     "environments.dev.aliases[0].host: 'oracle.dev.minnova.io' is already the host of app 'oracle'"),
     ("preview-copies-prod", "dev", ORACLE,
      _both(_oracle(lambda d: d.update(preview={"database": {"from": "prod"}})),
            _write(f"{ORACLE}/seed/mask.sql", "UPDATE users SET email = id || '@example.com';\n")),

@@ -33,6 +33,7 @@ __all__ = [
     "crds_dir",
     "is_custom_resource",
     "require_crds",
+    "validate_custom_resource",
     "validate_object",
     "validate_objects",
 ]
@@ -365,6 +366,21 @@ def validate_object(obj: dict[str, Any]) -> None:
     problems = _problems(obj)
     if problems:
         raise StrictValidationError([f"{label}: {problem}" for problem in problems])
+
+
+def validate_custom_resource(obj: dict[str, Any], crd_file: pathlib.Path) -> None:
+    """Raise StrictValidationError unless obj passes the CRD in `crd_file` (a directory of its own: a CRD the
+    shared directory does not hold yet, read from its project's source at a pinned tag)."""
+    group, version = _split_api_version(obj["apiVersion"])
+    gvk = (group, version, obj["kind"])
+    crds = _load_crds(crd_file.parent)
+    if gvk not in crds:
+        raise StrictValidationError([f"{_label(obj)}: no CRD in {crd_file.parent} defines {gvk}"])
+    errors = sorted(_crd_validator(crd_file.parent, gvk).iter_errors(obj),
+                    key=lambda error: [str(part) for part in error.absolute_path])
+    problems = [problem for error in errors for problem in _describe(error)]
+    if problems:
+        raise StrictValidationError([f"{_label(obj)}: {problem}" for problem in problems])
 
 
 def validate_objects(objs: Iterable[dict[str, Any]]) -> None:
