@@ -40,6 +40,10 @@ CRDS = {
     "barmancloud.cnpg.io_objectstores.yaml": f"{GITHUB_RAW}/cloudnative-pg/plugin-barman-cloud/"
                                              f"{versions.BARMAN_CLOUD_PLUGIN_VERSION}/config/crd/bases/"
                                              "barmancloud.cnpg.io_objectstores.yaml",
+    # Traefik v3.7.9 (the ingress controller of the example stacks): the Middleware CRD, for host aliases' redirects
+    # (minnova_idp/render/host_aliases.py).
+    "traefik.io_middlewares.yaml": f"{GITHUB_RAW}/traefik/traefik/v3.7.9/docs/content/reference/"
+                                   "dynamic-configuration/traefik.io_middlewares.yaml",
     # cert-manager: the CRDs its release publishes as one file.
     "cert-manager.crds.yaml": f"https://github.com/cert-manager/cert-manager/releases/download/"
                               f"{versions.CERT_MANAGER.version}/cert-manager.crds.yaml",

@@ -52,6 +52,9 @@ environments:
   prod:
     replicas: 2                # more than one: rolling updates without downtime, a PodDisruptionBudget
     host: {name}.{domain}
+    # aliases:                 # other hosts (each allowed by the app's registry entry): a DNS record each, one certificate
+    #   - {{host: www.{name}.{domain}}}                   # a permanent redirect to host, path and query kept
+    #   - {{host: shop.{name}.{domain}, redirect: false}}  # serves the app too
 
     # autoscale: {{min: 2, max: 6, cpu: 70}}   # an HPA owns the replicas (needs resources.requests.cpu)
 

@@ -73,7 +73,7 @@ def degraded_json(inputs) -> list[dict]:
 
 def structured(inputs, rows) -> list[dict]:
     """One object per app environment, values as data (no prose): the database as {size, instances, version,
-    cluster}, the image as {repository, tag, tagSource}, storage as {bucket} (or null)."""
+    cluster}, the image as {repository, tag, tagSource}, storage as {bucket} (or null), aliases as [{url, redirect}]."""
     apps = {app.name: app for app in inputs.apps}
     result = []
     for row in rows:
@@ -90,6 +90,7 @@ def structured(inputs, rows) -> list[dict]:
 
             storage = {"bucket": storage_bucket(inputs.stack.settings.deployment, row.app, row.environment)}
         result.append({"app": row.app, "environment": row.environment, "url": row.url,
+                       "aliases": list(row.aliases),  # [{url, redirect}]: environments.<env>.aliases
                        "image": {"repository": row.image, "tag": row.tag, "tagSource": row.tag_source},
                        "database": database, "storage": storage, "previews": row.previews, "source": row.source,
                        "kept": row.app in inputs.degraded})
@@ -100,7 +101,8 @@ def table(rows, kept: frozenset[str] = frozenset()) -> str:
     """The status table within 80 columns (a block per app environment when the columns would not fit); an app kept
     at its last good config is marked `(kept)`."""
     from minnova_idp.cli.output import fit_table
+    from minnova_idp.render.status import urls_text
 
     return fit_table(("APP", "ENV", "URL", "IMAGE:TAG", "DATABASE", "PREVIEWS"),
-                     [(f"{r.app} (kept)" if r.app in kept else r.app, r.environment, r.url, f"{r.image}:{r.tag} ({r.tag_source})", r.database or "-",
+                     [(f"{r.app} (kept)" if r.app in kept else r.app, r.environment, urls_text(r), f"{r.image}:{r.tag} ({r.tag_source})", r.database or "-",
                        "yes" if r.previews else "no") for r in rows])

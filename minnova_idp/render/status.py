@@ -52,13 +52,13 @@ def as_json(rows: list[AppStatus]) -> list[dict]:
 
 def as_table(rows: list[AppStatus]) -> str:
     header = ("APP", "ENV", "URL", "IMAGE:TAG", "DATABASE", "PREVIEWS")
-    lines = [header] + [(r.app, r.environment, _urls(r), f"{r.image}:{r.tag} ({r.tag_source})", r.database or "-",
+    lines = [header] + [(r.app, r.environment, urls_text(r), f"{r.image}:{r.tag} ({r.tag_source})", r.database or "-",
                          "yes" if r.previews else "no") for r in rows]
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in lines)
 
 
-def _urls(row: AppStatus) -> str:
+def urls_text(row: AppStatus) -> str:
     """The URL, then each alias's host, marked `->` when it redirects to the URL."""
     return ", ".join([row.url, *(alias["url"].removeprefix("https://") + (" ->" if alias["redirect"] else "")
                                  for alias in row.aliases)])

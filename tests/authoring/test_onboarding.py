@@ -168,3 +168,20 @@ def test_init_scaffolds_workers_cron_jobs_and_a_release_phase_as_comments_that_v
         text = text.replace(block, block.replace("# ", "", 1) if block.startswith("# ") else block.replace("#", " ", 1))
     config = validate_document(AppConfig, load_yaml(text, "app.yaml"))
     assert set(config.processes) == {"worker"} and set(config.cron) == {"nightly"} and config.release is not None
+
+
+def test_init_scaffolds_host_aliases_as_comments_that_validate(tmp_path):
+    """Uncommented, the aliases example is valid: one redirecting, one serving (docs/dns-tls.md)."""
+    from minnova_idp.authoring.onboarding import init_app
+    from minnova_idp.load.validation import validate_document
+    from minnova_idp.load.yamlsafe import load_yaml
+    from minnova_idp.model.app_config import AppConfig
+
+    text = init_app(tmp_path, "demo", 8080, None, "example.com").read_text()
+    for block in ("    # aliases:", "    #   - {host: www.", "    #   - {host: shop."):
+        assert block in text, block
+        text = text.replace(block, block.replace("# ", "", 1) if block.endswith("aliases:") else
+                            block.replace("#", " ", 1))
+    prod = validate_document(AppConfig, load_yaml(text, "app.yaml")).environments["prod"]
+    assert [(alias.host, alias.redirect) for alias in prod.aliases] == [("www.demo.example.com", True),
+                                                                       ("shop.demo.example.com", False)]

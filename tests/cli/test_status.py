@@ -22,7 +22,9 @@ def test_status_lists_what_a_stack_deploys_without_a_cluster():
                                          "tagSource": "imageTag"}
     assert by_app["oracle"]["database"]["size"] == "5Gi" and isinstance(by_app["oracle"]["database"]["instances"], int)
     assert by_app["oracle"]["previews"] is True and by_app["storefront"]["database"] is None
-    assert by_app["oracle"]["storage"] is None  # no example app has storage.enabled (docs/storage.md)
+    assert by_app["oracle"]["storage"] is None  # storefront's uploads have a bucket, oracle has none
+    assert by_app["storefront"]["storage"] == {"bucket": "minnova-storefront-dev-objectstorage"}
+    assert by_app["storefront"]["aliases"] == [] and by_app["oracle"]["aliases"] == []
     assert cli("status", "--stack", "nope").returncode == 1
 
 
@@ -63,3 +65,17 @@ def test_status_and_plan_name_a_broken_app_and_what_it_keeps(tmp_path):
     assert problems[0]["field"] == "port" and "keeps its last good config" in problems[-1]["message"]
     assert cli("plan", "--stack", "prod", "--previous-outputs", str(outputs), "--app", "oracle",
                cwd=project).returncode == 0
+
+
+def test_status_and_plan_show_an_environments_aliases():
+    """The example storefront serves prod on store.minnova.io too (environments.prod.aliases, docs/dns-tls.md)."""
+    document = json.loads(cli("status", "--stack", "prod", "--json").stdout)
+    by_app = {row["app"]: row for row in document["apps"]}
+    assert by_app["storefront"]["url"] == "https://shop.minnova.io"
+    assert by_app["storefront"]["aliases"] == [{"url": "https://store.minnova.io", "redirect": False}]
+    assert "https://shop.minnova.io, store.minnova.io" in cli("status", "--stack", "prod").stdout
+    plan = json.loads(cli("plan", "--stack", "prod", "--json").stdout)
+    assert plan["outputs"]["urls"]["storefront-prod"] == "https://shop.minnova.io"
+    assert plan["outputs"]["hostAliases"] == {"storefront-prod": ["https://store.minnova.io"]}
+    # A stack without aliases has no such output: its outputs are what they were before aliases existed.
+    assert "hostAliases" not in json.loads(cli("plan", "--stack", "dev", "--json").stdout)["outputs"]
