@@ -243,7 +243,10 @@ def policy_problems(policy: PublishedPolicy, shown_policy: str, app_yaml: Path, 
     others = [(other.app, other.environment, other.host, f"{shown_policy}: otherHosts",
                f"environments.{other.environment}.host")
               for other in policy.other_hosts or []]
-    problems += [problem for problem in host_claim_problems(others + host_claims(app))
+    # The other apps run: a host they use is theirs (as the stack's outputs make it for plan, ADR 0012), whatever
+    # the names; settled by name, an app sorting first was told nothing that plan would refuse.
+    served = {other.host: other.app for other in policy.other_hosts or []}
+    problems += [problem for problem in host_claim_problems(others + host_claims(app), deployed=served)
                  if problem.file == app.config_file]
     raw, secret_keys = raw_config(policy.config)
     try:

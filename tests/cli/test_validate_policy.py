@@ -446,3 +446,27 @@ def test_validate_counts_the_other_apps_cloudflare_tokens(tmp_path):
     assert any("maxAccountTokens" in problem for problem in plan), plan
     code, result = _validate(project / "examples/oracle")
     assert code == 1 and any(p["field"] == "minnova:cloudflare.maxAccountTokens" for p in result["problems"]), result
+
+
+
+@pytest.mark.parametrize("field", ["host", "aliases[0].host"])
+def test_validate_refuses_another_apps_host_even_when_the_app_sorts_first(tmp_path, field):
+    """validate checks an app against the hosts of the stack's other apps it cannot see (otherHosts), their aliases
+    too (the example storefront serves prod on store.minnova.io). Those apps run: their hosts are theirs, as the
+    stack's outputs make them for plan (ADR 0012). Before, the claims were settled by name, so oracle (sorting
+    before storefront) was told nothing while plan would refuse it against the deployed storefront."""
+    project = project_copy(tmp_path)
+    entry = project / "deployments/minnova/apps/oracle.yaml"  # the platform lets oracle use it: ownership still holds
+    entry.write_text(entry.read_text() + "hosts: [oracle.minnova.io, oracle.dev.minnova.io, store.minnova.io]\n")
+    _publish(project, "prod", project / "examples/oracle", "oracle")
+    published = yaml.safe_load((project / ORACLE / "platform/prod.yaml").read_text())
+    assert {"host": "store.minnova.io", "app": "storefront", "environment": "prod"} in published["otherHosts"]
+    if field == "host":
+        _oracle(lambda d: d["environments"]["prod"].update(host="store.minnova.io"))(project)
+    else:
+        _oracle(lambda d: d["environments"]["prod"].update(aliases=[{"host": "store.minnova.io"}]))(project)
+    code, result = _validate(project / "examples/oracle", "-s", "prod")
+    messages = [_shown(problem) for problem in result.get("problems", [])]
+    assert code == 1 and any(f"environments.prod.{field}: 'store.minnova.io' is already the host of app "
+                             "'storefront' (prod)" in m for m in messages), messages
+    assert not any("may use" in m for m in messages), messages  # the registry allows it: only ownership refuses
