@@ -52,7 +52,7 @@ environments:
   prod:
     replicas: 2                # more than one: rolling updates without downtime, a PodDisruptionBudget
     host: {name}.{domain}
-    # aliases:                 # other hosts (each allowed by the app's registry entry): a DNS record each, one certificate
+    # aliases:                 # other hosts (allowed by the registry entry): a DNS record each, one certificate
     #   - {{host: www.{name}.{domain}}}                   # a permanent redirect to host, path and query kept
     #   - {{host: shop.{name}.{domain}, redirect: false}}  # serves the app too
 

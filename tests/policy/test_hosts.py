@@ -75,8 +75,8 @@ def test_the_registry_entry_bounds_every_alias(tmp_path, alias):
 
 
 def test_an_alias_in_the_allowed_hosts_loads(tmp_path):
-    project = storefront_with_dev_alias(tmp_path, "www.shop.dev.minnova.io",
-                                        "shop.minnova.io, shop.dev.minnova.io, '*.shop.dev.minnova.io', store.minnova.io")
+    allowed = "shop.minnova.io, shop.dev.minnova.io, '*.shop.dev.minnova.io', store.minnova.io"
+    project = storefront_with_dev_alias(tmp_path, "www.shop.dev.minnova.io", allowed)
     (storefront,) = [app for app in load_stack_inputs(project).apps if app.name == "storefront"]
     assert storefront.config.environments["dev"].hosts == ("shop.dev.minnova.io", "www.shop.dev.minnova.io")
 

@@ -18,7 +18,7 @@ from minnova_idp.model.app_config import AppConfig
 from minnova_idp.render.app import app_objects, render_app
 from minnova_idp.render.host_aliases import REDIRECT_REGEX, TRAEFIK_MIDDLEWARES_ANNOTATION, redirect_replacement
 from minnova_idp.render.placement import DnsTarget, RenderSettings, environment_placement
-from minnova_idp.render.resources import DnsRecord, KubernetesObject
+from minnova_idp.render.resources import DnsRecord
 from tests.support.k8s_strict import validate_custom_resource, validate_objects
 
 SETTINGS = RenderSettings(deployment="acme", ingress_class="traefik", cluster_issuer="letsencrypt-prod")
@@ -221,8 +221,8 @@ def test_a_preview_ingress_of_an_app_with_aliases_is_admitted():
     policies = preview_admission.render_policy("preview.io", "traefik", {})
     assert refusals(ingress, ingress["metadata"]["namespace"], policies) == []
     # The same Ingress with an alias added (what a render path that leaked aliases would make) is refused.
-    leaked = {**ingress, "spec": {**ingress["spec"], "rules": [*ingress["spec"]["rules"],
-                                                                 {**ingress["spec"]["rules"][0], "host": "example.com"}]}}
+    rules = ingress["spec"]["rules"]
+    leaked = {**ingress, "spec": {**ingress["spec"], "rules": [*rules, {**rules[0], "host": "example.com"}]}}
     assert refusals(leaked, ingress["metadata"]["namespace"], policies) != []
 
 
