@@ -253,6 +253,9 @@ def test_pr_config_changes_are_previewed(checkout, keys_dir):
 def test_app_without_database_or_secrets(tmp_path, keys_dir, forge):
     repo = tmp_path / "storefront"
     shutil.copytree(PROJECT_DIR / "examples/storefront", repo)
+    app_yaml = repo / ".minnova/app.yaml"  # the example's uploads bucket off: an app with none of the three
+    app_yaml.write_text(app_yaml.read_text().replace("storage:\n  enabled: true\n", ""))
+    assert "storage:" not in app_yaml.read_text()
     git(repo, "init", "-q", "-b", "main")
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "head")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -322,8 +323,12 @@ def test_render_preview_needs_no_pulumi(tmp_path):
             "from minnova_idp.cli.main import main\n"
             "sys.exit(main(sys.argv[1:]))\n")
     head = "b" * 40
+    source = tmp_path / "storefront"  # the example without its bucket: its preview's keys are the stack's to mount
+    shutil.copytree(PROJECT_DIR / "examples/storefront", source)
+    app_yaml = source / ".minnova/app.yaml"
+    app_yaml.write_text(app_yaml.read_text().replace("storage:\n  enabled: true\n", ""))
     result = subprocess.run(
-        [sys.executable, "-c", code, "render-preview", str(PROJECT_DIR / "examples/storefront"), "--app", "storefront",
+        [sys.executable, "-c", code, "render-preview", str(source), "--app", "storefront",
          "--pr", "7", "--head-sha", head, "--preview-domain", "preview.minnova.io", "--deployment", "minnova",
          "--ingress-class", "traefik"],
         capture_output=True, text=True, env={k: v for k, v in os.environ.items() if not k.startswith("ARGOCD_")})

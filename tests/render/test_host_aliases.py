@@ -98,7 +98,7 @@ def test_a_dns_record_per_alias_named_by_its_host():
 
 def test_rendered_objects_pass_strict_validation():
     objects = render_app(shop(BOTH), environment_placement(shop(BOTH), "prod", "1"), SETTINGS)
-    validate_objects([o for o in objects if o["kind"] != "Middleware"])  # Kubernetes' OpenAPI and ../shared/crds
+    validate_objects([o for o in objects if o["kind"] != "Middleware"])  # Kubernetes' OpenAPI and the shared CRDs
 
 
 def _traefik_file(path: str) -> str:
@@ -110,8 +110,8 @@ def _traefik_file(path: str) -> str:
 
 @pytest.mark.integration  # reads traefik's source with git
 def test_the_middleware_validates_against_traefiks_crd(tmp_path):
-    """../shared/crds holds no Traefik CRD (scripts/fetch_upstream.py now fetches it): validated against the CRD
-    of the tag read, from its source."""
+    """The shared CRD directory holds no Traefik CRD yet (scripts/fetch_upstream.py now fetches it): validated
+    against the CRD of the tag read, from its source."""
     crd = tmp_path / "traefik.io_middlewares.yaml"
     crd.write_text(_traefik_file(MIDDLEWARE_CRD))
     middleware = manifests(shop(BOTH))[("Middleware", "shop-redirect")]

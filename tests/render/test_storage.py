@@ -233,7 +233,7 @@ def test_the_sidecar_still_reads_the_previews_storage_of_an_app_whose_storage_is
     from minnova_idp.render import argocd
     from tests.conftest import resource_named
 
-    assert not any(r.name.endswith("preview-storage") for r in dev_plan.resources)  # nothing declared for it
+    assert not any(r.name == "oracle-preview-storage" for r in dev_plan.resources)  # nothing declared for it
     values = resource_named(dev_plan, "argocd").inputs["values"]
     volumes = {v["name"]: v for v in values["repoServer"]["volumes"]}
     sources = volumes[argocd.PREVIEW_KEYS_SECRET]["projected"]["sources"]
@@ -592,7 +592,9 @@ def test_the_plan_adds_only_storage_resources_validates_strictly_and_records_the
     secret = next(r for r in plan.resources if r.name == f"oracle-{stack}-secret-oracle-storage")
     assert set(secret.inputs["stringData"]) == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
     assert set(secret.inputs["stringData"].values()) == {"[secret]"}
-    assert plan.outputs["storageBuckets"] == {f"oracle-{stack}": f"minnova-oracle-{stack}-objectstorage"}
+    assert plan.outputs["storageBuckets"] == {f"oracle-{stack}": f"minnova-oracle-{stack}-objectstorage",
+                                              # the example storefront's uploads (in the golden URNs)
+                                              f"storefront-{stack}": f"minnova-storefront-{stack}-objectstorage"}
     # Each storage token, as Pulumi gets it, opens exactly its own bucket: the environment's, or the previews'.
     buckets = {r.name: r.inputs["name"] for r in plan.resources if r.type == "cloudflare:index/r2Bucket:R2Bucket"}
     tokens = {r.name: json.loads(r.inputs["policies"][0]["resources"]) for r in plan.resources
