@@ -25,6 +25,7 @@ IMAGE_TAG_HISTORY = 5
 # config, secrets or fetch fails keeps running (ADR 0004).
 APP_SOURCES_OUTPUT = "appSources"
 DEGRADED_OUTPUT = "degradedApps"  # app -> why this run kept its last good config (or left it out) and what it runs
+INTERNAL_SERVICES_OUTPUT = "internalServices"  # component -> its internal services and what it may call (ADR 0016)
 RELEASES_OUTPUT = "releases"  # component -> [time, tag, commit] deployed, newest first (`minnova-idp releases`)
 # Kept in the stack's outputs, so in its state: 20 per app environment is 1.6 MB for 500 apps (docs/isolation.md).
 RELEASE_HISTORY = 20
