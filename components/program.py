@@ -23,6 +23,7 @@ from minnova_idp.model.inputs import (
     APP_SOURCES_OUTPUT,
     DEGRADED_OUTPUT,
     IMAGE_TAGS_OUTPUT,
+    INTERNAL_SERVICES_OUTPUT,
     RELEASES_OUTPUT,
     STOP_HEADER,
     ProgramInputs,
@@ -90,7 +91,9 @@ async def program(inputs: ProgramInputs, check_images=None, previous: pulumi.Sta
                                                                          now or _now())),
                # Each app's last good config (load/kept.py), and the apps this run kept at theirs or left out.
                APP_SOURCES_OUTPUT: pulumi.Output.from_input(inputs.sources),
-               DEGRADED_OUTPUT: pulumi.Output.from_input(degraded_output(inputs))}
+               DEGRADED_OUTPUT: pulumi.Output.from_input(degraded_output(inputs)),
+               # Internal services (URL, port, allowFrom) and what each app environment may call (ADR 0016).
+               INTERNAL_SERVICES_OUTPUT: platform.internal_services}
     for name, value in outputs.items():
         pulumi.export(name, value)
     return outputs

@@ -8,7 +8,7 @@ offline plan prints what it created. Pure: no Pulumi import.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from minnova_idp.model import names, versions
 from minnova_idp.model.app_config import AppConfig
@@ -21,6 +21,7 @@ from minnova_idp.render import argocd, preview_admission, tls
 from minnova_idp.render.app import app_objects, url
 from minnova_idp.render.approval import approval_settings
 from minnova_idp.render.database import backup_target
+from minnova_idp.render.internal_services import access_for, described
 from minnova_idp.render.origin import origin_offer
 from minnova_idp.render.placement import DnsTarget, Placement, RenderSettings, environment_placement
 from minnova_idp.render.resources import (
@@ -64,6 +65,17 @@ class Declaration:
     @property
     def urls(self) -> dict[str, str]:
         return {instance.component: instance.url for instance in self.apps}
+
+    @property
+    def internal_services(self) -> dict[str, dict]:
+        """The `internalServices` output: per app environment with an internal service or a path to one, its
+        services (URL, port, who may call each) and what it may call (internal_services.described)."""
+        out = {}
+        for instance in self.apps:
+            shown = described(instance.app.name, instance.placement.namespace, instance.app, instance.placement.internal)
+            if shown["services"] or shown["calls"]:
+                out[instance.component] = shown
+        return out
 
     @property
     def guarded_outputs(self) -> dict[str, dict[str, str]]:
@@ -122,6 +134,9 @@ def _app_instance(inputs: ProgramInputs, app: LoadedApp, environment: str, setti
                                       server_name=guards.archive_server(app.config, environment, inputs.recorded),
                                       storage=storage_target(app.config, environment, stack.deployment,
                                                              stack.cloudflare.account_id) if stack.cloudflare else None)
+    # App-to-app paths (ADR 0016): among the apps this stack declares, loaded or kept.
+    placement = replace(placement, internal=access_for(app.name, environment,
+                                                       [(other.entry, other.config) for other in inputs.apps]))
     pull = pull_credentials(inputs.stack.secrets, app.name)
     resources = app_objects(app.config, placement, settings, component=component,
                             protected=environment in stack.protected_environments, operators=operators, dns=dns,

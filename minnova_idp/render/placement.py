@@ -11,6 +11,7 @@ from minnova_idp.model.secrets import SecretValues
 from minnova_idp.render import tls
 from minnova_idp.render.database import database_placement
 from minnova_idp.render.database_placement import BackupTarget, DatabasePlacement
+from minnova_idp.render.internal_services import InternalAccess
 from minnova_idp.render.redis import RedisPlacement, redis_password
 from minnova_idp.render.resources import DnsRecord, Lifecycle
 from minnova_idp.render.storage import StoragePlacement
@@ -47,6 +48,7 @@ class Placement:
     pull_secret: bool = False  # pods pull with the stack's registry credentials (Secret registry-credentials)
     redis: RedisPlacement | None = None
     storage: StoragePlacement | None = None  # its bucket (storage.py)
+    internal: InternalAccess | None = None  # app-to-app paths (internal_services.py); previews: none
 
     @property
     def instance(self) -> str:
