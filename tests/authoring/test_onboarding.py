@@ -7,7 +7,7 @@ import shutil
 from minnova_idp.authoring.onboarding import SCHEMA_URL
 from minnova_idp.load.registry import read_registry
 from minnova_idp.load.validation import validate_document
-from minnova_idp.load.yamlsafe import load_yaml_file
+from minnova_idp.load.yamlsafe import load_yaml, load_yaml_file
 from minnova_idp.model.app_config import AppConfig
 from minnova_idp.model.registry import RegistryEntry
 
@@ -168,3 +168,20 @@ def test_init_scaffolds_workers_cron_jobs_and_a_release_phase_as_comments_that_v
         text = text.replace(block, block.replace("# ", "", 1) if block.startswith("# ") else block.replace("#", " ", 1))
     config = validate_document(AppConfig, load_yaml(text, "app.yaml"))
     assert set(config.processes) == {"worker"} and set(config.cron) == {"nightly"} and config.release is not None
+
+
+def test_init_scaffolds_an_internal_service_that_validates_once_uncommented(tmp_path):
+    """ADR 0016: the commented `processes` block of `init` shows an internal service; uncommented, it is valid and
+    gives the process its port. `register` shows `allowFrom` as a comment."""
+    assert cli("init", str(tmp_path), "--name", "oracle", cwd=tmp_path).returncode == 0
+    lines = (tmp_path / ".minnova/app.yaml").read_text().splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.startswith("# processes:"))
+    end = next(i for i in range(start + 1, len(lines)) if not lines[i].startswith("#   "))
+    text = "".join(lines[:start] + [line[2:] for line in lines[start:end]] + lines[end:])
+    config = validate_document(AppConfig, load_yaml(text, "app.yaml"))
+    assert config.processes["api"].port == 8080 and config.processes["worker"].port is None
+    project = tmp_path / "infra"
+    shutil.copytree(PROJECT_DIR / "deployments", project / "deployments")
+    assert cli("register", "ledger", "https://github.com/minnova/ledger.git", "--project-dir", str(project),
+               cwd=tmp_path).returncode == 0
+    assert "# allowFrom: [other-app]" in (project / "deployments/minnova/apps/ledger.yaml").read_text()

@@ -63,3 +63,19 @@ def test_status_and_plan_name_a_broken_app_and_what_it_keeps(tmp_path):
     assert problems[0]["field"] == "port" and "keeps its last good config" in problems[-1]["message"]
     assert cli("plan", "--stack", "prod", "--previous-outputs", str(outputs), "--app", "oracle",
                cwd=project).returncode == 0
+
+
+def test_status_shows_internal_services_and_who_may_call_them():
+    """ADR 0016: `status` (table and --json) shows each internal service, its URL and callers, and what each app
+    may call."""
+    result = cli("status", "--stack", "prod")
+    assert result.returncode == 0, result.stderr
+    section = result.stdout.split("INTERNAL SERVICES", 1)[1]
+    assert "oracle prod api: http://oracle-api.oracle-prod.svc:8080 (from: storefront)" in section
+    assert "storefront prod calls http://oracle-api.oracle-prod.svc:8080 (ORACLE_API_URL)" in section
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+    by_app = {row["app"]: row for row in json.loads(cli("status", "--stack", "dev", "--json").stdout)["apps"]}
+    assert by_app["oracle"]["internalServices"] == {"services": {"api": {
+        "url": "http://oracle-api.oracle-dev.svc:8080", "port": 8080, "allowFrom": ["storefront"]}}, "calls": {}}
+    assert by_app["storefront"]["internalServices"] == {
+        "services": {}, "calls": {"ORACLE_API_URL": "http://oracle-api.oracle-dev.svc:8080"}}
