@@ -23,7 +23,7 @@ from typing import Any, Iterable, Sequence
 
 from minnova_idp.model import names
 from minnova_idp.model.app_config import AppConfig
-from minnova_idp.model.registry import RegistryEntry
+from minnova_idp.model.registry import AllowedCaller, RegistryEntry
 
 Manifest = dict[str, Any]
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set by Kubernetes on every namespace (1.21+)
@@ -89,26 +89,37 @@ class InternalAccess:
     calls: tuple[InternalService, ...] = ()
 
 
-def access_for(app: str, environment: str, apps: Sequence[tuple[RegistryEntry, AppConfig]]) -> InternalAccess:
+CallerIndex = dict[str, list[tuple[AppConfig, AllowedCaller]]]
+
+
+def caller_index(apps: Sequence[tuple[RegistryEntry, AppConfig]]) -> CallerIndex:
+    """caller -> every (callee config, its allowFrom item naming the caller), callees in name order: built once per
+    stack, so finding an app's calls costs what it calls, not the size of the registry."""
+    index: CallerIndex = {}
+    for entry, config in sorted(apps, key=lambda pair: pair[1].name):
+        for caller in entry.allowed_callers():
+            if caller.app != config.name:
+                index.setdefault(caller.app, []).append((config, caller))
+    return index
+
+
+def access_for(app: str, environment: str, apps: Sequence[tuple[RegistryEntry, AppConfig]],
+               index: CallerIndex | None = None) -> InternalAccess:
     """`app`'s access in `environment`, among `apps` (every app the stack declares: loaded, or kept at its last good
-    config). Its grants depend on its own registry entry and config only, so another app's broken config never
-    changes its objects; its calls exist only where the callee is declared with that environment, so a callee that
-    is left out (never deployed, config broken) is simply not called (docs/isolation.md)."""
-    by_name = {config.name: (entry, config) for entry, config in apps}
-    entry, config = by_name[app]
+    config; `index`: their caller_index, when it is built once for many calls). Its grants depend on its own registry
+    entry and config only, so another app's broken config never changes its objects; its calls exist only where the
+    callee is declared with that environment, so a callee that is left out (never deployed, config broken) is simply
+    not called (docs/isolation.md)."""
+    entry, config = next((entry, config) for entry, config in apps if config.name == app)
     ports = internal_ports(config)
     grants = tuple(Grant(caller.app, names.namespace(caller.app, environment), process, port)
                    for caller in sorted(entry.allowed_callers(), key=lambda c: c.app)
                    for process, port in sorted(ports.items()) if caller.allows(process))
-    calls = []
-    for callee_entry, callee in sorted(by_name.values(), key=lambda pair: pair[1].name):
-        if callee.name == app or environment not in callee.environments:
-            continue
-        for caller in callee_entry.allowed_callers():
-            if caller.app == app:
-                calls += [InternalService(callee.name, process, names.namespace(callee.name, environment), port)
-                          for process, port in sorted(internal_ports(callee).items()) if caller.allows(process)]
-    return InternalAccess(grants=grants, calls=tuple(calls))
+    calls = tuple(InternalService(callee.name, process, names.namespace(callee.name, environment), port)
+                  for callee, caller in (index if index is not None else caller_index(apps)).get(app, [])
+                  if environment in callee.environments
+                  for process, port in sorted(internal_ports(callee).items()) if caller.allows(process))
+    return InternalAccess(grants=grants, calls=calls)
 
 
 def url_env(access: InternalAccess | None, own_env: Iterable[str]) -> list[dict[str, str]]:
