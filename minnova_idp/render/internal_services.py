@@ -19,11 +19,15 @@ which is why each Service's targetPort is the container's own port. Pure: no Pul
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from minnova_idp.model import names
 from minnova_idp.model.app_config import AppConfig
-from minnova_idp.model.registry import AllowedCaller, RegistryEntry
+
+if TYPE_CHECKING:  # the preview renderer imports this module and loads no registry (test_preview_plugin.py)
+    from minnova_idp.model.registry import AllowedCaller, RegistryEntry
+
+    CallerIndex = dict[str, list[tuple[AppConfig, AllowedCaller]]]
 
 Manifest = dict[str, Any]
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set by Kubernetes on every namespace (1.21+)
@@ -87,9 +91,6 @@ class InternalAccess:
 
     grants: tuple[Grant, ...] = ()
     calls: tuple[InternalService, ...] = ()
-
-
-CallerIndex = dict[str, list[tuple[AppConfig, AllowedCaller]]]
 
 
 def caller_index(apps: Sequence[tuple[RegistryEntry, AppConfig]]) -> CallerIndex:
