@@ -50,6 +50,8 @@ class Platform(pulumi.ComponentResource):
         self.host_aliases = declaration.host_aliases  # component -> its other hosts' URLs (none: not exported)
         self.guarded = {output: pulumi.Output.from_input(value)
                         for output, value in declaration.guarded_outputs.items()}
+        # Internal services and who may call them (ADR 0016): the internalServices output, `plan --json`.
+        self.internal_services = pulumi.Output.from_input(declaration.internal_services)
         self.register_outputs({"urls": self.urls, **self.guarded})
 
     def _cloudflare_provider(self, inputs: ProgramInputs) -> pulumi.ProviderResource:

@@ -24,6 +24,7 @@ from minnova_idp.model.inputs import (
     DEGRADED_OUTPUT,
     HOST_ALIASES_OUTPUT,
     IMAGE_TAGS_OUTPUT,
+    INTERNAL_SERVICES_OUTPUT,
     RELEASES_OUTPUT,
     STOP_HEADER,
     ProgramInputs,
@@ -91,7 +92,9 @@ async def program(inputs: ProgramInputs, check_images=None, previous: pulumi.Sta
                                                                          now or _now())),
                # Each app's last good config (load/kept.py), and the apps this run kept at theirs or left out.
                APP_SOURCES_OUTPUT: pulumi.Output.from_input(inputs.sources),
-               DEGRADED_OUTPUT: pulumi.Output.from_input(degraded_output(inputs))}
+               DEGRADED_OUTPUT: pulumi.Output.from_input(degraded_output(inputs)),
+               # Internal services (URL, port, allowFrom) and what each app environment may call (ADR 0016).
+               INTERNAL_SERVICES_OUTPUT: platform.internal_services}
     if platform.host_aliases:  # only stacks with aliases have the output: the others' outputs stay as they were
         outputs[HOST_ALIASES_OUTPUT] = pulumi.Output.from_input(platform.host_aliases)
     for name, value in outputs.items():

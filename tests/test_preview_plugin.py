@@ -104,7 +104,7 @@ def test_preview_of_pr_123(checkout, keys_dir):
     for obj in objects[1:]:
         assert obj["metadata"]["namespace"] == "oracle-pr-123"
     deployments = {obj["metadata"]["name"]: obj for obj in objects if obj["kind"] == "Deployment"}
-    assert set(deployments) == {"oracle", "oracle-worker", "oracle-redis"}
+    assert set(deployments) == {"oracle", "oracle-worker", "oracle-api", "oracle-redis"}
     container = deployments["oracle"]["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == f"registry.minnova.io/oracle:{head}"  # head SHA, not the pinned tag
     assert deployments["oracle"]["spec"]["replicas"] == 1
@@ -118,6 +118,9 @@ def test_preview_of_pr_123(checkout, keys_dir):
     assert secrets["oracle-secrets"]["stringData"]["SECRET_KEY_BASE"] == PREVIEW_SECRET_VALUE
     assert {"ResourceQuota", "LimitRange", "NetworkPolicy"} <= set(by_kind)
     assert "PodDisruptionBudget" not in by_kind
+    # Its internal service runs for the preview's own pods; no path to or from another app (ADR 0016).
+    assert any(obj["kind"] == "Service" and obj["metadata"]["name"] == "oracle-api" for obj in objects)
+    assert not any(obj["kind"] == "NetworkPolicy" and obj["metadata"]["name"].startswith("allow-") for obj in objects)
     require_crds()
     validate_objects(objects)
 

@@ -63,6 +63,10 @@ env:                           # plain settings; secrets go in .minnova/secrets/
 
 # processes:                   # workers: same image, env, secrets and database; no port
 #   worker: {{command: [bin/worker], replicas: 1}}
+#   api:                       # an internal service: a ClusterIP Service {name}-api on 8080, no public host;
+#     command: [bin/api]       # another app calls it only once your registry entry says `allowFrom: [that-app]`
+#     port: 8080               # (docs/internal-services.md)
+#     healthCheck: {{path: /healthz}}
 # cron:                        # scheduled jobs (UTC unless timeZone), never in previews unless previews: true
 #   nightly: {{schedule: "0 2 * * *", command: [bin/nightly]}}
 # release:                     # once per new version, before it takes traffic (migrations)
@@ -144,7 +148,9 @@ def register_app(project_dir: Path, name: str, repo: str, deployment: str | None
 
     fields = {"name": name, "repo": repo, **({"ref": ref} if ref else {}), **({"path": path} if path else {})}
     text = "# Registered with `minnova-idp register`; reviewed by the platform team.\n" + "".join(
-        f"{key}: {_yaml_scalar(value)}\n" for key, value in fields.items())
+        f"{key}: {_yaml_scalar(value)}\n" for key, value in fields.items()) + (
+        "# allowFrom: [other-app]   # apps whose pods may call this app's internal services (processes with a port),\n"
+        "#                          # same environment only, never previews (docs/internal-services.md)\n")
     target = root / deployment / "apps" / f"{name}.yaml"
     shown = str(target.relative_to(project_dir))
     loaded = load_yaml(text, shown)

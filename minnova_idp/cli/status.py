@@ -52,6 +52,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"Stack {args.stack} (deployment {inputs.stack.settings.deployment}), from config and the registry:\n")
         print(table(rows, frozenset(inputs.degraded)) if rows else "no app is deployed by this stack")
+        internal = internal_lines(inputs, rows)
+        if internal:
+            print("\nINTERNAL SERVICES (no public host; callers: the registry's allowFrom):")
+            print("\n".join(internal))
         if inputs.degraded:
             print(f"\nDEGRADED ({len(inputs.degraded)}): these apps' own inputs fail; every other app is shown as "
                   "configured")
@@ -75,6 +79,7 @@ def structured(inputs, rows) -> list[dict]:
     """One object per app environment, values as data (no prose): the database as {size, instances, version,
     cluster}, the image as {repository, tag, tagSource}, storage as {bucket} (or null), aliases as [{url, redirect}]."""
     apps = {app.name: app for app in inputs.apps}
+    index = caller_index(inputs)
     result = []
     for row in rows:
         config = apps[row.app].config
@@ -93,8 +98,40 @@ def structured(inputs, rows) -> list[dict]:
                        "aliases": list(row.aliases),  # [{url, redirect}]: environments.<env>.aliases
                        "image": {"repository": row.image, "tag": row.tag, "tagSource": row.tag_source},
                        "database": database, "storage": storage, "previews": row.previews, "source": row.source,
-                       "kept": row.app in inputs.degraded})
+                       "kept": row.app in inputs.degraded,
+                       "internalServices": internal_services(inputs, row.app, row.environment, index)})
     return result
+
+
+def internal_services(inputs, app: str, environment: str, index=None) -> dict:
+    """The app environment's internal services (URL, port, who may call each) and what it may call (ADR 0016).
+    `index`: internal_services.caller_index of the stack's apps, built once for many rows."""
+    from minnova_idp.model.names import namespace
+    from minnova_idp.render.internal_services import access_for, described
+
+    declared = [(loaded.entry, loaded.config) for loaded in inputs.apps]
+    config = next(loaded.config for loaded in inputs.apps if loaded.name == app)
+    return described(app, namespace(app, environment), config, access_for(app, environment, declared, index))
+
+
+def caller_index(inputs):
+    from minnova_idp.render.internal_services import caller_index as index
+
+    return index([(loaded.entry, loaded.config) for loaded in inputs.apps])
+
+
+def internal_lines(inputs, rows) -> list[str]:
+    """The INTERNAL SERVICES section of the status table: one line per service, one per path an app may call."""
+    lines = []
+    index = caller_index(inputs)
+    for row in rows:
+        shown = internal_services(inputs, row.app, row.environment, index)
+        for process, service in shown["services"].items():
+            callers = ", ".join(service["allowFrom"]) or "its own pods only"
+            lines.append(f"  {row.app} {row.environment} {process}: {service['url']} (from: {callers})")
+        for variable, url in shown["calls"].items():
+            lines.append(f"  {row.app} {row.environment} calls {url} ({variable})")
+    return lines
 
 
 def table(rows, kept: frozenset[str] = frozenset()) -> str:

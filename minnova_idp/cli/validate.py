@@ -61,12 +61,19 @@ def run(args: argparse.Namespace) -> int:
         from minnova_idp.load.yamlsafe import load_yaml_file
         from minnova_idp.model.registry import RegistryEntry
 
-        entry = validate_document(RegistryEntry, load_yaml_file(path, str(path)))
+        from minnova_idp.policy.internal_access import allow_from_problems
+
+        loaded = load_yaml_file(path, str(path))
+        entry = validate_document(RegistryEntry, loaded)
         if entry.name != path.stem:
             raise ConfigError([Problem(str(path), "name", f"'{entry.name}' does not match the file name",
                                        hint=f"rename the file to {entry.name}.yaml")])
+        # allowFrom names apps registered beside it (ADR 0016), as the program checks the whole registry.
+        raise_if_any(allow_from_problems([(entry, str(path), loaded.line_of)],
+                                         {other.stem for other in path.parent.glob("*.yaml")}))
         summary = {"kind": "registry entry", "file": str(path), "app": entry.name, "repo": entry.repo,
-                   "local": entry.local}
+                   "local": entry.local, "allowFrom": [caller.model_dump(exclude_none=True)
+                                                       for caller in entry.allowed_callers()]}
         text = f"{path}: valid (registry entry of app {entry.name})"
     else:
         summary, text = _validate_app(args)
@@ -114,8 +121,10 @@ def _validate_app(args: argparse.Namespace) -> tuple[dict, str]:
         for note in skipped:
             print(f"not checked: {note}", file=sys.stderr)
     against = f"; checked against stack{'s' if len(stacks) > 1 else ''} {', '.join(stacks)}" if stacks else ""
+    from minnova_idp.render.internal_services import internal_ports
+
     summary = {"kind": "app", "file": str(target), "app": config.name, "environments": list(config.environments),
-               "stacks": stacks, "skipped": skipped}
+               "stacks": stacks, "skipped": skipped, "internalServices": internal_ports(config)}
     return summary, f"{target}: valid (app {config.name}; environments {', '.join(config.environments)}{against})"
 
 

@@ -9,6 +9,7 @@ from minnova_idp.load.validation import validate_document
 from minnova_idp.load.yamlsafe import FileRefused, load_yaml, read_regular_file
 from minnova_idp.model.errors import ConfigError, Problem
 from minnova_idp.model.registry import RegistryEntry
+from minnova_idp.policy.internal_access import allow_from_problems
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ def read_registry(project_dir: Path, registry_dir: str) -> tuple[list[Registered
                             hint="create it, or set minnova:registryPath")]
     entries: list[Registered] = []
     problems: list[Problem] = []
+    line_ofs = []
     for path in sorted(directory.iterdir()):
         shown = f"{registry_dir}/{path.name}"
         if path.suffix == ".yml":
@@ -42,7 +44,8 @@ def read_registry(project_dir: Path, registry_dir: str) -> tuple[list[Registered
             problems.append(Problem(shown, message=exc.reason, hint=_LINK_HINT if exc.kind == "symlink" else None))
             continue
         try:
-            entry = validate_document(RegistryEntry, load_yaml(content, shown))
+            loaded = load_yaml(content, shown)
+            entry = validate_document(RegistryEntry, loaded)
         except ConfigError as exc:
             problems.extend(exc.problems)
             continue
@@ -51,6 +54,11 @@ def read_registry(project_dir: Path, registry_dir: str) -> tuple[list[Registered
                                     hint=f"rename the file to {entry.name}.yaml or set name: {path.stem}"))
             continue
         entries.append(Registered(entry, shown))
+        line_ofs.append(loaded.line_of)
+    # Across entries: who may call whom names registered apps (ADR 0016); an entry whose own file fails above is
+    # reported there, not again as unknown here.
+    problems += allow_from_problems([(item.entry, item.file, line_of) for item, line_of in zip(entries, line_ofs)],
+                                    {path.stem for path in directory.iterdir() if path.suffix == ".yaml"})
     return entries, problems
 
 

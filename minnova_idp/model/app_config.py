@@ -282,6 +282,8 @@ def _process_name(value: str) -> str:
 
 
 ProcessName = Annotated[str, AfterValidator(_process_name)]
+# An internal service is a Service `<app>-<process>`: never one of the database's (`<app>-db-rw`, ...).
+DATABASE_SERVICE_SUFFIXES = frozenset({"db-rw", "db-ro", "db-r"})
 _TIME_ZONE_RE = re.compile(r"^(UTC|Etc/[A-Za-z0-9+-]+|[A-Z][A-Za-z_]+(/[A-Za-z0-9_+-]+){1,2})$")
 
 
@@ -296,7 +298,9 @@ def _time_zone(value: str) -> str:
 
 
 class Process(StrictModel):
-    """A process beside the web one (a worker): same image, env, secrets and database; no port, no Service."""
+    """A process beside the web one: same image, env, secrets and database. A worker has no port and no Service; an
+    internal service (`port`) gets a ClusterIP Service `<app>-<process>` and probes, never a public host
+    (docs/internal-services.md, ADR 0016)."""
 
     documented_as_one_value: ClassVar[bool] = True
 
@@ -304,6 +308,18 @@ class Process(StrictModel):
     args: list[str] | None = None
     replicas: int = Field(default=1, ge=0, le=50, description="default for every environment")
     resources: Resources | None = Field(default=None, description="default: the app's resources")
+    port: int | None = Field(default=None, ge=1, le=65535,
+                             description="an internal service: the port it listens on (also its `PORT`), served by a "
+                                         "ClusterIP Service `<app>-<process>` on that port; no Ingress, DNS or "
+                                         "certificate")
+    health_check: HealthCheck | None = Field(default=None, description="like the app's `healthCheck`, for this "
+                                                                       "process's probes (needs `port`)")
+
+    @model_validator(mode="after")
+    def _health_check_needs_a_port(self) -> "Process":
+        if self.health_check is not None and self.port is None:
+            raise ValueError("healthCheck probes the process's port: set `port` too (a worker has none)")
+        return self
 
 
 class CronJobConfig(StrictModel):
@@ -425,7 +441,10 @@ class AppConfig(StrictModel):
     processes: dict[ProcessName, Process] = Field(
         default_factory=dict, max_length=10,
         description="other processes (workers): `{worker: {command: [...], args, replicas, resources}}`, each a "
-                    "Deployment `<app>-<process>` with the app's image, env, secrets and database, no Service")
+                    "Deployment `<app>-<process>` with the app's image, env, secrets and database, no Service; with "
+                    "`port: 8080` (and optionally `healthCheck: {path}`) an internal service: a ClusterIP Service "
+                    "`<app>-<process>` on that port, reachable from the app's own pods and from the apps its registry "
+                    "entry's `allowFrom` names (docs/internal-services.md)")
     cron: dict[ProcessName, CronJobConfig] = Field(
         default_factory=dict, max_length=20,
         description="scheduled jobs: `{nightly: {schedule: \"0 2 * * *\", command: [...], timeZone, "
@@ -475,6 +494,11 @@ class AppConfig(StrictModel):
             if environment.autoscale is not None and not (environment.resources or self.resources).requests.cpu:
                 problems.append((("environments", env_name, "autoscale"),
                                  "scales on CPU use relative to requests.cpu, which this environment does not set"))
+        for name, process in self.processes.items():
+            if process.port is not None and name in DATABASE_SERVICE_SUFFIXES:
+                problems.append((("processes", name, "port"), f"the Service `{self.name}-{name}` would be the "
+                                 "database's own (CloudNativePG names its Services <cluster>-rw, -ro, -r); pick "
+                                 "another process name"))
         for name, job in self.cron.items():
             for index, env_name in enumerate(job.environments or []):
                 if env_name not in self.environments:

@@ -28,6 +28,7 @@ DEGRADED_OUTPUT = "degradedApps"  # app -> why this run kept its last good confi
 # component -> the https:// URLs of its other hosts (environments.<env>.aliases), only when some app has any: a
 # host an app serves stays its own (load/inputs.py served_hosts), like the `urls` output's canonical hosts.
 HOST_ALIASES_OUTPUT = "hostAliases"
+INTERNAL_SERVICES_OUTPUT = "internalServices"  # component -> its internal services and what it may call (ADR 0016)
 RELEASES_OUTPUT = "releases"  # component -> [time, tag, commit] deployed, newest first (`minnova-idp releases`)
 # Kept in the stack's outputs, so in its state: 20 per app environment is 1.6 MB for 500 apps (docs/isolation.md).
 RELEASE_HISTORY = 20

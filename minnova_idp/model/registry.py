@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
+from minnova_idp.model.app_config import ProcessName
 from minnova_idp.model.fields import AppName, GitRef, GitUrl, HostPattern, ImageRepository, RepoSubpath, StrictModel
+
+
+class AllowedCaller(StrictModel):
+    """One app allowed to call this app's internal services (docs/internal-services.md, ADR 0016)."""
+
+    app: AppName = Field(description="The calling app (a registered app of this deployment).")
+    processes: list[ProcessName] | None = Field(
+        default=None, min_length=1, max_length=10,
+        description="Only these internal processes (app.yaml `processes.<name>.port`); default: every one.")
+
+    def allows(self, process: str) -> bool:
+        return self.processes is None or process in self.processes
 
 
 class RegistryEntry(StrictModel):
@@ -26,6 +39,17 @@ class RegistryEntry(StrictModel):
         default=None, min_length=1, max_length=20,
         description="Image repositories the app may run (app.yaml `image.repository`), reviewed here by the platform "
                     "team; default: <minnova:imageRegistry>/<name> when the stack sets minnova:imageRegistry.")
+
+    allow_from: list[AppName | AllowedCaller] = Field(
+        default_factory=list, max_length=50,
+        description="Apps whose pods may call this app's internal services (app.yaml `processes.<name>.port`), "
+                    "reviewed here by the platform team: `[frontend]`, or `[{app: frontend, processes: [api]}]`. "
+                    "Opens only that path, environment to same-named environment (dev to dev, prod to prod), never "
+                    "from previews (docs/internal-services.md).")
+
+    def allowed_callers(self) -> list[AllowedCaller]:
+        """`allowFrom` with a bare app name read as that app allowed to every internal process."""
+        return [AllowedCaller(app=item) if isinstance(item, str) else item for item in self.allow_from]
 
     @model_validator(mode="after")
     def _one_source(self) -> "RegistryEntry":

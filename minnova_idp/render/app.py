@@ -13,8 +13,8 @@ import re
 from typing import Any
 
 from minnova_idp.model import names, versions
-from minnova_idp.model.app_config import NAMESPACE_DEFAULT_LIMIT, AppConfig, Resources
-from minnova_idp.render import isolation
+from minnova_idp.model.app_config import NAMESPACE_DEFAULT_LIMIT, AppConfig, HealthCheck, Resources
+from minnova_idp.render import internal_services, isolation
 from minnova_idp.render.database import backup_storage, database_objects, database_url_env
 from minnova_idp.render.drill import drill_objects
 from minnova_idp.render.host_aliases import (
@@ -137,6 +137,8 @@ def app_objects(app: AppConfig, placement: Placement, settings: RenderSettings, 
             Lifecycle(depends_on=ready)))
     served = [render_service(app, placement, settings), render_ingress(app, placement, settings),
               *render_redirect(app, placement, settings)]
+    # Internal services: a ClusterIP Service each, never an Ingress, DNS record or certificate (ADR 0016).
+    served += [render_internal_service(app, placement, settings, name) for name in internal_services.internal_ports(app)]
     if placement.autoscale is not None:
         served.append(render_autoscaler(app, placement, settings))
     if preview:
@@ -186,6 +188,9 @@ def render_isolation(app: AppConfig, placement: Placement, settings: RenderSetti
             allowed = sorted({*settings.ingress_namespaces, versions.CLOUDNATIVE_PG.namespace})
         objects += [isolation.ingress_policy(placement.namespace, labels, allowed, own_policy=redis_pods_label(placement)),
                     isolation.egress_policy(placement.namespace, labels, app_code_pods(app), "app-egress")]
+        # The paths the registry's `allowFrom` opens (ADR 0016): added policies, the ones above unchanged.
+        objects += [*internal_services.ingress_policies(placement.namespace, labels, app.name, placement.internal),
+                    *internal_services.egress_policies(placement.namespace, labels, app.name, placement.internal)]
     return objects
 
 
@@ -246,23 +251,25 @@ def _metadata(app: AppConfig, placement: Placement, settings: RenderSettings, **
             "labels": common_labels(app, placement, settings), **extra}
 
 
-def _probe_action(app: AppConfig, http: bool) -> dict[str, Any]:
-    if http and app.health_check is not None:
-        return {"httpGet": {"path": app.health_check.path, "port": CONTAINER_PORT_NAME}}
+def _probe_action(app: AppConfig, http: bool, health_check: HealthCheck | None = None) -> dict[str, Any]:
+    health_check = health_check or app.health_check
+    if http and health_check is not None:
+        return {"httpGet": {"path": health_check.path, "port": CONTAINER_PORT_NAME}}
     return {"tcpSocket": {"port": CONTAINER_PORT_NAME}}
 
 
 def _container(app: AppConfig, placement: Placement, name: str, command: list[str] | None, args: list[str] | None,
-               resources: Resources) -> dict[str, Any]:
+               resources: Resources, port: int | None = None) -> dict[str, Any]:
     """What every process of the app shares: its image, env, secrets, database URL, resources and hardening."""
     container: dict[str, Any] = {
         "name": name,
         "image": image_reference(app, placement.image_tag),
         "imagePullPolicy": app.image.pull_policy,
-        "env": [{"name": "PORT", "value": str(app.port)},
+        "env": [{"name": "PORT", "value": str(port or app.port)},  # an internal service's own port, else the app's
                 *([database_url_env(placement.database)] if placement.database is not None else []),
                 *([redis_url_env(app)] if placement.redis is not None else []),
                 *(storage_env(app, placement.storage) if placement.storage is not None else []),
+                *internal_services.url_env(placement.internal, placement.env),
                 *({"name": key, "value": value} for key, value in sorted(placement.env.items()))],
     }
     if placement.secrets is not None:
@@ -308,18 +315,23 @@ def _pod_labels(app: AppConfig, placement: Placement, settings: RenderSettings,
 def render_deployment(app: AppConfig, placement: Placement, settings: RenderSettings) -> Manifest:
     selector = selector_labels(app, placement)
     container = _container(app, placement, "app", app.command, app.args, placement.resources)
-    container["ports"] = [{"name": CONTAINER_PORT_NAME, "containerPort": app.port, "protocol": "TCP"}]
+    _serve(app, container, app.port, app.health_check)
+    return _deployment(app, placement, settings, app.name, selector, container,
+                       replicas=None if placement.autoscale is not None else placement.replicas)
+
+
+def _serve(app: AppConfig, container: dict[str, Any], port: int, health_check: HealthCheck | None) -> None:
+    """A container serving on `port` behind a Service: the web process, and each internal service."""
+    container["ports"] = [{"name": CONTAINER_PORT_NAME, "containerPort": port, "protocol": "TCP"}]
     container.update({
         # Startup gets up to a minute; liveness only checks the port, so a failing dependency
         # behind the health path takes pods out of the Service without restarting them all.
-        "startupProbe": {**_probe_action(app, http=True), "periodSeconds": 2, "failureThreshold": 30},
-        "readinessProbe": {**_probe_action(app, http=True), "periodSeconds": 5, "failureThreshold": 3},
-        "livenessProbe": {**_probe_action(app, http=False), "periodSeconds": 10, "failureThreshold": 3},
+        "startupProbe": {**_probe_action(app, True, health_check), "periodSeconds": 2, "failureThreshold": 30},
+        "readinessProbe": {**_probe_action(app, True, health_check), "periodSeconds": 5, "failureThreshold": 3},
+        "livenessProbe": {**_probe_action(app, False), "periodSeconds": 10, "failureThreshold": 3},
         "lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_SLEEP_SECONDS}}},
         "securityContext": dict(_CONTAINER_SECURITY),
     })
-    return _deployment(app, placement, settings, app.name, selector, container,
-                       replicas=None if placement.autoscale is not None else placement.replicas)
 
 
 def _deployment(app: AppConfig, placement: Placement, settings: RenderSettings, name: str,
@@ -362,11 +374,15 @@ def process_selector(app: AppConfig, placement: Placement, process: str) -> dict
 
 
 def render_process(app: AppConfig, placement: Placement, settings: RenderSettings, process: str) -> Manifest:
-    """A worker: the app's image, env, secrets and database; no port, so no probes; a graceful stop."""
+    """A worker: the app's image, env, secrets and database; no port, so no probes; a graceful stop. An internal
+    service (`port`): probes and a graceful stop like the web process's (its own healthCheck, else none: TCP)."""
     config = app.processes[process]
     container = _container(app, placement, process, config.command, config.args,
-                           process_resources(app, placement, process))
-    container["securityContext"] = dict(_CONTAINER_SECURITY)
+                           process_resources(app, placement, process), port=config.port)
+    if config.port is not None:
+        _serve(app, container, config.port, config.health_check)
+    else:
+        container["securityContext"] = dict(_CONTAINER_SECURITY)
     return _deployment(app, placement, settings, names.process(app.name, process),
                        process_selector(app, placement, process), container, process_replicas(app, placement, process))
 
@@ -504,6 +520,22 @@ def render_service(app: AppConfig, placement: Placement, settings: RenderSetting
             "selector": selector_labels(app, placement),
             "ports": [{"name": CONTAINER_PORT_NAME, "port": SERVICE_PORT,
                        "targetPort": CONTAINER_PORT_NAME, "protocol": "TCP"}],
+        },
+    }
+
+
+def render_internal_service(app: AppConfig, placement: Placement, settings: RenderSettings, process: str) -> Manifest:
+    """An internal service `<app>-<process>`: ClusterIP on the process's own port (what callers' URLs and the
+    NetworkPolicies name: a policy's port is the pod's, so the Service keeps the two equal)."""
+    port = app.processes[process].port
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {**_metadata(app, placement, settings), "name": names.process(app.name, process)},
+        "spec": {
+            "type": "ClusterIP",
+            "selector": process_selector(app, placement, process),
+            "ports": [{"name": CONTAINER_PORT_NAME, "port": port, "targetPort": CONTAINER_PORT_NAME, "protocol": "TCP"}],
         },
     }
 

@@ -8,7 +8,7 @@ offline plan prints what it created. Pure: no Pulumi import.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from minnova_idp.model import names, versions
 from minnova_idp.model.app_config import AppConfig
@@ -21,6 +21,7 @@ from minnova_idp.render import argocd, preview_admission, tls
 from minnova_idp.render.app import app_objects, url
 from minnova_idp.render.approval import approval_settings
 from minnova_idp.render.database import backup_target
+from minnova_idp.render.internal_services import InternalAccess, access_for, caller_index, described
 from minnova_idp.render.origin import origin_offer
 from minnova_idp.render.placement import DnsTarget, Placement, RenderSettings, environment_placement
 from minnova_idp.render.resources import (
@@ -72,6 +73,17 @@ class Declaration:
                 for instance in self.apps if instance.placement.aliases}
 
     @property
+    def internal_services(self) -> dict[str, dict]:
+        """The `internalServices` output: per app environment with an internal service or a path to one, its
+        services (URL, port, who may call each) and what it may call (internal_services.described)."""
+        out = {}
+        for instance in self.apps:
+            shown = described(instance.app.name, instance.placement.namespace, instance.app, instance.placement.internal)
+            if shown["services"] or shown["calls"]:
+                out[instance.component] = shown
+        return out
+
+    @property
     def guarded_outputs(self) -> dict[str, dict[str, str]]:
         """The guarded values (policy/guards.py GUARDED) as declared: the next run checks its own against them."""
         return guards.declared_outputs(
@@ -102,8 +114,12 @@ def declare(inputs: ProgramInputs) -> Declaration:
         quota=tuple(quota.as_hard().items()) if quota is not None else None)
     # app -> the environment its previews copy, decided once (not per app environment)
     origins = {app.name: environment for app, environment in preview_origins(inputs)}
+    # App-to-app paths (ADR 0016): among the apps this stack declares, loaded or kept; the callers indexed once.
+    declared_apps = [(app.entry, app.config) for app in inputs.apps]
+    callers = caller_index(declared_apps)
     instances = tuple(_app_instance(inputs, app, environment, render_settings, keys(*operators), dns,
-                                    offered=origins.get(app.name) == environment)
+                                    offered=origins.get(app.name) == environment,
+                                    internal=access_for(app.name, environment, declared_apps, callers))
                       for app, environment in inputs.deployed())
     return Declaration(platform=tuple(declared), apps=instances,
                        cloudflare_account=settings.cloudflare.account_id if settings.cloudflare else None,
@@ -111,8 +127,10 @@ def declare(inputs: ProgramInputs) -> Declaration:
 
 
 def _app_instance(inputs: ProgramInputs, app: LoadedApp, environment: str, settings: RenderSettings,
-                  operators: tuple[str, ...], dns: DnsTarget | None, offered: bool = False) -> AppInstance:
-    """`offered`: this environment's backups are what the app's previews copy (inputs.preview_origins)."""
+                  operators: tuple[str, ...], dns: DnsTarget | None, offered: bool = False,
+                  internal: InternalAccess | None = None) -> AppInstance:
+    """`offered`: this environment's backups are what the app's previews copy (inputs.preview_origins);
+    `internal`: its app-to-app paths (internal_services.access_for)."""
     stack = inputs.stack.settings
     component = names.component_name(app.name, environment)
     backup = None
@@ -128,6 +146,7 @@ def _app_instance(inputs: ProgramInputs, app: LoadedApp, environment: str, setti
                                       server_name=guards.archive_server(app.config, environment, inputs.recorded),
                                       storage=storage_target(app.config, environment, stack.deployment,
                                                              stack.cloudflare.account_id) if stack.cloudflare else None)
+    placement = replace(placement, internal=internal)
     pull = pull_credentials(inputs.stack.secrets, app.name)
     resources = app_objects(app.config, placement, settings, component=component,
                             protected=environment in stack.protected_environments, operators=operators, dns=dns,

@@ -11,6 +11,7 @@ from minnova_idp.model.secrets import SecretValues
 from minnova_idp.render import tls
 from minnova_idp.render.database import database_placement
 from minnova_idp.render.database_placement import BackupTarget, DatabasePlacement
+from minnova_idp.render.internal_services import InternalAccess
 from minnova_idp.render.redis import RedisPlacement, redis_password
 from minnova_idp.render.resources import DnsRecord, Lifecycle
 from minnova_idp.render.storage import StoragePlacement
@@ -49,6 +50,7 @@ class Placement:
     storage: StoragePlacement | None = None  # its bucket (storage.py)
     # (host, redirect) of the environment's other hosts (render/host_aliases.py); a preview never has any.
     aliases: tuple[tuple[str, bool], ...] = ()
+    internal: InternalAccess | None = None  # app-to-app paths (internal_services.py); previews: none
 
     @property
     def instance(self) -> str:

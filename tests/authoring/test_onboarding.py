@@ -7,7 +7,7 @@ import shutil
 from minnova_idp.authoring.onboarding import SCHEMA_URL
 from minnova_idp.load.registry import read_registry
 from minnova_idp.load.validation import validate_document
-from minnova_idp.load.yamlsafe import load_yaml_file
+from minnova_idp.load.yamlsafe import load_yaml, load_yaml_file
 from minnova_idp.model.app_config import AppConfig
 from minnova_idp.model.registry import RegistryEntry
 
@@ -185,3 +185,18 @@ def test_init_scaffolds_host_aliases_as_comments_that_validate(tmp_path):
     prod = validate_document(AppConfig, load_yaml(text, "app.yaml")).environments["prod"]
     assert [(alias.host, alias.redirect) for alias in prod.aliases] == [("www.demo.example.com", True),
                                                                        ("shop.demo.example.com", False)]
+def test_init_scaffolds_an_internal_service_that_validates_once_uncommented(tmp_path):
+    """ADR 0016: the commented `processes` block of `init` shows an internal service; uncommented, it is valid and
+    gives the process its port. `register` shows `allowFrom` as a comment."""
+    assert cli("init", str(tmp_path), "--name", "oracle", cwd=tmp_path).returncode == 0
+    lines = (tmp_path / ".minnova/app.yaml").read_text().splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.startswith("# processes:"))
+    end = next(i for i in range(start + 1, len(lines)) if not lines[i].startswith("#   "))
+    text = "".join(lines[:start] + [line[2:] for line in lines[start:end]] + lines[end:])
+    config = validate_document(AppConfig, load_yaml(text, "app.yaml"))
+    assert config.processes["api"].port == 8080 and config.processes["worker"].port is None
+    project = tmp_path / "infra"
+    shutil.copytree(PROJECT_DIR / "deployments", project / "deployments")
+    assert cli("register", "ledger", "https://github.com/minnova/ledger.git", "--project-dir", str(project),
+               cwd=tmp_path).returncode == 0
+    assert "# allowFrom: [other-app]" in (project / "deployments/minnova/apps/ledger.yaml").read_text()

@@ -18,15 +18,17 @@ def test_plan_writes_output(tmp_path):
     assert (tmp_path / "out" / "resources.json").is_file()
     assert sorted(p.name for p in (tmp_path / "out" / "manifests" / "oracle-dev").iterdir()) == [
         "cluster-oracle-db.yaml", "configmap-oracle-db-drill.yaml", "cronjob-oracle-cleanup.yaml",
-        "cronjob-oracle-db-drill.yaml", "deployment-oracle-redis.yaml", "deployment-oracle-worker.yaml",
-        "deployment-oracle.yaml", "ingress-oracle.yaml",
-        "job-oracle-release-815081a8a9.yaml", "limitrange-app-defaults.yaml", "networkpolicy-app-egress.yaml",
+        "cronjob-oracle-db-drill.yaml", "deployment-oracle-api.yaml", "deployment-oracle-redis.yaml",
+        "deployment-oracle-worker.yaml", "deployment-oracle.yaml", "ingress-oracle.yaml",
+        "job-oracle-release-815081a8a9.yaml", "limitrange-app-defaults.yaml",
+        "networkpolicy-allow-storefront-to-api.yaml", "networkpolicy-app-egress.yaml",
         "networkpolicy-deny-other-apps.yaml", "networkpolicy-oracle-db-drill.yaml", "networkpolicy-oracle-redis.yaml",
         "objectstore-oracle-backups.yaml",
         "persistentvolumeclaim-oracle-redis.yaml", "resourcequota-app-quota.yaml",
         "role-oracle-db-drill.yaml", "rolebinding-oracle-db-drill.yaml", "scheduledbackup-oracle-db-daily.yaml",
         "secret-oracle-backups-r2.yaml", "secret-oracle-redis.yaml", "secret-oracle-secrets.yaml",
-        "secret-registry-credentials.yaml", "service-oracle-redis.yaml", "service-oracle.yaml",
+        "secret-registry-credentials.yaml", "service-oracle-api.yaml", "service-oracle-redis.yaml",
+        "service-oracle.yaml",
         "serviceaccount-oracle-db-drill.yaml"]
 
 

@@ -79,3 +79,17 @@ def test_status_and_plan_show_an_environments_aliases():
     assert plan["outputs"]["hostAliases"] == {"storefront-prod": ["https://store.minnova.io"]}
     # A stack without aliases has no such output: its outputs are what they were before aliases existed.
     assert "hostAliases" not in json.loads(cli("plan", "--stack", "dev", "--json").stdout)["outputs"]
+def test_status_shows_internal_services_and_who_may_call_them():
+    """ADR 0016: `status` (table and --json) shows each internal service, its URL and callers, and what each app
+    may call."""
+    result = cli("status", "--stack", "prod")
+    assert result.returncode == 0, result.stderr
+    section = result.stdout.split("INTERNAL SERVICES", 1)[1]
+    assert "oracle prod api: http://oracle-api.oracle-prod.svc:8080 (from: storefront)" in section
+    assert "storefront prod calls http://oracle-api.oracle-prod.svc:8080 (ORACLE_API_URL)" in section
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+    by_app = {row["app"]: row for row in json.loads(cli("status", "--stack", "dev", "--json").stdout)["apps"]}
+    assert by_app["oracle"]["internalServices"] == {"services": {"api": {
+        "url": "http://oracle-api.oracle-dev.svc:8080", "port": 8080, "allowFrom": ["storefront"]}}, "calls": {}}
+    assert by_app["storefront"]["internalServices"] == {
+        "services": {}, "calls": {"ORACLE_API_URL": "http://oracle-api.oracle-dev.svc:8080"}}

@@ -74,3 +74,20 @@ def test_validate_names_the_field_of_a_bad_stack_file_or_registry_entry(tmp_path
     entry.write_text("name: web\nrepo: http://github.com/acme/web.git\n")
     result = cli("validate", str(entry))
     assert result.returncode == 1 and "repo: 'http://github.com/acme/web.git' uses plain http" in result.stderr
+
+
+def test_validate_checks_a_registry_entrys_allow_from_against_its_neighbours(tmp_path):
+    """ADR 0016: a caller that is not registered beside the entry is named with file, line and field; --json too."""
+    apps = tmp_path / "deployments" / "acme" / "apps"
+    apps.mkdir(parents=True)
+    (apps / "web.yaml").write_text("name: web\nrepo: https://github.com/acme/web.git\n")
+    entry = apps / "api.yaml"
+    entry.write_text("name: api\nrepo: https://github.com/acme/api.git\nallowFrom: [web, {app: wbe}]\n")
+    result = cli("validate", str(entry), "--json")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    [problem] = json.loads(result.stdout)["problems"]
+    assert (problem["line"], problem["field"]) == (3, "allowFrom[1].app") and "'wbe' is not a registered app" in \
+        problem["message"]
+    entry.write_text("name: api\nrepo: https://github.com/acme/api.git\nallowFrom: [web]\n")
+    result = cli("validate", str(entry), "--json")
+    assert result.returncode == 0 and json.loads(result.stdout)["allowFrom"] == [{"app": "web"}]

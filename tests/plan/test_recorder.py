@@ -71,7 +71,7 @@ def test_prod_has_disruption_budgets_and_dev_does_not(written_plan):
     kinds = [m["kind"] for m in plan.manifests() if m["metadata"].get("namespace", m["metadata"]["name"]).endswith(
         f"-{plan.stack}")]
     assert kinds.count("Namespace") == kinds.count("Ingress") == 2
-    assert kinds.count("Deployment") == 4  # each app's web process, and oracle's worker and Valkey
+    assert kinds.count("Deployment") == 5  # each app's web process, and oracle's worker, internal api and Valkey
     assert kinds.count("PodDisruptionBudget") == (2 if plan.stack == "prod" else 0)
 
 

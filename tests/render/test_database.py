@@ -785,6 +785,7 @@ def test_the_readme_restore_procedure_against_the_plan(tmp_path):
     # Only the app's processes move (they read DATABASE_URL): the web process, the worker, the cron job.
     assert changed == {f"{prefix}apps/v1:Deployment::oracle-prod-deployment-oracle",
                        f"{prefix}apps/v1:Deployment::oracle-prod-deployment-oracle-worker",
+                       f"{prefix}apps/v1:Deployment::oracle-prod-deployment-oracle-api",  # every process reads it
                        f"{prefix}batch/v1:CronJob::oracle-prod-cronjob-oracle-cleanup"}
     # Nothing holding data is removed: the old Cluster and its backups stay as they were. Only the weekly drill
     # moves to the database the app now uses (it holds nothing: a throwaway Cluster, created and deleted per run),
