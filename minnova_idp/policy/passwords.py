@@ -16,10 +16,15 @@ def password_key_problems(inputs: ProgramInputs) -> list[Problem]:
     hint = 'pulumi config set --secret minnova:passwordKey "$(openssl rand -hex 32)"'
     if key is None:
         users = sorted({app.name for app, _ in inputs.deployed() if app.config.redis.enabled})
-        if not users:
-            return []
-        return [Problem(file, "minnova:passwordKey", f"is required: the Redis passwords of {', '.join(users)} derive "
-                        "from it", hint=hint)]
+        mongodb = sorted({app.name for app, _ in inputs.deployed() if app.config.mongodb.enabled})
+        problems = []
+        if users:
+            problems.append(Problem(file, "minnova:passwordKey", f"is required: the Redis passwords of "
+                                    f"{', '.join(users)} derive from it", hint=hint))
+        if mongodb:  # render/mongodb.py: the app user's password derives from it too
+            problems.append(Problem(file, "minnova:passwordKey", f"is required: the MongoDB passwords of "
+                                    f"{', '.join(mongodb)} derive from it", hint=hint))
+        return problems
     if key != SECRET_PLACEHOLDER and len(key.strip()) < PASSWORD_KEY_MIN_CHARACTERS:
         return [Problem(file, "minnova:passwordKey", f"is shorter than {PASSWORD_KEY_MIN_CHARACTERS} characters "
                         "(not shown): every generated password is only as strong as it", hint=hint)]
