@@ -135,7 +135,8 @@ def namespace_needs(inputs: ProgramInputs) -> list[tuple[LoadedApp, str, dict[st
                 need["storage"] += parse_quantity(config.redis.persistence.size)
         mongodb = mongodb_placement(config, environment, names.namespace(app.name, environment), "-", None)
         if mongodb is not None:
-            # Each member runs mongod and, when backed up, PBM's agent (no resources set: the namespace's default).
+            # Each member runs mongod and, when backed up, PBM's agent beside it (no resources set: the namespace's
+            # default; percona-server-mongodb-operator@v1.22.0 pkg/psmdb/statefulset.go:341-346).
             members = mongodb_members(mongodb)
             add(need, members, mongodb.resources.requests)
             need["cpu"] += members * default["cpu"]

@@ -97,6 +97,7 @@ def test_an_app_with_its_own_pull_credentials_never_gets_the_stacks_and_no_other
                 value = manifest["stringData"][".dockerconfigjson"]
                 pulled[instance.app.name] = value.value if isinstance(value, Secret) else value
     assert pulled == {"oracle": ORACLE_PULL,
+                      "catalog": '{"auths": {"registry.minnova.io": {"auth": "c3RhY2s6d2lkZQ=="}}}',
                       "storefront": '{"auths": {"registry.minnova.io": {"auth": "c3RhY2s6d2lkZQ=="}}}'}
 
 

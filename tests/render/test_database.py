@@ -437,7 +437,7 @@ def test_database_needs_cloudflare_settings(tmp_path):
         load_inputs(project, raw, secret_keys, file)
     assert [str(p) for p in caught.value.problems] == [
         "Pulumi.dev.yaml: minnova:cloudflare: required: databases are backed up to Cloudflare R2 (apps with a "
-        "database: oracle) (hint: set minnova:cloudflare.accountId and .zoneId)"]
+        "database: catalog, oracle) (hint: set minnova:cloudflare.accountId and .zoneId)"]
 
 
 @pytest.mark.parametrize("before,refused", [("10Gi", True), ("5Gi", False), ("1Gi", False), (None, False)])
