@@ -202,7 +202,8 @@ def render_cluster(app_name: str, placement: MongoPlacement, namespace: str, lab
         "containerSecurityContext": security,
     }
     if placement.instances > 1:
-        # One member per node where the cluster has nodes enough (the operator's own anti-affinity key).
+        # One member per node, required (the operator's default made explicit: psmdb@v1.22.0
+        # pkg/apis/psmdb/v1/psmdb_defaults.go:1140-1165, pkg/psmdb/statefulset.go:685-700): 3 members need 3 nodes.
         replset["affinity"] = {"antiAffinityTopologyKey": "kubernetes.io/hostname"}
         replset["podDisruptionBudget"] = {"maxUnavailable": 1}
     backup: Manifest = {"enabled": placement.backup is not None, "image": versions.PBM_IMAGE}
