@@ -59,7 +59,12 @@ INSTANCE_LABEL = "app.kubernetes.io/instance"
 # custom_users.go:139-141): those are the keys of `<cluster>-users` (backup, clusterAdmin, userAdmin, ...).
 USER = "app"
 _PASSWORD_CONTEXT = b"minnova-idp mongodb password v1\0"
+# Pulumi waits for the operator's own state (status.state "ready": psmdb@v1.22.0 pkg/apis/psmdb/v1/psmdb_types.go:305
+# AppStateReady; a restore's RestoreStateReady, perconaservermongodbrestore_types.go:55), within these limits, as it
+# waits for a CNPG Cluster (database.py): the app's processes start only then.
 WAIT_FOR_READY = {"pulumi.com/waitFor": "jsonpath={.status.state}=ready"}
+CREATE_TIMEOUT_SECONDS = 30 * 60
+RESTORE_TIMEOUT_SECONDS = 6 * 60 * 60
 
 
 @dataclass(frozen=True)
@@ -238,7 +243,7 @@ def render_cluster(app_name: str, placement: MongoPlacement, namespace: str, lab
         spec["unsafeFlags"] = {"replsetSize": True}
     return {"apiVersion": API_VERSION, "kind": "PerconaServerMongoDB",
             "metadata": {"name": placement.cluster, "namespace": namespace, "labels": labels,
-                         "annotations": dict(WAIT_FOR_READY)},
+                         "annotations": {**WAIT_FOR_READY, "pulumi.com/timeoutSeconds": str(CREATE_TIMEOUT_SECONDS)}},
             "spec": spec}
 
 
@@ -266,7 +271,9 @@ def render_restore(app_name: str, placement: MongoPlacement, namespace: str, lab
     if restore.target_time:
         spec["pitr"] = {"type": "date", "date": pitr_date(restore.target_time)}
     return {"apiVersion": API_VERSION, "kind": "PerconaServerMongoDBRestore",
-            "metadata": {"name": f"{placement.cluster}-restore", "namespace": namespace, "labels": labels},
+            "metadata": {"name": f"{placement.cluster}-restore", "namespace": namespace, "labels": labels,
+                         "annotations": {**WAIT_FOR_READY,
+                                         "pulumi.com/timeoutSeconds": str(RESTORE_TIMEOUT_SECONDS)}},
             "spec": spec}
 
 

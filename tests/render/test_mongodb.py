@@ -133,7 +133,8 @@ def test_mongodb_url_comes_from_a_secret_and_the_password_never_appears_in_clear
     # The app's pods start once MongoDB is ready (the operator's status.state).
     cluster = found[("PerconaServerMongoDB", "catalog-mongodb")]
     assert cluster.key in found[("Deployment", "catalog")].lifecycle.depends_on
-    assert cluster.manifest["metadata"]["annotations"] == {"pulumi.com/waitFor": "jsonpath={.status.state}=ready"}
+    assert cluster.manifest["metadata"]["annotations"] == {"pulumi.com/waitFor": "jsonpath={.status.state}=ready",
+                                                           "pulumi.com/timeoutSeconds": "1800"}
 
 
 def test_backup_credentials_come_from_the_environments_own_token_under_pbms_keys():
@@ -183,6 +184,7 @@ def test_a_restore_creates_a_new_cluster_and_keeps_the_source_as_it_runs():
     }
     assert objects[("PerconaServerMongoDB", "catalog-mongodb-2")].key in restore.lifecycle.depends_on
     assert restore.lifecycle.retain_on_delete
+    assert restore.manifest["metadata"]["annotations"]["pulumi.com/waitFor"] == "jsonpath={.status.state}=ready"
     # The app's URL names the new cluster; the app waits for the restore.
     url = plain(objects[("Secret", "catalog-mongodb-app")].manifest["stringData"])["url"]
     assert "@catalog-mongodb-2-rs0-0." in url
