@@ -423,3 +423,12 @@ def test_the_plan_records_mongodb_and_accepts_growth_and_one_series_up():
     assert plan.outputs["mongodbClusters"] == {"catalog-dev": "catalog-mongodb"}
     types = {r.type for r in plan.resources}
     assert "kubernetes:psmdb.percona.com/v1:PerconaServerMongoDB" in types
+
+
+def test_argo_cd_may_apply_every_kind_a_preview_with_mongodb_renders():
+    """The previews' AppProject allows only PREVIEW_KINDS: a kind missing there fails the preview's sync."""
+    from minnova_idp.render.argocd import PREVIEW_KINDS
+
+    rendered = render_preview(config(), REQUEST, None, password_key=preview_password_key(KEY))
+    kinds = {(o["apiVersion"].rpartition("/")[0], o["kind"]) for o in rendered}
+    assert kinds <= set(PREVIEW_KINDS), kinds - set(PREVIEW_KINDS)
