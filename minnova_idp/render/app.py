@@ -17,7 +17,7 @@ from minnova_idp.model.app_config import NAMESPACE_DEFAULT_LIMIT, AppConfig, Res
 from minnova_idp.render import isolation
 from minnova_idp.render.database import backup_storage, database_objects, database_url_env
 from minnova_idp.render.drill import drill_objects
-from minnova_idp.render.mongodb import OPERATOR_POD_LABELS, mongodb_objects, mongodb_url_env
+from minnova_idp.render.mongodb import OPERATOR_POD_LABELS, mongodb_objects, mongodb_url, mongodb_url_env
 from minnova_idp.render.placement import DnsTarget, Placement, RenderSettings
 from minnova_idp.render.redis import COMPONENT as REDIS_COMPONENT
 from minnova_idp.render.redis import (
@@ -364,7 +364,8 @@ def _deployment(app: AppConfig, placement: Placement, settings: RenderSettings, 
         "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
         "template": {
             "metadata": {"labels": _pod_labels(app, placement, settings, selector),
-                         **({"annotations": redis_restart_annotation(app, placement)} if placement.redis else {})},
+                         **({"annotations": restart_annotations(app, placement)}
+                            if placement.redis or placement.mongodb else {})},
             "spec": _pod_spec(app, placement, [container], terminationGracePeriodSeconds=TERMINATION_GRACE_SECONDS,
                               topologySpreadConstraints=spread),
         },
@@ -380,6 +381,18 @@ def redis_restart_annotation(app: AppConfig, placement: Placement) -> dict[str, 
 
     url = redis_url(app, placement.namespace, placement.redis.password)
     return {"minnova.io/redis-url-sha256": hashlib.sha256(url.encode()).hexdigest()[:16]}
+
+
+def restart_annotations(app: AppConfig, placement: Placement) -> dict[str, str]:
+    """Valkey's, and MongoDB's: the operator changes the user's password when its Secret changes (custom_users.go
+    updatePass), and running processes would keep the old MONGODB_URL until they restart."""
+    import hashlib
+
+    annotations = redis_restart_annotation(app, placement) if placement.redis else {}
+    if placement.mongodb is not None:
+        url = mongodb_url(placement.mongodb, placement.namespace)
+        annotations["minnova.io/mongodb-url-sha256"] = hashlib.sha256(url.encode()).hexdigest()[:16]
+    return annotations
 
 
 def process_selector(app: AppConfig, placement: Placement, process: str) -> dict[str, str]:

@@ -432,3 +432,15 @@ def test_argo_cd_may_apply_every_kind_a_preview_with_mongodb_renders():
     rendered = render_preview(config(), REQUEST, None, password_key=preview_password_key(KEY))
     kinds = {(o["apiVersion"].rpartition("/")[0], o["kind"]) for o in rendered}
     assert kinds <= set(PREVIEW_KINDS), kinds - set(PREVIEW_KINDS)
+
+
+def test_a_new_password_key_rolls_the_apps_processes_onto_the_new_url():
+    """The operator applies a changed password (custom_users.go:118 updatePass); processes read MONGODB_URL once."""
+    def annotation(key: str) -> str:
+        app_config = config()
+        placement = environment_placement(app_config, "prod", "1.0.0", password_key=key,
+                                          mongodb_backup=backup_target(app_config, "prod", "acme", ACCOUNT))
+        deployment = by_kind(app_objects(app_config, placement, SETTINGS))[("Deployment", "catalog")].manifest
+        return deployment["spec"]["template"]["metadata"]["annotations"]["minnova.io/mongodb-url-sha256"]
+
+    assert annotation(KEY) == annotation(KEY) != annotation("j" * 64)
