@@ -1,7 +1,7 @@
 """render/mongodb.py: an app's MongoDB through Percona's operator (ADR 0014).
 
 No MongoDB engine runs here (no Debian package; docs/mongodb.md "What is tested"): the objects are validated
-strictly against the operator's CRDs (../shared/crds), and every key of the PerconaServerMongoDB and
+strictly against the operator's CRDs (tests/support/k8s_strict.py), and every key of the PerconaServerMongoDB and
 PerconaServerMongoDBRestore specs is walked through the operator's own Go types at v1.22.0 (its source mirror), so a
 key the controller would not read fails here.
 """
