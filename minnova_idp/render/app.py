@@ -109,8 +109,8 @@ def app_objects(app: AppConfig, placement: Placement, settings: RenderSettings, 
         objects += storage
     mongodb_ready = None
     if placement.mongodb is not None:
-        mongodb_declared, mongodb_ready = _mongodb(prefix, app, placement, labels, keep, in_namespace, operators,
-                                                   objects, settings.deployment, protected)
+        mongodb_declared, mongodb_ready = _mongodb(prefix, app, placement, labels, in_namespace, operators, objects,
+                                                   settings.deployment, protected)
         objects += mongodb_declared
     # Every process starts once what it reads exists: its secrets, its database (Ready, with its `-app` Secret), its
     # Redis (its Deployment available, its Secret with REDIS_URL), its bucket's credentials and its MongoDB (ready).
@@ -186,7 +186,7 @@ def render_isolation(app: AppConfig, placement: Placement, settings: RenderSetti
     return objects
 
 
-def _mongodb(prefix: str, app: AppConfig, placement: Placement, labels: dict[str, str], keep: Lifecycle,
+def _mongodb(prefix: str, app: AppConfig, placement: Placement, labels: dict[str, str],
              in_namespace: tuple[str, ...], operators: tuple[str, ...], declared: list[Declared], deployment: str,
              protected: bool) -> tuple[list[Declared], Declared]:
     """The app's MongoDB (render/mongodb.py), and the environment's backup bucket and token when no PostgreSQL

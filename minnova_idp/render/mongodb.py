@@ -37,6 +37,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from minnova_idp.model import names, versions
+from minnova_idp.model.app_config import AppConfig
 from minnova_idp.model.mongodb import MongoResources, MongoRestore, retention_days
 from minnova_idp.render import isolation
 from minnova_idp.render.database_placement import BackupTarget
@@ -85,9 +86,9 @@ class MongoPlacement:
                 f"backup={self.backup is not None}, restore={self.restore is not None})")
 
 
-def mongodb_placement(app: Any, environment: str, namespace: str, password_key: str | None,
+def mongodb_placement(app: AppConfig, environment: str, namespace: str, password_key: str | None,
                       backup: BackupTarget | None) -> MongoPlacement | None:
-    """An app environment's MongoDB (None without `mongodb.enabled`); `app` an AppConfig."""
+    """An app environment's MongoDB (None without `mongodb.enabled`)."""
     if not app.mongodb.enabled:
         return None
     if not password_key:
