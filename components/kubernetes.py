@@ -54,6 +54,8 @@ CUSTOM = {
     ("postgresql.cnpg.io/v1", "Cluster"),
     ("postgresql.cnpg.io/v1", "ScheduledBackup"),
     ("barmancloud.cnpg.io/v1", "ObjectStore"),
+    ("psmdb.percona.com/v1", "PerconaServerMongoDB"),
+    ("psmdb.percona.com/v1", "PerconaServerMongoDBRestore"),
     ("cert-manager.io/v1", "ClusterIssuer"),
     ("cert-manager.io/v1", "Certificate"),
     ("argoproj.io/v1alpha1", "AppProject"),

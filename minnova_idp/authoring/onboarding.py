@@ -45,6 +45,11 @@ database:
 # storage:                     # an S3-compatible bucket (Cloudflare R2) per environment: AWS_ENDPOINT_URL_S3,
 #   enabled: true              # AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, S3_BUCKET, S3_PREFIX (docs/storage.md)
 
+# mongodb:                     # a MongoDB replica set per environment, MONGODB_URL in the app's env (docs/mongodb.md)
+#   enabled: true              # set environments.prod.mongodb: {{instances: 3}} for high availability
+#   version: "8.0"
+#   size: 5Gi                  # per member; can grow, never shrink
+
 environments:
   dev:
     replicas: 1

@@ -76,8 +76,9 @@ def degraded_json(inputs) -> list[dict]:
 
 
 def structured(inputs, rows) -> list[dict]:
-    """One object per app environment, values as data (no prose): the database as {size, instances, version,
-    cluster}, the image as {repository, tag, tagSource}, storage as {bucket} (or null), aliases as [{url, redirect}]."""
+    """One object per app environment, values as data (no prose): the database (and `mongodb`) as {size,
+    instances, engine, version, cluster}, the image as {repository, tag, tagSource}, storage as {bucket} (or null),
+    aliases as [{url, redirect}]."""
     apps = {app.name: app for app in inputs.apps}
     index = caller_index(inputs)
     result = []
@@ -89,6 +90,11 @@ def structured(inputs, rows) -> list[dict]:
                         "instances": config.database_instances(row.environment),
                         "engine": "postgresql", "version": str(config.database.version),
                         "cluster": config.backup_name(row.environment)}
+        mongodb = None
+        if config.mongodb.enabled:  # docs/mongodb.md
+            mongodb = {"size": str(config.mongodb.size), "instances": config.mongodb_instances(row.environment),
+                       "engine": "mongodb", "version": config.mongodb.version,
+                       "cluster": config.mongodb_cluster(row.environment)}
         storage = None
         if config.storage.enabled:  # its R2 bucket (docs/storage.md), as the stack's storageBuckets output records it
             from minnova_idp.model.names import storage_bucket
@@ -97,8 +103,8 @@ def structured(inputs, rows) -> list[dict]:
         result.append({"app": row.app, "environment": row.environment, "url": row.url,
                        "aliases": list(row.aliases),  # [{url, redirect}]: environments.<env>.aliases
                        "image": {"repository": row.image, "tag": row.tag, "tagSource": row.tag_source},
-                       "database": database, "storage": storage, "previews": row.previews, "source": row.source,
-                       "kept": row.app in inputs.degraded,
+                       "database": database, "mongodb": mongodb, "storage": storage, "previews": row.previews,
+                       "source": row.source, "kept": row.app in inputs.degraded,
                        "internalServices": internal_services(inputs, row.app, row.environment, index)})
     return result
 

@@ -22,6 +22,7 @@ from minnova_idp.model.fields import (
     default_shown_as,
 )
 from minnova_idp.model.host_aliases import alias_problems
+from minnova_idp.model.mongodb import EnvironmentMongoDB, MongoDB, mongodb_cluster
 from minnova_idp.model.quantity import parse_quantity
 
 
@@ -398,6 +399,7 @@ class Environment(StrictModel):
         "min and max replicas on CPU (percent of requests.cpu, which must be set); replaces `replicas`")
     processes: dict[ProcessName, EnvironmentProcess] = Field(
         default_factory=dict, description="`{<process>: {replicas: N}}`: this environment's replicas of a process")
+    mongodb: EnvironmentMongoDB | None = Field(default=None, description="MongoDB settings of this environment")
 
     @property
     def hosts(self) -> tuple[str, ...]:
@@ -419,6 +421,7 @@ class AppConfig(StrictModel):
     database: Database = Database()
     redis: Redis = Redis()
     storage: Storage = Storage()
+    mongodb: MongoDB = MongoDB()
     preview: PreviewConfig = Field(default=PreviewConfig(), description="what pull-request previews get")
     environments: dict[EnvironmentName, Environment] = Field(
         min_length=1, description=f"environment names: lowercase letters and digits, ≤ {names.ENV_NAME_MAX} "
@@ -519,6 +522,7 @@ class AppConfig(StrictModel):
                         if name in values:
                             problems.append(((*where, name), "is set by the platform from the app's bucket "
                                              "(storage.enabled is true); remove it"))
+        problems += self._mongodb_problems()
         origin = self.preview.database
         if origin is not None:
             if not self.database.enabled:
@@ -536,6 +540,34 @@ class AppConfig(StrictModel):
                     problems.append((("database", "seed", "environments", index),
                                      f"'{env_name}' is not one of this app's environments"))
         return sorted(set(problems))
+
+    def _mongodb_problems(self) -> list[tuple[tuple[str, ...], str]]:
+        problems = []
+        for env_name, environment in self.environments.items():
+            if self.mongodb.enabled:
+                for where in (("env",), ("environments", env_name, "env")):
+                    values = self.env if where == ("env",) else environment.env
+                    if names.MONGODB_URL_ENV in values:
+                        problems.append(((*where, names.MONGODB_URL_ENV), "is set by the platform from the app's "
+                                         "MongoDB (mongodb.enabled is true); remove it"))
+            elif environment.mongodb is not None:
+                problems.append((("environments", env_name, "mongodb"),
+                                 "is set but the app has no MongoDB (mongodb.enabled is false)"))
+            restore = environment.mongodb.restore if environment.mongodb else None
+            if restore is not None and restore.from_cluster == self.mongodb_cluster(env_name):
+                problems.append((
+                    ("environments", env_name, "mongodb", "restore", "fromCluster"),
+                    f"'{restore.from_cluster}' is also this environment's cluster; a restore creates a new cluster: "
+                    f"set environments.{env_name}.mongodb.clusterName to a new name (e.g. {self.name}-mongodb-2)"))
+        return problems
+
+    def mongodb_instances(self, environment: str) -> int:
+        settings = self.environments[environment].mongodb
+        return settings.instances if settings else 1
+
+    def mongodb_cluster(self, environment: str) -> str:
+        settings = self.environments[environment].mongodb
+        return (settings.cluster_name if settings else None) or mongodb_cluster(self.name)
 
     def database_instances(self, environment: str) -> int:
         settings = self.environments[environment].database

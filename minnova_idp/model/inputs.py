@@ -18,6 +18,9 @@ DATABASE_VERSIONS_OUTPUT = "databaseVersions"  # component -> its PostgreSQL maj
 DATABASE_SERVERS_OUTPUT = "databaseServers"  # component -> the server name its Cluster archives under
 # component -> "<major>/<server>" it ran and archived under before its last major upgrade (a rollback's target)
 DATABASE_UPGRADED_FROM_OUTPUT = "databaseUpgradedFrom"
+MONGODB_SIZES_OUTPUT = "mongodbSizes"  # component -> the size of each MongoDB member's volume, as declared last
+MONGODB_VERSIONS_OUTPUT = "mongodbVersions"  # component -> its MongoDB version ("8.0"), as declared last
+MONGODB_CLUSTERS_OUTPUT = "mongodbClusters"  # component -> the PerconaServerMongoDB the app uses
 STORAGE_BUCKETS_OUTPUT = "storageBuckets"  # component -> the R2 bucket it stores objects in (storage.enabled)
 IMAGE_TAGS_OUTPUT = "imageTags"  # component -> the tags it deployed, newest first (rollbacks)
 IMAGE_TAG_HISTORY = 5

@@ -104,6 +104,19 @@ def redis(app: str) -> str:
     return f"{app}-redis"
 
 
+MONGODB_URL_ENV = "MONGODB_URL"  # not DATABASE_URL (PostgreSQL's) nor MYSQL_URL
+
+
+def mongodb_app_secret(app: str) -> str:
+    """The app's MongoDB user's password and MONGODB_URL (render/mongodb.py)."""
+    return f"{app}-mongodb-app"
+
+
+def mongodb_backup_secret(app: str) -> str:
+    """The S3 credentials of the app environment's backup token, under the keys PBM reads."""
+    return f"{app}-mongodb-backup"
+
+
 def mask(cluster: str) -> str:
     """The ConfigMap carrying the app's masking SQL, and the Job that runs it into a preview's copy of `cluster`."""
     return f"{cluster}-mask"

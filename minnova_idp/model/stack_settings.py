@@ -313,7 +313,7 @@ SECRET_KEYS = {
                            "preview reports (GitLab: project access token, Developer, scope api; Gitea/Forgejo: a "
                            "bot collaborator's token, write:repository): {app: token}",
     "webhookSecret": "shared secret of the GitHub/GitLab webhooks to Argo CD",
-    "passwordKey": "random key the passwords the platform generates are derived from (each app environment's Redis; "
+    "passwordKey": "random key the passwords the platform generates are derived from (each app environment's Redis and MongoDB; "
                    "previews get a key derived from it): `openssl rand -hex 32`; changing it changes them all",
     "registryCredentials": "image pull credentials (a .dockerconfigjson: {\"auths\": {host: {auth}}}) for private "
                            "images, read-only",

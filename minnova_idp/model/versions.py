@@ -70,6 +70,21 @@ VALKEY_IMAGES = {
     9: f"{VALKEY_IMAGE_REPOSITORY}:9.0.4",
 }
 DEFAULT_VALKEY_VERSION = 9
+# Percona Operator for MongoDB 1.22.0 (ADR 0014): chart `psmdb-operator` 1.22.0 (appVersion 1.22.0), the chart the
+# tests render from ../shared/charts. Server and backup-agent images as the operator's own release pins them
+# (percona-server-mongodb-operator@v1.22.0 e2e-tests/release_versions:2-5, deploy/cr.yaml:24,762): tags only, that
+# file states no digests and no registry is reachable here (scripts/refresh_image_digests.py pins them where one
+# is). 6.0 (6.0.27-21 there) is left out: MongoDB 6.0 reached its end of life in July 2025.
+PSMDB_OPERATOR = HelmChart("psmdb-operator", "1.22.0", "https://percona.github.io/percona-helm-charts",
+                           "psmdb-operator")
+PSMDB_CR_VERSION = "1.22.0"  # spec.crVersion: the operator's behaviour switches on it (cr.CompareVersion)
+MONGODB_IMAGE_REPOSITORY = "docker.io/percona/percona-server-mongodb"
+MONGODB_IMAGES = {
+    "7.0": f"{MONGODB_IMAGE_REPOSITORY}:7.0.30-16",
+    "8.0": f"{MONGODB_IMAGE_REPOSITORY}:8.0.19-7",
+}
+DEFAULT_MONGODB_VERSION = "8.0"
+PBM_IMAGE = "docker.io/percona/percona-backup-mongodb:2.12.0"
 # Restore drills run kubectl from the Kubernetes project's own image (registry.k8s.io/kubectl, published since
 # Kubernetes 1.28; distroless, no shell): bitnami/kubectl gets no versioned updates since 2025-08. Tag only, as
 # Valkey's (no citable digest, no registry reachable here): scripts/refresh_image_digests.py pins it where one is.
@@ -85,4 +100,6 @@ def pinned_images() -> dict[str, str]:
     images = {f"POSTGRES_IMAGES[{major}]": image for major, image in POSTGRES_IMAGES.items()}
     images.update({f"VALKEY_IMAGES[{major}]": image for major, image in VALKEY_IMAGES.items()})
     images["KUBECTL_IMAGE"] = KUBECTL_IMAGE
+    images.update({f"MONGODB_IMAGES[{major}]": image for major, image in MONGODB_IMAGES.items()})
+    images["PBM_IMAGE"] = PBM_IMAGE
     return images

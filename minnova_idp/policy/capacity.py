@@ -17,7 +17,7 @@ from minnova_idp.policy.previews import preview_origins, preview_storage_apps
 
 def backup_problems(inputs: ProgramInputs) -> list[Problem]:
     cloudflare = inputs.stack.settings.cloudflare
-    backed_up = [(app, env) for app, env in inputs.deployed() if app.config.database.enabled]
+    backed_up = [(app, env) for app, env in inputs.deployed() if backed_up_environment(app.config)]
     stored = [(app, env) for app, env in inputs.deployed() if app.config.storage.enabled]
     if cloudflare is None:
         problems = []
@@ -50,12 +50,18 @@ def backup_problems(inputs: ProgramInputs) -> list[Problem]:
                          "minnova:cloudflare.maxAccountTokens, or split the registry over more accounts")]
 
 
+def backed_up_environment(config) -> bool:
+    """An app environment with a backup bucket and token: PostgreSQL and MongoDB share them (each engine under its
+    own prefix, render/mongodb.py)."""
+    return config.database.enabled or config.mongodb.enabled
+
+
 def account_tokens(inputs: ProgramInputs) -> int:
     """The Cloudflare account API tokens the stack creates for `inputs.apps` (with a Cloudflare account set). Also
     what `policy publish` counts for the stack's other apps (otherAccountTokens), so validate checks the sum."""
     deployed = inputs.deployed()
     return (1  # cert-manager's
-            + sum(1 for app, _ in deployed if app.config.database.enabled)  # one per backed-up app environment
+            + sum(1 for app, _ in deployed if backed_up_environment(app.config))  # one per backed-up app environment
             + len(preview_origins(inputs))  # + one read-only token per app whose previews copy an environment
             + sum(1 for app, _ in deployed if app.config.storage.enabled)  # + one per app environment with storage
             + len(preview_storage_apps(inputs)))  # + one per app whose previews store objects
@@ -91,6 +97,7 @@ def namespace_needs(inputs: ProgramInputs) -> list[tuple[LoadedApp, str, dict[st
     from minnova_idp.render.app import DEFAULT_CONTAINER_REQUEST, process_replicas, process_resources, web_pods_at_most
     from minnova_idp.render.database import database_placement
     from minnova_idp.render.drill import DRILL_POD_REQUESTS, DRILL_PODS
+    from minnova_idp.render.mongodb import mongodb_members, mongodb_placement
     from minnova_idp.render.placement import build_placement
 
     needs = []
@@ -126,6 +133,15 @@ def namespace_needs(inputs: ProgramInputs) -> list[tuple[LoadedApp, str, dict[st
             add(need, 1, config.redis.resources.requests)
             if config.redis.persistence.enabled:
                 need["storage"] += parse_quantity(config.redis.persistence.size)
+        mongodb = mongodb_placement(config, environment, names.namespace(app.name, environment), "-", None)
+        if mongodb is not None:
+            # Each member runs mongod and, when backed up, PBM's agent beside it (no resources set: the namespace's
+            # default; percona-server-mongodb-operator@v1.22.0 pkg/psmdb/statefulset.go:341-346).
+            members = mongodb_members(mongodb)
+            add(need, members, mongodb.resources.requests)
+            need["cpu"] += members * default["cpu"]
+            need["memory"] += members * default["memory"]
+            need["storage"] += members * parse_quantity(mongodb.size)
         needs.append((app, environment, need))
     return needs
 

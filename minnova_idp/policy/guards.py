@@ -21,6 +21,9 @@ from minnova_idp.model.inputs import (
     DATABASE_SIZES_OUTPUT,
     DATABASE_UPGRADED_FROM_OUTPUT,
     DATABASE_VERSIONS_OUTPUT,
+    MONGODB_CLUSTERS_OUTPUT,
+    MONGODB_SIZES_OUTPUT,
+    MONGODB_VERSIONS_OUTPUT,
     REDIS_SIZES_OUTPUT,
     STORAGE_BUCKETS_OUTPUT,
     ProgramInputs,
@@ -268,6 +271,67 @@ def _major(value: str) -> str | None:
     return None if value.isdigit() and len(value) <= 3 else f"'{value[:40]}' is not a PostgreSQL major version"
 
 
+def _mongodb_size(config: AppConfig, environment: str, recorded: Recorded) -> str | None:
+    return config.mongodb.size if config.mongodb.enabled else None
+
+
+def _mongodb_version(config: AppConfig, environment: str, recorded: Recorded) -> str | None:
+    return config.mongodb.version if config.mongodb.enabled else None
+
+
+def _mongodb_cluster(config: AppConfig, environment: str, recorded: Recorded) -> str | None:
+    return config.mongodb_cluster(environment) if config.mongodb.enabled else None
+
+
+def _mongodb_major(value: str) -> tuple[int, int] | None:
+    major, dot, minor = value.partition(".")
+    return (int(major), int(minor)) if dot and major.isdigit() and minor.isdigit() else None
+
+
+def _mongodb_version_value(value: str) -> str | None:
+    return None if _mongodb_major(value) and len(value) <= 6 else f"'{value[:40]}' is not a MongoDB version"
+
+
+# MongoDB upgrades one release series at a time (percona-server-mongodb-operator@v1.22.0 pkg/controller/
+# perconaservermongodb/version.go:140-163 canUpgradeVersion: 6.0 -> 7.0 -> 8.0); a downgrade needs the feature
+# compatibility version lowered first, which setFCV (render/mongodb.py) has already raised: never in place.
+MONGODB_SERIES = ("6.0", "7.0", "8.0")
+
+
+def _mongodb_version_change(app: LoadedApp, environment: str, before: str, now: str) -> list[Problem]:
+    if _mongodb_major(before) is None or before == now:
+        return []
+    if _mongodb_major(now) < _mongodb_major(before):
+        return [Problem(app.config_file, "mongodb.version",
+                        f"MongoDB {now} is older than the {before} that environments.{environment} runs; a MongoDB "
+                        "cannot be downgraded in place (its feature compatibility version is already raised)",
+                        hint=f"keep version: \"{before}\"; to go back, restore a backup into a new clusterName "
+                             "(docs/mongodb.md: Restore)")]
+    if before in MONGODB_SERIES and now in MONGODB_SERIES and \
+            MONGODB_SERIES.index(now) - MONGODB_SERIES.index(before) > 1:
+        return [Problem(app.config_file, "mongodb.version",
+                        f"MongoDB upgrades one release series at a time: {before} to {now} skips one",
+                        hint="upgrade to the next series first, deploy, then to the one after")]
+    settings = app.config.environments[environment].mongodb
+    if settings is not None and settings.restore is not None:
+        return [Problem(app.config_file, "mongodb.version",
+                        f"environments.{environment} declares a MongoDB restore and an upgrade from {before} to "
+                        f"{now} at once", hint=f"keep version: \"{before}\" until the restore is done")]
+    return []
+
+
+def _mongodb_replaced(app: LoadedApp, environment: str, before: str, now: str) -> list[Problem]:
+    """The app's MongoDB is the cluster this stack last deployed, unless a restore from it into `now` is declared."""
+    settings = app.config.environments[environment].mongodb
+    restore = settings.restore if settings else None
+    if now == before or (restore is not None and restore.from_cluster == before):
+        return []
+    return [Problem(app.config_file, f"environments.{environment}.mongodb.clusterName",
+                    f"'{now}' would give the app a new, empty MongoDB in place of '{before}', which {environment} runs",
+                    hint=f"keep clusterName: {before}, or restore into '{now}' with restore.fromCluster: {before} "
+                         "(docs/mongodb.md: Restore)")]
+
+
 GUARDED: tuple[Guarded, ...] = (
     Guarded(DATABASE_SIZES_OUTPUT, "database.size", _database_size, _shrinks("database.size", "database"),
             _volume_size),
@@ -283,6 +347,11 @@ GUARDED: tuple[Guarded, ...] = (
     # The bucket an environment stores its objects in (storage.enabled): what `pulumi up` last deployed.
     Guarded(STORAGE_BUCKETS_OUTPUT, "storage.enabled", lambda *args: None, _bucket_replaced, _bucket_name,
             declared_in=_storage_bucket),
+    Guarded(MONGODB_SIZES_OUTPUT, "mongodb.size", _mongodb_size, _shrinks("mongodb.size", "MongoDB"), _volume_size),
+    Guarded(MONGODB_VERSIONS_OUTPUT, "mongodb.version", _mongodb_version, _mongodb_version_change,
+            _mongodb_version_value),
+    Guarded(MONGODB_CLUSTERS_OUTPUT, "environments.<env>.mongodb.clusterName", _mongodb_cluster, _mongodb_replaced,
+            _server_name),
 )
 ROWS = {row.output: row for row in GUARDED}
 

@@ -24,6 +24,7 @@ from minnova_idp.render.host_aliases import (
     render_redirect_middleware,
     serving_hosts,
 )
+from minnova_idp.render.mongodb import OPERATOR_POD_LABELS, mongodb_objects, mongodb_url, mongodb_url_env
 from minnova_idp.render.placement import DnsTarget, Placement, RenderSettings
 from minnova_idp.render.redis import COMPONENT as REDIS_COMPONENT
 from minnova_idp.render.redis import (
@@ -69,7 +70,7 @@ def app_objects(app: AppConfig, placement: Placement, settings: RenderSettings, 
     labels = common_labels(app, placement, settings)
     database = placement.database
     # Data holders are never deleted by Pulumi (retained), and in protected environments not even declared away.
-    keep = Lifecycle(retain_on_delete=True, protect=protected and database is not None)
+    keep = Lifecycle(retain_on_delete=True, protect=protected and (database is not None or placement.mongodb is not None))
     # Deleting a namespace deletes everything in it, retained databases included: never let Pulumi do it.
     namespace = kubernetes_object(prefix, render_namespace(app, placement, settings), keep)
     in_namespace = keys(namespace)
@@ -113,9 +114,14 @@ def app_objects(app: AppConfig, placement: Placement, settings: RenderSettings, 
         storage = storage_objects(prefix, app, placement.storage, placement.namespace, labels, settings.deployment,
                                   Lifecycle(retain_on_delete=True, protect=protected), in_namespace)
         objects += storage
+    mongodb_ready = None
+    if placement.mongodb is not None:
+        mongodb_declared, mongodb_ready = _mongodb(prefix, app, placement, labels, in_namespace, operators, objects,
+                                                   settings.deployment, protected)
+        objects += mongodb_declared
     # Every process starts once what it reads exists: its secrets, its database (Ready, with its `-app` Secret), its
-    # Redis (its Deployment available, its Secret with REDIS_URL) and its bucket's credentials.
-    ready = in_namespace + keys(secret, cluster, pull, *redis, *storage)
+    # Redis (its Deployment available, its Secret with REDIS_URL), its bucket's credentials and its MongoDB (ready).
+    ready = in_namespace + keys(secret, cluster, pull, *redis, *storage, mongodb_ready)
     release = None
     if app.release is not None:
         release = kubernetes_object(prefix, render_release(app, placement, settings, preview), Lifecycle(depends_on=ready))
@@ -186,12 +192,41 @@ def render_isolation(app: AppConfig, placement: Placement, settings: RenderSetti
         if settings.ingress_namespaces is not None:
             # The operator connects to its instances (status, switchover): always let it in.
             allowed = sorted({*settings.ingress_namespaces, versions.CLOUDNATIVE_PG.namespace})
-        objects += [isolation.ingress_policy(placement.namespace, labels, allowed, own_policy=redis_pods_label(placement)),
+        objects += [isolation.ingress_policy(placement.namespace, labels, allowed, own_policy=redis_pods_label(placement),
+                                             also_own=mongodb_pods_label(placement)),
                     isolation.egress_policy(placement.namespace, labels, app_code_pods(app), "app-egress")]
         # The paths the registry's `allowFrom` opens (ADR 0016): added policies, the ones above unchanged.
         objects += [*internal_services.ingress_policies(placement.namespace, labels, app.name, placement.internal),
                     *internal_services.egress_policies(placement.namespace, labels, app.name, placement.internal)]
     return objects
+
+
+def _mongodb(prefix: str, app: AppConfig, placement: Placement, labels: dict[str, str],
+             in_namespace: tuple[str, ...], operators: tuple[str, ...], declared: list[Declared], deployment: str,
+             protected: bool) -> tuple[list[Declared], Declared]:
+    """The app's MongoDB (render/mongodb.py), and the environment's backup bucket and token when no PostgreSQL
+    database declared them already (one bucket per app environment; each engine under its own prefix)."""
+    from minnova_idp.render.resources import AccountToken, R2Bucket
+
+    mongodb = placement.mongodb
+    extra: list[Declared] = []
+    token = None
+    if mongodb.backup is not None:
+        token = AccountToken.key_for(mongodb.backup.token_name)
+        if not any(isinstance(each, R2Bucket) and each.bucket == mongodb.backup.bucket for each in declared):
+            *storage, _cnpg_credentials = backup_storage(prefix, app, mongodb.backup, placement.namespace, labels,
+                                                         deployment, Lifecycle(retain_on_delete=True, protect=protected),
+                                                         in_namespace)
+            extra += storage
+    objects, ready = mongodb_objects(prefix, app.name, mongodb, placement.namespace, labels,
+                                     Lifecycle(retain_on_delete=True, protect=protected), in_namespace, operators,
+                                     app_code_pods(app), token)
+    return extra + objects, ready
+
+
+def mongodb_pods_label(placement: Placement) -> tuple[tuple[str, str], ...]:
+    """MongoDB's pods confine themselves (render/mongodb.py render_network_policy)."""
+    return tuple(OPERATOR_POD_LABELS.items()) if placement.mongodb is not None else ()
 
 
 def redis_pods_label(placement: Placement) -> tuple[str, str] | None:
@@ -270,6 +305,7 @@ def _container(app: AppConfig, placement: Placement, name: str, command: list[st
                 *([redis_url_env(app)] if placement.redis is not None else []),
                 *(storage_env(app, placement.storage) if placement.storage is not None else []),
                 *internal_services.url_env(placement.internal, placement.env),
+                *([mongodb_url_env(app.name)] if placement.mongodb is not None else []),
                 *({"name": key, "value": value} for key, value in sorted(placement.env.items()))],
     }
     if placement.secrets is not None:
@@ -350,7 +386,8 @@ def _deployment(app: AppConfig, placement: Placement, settings: RenderSettings, 
         "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
         "template": {
             "metadata": {"labels": _pod_labels(app, placement, settings, selector),
-                         **({"annotations": redis_restart_annotation(app, placement)} if placement.redis else {})},
+                         **({"annotations": restart_annotations(app, placement)}
+                            if placement.redis or placement.mongodb else {})},
             "spec": _pod_spec(app, placement, [container], terminationGracePeriodSeconds=TERMINATION_GRACE_SECONDS,
                               topologySpreadConstraints=spread),
         },
@@ -366,6 +403,18 @@ def redis_restart_annotation(app: AppConfig, placement: Placement) -> dict[str, 
 
     url = redis_url(app, placement.namespace, placement.redis.password)
     return {"minnova.io/redis-url-sha256": hashlib.sha256(url.encode()).hexdigest()[:16]}
+
+
+def restart_annotations(app: AppConfig, placement: Placement) -> dict[str, str]:
+    """Valkey's, and MongoDB's: the operator changes the user's password when its Secret changes (custom_users.go
+    updatePass), and running processes would keep the old MONGODB_URL until they restart."""
+    import hashlib
+
+    annotations = redis_restart_annotation(app, placement) if placement.redis else {}
+    if placement.mongodb is not None:
+        url = mongodb_url(placement.mongodb, placement.namespace)
+        annotations["minnova.io/mongodb-url-sha256"] = hashlib.sha256(url.encode()).hexdigest()[:16]
+    return annotations
 
 
 def process_selector(app: AppConfig, placement: Placement, process: str) -> dict[str, str]:

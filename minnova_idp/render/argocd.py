@@ -68,7 +68,8 @@ PREVIEW_KINDS = (("", "Namespace"), ("", "ResourceQuota"), ("", "LimitRange"), (
                  ("", "ConfigMap"), ("batch", "Job"), ("batch", "CronJob"),
                  ("apps", "Deployment"), ("networking.k8s.io", "Ingress"), ("networking.k8s.io", "NetworkPolicy"),
                  ("policy", "PodDisruptionBudget"), ("postgresql.cnpg.io", "Cluster"),
-                 ("barmancloud.cnpg.io", "ObjectStore"))  # the read-only origin of a copied database (origin.py)
+                 ("barmancloud.cnpg.io", "ObjectStore"),  # the read-only origin of a copied database (origin.py)
+                 ("psmdb.percona.com", "PerconaServerMongoDB"))  # a preview's MongoDB (mongodb.py)
 _LABELS = names.managed_labels()
 
 

@@ -22,6 +22,7 @@ from minnova_idp.render.app import app_objects, url
 from minnova_idp.render.approval import approval_settings
 from minnova_idp.render.database import backup_target
 from minnova_idp.render.internal_services import InternalAccess, access_for, caller_index, described
+from minnova_idp.render.mongodb_operator import mongodb_operator
 from minnova_idp.render.origin import origin_offer
 from minnova_idp.render.placement import DnsTarget, Placement, RenderSettings, environment_placement
 from minnova_idp.render.resources import (
@@ -145,7 +146,10 @@ def _app_instance(inputs: ProgramInputs, app: LoadedApp, environment: str, setti
                                       password_key=inputs.stack.secrets.password_key,
                                       server_name=guards.archive_server(app.config, environment, inputs.recorded),
                                       storage=storage_target(app.config, environment, stack.deployment,
-                                                             stack.cloudflare.account_id) if stack.cloudflare else None)
+                                                             stack.cloudflare.account_id) if stack.cloudflare else None,
+                                      mongodb_backup=backup_target(app.config, environment, stack.deployment,
+                                                                   stack.cloudflare.account_id)
+                                      if app.config.mongodb.enabled and stack.cloudflare else None)
     placement = replace(placement, internal=internal)
     pull = pull_credentials(inputs.stack.secrets, app.name)
     resources = app_objects(app.config, placement, settings, component=component,
@@ -174,7 +178,7 @@ def _database_operators(cert_manager: HelmRelease) -> list[HelmRelease]:
         {"image": {"tag": versions.BARMAN_CLOUD_PLUGIN_VERSION},
          "sidecarImage": {"tag": versions.BARMAN_CLOUD_PLUGIN_VERSION}},
         Lifecycle(protect=True, retain_on_delete=True, depends_on=keys(cert_manager, cnpg)))
-    return [cnpg, plugin]
+    return [cnpg, plugin, mongodb_operator(cert_manager)]
 
 
 def _certificates(inputs: ProgramInputs, dns: DnsTarget, cert_manager: HelmRelease) -> list[Declared]:

@@ -12,6 +12,7 @@ from minnova_idp.render import tls
 from minnova_idp.render.database import database_placement
 from minnova_idp.render.database_placement import BackupTarget, DatabasePlacement
 from minnova_idp.render.internal_services import InternalAccess
+from minnova_idp.render.mongodb import MongoPlacement, mongodb_placement
 from minnova_idp.render.redis import RedisPlacement, redis_password
 from minnova_idp.render.resources import DnsRecord, Lifecycle
 from minnova_idp.render.storage import StoragePlacement
@@ -51,6 +52,7 @@ class Placement:
     # (host, redirect) of the environment's other hosts (render/host_aliases.py); a preview never has any.
     aliases: tuple[tuple[str, bool], ...] = ()
     internal: InternalAccess | None = None  # app-to-app paths (internal_services.py); previews: none
+    mongodb: MongoPlacement | None = None  # its MongoDB (mongodb.py)
 
     @property
     def instance(self) -> str:
@@ -76,7 +78,7 @@ class DnsTarget:
 def build_placement(app: AppConfig, environment: str, namespace: str, host: str, image_tag: str, replicas: int = 1,
                     secrets: SecretValues | None = None, database: DatabasePlacement | None = None,
                     pull_secret: bool = False, redis: RedisPlacement | None = None,
-                    storage: StoragePlacement | None = None) -> Placement:
+                    storage: StoragePlacement | None = None, mongodb: MongoPlacement | None = None) -> Placement:
     """The one builder of placements, for stack environments and previews alike. Env and resources come from
     the environment's own settings over the app's, when the app defines that environment (previews: not)."""
     settings = app.environments.get(environment)
@@ -95,6 +97,7 @@ def build_placement(app: AppConfig, environment: str, namespace: str, host: str,
         pull_secret=pull_secret,
         redis=redis,
         storage=storage,
+        mongodb=mongodb,
     )
 
 
@@ -102,11 +105,13 @@ def environment_placement(app: AppConfig, environment: str, image_tag: str, secr
                           backup: BackupTarget | None = None, drill_schedule: str | None = None,
                           drill_check: str | None = None, seed: tuple[tuple[str, str], ...] = (),
                           pull_secret: bool = False, password_key: str | None = None,
-                          server_name: str = "", storage: StoragePlacement | None = None) -> Placement:
+                          server_name: str = "", storage: StoragePlacement | None = None,
+                          mongodb_backup: BackupTarget | None = None) -> Placement:
     """`seed`: the app's seed files, used when this environment is among `database.seed.environments`;
     `password_key`: the stack's minnova:passwordKey, which the app's Redis password is derived from;
     `server_name`: the server name the environment's Cluster archives under (policy/guards.py, major upgrades);
-    `storage`: the environment's bucket (storage.storage_target), for an app with storage."""
+    `storage`: the environment's bucket (storage.storage_target), for an app with storage; `mongodb_backup`: where
+    the app's MongoDB backs up (the environment's backup bucket)."""
     env = app.environments[environment]
     seeded = app.database.seed is not None and environment in app.database.seed.environments
     database = database_placement(app, environment, backup, drill_schedule, drill_check, seed if seeded else (),
@@ -120,7 +125,8 @@ def environment_placement(app: AppConfig, environment: str, image_tag: str, secr
         redis = RedisPlacement(version=app.redis.version, resources=app.redis.resources,
                                password=redis_password(password_key, namespace),
                                size=persistence.size if persistence.enabled else None)
+    mongodb = mongodb_placement(app, environment, namespace, password_key, mongodb_backup)
     placement = build_placement(app, environment, namespace, env.host, image_tag, replicas=env.replicas,
                                 secrets=secrets, database=database, pull_secret=pull_secret, redis=redis,
-                                storage=storage)
+                                storage=storage, mongodb=mongodb)
     return replace(placement, aliases=tuple((alias.host, alias.redirect) for alias in env.aliases))

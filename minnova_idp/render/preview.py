@@ -16,7 +16,9 @@ from minnova_idp.model.errors import ConfigError, Problem
 from minnova_idp.model.quantity import parse_quantity
 from minnova_idp.model.secrets import SecretValues
 from minnova_idp.render import isolation
-from minnova_idp.render.app import Manifest, app_code_pods, common_labels, redis_pods_label, render_app
+from minnova_idp.model.mongodb import MongoResourceList, MongoResources, mongodb_cluster
+from minnova_idp.render.app import Manifest, app_code_pods, common_labels, mongodb_pods_label, redis_pods_label, render_app
+from minnova_idp.render.mongodb import MongoPlacement, mongodb_password
 from minnova_idp.render.database_placement import DatabasePlacement, Origin
 from minnova_idp.render.placement import Placement, RenderSettings, build_placement
 from minnova_idp.render.redis import RedisPlacement, redis_password
@@ -35,6 +37,8 @@ QUOTA = {"requests.cpu": "2", "requests.memory": "4Gi", "limits.memory": "8Gi", 
          "services.nodeports": "0"}
 PREVIEW_REDIS_RESOURCES = Resources(requests=ResourceList(cpu="25m", memory="32Mi"),
                                     limits=ResourceList(memory="128Mi"))
+PREVIEW_MONGODB_RESOURCES = MongoResources(requests=MongoResourceList(cpu="50m", memory="256Mi"),
+                                           limits=MongoResourceList(memory="512Mi"))
 CONTAINER_DEFAULT_REQUEST = {"cpu": "50m", "memory": "64Mi"}
 CONTAINER_DEFAULT_LIMIT = NAMESPACE_DEFAULT_LIMIT  # model/app_config.py checks requests against it
 CONTAINER_MAX = {"cpu": "2", "memory": "2Gi"}
@@ -212,10 +216,20 @@ def preview_placement(app: AppConfig, request: PreviewRequest, secrets: SecretVa
         # Only what the stack provisioned for this app's previews (storage.parse_preview_storage): never a bucket
         # the renderer would declare, which is an environment's.
         raise ValueError(f"{app.name}: a preview with storage needs its app's previews bucket and its own prefix")
+    mongodb = None
+    if app.mongodb.enabled:
+        if not password_key:
+            raise ConfigError([Problem(WHERE, "mongodb.enabled", "the preview needs a MongoDB password, and the "
+                                       "plugin sidecar has no preview password key",
+                                       hint="the platform team sets minnova:passwordKey in the stack")])
+        # One member, small, no backups: a preview's data is disposable, and goes with the preview's namespace.
+        mongodb = MongoPlacement(version=app.mongodb.version, instances=1, size=PREVIEW_DATABASE_SIZE,
+                                 resources=PREVIEW_MONGODB_RESOURCES, cluster=mongodb_cluster(app.name),
+                                 database=app.name, password=mongodb_password(password_key, request.namespace))
     # app CI pushes <repository>:<head SHA> for pull requests
     return build_placement(app, ENVIRONMENT, request.namespace, request.host, request.head_sha, secrets=secrets,
                            database=database, pull_secret=pull_secret, redis=redis,
-                           storage=storage if app.storage.enabled else None)
+                           storage=storage if app.storage.enabled else None, mongodb=mongodb)
 
 
 def render_preview(app: AppConfig, request: PreviewRequest, secrets: SecretValues | None,
@@ -231,18 +245,20 @@ def render_preview(app: AppConfig, request: PreviewRequest, secrets: SecretValue
     namespace, *rest = render_app(app, placement, settings, pull_credentials)
     labels = common_labels(app, placement, settings)
     namespace["metadata"]["labels"]["minnova.io/preview"] = "true"
-    return [namespace, *guard_rails(placement.namespace, labels, app_code_pods(app), redis_pods_label(placement)),
+    return [namespace, *guard_rails(placement.namespace, labels, app_code_pods(app), redis_pods_label(placement),
+                                    mongodb_pods_label(placement)),
             *rest, ready_hook(placement.namespace, labels, request.head_sha)]
 
 
 def guard_rails(namespace: str, labels: dict[str, str], app_pods: dict[str, str],
-                own_policy: tuple[str, str] | None = None) -> list[Manifest]:
+                own_policy: tuple[str, str] | None = None, also_own: tuple[tuple[str, str], ...] = ()
+                ) -> list[Manifest]:
     """A preview runs a pull request's code: cap what it can use and who can reach it, and what it can reach."""
     return [
         isolation.resource_quota(namespace, labels, "preview-quota", QUOTA),
         isolation.limit_range(namespace, labels, "preview-limits", CONTAINER_DEFAULT_REQUEST, CONTAINER_DEFAULT_LIMIT,
                               CONTAINER_MAX),
-        isolation.ingress_policy(namespace, labels, own_policy=own_policy),
+        isolation.ingress_policy(namespace, labels, own_policy=own_policy, also_own=also_own),
         isolation.egress_policy(namespace, labels, app_pods, "preview-egress"),
     ]
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from minnova_idp.model.inputs import DATABASE_CLUSTERS_OUTPUT, DATABASE_SIZES_OUTPUT, ProgramInputs
+from minnova_idp.model.inputs import (
+    DATABASE_CLUSTERS_OUTPUT,
+    DATABASE_SIZES_OUTPUT,
+    MONGODB_CLUSTERS_OUTPUT,
+    MONGODB_SIZES_OUTPUT,
+    ProgramInputs,
+)
 from minnova_idp.policy.guards import ROWS
 from minnova_idp.policy.previews import preview_apps
 
@@ -17,7 +23,7 @@ class AppStatus:
     image: str
     tag: str | None
     tag_source: str  # where the tag comes from: imageTag, image.tag, commit, or a rollback pin
-    database: str | None  # "5Gi x3 (PostgreSQL 17, cluster oracle-db)", or None
+    database: str | None  # "5Gi x3 (PostgreSQL 17, cluster oracle-db)", or None; MongoDB's after it (`; `)
     previews: bool
     source: str  # where the config was read: repo@commit or the local directory
     # The environment's other hosts (environments.<env>.aliases): {"url": "https://…", "redirect": true|false}.
@@ -36,6 +42,12 @@ def stack_status(inputs: ProgramInputs) -> list[AppStatus]:
                              for output in (DATABASE_SIZES_OUTPUT, DATABASE_CLUSTERS_OUTPUT))
             database = (f"{size} x{config.database_instances(environment)} (PostgreSQL "
                         f"{config.database.version}, cluster {cluster})")
+        if config.mongodb.enabled:
+            size, cluster = (ROWS[output].declared(config, environment, inputs.recorded)
+                             for output in (MONGODB_SIZES_OUTPUT, MONGODB_CLUSTERS_OUTPUT))
+            mongodb = (f"{size} x{config.mongodb_instances(environment)} (MongoDB {config.mongodb.version}, "
+                       f"cluster {cluster})")
+            database = f"{database}; {mongodb}" if database else mongodb
         rows.append(AppStatus(app=app.name, environment=environment, url=f"https://{env.host}",
                               image=config.image.repository, tag=tag, tag_source=source, database=database,
                               previews=app.name in with_previews,

@@ -45,6 +45,15 @@ def rendered_need(objects: list[dict]) -> dict[str, Decimal]:
             add(instances, {})  # the backup plugin's sidecar: the namespace's default request
             need["pods"] -= instances  # ... in the same pods
             need["storage"] += instances * parse_quantity(o["spec"]["storage"]["size"])
+        elif o["kind"] == "PerconaServerMongoDB":  # a StatefulSet per replica set, as the operator makes it
+            (replset,) = o["spec"]["replsets"]
+            members = replset["size"]
+            add(members, replset.get("resources", {}).get("requests", {}))
+            if o["spec"]["backup"]["enabled"]:  # PBM's agent beside each mongod: no resources, the default request
+                add(members, {})
+                need["pods"] -= members
+            need["storage"] += members * parse_quantity(
+                replset["volumeSpec"]["persistentVolumeClaim"]["resources"]["requests"]["storage"])
         elif o["kind"] == "CronJob" and o["metadata"].get("labels", {}).get("minnova.io/restore-drill") == "true":
             pod = o["spec"]["jobTemplate"]["spec"]["template"]["spec"]
             add(1, pod_requests(pod))

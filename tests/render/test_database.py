@@ -380,7 +380,7 @@ def test_s3_credentials_follow_cloudflares_recipe():
 def test_custom_resources_wait_for_the_operators(platform_resources):
     resources, _ = platform_resources
     releases = {r.name: r for r in resources if r.type == "kubernetes:helm.sh/v3:Release"}
-    assert set(releases) == {"cert-manager", "cloudnative-pg", "plugin-barman-cloud"}
+    assert set(releases) == {"cert-manager", "cloudnative-pg", "plugin-barman-cloud", "psmdb-operator"}
     assert {releases["cert-manager"].urn, releases["cloudnative-pg"].urn} <= set(
         releases["plugin-barman-cloud"].dependencies)
     for release in releases.values():
@@ -437,7 +437,7 @@ def test_database_needs_cloudflare_settings(tmp_path):
         load_inputs(project, raw, secret_keys, file)
     assert [str(p) for p in caught.value.problems] == [
         "Pulumi.dev.yaml: minnova:cloudflare: required: databases are backed up to Cloudflare R2 (apps with a "
-        "database: oracle) (hint: set minnova:cloudflare.accountId and .zoneId)",
+        "database: catalog, oracle) (hint: set minnova:cloudflare.accountId and .zoneId)",
         "Pulumi.dev.yaml: minnova:cloudflare: required: object storage is a Cloudflare R2 bucket (apps with "
         "storage: storefront) (hint: set minnova:cloudflare.accountId and .zoneId)"]
 

@@ -87,7 +87,7 @@ def test_an_internal_process_is_a_cluster_ip_service_on_its_port_with_probes_and
     # No Ingress, certificate or DNS record for it: the only public host is the web process's.
     ingresses = [m for (kind, _, _), m in manifests.items() if kind == "Ingress"]
     assert {rule["http"]["paths"][0]["backend"]["service"]["name"] for m in ingresses for rule in m["spec"]["rules"]} \
-        == {"oracle", "storefront"}
+        == {"oracle", "storefront", "catalog"}  # each app's web process; never oracle-api
     plan = run_plan(PROJECT_DIR, "dev")
     records = [r.inputs for r in plan.resources if r.type == "cloudflare:index/dnsRecord:DnsRecord"]
     assert not any("api" in record["name"] for record in records)
@@ -155,7 +155,9 @@ def test_a_preview_of_the_caller_reaches_no_internal_service(three_apps):
     request = preview_request({"app": "storefront", "pr_number": "7", "head_sha": "b" * 40,
                                "preview_domain": "preview.minnova.io", "deployment": "minnova",
                                "ingress_class": "traefik"}, {})
-    text = (PROJECT_DIR / "examples/storefront/.minnova/app.yaml").read_text()
+    # The example's bucket is not what this test is about: a preview with storage also needs its previews bucket.
+    text = (PROJECT_DIR / "examples/storefront/.minnova/app.yaml").read_text().replace("storage:\n  enabled: true\n", "")
+    assert "storage:" not in text
     preview = render_preview(validate_document(AppConfig, load_yaml(text, "app.yaml")), request, None, (), None,
                              "0" * 64)
     assert not any(m["kind"] == "NetworkPolicy" and m["metadata"]["name"].startswith("allow-") for m in preview)
@@ -168,9 +170,15 @@ def test_a_preview_of_the_caller_reaches_no_internal_service(three_apps):
         assert not cluster.can_reach(preview_pod, api, 8080)
 
 
+# Example apps added after the golden policies were written (their own policies are tested beside their modules):
+# their namespaces are new, so leaving them out compares every policy of the apps the golden file knows.
+LATER_EXAMPLES = ("catalog-", "ledger-")
+
+
 def _policies_text(manifests) -> str:
     """Every NetworkPolicy, as the plan writes each manifest (manifest_yaml), in (namespace, name) order."""
-    policies = sorted((m for m in manifests if m["kind"] == "NetworkPolicy"),
+    policies = sorted((m for m in manifests if m["kind"] == "NetworkPolicy"
+                       and not m["metadata"]["namespace"].startswith(LATER_EXAMPLES)),
                       key=lambda m: (m["metadata"]["namespace"], m["metadata"]["name"]))
     return "".join("---\n" + manifest_yaml(m) for m in policies)
 
