@@ -244,20 +244,32 @@ def pytest_runtest_setup(item):
     shared.CURRENT[:] = [item.nodeid]
     # A module- or session-scoped fixture reads the shared inputs once, for the first test that asks for it; every
     # later test using it depends on them as much.
-    if shared.STICKY & set(getattr(item, "fixturenames", ())):
-        shared.record()
+    shared.inherit(item.nodeid, getattr(item, "fixturenames", ()))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_fixture_setup(fixturedef, request):
+    """Which fixtures are being set up, so an access to the shared inputs is charged to those of a higher scope."""
+    from tests.support import shared
+
+    shared.FIXTURES.append((fixturedef.argname, fixturedef.scope))
+    try:
+        yield
+    finally:
+        shared.FIXTURES.pop()
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_runtest_teardown(item):
     from tests.support import shared
 
-    if item.nodeid in shared.USED:
-        info = getattr(item, "_fixtureinfo", None)
-        for name, definitions in (info.name2fixturedefs.items() if info else ()):
-            if definitions and definitions[-1].scope != "function":
-                shared.STICKY.add(name)
     shared.CURRENT.clear()
+
+
+def pytest_runtest_logreport(report):
+    from tests.support import shared
+
+    shared.DURATIONS[report.nodeid] = shared.DURATIONS.get(report.nodeid, 0.0) + report.duration
 
 
 @pytest.fixture(autouse=True)
