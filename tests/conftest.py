@@ -70,12 +70,23 @@ def project_dir() -> Path:
     return PROJECT_DIR
 
 
+_EXAMPLE_PLANS: dict = {}
+
+
+def example_plan(stack: str):
+    """The offline plan of an example stack as this checkout has it, computed once per run (read-only: shared by
+    the tests of this run; a test that changes the project or the run's arguments runs its own plan)."""
+    from minnova_idp.plan.recorder import run_plan
+
+    if stack not in _EXAMPLE_PLANS:
+        _EXAMPLE_PLANS[stack] = run_plan(PROJECT_DIR, stack)
+    return _EXAMPLE_PLANS[stack]
+
+
 @pytest.fixture(scope="session")
 def dev_plan():
     """The offline plan of the example dev stack (read-only: shared by the tests of this run)."""
-    from minnova_idp.plan.recorder import run_plan
-
-    return run_plan(PROJECT_DIR, "dev")
+    return example_plan("dev")
 
 
 def project_copy(tmp_path: Path) -> Path:
@@ -162,7 +173,7 @@ INTEGRATION_FIXTURES = {"registry", "basic_auth_registry", "token_registry", "gi
                         "database_url", "argo_cd_chart", "dev_plan", "written_plan", "prod_manifests", "copying_plan",
                         "platform_resources", "checkout", "forge"}
 INTEGRATION_CALLS = {"subprocess", "cli", "run_cli", "git", "make_app_repo", "make_repo",
-                     "render_chart", "go_template", "go_yaml", "run_plan", "psql", "valkey_server"}
+                     "render_chart", "go_template", "go_yaml", "run_plan", "example_plan", "psql", "valkey_server"}
 _TOOL_FUNCTIONS: dict[str, set[str]] = {}  # test module file -> its functions that start tools
 
 
@@ -244,20 +255,32 @@ def pytest_runtest_setup(item):
     shared.CURRENT[:] = [item.nodeid]
     # A module- or session-scoped fixture reads the shared inputs once, for the first test that asks for it; every
     # later test using it depends on them as much.
-    if shared.STICKY & set(getattr(item, "fixturenames", ())):
-        shared.record()
+    shared.inherit(item.nodeid, getattr(item, "fixturenames", ()))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_fixture_setup(fixturedef, request):
+    """Which fixtures are being set up, so an access to the shared inputs is charged to those of a higher scope."""
+    from tests.support import shared
+
+    shared.FIXTURES.append((fixturedef.argname, fixturedef.scope))
+    try:
+        yield
+    finally:
+        shared.FIXTURES.pop()
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_runtest_teardown(item):
     from tests.support import shared
 
-    if item.nodeid in shared.USED:
-        info = getattr(item, "_fixtureinfo", None)
-        for name, definitions in (info.name2fixturedefs.items() if info else ()):
-            if definitions and definitions[-1].scope != "function":
-                shared.STICKY.add(name)
     shared.CURRENT.clear()
+
+
+def pytest_runtest_logreport(report):
+    from tests.support import shared
+
+    shared.DURATIONS[report.nodeid] = shared.DURATIONS.get(report.nodeid, 0.0) + report.duration
 
 
 @pytest.fixture(autouse=True)

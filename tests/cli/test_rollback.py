@@ -6,7 +6,7 @@ import json
 
 import yaml
 
-from tests.conftest import PROJECT_DIR, project_copy
+from tests.conftest import PROJECT_DIR, example_plan, project_copy
 from tests.support.cli import cli
 
 
@@ -17,7 +17,7 @@ def run(project, *args: str):
 def test_the_stack_records_the_tags_it_deployed_newest_first():
     from minnova_idp.plan.recorder import run_plan
 
-    first = run_plan(PROJECT_DIR, "prod").outputs["imageTags"]
+    first = example_plan("prod").outputs["imageTags"]
     assert first == {"oracle-prod": ["1.4.2"], "storefront-prod": ["2.0.1"], "catalog-prod": ["0.3.0"]}
     again = run_plan(PROJECT_DIR, "prod", previous_outputs={"imageTags": {
         "oracle-prod": ["1.4.1", "1.4.0", "1.3.9", "1.3.8", "1.3.7"], "storefront-prod": ["2.0.1", "2.0.0"]}})

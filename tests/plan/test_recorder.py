@@ -24,7 +24,7 @@ from minnova_idp.model.inputs import STOP_HEADER
 from minnova_idp.plan.recorder import manifest_path, manifest_yaml, record, render_tree, run_plan, write_plan
 from minnova_idp.render.yaml_text import libyaml_safe
 
-from tests.conftest import PROJECT_DIR, project_copy, project_without_a_database
+from tests.conftest import PROJECT_DIR, example_plan, project_copy, project_without_a_database
 from tests.support.k8s_strict import validate_objects
 
 GOLDEN = Path(__file__).parents[1] / "golden"
@@ -33,7 +33,7 @@ STACKS = ["dev", "prod"]
 
 @pytest.fixture(scope="module", params=STACKS)
 def written_plan(request, tmp_path_factory):
-    plan = run_plan(PROJECT_DIR, request.param)
+    plan = example_plan(request.param)
     out = tmp_path_factory.mktemp(f"plan-{request.param}")
     write_plan(plan, out)
     return plan, out
@@ -78,8 +78,8 @@ def test_prod_has_disruption_budgets_and_dev_does_not(written_plan):
 @pytest.mark.parametrize("stack", STACKS)
 def test_plan_output_is_identical_every_time(stack, tmp_path):
     first, second = tmp_path / "a", tmp_path / "b"
-    write_plan(run_plan(PROJECT_DIR, stack), first)
-    write_plan(run_plan(PROJECT_DIR, stack), second)
+    write_plan(example_plan(stack), first)  # this run's shared plan, planned earlier in the session
+    write_plan(run_plan(PROJECT_DIR, stack), second)  # and a plan of its own
     files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(second) for p in second.rglob("*") if p.is_file())
     for name in files:
@@ -90,7 +90,7 @@ def test_plan_output_is_identical_every_time(stack, tmp_path):
 def test_urns_are_stable(stack):
     """A change of URN replaces live resources. Renames need aliases; then update the golden file:
     MINNOVA_UPDATE_GOLDEN=1 pytest tests/plan/test_recorder.py"""
-    urns = "".join(f"{r.urn}\n" for r in run_plan(PROJECT_DIR, stack).resources)
+    urns = "".join(f"{r.urn}\n" for r in example_plan(stack).resources)
     golden = GOLDEN / f"urns-{stack}.txt"
     if os.environ.get("MINNOVA_UPDATE_GOLDEN") == "1":
         golden.write_text(urns)

@@ -8,16 +8,15 @@ import json
 import pytest
 
 from minnova_idp.model import versions
-from minnova_idp.plan.recorder import run_plan
 
-from tests.conftest import PROJECT_DIR, project_copy, stack_problems
+from tests.conftest import PROJECT_DIR, example_plan, project_copy, stack_problems
 from tests.support.k8s_strict import require_crds, validate_objects
 
 
 @pytest.fixture(scope="module")
 def prod_manifests():
     return {(m["kind"], m["metadata"].get("namespace"), m["metadata"]["name"]): m
-            for m in run_plan(PROJECT_DIR, "prod").manifests()}
+            for m in example_plan("prod").manifests()}
 
 
 def test_every_app_namespace_admits_only_its_own_pods_and_non_app_namespaces(prod_manifests):

@@ -11,6 +11,7 @@ from minnova_idp.render.tls import record_type
 
 from tests.conftest import (
     PROJECT_DIR,
+    example_plan,
     load_stack_inputs,
     project_copy,
     project_without_a_database,
@@ -83,7 +84,7 @@ def test_preview_wildcard_certificate(dev_plan):
 
 
 def test_prod_stack_without_preview_domain_has_no_wildcard():
-    names = {r.name for r in run_plan(PROJECT_DIR, "prod").resources}
+    names = {r.name for r in example_plan("prod").resources}
     assert "oracle-prod-dns" in names and "preview-wildcard" not in names
 
 

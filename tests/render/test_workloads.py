@@ -10,12 +10,11 @@ from minnova_idp.load.validation import validate_document
 from minnova_idp.load.yamlsafe import load_yaml
 from minnova_idp.model.app_config import AppConfig
 from minnova_idp.model.errors import ConfigError
-from minnova_idp.plan.recorder import run_plan
 from minnova_idp.render.placement import RenderSettings, environment_placement
 from minnova_idp.render.app import app_objects
 from minnova_idp.render.resources import Secret
 
-from tests.conftest import PROJECT_DIR, app_config_problems, resource_named
+from tests.conftest import app_config_problems, example_plan, resource_named
 from tests.support.k8s_strict import require_crds, validate_objects
 
 SETTINGS = RenderSettings(deployment="acme", ingress_class="traefik", cluster_issuer="letsencrypt-prod")
@@ -148,11 +147,11 @@ def test_every_object_is_strictly_valid():
 
 
 def test_the_example_plans_show_every_feature_and_mask_the_pull_credentials():
-    plan = run_plan(PROJECT_DIR, "prod")
+    plan = example_plan("prod")
     kinds = {(r.inputs.get("kind"), r.inputs.get("metadata", {}).get("name")) for r in plan.resources if r.custom}
     assert {("Deployment", "oracle-worker"), ("CronJob", "oracle-cleanup"), ("HorizontalPodAutoscaler", "oracle")} <= kinds
     assert any(kind == "Job" and name.startswith("oracle-release-") for kind, name in kinds)
-    dev = run_plan(PROJECT_DIR, "dev")
+    dev = example_plan("dev")
     pull = resource_named(dev, "oracle-dev-secret-registry-credentials")
     assert pull.inputs["stringData"] == {".dockerconfigjson": "[secret]"}
     assert "EXAMPLE-PLACEHOLDER" not in json.dumps([r.as_json() for r in dev.resources])

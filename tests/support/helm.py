@@ -30,18 +30,24 @@ def _helm():
 
 
 def charts_dir() -> pathlib.Path:
-    shared.record()
+    """Where the upstream charts are, or would be: the caller decides what their absence means."""
+    shared.record("charts_dir")
+    return _charts_dir()
+
+
+def _charts_dir() -> pathlib.Path:
     override = os.environ.get(CHARTS_DIR_ENV)
     return pathlib.Path(override).expanduser().resolve() if override else (REPO_ROOT.parent / "shared" / "charts")
 
 
 def require_chart(name: str, *versions: str) -> pathlib.Path:
     """The first of `versions` of the chart found, or skip the calling test with the reason."""
+    shared.record("require_chart")
     for version in versions:
-        path = charts_dir() / f"{name}-{version}.tgz"
+        path = _charts_dir() / f"{name}-{version}.tgz"
         if path.is_file():
             return path
-    pytest.skip(f"chart {name} {' or '.join(versions)} not found in {charts_dir()}; set {CHARTS_DIR_ENV} to the "
+    pytest.skip(f"chart {name} {' or '.join(versions)} not found in {_charts_dir()}; set {CHARTS_DIR_ENV} to the "
                 "upstream charts (../shared/charts, or scripts/fetch_upstream.py)")
 
 

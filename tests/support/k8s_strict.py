@@ -67,7 +67,6 @@ class StrictValidationError(Exception):
 
 
 def _crds_dir_candidate() -> pathlib.Path:
-    shared.record()
     override = os.environ.get(CRDS_DIR_ENV)
     if override:
         return pathlib.Path(override).expanduser().resolve()
@@ -75,14 +74,20 @@ def _crds_dir_candidate() -> pathlib.Path:
 
 
 def crds_dir() -> pathlib.Path | None:
-    """Directory of upstream CRD YAML files, or None if it does not exist."""
+    """Directory of upstream CRD YAML files, or None if it does not exist: the caller decides what that means."""
+    shared.record("crds_dir")
+    return _crds_dir()
+
+
+def _crds_dir() -> pathlib.Path | None:
     candidate = _crds_dir_candidate()
     return candidate if candidate.is_dir() else None
 
 
 def require_crds() -> pathlib.Path:
     """crds_dir(), or skip the calling test when the CRDs are not available."""
-    directory = crds_dir()
+    shared.record("require_crds")
+    directory = _crds_dir()
     if directory is None:
         pytest.skip(
             f"CRDs not found at {_crds_dir_candidate()}; "
@@ -270,7 +275,7 @@ def _to_json_schema(node: Mapping[str, Any], *, structural: bool = True) -> dict
 
 
 def _custom_resource_problems(obj: dict[str, Any], group: str, version: str) -> list[str]:
-    directory = crds_dir()
+    directory = _crds_dir()
     if directory is None:
         return [
             f"custom resource, but the CRD directory {_crds_dir_candidate()} is missing; "
@@ -362,6 +367,12 @@ def _problems(obj: Any) -> list[str]:
 
 def validate_object(obj: dict[str, Any]) -> None:
     """Raise StrictValidationError unless obj would pass ``kubectl apply --validate=strict``."""
+    if isinstance(obj, Mapping) and is_custom_resource(dict(obj)):
+        shared.record("validate_object")  # without the CRDs, a problem: the caller fails, it does not skip
+    _validate_object(obj)
+
+
+def _validate_object(obj: dict[str, Any]) -> None:
     label = _label(obj)
     problems = _problems(obj)
     if problems:
@@ -392,13 +403,18 @@ def validate_objects(objs: Iterable[dict[str, Any]]) -> None:
     problems: list[str] = []
     failed = total = 0
     unchecked = []
+    recorded = False
     for obj in objs:
         total += 1
-        if crds_dir() is None and isinstance(obj, Mapping) and is_custom_resource(dict(obj)):
-            unchecked.append(_label(obj))
-            continue
+        if isinstance(obj, Mapping) and is_custom_resource(dict(obj)):
+            if not recorded:  # only custom resources need ../shared
+                shared.record("validate_objects")
+                recorded = True
+            if _crds_dir() is None:
+                unchecked.append(_label(obj))
+                continue
         try:
-            validate_object(obj)
+            _validate_object(obj)
         except StrictValidationError as error:
             failed += 1
             problems.extend(error.problems)

@@ -15,7 +15,7 @@ SOPS_FIXTURES = Path(os.environ.get("MINNOVA_SOPS_FIXTURES") or PROJECT_DIR.pare
 
 
 def sops_fixture(name: str) -> Path:
-    shared.record()
+    shared.record("sops_fixture")
     path = SOPS_FIXTURES / name
     if not path.is_file():
         pytest.skip(f"sops fixture {name} not found in {SOPS_FIXTURES} (set MINNOVA_SOPS_FIXTURES to the "
