@@ -268,7 +268,8 @@ class HealthCheck(StrictModel):
 EnvVars = dict[EnvVarName, str]
 
 _PROCESS_NAME_RE = re.compile(r"^[a-z]([a-z0-9-]{0,18}[a-z0-9])?$")
-RESERVED_PROCESS_NAMES = frozenset({"web", "release", "db", "drill", "seed", "mask", "redis", "storage-cleanup"})
+RESERVED_PROCESS_NAMES = frozenset({"web", "release", "db", "drill", "seed", "mask", "redis", "storage-cleanup",
+                                    "mysql"})
 
 
 def _process_name(value: str) -> str:
@@ -361,6 +362,7 @@ class Environment(StrictModel):
     resources: Resources | None = Field(default=None, json_schema_extra=default_shown_as("top-level `resources`"),
                                         description="replaces them for this environment")
     database: EnvironmentDatabase | None = Field(default=None, description="database settings of this environment")
+    mysql: EnvironmentMysql | None = Field(default=None, description="MySQL settings of this environment")
     autoscale: Autoscale | None = Field(
         default=None, description="`{min, max, cpu: 70}`: a HorizontalPodAutoscaler scales the web process between "
         "min and max replicas on CPU (percent of requests.cpu, which must be set); replaces `replicas`")
@@ -381,6 +383,7 @@ class AppConfig(StrictModel):
                                                   "`PORT`")
     database: Database = Database()
     redis: Redis = Redis()
+    mysql: Mysql = Field(default_factory=lambda: Mysql(), description="a MySQL-compatible database (docs/mysql.md)")
     storage: Storage = Storage()
     preview: PreviewConfig = Field(default=PreviewConfig(), description="what pull-request previews get")
     environments: dict[EnvironmentName, Environment] = Field(
@@ -490,6 +493,7 @@ class AppConfig(StrictModel):
                 if env_name not in self.environments:
                     problems.append((("database", "seed", "environments", index),
                                      f"'{env_name}' is not one of this app's environments"))
+        problems.extend(mysql_problems(self))
         return sorted(set(problems))
 
     def database_instances(self, environment: str) -> int:
@@ -500,3 +504,6 @@ class AppConfig(StrictModel):
         settings = self.environments[environment].database
         return (settings.backup_name if settings else None) or names.database_cluster(self.name)
 
+
+# Last: model/mysql.py uses Resources above (either module may be imported first).
+from minnova_idp.model.mysql import EnvironmentMysql, Mysql, mysql_problems  # noqa: E402
