@@ -494,6 +494,7 @@ class AppConfig(StrictModel):
                     problems.append((("database", "seed", "environments", index),
                                      f"'{env_name}' is not one of this app's environments"))
         problems.extend(mysql_problems(self))
+        problems.extend(mysql_data_problems(self))
         return sorted(set(problems))
 
     def database_instances(self, environment: str) -> int:
@@ -507,3 +508,4 @@ class AppConfig(StrictModel):
 
 # Last: model/mysql.py uses Resources above (either module may be imported first).
 from minnova_idp.model.mysql import EnvironmentMysql, Mysql, mysql_problems  # noqa: E402
+from minnova_idp.model.mysql_data import mysql_data_problems  # noqa: E402

@@ -69,6 +69,17 @@ class Mysql(StrictModel):
     database_url: bool = Field(
         default=False, description="also set `DATABASE_URL` to the `mysql://` URL (for frameworks that read only "
         "that); refused when `database.enabled` is true, which sets it to PostgreSQL's")
+    # The data half (model/mysql_data.py, docs/mysql-data.md).
+    backup_retention: Annotated[str, AfterValidator(_mysql_retention)] = Field(
+        default="30d", description="how long full backups (and binary logs) are kept: a number and `d` or `w`")
+    restore_drill: bool = Field(
+        default=True, description="restore the latest backup into a throwaway server on the stack's schedule and "
+                                  "run `.minnova/mysql-restore-check.sql` (default `SELECT 1`) against it; see "
+                                  "docs/mysql-data.md \"Restore drills\"")
+    seed: DatabaseSeed | None = Field(
+        default=None, description="`{files: [seed/mysql.sql], environments: [dev]}`: SQL run once when a preview's "
+        "MySQL is created (and in `environments`), by the mariadb client in sandbox mode (no shell escapes, no "
+        "local files); see docs/mysql-data.md \"Seed data\"")
 
 
 class EnvironmentMysql(StrictModel):
@@ -76,6 +87,13 @@ class EnvironmentMysql(StrictModel):
         default=1, ge=1, le=MYSQL_INSTANCES_MAX,
         description=f"1–{MYSQL_INSTANCES_MAX}; more than one is high availability: a primary and asynchronous "
                     "replicas (MariaDB replication, automatic failover by the operator); previews always run one")
+    server_name: ServerName | None = Field(
+        default=None, description="the MariaDB this environment runs, and its backups' prefix (default "
+        "`<app>-mysql`; change it only to restore, see docs/mysql-data.md \"Restoring\")")
+    restore: MysqlRestore | None = Field(
+        default=None, description="`{fromBackup: <server>, targetTime: <RFC 3339>}`: create the server "
+        "`serverName` from another server's backups, only when it is created; the source stays until removed on "
+        "purpose (docs/mysql-data.md \"Restoring\")")
 
 
 def mysql_problems(config: "AppConfig") -> list[tuple[tuple[str, ...], str]]:
@@ -138,4 +156,5 @@ def mysql_app_secret(app: str) -> str:
 
 
 # Last: app_config imports this module at its end, and either may be imported first.
-from minnova_idp.model.app_config import Resources  # noqa: E402
+from minnova_idp.model.app_config import DatabaseSeed, Resources  # noqa: E402
+from minnova_idp.model.mysql_data import MysqlRestore, ServerName, _mysql_retention  # noqa: E402
