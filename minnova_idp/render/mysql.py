@@ -86,14 +86,21 @@ def mysql_password(key: str, namespace: str) -> str:
 
 
 def mysql_placement(app: AppConfig, environment: str, password_key: str | None) -> MysqlPlacement | None:
-    """An environment's MariaDB, or None when the app has none."""
+    """An environment's MariaDB, or None when the app has none. Without `password_key` it has no password: enough
+    to count what it needs (policy/capacity.py), refused when rendered (mysql_objects)."""
     if not app.mysql.enabled:
         return None
-    if not password_key:
-        raise ValueError(f"{app.name}: a MySQL needs the stack's password key")
+    password = mysql_password(password_key, names.namespace(app.name, environment)) if password_key else ""
     return MysqlPlacement(server=mysql_server(app.name), version=app.mysql.version, size=app.mysql.size,
                           resources=app.mysql.resources, instances=mysql_instances(app, environment),
-                          password=mysql_password(password_key, names.namespace(app.name, environment)))
+                          password=password)
+
+
+def sidecars(mysql: MysqlPlacement) -> int:
+    """Containers the operator adds to each server pod without resources of their own (so the namespace's default
+    request applies): the replication agent (mariadb-operator@v26.6.0 pkg/builder/container_builder.go:198-215).
+    Its init container runs before, never beside, the server."""
+    return 1 if mysql.replicated else 0
 
 
 def preview_mysql_placement(app: AppConfig, namespace: str, password_key: str) -> MysqlPlacement:
@@ -151,6 +158,8 @@ def mysql_objects(prefix: str, app: AppConfig, mysql: MysqlPlacement, namespace:
     processes wait for (the Grant: the user can use its database). `keep`: how data holders are kept (the MariaDB
     and its Database: retained, and protected where the environment is); `operators`: keys of the Helm releases
     that install the CRDs and the operator."""
+    if not mysql.password:
+        raise ValueError(f"{app.name}: a MySQL needs the stack's password key")
     secret = kubernetes_object(prefix, render_secret(app, mysql, namespace, labels), Lifecycle(depends_on=after_namespace))
     policy = kubernetes_object(prefix, render_policy(mysql, namespace, labels, app_pods),
                                Lifecycle(depends_on=after_namespace))
