@@ -84,6 +84,12 @@ def structured(inputs, rows) -> list[dict]:
                         "instances": config.database_instances(row.environment),
                         "engine": "postgresql", "version": str(config.database.version),
                         "cluster": config.backup_name(row.environment)}
+        mysql = None
+        if config.mysql.enabled:  # its MariaDB (docs/mysql.md), as the stack's mysql* outputs record it
+            from minnova_idp.model.mysql import mysql_instances, mysql_server
+
+            mysql = {"size": str(config.mysql.size), "instances": mysql_instances(config, row.environment),
+                     "engine": "mariadb", "version": config.mysql.version, "server": mysql_server(row.app)}
         storage = None
         if config.storage.enabled:  # its R2 bucket (docs/storage.md), as the stack's storageBuckets output records it
             from minnova_idp.model.names import storage_bucket
@@ -91,7 +97,7 @@ def structured(inputs, rows) -> list[dict]:
             storage = {"bucket": storage_bucket(inputs.stack.settings.deployment, row.app, row.environment)}
         result.append({"app": row.app, "environment": row.environment, "url": row.url,
                        "image": {"repository": row.image, "tag": row.tag, "tagSource": row.tag_source},
-                       "database": database, "storage": storage, "previews": row.previews, "source": row.source,
+                       "database": database, "mysql": mysql, "storage": storage, "previews": row.previews, "source": row.source,
                        "kept": row.app in inputs.degraded})
     return result
 
@@ -102,5 +108,5 @@ def table(rows, kept: frozenset[str] = frozenset()) -> str:
     from minnova_idp.cli.output import fit_table
 
     return fit_table(("APP", "ENV", "URL", "IMAGE:TAG", "DATABASE", "PREVIEWS"),
-                     [(f"{r.app} (kept)" if r.app in kept else r.app, r.environment, r.url, f"{r.image}:{r.tag} ({r.tag_source})", r.database or "-",
+                     [(f"{r.app} (kept)" if r.app in kept else r.app, r.environment, r.url, f"{r.image}:{r.tag} ({r.tag_source})", r.databases or "-",
                        "yes" if r.previews else "no") for r in rows])

@@ -21,7 +21,17 @@ from minnova_idp.model.fields import (
     StrictModel,
     default_shown_as,
 )
+from minnova_idp.model.mysql import EnvironmentMysql, Mysql, mysql_problems
+from minnova_idp.model.mysql_data_rules import mysql_data_problems
 from minnova_idp.model.quantity import parse_quantity
+# In their own module since model/mysql.py uses them too (app_config imports it); still importable from here.
+from minnova_idp.model.resources import (  # noqa: F401
+    CONTAINER_MAX,
+    CONTAINER_MAX_TEXT,
+    NAMESPACE_DEFAULT_LIMIT,
+    ResourceList,
+    Resources,
+)
 
 
 class Image(StrictModel):
@@ -33,51 +43,7 @@ class Image(StrictModel):
     pull_policy: Literal["IfNotPresent", "Always"] = Field(default="IfNotPresent", description="or `Always`")
 
 
-class ResourceList(StrictModel):
-    cpu: Quantity | None = None
-    memory: Quantity | None = None
-
-
-# Sanity bounds per container, whatever a stack allows: a typo (500 CPUs) is an error, not a pending pod.
-CONTAINER_MAX_TEXT = {"cpu": "64", "memory": "512Gi"}
-CONTAINER_MAX = {key: parse_quantity(value) for key, value in CONTAINER_MAX_TEXT.items()}
 DATABASE_SIZE_MAX = "64Ti"
-# The limit the namespace's LimitRange gives a container that sets none (render/app.py, render/preview.py): a
-# request above it without a limit of its own is refused by Kubernetes when the pod is created.
-NAMESPACE_DEFAULT_LIMIT = {"memory": "256Mi"}
-
-
-class Resources(StrictModel):
-    documented_as_one_value: ClassVar[bool] = True  # one row in docs/app-yaml.md, not one per key
-
-    requests: ResourceList = ResourceList(cpu="100m", memory="128Mi")
-    limits: ResourceList = ResourceList(memory="256Mi")
-
-    def as_kubernetes(self) -> dict[str, dict[str, str]]:
-        """The `resources` of a Kubernetes container or CNPG Cluster; empty sections left out."""
-        out = {}
-        for section in ("requests", "limits"):
-            values = getattr(self, section).model_dump(exclude_none=True)
-            if values:
-                out[section] = values
-        return out
-
-    @model_validator(mode="after")
-    def _limits_cover_requests(self) -> "Resources":
-        for key in ("cpu", "memory"):
-            request, limit = getattr(self.requests, key), getattr(self.limits, key)
-            if request and limit and parse_quantity(limit) < parse_quantity(request):
-                raise ValueError(f"limits.{key} ({limit}) is below requests.{key} ({request})")
-            default = NAMESPACE_DEFAULT_LIMIT.get(key)
-            if request and not limit and default and parse_quantity(request) > parse_quantity(default):
-                raise ValueError(f"requests.{key} ({request}) is above the {default} limit a container without "
-                                 f"limits.{key} gets in its namespace (its LimitRange), so Kubernetes would refuse "
-                                 f"the pod; set limits.{key} to {request} or more")
-            for section, value in (("requests", request), ("limits", limit)):
-                if value and parse_quantity(value) > CONTAINER_MAX[key]:
-                    raise ValueError(f"{section}.{key} ({value}) is more than one container may have "
-                                     f"({CONTAINER_MAX_TEXT[key]}); the stack's namespace quota caps the total")
-        return self
 
 
 _RETENTION_RE = re.compile(r"^[1-9][0-9]*[dwm]$")  # the Barman Cloud plugin's format
@@ -383,7 +349,7 @@ class AppConfig(StrictModel):
                                                   "`PORT`")
     database: Database = Database()
     redis: Redis = Redis()
-    mysql: Mysql = Field(default_factory=lambda: Mysql(), description="a MySQL-compatible database (docs/mysql.md)")
+    mysql: Mysql = Mysql()
     storage: Storage = Storage()
     preview: PreviewConfig = Field(default=PreviewConfig(), description="what pull-request previews get")
     environments: dict[EnvironmentName, Environment] = Field(
@@ -505,7 +471,3 @@ class AppConfig(StrictModel):
         settings = self.environments[environment].database
         return (settings.backup_name if settings else None) or names.database_cluster(self.name)
 
-
-# Last: model/mysql.py uses Resources above (either module may be imported first).
-from minnova_idp.model.mysql import EnvironmentMysql, Mysql, mysql_problems  # noqa: E402
-from minnova_idp.model.mysql_data import mysql_data_problems  # noqa: E402

@@ -19,6 +19,9 @@ DATABASE_SERVERS_OUTPUT = "databaseServers"  # component -> the server name its 
 # component -> "<major>/<server>" it ran and archived under before its last major upgrade (a rollback's target)
 DATABASE_UPGRADED_FROM_OUTPUT = "databaseUpgradedFrom"
 STORAGE_BUCKETS_OUTPUT = "storageBuckets"  # component -> the R2 bucket it stores objects in (storage.enabled)
+MYSQL_SIZES_OUTPUT = "mysqlSizes"  # component -> the size of each of its MariaDB volumes, as declared last
+MYSQL_VERSIONS_OUTPUT = "mysqlVersions"  # component -> its MariaDB series (10.11, 11.8), as declared last
+MYSQL_INSTANCES_OUTPUT = "mysqlInstances"  # component -> its MariaDB instances, as declared last
 IMAGE_TAGS_OUTPUT = "imageTags"  # component -> the tags it deployed, newest first (rollbacks)
 IMAGE_TAG_HISTORY = 5
 # app -> the record of the .minnova/ files its last good config was rendered from (load/kept.py): what an app whose

@@ -6,16 +6,18 @@ derives from live here too (one concept per module; `names.py` holds the names e
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
 from minnova_idp.model import versions
 from minnova_idp.model.fields import Quantity, StrictModel
 from minnova_idp.model.quantity import parse_quantity
+from minnova_idp.model.resources import ResourceList, Resources
+from minnova_idp.model.mysql_data import MysqlRestore, MysqlSeed, ServerName, _mysql_retention
 
-if TYPE_CHECKING:
-    from minnova_idp.model.app_config import AppConfig
+# `config: "AppConfig"` below is only a name: app_config imports this module, and an import back (even for type
+# checking) would be a cycle (tests/test_architecture.py).
 
 MYSQL_SIZE_MAX = "64Ti"
 MYSQL_PORT = 3306
@@ -45,12 +47,6 @@ MysqlVersion = Annotated[
 ]
 
 
-def _default_resources():
-    from minnova_idp.model.app_config import ResourceList, Resources
-
-    return Resources(requests=ResourceList(cpu="100m", memory="256Mi"), limits=ResourceList(memory="1Gi"))
-
-
 class Mysql(StrictModel):
     enabled: bool = Field(
         default=False, description="a MySQL-compatible database (MariaDB, mariadb-operator) per environment, "
@@ -64,11 +60,13 @@ class Mysql(StrictModel):
     size: Annotated[Quantity, AfterValidator(_mysql_size)] = Field(
         default="1Gi", description="storage per instance, as a Kubernetes quantity (`5Gi`, not `5GB`); can grow, "
                                    f"never shrink; at most {MYSQL_SIZE_MAX}")
-    resources: Resources = Field(  # resolved when the model is built (defer_build): imported at the bottom
-        default_factory=_default_resources, description="MariaDB's resources (each instance)")
+    resources: Resources = Field(
+        default=Resources(requests=ResourceList(cpu="100m", memory="256Mi"), limits=ResourceList(memory="1Gi")),
+        description="MariaDB's resources (each instance)")
     database_url: bool = Field(
         default=False, description="also set `DATABASE_URL` to the `mysql://` URL (for frameworks that read only "
         "that); refused when `database.enabled` is true, which sets it to PostgreSQL's")
+
     # The data half (model/mysql_data.py, docs/mysql-data.md).
     backup_retention: Annotated[str, AfterValidator(_mysql_retention)] = Field(
         default="30d", description="how long full backups (and binary logs) are kept: a number and `d` or `w`")
@@ -76,7 +74,7 @@ class Mysql(StrictModel):
         default=True, description="restore the latest backup into a throwaway server on the stack's schedule and "
                                   "run `.minnova/mysql-restore-check.sql` (default `SELECT 1`) against it; see "
                                   "docs/mysql-data.md \"Restore drills\"")
-    seed: DatabaseSeed | None = Field(
+    seed: MysqlSeed | None = Field(
         default=None, description="`{files: [seed/mysql.sql], environments: [dev]}`: SQL run once when a preview's "
         "MySQL is created (and in `environments`), by the mariadb client in sandbox mode (no shell escapes, no "
         "local files); see docs/mysql-data.md \"Seed data\"")
@@ -85,8 +83,9 @@ class Mysql(StrictModel):
 class EnvironmentMysql(StrictModel):
     instances: int = Field(
         default=1, ge=1, le=MYSQL_INSTANCES_MAX,
-        description=f"1–{MYSQL_INSTANCES_MAX}; more than one is high availability: a primary and asynchronous "
-                    "replicas (MariaDB replication, automatic failover by the operator); previews always run one")
+        description=f"1–{MYSQL_INSTANCES_MAX}; more than one is high availability: a primary and replicas "
+                    "(semi-synchronous MariaDB replication, automatic failover by the operator); previews always run "
+                    "one; see docs/mysql.md \"High availability\"")
     server_name: ServerName | None = Field(
         default=None, description="the MariaDB this environment runs, and its backups' prefix (default "
         "`<app>-mysql`; change it only to restore, see docs/mysql-data.md \"Restoring\")")
@@ -111,6 +110,9 @@ def mysql_problems(config: "AppConfig") -> list[tuple[tuple[str, ...], str]]:
             if mysql.database_url and "DATABASE_URL" in values:
                 problems.append(((*where, "DATABASE_URL"), "is set by the platform from the app's MySQL "
                                  "(mysql.databaseUrl is true); remove it"))
+    if mysql.enabled and config.name == "mariadb":
+        problems.append((("name",), "'mariadb' is the label of MariaDB's own pods (app.kubernetes.io/name), which "
+                         "keeps them apart from the app's: rename the app to use mysql"))
     if mysql.database_url:
         if not mysql.enabled:
             problems.append((("mysql", "databaseUrl"), "is true but the app has no MySQL (mysql.enabled is false)"))
@@ -153,8 +155,3 @@ def mysql_root_secret(app: str) -> str:
 def mysql_app_secret(app: str) -> str:
     """The app user's password (and the connection details the app reads), in the app's namespace only."""
     return f"{app}-mysql-app"
-
-
-# Last: app_config imports this module at its end, and either may be imported first.
-from minnova_idp.model.app_config import DatabaseSeed, Resources  # noqa: E402
-from minnova_idp.model.mysql_data import MysqlRestore, ServerName, _mysql_retention  # noqa: E402

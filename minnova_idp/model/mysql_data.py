@@ -8,14 +8,12 @@ every backup object derives from live here too (one concept per module).
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Annotated, ClassVar
+from datetime import datetime
+from typing import Annotated, ClassVar
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, field_validator
 
-from minnova_idp.model.fields import StrictModel
-
-if TYPE_CHECKING:
-    from minnova_idp.model.app_config import AppConfig
+from minnova_idp.model.fields import EnvironmentName, StrictModel
 
 # A MariaDB's name: the operator derives `<name>-primary`, `<name>-secondary`, `<name>-internal`, `storage-<name>-<n>`
 # and `<name>-daily`-style children from it (model/mysql.py: at most 36 characters, DNS labels).
@@ -40,9 +38,24 @@ def _mysql_retention(value: str) -> str:
 
 
 def _timestamp(value: str) -> str:
-    from minnova_idp.model.app_config import _timestamp as rfc3339
+    """RFC 3339 with a zone, as PostgreSQL's restore takes it (the operator's targetRecoveryTime is a metav1.Time)."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"'{value}' is not an RFC 3339 timestamp (e.g. 2026-11-20T09:30:00Z)") from None
+    if parsed.tzinfo is None:
+        raise ValueError(f"'{value}' has no time zone; add Z or an offset such as +01:00")
+    return value
 
-    return rfc3339(value)
+
+_SEED_FILE_RE = re.compile(r"^seed/[A-Za-z0-9][A-Za-z0-9._-]{0,99}\.sql$")
+
+
+def _seed_file(value: str) -> str:
+    if not _SEED_FILE_RE.fullmatch(value) or ".." in value:
+        raise ValueError(f"'{value}' must be a .sql file in .minnova/seed/, written relative to .minnova/ "
+                         "(e.g. seed/mysql.sql)")
+    return value
 
 
 ServerName = Annotated[str, AfterValidator(_server_name)]
@@ -65,43 +78,23 @@ class MysqlRestore(StrictModel):
         "instances) to that second; otherwise the last full backup taken at or before it; default: now")
 
 
-def mysql_server_name(config: "AppConfig", environment: str) -> str:
-    """The MariaDB an app environment runs: `serverName`, default `<app>-mysql` (model/mysql.py mysql_server)."""
-    from minnova_idp.model.mysql import mysql_server
+class MysqlSeed(StrictModel):
+    """`database.seed`'s shape (model/app_config.py DatabaseSeed), for MySQL's own files."""
 
-    settings = config.environments[environment].mysql if environment in config.environments else None
-    return (settings.server_name if settings is not None and settings.server_name else None) or mysql_server(config.name)
+    documented_as_one_value: ClassVar[bool] = True
 
+    files: list[Annotated[str, AfterValidator(_seed_file)]] = Field(
+        min_length=1, max_length=20, description="SQL files in .minnova/seed/, applied in order")
+    environments: list[EnvironmentName] = Field(
+        default_factory=list, description="environments seeded too when their MySQL is created (e.g. [dev])")
 
-def mysql_data_problems(config: "AppConfig") -> list[tuple[tuple[str, ...], str]]:
-    """Rules across fields for the data half of `mysql:` (reported with file and line by AppConfig)."""
-    problems = []
-    mysql = config.mysql
-    if mysql.seed is not None:
-        if not mysql.enabled:
-            problems.append((("mysql", "seed"), "is set but the app has no MySQL (mysql.enabled is false)"))
-        for index, env_name in enumerate(mysql.seed.environments):
-            if env_name not in config.environments:
-                problems.append((("mysql", "seed", "environments", index),
-                                 f"'{env_name}' is not one of this app's environments"))
-    for env_name, environment in config.environments.items():
-        settings = environment.mysql
-        if settings is None or settings.restore is None:
-            continue
-        if settings.restore.from_backup == mysql_server_name(config, env_name):
-            problems.append((("environments", env_name, "mysql", "restore", "fromBackup"),
-                             f"'{settings.restore.from_backup}' is also the server this environment runs; a restore "
-                             "creates a new server: set environments." + env_name + ".mysql.serverName to a new "
-                             "name (docs/mysql-data.md \"Restoring\")"))
-    if mysql.enabled and config.database.enabled:
-        # PostgreSQL archives at the bucket's root under its server names (<backupName>/base, /wals); MariaDB's
-        # backups live under `mysql/` in the same bucket: a PostgreSQL server named `mysql` would share that prefix.
-        for env_name, environment in config.environments.items():
-            if config.backup_name(env_name) == MYSQL_BACKUP_ROOT:
-                problems.append((("environments", env_name, "database", "backupName"),
-                                 f"'{MYSQL_BACKUP_ROOT}' is where the app's MySQL backups are kept in the same bucket; "
-                                 "pick another name"))
-    return problems
+    @field_validator("files")
+    @classmethod
+    def _distinct_names(cls, files: list[str]) -> list[str]:
+        seen = [f.rsplit("/", 1)[-1] for f in files]
+        if len(set(seen)) != len(seen):
+            raise ValueError("each seed file may be listed once")
+        return files
 
 
 # ---- names ---------------------------------------------------------------------------------------------------------

@@ -76,7 +76,8 @@ def quota_problems(inputs: ProgramInputs) -> list[Problem]:
                 problems.append(Problem(
                     app.config_file, f"environments.{environment}",
                     f"asks for about {_shown(needed, key)} {key} in its namespace (replicas + 1 for rollouts"
-                    f"{', database instances + 1 for the restore drill' if app.config.database.enabled else ''}), "
+                    f"{', database instances + 1 for the restore drill' if app.config.database.enabled else ''}"
+                    f"{', MySQL instances' if app.config.mysql.enabled else ''}), "
                     f"more than the {limits[key]} its quota allows ({inputs.stack.file}: "
                     f"minnova:namespaceQuota.{key})",
                     hint="ask for less, or the platform team raises the stack's minnova:namespaceQuota"))
@@ -91,6 +92,7 @@ def namespace_needs(inputs: ProgramInputs) -> list[tuple[LoadedApp, str, dict[st
     from minnova_idp.render.app import DEFAULT_CONTAINER_REQUEST, process_replicas, process_resources, web_pods_at_most
     from minnova_idp.render.database import database_placement
     from minnova_idp.render.drill import DRILL_POD_REQUESTS, DRILL_PODS
+    from minnova_idp.render.mysql import mysql_placement, sidecars
     from minnova_idp.render.placement import build_placement
 
     needs = []
@@ -122,6 +124,12 @@ def namespace_needs(inputs: ProgramInputs) -> list[tuple[LoadedApp, str, dict[st
             need["memory"] += instances * default["memory"]
             need["storage"] += instances * parse_quantity(database.size)
             add(need, DRILL_PODS, ResourceList(**DRILL_POD_REQUESTS))  # the drill's own pods (render/drill.py)
+        mysql = mysql_placement(config, environment, password_key=None)
+        if mysql is not None:  # each MariaDB instance, the operator's sidecars in it, and its volume (render/mysql.py)
+            add(need, mysql.instances, mysql.resources.requests)
+            need["cpu"] += mysql.instances * sidecars(mysql) * default["cpu"]
+            need["memory"] += mysql.instances * sidecars(mysql) * default["memory"]
+            need["storage"] += mysql.instances * parse_quantity(mysql.size)
         if config.redis.enabled:  # one Valkey pod (Recreate: never two), and its volume
             add(need, 1, config.redis.resources.requests)
             if config.redis.persistence.enabled:

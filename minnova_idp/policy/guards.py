@@ -21,12 +21,16 @@ from minnova_idp.model.inputs import (
     DATABASE_SIZES_OUTPUT,
     DATABASE_UPGRADED_FROM_OUTPUT,
     DATABASE_VERSIONS_OUTPUT,
+    MYSQL_INSTANCES_OUTPUT,
+    MYSQL_SIZES_OUTPUT,
+    MYSQL_VERSIONS_OUTPUT,
     REDIS_SIZES_OUTPUT,
     STORAGE_BUCKETS_OUTPUT,
     ProgramInputs,
 )
 from minnova_idp.model.loaded import LoadedApp
 from minnova_idp.model.quantity import QuantityError, parse_quantity
+from minnova_idp.policy import mysql_guards
 
 # output name -> component -> the value this stack recorded at its last update
 Recorded = Mapping[str, Mapping[str, str]]
@@ -283,6 +287,13 @@ GUARDED: tuple[Guarded, ...] = (
     # The bucket an environment stores its objects in (storage.enabled): what `pulumi up` last deployed.
     Guarded(STORAGE_BUCKETS_OUTPUT, "storage.enabled", lambda *args: None, _bucket_replaced, _bucket_name,
             declared_in=_storage_bucket),
+    # The app's MariaDB (mysql.enabled, ADR 0013): its volumes, its series and its topology.
+    Guarded(MYSQL_SIZES_OUTPUT, "mysql.size", mysql_guards.declared_size, _shrinks("mysql.size", "MySQL"),
+            _volume_size),
+    Guarded(MYSQL_VERSIONS_OUTPUT, "mysql.version", mysql_guards.declared_version, mysql_guards.version_change,
+            mysql_guards.malformed_version),
+    Guarded(MYSQL_INSTANCES_OUTPUT, "environments.<env>.mysql.instances", mysql_guards.declared_instances,
+            mysql_guards.instances_change, mysql_guards.malformed_instances),
 )
 ROWS = {row.output: row for row in GUARDED}
 

@@ -17,6 +17,8 @@ from minnova_idp.model.app_config import NAMESPACE_DEFAULT_LIMIT, AppConfig, Res
 from minnova_idp.render import isolation
 from minnova_idp.render.database import backup_storage, database_objects, database_url_env
 from minnova_idp.render.drill import drill_objects
+from minnova_idp.render.mysql import COMPONENT as MYSQL_COMPONENT
+from minnova_idp.render.mysql import mysql_env, mysql_objects
 from minnova_idp.render.placement import DnsTarget, Placement, RenderSettings
 from minnova_idp.render.redis import COMPONENT as REDIS_COMPONENT
 from minnova_idp.render.redis import (
@@ -100,6 +102,14 @@ def app_objects(app: AppConfig, placement: Placement, settings: RenderSettings, 
         redis = redis_objects(prefix, app, placement.redis, placement.namespace, labels,
                               Lifecycle(retain_on_delete=True, protect=protected), in_namespace, app_code_pods(app))
         objects += redis
+    mysql: list[Declared] = []
+    mysql_ready = None
+    if placement.mysql is not None:
+        # Its MariaDB and Database are data: retained always, protected where the environment is (like the database).
+        mysql, mysql_ready = mysql_objects(prefix, app, placement.mysql, placement.namespace, labels,
+                                           Lifecycle(retain_on_delete=True, protect=protected), in_namespace,
+                                           app_code_pods(app), operators)
+        objects += mysql
     storage: list[Declared] = []
     if placement.storage is not None:
         # Its bucket is data: retained always, protected where the environment is (like the database).
@@ -108,7 +118,7 @@ def app_objects(app: AppConfig, placement: Placement, settings: RenderSettings, 
         objects += storage
     # Every process starts once what it reads exists: its secrets, its database (Ready, with its `-app` Secret), its
     # Redis (its Deployment available, its Secret with REDIS_URL) and its bucket's credentials.
-    ready = in_namespace + keys(secret, cluster, pull, *redis, *storage)
+    ready = in_namespace + keys(secret, cluster, pull, *redis, *storage, mysql_ready)
     release = None
     if app.release is not None:
         release = kubernetes_object(prefix, render_release(app, placement, settings, preview), Lifecycle(depends_on=ready))
@@ -174,14 +184,17 @@ def render_isolation(app: AppConfig, placement: Placement, settings: RenderSetti
         if settings.ingress_namespaces is not None:
             # The operator connects to its instances (status, switchover): always let it in.
             allowed = sorted({*settings.ingress_namespaces, versions.CLOUDNATIVE_PG.namespace})
-        objects += [isolation.ingress_policy(placement.namespace, labels, allowed, own_policy=redis_pods_label(placement)),
+        objects += [isolation.ingress_policy(placement.namespace, labels, allowed, own_policy=own_policy_pods(placement)),
                     isolation.egress_policy(placement.namespace, labels, app_code_pods(app), "app-egress")]
     return objects
 
 
-def redis_pods_label(placement: Placement) -> tuple[str, str] | None:
-    """The label of the pods the namespace-wide ingress policy leaves to a policy of their own: Valkey's."""
-    return (COMPONENT_LABEL, REDIS_COMPONENT) if placement.redis is not None else None
+def own_policy_pods(placement: Placement) -> tuple[str, ...] | None:
+    """(label, values...) of the pods the namespace-wide ingress policy leaves to a policy of their own: Valkey's
+    and MariaDB's (render/mysql.py gives its pods the same label)."""
+    components = [name for name, present in ((REDIS_COMPONENT, placement.redis), (MYSQL_COMPONENT, placement.mysql))
+                  if present is not None]
+    return (COMPONENT_LABEL, *components) if components else None
 
 
 def render_app(app: AppConfig, placement: Placement, settings: RenderSettings,
@@ -253,6 +266,7 @@ def _container(app: AppConfig, placement: Placement, name: str, command: list[st
                 *([database_url_env(placement.database)] if placement.database is not None else []),
                 *([redis_url_env(app)] if placement.redis is not None else []),
                 *(storage_env(app, placement.storage) if placement.storage is not None else []),
+                *(mysql_env(app, placement.mysql, placement.namespace) if placement.mysql is not None else []),
                 *({"name": key, "value": value} for key, value in sorted(placement.env.items()))],
     }
     if placement.secrets is not None:

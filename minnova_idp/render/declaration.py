@@ -21,6 +21,7 @@ from minnova_idp.render import argocd, preview_admission, tls
 from minnova_idp.render.app import app_objects, url
 from minnova_idp.render.approval import approval_settings
 from minnova_idp.render.database import backup_target
+from minnova_idp.render.mysql_operator import mysql_operator_releases
 from minnova_idp.render.origin import origin_offer
 from minnova_idp.render.placement import DnsTarget, Placement, RenderSettings, environment_placement
 from minnova_idp.render.resources import (
@@ -79,7 +80,7 @@ def declare(inputs: ProgramInputs) -> Declaration:
     # Protected: uninstalling it deletes its CRDs, and every issuer and certificate with them.
     cert_manager = HelmRelease(versions.CERT_MANAGER, {"crds": {"enabled": True, "keep": True}},
                                Lifecycle(protect=True))
-    operators = _database_operators(cert_manager)
+    operators = _database_operators(cert_manager) + mysql_operator_releases(cert_manager)
     declared += [cert_manager, *operators]
     dns = None
     if settings.cloudflare is not None:

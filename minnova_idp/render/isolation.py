@@ -34,10 +34,10 @@ NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set by Kubernetes on eve
 
 
 def ingress_policy(namespace: str, labels: dict[str, str], from_namespaces: list[str] | None = None,
-                   own_policy: tuple[str, str] | None = None) -> Manifest:
+                   own_policy: tuple[str, ...] | None = None) -> Manifest:
     """Who may connect to anything in `namespace`: its own pods, and namespaces that are not apps' (or exactly
     `from_namespaces`). Every app namespace carries the managed-by label this tells them apart by.
-    `own_policy`: (label, value) of pods left out, which a stricter policy of their own confines (NetworkPolicies
+    `own_policy`: (label, value, ...) of pods left out, which a stricter policy of their own confines (NetworkPolicies
     add up, so this one selecting them too would let in everything it lets in)."""
     if from_namespaces is None:
         others = {"namespaceSelector": {"matchExpressions": [
@@ -48,7 +48,7 @@ def ingress_policy(namespace: str, labels: dict[str, str], from_namespaces: list
     return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
             "metadata": {"name": "deny-other-apps", "namespace": namespace, "labels": labels},
             "spec": {"podSelector": ({"matchExpressions": [{"key": own_policy[0], "operator": "NotIn",
-                                                             "values": [own_policy[1]]}]} if own_policy else {}),
+                                                             "values": list(own_policy[1:])}]} if own_policy else {}),
                      "policyTypes": ["Ingress"],
                      "ingress": [{"from": [{"podSelector": {}}, others]}]}}
 

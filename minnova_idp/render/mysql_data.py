@@ -104,7 +104,7 @@ SAFE_CLIENT_ENV = (("EDITOR", "/bin/false"), ("VISUAL", "/bin/false"), ("HOME", 
 class MysqlData:
     """What the data half needs of one app environment's MariaDB."""
 
-    server: str  # the MariaDB's name (model/mysql_data.mysql_server_name)
+    server: str  # the MariaDB's name (model/mysql_data_rules.mysql_server_name)
     version: str  # its series (versions.MARIADB_IMAGES key): the seed's client comes from the same image
     instances: int
     backup: BackupTarget | None = None  # None: no backups (previews)

@@ -11,6 +11,8 @@ from minnova_idp.model.secrets import SecretValues
 from minnova_idp.render import tls
 from minnova_idp.render.database import database_placement
 from minnova_idp.render.database_placement import BackupTarget, DatabasePlacement
+from minnova_idp.render.mysql import mysql_placement
+from minnova_idp.render.mysql_placement import MysqlPlacement
 from minnova_idp.render.redis import RedisPlacement, redis_password
 from minnova_idp.render.resources import DnsRecord, Lifecycle
 from minnova_idp.render.storage import StoragePlacement
@@ -47,6 +49,7 @@ class Placement:
     pull_secret: bool = False  # pods pull with the stack's registry credentials (Secret registry-credentials)
     redis: RedisPlacement | None = None
     storage: StoragePlacement | None = None  # its bucket (storage.py)
+    mysql: MysqlPlacement | None = None  # its MariaDB (mysql.py)
 
     @property
     def instance(self) -> str:
@@ -72,7 +75,7 @@ class DnsTarget:
 def build_placement(app: AppConfig, environment: str, namespace: str, host: str, image_tag: str, replicas: int = 1,
                     secrets: SecretValues | None = None, database: DatabasePlacement | None = None,
                     pull_secret: bool = False, redis: RedisPlacement | None = None,
-                    storage: StoragePlacement | None = None) -> Placement:
+                    storage: StoragePlacement | None = None, mysql: MysqlPlacement | None = None) -> Placement:
     """The one builder of placements, for stack environments and previews alike. Env and resources come from
     the environment's own settings over the app's, when the app defines that environment (previews: not)."""
     settings = app.environments.get(environment)
@@ -91,6 +94,7 @@ def build_placement(app: AppConfig, environment: str, namespace: str, host: str,
         pull_secret=pull_secret,
         redis=redis,
         storage=storage,
+        mysql=mysql,
     )
 
 
@@ -100,7 +104,7 @@ def environment_placement(app: AppConfig, environment: str, image_tag: str, secr
                           pull_secret: bool = False, password_key: str | None = None,
                           server_name: str = "", storage: StoragePlacement | None = None) -> Placement:
     """`seed`: the app's seed files, used when this environment is among `database.seed.environments`;
-    `password_key`: the stack's minnova:passwordKey, which the app's Redis password is derived from;
+    `password_key`: the stack's minnova:passwordKey, which the app's Redis and MySQL passwords are derived from;
     `server_name`: the server name the environment's Cluster archives under (policy/guards.py, major upgrades);
     `storage`: the environment's bucket (storage.storage_target), for an app with storage."""
     env = app.environments[environment]
@@ -117,4 +121,5 @@ def environment_placement(app: AppConfig, environment: str, image_tag: str, secr
                                password=redis_password(password_key, namespace),
                                size=persistence.size if persistence.enabled else None)
     return build_placement(app, environment, namespace, env.host, image_tag, replicas=env.replicas, secrets=secrets,
-                           database=database, pull_secret=pull_secret, redis=redis, storage=storage)
+                           database=database, pull_secret=pull_secret, redis=redis, storage=storage,
+                           mysql=mysql_placement(app, environment, password_key))

@@ -16,8 +16,9 @@ from minnova_idp.model.errors import ConfigError, Problem
 from minnova_idp.model.quantity import parse_quantity
 from minnova_idp.model.secrets import SecretValues
 from minnova_idp.render import isolation
-from minnova_idp.render.app import Manifest, app_code_pods, common_labels, redis_pods_label, render_app
+from minnova_idp.render.app import Manifest, app_code_pods, common_labels, own_policy_pods, render_app
 from minnova_idp.render.database_placement import DatabasePlacement, Origin
+from minnova_idp.render.mysql import preview_mysql_placement
 from minnova_idp.render.placement import Placement, RenderSettings, build_placement
 from minnova_idp.render.redis import RedisPlacement, redis_password
 from minnova_idp.render.storage import StoragePlacement
@@ -174,7 +175,8 @@ def preview_placement(app: AppConfig, request: PreviewRequest, secrets: SecretVa
                       seed: tuple[tuple[str, str], ...] = (), pull_secret: bool = False,
                       password_key: str | None = None, origin: Origin | None = None,
                       storage: StoragePlacement | None = None) -> Placement:
-    """`password_key`: the sidecar's preview password key (redis.preview_password_key), for an app with Redis;
+    """`password_key`: the sidecar's preview password key (redis.preview_password_key), for an app with Redis or
+    MySQL;
     `origin`: for `preview.database.from`, the archive the platform lets this app's previews copy and the masking
     SQL from the app's registered branch (the sidecar's origin file, origin.py)."""
     database = None
@@ -207,6 +209,15 @@ def preview_placement(app: AppConfig, request: PreviewRequest, secrets: SecretVa
         # Memory only and small: a preview's data is disposable. The password is the same on every re-render.
         redis = RedisPlacement(version=app.redis.version, resources=PREVIEW_REDIS_RESOURCES,
                                password=redis_password(password_key, request.namespace))
+    mysql = None
+    if app.mysql.enabled:
+        if not password_key:
+            raise ConfigError([Problem(WHERE, "mysql.enabled", "the preview needs a MySQL password, and the plugin "
+                                       "sidecar has no preview password key",
+                                       hint="the platform team sets minnova:passwordKey in the stack (pulumi config "
+                                            "set --secret minnova:passwordKey \"$(openssl rand -hex 32)\")")])
+        # One small instance of its own, in the preview's namespace and gone with it; same password on re-renders.
+        mysql = preview_mysql_placement(app, request.namespace, password_key)
     if app.storage.enabled and (storage is None or storage.declares_bucket
                                 or storage.prefix != names.preview_storage_prefix(request.pr_number)):
         # Only what the stack provisioned for this app's previews (storage.parse_preview_storage): never a bucket
@@ -215,7 +226,7 @@ def preview_placement(app: AppConfig, request: PreviewRequest, secrets: SecretVa
     # app CI pushes <repository>:<head SHA> for pull requests
     return build_placement(app, ENVIRONMENT, request.namespace, request.host, request.head_sha, secrets=secrets,
                            database=database, pull_secret=pull_secret, redis=redis,
-                           storage=storage if app.storage.enabled else None)
+                           storage=storage if app.storage.enabled else None, mysql=mysql)
 
 
 def render_preview(app: AppConfig, request: PreviewRequest, secrets: SecretValues | None,
@@ -231,12 +242,12 @@ def render_preview(app: AppConfig, request: PreviewRequest, secrets: SecretValue
     namespace, *rest = render_app(app, placement, settings, pull_credentials)
     labels = common_labels(app, placement, settings)
     namespace["metadata"]["labels"]["minnova.io/preview"] = "true"
-    return [namespace, *guard_rails(placement.namespace, labels, app_code_pods(app), redis_pods_label(placement)),
+    return [namespace, *guard_rails(placement.namespace, labels, app_code_pods(app), own_policy_pods(placement)),
             *rest, ready_hook(placement.namespace, labels, request.head_sha)]
 
 
 def guard_rails(namespace: str, labels: dict[str, str], app_pods: dict[str, str],
-                own_policy: tuple[str, str] | None = None) -> list[Manifest]:
+                own_policy: tuple[str, ...] | None = None) -> list[Manifest]:
     """A preview runs a pull request's code: cap what it can use and who can reach it, and what it can reach."""
     return [
         isolation.resource_quota(namespace, labels, "preview-quota", QUOTA),

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from minnova_idp.model.app_config import AppConfig
-from minnova_idp.model.mysql_data import mysql_backup_prefix, mysql_server_name, retention_duration
+from minnova_idp.model.mysql_data import mysql_backup_prefix, retention_duration
+from minnova_idp.model.mysql_data_rules import mysql_server_name
 from minnova_idp.render.database import backup_target
 from minnova_idp.render.mysql_data import (
     CLIENT_OPTIONS,
