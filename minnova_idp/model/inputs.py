@@ -52,6 +52,7 @@ class ProgramInputs:
     secrets: dict[tuple[str, str], SecretValues] = field(default_factory=dict)  # (app, environment)
     restore_checks: dict[str, str] = field(default_factory=dict)  # app -> its .minnova/restore-check.sql
     seeds: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)  # app -> its seed files
+    mysql_seeds: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)  # app -> mysql.seed's files
     masks: dict[str, str] = field(default_factory=dict)  # app -> its .minnova/seed/mask.sql (preview copies)
     kept_tags: dict[str, str] = field(default_factory=dict)  # component -> the tag the image gate kept
     # The guarded outputs (policy/guards.py) of this stack's last update: output name -> component -> value.

@@ -19,6 +19,7 @@ from minnova_idp.render.database import backup_storage, database_objects, databa
 from minnova_idp.render.drill import drill_objects
 from minnova_idp.render.mysql import COMPONENT as MYSQL_COMPONENT
 from minnova_idp.render.mysql import mysql_env, mysql_objects
+from minnova_idp.render.mysql_data import mariadb_data_spec, mysql_data_objects
 from minnova_idp.render.placement import DnsTarget, Placement, RenderSettings
 from minnova_idp.render.redis import COMPONENT as REDIS_COMPONENT
 from minnova_idp.render.redis import (
@@ -72,8 +73,8 @@ def app_objects(app: AppConfig, placement: Placement, settings: RenderSettings, 
     objects += [kubernetes_object(prefix, manifest, Lifecycle(depends_on=in_namespace))
                 for manifest in render_isolation(app, placement, settings)]
     cluster = None
+    credentials = None  # the backup credentials Secret (PostgreSQL's and MySQL's backups share it)
     if database is not None:
-        credentials = None
         if database.backup is not None:
             *storage, credentials = backup_storage(prefix, app, database.backup, placement.namespace, labels,
                                                    settings.deployment, keep, in_namespace)
@@ -106,9 +107,21 @@ def app_objects(app: AppConfig, placement: Placement, settings: RenderSettings, 
     mysql_ready = None
     if placement.mysql is not None:
         # Its MariaDB and Database are data: retained always, protected where the environment is (like the database).
-        mysql, mysql_ready = mysql_objects(prefix, app, placement.mysql, placement.namespace, labels,
-                                           Lifecycle(retain_on_delete=True, protect=protected), in_namespace,
-                                           app_code_pods(app), operators)
+        mysql_keep = Lifecycle(retain_on_delete=True, protect=protected)
+        data, backups_after = placement.mysql.data, in_namespace
+        if data is not None and data.backup is not None:
+            # Its backups share the environment's bucket, token and credentials with PostgreSQL's (mysql_data.py).
+            if credentials is None:
+                *bucket, credentials = backup_storage(prefix, app, data.backup, placement.namespace, labels,
+                                                      settings.deployment, mysql_keep, in_namespace)
+                objects += [*bucket, credentials]
+            backups_after = (*in_namespace, *operators, credentials.key)
+        mysql, mysql_ready = mysql_objects(prefix, app, placement.mysql, placement.namespace, labels, mysql_keep,
+                                           in_namespace, app_code_pods(app), operators,
+                                           mariadb_data_spec(app, data) if data is not None else None)
+        server = next(d for d in mysql if isinstance(d, KubernetesObject) and d.manifest["kind"] == "MariaDB")
+        mysql += mysql_data_objects(prefix, app, placement.mysql, placement.namespace, labels, mysql_keep,
+                                    backups_after, server.key, mysql_ready.key)
         objects += mysql
     storage: list[Declared] = []
     if placement.storage is not None:

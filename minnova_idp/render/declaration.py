@@ -111,13 +111,14 @@ def _app_instance(inputs: ProgramInputs, app: LoadedApp, environment: str, setti
     stack = inputs.stack.settings
     component = names.component_name(app.name, environment)
     backup = None
-    if app.config.database.enabled:
+    if app.config.database.enabled or app.config.mysql.enabled:  # MySQL's backups share the bucket (mysql_data.py)
         backup = backup_target(app.config, environment, stack.deployment, stack.cloudflare.account_id)
     placement = environment_placement(app.config, environment, inputs.image_tag(app, environment)[0],
                                       secrets=inputs.secrets.get((app.name, environment)), backup=backup,
                                       drill_schedule=stack.restore_drill_schedule,
                                       drill_check=inputs.restore_checks.get(app.name),
                                       seed=inputs.seeds.get(app.name, ()),
+                                      mysql_seed=inputs.mysql_seeds.get(app.name, ()),
                                       pull_secret=bool(pull_credentials(inputs.stack.secrets, app.name)),
                                       password_key=inputs.stack.secrets.password_key,
                                       server_name=guards.archive_server(app.config, environment, inputs.recorded),

@@ -36,6 +36,7 @@ from minnova_idp.model.mysql import (
     mysql_server,
     mysql_user,
 )
+from minnova_idp.model.mysql_data_rules import mysql_server_name
 from minnova_idp.render.mysql_placement import MysqlPlacement
 from minnova_idp.render.resources import KubernetesObject, Lifecycle, Secret, kubernetes_object
 
@@ -91,7 +92,7 @@ def mysql_placement(app: AppConfig, environment: str, password_key: str | None) 
     if not app.mysql.enabled:
         return None
     password = mysql_password(password_key, names.namespace(app.name, environment)) if password_key else ""
-    return MysqlPlacement(server=mysql_server(app.name), version=app.mysql.version, size=app.mysql.size,
+    return MysqlPlacement(server=mysql_server_name(app, environment), version=app.mysql.version, size=app.mysql.size,
                           resources=app.mysql.resources, instances=mysql_instances(app, environment),
                           password=password)
 
@@ -153,7 +154,8 @@ def client_pods(mysql: MysqlPlacement) -> dict[str, str]:
 
 def mysql_objects(prefix: str, app: AppConfig, mysql: MysqlPlacement, namespace: str, labels: dict[str, str],
                   keep: Lifecycle, after_namespace: tuple[str, ...], app_pods: dict[str, str],
-                  operators: tuple[str, ...] = ()) -> tuple[list[KubernetesObject], KubernetesObject]:
+                  operators: tuple[str, ...] = (), data_spec: dict[str, Any] | None = None
+                  ) -> tuple[list[KubernetesObject], KubernetesObject]:
     """The Secret, NetworkPolicy, MariaDB, Database, User and Grant, each with its lifecycle; and what the app's
     processes wait for (the Grant: the user can use its database). `keep`: how data holders are kept (the MariaDB
     and its Database: retained, and protected where the environment is); `operators`: keys of the Helm releases
@@ -163,7 +165,7 @@ def mysql_objects(prefix: str, app: AppConfig, mysql: MysqlPlacement, namespace:
     secret = kubernetes_object(prefix, render_secret(app, mysql, namespace, labels), Lifecycle(depends_on=after_namespace))
     policy = kubernetes_object(prefix, render_policy(mysql, namespace, labels, app_pods),
                                Lifecycle(depends_on=after_namespace))
-    server = kubernetes_object(prefix, render_mariadb(app, mysql, namespace, labels),
+    server = kubernetes_object(prefix, render_mariadb(app, mysql, namespace, labels, data_spec),
                                replace(keep, depends_on=(*after_namespace, *operators)))
     sql_after = (*after_namespace, *operators, server.key)
     database = kubernetes_object(prefix, render_database(app, mysql, namespace, labels),
@@ -189,7 +191,10 @@ def _container_security() -> dict[str, Any]:
     return {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "runAsNonRoot": True}
 
 
-def render_mariadb(app: AppConfig, mysql: MysqlPlacement, namespace: str, labels: dict[str, str]) -> Manifest:
+def render_mariadb(app: AppConfig, mysql: MysqlPlacement, namespace: str, labels: dict[str, str],
+                   data_spec: dict[str, Any] | None = None) -> Manifest:
+    """`data_spec`: what the data half adds (render/mysql_data.py mariadb_data_spec: binlog archiving, a restore's
+    bootstrapFrom)."""
     spec: dict[str, Any] = {
         # Only MariaDB's official images (mariadb_types.go:639-643), pinned by exact tag (versions.py).
         "image": versions.MARIADB_IMAGES[mysql.version],
@@ -239,6 +244,7 @@ def render_mariadb(app: AppConfig, mysql: MysqlPlacement, namespace: str, labels
             # 318-345, 221-231).
             "agent": {"securityContext": _container_security(), "basicAuth": {"enabled": True}},
         }
+    spec.update(data_spec or {})
     return {"apiVersion": API_VERSION, "kind": "MariaDB",
             "metadata": {"name": mysql.server, "namespace": namespace, "labels": labels,
                          "annotations": {**WAIT_FOR_READY, "pulumi.com/timeoutSeconds": str(CREATE_TIMEOUT_SECONDS)}},

@@ -49,9 +49,7 @@ from typing import Any
 
 from minnova_idp.model import versions
 from minnova_idp.model.app_config import AppConfig
-from minnova_idp.model.mysql import mysql_app_secret
 from minnova_idp.model.mysql_data import (
-    MysqlRestore,
     mysql_backup_prefix,
     mysql_binlog_prefix,
     mysql_physical_backup,
@@ -62,6 +60,8 @@ from minnova_idp.model.mysql_data import (
 from minnova_idp.model import names
 from minnova_idp.render.database import ACCESS_KEY_ID, SECRET_ACCESS_KEY
 from minnova_idp.render.database_placement import BackupTarget
+from minnova_idp.render.mysql import CLIENT_LABEL, mysql_env, render_mariadb
+from minnova_idp.render.mysql_placement import MysqlData, MysqlPlacement
 from minnova_idp.render.resources import KubernetesObject, Lifecycle, kubernetes_object
 from minnova_idp.render.sql_jobs import hardened_container_security, token_less_job_pod
 from minnova_idp.render.waves import (
@@ -88,8 +88,7 @@ BACKUP_TIMEOUT = "4h"
 # app namespace enforces it (render/app.py render_namespace) and the operator sets only runAsNonRoot, user, group
 # and fsGroup when we set nothing (pkg/builder/securitycontext_builder.go:45-67).
 MYSQL_UID = 999
-# What the seed and the drill's check read from the app's MySQL Secret (model/mysql.py mysql_app_secret): the same
-# keys the app's containers get (model/mysql.MYSQL_ENV_VARS).
+# What the seed and the drill's check take of the app's MYSQL_* (render/mysql.py mysql_env).
 APP_SECRET_KEYS = ("MYSQL_HOST", "MYSQL_PORT", "MYSQL_USER", "MYSQL_PASSWORD", "MYSQL_DATABASE")
 # A key no seed file can have (those end in .sql): the Job's own script.
 SEED_SCRIPT_KEY = "minnova-seed.sh"
@@ -100,34 +99,32 @@ CLIENT_OPTIONS = ("--no-defaults", "--sandbox", "--local-infile=0", "--batch")
 SAFE_CLIENT_ENV = (("EDITOR", "/bin/false"), ("VISUAL", "/bin/false"), ("HOME", "/tmp"))
 
 
-@dataclass(frozen=True)
-class MysqlData:
-    """What the data half needs of one app environment's MariaDB."""
-
-    server: str  # the MariaDB's name (model/mysql_data_rules.mysql_server_name)
-    version: str  # its series (versions.MARIADB_IMAGES key): the seed's client comes from the same image
-    instances: int
-    backup: BackupTarget | None = None  # None: no backups (previews)
-    retention: str = "30d"
-    restore: MysqlRestore | None = None
-    source_instances: int = 1  # the restore's source: whether it archived binlogs
-    seed: tuple[tuple[str, str], ...] = ()
-
-    @property
-    def point_in_time(self) -> bool:
-        return self.backup is not None and self.instances >= 2
-
-
 def mysql_data(app: AppConfig, environment: str, server: str, backup: BackupTarget | None,
-               seed: tuple[tuple[str, str], ...] = (), preview: bool = False) -> MysqlData | None:
+               seed: tuple[tuple[str, str], ...] = (), preview: bool = False, drill_schedule: str | None = None,
+               drill_check: str | None = None) -> MysqlData | None:
     if not app.mysql.enabled:
         return None
     settings = app.environments[environment].mysql if environment in app.environments else None
     instances = 1 if preview or settings is None else settings.instances
     restore = None if preview or settings is None else settings.restore
-    return MysqlData(server=server, version=app.mysql.version, instances=instances, backup=None if preview else backup,
-                     retention=app.mysql.backup_retention, restore=restore,
-                     source_instances=instances, seed=seed)
+    backup = None if preview else backup
+    return MysqlData(server=server, version=app.mysql.version, instances=instances, backup=backup,
+                     retention=app.mysql.backup_retention, restore=restore, seed=seed,
+                     drill_schedule=drill_schedule if backup is not None and app.mysql.restore_drill else None,
+                     drill_check=drill_check)
+
+
+def attach_data(mysql: MysqlPlacement | None, app: AppConfig, environment: str, backup: BackupTarget | None,
+                seed: tuple[tuple[str, str], ...] = (), drill_schedule: str | None = None,
+                drill_check: str | None = None) -> MysqlPlacement | None:
+    """`mysql` (render/mysql.py's placement) with its data half: backups to `backup`, the restore, the seed files
+    where this environment is seeded (`mysql.seed.environments`; a preview always is)."""
+    if mysql is None:
+        return None
+    seeded = mysql.preview or (app.mysql.seed is not None and environment in app.mysql.seed.environments)
+    data = mysql_data(app, environment, mysql.server, backup, seed if seeded else (), preview=mysql.preview,
+                      drill_schedule=drill_schedule, drill_check=drill_check)
+    return replace(mysql, data=data)
 
 
 def render_physical_backup(app: AppConfig, data: MysqlData, namespace: str, labels: dict[str, str]) -> Manifest:
@@ -146,6 +143,8 @@ def render_physical_backup(app: AppConfig, data: MysqlData, namespace: str, labe
             "compression": COMPRESSION,
             "timeout": BACKUP_TIMEOUT,
             "storage": {"s3": _backup_s3(app, data.backup, mysql_backup_prefix(data.server))},
+            # The server's NetworkPolicy lets the platform's labelled clients in (render/mysql.py client_pods).
+            "podMetadata": {"labels": {CLIENT_LABEL: data.server}},
             "podSecurityContext": {"runAsNonRoot": True, "runAsUser": MYSQL_UID, "runAsGroup": MYSQL_UID,
                                    "fsGroup": MYSQL_UID, "seccompProfile": {"type": "RuntimeDefault"}},
             "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
@@ -192,7 +191,8 @@ def bootstrap_from(app: AppConfig, data: MysqlData) -> dict[str, Any]:
     restore = data.restore
     assert restore is not None
     bootstrap: dict[str, Any]
-    if data.point_in_time and data.source_instances >= 2:
+    # The source ran in the same environment, with the same `instances` (declared as it runs, source_server below).
+    if data.point_in_time:
         # Binlogs of the source, replayed onto its closest full backup up to the target (strict: never short of it).
         bootstrap = {"pointInTimeRecoveryRef": {"name": mysql_pitr(restore.from_backup)}}
     else:
@@ -231,18 +231,30 @@ def render_seed(data: MysqlData, namespace: str, labels: dict[str, str]) -> Mani
             "data": {**dict(data.seed), SEED_SCRIPT_KEY: seed_script(tuple(key for key, _ in data.seed))}}
 
 
-def mariadb_client_env(app: AppConfig) -> list[dict[str, Any]]:
-    secret = mysql_app_secret(app.name)
-    env = [{"name": key, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}} for key in APP_SECRET_KEYS]
-    env = [e if e["name"] != "MYSQL_PASSWORD" else {"name": "MYSQL_PWD", "valueFrom": e["valueFrom"]} for e in env]
+def mariadb_client_env(app: AppConfig, mysql: MysqlPlacement, namespace: str, host: str | None = None
+                       ) -> list[dict[str, Any]]:
+    """What the app's containers get (render/mysql.py mysql_env), the password as MYSQL_PWD (read by the client,
+    never on its command line), no URL; `host`: another server's (the drill's)."""
+    env = []
+    for entry in mysql_env(app, mysql, namespace):
+        if entry["name"] not in APP_SECRET_KEYS:
+            continue
+        if entry["name"] == "MYSQL_PASSWORD":
+            entry = {"name": "MYSQL_PWD", "valueFrom": entry["valueFrom"]}
+        elif entry["name"] == "MYSQL_HOST" and host is not None:
+            entry = {"name": "MYSQL_HOST", "value": host}
+        env.append(entry)
     return env + [{"name": name, "value": value} for name, value in SAFE_CLIENT_ENV]
 
 
-def render_seed_job(app: AppConfig, data: MysqlData, namespace: str, labels: dict[str, str], preview: bool) -> Manifest:
-    """The seed files, run once, as the app's user, by the hardened client (module docstring), with no token."""
+def render_seed_job(app: AppConfig, mysql: MysqlPlacement, namespace: str, labels: dict[str, str]) -> Manifest:
+    """The seed files, run once, as the app's user, by the hardened client (module docstring), with no token: a pod
+    of the app's (its labels: the app's egress policy, and the server's ingress policy lets it in)."""
+    data = mysql.data
+    assert data is not None
     name = mysql_seed(data.server)
     metadata: dict[str, Any] = {"name": name, "namespace": namespace, "labels": labels}
-    if preview:  # as PostgreSQL's seed (render/sql_jobs.py _sql_job): a Sync hook in the seed's wave
+    if mysql.preview:  # as PostgreSQL's seed (render/sql_jobs.py _sql_job): a Sync hook in the seed's wave
         metadata["annotations"] = {SYNC_WAVE_ANNOTATION: str(SEED_SYNC_WAVE), HOOK_ANNOTATION: "Sync",
                                    HOOK_DELETE_POLICY_ANNOTATION: "BeforeHookCreation"}
     pod_labels = {**labels, "app.kubernetes.io/instance": f"{labels['app.kubernetes.io/instance']}-mysql-seed"}
@@ -250,8 +262,8 @@ def render_seed_job(app: AppConfig, data: MysqlData, namespace: str, labels: dic
     return {
         "apiVersion": "batch/v1", "kind": "Job", "metadata": metadata,
         "spec": {
-            "backoffLimit": 2 if preview else 10,
-            "activeDeadlineSeconds": 600 if preview else 1800,
+            "backoffLimit": 2 if mysql.preview else 10,
+            "activeDeadlineSeconds": 600 if mysql.preview else 1800,
             "template": {"metadata": {"labels": pod_labels}, "spec": {
                 **token_less_job_pod(app.run_as_user),
                 "volumes": [{"name": "seed", "configMap": {"name": name}}, {"name": "tmp", "emptyDir": {}}],
@@ -259,7 +271,7 @@ def render_seed_job(app: AppConfig, data: MysqlData, namespace: str, labels: dic
                     "name": "seed",
                     "image": versions.MARIADB_IMAGES[data.version],  # the server's client, same series
                     "command": ["bash", f"/seed/{SEED_SCRIPT_KEY}", *files],
-                    "env": mariadb_client_env(app),
+                    "env": mariadb_client_env(app, mysql, namespace),
                     "securityContext": hardened_container_security(),
                     "volumeMounts": [{"name": "seed", "mountPath": "/seed", "readOnly": True},
                                      {"name": "tmp", "mountPath": "/tmp"}],
@@ -270,22 +282,39 @@ def render_seed_job(app: AppConfig, data: MysqlData, namespace: str, labels: dic
     }
 
 
-def mysql_data_objects(prefix: str, app: AppConfig, data: MysqlData, namespace: str, labels: dict[str, str],
+def mysql_data_objects(prefix: str, app: AppConfig, mysql: MysqlPlacement, namespace: str, labels: dict[str, str],
                        keep: Lifecycle, after: tuple[str, ...], server_key: str | None = None,
-                       preview: bool = False) -> list[KubernetesObject]:
-    """PhysicalBackup and PointInTimeRecovery (kept like the server: retained, protected where the environment is),
-    then the seed's ConfigMap and Job (after the server). `after`: the namespace, the operator's releases and the
-    backup credentials Secret; `server_key`: the MariaDB's key."""
+                       ready_key: str | None = None) -> list[KubernetesObject]:
+    """For a restore, the source server as it runs (its MariaDB and backups, never its bootstrap); the
+    PhysicalBackup and PointInTimeRecovery (kept like the server: retained, protected where the environment is);
+    then the seed's ConfigMap and Job (once the app's user can use its database: `ready_key`). `after`: the
+    namespace, the operator's releases and the backup credentials Secret; `server_key`: the MariaDB's key."""
+    data = mysql.data
+    if data is None:
+        return []
     objects = []
-    if data.backup is not None:
-        backup = kubernetes_object(prefix, render_physical_backup(app, data, namespace, labels),
-                                   replace(keep, depends_on=(*after, *filter(None, [server_key]))))
+    servers = [data]
+    if data.restore is not None:
+        # Kept declared exactly as it was (same name, spec and backups): `pulumi up` changes nothing on it until the
+        # restore is removed on purpose (docs/mysql-data.md "Restoring"); its data stays for what the restore lost.
+        source = replace(data, server=data.restore.from_backup, restore=None, seed=())
+        source_server = kubernetes_object(prefix, render_mariadb(app, replace(mysql, server=source.server, data=source),
+                                                                 namespace, labels, mariadb_data_spec(app, source)),
+                                          replace(keep, depends_on=after))
+        objects.append(source_server)
+        servers.insert(0, source)
+    for each in servers:
+        if each.backup is None:
+            continue
+        owner = objects[0].key if each is not data else server_key
+        backup = kubernetes_object(prefix, render_physical_backup(app, each, namespace, labels),
+                                   replace(keep, depends_on=(*after, *filter(None, [owner]))))
         objects.append(backup)
-        if data.point_in_time:
-            objects.append(kubernetes_object(prefix, render_point_in_time_recovery(app, data, namespace, labels),
+        if each.point_in_time:
+            objects.append(kubernetes_object(prefix, render_point_in_time_recovery(app, each, namespace, labels),
                                              replace(keep, depends_on=(*after, backup.key))))
     if data.seed and data.restore is None:
         seed = kubernetes_object(prefix, render_seed(data, namespace, labels), Lifecycle(depends_on=after))
-        objects += [seed, kubernetes_object(prefix, render_seed_job(app, data, namespace, labels, preview),
-                                            Lifecycle(depends_on=(*after, seed.key, *filter(None, [server_key]))))]
+        objects += [seed, kubernetes_object(prefix, render_seed_job(app, mysql, namespace, labels),
+                                            Lifecycle(depends_on=(*after, seed.key, *filter(None, [ready_key]))))]
     return objects

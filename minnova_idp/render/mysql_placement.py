@@ -10,6 +10,28 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from minnova_idp.model.app_config import Resources
+from minnova_idp.model.mysql_data import MysqlRestore
+from minnova_idp.render.database_placement import BackupTarget
+
+
+@dataclass(frozen=True)
+class MysqlData:
+    """The data half of one app environment's MariaDB (render/mysql_data.py): its backups, a restore, seed files."""
+
+    server: str  # the MariaDB's name (model/mysql_data_rules.mysql_server_name)
+    version: str  # its series (versions.MARIADB_IMAGES key): the seed's client comes from the same image
+    instances: int
+    backup: BackupTarget | None = None  # None: no backups (previews)
+    retention: str = "30d"
+    restore: MysqlRestore | None = None
+    seed: tuple[tuple[str, str], ...] = ()
+    drill_schedule: str | None = None  # when its backups are restored and checked (mysql_drill.py); None: never
+    drill_check: str | None = None
+
+    @property
+    def point_in_time(self) -> bool:
+        """Binary logs archived: the operator does it only for replication (render/mysql_data.py)."""
+        return self.backup is not None and self.instances >= 2
 
 
 @dataclass(frozen=True)
@@ -21,6 +43,7 @@ class MysqlPlacement:
     instances: int = 1  # more than one: replication, a primary and replicas (render/mysql.py)
     password: str = field(default="", repr=False)  # the app user's (derived: mysql.mysql_password); never logged
     preview: bool = False  # a preview's: one small instance, its volume deleted with the preview's namespace
+    data: MysqlData | None = None  # backups, restore, seed (render/mysql_data.py attach_data)
 
     def __post_init__(self) -> None:
         if not self.server:

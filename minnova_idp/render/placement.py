@@ -12,6 +12,7 @@ from minnova_idp.render import tls
 from minnova_idp.render.database import database_placement
 from minnova_idp.render.database_placement import BackupTarget, DatabasePlacement
 from minnova_idp.render.mysql import mysql_placement
+from minnova_idp.render.mysql_data import attach_data
 from minnova_idp.render.mysql_placement import MysqlPlacement
 from minnova_idp.render.redis import RedisPlacement, redis_password
 from minnova_idp.render.resources import DnsRecord, Lifecycle
@@ -102,7 +103,8 @@ def environment_placement(app: AppConfig, environment: str, image_tag: str, secr
                           backup: BackupTarget | None = None, drill_schedule: str | None = None,
                           drill_check: str | None = None, seed: tuple[tuple[str, str], ...] = (),
                           pull_secret: bool = False, password_key: str | None = None,
-                          server_name: str = "", storage: StoragePlacement | None = None) -> Placement:
+                          server_name: str = "", storage: StoragePlacement | None = None,
+                          mysql_seed: tuple[tuple[str, str], ...] = ()) -> Placement:
     """`seed`: the app's seed files, used when this environment is among `database.seed.environments`;
     `password_key`: the stack's minnova:passwordKey, which the app's Redis and MySQL passwords are derived from;
     `server_name`: the server name the environment's Cluster archives under (policy/guards.py, major upgrades);
@@ -122,4 +124,5 @@ def environment_placement(app: AppConfig, environment: str, image_tag: str, secr
                                size=persistence.size if persistence.enabled else None)
     return build_placement(app, environment, namespace, env.host, image_tag, replicas=env.replicas, secrets=secrets,
                            database=database, pull_secret=pull_secret, redis=redis, storage=storage,
-                           mysql=mysql_placement(app, environment, password_key))
+                           mysql=attach_data(mysql_placement(app, environment, password_key), app, environment, backup,
+                                             mysql_seed, drill_schedule))

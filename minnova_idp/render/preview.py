@@ -19,6 +19,7 @@ from minnova_idp.render import isolation
 from minnova_idp.render.app import Manifest, app_code_pods, common_labels, own_policy_pods, render_app
 from minnova_idp.render.database_placement import DatabasePlacement, Origin
 from minnova_idp.render.mysql import preview_mysql_placement
+from minnova_idp.render.mysql_data import attach_data
 from minnova_idp.render.placement import Placement, RenderSettings, build_placement
 from minnova_idp.render.redis import RedisPlacement, redis_password
 from minnova_idp.render.storage import StoragePlacement
@@ -174,7 +175,8 @@ def _checked(chosen: dict[str, str]) -> PreviewRequest:
 def preview_placement(app: AppConfig, request: PreviewRequest, secrets: SecretValues | None,
                       seed: tuple[tuple[str, str], ...] = (), pull_secret: bool = False,
                       password_key: str | None = None, origin: Origin | None = None,
-                      storage: StoragePlacement | None = None) -> Placement:
+                      storage: StoragePlacement | None = None,
+                      mysql_seed: tuple[tuple[str, str], ...] = ()) -> Placement:
     """`password_key`: the sidecar's preview password key (redis.preview_password_key), for an app with Redis or
     MySQL;
     `origin`: for `preview.database.from`, the archive the platform lets this app's previews copy and the masking
@@ -218,6 +220,8 @@ def preview_placement(app: AppConfig, request: PreviewRequest, secrets: SecretVa
                                             "set --secret minnova:passwordKey \"$(openssl rand -hex 32)\")")])
         # One small instance of its own, in the preview's namespace and gone with it; same password on re-renders.
         mysql = preview_mysql_placement(app, request.namespace, password_key)
+        # No backups (a preview's data is disposable); seeded from the PR's own files (render/mysql_data.py).
+        mysql = attach_data(mysql, app, ENVIRONMENT, None, mysql_seed)
     if app.storage.enabled and (storage is None or storage.declares_bucket
                                 or storage.prefix != names.preview_storage_prefix(request.pr_number)):
         # Only what the stack provisioned for this app's previews (storage.parse_preview_storage): never a bucket
@@ -232,12 +236,13 @@ def preview_placement(app: AppConfig, request: PreviewRequest, secrets: SecretVa
 def render_preview(app: AppConfig, request: PreviewRequest, secrets: SecretValues | None,
                    seed: tuple[tuple[str, str], ...] = (), pull_credentials: str | None = None,
                    password_key: str | None = None, origin: Origin | None = None,
-                   storage: StoragePlacement | None = None) -> list[Manifest]:
+                   storage: StoragePlacement | None = None,
+                   mysql_seed: tuple[tuple[str, str], ...] = ()) -> list[Manifest]:
     """`pull_credentials`: the stack's read-only registry credentials (the sidecar's copy), for private images;
     `password_key`: the sidecar's preview password key, for an app with Redis; `origin`: see preview_placement;
     `storage`: the app's previews bucket with this preview's prefix (the sidecar's `<app>.storage.json`)."""
     placement = preview_placement(app, request, secrets, seed, pull_secret=pull_credentials is not None,
-                                  password_key=password_key, origin=origin, storage=storage)
+                                  password_key=password_key, origin=origin, storage=storage, mysql_seed=mysql_seed)
     settings = RenderSettings(deployment=request.deployment, ingress_class=request.ingress_class, cluster_issuer=None)
     namespace, *rest = render_app(app, placement, settings, pull_credentials)
     labels = common_labels(app, placement, settings)

@@ -7,16 +7,10 @@ import pytest
 
 from minnova_idp.model.app_config import AppConfig
 from minnova_idp.model.mysql_data import mysql_backup_prefix, retention_duration
-from minnova_idp.model.mysql_data_rules import mysql_server_name
 from minnova_idp.render.database import backup_target
-from minnova_idp.render.mysql_data import (
-    CLIENT_OPTIONS,
-    MysqlData,
-    mariadb_data_spec,
-    mysql_data,
-    mysql_data_objects,
-    render_seed_job,
-)
+from minnova_idp.render.mysql import mysql_placement, preview_mysql_placement
+from minnova_idp.render.mysql_data import CLIENT_OPTIONS, attach_data, mariadb_data_spec, mysql_data_objects
+from minnova_idp.render.mysql_placement import MysqlData, MysqlPlacement
 from minnova_idp.render.resources import Lifecycle
 from tests.support.k8s_strict import require_crds, validate_objects
 
@@ -33,20 +27,30 @@ def shop(mysql: dict | None = None, prod: dict | None = None, **extra) -> AppCon
 
 
 def data(app: AppConfig, environment: str = "prod", seed=(), preview: bool = False) -> MysqlData:
-    return mysql_data(app, environment, mysql_server_name(app, environment),
-                      backup_target(app, environment, "acme", "0123456789abcdef"), seed=seed, preview=preview)
+    return placed(app, environment, seed, preview).data
+
+
+def placed(app: AppConfig, environment: str = "prod", seed=(), preview: bool = False) -> MysqlPlacement:
+    namespace = f"shop-{environment}"
+    mysql = (preview_mysql_placement(app, namespace, "k" * 64) if preview else
+             mysql_placement(app, environment, "k" * 64))
+    backup = backup_target(app, environment, "acme", "0123456789abcdef")
+    return attach_data(mysql, app, environment, backup, seed)
 
 
 def objects(app: AppConfig, environment: str = "prod", preview: bool = False, **kw) -> dict[tuple[str, str], dict]:
-    declared = mysql_data_objects("shop-prod", app, data(app, environment, preview=preview, **kw), "shop-prod", LABELS,
-                                  Lifecycle(retain_on_delete=True, protect=True), ("Namespace/x",), "KubernetesObject/m",
-                                  preview=preview)
+    declared = mysql_data_objects("shop-prod", app, placed(app, environment, preview=preview, **kw), "shop-prod",
+                                  LABELS, Lifecycle(retain_on_delete=True, protect=True), ("Namespace/x",),
+                                  "KubernetesObject/m", "KubernetesObject/grant")
     return {(o.manifest["kind"], o.manifest["metadata"]["name"]): o for o in declared}
 
 
 def test_a_single_instance_gets_a_daily_full_backup_to_its_own_prefix_with_retention():
     found = objects(shop({"backupRetention": "2w"}))
     assert set(found) == {("PhysicalBackup", "shop-mysql-daily")}
+    # the server's NetworkPolicy admits the platform's labelled clients (render/mysql.py client_pods)
+    assert found[("PhysicalBackup", "shop-mysql-daily")].manifest["spec"]["podMetadata"] == {
+        "labels": {"minnova.io/mysql-client": "shop-mysql"}}
     backup = found[("PhysicalBackup", "shop-mysql-daily")]
     spec = backup.manifest["spec"]
     assert spec["mariaDbRef"] == {"name": "shop-mysql"}
@@ -125,7 +129,8 @@ def test_a_preview_has_no_backups_and_its_seed_runs_as_a_token_less_sync_hook():
     (container,) = pod["containers"]
     env = {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
     assert env["EDITOR"] == env["VISUAL"] == "/bin/false"
-    assert env["MYSQL_PWD"] == {"secretKeyRef": {"name": "shop-mysql-app", "key": "MYSQL_PASSWORD"}}
+    assert env["MYSQL_PWD"] == {"secretKeyRef": {"name": "shop-mysql-app", "key": "password"}}
+    assert env["MYSQL_HOST"] == "shop-mysql.shop-prod.svc" and "MYSQL_URL" not in env and "MYSQL_PASSWORD" not in env
     script = found[("ConfigMap", "shop-mysql-seed")].manifest["data"]["minnova-seed.sh"]
     assert script.count(" ".join(CLIENT_OPTIONS)) == 2  # the table check and each file
     assert container["command"] == ["bash", "/seed/minnova-seed.sh", "/seed/a.sql"]
@@ -150,3 +155,14 @@ def test_every_object_validates_against_the_operators_crds():
                           "metadata": {"name": data(app).server, "namespace": "shop-prod"},
                           "spec": {"storage": {"size": "1Gi"}, **spec}})
     validate_objects(manifests)
+
+
+def test_a_restore_keeps_the_source_server_declared_as_it_runs():
+    app = shop(prod={"serverName": "shop-mysql-2", "restore": {"fromBackup": "shop-mysql"}})
+    found = objects(app)
+    source = found[("MariaDB", "shop-mysql")]
+    assert "bootstrapFrom" not in source.manifest["spec"]  # never re-bootstrapped
+    assert source.lifecycle.retain_on_delete and source.lifecycle.protect
+    # both servers keep backing up, each under its own prefix
+    assert {name for kind, name in found if kind == "PhysicalBackup"} == {"shop-mysql-daily", "shop-mysql-2-daily"}
+    assert found[("PhysicalBackup", "shop-mysql-daily")].lifecycle.depends_on[-1] == source.key

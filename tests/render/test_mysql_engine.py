@@ -156,14 +156,15 @@ def _seed_run(server: MariaServer, tmp: Path, files: dict[str, str], *, path_dir
         for option in without:
             script = script.replace(f" {option}", "")
         (seed_dir / name).write_text(script)
-    secret = {"MYSQL_HOST": "127.0.0.1", "MYSQL_PORT": str(server.port), "MYSQL_USER": "shop",
-              "MYSQL_PASSWORD": "shop-password", "MYSQL_DATABASE": "shop"}
+    secret = {"password": "shop-password"}  # the app Secret's key (render/mysql.py PASSWORD_KEY)
+    here = {"MYSQL_HOST": "127.0.0.1", "MYSQL_PORT": str(server.port)}  # the Service, on this machine
     env = {"PATH": f"{path_dir}:{os.environ['PATH']}" if path_dir else os.environ["PATH"], "LC_ALL": "C"}
     for entry in container["env"]:
         if entry["name"] in env_without:
             continue
         env[entry["name"]] = (secret[entry["valueFrom"]["secretKeyRef"]["key"]] if "valueFrom" in entry
-                              else entry["value"])
+                              else here.get(entry["name"], entry["value"]))
+    assert env["MYSQL_USER"] == "shop" and env["MYSQL_DATABASE"] == "shop"
     env["HOME"] = str(tmp)
     argv = [part.replace("/seed/", f"{seed_dir}/") for part in container["command"]]
     assert argv[:2] == ["bash", f"{seed_dir}/{SEED_SCRIPT_KEY}"]
