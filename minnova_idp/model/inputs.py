@@ -22,6 +22,9 @@ STORAGE_BUCKETS_OUTPUT = "storageBuckets"  # component -> the R2 bucket it store
 MYSQL_SIZES_OUTPUT = "mysqlSizes"  # component -> the size of each of its MariaDB volumes, as declared last
 MYSQL_VERSIONS_OUTPUT = "mysqlVersions"  # component -> its MariaDB series (10.11, 11.8), as declared last
 MYSQL_INSTANCES_OUTPUT = "mysqlInstances"  # component -> its MariaDB instances, as declared last
+MYSQL_SERVERS_OUTPUT = "mysqlServers"  # component -> the MariaDB it runs (serverName), as declared last
+MYSQL_BACKUP_BUCKETS_OUTPUT = "mysqlBackupBuckets"  # component -> the bucket its MariaDB backs up into
+MYSQL_BACKUP_RETENTIONS_OUTPUT = "mysqlBackupRetentions"  # component -> its mysql.backupRetention, as declared last
 IMAGE_TAGS_OUTPUT = "imageTags"  # component -> the tags it deployed, newest first (rollbacks)
 IMAGE_TAG_HISTORY = 5
 # app -> the record of the .minnova/ files its last good config was rendered from (load/kept.py): what an app whose

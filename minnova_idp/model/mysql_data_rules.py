@@ -42,6 +42,10 @@ def mysql_data_problems(config: "AppConfig") -> list[tuple[tuple[str, ...], str]
         # PostgreSQL archives at the bucket's root under its server names (<backupName>/base, /wals); MariaDB's
         # backups live under `mysql/` in the same bucket: a PostgreSQL server named `mysql` would share that prefix.
         for env_name in config.environments:
+            if config.backup_name(env_name) == mysql_server_name(config, env_name):
+                problems.append((("environments", env_name, "database", "backupName"),
+                                 f"'{config.backup_name(env_name)}' is also the app's MySQL server: their drills and "
+                                 "backups would share names; pick another name"))
             if config.backup_name(env_name) == MYSQL_BACKUP_ROOT:
                 problems.append((("environments", env_name, "database", "backupName"),
                                  f"'{MYSQL_BACKUP_ROOT}' is where the app's MySQL backups are kept in the same bucket; "

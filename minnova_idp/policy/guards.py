@@ -21,7 +21,10 @@ from minnova_idp.model.inputs import (
     DATABASE_SIZES_OUTPUT,
     DATABASE_UPGRADED_FROM_OUTPUT,
     DATABASE_VERSIONS_OUTPUT,
+    MYSQL_BACKUP_BUCKETS_OUTPUT,
+    MYSQL_BACKUP_RETENTIONS_OUTPUT,
     MYSQL_INSTANCES_OUTPUT,
+    MYSQL_SERVERS_OUTPUT,
     MYSQL_SIZES_OUTPUT,
     MYSQL_VERSIONS_OUTPUT,
     REDIS_SIZES_OUTPUT,
@@ -30,7 +33,7 @@ from minnova_idp.model.inputs import (
 )
 from minnova_idp.model.loaded import LoadedApp
 from minnova_idp.model.quantity import QuantityError, parse_quantity
-from minnova_idp.policy import mysql_guards
+from minnova_idp.policy import mysql_data_guards, mysql_guards
 
 # output name -> component -> the value this stack recorded at its last update
 Recorded = Mapping[str, Mapping[str, str]]
@@ -294,6 +297,13 @@ GUARDED: tuple[Guarded, ...] = (
             mysql_guards.malformed_version),
     Guarded(MYSQL_INSTANCES_OUTPUT, "environments.<env>.mysql.instances", mysql_guards.declared_instances,
             mysql_guards.instances_change, mysql_guards.malformed_instances),
+    # Its data half (docs/mysql-data.md): the server it runs, the bucket and retention of its backups.
+    Guarded(MYSQL_SERVERS_OUTPUT, "environments.<env>.mysql.serverName", mysql_data_guards.declared_server,
+            mysql_data_guards.server_replaced, mysql_data_guards.malformed_server),
+    Guarded(MYSQL_BACKUP_BUCKETS_OUTPUT, "mysql.enabled", lambda *args: None, mysql_data_guards.bucket_replaced,
+            mysql_data_guards.malformed_bucket, declared_in=mysql_data_guards.declared_bucket),
+    Guarded(MYSQL_BACKUP_RETENTIONS_OUTPUT, "mysql.backupRetention", mysql_data_guards.declared_retention,
+            mysql_data_guards.retention_shortened, mysql_data_guards.malformed_retention),
 )
 ROWS = {row.output: row for row in GUARDED}
 

@@ -20,6 +20,7 @@ from minnova_idp.render.drill import drill_objects
 from minnova_idp.render.mysql import COMPONENT as MYSQL_COMPONENT
 from minnova_idp.render.mysql import mysql_env, mysql_objects
 from minnova_idp.render.mysql_data import mariadb_data_spec, mysql_data_objects
+from minnova_idp.render.mysql_drill import mysql_drill_objects
 from minnova_idp.render.placement import DnsTarget, Placement, RenderSettings
 from minnova_idp.render.redis import COMPONENT as REDIS_COMPONENT
 from minnova_idp.render.redis import (
@@ -122,6 +123,8 @@ def app_objects(app: AppConfig, placement: Placement, settings: RenderSettings, 
         server = next(d for d in mysql if isinstance(d, KubernetesObject) and d.manifest["kind"] == "MariaDB")
         mysql += mysql_data_objects(prefix, app, placement.mysql, placement.namespace, labels, mysql_keep,
                                     backups_after, server.key, mysql_ready.key)
+        mysql += mysql_drill_objects(prefix, app, placement.mysql, placement.namespace, labels, None,
+                                     (*in_namespace, server.key), settings.network_policies)
         objects += mysql
     storage: list[Declared] = []
     if placement.storage is not None:

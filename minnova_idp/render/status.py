@@ -14,6 +14,7 @@ from minnova_idp.model.inputs import (
 )
 from minnova_idp.model.mysql import mysql_server
 from minnova_idp.policy.guards import ROWS
+from minnova_idp.render.mysql_status import mysql_data_status
 from minnova_idp.policy.previews import preview_apps
 
 
@@ -54,6 +55,7 @@ def stack_status(inputs: ProgramInputs) -> list[AppStatus]:
                                         (MYSQL_SIZES_OUTPUT, MYSQL_VERSIONS_OUTPUT, MYSQL_INSTANCES_OUTPUT))
             topology = ", replication" if int(instances) > 1 else ""
             mysql = f"{size} x{instances} (MariaDB {version}{topology}, server {mysql_server(app.name)})"
+            mysql = mysql_data_status(config, environment, inputs, mysql, int(instances))
         rows.append(AppStatus(app=app.name, environment=environment, url=f"https://{env.host}",
                               image=config.image.repository, tag=tag, tag_source=source, database=database, mysql=mysql,
                               previews=app.name in with_previews,

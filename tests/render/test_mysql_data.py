@@ -166,3 +166,37 @@ def test_a_restore_keeps_the_source_server_declared_as_it_runs():
     # both servers keep backing up, each under its own prefix
     assert {name for kind, name in found if kind == "PhysicalBackup"} == {"shop-mysql-daily", "shop-mysql-2-daily"}
     assert found[("PhysicalBackup", "shop-mysql-daily")].lifecycle.depends_on[-1] == source.key
+
+
+def test_the_drill_restores_the_latest_backup_into_a_throwaway_server_that_never_backs_up():
+    from minnova_idp.render.mysql_drill import mysql_drill_objects
+    import json
+
+    app = shop(prod={"instances": 3})
+    mysql = attach_data(mysql_placement(app, "prod", "k" * 64), app, "prod",
+                        backup_target(app, "prod", "acme", "0123456789abcdef"), drill_schedule="0 5 * * 0")
+    found = {(o.manifest["kind"], o.manifest["metadata"]["name"]): o.manifest
+             for o in mysql_drill_objects("shop-prod", app, mysql, "shop-prod", LABELS, None, ("Namespace/x",))}
+    assert ("CronJob", "shop-mysql-drill") in found and ("NetworkPolicy", "shop-mysql-drill") in found
+    files = found[("ConfigMap", "shop-mysql-drill")]["data"]
+    server = json.loads(files["mariadb.yaml"])
+    assert server["metadata"]["name"] == "shop-mysql-drill" and server["spec"]["replicas"] == 1
+    assert server["spec"]["bootstrapFrom"]["s3"]["prefix"] == "mysql/shop-mysql/"
+    assert "targetRecoveryTime" not in server["spec"]["bootstrapFrom"]  # the latest backup
+    assert "pointInTimeRecoveryRef" not in server["spec"]  # never archives into the backups it tests
+    check = json.loads(files["check-job.yaml"])
+    pod = check["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+    assert env["MYSQL_HOST"] == "shop-mysql-drill.shop-prod.svc" and env["EDITOR"] == "/bin/false"
+    rules = found[("Role", "shop-mysql-drill")]["rules"]
+    assert {"apiGroups": ["k8s.mariadb.com"], "resources": ["mariadbs"], "resourceNames": ["shop-mysql-drill"],
+            "verbs": ["get", "list", "watch", "delete"]} in rules
+    assert not [r for r in rules if "secrets" in r["resources"]]
+    require_crds()
+    validate_objects([*found.values(), server, check])
+    # off for the app, or with no schedule: nothing
+    off = shop({"restoreDrill": False}, prod={"instances": 3})
+    assert mysql_drill_objects("p", off, attach_data(mysql_placement(off, "prod", "k" * 64), off, "prod",
+                                                     backup_target(off, "prod", "a", "b"), drill_schedule="0 5 * * 0"),
+                               "n", LABELS, None, ()) == []
