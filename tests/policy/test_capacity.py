@@ -45,6 +45,15 @@ def rendered_need(objects: list[dict]) -> dict[str, Decimal]:
             add(instances, {})  # the backup plugin's sidecar: the namespace's default request
             need["pods"] -= instances  # ... in the same pods
             need["storage"] += instances * parse_quantity(o["spec"]["storage"]["size"])
+        elif o["kind"] == "MariaDB":  # one pod per replica (a StatefulSet the operator makes)
+            instances = o["spec"]["replicas"]
+            add(instances, o["spec"].get("resources", {}).get("requests", {}))
+            if o["spec"].get("replication", {}).get("enabled"):
+                # the operator's agent sidecar, without resources of its own: the namespace's default request
+                # (mariadb-operator@v26.6.0 pkg/builder/container_builder.go:198-215)
+                add(instances, {})
+                need["pods"] -= instances  # ... in the same pods
+            need["storage"] += instances * parse_quantity(o["spec"]["storage"]["size"])
         elif o["kind"] == "CronJob" and o["metadata"].get("labels", {}).get("minnova.io/restore-drill") == "true":
             pod = o["spec"]["jobTemplate"]["spec"]["template"]["spec"]
             add(1, pod_requests(pod))

@@ -497,7 +497,7 @@ def provider_project(tmp_path: Path, provider: str) -> Path:
     project = project_copy(tmp_path)
     stack = project / "Pulumi.dev.yaml"
     text = stack.read_text()
-    apps = ("oracle", "storefront")
+    apps = ("oracle", "storefront", "ledger")
     if provider == "github-enterprise":
         text = text.replace(GITHUB_APP, GITHUB_APP + "    url: https://ghe.minnova.io/\n")
         base = "https://ghe.minnova.io/minnova/"
@@ -600,7 +600,7 @@ def test_a_stack_per_provider_plans_with_what_its_argo_cd_needs(tmp_path, provid
                                           STATUS_TOKEN + "  minnova:webhookSecret:\n"),
      "Pulumi.dev.yaml: minnova:previewStatusTokens.oracle: is not used on GitHub"),
     ("gitlab", lambda p: _edit(p / "Pulumi.dev.yaml", STATUS_TOKEN, STATUS_TOKEN.replace("oracle", "sphinx")),
-     "Pulumi.dev.yaml: minnova:previewStatusTokens.sphinx: names no app with previews (oracle, storefront)"),
+     "Pulumi.dev.yaml: minnova:previewStatusTokens.sphinx: names no app with previews (ledger, oracle, storefront)"),
     # No default approver off GitHub (policy/approval.py): without a list every preview would wait forever.
     ("gitlab", lambda p: _edit(p / "Pulumi.dev.yaml", "    approvers: [maria]\n", ""),
      "Pulumi.dev.yaml: minnova:previews.approvers: is required for previews with provider gitlab"),
