@@ -63,6 +63,8 @@ CUSTOM = {
     ("k8s.mariadb.com/v1alpha1", "Database"),
     ("k8s.mariadb.com/v1alpha1", "User"),
     ("k8s.mariadb.com/v1alpha1", "Grant"),
+    ("k8s.mariadb.com/v1alpha1", "PhysicalBackup"),
+    ("k8s.mariadb.com/v1alpha1", "PointInTimeRecovery"),
 }
 
 # What the typed Secret class wraps whole as a secret and declares among its secret outputs.

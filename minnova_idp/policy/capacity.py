@@ -17,13 +17,14 @@ from minnova_idp.policy.previews import preview_origins, preview_storage_apps
 
 def backup_problems(inputs: ProgramInputs) -> list[Problem]:
     cloudflare = inputs.stack.settings.cloudflare
-    backed_up = [(app, env) for app, env in inputs.deployed() if app.config.database.enabled]
+    # MySQL's backups go to the same bucket as PostgreSQL's (render/mysql_data.py)
+    backed_up = [(app, env) for app, env in inputs.deployed() if app.config.database.enabled or app.config.mysql.enabled]
     stored = [(app, env) for app, env in inputs.deployed() if app.config.storage.enabled]
     if cloudflare is None:
         problems = []
         if backed_up:
             problems.append(Problem(inputs.stack.file, "minnova:cloudflare",
-                                    f"required: databases are backed up to Cloudflare R2 (apps with a database: "
+                                    f"required: databases are backed up to Cloudflare R2 (apps with a database or MySQL: "
                                     f"{', '.join(sorted({app.name for app, _ in backed_up}))})",
                                     hint="set minnova:cloudflare.accountId and .zoneId"))
         if stored:
@@ -55,7 +56,8 @@ def account_tokens(inputs: ProgramInputs) -> int:
     what `policy publish` counts for the stack's other apps (otherAccountTokens), so validate checks the sum."""
     deployed = inputs.deployed()
     return (1  # cert-manager's
-            + sum(1 for app, _ in deployed if app.config.database.enabled)  # one per backed-up app environment
+            # one per backed-up app environment (PostgreSQL's and MySQL's backups share it)
+            + sum(1 for app, _ in deployed if app.config.database.enabled or app.config.mysql.enabled)
             + len(preview_origins(inputs))  # + one read-only token per app whose previews copy an environment
             + sum(1 for app, _ in deployed if app.config.storage.enabled)  # + one per app environment with storage
             + len(preview_storage_apps(inputs)))  # + one per app whose previews store objects
