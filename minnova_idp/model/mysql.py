@@ -71,9 +71,9 @@ class Mysql(StrictModel):
     backup_retention: Annotated[str, AfterValidator(_mysql_retention)] = Field(
         default="30d", description="how long full backups (and binary logs) are kept: a number and `d` or `w`")
     restore_drill: bool = Field(
-        default=True, description="restore the latest backup into a throwaway server on the stack's schedule and "
-                                  "run `.minnova/mysql-restore-check.sql` (default `SELECT 1`) against it; see "
-                                  "docs/mysql-data.md \"Restore drills\"")
+        default=True, description="restore the latest full backup into a throwaway server on the stack's schedule "
+                                  "(`minnova:restoreDrillSchedule`) and run a check query (`SELECT 1`) against it; "
+                                  "see docs/mysql-data.md \"Restore drills\"")
     seed: MysqlSeed | None = Field(
         default=None, description="`{files: [seed/mysql.sql], environments: [dev]}`: SQL run once when a preview's "
         "MySQL is created (and in `environments`), by the mariadb client in sandbox mode (no shell escapes, no "

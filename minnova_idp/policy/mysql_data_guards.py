@@ -54,7 +54,7 @@ def bucket_replaced(app: LoadedApp, environment: str, before: str, now: str) -> 
                     f"{environment} would back its MySQL up into a new, empty bucket '{now}' in place of '{before}', "
                     "which holds its backups and binary logs",
                     hint=f"copy mysql/ from '{before}' to '{now}' first, then run with minnova:databaseStorageGuard "
-                         "false once (docs/mysql-data.md: Where backups are)")]
+                         "false once (docs/mysql-data.md: What is backed up, where, and for how long)")]
 
 
 def _hours(retention: str) -> int | None:
@@ -72,7 +72,7 @@ def retention_shortened(app: LoadedApp, environment: str, before: str, now: str)
                     f"'{now}' is shorter than the {before} {environment} keeps: the next backup would delete every "
                     f"full backup of {environment}'s MySQL older than {now}",
                     hint=f"keep backupRetention: {before}; to shorten it on purpose, run once with "
-                         "minnova:databaseStorageGuard false (docs/mysql-data.md: Retention)")]
+                         "minnova:databaseStorageGuard false (docs/mysql-data.md: Restoring)")]
 
 
 def malformed_server(value: str) -> str | None:

@@ -20,7 +20,7 @@ Point-in-time recovery: the operator archives binary logs only in the replicatio
 `PointInTimeRecovery` and `spec.pointInTimeRecoveryRef` (binlogs under `mysql/<server>/binlogs/`, strict mode:
 a target time past the last archived binlog fails instead of silently restoring an earlier state, docs/pitr.md
 "Strict mode"); a single instance (dev, by default) can be restored only to a full backup: what was written
-after the last one is lost (docs/mysql-data.md "What a restore cannot bring back").
+after the last one is lost (docs/mysql-data.md "What is backed up, where, and for how long").
 
 Where: the environment's backup bucket and token (render/database.backup_target, backup_storage: one bucket per app
 environment, one token that can touch that bucket only), shared with PostgreSQL's archive under its own prefix
