@@ -122,7 +122,7 @@ def app_objects(app: AppConfig, placement: Placement, settings: RenderSettings, 
                                            mariadb_data_spec(app, data) if data is not None else None)
         server = next(d for d in mysql if isinstance(d, KubernetesObject) and d.manifest["kind"] == "MariaDB")
         mysql += mysql_data_objects(prefix, app, placement.mysql, placement.namespace, labels, mysql_keep,
-                                    backups_after, server.key, mysql_ready.key)
+                                    backups_after, server.key, mysql_ready.key, app_code_pods(app))
         mysql += mysql_drill_objects(prefix, app, placement.mysql, placement.namespace, labels, None,
                                      (*in_namespace, server.key), settings.network_policies)
         objects += mysql

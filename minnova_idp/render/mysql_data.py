@@ -60,7 +60,7 @@ from minnova_idp.model.mysql_data import (
 from minnova_idp.model import names
 from minnova_idp.render.database import ACCESS_KEY_ID, SECRET_ACCESS_KEY
 from minnova_idp.render.database_placement import BackupTarget
-from minnova_idp.render.mysql import CLIENT_LABEL, mysql_env, render_mariadb
+from minnova_idp.render.mysql import CLIENT_LABEL, mysql_env, render_mariadb, render_policy
 from minnova_idp.render.mysql_placement import MysqlData, MysqlPlacement
 from minnova_idp.render.resources import KubernetesObject, Lifecycle, kubernetes_object
 from minnova_idp.render.sql_jobs import hardened_container_security, token_less_job_pod
@@ -284,7 +284,7 @@ def render_seed_job(app: AppConfig, mysql: MysqlPlacement, namespace: str, label
 
 def mysql_data_objects(prefix: str, app: AppConfig, mysql: MysqlPlacement, namespace: str, labels: dict[str, str],
                        keep: Lifecycle, after: tuple[str, ...], server_key: str | None = None,
-                       ready_key: str | None = None) -> list[KubernetesObject]:
+                       ready_key: str | None = None, app_pods: dict[str, str] | None = None) -> list[KubernetesObject]:
     """For a restore, the source server as it runs (its MariaDB and backups, never its bootstrap); the
     PhysicalBackup and PointInTimeRecovery (kept like the server: retained, protected where the environment is);
     then the seed's ConfigMap and Job (once the app's user can use its database: `ready_key`). `after`: the
@@ -294,19 +294,25 @@ def mysql_data_objects(prefix: str, app: AppConfig, mysql: MysqlPlacement, names
         return []
     objects = []
     servers = [data]
+    source_server = None
     if data.restore is not None:
         # Kept declared exactly as it was (same name, spec and backups): `pulumi up` changes nothing on it until the
         # restore is removed on purpose (docs/mysql-data.md "Restoring"); its data stays for what the restore lost.
         source = replace(data, server=data.restore.from_backup, restore=None, seed=())
-        source_server = kubernetes_object(prefix, render_mariadb(app, replace(mysql, server=source.server, data=source),
-                                                                 namespace, labels, mariadb_data_spec(app, source)),
+        source_mysql = replace(mysql, server=source.server, data=source)
+        source_server = kubernetes_object(prefix, render_mariadb(app, source_mysql, namespace, labels,
+                                                                 mariadb_data_spec(app, source)),
                                           replace(keep, depends_on=after))
         objects.append(source_server)
         servers.insert(0, source)
+        if app_pods is not None:
+            # Its own ingress policy too: the namespace-wide one leaves MariaDB's pods out (render/mysql.py).
+            objects.append(kubernetes_object(prefix, render_policy(source_mysql, namespace, labels, app_pods),
+                                             Lifecycle(depends_on=after)))
     for each in servers:
         if each.backup is None:
             continue
-        owner = objects[0].key if each is not data else server_key
+        owner = source_server.key if each is not data and source_server is not None else server_key
         backup = kubernetes_object(prefix, render_physical_backup(app, each, namespace, labels),
                                    replace(keep, depends_on=(*after, *filter(None, [owner]))))
         objects.append(backup)

@@ -41,7 +41,7 @@ def placed(app: AppConfig, environment: str = "prod", seed=(), preview: bool = F
 def objects(app: AppConfig, environment: str = "prod", preview: bool = False, **kw) -> dict[tuple[str, str], dict]:
     declared = mysql_data_objects("shop-prod", app, placed(app, environment, preview=preview, **kw), "shop-prod",
                                   LABELS, Lifecycle(retain_on_delete=True, protect=True), ("Namespace/x",),
-                                  "KubernetesObject/m", "KubernetesObject/grant")
+                                  "KubernetesObject/m", "KubernetesObject/grant", {"app.kubernetes.io/name": "shop"})
     return {(o.manifest["kind"], o.manifest["metadata"]["name"]): o for o in declared}
 
 
@@ -166,6 +166,9 @@ def test_a_restore_keeps_the_source_server_declared_as_it_runs():
     # both servers keep backing up, each under its own prefix
     assert {name for kind, name in found if kind == "PhysicalBackup"} == {"shop-mysql-daily", "shop-mysql-2-daily"}
     assert found[("PhysicalBackup", "shop-mysql-daily")].lifecycle.depends_on[-1] == source.key
+    # still behind its own ingress policy (the namespace-wide one leaves MariaDB's pods out)
+    policy = found[("NetworkPolicy", "shop-mysql")].manifest["spec"]
+    assert policy["podSelector"]["matchLabels"]["app.kubernetes.io/instance"] == "shop-mysql"
 
 
 def test_the_drill_restores_the_latest_backup_into_a_throwaway_server_that_never_backs_up():
