@@ -133,7 +133,7 @@ def _render(args: argparse.Namespace) -> int:
     pull = _sidecar_file(keys_dir, names.app_pull_credentials_file(request.app))
     if pull is None:
         pull = _sidecar_file(keys_dir, PREVIEW_PULL_CREDENTIALS)
-    password_key = _sidecar_file(keys_dir, PREVIEW_PASSWORD_KEY) if app.redis.enabled else None
+    password_key = _sidecar_file(keys_dir, PREVIEW_PASSWORD_KEY) if app.redis.enabled or app.mysql.enabled else None
     origin = None
     if app.database.enabled and app.preview.database is not None:
         origin = _preview_origin(app, keys_dir)

@@ -18,7 +18,7 @@ from minnova_idp.render import isolation
 from minnova_idp.render.database import backup_storage, database_objects, database_url_env
 from minnova_idp.render.drill import drill_objects
 from minnova_idp.render.mysql import COMPONENT as MYSQL_COMPONENT
-from minnova_idp.render.mysql import mysql_env, mysql_objects
+from minnova_idp.render.mysql import mysql_env, mysql_objects, mysql_url
 from minnova_idp.render.mysql_data import mariadb_data_spec, mysql_data_objects
 from minnova_idp.render.mysql_drill import mysql_drill_objects
 from minnova_idp.render.placement import DnsTarget, Placement, RenderSettings
@@ -358,7 +358,8 @@ def _deployment(app: AppConfig, placement: Placement, settings: RenderSettings, 
         "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
         "template": {
             "metadata": {"labels": _pod_labels(app, placement, settings, selector),
-                         **({"annotations": redis_restart_annotation(app, placement)} if placement.redis else {})},
+                         **({"annotations": restart_annotations(app, placement)}
+                            if placement.redis or placement.mysql else {})},
             "spec": _pod_spec(app, placement, [container], terminationGracePeriodSeconds=TERMINATION_GRACE_SECONDS,
                               topologySpreadConstraints=spread),
         },
@@ -374,6 +375,18 @@ def redis_restart_annotation(app: AppConfig, placement: Placement) -> dict[str, 
 
     url = redis_url(app, placement.namespace, placement.redis.password)
     return {"minnova.io/redis-url-sha256": hashlib.sha256(url.encode()).hexdigest()[:16]}
+
+
+def restart_annotations(app: AppConfig, placement: Placement) -> dict[str, str]:
+    """Valkey's (above) and MariaDB's: MYSQL_URL and MYSQL_PASSWORD are read at start too, and a rotated password
+    key changes them (render/mysql.py applies it to the User)."""
+    import hashlib
+
+    annotations = redis_restart_annotation(app, placement) if placement.redis else {}
+    if placement.mysql is not None:
+        url = mysql_url(app, placement.mysql, placement.namespace)
+        annotations["minnova.io/mysql-url-sha256"] = hashlib.sha256(url.encode()).hexdigest()[:16]
+    return annotations
 
 
 def process_selector(app: AppConfig, placement: Placement, process: str) -> dict[str, str]:

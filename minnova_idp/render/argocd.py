@@ -68,7 +68,10 @@ PREVIEW_KINDS = (("", "Namespace"), ("", "ResourceQuota"), ("", "LimitRange"), (
                  ("", "ConfigMap"), ("batch", "Job"), ("batch", "CronJob"),
                  ("apps", "Deployment"), ("networking.k8s.io", "Ingress"), ("networking.k8s.io", "NetworkPolicy"),
                  ("policy", "PodDisruptionBudget"), ("postgresql.cnpg.io", "Cluster"),
-                 ("barmancloud.cnpg.io", "ObjectStore"))  # the read-only origin of a copied database (origin.py)
+                 ("barmancloud.cnpg.io", "ObjectStore"),  # the read-only origin of a copied database (origin.py)
+                 # a preview's own MariaDB (mysql.py)
+                 ("k8s.mariadb.com", "MariaDB"), ("k8s.mariadb.com", "Database"), ("k8s.mariadb.com", "User"),
+                 ("k8s.mariadb.com", "Grant"))
 _LABELS = names.managed_labels()
 
 

@@ -202,12 +202,12 @@ def test_the_glob_models_can_fail():
 
 def test_project_whitelists_exactly_what_a_preview_renders():
     # Everything a preview can hold: a seeded database, a release phase, a worker, a cron job that runs in previews,
-    # a Redis; and a database copied from dev (its read-only origin).
+    # a Redis, a MySQL; and a database copied from dev (its read-only origin).
     config = {"name": "oracle", "image": {"repository": "r.io/o"}, "port": 80,
               "database": {"enabled": True, "seed": {"files": ["seed/schema.sql"]}},
               "release": {"command": ["migrate"]}, "processes": {"worker": {"command": ["w"]}},
               "cron": {"nightly": {"schedule": "0 3 * * *", "command": ["n"], "previews": True}},
-              "redis": {"enabled": True}, "environments": {"dev": {"host": "o.acme.dev"}}}
+              "redis": {"enabled": True}, "mysql": {"enabled": True}, "environments": {"dev": {"host": "o.acme.dev"}}}
     app = AppConfig.model_validate(config)
     request = PreviewRequest("oracle", 1, "a" * 40, "preview.acme.dev", "acme", "traefik")
     rendered = render_preview(app, request, SecretValues(source="x", string_data={"A": "b"}),
