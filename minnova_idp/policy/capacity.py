@@ -132,6 +132,19 @@ def namespace_needs(inputs: ProgramInputs) -> list[tuple[LoadedApp, str, dict[st
             need["cpu"] += mysql.instances * sidecars(mysql) * default["cpu"]
             need["memory"] += mysql.instances * sidecars(mysql) * default["memory"]
             need["storage"] += mysql.instances * parse_quantity(mysql.size)
+            if config.mysql.enabled and inputs.stack.settings.cloudflare is not None:  # backed up (mysql_data.py)
+                add(need, 1, ResourceList())  # the daily PhysicalBackup Job's pod: the namespace's default request
+                settings = env.mysql
+                if settings is not None and settings.restore is not None:  # the source server stays until retired
+                    add(need, mysql.instances, mysql.resources.requests)
+                    need["cpu"] += mysql.instances * sidecars(mysql) * default["cpu"]
+                    need["memory"] += mysql.instances * sidecars(mysql) * default["memory"]
+                    need["storage"] += mysql.instances * parse_quantity(mysql.size)
+                if config.mysql.restore_drill and inputs.stack.settings.restore_drill_schedule:
+                    # the drill's throwaway server (one instance), its kubectl pod and its check Job (mysql_drill.py)
+                    add(need, 1, mysql.resources.requests)
+                    need["storage"] += parse_quantity(mysql.size)
+                    add(need, DRILL_PODS, ResourceList(**DRILL_POD_REQUESTS))
         if config.redis.enabled:  # one Valkey pod (Recreate: never two), and its volume
             add(need, 1, config.redis.resources.requests)
             if config.redis.persistence.enabled:

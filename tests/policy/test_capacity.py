@@ -59,6 +59,12 @@ def rendered_need(objects: list[dict]) -> dict[str, Decimal]:
             add(1, pod_requests(pod))
         elif o["kind"] == "ConfigMap" and "check-job.yaml" in o.get("data", {}):  # the drill's check, as it is applied
             add(1, pod_requests(yaml.safe_load(o["data"]["check-job.yaml"])["spec"]["template"]["spec"]))
+            if "mariadb.yaml" in o["data"]:  # a MySQL drill's throwaway server (render/mysql_drill.py)
+                drill = yaml.safe_load(o["data"]["mariadb.yaml"])["spec"]
+                add(drill["replicas"], drill.get("resources", {}).get("requests", {}))
+                need["storage"] += drill["replicas"] * parse_quantity(drill["storage"]["size"])
+        elif o["kind"] == "PhysicalBackup":  # its Job's pod (the operator's: no resources, the namespace default)
+            add(1, {})
         elif o["kind"] == "PersistentVolumeClaim":
             need["storage"] += parse_quantity(o["spec"]["resources"]["requests"]["storage"])
     return need
