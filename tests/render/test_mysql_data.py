@@ -1,5 +1,5 @@
 """The data half of an app's MariaDB as rendered (minnova_idp/render/mysql_data.py): backups, binlog archiving,
-restores, seed Jobs; every object strictly against mariadb-operator 26.6.0's CRDs (../shared/crds)."""
+restores, seed Jobs; every object strictly against the CRDs of mariadb-operator 26.6.0 (tests/support/k8s_strict)."""
 
 from __future__ import annotations
 
