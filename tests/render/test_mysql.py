@@ -247,8 +247,11 @@ def test_app_yaml_cannot_point_at_another_apps_database():
     """Nothing in `mysql:` names a server, a secret or a namespace: an app cannot ask for another app's."""
     from minnova_idp.model.mysql import EnvironmentMysql, Mysql
 
-    assert set(Mysql.model_fields) == {"enabled", "version", "size", "resources", "database_url"}
-    assert set(EnvironmentMysql.model_fields) == {"instances"}
+    assert set(Mysql.model_fields) == {"enabled", "version", "size", "resources", "database_url",
+                                       "backup_retention", "restore_drill", "seed"}
+    # serverName and restore.fromBackup name servers only inside the app environment's own namespace and its own
+    # backup bucket (tests/render/test_mysql_data.py test_a_restore_reads_only_the_environments_own_bucket)
+    assert set(EnvironmentMysql.model_fields) == {"instances", "server_name", "restore"}
 
 
 def test_a_preview_gets_one_small_instance_of_its_own_with_a_stable_password():

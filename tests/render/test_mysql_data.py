@@ -203,3 +203,12 @@ def test_the_drill_restores_the_latest_backup_into_a_throwaway_server_that_never
     assert mysql_drill_objects("p", off, attach_data(mysql_placement(off, "prod", "k" * 64), off, "prod",
                                                      backup_target(off, "prod", "a", "b"), drill_schedule="0 5 * * 0"),
                                "n", LABELS, None, ()) == []
+
+
+def test_a_restore_reads_only_the_environments_own_bucket():
+    """`restore.fromBackup` is a server name, never a bucket, namespace or Secret: naming another app's server reads
+    this environment's own bucket (where that prefix is empty, so the restore fails) with this environment's key."""
+    app = shop(prod={"serverName": "shop-mysql-2", "restore": {"fromBackup": "blog-mysql"}})
+    bootstrap = mariadb_data_spec(app, data(app))["bootstrapFrom"]["s3"]
+    assert bootstrap["bucket"] == "acme-shop-prod" and bootstrap["prefix"] == "mysql/blog-mysql/"
+    assert bootstrap["accessKeyIdSecretKeyRef"]["name"] == "shop-backups-r2"
