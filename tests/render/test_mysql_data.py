@@ -212,3 +212,23 @@ def test_a_restore_reads_only_the_environments_own_bucket():
     bootstrap = mariadb_data_spec(app, data(app))["bootstrapFrom"]["s3"]
     assert bootstrap["bucket"] == "acme-shop-prod" and bootstrap["prefix"] == "mysql/blog-mysql/"
     assert bootstrap["accessKeyIdSecretKeyRef"]["name"] == "shop-backups-r2"
+
+
+def test_status_says_where_the_backups_are_and_what_a_restore_brings_back():
+    from minnova_idp.model.inputs import ProgramInputs
+    from minnova_idp.render.status import stack_status
+    from tests.render.test_database import loaded, stack
+
+    def line(app, environment="prod"):
+        inputs = ProgramInputs(stack=stack(environments=f'["{environment}"]'), apps=[loaded(app)])
+        (row,) = stack_status(inputs)
+        return row.mysql
+
+    single = line(shop())
+    assert "server shop-mysql)" in single and "acme-shop-prod/mysql/shop-mysql/" in single
+    assert "kept 30d" in single and "to the last full backup only" in single and "drill '" in single
+    assert "to any second (binlogs archived)" in line(shop(prod={"instances": 3}))
+    restored = line(shop({"restoreDrill": False}, prod={"serverName": "shop-mysql-2",
+                                                        "restore": {"fromBackup": "shop-mysql"}}))
+    assert "server shop-mysql-2)" in restored and "restored from shop-mysql (shop-mysql kept until removed)" in restored
+    assert restored.endswith("no drill")
