@@ -60,6 +60,13 @@ CUSTOM = {
     ("cert-manager.io/v1", "Certificate"),
     ("argoproj.io/v1alpha1", "AppProject"),
     ("argoproj.io/v1alpha1", "ApplicationSet"),
+    # mariadb-operator's (render/mysql.py)
+    ("k8s.mariadb.com/v1alpha1", "MariaDB"),
+    ("k8s.mariadb.com/v1alpha1", "Database"),
+    ("k8s.mariadb.com/v1alpha1", "User"),
+    ("k8s.mariadb.com/v1alpha1", "Grant"),
+    ("k8s.mariadb.com/v1alpha1", "PhysicalBackup"),
+    ("k8s.mariadb.com/v1alpha1", "PointInTimeRecovery"),
 }
 
 # What the typed Secret class wraps whole as a secret and declares among its secret outputs.

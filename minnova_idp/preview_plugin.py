@@ -124,19 +124,23 @@ def _render(args: argparse.Namespace) -> int:
     from minnova_idp.load.app_files import read_seed
 
     seed = read_seed(app, directory, f"{directory}/") if app.database.enabled else ()
+    from minnova_idp.load.app_files import read_mysql_seed
+
+    mysql_seed = read_mysql_seed(app, directory, f"{directory}/") if app.mysql.enabled else ()
     from minnova_idp.render.argocd import PREVIEW_PASSWORD_KEY, PREVIEW_PULL_CREDENTIALS
 
     # The app's own pull credentials when the platform gave it some (never another app's), else the stack's.
     pull = _sidecar_file(keys_dir, names.app_pull_credentials_file(request.app))
     if pull is None:
         pull = _sidecar_file(keys_dir, PREVIEW_PULL_CREDENTIALS)
-    password_key = (_sidecar_file(keys_dir, PREVIEW_PASSWORD_KEY) if app.redis.enabled or app.mongodb.enabled
-                    else None)
+    password_key = (_sidecar_file(keys_dir, PREVIEW_PASSWORD_KEY)
+                    if app.redis.enabled or app.mysql.enabled or app.mongodb.enabled else None)
     origin = None
     if app.database.enabled and app.preview.database is not None:
         origin = _preview_origin(app, keys_dir)
     storage = _preview_storage(app, request, keys_dir) if app.storage.enabled else None
-    sys.stdout.write(to_yaml(render_preview(app, request, secrets, seed, pull, password_key, origin, storage)))
+    sys.stdout.write(to_yaml(render_preview(app, request, secrets, seed, pull, password_key, origin, storage,
+                                            mysql_seed)))
     return 0
 
 

@@ -44,11 +44,18 @@ CRDS = {
     # (minnova_idp/render/host_aliases.py).
     "traefik.io_middlewares.yaml": f"{GITHUB_RAW}/traefik/traefik/v3.7.9/docs/content/reference/"
                                    "dynamic-configuration/traefik.io_middlewares.yaml",
+    # mariadb-operator 26.6.0: config/crd/bases in the tagged source (what its CRDs chart ships).
+    **{f"k8s.mariadb.com_{kind}.yaml":
+       f"{GITHUB_RAW}/mariadb-operator/mariadb-operator/v{versions.MARIADB_OPERATOR.version}/config/crd/bases/"
+       f"k8s.mariadb.com_{kind}.yaml"
+       for kind in ("mariadbs", "databases", "users", "grants", "backups", "physicalbackups", "restores",
+                    "pointintimerecoveries", "connections", "sqljobs", "maxscales", "externalmariadbs")},
     # cert-manager: the CRDs its release publishes as one file.
     "cert-manager.crds.yaml": f"https://github.com/cert-manager/cert-manager/releases/download/"
                               f"{versions.CERT_MANAGER.version}/cert-manager.crds.yaml",
 }
-CHARTS = (versions.ARGO_CD, versions.CERT_MANAGER, versions.CLOUDNATIVE_PG, versions.BARMAN_CLOUD_PLUGIN)
+CHARTS = (versions.ARGO_CD, versions.CERT_MANAGER, versions.CLOUDNATIVE_PG, versions.BARMAN_CLOUD_PLUGIN,
+          versions.MARIADB_OPERATOR_CRDS, versions.MARIADB_OPERATOR)
 
 
 def main(argv: list[str]) -> int:

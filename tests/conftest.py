@@ -104,6 +104,12 @@ def project_without_a_database(tmp_path: Path) -> Path:
     app_yaml = project / "examples/oracle/.minnova/app.yaml"
     app_yaml.write_text(app_yaml.read_text().replace("database: {enabled: true, size: 5Gi}", "database: {enabled: false}")
                         .replace("    database: {instances: 3}   # high availability: a primary and two standbys\n", ""))
+    # ledger's MySQL is backed up to R2 too (render/mysql_data.py): off, with what only a MySQL may set
+    ledger = project / "examples/ledger/.minnova/app.yaml"
+    if ledger.exists():
+        text = ledger.read_text().replace("mysql:\n  enabled: true", "mysql:\n  enabled: false")
+        ledger.write_text("\n".join(line for line in text.split("\n")
+                                    if not line.lstrip().startswith(("mysql: {instances", "seed: {files: [seed/mysql"))))
     return project
 
 

@@ -42,6 +42,12 @@ database:
 #   enabled: true
 #   persistence: {{enabled: true, size: 1Gi}}   # enabled: false for a cache (memory only)
 
+# mysql:                       # a MySQL-compatible database (MariaDB) per environment: MYSQL_URL, MYSQL_HOST,
+#   enabled: true              # MYSQL_PORT, MYSQL_USER, MYSQL_PASSWORD, MYSQL_DATABASE (docs/mysql.md)
+#   version: "11.8"            # or "10.11"; can move up, never down
+#   size: 1Gi                  # storage per instance; can grow, never shrink
+# (per environment: mysql: {{instances: 3}} for a primary and two replicas)
+
 # storage:                     # an S3-compatible bucket (Cloudflare R2) per environment: AWS_ENDPOINT_URL_S3,
 #   enabled: true              # AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, S3_BUCKET, S3_PREFIX (docs/storage.md)
 

@@ -95,6 +95,12 @@ def structured(inputs, rows) -> list[dict]:
             mongodb = {"size": str(config.mongodb.size), "instances": config.mongodb_instances(row.environment),
                        "engine": "mongodb", "version": config.mongodb.version,
                        "cluster": config.mongodb_cluster(row.environment)}
+        mysql = None
+        if config.mysql.enabled:  # its MariaDB (docs/mysql.md), as the stack's mysql* outputs record it
+            from minnova_idp.model.mysql import mysql_instances, mysql_server
+
+            mysql = {"size": str(config.mysql.size), "instances": mysql_instances(config, row.environment),
+                     "engine": "mariadb", "version": config.mysql.version, "server": mysql_server(row.app)}
         storage = None
         if config.storage.enabled:  # its R2 bucket (docs/storage.md), as the stack's storageBuckets output records it
             from minnova_idp.model.names import storage_bucket
@@ -103,8 +109,8 @@ def structured(inputs, rows) -> list[dict]:
         result.append({"app": row.app, "environment": row.environment, "url": row.url,
                        "aliases": list(row.aliases),  # [{url, redirect}]: environments.<env>.aliases
                        "image": {"repository": row.image, "tag": row.tag, "tagSource": row.tag_source},
-                       "database": database, "mongodb": mongodb, "storage": storage, "previews": row.previews,
-                       "source": row.source, "kept": row.app in inputs.degraded,
+                       "database": database, "mysql": mysql, "mongodb": mongodb, "storage": storage,
+                       "previews": row.previews, "source": row.source, "kept": row.app in inputs.degraded,
                        "internalServices": internal_services(inputs, row.app, row.environment, index)})
     return result
 
@@ -147,5 +153,5 @@ def table(rows, kept: frozenset[str] = frozenset()) -> str:
     from minnova_idp.render.status import urls_text
 
     return fit_table(("APP", "ENV", "URL", "IMAGE:TAG", "DATABASE", "PREVIEWS"),
-                     [(f"{r.app} (kept)" if r.app in kept else r.app, r.environment, urls_text(r), f"{r.image}:{r.tag} ({r.tag_source})", r.database or "-",
+                     [(f"{r.app} (kept)" if r.app in kept else r.app, r.environment, urls_text(r), f"{r.image}:{r.tag} ({r.tag_source})", r.databases or "-",
                        "yes" if r.previews else "no") for r in rows])

@@ -158,7 +158,7 @@ def _fetch_problems(config_dir: Path) -> list[Problem]:
 def _files_without_policy(target: Path, config) -> list[Problem]:
     """The app's own files the platform reads whatever the stack: every seed file, the restore check, the mask
     (required before any preview copies real data), each by the function the platform reads it with."""
-    from minnova_idp.load.app_files import read_mask, read_restore_check, read_seed
+    from minnova_idp.load.app_files import read_mask, read_mysql_seed, read_restore_check, read_seed
     from minnova_idp.load.app_policy import PENDING_COMMIT
     from minnova_idp.model.loaded import LoadedApp
     from minnova_idp.model.registry import RegistryEntry
@@ -168,7 +168,8 @@ def _files_without_policy(target: Path, config) -> list[Problem]:
     app = LoadedApp(entry=RegistryEntry(name=config.name, local="app"), config=config, commit=PENDING_COMMIT,
                     config_file=str(target), directory=root)
     problems: list[Problem] = []
-    readers = [lambda: read_seed(config, root, shown_root), lambda: read_restore_check(app)]
+    readers = [lambda: read_seed(config, root, shown_root), lambda: read_mysql_seed(config, root, shown_root),
+               lambda: read_restore_check(app)]
     if config.database.enabled and config.preview.database is not None:
         readers.append(lambda: read_mask(root, shown_root))
     for read in readers:

@@ -63,14 +63,23 @@ def _plain_sql(text: str | None, shown: str) -> str | None:
 
 def read_seed(app: AppConfig, directory: Path, shown: str) -> tuple[tuple[str, str], ...]:
     """(ConfigMap key, SQL) per seed file, in order. `directory` holds .minnova/; `shown` prefixes messages."""
-    seed = app.database.seed
+    return _read_seed(app.database.seed, "database", directory, shown, plain_sql=True)
+
+
+def read_mysql_seed(app: AppConfig, directory: Path, shown: str) -> tuple[tuple[str, str], ...]:
+    """`mysql.seed`'s files, read like `database.seed`'s. Backslashes stay: MySQL's string literals use them, and
+    the mariadb client runs the files in sandbox mode (render/mysql_data.py), not psql."""
+    return _read_seed(app.mysql.seed, "mysql", directory, shown, plain_sql=False)
+
+
+def _read_seed(seed, block: str, directory: Path, shown: str, plain_sql: bool) -> tuple[tuple[str, str], ...]:
     if seed is None:
         return ()
     problems, files, total = [], [], 0
     for index, relative in enumerate(seed.files):
         path = directory / APP_CONFIG.parent / relative
         where = f"{shown}{APP_CONFIG.parent}/{relative}"
-        field = f"database.seed.files[{index}]"
+        field = f"{block}.seed.files[{index}]"
         if any(part.is_symlink() for part in path.parents if part.is_relative_to(directory)):
             problems.append(Problem(where, message="must be a regular file", hint=f"named by {field}"))
             continue
@@ -91,10 +100,11 @@ def read_seed(app: AppConfig, directory: Path, shown: str) -> tuple[tuple[str, s
         except UnicodeDecodeError:
             problems.append(Problem(where, message="is not UTF-8 text"))
             continue
-        problems += meta_command_problems(text, where)
+        if plain_sql:
+            problems += meta_command_problems(text, where)
         files.append((relative.rsplit("/", 1)[-1], text))
     if total > MAX_TOTAL_BYTES:
-        problems.append(Problem(f"{shown}{APP_CONFIG}", "database.seed.files", f"the seed files hold {total} bytes; "
+        problems.append(Problem(f"{shown}{APP_CONFIG}", f"{block}.seed.files", f"the seed files hold {total} bytes; "
                                 f"at most {MAX_TOTAL_BYTES} fit in the ConfigMap that carries them"))
     if problems:
         raise ConfigError(problems)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from minnova_idp.load.app_files import read_mask, read_restore_check, read_seed
+from minnova_idp.load.app_files import read_mask, read_mysql_seed, read_restore_check, read_seed
 from minnova_idp.load.apps import Candidates, _cross_app_problems, load_apps, load_candidates, load_kept
 from minnova_idp.load.git import default_cache_dir
 from minnova_idp.load.git_auth import GitAuth
@@ -301,6 +301,14 @@ def _checked(stack: StackConfig, apps: list[LoadedApp], identities, memo: dict, 
         files = read(app, "seed", lambda: read_seed(app.config, app.directory, app.shown("")))
         if files is not None:
             seeds[app.name] = files
+    mysql_seeds = {}
+    for app in inputs.apps:
+        seed = app.config.mysql.seed
+        if seed is None or app.directory is None or not set(seed.environments) & set(inputs.environments_of(app)):
+            continue
+        files = read(app, "mysql-seed", lambda: read_mysql_seed(app.config, app.directory, app.shown("")))
+        if files is not None:
+            mysql_seeds[app.name] = files
     masks = {}
     for app, _ in preview_origins(inputs):
         # From the registered branch, as the stack read it: what every preview copy of this app is masked with.
@@ -312,7 +320,8 @@ def _checked(stack: StackConfig, apps: list[LoadedApp], identities, memo: dict, 
         mask = read(app, "mask", lambda: read_mask(app.directory, app.shown("")))
         if mask is not None:
             masks[app.name] = mask
-    return (replace(inputs, secrets=secrets, restore_checks=restore_checks, seeds=seeds, masks=masks), own,
+    return (replace(inputs, secrets=secrets, restore_checks=restore_checks, seeds=seeds, masks=masks,
+                    mysql_seeds=mysql_seeds), own,
             platform)
 
 

@@ -23,7 +23,17 @@ from minnova_idp.model.fields import (
 )
 from minnova_idp.model.host_aliases import alias_problems
 from minnova_idp.model.mongodb import EnvironmentMongoDB, MongoDB, mongodb_cluster
+from minnova_idp.model.mysql import EnvironmentMysql, Mysql, mysql_problems
+from minnova_idp.model.mysql_data_rules import mysql_data_problems
 from minnova_idp.model.quantity import parse_quantity
+# In their own module since model/mysql.py uses them too (app_config imports it); still importable from here.
+from minnova_idp.model.resources import (  # noqa: F401
+    CONTAINER_MAX,
+    CONTAINER_MAX_TEXT,
+    NAMESPACE_DEFAULT_LIMIT,
+    ResourceList,
+    Resources,
+)
 
 
 class Image(StrictModel):
@@ -35,51 +45,7 @@ class Image(StrictModel):
     pull_policy: Literal["IfNotPresent", "Always"] = Field(default="IfNotPresent", description="or `Always`")
 
 
-class ResourceList(StrictModel):
-    cpu: Quantity | None = None
-    memory: Quantity | None = None
-
-
-# Sanity bounds per container, whatever a stack allows: a typo (500 CPUs) is an error, not a pending pod.
-CONTAINER_MAX_TEXT = {"cpu": "64", "memory": "512Gi"}
-CONTAINER_MAX = {key: parse_quantity(value) for key, value in CONTAINER_MAX_TEXT.items()}
 DATABASE_SIZE_MAX = "64Ti"
-# The limit the namespace's LimitRange gives a container that sets none (render/app.py, render/preview.py): a
-# request above it without a limit of its own is refused by Kubernetes when the pod is created.
-NAMESPACE_DEFAULT_LIMIT = {"memory": "256Mi"}
-
-
-class Resources(StrictModel):
-    documented_as_one_value: ClassVar[bool] = True  # one row in docs/app-yaml.md, not one per key
-
-    requests: ResourceList = ResourceList(cpu="100m", memory="128Mi")
-    limits: ResourceList = ResourceList(memory="256Mi")
-
-    def as_kubernetes(self) -> dict[str, dict[str, str]]:
-        """The `resources` of a Kubernetes container or CNPG Cluster; empty sections left out."""
-        out = {}
-        for section in ("requests", "limits"):
-            values = getattr(self, section).model_dump(exclude_none=True)
-            if values:
-                out[section] = values
-        return out
-
-    @model_validator(mode="after")
-    def _limits_cover_requests(self) -> "Resources":
-        for key in ("cpu", "memory"):
-            request, limit = getattr(self.requests, key), getattr(self.limits, key)
-            if request and limit and parse_quantity(limit) < parse_quantity(request):
-                raise ValueError(f"limits.{key} ({limit}) is below requests.{key} ({request})")
-            default = NAMESPACE_DEFAULT_LIMIT.get(key)
-            if request and not limit and default and parse_quantity(request) > parse_quantity(default):
-                raise ValueError(f"requests.{key} ({request}) is above the {default} limit a container without "
-                                 f"limits.{key} gets in its namespace (its LimitRange), so Kubernetes would refuse "
-                                 f"the pod; set limits.{key} to {request} or more")
-            for section, value in (("requests", request), ("limits", limit)):
-                if value and parse_quantity(value) > CONTAINER_MAX[key]:
-                    raise ValueError(f"{section}.{key} ({value}) is more than one container may have "
-                                     f"({CONTAINER_MAX_TEXT[key]}); the stack's namespace quota caps the total")
-        return self
 
 
 _RETENTION_RE = re.compile(r"^[1-9][0-9]*[dwm]$")  # the Barman Cloud plugin's format
@@ -270,7 +236,8 @@ class HealthCheck(StrictModel):
 EnvVars = dict[EnvVarName, str]
 
 _PROCESS_NAME_RE = re.compile(r"^[a-z]([a-z0-9-]{0,18}[a-z0-9])?$")
-RESERVED_PROCESS_NAMES = frozenset({"web", "release", "db", "drill", "seed", "mask", "redis", "storage-cleanup"})
+RESERVED_PROCESS_NAMES = frozenset({"web", "release", "db", "drill", "seed", "mask", "redis", "storage-cleanup",
+                                    "mysql"})
 
 
 def _process_name(value: str) -> str:
@@ -394,6 +361,7 @@ class Environment(StrictModel):
     resources: Resources | None = Field(default=None, json_schema_extra=default_shown_as("top-level `resources`"),
                                         description="replaces them for this environment")
     database: EnvironmentDatabase | None = Field(default=None, description="database settings of this environment")
+    mysql: EnvironmentMysql | None = Field(default=None, description="MySQL settings of this environment")
     autoscale: Autoscale | None = Field(
         default=None, description="`{min, max, cpu: 70}`: a HorizontalPodAutoscaler scales the web process between "
         "min and max replicas on CPU (percent of requests.cpu, which must be set); replaces `replicas`")
@@ -420,6 +388,7 @@ class AppConfig(StrictModel):
                                                   "`PORT`")
     database: Database = Database()
     redis: Redis = Redis()
+    mysql: Mysql = Mysql()
     storage: Storage = Storage()
     mongodb: MongoDB = MongoDB()
     preview: PreviewConfig = Field(default=PreviewConfig(), description="what pull-request previews get")
@@ -539,6 +508,8 @@ class AppConfig(StrictModel):
                 if env_name not in self.environments:
                     problems.append((("database", "seed", "environments", index),
                                      f"'{env_name}' is not one of this app's environments"))
+        problems.extend(mysql_problems(self))
+        problems.extend(mysql_data_problems(self))
         return sorted(set(problems))
 
     def _mongodb_problems(self) -> list[tuple[tuple[str, ...], str]]:

@@ -22,6 +22,12 @@ MONGODB_SIZES_OUTPUT = "mongodbSizes"  # component -> the size of each MongoDB m
 MONGODB_VERSIONS_OUTPUT = "mongodbVersions"  # component -> its MongoDB version ("8.0"), as declared last
 MONGODB_CLUSTERS_OUTPUT = "mongodbClusters"  # component -> the PerconaServerMongoDB the app uses
 STORAGE_BUCKETS_OUTPUT = "storageBuckets"  # component -> the R2 bucket it stores objects in (storage.enabled)
+MYSQL_SIZES_OUTPUT = "mysqlSizes"  # component -> the size of each of its MariaDB volumes, as declared last
+MYSQL_VERSIONS_OUTPUT = "mysqlVersions"  # component -> its MariaDB series (10.11, 11.8), as declared last
+MYSQL_INSTANCES_OUTPUT = "mysqlInstances"  # component -> its MariaDB instances, as declared last
+MYSQL_SERVERS_OUTPUT = "mysqlServers"  # component -> the MariaDB it runs (serverName), as declared last
+MYSQL_BACKUP_BUCKETS_OUTPUT = "mysqlBackupBuckets"  # component -> the bucket its MariaDB backs up into
+MYSQL_BACKUP_RETENTIONS_OUTPUT = "mysqlBackupRetentions"  # component -> its mysql.backupRetention, as declared last
 IMAGE_TAGS_OUTPUT = "imageTags"  # component -> the tags it deployed, newest first (rollbacks)
 IMAGE_TAG_HISTORY = 5
 # app -> the record of the .minnova/ files its last good config was rendered from (load/kept.py): what an app whose
@@ -56,6 +62,7 @@ class ProgramInputs:
     secrets: dict[tuple[str, str], SecretValues] = field(default_factory=dict)  # (app, environment)
     restore_checks: dict[str, str] = field(default_factory=dict)  # app -> its .minnova/restore-check.sql
     seeds: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)  # app -> its seed files
+    mysql_seeds: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)  # app -> mysql.seed's files
     masks: dict[str, str] = field(default_factory=dict)  # app -> its .minnova/seed/mask.sql (preview copies)
     kept_tags: dict[str, str] = field(default_factory=dict)  # component -> the tag the image gate kept
     # The guarded outputs (policy/guards.py) of this stack's last update: output name -> component -> value.

@@ -102,4 +102,25 @@ def pinned_images() -> dict[str, str]:
     images["KUBECTL_IMAGE"] = KUBECTL_IMAGE
     images.update({f"MONGODB_IMAGES[{major}]": image for major, image in MONGODB_IMAGES.items()})
     images["PBM_IMAGE"] = PBM_IMAGE
+    images.update({f"MARIADB_IMAGES[{series}]": image for series, image in MARIADB_IMAGES.items()})
     return images
+
+
+# MariaDB, run by mariadb-operator 26.6.0 (ADR 0013). The Docker library image `mariadb` is what the operator runs
+# when a MariaDB names no image (mariadb-operator@v26.6.0 Makefile:24-27, docs/docker.md:19: `mariadb:11.8.8`, its
+# default). Long-term-support series only: 11.8 at the operator's own default; 10.11 at 10.11.19, the release the
+# real-engine tests run here (Debian bookworm's mariadb-server 1:10.11.19-0+deb12u1). 11.4 is left out: no source
+# read here names a current 11.4 patch (the operator's newest mention is 11.4.5, config/manager/manager.yaml:48).
+# Tag only, as Valkey's: neither the operator's source nor anything reachable here states the images' digests;
+# scripts/refresh_image_digests.py pins them where a registry is reachable.
+# Chart repository: mariadb-operator@v26.6.0 docs/helm.md:78.
+MARIADB_OPERATOR = HelmChart("mariadb-operator", "26.6.0", "https://mariadb-operator.github.io/mariadb-operator",
+                             "mariadb-operator")
+MARIADB_OPERATOR_CRDS = HelmChart("mariadb-operator-crds", "26.6.0", "https://mariadb-operator.github.io/mariadb-operator",
+                                  "mariadb-operator")
+MARIADB_IMAGE_REPOSITORY = "docker.io/library/mariadb"
+MARIADB_IMAGES = {
+    "10.11": f"{MARIADB_IMAGE_REPOSITORY}:10.11.19",
+    "11.8": f"{MARIADB_IMAGE_REPOSITORY}:11.8.8",
+}
+DEFAULT_MARIADB_VERSION = "11.8"

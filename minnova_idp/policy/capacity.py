@@ -17,13 +17,15 @@ from minnova_idp.policy.previews import preview_origins, preview_storage_apps
 
 def backup_problems(inputs: ProgramInputs) -> list[Problem]:
     cloudflare = inputs.stack.settings.cloudflare
+    # MySQL's and MongoDB's backups go to the same bucket as PostgreSQL's (render/mysql_data.py, mongodb.py)
     backed_up = [(app, env) for app, env in inputs.deployed() if backed_up_environment(app.config)]
     stored = [(app, env) for app, env in inputs.deployed() if app.config.storage.enabled]
     if cloudflare is None:
         problems = []
         if backed_up:
             problems.append(Problem(inputs.stack.file, "minnova:cloudflare",
-                                    f"required: databases are backed up to Cloudflare R2 (apps with a database: "
+                                    f"required: databases are backed up to Cloudflare R2 (apps with a database, "
+                                    f"MySQL or MongoDB: "
                                     f"{', '.join(sorted({app.name for app, _ in backed_up}))})",
                                     hint="set minnova:cloudflare.accountId and .zoneId"))
         if stored:
@@ -51,9 +53,9 @@ def backup_problems(inputs: ProgramInputs) -> list[Problem]:
 
 
 def backed_up_environment(config) -> bool:
-    """An app environment with a backup bucket and token: PostgreSQL and MongoDB share them (each engine under its
-    own prefix, render/mongodb.py)."""
-    return config.database.enabled or config.mongodb.enabled
+    """An app environment with a backup bucket and token: PostgreSQL, MySQL and MongoDB share them (each engine
+    under its own prefix, render/mysql_data.py, render/mongodb.py)."""
+    return config.database.enabled or config.mysql.enabled or config.mongodb.enabled
 
 
 def account_tokens(inputs: ProgramInputs) -> int:
@@ -82,7 +84,8 @@ def quota_problems(inputs: ProgramInputs) -> list[Problem]:
                 problems.append(Problem(
                     app.config_file, f"environments.{environment}",
                     f"asks for about {_shown(needed, key)} {key} in its namespace (replicas + 1 for rollouts"
-                    f"{', database instances + 1 for the restore drill' if app.config.database.enabled else ''}), "
+                    f"{', database instances + 1 for the restore drill' if app.config.database.enabled else ''}"
+                    f"{', MySQL instances' if app.config.mysql.enabled else ''}), "
                     f"more than the {limits[key]} its quota allows ({inputs.stack.file}: "
                     f"minnova:namespaceQuota.{key})",
                     hint="ask for less, or the platform team raises the stack's minnova:namespaceQuota"))
@@ -98,6 +101,7 @@ def namespace_needs(inputs: ProgramInputs) -> list[tuple[LoadedApp, str, dict[st
     from minnova_idp.render.database import database_placement
     from minnova_idp.render.drill import DRILL_POD_REQUESTS, DRILL_PODS
     from minnova_idp.render.mongodb import mongodb_members, mongodb_placement
+    from minnova_idp.render.mysql import mysql_placement, sidecars
     from minnova_idp.render.placement import build_placement
 
     needs = []
@@ -129,6 +133,25 @@ def namespace_needs(inputs: ProgramInputs) -> list[tuple[LoadedApp, str, dict[st
             need["memory"] += instances * default["memory"]
             need["storage"] += instances * parse_quantity(database.size)
             add(need, DRILL_PODS, ResourceList(**DRILL_POD_REQUESTS))  # the drill's own pods (render/drill.py)
+        mysql = mysql_placement(config, environment, password_key=None)
+        if mysql is not None:  # each MariaDB instance, the operator's sidecars in it, and its volume (render/mysql.py)
+            add(need, mysql.instances, mysql.resources.requests)
+            need["cpu"] += mysql.instances * sidecars(mysql) * default["cpu"]
+            need["memory"] += mysql.instances * sidecars(mysql) * default["memory"]
+            need["storage"] += mysql.instances * parse_quantity(mysql.size)
+            if config.mysql.enabled and inputs.stack.settings.cloudflare is not None:  # backed up (mysql_data.py)
+                add(need, 1, ResourceList())  # the daily PhysicalBackup Job's pod: the namespace's default request
+                settings = env.mysql
+                if settings is not None and settings.restore is not None:  # the source server stays until retired
+                    add(need, mysql.instances, mysql.resources.requests)
+                    need["cpu"] += mysql.instances * sidecars(mysql) * default["cpu"]
+                    need["memory"] += mysql.instances * sidecars(mysql) * default["memory"]
+                    need["storage"] += mysql.instances * parse_quantity(mysql.size)
+                if config.mysql.restore_drill and inputs.stack.settings.restore_drill_schedule:
+                    # the drill's throwaway server (one instance), its kubectl pod and its check Job (mysql_drill.py)
+                    add(need, 1, mysql.resources.requests)
+                    need["storage"] += parse_quantity(mysql.size)
+                    add(need, DRILL_PODS, ResourceList(**DRILL_POD_REQUESTS))
         if config.redis.enabled:  # one Valkey pod (Recreate: never two), and its volume
             add(need, 1, config.redis.resources.requests)
             if config.redis.persistence.enabled:

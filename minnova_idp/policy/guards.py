@@ -24,12 +24,19 @@ from minnova_idp.model.inputs import (
     MONGODB_CLUSTERS_OUTPUT,
     MONGODB_SIZES_OUTPUT,
     MONGODB_VERSIONS_OUTPUT,
+    MYSQL_BACKUP_BUCKETS_OUTPUT,
+    MYSQL_BACKUP_RETENTIONS_OUTPUT,
+    MYSQL_INSTANCES_OUTPUT,
+    MYSQL_SERVERS_OUTPUT,
+    MYSQL_SIZES_OUTPUT,
+    MYSQL_VERSIONS_OUTPUT,
     REDIS_SIZES_OUTPUT,
     STORAGE_BUCKETS_OUTPUT,
     ProgramInputs,
 )
 from minnova_idp.model.loaded import LoadedApp
 from minnova_idp.model.quantity import QuantityError, parse_quantity
+from minnova_idp.policy import mysql_data_guards, mysql_guards
 
 # output name -> component -> the value this stack recorded at its last update
 Recorded = Mapping[str, Mapping[str, str]]
@@ -352,6 +359,20 @@ GUARDED: tuple[Guarded, ...] = (
             _mongodb_version_value),
     Guarded(MONGODB_CLUSTERS_OUTPUT, "environments.<env>.mongodb.clusterName", _mongodb_cluster, _mongodb_replaced,
             _server_name),
+    # The app's MariaDB (mysql.enabled, ADR 0013): its volumes, its series and its topology.
+    Guarded(MYSQL_SIZES_OUTPUT, "mysql.size", mysql_guards.declared_size, _shrinks("mysql.size", "MySQL"),
+            _volume_size),
+    Guarded(MYSQL_VERSIONS_OUTPUT, "mysql.version", mysql_guards.declared_version, mysql_guards.version_change,
+            mysql_guards.malformed_version),
+    Guarded(MYSQL_INSTANCES_OUTPUT, "environments.<env>.mysql.instances", mysql_guards.declared_instances,
+            mysql_guards.instances_change, mysql_guards.malformed_instances),
+    # Its data half (docs/mysql-data.md): the server it runs, the bucket and retention of its backups.
+    Guarded(MYSQL_SERVERS_OUTPUT, "environments.<env>.mysql.serverName", mysql_data_guards.declared_server,
+            mysql_data_guards.server_replaced, mysql_data_guards.malformed_server),
+    Guarded(MYSQL_BACKUP_BUCKETS_OUTPUT, "mysql.enabled", lambda *args: None, mysql_data_guards.bucket_replaced,
+            mysql_data_guards.malformed_bucket, declared_in=mysql_data_guards.declared_bucket),
+    Guarded(MYSQL_BACKUP_RETENTIONS_OUTPUT, "mysql.backupRetention", mysql_data_guards.declared_retention,
+            mysql_data_guards.retention_shortened, mysql_data_guards.malformed_retention),
 )
 ROWS = {row.output: row for row in GUARDED}
 

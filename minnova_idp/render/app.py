@@ -25,6 +25,10 @@ from minnova_idp.render.host_aliases import (
     serving_hosts,
 )
 from minnova_idp.render.mongodb import OPERATOR_POD_LABELS, mongodb_objects, mongodb_url, mongodb_url_env
+from minnova_idp.render.mysql import COMPONENT as MYSQL_COMPONENT
+from minnova_idp.render.mysql import mysql_env, mysql_objects, mysql_url
+from minnova_idp.render.mysql_data import mariadb_data_spec, mysql_data_objects
+from minnova_idp.render.mysql_drill import mysql_drill_objects
 from minnova_idp.render.placement import DnsTarget, Placement, RenderSettings
 from minnova_idp.render.redis import COMPONENT as REDIS_COMPONENT
 from minnova_idp.render.redis import (
@@ -78,8 +82,8 @@ def app_objects(app: AppConfig, placement: Placement, settings: RenderSettings, 
     objects += [kubernetes_object(prefix, manifest, Lifecycle(depends_on=in_namespace))
                 for manifest in render_isolation(app, placement, settings)]
     cluster = None
+    credentials = None  # the backup credentials Secret (PostgreSQL's and MySQL's backups share it)
     if database is not None:
-        credentials = None
         if database.backup is not None:
             *storage, credentials = backup_storage(prefix, app, database.backup, placement.namespace, labels,
                                                    settings.deployment, keep, in_namespace)
@@ -108,6 +112,28 @@ def app_objects(app: AppConfig, placement: Placement, settings: RenderSettings, 
         redis = redis_objects(prefix, app, placement.redis, placement.namespace, labels,
                               Lifecycle(retain_on_delete=True, protect=protected), in_namespace, app_code_pods(app))
         objects += redis
+    mysql: list[Declared] = []
+    mysql_ready = None
+    if placement.mysql is not None:
+        # Its MariaDB and Database are data: retained always, protected where the environment is (like the database).
+        mysql_keep = Lifecycle(retain_on_delete=True, protect=protected)
+        data, backups_after = placement.mysql.data, in_namespace
+        if data is not None and data.backup is not None:
+            # Its backups share the environment's bucket, token and credentials with PostgreSQL's (mysql_data.py).
+            if credentials is None:
+                *bucket, credentials = backup_storage(prefix, app, data.backup, placement.namespace, labels,
+                                                      settings.deployment, mysql_keep, in_namespace)
+                objects += [*bucket, credentials]
+            backups_after = (*in_namespace, *operators, credentials.key)
+        mysql, mysql_ready = mysql_objects(prefix, app, placement.mysql, placement.namespace, labels, mysql_keep,
+                                           in_namespace, app_code_pods(app), operators,
+                                           mariadb_data_spec(app, data) if data is not None else None)
+        server = next(d for d in mysql if isinstance(d, KubernetesObject) and d.manifest["kind"] == "MariaDB")
+        mysql += mysql_data_objects(prefix, app, placement.mysql, placement.namespace, labels, mysql_keep,
+                                    backups_after, server.key, mysql_ready.key, app_code_pods(app))
+        mysql += mysql_drill_objects(prefix, app, placement.mysql, placement.namespace, labels, None,
+                                     (*in_namespace, server.key), settings.network_policies)
+        objects += mysql
     storage: list[Declared] = []
     if placement.storage is not None:
         # Its bucket is data: retained always, protected where the environment is (like the database).
@@ -120,8 +146,9 @@ def app_objects(app: AppConfig, placement: Placement, settings: RenderSettings, 
                                                    settings.deployment, protected)
         objects += mongodb_declared
     # Every process starts once what it reads exists: its secrets, its database (Ready, with its `-app` Secret), its
-    # Redis (its Deployment available, its Secret with REDIS_URL), its bucket's credentials and its MongoDB (ready).
-    ready = in_namespace + keys(secret, cluster, pull, *redis, *storage, mongodb_ready)
+    # Redis (its Deployment available, its Secret with REDIS_URL), its bucket's credentials, its MariaDB and its
+    # MongoDB (ready).
+    ready = in_namespace + keys(secret, cluster, pull, *redis, *storage, mysql_ready, mongodb_ready)
     release = None
     if app.release is not None:
         release = kubernetes_object(prefix, render_release(app, placement, settings, preview), Lifecycle(depends_on=ready))
@@ -192,7 +219,7 @@ def render_isolation(app: AppConfig, placement: Placement, settings: RenderSetti
         if settings.ingress_namespaces is not None:
             # The operator connects to its instances (status, switchover): always let it in.
             allowed = sorted({*settings.ingress_namespaces, versions.CLOUDNATIVE_PG.namespace})
-        objects += [isolation.ingress_policy(placement.namespace, labels, allowed, own_policy=redis_pods_label(placement),
+        objects += [isolation.ingress_policy(placement.namespace, labels, allowed, own_policy=own_policy_pods(placement),
                                              also_own=mongodb_pods_label(placement)),
                     isolation.egress_policy(placement.namespace, labels, app_code_pods(app), "app-egress")]
         # The paths the registry's `allowFrom` opens (ADR 0016): added policies, the ones above unchanged.
@@ -229,9 +256,12 @@ def mongodb_pods_label(placement: Placement) -> tuple[tuple[str, str], ...]:
     return tuple(OPERATOR_POD_LABELS.items()) if placement.mongodb is not None else ()
 
 
-def redis_pods_label(placement: Placement) -> tuple[str, str] | None:
-    """The label of the pods the namespace-wide ingress policy leaves to a policy of their own: Valkey's."""
-    return (COMPONENT_LABEL, REDIS_COMPONENT) if placement.redis is not None else None
+def own_policy_pods(placement: Placement) -> tuple[str, ...] | None:
+    """(label, values...) of the pods the namespace-wide ingress policy leaves to a policy of their own: Valkey's
+    and MariaDB's (render/mysql.py gives its pods the same label)."""
+    components = [name for name, present in ((REDIS_COMPONENT, placement.redis), (MYSQL_COMPONENT, placement.mysql))
+                  if present is not None]
+    return (COMPONENT_LABEL, *components) if components else None
 
 
 def render_app(app: AppConfig, placement: Placement, settings: RenderSettings,
@@ -306,6 +336,7 @@ def _container(app: AppConfig, placement: Placement, name: str, command: list[st
                 *(storage_env(app, placement.storage) if placement.storage is not None else []),
                 *internal_services.url_env(placement.internal, placement.env),
                 *([mongodb_url_env(app.name)] if placement.mongodb is not None else []),
+                *(mysql_env(app, placement.mysql, placement.namespace) if placement.mysql is not None else []),
                 *({"name": key, "value": value} for key, value in sorted(placement.env.items()))],
     }
     if placement.secrets is not None:
@@ -387,7 +418,7 @@ def _deployment(app: AppConfig, placement: Placement, settings: RenderSettings, 
         "template": {
             "metadata": {"labels": _pod_labels(app, placement, settings, selector),
                          **({"annotations": restart_annotations(app, placement)}
-                            if placement.redis or placement.mongodb else {})},
+                            if placement.redis or placement.mysql or placement.mongodb else {})},
             "spec": _pod_spec(app, placement, [container], terminationGracePeriodSeconds=TERMINATION_GRACE_SECONDS,
                               topologySpreadConstraints=spread),
         },
@@ -406,11 +437,15 @@ def redis_restart_annotation(app: AppConfig, placement: Placement) -> dict[str, 
 
 
 def restart_annotations(app: AppConfig, placement: Placement) -> dict[str, str]:
-    """Valkey's, and MongoDB's: the operator changes the user's password when its Secret changes (custom_users.go
-    updatePass), and running processes would keep the old MONGODB_URL until they restart."""
+    """Valkey's (above), MariaDB's and MongoDB's: MYSQL_URL, MYSQL_PASSWORD and MONGODB_URL are read at start, and a
+    rotated password key changes them (render/mysql.py applies it to the User; the MongoDB operator changes the
+    user's password when its Secret changes, custom_users.go updatePass)."""
     import hashlib
 
     annotations = redis_restart_annotation(app, placement) if placement.redis else {}
+    if placement.mysql is not None:
+        url = mysql_url(app, placement.mysql, placement.namespace)
+        annotations["minnova.io/mysql-url-sha256"] = hashlib.sha256(url.encode()).hexdigest()[:16]
     if placement.mongodb is not None:
         url = mongodb_url(placement.mongodb, placement.namespace)
         annotations["minnova.io/mongodb-url-sha256"] = hashlib.sha256(url.encode()).hexdigest()[:16]

@@ -69,7 +69,10 @@ PREVIEW_KINDS = (("", "Namespace"), ("", "ResourceQuota"), ("", "LimitRange"), (
                  ("apps", "Deployment"), ("networking.k8s.io", "Ingress"), ("networking.k8s.io", "NetworkPolicy"),
                  ("policy", "PodDisruptionBudget"), ("postgresql.cnpg.io", "Cluster"),
                  ("barmancloud.cnpg.io", "ObjectStore"),  # the read-only origin of a copied database (origin.py)
-                 ("psmdb.percona.com", "PerconaServerMongoDB"))  # a preview's MongoDB (mongodb.py)
+                 ("psmdb.percona.com", "PerconaServerMongoDB"),  # a preview's MongoDB (mongodb.py)
+                 # a preview's own MariaDB (mysql.py)
+                 ("k8s.mariadb.com", "MariaDB"), ("k8s.mariadb.com", "Database"), ("k8s.mariadb.com", "User"),
+                 ("k8s.mariadb.com", "Grant"))
 _LABELS = names.managed_labels()
 
 

@@ -23,6 +23,7 @@ from minnova_idp.render.approval import approval_settings
 from minnova_idp.render.database import backup_target
 from minnova_idp.render.internal_services import InternalAccess, access_for, caller_index, described
 from minnova_idp.render.mongodb_operator import mongodb_operator
+from minnova_idp.render.mysql_operator import mysql_operator_releases
 from minnova_idp.render.origin import origin_offer
 from minnova_idp.render.placement import DnsTarget, Placement, RenderSettings, environment_placement
 from minnova_idp.render.resources import (
@@ -98,7 +99,7 @@ def declare(inputs: ProgramInputs) -> Declaration:
     # Protected: uninstalling it deletes its CRDs, and every issuer and certificate with them.
     cert_manager = HelmRelease(versions.CERT_MANAGER, {"crds": {"enabled": True, "keep": True}},
                                Lifecycle(protect=True))
-    operators = _database_operators(cert_manager)
+    operators = _database_operators(cert_manager) + mysql_operator_releases(cert_manager)
     declared += [cert_manager, *operators]
     dns = None
     if settings.cloudflare is not None:
@@ -135,13 +136,14 @@ def _app_instance(inputs: ProgramInputs, app: LoadedApp, environment: str, setti
     stack = inputs.stack.settings
     component = names.component_name(app.name, environment)
     backup = None
-    if app.config.database.enabled:
+    if app.config.database.enabled or app.config.mysql.enabled:  # MySQL's backups share the bucket (mysql_data.py)
         backup = backup_target(app.config, environment, stack.deployment, stack.cloudflare.account_id)
     placement = environment_placement(app.config, environment, inputs.image_tag(app, environment)[0],
                                       secrets=inputs.secrets.get((app.name, environment)), backup=backup,
                                       drill_schedule=stack.restore_drill_schedule,
                                       drill_check=inputs.restore_checks.get(app.name),
                                       seed=inputs.seeds.get(app.name, ()),
+                                      mysql_seed=inputs.mysql_seeds.get(app.name, ()),
                                       pull_secret=bool(pull_credentials(inputs.stack.secrets, app.name)),
                                       password_key=inputs.stack.secrets.password_key,
                                       server_name=guards.archive_server(app.config, environment, inputs.recorded),

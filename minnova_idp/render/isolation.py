@@ -34,11 +34,11 @@ NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set by Kubernetes on eve
 
 
 def ingress_policy(namespace: str, labels: dict[str, str], from_namespaces: list[str] | None = None,
-                   own_policy: tuple[str, str] | None = None,
+                   own_policy: tuple[str, ...] | None = None,
                    also_own: tuple[tuple[str, str], ...] = ()) -> Manifest:
     """Who may connect to anything in `namespace`: its own pods, and namespaces that are not apps' (or exactly
     `from_namespaces`). Every app namespace carries the managed-by label this tells them apart by.
-    `own_policy`: (label, value) of pods left out, which a stricter policy of their own confines (NetworkPolicies
+    `own_policy`: (label, value, ...) of pods left out, which a stricter policy of their own confines (NetworkPolicies
     add up, so this one selecting them too would let in everything it lets in); `also_own`: more such (label,
     value) pairs (MongoDB's pods, render/mongodb.py)."""
     if from_namespaces is None:
@@ -49,9 +49,9 @@ def ingress_policy(namespace: str, labels: dict[str, str], from_namespaces: list
             {"key": NAMESPACE_NAME_LABEL, "operator": "In", "values": sorted(from_namespaces)}]}}
     return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
             "metadata": {"name": "deny-other-apps", "namespace": namespace, "labels": labels},
-            "spec": {"podSelector": ({"matchExpressions": [{"key": key, "operator": "NotIn", "values": [value]}
-                                                            for key, value in (*([own_policy] if own_policy else []),
-                                                                               *also_own)]}
+            "spec": {"podSelector": ({"matchExpressions": [
+                *([{"key": own_policy[0], "operator": "NotIn", "values": list(own_policy[1:])}] if own_policy else []),
+                *({"key": key, "operator": "NotIn", "values": [value]} for key, value in also_own)]}
                                      if own_policy or also_own else {}),
                      "policyTypes": ["Ingress"],
                      "ingress": [{"from": [{"podSelector": {}}, others]}]}}

@@ -13,6 +13,9 @@ from minnova_idp.render.database import database_placement
 from minnova_idp.render.database_placement import BackupTarget, DatabasePlacement
 from minnova_idp.render.internal_services import InternalAccess
 from minnova_idp.render.mongodb import MongoPlacement, mongodb_placement
+from minnova_idp.render.mysql import mysql_placement
+from minnova_idp.render.mysql_data import attach_data
+from minnova_idp.render.mysql_placement import MysqlPlacement
 from minnova_idp.render.redis import RedisPlacement, redis_password
 from minnova_idp.render.resources import DnsRecord, Lifecycle
 from minnova_idp.render.storage import StoragePlacement
@@ -53,6 +56,7 @@ class Placement:
     aliases: tuple[tuple[str, bool], ...] = ()
     internal: InternalAccess | None = None  # app-to-app paths (internal_services.py); previews: none
     mongodb: MongoPlacement | None = None  # its MongoDB (mongodb.py)
+    mysql: MysqlPlacement | None = None  # its MariaDB (mysql.py)
 
     @property
     def instance(self) -> str:
@@ -78,7 +82,8 @@ class DnsTarget:
 def build_placement(app: AppConfig, environment: str, namespace: str, host: str, image_tag: str, replicas: int = 1,
                     secrets: SecretValues | None = None, database: DatabasePlacement | None = None,
                     pull_secret: bool = False, redis: RedisPlacement | None = None,
-                    storage: StoragePlacement | None = None, mongodb: MongoPlacement | None = None) -> Placement:
+                    storage: StoragePlacement | None = None, mongodb: MongoPlacement | None = None,
+                    mysql: MysqlPlacement | None = None) -> Placement:
     """The one builder of placements, for stack environments and previews alike. Env and resources come from
     the environment's own settings over the app's, when the app defines that environment (previews: not)."""
     settings = app.environments.get(environment)
@@ -98,6 +103,7 @@ def build_placement(app: AppConfig, environment: str, namespace: str, host: str,
         redis=redis,
         storage=storage,
         mongodb=mongodb,
+        mysql=mysql,
     )
 
 
@@ -106,9 +112,10 @@ def environment_placement(app: AppConfig, environment: str, image_tag: str, secr
                           drill_check: str | None = None, seed: tuple[tuple[str, str], ...] = (),
                           pull_secret: bool = False, password_key: str | None = None,
                           server_name: str = "", storage: StoragePlacement | None = None,
-                          mongodb_backup: BackupTarget | None = None) -> Placement:
+                          mongodb_backup: BackupTarget | None = None,
+                          mysql_seed: tuple[tuple[str, str], ...] = ()) -> Placement:
     """`seed`: the app's seed files, used when this environment is among `database.seed.environments`;
-    `password_key`: the stack's minnova:passwordKey, which the app's Redis password is derived from;
+    `password_key`: the stack's minnova:passwordKey, which the app's Redis and MySQL passwords are derived from;
     `server_name`: the server name the environment's Cluster archives under (policy/guards.py, major upgrades);
     `storage`: the environment's bucket (storage.storage_target), for an app with storage; `mongodb_backup`: where
     the app's MongoDB backs up (the environment's backup bucket)."""
@@ -126,7 +133,9 @@ def environment_placement(app: AppConfig, environment: str, image_tag: str, secr
                                password=redis_password(password_key, namespace),
                                size=persistence.size if persistence.enabled else None)
     mongodb = mongodb_placement(app, environment, namespace, password_key, mongodb_backup)
+    mysql = attach_data(mysql_placement(app, environment, password_key), app, environment, backup, mysql_seed,
+                        drill_schedule)
     placement = build_placement(app, environment, namespace, env.host, image_tag, replicas=env.replicas,
                                 secrets=secrets, database=database, pull_secret=pull_secret, redis=redis,
-                                storage=storage, mongodb=mongodb)
+                                storage=storage, mongodb=mongodb, mysql=mysql)
     return replace(placement, aliases=tuple((alias.host, alias.redirect) for alias in env.aliases))

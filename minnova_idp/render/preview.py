@@ -17,9 +17,11 @@ from minnova_idp.model.quantity import parse_quantity
 from minnova_idp.model.secrets import SecretValues
 from minnova_idp.render import isolation
 from minnova_idp.model.mongodb import MongoResourceList, MongoResources, mongodb_cluster
-from minnova_idp.render.app import Manifest, app_code_pods, common_labels, mongodb_pods_label, redis_pods_label, render_app
+from minnova_idp.render.app import Manifest, app_code_pods, common_labels, mongodb_pods_label, own_policy_pods, render_app
 from minnova_idp.render.mongodb import MongoPlacement, mongodb_password
 from minnova_idp.render.database_placement import DatabasePlacement, Origin
+from minnova_idp.render.mysql import preview_mysql_placement
+from minnova_idp.render.mysql_data import attach_data
 from minnova_idp.render.placement import Placement, RenderSettings, build_placement
 from minnova_idp.render.redis import RedisPlacement, redis_password
 from minnova_idp.render.storage import StoragePlacement
@@ -177,8 +179,10 @@ def _checked(chosen: dict[str, str]) -> PreviewRequest:
 def preview_placement(app: AppConfig, request: PreviewRequest, secrets: SecretValues | None,
                       seed: tuple[tuple[str, str], ...] = (), pull_secret: bool = False,
                       password_key: str | None = None, origin: Origin | None = None,
-                      storage: StoragePlacement | None = None) -> Placement:
-    """`password_key`: the sidecar's preview password key (redis.preview_password_key), for an app with Redis;
+                      storage: StoragePlacement | None = None,
+                      mysql_seed: tuple[tuple[str, str], ...] = ()) -> Placement:
+    """`password_key`: the sidecar's preview password key (redis.preview_password_key), for an app with Redis or
+    MySQL;
     `origin`: for `preview.database.from`, the archive the platform lets this app's previews copy and the masking
     SQL from the app's registered branch (the sidecar's origin file, origin.py)."""
     database = None
@@ -211,6 +215,17 @@ def preview_placement(app: AppConfig, request: PreviewRequest, secrets: SecretVa
         # Memory only and small: a preview's data is disposable. The password is the same on every re-render.
         redis = RedisPlacement(version=app.redis.version, resources=PREVIEW_REDIS_RESOURCES,
                                password=redis_password(password_key, request.namespace))
+    mysql = None
+    if app.mysql.enabled:
+        if not password_key:
+            raise ConfigError([Problem(WHERE, "mysql.enabled", "the preview needs a MySQL password, and the plugin "
+                                       "sidecar has no preview password key",
+                                       hint="the platform team sets minnova:passwordKey in the stack (pulumi config "
+                                            "set --secret minnova:passwordKey \"$(openssl rand -hex 32)\")")])
+        # One small instance of its own, in the preview's namespace and gone with it; same password on re-renders.
+        mysql = preview_mysql_placement(app, request.namespace, password_key)
+        # No backups (a preview's data is disposable); seeded from the PR's own files (render/mysql_data.py).
+        mysql = attach_data(mysql, app, ENVIRONMENT, None, mysql_seed)
     if app.storage.enabled and (storage is None or storage.declares_bucket
                                 or storage.prefix != names.preview_storage_prefix(request.pr_number)):
         # Only what the stack provisioned for this app's previews (storage.parse_preview_storage): never a bucket
@@ -229,29 +244,30 @@ def preview_placement(app: AppConfig, request: PreviewRequest, secrets: SecretVa
     # app CI pushes <repository>:<head SHA> for pull requests
     return build_placement(app, ENVIRONMENT, request.namespace, request.host, request.head_sha, secrets=secrets,
                            database=database, pull_secret=pull_secret, redis=redis,
-                           storage=storage if app.storage.enabled else None, mongodb=mongodb)
+                           storage=storage if app.storage.enabled else None, mongodb=mongodb, mysql=mysql)
 
 
 def render_preview(app: AppConfig, request: PreviewRequest, secrets: SecretValues | None,
                    seed: tuple[tuple[str, str], ...] = (), pull_credentials: str | None = None,
                    password_key: str | None = None, origin: Origin | None = None,
-                   storage: StoragePlacement | None = None) -> list[Manifest]:
+                   storage: StoragePlacement | None = None,
+                   mysql_seed: tuple[tuple[str, str], ...] = ()) -> list[Manifest]:
     """`pull_credentials`: the stack's read-only registry credentials (the sidecar's copy), for private images;
     `password_key`: the sidecar's preview password key, for an app with Redis; `origin`: see preview_placement;
     `storage`: the app's previews bucket with this preview's prefix (the sidecar's `<app>.storage.json`)."""
     placement = preview_placement(app, request, secrets, seed, pull_secret=pull_credentials is not None,
-                                  password_key=password_key, origin=origin, storage=storage)
+                                  password_key=password_key, origin=origin, storage=storage, mysql_seed=mysql_seed)
     settings = RenderSettings(deployment=request.deployment, ingress_class=request.ingress_class, cluster_issuer=None)
     namespace, *rest = render_app(app, placement, settings, pull_credentials)
     labels = common_labels(app, placement, settings)
     namespace["metadata"]["labels"]["minnova.io/preview"] = "true"
-    return [namespace, *guard_rails(placement.namespace, labels, app_code_pods(app), redis_pods_label(placement),
+    return [namespace, *guard_rails(placement.namespace, labels, app_code_pods(app), own_policy_pods(placement),
                                     mongodb_pods_label(placement)),
             *rest, ready_hook(placement.namespace, labels, request.head_sha)]
 
 
 def guard_rails(namespace: str, labels: dict[str, str], app_pods: dict[str, str],
-                own_policy: tuple[str, str] | None = None, also_own: tuple[tuple[str, str], ...] = ()
+                own_policy: tuple[str, ...] | None = None, also_own: tuple[tuple[str, str], ...] = ()
                 ) -> list[Manifest]:
     """A preview runs a pull request's code: cap what it can use and who can reach it, and what it can reach."""
     return [

@@ -9,9 +9,14 @@ from minnova_idp.model.inputs import (
     DATABASE_SIZES_OUTPUT,
     MONGODB_CLUSTERS_OUTPUT,
     MONGODB_SIZES_OUTPUT,
+    MYSQL_INSTANCES_OUTPUT,
+    MYSQL_SIZES_OUTPUT,
+    MYSQL_VERSIONS_OUTPUT,
     ProgramInputs,
 )
+from minnova_idp.model.mysql import mysql_server
 from minnova_idp.policy.guards import ROWS
+from minnova_idp.render.mysql_status import mysql_data_status
 from minnova_idp.policy.previews import preview_apps
 
 
@@ -28,6 +33,12 @@ class AppStatus:
     source: str  # where the config was read: repo@commit or the local directory
     # The environment's other hosts (environments.<env>.aliases): {"url": "https://…", "redirect": true|false}.
     aliases: tuple[dict, ...] = ()
+    mysql: str | None = None  # "1Gi x3 (MariaDB 11.8, replication, server ledger-mysql)", or None
+
+    @property
+    def databases(self) -> str | None:
+        """The DATABASE column: PostgreSQL's and MariaDB's, when the app has them."""
+        return "; ".join(each for each in (self.database, self.mysql) if each) or None
 
 
 def stack_status(inputs: ProgramInputs) -> list[AppStatus]:
@@ -42,6 +53,13 @@ def stack_status(inputs: ProgramInputs) -> list[AppStatus]:
                              for output in (DATABASE_SIZES_OUTPUT, DATABASE_CLUSTERS_OUTPUT))
             database = (f"{size} x{config.database_instances(environment)} (PostgreSQL "
                         f"{config.database.version}, cluster {cluster})")
+        mysql = None
+        if config.mysql.enabled:  # the guarded values too (policy/mysql_guards.py)
+            size, version, instances = (ROWS[output].declared(config, environment, inputs.recorded) for output in
+                                        (MYSQL_SIZES_OUTPUT, MYSQL_VERSIONS_OUTPUT, MYSQL_INSTANCES_OUTPUT))
+            topology = ", replication" if int(instances) > 1 else ""
+            mysql = f"{size} x{instances} (MariaDB {version}{topology}, server {mysql_server(app.name)})"
+            mysql = mysql_data_status(config, environment, inputs, mysql, int(instances))
         if config.mongodb.enabled:
             size, cluster = (ROWS[output].declared(config, environment, inputs.recorded)
                              for output in (MONGODB_SIZES_OUTPUT, MONGODB_CLUSTERS_OUTPUT))
@@ -49,7 +67,7 @@ def stack_status(inputs: ProgramInputs) -> list[AppStatus]:
                        f"cluster {cluster})")
             database = f"{database}; {mongodb}" if database else mongodb
         rows.append(AppStatus(app=app.name, environment=environment, url=f"https://{env.host}",
-                              image=config.image.repository, tag=tag, tag_source=source, database=database,
+                              image=config.image.repository, tag=tag, tag_source=source, database=database, mysql=mysql,
                               previews=app.name in with_previews,
                               source=app.config_file.removesuffix("/.minnova/app.yaml").removesuffix(".minnova/app.yaml")
                               or ".",
@@ -64,7 +82,7 @@ def as_json(rows: list[AppStatus]) -> list[dict]:
 
 def as_table(rows: list[AppStatus]) -> str:
     header = ("APP", "ENV", "URL", "IMAGE:TAG", "DATABASE", "PREVIEWS")
-    lines = [header] + [(r.app, r.environment, urls_text(r), f"{r.image}:{r.tag} ({r.tag_source})", r.database or "-",
+    lines = [header] + [(r.app, r.environment, urls_text(r), f"{r.image}:{r.tag} ({r.tag_source})", r.databases or "-",
                          "yes" if r.previews else "no") for r in rows]
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in lines)

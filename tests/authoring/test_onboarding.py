@@ -49,33 +49,33 @@ def test_init_rejects_bad_flags_clearly(tmp_path):
 def test_register_writes_an_entry_the_registry_reads(tmp_path):
     project = tmp_path / "infra"
     shutil.copytree(PROJECT_DIR / "deployments", project / "deployments")
-    result = cli("register", "ledger", "git@github.com:minnova/ledger.git", "--ref", "v1.2.0", "--path", "svc/ledger",
+    result = cli("register", "journal", "git@github.com:minnova/journal.git", "--ref", "v1.2.0", "--path", "svc/journal",
                  "--project-dir", str(project), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    entry = validate_document(RegistryEntry, load_yaml_file(project / "deployments/minnova/apps/ledger.yaml"))
-    assert (entry.repo, entry.ref, entry.path) == ("git@github.com:minnova/ledger.git", "v1.2.0", "svc/ledger")
+    entry = validate_document(RegistryEntry, load_yaml_file(project / "deployments/minnova/apps/journal.yaml"))
+    assert (entry.repo, entry.ref, entry.path) == ("git@github.com:minnova/journal.git", "v1.2.0", "svc/journal")
     registered, problems = read_registry(project, "deployments/minnova/apps")
-    assert not problems and "ledger" in [r.entry.name for r in registered]
+    assert not problems and "journal" in [r.entry.name for r in registered]
 
 
 def test_register_errors(tmp_path):
     project = tmp_path / "infra"
     (project / "deployments/a/apps").mkdir(parents=True)
     (project / "deployments/b/apps").mkdir(parents=True)
-    ambiguous = cli("register", "ledger", "https://github.com/x/y.git", "--project-dir", str(project), cwd=tmp_path)
+    ambiguous = cli("register", "journal", "https://github.com/x/y.git", "--project-dir", str(project), cwd=tmp_path)
     assert ambiguous.returncode == 1 and "which deployment? there are: a, b" in ambiguous.stderr
-    bad = cli("register", "ledger", "http://github.com/x/y.git", "--deployment", "a", "--project-dir", str(project),
+    bad = cli("register", "journal", "http://github.com/x/y.git", "--deployment", "a", "--project-dir", str(project),
               cwd=tmp_path)
     assert bad.returncode == 1 and "uses plain http" in bad.stderr and "Traceback" not in bad.stderr
-    assert not (project / "deployments/a/apps/ledger.yaml").exists()
+    assert not (project / "deployments/a/apps/journal.yaml").exists()
 
 
 def test_register_deployment_is_a_dns_label_never_a_path(tmp_path):
-    """Before: `--deployment ../../escape` wrote tmp/escape/apps/ledger.yaml, outside the infra repo."""
+    """Before: `--deployment ../../escape` wrote tmp/escape/apps/journal.yaml, outside the infra repo."""
     project = tmp_path / "infra"
     (project / "deployments/minnova/apps").mkdir(parents=True)
     for bad in ("../../escape", "/etc", "a/b", "Acme", "a" * 21, "-x", "."):
-        result = cli("register", "ledger", "https://github.com/x/y.git", f"--deployment={bad}", "--new",
+        result = cli("register", "journal", "https://github.com/x/y.git", f"--deployment={bad}", "--new",
                      "--project-dir", str(project), cwd=tmp_path)
         assert result.returncode == 1 and "Traceback" not in result.stderr, (bad, result.stderr)
         assert "  - --deployment: " in result.stderr and "is not a deployment name: a DNS label" in result.stderr
@@ -87,18 +87,18 @@ def test_register_a_typo_in_the_deployment_is_an_error_and_new_starts_one(tmp_pa
     """Before: a typo'd deployment was silently created."""
     project = tmp_path / "infra"
     (project / "deployments/minnova/apps").mkdir(parents=True)
-    typo = cli("register", "ledger", "https://github.com/x/y.git", "--deployment", "minova",
+    typo = cli("register", "journal", "https://github.com/x/y.git", "--deployment", "minova",
                "--project-dir", str(project), cwd=tmp_path)
     assert typo.returncode == 1 and "Traceback" not in typo.stderr
     assert ("--deployment: there is no deployment 'minova' (no deployments/minova/apps directory); there are: minnova "
             "(hint: check the spelling, or pass --new to start the deployment 'minova')") in typo.stderr
     assert not (project / "deployments/minova").exists()
-    started = cli("register", "ledger", "https://github.com/x/y.git", "--deployment", "globex", "--new",
+    started = cli("register", "journal", "https://github.com/x/y.git", "--deployment", "globex", "--new",
                   "--project-dir", str(project), cwd=tmp_path)
     assert started.returncode == 0, started.stderr
     registered, problems = read_registry(project, "deployments/globex/apps")
-    assert not problems and [r.entry.name for r in registered] == ["ledger"]
-    lonely = cli("register", "ledger", "https://github.com/x/y.git", "--new", "--project-dir", str(project),
+    assert not problems and [r.entry.name for r in registered] == ["journal"]
+    lonely = cli("register", "journal", "https://github.com/x/y.git", "--new", "--project-dir", str(project),
                  cwd=tmp_path)
     assert lonely.returncode == 1 and "--new: needs --deployment NAME" in lonely.stderr
 
@@ -135,14 +135,14 @@ def test_register_force_replaces_a_symlink_and_never_writes_through_it(tmp_path)
     apps.mkdir(parents=True)
     outside = tmp_path / "outside.txt"
     outside.write_text("not yours\n")
-    (apps / "ledger.yaml").symlink_to(outside)
-    args = ("register", "ledger", "https://github.com/x/y.git", "--project-dir", str(project))
+    (apps / "journal.yaml").symlink_to(outside)
+    args = ("register", "journal", "https://github.com/x/y.git", "--project-dir", str(project))
     kept = cli(*args, cwd=tmp_path)
-    assert kept.returncode == 1 and "deployments/minnova/apps/ledger.yaml: already exists" in kept.stderr
+    assert kept.returncode == 1 and "deployments/minnova/apps/journal.yaml: already exists" in kept.stderr
     assert cli(*args, "--force", cwd=tmp_path).returncode == 0
     assert outside.read_text() == "not yours\n"
-    assert not (apps / "ledger.yaml").is_symlink() and "name: ledger" in (apps / "ledger.yaml").read_text()
-    assert sorted(p.name for p in apps.iterdir()) == ["ledger.yaml"]  # no temporary file left
+    assert not (apps / "journal.yaml").is_symlink() and "name: journal" in (apps / "journal.yaml").read_text()
+    assert sorted(p.name for p in apps.iterdir()) == ["journal.yaml"]  # no temporary file left
 
 
 def test_init_errors_name_the_flag_and_write_nothing(tmp_path):

@@ -78,6 +78,10 @@ ROWS = [
     ("seed-file-missing", "dev", ORACLE,
      _oracle(lambda d: d["database"].update(seed={"files": ["seed/missing.sql"], "environments": ["dev"]})),
      "seed/missing.sql"),
+    ("mysql-seed-file-missing", "dev", ORACLE,
+     _oracle(lambda d: d.update(mysql={"enabled": True, "seed": {"files": ["seed/missing-mysql.sql"],
+                                                                 "environments": ["dev"]}})),
+     "seed/missing-mysql.sql"),
     ("host-outside-zone", "dev", ORACLE, _oracle(_dev_host("oracle.dev.example.com")),
      "is outside this stack's zone minnova.io"),
     ("host-not-allowed", "dev", ORACLE, _oracle(_dev_host("billing.dev.minnova.io")),
@@ -204,6 +208,7 @@ CHECKS = {
     "merged_secret_values": "overlay-holds-another-name",
     "read_restore_check": "restore-check-backslash",
     "read_seed": "seed-file-missing",
+    "read_mysql_seed": "mysql-seed-file-missing",
     "read_mask": "mask-missing",
     "key_problems": "stack-wide: the stack's own keys and recipients",
     "parse_stack_config": "stack-wide: the stack file",
@@ -328,14 +333,14 @@ def _forge(provider: str):
         credential = "gitlabProjectTokens" if provider == "gitlab" else "gitDeployKeys"
         for setting in (credential, "previewStatusTokens"):
             text = text.replace("config:\n", f"config:\n  minnova:{setting}:\n    oracle: {{secure: v1:E}}\n"
-                                             "    storefront: {secure: v1:E}\n    catalog: {secure: v1:E}\n", 1)
+                                             "    storefront: {secure: v1:E}\n    catalog: {secure: v1:E}\n    ledger: {secure: v1:E}\n", 1)
         if provider != "gitlab":  # Gitea/Forgejo: previews poll, check out over ssh, list pulls with gitToken
             text = text.replace("    webhookHost: argocd-webhooks.dev.minnova.io\n", "")
             known = "git.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
             text = text.replace("config:\n", f"config:\n  minnova:gitToken: {{secure: v1:E}}\n  minnova:gitKnownHosts: "
                                 f"'{known}'\n", 1)
         stack.write_text(text)
-        for number, app in enumerate(("oracle", "storefront", "catalog"), start=1):
+        for number, app in enumerate(("oracle", "storefront", "catalog", "ledger"), start=1):
             entry = project / f"deployments/minnova/apps/{app}.yaml"
             url = "https://git.example.com/" if provider == "gitlab" else "git@git.example.com:"
             entry.write_text(entry.read_text().replace("https://github.com/", url)
@@ -382,7 +387,7 @@ def test_publish_names_an_app_whose_config_is_broken_and_publishes_the_others(tm
     assert "the hosts of app storefront are not published" in err.getvalue()
     published = yaml.safe_load(out_file.read_text())
     assert published["hostsNotPublished"] == ["storefront"]
-    assert {entry["app"] for entry in published["otherHosts"]} == {"catalog"}  # the clean apps' hosts are published
+    assert {entry["app"] for entry in published["otherHosts"]} == {"catalog", "ledger"}  # the clean apps' hosts are published
     code, result = _validate(project / "examples/oracle")
     assert code == 0 and any("storefront" in note and "not checked" in note for note in result["skipped"]), result
 

@@ -51,7 +51,7 @@ def test_resources_json_records_every_resource_with_options(written_plan):
     urns = {r["urn"] for r in resources}
     assert all(r["parent"] in urns for r in resources if r["type"] != "pulumi:pulumi:Stack")
     apps = sorted(r["name"] for r in resources if r["type"] == "minnova:index:MinnovaApp")
-    assert apps == [f"catalog-{plan.stack}", f"oracle-{plan.stack}", f"storefront-{plan.stack}"]
+    assert apps == [f"catalog-{plan.stack}", f"ledger-{plan.stack}", f"oracle-{plan.stack}", f"storefront-{plan.stack}"]
 
 
 def test_manifests_are_the_recorded_inputs_and_validate_strictly(written_plan):
@@ -72,6 +72,8 @@ def test_prod_has_disruption_budgets_and_dev_does_not(written_plan):
         f"-{plan.stack}")]
     assert kinds.count("Namespace") == kinds.count("Ingress") == 3
     assert kinds.count("Deployment") == 6  # each app's web process, and oracle's worker, internal api and Valkey
+    # ledger's MariaDB gets its budget from the operator (mariadb-operator@v26.6.0
+    # internal/controller/mariadb_controller.go:490-495), not from the plan
     assert kinds.count("PodDisruptionBudget") == (3 if plan.stack == "prod" else 0)
 
 
@@ -124,7 +126,7 @@ def test_a_broken_app_never_deployed_is_not_added_and_every_other_app_is_planned
     """Issue 24: one app's broken config stopped the plan of every app (all or nothing, ADR 0004 before)."""
     plan = run_plan(broken_copy(tmp_path), "dev", previous_outputs={})
     apps = sorted(r.name for r in plan.resources if r.type == "minnova:index:MinnovaApp")
-    assert apps == ["catalog-dev", "oracle-dev"]
+    assert apps == ["catalog-dev", "ledger-dev", "oracle-dev"]
     assert plan.outputs["degradedApps"] == {"storefront": {
         "keeps": "not added (never deployed by this stack)", "commit": None,
         "problems": ["examples/storefront/.minnova/app.yaml:7: port: Input should be greater than or equal to 1"]}}
@@ -255,7 +257,7 @@ def test_pulumi_program_registers_nothing_when_the_registry_is_broken(tmp_path):
 def test_pulumi_program_reads_runtime_config():
     resources, _ = run_main(PROJECT_DIR, "prod")
     assert sorted(r.name for r in resources if r.type == "minnova:index:MinnovaApp") == [
-        "catalog-prod", "oracle-prod", "storefront-prod"]
+        "catalog-prod", "ledger-prod", "oracle-prod", "storefront-prod"]
 
 
 # ---- the fast paths of the plan write exactly what the slow ones wrote -------------------------------

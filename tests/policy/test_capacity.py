@@ -54,11 +54,26 @@ def rendered_need(objects: list[dict]) -> dict[str, Decimal]:
                 need["pods"] -= members
             need["storage"] += members * parse_quantity(
                 replset["volumeSpec"]["persistentVolumeClaim"]["resources"]["requests"]["storage"])
+        elif o["kind"] == "MariaDB":  # one pod per replica (a StatefulSet the operator makes)
+            instances = o["spec"]["replicas"]
+            add(instances, o["spec"].get("resources", {}).get("requests", {}))
+            if o["spec"].get("replication", {}).get("enabled"):
+                # the operator's agent sidecar, without resources of its own: the namespace's default request
+                # (mariadb-operator@v26.6.0 pkg/builder/container_builder.go:198-215)
+                add(instances, {})
+                need["pods"] -= instances  # ... in the same pods
+            need["storage"] += instances * parse_quantity(o["spec"]["storage"]["size"])
         elif o["kind"] == "CronJob" and o["metadata"].get("labels", {}).get("minnova.io/restore-drill") == "true":
             pod = o["spec"]["jobTemplate"]["spec"]["template"]["spec"]
             add(1, pod_requests(pod))
         elif o["kind"] == "ConfigMap" and "check-job.yaml" in o.get("data", {}):  # the drill's check, as it is applied
             add(1, pod_requests(yaml.safe_load(o["data"]["check-job.yaml"])["spec"]["template"]["spec"]))
+            if "mariadb.yaml" in o["data"]:  # a MySQL drill's throwaway server (render/mysql_drill.py)
+                drill = yaml.safe_load(o["data"]["mariadb.yaml"])["spec"]
+                add(drill["replicas"], drill.get("resources", {}).get("requests", {}))
+                need["storage"] += drill["replicas"] * parse_quantity(drill["storage"]["size"])
+        elif o["kind"] == "PhysicalBackup":  # its Job's pod (the operator's: no resources, the namespace default)
+            add(1, {})
         elif o["kind"] == "PersistentVolumeClaim":
             need["storage"] += parse_quantity(o["spec"]["resources"]["requests"]["storage"])
     return need

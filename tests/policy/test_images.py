@@ -96,9 +96,8 @@ def test_an_app_with_its_own_pull_credentials_never_gets_the_stacks_and_no_other
             if manifest and manifest.get("kind") == "Secret" and manifest["metadata"]["name"] == names.PULL_SECRET:
                 value = manifest["stringData"][".dockerconfigjson"]
                 pulled[instance.app.name] = value.value if isinstance(value, Secret) else value
-    assert pulled == {"oracle": ORACLE_PULL,
-                      "catalog": '{"auths": {"registry.minnova.io": {"auth": "c3RhY2s6d2lkZQ=="}}}',
-                      "storefront": '{"auths": {"registry.minnova.io": {"auth": "c3RhY2s6d2lkZQ=="}}}'}
+    stack = '{"auths": {"registry.minnova.io": {"auth": "c3RhY2s6d2lkZQ=="}}}'
+    assert pulled == {"catalog": stack, "ledger": stack, "oracle": ORACLE_PULL, "storefront": stack}
 
 
 def test_a_preview_pulls_with_its_apps_own_credentials_when_the_platform_gave_some(checkout, keys_dir):  # noqa: F811

@@ -203,12 +203,13 @@ def test_the_glob_models_can_fail():
 
 def test_project_whitelists_exactly_what_a_preview_renders():
     # Everything a preview can hold: a seeded database, a release phase, a worker, a cron job that runs in previews,
-    # a Redis, a MongoDB; and a database copied from dev (its read-only origin).
+    # a Redis, a MySQL, a MongoDB; and a database copied from dev (its read-only origin).
     config = {"name": "oracle", "image": {"repository": "r.io/o"}, "port": 80,
               "database": {"enabled": True, "seed": {"files": ["seed/schema.sql"]}},
               "release": {"command": ["migrate"]}, "processes": {"worker": {"command": ["w"]}},
               "cron": {"nightly": {"schedule": "0 3 * * *", "command": ["n"], "previews": True}},
-              "redis": {"enabled": True}, "mongodb": {"enabled": True}, "environments": {"dev": {"host": "o.acme.dev"}}}
+              "redis": {"enabled": True}, "mysql": {"enabled": True}, "mongodb": {"enabled": True},
+              "environments": {"dev": {"host": "o.acme.dev"}}}
     app = AppConfig.model_validate(config)
     request = PreviewRequest("oracle", 1, "a" * 40, "preview.acme.dev", "acme", "traefik")
     rendered = render_preview(app, request, SecretValues(source="x", string_data={"A": "b"}),
@@ -502,7 +503,7 @@ def provider_project(tmp_path: Path, provider: str) -> Path:
     project = project_copy(tmp_path)
     stack = project / "Pulumi.dev.yaml"
     text = stack.read_text()
-    apps = ("oracle", "storefront", "catalog")
+    apps = ("oracle", "storefront", "catalog", "ledger")
     if provider == "github-enterprise":
         text = text.replace(GITHUB_APP, GITHUB_APP + "    url: https://ghe.minnova.io/\n")
         base = "https://ghe.minnova.io/minnova/"
@@ -605,7 +606,7 @@ def test_a_stack_per_provider_plans_with_what_its_argo_cd_needs(tmp_path, provid
                                           STATUS_TOKEN + "  minnova:webhookSecret:\n"),
      "Pulumi.dev.yaml: minnova:previewStatusTokens.oracle: is not used on GitHub"),
     ("gitlab", lambda p: _edit(p / "Pulumi.dev.yaml", STATUS_TOKEN, STATUS_TOKEN.replace("oracle", "sphinx")),
-     "Pulumi.dev.yaml: minnova:previewStatusTokens.sphinx: names no app with previews (catalog, oracle, storefront)"),
+     "Pulumi.dev.yaml: minnova:previewStatusTokens.sphinx: names no app with previews (catalog, ledger, oracle, storefront)"),
     # No default approver off GitHub (policy/approval.py): without a list every preview would wait forever.
     ("gitlab", lambda p: _edit(p / "Pulumi.dev.yaml", "    approvers: [maria]\n", ""),
      "Pulumi.dev.yaml: minnova:previews.approvers: is required for previews with provider gitlab"),

@@ -437,7 +437,7 @@ def test_database_needs_cloudflare_settings(tmp_path):
         load_inputs(project, raw, secret_keys, file)
     assert [str(p) for p in caught.value.problems] == [
         "Pulumi.dev.yaml: minnova:cloudflare: required: databases are backed up to Cloudflare R2 (apps with a "
-        "database: catalog, oracle) (hint: set minnova:cloudflare.accountId and .zoneId)",
+        "database, MySQL or MongoDB: catalog, ledger, oracle) (hint: set minnova:cloudflare.accountId and .zoneId)",
         "Pulumi.dev.yaml: minnova:cloudflare: required: object storage is a Cloudflare R2 bucket (apps with "
         "storage: storefront) (hint: set minnova:cloudflare.accountId and .zoneId)"]
 
@@ -677,7 +677,8 @@ def test_the_example_stacks_drill_their_databases(tmp_path):
     project = project_copy(tmp_path)
     (project / "examples/oracle/.minnova/restore-check.sql").write_text("select count(*) from pg_tables;\n")
     plan = run_plan(project, "prod", cache_dir=tmp_path / "cache")
-    (config_map,) = [m for m in plan.manifests() if m["kind"] == "ConfigMap"]
+    # oracle's (PostgreSQL); ledger's MySQL drill has its own (render/mysql_drill.py)
+    (config_map,) = [m for m in plan.manifests() if m["kind"] == "ConfigMap" and "cluster.yaml" in m["data"]]
     assert config_map["data"]["check.sql"] == "select count(*) from pg_tables;\n"
     (project / "examples/oracle/.minnova/restore-check.sql").write_bytes(b"x" * (64 * 1024 + 1))
     with pytest.raises(ConfigError, match="restore-check.sql: is larger than the limit of 65536 bytes"):

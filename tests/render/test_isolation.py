@@ -85,10 +85,10 @@ def test_isolation_is_configurable_per_stack(tmp_path):
     off = load_stack_inputs(PROJECT_DIR, "dev", extra={"minnova:networkPolicies": "false",
                                                        "minnova:namespaceQuota": "null"})
     kinds = {o.manifest["kind"] for instance in declare(off).apps for o in instance.resources if hasattr(o, "manifest")}
-    # The stack's isolation is off; what remains is the Valkey's and MongoDB's own policies, part of having them.
+    # The stack's isolation is off; what remains is the Valkey's, MariaDB's and MongoDB's own policies, part of having them.
     policies = [o.manifest["metadata"]["name"] for instance in declare(off).apps for o in instance.resources
                 if hasattr(o, "manifest") and o.manifest["kind"] == "NetworkPolicy"]
-    assert policies == ["catalog-mongodb", "oracle-redis"]
+    assert policies == ["catalog-mongodb", "ledger-mysql", "oracle-redis"]
     assert not kinds & {"ResourceQuota", "LimitRange"}
 
 

@@ -184,6 +184,7 @@ def test_without_hosts_an_app_may_use_its_own_name_and_reserved_hosts_win(tmp_pa
     app_yaml.write_text(app_yaml.read_text().replace("storefront.oracle.minnova.io", "storefront.dev.minnova.io"))
     assert problems(project, reservedHosts='["*.dev.minnova.io"]') == [
         "examples/catalog/.minnova/app.yaml: environments.dev.host: 'catalog.dev.minnova.io' is reserved (Pulumi.dev.yaml: "
+        "examples/ledger/.minnova/app.yaml: environments.dev.host: 'ledger.dev.minnova.io' is reserved (Pulumi.dev.yaml: "
         "minnova:reservedHosts *.dev.minnova.io); apps cannot use it",
         "examples/oracle/.minnova/app.yaml: environments.dev.host: 'oracle.dev.minnova.io' is reserved (Pulumi.dev.yaml: "
         "minnova:reservedHosts *.dev.minnova.io); apps cannot use it",
