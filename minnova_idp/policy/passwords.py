@@ -24,9 +24,14 @@ def password_key_problems(inputs: ProgramInputs) -> list[Problem]:
         kinds = [kind for kind, used in (("Redis", any(c.redis.enabled for c in deployed)),
                                          ("MySQL", any(c.mysql.enabled for c in deployed)),
                                          ("MongoDB", any(c.mongodb.enabled for c in deployed))) if used]
-        return [Problem(file, "minnova:passwordKey", f"is required: the {' and '.join(kinds)} passwords of "
+        return [Problem(file, "minnova:passwordKey", f"is required: the {_listed(kinds)} passwords of "
                         f"{', '.join(users)} derive from it", hint=hint)]
     if key != SECRET_PLACEHOLDER and len(key.strip()) < PASSWORD_KEY_MIN_CHARACTERS:
         return [Problem(file, "minnova:passwordKey", f"is shorter than {PASSWORD_KEY_MIN_CHARACTERS} characters "
                         "(not shown): every generated password is only as strong as it", hint=hint)]
     return []
+
+
+def _listed(words: list[str]) -> str:
+    """"A", "A and B", "A, B and C"."""
+    return " and ".join(filter(None, (", ".join(words[:-1]), words[-1])))

@@ -33,14 +33,10 @@ def _by_key(manifests) -> dict:
 
 
 def _with_ledger(project: Path) -> Path:
-    """A third app, `ledger`, registered without any allowFrom: it must reach nobody's internal service."""
-    app = project / "examples" / "ledger" / ".minnova"
-    app.mkdir(parents=True)
-    (app / "app.yaml").write_text(
-        "name: ledger\nimage: {repository: registry.minnova.io/ledger, tag: \"1.0.0\"}\nport: 5000\n"
-        "environments:\n  dev: {host: ledger.dev.minnova.io}\n  prod: {host: ledger.minnova.io}\n")
-    (project / "deployments/minnova/apps/ledger.yaml").write_text(
-        "name: ledger\nrepo: https://github.com/minnova/ledger.git\nlocal: examples/ledger\n")
+    """The third app is the example `ledger` (MySQL), registered without any allowFrom: it must reach nobody's
+    internal service."""
+    entry = (project / "deployments/minnova/apps/ledger.yaml").read_text()
+    assert "allowFrom" not in entry and (project / "examples/ledger/.minnova/app.yaml").is_file()
     return project
 
 
@@ -87,7 +83,7 @@ def test_an_internal_process_is_a_cluster_ip_service_on_its_port_with_probes_and
     # No Ingress, certificate or DNS record for it: the only public host is the web process's.
     ingresses = [m for (kind, _, _), m in manifests.items() if kind == "Ingress"]
     assert {rule["http"]["paths"][0]["backend"]["service"]["name"] for m in ingresses for rule in m["spec"]["rules"]} \
-        == {"oracle", "storefront", "catalog"}  # each app's web process; never oracle-api
+        == {"oracle", "storefront", "catalog", "ledger"}  # each app's web process; never oracle-api
     plan = run_plan(PROJECT_DIR, "dev")
     records = [r.inputs for r in plan.resources if r.type == "cloudflare:index/dnsRecord:DnsRecord"]
     assert not any("api" in record["name"] for record in records)

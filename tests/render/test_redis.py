@@ -215,8 +215,8 @@ def test_a_stack_with_redis_needs_a_password_key(tmp_path):
     start = text.index("  minnova:passwordKey:")
     stack.write_text(text[:start] + text[text.index("\n", text.index("secure:", start)) + 1:])
     (problem,) = [p for p in stack_problems(project) if "passwordKey" in p]
-    assert ("Pulumi.dev.yaml: minnova:passwordKey: is required: the Redis and MySQL passwords of ledger, oracle "
-            "derive from it") in problem
+    assert ("Pulumi.dev.yaml: minnova:passwordKey: is required: the Redis, MySQL and MongoDB passwords of catalog, "
+            "ledger, oracle derive from it") in problem
     weak = "short-but-secret"
     problems = stack_problems(project, extra={"minnova:passwordKey": weak}, secret={"minnova:passwordKey"})
     assert any("minnova:passwordKey: is shorter than 32 characters" in p for p in problems)

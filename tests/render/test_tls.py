@@ -37,7 +37,8 @@ def test_a_record_per_app_host(dev_plan):
     assert records["storefront-dev-dns"]["name"] == "shop.dev.minnova.io"
     assert records["preview-wildcard"]["name"] == "*.preview.minnova.io"
     assert records["preview-wildcard"]["proxied"] is False
-    assert set(records) == {"oracle-dev-dns", "storefront-dev-dns", "catalog-dev-dns", "preview-wildcard",
+    assert set(records) == {"oracle-dev-dns", "storefront-dev-dns", "catalog-dev-dns", "ledger-dev-dns",
+                            "preview-wildcard",
                             "argocd-webhook"}
     assert records["argocd-webhook"]["name"] == "argocd-webhooks.dev.minnova.io"
 
@@ -114,7 +115,7 @@ def test_issuer_must_be_one_this_stack_creates():
 
 def test_proxied_hosts_must_be_one_level_below_the_zone():
     found = problems(PROJECT_DIR, dnsProxied="true")
-    assert len(found) == 3 and all("edge certificate covers only one level below minnova.io" in p for p in found)
+    assert len(found) == 4 and all("edge certificate covers only one level below minnova.io" in p for p in found)
 
 
 def test_two_apps_claiming_one_host_fail_the_whole_run_naming_both(tmp_path):
@@ -184,6 +185,7 @@ def test_without_hosts_an_app_may_use_its_own_name_and_reserved_hosts_win(tmp_pa
     app_yaml.write_text(app_yaml.read_text().replace("storefront.oracle.minnova.io", "storefront.dev.minnova.io"))
     assert problems(project, reservedHosts='["*.dev.minnova.io"]') == [
         "examples/catalog/.minnova/app.yaml: environments.dev.host: 'catalog.dev.minnova.io' is reserved (Pulumi.dev.yaml: "
+        "minnova:reservedHosts *.dev.minnova.io); apps cannot use it",
         "examples/ledger/.minnova/app.yaml: environments.dev.host: 'ledger.dev.minnova.io' is reserved (Pulumi.dev.yaml: "
         "minnova:reservedHosts *.dev.minnova.io); apps cannot use it",
         "examples/oracle/.minnova/app.yaml: environments.dev.host: 'oracle.dev.minnova.io' is reserved (Pulumi.dev.yaml: "
