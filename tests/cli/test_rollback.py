@@ -18,10 +18,12 @@ def test_the_stack_records_the_tags_it_deployed_newest_first():
     from minnova_idp.plan.recorder import run_plan
 
     first = run_plan(PROJECT_DIR, "prod").outputs["imageTags"]
-    assert first == {"oracle-prod": ["1.4.2"], "storefront-prod": ["2.0.1"]}
+    assert first == {"ledger-prod": ["0.9.0"], "oracle-prod": ["1.4.2"], "storefront-prod": ["2.0.1"]}
     again = run_plan(PROJECT_DIR, "prod", previous_outputs={"imageTags": {
-        "oracle-prod": ["1.4.1", "1.4.0", "1.3.9", "1.3.8", "1.3.7"], "storefront-prod": ["2.0.1", "2.0.0"]}})
-    assert again.outputs["imageTags"] == {"oracle-prod": ["1.4.2", "1.4.1", "1.4.0", "1.3.9", "1.3.8"],
+        "oracle-prod": ["1.4.1", "1.4.0", "1.3.9", "1.3.8", "1.3.7"], "storefront-prod": ["2.0.1", "2.0.0"],
+        "ledger-prod": ["0.9.0"]}})
+    assert again.outputs["imageTags"] == {"ledger-prod": ["0.9.0"],
+                                          "oracle-prod": ["1.4.2", "1.4.1", "1.4.0", "1.3.9", "1.3.8"],
                                           "storefront-prod": ["2.0.1", "2.0.0"]}  # unchanged: not repeated
 
 

@@ -36,7 +36,8 @@ def test_a_record_per_app_host(dev_plan):
     assert records["storefront-dev-dns"]["name"] == "shop.dev.minnova.io"
     assert records["preview-wildcard"]["name"] == "*.preview.minnova.io"
     assert records["preview-wildcard"]["proxied"] is False
-    assert set(records) == {"oracle-dev-dns", "storefront-dev-dns", "preview-wildcard", "argocd-webhook"}
+    assert set(records) == {"ledger-dev-dns", "oracle-dev-dns", "storefront-dev-dns", "preview-wildcard",
+                            "argocd-webhook"}
     assert records["argocd-webhook"]["name"] == "argocd-webhooks.dev.minnova.io"
 
 
