@@ -92,7 +92,7 @@ def test_plan_reports_what_the_image_gate_would_check(tmp_path):
             "(nothing deployed before))") in images[2]
     previous = tmp_path / "outputs.json"
     previous.write_text(json.dumps({"imageTags": {"oracle-dev": ["1.5.0-rc.1"], "storefront-dev": ["1.9.0"],
-                                                  "catalog-dev": ["0.3.0"]}}))
+                                                  "catalog-dev": ["0.3.0"], "ledger-dev": ["0.9.0"]}}))
     result = cli("plan", "--stack", "dev", "--previous-outputs", str(previous), "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["imageGate"] == [

@@ -18,12 +18,14 @@ def test_the_stack_records_the_tags_it_deployed_newest_first():
     from minnova_idp.plan.recorder import run_plan
 
     first = example_plan("prod").outputs["imageTags"]
-    assert first == {"oracle-prod": ["1.4.2"], "storefront-prod": ["2.0.1"], "catalog-prod": ["0.3.0"]}
+    assert first == {"catalog-prod": ["0.3.0"], "ledger-prod": ["0.9.0"], "oracle-prod": ["1.4.2"],
+                     "storefront-prod": ["2.0.1"]}
     again = run_plan(PROJECT_DIR, "prod", previous_outputs={"imageTags": {
-        "oracle-prod": ["1.4.1", "1.4.0", "1.3.9", "1.3.8", "1.3.7"], "storefront-prod": ["2.0.1", "2.0.0"]}})
-    assert again.outputs["imageTags"] == {"oracle-prod": ["1.4.2", "1.4.1", "1.4.0", "1.3.9", "1.3.8"],
-                                          "storefront-prod": ["2.0.1", "2.0.0"],  # unchanged: not repeated
-                                          "catalog-prod": ["0.3.0"]}
+        "oracle-prod": ["1.4.1", "1.4.0", "1.3.9", "1.3.8", "1.3.7"], "storefront-prod": ["2.0.1", "2.0.0"],
+        "ledger-prod": ["0.9.0"]}})
+    assert again.outputs["imageTags"] == {"catalog-prod": ["0.3.0"], "ledger-prod": ["0.9.0"],
+                                          "oracle-prod": ["1.4.2", "1.4.1", "1.4.0", "1.3.9", "1.3.8"],
+                                          "storefront-prod": ["2.0.1", "2.0.0"]}  # unchanged: not repeated
 
 
 def test_rollback_pins_the_previous_tag_and_clear_undoes_it(tmp_path):

@@ -49,7 +49,8 @@ def test_status_and_plan_name_a_broken_app_and_what_it_keeps(tmp_path):
             in status.stdout)
     document = json.loads(cli("status", "--stack", "prod", "--previous-outputs", str(outputs), "--json",
                               cwd=project).stdout)
-    assert {row["app"]: row["kept"] for row in document["apps"]} == {"catalog": False, "oracle": False, "storefront": True}
+    assert {row["app"]: row["kept"] for row in document["apps"]} == {"catalog": False, "ledger": False, "oracle": False,
+                                                                     "storefront": True}
     (degraded,) = document["degraded"]
     assert degraded["app"] == "storefront" and degraded["kept"] is True
     assert degraded["problems"][0]["field"] == "port" and degraded["problems"][0]["line"] == 7

@@ -596,7 +596,8 @@ def _program_with(previous_tags: dict, exists: dict, mode: str = "keep"):
 
 
 def test_the_program_keeps_the_last_tag_while_the_new_image_is_missing():
-    previous = {"oracle-prod": ["1.4.1"], "storefront-prod": ["2.0.1"], "catalog-prod": ["0.3.0"]}
+    previous = {"oracle-prod": ["1.4.1"], "storefront-prod": ["2.0.1"], "catalog-prod": ["0.3.0"],
+                "ledger-prod": ["0.9.0"]}
     images, outputs, asked = _program_with(previous, {"registry.minnova.io/oracle:1.4.2": False})
     assert images["oracle"] == "registry.minnova.io/oracle:1.4.1"  # kept
     assert images["storefront"] == "registry.minnova.io/storefront:2.0.1"  # unchanged tag: not even asked
@@ -610,10 +611,12 @@ def test_the_program_stops_on_a_first_deploy_without_an_image_and_in_wait_mode()
     import pulumi
 
     with pytest.raises(Exception, match="has no image yet"):
-        _program_with({"storefront-prod": ["2.0.1"], "catalog-prod": ["0.3.0"]},
+        _program_with({"storefront-prod": ["2.0.1"], "catalog-prod": ["0.3.0"],
+                       "ledger-prod": ["0.9.0"]},
                       {"registry.minnova.io/oracle:1.4.2": False})
     with pytest.raises(Exception, match="not built yet"):
-        _program_with({"oracle-prod": ["1.4.1"], "storefront-prod": ["2.0.1"], "catalog-prod": ["0.3.0"]},
+        _program_with({"oracle-prod": ["1.4.1"], "storefront-prod": ["2.0.1"], "catalog-prod": ["0.3.0"],
+                       "ledger-prod": ["0.9.0"]},
                       {"registry.minnova.io/oracle:1.4.2": False}, mode="wait")
     assert pulumi  # the run stops with the run's own error, before any resource
 
@@ -644,9 +647,10 @@ def test_the_gate_asks_with_the_credentials_each_apps_pods_pull_with():
         return await program(inputs, check_images=check_images)
 
     record(run, project="minnova-idp", stack="prod", config=raw, secret_keys=secret_keys,
-           stack_outputs={"imageTags": {"oracle-prod": ["0.0.1"], "storefront-prod": ["0.0.1"]}})
+           stack_outputs={"imageTags": {"oracle-prod": ["0.0.1"], "storefront-prod": ["0.0.1"],
+                                                "ledger-prod": ["0.0.1"]}})
     assert asked == {"registry.minnova.io/oracle": "oracle-robot", "registry.minnova.io/storefront": "stack",
-                     "registry.minnova.io/catalog": "stack"}
+                     "registry.minnova.io/catalog": "stack", "registry.minnova.io/ledger": "stack"}
 
 
 # ---- pinning the platform's own images by digest (issue 25, item 7): scripts/refresh_image_digests.py ---------------

@@ -48,7 +48,7 @@ def test_a_stack_without_an_image_registry_keeps_working_and_plan_says_images_ar
     stack.write_text(stack.read_text().replace("  minnova:imageRegistry: registry.minnova.io\n", ""))
     load_stack_inputs(project, "dev")  # oracle has no `images`: unconfined, accepted
     plan = run_plan(project, "dev")
-    assert any(line.startswith("warning: images are not confined for catalog, oracle:") for line in plan.image_gate)
+    assert any(line.startswith("warning: images are not confined for catalog, ledger, oracle:") for line in plan.image_gate)
     assert not any("not confined" in line for line in run_plan(project_copy(tmp_path / "b"), "dev").image_gate)
 
 

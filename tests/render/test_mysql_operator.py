@@ -1,4 +1,5 @@
-"""mariadb-operator 26.6.0 rendered through its real charts (../shared/charts) with the platform's values."""
+"""mariadb-operator 26.6.0 rendered through its real charts (the pinned charts tests/support/helm.py finds) with the
+platform's values."""
 
 from __future__ import annotations
 

@@ -74,7 +74,7 @@ def test_the_sidecar_sees_the_origin_and_only_that_apps_project_may_hold_an_obje
                     "items": [{"key": "origin.json", "path": "oracle.origin.json"}]}},
         *({"secret": {"name": f"minnova-preview-storage-{app}", "optional": True,
                       "items": [{"key": "storage.json", "path": f"{app}.storage.json"}]}}
-          for app in ("catalog", "oracle", "storefront"))]
+          for app in ("catalog", "ledger", "oracle", "storefront"))]
     kinds = {name: {rule["kind"] for rule in resource_named(copying_plan, f"platform-appproject-{name}-previews")
                     .inputs["spec"]["namespaceResourceWhitelist"]} for name in ("oracle", "storefront")}
     assert "ObjectStore" in kinds["oracle"] and "ObjectStore" not in kinds["storefront"]
