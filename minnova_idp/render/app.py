@@ -17,19 +17,30 @@ from minnova_idp.model.app_config import NAMESPACE_DEFAULT_LIMIT, AppConfig, Hea
 from minnova_idp.render import internal_services, isolation
 from minnova_idp.render.database import backup_storage, database_objects, database_url_env
 from minnova_idp.render.drill import drill_objects
-from minnova_idp.render.host_aliases import (
-    alias_record_name,
-    redirecting_hosts,
-    render_redirect_ingress,
-    render_redirect_middleware,
-    serving_hosts,
-)
+from minnova_idp.render.host_aliases import alias_record_name
 from minnova_idp.render.mongodb import OPERATOR_POD_LABELS, mongodb_objects, mongodb_url, mongodb_url_env
 from minnova_idp.render.mysql import COMPONENT as MYSQL_COMPONENT
 from minnova_idp.render.mysql import mysql_env, mysql_objects, mysql_url
 from minnova_idp.render.mysql_data import mariadb_data_spec, mysql_data_objects
 from minnova_idp.render.mysql_drill import mysql_drill_objects
+from minnova_idp.render.app_meta import (  # re-exported: other modules read them from here
+    CONTAINER_PORT_NAME,
+    SERVICE_PORT,
+    app_code_pods,
+    common_labels,
+    metadata,
+    process_selector,
+    selector_labels,
+)
 from minnova_idp.render.placement import DnsTarget, Placement, RenderSettings
+from minnova_idp.render.serving import (  # re-exported: other modules read them from here
+    render_autoscaler,
+    render_ingress,
+    render_internal_service,
+    render_pod_disruption_budget,
+    render_redirect,
+    render_service,
+)
 from minnova_idp.render.redis import COMPONENT as REDIS_COMPONENT
 from minnova_idp.render.redis import (
     COMPONENT_LABEL,
@@ -52,8 +63,6 @@ from minnova_idp.render.waves import PROCESS_SYNC_WAVE, RELEASE_SYNC_WAVE, SYNC_
 Manifest = dict[str, Any]
 
 
-CONTAINER_PORT_NAME = "http"
-SERVICE_PORT = 80
 TERMINATION_GRACE_SECONDS = 30
 # Ingress controllers take a few seconds to stop routing to a terminating pod; sleeping
 # before SIGTERM lets in-flight and late-routed requests finish instead of failing.
@@ -272,24 +281,6 @@ def render_app(app: AppConfig, placement: Placement, settings: RenderSettings,
             if isinstance(o, KubernetesObject)]
 
 
-def app_code_pods(app: AppConfig) -> dict[str, str]:
-    """Every pod that runs the app's code (web, workers, cron jobs, release): not the database's, not the drill's."""
-    return {"app.kubernetes.io/name": app.name}
-
-
-def selector_labels(app: AppConfig, placement: Placement) -> dict[str, str]:
-    return {"app.kubernetes.io/name": app.name, "app.kubernetes.io/instance": placement.instance}
-
-
-def common_labels(app: AppConfig, placement: Placement, settings: RenderSettings) -> dict[str, str]:
-    return {
-        **selector_labels(app, placement),
-        names.MANAGED_BY_LABEL: names.MANAGED_BY,
-        "app.kubernetes.io/part-of": settings.deployment,
-        "minnova.io/environment": placement.environment,
-    }
-
-
 def image_reference(app: AppConfig, tag: str) -> str:
     separator = "@" if tag.startswith("sha256:") else ":"
     return f"{app.image.repository}{separator}{tag}"
@@ -309,11 +300,6 @@ def render_namespace(app: AppConfig, placement: Placement, settings: RenderSetti
             },
         },
     }
-
-
-def _metadata(app: AppConfig, placement: Placement, settings: RenderSettings, **extra: Any) -> dict[str, Any]:
-    return {"name": app.name, "namespace": placement.namespace,
-            "labels": common_labels(app, placement, settings), **extra}
 
 
 def _probe_action(app: AppConfig, http: bool, health_check: HealthCheck | None = None) -> dict[str, Any]:
@@ -424,7 +410,7 @@ def _deployment(app: AppConfig, placement: Placement, settings: RenderSettings, 
         },
     })
     return {"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {**_metadata(app, placement, settings), "name": name}, "spec": spec}
+            "metadata": {**metadata(app, placement, settings), "name": name}, "spec": spec}
 
 
 def redis_restart_annotation(app: AppConfig, placement: Placement) -> dict[str, str]:
@@ -450,11 +436,6 @@ def restart_annotations(app: AppConfig, placement: Placement) -> dict[str, str]:
         url = mongodb_url(placement.mongodb, placement.namespace)
         annotations["minnova.io/mongodb-url-sha256"] = hashlib.sha256(url.encode()).hexdigest()[:16]
     return annotations
-
-
-def process_selector(app: AppConfig, placement: Placement, process: str) -> dict[str, str]:
-    """A process's own pods: never the web Deployment's (its selector is name + instance, immutable)."""
-    return {"app.kubernetes.io/name": app.name, "app.kubernetes.io/instance": f"{placement.instance}-{process}"}
 
 
 def render_process(app: AppConfig, placement: Placement, settings: RenderSettings, process: str) -> Manifest:
@@ -495,7 +476,7 @@ def render_cron_job(app: AppConfig, placement: Placement, settings: RenderSettin
     selector = process_selector(app, placement, name)
     return {
         "apiVersion": "batch/v1", "kind": "CronJob",
-        "metadata": {**_metadata(app, placement, settings), "name": names.process(app.name, name)},
+        "metadata": {**metadata(app, placement, settings), "name": names.process(app.name, name)},
         "spec": {
             "schedule": job.schedule,
             "timeZone": job.time_zone,
@@ -535,17 +516,17 @@ def render_release(app: AppConfig, placement: Placement, settings: RenderSetting
     container = _container(app, placement, "release", release.command, release.args,
                            release.resources or placement.resources)
     container["securityContext"] = dict(_CONTAINER_SECURITY)
-    metadata: dict[str, Any] = {**_metadata(app, placement, settings), "name": release_name(app, placement)}
+    job_metadata: dict[str, Any] = {**metadata(app, placement, settings), "name": release_name(app, placement)}
     if preview:
         # Argo CD: a Sync hook in the wave after the database (healthy) and its seed, before the app's processes
         # (sync waves wait for the hook to finish); not PreSync, which would run before the preview's database
         # exists. Replaced for each new commit.
-        metadata["annotations"] = {"argocd.argoproj.io/hook": "Sync",
+        job_metadata["annotations"] = {"argocd.argoproj.io/hook": "Sync",
                                    "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation",
                                    SYNC_WAVE_ANNOTATION: str(RELEASE_SYNC_WAVE)}
     selector = process_selector(app, placement, "release")
     return {
-        "apiVersion": "batch/v1", "kind": "Job", "metadata": metadata,
+        "apiVersion": "batch/v1", "kind": "Job", "metadata": job_metadata,
         "spec": {
             # Retries ride out a database that is still starting (previews create both in one sync).
             "backoffLimit": 6 if preview else 2,
@@ -558,25 +539,10 @@ def render_release(app: AppConfig, placement: Placement, settings: RenderSetting
     }
 
 
-def render_autoscaler(app: AppConfig, placement: Placement, settings: RenderSettings) -> Manifest:
-    scale = placement.autoscale
-    return {
-        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
-        "metadata": _metadata(app, placement, settings),
-        "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": app.name},
-            "minReplicas": scale.min,
-            "maxReplicas": scale.max,
-            "metrics": [{"type": "Resource", "resource": {
-                "name": "cpu", "target": {"type": "Utilization", "averageUtilization": scale.cpu}}}],
-        },
-    }
-
-
 def render_pull_secret(app: AppConfig, placement: Placement, settings: RenderSettings, dockerconfig: Any) -> Manifest:
     """The stack's registry credentials in the app's namespace (a Pulumi secret; `[secret]` in plans)."""
     return {"apiVersion": "v1", "kind": "Secret",
-            "metadata": {**_metadata(app, placement, settings), "name": names.PULL_SECRET},
+            "metadata": {**metadata(app, placement, settings), "name": names.PULL_SECRET},
             "type": "kubernetes.io/dockerconfigjson", "stringData": {".dockerconfigjson": dockerconfig}}
 
 
@@ -584,7 +550,7 @@ def render_secret(app: AppConfig, placement: Placement, settings: RenderSettings
     """The app's secrets file as a Secret named by the platform, in the placement's namespace."""
     values = placement.secrets
     secret: Manifest = {"apiVersion": "v1", "kind": "Secret",
-                        "metadata": {**_metadata(app, placement, settings), "name": names.app_secret(app.name)},
+                        "metadata": {**metadata(app, placement, settings), "name": names.app_secret(app.name)},
                         "type": "Opaque"}
     # Values become Pulumi secrets: encrypted in state, "[secret]" in previews and plans.
     if values.string_data:
@@ -592,94 +558,6 @@ def render_secret(app: AppConfig, placement: Placement, settings: RenderSettings
     if values.data:
         secret["data"] = Secret(dict(values.data))
     return secret
-
-
-def render_service(app: AppConfig, placement: Placement, settings: RenderSettings) -> Manifest:
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": _metadata(app, placement, settings),
-        "spec": {
-            "type": "ClusterIP",
-            "selector": selector_labels(app, placement),
-            "ports": [{"name": CONTAINER_PORT_NAME, "port": SERVICE_PORT,
-                       "targetPort": CONTAINER_PORT_NAME, "protocol": "TCP"}],
-        },
-    }
-
-
-def render_internal_service(app: AppConfig, placement: Placement, settings: RenderSettings, process: str) -> Manifest:
-    """An internal service `<app>-<process>`: ClusterIP on the process's own port (what callers' URLs and the
-    NetworkPolicies name: a policy's port is the pod's, so the Service keeps the two equal)."""
-    port = app.processes[process].port
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {**_metadata(app, placement, settings), "name": names.process(app.name, process)},
-        "spec": {
-            "type": "ClusterIP",
-            "selector": process_selector(app, placement, process),
-            "ports": [{"name": CONTAINER_PORT_NAME, "port": port, "targetPort": CONTAINER_PORT_NAME, "protocol": "TCP"}],
-        },
-    }
-
-
-def render_ingress(app: AppConfig, placement: Placement, settings: RenderSettings) -> Manifest:
-    # Every host of the environment is on its one certificate, the redirecting aliases too (host_aliases.py).
-    hosts = [placement.host, *(alias for alias, _ in placement.aliases)]
-    if settings.cluster_issuer:
-        metadata = _metadata(app, placement, settings,
-                             annotations={"cert-manager.io/cluster-issuer": settings.cluster_issuer})
-        tls = {"hosts": hosts, "secretName": names.tls_secret(app.name)}
-    else:
-        metadata, tls = _metadata(app, placement, settings), {"hosts": hosts}
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "Ingress",
-        "metadata": metadata,
-        "spec": {
-            "ingressClassName": settings.ingress_class,
-            "tls": [tls],
-            "rules": [{
-                "host": host,
-                "http": {"paths": [{
-                    "path": "/",
-                    "pathType": "Prefix",
-                    "backend": _ingress_backend(app),
-                }]},
-            } for host in serving_hosts(placement.host, placement.aliases)],
-        },
-    }
-
-
-def _ingress_backend(app: AppConfig) -> dict[str, Any]:
-    return {"service": {"name": app.name, "port": {"name": CONTAINER_PORT_NAME}}}
-
-
-def render_redirect(app: AppConfig, placement: Placement, settings: RenderSettings) -> list[Manifest]:
-    """The Middleware and Ingress of the aliases that redirect to the environment's host (none: no objects)."""
-    hosts = redirecting_hosts(placement.aliases)
-    if not hosts:
-        return []
-    labels = common_labels(app, placement, settings)
-    return [render_redirect_middleware(app.name, placement.namespace, labels, placement.host),
-            render_redirect_ingress(app.name, placement.namespace, labels, settings.ingress_class, hosts,
-                                    names.tls_secret(app.name) if settings.cluster_issuer else None,
-                                    _ingress_backend(app))]
-
-
-def render_pod_disruption_budget(app: AppConfig, placement: Placement, settings: RenderSettings) -> Manifest:
-    return {
-        "apiVersion": "policy/v1",
-        "kind": "PodDisruptionBudget",
-        "metadata": _metadata(app, placement, settings),
-        "spec": {
-            "maxUnavailable": 1,
-            "selector": {"matchLabels": selector_labels(app, placement)},
-            # A crash-looping pod must not block node drains.
-            "unhealthyPodEvictionPolicy": "AlwaysAllow",
-        },
-    }
 
 
 def url(placement: Placement) -> str:
