@@ -197,6 +197,6 @@ def test_init_scaffolds_an_internal_service_that_validates_once_uncommented(tmp_
     assert config.processes["api"].port == 8080 and config.processes["worker"].port is None
     project = tmp_path / "infra"
     shutil.copytree(PROJECT_DIR / "deployments", project / "deployments")
-    assert cli("register", "ledger", "https://github.com/minnova/ledger.git", "--project-dir", str(project),
+    assert cli("register", "journal", "https://github.com/minnova/journal.git", "--project-dir", str(project),
                cwd=tmp_path).returncode == 0
-    assert "# allowFrom: [other-app]" in (project / "deployments/minnova/apps/ledger.yaml").read_text()
+    assert "# allowFrom: [other-app]" in (project / "deployments/minnova/apps/journal.yaml").read_text()
