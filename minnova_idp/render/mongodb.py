@@ -198,21 +198,34 @@ def _s3(app_name: str, backup: BackupTarget, cluster: str) -> Manifest:
             "endpointUrl": backup.endpoint, "credentialsSecret": names.mongodb_backup_secret(app_name)}
 
 
+# App namespaces enforce the "restricted" Pod Security Standard (render/app.py render_namespace); the operator's own
+# defaults do not meet it (no seccomp profile anywhere; the pod gets only {fsGroup: 1001}, psmdb@v1.22.0
+# pkg/apis/psmdb/v1/psmdb_defaults.go:765-776, pkg/psmdb/statefulset.go:438; mongo-init has no context at all,
+# pkg/psmdb/init.go:53-55; the backup agent only {runAsNonRoot, runAsUser 1001}, psmdb_defaults.go:572-577,
+# statefulset.go:562). A context we set replaces the operator's default whole, so each says everything. 1001 is the
+# images' mongodb user (the operator's own default).
+MONGODB_UID = 1001
+POD_SECURITY = {"runAsNonRoot": True, "runAsUser": MONGODB_UID, "fsGroup": MONGODB_UID,
+                "seccompProfile": {"type": "RuntimeDefault"}}
+CONTAINER_SECURITY = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "runAsNonRoot": True}
+
+
 def render_cluster(app_name: str, placement: MongoPlacement, namespace: str, labels: dict[str, str]) -> Manifest:
-    security = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
     replset: Manifest = {
         "name": REPLSET,
         "size": placement.instances,
         "resources": placement.resources.as_kubernetes(),
         "volumeSpec": {"persistentVolumeClaim": {"resources": {"requests": {"storage": placement.size}}}},
-        "containerSecurityContext": security,
+        "podSecurityContext": dict(POD_SECURITY),
+        "containerSecurityContext": dict(CONTAINER_SECURITY),
     }
     if placement.instances > 1:
         # One member per node, required (the operator's default made explicit: psmdb@v1.22.0
         # pkg/apis/psmdb/v1/psmdb_defaults.go:1140-1165, pkg/psmdb/statefulset.go:685-700): 3 members need 3 nodes.
         replset["affinity"] = {"antiAffinityTopologyKey": "kubernetes.io/hostname"}
         replset["podDisruptionBudget"] = {"maxUnavailable": 1}
-    backup: Manifest = {"enabled": placement.backup is not None, "image": versions.PBM_IMAGE}
+    backup: Manifest = {"enabled": placement.backup is not None, "image": versions.PBM_IMAGE,
+                        "containerSecurityContext": dict(CONTAINER_SECURITY)}
     if placement.backup is not None:
         backup.update({
             "storages": {BACKUP_STORAGE: {"type": "s3", "s3": _s3(app_name, placement.backup, placement.cluster)}},
@@ -230,6 +243,10 @@ def render_cluster(app_name: str, placement: MongoPlacement, namespace: str, lab
         # compatibility version once every member runs a new major (psmdb_controller.go:1043-1065).
         "upgradeOptions": {"apply": "disabled", "setFCV": True},
         "updateStrategy": "SmartUpdate",
+        # Without it a larger `size` is ignored: the operator keeps the old request (psmdb@v1.22.0
+        # pkg/controller/perconaservermongodb/volumes.go:236-240). The StorageClass must allow expansion.
+        "enableVolumeExpansion": True,
+        "initContainerSecurityContext": dict(CONTAINER_SECURITY),
         "secrets": {"users": f"{placement.cluster}-users"},
         "tls": {"mode": "preferTLS"},
         "replsets": [replset],

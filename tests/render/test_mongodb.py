@@ -26,6 +26,7 @@ from minnova_idp.render.preview import PreviewRequest, render_preview
 from minnova_idp.render.redis import preview_password_key
 from minnova_idp.render.resources import AccountToken, FromToken, KubernetesObject, R2Bucket, plain
 from tests.support.k8s_strict import validate_objects
+from tests.support.pod_security import restricted_problems
 
 KEY = "k" * 64
 ACCOUNT = "0123456789abcdef0123456789abcdef"
@@ -246,7 +247,7 @@ def test_a_preview_gets_one_member_no_backups_and_goes_with_its_namespace():
                for o in render_preview(config(), REQUEST, None, password_key=preview_password_key(KEY))}
     spec = objects[("PerconaServerMongoDB", "catalog-mongodb")]["spec"]
     assert spec["replsets"][0]["size"] == 1 and spec["unsafeFlags"] == {"replsetSize": True}
-    assert spec["backup"] == {"enabled": False, "image": "docker.io/percona/percona-backup-mongodb:2.12.0"}
+    assert spec["backup"]["enabled"] is False and "storages" not in spec["backup"]
     assert not any(kind == "Secret" and name.endswith("-backup") for kind, name in objects)
     assert all(o["metadata"].get("namespace") in (None, "catalog-pr-9") for o in objects.values())
     # Its password derives from the preview key, never the stack's: the sidecar holds nothing that opens an
@@ -444,3 +445,52 @@ def test_a_new_password_key_rolls_the_apps_processes_onto_the_new_url():
         return deployment["spec"]["template"]["metadata"]["annotations"]["minnova.io/mongodb-url-sha256"]
 
     assert annotation(KEY) == annotation(KEY) != annotation("j" * 64)
+
+
+def operator_pod_security(spec: dict) -> tuple[dict, dict[str, dict]]:
+    """The pod and container security contexts psmdb@v1.22.0 builds for a replica set's pods from our spec:
+    pod: replsets[].podSecurityContext, else {fsGroup: 1001} (pkg/apis/psmdb/v1/psmdb_defaults.go:772-776; used
+    at pkg/psmdb/statefulset.go:438); mongod: replsets[].containerSecurityContext, else {runAsNonRoot, runAsUser 1001}
+    (psmdb_defaults.go:765-771); mongo-init: spec.initContainerSecurityContext, no default (pkg/psmdb/init.go:53-55);
+    backup-agent: spec.backup.containerSecurityContext, else {runAsNonRoot, runAsUser 1001} (psmdb_defaults.go:
+    572-577; statefulset.go:562). The operator sets no seccomp profile anywhere."""
+    (replset,) = spec["replsets"]
+    pod = replset.get("podSecurityContext") or {"fsGroup": 1001}
+    containers = {"mongod": replset.get("containerSecurityContext") or {"runAsNonRoot": True, "runAsUser": 1001},
+                  "mongo-init": spec.get("initContainerSecurityContext")}
+    if spec["backup"]["enabled"]:
+        containers["backup-agent"] = (spec["backup"].get("containerSecurityContext")
+                                      or {"runAsNonRoot": True, "runAsUser": 1001})
+    return pod, containers
+
+
+@pytest.mark.parametrize("environment,text", [("prod", APP), ("dev", APP), ("prod", RESTORE)])
+def test_the_operators_pods_meet_the_restricted_pod_security_standard(environment, text):
+    """App namespaces enforce "restricted" (render/app.py render_namespace): the operator's pods must be admitted."""
+    for name, cluster in by_kind(declared(environment, text)).items():
+        if name[0] == "PerconaServerMongoDB":
+            assert restricted_problems(*operator_pod_security(plain(cluster.manifest["spec"]))) == [], name
+
+
+def test_the_pod_security_rebuild_reads_the_operator_lines_it_cites():
+    def source(path):
+        return _show(path).splitlines()
+
+    defaults = source("pkg/apis/psmdb/v1/psmdb_defaults.go")
+    assert "rs.PodSecurityContext = &corev1.PodSecurityContext{" in "".join(defaults[771:776])
+    assert "FSGroup: fsgroup," in "".join(defaults[772:776])
+    assert "cr.Spec.Backup.ContainerSecurityContext = &corev1.SecurityContext{" in "".join(defaults[571:577])
+    assert "init.SecurityContext = cr.Spec.InitContainerSecurityContext" in "".join(
+        source("pkg/psmdb/init.go")[52:55])
+    statefulset = source("pkg/psmdb/statefulset.go")
+    assert "SecurityContext:               podSecurityContext," in statefulset[437]
+    assert "SecurityContext: cr.Spec.Backup.ContainerSecurityContext," in statefulset[561]
+
+
+def test_a_larger_size_reaches_the_volumes():
+    """Without enableVolumeExpansion the operator keeps the old request (volumes.go:236-240): growing does nothing."""
+    spec = by_kind(declared())[("PerconaServerMongoDB", "catalog-mongodb")].manifest["spec"]
+    assert spec["enableVolumeExpansion"] is True
+    volumes = _show("pkg/controller/perconaservermongodb/volumes.go").splitlines()
+    assert "!cr.Spec.IsVolumeExpansionEnabled()" in volumes[235]
+    assert "pvcSpec.Resources.Requests[corev1.ResourceStorage] = configured" in volumes[237]
