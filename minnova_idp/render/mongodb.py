@@ -9,13 +9,19 @@ What one app environment gets:
   the operator refuses fewer than 2 or an even size otherwise, psmdb@v1.22.0 pkg/apis/psmdb/v1/psmdb_defaults.go:
   1071-1090), no sharding, TLS `preferTLS` with certificates the operator issues (TLS must be on unless
   `unsafeFlags.tls`, psmdb_defaults.go:146-147), no automatic upgrades (`upgradeOptions.apply: disabled`: the
-  version is the pinned image, never check.percona.com's), its own system-users Secret (`secrets.users`,
-  otherwise every cluster in a namespace shares `percona-server-mongodb-users`, psmdb_defaults.go:47,82-83, which a
-  restore's second cluster must not);
+  version is the pinned image, never check.percona.com's), the system users' passwords in `<app>-mongodb-users`
+  (`secrets.users`; the default is `percona-server-mongodb-users` for every cluster, psmdb_defaults.go:47,82-83):
+  one Secret for every cluster the app environment ever has. A restore must share it: PBM's logical restore
+  replaces admin.system.users with the backup's (percona-backup-mongodb@05ab6d7e1004 pbm/restore/logical.go:
+  1526-1603), so the restored cluster's system users have the source's passwords, and an operator reading another
+  Secret would be locked out (upstream's restore-to-a-new-cluster test gives both clusters one Secret,
+  psmdb@v1.22.0 e2e-tests/pitr-to-new-cluster/conf/some-name-{source,target}.yml:63-64). The operator sets no owner
+  on it (pkg/controller/perconaservermongodb/secrets.go), so deleting a retired cluster leaves it;
 - the app's user in `spec.users` (psmdb_types.go:98,119-124): readWrite on the app's own database only, its
   password in our Secret (`passwordSecretRef`, read by the operator in pkg/controller/perconaservermongodb/
   custom_users.go:97-103,427-446; a changed password is applied by updatePass, custom_users.go:118);
-- `MONGODB_URL` from that Secret (never in a Deployment);
+- `MONGODB_URL` in a second Secret (never in a Deployment), written only once the cluster it names is ready (and,
+  during a restore, the restore is done): pods started meanwhile (cron runs, restarts) keep the previous URL;
 - PBM backups to the environment's R2 bucket under `mongodb/<cluster>` (`backup.storages` s3, psmdb_types.go:
   1231-1245; PBM reads the keys AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY of `credentialsSecret`,
   pkg/psmdb/backup/pbm.go:49-50), a daily logical backup task kept by count (`retention`, psmdb_types.go:1161-1205),
@@ -128,7 +134,7 @@ def mongodb_url(placement: MongoPlacement, namespace: str) -> str:
 
 def mongodb_url_env(app_name: str) -> dict[str, Any]:
     return {"name": names.MONGODB_URL_ENV,
-            "valueFrom": {"secretKeyRef": {"name": names.mongodb_app_secret(app_name), "key": "url"}}}
+            "valueFrom": {"secretKeyRef": {"name": names.mongodb_url_secret(app_name), "key": "url"}}}
 
 
 def pbm_s3_credentials(token_id: str, token_value: str) -> dict[str, str]:
@@ -147,7 +153,7 @@ def mongodb_objects(prefix: str, app_name: str, placement: MongoPlacement, names
     """The user's Secret, the backup credentials (when backed up), the NetworkPolicy, the PerconaServerMongoDB (and
     during a restore its source, kept as it runs, and the PerconaServerMongoDBRestore); and what the app waits for.
     `token`: key of the environment's backup AccountToken."""
-    secret = kubernetes_object(prefix, render_app_secret(app_name, placement, namespace, labels),
+    secret = kubernetes_object(prefix, render_password_secret(app_name, placement, namespace, labels),
                                Lifecycle(depends_on=after_namespace))
     objects = [secret]
     credentials = None
@@ -173,14 +179,25 @@ def mongodb_objects(prefix: str, app_name: str, placement: MongoPlacement, names
         ready = kubernetes_object(prefix, render_restore(app_name, placement, namespace, labels),
                                   replace(keep, depends_on=(*waits, cluster.key)))
         objects.append(ready)
-    return objects, ready
+    url = kubernetes_object(prefix, render_url_secret(app_name, placement, namespace, labels),
+                            Lifecycle(depends_on=(ready.key,)))
+    objects.append(url)
+    return objects, url
 
 
-def render_app_secret(app_name: str, placement: MongoPlacement, namespace: str, labels: dict[str, str]) -> Manifest:
+def render_password_secret(app_name: str, placement: MongoPlacement, namespace: str,
+                           labels: dict[str, str]) -> Manifest:
+    """The app user's password, which the operator reads (spec.users[].passwordSecretRef): before the cluster."""
     return {"apiVersion": "v1", "kind": "Secret",
             "metadata": {"name": names.mongodb_app_secret(app_name), "namespace": namespace, "labels": labels},
-            "type": "Opaque",
-            "stringData": Secret({"password": placement.password, "url": mongodb_url(placement, namespace)})}
+            "type": "Opaque", "stringData": Secret({"password": placement.password})}
+
+
+def render_url_secret(app_name: str, placement: MongoPlacement, namespace: str, labels: dict[str, str]) -> Manifest:
+    """MONGODB_URL: after the cluster it names is ready (after the restore, during one)."""
+    return {"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": names.mongodb_url_secret(app_name), "namespace": namespace, "labels": labels},
+            "type": "Opaque", "stringData": Secret({"url": mongodb_url(placement, namespace)})}
 
 
 def render_backup_secret(app_name: str, namespace: str, labels: dict[str, str], token: str) -> Manifest:
@@ -247,7 +264,7 @@ def render_cluster(app_name: str, placement: MongoPlacement, namespace: str, lab
         # pkg/controller/perconaservermongodb/volumes.go:236-240). The StorageClass must allow expansion.
         "enableVolumeExpansion": True,
         "initContainerSecurityContext": dict(CONTAINER_SECURITY),
-        "secrets": {"users": f"{placement.cluster}-users"},
+        "secrets": {"users": names.mongodb_users_secret(app_name)},
         "tls": {"mode": "preferTLS"},
         "replsets": [replset],
         "sharding": {"enabled": False},

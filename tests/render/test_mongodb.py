@@ -116,10 +116,11 @@ def test_mongodb_url_comes_from_a_secret_and_the_password_never_appears_in_clear
     objects = declared()
     found = by_kind(objects)
     secret = found[("Secret", "catalog-mongodb-app")]
-    values = plain(secret.manifest["stringData"])
     password = mongodb.mongodb_password(KEY, "catalog-prod")
-    assert values["password"] == password and re.fullmatch(r"[0-9a-f]{64}", password)
-    assert values["url"] == (
+    assert plain(secret.manifest["stringData"]) == {"password": password}  # what the operator reads, no URL
+    assert re.fullmatch(r"[0-9a-f]{64}", password)
+    url_secret = found[("Secret", "catalog-mongodb-url")]
+    assert plain(url_secret.manifest["stringData"])["url"] == (
         f"mongodb://app:{password}@"
         "catalog-mongodb-rs0-0.catalog-mongodb-rs0.catalog-prod.svc.cluster.local:27017,"
         "catalog-mongodb-rs0-1.catalog-mongodb-rs0.catalog-prod.svc.cluster.local:27017,"
@@ -128,12 +129,14 @@ def test_mongodb_url_comes_from_a_secret_and_the_password_never_appears_in_clear
     assert password not in repr(objects)  # Secret values are hidden from reprs (and Pulumi secrets in state)
     deployment = found[("Deployment", "catalog")].manifest
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
-    assert {"name": "MONGODB_URL", "valueFrom": {"secretKeyRef": {"name": "catalog-mongodb-app", "key": "url"}}} \
+    assert {"name": "MONGODB_URL", "valueFrom": {"secretKeyRef": {"name": "catalog-mongodb-url", "key": "url"}}} \
         in container["env"]
     assert password not in str(deployment)
     # The app's pods start once MongoDB is ready (the operator's status.state).
     cluster = found[("PerconaServerMongoDB", "catalog-mongodb")]
-    assert cluster.key in found[("Deployment", "catalog")].lifecycle.depends_on
+    assert url_secret.lifecycle.depends_on == (cluster.key,)
+    assert url_secret.key in found[("Deployment", "catalog")].lifecycle.depends_on
+    assert secret.key in cluster.lifecycle.depends_on  # the password first: the operator creates the user from it
     assert cluster.manifest["metadata"]["annotations"] == {"pulumi.com/waitFor": "jsonpath={.status.state}=ready",
                                                            "pulumi.com/timeoutSeconds": "1800"}
 
@@ -172,7 +175,9 @@ def test_a_restore_creates_a_new_cluster_and_keeps_the_source_as_it_runs():
     assert source == by_kind(declared())[("PerconaServerMongoDB", "catalog-mongodb")].manifest  # unchanged
     new = objects[("PerconaServerMongoDB", "catalog-mongodb-2")].manifest
     assert new["spec"]["backup"]["storages"]["r2"]["s3"]["prefix"] == "mongodb/catalog-mongodb-2"  # its own
-    assert new["spec"]["secrets"] == {"users": "catalog-mongodb-2-users"}
+    # PBM's logical restore brings the source's system users back (percona-backup-mongodb@05ab6d7e1004
+    # pbm/restore/logical.go:1526-1603): the new cluster's operator must hold the source's passwords.
+    assert new["spec"]["secrets"] == source["spec"]["secrets"] == {"users": "catalog-mongodb-users"}
     restore = objects[("PerconaServerMongoDBRestore", "catalog-mongodb-2-restore")]
     assert restore.manifest["spec"] == {
         "clusterName": "catalog-mongodb-2",
@@ -186,10 +191,14 @@ def test_a_restore_creates_a_new_cluster_and_keeps_the_source_as_it_runs():
     assert objects[("PerconaServerMongoDB", "catalog-mongodb-2")].key in restore.lifecycle.depends_on
     assert restore.lifecycle.retain_on_delete
     assert restore.manifest["metadata"]["annotations"]["pulumi.com/waitFor"] == "jsonpath={.status.state}=ready"
-    # The app's URL names the new cluster; the app waits for the restore.
-    url = plain(objects[("Secret", "catalog-mongodb-app")].manifest["stringData"])["url"]
-    assert "@catalog-mongodb-2-rs0-0." in url
-    assert restore.key in objects[("Deployment", "catalog")].lifecycle.depends_on
+    # The app's URL names the new cluster, written only once the restore is done; the app waits for it.
+    url_secret = objects[("Secret", "catalog-mongodb-url")]
+    assert "@catalog-mongodb-2-rs0-0." in plain(url_secret.manifest["stringData"])["url"]
+    assert url_secret.lifecycle.depends_on == (restore.key,)
+    for (kind, _name), each in objects.items():
+        if kind in ("Deployment", "CronJob", "Job"):
+            assert url_secret.key in each.lifecycle.depends_on, kind
+    assert "url" not in plain(objects[("Secret", "catalog-mongodb-app")].manifest["stringData"])
     # Both clusters' members reach each other only within their own policy.
     policy = objects[("NetworkPolicy", "catalog-mongodb")].manifest
     assert policy["spec"]["podSelector"]["matchExpressions"][1]["values"] == ["catalog-mongodb", "catalog-mongodb-2"]
@@ -494,3 +503,14 @@ def test_a_larger_size_reaches_the_volumes():
     volumes = _show("pkg/controller/perconaservermongodb/volumes.go").splitlines()
     assert "!cr.Spec.IsVolumeExpansionEnabled()" in volumes[235]
     assert "pvcSpec.Resources.Requests[corev1.ResourceStorage] = configured" in volumes[237]
+
+
+def test_a_restored_cluster_keeps_the_sources_system_users_after_the_restore_is_removed():
+    """Retiring the source (docs/mongodb.md step 2) must not change the users Secret the new cluster runs with."""
+    after = APP.replace("mongodb: {instances: 3}", "mongodb: {instances: 3, clusterName: catalog-mongodb-2}")
+    spec = by_kind(declared(text=after))[("PerconaServerMongoDB", "catalog-mongodb-2")].manifest["spec"]
+    assert spec["secrets"] == {"users": "catalog-mongodb-users"}
+    # Upstream's own restore-to-a-new-cluster test shares one users Secret between source and target.
+    for side in ("source", "target"):
+        conf = _show(f"e2e-tests/pitr-to-new-cluster/conf/some-name-{side}.yml").splitlines()
+        assert conf[62:64] == ["  secrets:", "    users: some-users"], (side, conf[62:64])
