@@ -246,7 +246,11 @@ def render_cluster(app_name: str, placement: MongoPlacement, namespace: str, lab
     if placement.backup is not None:
         backup.update({
             "storages": {BACKUP_STORAGE: {"type": "s3", "s3": _s3(app_name, placement.backup, placement.cluster)}},
-            "pitr": {"enabled": True},
+            # Not while the cluster is being restored: PBM's oplog archiving needs a base backup of this cluster
+            # under its own prefix, and the operator hands `pitr.enabled` straight to PBM's config
+            # (psmdb@v1.22.0 pkg/psmdb/backup/pbm.go:283-290) and resyncs the storage (resyncStorage); it turns on
+            # once the restore is removed, and covers the time after the first full backup (docs/mongodb.md).
+            "pitr": {"enabled": placement.restore is None},
             "tasks": [{"name": BACKUP_TASK, "enabled": True, "schedule": DAILY_SCHEDULE, "type": "logical",
                        "storageName": BACKUP_STORAGE,
                        "retention": {"type": "count", "count": retention_days(placement.retention),

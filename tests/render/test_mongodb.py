@@ -178,6 +178,8 @@ def test_a_restore_creates_a_new_cluster_and_keeps_the_source_as_it_runs():
     # PBM's logical restore brings the source's system users back (percona-backup-mongodb@05ab6d7e1004
     # pbm/restore/logical.go:1526-1603): the new cluster's operator must hold the source's passwords.
     assert new["spec"]["secrets"] == source["spec"]["secrets"] == {"users": "catalog-mongodb-users"}
+    assert new["spec"]["backup"]["pitr"] == {"enabled": False}  # no oplog archiving while it is being restored
+    assert source["spec"]["backup"]["pitr"] == {"enabled": True}
     restore = objects[("PerconaServerMongoDBRestore", "catalog-mongodb-2-restore")]
     assert restore.manifest["spec"] == {
         "clusterName": "catalog-mongodb-2",
@@ -510,6 +512,7 @@ def test_a_restored_cluster_keeps_the_sources_system_users_after_the_restore_is_
     after = APP.replace("mongodb: {instances: 3}", "mongodb: {instances: 3, clusterName: catalog-mongodb-2}")
     spec = by_kind(declared(text=after))[("PerconaServerMongoDB", "catalog-mongodb-2")].manifest["spec"]
     assert spec["secrets"] == {"users": "catalog-mongodb-users"}
+    assert spec["backup"]["pitr"] == {"enabled": True}  # archiving again once the restore is removed
     # Upstream's own restore-to-a-new-cluster test shares one users Secret between source and target.
     for side in ("source", "target"):
         conf = _show(f"e2e-tests/pitr-to-new-cluster/conf/some-name-{side}.yml").splitlines()
