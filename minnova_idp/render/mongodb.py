@@ -165,8 +165,7 @@ def mongodb_objects(prefix: str, app_name: str, placement: MongoPlacement, names
     if placement.restore is not None:
         # The source, as it runs (same name, spec, backups): removed only by the documented step (docs/mongodb.md).
         clusters.insert(0, replace(placement, cluster=placement.restore.from_cluster, restore=None))
-    objects.append(kubernetes_object(prefix, render_network_policy(app_name, [c.cluster for c in clusters], namespace,
-                                                                   labels, app_pods),
+    objects.append(kubernetes_object(prefix, render_network_policy(app_name, namespace, labels, app_pods),
                                      Lifecycle(depends_on=after_namespace)))
     waits = (*after_namespace, *operators, secret.key, *([credentials.key] if credentials else []))
     cluster = None
@@ -316,15 +315,15 @@ def render_restore(app_name: str, placement: MongoPlacement, namespace: str, lab
             "spec": spec}
 
 
-def render_network_policy(app_name: str, clusters: list[str], namespace: str, labels: dict[str, str],
-                          app_pods: dict[str, str]) -> Manifest:
+def render_network_policy(app_name: str, namespace: str, labels: dict[str, str], app_pods: dict[str, str]) -> Manifest:
     """27017 from the app's own pods, the cluster's members (replication; each member's pbm-agent sidecar talks to
     its own mongod over localhost) and the operator's namespace (it connects to manage users, replica set, backups).
     Out: DNS, the other members, and public addresses on 443 (R2, for PBM). The namespace-wide ingress policy
-    leaves these pods out (isolation.ingress_policy), since NetworkPolicies add up."""
-    cluster_pods = [{"podSelector": {"matchExpressions": [
-        {"key": "app.kubernetes.io/name", "operator": "In", "values": [OPERATOR_POD_LABELS["app.kubernetes.io/name"]]},
-        {"key": INSTANCE_LABEL, "operator": "In", "values": sorted(clusters)}]}}]
+    leaves these pods out (isolation.ingress_policy), since NetworkPolicies add up.
+    It selects every cluster's pods in the namespace (one app environment's: the running one, a restore's source,
+    and a retired cluster left for the platform team to delete, docs/mongodb.md step 3), not only the declared ones:
+    a pod no policy selects would be open to everything."""
+    cluster_pods = [{"podSelector": {"matchLabels": dict(OPERATOR_POD_LABELS)}}]
     operator = {"namespaceSelector": {"matchLabels": {isolation.NAMESPACE_NAME_LABEL:
                                                       versions.PSMDB_OPERATOR.namespace}}}
     port = [{"protocol": "TCP", "port": PORT}]

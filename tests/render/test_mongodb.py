@@ -26,6 +26,7 @@ from minnova_idp.render.preview import PreviewRequest, render_preview
 from minnova_idp.render.redis import preview_password_key
 from minnova_idp.render.resources import AccountToken, FromToken, KubernetesObject, R2Bucket, plain
 from tests.support.k8s_strict import validate_objects
+from tests.support.netpol import Cluster, Pod
 from tests.support.pod_security import restricted_problems
 
 KEY = "k" * 64
@@ -201,9 +202,9 @@ def test_a_restore_creates_a_new_cluster_and_keeps_the_source_as_it_runs():
         if kind in ("Deployment", "CronJob", "Job"):
             assert url_secret.key in each.lifecycle.depends_on, kind
     assert "url" not in plain(objects[("Secret", "catalog-mongodb-app")].manifest["stringData"])
-    # Both clusters' members reach each other only within their own policy.
+    # Both clusters' members are selected by the policy, and reach each other within it.
     policy = objects[("NetworkPolicy", "catalog-mongodb")].manifest
-    assert policy["spec"]["podSelector"]["matchExpressions"][1]["values"] == ["catalog-mongodb", "catalog-mongodb-2"]
+    assert policy["spec"]["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "percona-server-mongodb"}}
 
 
 def test_only_the_apps_pods_the_members_and_the_operator_reach_27017():
@@ -517,3 +518,24 @@ def test_a_restored_cluster_keeps_the_sources_system_users_after_the_restore_is_
     for side in ("source", "target"):
         conf = _show(f"e2e-tests/pitr-to-new-cluster/conf/some-name-{side}.yml").splitlines()
         assert conf[62:64] == ["  secrets:", "    users: some-users"], (side, conf[62:64])
+
+
+def test_a_retired_cluster_stays_behind_the_policy():
+    """docs/mongodb.md step 2 stops declaring the source; its pods run until the platform team deletes them, and a pod
+    no policy selects is open to every source (tests/support/netpol.py)."""
+    after = APP.replace("mongodb: {instances: 3}", "mongodb: {instances: 3, clusterName: catalog-mongodb-2}")
+    cluster = Cluster([*manifests(declared(text=after)), *manifests(declared(app="intruder"))])
+    cluster.add_namespace("psmdb-operator", {})
+    retired = Pod("catalog-prod", {"app.kubernetes.io/name": "percona-server-mongodb",
+                                   "app.kubernetes.io/instance": "catalog-mongodb"}, "10.244.1.20")
+    running = Pod("catalog-prod", {"app.kubernetes.io/name": "percona-server-mongodb",
+                                   "app.kubernetes.io/instance": "catalog-mongodb-2"}, "10.244.1.21")
+    intruder = Pod("intruder-prod", {"app.kubernetes.io/name": "intruder"}, "10.244.2.5")
+    operator = Pod("psmdb-operator", {"app.kubernetes.io/name": "psmdb-operator"}, "10.244.3.5")
+    outside = Pod("elsewhere", {}, "203.0.113.9")
+    for member in (retired, running):
+        assert not cluster.can_reach(intruder, member, 27017)
+        assert not cluster.ingress_allows(outside, member, 22)
+        assert not cluster.egress_allows(member, outside, 80)
+        assert cluster.can_reach(operator, member, 27017)
+    assert cluster.can_reach(running, retired, 27017) and cluster.can_reach(retired, running, 27017)
