@@ -8,6 +8,7 @@ key the controller would not read fails here.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -434,6 +435,8 @@ def test_the_plan_records_mongodb_and_accepts_growth_and_one_series_up():
     assert plan.outputs["mongodbSizes"] == {"catalog-dev": "5Gi"}
     assert plan.outputs["mongodbVersions"] == {"catalog-dev": "8.0"}
     assert plan.outputs["mongodbClusters"] == {"catalog-dev": "catalog-mongodb"}
+    assert plan.outputs["mongodbInstances"] == {"catalog-dev": "1"}  # what a restore's guard compares with
+    assert set(json.loads(plan.outputs["mongodbResources"]["catalog-dev"])) == {"requests", "limits"}
     types = {r.type for r in plan.resources}
     assert "kubernetes:psmdb.percona.com/v1:PerconaServerMongoDB" in types
 
@@ -539,3 +542,24 @@ def test_a_retired_cluster_stays_behind_the_policy():
         assert not cluster.egress_allows(member, outside, 80)
         assert cluster.can_reach(operator, member, 27017)
     assert cluster.can_reach(running, retired, 27017) and cluster.can_reach(retired, running, 27017)
+
+
+@pytest.mark.parametrize("output,before,field", [
+    ("mongodbSizes", "1Gi", "mongodb.size"),  # growing, allowed otherwise
+    ("mongodbInstances", "1", "environments.prod.mongodb.instances"),
+    ("mongodbResources", '{"requests":{"cpu":"1"}}', "mongodb.resources"),
+])
+def test_during_a_restore_the_sources_settings_may_not_change(output, before, field):
+    """The source is rendered from the app's current settings (mongodb_objects): a change would hit it mid-restore."""
+    from minnova_idp.model.loaded import LoadedApp
+    from minnova_idp.model.registry import RegistryEntry
+    from minnova_idp.policy.guards import ROWS
+
+    row = ROWS[output]
+    restoring = LoadedApp(RegistryEntry(name="catalog", local="x"), config(RESTORE), None, "catalog/app.yaml")
+    now = row.declared(restoring.config, "prod", {})
+    (problem,) = row.check(restoring, "prod", before, now)
+    assert str(problem).startswith(f"catalog/app.yaml: {field}: environments.prod declares a MongoDB restore"), problem
+    assert row.check(restoring, "prod", now, now) == []
+    settled = LoadedApp(RegistryEntry(name="catalog", local="x"), config(), None, "catalog/app.yaml")
+    assert row.check(settled, "prod", before, row.declared(settled.config, "prod", {})) == []  # no restore: allowed
