@@ -28,6 +28,10 @@ MYSQL_SIZES_OUTPUT = "mysqlSizes"  # component -> the size of each of its MariaD
 MYSQL_VERSIONS_OUTPUT = "mysqlVersions"  # component -> its MariaDB series (10.11, 11.8), as declared last
 MYSQL_INSTANCES_OUTPUT = "mysqlInstances"  # component -> its MariaDB instances, as declared last
 MYSQL_SERVERS_OUTPUT = "mysqlServers"  # component -> the MariaDB it runs (serverName), as declared last
+# component -> every MariaDB it has run, oldest first, the last the one it runs; a server created by a restore with
+# what it was restored from ("a-mysql,a-mysql-2<a-mysql@2026-11-20T09:30:00Z"): a name is never run twice (its
+# retained volume), a restore is never re-pointed once applied (policy/mysql_data_guards.py)
+MYSQL_SERVER_HISTORY_OUTPUT = "mysqlServerHistory"
 MYSQL_BACKUP_BUCKETS_OUTPUT = "mysqlBackupBuckets"  # component -> the bucket its MariaDB backs up into
 MYSQL_BACKUP_RETENTIONS_OUTPUT = "mysqlBackupRetentions"  # component -> its mysql.backupRetention, as declared last
 IMAGE_TAGS_OUTPUT = "imageTags"  # component -> the tags it deployed, newest first (rollbacks)

@@ -76,6 +76,11 @@ class MysqlRestore(StrictModel):
     target_time: Annotated[str, AfterValidator(_timestamp)] | None = Field(
         default=None, description="point in time to recover to (RFC 3339): with binary logs archived (2 or more "
         "instances) to that second; otherwise the last full backup taken at or before it; default: now")
+    source_gone: bool = Field(
+        default=False, description="the source server no longer runs (disaster recovery): restore straight from its "
+        "backups in the bucket (the last full backup at or before targetTime; no binary-log replay) and declare "
+        "nothing of it, so nothing recreates it as an empty server backing up into the prefix being restored from; "
+        "it must be a server this environment ran (docs/mysql-data.md \"Restoring\")")
 
 
 class MysqlSeed(StrictModel):

@@ -31,6 +31,7 @@ from minnova_idp.model.inputs import (
     MYSQL_BACKUP_BUCKETS_OUTPUT,
     MYSQL_BACKUP_RETENTIONS_OUTPUT,
     MYSQL_INSTANCES_OUTPUT,
+    MYSQL_SERVER_HISTORY_OUTPUT,
     MYSQL_SERVERS_OUTPUT,
     MYSQL_SIZES_OUTPUT,
     MYSQL_VERSIONS_OUTPUT,
@@ -62,6 +63,8 @@ class Guarded:
     needed: Callable[[AppConfig], bool] | None = None
     # For a value that also depends on the stack's deployment name (a bucket name): used instead of `declared`.
     declared_in: Callable[[AppConfig, str, str], str | None] | None = None
+    # Problems of one app environment that declares `now` with nothing recorded yet (default: none).
+    unrecorded: Callable[[LoadedApp, str, str], list[Problem]] | None = None
 
     def value(self, config: AppConfig, environment: str, recorded: Recorded, deployment: str) -> str | None:
         if self.declared_in is not None:
@@ -405,6 +408,11 @@ GUARDED: tuple[Guarded, ...] = (
     # Its data half (docs/mysql-data.md): the server it runs, the bucket and retention of its backups.
     Guarded(MYSQL_SERVERS_OUTPUT, "environments.<env>.mysql.serverName", mysql_data_guards.declared_server,
             mysql_data_guards.server_replaced, mysql_data_guards.malformed_server),
+    # Every server it ran, and the restore each was created by: state (kept with the storage guard off too), and
+    # checked whatever has been recorded yet (a first restore in a new environment).
+    Guarded(MYSQL_SERVER_HISTORY_OUTPUT, "environments.<env>.mysql.restore", mysql_data_guards.declared_history,
+            mysql_data_guards.history_problems, mysql_data_guards.malformed_history, state=True,
+            needed=lambda config: config.mysql.enabled, unrecorded=mysql_data_guards.unrecorded_history_problems),
     Guarded(MYSQL_BACKUP_BUCKETS_OUTPUT, "mysql.enabled", lambda *args: None, mysql_data_guards.bucket_replaced,
             mysql_data_guards.malformed_bucket, declared_in=mysql_data_guards.declared_bucket),
     Guarded(MYSQL_BACKUP_RETENTIONS_OUTPUT, "mysql.backupRetention", mysql_data_guards.declared_retention,
@@ -428,7 +436,8 @@ def declared_outputs(instances, recorded: Recorded = {}, deployment: str = "") -
 
 # Read even with the storage guard off, though not checked then: archive_server tells a restored (new) Cluster
 # from the deployed one by it, so without it a restore would archive into its source's path (re-review of issue 22).
-READ_FOR_STATE = frozenset({DATABASE_CLUSTERS_OUTPUT})
+# mysqlServers: the first record of mysqlServerHistory starts from it (mysql_data_guards.declared_history).
+READ_FOR_STATE = frozenset({DATABASE_CLUSTERS_OUTPUT, MYSQL_SERVERS_OUTPUT})
 
 
 def outputs_to_read(inputs: ProgramInputs) -> list[str]:
@@ -457,6 +466,8 @@ def guard_problems(inputs: ProgramInputs, recorded: Recorded, rows: tuple[Guarde
             before = before_of.get(names.component_name(app.name, environment))
             if now is not None and before:
                 problems += row.check(app, environment, before, now)
+            elif now is not None and row.unrecorded is not None:
+                problems += row.unrecorded(app, environment, now)
     return problems
 
 

@@ -9,6 +9,15 @@ Retention: a shorter `backupRetention` makes the next backup Job delete every fu
 period under the server's prefix (mariadb-operator@v26.6.0 pkg/backup/processor.go:236-251, run by
 `mariadb-operator backup --max-retention`, pkg/command/backup.go:323-359): refused until done on purpose with the
 storage guard off for one run (minnova:databaseStorageGuard false).
+History (`mysqlServerHistory`): every server an environment has run, and the restore each was created by. The
+operator reads `bootstrapFrom` only while it creates a server: on one that runs, a new or changed restore does
+nothing (mariadb-operator@v26.6.0 internal/controller/mariadb_controller_init.go:83-85 returns once the server is
+initialised; pkg/webhook/inmutable_webhook.go:139-142 lets nil become set), and a
+changed `targetRecoveryTime` is refused half-way through an update (api/v1alpha1/mariadb_types.go:241,
+`inmutableinit`). A name run before keeps its retained volume: a restore into it would copy back into a non-empty
+data directory and fail on every retry (pkg/command/backup.go:445-447). And a restore's source is declared as it
+runs: a source this environment does not record as running would be created anew, empty, its PhysicalBackup
+writing into the prefix being restored from (`sourceGone: true` declares nothing of it).
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from minnova_idp.model import names
+from minnova_idp.model.inputs import MYSQL_SERVER_HISTORY_OUTPUT, MYSQL_SERVERS_OUTPUT
 from minnova_idp.model.errors import Problem
 from minnova_idp.model.loaded import LoadedApp
 from minnova_idp.model.mysql_data import SERVER_NAME_MAX, retention_duration
@@ -39,8 +49,8 @@ def declared_retention(config: Any, environment: str, recorded: Recorded) -> str
 def server_replaced(app: LoadedApp, environment: str, before: str, now: str) -> list[Problem]:
     settings = app.config.environments[environment].mysql
     restore = settings.restore if settings else None
-    if now == before or (restore is not None and restore.from_backup == before):
-        return []
+    if now == before or restore is not None:
+        return []  # a restore: mysqlServerHistory's row checks it (history_problems)
     return [Problem(app.config_file, f"environments.{environment}.mysql.serverName",
                     f"'{now}' would give the app a new, empty MySQL in place of '{before}', which {environment} runs",
                     hint=f"keep serverName: {before}, or restore into '{now}' with restore.fromBackup: {before} "
@@ -88,3 +98,112 @@ def malformed_bucket(value: str) -> str | None:
 
 def malformed_retention(value: str) -> str | None:
     return None if _hours(value) is not None else f"'{value[:40]}' is not a backup retention"
+
+
+# ---- mysqlServerHistory ------------------------------------------------------------------------------------------
+# "server" or "server<from@targetTime" (or "...@targetTime!gone"), oldest first, comma-separated.
+History = list[tuple[str, str | None]]
+
+
+def _restore_text(restore: Any) -> str:
+    return f"{restore.from_backup}@{restore.target_time or ''}" + ("!gone" if restore.source_gone else "")
+
+
+def parse_history(value: str) -> History | None:
+    entries: History = []
+    for text in value.split(","):
+        server, _, restore = text.partition("<")
+        if malformed_server(server) is not None:
+            return None
+        entries.append((server, restore or None))
+    return entries
+
+
+def _format(entries: History) -> str:
+    return ",".join(server + (f"<{restore}" if restore else "") for server, restore in entries)
+
+
+def malformed_history(value: str) -> str | None:
+    return None if parse_history(value) is not None else f"'{value[:60]}' is not a MariaDB server history"
+
+
+def _restore_of(config: Any, environment: str) -> Any:
+    settings = config.environments[environment].mysql if environment in config.environments else None
+    return settings.restore if settings is not None else None
+
+
+def declared_history(config: Any, environment: str, recorded: Recorded) -> str | None:
+    """The recorded history (or, before it was recorded, the server `mysqlServers` names), with the server this run
+    declares added when it is new (with the restore that creates it). A server that runs keeps its entry as
+    recorded: what created it, not what app.yaml says now (history_problems refuses the difference)."""
+    if not config.mysql.enabled:
+        return None
+    component = names.component_name(config.name, environment)
+    text = (recorded.get(MYSQL_SERVER_HISTORY_OUTPUT) or {}).get(component)
+    prior = parse_history(text) if text else None
+    if prior is None:
+        running = (recorded.get(MYSQL_SERVERS_OUTPUT) or {}).get(component)
+        prior = [(running, None)] if running and malformed_server(running) is None else []
+    server = mysql_server_name(config, environment)
+    if prior and prior[-1][0] == server:
+        return _format(prior)
+    restore = _restore_of(config, environment)
+    return _format([*prior, (server, _restore_text(restore) if restore is not None else None)])
+
+
+def _restore_problems(app: LoadedApp, environment: str, prior: History) -> list[Problem]:
+    restore = _restore_of(app.config, environment)
+    if restore is None:
+        return []
+    server = mysql_server_name(app.config, environment)
+    field = f"environments.{environment}.mysql.restore"
+    ran = [name for name, _ in prior]
+    running, applied = prior[-1] if prior else (None, None)
+    if server == running:
+        if applied is None:
+            return [Problem(app.config_file, field,
+                            f"'{server}' already runs in {environment}: the operator reads a restore only when it "
+                            "creates a server, so this one would do nothing",
+                            hint="remove restore, or restore into a new serverName (docs/mysql-data.md: Restoring)")]
+        if applied != _restore_text(restore):
+            return [Problem(app.config_file, field,
+                            f"'{server}' was created by the restore {applied.replace('@', ' at ', 1)}; a changed "
+                            "fromBackup, targetTime or sourceGone cannot be applied to a server that runs (the "
+                            "operator refuses it half-way through the update)",
+                            hint="put the restore back as it was applied or remove it (the server exists); to "
+                                 "restore again, into a new serverName (docs/mysql-data.md: Restoring)")]
+        return []
+    if server in ran:
+        return [Problem(app.config_file, f"environments.{environment}.mysql.serverName",
+                        f"'{server}' already ran in {environment}: its retained volume would still hold that "
+                        "server's files and the restore cannot copy its backup into them",
+                        hint="pick a serverName this environment never used (docs/mysql-data.md: Restoring)")]
+    if restore.source_gone:
+        if prior and restore.from_backup not in ran:
+            return [Problem(app.config_file, f"{field}.fromBackup",
+                            f"'{restore.from_backup}' is not a server {environment} has run ({', '.join(ran)})",
+                            hint="name one of them (its backups are under mysql/<server>/ in the bucket)")]
+        return []
+    if restore.from_backup != running:
+        where = f"the server {environment} runs is '{running}'" if running else f"{environment} runs no MySQL yet"
+        return [Problem(app.config_file, f"{field}.fromBackup",
+                        f"'{restore.from_backup}' is not running here ({where}); a restore keeps its source "
+                        "declared as it runs, which would create it anew, empty, backing up into the prefix being "
+                        "restored from",
+                        hint="restore from the running server, or set restore.sourceGone: true to restore from the "
+                             "backups of a server that no longer runs (docs/mysql-data.md: Restoring)")]
+    return []
+
+
+def history_problems(app: LoadedApp, environment: str, before: str, now: str) -> list[Problem]:
+    prior = parse_history(before)
+    return [] if prior is None else _restore_problems(app, environment, prior)
+
+
+def unrecorded_history_problems(app: LoadedApp, environment: str, now: str) -> list[Problem]:
+    """Nothing recorded yet: what `mysqlServers` named (the first run of this version), or nothing at all (a new
+    environment, or a stack whose outputs are gone: only a restore with `sourceGone` can name a source then)."""
+    entries = parse_history(now) or []
+    server = mysql_server_name(app.config, environment)
+    prior = entries[:-1] if entries and entries[-1][0] == server and entries[-1][1] else entries
+    return _restore_problems(app, environment, prior)

@@ -191,8 +191,10 @@ def bootstrap_from(app: AppConfig, data: MysqlData) -> dict[str, Any]:
     restore = data.restore
     assert restore is not None
     bootstrap: dict[str, Any]
-    # The source ran in the same environment, with the same `instances` (declared as it runs, source_server below).
-    if data.point_in_time:
+    # The source ran in the same environment, with the same `instances` (declared as it runs, source_server below;
+    # policy/mysql_data_guards.py refuses a source this environment does not record as running). A source that is
+    # gone (`sourceGone`) has no PointInTimeRecovery object left to name: straight from its prefix.
+    if data.point_in_time and not restore.source_gone:
         # Binlogs of the source, replayed onto its closest full backup up to the target (strict: never short of it).
         bootstrap = {"pointInTimeRecoveryRef": {"name": mysql_pitr(restore.from_backup)}}
     else:
@@ -295,7 +297,10 @@ def mysql_data_objects(prefix: str, app: AppConfig, mysql: MysqlPlacement, names
     objects = []
     servers = [data]
     source_server = None
-    if data.restore is not None:
+    if data.restore is not None and not data.restore.source_gone:
+        # A gone source (`sourceGone`) is never declared: it would come back as a new, empty server whose
+        # PhysicalBackup (immediate) writes into the very prefix being restored from, and whose retention then
+        # prunes the real backups there.
         # Kept declared exactly as it was (same name, spec and backups): `pulumi up` changes nothing on it until the
         # restore is removed on purpose (docs/mysql-data.md "Restoring"); its data stays for what the restore lost.
         source = replace(data, server=data.restore.from_backup, restore=None, seed=())

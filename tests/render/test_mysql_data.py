@@ -90,6 +90,21 @@ def test_a_restore_creates_a_new_server_from_the_sources_prefix():
         "mysql/shop-mysql-2/"
 
 
+def test_a_restore_from_a_gone_source_declares_nothing_of_it():
+    """sourceGone (review of issue 26, finding 2): no MariaDB, PhysicalBackup or PointInTimeRecovery of the source
+    (one declared anew would be empty and back up, immediately, into the prefix being restored from), and the
+    bootstrap reads the source's prefix even with 2+ instances (its PointInTimeRecovery object is gone)."""
+    for instances in (1, 2):
+        app = shop(prod={"instances": instances, "serverName": "shop-mysql-2",
+                         "restore": {"fromBackup": "shop-mysql", "sourceGone": True}})
+        declared = objects(app)
+        assert not [key for key in declared if key[1] in ("shop-mysql", "shop-mysql-daily", "shop-mysql-pitr")]
+        bootstrap = mariadb_data_spec(app, data(app))["bootstrapFrom"]
+        assert bootstrap["s3"]["prefix"] == "mysql/shop-mysql/" and bootstrap["backupContentType"] == "Physical"
+    kept = objects(shop(prod={"serverName": "shop-mysql-2", "restore": {"fromBackup": "shop-mysql"}}))
+    assert ("PhysicalBackup", "shop-mysql-daily") in kept  # a running source stays declared as it runs
+
+
 def test_a_replicated_restore_replays_the_sources_binlogs():
     app = shop(prod={"instances": 2, "serverName": "shop-mysql-2",
                      "restore": {"fromBackup": "shop-mysql", "targetTime": "2026-11-20T09:30:00Z"}})
