@@ -208,20 +208,42 @@ def bootstrap_from(app: AppConfig, data: MysqlData) -> dict[str, Any]:
     return bootstrap
 
 
+SEED_MARKER_TABLE = "minnova_seed"
+
+
 def seed_script(files: tuple[str, ...]) -> str:
-    """The seed Job's script (ours: no app input reaches the shell). The app's files go to the client's stdin, in
-    order, into a database that holds no table yet (a Job run again, a preview synced again, seeds nothing twice)."""
+    """The seed Job's script (ours: no app input reaches the shell). Into a database with no table yet it writes the
+    marker table `minnova_seed` (done = 0), then the app's files go to the client's stdin, in order (the client
+    stops at the first failing statement), then done = 1: only after every file succeeded. A run again (a Job
+    retry, a preview synced again) seeds nothing when the marker says done, and fails loudly when it does not: an
+    earlier run failed half-way, and seeding on top would report a half-applied seed as done (review of issue 26,
+    finding 3; docs/mysql-data.md "Seed data": a failed seed needs a fresh database). A database that already holds
+    tables and no marker was never the seed's: nothing is seeded (adding a seed to a running environment)."""
     client = " ".join(CLIENT_OPTIONS)
     connect = '--host="$MYSQL_HOST" --port="$MYSQL_PORT" --user="$MYSQL_USER" --database="$MYSQL_DATABASE"'
+    run = f"mariadb {client} {connect}"
+    count = "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()"
+    marker = SEED_MARKER_TABLE
     lines = [
         "set -eu",
-        f'tables=$(mariadb {client} {connect} --skip-column-names --execute="SELECT COUNT(*) FROM '
-        'information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()")',
+        f'marked=$({run} --skip-column-names --execute="{count} AND TABLE_NAME = \'{marker}\'")',
+        'if [ "$marked" != 0 ]; then',
+        f'  done=$({run} --skip-column-names --execute="SELECT COALESCE(MAX(done), 0) FROM {marker}")',
+        '  if [ "$done" = 1 ]; then echo "minnova-idp: already seeded"; exit 0; fi',
+        '  echo "minnova-idp: an earlier seed failed half-way (minnova_seed.done is 0); not seeding on top: start'
+        ' from a fresh database (docs/mysql-data.md: Seed data)" >&2',
+        "  exit 1",
+        "fi",
+        f'tables=$({run} --skip-column-names --execute="{count}")',
         'if [ "$tables" != 0 ]; then echo "minnova-idp: the database already holds tables; not seeded"; exit 0; fi',
+        f'{run} --execute="CREATE TABLE {marker} (done TINYINT NOT NULL, at TIMESTAMP NOT NULL DEFAULT '
+        f'CURRENT_TIMESTAMP); INSERT INTO {marker} (done) VALUES (0)"',
         'for file in "$@"; do',
         '  echo "minnova-idp: seeding $file"',
-        f'  mariadb {client} {connect} < "$file"',
+        f'  {run} < "$file"',
         "done",
+        f'{run} --execute="UPDATE {marker} SET done = 1"',
+        'echo "minnova-idp: seeded"',
         "",
     ]
     return "\n".join(lines)

@@ -200,7 +200,27 @@ def test_the_seed_runs_once_as_the_app_user(app_server, tmp_path):
     assert first.returncode == 0, first.stderr
     assert app_server.sql("SELECT id, note FROM t", "shop") == [["1", "it's \\\\ fine"]]
     again = _seed_run(app_server, tmp_path, files)
-    assert again.returncode == 0 and "already holds tables; not seeded" in again.stdout
+    assert again.returncode == 0 and "already seeded" in again.stdout
+    assert app_server.sql("SELECT done FROM minnova_seed", "shop") == [["1"]]
+
+
+def test_a_seed_that_failed_half_way_fails_again_never_reports_success(app_server, tmp_path):
+    """Review of issue 26, finding 3: the old script saw tables after a failed first attempt and exited 0 on the
+    retry, the seed half applied. The marker is written only after every file succeeded."""
+    files = {"a.sql": "CREATE TABLE accounts (id int);\nINSERT INTO accounts VALUES (1);\n"
+                      "INSERT INTO no_such_table VALUES (2);\nINSERT INTO accounts VALUES (3);\n"}
+    first = _seed_run(app_server, tmp_path, files)
+    assert first.returncode != 0 and "no_such_table" in first.stderr
+    retry = _seed_run(app_server, tmp_path, files)
+    assert retry.returncode == 1 and "an earlier seed failed half-way" in retry.stderr
+    assert app_server.sql("SELECT done FROM minnova_seed", "shop") == [["0"]]
+
+
+def test_a_database_that_already_holds_tables_is_not_seeded(app_server, tmp_path):
+    app_server.sql("CREATE TABLE mine (id int)", "shop")
+    result = _seed_run(app_server, tmp_path, {"a.sql": "CREATE TABLE t (id int);\n"})
+    assert result.returncode == 0 and "already holds tables; not seeded" in result.stdout
+    assert app_server.sql("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'shop'") == [["1"]]
 
 
 @pytest.mark.parametrize("escape", ["system touch {marker}", "\\! touch {marker}", "source {other}",
@@ -236,7 +256,8 @@ def test_the_seed_cannot_load_local_files_or_touch_server_files(app_server, tmp_
     result = _seed_run(app_server, tmp_path, {"a.sql": "CREATE TABLE t (v text);\n" +
                                               statement.format(secret=secret, out=out) + "\n"})
     if refusal is None:
-        assert result.returncode == 0 and result.stdout.split()[-1] == "NULL", result.stdout
+        assert result.returncode == 0 and result.stdout.split()[-3:] == ["NULL", "minnova-idp:", "seeded"], \
+            result.stdout
     else:
         assert result.returncode != 0 and refusal in result.stderr, result.stderr
     assert not out.exists() and app_server.sql("SELECT COUNT(*) FROM t", "shop") == [["0"]]
