@@ -147,7 +147,8 @@ def test_a_preview_has_no_backups_and_its_seed_runs_as_a_token_less_sync_hook():
     assert env["MYSQL_PWD"] == {"secretKeyRef": {"name": "shop-mysql-app", "key": "password"}}
     assert env["MYSQL_HOST"] == "shop-mysql.shop-prod.svc" and "MYSQL_URL" not in env and "MYSQL_PASSWORD" not in env
     script = found[("ConfigMap", "shop-mysql-seed")].manifest["data"]["minnova-seed.sh"]
-    assert script.count(" ".join(CLIENT_OPTIONS)) == 2  # the table check and each file
+    # every client run is hardened: the marker check, its done flag, the table check, the marker, each file, done
+    assert script.count(" ".join(CLIENT_OPTIONS)) == script.count("mariadb ") == 6
     assert container["command"] == ["bash", "/seed/minnova-seed.sh", "/seed/a.sql"]
 
 
