@@ -29,6 +29,7 @@ def mysql_data_problems(config: "AppConfig") -> list[tuple[tuple[str, ...], str]
             if env_name not in config.environments:
                 problems.append((("mysql", "seed", "environments", index),
                                  f"'{env_name}' is not one of this app's environments"))
+    problems += _service_name_problems(config)
     for env_name, environment in config.environments.items():
         settings = environment.mysql
         if settings is None or settings.restore is None:
@@ -50,4 +51,40 @@ def mysql_data_problems(config: "AppConfig") -> list[tuple[tuple[str, ...], str]
                 problems.append((("environments", env_name, "database", "backupName"),
                                  f"'{MYSQL_BACKUP_ROOT}' is where the app's MySQL backups are kept in the same bucket; "
                                  "pick another name"))
+    return problems
+
+
+# The operator names a MariaDB's Services after it: `<server>` and, with replication, `<server>-primary`,
+# `-secondary`, `-internal` (mariadb-operator@v26.6.0 internal/controller/mariadb_controller.go:638-639 names the
+# default Service by the MariaDB's key; api/v1alpha1/mariadb_keys.go:203-233 the others), and its ServiceReconciler takes over a Service of that name that exists, overwriting its
+# selector (pkg/controller/service/controller.go:35-55): one named like an app's own Service would silently send
+# the app's traffic to MariaDB, or MariaDB's to the app.
+_OPERATOR_SERVICE_SUFFIXES = ("primary", "secondary", "internal")
+
+
+def _service_name_problems(config: "AppConfig") -> list[tuple[tuple[str, ...], str]]:  # noqa: F821
+    if not config.mysql.enabled:
+        return []
+    problems = []
+    for process in config.processes:
+        if process.startswith("mysql-"):
+            problems.append((("processes", process), f"'{process}' is reserved while mysql.enabled is true: "
+                             f"`{config.name}-{process}` is a name of the app's MariaDB's own objects "
+                             f"({config.name}-mysql-primary, -secondary, -internal, -drill); pick another name"))
+    own = {config.name: "the app's own Service", f"{config.name}-redis": "the app's Redis Service",
+           **{f"{config.name}-{process}": f"the Service of process '{process}'" for process in config.processes}}
+    for env_name, environment in config.environments.items():
+        settings = environment.mysql
+        if settings is None or settings.server_name is None:
+            continue
+        server = settings.server_name
+        field = ("environments", env_name, "mysql", "serverName")
+        taken = [f"'{name}' would be {what}" for name, what in own.items()
+                 if name == server or any(name == f"{server}-{suffix}" for suffix in _OPERATOR_SERVICE_SUFFIXES)]
+        if taken:
+            problems.append((field, f"'{server}' names the MariaDB's Services ({server}, {server}-primary, ...): "
+                             f"{'; '.join(taken)}; pick another name"))
+        if server.endswith("-drill"):
+            problems.append((field, f"'{server}' ends in -drill, the name of another server's restore drill; "
+                             "pick another name"))
     return problems

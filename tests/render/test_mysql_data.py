@@ -248,3 +248,23 @@ def test_status_says_where_the_backups_are_and_what_a_restore_brings_back():
                                                         "restore": {"fromBackup": "shop-mysql"}}))
     assert "server shop-mysql-2)" in restored and "restored from shop-mysql (shop-mysql kept until removed)" in restored
     assert restored.endswith("no drill")
+
+
+def test_a_server_name_never_takes_an_app_service_and_no_process_takes_the_servers():
+    """Review of issue 26, finding 4: the operator's ServiceReconciler overwrites the selector of an existing Service
+    of the MariaDB's names (mariadb-operator@v26.6.0 pkg/controller/service/controller.go:35-55)."""
+    workers = {"processes": {"api": {"command": ["api"], "port": 9000}}}
+    for server in ("shop", "shop-redis", "shop-api", "shop-mysql-drill"):
+        problems = dict(shop(prod={"serverName": server}, **workers).cross_field_problems())
+        assert ("environments", "prod", "mysql", "serverName") in problems, server
+    problems = dict(shop(prod={"serverName": "shop"}).cross_field_problems())
+    assert "'shop' would be the app's own Service" in problems[("environments", "prod", "mysql", "serverName")]
+    # `<server>-primary` is one of the MariaDB's Services too
+    clash = {"processes": {"x-primary": {"command": ["api"], "port": 9000}}}
+    assert ("environments", "prod", "mysql", "serverName") in dict(
+        shop(prod={"serverName": "shop-x"}, **clash).cross_field_problems())
+    assert not shop(prod={"serverName": "shop-mysql-2"}, **workers).cross_field_problems()
+    problems = dict(shop(processes={"mysql-primary": {"command": ["api"], "port": 9000}}).cross_field_problems())
+    assert "is reserved while mysql.enabled is true" in problems[("processes", "mysql-primary")]
+    assert not AppConfig.model_validate({**shop().model_dump(by_alias=True, exclude_none=True), "mysql": {},
+                                         "processes": {"mysql-primary": {"command": ["x"]}}}).cross_field_problems()
