@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
 def _render(args: argparse.Namespace) -> int:
     """Everything is checked and rendered before a byte is written: Argo CD prunes on empty output."""
     from minnova_idp.load.app_files import load_app_config
-    from minnova_idp.load.secrets import AppKey, read_secrets_file, secrets_file
+    from minnova_idp.load.secrets import AppKey, platform_database_url, read_secrets_file, secrets_file
     from minnova_idp.model import names
     from minnova_idp.preview_plugin import checkout_problems
     from minnova_idp.render.preview import preview_request, render_preview, to_yaml
@@ -113,8 +113,8 @@ def _render(args: argparse.Namespace) -> int:
             raise ConfigError([Problem(str(key_file), message="must hold exactly one age identity")])
         secrets = merged_secret_values(content, overlays, shown, request.app, names.PREVIEW_ENVIRONMENT,
                                        AppKey(identities[0].recipient), stack_file=str(key_file),
-                                       identities=identities, database=app.database.enabled, redis=app.redis.enabled,
-                                       storage=app.storage.enabled)
+                                       identities=identities, database=platform_database_url(app),
+                                       redis=app.redis.enabled, storage=app.storage.enabled, mysql=app.mysql.enabled)
     if overlays:  # in the plugin's log (Argo CD's repo server logs a plugin's stderr): what this commit chose
         from minnova_idp.load.secret_overlays import overlay_summary
 

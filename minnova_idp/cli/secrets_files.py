@@ -64,7 +64,13 @@ class _SecretsTarget:
 
     @property
     def database(self) -> bool | None:
-        return self.config.database.enabled if self.config is not None else None
+        from minnova_idp.load.secrets import platform_database_url
+
+        return platform_database_url(self.config) if self.config is not None else None
+
+    @property
+    def mysql(self) -> bool:
+        return self.config is not None and self.config.mysql.enabled
 
     @property
     def redis(self) -> bool:
@@ -136,7 +142,7 @@ def _parse_plaintext(content: bytes, shown: str, dotenv: bool):
 
 
 def _plaintext_problems(document, shown: str, dotenv: bool, database: bool | None, redis: bool = False,
-                        storage: bool = False) -> None:
+                        storage: bool = False, mysql: bool = False) -> None:
     """The platform's checks of the values, before they are encrypted (names never values in messages)."""
     from minnova_idp.load.secrets import secret_values
 
@@ -144,7 +150,7 @@ def _plaintext_problems(document, shown: str, dotenv: bool, database: bool | Non
         if not isinstance(document, dict):
             raise ConfigError([Problem(shown, message="is not a dotenv file")])
         document = {"stringData": document}
-    secret_values(document, shown, database=database, redis=redis, storage=storage)
+    secret_values(document, shown, database=database, redis=redis, storage=storage, mysql=mysql)
 
 
 def _encrypt_document(document, recipients: Sequence[str], dotenv: bool) -> str:
@@ -163,7 +169,7 @@ def _self_check(text: str, target: "_SecretsTarget", recipients: Sequence[str], 
     if dotenv:
         return
     problems = check_encrypted(text.encode("utf-8"), target.shown, database=target.database, redis=target.redis,
-                               storage=target.storage,
+                               storage=target.storage, mysql=target.mysql,
                                recipients=recipients,
                                recipients_from="the recipients it was encrypted for")
     if problems:
@@ -210,7 +216,8 @@ def run_encrypt(args: argparse.Namespace) -> int:
     elif output_dotenv and not input_dotenv:
         raise ConfigError([Problem("--out", message=f"{target_path} is a dotenv name; a YAML Secret is written to "
                                    "a .yaml file", hint="e.g. --out .minnova/secrets/prod.enc.yaml")])
-    _plaintext_problems(document, shown, output_dotenv, target.database, target.redis, target.storage)
+    _plaintext_problems(document, shown, output_dotenv, target.database, target.redis, target.storage,
+                        target.mysql)
     text = _encrypt_document(document, recipients, output_dotenv)
     _self_check(text, target, recipients, output_dotenv)
     _make_secrets_dir(target_path)
@@ -327,7 +334,8 @@ def run_edit(args: argparse.Namespace) -> int:
             if not dotenv and document is None:
                 raise ConfigError([Problem(shown, message="is empty: nothing was written",
                                            hint=f"to remove the secrets, delete {path}")])
-            _plaintext_problems(document, shown, dotenv, target.database, target.redis, target.storage)
+            _plaintext_problems(document, shown, dotenv, target.database, target.redis, target.storage,
+                                target.mysql)
             break
         except ConfigError as exc:
             # What was typed is never discarded: edit it again, or it is kept encrypted (never in plain text).

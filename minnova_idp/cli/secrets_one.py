@@ -59,7 +59,7 @@ def _target(args: argparse.Namespace):
 def _name_problems(name: str, target, shown: str) -> None:
     from minnova_idp.load.secrets import _ENV_VAR_RE, MAX_NAME_LENGTH, reserved_names
 
-    reserved = reserved_names(target.database, target.redis, target.storage)
+    reserved = reserved_names(target.database, target.redis, target.storage, target.mysql)
     why = ("is not a valid environment variable name (letters, digits and '_', not starting with a digit)"
            if not _ENV_VAR_RE.fullmatch(name) else f"is longer than {MAX_NAME_LENGTH} characters"
            if len(name) > MAX_NAME_LENGTH else reserved.get(name))
@@ -94,7 +94,7 @@ def run_set(args: argparse.Namespace) -> int:
     else:
         document = {"apiVersion": "v1", "kind": "Secret", "stringData": {name: value}}
     _plaintext_problems(document, f"{name}=<value>", False, target.database, target.redis,
-                        target.storage)  # empty, sizes, names
+                        target.storage, target.mysql)  # empty, sizes, names
     recipients = target.recipients(args.recipient)
     path = target.root / overlay_file(args.env, name)
     _refuse_links(target.root, args.env)
@@ -225,7 +225,8 @@ def run_fold(args: argparse.Namespace) -> int:
     except sops.SopsError as exc:
         raise exc.config_error() from None
     merged = merge_decrypted(document, overlays, identities)
-    _plaintext_problems(merged, f"{path} (merged)", False, target.database, target.redis)
+    _plaintext_problems(merged, f"{path} (merged)", False, target.database, target.redis, target.storage,
+                        target.mysql)
     if content is None:
         recipients = target.recipients(None)
         text = _encrypt_document(merged, recipients, dotenv=False)

@@ -24,6 +24,7 @@ from minnova_idp.load.secrets import (
     app_key,
     key_problems,
     loaded_app_secrets_problems,
+    platform_database_url,
     read_secrets_file,
     secrets_file,
 )
@@ -286,8 +287,8 @@ def _checked(stack: StackConfig, apps: list[LoadedApp], identities, memo: dict, 
             read_secrets_file(app.directory, environment), read_overlays(app.directory, environment, app.shown),
             app.shown(secrets_file(environment)), app.name, environment,
             app_key(stack, app.name, environment), stack.file, identities,
-            database=app.config.database.enabled, redis=app.config.redis.enabled,
-            storage=app.config.storage.enabled))
+            database=platform_database_url(app.config), redis=app.config.redis.enabled,
+            storage=app.config.storage.enabled, mysql=app.config.mysql.enabled))
         if values is not None:
             secrets[(app.name, environment)] = values
     restore_checks = {}

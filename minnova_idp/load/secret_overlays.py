@@ -145,7 +145,7 @@ def _tombstone_problems(content: bytes, file: str, name: str) -> list[Problem]:
 def merged_secret_values(content: bytes | None, overlays: Sequence[Overlay], shown: str, app: str, environment: str,
                          key: Any, stack_file: str, identities: Sequence[Any] | None = None, *,
                          database: bool | None = None, redis: bool = False,
-                         storage: bool = False) -> SecretValues | None:
+                         storage: bool = False, mysql: bool = False) -> SecretValues | None:
     """The main file's values with every overlay applied (None when there is neither). Each file is opened by
     `load_secret_values`, with its every check; every problem of every file is reported."""
     problems: list[Problem] = []
@@ -153,7 +153,7 @@ def merged_secret_values(content: bytes | None, overlays: Sequence[Overlay], sho
     def opened(data: bytes, where: str) -> SecretValues | None:
         try:
             return load_secret_values(data, where, app, environment, key, stack_file, identities,
-                                      database=database, redis=redis, storage=storage)
+                                      database=database, redis=redis, storage=storage, mysql=mysql)
         except ConfigError as exc:
             problems.extend(exc.problems)
             return None
@@ -208,7 +208,7 @@ def secret_bytes(string_data: dict[str, str], data: dict[str, str]) -> int:
 
 
 def overlay_problems(root: Path, environment: str, recipients: Sequence[str], recipients_from: str, *,
-                     database: bool | None, redis: bool, storage: bool) -> list[Problem]:
+                     database: bool | None, redis: bool, storage: bool, mysql: bool = False) -> list[Problem]:
     """`validate` in an app repository: every check of the overlays that needs no key (as `check_encrypted` for
     the main file), and that each holds the one name it is called."""
     try:
@@ -220,6 +220,7 @@ def overlay_problems(root: Path, environment: str, recipients: Sequence[str], re
         if overlay.content is None:
             continue
         found = check_encrypted(overlay.content, overlay.shown, database=database, redis=redis, storage=storage,
+                                mysql=mysql,
                                 recipients=recipients, recipients_from=recipients_from)
         problems += found
         if not found:
@@ -296,7 +297,7 @@ def check_app_repo_overlays(app_yaml: Path, config: Any) -> list[Problem]:
     """`validate` of an app repository: the overlays of every environment (and preview), as `check_app_repo_secrets`
     checks the main files: for the recipients published in .minnova/recipients.yaml."""
     from minnova_idp.load.recipients import RECIPIENTS_FILE
-    from minnova_idp.load.secrets import PREVIEW, published_problems
+    from minnova_idp.load.secrets import PREVIEW, platform_database_url, published_problems
 
     if app_yaml.parent.name != SECRETS_DIR.parent.name:
         return []
@@ -306,6 +307,7 @@ def check_app_repo_overlays(app_yaml: Path, config: Any) -> list[Problem]:
     for environment in [*config.environments, PREVIEW]:
         wanted = published.for_environment(environment) if published else []
         problems += overlay_problems(root, environment, wanted, f"published in {root / RECIPIENTS_FILE}: "
-                                     f"recipients.{environment}", database=config.database.enabled,
-                                     redis=config.redis.enabled, storage=config.storage.enabled)
+                                     f"recipients.{environment}", database=platform_database_url(config),
+                                     redis=config.redis.enabled, storage=config.storage.enabled,
+                                     mysql=config.mysql.enabled)
     return problems

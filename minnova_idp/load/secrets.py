@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 from minnova_idp.load.yamlsafe import MAX_BYTES, FileRefused, load_yaml, read_regular_file
 from minnova_idp.model import names
 from minnova_idp.model.errors import ConfigError, Problem, raise_if_any
+from minnova_idp.model.mysql import MYSQL_ENV_VARS
 from minnova_idp.model.secrets import SECRET_PLACEHOLDER, SecretValues
 
 if TYPE_CHECKING:  # annotations only: render-preview decrypts without loading the stack models
@@ -40,14 +41,22 @@ MAX_NAME_LENGTH = 253
 MAX_ARG_STRLEN = 32 * 4096
 
 
+def platform_database_url(config: Any) -> bool:
+    """Whether DATABASE_URL is the platform's: PostgreSQL's, or MySQL's with mysql.databaseUrl (render/mysql.py)."""
+    return config.database.enabled or (config.mysql.enabled and config.mysql.database_url)
+
+
 def secrets_file(environment: str) -> PurePosixPath:
     return SECRETS_DIR / f"{environment}{SECRETS_SUFFIX}"
 
 
-def reserved_names(database: bool | None, redis: bool = False, storage: bool = False) -> dict[str, str]:
+def reserved_names(database: bool | None, redis: bool = False, storage: bool = False,
+                   mysql: bool = False) -> dict[str, str]:
     """Names the platform sets in every container, with why. `database=None` (not known): DATABASE_URL too.
     `redis`: the app has its own Redis (REDIS_URL is then the platform's; otherwise a secret may name an outside
-    one); `storage`: the app has its own bucket (the S3 variables are the platform's, names.STORAGE_ENV_VARS).
+    one); `storage`: the app has its own bucket (the S3 variables are the platform's, names.STORAGE_ENV_VARS);
+    `mysql`: the app has its own MariaDB (the MYSQL_* variables are the platform's, model/mysql.py MYSQL_ENV_VARS;
+    DATABASE_URL too with mysql.databaseUrl: pass `database` from `platform_database_url`).
     Kubernetes lets a container's `env` win over `envFrom`: a secret of a reserved name would be ignored."""
     reserved = {"PORT": "is set by the platform (to the app's `port:`)"}
     if redis:
@@ -55,6 +64,8 @@ def reserved_names(database: bool | None, redis: bool = False, storage: bool = F
     if storage:
         reserved.update({name: "is set by the platform (the app has storage.enabled)"
                          for name in names.STORAGE_ENV_VARS})
+    if mysql:
+        reserved.update({name: "is set by the platform (the app has mysql.enabled)" for name in MYSQL_ENV_VARS})
     if database is not False:
         reserved["DATABASE_URL"] = ("is set by the platform (from the app's database)" if database else
                                     "is set by the platform when the app has a database")
@@ -99,7 +110,8 @@ def key_problems(stack: StackConfig) -> list[Problem]:
 
 def load_secret_values(content: bytes, shown: str, app: str, environment: str, key: AppKey | None,
                        stack_file: str, identities: Sequence[Any] | None = None, *,
-                       database: bool | None = None, redis: bool = False, storage: bool = False) -> SecretValues:
+                       database: bool | None = None, redis: bool = False, storage: bool = False,
+                       mysql: bool = False) -> SecretValues:
     """Checks a secrets file is meant for this app environment, then opens it with that key alone.
 
     Everything that can be checked without the key is checked first, with or without one (`check_encrypted`:
@@ -126,7 +138,8 @@ def load_secret_values(content: bytes, shown: str, app: str, environment: str, k
                            f"{key.recipient}",
             hint=f"sops --encrypt --age {key.recipient} (see: minnova-idp secrets recipients {app} {environment})")])
     # the rest of what validate checks
-    raise_if_any(check_encrypted(content, shown, database=database, redis=redis, storage=storage))
+    raise_if_any(check_encrypted(content, shown, database=database, redis=redis, storage=storage,
+                                 mysql=mysql))
     document = _encrypted_document(content, shown)
 
     if identities is not None:
@@ -148,11 +161,11 @@ def load_secret_values(content: bytes, shown: str, app: str, environment: str, k
         decrypted = sops.decrypt(content, usable, shown)
     except sops.SopsError as exc:
         raise ConfigError([Problem(shown, message=exc.reason)]) from None
-    return secret_values(decrypted, shown, database=database, redis=redis, storage=storage)
+    return secret_values(decrypted, shown, database=database, redis=redis, storage=storage, mysql=mysql)
 
 
 def check_encrypted(content: bytes, shown: str, *, database: bool | None = None, redis: bool = False,
-                    storage: bool = False,
+                    storage: bool = False, mysql: bool = False,
                     recipients: Sequence[str] = (), recipients_from: str = "") -> list[Problem]:
     """Every problem of an encrypted secrets file that needs no key: what `minnova-idp validate` checks in an app
     repository, and what `load_secret_values` checks before it decrypts. `recipients`: the file must be encrypted
@@ -183,7 +196,7 @@ def check_encrypted(content: bytes, shown: str, *, database: bool | None = None,
         problems += exc.problems
     try:
         problems += document_problems(_encrypted_document(content, shown), shown, database=database, redis=redis,
-                                      storage=storage,
+                                      storage=storage, mysql=mysql,
                                       encrypted=True)
     except ConfigError as exc:
         problems += exc.problems
@@ -215,7 +228,7 @@ def _refuse_unauthenticated(content: bytes, shown: str) -> None:
 
 
 def document_problems(document: Any, shown: str, *, database: bool | None = None, redis: bool = False,
-                      storage: bool = False,
+                      storage: bool = False, mysql: bool = False,
                       encrypted: bool = False) -> list[Problem]:
     """What a Secret document must be for envFrom, readable in clear in an encrypted file (sops encrypts values,
     not key names): a mapping with known keys, kind Secret, stringData and data mappings of environment
@@ -232,7 +245,7 @@ def document_problems(document: Any, shown: str, *, database: bool | None = None
     kind = document.get("kind", "Secret")
     if kind != "Secret" and not (encrypted and sops.plaintext_length(kind) is not None):  # encrypted: checked later
         problems.append(Problem(shown, "kind", "must be Secret"))
-    reserved = reserved_names(database, redis, storage)
+    reserved = reserved_names(database, redis, storage, mysql)
     seen: set[str] = set()
     for section in _VALUE_SECTIONS:
         values = document.get(section)
@@ -287,9 +300,10 @@ def _mac_text(value: Any) -> str:
 
 
 def secret_values(document: Any, shown: str, *, database: bool | None = None, redis: bool = False,
-                  storage: bool = False) -> SecretValues:
+                  storage: bool = False, mysql: bool = False) -> SecretValues:
     """The values of a decrypted Kubernetes Secret document, checked for use with envFrom."""
-    problems = document_problems(document, shown, database=database, redis=redis, storage=storage)
+    problems = document_problems(document, shown, database=database, redis=redis, storage=storage,
+                                 mysql=mysql)
     if problems or not isinstance(document, dict):
         raise ConfigError(problems)
     string_data: dict[str, str] = {}
@@ -474,8 +488,9 @@ def check_app_repo_secrets(app_yaml: Path, config: Any) -> None:
         if content is None:
             continue
         wanted = published.for_environment(environment) if published else []
-        problems += check_encrypted(content, shown, database=config.database.enabled, redis=config.redis.enabled,
-                                    storage=config.storage.enabled,
+        problems += check_encrypted(content, shown, database=platform_database_url(config),
+                                    redis=config.redis.enabled, storage=config.storage.enabled,
+                                    mysql=config.mysql.enabled,
                                     recipients=wanted,
                                     recipients_from=f"published in {root / RECIPIENTS_FILE}: recipients.{environment}")
     raise_if_any(problems)

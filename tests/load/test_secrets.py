@@ -261,3 +261,24 @@ def test_an_oversized_secrets_file_is_refused_without_reading_it_all(tmp_path):
     path.write_bytes(b"#" * (4 * 1024 * 1024))
     assert stack_problems(project) == [
         "examples/oracle/.minnova/secrets/dev.enc.yaml: file is larger than the limit of 262144 bytes"]
+
+
+def test_the_mysql_variables_are_reserved_when_the_app_has_mysql():
+    """Review of issue 26, finding 6: a secrets file could set MYSQL_* (and DATABASE_URL with mysql.databaseUrl),
+    which the platform's own `env` would silently override."""
+    from minnova_idp.load.secrets import platform_database_url, secret_values
+    from minnova_idp.model.errors import ConfigError
+    from minnova_idp.model.app_config import AppConfig
+
+    config = AppConfig.model_validate({"name": "shop", "image": {"repository": "ghcr.io/acme/shop"}, "port": 8080,
+                                       "database": {"enabled": False},
+                                       "mysql": {"enabled": True, "databaseUrl": True},
+                                       "environments": {"dev": {"host": "shop.dev.example.com"}}})
+    for name in ("MYSQL_URL", "MYSQL_PASSWORD", "DATABASE_URL"):
+        document = {"apiVersion": "v1", "kind": "Secret", "stringData": {name: "x"}}
+        with pytest.raises(ConfigError) as refused:
+            secret_values(document, "dev.enc.yaml", database=platform_database_url(config),
+                          mysql=config.mysql.enabled)
+        assert f"{name}" in str(refused.value.problems[0]) and "set by the platform" in \
+            refused.value.problems[0].message, name
+    assert "MYSQL_URL" in secret_values({"stringData": {"MYSQL_URL": "x"}}, "dev.enc.yaml", database=False).keys
