@@ -29,6 +29,7 @@ from minnova_idp.model.inputs import MYSQL_SERVER_HISTORY_OUTPUT, MYSQL_SERVERS_
 from minnova_idp.model.errors import Problem
 from minnova_idp.model.loaded import LoadedApp
 from minnova_idp.model.mysql_data import SERVER_NAME_MAX, retention_duration
+from minnova_idp.model.mysql import mysql_instances
 from minnova_idp.model.mysql_data_rules import mysql_server_name
 
 Recorded = Mapping[str, Mapping[str, str]]
@@ -101,8 +102,9 @@ def malformed_retention(value: str) -> str | None:
 
 
 # ---- mysqlServerHistory ------------------------------------------------------------------------------------------
-# "server" or "server<from@targetTime" (or "...@targetTime!gone"), oldest first, comma-separated.
-History = list[tuple[str, str | None]]
+# "server#instances", with "<from@targetTime" (or "...@targetTime!gone") for one a restore created, oldest first,
+# comma-separated ("#instances" is missing from the one entry a stack records from `mysqlServers`).
+History = list[tuple[str, str | None, int | None]]
 
 
 def _restore_text(restore: Any) -> str:
@@ -112,15 +114,17 @@ def _restore_text(restore: Any) -> str:
 def parse_history(value: str) -> History | None:
     entries: History = []
     for text in value.split(","):
-        server, _, restore = text.partition("<")
-        if malformed_server(server) is not None:
+        head, _, restore = text.partition("<")
+        server, _, instances = head.partition("#")
+        if malformed_server(server) is not None or (instances and not instances.isdigit()):
             return None
-        entries.append((server, restore or None))
+        entries.append((server, restore or None, int(instances) if instances else None))
     return entries
 
 
 def _format(entries: History) -> str:
-    return ",".join(server + (f"<{restore}" if restore else "") for server, restore in entries)
+    return ",".join(server + (f"#{instances}" if instances else "") + (f"<{restore}" if restore else "")
+                    for server, restore, instances in entries)
 
 
 def malformed_history(value: str) -> str | None:
@@ -143,12 +147,13 @@ def declared_history(config: Any, environment: str, recorded: Recorded) -> str |
     prior = parse_history(text) if text else None
     if prior is None:
         running = (recorded.get(MYSQL_SERVERS_OUTPUT) or {}).get(component)
-        prior = [(running, None)] if running and malformed_server(running) is None else []
+        prior = [(running, None, None)] if running and malformed_server(running) is None else []
     server = mysql_server_name(config, environment)
     if prior and prior[-1][0] == server:
         return _format(prior)
     restore = _restore_of(config, environment)
-    return _format([*prior, (server, _restore_text(restore) if restore is not None else None)])
+    return _format([*prior, (server, _restore_text(restore) if restore is not None else None,
+                             mysql_instances(config, environment))])
 
 
 def _restore_problems(app: LoadedApp, environment: str, prior: History) -> list[Problem]:
@@ -157,9 +162,14 @@ def _restore_problems(app: LoadedApp, environment: str, prior: History) -> list[
         return []
     server = mysql_server_name(app.config, environment)
     field = f"environments.{environment}.mysql.restore"
-    ran = [name for name, _ in prior]
-    running, applied = prior[-1] if prior else (None, None)
+    ran = [name for name, _, _ in prior]
+    running, applied, instances = prior[-1] if prior else (None, None, None)
     if server == running:
+        if instances is not None and mysql_instances(app.config, environment) != instances:
+            return [Problem(app.config_file, f"environments.{environment}.mysql.instances",
+                            f"{mysql_instances(app.config, environment)} in place of the {instances} that "
+                            f"'{server}' runs: a restore changes instances only for the new server it creates",
+                            hint=f"keep instances: {instances} (docs/mysql.md: Changing instances)")]
         if applied is None:
             return [Problem(app.config_file, field,
                             f"'{server}' already runs in {environment}: the operator reads a restore only when it "

@@ -9,8 +9,9 @@ so moving down is refused: it would start 10.11 on 11.8's files.
 Instances: one server and a replicated set are different topologies: enabling replication on a running server, or
 adding a replica, needs the new replicas seeded from a physical backup (`replication.replica.bootstrapFrom`, which
 the operator refuses to scale out without: api/v1alpha1/mariadb_replication_types.go:183-188), and dropping to one
-disables replication on servers that hold binary logs and replica state. Both are refused on a deployed environment
-until the backups exist to seed from (the data half of issue 26); docs/mysql.md says how to move by hand.
+disables replication on servers that hold binary logs and replica state. Both are refused on a
+running server; a restore into a new server (`restore.sourceGone`, so nothing of the old server is re-declared with
+the new count) creates it with the new count (docs/mysql.md "Changing instances").
 """
 
 from __future__ import annotations
@@ -56,12 +57,18 @@ def version_change(app: LoadedApp, environment: str, before: str, now: str) -> l
     return [Problem(app.config_file, "mysql.version",
                     f"MariaDB {now} is older than the {before} that environments.{environment} runs; its data files "
                     f"were upgraded by {before} and {now} cannot read them back",
-                    hint=f"keep version: \"{before}\"; to go back, restore a backup taken before the upgrade into a "
-                         "new server (docs/mysql.md: Upgrades)")]
+                    hint=f"keep version: \"{before}\"; a downgrade is not supported (a restored server runs "
+                         "mysql.version too: docs/mysql.md \"Versions and upgrades\")")]
 
 
 def instances_change(app: LoadedApp, environment: str, before: str, now: str) -> list[Problem]:
     if not (before.isdigit() and now.isdigit()) or int(before) == int(now):
+        return []
+    settings = app.config.environments[environment].mysql
+    restore = settings.restore if settings is not None else None
+    if restore is not None and restore.source_gone:
+        # A new server, created with the new count from the old one's backups; nothing of the old one is declared
+        # (mysqlServerHistory's row refuses a restore into a server that runs, and a count changed under one).
         return []
     if int(before) == 1:
         what = "turns replication on for a server that has run alone"
@@ -71,6 +78,7 @@ def instances_change(app: LoadedApp, environment: str, before: str, now: str) ->
         what = "adds replicas to" if int(now) > int(before) else "removes replicas from"
         what += " a replicated server"
     return [Problem(app.config_file, f"environments.{environment}.mysql.instances",
-                    f"{now} in place of the {before} that {environment} runs {what}; new replicas need a physical "
-                    "backup to start from, which this platform does not take yet",
-                    hint=f"keep instances: {before} (docs/mysql.md: High availability says how to change it by hand)")]
+                    f"{now} in place of the {before} that {environment} runs {what}; the operator does not "
+                    "change a running server's topology",
+                    hint=f"keep instances: {before}, or restore into a new serverName with instances: {now} and "
+                         "restore.sourceGone: true (docs/mysql.md: Changing instances)")]

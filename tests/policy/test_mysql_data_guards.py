@@ -67,10 +67,10 @@ RESTORE = {"fromBackup": "shop-mysql", "targetTime": "2026-11-20T09:30:00Z"}
 
 def test_the_history_is_recorded_and_grows_with_each_new_server():
     first = declared_outputs([("shop-prod", shop(), "prod")], {}, "acme")["mysqlServerHistory"]
-    assert first == {"shop-prod": "shop-mysql"}
+    assert first == {"shop-prod": "shop-mysql#1"}
     restored = shop(prod={"serverName": "shop-mysql-2", "restore": RESTORE})
     after = declared_outputs([("shop-prod", restored, "prod")], {"mysqlServerHistory": first}, "acme")
-    assert after["mysqlServerHistory"] == {"shop-prod": "shop-mysql,shop-mysql-2<shop-mysql@2026-11-20T09:30:00Z"}
+    assert after["mysqlServerHistory"] == {"shop-prod": "shop-mysql#1,shop-mysql-2#1<shop-mysql@2026-11-20T09:30:00Z"}
     # kept as applied, whatever app.yaml says now (the check refuses the difference)
     edited = shop(prod={"serverName": "shop-mysql-2", "restore": {"fromBackup": "shop-mysql"}})
     again = declared_outputs([("shop-prod", edited, "prod")], after, "acme")
@@ -132,3 +132,30 @@ def test_a_source_that_is_not_running_is_never_declared():
         "fromBackup": "shop-mysql", "sourceGone": True}}), None, servers=None) == []
     # the ordinary restore from the running server passes, first run of this version included
     assert history_problems(fresh, "shop-mysql") == [] and history_problems(fresh, None) == []
+
+
+def test_instances_change_only_for_the_new_server_of_a_restore_whose_source_is_not_declared():
+    """docs/mysql.md "Changing instances": a restore into a new serverName with the new count and sourceGone (the
+    old server re-declared with the new count would be changed in place)."""
+    recorded = {**RECORDED, "mysqlInstances": {"shop-prod": "1"}, "mysqlServerHistory": {"shop-prod": "shop-mysql#1"}}
+
+    def refused(app):
+        inputs = ProgramInputs(stack=stack(environments='["prod"]'), apps=[loaded(app)], recorded=recorded)
+        return [f"{p.field}: {p.message}" for p in guard_problems(inputs, recorded, checked_rows(inputs))]
+
+    assert refused(shop(prod={"instances": 3})) == [
+        "environments.prod.mysql.instances: 3 in place of the 1 that prod runs turns replication on for a server "
+        "that has run alone; the operator does not change a running server's topology"]
+    declared_source = shop(prod={"instances": 3, "serverName": "shop-mysql-2", "restore": {"fromBackup": "shop-mysql"}})
+    assert len(refused(declared_source)) == 1
+    moved = shop(prod={"instances": 3, "serverName": "shop-mysql-2",
+                       "restore": {"fromBackup": "shop-mysql", "sourceGone": True}})
+    assert refused(moved) == []
+    # once created, the new server's count is what runs: a later change is refused, restore kept or not
+    recorded.update({"mysqlInstances": {"shop-prod": "3"}, "mysqlServers": {"shop-prod": "shop-mysql-2"},
+                     "mysqlServerHistory": {"shop-prod": "shop-mysql#1,shop-mysql-2#3<shop-mysql@!gone"}})
+    assert refused(moved) == []
+    again = shop(prod={"instances": 2, "serverName": "shop-mysql-2",
+                       "restore": {"fromBackup": "shop-mysql", "sourceGone": True}})
+    assert refused(again) == ["environments.prod.mysql.instances: 2 in place of the 3 that 'shop-mysql-2' runs: a "
+                              "restore changes instances only for the new server it creates"]
