@@ -92,9 +92,27 @@ MYSQL_UID = 999
 APP_SECRET_KEYS = ("MYSQL_HOST", "MYSQL_PORT", "MYSQL_USER", "MYSQL_PASSWORD", "MYSQL_DATABASE")
 # A key no seed file can have (those end in .sql): the Job's own script.
 SEED_SCRIPT_KEY = "minnova-seed.sh"
+# TLS: every MariaDB has it on by default, optional for clients (mariadb-operator@v26.6.0 api/v1alpha1/
+# mariadb_types.go:991-995 sets `tls.enabled: true`; docs/tls.md "MariaDB configuration": TLS and plain both
+# accepted), with a CA of the operator's in the Secret `<server>-ca-bundle`, key `ca.crt` (api/v1alpha1/
+# mariadb_keys.go:71-79), and a server certificate naming each Service as `<service>.<namespace>.svc`, the host
+# MYSQL_HOST gives (api/v1alpha1/mariadb_types.go:1292-1301, pkg/statefulset/statefulset.go:30-37). The client is
+# told that CA and to verify the server against it: the same flags mean the same for the 10.11 client (where TLS is
+# off unless asked) and the 11.8 one (which verifies by default, MDEV-31857), and a server that cannot prove its
+# name is refused rather than trusted (tests/render/test_mysql_engine.py runs both cases).
+TLS_CA_DIR = "/tls"
+TLS_CA_KEY = "ca.crt"  # pkg/pki/keypair.go:16 CACertKey
+
+
+def tls_ca_secret(server: str) -> str:
+    return f"{server}-ca-bundle"
+
+
 # The mariadb client, hardened: no option files (an image's my.cnf could turn local-infile back on), sandbox mode,
-# no LOAD DATA LOCAL, batch output. The password comes from MYSQL_PWD (the client's documented variable), never argv.
-CLIENT_OPTIONS = ("--no-defaults", "--sandbox", "--local-infile=0", "--batch")
+# no LOAD DATA LOCAL, batch output, TLS verified against the server's CA (above). The password comes from MYSQL_PWD
+# (the client's documented variable), never argv.
+CLIENT_OPTIONS = ("--no-defaults", "--sandbox", "--local-infile=0", "--batch", "--ssl",
+                  f"--ssl-ca={TLS_CA_DIR}/{TLS_CA_KEY}", "--ssl-verify-server-cert")
 # Sandbox mode leaves `edit` (\e) on: the client would run $EDITOR (then $VISUAL, then `vi`) on a temporary file.
 SAFE_CLIENT_ENV = (("EDITOR", "/bin/false"), ("VISUAL", "/bin/false"), ("HOME", "/tmp"))
 
@@ -271,6 +289,15 @@ def mariadb_client_env(app: AppConfig, mysql: MysqlPlacement, namespace: str, ho
     return env + [{"name": name, "value": value} for name, value in SAFE_CLIENT_ENV]
 
 
+TLS_CA_MOUNT = {"name": "tls-ca", "mountPath": TLS_CA_DIR, "readOnly": True}
+
+
+def tls_ca_volume(server: str) -> dict[str, Any]:
+    """The server's CA (its public certificate only) for the client's --ssl-ca."""
+    return {"name": "tls-ca", "secret": {"secretName": tls_ca_secret(server),
+                                         "items": [{"key": TLS_CA_KEY, "path": TLS_CA_KEY}]}}
+
+
 def render_seed_job(app: AppConfig, mysql: MysqlPlacement, namespace: str, labels: dict[str, str]) -> Manifest:
     """The seed files, run once, as the app's user, by the hardened client (module docstring), with no token: a pod
     of the app's (its labels: the app's egress policy, and the server's ingress policy lets it in)."""
@@ -290,7 +317,8 @@ def render_seed_job(app: AppConfig, mysql: MysqlPlacement, namespace: str, label
             "activeDeadlineSeconds": 600 if mysql.preview else 1800,
             "template": {"metadata": {"labels": pod_labels}, "spec": {
                 **token_less_job_pod(app.run_as_user),
-                "volumes": [{"name": "seed", "configMap": {"name": name}}, {"name": "tmp", "emptyDir": {}}],
+                "volumes": [{"name": "seed", "configMap": {"name": name}}, {"name": "tmp", "emptyDir": {}},
+                            tls_ca_volume(data.server)],
                 "containers": [{
                     "name": "seed",
                     "image": versions.MARIADB_IMAGES[data.version],  # the server's client, same series
@@ -298,7 +326,7 @@ def render_seed_job(app: AppConfig, mysql: MysqlPlacement, namespace: str, label
                     "env": mariadb_client_env(app, mysql, namespace),
                     "securityContext": hardened_container_security(),
                     "volumeMounts": [{"name": "seed", "mountPath": "/seed", "readOnly": True},
-                                     {"name": "tmp", "mountPath": "/tmp"}],
+                                     {"name": "tmp", "mountPath": "/tmp"}, TLS_CA_MOUNT],
                     "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
                 }],
             }},

@@ -25,7 +25,7 @@ from minnova_idp.model.mysql import mysql_root_secret
 from minnova_idp.model.mysql_data import mysql_backup_prefix, mysql_drill
 from minnova_idp.render import isolation
 from minnova_idp.render.mysql import API_VERSION, MYSQL_UID, ROOT_PASSWORD_KEY
-from minnova_idp.render.mysql_data import CLIENT_OPTIONS, _backup_s3, mariadb_client_env
+from minnova_idp.render.mysql_data import CLIENT_OPTIONS, TLS_CA_MOUNT, _backup_s3, mariadb_client_env, tls_ca_volume
 from minnova_idp.render.mysql_placement import MysqlPlacement
 from minnova_idp.render.resources import KubernetesObject, Lifecycle, kubernetes_object
 from minnova_idp.render.sql_jobs import hardened_container_security, token_less_job_pod
@@ -76,7 +76,8 @@ def _check_job(app: AppConfig, mysql: MysqlPlacement, namespace: str, app_labels
                          **token_less_job_pod(app.run_as_user),
                          "volumes": [{"name": "drill", "configMap": {
                                          "name": base, "items": [{"key": "check.sql", "path": "check.sql"}]}},
-                                     {"name": "tmp", "emptyDir": {}}],
+                                     {"name": "tmp", "emptyDir": {}},
+                                     tls_ca_volume(mysql_drill(mysql.server))],  # the drill server's own CA
                          "containers": [{
                              "name": "check", "image": versions.MARIADB_IMAGES[mysql.version],
                              "command": ["bash", "-c", script],
@@ -84,7 +85,7 @@ def _check_job(app: AppConfig, mysql: MysqlPlacement, namespace: str, app_labels
                                                        host=f"{mysql_drill(mysql.server)}.{namespace}.svc"),
                              "securityContext": hardened_container_security(),
                              "volumeMounts": [{"name": "drill", "mountPath": "/drill", "readOnly": True},
-                                              {"name": "tmp", "mountPath": "/tmp"}],
+                                              {"name": "tmp", "mountPath": "/tmp"}, TLS_CA_MOUNT],
                              "resources": _small()}]}}}}
 
 

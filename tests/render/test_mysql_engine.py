@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from minnova_idp.model.mysql_data import mysql_backup_prefix
-from minnova_idp.render.mysql_data import SEED_SCRIPT_KEY
+from minnova_idp.render.mysql_data import SEED_SCRIPT_KEY, TLS_CA_DIR
 from tests.render.test_mysql_data import data, objects, shop
 from tests.support.mysqlengine import (
     MariaServer,
@@ -142,7 +142,8 @@ def test_a_point_in_time_restore_replays_binlogs_to_the_second(servers, s3, work
 # ---- the seed Job's script, as rendered, with the real client --------------------------------------------------------
 
 def _seed_run(server: MariaServer, tmp: Path, files: dict[str, str], *, path_dir: Path | None = None,
-              without: tuple[str, ...] = (), env_without: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+              without: tuple[str, ...] = (), env_without: tuple[str, ...] = (),
+              ca_dir: Path | None = None) -> subprocess.CompletedProcess:
     """Run the seed Job's container command against `server` as the app user: the ConfigMap's script and files
     at what /seed/ would be, the container's env with the Secret's values."""
     app = shop({"seed": {"files": [f"seed/{name}" for name in files]}})
@@ -167,15 +168,43 @@ def _seed_run(server: MariaServer, tmp: Path, files: dict[str, str], *, path_dir
     assert env["MYSQL_USER"] == "shop" and env["MYSQL_DATABASE"] == "shop"
     env["HOME"] = str(tmp)
     argv = [part.replace("/seed/", f"{seed_dir}/") for part in container["command"]]
+    # the server's CA where the Job mounts its `<server>-ca-bundle` Secret (render/mysql_data.py TLS_CA_DIR)
+    (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == TLS_CA_DIR]
+    script_file = seed_dir / SEED_SCRIPT_KEY
+    script_file.write_text(script_file.read_text().replace(f"{TLS_CA_DIR}/", f"{ca_dir or server.ca_dir}/"))
     assert argv[:2] == ["bash", f"{seed_dir}/{SEED_SCRIPT_KEY}"]
     return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60, cwd=tmp)
+
+
+def make_tls(directory: Path, ip: str) -> Path:
+    """A CA and a server certificate for `ip` (openssl), readable by the server's user."""
+    directory.mkdir(mode=0o755)
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
+            "-subj", "/CN=shop-mysql-ca")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
+            "-subj", "/CN=shop-mysql")
+    (directory / "san.ext").write_text(f"subjectAltName=IP:{ip},DNS:shop-mysql.shop-prod.svc\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", "server.crt", "-days", "2", "-extfile", "san.ext")
+    for file in directory.iterdir():
+        file.chmod(0o644)
+    return directory
 
 
 @pytest.fixture(scope="module")
 def seed_server():
     require_engine(s3=False)
     ws = Workspace()
-    server = MariaServer(ws, "seed").install().start()
+    server = MariaServer(ws, "seed").install()
+    # TLS as the operator sets it up: a CA, a server certificate naming the host the client is given (here
+    # 127.0.0.1, in the cluster `<service>.<namespace>.svc`), TLS optional on the server.
+    server.ca_dir = make_tls(server.root / "tls", "127.0.0.1")
+    server.extra_args = [f"--ssl-ca={server.ca_dir}/ca.crt", f"--ssl-cert={server.ca_dir}/server.crt",
+                         f"--ssl-key={server.ca_dir}/server.key"]
+    server.start()
     # What the operator's User and Grant give the app (render/mysql.py): its own database, nothing global.
     server.sql("CREATE USER 'shop'@'%' IDENTIFIED BY 'shop-password'")
     server.sql("GRANT ALL PRIVILEGES ON `shop`.* TO 'shop'@'%'")
@@ -274,7 +303,7 @@ def test_edit_runs_no_program_of_the_apps_choosing(app_server, tmp_path):
     sql = {"a.sql": "CREATE TABLE t (id int);\n\\e\nSELECT 1;\n"}
     _seed_run(app_server, tmp_path, sql, path_dir=bin_dir)
     assert not marker.exists()
-    app_server.sql("DROP TABLE shop.t")
+    app_server.sql("DROP TABLE IF EXISTS shop.t, shop.minnova_seed")  # a fresh database again
     _seed_run(app_server, tmp_path, sql, path_dir=bin_dir, env_without=("EDITOR", "VISUAL"))
     assert marker.exists()
 
@@ -366,3 +395,16 @@ def test_backups_are_named_for_the_operators_restore(s3, workspace):
     assert store.closest(datetime(2026, 12, 7, 3, 0, 1, tzinfo=timezone.utc)) == key
     with pytest.raises(LookupError):
         store.closest(datetime(2026, 12, 7, 2, 59, 59, tzinfo=timezone.utc))
+
+
+def test_the_seed_client_verifies_the_servers_certificate(app_server, tmp_path):
+    """Review of issue 26, finding 8: the client is given the server's CA (the operator's `<server>-ca-bundle`) and
+    verifies the server against it; a server it cannot verify is refused, not trusted."""
+    files = {"a.sql": "CREATE TABLE t (id int);\n"}
+    result = _seed_run(app_server, tmp_path, files)
+    assert result.returncode == 0, result.stderr
+    other_ca = make_tls(tmp_path / "other-ca", "127.0.0.1")
+    app_server.sql("DROP DATABASE shop")
+    app_server.sql("CREATE DATABASE shop")
+    refused = _seed_run(app_server, tmp_path, files, ca_dir=other_ca)
+    assert refused.returncode != 0 and "certificate" in refused.stderr.lower(), refused.stderr

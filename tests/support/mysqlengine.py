@@ -84,6 +84,7 @@ class MariaServer:
         self.datadir = self.root / "data"
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
+        self.extra_args: list[str] = []  # more mariadbd options (TLS: --ssl-cert, --ssl-key)
 
     def install(self) -> "MariaServer":
         self.datadir.mkdir()
@@ -98,7 +99,8 @@ class MariaServer:
             [str(MARIADBD), "--no-defaults", f"--datadir={self.datadir}", f"--socket={self.root}/mysqld.sock",
              f"--port={self.port}", "--bind-address=127.0.0.1", f"--pid-file={self.root}/mysqld.pid",
              f"--log-error={log}", "--log-bin=binlog", "--server-id=1", "--skip-name-resolve",
-             "--innodb-buffer-pool-size=16M", "--innodb-log-file-size=8M", "--performance-schema=OFF"],
+             "--innodb-buffer-pool-size=16M", "--innodb-log-file-size=8M", "--performance-schema=OFF",
+             *self.extra_args],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/", **_pg_identity())
 
         def ready():
