@@ -90,9 +90,9 @@ class EnvironmentMysql(StrictModel):
         default=None, description="the MariaDB this environment runs, and its backups' prefix (default "
         "`<app>-mysql`; change it only to restore, see docs/mysql-data.md \"Restoring\")")
     restore: MysqlRestore | None = Field(
-        default=None, description="`{fromBackup: <server>, targetTime: <RFC 3339>}`: create the server "
-        "`serverName` from another server's backups, only when it is created; the source stays until removed on "
-        "purpose (docs/mysql-data.md \"Restoring\")")
+        default=None, description="`{fromBackup: <server>, targetTime: <RFC 3339>, sourceGone: false}`: create the "
+        "new server `serverName` from the running server's backups, only when it is created; the source stays "
+        "until removed on purpose; `sourceGone: true` when it no longer runs (docs/mysql-data.md \"Restoring\")")
 
 
 def mysql_problems(config: "AppConfig") -> list[tuple[tuple[str, ...], str]]:

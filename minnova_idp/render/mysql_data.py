@@ -98,8 +98,8 @@ SEED_SCRIPT_KEY = "minnova-seed.sh"
 # mariadb_keys.go:71-79), and a server certificate naming each Service as `<service>.<namespace>.svc`, the host
 # MYSQL_HOST gives (api/v1alpha1/mariadb_types.go:1292-1301, pkg/statefulset/statefulset.go:30-37). The client is
 # told that CA and to verify the server against it: the same flags mean the same for the 10.11 client (where TLS is
-# off unless asked) and the 11.8 one (which verifies by default, MDEV-31857), and a server that cannot prove its
-# name is refused rather than trusted (tests/render/test_mysql_engine.py runs both cases).
+# off unless asked) and the 11.8 one (11.4+ verifies by default; not run here: only 10.11 is installed), and a
+# server that cannot prove its name is refused rather than trusted (tests/render/test_mysql_engine.py runs both cases).
 TLS_CA_DIR = "/tls"
 TLS_CA_KEY = "ca.crt"  # pkg/pki/keypair.go:16 CACertKey
 
