@@ -73,7 +73,7 @@ environments:
 env:                           # plain settings; secrets go in .minnova/secrets/<env>.enc.yaml (SOPS)
   LOG_LEVEL: info
 
-# processes:                   # same image, env, secrets and database; a worker has no port, an api has one
+# processes:                   # same image, env, secrets and database; a worker serves nothing, an api a port
 #   worker: {{command: [bin/worker], replicas: 1}}
 #   api:                       # an internal service: a ClusterIP Service {name}-api on 8080, no public host;
 #     command: [bin/api]       # another app calls it only once your registry entry says `allowFrom: [that-app]`
