@@ -210,5 +210,6 @@ def test_init_comments_say_what_holds_a_port_and_when_mysql_instances_are_fixed(
     lines = init_app(tmp_path, "demo", 8080, None, "example.com").read_text().splitlines()
     processes = next(line for line in lines if line.startswith("# processes:"))
     assert "no port" not in processes and "port" in processes, processes
-    instances = next(line for line in lines if "mysql: {instances: 3}" in line)
+    at = next(i for i, line in enumerate(lines) if "mysql: {instances: 3}" in line)
+    instances = lines[at] + " " + lines[at + 1]
     assert "fixed after the first deploy" in instances and "restore" in instances, instances
