@@ -87,6 +87,7 @@ def _render(args: argparse.Namespace) -> int:
         raise ConfigError([Problem(str(target), "name", f"'{app.name}' is not the app this preview is for "
                                    f"('{request.app}')", hint="an app's name cannot change in a pull request")])
     _refuse_foreign_image(app, str(target), keys_dir)
+    _refuse_mongodb_not_offered(app, str(target), os.environ)
     secrets = None
     content = read_secrets_file(directory, names.PREVIEW_ENVIRONMENT)
     from minnova_idp.load.secret_overlays import merged_secret_values, read_overlays
@@ -241,6 +242,17 @@ def _require_approval(request, keys_dir: Path) -> None:
             api, repository, found.pipeline_id, request.head_sha, token, "render-preview")
         if (problem := gitlab_pipeline_problem(found, source, request.head_sha, "render-preview", how)) is not None:
             raise ConfigError([problem])
+
+
+def _refuse_mongodb_not_offered(app, shown: str, environ) -> None:
+    """MongoDB only on a stack that offers it (policy/offered.py): the sidecar's own environment says (never plugin
+    env, which a pull request can rewrite). Absent (a local run): not checked here; plan checks the stack."""
+    from minnova_idp.render.argocd import MONGODB_OFFERED_ENV
+
+    if app.mongodb.enabled and environ.get(MONGODB_OFFERED_ENV) == "false":
+        raise ConfigError([Problem(shown, "mongodb.enabled", "this stack does not offer MongoDB "
+                                   "(minnova:mongodb.enabled is not true)",
+                                   hint="remove mongodb:, or ask the platform team to offer MongoDB on this stack")])
 
 
 def _refuse_foreign_image(app, shown: str, keys_dir: Path) -> None:

@@ -661,3 +661,23 @@ def test_render_preview_reports_the_overlays_the_commit_carries(checkout, keys_d
     assert result.returncode == 0, result.stderr
     assert "carry 1 overlay(s) of .minnova/secrets/preview.d/ from this commit (set SMTP_HOST)" in result.stderr
     assert "mail.attacker.example" not in result.stderr
+
+
+def test_a_pull_request_cannot_bring_mongodb_to_a_stack_that_does_not_offer_it():
+    """policy/offered.py for previews: the sidecar's environment (argocd.sidecar_environment) says whether the stack
+    offers MongoDB; a pull request turning `mongodb.enabled` on elsewhere is refused, naming the field."""
+    from minnova_idp.load.validation import validate_document
+    from minnova_idp.load.yamlsafe import load_yaml
+    from minnova_idp.model.app_config import AppConfig
+    from minnova_idp.model.errors import ConfigError
+    from minnova_idp.preview_plugin import _refuse_mongodb_not_offered
+
+    text = ("name: shop\nimage: {repository: ghcr.io/acme/shop}\nport: 8080\nmongodb: {enabled: true}\n"
+            "environments:\n  dev: {host: shop.dev.acme.dev}\n")
+    app = validate_document(AppConfig, load_yaml(text, "app.yaml"))
+    with pytest.raises(ConfigError) as refused:
+        _refuse_mongodb_not_offered(app, "shop/.minnova/app.yaml", {"MINNOVA_MONGODB_OFFERED": "false"})
+    assert str(refused.value.problems[0]).startswith(
+        "shop/.minnova/app.yaml: mongodb.enabled: this stack does not offer MongoDB")
+    _refuse_mongodb_not_offered(app, "shop/.minnova/app.yaml", {"MINNOVA_MONGODB_OFFERED": "true"})
+    _refuse_mongodb_not_offered(app, "shop/.minnova/app.yaml", {})  # a local run: plan checks the stack

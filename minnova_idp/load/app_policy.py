@@ -51,7 +51,7 @@ PUBLISHED_SETTINGS = {
     "deployment": STACK, "environments": STACK, "baseDomain": STACK, "registryPath": STACK,
     "ingressClass": STACK, "ingressAddress": STACK, "clusterIssuer": STACK, "git": STACK, "cloudflare": STACK,
     "kubernetes": OMIT, "protectedEnvironments": STACK, "imageGate": STACK, "databaseStorageGuard": STACK,
-    "databaseUpgradeRollbacks": COMPONENTS, "dnsProxied": STACK, "networkPolicies": STACK,
+    "databaseUpgradeRollbacks": COMPONENTS, "dnsProxied": STACK, "networkPolicies": STACK, "mongodb": STACK,
     "ingressNamespaces": STACK, "namespaceQuota": STACK, "imagePins": APP, "imageRegistry": STACK,
     "reservedHosts": STACK, "restoreDrillSchedule": STACK, "previews": STACK, "previewDomain": STACK,
     "acmeEmail": OMIT, "secretsRecipients": APP, "secretsSharedRecipient": STACK,

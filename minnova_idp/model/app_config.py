@@ -22,7 +22,7 @@ from minnova_idp.model.fields import (
     default_shown_as,
 )
 from minnova_idp.model.host_aliases import alias_problems
-from minnova_idp.model.mongodb import EnvironmentMongoDB, MongoDB, mongodb_cluster
+from minnova_idp.model.mongodb import SYSTEM_DATABASES, EnvironmentMongoDB, MongoDB, mongodb_cluster
 from minnova_idp.model.mysql import MYSQL_ENV_VARS, EnvironmentMysql, Mysql, mysql_problems
 from minnova_idp.model.mysql_data_rules import mysql_data_problems
 from minnova_idp.model.quantity import parse_quantity
@@ -527,6 +527,10 @@ class AppConfig(StrictModel):
 
     def _mongodb_problems(self) -> list[tuple[tuple[str, ...], str]]:
         problems = []
+        if self.mongodb.enabled and self.name in SYSTEM_DATABASES:
+            problems.append((("mongodb", "enabled"), f"the app's database is named after the app, and '{self.name}' "
+                             "is a MongoDB system database (readWrite there reaches the system users and PBM's "
+                             "settings, which hold the backup keys); an app with MongoDB needs another name"))
         for env_name, environment in self.environments.items():
             if self.mongodb.enabled:
                 for where in (("env",), ("environments", env_name, "env")):

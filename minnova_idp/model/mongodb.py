@@ -19,6 +19,11 @@ MONGODB_SIZE_MAX = "64Ti"
 # pkg/apis/psmdb/v1/psmdb_defaults.go:61,383-384); the replica set is `rs0`, so a cluster name has 47 at most. We keep
 # 40, like a CNPG Cluster's, which also leaves room for `-rs0-<n>` pod names and `<cluster>-backup-<task>-<ns>`.
 CLUSTER_NAME_MAX = 40
+# MongoDB's own databases: the app's database is its name, and readWrite on one of these would reach the system
+# users (admin.system.users), PBM's settings and command queue (admin.pbmConfig holds the R2 keys, admin.pbmCmd), the
+# oplog (local) or the cluster's metadata (config). An app with MongoDB may not be named so. (PBM's collections:
+# percona-backup-mongodb@05ab6d7e1004 pbm/defs/defs.go:12,16,29: DB "admin", "pbmConfig", "pbmCmd".)
+SYSTEM_DATABASES = frozenset({"admin", "local", "config"})
 _RETENTION_RE = re.compile(r"^([1-9][0-9]{0,2})([dwm])$")
 _RETENTION_DAYS = {"d": 1, "w": 7, "m": 30}
 RETENTION_MAX_DAYS = 400  # a count of daily backups PBM keeps; sanity bound

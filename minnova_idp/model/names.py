@@ -108,8 +108,19 @@ MONGODB_URL_ENV = "MONGODB_URL"  # not DATABASE_URL (PostgreSQL's) nor MYSQL_URL
 
 
 def mongodb_app_secret(app: str) -> str:
-    """The app's MongoDB user's password and MONGODB_URL (render/mongodb.py)."""
+    """The app's MongoDB user's password (render/mongodb.py): the operator reads it to create the user."""
     return f"{app}-mongodb-app"
+
+
+def mongodb_url_secret(app: str) -> str:
+    """MONGODB_URL, written once the cluster the URL names is ready (render/mongodb.py)."""
+    return f"{app}-mongodb-url"
+
+
+def mongodb_users_secret(app: str) -> str:
+    """The system users' passwords (the operator's `secrets.users`) of every cluster of the app environment: the
+    default cluster's name, kept across restores (render/mongodb.py)."""
+    return f"{app}-mongodb-users"
 
 
 def mongodb_backup_secret(app: str) -> str:

@@ -223,6 +223,14 @@ class CloudflareSettings(StrictModel):
                     "stack and token in it.")
 
 
+class MongoDBSettings(StrictModel):
+    enabled: bool = Field(
+        default=False, description="Offer MongoDB to this stack's apps: installs Percona's operator; an app with "
+        "`mongodb.enabled` on a stack without it is refused. Off by default: the server is SSPL, and whether running "
+        "it for a client's self-serving developers is \"offering it as a service\" (SSPL section 13) needs legal "
+        "review first (ADR 0014).")
+
+
 class KubernetesSettings(StrictModel):
     context: str | None = Field(default=None, description="kubeconfig context; default: the current context.")
 
@@ -240,6 +248,7 @@ class StackSettings(StrictModel):
     git: GitSettings
     cloudflare: CloudflareSettings | None = None
     kubernetes: KubernetesSettings = KubernetesSettings()
+    mongodb: MongoDBSettings = Field(default=MongoDBSettings(), description="MongoDB for this stack's apps (ADR 0014).")
     protected_environments: list[EnvironmentName] = Field(
         default_factory=lambda: ["prod"],
         description="Environments whose databases, buckets and backup credentials are `protect`ed.")

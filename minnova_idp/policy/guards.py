@@ -9,6 +9,8 @@ and the check against the recorded value. The stack's outputs, the guards in com
 
 from __future__ import annotations
 
+import json
+
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
@@ -22,6 +24,8 @@ from minnova_idp.model.inputs import (
     DATABASE_UPGRADED_FROM_OUTPUT,
     DATABASE_VERSIONS_OUTPUT,
     MONGODB_CLUSTERS_OUTPUT,
+    MONGODB_INSTANCES_OUTPUT,
+    MONGODB_RESOURCES_OUTPUT,
     MONGODB_SIZES_OUTPUT,
     MONGODB_VERSIONS_OUTPUT,
     MYSQL_BACKUP_BUCKETS_OUTPUT,
@@ -290,6 +294,33 @@ def _mongodb_cluster(config: AppConfig, environment: str, recorded: Recorded) ->
     return config.mongodb_cluster(environment) if config.mongodb.enabled else None
 
 
+def _mongodb_instances(config: AppConfig, environment: str, recorded: Recorded) -> str | None:
+    return str(config.mongodb_instances(environment)) if config.mongodb.enabled else None
+
+
+def _mongodb_resources(config: AppConfig, environment: str, recorded: Recorded) -> str | None:
+    if not config.mongodb.enabled:
+        return None
+    return json.dumps(config.mongodb.resources.as_kubernetes(), sort_keys=True, separators=(",", ":"))
+
+
+def _mongodb_restoring(field_name: str, what: str, then=None):
+    """During a MongoDB restore the source is rendered from the app's current settings (render/mongodb.py keeps it
+    "as it runs"): a change would reach the running source too, mid-restore. Refused until the restore is removed;
+    `then`: the row's own check otherwise."""
+    def check(app: LoadedApp, environment: str, before: str, now: str) -> list[Problem]:
+        settings = app.config.environments[environment].mongodb
+        if before != now and settings is not None and settings.restore is not None:
+            shown = field_name.replace("<env>", environment)
+            return [Problem(app.config_file, shown,
+                            f"environments.{environment} declares a MongoDB restore, and {what} changed from {before} "
+                            f"to {now}: the change would reach the restore's source, '{settings.restore.from_cluster}',"
+                            " while it is being restored from",
+                            hint=f"keep {shown} as deployed until the restore is done and `restore:` removed")]
+        return then(app, environment, before, now) if then else []
+    return check
+
+
 def _mongodb_major(value: str) -> tuple[int, int] | None:
     major, dot, minor = value.partition(".")
     return (int(major), int(minor)) if dot and major.isdigit() and minor.isdigit() else None
@@ -354,7 +385,12 @@ GUARDED: tuple[Guarded, ...] = (
     # The bucket an environment stores its objects in (storage.enabled): what `pulumi up` last deployed.
     Guarded(STORAGE_BUCKETS_OUTPUT, "storage.enabled", lambda *args: None, _bucket_replaced, _bucket_name,
             declared_in=_storage_bucket),
-    Guarded(MONGODB_SIZES_OUTPUT, "mongodb.size", _mongodb_size, _shrinks("mongodb.size", "MongoDB"), _volume_size),
+    Guarded(MONGODB_SIZES_OUTPUT, "mongodb.size", _mongodb_size,
+            _mongodb_restoring("mongodb.size", "the size", _shrinks("mongodb.size", "MongoDB")), _volume_size),
+    Guarded(MONGODB_INSTANCES_OUTPUT, "environments.<env>.mongodb.instances", _mongodb_instances,
+            _mongodb_restoring("environments.<env>.mongodb.instances", "the number of members")),
+    Guarded(MONGODB_RESOURCES_OUTPUT, "mongodb.resources", _mongodb_resources,
+            _mongodb_restoring("mongodb.resources", "the members' resources")),
     Guarded(MONGODB_VERSIONS_OUTPUT, "mongodb.version", _mongodb_version, _mongodb_version_change,
             _mongodb_version_value),
     Guarded(MONGODB_CLUSTERS_OUTPUT, "environments.<env>.mongodb.clusterName", _mongodb_cluster, _mongodb_replaced,

@@ -129,13 +129,19 @@ def sidecar(settings: StackSettings) -> dict[str, Any]:
     }
 
 
+MONGODB_OFFERED_ENV = "MINNOVA_MONGODB_OFFERED"
+
+
 def sidecar_environment(settings: StackSettings) -> dict[str, str]:
     """What render-preview reads from its own container (cli.py: PLATFORM_SETTINGS)."""
     return {"MINNOVA_PREVIEW_KEYS_DIR": PREVIEW_KEYS_DIR, "MINNOVA_DEPLOYMENT": settings.deployment,
             "MINNOVA_PREVIEW_DOMAIN": settings.preview_domain or "", "MINNOVA_INGRESS_CLASS": settings.ingress_class,
             # The preview cap (policy/preview_cap.py), checked by render-preview against the live Applications.
             "MINNOVA_PREVIEW_MAX_PER_APP": str(settings.previews.max_per_app),
-            "MINNOVA_PREVIEW_MAX_TOTAL": str(settings.previews.max_total)}
+            "MINNOVA_PREVIEW_MAX_TOTAL": str(settings.previews.max_total),
+            # Whether the stack offers MongoDB (policy/offered.py): a pull request cannot bring it to a stack that
+            # does not (its operator and CRDs are not there, and the licence decision is the stack's).
+            MONGODB_OFFERED_ENV: "true" if settings.mongodb.enabled else "false"}
 
 
 def sidecar_volumes(origin_apps: tuple[str, ...] = (), storage_apps: tuple[str, ...] = ()) -> list[dict[str, Any]]:

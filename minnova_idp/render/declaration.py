@@ -99,7 +99,7 @@ def declare(inputs: ProgramInputs) -> Declaration:
     # Protected: uninstalling it deletes its CRDs, and every issuer and certificate with them.
     cert_manager = HelmRelease(versions.CERT_MANAGER, {"crds": {"enabled": True, "keep": True}},
                                Lifecycle(protect=True))
-    operators = _database_operators(cert_manager) + mysql_operator_releases(cert_manager)
+    operators = _database_operators(cert_manager, settings.mongodb.enabled) + mysql_operator_releases(cert_manager)
     declared += [cert_manager, *operators]
     dns = None
     if settings.cloudflare is not None:
@@ -167,8 +167,9 @@ def _app_instance(inputs: ProgramInputs, app: LoadedApp, environment: str, setti
     return AppInstance(component=component, app=app.config, placement=placement, resources=tuple(resources))
 
 
-def _database_operators(cert_manager: HelmRelease) -> list[HelmRelease]:
-    """The CloudNativePG operator and its Barman Cloud plugin (which needs cert-manager).
+def _database_operators(cert_manager: HelmRelease, mongodb: bool) -> list[HelmRelease]:
+    """The CloudNativePG operator and its Barman Cloud plugin (which needs cert-manager); Percona's MongoDB
+    operator where the stack offers MongoDB.
 
     Protected and retained: uninstalling a chart deletes its CRDs, and with them every
     Cluster (and its volumes) in the cluster.
@@ -180,7 +181,8 @@ def _database_operators(cert_manager: HelmRelease) -> list[HelmRelease]:
         {"image": {"tag": versions.BARMAN_CLOUD_PLUGIN_VERSION},
          "sidecarImage": {"tag": versions.BARMAN_CLOUD_PLUGIN_VERSION}},
         Lifecycle(protect=True, retain_on_delete=True, depends_on=keys(cert_manager, cnpg)))
-    return [cnpg, plugin, mongodb_operator(cert_manager)]
+    # Percona's operator only where the platform team offers MongoDB (minnova:mongodb.enabled, ADR 0014: SSPL).
+    return [cnpg, plugin, *([mongodb_operator(cert_manager)] if mongodb else [])]
 
 
 def _certificates(inputs: ProgramInputs, dns: DnsTarget, cert_manager: HelmRelease) -> list[Declared]:

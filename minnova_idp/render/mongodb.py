@@ -9,13 +9,19 @@ What one app environment gets:
   the operator refuses fewer than 2 or an even size otherwise, psmdb@v1.22.0 pkg/apis/psmdb/v1/psmdb_defaults.go:
   1071-1090), no sharding, TLS `preferTLS` with certificates the operator issues (TLS must be on unless
   `unsafeFlags.tls`, psmdb_defaults.go:146-147), no automatic upgrades (`upgradeOptions.apply: disabled`: the
-  version is the pinned image, never check.percona.com's), its own system-users Secret (`secrets.users`,
-  otherwise every cluster in a namespace shares `percona-server-mongodb-users`, psmdb_defaults.go:47,82-83, which a
-  restore's second cluster must not);
+  version is the pinned image, never check.percona.com's), the system users' passwords in `<app>-mongodb-users`
+  (`secrets.users`; the default is `percona-server-mongodb-users` for every cluster, psmdb_defaults.go:47,82-83):
+  one Secret for every cluster the app environment ever has. A restore must share it: PBM's logical restore
+  replaces admin.system.users with the backup's (percona-backup-mongodb@05ab6d7e1004 pbm/restore/logical.go:
+  1526-1603), so the restored cluster's system users have the source's passwords, and an operator reading another
+  Secret would be locked out (upstream's restore-to-a-new-cluster test gives both clusters one Secret,
+  psmdb@v1.22.0 e2e-tests/pitr-to-new-cluster/conf/some-name-{source,target}.yml:63-64). The operator sets no owner
+  on it (pkg/controller/perconaservermongodb/secrets.go), so deleting a retired cluster leaves it;
 - the app's user in `spec.users` (psmdb_types.go:98,119-124): readWrite on the app's own database only, its
   password in our Secret (`passwordSecretRef`, read by the operator in pkg/controller/perconaservermongodb/
   custom_users.go:97-103,427-446; a changed password is applied by updatePass, custom_users.go:118);
-- `MONGODB_URL` from that Secret (never in a Deployment);
+- `MONGODB_URL` in a second Secret (never in a Deployment), written only once the cluster it names is ready (and,
+  during a restore, the restore is done): pods started meanwhile (cron runs, restarts) keep the previous URL;
 - PBM backups to the environment's R2 bucket under `mongodb/<cluster>` (`backup.storages` s3, psmdb_types.go:
   1231-1245; PBM reads the keys AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY of `credentialsSecret`,
   pkg/psmdb/backup/pbm.go:49-50), a daily logical backup task kept by count (`retention`, psmdb_types.go:1161-1205),
@@ -128,7 +134,7 @@ def mongodb_url(placement: MongoPlacement, namespace: str) -> str:
 
 def mongodb_url_env(app_name: str) -> dict[str, Any]:
     return {"name": names.MONGODB_URL_ENV,
-            "valueFrom": {"secretKeyRef": {"name": names.mongodb_app_secret(app_name), "key": "url"}}}
+            "valueFrom": {"secretKeyRef": {"name": names.mongodb_url_secret(app_name), "key": "url"}}}
 
 
 def pbm_s3_credentials(token_id: str, token_value: str) -> dict[str, str]:
@@ -147,7 +153,7 @@ def mongodb_objects(prefix: str, app_name: str, placement: MongoPlacement, names
     """The user's Secret, the backup credentials (when backed up), the NetworkPolicy, the PerconaServerMongoDB (and
     during a restore its source, kept as it runs, and the PerconaServerMongoDBRestore); and what the app waits for.
     `token`: key of the environment's backup AccountToken."""
-    secret = kubernetes_object(prefix, render_app_secret(app_name, placement, namespace, labels),
+    secret = kubernetes_object(prefix, render_password_secret(app_name, placement, namespace, labels),
                                Lifecycle(depends_on=after_namespace))
     objects = [secret]
     credentials = None
@@ -159,8 +165,7 @@ def mongodb_objects(prefix: str, app_name: str, placement: MongoPlacement, names
     if placement.restore is not None:
         # The source, as it runs (same name, spec, backups): removed only by the documented step (docs/mongodb.md).
         clusters.insert(0, replace(placement, cluster=placement.restore.from_cluster, restore=None))
-    objects.append(kubernetes_object(prefix, render_network_policy(app_name, [c.cluster for c in clusters], namespace,
-                                                                   labels, app_pods),
+    objects.append(kubernetes_object(prefix, render_network_policy(app_name, namespace, labels, app_pods),
                                      Lifecycle(depends_on=after_namespace)))
     waits = (*after_namespace, *operators, secret.key, *([credentials.key] if credentials else []))
     cluster = None
@@ -173,14 +178,25 @@ def mongodb_objects(prefix: str, app_name: str, placement: MongoPlacement, names
         ready = kubernetes_object(prefix, render_restore(app_name, placement, namespace, labels),
                                   replace(keep, depends_on=(*waits, cluster.key)))
         objects.append(ready)
-    return objects, ready
+    url = kubernetes_object(prefix, render_url_secret(app_name, placement, namespace, labels),
+                            Lifecycle(depends_on=(ready.key,)))
+    objects.append(url)
+    return objects, url
 
 
-def render_app_secret(app_name: str, placement: MongoPlacement, namespace: str, labels: dict[str, str]) -> Manifest:
+def render_password_secret(app_name: str, placement: MongoPlacement, namespace: str,
+                           labels: dict[str, str]) -> Manifest:
+    """The app user's password, which the operator reads (spec.users[].passwordSecretRef): before the cluster."""
     return {"apiVersion": "v1", "kind": "Secret",
             "metadata": {"name": names.mongodb_app_secret(app_name), "namespace": namespace, "labels": labels},
-            "type": "Opaque",
-            "stringData": Secret({"password": placement.password, "url": mongodb_url(placement, namespace)})}
+            "type": "Opaque", "stringData": Secret({"password": placement.password})}
+
+
+def render_url_secret(app_name: str, placement: MongoPlacement, namespace: str, labels: dict[str, str]) -> Manifest:
+    """MONGODB_URL: after the cluster it names is ready (after the restore, during one)."""
+    return {"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": names.mongodb_url_secret(app_name), "namespace": namespace, "labels": labels},
+            "type": "Opaque", "stringData": Secret({"url": mongodb_url(placement, namespace)})}
 
 
 def render_backup_secret(app_name: str, namespace: str, labels: dict[str, str], token: str) -> Manifest:
@@ -198,25 +214,42 @@ def _s3(app_name: str, backup: BackupTarget, cluster: str) -> Manifest:
             "endpointUrl": backup.endpoint, "credentialsSecret": names.mongodb_backup_secret(app_name)}
 
 
+# App namespaces enforce the "restricted" Pod Security Standard (render/app.py render_namespace); the operator's own
+# defaults do not meet it (no seccomp profile anywhere; the pod gets only {fsGroup: 1001}, psmdb@v1.22.0
+# pkg/apis/psmdb/v1/psmdb_defaults.go:765-776, pkg/psmdb/statefulset.go:438; mongo-init has no context at all,
+# pkg/psmdb/init.go:53-55; the backup agent only {runAsNonRoot, runAsUser 1001}, psmdb_defaults.go:572-577,
+# statefulset.go:562). A context we set replaces the operator's default whole, so each says everything. 1001 is the
+# images' mongodb user (the operator's own default).
+MONGODB_UID = 1001
+POD_SECURITY = {"runAsNonRoot": True, "runAsUser": MONGODB_UID, "fsGroup": MONGODB_UID,
+                "seccompProfile": {"type": "RuntimeDefault"}}
+CONTAINER_SECURITY = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "runAsNonRoot": True}
+
+
 def render_cluster(app_name: str, placement: MongoPlacement, namespace: str, labels: dict[str, str]) -> Manifest:
-    security = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
     replset: Manifest = {
         "name": REPLSET,
         "size": placement.instances,
         "resources": placement.resources.as_kubernetes(),
         "volumeSpec": {"persistentVolumeClaim": {"resources": {"requests": {"storage": placement.size}}}},
-        "containerSecurityContext": security,
+        "podSecurityContext": dict(POD_SECURITY),
+        "containerSecurityContext": dict(CONTAINER_SECURITY),
     }
     if placement.instances > 1:
         # One member per node, required (the operator's default made explicit: psmdb@v1.22.0
         # pkg/apis/psmdb/v1/psmdb_defaults.go:1140-1165, pkg/psmdb/statefulset.go:685-700): 3 members need 3 nodes.
         replset["affinity"] = {"antiAffinityTopologyKey": "kubernetes.io/hostname"}
         replset["podDisruptionBudget"] = {"maxUnavailable": 1}
-    backup: Manifest = {"enabled": placement.backup is not None, "image": versions.PBM_IMAGE}
+    backup: Manifest = {"enabled": placement.backup is not None, "image": versions.PBM_IMAGE,
+                        "containerSecurityContext": dict(CONTAINER_SECURITY)}
     if placement.backup is not None:
         backup.update({
             "storages": {BACKUP_STORAGE: {"type": "s3", "s3": _s3(app_name, placement.backup, placement.cluster)}},
-            "pitr": {"enabled": True},
+            # Not while the cluster is being restored: PBM's oplog archiving needs a base backup of this cluster
+            # under its own prefix, and the operator hands `pitr.enabled` straight to PBM's config
+            # (psmdb@v1.22.0 pkg/psmdb/backup/pbm.go:283-290) and resyncs the storage (resyncStorage); it turns on
+            # once the restore is removed, and covers the time after the first full backup (docs/mongodb.md).
+            "pitr": {"enabled": placement.restore is None},
             "tasks": [{"name": BACKUP_TASK, "enabled": True, "schedule": DAILY_SCHEDULE, "type": "logical",
                        "storageName": BACKUP_STORAGE,
                        "retention": {"type": "count", "count": retention_days(placement.retention),
@@ -230,7 +263,11 @@ def render_cluster(app_name: str, placement: MongoPlacement, namespace: str, lab
         # compatibility version once every member runs a new major (psmdb_controller.go:1043-1065).
         "upgradeOptions": {"apply": "disabled", "setFCV": True},
         "updateStrategy": "SmartUpdate",
-        "secrets": {"users": f"{placement.cluster}-users"},
+        # Without it a larger `size` is ignored: the operator keeps the old request (psmdb@v1.22.0
+        # pkg/controller/perconaservermongodb/volumes.go:236-240). The StorageClass must allow expansion.
+        "enableVolumeExpansion": True,
+        "initContainerSecurityContext": dict(CONTAINER_SECURITY),
+        "secrets": {"users": names.mongodb_users_secret(app_name)},
         "tls": {"mode": "preferTLS"},
         "replsets": [replset],
         "sharding": {"enabled": False},
@@ -278,15 +315,15 @@ def render_restore(app_name: str, placement: MongoPlacement, namespace: str, lab
             "spec": spec}
 
 
-def render_network_policy(app_name: str, clusters: list[str], namespace: str, labels: dict[str, str],
-                          app_pods: dict[str, str]) -> Manifest:
+def render_network_policy(app_name: str, namespace: str, labels: dict[str, str], app_pods: dict[str, str]) -> Manifest:
     """27017 from the app's own pods, the cluster's members (replication; each member's pbm-agent sidecar talks to
     its own mongod over localhost) and the operator's namespace (it connects to manage users, replica set, backups).
     Out: DNS, the other members, and public addresses on 443 (R2, for PBM). The namespace-wide ingress policy
-    leaves these pods out (isolation.ingress_policy), since NetworkPolicies add up."""
-    cluster_pods = [{"podSelector": {"matchExpressions": [
-        {"key": "app.kubernetes.io/name", "operator": "In", "values": [OPERATOR_POD_LABELS["app.kubernetes.io/name"]]},
-        {"key": INSTANCE_LABEL, "operator": "In", "values": sorted(clusters)}]}}]
+    leaves these pods out (isolation.ingress_policy), since NetworkPolicies add up.
+    It selects every cluster's pods in the namespace (one app environment's: the running one, a restore's source,
+    and a retired cluster left for the platform team to delete, docs/mongodb.md step 3), not only the declared ones:
+    a pod no policy selects would be open to everything."""
+    cluster_pods = [{"podSelector": {"matchLabels": dict(OPERATOR_POD_LABELS)}}]
     operator = {"namespaceSelector": {"matchLabels": {isolation.NAMESPACE_NAME_LABEL:
                                                       versions.PSMDB_OPERATOR.namespace}}}
     port = [{"protocol": "TCP", "port": PORT}]

@@ -26,8 +26,11 @@ VALUES = {
 
 
 def mongodb_operator(cert_manager: HelmRelease) -> HelmRelease:
-    """Protected and retained like CloudNativePG: uninstalling the chart would delete its CRDs, and with them
-    every PerconaServerMongoDB in the cluster. After cert-manager: the operator issues its clusters' TLS
-    certificates through it when it is installed."""
+    """Protected and retained like CloudNativePG: uninstalling the chart would leave every PerconaServerMongoDB
+    unmanaged (no failover handling, no backups, no user changes). Its CRDs are not at stake: the chart ships them
+    in crds/ (psmdb-operator-1.22.0 crds/crd.yaml), which Helm installs on the first install only and never
+    upgrades or deletes; so a chart upgrade needs its CRDs applied first, by hand (docs/mongodb.md "For
+    operators"). After cert-manager: the operator issues its clusters' TLS certificates through it when it is
+    installed."""
     return HelmRelease(versions.PSMDB_OPERATOR, VALUES,
                        Lifecycle(protect=True, retain_on_delete=True, depends_on=keys(cert_manager)))

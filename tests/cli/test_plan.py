@@ -86,10 +86,10 @@ def test_plan_reports_what_the_image_gate_would_check(tmp_path):
     from minnova_idp.plan.recorder import render_tree, run_plan
 
     images = render_tree(run_plan(PROJECT_DIR, "dev")).split("\nImages:\n", 1)[1].splitlines()
-    assert images[0].strip() == ("image gate keep (minnova:imageGate): `pulumi up` checks 3 images first "
+    assert images[0].strip() == ("image gate keep (minnova:imageGate): `pulumi up` checks 4 images first "
                                  "(offline: not checked)")
     assert ("oracle-dev: HEAD https://registry.minnova.io/v2/oracle/manifests/1.5.0-rc.1 (if missing: stops "
-            "(nothing deployed before))") in images[2]
+            "(nothing deployed before))") in images[3]
     previous = tmp_path / "outputs.json"
     previous.write_text(json.dumps({"imageTags": {"oracle-dev": ["1.5.0-rc.1"], "storefront-dev": ["1.9.0"],
                                                   "catalog-dev": ["0.3.0"], "ledger-dev": ["0.9.0"]}}))

@@ -147,6 +147,21 @@ ROWS = [
 ROWS = [row for row in ROWS if row[3] is not None]
 
 
+def _stack_without_mongodb(project: Path) -> None:
+    """The dev stack stops offering MongoDB (its own app, catalog, gives MongoDB up first), oracle's policy is
+    published from it, and oracle asks for MongoDB."""
+    stack = project / "Pulumi.dev.yaml"
+    stack.write_text(stack.read_text().replace("  minnova:mongodb:\n    enabled: true\n", ""))
+    catalog = project / "examples/catalog/.minnova/app.yaml"
+    _edit_yaml(catalog, lambda d: (d["mongodb"].update(enabled=False), d["environments"]["prod"].pop("mongodb")))
+    _publish(project, "dev", project / ORACLE.removesuffix("/.minnova"), "oracle")
+    _edit_yaml(project / ORACLE / "app.yaml", lambda d: d.update(mongodb={"enabled": True}))
+
+
+ROWS.append(("mongodb-not-offered", "dev", ORACLE, _stack_without_mongodb,
+             "mongodb.enabled: this stack does not offer MongoDB (Pulumi.dev.yaml: minnova:mongodb.enabled is not"))
+
+
 def _publish(project: Path, stack: str, app_dir: Path, app: str) -> None:
     from tests.conftest import load_stack_inputs
 
@@ -205,6 +220,7 @@ CHECKS = {
     "password_key_problems": "stack-wide: the stack's minnova:passwordKey",
     "origin_problems": "preview-copies-prod",
     "image_problems": "image-not-the-apps",
+    "offered_problems": "mongodb-not-offered",
     "loaded_app_secrets_problems": "misnamed-secrets-file",
     "load_secret_values": "secrets-for-another-key",
     "read_secrets_file": "secrets-without-a-key",

@@ -85,3 +85,17 @@ def test_mongodb_url_is_free_without_mongodb_and_other_engines_urls_are_untouche
                               "MYSQL_URL: y}\n"))
     assert app.env == {"DATABASE_URL": "x", "MYSQL_URL": "y"}  # MONGODB_URL is MongoDB's only
     assert config(BASE.replace("port: 8080\n", "port: 8080\nenv: {MONGODB_URL: mongodb://elsewhere}\n")).env
+
+
+@pytest.mark.parametrize("name", ["admin", "local", "config"])
+def test_an_app_named_after_a_mongodb_system_database_is_refused(name):
+    """The app's database is its name: `admin` would give it readWrite on the system users and on PBM's own
+    collections (admin.pbmConfig holds the R2 keys), `local` on the oplog, `config` on the cluster's metadata."""
+    text = BASE.replace("name: shop", f"name: {name}").replace("port: 8080\n", "port: 8080\nmongodb: {enabled: true}\n")
+    from minnova_idp.model.errors import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        config(text)
+    found = [str(p) for p in caught.value.problems]
+    assert any(": mongodb.enabled: " in p and f"'{name}'" in p and "system database" in p for p in found), found
+    config(text.replace("mongodb: {enabled: true}\n", ""))  # without MongoDB the name is fine

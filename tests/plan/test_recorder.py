@@ -70,11 +70,11 @@ def test_prod_has_disruption_budgets_and_dev_does_not(written_plan):
     plan, _ = written_plan
     kinds = [m["kind"] for m in plan.manifests() if m["metadata"].get("namespace", m["metadata"]["name"]).endswith(
         f"-{plan.stack}")]
-    assert kinds.count("Namespace") == kinds.count("Ingress") == 3
-    assert kinds.count("Deployment") == 6  # each app's web process, and oracle's worker, internal api and Valkey
+    assert kinds.count("Namespace") == kinds.count("Ingress") == 4
+    assert kinds.count("Deployment") == 7  # each app's web process, and oracle's worker, internal api and Valkey
     # ledger's MariaDB gets its budget from the operator (mariadb-operator@v26.6.0
     # internal/controller/mariadb_controller.go:490-495), not from the plan
-    assert kinds.count("PodDisruptionBudget") == (3 if plan.stack == "prod" else 0)
+    assert kinds.count("PodDisruptionBudget") == (4 if plan.stack == "prod" else 0)  # each app's web in prod
 
 
 @pytest.mark.parametrize("stack", STACKS)

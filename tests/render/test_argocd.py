@@ -414,6 +414,7 @@ def test_the_real_chart_lets_the_plugin_read_applications_and_nothing_more(argo_
     env = argocd.sidecar_environment(stack)
     assert env["MINNOVA_PREVIEW_MAX_PER_APP"] == str(stack.previews.max_per_app)
     assert env["MINNOVA_PREVIEW_MAX_TOTAL"] == str(stack.previews.max_total)
+    assert env["MINNOVA_MONGODB_OFFERED"] == ("true" if stack.mongodb.enabled else "false")
     validate_objects([role, binding])
 
 

@@ -8,6 +8,7 @@ key the controller would not read fails here.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -26,6 +27,8 @@ from minnova_idp.render.preview import PreviewRequest, render_preview
 from minnova_idp.render.redis import preview_password_key
 from minnova_idp.render.resources import AccountToken, FromToken, KubernetesObject, R2Bucket, plain
 from tests.support.k8s_strict import validate_objects
+from tests.support.netpol import Cluster, Pod
+from tests.support.pod_security import restricted_problems
 
 KEY = "k" * 64
 ACCOUNT = "0123456789abcdef0123456789abcdef"
@@ -115,10 +118,11 @@ def test_mongodb_url_comes_from_a_secret_and_the_password_never_appears_in_clear
     objects = declared()
     found = by_kind(objects)
     secret = found[("Secret", "catalog-mongodb-app")]
-    values = plain(secret.manifest["stringData"])
     password = mongodb.mongodb_password(KEY, "catalog-prod")
-    assert values["password"] == password and re.fullmatch(r"[0-9a-f]{64}", password)
-    assert values["url"] == (
+    assert plain(secret.manifest["stringData"]) == {"password": password}  # what the operator reads, no URL
+    assert re.fullmatch(r"[0-9a-f]{64}", password)
+    url_secret = found[("Secret", "catalog-mongodb-url")]
+    assert plain(url_secret.manifest["stringData"])["url"] == (
         f"mongodb://app:{password}@"
         "catalog-mongodb-rs0-0.catalog-mongodb-rs0.catalog-prod.svc.cluster.local:27017,"
         "catalog-mongodb-rs0-1.catalog-mongodb-rs0.catalog-prod.svc.cluster.local:27017,"
@@ -127,12 +131,14 @@ def test_mongodb_url_comes_from_a_secret_and_the_password_never_appears_in_clear
     assert password not in repr(objects)  # Secret values are hidden from reprs (and Pulumi secrets in state)
     deployment = found[("Deployment", "catalog")].manifest
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
-    assert {"name": "MONGODB_URL", "valueFrom": {"secretKeyRef": {"name": "catalog-mongodb-app", "key": "url"}}} \
+    assert {"name": "MONGODB_URL", "valueFrom": {"secretKeyRef": {"name": "catalog-mongodb-url", "key": "url"}}} \
         in container["env"]
     assert password not in str(deployment)
     # The app's pods start once MongoDB is ready (the operator's status.state).
     cluster = found[("PerconaServerMongoDB", "catalog-mongodb")]
-    assert cluster.key in found[("Deployment", "catalog")].lifecycle.depends_on
+    assert url_secret.lifecycle.depends_on == (cluster.key,)
+    assert url_secret.key in found[("Deployment", "catalog")].lifecycle.depends_on
+    assert secret.key in cluster.lifecycle.depends_on  # the password first: the operator creates the user from it
     assert cluster.manifest["metadata"]["annotations"] == {"pulumi.com/waitFor": "jsonpath={.status.state}=ready",
                                                            "pulumi.com/timeoutSeconds": "1800"}
 
@@ -171,7 +177,11 @@ def test_a_restore_creates_a_new_cluster_and_keeps_the_source_as_it_runs():
     assert source == by_kind(declared())[("PerconaServerMongoDB", "catalog-mongodb")].manifest  # unchanged
     new = objects[("PerconaServerMongoDB", "catalog-mongodb-2")].manifest
     assert new["spec"]["backup"]["storages"]["r2"]["s3"]["prefix"] == "mongodb/catalog-mongodb-2"  # its own
-    assert new["spec"]["secrets"] == {"users": "catalog-mongodb-2-users"}
+    # PBM's logical restore brings the source's system users back (percona-backup-mongodb@05ab6d7e1004
+    # pbm/restore/logical.go:1526-1603): the new cluster's operator must hold the source's passwords.
+    assert new["spec"]["secrets"] == source["spec"]["secrets"] == {"users": "catalog-mongodb-users"}
+    assert new["spec"]["backup"]["pitr"] == {"enabled": False}  # no oplog archiving while it is being restored
+    assert source["spec"]["backup"]["pitr"] == {"enabled": True}
     restore = objects[("PerconaServerMongoDBRestore", "catalog-mongodb-2-restore")]
     assert restore.manifest["spec"] == {
         "clusterName": "catalog-mongodb-2",
@@ -185,13 +195,17 @@ def test_a_restore_creates_a_new_cluster_and_keeps_the_source_as_it_runs():
     assert objects[("PerconaServerMongoDB", "catalog-mongodb-2")].key in restore.lifecycle.depends_on
     assert restore.lifecycle.retain_on_delete
     assert restore.manifest["metadata"]["annotations"]["pulumi.com/waitFor"] == "jsonpath={.status.state}=ready"
-    # The app's URL names the new cluster; the app waits for the restore.
-    url = plain(objects[("Secret", "catalog-mongodb-app")].manifest["stringData"])["url"]
-    assert "@catalog-mongodb-2-rs0-0." in url
-    assert restore.key in objects[("Deployment", "catalog")].lifecycle.depends_on
-    # Both clusters' members reach each other only within their own policy.
+    # The app's URL names the new cluster, written only once the restore is done; the app waits for it.
+    url_secret = objects[("Secret", "catalog-mongodb-url")]
+    assert "@catalog-mongodb-2-rs0-0." in plain(url_secret.manifest["stringData"])["url"]
+    assert url_secret.lifecycle.depends_on == (restore.key,)
+    for (kind, _name), each in objects.items():
+        if kind in ("Deployment", "CronJob", "Job"):
+            assert url_secret.key in each.lifecycle.depends_on, kind
+    assert "url" not in plain(objects[("Secret", "catalog-mongodb-app")].manifest["stringData"])
+    # Both clusters' members are selected by the policy, and reach each other within it.
     policy = objects[("NetworkPolicy", "catalog-mongodb")].manifest
-    assert policy["spec"]["podSelector"]["matchExpressions"][1]["values"] == ["catalog-mongodb", "catalog-mongodb-2"]
+    assert policy["spec"]["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "percona-server-mongodb"}}
 
 
 def test_only_the_apps_pods_the_members_and_the_operator_reach_27017():
@@ -246,7 +260,7 @@ def test_a_preview_gets_one_member_no_backups_and_goes_with_its_namespace():
                for o in render_preview(config(), REQUEST, None, password_key=preview_password_key(KEY))}
     spec = objects[("PerconaServerMongoDB", "catalog-mongodb")]["spec"]
     assert spec["replsets"][0]["size"] == 1 and spec["unsafeFlags"] == {"replsetSize": True}
-    assert spec["backup"] == {"enabled": False, "image": "docker.io/percona/percona-backup-mongodb:2.12.0"}
+    assert spec["backup"]["enabled"] is False and "storages" not in spec["backup"]
     assert not any(kind == "Secret" and name.endswith("-backup") for kind, name in objects)
     assert all(o["metadata"].get("namespace") in (None, "catalog-pr-9") for o in objects.values())
     # Its password derives from the preview key, never the stack's: the sidecar holds nothing that opens an
@@ -421,6 +435,8 @@ def test_the_plan_records_mongodb_and_accepts_growth_and_one_series_up():
     assert plan.outputs["mongodbSizes"] == {"catalog-dev": "5Gi"}
     assert plan.outputs["mongodbVersions"] == {"catalog-dev": "8.0"}
     assert plan.outputs["mongodbClusters"] == {"catalog-dev": "catalog-mongodb"}
+    assert plan.outputs["mongodbInstances"] == {"catalog-dev": "1"}  # what a restore's guard compares with
+    assert set(json.loads(plan.outputs["mongodbResources"]["catalog-dev"])) == {"requests", "limits"}
     types = {r.type for r in plan.resources}
     assert "kubernetes:psmdb.percona.com/v1:PerconaServerMongoDB" in types
 
@@ -444,3 +460,106 @@ def test_a_new_password_key_rolls_the_apps_processes_onto_the_new_url():
         return deployment["spec"]["template"]["metadata"]["annotations"]["minnova.io/mongodb-url-sha256"]
 
     assert annotation(KEY) == annotation(KEY) != annotation("j" * 64)
+
+
+def operator_pod_security(spec: dict) -> tuple[dict, dict[str, dict]]:
+    """The pod and container security contexts psmdb@v1.22.0 builds for a replica set's pods from our spec:
+    pod: replsets[].podSecurityContext, else {fsGroup: 1001} (pkg/apis/psmdb/v1/psmdb_defaults.go:772-776; used
+    at pkg/psmdb/statefulset.go:438); mongod: replsets[].containerSecurityContext, else {runAsNonRoot, runAsUser 1001}
+    (psmdb_defaults.go:765-771); mongo-init: spec.initContainerSecurityContext, no default (pkg/psmdb/init.go:53-55);
+    backup-agent: spec.backup.containerSecurityContext, else {runAsNonRoot, runAsUser 1001} (psmdb_defaults.go:
+    572-577; statefulset.go:562). The operator sets no seccomp profile anywhere."""
+    (replset,) = spec["replsets"]
+    pod = replset.get("podSecurityContext") or {"fsGroup": 1001}
+    containers = {"mongod": replset.get("containerSecurityContext") or {"runAsNonRoot": True, "runAsUser": 1001},
+                  "mongo-init": spec.get("initContainerSecurityContext")}
+    if spec["backup"]["enabled"]:
+        containers["backup-agent"] = (spec["backup"].get("containerSecurityContext")
+                                      or {"runAsNonRoot": True, "runAsUser": 1001})
+    return pod, containers
+
+
+@pytest.mark.parametrize("environment,text", [("prod", APP), ("dev", APP), ("prod", RESTORE)])
+def test_the_operators_pods_meet_the_restricted_pod_security_standard(environment, text):
+    """App namespaces enforce "restricted" (render/app.py render_namespace): the operator's pods must be admitted."""
+    for name, cluster in by_kind(declared(environment, text)).items():
+        if name[0] == "PerconaServerMongoDB":
+            assert restricted_problems(*operator_pod_security(plain(cluster.manifest["spec"]))) == [], name
+
+
+def test_the_pod_security_rebuild_reads_the_operator_lines_it_cites():
+    def source(path):
+        return _show(path).splitlines()
+
+    defaults = source("pkg/apis/psmdb/v1/psmdb_defaults.go")
+    assert "rs.PodSecurityContext = &corev1.PodSecurityContext{" in "".join(defaults[771:776])
+    assert "FSGroup: fsgroup," in "".join(defaults[772:776])
+    assert "cr.Spec.Backup.ContainerSecurityContext = &corev1.SecurityContext{" in "".join(defaults[571:577])
+    assert "init.SecurityContext = cr.Spec.InitContainerSecurityContext" in "".join(
+        source("pkg/psmdb/init.go")[52:55])
+    statefulset = source("pkg/psmdb/statefulset.go")
+    assert "SecurityContext:               podSecurityContext," in statefulset[437]
+    assert "SecurityContext: cr.Spec.Backup.ContainerSecurityContext," in statefulset[561]
+
+
+def test_a_larger_size_reaches_the_volumes():
+    """Without enableVolumeExpansion the operator keeps the old request (volumes.go:236-240): growing does nothing."""
+    spec = by_kind(declared())[("PerconaServerMongoDB", "catalog-mongodb")].manifest["spec"]
+    assert spec["enableVolumeExpansion"] is True
+    volumes = _show("pkg/controller/perconaservermongodb/volumes.go").splitlines()
+    assert "!cr.Spec.IsVolumeExpansionEnabled()" in volumes[235]
+    assert "pvcSpec.Resources.Requests[corev1.ResourceStorage] = configured" in volumes[237]
+
+
+def test_a_restored_cluster_keeps_the_sources_system_users_after_the_restore_is_removed():
+    """Retiring the source (docs/mongodb.md step 2) must not change the users Secret the new cluster runs with."""
+    after = APP.replace("mongodb: {instances: 3}", "mongodb: {instances: 3, clusterName: catalog-mongodb-2}")
+    spec = by_kind(declared(text=after))[("PerconaServerMongoDB", "catalog-mongodb-2")].manifest["spec"]
+    assert spec["secrets"] == {"users": "catalog-mongodb-users"}
+    assert spec["backup"]["pitr"] == {"enabled": True}  # archiving again once the restore is removed
+    # Upstream's own restore-to-a-new-cluster test shares one users Secret between source and target.
+    for side in ("source", "target"):
+        conf = _show(f"e2e-tests/pitr-to-new-cluster/conf/some-name-{side}.yml").splitlines()
+        assert conf[62:64] == ["  secrets:", "    users: some-users"], (side, conf[62:64])
+
+
+def test_a_retired_cluster_stays_behind_the_policy():
+    """docs/mongodb.md step 2 stops declaring the source; its pods run until the platform team deletes them, and a pod
+    no policy selects is open to every source (tests/support/netpol.py)."""
+    after = APP.replace("mongodb: {instances: 3}", "mongodb: {instances: 3, clusterName: catalog-mongodb-2}")
+    cluster = Cluster([*manifests(declared(text=after)), *manifests(declared(app="intruder"))])
+    cluster.add_namespace("psmdb-operator", {})
+    retired = Pod("catalog-prod", {"app.kubernetes.io/name": "percona-server-mongodb",
+                                   "app.kubernetes.io/instance": "catalog-mongodb"}, "10.244.1.20")
+    running = Pod("catalog-prod", {"app.kubernetes.io/name": "percona-server-mongodb",
+                                   "app.kubernetes.io/instance": "catalog-mongodb-2"}, "10.244.1.21")
+    intruder = Pod("intruder-prod", {"app.kubernetes.io/name": "intruder"}, "10.244.2.5")
+    operator = Pod("psmdb-operator", {"app.kubernetes.io/name": "psmdb-operator"}, "10.244.3.5")
+    outside = Pod("elsewhere", {}, "203.0.113.9")
+    for member in (retired, running):
+        assert not cluster.can_reach(intruder, member, 27017)
+        assert not cluster.ingress_allows(outside, member, 22)
+        assert not cluster.egress_allows(member, outside, 80)
+        assert cluster.can_reach(operator, member, 27017)
+    assert cluster.can_reach(running, retired, 27017) and cluster.can_reach(retired, running, 27017)
+
+
+@pytest.mark.parametrize("output,before,field", [
+    ("mongodbSizes", "1Gi", "mongodb.size"),  # growing, allowed otherwise
+    ("mongodbInstances", "1", "environments.prod.mongodb.instances"),
+    ("mongodbResources", '{"requests":{"cpu":"1"}}', "mongodb.resources"),
+])
+def test_during_a_restore_the_sources_settings_may_not_change(output, before, field):
+    """The source is rendered from the app's current settings (mongodb_objects): a change would hit it mid-restore."""
+    from minnova_idp.model.loaded import LoadedApp
+    from minnova_idp.model.registry import RegistryEntry
+    from minnova_idp.policy.guards import ROWS
+
+    row = ROWS[output]
+    restoring = LoadedApp(RegistryEntry(name="catalog", local="x"), config(RESTORE), None, "catalog/app.yaml")
+    now = row.declared(restoring.config, "prod", {})
+    (problem,) = row.check(restoring, "prod", before, now)
+    assert str(problem).startswith(f"catalog/app.yaml: {field}: environments.prod declares a MongoDB restore"), problem
+    assert row.check(restoring, "prod", now, now) == []
+    settled = LoadedApp(RegistryEntry(name="catalog", local="x"), config(), None, "catalog/app.yaml")
+    assert row.check(settled, "prod", before, row.declared(settled.config, "prod", {})) == []  # no restore: allowed

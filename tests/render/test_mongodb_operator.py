@@ -45,7 +45,7 @@ def test_the_release_is_protected_retained_and_after_cert_manager():
     from minnova_idp.render.resources import HelmRelease
 
     cert_manager = HelmRelease(versions.CERT_MANAGER, {})
-    release = _database_operators(cert_manager)[-1]
+    release = _database_operators(cert_manager, True)[-1]
     assert release.chart == versions.PSMDB_OPERATOR and release.values == VALUES
     assert release.lifecycle.protect and release.lifecycle.retain_on_delete
     assert cert_manager.key in release.lifecycle.depends_on

@@ -22,6 +22,7 @@ from minnova_idp.render.preview import PreviewRequest, render_preview
 from minnova_idp.render.resources import KubernetesObject, plain
 from tests.conftest import PROJECT_DIR, resource_named
 from tests.support.k8s_strict import require_crds, validate_objects
+from tests.support.pod_security import restricted_problems
 
 KEY = "k" * 64
 SETTINGS = RenderSettings(deployment="acme", ingress_class="traefik", cluster_issuer=None, network_policies=True)
@@ -92,9 +93,9 @@ def test_pods_meet_the_restricted_pod_security_standard():
     spec = declared("prod")[("MariaDB", "books-mysql")].manifest["spec"]
     pod = spec["podSecurityContext"]
     assert pod["runAsNonRoot"] and pod["seccompProfile"] == {"type": "RuntimeDefault"} and pod["runAsUser"] == 999
-    for container in (spec["securityContext"], spec["replication"]["initContainer"]["securityContext"],
-                      spec["replication"]["agent"]["securityContext"]):
-        assert container["allowPrivilegeEscalation"] is False and container["capabilities"] == {"drop": ["ALL"]}
+    assert restricted_problems(pod, {"mariadb": spec["securityContext"],
+                                     "init": spec["replication"]["initContainer"]["securityContext"],
+                                     "agent": spec["replication"]["agent"]["securityContext"]}) == []
 
 
 def test_the_app_user_gets_its_own_database_and_nothing_global():
