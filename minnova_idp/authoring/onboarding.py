@@ -46,7 +46,8 @@ database:
 #   enabled: true              # MYSQL_PORT, MYSQL_USER, MYSQL_PASSWORD, MYSQL_DATABASE (docs/mysql.md)
 #   version: "11.8"            # or "10.11"; can move up, never down
 #   size: 1Gi                  # storage per instance; can grow, never shrink
-# (per environment: mysql: {{instances: 3}} for a primary and two replicas)
+# (per environment: mysql: {{instances: 3}} for a primary and two replicas; fixed after the first deploy,
+#  changed only by a restore into a new server: docs/mysql.md)
 
 # storage:                     # an S3-compatible bucket (Cloudflare R2) per environment: AWS_ENDPOINT_URL_S3,
 #   enabled: true              # AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, S3_BUCKET, S3_PREFIX (docs/storage.md)
@@ -72,7 +73,7 @@ environments:
 env:                           # plain settings; secrets go in .minnova/secrets/<env>.enc.yaml (SOPS)
   LOG_LEVEL: info
 
-# processes:                   # workers: same image, env, secrets and database; no port
+# processes:                   # same image, env, secrets and database; a worker serves nothing, an api a port
 #   worker: {{command: [bin/worker], replicas: 1}}
 #   api:                       # an internal service: a ClusterIP Service {name}-api on 8080, no public host;
 #     command: [bin/api]       # another app calls it only once your registry entry says `allowFrom: [that-app]`

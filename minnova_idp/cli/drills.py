@@ -108,7 +108,11 @@ def run_restore_drill(args: argparse.Namespace) -> int:
 
     target, app = load_app_config(args.path)
     if not app.database.enabled:
-        raise ConfigError([Problem(str(target), "database.enabled", "the app has no database")])
+        raise ConfigError([Problem(str(target), "database.enabled", "the app has no PostgreSQL database: "
+                                   "restore-drill drills PostgreSQL only",
+                                   hint="MySQL's drill is a CronJob the platform renders with mysql.restoreDrill "
+                                        "(docs/mysql-data.md \"Restore drills\"); MongoDB has no restore drill "
+                                        "(docs/mongodb.md)")])
     if args.environment not in app.environments:
         raise ConfigError([Problem(str(target), "environments", f"no environment '{args.environment}'",
                                    hint=f"environments: {', '.join(app.environments)}")])

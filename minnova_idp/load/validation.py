@@ -37,7 +37,9 @@ def problems_from(exc: ValidationError, model: type[BaseModel], file: str, line_
                   field_prefix: str = "") -> list[Problem]:
     problems = []
     for error in exc.errors(include_url=False):
-        loc = tuple(part for part in error["loc"] if part != "[key]")
+        # "<…>": a tagged union's branch (model/registry.py's allowFrom items), not a field people write.
+        loc = tuple(part for part in error["loc"]
+                    if part != "[key]" and not (isinstance(part, str) and part.startswith("<") and part.endswith(">")))
         is_key_error = "[key]" in error["loc"]
         message, hint = _describe(error, model, loc, is_key_error)
         field = field_prefix + format_path(loc)
@@ -118,6 +120,10 @@ def _resolve(schema: dict[str, Any], node: dict[str, Any] | None) -> dict[str, A
             node = schema["$defs"][node["$ref"].rsplit("/", 1)[-1]]
         elif "anyOf" in node:
             node = next((branch for branch in node["anyOf"] if branch.get("type") != "null"), None)
+        elif "oneOf" in node:
+            # A tagged union of a plain value and a mapping: the mapping's keys are the ones to suggest.
+            node = next((branch for branch in node["oneOf"] if "$ref" in branch or "properties" in branch),
+                        node["oneOf"][0])
         else:
             return node
     return node

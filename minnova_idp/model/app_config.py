@@ -23,7 +23,7 @@ from minnova_idp.model.fields import (
 )
 from minnova_idp.model.host_aliases import alias_problems
 from minnova_idp.model.mongodb import SYSTEM_DATABASES, EnvironmentMongoDB, MongoDB, mongodb_cluster
-from minnova_idp.model.mysql import EnvironmentMysql, Mysql, mysql_problems
+from minnova_idp.model.mysql import MYSQL_ENV_VARS, EnvironmentMysql, Mysql, mysql_problems
 from minnova_idp.model.mysql_data_rules import mysql_data_problems
 from minnova_idp.model.quantity import parse_quantity
 # In their own module since model/mysql.py uses them too (app_config imports it); still importable from here.
@@ -175,13 +175,27 @@ class Redis(StrictModel):
         return self
 
 
+def _names(variables) -> str:
+    return ", ".join(f"`{name}`" for name in variables)
+
+
+# The variables the platform sets in the app's containers, named from the lists the renderers use, so the reference
+# (docs/app-yaml.md) cannot fall behind them; app.yaml's `env` may not set them (the checks below).
+PLATFORM_ENV_DESCRIPTION = (
+    "The platform sets `PORT` always, and with each add-on enabled: `DATABASE_URL` (database; or mysql with "
+    f"`databaseUrl`), `REDIS_URL` (redis), {_names(MYSQL_ENV_VARS)} (mysql), `{names.MONGODB_URL_ENV}` (mongodb), "
+    f"{_names(names.STORAGE_ENV_VARS)} (storage); setting one of these here is refused. It also sets "
+    "`<CALLEE>_<PROCESS>_URL` for each internal service the registry lets the app call, unless the app sets that "
+    "name itself (its value wins).")
+
+
 class Storage(StrictModel):
     enabled: bool = Field(
         default=False, description="an S3-compatible bucket (Cloudflare R2) per environment, and a token for that "
-        "bucket only; the app gets `AWS_ENDPOINT_URL_S3`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, "
-        "`AWS_REGION` (`auto`), `S3_BUCKET` and `S3_PREFIX` (empty; `pr-<number>/` in a preview, which writes to "
-        "its app's previews bucket, never to an environment's); buckets are retained when this is turned off "
-        "(docs/storage.md)")
+        f"bucket only; the app gets {_names(names.STORAGE_ENV_VARS)}: the endpoint under both names, the region "
+        "(`auto`) under both names, the checksum settings R2 needs (`when_required`), `S3_PREFIX` empty (`pr-<number>/` "
+        "in a preview, which writes to its app's previews bucket, never to an environment's); buckets are retained "
+        "when this is turned off (docs/storage.md)")
 
 
 class PreviewDatabase(StrictModel):
@@ -398,8 +412,7 @@ class AppConfig(StrictModel):
     env: EnvVars = Field(
         default_factory=dict,
         description="environment variables; names `[A-Za-z_][A-Za-z0-9_]*`, values strings (quote numbers and "
-                    "booleans: `DEBUG: \"true\"`). `PORT` is set by the platform, and `DATABASE_URL` when the app "
-                    "has a database.")
+                    "booleans: `DEBUG: \"true\"`). " + PLATFORM_ENV_DESCRIPTION)
     health_check: HealthCheck | None = None
     resources: Resources = Field(
         default=Resources(), description="Kubernetes quantities; limits must not be below requests. No CPU limit by "

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from typing import Annotated, Any, Union
+
+from pydantic import Discriminator, Field, Tag, model_validator
 
 from minnova_idp.model.app_config import ProcessName
 from minnova_idp.model.fields import AppName, GitRef, GitUrl, HostPattern, ImageRepository, RepoSubpath, StrictModel
@@ -18,6 +20,20 @@ class AllowedCaller(StrictModel):
 
     def allows(self, process: str) -> bool:
         return self.processes is None or process in self.processes
+
+
+def _caller_form(item: Any) -> str | None:
+    """Which form an `allowFrom` item is written in: a bare app name or a mapping; anything else is neither."""
+    return "<app name>" if isinstance(item, str) else "<mapping>" if isinstance(item, dict | AllowedCaller) else None
+
+
+# One branch per written form, chosen by the item's type, so a bad item is one problem about the form it was written
+# in (a plain union reports every branch, under pydantic's names for them). The tags are in angle brackets:
+# load/validation.py leaves such parts out of the field path it shows.
+AllowFromItem = Annotated[Union[Annotated[AppName, Tag("<app name>")], Annotated[AllowedCaller, Tag("<mapping>")]],
+                          Discriminator(_caller_form, custom_error_type="allow_from_item",
+                                        custom_error_message="must be an app name or a mapping "
+                                                             "{app: <name>, processes: [<process>]}")]
 
 
 class RegistryEntry(StrictModel):
@@ -40,7 +56,7 @@ class RegistryEntry(StrictModel):
         description="Image repositories the app may run (app.yaml `image.repository`), reviewed here by the platform "
                     "team; default: <minnova:imageRegistry>/<name> when the stack sets minnova:imageRegistry.")
 
-    allow_from: list[AppName | AllowedCaller] = Field(
+    allow_from: list[AllowFromItem] = Field(
         default_factory=list, max_length=50,
         description="Apps whose pods may call this app's internal services (app.yaml `processes.<name>.port`), "
                     "reviewed here by the platform team: `[frontend]`, or `[{app: frontend, processes: [api]}]`. "

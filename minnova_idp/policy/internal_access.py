@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 from minnova_idp.model.errors import Problem
+from minnova_idp.model.loaded import LoadedApp
 from minnova_idp.model.registry import RegistryEntry
 
 LineOf = Callable[[tuple], "int | None"]
@@ -36,4 +37,35 @@ def allow_from_problems(entries: Sequence[tuple[RegistryEntry, str, LineOf]],
                 problems.append(Problem(file, field, f"'{caller.app}' is listed twice", line=line_of(where),
                                         hint="list each caller once (with `processes` to narrow it)"))
             seen.add(caller.app)
+    return problems
+
+
+def allow_from_target_problems(apps: Sequence[LoadedApp]) -> list[Problem]:
+    """What an `allowFrom` item opens must exist in the callee's app.yaml: a process it names, with a `port`, and at
+    least one internal service at all; otherwise the reviewed path silently opens nothing (or, once the app adds
+    such a process, opens one nobody reviewed against it). Reported on the callee's app.yaml, so a mismatch keeps
+    that app at its last good config and stops no other app (ADR 0012)."""
+    problems = []
+    for app in apps:
+        entry, config, file = app.entry, app.config, app.config_file
+        ports = {name for name, process in config.processes.items() if process.port is not None}
+        for index, caller in enumerate(entry.allowed_callers()):
+            if caller.app == entry.name:
+                continue  # allow_from_problems reports it
+            where = f"its registry entry's allowFrom[{index}] ({caller.app})"
+            if not ports:
+                problems.append(Problem(file, "processes", f"{where} may call this app's internal services, but no "
+                                        "process has a `port`", hint="give the process it should call a `port`, or "
+                                        "remove the item from the registry entry"))
+                continue
+            for position, process in enumerate(caller.processes or ()):
+                if process not in config.processes:
+                    problems.append(Problem(file, "processes", f"{where}.processes[{position}] names '{process}', "
+                                            "which is not a process of this app", hint="internal services: "
+                                            + ", ".join(sorted(ports))))
+                elif process not in ports:
+                    problems.append(Problem(file, f"processes.{process}", f"{where}.processes[{position}] names "
+                                            f"'{process}', which has no `port` (a worker serves nothing)",
+                                            hint="give it a `port`, or name an internal service: "
+                                                 + ", ".join(sorted(ports))))
     return problems

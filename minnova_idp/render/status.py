@@ -15,6 +15,7 @@ from minnova_idp.model.inputs import (
     ProgramInputs,
 )
 from minnova_idp.model.mysql import mysql_server
+from minnova_idp.model.names import storage_bucket
 from minnova_idp.policy.guards import ROWS
 from minnova_idp.render.mysql_status import mysql_data_status
 from minnova_idp.policy.previews import preview_apps
@@ -34,11 +35,13 @@ class AppStatus:
     # The environment's other hosts (environments.<env>.aliases): {"url": "https://…", "redirect": true|false}.
     aliases: tuple[dict, ...] = ()
     mysql: str | None = None  # "1Gi x3 (MariaDB 11.8, replication, server ledger-mysql)", or None
+    storage: str | None = None  # "bucket minnova-storefront-dev-objectstorage" (docs/storage.md), or None
 
     @property
     def databases(self) -> str | None:
-        """The DATABASE column: PostgreSQL's and MariaDB's, when the app has them."""
-        return "; ".join(each for each in (self.database, self.mysql) if each) or None
+        """The DATABASE column: PostgreSQL's (and MongoDB's), MariaDB's and the object storage bucket, when the app
+        has them."""
+        return "; ".join(each for each in (self.database, self.mysql, self.storage) if each) or None
 
 
 def stack_status(inputs: ProgramInputs) -> list[AppStatus]:
@@ -66,8 +69,12 @@ def stack_status(inputs: ProgramInputs) -> list[AppStatus]:
             mongodb = (f"{size} x{config.mongodb_instances(environment)} (MongoDB {config.mongodb.version}, "
                        f"cluster {cluster})")
             database = f"{database}; {mongodb}" if database else mongodb
+        # The bucket's name, as the stack's storageBuckets output records it.
+        storage = (f"bucket {storage_bucket(inputs.stack.settings.deployment, app.name, environment)}"
+                   if config.storage.enabled else None)
         rows.append(AppStatus(app=app.name, environment=environment, url=f"https://{env.host}",
                               image=config.image.repository, tag=tag, tag_source=source, database=database, mysql=mysql,
+                              storage=storage,
                               previews=app.name in with_previews,
                               source=app.config_file.removesuffix("/.minnova/app.yaml").removesuffix(".minnova/app.yaml")
                               or ".",

@@ -200,3 +200,16 @@ def test_init_scaffolds_an_internal_service_that_validates_once_uncommented(tmp_
     assert cli("register", "journal", "https://github.com/minnova/journal.git", "--project-dir", str(project),
                cwd=tmp_path).returncode == 0
     assert "# allowFrom: [other-app]" in (project / "deployments/minnova/apps/journal.yaml").read_text()
+
+
+def test_init_comments_say_what_holds_a_port_and_when_mysql_instances_are_fixed(tmp_path):
+    """The `# processes:` line introduces a worker and an internal service (with a port): it may not say "no port"
+    of processes in general; MySQL's instances cannot change once an environment is deployed (docs/mysql.md)."""
+    from minnova_idp.authoring.onboarding import init_app
+
+    lines = init_app(tmp_path, "demo", 8080, None, "example.com").read_text().splitlines()
+    processes = next(line for line in lines if line.startswith("# processes:"))
+    assert "no port" not in processes and "port" in processes, processes
+    at = next(i for i, line in enumerate(lines) if "mysql: {instances: 3}" in line)
+    instances = lines[at] + " " + lines[at + 1]
+    assert "fixed after the first deploy" in instances and "restore" in instances, instances

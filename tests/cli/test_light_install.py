@@ -114,7 +114,9 @@ def test_one_secret_at_a_time_and_validate_against_the_published_policy_run_with
                                    capture_output=True, text=True, timeout=120)  # the platform side: any install
         assert published.returncode == 0, published.stderr
     config = app / ".minnova/app.yaml"  # validate reads the checkout as a local source: no commit to tag by
-    config.write_text(config.read_text().replace('  # tag: "1.2.3"', '  tag: "1.2.3"'))
+    # The registry lets storefront call oracle's internal services: the app must have one (a process with a port).
+    config.write_text(config.read_text().replace('  # tag: "1.2.3"', '  tag: "1.2.3"')
+                      + "processes:\n  api: {command: [bin/api], port: 8080}\n")
     for args in (["secrets", "set", "API_TOKEN=x", "--env", "prod"], ["secrets", "list", "--env", "prod"],
                  ["validate", "."], ["validate", ".", "--json"]):
         result = without_pulumi(*args, cwd=app, env={"HOME": str(tmp_path)})

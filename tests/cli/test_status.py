@@ -94,3 +94,15 @@ def test_status_shows_internal_services_and_who_may_call_them():
         "url": "http://oracle-api.oracle-dev.svc:8080", "port": 8080, "allowFrom": ["storefront"]}}, "calls": {}}
     assert by_app["storefront"]["internalServices"] == {
         "services": {}, "calls": {"ORACLE_API_URL": "http://oracle-api.oracle-dev.svc:8080"}}
+
+
+def test_the_status_table_shows_each_environments_bucket():
+    """docs/storage.md: the table names the bucket as --json does, within 80 columns; an app without storage shows
+    none."""
+    result = cli("status", "--stack", "dev")
+    assert result.returncode == 0, result.stderr
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80, result.stdout
+    blocks = {block.splitlines()[0].split()[-1]: block for block in result.stdout.split("\n\n")
+              if block.startswith("app:")}
+    assert "bucket minnova-storefront-dev-objectstorage" in blocks["storefront"], result.stdout
+    assert "bucket" not in blocks["oracle"], result.stdout

@@ -140,6 +140,9 @@ ROWS = [
     ("redis-without-password-key", "dev", ORACLE, None, None),  # stack-wide: the passwordKey is set in dev
     ("bad-cron", "dev", ORACLE, _oracle(lambda d: d["cron"]["cleanup"].update(schedule="61 * * * *")), "61"),
     ("bad-env-name", "dev", ORACLE, _oracle(lambda d: d["env"].update({"1BAD": "x"})), "1BAD"),
+    # the registry lets storefront call oracle's internal services: removing the port leaves it none
+    ("allow-from-without-port", "dev", ORACLE, _oracle(lambda d: [d["processes"]["api"].pop(key) for key in ("port", "healthCheck")]),
+     "no process has a `port`"),
 ]
 ROWS = [row for row in ROWS if row[3] is not None]
 
@@ -209,6 +212,7 @@ def test_validate_reports_each_problem_plan_reports_of_the_app(tmp_path, row):
 # What the loading path calls that checks an app: the row that proves validate reports it, or why it is not a
 # check of one app (it counts or configures the stack; validate runs it too, through the same load_inputs).
 CHECKS = {
+    "allow_from_target_problems": "allow-from-without-port",
     "backup_problems": "stack-wide: Cloudflare settings and the count of account tokens across apps",
     "dns_problems": "host-outside-zone",
     "preview_problems": "stack-wide: the stack's preview settings and the registry entries' repos (platform files)",

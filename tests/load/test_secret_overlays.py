@@ -274,7 +274,8 @@ def test_the_docs_list_every_reserved_name():
     text = (PROJECT_DIR / "docs/cli.md").read_text()
     from minnova_idp.model.mysql import MYSQL_ENV_VARS
 
-    for name in ("PORT", "DATABASE_URL", "REDIS_URL", *names.STORAGE_ENV_VARS, *MYSQL_ENV_VARS):
+    for name in ("PORT", "DATABASE_URL", "REDIS_URL", *names.STORAGE_ENV_VARS, *MYSQL_ENV_VARS, names.MONGODB_URL_ENV,
+                 "<CALLEE>_<PROCESS>_URL"):
         assert f"`{name}`" in text, name
 
 

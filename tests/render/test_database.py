@@ -529,7 +529,8 @@ def test_restore_drill_recovers_without_ever_archiving(tmp_path):
 
 @pytest.mark.parametrize("args,message", [
     (["examples/oracle", "prod", "--server-name", "Oracle_DB"], "--server-name: 'Oracle_DB' is not a server name"),
-    (["examples/storefront", "prod"], "database.enabled: the app has no database"),
+    (["examples/storefront", "prod"], "database.enabled: the app has no PostgreSQL database: restore-drill drills "
+                                      "PostgreSQL only"),
     (["examples/oracle", "staging"], "no environment 'staging' (hint: environments: dev, prod)"),
     (["examples/oracle", "prod", "--target-time", "noon"], "--target-time: 'noon' is not an RFC 3339 timestamp"),
 ])
@@ -540,6 +541,16 @@ def test_restore_drill_errors(args, message):
     result = subprocess.run([sys.executable, "-m", "minnova_idp.cli", "restore-drill", *args], cwd=PROJECT_DIR,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_restore_drill_of_an_app_without_postgresql_says_where_the_other_engines_drills_are():
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "minnova_idp.cli", "restore-drill", "examples/storefront", "prod"],
+                            cwd=PROJECT_DIR, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "docs/mysql-data.md" in result.stderr and "MongoDB" in result.stderr, \
+        result.stderr
 
 
 # The operator's own list of supported PostgreSQL images: cloudnative-pg/cloudnative-pg .github/pg_versions.json
