@@ -26,6 +26,7 @@ from minnova_idp.model.mongodb import SYSTEM_DATABASES, EnvironmentMongoDB, Mong
 from minnova_idp.model.mysql import MYSQL_ENV_VARS, EnvironmentMysql, Mysql, mysql_problems
 from minnova_idp.model.mysql_data_rules import mysql_data_problems
 from minnova_idp.model.quantity import parse_quantity
+from minnova_idp.model.seed import DatabaseSeed, Timestamp
 # In their own module since model/mysql.py uses them too (app_config imports it); still importable from here.
 from minnova_idp.model.resources import (  # noqa: F401
     CONTAINER_MAX,
@@ -64,18 +65,6 @@ def _backup_name(value: str) -> str:
     return value
 
 
-def _timestamp(value: str) -> str:
-    from datetime import datetime
-
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"'{value}' is not an RFC 3339 timestamp (e.g. 2026-11-20T09:30:00Z)") from None
-    if parsed.tzinfo is None:
-        raise ValueError(f"'{value}' has no time zone; add Z or an offset such as +01:00")
-    return value
-
-
 BackupName = Annotated[str, AfterValidator(_backup_name)]
 
 
@@ -83,33 +72,6 @@ def _database_size(value: str) -> str:
     if parse_quantity(value) > parse_quantity(DATABASE_SIZE_MAX):
         raise ValueError(f"'{value}' is more than a database volume may be ({DATABASE_SIZE_MAX})")
     return value
-
-
-_SEED_FILE_RE = re.compile(r"^seed/[A-Za-z0-9][A-Za-z0-9._-]{0,99}\.sql$")
-
-
-def _seed_file(value: str) -> str:
-    if not _SEED_FILE_RE.fullmatch(value) or ".." in value:
-        raise ValueError(f"'{value}' must be a .sql file in .minnova/seed/, written relative to .minnova/ "
-                         "(e.g. seed/schema.sql)")
-    return value
-
-
-class DatabaseSeed(StrictModel):
-    documented_as_one_value: ClassVar[bool] = True
-
-    files: list[Annotated[str, AfterValidator(_seed_file)]] = Field(
-        min_length=1, max_length=20, description="SQL files in .minnova/seed/, applied in order")
-    environments: list[EnvironmentName] = Field(
-        default_factory=list, description="environments seeded too when their database is created (e.g. [dev])")
-
-    @field_validator("files")
-    @classmethod
-    def _distinct_names(cls, files: list[str]) -> list[str]:
-        names_seen = [f.rsplit("/", 1)[-1] for f in files]
-        if len(set(names_seen)) != len(names_seen):
-            raise ValueError("each seed file may be listed once")
-        return files
 
 
 class Database(StrictModel):
@@ -219,7 +181,7 @@ class DatabaseRestore(StrictModel):
     from_backup: BackupName = Field(
         description="Server name of the backup to restore (the backupName it was archived under, "
                     "by default <app>-db).")
-    target_time: Annotated[str, AfterValidator(_timestamp)] | None = Field(
+    target_time: Timestamp | None = Field(
         default=None, description="Point in time to recover to (RFC 3339); default: the end of the WAL archive.")
     source_gone: bool = Field(
         default=False, description="The source Cluster no longer exists (disaster recovery): the program stops "

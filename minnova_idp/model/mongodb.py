@@ -13,6 +13,8 @@ from pydantic import AfterValidator, Field
 from minnova_idp.model import names, versions
 from minnova_idp.model.fields import Quantity, StrictModel, default_shown_as
 from minnova_idp.model.quantity import parse_quantity
+from minnova_idp.model.resources import ResourceList, Resources
+from minnova_idp.model.seed import Timestamp
 
 MONGODB_SIZE_MAX = "64Ti"
 # The operator refuses `len(cluster name + replset name) > 50` (percona-server-mongodb-operator@v1.22.0
@@ -66,39 +68,7 @@ def _pbm_name(value: str) -> str:
     return value
 
 
-def _timestamp(value: str) -> str:
-    from datetime import datetime
-
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"'{value}' is not an RFC 3339 timestamp (e.g. 2026-11-20T09:30:00Z)") from None
-    if parsed.tzinfo is None:
-        raise ValueError(f"'{value}' has no time zone; add Z or an offset such as +01:00")
-    return value
-
-
 ClusterName = Annotated[str, AfterValidator(_cluster_name)]
-
-
-class MongoResourceList(StrictModel):
-    cpu: Quantity | None = None
-    memory: Quantity | None = None
-
-
-class MongoResources(StrictModel):
-    documented_as_one_value: ClassVar[bool] = True
-
-    requests: MongoResourceList = MongoResourceList(cpu="100m", memory="512Mi")
-    limits: MongoResourceList = MongoResourceList(memory="1Gi")
-
-    def as_kubernetes(self) -> dict[str, dict[str, str]]:
-        out = {}
-        for section in ("requests", "limits"):
-            values = getattr(self, section).model_dump(exclude_none=True)
-            if values:
-                out[section] = values
-        return out
 
 
 class MongoDB(StrictModel):
@@ -112,8 +82,8 @@ class MongoDB(StrictModel):
     size: Annotated[Quantity, AfterValidator(_size)] = Field(
         default="1Gi", description="storage per member, as a Kubernetes quantity; can grow, never shrink; at most "
                                    f"{MONGODB_SIZE_MAX}")
-    resources: MongoResources = Field(
-        default=MongoResources(), description="each member's mongod resources (requests and limits)")
+    resources: Resources = Field(
+        default=Resources(requests=ResourceList(cpu="100m", memory="512Mi"), limits=ResourceList(memory="1Gi")), description="each member's mongod resources (requests and limits)")
     backup_retention: Annotated[str, AfterValidator(_retention)] = Field(
         default="30d", description="how long daily backups are kept: a number and `d`, `w` or `m` (kept as that many "
                                    "daily backups)")
@@ -126,7 +96,7 @@ class MongoRestore(StrictModel):
                                                   "`<app>-mongodb`)")
     backup: Annotated[str, AfterValidator(_pbm_name)] = Field(
         description="the backup to restore: its PBM name, the UTC time it started (e.g. 2026-11-20T03:00:21Z)")
-    target_time: Annotated[str, AfterValidator(_timestamp)] | None = Field(
+    target_time: Timestamp | None = Field(
         default=None, description="a point in time after that backup to recover to (RFC 3339), from the archived "
                                   "oplog; default: the backup itself")
 

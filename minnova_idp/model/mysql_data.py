@@ -8,12 +8,12 @@ every backup object derives from live here too (one concept per module).
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Annotated, ClassVar
 
-from pydantic import AfterValidator, Field, field_validator
+from pydantic import AfterValidator, Field
 
-from minnova_idp.model.fields import EnvironmentName, StrictModel
+from minnova_idp.model.fields import StrictModel
+from minnova_idp.model.seed import DatabaseSeed, Timestamp
 
 # A MariaDB's name: the operator derives `<name>-primary`, `<name>-secondary`, `<name>-internal`, `storage-<name>-<n>`
 # and `<name>-daily`-style children from it (model/mysql.py: at most 36 characters, DNS labels).
@@ -37,27 +37,6 @@ def _mysql_retention(value: str) -> str:
     return value
 
 
-def _timestamp(value: str) -> str:
-    """RFC 3339 with a zone, as PostgreSQL's restore takes it (the operator's targetRecoveryTime is a metav1.Time)."""
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"'{value}' is not an RFC 3339 timestamp (e.g. 2026-11-20T09:30:00Z)") from None
-    if parsed.tzinfo is None:
-        raise ValueError(f"'{value}' has no time zone; add Z or an offset such as +01:00")
-    return value
-
-
-_SEED_FILE_RE = re.compile(r"^seed/[A-Za-z0-9][A-Za-z0-9._-]{0,99}\.sql$")
-
-
-def _seed_file(value: str) -> str:
-    if not _SEED_FILE_RE.fullmatch(value) or ".." in value:
-        raise ValueError(f"'{value}' must be a .sql file in .minnova/seed/, written relative to .minnova/ "
-                         "(e.g. seed/mysql.sql)")
-    return value
-
-
 ServerName = Annotated[str, AfterValidator(_server_name)]
 
 
@@ -73,7 +52,7 @@ class MysqlRestore(StrictModel):
 
     from_backup: ServerName = Field(
         description="the server whose backups to restore (its serverName, by default <app>-mysql)")
-    target_time: Annotated[str, AfterValidator(_timestamp)] | None = Field(
+    target_time: Timestamp | None = Field(
         default=None, description="point in time to recover to (RFC 3339): with binary logs archived (2 or more "
         "instances) to that second; otherwise the last full backup taken at or before it; default: now")
     source_gone: bool = Field(
@@ -83,23 +62,8 @@ class MysqlRestore(StrictModel):
         "it must be a server this environment ran (docs/mysql-data.md \"Restoring\")")
 
 
-class MysqlSeed(StrictModel):
-    """`database.seed`'s shape (model/app_config.py DatabaseSeed), for MySQL's own files."""
+MysqlSeed = DatabaseSeed  # the same files and rules as PostgreSQL's seed (model/seed.py)
 
-    documented_as_one_value: ClassVar[bool] = True
-
-    files: list[Annotated[str, AfterValidator(_seed_file)]] = Field(
-        min_length=1, max_length=20, description="SQL files in .minnova/seed/, applied in order")
-    environments: list[EnvironmentName] = Field(
-        default_factory=list, description="environments seeded too when their MySQL is created (e.g. [dev])")
-
-    @field_validator("files")
-    @classmethod
-    def _distinct_names(cls, files: list[str]) -> list[str]:
-        seen = [f.rsplit("/", 1)[-1] for f in files]
-        if len(set(seen)) != len(seen):
-            raise ValueError("each seed file may be listed once")
-        return files
 
 
 # ---- names ---------------------------------------------------------------------------------------------------------

@@ -44,7 +44,8 @@ from typing import Any
 
 from minnova_idp.model import names, versions
 from minnova_idp.model.app_config import AppConfig
-from minnova_idp.model.mongodb import MongoResources, MongoRestore, retention_days
+from minnova_idp.model.mongodb import MongoRestore, retention_days
+from minnova_idp.model.resources import Resources
 from minnova_idp.render import isolation
 from minnova_idp.render.database_placement import BackupTarget
 from minnova_idp.render.resources import FromToken, KubernetesObject, Lifecycle, Secret, kubernetes_object
@@ -79,7 +80,7 @@ class MongoPlacement:
     version: str
     instances: int
     size: str
-    resources: MongoResources
+    resources: Resources
     cluster: str
     database: str  # the app's database (its name); its user is `app` (USER)
     password: str = ""  # derived (mongodb_password); never logged: repr hides it

@@ -16,7 +16,7 @@ from minnova_idp.model.errors import ConfigError, Problem
 from minnova_idp.model.quantity import parse_quantity
 from minnova_idp.model.secrets import SecretValues
 from minnova_idp.render import isolation
-from minnova_idp.model.mongodb import MongoResourceList, MongoResources, mongodb_cluster
+from minnova_idp.model.mongodb import mongodb_cluster
 from minnova_idp.render.app import Manifest, app_code_pods, common_labels, mongodb_pods_label, own_policy_pods, render_app
 from minnova_idp.render.mongodb import MongoPlacement, mongodb_password
 from minnova_idp.render.database_placement import DatabasePlacement, Origin
@@ -39,8 +39,8 @@ QUOTA = {"requests.cpu": "2", "requests.memory": "4Gi", "limits.memory": "8Gi", 
          "services.nodeports": "0"}
 PREVIEW_REDIS_RESOURCES = Resources(requests=ResourceList(cpu="25m", memory="32Mi"),
                                     limits=ResourceList(memory="128Mi"))
-PREVIEW_MONGODB_RESOURCES = MongoResources(requests=MongoResourceList(cpu="50m", memory="256Mi"),
-                                           limits=MongoResourceList(memory="512Mi"))
+PREVIEW_MONGODB_RESOURCES = Resources(requests=ResourceList(cpu="50m", memory="256Mi"),
+                                      limits=ResourceList(memory="512Mi"))
 CONTAINER_DEFAULT_REQUEST = {"cpu": "50m", "memory": "64Mi"}
 CONTAINER_DEFAULT_LIMIT = NAMESPACE_DEFAULT_LIMIT  # model/app_config.py checks requests against it
 CONTAINER_MAX = {"cpu": "2", "memory": "2Gi"}
