@@ -67,6 +67,8 @@ CUSTOM = {
     ("k8s.mariadb.com/v1alpha1", "Grant"),
     ("k8s.mariadb.com/v1alpha1", "PhysicalBackup"),
     ("k8s.mariadb.com/v1alpha1", "PointInTimeRecovery"),
+    # Traefik's, a redirecting host alias (render/host_aliases.py)
+    ("traefik.io/v1alpha1", "Middleware"),
 }
 
 # What the typed Secret class wraps whole as a secret and declares among its secret outputs.
