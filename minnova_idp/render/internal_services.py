@@ -138,6 +138,20 @@ def url_env(access: InternalAccess | None, own_env: Iterable[str]) -> list[dict[
     return env
 
 
+def ingress_policy_name(caller: str, process: str) -> str:
+    """`allow.<caller>.<process>`: unambiguous, as app and process names hold no dot (a NetworkPolicy name is a DNS
+    subdomain, dots allowed). `allow-<caller>-to-<process>` was not: caller `a-to-b` with process `c` and caller `a`
+    with process `b-to-c` made one name, two resources of one URN, and pulumi refused the whole update."""
+    return f"allow.{caller}.{process}"
+
+
+def egress_policy_name(callee: str) -> str:
+    """`allow-to.<callee>`: its first label differs from every ingress policy's (`allow`) and every other policy's
+    (no dot), so one namespace's policies never share a name (`allow-to-<callee>` was `allow-<caller>-to-<process>`
+    for caller `to`)."""
+    return f"allow-to.{callee}"
+
+
 def ingress_policies(namespace: str, labels: dict[str, str], app: str, access: InternalAccess | None
                      ) -> list[Manifest]:
     """In the callee's namespace: per (caller, process), the caller's app pods in the caller's namespace to that
@@ -146,7 +160,7 @@ def ingress_policies(namespace: str, labels: dict[str, str], app: str, access: I
         return []
     return [{
         "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-        "metadata": {"name": f"allow-{grant.caller}-to-{grant.process}", "namespace": namespace, "labels": labels},
+        "metadata": {"name": ingress_policy_name(grant.caller, grant.process), "namespace": namespace, "labels": labels},
         "spec": {
             "podSelector": {"matchLabels": InternalService(app, grant.process, namespace, grant.port).pods},
             "policyTypes": ["Ingress"],
@@ -168,7 +182,7 @@ def egress_policies(namespace: str, labels: dict[str, str], app: str, access: In
         by_callee.setdefault(service.app, []).append(service)
     return [{
         "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-        "metadata": {"name": f"allow-to-{callee}", "namespace": namespace, "labels": labels},
+        "metadata": {"name": egress_policy_name(callee), "namespace": namespace, "labels": labels},
         "spec": {
             "podSelector": {"matchLabels": {APP_NAME_LABEL: app}},
             "policyTypes": ["Egress"],

@@ -447,3 +447,17 @@ def test_a_redirecting_alias_on_a_stack_not_saying_traefik_is_that_apps_problem(
     assert problem.startswith("examples/storefront/.minnova/app.yaml: environments.prod.aliases[0].redirect: "
                               "'store.minnova.io' redirects, which needs Traefik, but the stack file Pulumi.prod.yaml "
                               "sets minnova:ingressClass: nginx")
+
+
+def test_a_urn_registered_twice_stops_the_plan_naming_it():
+    """pulumi@v3.259.0 pkg/resource/deploy/step_generator.go:276-287 refuses a second registration of one URN (the
+    whole update stops): the plan says so too, instead of recording both."""
+    from minnova_idp.plan.recorder import DuplicateUrnError
+
+    def program():
+        manifest = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "a"}}
+        kubernetes.KubernetesObject("a-configmap-x", manifest, pulumi.ResourceOptions())
+        kubernetes.KubernetesObject("a-configmap-x", manifest, pulumi.ResourceOptions())
+
+    with pytest.raises(DuplicateUrnError, match=r"kubernetes:core/v1:ConfigMap::a-configmap-x"):
+        record(program)

@@ -10,9 +10,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from minnova_idp.model.app_config import AppConfig
 from minnova_idp.model.registry import RegistryEntry
 from minnova_idp.plan.recorder import manifest_yaml, run_plan
 from minnova_idp.render.declaration import declare
+from minnova_idp.render.internal_services import (access_for, egress_policy_name, ingress_policies,
+                                                  ingress_policy_name)
 from minnova_idp.render.resources import KubernetesObject
 
 from tests.conftest import PROJECT_DIR, app_config_problems, load_stack_inputs, project_copy, stack_problems
@@ -156,7 +159,8 @@ def test_a_preview_of_the_caller_reaches_no_internal_service(three_apps):
     assert "storage:" not in text
     preview = render_preview(validate_document(AppConfig, load_yaml(text, "app.yaml")), request, None, (), None,
                              "0" * 64)
-    assert not any(m["kind"] == "NetworkPolicy" and m["metadata"]["name"].startswith("allow-") for m in preview)
+    assert not any(m["kind"] == "NetworkPolicy" and m["metadata"]["name"].startswith(("allow.", "allow-to."))
+               for m in preview)
     deployment = next(m for m in preview if m["kind"] == "Deployment")
     assert not any(item["name"] == "ORACLE_API_URL" for item in deployment["spec"]["template"]["spec"]["containers"][0]["env"])
     cluster = Cluster([*three_apps, *preview])
@@ -190,10 +194,10 @@ def test_without_allow_from_every_network_policy_is_byte_identical_to_before(tmp
         golden.write_text(without)
     assert without == golden.read_text()
     with_path = [m for m in run_plan(PROJECT_DIR, stack).manifests() if m["kind"] == "NetworkPolicy"]
-    added = [m for m in with_path if m["metadata"]["name"].startswith("allow-")]
+    added = [m for m in with_path if m["metadata"]["name"].startswith(("allow.", "allow-to."))]
     assert _policies_text([m for m in with_path if m not in added]) == golden.read_text()
     assert sorted((m["metadata"]["namespace"], m["metadata"]["name"]) for m in added) == [
-        (f"oracle-{stack}", "allow-storefront-to-api"), (f"storefront-{stack}", "allow-to-oracle")]
+        (f"oracle-{stack}", "allow.storefront.api"), (f"storefront-{stack}", "allow-to.oracle")]
     validate_objects(added)
 
 
@@ -213,7 +217,7 @@ def test_a_caller_cannot_reach_a_callee_whose_entry_does_not_name_it(tmp_path):
     app_yaml.write_text(app_yaml.read_text().replace(
         "  NODE_ENV: production\n", "  NODE_ENV: production\n  ORACLE_API_URL: http://oracle-api.oracle-dev.svc:8080\n"))
     manifests = _manifests(load_stack_inputs(project, "dev"))
-    assert not any(m["kind"] == "NetworkPolicy" and m["metadata"]["name"].startswith("allow-") for m in manifests)
+    assert not any(m["kind"] == "NetworkPolicy" and m["metadata"]["name"].startswith(("allow.", "allow-to.")) for m in manifests)
     cluster = Cluster(manifests)
     assert not cluster.can_reach(_pod(manifests, "storefront-dev", "storefront", "10.244.1.10"),
                                  _pod(manifests, "oracle-dev", "oracle-api", "10.244.2.20"), 8080)
@@ -231,7 +235,7 @@ def test_the_apps_own_value_of_the_url_variable_wins_and_is_not_duplicated(tmp_p
     env = manifests[("Deployment", "storefront-dev", "storefront")]["spec"]["template"]["spec"]["containers"][0]["env"]
     assert [item for item in env if item["name"] == "ORACLE_API_URL"] == [
         {"name": "ORACLE_API_URL", "value": "http://elsewhere:1"}]
-    assert ("NetworkPolicy", "storefront-dev", "allow-to-oracle") in manifests  # the reviewed path is still open
+    assert ("NetworkPolicy", "storefront-dev", "allow-to.oracle") in manifests  # the reviewed path is still open
 
 
 @pytest.mark.parametrize("allow_from,message", [
@@ -273,7 +277,7 @@ def test_allow_from_narrowed_to_processes_opens_only_those(tmp_path):
                                                "allowFrom: [{app: storefront, processes: [admin]}]"))
     manifests = _manifests(load_stack_inputs(project, "dev"))
     names = {(m["metadata"]["namespace"], m["metadata"]["name"]) for m in manifests if m["kind"] == "NetworkPolicy"}
-    assert ("oracle-dev", "allow-storefront-to-admin") in names and ("oracle-dev", "allow-storefront-to-api") not in names
+    assert ("oracle-dev", "allow.storefront.admin") in names and ("oracle-dev", "allow.storefront.api") not in names
     cluster = Cluster(manifests)
     storefront = _pod(manifests, "storefront-dev", "storefront", "10.244.1.10")
     assert cluster.can_reach(storefront, _pod(manifests, "oracle-dev", "oracle-admin", "10.244.2.24"), 9000)
@@ -293,7 +297,7 @@ def test_a_broken_callee_does_not_stop_the_callers_plan(tmp_path):
     assert list(plan.outputs["degradedApps"]) == ["oracle"]
     manifests = _by_key(plan.manifests())
     assert ("Deployment", "storefront-dev", "storefront") in manifests
-    assert ("NetworkPolicy", "storefront-dev", "allow-to-oracle") not in manifests
+    assert ("NetworkPolicy", "storefront-dev", "allow-to.oracle") not in manifests
     env = manifests[("Deployment", "storefront-dev", "storefront")]["spec"]["template"]["spec"]["containers"][0]["env"]
     assert "ORACLE_API_URL" not in {item["name"] for item in env}
 
@@ -336,3 +340,28 @@ def test_the_process_pods_the_policies_name_are_the_processes_own():
     config = AppConfig.model_validate(yaml.safe_load((PROJECT_DIR / "examples/oracle/.minnova/app.yaml").read_text()))
     placement = Placement(environment="dev", namespace="oracle-dev", host="h", replicas=1, image_tag="t")
     assert InternalService("oracle", "api", "oracle-dev", 8080).pods == process_selector(config, placement, "api")
+
+
+def _app(name: str, processes: dict) -> AppConfig:
+    return AppConfig.model_validate({"name": name, "image": {"repository": f"ghcr.io/acme/{name}"}, "port": 8080,
+                                     "environments": {"prod": {"host": f"{name}.acme.dev"}}, "processes": processes})
+
+
+def _entry(name: str, allow=()) -> RegistryEntry:
+    return RegistryEntry.model_validate({"name": name, "repo": f"https://github.com/acme/{name}.git",
+                                         "allowFrom": list(allow)})
+
+
+def test_policy_names_are_unambiguous_for_hyphenated_callers_and_processes():
+    """`allow-<caller>-to-<process>` was one name for caller `a-to-b` + process `c` and caller `a` + process `b-to-c`
+    (one URN twice: pulumi stops the update); `allow-to-<callee>` was caller `to`'s policy for process `<callee>`."""
+    callee = (_entry("svc", ["a-to-b", "to", {"app": "a", "processes": ["b-to-c"]}]),
+              _app("svc", {"c": {"command": ["x"], "port": 8000}, "b-to-c": {"command": ["x"], "port": 9000},
+                           "api": {"command": ["x"], "port": 7000}}))
+    apps = [callee, (_entry("a"), _app("a", {})), (_entry("a-to-b"), _app("a-to-b", {})),
+            (_entry("to"), _app("to", {}))]
+    names = [p["metadata"]["name"] for p in ingress_policies("svc-prod", {}, "svc", access_for("svc", "prod", apps))]
+    assert len(names) == len(set(names)) and "allow.a-to-b.c" in names and "allow.a.b-to-c" in names
+    assert "allow.to.api" in names
+    # a namespace's egress policy (allow-to.<callee>) never takes an ingress policy's name
+    assert egress_policy_name("api") not in names and ingress_policy_name("to", "api") != egress_policy_name("api")
