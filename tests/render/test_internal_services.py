@@ -365,3 +365,59 @@ def test_policy_names_are_unambiguous_for_hyphenated_callers_and_processes():
     assert "allow.to.api" in names
     # a namespace's egress policy (allow-to.<callee>) never takes an ingress policy's name
     assert egress_policy_name("api") not in names and ingress_policy_name("to", "api") != egress_policy_name("api")
+
+
+def test_a_caller_secret_of_the_url_name_is_not_overridden_and_status_says_so():
+    """env beats envFrom (kubernetes/api@v0.33.13 core/v1/types.go:2811): an injected ORACLE_API_URL replaced the
+    caller's secret of that name. The app's own value wins, as for app.yaml env, and `described` names it."""
+    from dataclasses import replace
+
+    from minnova_idp.model.secrets import SecretValues
+    from minnova_idp.render.app import render_app
+    from minnova_idp.render.internal_services import described, own_env_names
+    from minnova_idp.render.placement import RenderSettings, environment_placement
+
+    caller = _app("caller", {})
+    apps = [(_entry("oracle", ["caller"]), _app("oracle", {"api": {"command": ["x"], "port": 8080}})),
+            (_entry("caller"), caller)]
+    access = access_for("caller", "prod", apps)
+    secrets = SecretValues(source="secrets/prod.enc.yaml", string_data={"ORACLE_API_URL": "https://mine"})
+    placement = replace(environment_placement(caller, "prod", "1", secrets=secrets), internal=access)
+    settings = RenderSettings(deployment="acme", ingress_class="traefik", cluster_issuer=None)
+    deployment = next(o for o in render_app(caller, placement, settings) if o["kind"] == "Deployment")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert not [item for item in container["env"] if item["name"] == "ORACLE_API_URL"]
+    assert container["envFrom"] == [{"secretRef": {"name": "caller-secrets"}}]
+    without = replace(environment_placement(caller, "prod", "1"), internal=access)
+    assert {"name": "ORACLE_API_URL", "value": "http://oracle-api.oracle-prod.svc:8080"} in next(
+        o for o in render_app(caller, without, settings) if o["kind"] == "Deployment"
+    )["spec"]["template"]["spec"]["containers"][0]["env"]
+    shown = described("caller", "caller-prod", caller, access, own_env_names({}, secrets.keys))
+    assert shown["notInjected"] == ["ORACLE_API_URL"]
+    assert "notInjected" not in described("caller", "caller-prod", caller, access)
+
+
+def test_two_callees_giving_a_caller_one_variable_name_are_refused_naming_both(tmp_path):
+    """`oracle`'s process `api-x` and `oracle-api`'s process `x` are both ORACLE_API_X_URL for storefront: the first
+    in name order won, so a callee adding a process could take another's traffic. Refused; under isolation the app
+    whose new config adds the clash is the one kept back."""
+    project = project_copy(tmp_path)
+    oracle = project / "examples/oracle/.minnova/app.yaml"
+    oracle.write_text(oracle.read_text().replace("cron:\n", "  api-x:\n    command: [\"bin/oracle\"]\n    port: 9000\n"
+                                                 "cron:\n", 1))
+    source = project / "examples/oracle-api/.minnova"
+    source.mkdir(parents=True)
+    (source / "app.yaml").write_text(
+        "name: oracle-api\nimage: {repository: registry.minnova.io/oracle-api, tag: '1'}\nport: 80\n"
+        "environments: {dev: {host: oracle-api.dev.minnova.io}}\nprocesses: {x: {command: [x], port: 9000}}\n")
+    (project / "deployments/minnova/apps/oracle-api.yaml").write_text(
+        "name: oracle-api\nlocal: examples/oracle-api\nallowFrom: [storefront]\n")
+    problems = stack_problems(project, cache_dir=tmp_path / "cache")
+    assert ("deployments/minnova/apps/oracle-api.yaml: allowFrom: 'storefront' would get ORACLE_API_X_URL from both "
+            "'oracle' (process api-x) and 'oracle-api' (process x): one variable cannot name two services") in [
+        p.split(" (hint:")[0] for p in problems], problems
+    plan = run_plan(project, "dev", cache_dir=tmp_path / "cache", previous_outputs={})
+    assert list(plan.outputs["degradedApps"]) == ["oracle-api"]
+    env = next(m for m in plan.manifests() if m["kind"] == "Deployment" and m["metadata"]["name"] == "storefront")
+    assert [e["value"] for e in env["spec"]["template"]["spec"]["containers"][0]["env"]
+            if e["name"] == "ORACLE_API_X_URL"] == ["http://oracle-api-x.oracle-dev.svc:9000"]
