@@ -421,3 +421,52 @@ def test_two_callees_giving_a_caller_one_variable_name_are_refused_naming_both(t
     env = next(m for m in plan.manifests() if m["kind"] == "Deployment" and m["metadata"]["name"] == "storefront")
     assert [e["value"] for e in env["spec"]["template"]["spec"]["containers"][0]["env"]
             if e["name"] == "ORACLE_API_X_URL"] == ["http://oracle-api-x.oracle-dev.svc:9000"]
+
+
+def _problems_of(document: dict) -> list[str]:
+    from minnova_idp.load.validation import validate_document
+    from minnova_idp.load.yamlsafe import load_yaml
+    from minnova_idp.model.errors import ConfigError
+
+    try:
+        validate_document(AppConfig, load_yaml(yaml.safe_dump(document), "app.yaml"))
+    except ConfigError as error:
+        return [str(p) for p in error.problems]
+    return []
+
+
+@pytest.mark.parametrize("process,environment,owner", [
+    ("db-rw", {}, "CloudNativePG's Cluster shop-db"),
+    ("db-r", {}, "CloudNativePG's Cluster shop-db"),
+    ("db-copy-rw", {}, "CloudNativePG's Cluster shop-db-copy"),  # a preview's copy
+    ("db-drill-ro", {}, "CloudNativePG's Cluster shop-db-drill"),  # the restore drill
+    ("db-pg17-rw", {}, "CloudNativePG's Cluster shop-db-pg17"),  # a major upgrade's new Cluster
+    ("db-2-rw", {"database": {"backupName": "shop-db-2"}}, "CloudNativePG's Cluster shop-db-2"),
+    ("db-2-drill-r", {"database": {"backupName": "shop-db-2"}}, "CloudNativePG's Cluster shop-db-2-drill"),
+    ("mysql-primary", {}, "mariadb-operator's MariaDB shop-mysql"),
+    ("mysql-secondary", {}, "mariadb-operator's MariaDB shop-mysql"),
+    ("mysql-internal", {}, "mariadb-operator's MariaDB shop-mysql"),
+    ("maria", {"mysql": {"serverName": "shop-maria"}}, "mariadb-operator's MariaDB shop-maria"),
+    ("mongodb-rs0", {}, "the MongoDB operator's PerconaServerMongoDB shop-mongodb"),
+    ("mongo2-rs0", {"mongodb": {"clusterName": "shop-mongo2"}}, "PerconaServerMongoDB shop-mongo2"),
+    ("old-rs0", {"mongodb": {"clusterName": "shop-new", "restore": {"fromCluster": "shop-old",
+                                                                  "backup": "2026-11-20T03:00:21Z"}}},
+     "PerconaServerMongoDB shop-old"),
+])
+def test_an_internal_service_never_takes_a_database_operators_service(process, environment, owner):
+    """Only db-rw/-ro/-r were refused: every other Service an operator creates in the namespace (cloudnative-pg
+    @v1.30.0 internal/controller/cluster_create.go:416-417 refuses one it does not own) was open to a process."""
+    document = {"name": "shop", "image": {"repository": "ghcr.io/acme/shop"}, "port": 8080,
+                "environments": {"dev": {"host": "shop.dev.acme.dev", **environment}},
+                "processes": {process: {"command": ["x"], "port": 5432}}}
+    problems = [p for p in _problems_of(document) if f"processes.{process}.port" in p]
+    assert problems and f"the Service `shop-{process}` would be a database's" in problems[0] and owner in problems[0]
+    document["processes"] = {process: {"command": ["x"]}}  # a worker has no Service: nothing to take
+    assert not [p for p in _problems_of(document) if f"processes.{process}" in p]
+
+
+def test_the_reserved_mongodb_replset_is_the_renderers():
+    from minnova_idp.model.operator_services import MONGODB_REPLSET
+    from minnova_idp.render.mongodb import REPLSET
+
+    assert MONGODB_REPLSET == REPLSET
