@@ -251,8 +251,11 @@ class HealthCheck(StrictModel):
 EnvVars = dict[EnvVarName, str]
 
 _PROCESS_NAME_RE = re.compile(r"^[a-z]([a-z0-9-]{0,18}[a-z0-9])?$")
+# A process's (or cron job's) pods are `app.kubernetes.io/instance: <namespace>-<name>` (render/app_meta.py
+# process_selector); so are the platform's Jobs: the restore drills' checks (render/drill.py, render/mysql_drill.py)
+# and the MySQL seed (render/mysql_data.py) too, so those names are the platform's.
 RESERVED_PROCESS_NAMES = frozenset({"web", "release", "db", "drill", "seed", "mask", "redis", "storage-cleanup",
-                                    "mysql"})
+                                    "mysql", "drill-check", "mysql-seed", "mysql-drill-check"})
 
 
 def _process_name(value: str) -> str:
@@ -485,6 +488,10 @@ class AppConfig(StrictModel):
                 problems.append((("processes", name, "port"), f"the Service `{service}` would be a database's, {owned[service]}"
                                  "'s (its operator refuses a Service it does not own); pick another process name"))
         for name, job in self.cron.items():
+            if name in self.processes:
+                problems.append((("cron", name), f"is also a process's name: both would run pods labelled "
+                                 f"app.kubernetes.io/instance <namespace>-{name}, and the process's Deployment (and "
+                                 "its Service, NetworkPolicies) would select the cron job's pods; rename one"))
             for index, env_name in enumerate(job.environments or []):
                 if env_name not in self.environments:
                     problems.append((("cron", name, "environments", index),

@@ -470,3 +470,31 @@ def test_the_reserved_mongodb_replset_is_the_renderers():
     from minnova_idp.render.mongodb import REPLSET
 
     assert MONGODB_REPLSET == REPLSET
+
+
+def test_a_cron_job_named_like_a_process_is_refused():
+    """Both run pods labelled `<namespace>-api`: the process's Deployment, Service and policies would select the
+    cron job's pods."""
+    problems = app_config_problems("processes: {api: {command: [x], port: 8080}}\n"
+                                   "cron: {api: {schedule: '0 1 * * *', command: [y]}}\n")
+    assert any(p.startswith("app.yaml") and ": cron.api: is also a process's name" in p for p in problems), problems
+
+
+@pytest.mark.parametrize("name", ["drill-check", "mysql-seed", "mysql-drill-check"])
+@pytest.mark.parametrize("kind", ["processes", "cron"])
+def test_a_name_the_platforms_jobs_label_their_pods_with_is_reserved(name, kind):
+    job = "{command: [x]}" if kind == "processes" else "{schedule: '0 1 * * *', command: [x]}"
+    problems = app_config_problems(f"{kind}: {{{name}: {job}}}\n")
+    assert any(f"'{name}' is reserved" in p for p in problems), problems
+
+
+def test_the_drill_checks_instance_is_what_a_process_named_drill_check_would_get():
+    """The reserved names are the ones the renderer gives its Jobs' pods (a process `<name>` gets `<inst>-<name>`):
+    the drill's check Job (render/drill.py, inside the drill's ConfigMap) runs as `oracle-dev-drill-check`."""
+    from minnova_idp.model.app_config import RESERVED_PROCESS_NAMES
+
+    drill = next(m for m in _manifests(load_stack_inputs(PROJECT_DIR, "dev"))
+                 if m["kind"] == "ConfigMap" and m["metadata"]["name"] == "oracle-db-drill")
+    check_job = yaml.safe_load(drill["data"]["check-job.yaml"])
+    assert check_job["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/instance"] == "oracle-dev-drill-check"
+    assert "drill-check" in RESERVED_PROCESS_NAMES
