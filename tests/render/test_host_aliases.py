@@ -93,7 +93,8 @@ def test_a_dns_record_per_alias_named_by_its_host():
 
 def test_rendered_objects_pass_strict_validation():
     objects = render_app(shop(BOTH), environment_placement(shop(BOTH), "prod", "1"), SETTINGS)
-    validate_objects(objects)  # Kubernetes' OpenAPI, the shared CRDs, Traefik's Middleware CRD (support/traefik.py)
+    # Kubernetes' OpenAPI and the shared CRDs; the Middleware: test_the_middleware_validates_against_traefiks_crd
+    validate_objects([o for o in objects if o["kind"] != "Middleware"])
 
 
 def _traefik_file(path: str) -> str:
