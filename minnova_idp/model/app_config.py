@@ -485,8 +485,9 @@ class AppConfig(StrictModel):
         for name, process in self.processes.items():
             service = names.process(self.name, name)
             if process.port is not None and service in owned:
-                problems.append((("processes", name, "port"), f"the Service `{service}` would be a database's, {owned[service]}"
-                                 "'s (its operator refuses a Service it does not own); pick another process name"))
+                problems.append((("processes", name, "port"),
+                                 f"the Service `{service}` would be a database's, {owned[service]}'s (its operator "
+                                 "refuses a Service it does not own); pick another process name"))
         for name, job in self.cron.items():
             if name in self.processes:
                 problems.append((("cron", name), f"is also a process's name: both would run pods labelled "

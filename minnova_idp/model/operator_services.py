@@ -5,8 +5,8 @@ the app's Service would carry the database's name for whoever resolves it.
 
 Derived from the names the renderer gives (model/names.py, model/mysql.py, model/mongodb.py), for every name an app's
 config can give its servers, so a process chosen now stays clear of a database added or restored later:
-- CloudNativePG (pkg/specs/services.go: `<cluster>-rw`, `-ro`, `-r`): the app's Cluster `<app>-db`, each
-  environment's `backupName`, each with a major upgrade's `-pg<version>` (policy/guards.py), their restore drills'
+- CloudNativePG (cloudnative-pg@v1.30.0 api/v1/cluster_types.go:65-74: `<cluster>-rw`, `-ro`, `-r`): the app's
+  Cluster `<app>-db`, each environment's `backupName`, each with a major upgrade's `-pg<version>` (policy/guards.py), their restore drills'
   `<cluster>-drill`, and a preview's copy `<app>-db-copy`;
 - mariadb-operator@v26.6.0 api/v1alpha1/mariadb_keys.go:194-230: `<server>`, `<server>-internal`, `-primary`,
   `-secondary`, for `<app>-mysql` and each environment's `serverName`;

@@ -158,7 +158,8 @@ def ingress_policies(namespace: str, labels: dict[str, str], app: str, access: I
         return []
     return [{
         "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-        "metadata": {"name": ingress_policy_name(grant.caller, grant.process), "namespace": namespace, "labels": labels},
+        "metadata": {"name": ingress_policy_name(grant.caller, grant.process), "namespace": namespace,
+                     "labels": labels},
         "spec": {
             "podSelector": {"matchLabels": InternalService(app, grant.process, namespace, grant.port).pods},
             "policyTypes": ["Ingress"],

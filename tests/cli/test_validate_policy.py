@@ -263,7 +263,8 @@ def test_validate_refuses_a_redirect_where_the_stack_is_not_traefik_as_plan_does
     platform published for a stack whose ingressClass is not traefik, says what plan says."""
     project = project_copy(tmp_path)
     stack_file = project / "Pulumi.dev.yaml"
-    stack_file.write_text(stack_file.read_text().replace("minnova:ingressClass: traefik", "minnova:ingressClass: nginx"))
+    stack_file.write_text(stack_file.read_text().replace("minnova:ingressClass: traefik",
+                                                         "minnova:ingressClass: nginx"))
     _publish(project, "dev", project / ORACLE.removesuffix("/.minnova"), "oracle")
     _oracle(_dev_alias("www.oracle.minnova.io"))(project)
     plan = [p.split(" (hint:")[0] for p in stack_problems(project, "dev")]

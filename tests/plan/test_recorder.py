@@ -439,7 +439,8 @@ def test_a_redirecting_alias_on_a_stack_not_saying_traefik_is_that_apps_problem(
     project = project_copy(tmp_path)
     _redirecting_alias(project)
     stack_file = project / "Pulumi.prod.yaml"
-    stack_file.write_text(stack_file.read_text().replace("minnova:ingressClass: traefik", "minnova:ingressClass: nginx"))
+    stack_file.write_text(stack_file.read_text().replace("minnova:ingressClass: traefik",
+                                                         "minnova:ingressClass: nginx"))
     plan = run_plan(project, "prod", previous_outputs={})
     apps = sorted(r.name for r in plan.resources if r.type == "minnova:index:MinnovaApp")
     assert apps == ["catalog-prod", "ledger-prod", "oracle-prod"]
