@@ -53,6 +53,7 @@ BUILT_IN: dict[tuple[str, str], tuple[str, ...]] = {
 CUSTOM = {
     ("postgresql.cnpg.io/v1", "Cluster"),
     ("postgresql.cnpg.io/v1", "ScheduledBackup"),
+    ("postgresql.cnpg.io/v1", "Backup"),  # a major upgrade's first base backup (render/database.py)
     ("barmancloud.cnpg.io/v1", "ObjectStore"),
     ("psmdb.percona.com/v1", "PerconaServerMongoDB"),
     ("psmdb.percona.com/v1", "PerconaServerMongoDBRestore"),
