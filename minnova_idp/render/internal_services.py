@@ -132,8 +132,12 @@ def url_env(access: InternalAccess | None, own_env: Iterable[str]) -> list[dict[
     if access is None:
         return []
     taken = set(own_env)
-    return [{"name": service.env_name, "value": service.url} for service in access.calls
-            if service.env_name not in taken]
+    env = []
+    for service in access.calls:
+        if service.env_name not in taken:  # once each, should a caller of render/ skip that policy check
+            taken.add(service.env_name)
+            env.append({"name": service.env_name, "value": service.url})
+    return env
 
 
 def ingress_policy_name(caller: str, process: str) -> str:
