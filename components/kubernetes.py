@@ -53,6 +53,7 @@ BUILT_IN: dict[tuple[str, str], tuple[str, ...]] = {
 CUSTOM = {
     ("postgresql.cnpg.io/v1", "Cluster"),
     ("postgresql.cnpg.io/v1", "ScheduledBackup"),
+    ("postgresql.cnpg.io/v1", "Backup"),  # a major upgrade's first base backup (render/database.py)
     ("barmancloud.cnpg.io/v1", "ObjectStore"),
     ("psmdb.percona.com/v1", "PerconaServerMongoDB"),
     ("psmdb.percona.com/v1", "PerconaServerMongoDBRestore"),
@@ -67,6 +68,8 @@ CUSTOM = {
     ("k8s.mariadb.com/v1alpha1", "Grant"),
     ("k8s.mariadb.com/v1alpha1", "PhysicalBackup"),
     ("k8s.mariadb.com/v1alpha1", "PointInTimeRecovery"),
+    # Traefik's, a redirecting host alias (render/host_aliases.py)
+    ("traefik.io/v1alpha1", "Middleware"),
 }
 
 # What the typed Secret class wraps whole as a secret and declares among its secret outputs.

@@ -120,7 +120,8 @@ def test_preview_of_pr_123(checkout, keys_dir):
     assert "PodDisruptionBudget" not in by_kind
     # Its internal service runs for the preview's own pods; no path to or from another app (ADR 0016).
     assert any(obj["kind"] == "Service" and obj["metadata"]["name"] == "oracle-api" for obj in objects)
-    assert not any(obj["kind"] == "NetworkPolicy" and obj["metadata"]["name"].startswith("allow-") for obj in objects)
+    assert not any(obj["kind"] == "NetworkPolicy" and obj["metadata"]["name"].startswith(("allow.", "allow-to."))
+                   for obj in objects)
     require_crds()
     validate_objects(objects)
 

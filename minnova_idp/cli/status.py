@@ -119,11 +119,14 @@ def internal_services(inputs, app: str, environment: str, index=None) -> dict:
     """The app environment's internal services (URL, port, who may call each) and what it may call (ADR 0016).
     `index`: internal_services.caller_index of the stack's apps, built once for many rows."""
     from minnova_idp.model.names import namespace
-    from minnova_idp.render.internal_services import access_for, described
+    from minnova_idp.render.internal_services import access_for, described, own_env_names
 
     declared = [(loaded.entry, loaded.config) for loaded in inputs.apps]
     config = next(loaded.config for loaded in inputs.apps if loaded.name == app)
-    return described(app, namespace(app, environment), config, access_for(app, environment, declared, index))
+    settings = config.environments.get(environment)
+    secrets = inputs.secrets.get((app, environment))
+    own = own_env_names({**config.env, **(settings.env if settings else {})}, secrets.keys if secrets else ())
+    return described(app, namespace(app, environment), config, access_for(app, environment, declared, index), own)
 
 
 def caller_index(inputs):
@@ -142,7 +145,8 @@ def internal_lines(inputs, rows) -> list[str]:
             callers = ", ".join(service["allowFrom"]) or "its own pods only"
             lines.append(f"  {row.app} {row.environment} {process}: {service['url']} (from: {callers})")
         for variable, url in shown["calls"].items():
-            lines.append(f"  {row.app} {row.environment} calls {url} ({variable})")
+            own = " not set by the platform: the app sets it" if variable in shown.get("notInjected", ()) else ""
+            lines.append(f"  {row.app} {row.environment} calls {url} ({variable}{own})")
     return lines
 
 

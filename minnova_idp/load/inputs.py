@@ -47,6 +47,7 @@ from minnova_idp.policy.guards import GUARDED, apply_rollbacks, checked_rows, gu
 from minnova_idp.policy.hosts import dns_problems
 from minnova_idp.policy.images import image_problems
 from minnova_idp.policy.internal_access import allow_from_target_problems
+from minnova_idp.policy.internal_names import url_name_problems
 from minnova_idp.policy.offered import offered_problems
 from minnova_idp.policy.passwords import password_key_problems
 from minnova_idp.policy.previews import origin_problems, preview_origins, preview_problems
@@ -258,7 +259,7 @@ def _checked(stack: StackConfig, apps: list[LoadedApp], identities, memo: dict, 
     problems = _cross_app_problems(apps, first, served) if cross_apps else []
     problems += (backup_problems(inputs) + dns_problems(inputs) + preview_problems(inputs) + quota_problems(inputs)
                  + password_key_problems(inputs) + origin_problems(inputs) + image_problems(inputs)
-                 + offered_problems(inputs) + allow_from_target_problems(apps))
+                 + offered_problems(inputs) + allow_from_target_problems(apps) + url_name_problems(inputs))
     problems.extend(loaded_app_secrets_problems(inputs.apps, stack))  # misnamed files: checked without keys
     if recorded is not None:
         # The guards as components/program.py applies them, so a shrink or a replaced database is one app's problem.

@@ -25,6 +25,7 @@ from minnova_idp.model.host_aliases import alias_problems
 from minnova_idp.model.mongodb import SYSTEM_DATABASES, EnvironmentMongoDB, MongoDB, mongodb_cluster
 from minnova_idp.model.mysql import MYSQL_ENV_VARS, EnvironmentMysql, Mysql, mysql_problems
 from minnova_idp.model.mysql_data_rules import mysql_data_problems
+from minnova_idp.model.operator_services import operator_services
 from minnova_idp.model.quantity import parse_quantity
 from minnova_idp.model.seed import DatabaseSeed, Timestamp
 # In their own module since model/mysql.py uses them too (app_config imports it); still importable from here.
@@ -212,8 +213,11 @@ class HealthCheck(StrictModel):
 EnvVars = dict[EnvVarName, str]
 
 _PROCESS_NAME_RE = re.compile(r"^[a-z]([a-z0-9-]{0,18}[a-z0-9])?$")
+# A process's (or cron job's) pods are `app.kubernetes.io/instance: <namespace>-<name>` (render/app_meta.py
+# process_selector); so are the platform's Jobs: the restore drills' checks (render/drill.py, render/mysql_drill.py)
+# and the MySQL seed (render/mysql_data.py) too, so those names are the platform's.
 RESERVED_PROCESS_NAMES = frozenset({"web", "release", "db", "drill", "seed", "mask", "redis", "storage-cleanup",
-                                    "mysql"})
+                                    "mysql", "drill-check", "mysql-seed", "mysql-drill-check"})
 
 
 def _process_name(value: str) -> str:
@@ -226,8 +230,6 @@ def _process_name(value: str) -> str:
 
 
 ProcessName = Annotated[str, AfterValidator(_process_name)]
-# An internal service is a Service `<app>-<process>`: never one of the database's (`<app>-db-rw`, ...).
-DATABASE_SERVICE_SUFFIXES = frozenset({"db-rw", "db-ro", "db-r"})
 _TIME_ZONE_RE = re.compile(r"^(UTC|Etc/[A-Za-z0-9+-]+|[A-Z][A-Za-z_]+(/[A-Za-z0-9_+-]+){1,2})$")
 
 
@@ -441,12 +443,18 @@ class AppConfig(StrictModel):
             if environment.autoscale is not None and not (environment.resources or self.resources).requests.cpu:
                 problems.append((("environments", env_name, "autoscale"),
                                  "scales on CPU use relative to requests.cpu, which this environment does not set"))
+        owned = operator_services(self)
         for name, process in self.processes.items():
-            if process.port is not None and name in DATABASE_SERVICE_SUFFIXES:
-                problems.append((("processes", name, "port"), f"the Service `{self.name}-{name}` would be the "
-                                 "database's own (CloudNativePG names its Services <cluster>-rw, -ro, -r); pick "
-                                 "another process name"))
+            service = names.process(self.name, name)
+            if process.port is not None and service in owned:
+                problems.append((("processes", name, "port"),
+                                 f"the Service `{service}` would be a database's, {owned[service]}'s (its operator "
+                                 "refuses a Service it does not own); pick another process name"))
         for name, job in self.cron.items():
+            if name in self.processes:
+                problems.append((("cron", name), f"is also a process's name: both would run pods labelled "
+                                 f"app.kubernetes.io/instance <namespace>-{name}, and the process's Deployment (and "
+                                 "its Service, NetworkPolicies) would select the cron job's pods; rename one"))
             for index, env_name in enumerate(job.environments or []):
                 if env_name not in self.environments:
                     problems.append((("cron", name, "environments", index),

@@ -277,7 +277,22 @@ def _record(program, project: str, stack: str, config: dict[str, str], secret_ke
             asyncio.set_event_loop(None)
             loop.close()
     resources.sort(key=lambda r: r.urn)
+    refuse_duplicate_urns(resources)
     return resources, outputs
+
+
+class DuplicateUrnError(RuntimeError):
+    """Two registrations of one URN: the engine refuses the whole update (a platform bug, not the user's)."""
+
+
+def refuse_duplicate_urns(resources: list[RecordedResource]) -> None:
+    """As the engine does (pulumi@v3.259.0 pkg/resource/deploy/step_generator.go:276-287, generateURN: "Duplicate
+    resource URN"), so the plan fails where `pulumi up` would, naming the resources."""
+    counts = Counter(resource.urn for resource in resources)
+    duplicates = sorted(urn for urn, count in counts.items() if count > 1)
+    if duplicates:
+        raise DuplicateUrnError(f"{len(duplicates)} URN(s) registered more than once (pulumi refuses the whole "
+                                f"update: Duplicate resource URN): {', '.join(duplicates)}")
 
 
 class _InlineExecutor(concurrent.futures.ThreadPoolExecutor):

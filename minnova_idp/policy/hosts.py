@@ -25,7 +25,7 @@ def dns_problems(inputs: ProgramInputs) -> list[Problem]:
                                     f"'{host}' is proxied through Cloudflare (minnova:dnsProxied), whose edge "
                                     f"certificate covers only one level below {zone}",
                                     hint=f"use a host like {app.name}.{zone}, or turn minnova:dnsProxied off"))
-    problems += host_ownership_problems(inputs) + reserved_name_problems(inputs)
+    problems += host_ownership_problems(inputs) + reserved_name_problems(inputs) + redirect_problems(inputs)
     if settings.preview_domain and not in_zone(settings.preview_domain, zone):
         problems.append(Problem(inputs.stack.file, "minnova:previewDomain",
                                 f"'{settings.preview_domain}' is outside this stack's zone {zone}"))
@@ -34,6 +34,26 @@ def dns_problems(inputs: ProgramInputs) -> list[Problem]:
                                 f"'{settings.cluster_issuer}' is not an issuer this stack creates",
                                 hint=f"one of: {', '.join(ACME_SERVERS)}"))
     return problems
+
+
+# The IngressClass that says the stack's controller is Traefik (the Traefik chart's default IngressClass name): a
+# redirecting alias is a Traefik Middleware (render/host_aliases.py), which no other controller reads (ADR 0015).
+TRAEFIK_INGRESS_CLASS = "traefik"
+
+
+def redirect_problems(inputs: ProgramInputs) -> list[Problem]:
+    """`redirect: true` only where the stack says its controller is Traefik: elsewhere the redirect Ingress would
+    route the alias to nothing useful. The app's own problem (its file), so only that app is kept back."""
+    settings = inputs.stack.settings
+    if settings.ingress_class == TRAEFIK_INGRESS_CLASS:
+        return []
+    return [Problem(app.config_file, f"environments.{environment}.aliases[{index}].redirect",
+                    f"'{alias.host}' redirects, which needs Traefik, but the stack file {inputs.stack.file} sets "
+                    f"minnova:ingressClass: {settings.ingress_class} (redirects are Traefik Middlewares, ADR 0015)",
+                    hint=f"use `redirect: false` (the alias serves the app), or ask the platform team to run "
+                         f"Traefik with minnova:ingressClass: {TRAEFIK_INGRESS_CLASS}")
+            for app, environment in inputs.deployed()
+            for index, alias in enumerate(app.config.environments[environment].aliases) if alias.redirect]
 
 
 def _hosts(inputs: ProgramInputs) -> list[tuple[LoadedApp, str, str, str]]:

@@ -320,7 +320,8 @@ def _container(app: AppConfig, placement: Placement, name: str, command: list[st
                 *([database_url_env(placement.database)] if placement.database is not None else []),
                 *([redis_url_env(app)] if placement.redis is not None else []),
                 *(storage_env(app, placement.storage) if placement.storage is not None else []),
-                *internal_services.url_env(placement.internal, placement.env),
+                *internal_services.url_env(placement.internal, internal_services.own_env_names(
+                    placement.env, placement.secrets.keys if placement.secrets is not None else ())),
                 *([mongodb_url_env(app.name)] if placement.mongodb is not None else []),
                 *(mysql_env(app, placement.mysql, placement.namespace) if placement.mysql is not None else []),
                 *({"name": key, "value": value} for key, value in sorted(placement.env.items()))],

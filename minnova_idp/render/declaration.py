@@ -21,7 +21,7 @@ from minnova_idp.render import argocd, preview_admission, tls
 from minnova_idp.render.app import app_objects, url
 from minnova_idp.render.approval import approval_settings
 from minnova_idp.render.database import backup_target
-from minnova_idp.render.internal_services import InternalAccess, access_for, caller_index, described
+from minnova_idp.render.internal_services import InternalAccess, access_for, caller_index, described, own_env_names
 from minnova_idp.render.mongodb_operator import mongodb_operator
 from minnova_idp.render.mysql_operator import mysql_operator_releases
 from minnova_idp.render.origin import origin_offer
@@ -80,7 +80,9 @@ class Declaration:
         services (URL, port, who may call each) and what it may call (internal_services.described)."""
         out = {}
         for instance in self.apps:
-            shown = described(instance.app.name, instance.placement.namespace, instance.app, instance.placement.internal)
+            placement = instance.placement
+            shown = described(instance.app.name, placement.namespace, instance.app, placement.internal,
+                              own_env_names(placement.env, placement.secrets.keys if placement.secrets else ()))
             if shown["services"] or shown["calls"]:
                 out[instance.component] = shown
         return out

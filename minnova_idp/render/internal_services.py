@@ -124,18 +124,34 @@ def access_for(app: str, environment: str, apps: Sequence[tuple[RegistryEntry, A
 
 
 def url_env(access: InternalAccess | None, own_env: Iterable[str]) -> list[dict[str, str]]:
-    """`<CALLEE>_<PROCESS>_URL` for each service the app may call, except where the app sets that name itself (its
-    own value wins: the variable is a convenience, the NetworkPolicies are what the registry reviewed). Two
-    callees spelling the same name (`a-b`'s `c`, `a`'s `b-c`): the first in name order."""
+    """`<CALLEE>_<PROCESS>_URL` for each service the app may call, except where the app sets that name itself, in its
+    app.yaml `env` or its secrets file (`own_env`): its own value wins. An `env` entry would beat the secret's
+    `envFrom` (kubernetes/api@v0.33.13 core/v1/types.go:2811: "Values defined by an Env with a duplicate key will
+    take precedence"), silently replacing the app's secret; so it is left out, and `described` says so. Two callees
+    never spell the same name: policy/internal_names.py refuses that before anything is declared."""
     if access is None:
         return []
     taken = set(own_env)
     env = []
     for service in access.calls:
-        if service.env_name not in taken:
+        if service.env_name not in taken:  # once each, should a caller of render/ skip that policy check
             taken.add(service.env_name)
             env.append({"name": service.env_name, "value": service.url})
     return env
+
+
+def ingress_policy_name(caller: str, process: str) -> str:
+    """`allow.<caller>.<process>`: unambiguous, as app and process names hold no dot (a NetworkPolicy name is a DNS
+    subdomain, dots allowed). `allow-<caller>-to-<process>` was not: caller `a-to-b` with process `c` and caller `a`
+    with process `b-to-c` made one name, two resources of one URN, and pulumi refused the whole update."""
+    return f"allow.{caller}.{process}"
+
+
+def egress_policy_name(callee: str) -> str:
+    """`allow-to.<callee>`: its first label differs from every ingress policy's (`allow`) and every other policy's
+    (no dot), so one namespace's policies never share a name (`allow-to-<callee>` was `allow-<caller>-to-<process>`
+    for caller `to`)."""
+    return f"allow-to.{callee}"
 
 
 def ingress_policies(namespace: str, labels: dict[str, str], app: str, access: InternalAccess | None
@@ -146,7 +162,8 @@ def ingress_policies(namespace: str, labels: dict[str, str], app: str, access: I
         return []
     return [{
         "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-        "metadata": {"name": f"allow-{grant.caller}-to-{grant.process}", "namespace": namespace, "labels": labels},
+        "metadata": {"name": ingress_policy_name(grant.caller, grant.process), "namespace": namespace,
+                     "labels": labels},
         "spec": {
             "podSelector": {"matchLabels": InternalService(app, grant.process, namespace, grant.port).pods},
             "policyTypes": ["Ingress"],
@@ -168,7 +185,7 @@ def egress_policies(namespace: str, labels: dict[str, str], app: str, access: In
         by_callee.setdefault(service.app, []).append(service)
     return [{
         "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-        "metadata": {"name": f"allow-to-{callee}", "namespace": namespace, "labels": labels},
+        "metadata": {"name": egress_policy_name(callee), "namespace": namespace, "labels": labels},
         "spec": {
             "podSelector": {"matchLabels": {APP_NAME_LABEL: app}},
             "policyTypes": ["Egress"],
@@ -179,13 +196,26 @@ def egress_policies(namespace: str, labels: dict[str, str], app: str, access: In
     } for callee, services in sorted(by_callee.items())]
 
 
-def described(app: str, namespace: str, config: AppConfig, access: InternalAccess | None) -> dict[str, Any]:
+def described(app: str, namespace: str, config: AppConfig, access: InternalAccess | None,
+              own_env: Iterable[str] = ()) -> dict[str, Any]:
     """What `status --json` and the `internalServices` stack output show of one app environment: its internal
-    services (URL, port, who may call each) and the services it may call."""
+    services (URL, port, who may call each), the services it may call and, when the app sets a variable itself
+    (`own_env`: its env and secret names), `notInjected`: the variables left to the app's own value."""
     grants = access.grants if access is not None else ()
-    return {
+    calls = access.calls if access is not None else ()
+    own = set(own_env)
+    shown: dict[str, Any] = {
         "services": {process: {"url": InternalService(app, process, namespace, port).url, "port": port,
                                "allowFrom": sorted(g.caller for g in grants if g.process == process)}
                      for process, port in sorted(internal_ports(config).items())},
-        "calls": {service.env_name: service.url for service in (access.calls if access is not None else ())},
+        "calls": {service.env_name: service.url for service in calls},
     }
+    not_injected = sorted(service.env_name for service in calls if service.env_name in own)
+    if not_injected:
+        shown["notInjected"] = not_injected
+    return shown
+
+
+def own_env_names(env: Iterable[str], secret_names: Iterable[str]) -> set[str]:
+    """The variable names an app environment sets itself: app.yaml `env` and its secrets file's keys."""
+    return {*env, *secret_names}

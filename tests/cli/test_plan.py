@@ -21,7 +21,7 @@ def test_plan_writes_output(tmp_path):
         "cronjob-oracle-db-drill.yaml", "deployment-oracle-api.yaml", "deployment-oracle-redis.yaml",
         "deployment-oracle-worker.yaml", "deployment-oracle.yaml", "ingress-oracle.yaml",
         "job-oracle-release-815081a8a9.yaml", "limitrange-app-defaults.yaml",
-        "networkpolicy-allow-storefront-to-api.yaml", "networkpolicy-app-egress.yaml",
+        "networkpolicy-allow.storefront.api.yaml", "networkpolicy-app-egress.yaml",
         "networkpolicy-deny-other-apps.yaml", "networkpolicy-oracle-db-drill.yaml", "networkpolicy-oracle-redis.yaml",
         "objectstore-oracle-backups.yaml",
         "persistentvolumeclaim-oracle-redis.yaml", "resourcequota-app-quota.yaml",

@@ -213,6 +213,9 @@ def test_validate_reports_each_problem_plan_reports_of_the_app(tmp_path, row):
 # check of one app (it counts or configures the stack; validate runs it too, through the same load_inputs).
 CHECKS = {
     "allow_from_target_problems": "allow-from-without-port",
+    "url_name_problems": "not a check of one app's config: two callees' process names meet in a caller's "
+                         "variables (policy/internal_names.py); it names a registry entry, and the stack's isolation "
+                         "finds the app whose new config added it",
     "backup_problems": "stack-wide: Cloudflare settings and the count of account tokens across apps",
     "dns_problems": "host-outside-zone",
     "preview_problems": "stack-wide: the stack's preview settings and the registry entries' repos (platform files)",
@@ -253,6 +256,26 @@ CHECKS = {
     "record_of": "not a check: the record of the last good config (ADR 0012)",
     "guard_problems": "loading: data guards against the stack's outputs, which an app repository does not hold",
 }
+
+
+def test_validate_refuses_a_redirect_where_the_stack_is_not_traefik_as_plan_does(tmp_path):
+    """ADR 0015: `redirect: true` needs Traefik (policy/hosts.py redirect_problems): validate, from the policy the
+    platform published for a stack whose ingressClass is not traefik, says what plan says."""
+    project = project_copy(tmp_path)
+    stack_file = project / "Pulumi.dev.yaml"
+    stack_file.write_text(stack_file.read_text().replace("minnova:ingressClass: traefik",
+                                                         "minnova:ingressClass: nginx"))
+    _publish(project, "dev", project / ORACLE.removesuffix("/.minnova"), "oracle")
+    _oracle(_dev_alias("www.oracle.minnova.io"))(project)
+    plan = [p.split(" (hint:")[0] for p in stack_problems(project, "dev")]
+    expected = (f"{ORACLE}/app.yaml: environments.dev.aliases[0].redirect: 'www.oracle.minnova.io' redirects, which "
+                "needs Traefik, but the stack file Pulumi.dev.yaml sets minnova:ingressClass: nginx")
+    assert any(p.startswith(expected) for p in plan), plan
+    code, result = _validate(project / ORACLE.removesuffix("/.minnova"))
+    shown = [_shown(problem).replace(f"{project}/", "") for problem in result.get("problems", [])]
+    assert code == 1 and any(line.startswith(expected) for line in shown), shown
+    _oracle(_dev_alias("www.oracle.minnova.io", redirect=False))(project)
+    assert _validate(project / ORACLE.removesuffix("/.minnova"))[0] == 0
 
 
 def _calls(path: Path, functions: set[str]) -> set[str]:

@@ -412,3 +412,53 @@ def test_recorded_inputs_are_what_the_sdk_deserializer_gives(inputs):
         return
     as_text = lambda value: json.dumps(value, default=lambda o: type(o).__name__)  # noqa: E731 - 3 and 3.0 differ
     assert as_text(sent_inputs(struct)) == as_text(expected)
+
+
+def _redirecting_alias(project: Path) -> None:
+    app_yaml = project / "examples" / "storefront" / ".minnova" / "app.yaml"
+    text = app_yaml.read_text()
+    assert "{host: store.minnova.io, redirect: false}" in text
+    app_yaml.write_text(text.replace("{host: store.minnova.io, redirect: false}", "{host: store.minnova.io}"))
+
+
+def test_a_redirecting_alias_is_planned_through_the_components_and_validates(tmp_path):
+    """A redirecting alias (the default) registers Traefik's Middleware through components/kubernetes.py: it was
+    missing from CUSTOM and KubernetesObject raised TypeError, stopping the plan (and `pulumi up`) of the stack."""
+    project = project_copy(tmp_path)
+    _redirecting_alias(project)
+    plan = run_plan(project, "prod", previous_outputs={})
+    assert plan.outputs["degradedApps"] == {}
+    kinds = {(m["kind"], m["metadata"]["name"]) for m in plan.manifests()
+             if m["metadata"].get("namespace") == "storefront-prod"}
+    assert {("Middleware", "storefront-redirect"), ("Ingress", "storefront-redirect")} <= kinds
+    validate_objects(plan.manifests())  # the Middleware against Traefik's CRD (tests/support/traefik.py)
+
+
+def test_a_redirecting_alias_on_a_stack_not_saying_traefik_is_that_apps_problem(tmp_path):
+    """ADR 0015's cost: a redirect is a Traefik Middleware, which another controller never reads."""
+    project = project_copy(tmp_path)
+    _redirecting_alias(project)
+    stack_file = project / "Pulumi.prod.yaml"
+    stack_file.write_text(stack_file.read_text().replace("minnova:ingressClass: traefik",
+                                                         "minnova:ingressClass: nginx"))
+    plan = run_plan(project, "prod", previous_outputs={})
+    apps = sorted(r.name for r in plan.resources if r.type == "minnova:index:MinnovaApp")
+    assert apps == ["catalog-prod", "ledger-prod", "oracle-prod"]
+    (problem,) = plan.outputs["degradedApps"]["storefront"]["problems"]
+    assert problem.startswith("examples/storefront/.minnova/app.yaml: environments.prod.aliases[0].redirect: "
+                              "'store.minnova.io' redirects, which needs Traefik, but the stack file Pulumi.prod.yaml "
+                              "sets minnova:ingressClass: nginx")
+
+
+def test_a_urn_registered_twice_stops_the_plan_naming_it():
+    """pulumi@v3.259.0 pkg/resource/deploy/step_generator.go:276-287 refuses a second registration of one URN (the
+    whole update stops): the plan says so too, instead of recording both."""
+    from minnova_idp.plan.recorder import DuplicateUrnError
+
+    def program():
+        manifest = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "a"}}
+        kubernetes.KubernetesObject("a-configmap-x", manifest, pulumi.ResourceOptions())
+        kubernetes.KubernetesObject("a-configmap-x", manifest, pulumi.ResourceOptions())
+
+    with pytest.raises(DuplicateUrnError, match=r"kubernetes:core/v1:ConfigMap::a-configmap-x"):
+        record(program)

@@ -4,7 +4,6 @@ others, every one has a DNS record and is on the environment's one certificate; 
 from __future__ import annotations
 
 import os
-import pathlib
 import shutil
 import subprocess
 
@@ -20,13 +19,9 @@ from minnova_idp.render.host_aliases import REDIRECT_REGEX, TRAEFIK_MIDDLEWARES_
 from minnova_idp.render.placement import DnsTarget, RenderSettings, environment_placement
 from minnova_idp.render.resources import DnsRecord
 from tests.support.k8s_strict import validate_custom_resource, validate_objects
+from tests.support.traefik import MIDDLEWARE_CRD, traefik_file, traefik_source_missing
 
 SETTINGS = RenderSettings(deployment="acme", ingress_class="traefik", cluster_issuer="letsencrypt-prod")
-# traefik/traefik at the tag read (host_aliases.py's docstring): a bare git mirror brought by the search tool's
-# fetch, or any clone; tests that read it skip when it is absent.
-TRAEFIK_TAG = "v3.7.9"
-TRAEFIK_GIT = pathlib.Path(os.environ.get("MINNOVA_TRAEFIK_GIT", "/work/.mirror/traefik+traefik/repo"))
-MIDDLEWARE_CRD = "docs/content/reference/dynamic-configuration/traefik.io_middlewares.yaml"
 
 
 def shop(prod_aliases: list[dict] | None = None) -> AppConfig:
@@ -98,14 +93,16 @@ def test_a_dns_record_per_alias_named_by_its_host():
 
 def test_rendered_objects_pass_strict_validation():
     objects = render_app(shop(BOTH), environment_placement(shop(BOTH), "prod", "1"), SETTINGS)
-    validate_objects([o for o in objects if o["kind"] != "Middleware"])  # Kubernetes' OpenAPI and the shared CRDs
+    # Kubernetes' OpenAPI and the shared CRDs; the Middleware: test_the_middleware_validates_against_traefiks_crd
+    validate_objects([o for o in objects if o["kind"] != "Middleware"])
 
 
 def _traefik_file(path: str) -> str:
-    if not (TRAEFIK_GIT / "HEAD").exists() or shutil.which("git") is None:
-        pytest.skip(f"traefik's git mirror not found at {TRAEFIK_GIT} (set MINNOVA_TRAEFIK_GIT to a clone)")
-    return subprocess.run(["git", "-C", str(TRAEFIK_GIT), "show", f"{TRAEFIK_TAG}:{path}"], check=True,
-                          capture_output=True, text=True).stdout
+    """traefik/traefik at the tag read (host_aliases.py's docstring); the test skips without its source."""
+    missing = traefik_source_missing()
+    if missing:
+        pytest.skip(missing)
+    return traefik_file(path)
 
 
 @pytest.mark.integration  # reads traefik's source with git

@@ -10,9 +10,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from minnova_idp.model.app_config import AppConfig
 from minnova_idp.model.registry import RegistryEntry
 from minnova_idp.plan.recorder import manifest_yaml, run_plan
 from minnova_idp.render.declaration import declare
+from minnova_idp.render.internal_services import (access_for, egress_policy_name, ingress_policies,
+                                                  ingress_policy_name)
 from minnova_idp.render.resources import KubernetesObject
 
 from tests.conftest import PROJECT_DIR, app_config_problems, load_stack_inputs, project_copy, stack_problems
@@ -156,7 +159,8 @@ def test_a_preview_of_the_caller_reaches_no_internal_service(three_apps):
     assert "storage:" not in text
     preview = render_preview(validate_document(AppConfig, load_yaml(text, "app.yaml")), request, None, (), None,
                              "0" * 64)
-    assert not any(m["kind"] == "NetworkPolicy" and m["metadata"]["name"].startswith("allow-") for m in preview)
+    assert not any(m["kind"] == "NetworkPolicy" and m["metadata"]["name"].startswith(("allow.", "allow-to."))
+               for m in preview)
     deployment = next(m for m in preview if m["kind"] == "Deployment")
     assert not any(item["name"] == "ORACLE_API_URL" for item in deployment["spec"]["template"]["spec"]["containers"][0]["env"])
     cluster = Cluster([*three_apps, *preview])
@@ -190,10 +194,10 @@ def test_without_allow_from_every_network_policy_is_byte_identical_to_before(tmp
         golden.write_text(without)
     assert without == golden.read_text()
     with_path = [m for m in run_plan(PROJECT_DIR, stack).manifests() if m["kind"] == "NetworkPolicy"]
-    added = [m for m in with_path if m["metadata"]["name"].startswith("allow-")]
+    added = [m for m in with_path if m["metadata"]["name"].startswith(("allow.", "allow-to."))]
     assert _policies_text([m for m in with_path if m not in added]) == golden.read_text()
     assert sorted((m["metadata"]["namespace"], m["metadata"]["name"]) for m in added) == [
-        (f"oracle-{stack}", "allow-storefront-to-api"), (f"storefront-{stack}", "allow-to-oracle")]
+        (f"oracle-{stack}", "allow.storefront.api"), (f"storefront-{stack}", "allow-to.oracle")]
     validate_objects(added)
 
 
@@ -213,7 +217,7 @@ def test_a_caller_cannot_reach_a_callee_whose_entry_does_not_name_it(tmp_path):
     app_yaml.write_text(app_yaml.read_text().replace(
         "  NODE_ENV: production\n", "  NODE_ENV: production\n  ORACLE_API_URL: http://oracle-api.oracle-dev.svc:8080\n"))
     manifests = _manifests(load_stack_inputs(project, "dev"))
-    assert not any(m["kind"] == "NetworkPolicy" and m["metadata"]["name"].startswith("allow-") for m in manifests)
+    assert not any(m["kind"] == "NetworkPolicy" and m["metadata"]["name"].startswith(("allow.", "allow-to.")) for m in manifests)
     cluster = Cluster(manifests)
     assert not cluster.can_reach(_pod(manifests, "storefront-dev", "storefront", "10.244.1.10"),
                                  _pod(manifests, "oracle-dev", "oracle-api", "10.244.2.20"), 8080)
@@ -231,7 +235,7 @@ def test_the_apps_own_value_of_the_url_variable_wins_and_is_not_duplicated(tmp_p
     env = manifests[("Deployment", "storefront-dev", "storefront")]["spec"]["template"]["spec"]["containers"][0]["env"]
     assert [item for item in env if item["name"] == "ORACLE_API_URL"] == [
         {"name": "ORACLE_API_URL", "value": "http://elsewhere:1"}]
-    assert ("NetworkPolicy", "storefront-dev", "allow-to-oracle") in manifests  # the reviewed path is still open
+    assert ("NetworkPolicy", "storefront-dev", "allow-to.oracle") in manifests  # the reviewed path is still open
 
 
 @pytest.mark.parametrize("allow_from,message", [
@@ -273,7 +277,7 @@ def test_allow_from_narrowed_to_processes_opens_only_those(tmp_path):
                                                "allowFrom: [{app: storefront, processes: [admin]}]"))
     manifests = _manifests(load_stack_inputs(project, "dev"))
     names = {(m["metadata"]["namespace"], m["metadata"]["name"]) for m in manifests if m["kind"] == "NetworkPolicy"}
-    assert ("oracle-dev", "allow-storefront-to-admin") in names and ("oracle-dev", "allow-storefront-to-api") not in names
+    assert ("oracle-dev", "allow.storefront.admin") in names and ("oracle-dev", "allow.storefront.api") not in names
     cluster = Cluster(manifests)
     storefront = _pod(manifests, "storefront-dev", "storefront", "10.244.1.10")
     assert cluster.can_reach(storefront, _pod(manifests, "oracle-dev", "oracle-admin", "10.244.2.24"), 9000)
@@ -293,7 +297,7 @@ def test_a_broken_callee_does_not_stop_the_callers_plan(tmp_path):
     assert list(plan.outputs["degradedApps"]) == ["oracle"]
     manifests = _by_key(plan.manifests())
     assert ("Deployment", "storefront-dev", "storefront") in manifests
-    assert ("NetworkPolicy", "storefront-dev", "allow-to-oracle") not in manifests
+    assert ("NetworkPolicy", "storefront-dev", "allow-to.oracle") not in manifests
     env = manifests[("Deployment", "storefront-dev", "storefront")]["spec"]["template"]["spec"]["containers"][0]["env"]
     assert "ORACLE_API_URL" not in {item["name"] for item in env}
 
@@ -336,3 +340,161 @@ def test_the_process_pods_the_policies_name_are_the_processes_own():
     config = AppConfig.model_validate(yaml.safe_load((PROJECT_DIR / "examples/oracle/.minnova/app.yaml").read_text()))
     placement = Placement(environment="dev", namespace="oracle-dev", host="h", replicas=1, image_tag="t")
     assert InternalService("oracle", "api", "oracle-dev", 8080).pods == process_selector(config, placement, "api")
+
+
+def _app(name: str, processes: dict) -> AppConfig:
+    return AppConfig.model_validate({"name": name, "image": {"repository": f"ghcr.io/acme/{name}"}, "port": 8080,
+                                     "environments": {"prod": {"host": f"{name}.acme.dev"}}, "processes": processes})
+
+
+def _entry(name: str, allow=()) -> RegistryEntry:
+    return RegistryEntry.model_validate({"name": name, "repo": f"https://github.com/acme/{name}.git",
+                                         "allowFrom": list(allow)})
+
+
+def test_policy_names_are_unambiguous_for_hyphenated_callers_and_processes():
+    """`allow-<caller>-to-<process>` was one name for caller `a-to-b` + process `c` and caller `a` + process `b-to-c`
+    (one URN twice: pulumi stops the update); `allow-to-<callee>` was caller `to`'s policy for process `<callee>`."""
+    callee = (_entry("svc", ["a-to-b", "to", {"app": "a", "processes": ["b-to-c"]}]),
+              _app("svc", {"c": {"command": ["x"], "port": 8000}, "b-to-c": {"command": ["x"], "port": 9000},
+                           "api": {"command": ["x"], "port": 7000}}))
+    apps = [callee, (_entry("a"), _app("a", {})), (_entry("a-to-b"), _app("a-to-b", {})),
+            (_entry("to"), _app("to", {}))]
+    names = [p["metadata"]["name"] for p in ingress_policies("svc-prod", {}, "svc", access_for("svc", "prod", apps))]
+    assert len(names) == len(set(names)) and "allow.a-to-b.c" in names and "allow.a.b-to-c" in names
+    assert "allow.to.api" in names
+    # a namespace's egress policy (allow-to.<callee>) never takes an ingress policy's name
+    assert egress_policy_name("api") not in names and ingress_policy_name("to", "api") != egress_policy_name("api")
+
+
+def test_a_caller_secret_of_the_url_name_is_not_overridden_and_status_says_so():
+    """env beats envFrom (kubernetes/api@v0.33.13 core/v1/types.go:2811): an injected ORACLE_API_URL replaced the
+    caller's secret of that name. The app's own value wins, as for app.yaml env, and `described` names it."""
+    from dataclasses import replace
+
+    from minnova_idp.model.secrets import SecretValues
+    from minnova_idp.render.app import render_app
+    from minnova_idp.render.internal_services import described, own_env_names
+    from minnova_idp.render.placement import RenderSettings, environment_placement
+
+    caller = _app("caller", {})
+    apps = [(_entry("oracle", ["caller"]), _app("oracle", {"api": {"command": ["x"], "port": 8080}})),
+            (_entry("caller"), caller)]
+    access = access_for("caller", "prod", apps)
+    secrets = SecretValues(source="secrets/prod.enc.yaml", string_data={"ORACLE_API_URL": "https://mine"})
+    placement = replace(environment_placement(caller, "prod", "1", secrets=secrets), internal=access)
+    settings = RenderSettings(deployment="acme", ingress_class="traefik", cluster_issuer=None)
+    deployment = next(o for o in render_app(caller, placement, settings) if o["kind"] == "Deployment")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert not [item for item in container["env"] if item["name"] == "ORACLE_API_URL"]
+    assert container["envFrom"] == [{"secretRef": {"name": "caller-secrets"}}]
+    without = replace(environment_placement(caller, "prod", "1"), internal=access)
+    assert {"name": "ORACLE_API_URL", "value": "http://oracle-api.oracle-prod.svc:8080"} in next(
+        o for o in render_app(caller, without, settings) if o["kind"] == "Deployment"
+    )["spec"]["template"]["spec"]["containers"][0]["env"]
+    shown = described("caller", "caller-prod", caller, access, own_env_names({}, secrets.keys))
+    assert shown["notInjected"] == ["ORACLE_API_URL"]
+    assert "notInjected" not in described("caller", "caller-prod", caller, access)
+
+
+def test_two_callees_giving_a_caller_one_variable_name_are_refused_naming_both(tmp_path):
+    """`oracle`'s process `api-x` and `oracle-api`'s process `x` are both ORACLE_API_X_URL for storefront: the first
+    in name order won, so a callee adding a process could take another's traffic. Refused; under isolation the app
+    whose new config adds the clash is the one kept back."""
+    project = project_copy(tmp_path)
+    oracle = project / "examples/oracle/.minnova/app.yaml"
+    oracle.write_text(oracle.read_text().replace("cron:\n", "  api-x:\n    command: [\"bin/oracle\"]\n    port: 9000\n"
+                                                 "cron:\n", 1))
+    source = project / "examples/oracle-api/.minnova"
+    source.mkdir(parents=True)
+    (source / "app.yaml").write_text(
+        "name: oracle-api\nimage: {repository: registry.minnova.io/oracle-api, tag: '1'}\nport: 80\n"
+        "environments: {dev: {host: oracle-api.dev.minnova.io}}\nprocesses: {x: {command: [x], port: 9000}}\n")
+    (project / "deployments/minnova/apps/oracle-api.yaml").write_text(
+        "name: oracle-api\nlocal: examples/oracle-api\nallowFrom: [storefront]\n")
+    problems = stack_problems(project, cache_dir=tmp_path / "cache")
+    assert ("deployments/minnova/apps/oracle-api.yaml: allowFrom: 'storefront' would get ORACLE_API_X_URL from both "
+            "'oracle' (process api-x) and 'oracle-api' (process x): one variable cannot name two services") in [
+        p.split(" (hint:")[0] for p in problems], problems
+    plan = run_plan(project, "dev", cache_dir=tmp_path / "cache", previous_outputs={})
+    assert list(plan.outputs["degradedApps"]) == ["oracle-api"]
+    env = next(m for m in plan.manifests() if m["kind"] == "Deployment" and m["metadata"]["name"] == "storefront")
+    assert [e["value"] for e in env["spec"]["template"]["spec"]["containers"][0]["env"]
+            if e["name"] == "ORACLE_API_X_URL"] == ["http://oracle-api-x.oracle-dev.svc:9000"]
+
+
+def _problems_of(document: dict) -> list[str]:
+    from minnova_idp.load.validation import validate_document
+    from minnova_idp.load.yamlsafe import load_yaml
+    from minnova_idp.model.errors import ConfigError
+
+    try:
+        validate_document(AppConfig, load_yaml(yaml.safe_dump(document), "app.yaml"))
+    except ConfigError as error:
+        return [str(p) for p in error.problems]
+    return []
+
+
+@pytest.mark.parametrize("process,environment,owner", [
+    ("db-rw", {}, "CloudNativePG's Cluster shop-db"),
+    ("db-r", {}, "CloudNativePG's Cluster shop-db"),
+    ("db-copy-rw", {}, "CloudNativePG's Cluster shop-db-copy"),  # a preview's copy
+    ("db-drill-ro", {}, "CloudNativePG's Cluster shop-db-drill"),  # the restore drill
+    ("db-pg17-rw", {}, "CloudNativePG's Cluster shop-db-pg17"),  # a major upgrade's new Cluster
+    ("db-2-rw", {"database": {"backupName": "shop-db-2"}}, "CloudNativePG's Cluster shop-db-2"),
+    ("db-2-drill-r", {"database": {"backupName": "shop-db-2"}}, "CloudNativePG's Cluster shop-db-2-drill"),
+    ("mysql-primary", {}, "mariadb-operator's MariaDB shop-mysql"),
+    ("mysql-secondary", {}, "mariadb-operator's MariaDB shop-mysql"),
+    ("mysql-internal", {}, "mariadb-operator's MariaDB shop-mysql"),
+    ("maria", {"mysql": {"serverName": "shop-maria"}}, "mariadb-operator's MariaDB shop-maria"),
+    ("mongodb-rs0", {}, "the MongoDB operator's PerconaServerMongoDB shop-mongodb"),
+    ("mongo2-rs0", {"mongodb": {"clusterName": "shop-mongo2"}}, "PerconaServerMongoDB shop-mongo2"),
+    ("old-rs0", {"mongodb": {"clusterName": "shop-new", "restore": {"fromCluster": "shop-old",
+                                                                  "backup": "2026-11-20T03:00:21Z"}}},
+     "PerconaServerMongoDB shop-old"),
+])
+def test_an_internal_service_never_takes_a_database_operators_service(process, environment, owner):
+    """Only db-rw/-ro/-r were refused: every other Service an operator creates in the namespace (cloudnative-pg
+    @v1.30.0 internal/controller/cluster_create.go:416-417 refuses one it does not own) was open to a process."""
+    document = {"name": "shop", "image": {"repository": "ghcr.io/acme/shop"}, "port": 8080,
+                "environments": {"dev": {"host": "shop.dev.acme.dev", **environment}},
+                "processes": {process: {"command": ["x"], "port": 5432}}}
+    problems = [p for p in _problems_of(document) if f"processes.{process}.port" in p]
+    assert problems and f"the Service `shop-{process}` would be a database's" in problems[0] and owner in problems[0]
+    document["processes"] = {process: {"command": ["x"]}}  # a worker has no Service: nothing to take
+    assert not [p for p in _problems_of(document) if f"processes.{process}" in p]
+
+
+def test_the_reserved_mongodb_replset_is_the_renderers():
+    from minnova_idp.model.operator_services import MONGODB_REPLSET
+    from minnova_idp.render.mongodb import REPLSET
+
+    assert MONGODB_REPLSET == REPLSET
+
+
+def test_a_cron_job_named_like_a_process_is_refused():
+    """Both run pods labelled `<namespace>-api`: the process's Deployment, Service and policies would select the
+    cron job's pods."""
+    problems = app_config_problems("processes: {api: {command: [x], port: 8080}}\n"
+                                   "cron: {api: {schedule: '0 1 * * *', command: [y]}}\n")
+    assert any(p.startswith("app.yaml") and ": cron.api: is also a process's name" in p for p in problems), problems
+
+
+@pytest.mark.parametrize("name", ["drill-check", "mysql-seed", "mysql-drill-check"])
+@pytest.mark.parametrize("kind", ["processes", "cron"])
+def test_a_name_the_platforms_jobs_label_their_pods_with_is_reserved(name, kind):
+    job = "{command: [x]}" if kind == "processes" else "{schedule: '0 1 * * *', command: [x]}"
+    problems = app_config_problems(f"{kind}: {{{name}: {job}}}\n")
+    assert any(f"'{name}' is reserved" in p for p in problems), problems
+
+
+def test_the_drill_checks_instance_is_what_a_process_named_drill_check_would_get():
+    """The reserved names are the ones the renderer gives its Jobs' pods (a process `<name>` gets `<inst>-<name>`):
+    the drill's check Job (render/drill.py, inside the drill's ConfigMap) runs as `oracle-dev-drill-check`."""
+    from minnova_idp.model.app_config import RESERVED_PROCESS_NAMES
+
+    drill = next(m for m in _manifests(load_stack_inputs(PROJECT_DIR, "dev"))
+                 if m["kind"] == "ConfigMap" and m["metadata"]["name"] == "oracle-db-drill")
+    check_job = yaml.safe_load(drill["data"]["check-job.yaml"])
+    assert check_job["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/instance"] == "oracle-dev-drill-check"
+    assert "drill-check" in RESERVED_PROCESS_NAMES

@@ -55,6 +55,14 @@ def selects(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
     return True
 
 
+def policy_types(spec: dict) -> list[str]:
+    """policyTypes, or Kubernetes' default without it: Ingress always, Egress when the policy has egress rules
+    (kubernetes/api@v0.33.13 networking/v1/types.go:92-99)."""
+    if "policyTypes" in spec:
+        return spec["policyTypes"]
+    return ["Ingress", *(["Egress"] if spec.get("egress") else [])]
+
+
 class Cluster:
     def __init__(self, manifests: Iterable[Manifest], extra_namespaces: Iterable[str] = ("kube-system",)):
         manifests = list(manifests)
@@ -100,7 +108,7 @@ class Cluster:
         key, peers = ("ingress", "from") if direction == "Ingress" else ("egress", "to")
         selecting = [p for p in self.policies if p["metadata"]["namespace"] == pod.namespace
                      and selects(p["spec"]["podSelector"], pod.labels)
-                     and direction in p["spec"].get("policyTypes", ["Ingress"])]
+                     and direction in policy_types(p["spec"])]
         if not selecting:
             return True
         return any(self._port_matches(rule.get("ports"), target, port, protocol)
