@@ -44,7 +44,12 @@ def mysql_data_problems(config: "AppConfig") -> list[tuple[tuple[str, ...], str]
         # backups live under `mysql/` in the same bucket: a PostgreSQL server named `mysql` would share that prefix.
         for env_name in config.environments:
             if config.backup_name(env_name) == mysql_server_name(config, env_name):
-                problems.append((("environments", env_name, "database", "backupName"),
+                environment = config.environments[env_name]
+                written = ("mysql", "serverName") if (environment.mysql is not None and environment.mysql.server_name
+                                                      and (environment.database is None
+                                                           or not environment.database.backup_name)) \
+                    else ("database", "backupName")  # the field the file sets
+                problems.append((("environments", env_name, *written),
                                  f"'{config.backup_name(env_name)}' is also the app's MySQL server: their drills and "
                                  "backups would share names; pick another name"))
             if config.backup_name(env_name) == MYSQL_BACKUP_ROOT:
@@ -71,8 +76,14 @@ def _service_name_problems(config: "AppConfig") -> list[tuple[tuple[str, ...], s
             problems.append((("processes", process), f"'{process}' is reserved while mysql.enabled is true: "
                              f"`{config.name}-{process}` is a name of the app's MariaDB's own objects "
                              f"({config.name}-mysql-primary, -secondary, -internal, -drill); pick another name"))
+    from minnova_idp.model.operator_services import operator_services  # here: it imports model/mysql.py
+
     own = {config.name: "the app's own Service", f"{config.name}-redis": "the app's Redis Service",
-           **{f"{config.name}-{process}": f"the Service of process '{process}'" for process in config.processes}}
+           **{f"{config.name}-{process}": f"the Service of process '{process}'" for process in config.processes},
+           # PostgreSQL's and MongoDB's operators' Services (their operators refuse a Service they do not own,
+           # cloudnative-pg@v1.30.0 internal/controller/cluster_create.go:416-417): DATABASE_URL would reach MariaDB.
+           **{name: f"a Service of {owner}" for name, owner in operator_services(config).items()
+              if not owner.startswith("mariadb-operator")}}
     for env_name, environment in config.environments.items():
         settings = environment.mysql
         if settings is None or settings.server_name is None:

@@ -43,16 +43,18 @@ def operator_services(config: Any) -> dict[str, str]:
     for cluster in _postgres_clusters(config):
         for suffix in CNPG_SERVICE_SUFFIXES:
             owned[f"{cluster}-{suffix}"] = f"CloudNativePG's Cluster {cluster}"
-    servers = {mysql_server(config.name)} | {env.mysql.server_name for env in config.environments.values()
-                                             if env.mysql is not None and env.mysql.server_name}
-    for server in sorted(servers):
-        for suffix in MARIADB_SERVICE_SUFFIXES:
-            owned[f"{server}{suffix}"] = f"mariadb-operator's MariaDB {server}"
     clusters = {mongodb_cluster(config.name)}
     for env in config.environments.values():
         if env.mongodb is not None:
             clusters |= {env.mongodb.cluster_name} if env.mongodb.cluster_name else set()
             clusters |= {env.mongodb.restore.from_cluster} if env.mongodb.restore is not None else set()
     for cluster in sorted(clusters):
-        owned[f"{cluster}-{MONGODB_REPLSET}"] = f"the MongoDB operator's PerconaServerMongoDB {cluster}"
+        owned.setdefault(f"{cluster}-{MONGODB_REPLSET}", f"the MongoDB operator's PerconaServerMongoDB {cluster}")
+    servers = {mysql_server(config.name)} | {env.mysql.server_name for env in config.environments.values()
+                                             if env.mysql is not None and env.mysql.server_name}
+    for server in sorted(servers):
+        for suffix in MARIADB_SERVICE_SUFFIXES:
+            # setdefault: a serverName that takes another operator's Service is named by that owner
+            # (model/mysql_data_rules.py refuses it)
+            owned.setdefault(f"{server}{suffix}", f"mariadb-operator's MariaDB {server}")
     return owned

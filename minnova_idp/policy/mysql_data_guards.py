@@ -111,6 +111,13 @@ def _restore_text(restore: Any) -> str:
     return f"{restore.from_backup}@{restore.target_time or ''}" + ("!gone" if restore.source_gone else "")
 
 
+def _restore_shown(text: str) -> str:
+    """A recorded restore (_restore_text) as a sentence's words: 'ledger-mysql at 2026-…Z, its source gone'."""
+    gone = text.endswith("!gone")
+    source, _, time = text.removesuffix("!gone").partition("@")
+    return source + (f" at {time}" if time else " (its latest backup)") + (", its source gone" if gone else "")
+
+
 def parse_history(value: str) -> History | None:
     entries: History = []
     for text in value.split(","):
@@ -177,7 +184,7 @@ def _restore_problems(app: LoadedApp, environment: str, prior: History) -> list[
                             hint="remove restore, or restore into a new serverName (docs/mysql-data.md: Restoring)")]
         if applied != _restore_text(restore):
             return [Problem(app.config_file, field,
-                            f"'{server}' was created by the restore {applied.replace('@', ' at ', 1)}; a changed "
+                            f"'{server}' was created by the restore from {_restore_shown(applied)}; a changed "
                             "fromBackup, targetTime or sourceGone cannot be applied to a server that runs (the "
                             "operator refuses it half-way through the update)",
                             hint="put the restore back as it was applied or remove it (the server exists); to "

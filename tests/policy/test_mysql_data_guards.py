@@ -101,7 +101,7 @@ def test_an_applied_restore_may_stay_but_not_change():
                     {**RESTORE, "sourceGone": True}):
         refused = history_problems(shop(prod={"serverName": "shop-mysql-2", "restore": changed}), applied,
                                    servers="shop-mysql-2")
-        assert len(refused) == 1 and "was created by the restore shop-mysql at 2026-11-20T09:30:00Z" in refused[0]
+        assert len(refused) == 1 and "was created by the restore from shop-mysql at 2026-11-20T09:30:00Z" in refused[0]
 
 
 def test_a_server_name_run_before_is_never_reused():

@@ -268,3 +268,23 @@ def test_a_server_name_never_takes_an_app_service_and_no_process_takes_the_serve
     assert "is reserved while mysql.enabled is true" in problems[("processes", "mysql-primary")]
     assert not AppConfig.model_validate({**shop().model_dump(by_alias=True, exclude_none=True), "mysql": {},
                                          "processes": {"mysql-primary": {"command": ["x"]}}}).cross_field_problems()
+
+
+def test_a_server_name_never_takes_a_postgres_or_mongodb_service_of_the_app():
+    """Re-review of issue 26: `serverName: <app>-db-rw` was accepted beside PostgreSQL; the MariaDB's Service would take
+    CloudNativePG's read-write Service (the one DATABASE_URL names), which CNPG then refuses to reconcile
+    (cloudnative-pg@v1.30.0 internal/controller/cluster_create.go:416-417)."""
+    both = {"database": {"enabled": True}}
+    for server in ("shop-db-rw", "shop-db-ro", "shop-db-r", "shop-db-drill-rw"):
+        problems = dict(shop(prod={"serverName": server}, **both).cross_field_problems())
+        assert "a Service of CloudNativePG's Cluster" in problems[("environments", "prod", "mysql", "serverName")], server
+    mongo = {"mongodb": {"enabled": True}}
+    problems = dict(shop(prod={"serverName": "shop-mongodb-rs0"}, **mongo).cross_field_problems())
+    assert "PerconaServerMongoDB shop-mongodb" in problems[("environments", "prod", "mysql", "serverName")]
+    assert not shop(prod={"serverName": "shop-mysql-2"}, **both).cross_field_problems()
+
+
+def test_a_server_name_equal_to_the_postgres_cluster_is_reported_where_the_file_sets_it():
+    problems = dict(shop(prod={"serverName": "shop-db"}, database={"enabled": True}).cross_field_problems())
+    assert ("environments", "prod", "mysql", "serverName") in problems
+    assert ("environments", "prod", "database", "backupName") not in problems
