@@ -68,8 +68,10 @@ def test_status_and_plan_name_a_broken_app_and_what_it_keeps(tmp_path):
                cwd=project).returncode == 0
 
 
-def test_status_and_plan_show_an_environments_aliases():
+def test_status_and_plan_show_an_environments_aliases(tmp_path):
     """The example storefront serves prod on store.minnova.io too (environments.prod.aliases, docs/dns-tls.md)."""
+    from tests.conftest import project_copy
+
     document = json.loads(cli("status", "--stack", "prod", "--json").stdout)
     by_app = {row["app"]: row for row in document["apps"]}
     assert by_app["storefront"]["url"] == "https://shop.minnova.io"
@@ -78,8 +80,16 @@ def test_status_and_plan_show_an_environments_aliases():
     plan = json.loads(cli("plan", "--stack", "prod", "--json").stdout)
     assert plan["outputs"]["urls"]["storefront-prod"] == "https://shop.minnova.io"
     assert plan["outputs"]["hostAliases"] == {"storefront-prod": ["https://store.minnova.io"]}
+    dev = json.loads(cli("plan", "--stack", "dev", "--json").stdout)["outputs"]
+    assert dev["hostAliases"] == {"ledger-dev": ["https://books.ledger.minnova.io"]}
     # A stack without aliases has no such output: its outputs are what they were before aliases existed.
-    assert "hostAliases" not in json.loads(cli("plan", "--stack", "dev", "--json").stdout)["outputs"]
+    project = project_copy(tmp_path)
+    ledger = project / "examples/ledger/.minnova/app.yaml"
+    ledger.write_text("".join(line for line in ledger.read_text().splitlines(keepends=True)
+                              if "aliases:" not in line))
+    result = cli("plan", "--stack", "dev", "--json", "--project-dir", str(project))
+    assert result.returncode == 0, result.stderr
+    assert "hostAliases" not in json.loads(result.stdout)["outputs"]
 def test_status_shows_internal_services_and_who_may_call_them():
     """ADR 0016: `status` (table and --json) shows each internal service, its URL and callers, and what each app
     may call."""

@@ -38,6 +38,7 @@ def test_a_record_per_app_host(dev_plan):
     assert records["preview-wildcard"]["name"] == "*.preview.minnova.io"
     assert records["preview-wildcard"]["proxied"] is False
     assert set(records) == {"oracle-dev-dns", "storefront-dev-dns", "catalog-dev-dns", "ledger-dev-dns",
+                            "ledger-dev-dns-alias-books.ledger.minnova.io",
                             "preview-wildcard",
                             "argocd-webhook"}
     assert records["argocd-webhook"]["name"] == "argocd-webhooks.dev.minnova.io"
