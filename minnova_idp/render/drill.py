@@ -60,17 +60,31 @@ def drill_objects(prefix: str, app: AppConfig, environment: str, database: Datab
     # kubectl reads these files as YAML, of which JSON is a part: JSON is written as fast as the rest of the plan
     # (PyYAML's pure-Python dumper made the drill a tenth of a 500-app plan) and the same with or without libyaml.
     config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": base, **metadata},
-                  "data": {"cluster.yaml": _as_file(cluster), "check-job.yaml": _as_file(check_job),
-                           "succeeded.yaml": _as_file(succeeded),
+                  "data": {"cluster.yaml": as_file(cluster), "check-job.yaml": as_file(check_job),
+                           "succeeded.yaml": as_file(succeeded),
                            "check.sql": check_sql or DEFAULT_CHECK}}
+    cron_job = {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": base, **metadata},
+                "spec": _cron_job_spec(base, drill, database, schedule)}
+    return runner_objects(prefix, base, namespace, metadata, config_map, cron_job,
+                          ("postgresql.cnpg.io", "clusters"), drill, depends_on, network_policies)
+
+
+def runner_objects(prefix: str, base: str, namespace: str, metadata: dict[str, Any], config_map: dict[str, Any],
+                   cron_job: dict[str, Any], kind: tuple[str, str], drill: str, depends_on: tuple[str, ...],
+                   network_policies: bool) -> list[KubernetesObject]:
+    """What runs a restore drill around its ConfigMap and CronJob (PostgreSQL's here, MySQL's in mysql_drill.py):
+    a ServiceAccount, a Role that may create `kind` (API group, resource) objects but read and delete only `drill`,
+    and its check Job only, its RoleBinding, and (where the stack has network policies) the drill's egress policy.
+    In that order, the CronJob last, once the rest exists."""
+    group, resource = kind
     account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": base, **metadata},
                "automountServiceAccountToken": False}
     role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": base, **metadata},
             "rules": [
-                # `create` cannot be limited by name (Kubernetes RBAC): the drill may create Clusters...
-                {"apiGroups": ["postgresql.cnpg.io"], "resources": ["clusters"], "verbs": ["create"]},
+                # `create` cannot be limited by name (Kubernetes RBAC): the drill may create servers...
+                {"apiGroups": [group], "resources": [resource], "verbs": ["create"]},
                 # ...but read, watch and delete only its own: never the app's database.
-                {"apiGroups": ["postgresql.cnpg.io"], "resources": ["clusters"], "resourceNames": [drill],
+                {"apiGroups": [group], "resources": [resource], "resourceNames": [drill],
                  "verbs": ["get", "list", "watch", "delete"]},
                 # The check query's Job: created from check-job.yaml, watched and removed by name.
                 {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["create"]},
@@ -82,22 +96,19 @@ def drill_objects(prefix: str, app: AppConfig, environment: str, database: Datab
                "metadata": {"name": base, **metadata},
                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": base},
                "subjects": [{"kind": "ServiceAccount", "name": base, "namespace": namespace}]}
-    cron_job = {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": base, **metadata},
-                "spec": _cron_job_spec(base, drill, database, schedule)}
     after = Lifecycle(depends_on=depends_on)
     declared = [kubernetes_object(prefix, manifest, after) for manifest in (config_map, account, role)]
-    policies = []
-    if network_policies:
-        policies.append(kubernetes_object(prefix, isolation.drill_egress_policy(
-            namespace, metadata["labels"], base, {"minnova.io/restore-drill": "true"}), after))
     declared.append(kubernetes_object(prefix, binding, Lifecycle(depends_on=(*depends_on, declared[1].key,
                                                                               declared[2].key))))
-    declared += policies
+    if network_policies:
+        declared.append(kubernetes_object(prefix, isolation.drill_egress_policy(
+            namespace, metadata["labels"], base, {"minnova.io/restore-drill": "true"}), after))
     declared.append(kubernetes_object(prefix, cron_job, Lifecycle(depends_on=(*depends_on, *(d.key for d in declared)))))
     return declared
 
 
-def _as_file(manifest: dict[str, Any]) -> str:
+def as_file(manifest: dict[str, Any]) -> str:
+    """A manifest as a file of the drill's ConfigMap, which kubectl reads (JSON is YAML)."""
     return json.dumps(manifest, indent=1, sort_keys=True) + "\n"
 
 

@@ -16,18 +16,17 @@ own; it reads no Secret. Its kubectl steps run nothing the app wrote.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from minnova_idp.model import versions
 from minnova_idp.model.app_config import AppConfig
 from minnova_idp.model.mysql import mysql_root_secret
 from minnova_idp.model.mysql_data import mysql_backup_prefix, mysql_drill
-from minnova_idp.render import isolation
+from minnova_idp.render.drill import as_file, runner_objects
 from minnova_idp.render.mysql import API_VERSION, MYSQL_UID, ROOT_PASSWORD_KEY
 from minnova_idp.render.mysql_data import CLIENT_OPTIONS, TLS_CA_MOUNT, _backup_s3, mariadb_client_env, tls_ca_volume
 from minnova_idp.render.mysql_placement import MysqlPlacement
-from minnova_idp.render.resources import KubernetesObject, Lifecycle, kubernetes_object
+from minnova_idp.render.resources import KubernetesObject
 from minnova_idp.render.sql_jobs import hardened_container_security, token_less_job_pod
 
 DEFAULT_CHECK = "SELECT 1;\n"
@@ -101,10 +100,6 @@ def _kubectl(name: str, *args: str, mounts: bool = False) -> dict[str, Any]:
     return container
 
 
-def _as_file(manifest: dict[str, Any]) -> str:
-    return json.dumps(manifest, indent=1, sort_keys=True) + "\n"
-
-
 def mysql_drill_objects(prefix: str, app: AppConfig, mysql: MysqlPlacement, namespace: str, labels: dict[str, str],
                         check_sql: str | None, depends_on: tuple[str, ...], network_policies: bool = True
                         ) -> list[KubernetesObject]:
@@ -122,24 +117,8 @@ def mysql_drill_objects(prefix: str, app: AppConfig, mysql: MysqlPlacement, name
                  "message": f"The latest backup of {mysql.server} was restored into {drill} and the check query passed.",
                  "source": {"component": "minnova-idp-restore-drill"}}
     config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": base, **metadata},
-                  "data": {"mariadb.yaml": _as_file(server), "check-job.yaml": _as_file(check),
-                           "succeeded.yaml": _as_file(succeeded), "check.sql": check_sql or DEFAULT_CHECK}}
-    account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": base, **metadata},
-               "automountServiceAccountToken": False}
-    role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": base, **metadata},
-            "rules": [
-                {"apiGroups": ["k8s.mariadb.com"], "resources": ["mariadbs"], "verbs": ["create"]},
-                {"apiGroups": ["k8s.mariadb.com"], "resources": ["mariadbs"], "resourceNames": [drill],
-                 "verbs": ["get", "list", "watch", "delete"]},
-                {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["create"]},
-                {"apiGroups": ["batch"], "resources": ["jobs"], "resourceNames": [f"{base}-check"],
-                 "verbs": ["get", "list", "watch", "delete"]},
-                {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
-            ]}
-    binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-               "metadata": {"name": base, **metadata},
-               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": base},
-               "subjects": [{"kind": "ServiceAccount", "name": base, "namespace": namespace}]}
+                  "data": {"mariadb.yaml": as_file(server), "check-job.yaml": as_file(check),
+                           "succeeded.yaml": as_file(succeeded), "check.sql": check_sql or DEFAULT_CHECK}}
     job = f"jobs.batch/{base}-check"
     target = f"mariadbs.k8s.mariadb.com/{drill}"
     cron_job = {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": base, **metadata}, "spec": {
@@ -164,12 +143,5 @@ def mysql_drill_objects(prefix: str, app: AppConfig, mysql: MysqlPlacement, name
                 ],
                 "containers": [_kubectl("clean-up", "delete", target, "--wait", f"--timeout={DELETE_TIMEOUT}")],
             }}}}}}
-    after = Lifecycle(depends_on=depends_on)
-    declared = [kubernetes_object(prefix, manifest, after) for manifest in (config_map, account, role)]
-    declared.append(kubernetes_object(prefix, binding, Lifecycle(depends_on=(*depends_on, declared[1].key,
-                                                                              declared[2].key))))
-    if network_policies:
-        declared.append(kubernetes_object(prefix, isolation.drill_egress_policy(
-            namespace, metadata["labels"], base, {"minnova.io/restore-drill": "true"}), after))
-    declared.append(kubernetes_object(prefix, cron_job, Lifecycle(depends_on=(*depends_on, *(d.key for d in declared)))))
-    return declared
+    return runner_objects(prefix, base, namespace, metadata, config_map, cron_job, ("k8s.mariadb.com", "mariadbs"),
+                          drill, depends_on, network_policies)
