@@ -20,6 +20,7 @@ from minnova_idp.model.fields import (
     Quantity,
     StrictModel,
     default_shown_as,
+    server_name,
 )
 from minnova_idp.model.host_aliases import alias_problems
 from minnova_idp.model.mongodb import SYSTEM_DATABASES, EnvironmentMongoDB, MongoDB, mongodb_cluster
@@ -59,14 +60,7 @@ def _retention(value: str) -> str:
     return value
 
 
-def _backup_name(value: str) -> str:
-    if len(value) > names.CLUSTER_NAME_MAX or not names.APP_NAME_RE.fullmatch(value):
-        raise ValueError(f"'{value}' must be lowercase letters, digits and '-', start with a letter, at most "
-                         f"{names.CLUSTER_NAME_MAX} characters (it names the database Cluster)")
-    return value
-
-
-BackupName = Annotated[str, AfterValidator(_backup_name)]
+BackupName = server_name(names.CLUSTER_NAME_MAX, "the database Cluster")
 
 
 def _database_size(value: str) -> str:

@@ -114,6 +114,17 @@ def _http_path(value: str) -> str:
     return value
 
 
+def server_name(maximum: int, what: str) -> type:
+    """The type of a name app.yaml gives a database server (`what`: a CNPG Cluster, a MariaDB, a
+    PerconaServerMongoDB): an app name's rule, at most `maximum` characters."""
+    def _server_name(value: str) -> str:
+        if len(value) > maximum or not names.APP_NAME_RE.fullmatch(value):
+            raise ValueError(f"'{value}' must be lowercase letters, digits and '-', start with a letter, at most "
+                             f"{maximum} characters (it names {what})")
+        return value
+    return Annotated[str, AfterValidator(_server_name)]
+
+
 def default_shown_as(text: str) -> dict[str, str]:
     """For a field whose default is computed (None in the model): how the reference names it."""
     return {"x-default": text}

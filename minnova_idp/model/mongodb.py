@@ -10,8 +10,8 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import AfterValidator, Field
 
-from minnova_idp.model import names, versions
-from minnova_idp.model.fields import Quantity, StrictModel, default_shown_as
+from minnova_idp.model import versions
+from minnova_idp.model.fields import Quantity, StrictModel, default_shown_as, server_name
 from minnova_idp.model.quantity import parse_quantity
 from minnova_idp.model.resources import ResourceList, Resources
 from minnova_idp.model.seed import Timestamp
@@ -54,13 +54,6 @@ def _size(value: str) -> str:
     return value
 
 
-def _cluster_name(value: str) -> str:
-    if len(value) > CLUSTER_NAME_MAX or not names.APP_NAME_RE.fullmatch(value):
-        raise ValueError(f"'{value}' must be lowercase letters, digits and '-', start with a letter, at most "
-                         f"{CLUSTER_NAME_MAX} characters (it names the PerconaServerMongoDB)")
-    return value
-
-
 def _pbm_name(value: str) -> str:
     if not _PBM_NAME_RE.fullmatch(value):
         raise ValueError(f"'{value}' is not a backup name: the UTC time the backup started, as PBM names it "
@@ -68,7 +61,7 @@ def _pbm_name(value: str) -> str:
     return value
 
 
-ClusterName = Annotated[str, AfterValidator(_cluster_name)]
+ClusterName = server_name(CLUSTER_NAME_MAX, "the PerconaServerMongoDB")
 
 
 class MongoDB(StrictModel):

@@ -8,26 +8,18 @@ every backup object derives from live here too (one concept per module).
 from __future__ import annotations
 
 import re
-from typing import Annotated, ClassVar
+from typing import ClassVar
 
-from pydantic import AfterValidator, Field
+from pydantic import Field
 
-from minnova_idp.model.fields import StrictModel
+from minnova_idp.model.fields import StrictModel, server_name
 from minnova_idp.model.seed import DatabaseSeed, Timestamp
 
 # A MariaDB's name: the operator derives `<name>-primary`, `<name>-secondary`, `<name>-internal`, `storage-<name>-<n>`
 # and `<name>-daily`-style children from it (model/mysql.py: at most 36 characters, DNS labels).
 SERVER_NAME_MAX = 36
-_SERVER_NAME_RE = re.compile(r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
 _RETENTION_RE = re.compile(r"^([1-9][0-9]{0,3})([dw])$")
 _RETENTION_HOURS = {"d": 24, "w": 7 * 24}
-
-
-def _server_name(value: str) -> str:
-    if len(value) > SERVER_NAME_MAX or not _SERVER_NAME_RE.fullmatch(value):
-        raise ValueError(f"'{value}' must be lowercase letters, digits and '-', start with a letter, at most "
-                         f"{SERVER_NAME_MAX} characters (it names the MariaDB and its backups' prefix)")
-    return value
 
 
 def _mysql_retention(value: str) -> str:
@@ -37,7 +29,7 @@ def _mysql_retention(value: str) -> str:
     return value
 
 
-ServerName = Annotated[str, AfterValidator(_server_name)]
+ServerName = server_name(SERVER_NAME_MAX, "the MariaDB and its backups' prefix")
 
 
 def retention_duration(retention: str) -> str:
